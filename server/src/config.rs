@@ -1,0 +1,505 @@
+//! Configuration: defaults, then `gatehouse.toml`, then environment overrides.
+//! Validated once at start-up; secrets are redacted in `Debug`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    #[default]
+    Development,
+    Production,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Socket address to listen on. Env `GATEHOUSE_LISTEN`.
+    pub listen: SocketAddr,
+    /// Public base URL. Env `GATEHOUSE_BASE_URL` (alias `BETTER_AUTH_URL`).
+    /// Defaults to `http://<listen>`.
+    pub base_url: Option<String>,
+    /// Path the API is mounted under.
+    pub base_path: String,
+    /// Signing secret, at least 32 characters in production.
+    /// Env `GATEHOUSE_SECRET` (alias `BETTER_AUTH_SECRET`).
+    pub secret: Option<String>,
+    /// `sqlite://PATH` or `postgres://...`. Env `DATABASE_URL`.
+    pub database_url: String,
+    /// Connection pool size.
+    pub database_pool_size: usize,
+    /// Env `GATEHOUSE_ENV`.
+    pub env: Environment,
+    /// Shown in the API reference.
+    pub app_name: String,
+    /// Extra trusted origins (globs allowed); the base URL's origin is always
+    /// trusted. Env `GATEHOUSE_TRUSTED_ORIGINS` (comma-separated, added).
+    pub trusted_origins: Vec<String>,
+    /// Plugin ids to enable (kebab-case). Env `GATEHOUSE_PLUGINS` (added).
+    pub plugins: Vec<String>,
+    /// Maximum request body size in bytes.
+    pub max_body_bytes: usize,
+    pub session: SessionConfig,
+    pub email_and_password: EmailPasswordConfig,
+    pub password_hash: PasswordHashConfig,
+    pub cookies: CookieConfig,
+    pub rate_limit: RateLimitConfig,
+    pub ip: IpConfig,
+    pub user: UserConfig,
+    pub username: UsernameConfig,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionConfig {
+    /// Seconds a session lives (7 days).
+    pub expires_in: i64,
+    /// Seconds between expiry extensions on get-session (1 day).
+    pub update_age: i64,
+    /// Seconds after sign-in during which a session counts as fresh (1 day); 0 disables.
+    pub fresh_age: i64,
+    /// Never slide the expiry.
+    pub disable_refresh: bool,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmailPasswordConfig {
+    pub enabled: bool,
+    pub disable_sign_up: bool,
+    pub min_password_length: usize,
+    pub max_password_length: usize,
+    pub auto_sign_in: bool,
+}
+
+/// argon2id cost; the defaults are OWASP's recommended minimum.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PasswordHashConfig {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CookieConfig {
+    pub prefix: String,
+    /// Force `Secure` + `__Secure-`; default: on for https base URLs.
+    pub secure: Option<bool>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Env `GATEHOUSE_RATE_LIMIT` (`on`/`off`).
+    pub enabled: bool,
+    /// Default window in seconds.
+    pub window: u64,
+    /// Default requests per window.
+    pub max: u32,
+    /// Extra rules; later rules win over earlier ones and over built-ins.
+    pub rules: Vec<RateLimitRuleConfig>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitRuleConfig {
+    /// Path under the base path; a trailing `*` matches a prefix.
+    pub path: String,
+    pub window: u64,
+    pub max: u32,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IpConfig {
+    /// Headers to read the client IP from (e.g. `x-forwarded-for`); empty
+    /// means the TCP peer address. Only honoured from trusted proxies.
+    pub headers: Vec<String>,
+    /// Proxies (IP or CIDR) whose forwarding headers are believed.
+    pub trusted_proxies: Vec<String>,
+    /// IPv6 clients are keyed by this prefix length.
+    pub ipv6_subnet: u8,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UserConfig {
+    /// Enables `POST /delete-user` (Better Auth: `user.deleteUser.enabled`).
+    pub delete_enabled: bool,
+    /// Maximum length of `name` and `image`.
+    pub max_field_length: usize,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UsernameConfig {
+    pub min_length: usize,
+    pub max_length: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:3000".parse().expect("static address"),
+            base_url: None,
+            base_path: "/api/auth".into(),
+            secret: None,
+            database_url: "sqlite://gatehouse.db".into(),
+            database_pool_size: 16,
+            env: Environment::Development,
+            app_name: "Gatehouse".into(),
+            trusted_origins: vec![],
+            plugins: vec!["open-api".into()],
+            max_body_bytes: 64 * 1024,
+            session: SessionConfig::default(),
+            email_and_password: EmailPasswordConfig::default(),
+            password_hash: PasswordHashConfig::default(),
+            cookies: CookieConfig::default(),
+            rate_limit: RateLimitConfig::default(),
+            ip: IpConfig::default(),
+            user: UserConfig::default(),
+            username: UsernameConfig::default(),
+        }
+    }
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            expires_in: 7 * 24 * 3600,
+            update_age: 24 * 3600,
+            fresh_age: 24 * 3600,
+            disable_refresh: false,
+        }
+    }
+}
+
+impl Default for EmailPasswordConfig {
+    fn default() -> Self {
+        EmailPasswordConfig {
+            enabled: true,
+            disable_sign_up: false,
+            min_password_length: 8,
+            max_password_length: 128,
+            auto_sign_in: true,
+        }
+    }
+}
+
+impl Default for PasswordHashConfig {
+    fn default() -> Self {
+        PasswordHashConfig {
+            memory_kib: 19456,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
+}
+
+impl Default for CookieConfig {
+    fn default() -> Self {
+        CookieConfig {
+            prefix: "better-auth".into(),
+            secure: None,
+        }
+    }
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        RateLimitConfig {
+            enabled: true,
+            window: 60,
+            max: 100,
+            rules: vec![],
+        }
+    }
+}
+
+impl Default for IpConfig {
+    fn default() -> Self {
+        IpConfig {
+            headers: vec![],
+            trusted_proxies: vec![],
+            ipv6_subnet: 64,
+        }
+    }
+}
+
+impl Default for UserConfig {
+    fn default() -> Self {
+        UserConfig {
+            delete_enabled: false,
+            max_field_length: 2048,
+        }
+    }
+}
+
+impl Default for UsernameConfig {
+    fn default() -> Self {
+        UsernameConfig {
+            min_length: 3,
+            max_length: 30,
+        }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("base_url", &self.base_url)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("database_url", &redact_url(&self.database_url))
+            .field("env", &self.env)
+            .field("plugins", &self.plugins)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Hides the password part of a database URL.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("<redacted>"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {0}: {1}")]
+    Read(PathBuf, std::io::Error),
+    #[error("invalid config file {0}: {1}")]
+    Parse(PathBuf, toml::de::Error),
+    #[error("invalid value for {var}: {message}")]
+    Env { var: &'static str, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A source of environment variables (the process env, or a map in tests).
+pub trait EnvSource {
+    fn get(&self, key: &str) -> Option<String>;
+}
+
+pub struct ProcessEnv;
+
+impl EnvSource for ProcessEnv {
+    fn get(&self, key: &str) -> Option<String> {
+        std::env::var(key).ok().filter(|v| !v.is_empty())
+    }
+}
+
+impl<S: std::hash::BuildHasher> EnvSource for std::collections::HashMap<String, String, S> {
+    fn get(&self, key: &str) -> Option<String> {
+        std::collections::HashMap::get(self, key).cloned()
+    }
+}
+
+impl Config {
+    /// Loads `file` (if given, or `GATEHOUSE_CONFIG`), then applies env overrides.
+    pub fn load(file: Option<&Path>, env: &dyn EnvSource) -> Result<Config, ConfigError> {
+        let path = file
+            .map(Path::to_path_buf)
+            .or_else(|| env.get("GATEHOUSE_CONFIG").map(PathBuf::from));
+        let mut config = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| ConfigError::Read(path.clone(), e))?;
+                toml::from_str(&text).map_err(|e| ConfigError::Parse(path, e))?
+            }
+            None => Config::default(),
+        };
+        config.apply_env(env)?;
+        Ok(config)
+    }
+
+    pub fn apply_env(&mut self, env: &dyn EnvSource) -> Result<(), ConfigError> {
+        if let Some(v) = env.get("GATEHOUSE_LISTEN") {
+            self.listen = v.parse().map_err(|_| ConfigError::Env {
+                var: "GATEHOUSE_LISTEN",
+                message: format!("expected HOST:PORT, got {v:?}"),
+            })?;
+        }
+        if let Some(v) = env.get("GATEHOUSE_BASE_URL").or_else(|| env.get("BETTER_AUTH_URL")) {
+            self.base_url = Some(v);
+        }
+        if let Some(v) = env.get("GATEHOUSE_SECRET").or_else(|| env.get("BETTER_AUTH_SECRET")) {
+            self.secret = Some(v);
+        }
+        if let Some(v) = env.get("DATABASE_URL") {
+            self.database_url = v;
+        }
+        if let Some(v) = env.get("GATEHOUSE_ENV") {
+            self.env = match v.as_str() {
+                "development" => Environment::Development,
+                "production" => Environment::Production,
+                _ => {
+                    return Err(ConfigError::Env {
+                        var: "GATEHOUSE_ENV",
+                        message: format!("expected development or production, got {v:?}"),
+                    })
+                }
+            };
+        }
+        if let Some(v) = env.get("GATEHOUSE_TRUSTED_ORIGINS") {
+            self.trusted_origins.extend(split_list(&v));
+        }
+        if let Some(v) = env.get("GATEHOUSE_RATE_LIMIT") {
+            self.rate_limit.enabled = match v.as_str() {
+                "on" | "true" | "1" => true,
+                "off" | "false" | "0" => false,
+                _ => {
+                    return Err(ConfigError::Env {
+                        var: "GATEHOUSE_RATE_LIMIT",
+                        message: format!("expected on or off, got {v:?}"),
+                    })
+                }
+            };
+        }
+        if let Some(v) = env.get("GATEHOUSE_PLUGINS") {
+            for id in split_list(&v) {
+                if !self.plugins.contains(&id) {
+                    self.plugins.push(id);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The public base URL without a trailing slash.
+    pub fn base_url(&self) -> String {
+        match &self.base_url {
+            Some(u) => u.trim_end_matches('/').to_string(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+
+    /// The origin (`scheme://host[:port]`) of the base URL.
+    pub fn base_origin(&self) -> String {
+        url::Url::parse(&self.base_url())
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_else(|_| self.base_url())
+    }
+
+    pub fn secure_cookies(&self) -> bool {
+        self.cookies
+            .secure
+            .unwrap_or_else(|| self.base_url().starts_with("https://"))
+    }
+
+    /// Checks invariants that would otherwise fail at request time.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if url::Url::parse(&self.base_url()).is_err() {
+            return Err(ConfigError::Invalid(format!(
+                "base URL {:?} is not a valid URL (set GATEHOUSE_BASE_URL)",
+                self.base_url()
+            )));
+        }
+        if !self.base_path.starts_with('/') || self.base_path.ends_with('/') {
+            return Err(ConfigError::Invalid(
+                "base_path must start with '/' and not end with one".into(),
+            ));
+        }
+        if self.env == Environment::Production {
+            match &self.secret {
+                Some(s) if s.chars().count() >= 32 => {}
+                _ => {
+                    return Err(ConfigError::Invalid(
+                        "production mode needs a secret of at least 32 characters: \
+                         set GATEHOUSE_SECRET (or BETTER_AUTH_SECRET); `gatehouse secret` prints one"
+                            .into(),
+                    ))
+                }
+            }
+        }
+        let ep = &self.email_and_password;
+        if ep.min_password_length == 0 || ep.min_password_length > ep.max_password_length {
+            return Err(ConfigError::Invalid(
+                "email_and_password: need 0 < min_password_length <= max_password_length".into(),
+            ));
+        }
+        if self.session.expires_in <= 0 || self.session.update_age < 0 || self.session.fresh_age < 0 {
+            return Err(ConfigError::Invalid("session durations must be positive".into()));
+        }
+        if self.rate_limit.window == 0 || self.rate_limit.max == 0 {
+            return Err(ConfigError::Invalid("rate_limit window and max must be > 0".into()));
+        }
+        Ok(())
+    }
+}
+
+fn split_list(v: &str) -> impl Iterator<Item = String> + '_ {
+    v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn better_auth_aliases_apply() {
+        let c = Config::load(
+            None,
+            &env(&[("BETTER_AUTH_SECRET", "s3cret"), ("BETTER_AUTH_URL", "https://a.example")]),
+        )
+        .unwrap();
+        assert_eq!(c.secret.as_deref(), Some("s3cret"));
+        assert_eq!(c.base_url(), "https://a.example");
+        assert!(c.secure_cookies());
+    }
+
+    #[test]
+    fn gatehouse_names_win_over_aliases() {
+        let c = Config::load(
+            None,
+            &env(&[("BETTER_AUTH_SECRET", "a"), ("GATEHOUSE_SECRET", "b")]),
+        )
+        .unwrap();
+        assert_eq!(c.secret.as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn production_refuses_short_secret_and_names_the_variable() {
+        let c = Config::load(None, &env(&[("GATEHOUSE_ENV", "production"), ("GATEHOUSE_SECRET", "short")]))
+            .unwrap();
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("GATEHOUSE_SECRET"), "{err}");
+    }
+
+    #[test]
+    fn plugins_from_env_are_added() {
+        let c = Config::load(None, &env(&[("GATEHOUSE_PLUGINS", "username, bearer")])).unwrap();
+        assert_eq!(c.plugins, vec!["open-api", "username", "bearer"]);
+    }
+
+    #[test]
+    fn bad_env_values_are_rejected() {
+        assert!(Config::load(None, &env(&[("GATEHOUSE_RATE_LIMIT", "maybe")])).is_err());
+        assert!(Config::load(None, &env(&[("GATEHOUSE_LISTEN", "nope")])).is_err());
+    }
+
+    #[test]
+    fn example_file_parses_and_matches_defaults() {
+        let text = include_str!("../../gatehouse.example.toml");
+        let c: Config = toml::from_str(text).expect("gatehouse.example.toml parses");
+        let d = Config::default();
+        assert_eq!(c.listen, d.listen);
+        assert_eq!(c.session.expires_in, d.session.expires_in);
+        assert_eq!(c.rate_limit.window, d.rate_limit.window);
+        assert_eq!(c.plugins, d.plugins);
+    }
+}

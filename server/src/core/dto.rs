@@ -1,0 +1,262 @@
+//! Wire types (camelCase JSON), apart from the storage rows.
+
+use std::borrow::Cow;
+
+use chrono::NaiveDateTime;
+use poem_openapi::registry::{MetaSchema, MetaSchemaRef, Registry};
+use poem_openapi::types::{ParseError, ParseFromJSON, ParseResult, ToJSON, Type};
+use poem_openapi::Object;
+use serde_json::{Map, Value};
+
+use crate::db::models::{SessionRow, UserRow};
+
+/// ISO-8601 UTC with milliseconds, as JavaScript's `toISOString()`.
+pub fn iso(ts: NaiveDateTime) -> String {
+    ts.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// A user. Plugins add their own fields (e.g. `username`).
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "User", rename_all = "camelCase")]
+pub struct UserCore {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub email_verified: bool,
+    pub image: Option<String>,
+    /// ISO-8601 date-time.
+    pub created_at: String,
+    /// ISO-8601 date-time.
+    pub updated_at: String,
+}
+
+impl From<&UserRow> for UserCore {
+    fn from(u: &UserRow) -> Self {
+        UserCore {
+            id: u.id.clone(),
+            name: u.name.clone(),
+            email: u.email.clone(),
+            email_verified: u.email_verified,
+            image: u.image.clone(),
+            created_at: iso(u.created_at),
+            updated_at: iso(u.updated_at),
+        }
+    }
+}
+
+/// A session. `token` is the bearer secret for the caller's own session
+/// only; other sessions carry an opaque handle that `revoke-session` accepts.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "Session", rename_all = "camelCase")]
+pub struct SessionDto {
+    pub id: String,
+    pub token: String,
+    pub user_id: String,
+    pub expires_at: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl SessionDto {
+    pub fn new(row: &SessionRow, token: String) -> Self {
+        SessionDto {
+            id: row.id.clone(),
+            token,
+            user_id: row.user_id.clone(),
+            expires_at: iso(row.expires_at),
+            created_at: iso(row.created_at),
+            updated_at: iso(row.updated_at),
+            ip_address: row.ip_address.clone(),
+            user_agent: row.user_agent.clone(),
+        }
+    }
+}
+
+/// An object whose schema plugins extend with user fields: the typed core
+/// plus any extra JSON members (kept on input, merged on output).
+#[derive(Debug, Clone)]
+pub struct WithUserFields<T> {
+    pub core: T,
+    pub extra: Map<String, Value>,
+}
+
+impl<T> WithUserFields<T> {
+    pub fn new(core: T) -> Self {
+        WithUserFields { core, extra: Map::new() }
+    }
+}
+
+impl<T: Type> Type for WithUserFields<T> {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        T::name()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        T::schema_ref()
+    }
+
+    /// Registers `T`, then adds the user fields of the plugins enabled in
+    /// the current build scope, so the spec matches the registered plugins.
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+        if let Some(schema) = registry.schemas.get_mut(T::name().as_ref()) {
+            for (name, field) in crate::plugins::active_user_field_schemas() {
+                if !schema.properties.iter().any(|(n, _)| *n == name) {
+                    schema.properties.push((name, field));
+                }
+            }
+        }
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(std::iter::once(self))
+    }
+}
+
+impl<T: ParseFromJSON> ParseFromJSON for WithUserFields<T> {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        let extra = match &value {
+            Some(Value::Object(map)) => map.clone(),
+            _ => Map::new(),
+        };
+        let core = T::parse_from_json(value).map_err(ParseError::propagate)?;
+        Ok(WithUserFields { core, extra })
+    }
+}
+
+impl<T: ToJSON> ToJSON for WithUserFields<T> {
+    fn to_json(&self) -> Option<Value> {
+        let mut value = self.core.to_json()?;
+        if let Value::Object(map) = &mut value {
+            for (k, v) in &self.extra {
+                map.insert(k.clone(), v.clone());
+            }
+        }
+        Some(value)
+    }
+}
+
+/// The user object on the wire: core fields plus plugin fields.
+pub type User = WithUserFields<UserCore>;
+
+/// A JSON value that may be `null` (get-session when signed out); the spec
+/// marks it nullable so generated clients model it as optional.
+#[derive(Debug, Clone)]
+pub struct Nullable<T>(pub Option<T>);
+
+impl<T: Type> Type for Nullable<T> {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        format!("Nullable_{}", T::name()).into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            nullable: true,
+            all_of: vec![T::schema_ref()],
+            ..MetaSchema::ANY
+        }))
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(std::iter::once(self))
+    }
+}
+
+impl<T: ToJSON> ToJSON for Nullable<T> {
+    fn to_json(&self) -> Option<Value> {
+        Some(self.0.as_ref().and_then(ToJSON::to_json).unwrap_or(Value::Null))
+    }
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct SessionWithUser {
+    pub session: SessionDto,
+    pub user: User,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct StatusResponse {
+    pub status: bool,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct SuccessResponse {
+    pub success: bool,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct SuccessMessageResponse {
+    pub success: bool,
+    pub message: String,
+}
+
+/// `{token, user}`: sign-up (`token` null without auto sign-in), change-password.
+#[derive(Debug, Clone, Object)]
+pub struct TokenUserResponse {
+    pub token: Option<String>,
+    pub user: User,
+}
+
+/// Sign-in result; `url` is present when a callbackURL was given.
+#[derive(Debug, Clone, Object)]
+pub struct SignInResponse {
+    pub redirect: bool,
+    pub token: String,
+    #[oai(skip_serializing_if_is_none)]
+    pub url: Option<String>,
+    pub user: User,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct AccountDto {
+    pub id: String,
+    pub provider_id: String,
+    pub account_id: String,
+    pub user_id: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub scopes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct OkResponse {
+    pub ok: bool,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct PluginInfo {
+    /// Plugin id, Better Auth's plugin name in kebab-case.
+    pub id: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct PluginsResponse {
+    /// Gatehouse server version.
+    pub version: String,
+    pub plugins: Vec<PluginInfo>,
+}

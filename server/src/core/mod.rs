@@ -1,0 +1,9 @@
+//! Built-in routes: email/password, sessions, the user's own account, and
+//! the small public endpoints (`ok`, `error`, `plugins`).
+
+pub mod auth;
+pub mod dto;
+pub mod routes;
+pub mod session;
+pub mod user;
+pub mod validate;

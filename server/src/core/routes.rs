@@ -1,0 +1,198 @@
+//! The core HTTP surface. Handlers are thin: context, call the service
+//! function, wrap the result.
+
+use std::sync::Arc;
+
+use poem::web::Data;
+use poem::Request;
+use poem_openapi::param::Query;
+use poem_openapi::payload::{Html, Json};
+use poem_openapi::{OpenApi, Tags};
+
+use crate::core::dto::*;
+use crate::core::session::{resolve_session, user_json, ResolveOptions};
+use crate::core::{auth, user};
+use crate::error::{ApiError, ApiResult};
+use crate::http::context::request_context;
+use crate::state::AppState;
+
+#[derive(Tags)]
+#[oai(rename_all = "kebab-case")]
+pub enum CoreTags {
+    /// Built-in email/password authentication, sessions and account routes.
+    Core,
+}
+
+pub struct CoreApi;
+
+/// Better Auth's `z.coerce.boolean()`: any non-empty string is true.
+fn coerced_bool(v: &Option<String>) -> bool {
+    v.as_deref().is_some_and(|s| !s.is_empty())
+}
+
+#[OpenApi(tag = "CoreTags::Core")]
+impl CoreApi {
+    /// Sign up with email and password
+    ///
+    /// Creates the user and its credential account, then (with auto sign-in)
+    /// a session. Errors: `USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL` (422),
+    /// `PASSWORD_TOO_SHORT`, `PASSWORD_TOO_LONG`, `VALIDATION_ERROR`,
+    /// `EMAIL_PASSWORD_SIGN_UP_DISABLED` (400).
+    #[oai(path = "/sign-up/email", method = "post", operation_id = "signUpEmail")]
+    async fn sign_up_email(&self, state: Data<&Arc<AppState>>, req: &Request, body: Json<auth::SignUpEmailBody>) -> ApiResult<TokenUserResponse> {
+        Ok(Json(auth::sign_up_email(&state, &request_context(req), &body).await?))
+    }
+
+    /// Sign in with email and password
+    ///
+    /// Errors: `INVALID_EMAIL_OR_PASSWORD` (401), `INVALID_EMAIL` (400),
+    /// `EMAIL_PASSWORD_DISABLED` (400).
+    #[oai(path = "/sign-in/email", method = "post", operation_id = "signInEmail")]
+    async fn sign_in_email(&self, state: Data<&Arc<AppState>>, req: &Request, body: Json<auth::SignInEmailBody>) -> ApiResult<SignInResponse> {
+        Ok(Json(auth::sign_in_email(&state, &request_context(req), &body).await?))
+    }
+
+    /// Sign out
+    ///
+    /// Deletes the current session, if any, and expires the session cookies.
+    #[oai(path = "/sign-out", method = "post", operation_id = "signOut")]
+    async fn sign_out(&self, state: Data<&Arc<AppState>>, req: &Request, _body: Json<auth::SignOutBody>) -> ApiResult<SuccessResponse> {
+        auth::sign_out(&state, &request_context(req)).await?;
+        Ok(Json(SuccessResponse { success: true }))
+    }
+
+    /// Get the current session
+    ///
+    /// Returns `{session, user}`, or `null` when signed out. Slides the
+    /// expiry once `updateAge` has passed unless `disableRefresh` is set.
+    #[oai(path = "/get-session", method = "get", operation_id = "getSession")]
+    async fn get_session(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        #[oai(name = "disableRefresh")] disable_refresh: Query<Option<String>>,
+        #[oai(name = "disableCookieCache")] _disable_cookie_cache: Query<Option<String>>,
+    ) -> ApiResult<Nullable<SessionWithUser>> {
+        let ctx = request_context(req);
+        ctx.set_header("cache-control", "no-store".into());
+        ctx.set_header("pragma", "no-cache".into());
+        let opts = ResolveOptions { disable_refresh: coerced_bool(&disable_refresh) };
+        let Some(s) = resolve_session(&state, &ctx, opts).await? else {
+            return Ok(Json(Nullable(None)));
+        };
+        let token = s.token.clone();
+        Ok(Json(Nullable(Some(SessionWithUser {
+            session: SessionDto::new(&s.session, token),
+            user: user_json(&state, &s.user).await?,
+        }))))
+    }
+
+    /// List the user's active sessions
+    ///
+    /// Requires a fresh session (`SESSION_NOT_FRESH`, 403). Other sessions'
+    /// `token` is an opaque handle accepted by `revoke-session`.
+    #[oai(path = "/list-sessions", method = "get", operation_id = "listSessions")]
+    async fn list_sessions(&self, state: Data<&Arc<AppState>>, req: &Request) -> ApiResult<Vec<SessionDto>> {
+        Ok(Json(user::list_sessions(&state, &request_context(req)).await?))
+    }
+
+    /// Revoke one of the user's sessions
+    #[oai(path = "/revoke-session", method = "post", operation_id = "revokeSession")]
+    async fn revoke_session(&self, state: Data<&Arc<AppState>>, req: &Request, body: Json<user::RevokeSessionBody>) -> ApiResult<StatusResponse> {
+        user::revoke_session(&state, &request_context(req), &body).await?;
+        Ok(Json(StatusResponse { status: true }))
+    }
+
+    /// Revoke all of the user's sessions, the current one included
+    #[oai(path = "/revoke-sessions", method = "post", operation_id = "revokeSessions")]
+    async fn revoke_sessions(&self, state: Data<&Arc<AppState>>, req: &Request) -> ApiResult<StatusResponse> {
+        user::revoke_sessions(&state, &request_context(req)).await?;
+        Ok(Json(StatusResponse { status: true }))
+    }
+
+    /// Revoke every session except the current one
+    #[oai(path = "/revoke-other-sessions", method = "post", operation_id = "revokeOtherSessions")]
+    async fn revoke_other_sessions(&self, state: Data<&Arc<AppState>>, req: &Request) -> ApiResult<StatusResponse> {
+        user::revoke_other_sessions(&state, &request_context(req)).await?;
+        Ok(Json(StatusResponse { status: true }))
+    }
+
+    /// Update the user's profile
+    ///
+    /// `email` cannot be changed here (`EMAIL_CAN_NOT_BE_UPDATED`).
+    #[oai(path = "/update-user", method = "post", operation_id = "updateUser")]
+    async fn update_user(&self, state: Data<&Arc<AppState>>, req: &Request, body: Json<user::UpdateUserBody>) -> ApiResult<StatusResponse> {
+        user::update_user(&state, &request_context(req), &body).await?;
+        Ok(Json(StatusResponse { status: true }))
+    }
+
+    /// Change the password
+    ///
+    /// Errors: `INVALID_PASSWORD`, `CREDENTIAL_ACCOUNT_NOT_FOUND`,
+    /// `PASSWORD_TOO_SHORT`, `PASSWORD_TOO_LONG` (400).
+    #[oai(path = "/change-password", method = "post", operation_id = "changePassword")]
+    async fn change_password(&self, state: Data<&Arc<AppState>>, req: &Request, body: Json<user::ChangePasswordBody>) -> ApiResult<TokenUserResponse> {
+        Ok(Json(user::change_password(&state, &request_context(req), &body).await?))
+    }
+
+    /// Set a password for a user who has none
+    ///
+    /// Requires a fresh session. Errors: `PASSWORD_ALREADY_SET` (400).
+    #[oai(path = "/set-password", method = "post", operation_id = "setPassword")]
+    async fn set_password(&self, state: Data<&Arc<AppState>>, req: &Request, body: Json<user::SetPasswordBody>) -> ApiResult<StatusResponse> {
+        user::set_password(&state, &request_context(req), &body).await?;
+        Ok(Json(StatusResponse { status: true }))
+    }
+
+    /// Delete the user
+    ///
+    /// Users with a password confirm it; others need a fresh session
+    /// (`SESSION_EXPIRED`). Disabled unless `user.delete_enabled` (404).
+    #[oai(path = "/delete-user", method = "post", operation_id = "deleteUser")]
+    async fn delete_user(&self, state: Data<&Arc<AppState>>, req: &Request, body: Json<user::DeleteUserBody>) -> ApiResult<SuccessMessageResponse> {
+        user::delete_user(&state, &request_context(req), &body).await?;
+        Ok(Json(SuccessMessageResponse { success: true, message: "User deleted".into() }))
+    }
+
+    /// List the user's linked accounts
+    #[oai(path = "/list-accounts", method = "get", operation_id = "listAccounts")]
+    async fn list_accounts(&self, state: Data<&Arc<AppState>>, req: &Request) -> ApiResult<Vec<AccountDto>> {
+        Ok(Json(user::list_accounts(&state, &request_context(req)).await?))
+    }
+
+    /// Liveness check
+    #[oai(path = "/ok", method = "get", operation_id = "ok")]
+    async fn ok(&self) -> ApiResult<OkResponse> {
+        Ok(Json(OkResponse { ok: true }))
+    }
+
+    /// Error page shown after a failed redirect flow
+    #[oai(path = "/error", method = "get", operation_id = "error")]
+    async fn error(&self, error: Query<Option<String>>) -> Result<Html<String>, ApiError> {
+        // Only a safe alphabet is echoed back into HTML.
+        let code = error
+            .0
+            .filter(|c| !c.is_empty() && c.len() <= 100 && c.chars().all(|ch| ch.is_ascii_alphanumeric() || "_'-".contains(ch)))
+            .unwrap_or_else(|| "UNKNOWN".to_string());
+        Ok(Html(format!(
+            "<!doctype html><html><head><meta charset=\"utf-8\"><title>Authentication error</title></head>\
+             <body><h1>Authentication error</h1><p>Error code: <code>{code}</code></p></body></html>"
+        )))
+    }
+
+    /// The registered plugins and their versions
+    ///
+    /// Clients use this to mirror the server's plugin registration.
+    #[oai(path = "/plugins", method = "get", operation_id = "listPlugins")]
+    async fn plugins(&self, state: Data<&Arc<AppState>>) -> ApiResult<PluginsResponse> {
+        Ok(Json(PluginsResponse {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            plugins: state
+                .plugins
+                .all()
+                .iter()
+                .map(|p| PluginInfo { id: p.id().to_string(), version: p.version().to_string() })
+                .collect(),
+        }))
+    }
+}

@@ -1,0 +1,158 @@
+//! Session lifecycle shared by routes, plugins, the server-side API and the
+//! poem extractor: create, resolve (with sliding refresh), require, freshness.
+
+use chrono::Duration;
+
+use crate::core::dto::{User, UserCore, WithUserFields};
+use crate::crypto::{sign, token};
+use crate::db::models::{SessionRow, UserRow};
+use crate::db::store;
+use crate::error::{codes, ApiError};
+use crate::http::context::RequestContext;
+use crate::state::AppState;
+
+/// A valid session and its user.
+#[derive(Debug, Clone)]
+pub struct AuthSession {
+    pub session: SessionRow,
+    pub user: UserRow,
+    /// The raw bearer token of this session.
+    pub token: String,
+}
+
+/// Creates a session for `user_id` and queues its cookies on `ctx`.
+/// `remember = false`: one-day session, browser-session cookie, and the
+/// `dont_remember` marker that disables sliding refresh.
+pub async fn create_session(
+    state: &AppState,
+    ctx: &RequestContext,
+    user_id: &str,
+    remember: bool,
+) -> Result<(SessionRow, String), ApiError> {
+    let now = state.now();
+    let lifetime = if remember { state.config.session.expires_in } else { 24 * 3600 };
+    let raw_token = token::random_alphanumeric(32);
+    let row = SessionRow {
+        id: token::new_id(),
+        expires_at: now + Duration::seconds(lifetime),
+        token_hash: token::hash_token(&raw_token),
+        created_at: now,
+        updated_at: now,
+        ip_address: Some(ctx.client_ip.map(|ip| ip.to_string()).unwrap_or_default()),
+        user_agent: Some(ctx.user_agent.clone().unwrap_or_default()),
+        user_id: user_id.to_string(),
+    };
+    store::create_session(&state.db, &row).await.map_err(|e| {
+        tracing::error!(error = %e, "session insert failed");
+        ApiError::new(codes::FAILED_TO_CREATE_SESSION)
+    })?;
+    set_session_cookies(state, ctx, &raw_token, remember);
+    Ok((row, raw_token))
+}
+
+/// Queues the session cookie (and the `dont_remember` marker when needed).
+pub fn set_session_cookies(state: &AppState, ctx: &RequestContext, raw_token: &str, remember: bool) {
+    let names = &state.cookies;
+    let max_age = remember.then_some(state.config.session.expires_in);
+    ctx.set_cookie(&names.session_token, names.session_cookie(&state.secret, raw_token, max_age));
+    if remember {
+        if ctx.cookies.contains_key(&names.dont_remember) {
+            ctx.set_cookie(&names.dont_remember, names.expire(&names.dont_remember));
+        }
+    } else {
+        ctx.set_cookie(&names.dont_remember, names.dont_remember_cookie(&state.secret));
+    }
+    ctx.set_issued_session(Some(sign::sign_value(&state.secret, raw_token)));
+}
+
+/// Queues the expiry of every session cookie.
+pub fn expire_session_cookies(state: &AppState, ctx: &RequestContext) {
+    let names = &state.cookies;
+    for (name, line) in [&names.session_token, &names.session_data, &names.dont_remember]
+        .into_iter()
+        .zip(names.expire_session())
+    {
+        ctx.set_cookie(name, line);
+    }
+    ctx.set_issued_session(None);
+}
+
+/// Options for [`resolve_session`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ResolveOptions {
+    /// Never slide the expiry on this call.
+    pub disable_refresh: bool,
+}
+
+/// The request's session, if valid. Expired sessions are deleted and their
+/// cookies expired; a session due for refresh gets a later expiry (its token
+/// does not change).
+pub async fn resolve_session(
+    state: &AppState,
+    ctx: &RequestContext,
+    opts: ResolveOptions,
+) -> Result<Option<AuthSession>, ApiError> {
+    let Some(raw_token) = ctx.session_token(state) else {
+        return Ok(None);
+    };
+    let hash = token::hash_token(&raw_token);
+    let Some((mut session, user)) = store::find_session_with_user(&state.db, &hash).await? else {
+        if ctx.cookies.contains_key(&state.cookies.session_token) {
+            expire_session_cookies(state, ctx);
+        }
+        return Ok(None);
+    };
+    let now = state.now();
+    if session.expires_at <= now {
+        store::delete_session(&state.db, &session.id).await?;
+        expire_session_cookies(state, ctx);
+        return Ok(None);
+    }
+    let cfg = &state.config.session;
+    let dont_remember = ctx.dont_remember(state);
+    let refresh_allowed = !opts.disable_refresh && !cfg.disable_refresh && !dont_remember;
+    // Refresh once `update_age` has passed since the last extension.
+    let last_extended = session.expires_at - Duration::seconds(cfg.expires_in);
+    if refresh_allowed && last_extended + Duration::seconds(cfg.update_age) <= now {
+        let new_expiry = now + Duration::seconds(cfg.expires_in);
+        if !store::update_session_expiry(&state.db, &session.id, new_expiry, now).await? {
+            expire_session_cookies(state, ctx);
+            return Err(ApiError::with_message(codes::FAILED_TO_GET_SESSION, "Failed to get session").with_status(401));
+        }
+        session.expires_at = new_expiry;
+        session.updated_at = now;
+        set_session_cookies(state, ctx, &raw_token, true);
+    }
+    Ok(Some(AuthSession { session, user, token: raw_token }))
+}
+
+/// The session or 401 `UNAUTHORIZED`.
+pub async fn require_session(state: &AppState, ctx: &RequestContext) -> Result<AuthSession, ApiError> {
+    resolve_session(state, ctx, ResolveOptions::default())
+        .await?
+        .ok_or_else(|| ApiError::new(codes::UNAUTHORIZED))
+}
+
+/// Whether the session was created within `fresh_age` (0 disables the check).
+pub fn is_fresh(state: &AppState, session: &SessionRow) -> bool {
+    let fresh_age = state.config.session.fresh_age;
+    fresh_age == 0 || state.now() - session.created_at < Duration::seconds(fresh_age)
+}
+
+/// A session created within `fresh_age`, or 403 `SESSION_NOT_FRESH`.
+pub async fn require_fresh_session(state: &AppState, ctx: &RequestContext) -> Result<AuthSession, ApiError> {
+    let s = require_session(state, ctx).await?;
+    if !is_fresh(state, &s.session) {
+        return Err(ApiError::new(codes::SESSION_NOT_FRESH));
+    }
+    Ok(s)
+}
+
+/// The wire user: core fields plus the fields of every enabled plugin.
+pub async fn user_json(state: &AppState, user: &UserRow) -> Result<User, ApiError> {
+    let mut out = WithUserFields::new(UserCore::from(user));
+    for fields in state.plugins.user_fields() {
+        out.extra.extend(fields.load(&state.db, &user.id).await?);
+    }
+    Ok(out)
+}

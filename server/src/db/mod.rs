@@ -1,0 +1,175 @@
+//! Storage: one pool enum over SQLite and PostgreSQL. Every query is written
+//! once and run on either backend through [`with_conn!`]; callers never see
+//! which backend is in use.
+
+pub mod models;
+pub mod schema;
+pub mod store;
+
+use diesel::ConnectionError;
+use diesel_async::pooled_connection::deadpool::Pool;
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness};
+use futures_util::FutureExt;
+
+pub type SqliteConn = SyncConnectionWrapper<diesel::SqliteConnection>;
+
+/// A pooled database handle; cheap to clone.
+#[derive(Clone)]
+pub enum Db {
+    Sqlite(Pool<SqliteConn>),
+    Postgres(Pool<AsyncPgConnection>),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("database error: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("database pool error: {0}")]
+    Pool(String),
+    #[error("migration error: {0}")]
+    Migration(String),
+    #[error("unsupported database url (use sqlite://PATH or postgres://...)")]
+    UnsupportedUrl,
+}
+
+impl StorageError {
+    /// True when a unique index refused the write (a concurrent duplicate).
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(
+            self,
+            StorageError::Query(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _
+            ))
+        )
+    }
+}
+
+impl From<diesel_async::pooled_connection::deadpool::PoolError> for StorageError {
+    fn from(e: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
+        StorageError::Pool(e.to_string())
+    }
+}
+
+/// Runs `$body` with `$conn` bound to a pooled connection of whichever backend
+/// `$db` is. The body is monomorphised for both backends.
+#[macro_export]
+macro_rules! with_conn {
+    ($db:expr, |$conn:ident| $body:expr) => {
+        match $db {
+            $crate::db::Db::Sqlite(pool) => {
+                let mut pooled = pool.get().await.map_err($crate::db::StorageError::from)?;
+                let $conn = &mut *pooled;
+                $body
+            }
+            $crate::db::Db::Postgres(pool) => {
+                let mut pooled = pool.get().await.map_err($crate::db::StorageError::from)?;
+                let $conn = &mut *pooled;
+                $body
+            }
+        }
+    };
+}
+
+/// The migration sets for one backend, core first, then one per plugin.
+/// (Functions, because `EmbeddedMigrations` is consumed when run.)
+pub struct MigrationSet {
+    pub sqlite: fn() -> EmbeddedMigrations,
+    pub postgres: fn() -> EmbeddedMigrations,
+}
+
+/// Embeds one migration folder per backend (paths relative to `server/`).
+#[macro_export]
+macro_rules! migration_set {
+    ($sqlite:literal, $postgres:literal) => {{
+        const SQLITE: diesel_migrations::EmbeddedMigrations = diesel_migrations::embed_migrations!($sqlite);
+        const POSTGRES: diesel_migrations::EmbeddedMigrations = diesel_migrations::embed_migrations!($postgres);
+        fn sqlite() -> diesel_migrations::EmbeddedMigrations {
+            SQLITE
+        }
+        fn postgres() -> diesel_migrations::EmbeddedMigrations {
+            POSTGRES
+        }
+        $crate::db::MigrationSet { sqlite, postgres }
+    }};
+}
+
+pub const CORE_MIGRATIONS: MigrationSet = migration_set!("../migrations/sqlite/core", "../migrations/postgres/core");
+
+impl Db {
+    /// Connects to `sqlite://PATH` or `postgres://...` and sizes the pool.
+    pub async fn connect(url: &str, max_size: usize) -> Result<Db, StorageError> {
+        if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+            let mut config = ManagerConfig::<SqliteConn>::default();
+            config.custom_setup = Box::new(|path: &str| {
+                let path = path.to_owned();
+                async move {
+                    let mut conn = SqliteConn::establish(&path).await?;
+                    // WAL lets readers run beside the single writer; busy_timeout
+                    // makes concurrent writers wait instead of failing.
+                    conn.batch_execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
+                         PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+                    )
+                    .await
+                    .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                    Ok(conn)
+                }
+                .boxed()
+            });
+            let manager = AsyncDieselConnectionManager::<SqliteConn>::new_with_config(path, config);
+            let pool = Pool::builder(manager)
+                .max_size(max_size)
+                .build()
+                .map_err(|e| StorageError::Pool(e.to_string()))?;
+            Ok(Db::Sqlite(pool))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
+            let pool = Pool::builder(manager)
+                .max_size(max_size)
+                .build()
+                .map_err(|e| StorageError::Pool(e.to_string()))?;
+            Ok(Db::Postgres(pool))
+        } else {
+            Err(StorageError::UnsupportedUrl)
+        }
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            Db::Sqlite(_) => "sqlite",
+            Db::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Applies every pending migration of the given sets; returns how many ran.
+    pub async fn migrate(&self, sets: &[&MigrationSet]) -> Result<usize, StorageError> {
+        let mut applied = 0;
+        match self {
+            Db::Sqlite(pool) => {
+                let conn = pool.get().await?;
+                let mut harness = diesel_async::AsyncMigrationHarness::new(conn);
+                for set in sets {
+                    applied += harness
+                        .run_pending_migrations((set.sqlite)())
+                        .map_err(|e| StorageError::Migration(e.to_string()))?
+                        .len();
+                }
+            }
+            Db::Postgres(pool) => {
+                let conn = pool.get().await?;
+                let mut harness = diesel_async::AsyncMigrationHarness::new(conn);
+                for set in sets {
+                    applied += harness
+                        .run_pending_migrations((set.postgres)())
+                        .map_err(|e| StorageError::Migration(e.to_string()))?
+                        .len();
+                }
+            }
+        }
+        Ok(applied)
+    }
+}

@@ -1,0 +1,226 @@
+//! The one error type that reaches HTTP: `{"code": "...", "message": "..."}`
+//! with a status. Lower layers return typed errors that map into it here.
+
+use std::borrow::Cow;
+
+use poem::http::StatusCode;
+use poem::{IntoResponse, Response};
+use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses, Registry};
+use poem_openapi::{ApiResponse, Object};
+
+use crate::db::StorageError;
+
+/// The error body every failing route returns.
+#[derive(Debug, Clone, Object, serde::Serialize)]
+#[oai(rename = "ErrorBody")]
+pub struct ErrorBody {
+    /// Stable UPPER_SNAKE error code (Better Auth's codes, plus the plugins').
+    pub code: String,
+    /// Human-readable message.
+    pub message: String,
+}
+
+/// An error code with its default message and status, declared as data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorCode {
+    pub code: &'static str,
+    pub message: &'static str,
+    pub status: u16,
+}
+
+macro_rules! error_codes {
+    ($($name:ident = ($status:expr, $message:expr);)*) => {
+        $(pub const $name: ErrorCode = ErrorCode { code: stringify!($name), message: $message, status: $status };)*
+        /// Every core error code, for uniqueness checks and documentation.
+        pub const ALL: &[ErrorCode] = &[$($name),*];
+    };
+}
+
+/// Core error codes (Better Auth's base codes that core routes can return).
+pub mod codes {
+    use super::ErrorCode;
+    error_codes! {
+        USER_NOT_FOUND = (400, "User not found");
+        FAILED_TO_CREATE_USER = (422, "Failed to create user");
+        FAILED_TO_CREATE_SESSION = (500, "Failed to create session");
+        FAILED_TO_GET_SESSION = (500, "Failed to get session");
+        INVALID_PASSWORD = (400, "Invalid password");
+        INVALID_EMAIL = (400, "Invalid email");
+        INVALID_EMAIL_OR_PASSWORD = (401, "Invalid email or password");
+        EMAIL_NOT_VERIFIED = (403, "Email not verified");
+        PASSWORD_TOO_SHORT = (400, "Password too short");
+        PASSWORD_TOO_LONG = (400, "Password too long");
+        USER_ALREADY_EXISTS = (422, "User already exists.");
+        USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL = (422, "User already exists. Use another email.");
+        EMAIL_CAN_NOT_BE_UPDATED = (400, "Email can not be updated");
+        CREDENTIAL_ACCOUNT_NOT_FOUND = (400, "Credential account not found");
+        SESSION_EXPIRED = (400, "Session expired. Re-authenticate to perform this action.");
+        USER_ALREADY_HAS_PASSWORD = (400, "User already has a password. Provide that to delete the account.");
+        CROSS_SITE_NAVIGATION_LOGIN_BLOCKED = (403, "Cross-site navigation login blocked. This request appears to be a CSRF attack.");
+        SESSION_NOT_FRESH = (403, "Session is not fresh");
+        INVALID_ORIGIN = (403, "Invalid origin");
+        INVALID_CALLBACK_URL = (403, "Invalid callbackURL");
+        INVALID_REDIRECT_URL = (403, "Invalid redirectURL");
+        INVALID_ERROR_CALLBACK_URL = (403, "Invalid errorCallbackURL");
+        INVALID_NEW_USER_CALLBACK_URL = (403, "Invalid newUserCallbackURL");
+        MISSING_OR_NULL_ORIGIN = (403, "Missing or null Origin");
+        VALIDATION_ERROR = (400, "Validation Error");
+        BODY_MUST_BE_AN_OBJECT = (400, "Body must be an object");
+        PASSWORD_ALREADY_SET = (400, "User already has a password set");
+        UNAUTHORIZED = (401, "Unauthorized");
+        NOT_FOUND = (404, "Not found");
+        BAD_REQUEST = (400, "Invalid JSON in request body");
+        UNSUPPORTED_MEDIA_TYPE = (415, "Unsupported media type");
+        PAYLOAD_TOO_LARGE = (413, "Request body is too large");
+        EMAIL_PASSWORD_DISABLED = (400, "Email and password is not enabled");
+        EMAIL_PASSWORD_SIGN_UP_DISABLED = (400, "Email and password sign up is not enabled");
+        NO_FIELDS_TO_UPDATE = (400, "No fields to update");
+        FIELD_TOO_LONG = (400, "Field is too long");
+        TOO_MANY_REQUESTS = (429, "Too many requests. Please try again later.");
+        INTERNAL_SERVER_ERROR = (500, "Internal Server Error");
+    }
+}
+
+/// An error on its way to the client.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: Cow<'static, str>,
+    pub message: Cow<'static, str>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode) -> Self {
+        ApiError {
+            status: StatusCode::from_u16(code.status).unwrap_or(StatusCode::BAD_REQUEST),
+            code: Cow::Borrowed(code.code),
+            message: Cow::Borrowed(code.message),
+        }
+    }
+
+    /// Same code and status, a more specific message.
+    pub fn with_message(code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
+        ApiError {
+            message: message.into(),
+            ..ApiError::new(code)
+        }
+    }
+
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.status = StatusCode::from_u16(status).unwrap_or(self.status);
+        self
+    }
+
+    pub fn validation(message: impl Into<Cow<'static, str>>) -> Self {
+        ApiError::with_message(codes::VALIDATION_ERROR, message)
+    }
+
+    pub fn internal() -> Self {
+        ApiError::new(codes::INTERNAL_SERVER_ERROR)
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            code: self.code.to_string(),
+            message: self.message.to_string(),
+        }
+    }
+}
+
+impl From<ErrorCode> for ApiError {
+    fn from(code: ErrorCode) -> Self {
+        ApiError::new(code)
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(err: StorageError) -> Self {
+        // Details go to the log, never to the client.
+        tracing::error!(error = %err, "storage failure");
+        ApiError::internal()
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl poem::error::ResponseError for ApiError {
+    fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    fn as_response(&self) -> Response {
+        json_error_response(self.status, &self.body())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        json_error_response(self.status, &self.body())
+    }
+}
+
+pub(crate) fn json_error_response(status: StatusCode, body: &ErrorBody) -> Response {
+    Response::builder()
+        .status(status)
+        .content_type("application/json")
+        .body(serde_json::to_vec(body).unwrap_or_default())
+}
+
+/// Every route declares the same error schema for the statuses it can fail
+/// with, so generated clients get one typed error.
+impl ApiResponse for ApiError {
+    fn meta() -> MetaResponses {
+        const STATUSES: &[(u16, &str)] = &[
+            (400, "Invalid input (`VALIDATION_ERROR` and route-specific codes)"),
+            (401, "Not signed in, or wrong credentials"),
+            (403, "Forbidden: origin check, freshness or policy"),
+            (404, "Not found"),
+            (413, "Request body too large"),
+            (415, "Unsupported media type"),
+            (422, "Unprocessable: e.g. the user already exists"),
+            (429, "Rate limited; see the X-Retry-After header"),
+            (500, "Internal error"),
+        ];
+        MetaResponses {
+            responses: STATUSES
+                .iter()
+                .map(|(status, description)| MetaResponse {
+                    description,
+                    status: Some(*status),
+                    status_range: None,
+                    content: vec![MetaMediaType {
+                        content_type: "application/json",
+                        schema: <ErrorBody as poem_openapi::types::Type>::schema_ref(),
+                    }],
+                    headers: vec![],
+                })
+                .collect(),
+        }
+    }
+
+    fn register(registry: &mut Registry) {
+        <ErrorBody as poem_openapi::types::Type>::register(registry);
+    }
+}
+
+pub type ApiResult<T> = Result<poem_openapi::payload::Json<T>, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::codes;
+
+    #[test]
+    fn core_codes_are_unique_upper_snake() {
+        let mut seen = std::collections::HashSet::new();
+        for c in codes::ALL {
+            assert!(seen.insert(c.code), "duplicate code {}", c.code);
+            assert!(c.code.chars().all(|ch| ch.is_ascii_uppercase() || ch == '_'));
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! Per-request context: what the pipeline learned about the request, and what
+//! handlers want added to the response (cookies, headers).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+
+use poem::Request;
+use serde_json::{Map, Value};
+
+use crate::crypto::sign;
+use crate::state::AppState;
+
+#[derive(Default)]
+struct Outgoing {
+    /// (cookie name, full Set-Cookie line); a later write for a name replaces
+    /// the earlier one so a value is never sent together with its expiry.
+    cookies: Vec<(String, String)>,
+    headers: Vec<(&'static str, String)>,
+    /// The signed session value if this response issues a session cookie.
+    issued_session: Option<String>,
+}
+
+pub struct RequestContext {
+    pub client_ip: Option<IpAddr>,
+    pub user_agent: Option<String>,
+    pub cookies: HashMap<String, String>,
+    /// A session token proven by an `Authorization: Bearer` header.
+    pub bearer_token: Option<String>,
+    /// The JSON body as an object, when there was one.
+    pub body: Option<Map<String, Value>>,
+    outgoing: Mutex<Outgoing>,
+}
+
+impl RequestContext {
+    pub fn new(client_ip: Option<IpAddr>, req: &Request) -> Self {
+        RequestContext {
+            client_ip,
+            user_agent: req
+                .headers()
+                .get(poem::http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(|s| s.chars().take(512).collect()),
+            cookies: crate::http::cookies::parse_cookie_header(req.headers()),
+            bearer_token: None,
+            body: None,
+            outgoing: Mutex::new(Outgoing::default()),
+        }
+    }
+
+    /// A context for server-side calls that did not come over HTTP.
+    pub fn server_side() -> Self {
+        RequestContext {
+            client_ip: None,
+            user_agent: None,
+            cookies: HashMap::new(),
+            bearer_token: None,
+            body: None,
+            outgoing: Mutex::new(Outgoing::default()),
+        }
+    }
+
+    /// Builds a context from request headers alone (server-side API, extractor).
+    pub fn from_headers(state: &AppState, headers: &poem::http::HeaderMap) -> Self {
+        let mut ctx = RequestContext::server_side();
+        ctx.cookies = crate::http::cookies::parse_cookie_header(headers);
+        if state.plugins.is_enabled("bearer") {
+            ctx.bearer_token = crate::plugins::bearer::token_from_headers(&state.secret, headers);
+        }
+        ctx
+    }
+
+    /// The session token this request carries: bearer first, then the signed cookie.
+    pub fn session_token(&self, state: &AppState) -> Option<String> {
+        if let Some(t) = &self.bearer_token {
+            return Some(t.clone());
+        }
+        let signed = self.cookies.get(&state.cookies.session_token)?;
+        sign::verify_signed(&state.secret, signed)
+    }
+
+    /// True when the signed `dont_remember` cookie is present.
+    pub fn dont_remember(&self, state: &AppState) -> bool {
+        self.cookies
+            .get(&state.cookies.dont_remember)
+            .and_then(|v| sign::verify_signed(&state.secret, v))
+            .is_some()
+    }
+
+    pub fn set_cookie(&self, name: &str, line: String) {
+        let mut out = self.outgoing.lock().unwrap_or_else(|e| e.into_inner());
+        out.cookies.retain(|(n, _)| n != name);
+        out.cookies.push((name.to_string(), line));
+    }
+
+    pub fn set_header(&self, name: &'static str, value: String) {
+        let mut out = self.outgoing.lock().unwrap_or_else(|e| e.into_inner());
+        out.headers.retain(|(n, _)| *n != name);
+        out.headers.push((name, value));
+    }
+
+    pub fn set_issued_session(&self, signed: Option<String>) {
+        self.outgoing.lock().unwrap_or_else(|e| e.into_inner()).issued_session = signed;
+    }
+
+    pub fn issued_session(&self) -> Option<String> {
+        self.outgoing.lock().unwrap_or_else(|e| e.into_inner()).issued_session.clone()
+    }
+
+    pub fn set_cookie_lines(&self) -> Vec<String> {
+        let out = self.outgoing.lock().unwrap_or_else(|e| e.into_inner());
+        out.cookies.iter().map(|(_, l)| l.clone()).collect()
+    }
+
+    pub fn extra_headers(&self) -> Vec<(&'static str, String)> {
+        self.outgoing.lock().unwrap_or_else(|e| e.into_inner()).headers.clone()
+    }
+}
+
+/// The context the pipeline attached to this request.
+pub fn request_context(req: &Request) -> Arc<RequestContext> {
+    req.extensions()
+        .get::<Arc<RequestContext>>()
+        .cloned()
+        .unwrap_or_else(|| Arc::new(RequestContext::server_side()))
+}

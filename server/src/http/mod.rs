@@ -1,0 +1,10 @@
+//! HTTP concerns that wrap every route: the request pipeline (path
+//! canonicalisation, rate limits, body rules, origin checks, error shape),
+//! cookies, client IP, trusted origins.
+
+pub mod client_ip;
+pub mod context;
+pub mod cookies;
+pub mod origin;
+pub mod pipeline;
+pub mod rate_limit;

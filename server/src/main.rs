@@ -1,0 +1,112 @@
+//! The `gatehouse` command: serve | migrate | openapi | secret | info.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use gatehouse_server::config::{redact_url, Config, ProcessEnv};
+use gatehouse_server::{Gatehouse, StartError};
+
+#[derive(Parser)]
+#[command(name = "gatehouse", version, about = "Authentication server, wire-compatible with Better Auth")]
+struct Cli {
+    /// Configuration file (TOML). Env: GATEHOUSE_CONFIG.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the OpenAPI document of the configured plugins (no database needed).
+    Openapi {
+        /// Write to this file instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Include every built-in plugin, whatever the configuration says.
+        #[arg(long)]
+        all_plugins: bool,
+    },
+    /// Print a new random secret suitable for GATEHOUSE_SECRET.
+    Secret,
+    /// Show the effective configuration (secrets redacted).
+    Info,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,gatehouse_server=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let load = || Config::load(cli.config.as_deref(), &ProcessEnv).context("loading configuration");
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(load()?).await,
+        Command::Migrate => {
+            let config = load()?;
+            let registry = gatehouse_server::plugins::PluginRegistry::from_ids(&config.plugins)?;
+            let db = gatehouse_server::db::Db::connect(&config.database_url, 2).await?;
+            let n = gatehouse_server::run_migrations(&db, &registry).await?;
+            tracing::info!(applied = n, database = %redact_url(&config.database_url), "migrations done");
+            Ok(())
+        }
+        Command::Openapi { out, all_plugins } => {
+            let mut config = load()?;
+            if all_plugins {
+                config.plugins = gatehouse_server::plugins::catalog().iter().map(|p| p.id().to_string()).collect();
+            }
+            let mut spec = gatehouse_server::openapi_spec(&config)?;
+            spec.push('\n');
+            match out {
+                Some(path) => std::fs::write(&path, spec).with_context(|| format!("writing {}", path.display()))?,
+                None => print!("{spec}"),
+            }
+            Ok(())
+        }
+        Command::Secret => {
+            println!("{}", gatehouse_server::generate_secret());
+            Ok(())
+        }
+        Command::Info => {
+            let config = load()?;
+            println!("gatehouse {}", env!("CARGO_PKG_VERSION"));
+            println!("{config:#?}");
+            Ok(())
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let listen = config.listen;
+    let base = format!("{}{}", config.base_url(), config.base_path);
+    let gatehouse = match Gatehouse::builder(config).build().await {
+        Ok(g) => g,
+        Err(StartError::Config(e)) => anyhow::bail!("invalid configuration: {e}"),
+        Err(e) => return Err(e.into()),
+    };
+    tracing::info!(
+        %listen,
+        api = %base,
+        backend = gatehouse.state().db.backend_name(),
+        plugins = ?gatehouse.state().plugins.all().iter().map(|p| p.id()).collect::<Vec<_>>(),
+        "gatehouse listening"
+    );
+    poem::Server::new(poem::listener::TcpListener::bind(listen))
+        .run_with_graceful_shutdown(
+            gatehouse.app(),
+            async {
+                let _ = tokio::signal::ctrl_c().await;
+            },
+            None,
+        )
+        .await?;
+    Ok(())
+}

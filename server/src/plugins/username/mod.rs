@@ -1,0 +1,146 @@
+//! `username`: sign-in by username; `username` (normalised, unique) and
+//! `displayUsername` (as typed) on the user, settable at sign-up and update.
+
+pub mod errors;
+pub mod routes;
+pub mod store;
+
+use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
+use poem_openapi::registry::MetaSchemaRef;
+use poem_openapi::types::Type;
+use serde_json::{Map, Value};
+
+pub use routes::UsernameApi;
+
+use crate::db::store::Tx;
+use crate::db::{Db, MigrationSet};
+use crate::error::{ApiError, ErrorCode};
+use crate::http::rate_limit::RateLimitRule;
+use crate::plugins::{Plugin, UserFields};
+use crate::state::AppState;
+
+pub struct Username;
+
+pub const MIGRATIONS: MigrationSet = crate::migration_set!("../migrations/sqlite/username", "../migrations/postgres/username");
+
+/// Usernames compare case-insensitively: stored lower-cased.
+pub fn normalize(username: &str) -> String {
+    username.trim().to_lowercase()
+}
+
+pub fn validate_username(state: &AppState, username: &str) -> Result<(), ApiError> {
+    let cfg = &state.config.username;
+    let len = username.chars().count();
+    if len < cfg.min_length {
+        return Err(ApiError::new(errors::USERNAME_TOO_SHORT));
+    }
+    if len > cfg.max_length {
+        return Err(ApiError::new(errors::USERNAME_TOO_LONG));
+    }
+    if !username.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') {
+        return Err(ApiError::new(errors::INVALID_USERNAME));
+    }
+    Ok(())
+}
+
+fn string_field<'a>(input: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, ApiError> {
+    match input.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(ApiError::validation(format!("[body.{key}] Invalid input: expected string"))),
+    }
+}
+
+impl Plugin for Username {
+    fn id(&self) -> &'static str {
+        "username"
+    }
+
+    fn migrations(&self) -> Option<&'static MigrationSet> {
+        Some(&MIGRATIONS)
+    }
+
+    fn error_codes(&self) -> &'static [ErrorCode] {
+        errors::ALL
+    }
+
+    fn rate_limit_rules(&self) -> Vec<RateLimitRule> {
+        vec![RateLimitRule::new("/is-username-available", 10, 10)]
+    }
+
+    fn user_fields(&self) -> Option<&dyn UserFields> {
+        Some(self)
+    }
+}
+
+impl UserFields for Username {
+    fn schema(&self) -> Vec<(&'static str, MetaSchemaRef)> {
+        vec![
+            ("username", <Option<String> as Type>::schema_ref()),
+            ("displayUsername", <Option<String> as Type>::schema_ref()),
+        ]
+    }
+
+    fn prepare<'a>(
+        &'a self,
+        state: &'a AppState,
+        input: &'a Map<String, Value>,
+        user_id: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Map<String, Value>, ApiError>> {
+        async move {
+            let username = string_field(input, "username")?;
+            let display = string_field(input, "displayUsername")?;
+            // Either field alone sets both: the display form keeps its casing.
+            let (raw, display) = match (username, display) {
+                (None, None) => return Ok(Map::new()),
+                (Some(u), None) => (u, u),
+                (None, Some(d)) => (d, d),
+                (Some(u), Some(d)) => (u, d),
+            };
+            let normalized = normalize(raw);
+            validate_username(state, &normalized)?;
+            if display.chars().count() > state.config.username.max_length || display.chars().any(char::is_control) {
+                return Err(ApiError::new(errors::INVALID_DISPLAY_USERNAME));
+            }
+            if let Some(owner) = store::find_username_owner(&state.db, &normalized).await? {
+                if Some(owner.as_str()) != user_id {
+                    return Err(ApiError::new(errors::USERNAME_IS_ALREADY_TAKEN));
+                }
+            }
+            let mut values = Map::new();
+            values.insert("username".into(), Value::String(normalized));
+            values.insert("displayUsername".into(), Value::String(display.to_string()));
+            Ok(values)
+        }
+        .boxed()
+    }
+
+    fn write<'a>(&'a self, tx: Tx<'a>, user_id: &'a str, values: &'a Map<String, Value>) -> BoxFuture<'a, Result<(), ApiError>> {
+        async move {
+            let (Some(Value::String(u)), Some(Value::String(d))) = (values.get("username"), values.get("displayUsername")) else {
+                return Ok(());
+            };
+            store::update_usernames(tx, user_id, u, d).await.map_err(|e| {
+                // The unique index settles a race the availability check lost.
+                if e.is_unique_violation() {
+                    ApiError::new(errors::USERNAME_IS_ALREADY_TAKEN)
+                } else {
+                    ApiError::from(e)
+                }
+            })
+        }
+        .boxed()
+    }
+
+    fn load<'a>(&'a self, db: &'a Db, user_id: &'a str) -> BoxFuture<'a, Result<Map<String, Value>, ApiError>> {
+        async move {
+            let (u, d) = store::find_usernames(db, user_id).await?.unwrap_or((None, None));
+            let mut out = Map::new();
+            out.insert("username".into(), u.map_or(Value::Null, Value::String));
+            out.insert("displayUsername".into(), d.map_or(Value::Null, Value::String));
+            Ok(out)
+        }
+        .boxed()
+    }
+}

@@ -1,0 +1,48 @@
+//! Queries on the `username` / `displayUsername` user columns.
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use crate::db::models::UserRow;
+use crate::db::schema::users;
+use crate::db::store::Tx;
+use crate::db::{Db, StorageError};
+use crate::{on_tx, with_conn};
+
+pub async fn find_user_by_username(db: &Db, username: &str) -> Result<Option<UserRow>, StorageError> {
+    with_conn!(db, |conn| Ok(users::table
+        .filter(users::username.eq(username))
+        .select(UserRow::as_select())
+        .first(conn)
+        .await
+        .optional()?))
+}
+
+/// The id of the user holding `username`, if any.
+pub async fn find_username_owner(db: &Db, username: &str) -> Result<Option<String>, StorageError> {
+    with_conn!(db, |conn| Ok(users::table
+        .filter(users::username.eq(username))
+        .select(users::id)
+        .first::<String>(conn)
+        .await
+        .optional()?))
+}
+
+pub async fn find_usernames(db: &Db, user_id: &str) -> Result<Option<(Option<String>, Option<String>)>, StorageError> {
+    with_conn!(db, |conn| Ok(users::table
+        .find(user_id)
+        .select((users::username, users::display_username))
+        .first(conn)
+        .await
+        .optional()?))
+}
+
+pub async fn update_usernames(tx: Tx<'_>, user_id: &str, username: &str, display: &str) -> Result<(), StorageError> {
+    on_tx!(tx, |conn| {
+        diesel::update(users::table.find(user_id))
+            .set((users::username.eq(username), users::display_username.eq(display)))
+            .execute(conn)
+            .await?;
+        Ok(())
+    })
+}
