@@ -34,25 +34,47 @@ impl ServerApi {
     /// that plugin is enabled). Does not slide the expiry.
     pub async fn get_session(&self, headers: &HeaderMap) -> Result<Option<AuthSession>, ApiError> {
         let ctx = RequestContext::from_headers(&self.state, headers);
-        resolve_session(&self.state, &ctx, ResolveOptions { disable_refresh: true }).await
+        resolve_session(
+            &self.state,
+            &ctx,
+            ResolveOptions {
+                disable_refresh: true,
+            },
+        )
+        .await
     }
 
-    pub async fn sign_up_email(&self, body: SignUpEmailBody) -> Result<WithCookies<TokenUserResponse>, ApiError> {
+    pub async fn sign_up_email(
+        &self,
+        body: SignUpEmailBody,
+    ) -> Result<WithCookies<TokenUserResponse>, ApiError> {
         let ctx = RequestContext::server_side();
         let data = auth::sign_up_email(&self.state, &ctx, &body).await?;
-        Ok(WithCookies { data, set_cookies: ctx.set_cookie_lines() })
+        Ok(WithCookies {
+            data,
+            set_cookies: ctx.set_cookie_lines(),
+        })
     }
 
-    pub async fn sign_in_email(&self, body: SignInEmailBody) -> Result<WithCookies<SignInResponse>, ApiError> {
+    pub async fn sign_in_email(
+        &self,
+        body: SignInEmailBody,
+    ) -> Result<WithCookies<SignInResponse>, ApiError> {
         let ctx = RequestContext::server_side();
         let data = auth::sign_in_email(&self.state, &ctx, &body).await?;
-        Ok(WithCookies { data, set_cookies: ctx.set_cookie_lines() })
+        Ok(WithCookies {
+            data,
+            set_cookies: ctx.set_cookie_lines(),
+        })
     }
 
     /// Signs out the session named by these headers.
     pub async fn sign_out(&self, headers: &HeaderMap) -> Result<WithCookies<()>, ApiError> {
         let ctx = RequestContext::from_headers(&self.state, headers);
         auth::sign_out(&self.state, &ctx).await?;
-        Ok(WithCookies { data: (), set_cookies: ctx.set_cookie_lines() })
+        Ok(WithCookies {
+            data: (),
+            set_cookies: ctx.set_cookie_lines(),
+        })
     }
 }

@@ -329,10 +329,16 @@ impl Config {
                 message: format!("expected HOST:PORT, got {v:?}"),
             })?;
         }
-        if let Some(v) = env.get("GATEHOUSE_BASE_URL").or_else(|| env.get("BETTER_AUTH_URL")) {
+        if let Some(v) = env
+            .get("GATEHOUSE_BASE_URL")
+            .or_else(|| env.get("BETTER_AUTH_URL"))
+        {
             self.base_url = Some(v);
         }
-        if let Some(v) = env.get("GATEHOUSE_SECRET").or_else(|| env.get("BETTER_AUTH_SECRET")) {
+        if let Some(v) = env
+            .get("GATEHOUSE_SECRET")
+            .or_else(|| env.get("BETTER_AUTH_SECRET"))
+        {
             self.secret = Some(v);
         }
         if let Some(v) = env.get("DATABASE_URL") {
@@ -427,18 +433,26 @@ impl Config {
                 "email_and_password: need 0 < min_password_length <= max_password_length".into(),
             ));
         }
-        if self.session.expires_in <= 0 || self.session.update_age < 0 || self.session.fresh_age < 0 {
-            return Err(ConfigError::Invalid("session durations must be positive".into()));
+        if self.session.expires_in <= 0 || self.session.update_age < 0 || self.session.fresh_age < 0
+        {
+            return Err(ConfigError::Invalid(
+                "session durations must be positive".into(),
+            ));
         }
         if self.rate_limit.window == 0 || self.rate_limit.max == 0 {
-            return Err(ConfigError::Invalid("rate_limit window and max must be > 0".into()));
+            return Err(ConfigError::Invalid(
+                "rate_limit window and max must be > 0".into(),
+            ));
         }
         Ok(())
     }
 }
 
 fn split_list(v: &str) -> impl Iterator<Item = String> + '_ {
-    v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from)
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
 }
 
 #[cfg(test)]
@@ -447,14 +461,20 @@ mod tests {
     use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn better_auth_aliases_apply() {
         let c = Config::load(
             None,
-            &env(&[("BETTER_AUTH_SECRET", "s3cret"), ("BETTER_AUTH_URL", "https://a.example")]),
+            &env(&[
+                ("BETTER_AUTH_SECRET", "s3cret"),
+                ("BETTER_AUTH_URL", "https://a.example"),
+            ]),
         )
         .unwrap();
         assert_eq!(c.secret.as_deref(), Some("s3cret"));
@@ -474,8 +494,14 @@ mod tests {
 
     #[test]
     fn production_refuses_short_secret_and_names_the_variable() {
-        let c = Config::load(None, &env(&[("GATEHOUSE_ENV", "production"), ("GATEHOUSE_SECRET", "short")]))
-            .unwrap();
+        let c = Config::load(
+            None,
+            &env(&[
+                ("GATEHOUSE_ENV", "production"),
+                ("GATEHOUSE_SECRET", "short"),
+            ]),
+        )
+        .unwrap();
         let err = c.validate().unwrap_err().to_string();
         assert!(err.contains("GATEHOUSE_SECRET"), "{err}");
     }

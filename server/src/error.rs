@@ -177,7 +177,10 @@ pub(crate) fn json_error_response(status: StatusCode, body: &ErrorBody) -> Respo
 impl ApiResponse for ApiError {
     fn meta() -> MetaResponses {
         const STATUSES: &[(u16, &str)] = &[
-            (400, "Invalid input (`VALIDATION_ERROR` and route-specific codes)"),
+            (
+                400,
+                "Invalid input (`VALIDATION_ERROR` and route-specific codes)",
+            ),
             (401, "Not signed in, or wrong credentials"),
             (403, "Forbidden: origin check, freshness or policy"),
             (404, "Not found"),
@@ -220,7 +223,10 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for c in codes::ALL {
             assert!(seen.insert(c.code), "duplicate code {}", c.code);
-            assert!(c.code.chars().all(|ch| ch.is_ascii_uppercase() || ch == '_'));
+            assert!(c
+                .code
+                .chars()
+                .all(|ch| ch.is_ascii_uppercase() || ch == '_'));
         }
     }
 }

@@ -24,11 +24,17 @@ pub struct SessionMiddleware {
 
 impl SessionMiddleware {
     pub fn required(api: ServerApi) -> Self {
-        SessionMiddleware { api, required: true }
+        SessionMiddleware {
+            api,
+            required: true,
+        }
     }
 
     pub fn optional(api: ServerApi) -> Self {
-        SessionMiddleware { api, required: false }
+        SessionMiddleware {
+            api,
+            required: false,
+        }
     }
 }
 
@@ -36,7 +42,10 @@ impl<E: Endpoint> Middleware<E> for SessionMiddleware {
     type Output = SessionEndpoint<E>;
 
     fn transform(&self, ep: E) -> Self::Output {
-        SessionEndpoint { inner: ep, mw: self.clone() }
+        SessionEndpoint {
+            inner: ep,
+            mw: self.clone(),
+        }
     }
 }
 
@@ -57,7 +66,9 @@ impl<E: Endpoint> Endpoint for SessionEndpoint<E> {
             Some(s) => {
                 req.extensions_mut().insert(s);
             }
-            None if self.mw.required => return Ok(ApiError::new(codes::UNAUTHORIZED).into_response()),
+            None if self.mw.required => {
+                return Ok(ApiError::new(codes::UNAUTHORIZED).into_response())
+            }
             None => {}
         }
         Ok(self.inner.call(req).await?.into_response())

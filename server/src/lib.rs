@@ -70,12 +70,20 @@ struct Built {
 
 fn build_service(config: &Config, registry: &PluginRegistry) -> Built {
     plugins::with_plugins(registry.all(), || {
-        let service = OpenApiService::new(auth_apis(), format!("{} API", config.app_name), env!("CARGO_PKG_VERSION"))
-            .description("Authentication API, wire-compatible with Better Auth.")
-            .server(format!("{}{}", config.base_url(), config.base_path));
+        let service = OpenApiService::new(
+            auth_apis(),
+            format!("{} API", config.app_name),
+            env!("CARGO_PKG_VERSION"),
+        )
+        .description("Authentication API, wire-compatible with Better Auth.")
+        .server(format!("{}{}", config.base_url(), config.base_path));
         let spec = Arc::new(service.spec());
         let scalar_html = Arc::new(service.scalar_html());
-        Built { spec, scalar_html, endpoint: service.boxed() }
+        Built {
+            spec,
+            scalar_html,
+            endpoint: service.boxed(),
+        }
     })
 }
 
@@ -124,7 +132,11 @@ impl GatehouseBuilder {
         let mut rules = builtin_rules();
         rules.extend(registry.rate_limit_rules());
         rules.extend(
-            config.rate_limit.rules.iter().map(|r| RateLimitRule::new(&r.path, r.window, r.max)),
+            config
+                .rate_limit
+                .rules
+                .iter()
+                .map(|r| RateLimitRule::new(&r.path, r.window, r.max)),
         );
         let limiter = RateLimiter::new(
             config.rate_limit.enabled,
@@ -132,7 +144,8 @@ impl GatehouseBuilder {
             rules,
         );
         let state = Arc::new(AppState {
-            hasher: PasswordHasher::new(config.password_hash.clone()).map_err(|e| StartError::Other(e.to_string()))?,
+            hasher: PasswordHasher::new(config.password_hash.clone())
+                .map_err(|e| StartError::Other(e.to_string()))?,
             cookies: CookieNames::new(&config),
             origins: TrustedOrigins::new(config.base_origin(), &config.trusted_origins),
             client_ip: ClientIpResolver::new(&config.ip).map_err(StartError::Other)?,
@@ -144,7 +157,10 @@ impl GatehouseBuilder {
             config,
         });
         let built = build_service(&state.config, &state.plugins);
-        let docs = SpecDocuments { json: built.spec.clone(), scalar_html: built.scalar_html };
+        let docs = SpecDocuments {
+            json: built.spec.clone(),
+            scalar_html: built.scalar_html,
+        };
         let mut route = Route::new();
         for plugin in state.plugins.all() {
             for (path, ep) in plugin.raw_routes(&docs, &state) {
@@ -153,8 +169,18 @@ impl GatehouseBuilder {
         }
         let route = route.nest("/", built.endpoint);
         let inner = route.with(CatchPanic::new()).data(state.clone());
-        let endpoint = Pipeline { state: state.clone(), inner }.boxed();
-        Ok(Gatehouse { state, spec: built.spec, endpoint: Arc::new(endpoint) })
+        let bodies = http::body_schema::BodySchemas::from_spec(&built.spec);
+        let endpoint = Pipeline {
+            state: state.clone(),
+            bodies,
+            inner,
+        }
+        .boxed();
+        Ok(Gatehouse {
+            state,
+            spec: built.spec,
+            endpoint: Arc::new(endpoint),
+        })
     }
 }
 
@@ -167,7 +193,11 @@ pub async fn run_migrations(db: &Db, registry: &PluginRegistry) -> Result<usize,
 
 impl Gatehouse {
     pub fn builder(config: Config) -> GatehouseBuilder {
-        GatehouseBuilder { config, clock: Arc::new(SystemClock), migrate: true }
+        GatehouseBuilder {
+            config,
+            clock: Arc::new(SystemClock),
+            migrate: true,
+        }
     }
 
     /// The auth API with paths relative to the base path: nest it at
@@ -201,12 +231,16 @@ impl Gatehouse {
 fn resolve_secret(config: &Config) -> Result<String, StartError> {
     if let Some(s) = &config.secret {
         if s.chars().count() < 32 {
-            tracing::warn!("the secret is shorter than 32 characters; production mode would refuse it");
+            tracing::warn!(
+                "the secret is shorter than 32 characters; production mode would refuse it"
+            );
         }
         return Ok(s.clone());
     }
     if config.env == Environment::Production {
-        return Err(StartError::Other("production mode needs GATEHOUSE_SECRET".into()));
+        return Err(StartError::Other(
+            "production mode needs GATEHOUSE_SECRET".into(),
+        ));
     }
     let path = dev_secret_path(&config.database_url);
     if let Ok(existing) = std::fs::read_to_string(&path) {
@@ -217,7 +251,8 @@ fn resolve_secret(config: &Config) -> Result<String, StartError> {
         }
     }
     let secret = generate_secret();
-    write_private_file(&path, &secret).map_err(|e| StartError::Other(format!("cannot write {}: {e}", path.display())))?;
+    write_private_file(&path, &secret)
+        .map_err(|e| StartError::Other(format!("cannot write {}: {e}", path.display())))?;
     tracing::warn!(path = %path.display(), "generated a development secret; set GATEHOUSE_SECRET in production");
     Ok(secret)
 }
@@ -232,7 +267,10 @@ pub fn generate_secret() -> String {
 }
 
 fn dev_secret_path(database_url: &str) -> PathBuf {
-    match database_url.strip_prefix("sqlite://").or_else(|| database_url.strip_prefix("sqlite:")) {
+    match database_url
+        .strip_prefix("sqlite://")
+        .or_else(|| database_url.strip_prefix("sqlite:"))
+    {
         Some(path) => PathBuf::from(format!("{path}.secret")),
         None => PathBuf::from(".gatehouse-secret"),
     }

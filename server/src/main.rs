@@ -8,7 +8,11 @@ use gatehouse_server::config::{redact_url, Config, ProcessEnv};
 use gatehouse_server::{Gatehouse, StartError};
 
 #[derive(Parser)]
-#[command(name = "gatehouse", version, about = "Authentication server, wire-compatible with Better Auth")]
+#[command(
+    name = "gatehouse",
+    version,
+    about = "Authentication server, wire-compatible with Better Auth"
+)]
 struct Cli {
     /// Configuration file (TOML). Env: GATEHOUSE_CONFIG.
     #[arg(long, global = true)]
@@ -42,7 +46,8 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,gatehouse_server=info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,gatehouse_server=info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -61,12 +66,16 @@ async fn main() -> anyhow::Result<()> {
         Command::Openapi { out, all_plugins } => {
             let mut config = load()?;
             if all_plugins {
-                config.plugins = gatehouse_server::plugins::catalog().iter().map(|p| p.id().to_string()).collect();
+                config.plugins = gatehouse_server::plugins::catalog()
+                    .iter()
+                    .map(|p| p.id().to_string())
+                    .collect();
             }
             let mut spec = gatehouse_server::openapi_spec(&config)?;
             spec.push('\n');
             match out {
-                Some(path) => std::fs::write(&path, spec).with_context(|| format!("writing {}", path.display()))?,
+                Some(path) => std::fs::write(&path, spec)
+                    .with_context(|| format!("writing {}", path.display()))?,
                 None => print!("{spec}"),
             }
             Ok(())

@@ -1,1 +1,9 @@
+//! End-to-end tests: the real server over real HTTP. Every scenario runs on
+//! SQLite and, when `GATEHOUSE_TEST_POSTGRES_URL` is set, on PostgreSQL.
 
+mod email_password;
+mod http_rules;
+mod library;
+mod plugins;
+mod sessions;
+mod user_account;

@@ -93,7 +93,10 @@ pub async fn sign_up_email(
         if !cfg.auto_sign_in {
             // Without auto sign-in nothing reveals whether the email exists:
             // the answer is a synthetic user, after the same hashing work.
-            return Ok(TokenUserResponse { token: None, user: WithUserFields::new(UserCore::from(&user)) });
+            return Ok(TokenUserResponse {
+                token: None,
+                user: WithUserFields::new(UserCore::from(&user)),
+            });
         }
         return Err(ApiError::new(codes::USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL));
     }
@@ -135,11 +138,17 @@ pub async fn sign_up_email(
 
     let user_out = user_json(state, &user).await?;
     if !cfg.auto_sign_in {
-        return Ok(TokenUserResponse { token: None, user: user_out });
+        return Ok(TokenUserResponse {
+            token: None,
+            user: user_out,
+        });
     }
     let remember = input.remember_me.unwrap_or(true);
     let (_, raw) = create_session(state, ctx, &user.id, remember).await?;
-    Ok(TokenUserResponse { token: Some(raw), user: user_out })
+    Ok(TokenUserResponse {
+        token: Some(raw),
+        user: user_out,
+    })
 }
 
 /// Checks a password for a looked-up user and signs them in. Unknown users
@@ -167,17 +176,23 @@ pub async fn sign_in_with_password(
             return Err(ApiError::new(invalid));
         }
     };
-    let verified = state.hasher.verify(password, &stored).await.unwrap_or_else(|e| {
-        tracing::warn!(error = %e, account = %account.id, "stored password hash unusable");
-        Verified::No
-    });
+    let verified = state
+        .hasher
+        .verify(password, &stored)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, account = %account.id, "stored password hash unusable");
+            Verified::No
+        });
     if !verified.ok() {
         return Err(ApiError::new(invalid));
     }
     if verified == Verified::YesRehash {
         // Imported (scrypt) or weaker hashes move to current argon2id settings.
         match state.hasher.hash(password).await {
-            Ok(h) => store::update_account_password(&state.db, &account.id, &h, state.now()).await?,
+            Ok(h) => {
+                store::update_account_password(&state.db, &account.id, &h, state.now()).await?
+            }
             Err(e) => tracing::warn!(error = %e, "rehash failed; keeping the old hash"),
         }
     }
@@ -227,4 +242,3 @@ pub async fn sign_out(state: &AppState, ctx: &RequestContext) -> Result<(), ApiE
     expire_session_cookies(state, ctx);
     Ok(())
 }
-

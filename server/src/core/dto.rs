@@ -84,7 +84,10 @@ pub struct WithUserFields<T> {
 
 impl<T> WithUserFields<T> {
     pub fn new(core: T) -> Self {
-        WithUserFields { core, extra: Map::new() }
+        WithUserFields {
+            core,
+            extra: Map::new(),
+        }
     }
 }
 
@@ -118,7 +121,9 @@ impl<T: Type> Type for WithUserFields<T> {
         Some(self)
     }
 
-    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+    fn raw_element_iter<'a>(
+        &'a self,
+    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
         Box::new(std::iter::once(self))
     }
 }
@@ -179,14 +184,21 @@ impl<T: Type> Type for Nullable<T> {
         Some(self)
     }
 
-    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+    fn raw_element_iter<'a>(
+        &'a self,
+    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
         Box::new(std::iter::once(self))
     }
 }
 
 impl<T: ToJSON> ToJSON for Nullable<T> {
     fn to_json(&self) -> Option<Value> {
-        Some(self.0.as_ref().and_then(ToJSON::to_json).unwrap_or(Value::Null))
+        Some(
+            self.0
+                .as_ref()
+                .and_then(ToJSON::to_json)
+                .unwrap_or(Value::Null),
+        )
     }
 }
 

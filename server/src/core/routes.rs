@@ -39,8 +39,15 @@ impl CoreApi {
     /// `PASSWORD_TOO_SHORT`, `PASSWORD_TOO_LONG`, `VALIDATION_ERROR`,
     /// `EMAIL_PASSWORD_SIGN_UP_DISABLED` (400).
     #[oai(path = "/sign-up/email", method = "post", operation_id = "signUpEmail")]
-    async fn sign_up_email(&self, state: Data<&Arc<AppState>>, req: &Request, body: Json<auth::SignUpEmailBody>) -> ApiResult<TokenUserResponse> {
-        Ok(Json(auth::sign_up_email(&state, &request_context(req), &body).await?))
+    async fn sign_up_email(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        body: Json<auth::SignUpEmailBody>,
+    ) -> ApiResult<TokenUserResponse> {
+        Ok(Json(
+            auth::sign_up_email(&state, &request_context(req), &body).await?,
+        ))
     }
 
     /// Sign in with email and password
@@ -48,15 +55,27 @@ impl CoreApi {
     /// Errors: `INVALID_EMAIL_OR_PASSWORD` (401), `INVALID_EMAIL` (400),
     /// `EMAIL_PASSWORD_DISABLED` (400).
     #[oai(path = "/sign-in/email", method = "post", operation_id = "signInEmail")]
-    async fn sign_in_email(&self, state: Data<&Arc<AppState>>, req: &Request, body: Json<auth::SignInEmailBody>) -> ApiResult<SignInResponse> {
-        Ok(Json(auth::sign_in_email(&state, &request_context(req), &body).await?))
+    async fn sign_in_email(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        body: Json<auth::SignInEmailBody>,
+    ) -> ApiResult<SignInResponse> {
+        Ok(Json(
+            auth::sign_in_email(&state, &request_context(req), &body).await?,
+        ))
     }
 
     /// Sign out
     ///
     /// Deletes the current session, if any, and expires the session cookies.
     #[oai(path = "/sign-out", method = "post", operation_id = "signOut")]
-    async fn sign_out(&self, state: Data<&Arc<AppState>>, req: &Request, _body: Json<auth::SignOutBody>) -> ApiResult<SuccessResponse> {
+    async fn sign_out(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        _body: Json<auth::SignOutBody>,
+    ) -> ApiResult<SuccessResponse> {
         auth::sign_out(&state, &request_context(req)).await?;
         Ok(Json(SuccessResponse { success: true }))
     }
@@ -76,7 +95,9 @@ impl CoreApi {
         let ctx = request_context(req);
         ctx.set_header("cache-control", "no-store".into());
         ctx.set_header("pragma", "no-cache".into());
-        let opts = ResolveOptions { disable_refresh: coerced_bool(&disable_refresh) };
+        let opts = ResolveOptions {
+            disable_refresh: coerced_bool(&disable_refresh),
+        };
         let Some(s) = resolve_session(&state, &ctx, opts).await? else {
             return Ok(Json(Nullable(None)));
         };
@@ -92,27 +113,58 @@ impl CoreApi {
     /// Requires a fresh session (`SESSION_NOT_FRESH`, 403). Other sessions'
     /// `token` is an opaque handle accepted by `revoke-session`.
     #[oai(path = "/list-sessions", method = "get", operation_id = "listSessions")]
-    async fn list_sessions(&self, state: Data<&Arc<AppState>>, req: &Request) -> ApiResult<Vec<SessionDto>> {
-        Ok(Json(user::list_sessions(&state, &request_context(req)).await?))
+    async fn list_sessions(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+    ) -> ApiResult<Vec<SessionDto>> {
+        Ok(Json(
+            user::list_sessions(&state, &request_context(req)).await?,
+        ))
     }
 
     /// Revoke one of the user's sessions
-    #[oai(path = "/revoke-session", method = "post", operation_id = "revokeSession")]
-    async fn revoke_session(&self, state: Data<&Arc<AppState>>, req: &Request, body: Json<user::RevokeSessionBody>) -> ApiResult<StatusResponse> {
+    #[oai(
+        path = "/revoke-session",
+        method = "post",
+        operation_id = "revokeSession"
+    )]
+    async fn revoke_session(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        body: Json<user::RevokeSessionBody>,
+    ) -> ApiResult<StatusResponse> {
         user::revoke_session(&state, &request_context(req), &body).await?;
         Ok(Json(StatusResponse { status: true }))
     }
 
     /// Revoke all of the user's sessions, the current one included
-    #[oai(path = "/revoke-sessions", method = "post", operation_id = "revokeSessions")]
-    async fn revoke_sessions(&self, state: Data<&Arc<AppState>>, req: &Request) -> ApiResult<StatusResponse> {
+    #[oai(
+        path = "/revoke-sessions",
+        method = "post",
+        operation_id = "revokeSessions"
+    )]
+    async fn revoke_sessions(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+    ) -> ApiResult<StatusResponse> {
         user::revoke_sessions(&state, &request_context(req)).await?;
         Ok(Json(StatusResponse { status: true }))
     }
 
     /// Revoke every session except the current one
-    #[oai(path = "/revoke-other-sessions", method = "post", operation_id = "revokeOtherSessions")]
-    async fn revoke_other_sessions(&self, state: Data<&Arc<AppState>>, req: &Request) -> ApiResult<StatusResponse> {
+    #[oai(
+        path = "/revoke-other-sessions",
+        method = "post",
+        operation_id = "revokeOtherSessions"
+    )]
+    async fn revoke_other_sessions(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+    ) -> ApiResult<StatusResponse> {
         user::revoke_other_sessions(&state, &request_context(req)).await?;
         Ok(Json(StatusResponse { status: true }))
     }
@@ -121,7 +173,12 @@ impl CoreApi {
     ///
     /// `email` cannot be changed here (`EMAIL_CAN_NOT_BE_UPDATED`).
     #[oai(path = "/update-user", method = "post", operation_id = "updateUser")]
-    async fn update_user(&self, state: Data<&Arc<AppState>>, req: &Request, body: Json<user::UpdateUserBody>) -> ApiResult<StatusResponse> {
+    async fn update_user(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        body: Json<user::UpdateUserBody>,
+    ) -> ApiResult<StatusResponse> {
         user::update_user(&state, &request_context(req), &body).await?;
         Ok(Json(StatusResponse { status: true }))
     }
@@ -130,16 +187,32 @@ impl CoreApi {
     ///
     /// Errors: `INVALID_PASSWORD`, `CREDENTIAL_ACCOUNT_NOT_FOUND`,
     /// `PASSWORD_TOO_SHORT`, `PASSWORD_TOO_LONG` (400).
-    #[oai(path = "/change-password", method = "post", operation_id = "changePassword")]
-    async fn change_password(&self, state: Data<&Arc<AppState>>, req: &Request, body: Json<user::ChangePasswordBody>) -> ApiResult<TokenUserResponse> {
-        Ok(Json(user::change_password(&state, &request_context(req), &body).await?))
+    #[oai(
+        path = "/change-password",
+        method = "post",
+        operation_id = "changePassword"
+    )]
+    async fn change_password(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        body: Json<user::ChangePasswordBody>,
+    ) -> ApiResult<TokenUserResponse> {
+        Ok(Json(
+            user::change_password(&state, &request_context(req), &body).await?,
+        ))
     }
 
     /// Set a password for a user who has none
     ///
     /// Requires a fresh session. Errors: `PASSWORD_ALREADY_SET` (400).
     #[oai(path = "/set-password", method = "post", operation_id = "setPassword")]
-    async fn set_password(&self, state: Data<&Arc<AppState>>, req: &Request, body: Json<user::SetPasswordBody>) -> ApiResult<StatusResponse> {
+    async fn set_password(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        body: Json<user::SetPasswordBody>,
+    ) -> ApiResult<StatusResponse> {
         user::set_password(&state, &request_context(req), &body).await?;
         Ok(Json(StatusResponse { status: true }))
     }
@@ -149,15 +222,29 @@ impl CoreApi {
     /// Users with a password confirm it; others need a fresh session
     /// (`SESSION_EXPIRED`). Disabled unless `user.delete_enabled` (404).
     #[oai(path = "/delete-user", method = "post", operation_id = "deleteUser")]
-    async fn delete_user(&self, state: Data<&Arc<AppState>>, req: &Request, body: Json<user::DeleteUserBody>) -> ApiResult<SuccessMessageResponse> {
+    async fn delete_user(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        body: Json<user::DeleteUserBody>,
+    ) -> ApiResult<SuccessMessageResponse> {
         user::delete_user(&state, &request_context(req), &body).await?;
-        Ok(Json(SuccessMessageResponse { success: true, message: "User deleted".into() }))
+        Ok(Json(SuccessMessageResponse {
+            success: true,
+            message: "User deleted".into(),
+        }))
     }
 
     /// List the user's linked accounts
     #[oai(path = "/list-accounts", method = "get", operation_id = "listAccounts")]
-    async fn list_accounts(&self, state: Data<&Arc<AppState>>, req: &Request) -> ApiResult<Vec<AccountDto>> {
-        Ok(Json(user::list_accounts(&state, &request_context(req)).await?))
+    async fn list_accounts(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+    ) -> ApiResult<Vec<AccountDto>> {
+        Ok(Json(
+            user::list_accounts(&state, &request_context(req)).await?,
+        ))
     }
 
     /// Liveness check
@@ -172,7 +259,12 @@ impl CoreApi {
         // Only a safe alphabet is echoed back into HTML.
         let code = error
             .0
-            .filter(|c| !c.is_empty() && c.len() <= 100 && c.chars().all(|ch| ch.is_ascii_alphanumeric() || "_'-".contains(ch)))
+            .filter(|c| {
+                !c.is_empty()
+                    && c.len() <= 100
+                    && c.chars()
+                        .all(|ch| ch.is_ascii_alphanumeric() || "_'-".contains(ch))
+            })
             .unwrap_or_else(|| "UNKNOWN".to_string());
         Ok(Html(format!(
             "<!doctype html><html><head><meta charset=\"utf-8\"><title>Authentication error</title></head>\
@@ -191,7 +283,10 @@ impl CoreApi {
                 .plugins
                 .all()
                 .iter()
-                .map(|p| PluginInfo { id: p.id().to_string(), version: p.version().to_string() })
+                .map(|p| PluginInfo {
+                    id: p.id().to_string(),
+                    version: p.version().to_string(),
+                })
                 .collect(),
         }))
     }

@@ -30,7 +30,11 @@ pub async fn create_session(
     remember: bool,
 ) -> Result<(SessionRow, String), ApiError> {
     let now = state.now();
-    let lifetime = if remember { state.config.session.expires_in } else { 24 * 3600 };
+    let lifetime = if remember {
+        state.config.session.expires_in
+    } else {
+        24 * 3600
+    };
     let raw_token = token::random_alphanumeric(32);
     let row = SessionRow {
         id: token::new_id(),
@@ -51,16 +55,27 @@ pub async fn create_session(
 }
 
 /// Queues the session cookie (and the `dont_remember` marker when needed).
-pub fn set_session_cookies(state: &AppState, ctx: &RequestContext, raw_token: &str, remember: bool) {
+pub fn set_session_cookies(
+    state: &AppState,
+    ctx: &RequestContext,
+    raw_token: &str,
+    remember: bool,
+) {
     let names = &state.cookies;
     let max_age = remember.then_some(state.config.session.expires_in);
-    ctx.set_cookie(&names.session_token, names.session_cookie(&state.secret, raw_token, max_age));
+    ctx.set_cookie(
+        &names.session_token,
+        names.session_cookie(&state.secret, raw_token, max_age),
+    );
     if remember {
         if ctx.cookies.contains_key(&names.dont_remember) {
             ctx.set_cookie(&names.dont_remember, names.expire(&names.dont_remember));
         }
     } else {
-        ctx.set_cookie(&names.dont_remember, names.dont_remember_cookie(&state.secret));
+        ctx.set_cookie(
+            &names.dont_remember,
+            names.dont_remember_cookie(&state.secret),
+        );
     }
     ctx.set_issued_session(Some(sign::sign_value(&state.secret, raw_token)));
 }
@@ -68,9 +83,13 @@ pub fn set_session_cookies(state: &AppState, ctx: &RequestContext, raw_token: &s
 /// Queues the expiry of every session cookie.
 pub fn expire_session_cookies(state: &AppState, ctx: &RequestContext) {
     let names = &state.cookies;
-    for (name, line) in [&names.session_token, &names.session_data, &names.dont_remember]
-        .into_iter()
-        .zip(names.expire_session())
+    for (name, line) in [
+        &names.session_token,
+        &names.session_data,
+        &names.dont_remember,
+    ]
+    .into_iter()
+    .zip(names.expire_session())
     {
         ctx.set_cookie(name, line);
     }
@@ -117,17 +136,28 @@ pub async fn resolve_session(
         let new_expiry = now + Duration::seconds(cfg.expires_in);
         if !store::update_session_expiry(&state.db, &session.id, new_expiry, now).await? {
             expire_session_cookies(state, ctx);
-            return Err(ApiError::with_message(codes::FAILED_TO_GET_SESSION, "Failed to get session").with_status(401));
+            return Err(ApiError::with_message(
+                codes::FAILED_TO_GET_SESSION,
+                "Failed to get session",
+            )
+            .with_status(401));
         }
         session.expires_at = new_expiry;
         session.updated_at = now;
         set_session_cookies(state, ctx, &raw_token, true);
     }
-    Ok(Some(AuthSession { session, user, token: raw_token }))
+    Ok(Some(AuthSession {
+        session,
+        user,
+        token: raw_token,
+    }))
 }
 
 /// The session or 401 `UNAUTHORIZED`.
-pub async fn require_session(state: &AppState, ctx: &RequestContext) -> Result<AuthSession, ApiError> {
+pub async fn require_session(
+    state: &AppState,
+    ctx: &RequestContext,
+) -> Result<AuthSession, ApiError> {
     resolve_session(state, ctx, ResolveOptions::default())
         .await?
         .ok_or_else(|| ApiError::new(codes::UNAUTHORIZED))
@@ -140,7 +170,10 @@ pub fn is_fresh(state: &AppState, session: &SessionRow) -> bool {
 }
 
 /// A session created within `fresh_age`, or 403 `SESSION_NOT_FRESH`.
-pub async fn require_fresh_session(state: &AppState, ctx: &RequestContext) -> Result<AuthSession, ApiError> {
+pub async fn require_fresh_session(
+    state: &AppState,
+    ctx: &RequestContext,
+) -> Result<AuthSession, ApiError> {
     let s = require_session(state, ctx).await?;
     if !is_fresh(state, &s.session) {
         return Err(ApiError::new(codes::SESSION_NOT_FRESH));

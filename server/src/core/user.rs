@@ -4,7 +4,9 @@
 use poem_openapi::Object;
 
 use crate::core::dto::{AccountDto, SessionDto, TokenUserResponse, WithUserFields};
-use crate::core::session::{self, create_session, expire_session_cookies, require_fresh_session, require_session, user_json};
+use crate::core::session::{
+    self, create_session, expire_session_cookies, require_fresh_session, require_session, user_json,
+};
 use crate::core::validate::{check_field_length, check_password_length};
 use crate::crypto::token;
 use crate::db::models::AccountRow;
@@ -55,9 +57,17 @@ pub struct RevokeSessionBody {
     pub token: String,
 }
 
-pub async fn update_user(state: &AppState, ctx: &RequestContext, body: &UpdateUserBody) -> Result<(), ApiError> {
+pub async fn update_user(
+    state: &AppState,
+    ctx: &RequestContext,
+    body: &UpdateUserBody,
+) -> Result<(), ApiError> {
     let s = require_session(state, ctx).await?;
-    if body.extra.get("email").is_some_and(|v| !v.is_null() && v != "") {
+    if body
+        .extra
+        .get("email")
+        .is_some_and(|v| !v.is_null() && v != "")
+    {
         return Err(ApiError::new(codes::EMAIL_CAN_NOT_BE_UPDATED));
     }
     let name = body.core.name.as_deref();
@@ -111,11 +121,20 @@ pub async fn change_password(
         .filter(|a| a.password.is_some())
         .ok_or_else(|| ApiError::new(codes::CREDENTIAL_ACCOUNT_NOT_FOUND))?;
     let stored = account.password.clone().unwrap_or_default();
-    let ok = state.hasher.verify(&body.current_password, &stored).await.map(|v| v.ok()).unwrap_or(false);
+    let ok = state
+        .hasher
+        .verify(&body.current_password, &stored)
+        .await
+        .map(|v| v.ok())
+        .unwrap_or(false);
     if !ok {
         return Err(ApiError::new(codes::INVALID_PASSWORD));
     }
-    let hash = state.hasher.hash(&body.new_password).await.map_err(|_| ApiError::internal())?;
+    let hash = state
+        .hasher
+        .hash(&body.new_password)
+        .await
+        .map_err(|_| ApiError::internal())?;
     store::update_account_password(&state.db, &account.id, &hash, state.now()).await?;
     let mut new_token = None;
     if body.revoke_other_sessions.unwrap_or(false) {
@@ -123,19 +142,30 @@ pub async fn change_password(
         let (_, raw) = create_session(state, ctx, &s.user.id, !ctx.dont_remember(state)).await?;
         new_token = Some(raw);
     }
-    Ok(TokenUserResponse { token: new_token, user: user_json(state, &s.user).await? })
+    Ok(TokenUserResponse {
+        token: new_token,
+        user: user_json(state, &s.user).await?,
+    })
 }
 
 /// Gives a password to a user who has none (e.g. signed up through a social
 /// provider). Requires a fresh session.
-pub async fn set_password(state: &AppState, ctx: &RequestContext, body: &SetPasswordBody) -> Result<(), ApiError> {
+pub async fn set_password(
+    state: &AppState,
+    ctx: &RequestContext,
+    body: &SetPasswordBody,
+) -> Result<(), ApiError> {
     let s = require_fresh_session(state, ctx).await?;
     let existing = store::find_user_with_credential(&state.db, &s.user.id).await?;
     if existing.as_ref().is_some_and(|a| a.password.is_some()) {
         return Err(ApiError::new(codes::PASSWORD_ALREADY_SET));
     }
     check_password_length(state, &body.new_password)?;
-    let hash = state.hasher.hash(&body.new_password).await.map_err(|_| ApiError::internal())?;
+    let hash = state
+        .hasher
+        .hash(&body.new_password)
+        .await
+        .map_err(|_| ApiError::internal())?;
     let now = state.now();
     match existing {
         Some(a) => store::update_account_password(&state.db, &a.id, &hash, now).await?,
@@ -163,7 +193,11 @@ pub async fn set_password(state: &AppState, ctx: &RequestContext, body: &SetPass
 
 /// Deletes the caller. A user with a password must confirm it; a user
 /// without one needs a fresh session.
-pub async fn delete_user(state: &AppState, ctx: &RequestContext, body: &DeleteUserBody) -> Result<(), ApiError> {
+pub async fn delete_user(
+    state: &AppState,
+    ctx: &RequestContext,
+    body: &DeleteUserBody,
+) -> Result<(), ApiError> {
     if !state.config.user.delete_enabled {
         return Err(ApiError::new(codes::NOT_FOUND));
     }
@@ -171,7 +205,12 @@ pub async fn delete_user(state: &AppState, ctx: &RequestContext, body: &DeleteUs
     let credential = store::find_user_with_credential(&state.db, &s.user.id).await?;
     match (&body.password, credential.and_then(|a| a.password)) {
         (Some(given), Some(stored)) => {
-            let ok = state.hasher.verify(given, &stored).await.map(|v| v.ok()).unwrap_or(false);
+            let ok = state
+                .hasher
+                .verify(given, &stored)
+                .await
+                .map(|v| v.ok())
+                .unwrap_or(false);
             if !ok {
                 return Err(ApiError::new(codes::INVALID_PASSWORD));
             }
@@ -191,22 +230,39 @@ pub async fn delete_user(state: &AppState, ctx: &RequestContext, body: &DeleteUs
 
 /// Active sessions. Only the caller's own session carries its real token;
 /// the others carry an opaque handle (their id) so no bearer secret leaks.
-pub async fn list_sessions(state: &AppState, ctx: &RequestContext) -> Result<Vec<SessionDto>, ApiError> {
+pub async fn list_sessions(
+    state: &AppState,
+    ctx: &RequestContext,
+) -> Result<Vec<SessionDto>, ApiError> {
     let s = require_fresh_session(state, ctx).await?;
     let rows = store::list_active_sessions(&state.db, &s.user.id, state.now()).await?;
     Ok(rows
         .iter()
         .map(|r| {
-            let token = if r.id == s.session.id { s.token.clone() } else { r.id.clone() };
+            let token = if r.id == s.session.id {
+                s.token.clone()
+            } else {
+                r.id.clone()
+            };
             SessionDto::new(r, token)
         })
         .collect())
 }
 
-pub async fn revoke_session(state: &AppState, ctx: &RequestContext, body: &RevokeSessionBody) -> Result<(), ApiError> {
+pub async fn revoke_session(
+    state: &AppState,
+    ctx: &RequestContext,
+    body: &RevokeSessionBody,
+) -> Result<(), ApiError> {
     let s = require_session(state, ctx).await?;
     // Someone else's session silently does nothing, as in Better Auth.
-    store::delete_user_session(&state.db, &s.user.id, &body.token, &token::hash_token(&body.token)).await?;
+    store::delete_user_session(
+        &state.db,
+        &s.user.id,
+        &body.token,
+        &token::hash_token(&body.token),
+    )
+    .await?;
     Ok(())
 }
 
@@ -223,7 +279,10 @@ pub async fn revoke_other_sessions(state: &AppState, ctx: &RequestContext) -> Re
     Ok(())
 }
 
-pub async fn list_accounts(state: &AppState, ctx: &RequestContext) -> Result<Vec<AccountDto>, ApiError> {
+pub async fn list_accounts(
+    state: &AppState,
+    ctx: &RequestContext,
+) -> Result<Vec<AccountDto>, ApiError> {
     let s = require_session(state, ctx).await?;
     let rows = store::list_accounts(&state.db, &s.user.id).await?;
     Ok(rows
@@ -232,7 +291,12 @@ pub async fn list_accounts(state: &AppState, ctx: &RequestContext) -> Result<Vec
             scopes: a
                 .scope
                 .as_deref()
-                .map(|sc| sc.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect())
+                .map(|sc| {
+                    sc.split(',')
+                        .map(|x| x.trim().to_string())
+                        .filter(|x| !x.is_empty())
+                        .collect()
+                })
                 .unwrap_or_default(),
             id: a.id,
             provider_id: a.provider_id,

@@ -60,7 +60,11 @@ impl PasswordHasher {
     }
 
     pub async fn hash(&self, password: &str) -> Result<String, PasswordError> {
-        let _permit = self.permits.acquire().await.map_err(|e| PasswordError::Hash(e.to_string()))?;
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| PasswordError::Hash(e.to_string()))?;
         let params = self.params.clone();
         let password = password.to_owned();
         tokio::task::spawn_blocking(move || hash_argon2(&params, &password))
@@ -69,7 +73,11 @@ impl PasswordHasher {
     }
 
     pub async fn verify(&self, password: &str, stored: &str) -> Result<Verified, PasswordError> {
-        let _permit = self.permits.acquire().await.map_err(|e| PasswordError::Hash(e.to_string()))?;
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| PasswordError::Hash(e.to_string()))?;
         let params = self.params.clone();
         let password = password.to_owned();
         let stored = stored.to_owned();
@@ -108,7 +116,11 @@ pub fn hash_argon2(cfg: &PasswordHashConfig, password: &str) -> Result<String, P
     ))
 }
 
-pub fn verify(cfg: &PasswordHashConfig, password: &str, stored: &str) -> Result<Verified, PasswordError> {
+pub fn verify(
+    cfg: &PasswordHashConfig,
+    password: &str,
+    stored: &str,
+) -> Result<Verified, PasswordError> {
     if stored.starts_with("$argon2id$") {
         let (ok, m, t, p) = verify_argon2(password, stored)?;
         let current = m == cfg.memory_kib && t == cfg.iterations && p == cfg.parallelism;
@@ -118,7 +130,11 @@ pub fn verify(cfg: &PasswordHashConfig, password: &str, stored: &str) -> Result<
             (true, false) => Verified::YesRehash,
         })
     } else if stored.contains(':') {
-        Ok(if verify_scrypt(password, stored)? { Verified::YesRehash } else { Verified::No })
+        Ok(if verify_scrypt(password, stored)? {
+            Verified::YesRehash
+        } else {
+            Verified::No
+        })
     } else {
         Err(PasswordError::Format)
     }
@@ -141,8 +157,12 @@ fn verify_argon2(password: &str, stored: &str) -> Result<(bool, u32, u32, u32), 
             _ => return Err(PasswordError::Format),
         }
     }
-    let salt = STANDARD_NO_PAD.decode(parts[4]).map_err(|_| PasswordError::Format)?;
-    let expected = STANDARD_NO_PAD.decode(parts[5]).map_err(|_| PasswordError::Format)?;
+    let salt = STANDARD_NO_PAD
+        .decode(parts[4])
+        .map_err(|_| PasswordError::Format)?;
+    let expected = STANDARD_NO_PAD
+        .decode(parts[5])
+        .map_err(|_| PasswordError::Format)?;
     if expected.len() < 16 || expected.len() > 64 {
         return Err(PasswordError::Format);
     }
@@ -165,8 +185,13 @@ fn verify_scrypt(password: &str, stored: &str) -> Result<bool, PasswordError> {
     let normalized: String = password.nfkc().collect();
     let params = scrypt::Params::new(14, 16, 1).map_err(|e| PasswordError::Hash(e.to_string()))?;
     let mut out = [0u8; 64];
-    scrypt::scrypt(normalized.as_bytes(), salt_hex.as_bytes(), &params, &mut out)
-        .map_err(|e| PasswordError::Hash(e.to_string()))?;
+    scrypt::scrypt(
+        normalized.as_bytes(),
+        salt_hex.as_bytes(),
+        &params,
+        &mut out,
+    )
+    .map_err(|e| PasswordError::Hash(e.to_string()))?;
     Ok(bool::from(out.as_slice().ct_eq(&expected)))
 }
 
@@ -175,7 +200,13 @@ pub fn hash_scrypt_better_auth(password: &str, salt_hex: &str) -> String {
     let normalized: String = password.nfkc().collect();
     let params = scrypt::Params::new(14, 16, 1).expect("static params");
     let mut out = [0u8; 64];
-    scrypt::scrypt(normalized.as_bytes(), salt_hex.as_bytes(), &params, &mut out).expect("64-byte output");
+    scrypt::scrypt(
+        normalized.as_bytes(),
+        salt_hex.as_bytes(),
+        &params,
+        &mut out,
+    )
+    .expect("64-byte output");
     format!("{salt_hex}:{}", hex::encode(out))
 }
 
@@ -184,17 +215,30 @@ mod tests {
     use super::*;
 
     fn cheap() -> PasswordHashConfig {
-        PasswordHashConfig { memory_kib: 1024, iterations: 1, parallelism: 1 }
+        PasswordHashConfig {
+            memory_kib: 1024,
+            iterations: 1,
+            parallelism: 1,
+        }
     }
 
     #[test]
     fn argon2_round_trip() {
         let h = hash_argon2(&cheap(), "correct horse").unwrap();
         assert!(h.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"));
-        assert_eq!(verify(&cheap(), "correct horse", &h).unwrap(), Verified::Yes);
+        assert_eq!(
+            verify(&cheap(), "correct horse", &h).unwrap(),
+            Verified::Yes
+        );
         assert_eq!(verify(&cheap(), "wrong horse", &h).unwrap(), Verified::No);
-        let stronger = PasswordHashConfig { memory_kib: 2048, ..cheap() };
-        assert_eq!(verify(&stronger, "correct horse", &h).unwrap(), Verified::YesRehash);
+        let stronger = PasswordHashConfig {
+            memory_kib: 2048,
+            ..cheap()
+        };
+        assert_eq!(
+            verify(&stronger, "correct horse", &h).unwrap(),
+            Verified::YesRehash
+        );
     }
 
     #[test]
@@ -202,9 +246,18 @@ mod tests {
         // Computed independently with Node: crypto.scryptSync("password123",
         // salt, 64, {N: 16384, r: 16, p: 1}) — Better Auth's parameters.
         let stored = "0123456789abcdef0123456789abcdef:e8b256b6f9f4b1641136a66d4a26ba41a47b6c8c9bad6aa4145559ffda45ece1f0f16dec8482a3e5545feada0ba62f2b05eeb943b750c9396874e1762c78d27d";
-        assert_eq!(hash_scrypt_better_auth("password123", "0123456789abcdef0123456789abcdef"), stored);
-        assert_eq!(verify(&cheap(), "password123", stored).unwrap(), Verified::YesRehash);
-        assert_eq!(verify(&cheap(), "password124", stored).unwrap(), Verified::No);
+        assert_eq!(
+            hash_scrypt_better_auth("password123", "0123456789abcdef0123456789abcdef"),
+            stored
+        );
+        assert_eq!(
+            verify(&cheap(), "password123", stored).unwrap(),
+            Verified::YesRehash
+        );
+        assert_eq!(
+            verify(&cheap(), "password124", stored).unwrap(),
+            Verified::No
+        );
     }
 
     #[test]

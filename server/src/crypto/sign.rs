@@ -32,7 +32,10 @@ pub fn verify_signed(secret: &str, signed: &str) -> Option<String> {
     if sig.len() != 44 || !sig.ends_with('=') {
         return None;
     }
-    let bytes = STANDARD.decode(sig).or_else(|_| URL_SAFE.decode(sig)).ok()?;
+    let bytes = STANDARD
+        .decode(sig)
+        .or_else(|_| URL_SAFE.decode(sig))
+        .ok()?;
     let mut m = mac(secret);
     m.update(value.as_bytes());
     // verify_slice compares in constant time.
@@ -52,7 +55,10 @@ mod tests {
 
     #[test]
     fn matches_node_vector() {
-        assert_eq!(signature(SECRET, TOKEN), "uWVg9pRI58ER28Qz90w86xVQU8d74zpVwcqPhORSSdg=");
+        assert_eq!(
+            signature(SECRET, TOKEN),
+            "uWVg9pRI58ER28Qz90w86xVQU8d74zpVwcqPhORSSdg="
+        );
     }
 
     #[test]

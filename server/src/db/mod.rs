@@ -85,8 +85,10 @@ pub struct MigrationSet {
 #[macro_export]
 macro_rules! migration_set {
     ($sqlite:literal, $postgres:literal) => {{
-        const SQLITE: diesel_migrations::EmbeddedMigrations = diesel_migrations::embed_migrations!($sqlite);
-        const POSTGRES: diesel_migrations::EmbeddedMigrations = diesel_migrations::embed_migrations!($postgres);
+        const SQLITE: diesel_migrations::EmbeddedMigrations =
+            diesel_migrations::embed_migrations!($sqlite);
+        const POSTGRES: diesel_migrations::EmbeddedMigrations =
+            diesel_migrations::embed_migrations!($postgres);
         fn sqlite() -> diesel_migrations::EmbeddedMigrations {
             SQLITE
         }
@@ -97,12 +99,16 @@ macro_rules! migration_set {
     }};
 }
 
-pub const CORE_MIGRATIONS: MigrationSet = migration_set!("../migrations/sqlite/core", "../migrations/postgres/core");
+pub const CORE_MIGRATIONS: MigrationSet =
+    migration_set!("../migrations/sqlite/core", "../migrations/postgres/core");
 
 impl Db {
     /// Connects to `sqlite://PATH` or `postgres://...` and sizes the pool.
     pub async fn connect(url: &str, max_size: usize) -> Result<Db, StorageError> {
-        if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
             let mut config = ManagerConfig::<SqliteConn>::default();
             config.custom_setup = Box::new(|path: &str| {
                 let path = path.to_owned();
@@ -136,6 +142,14 @@ impl Db {
         } else {
             Err(StorageError::UnsupportedUrl)
         }
+    }
+
+    /// Runs raw SQL (administration and tests; never with user input).
+    pub async fn batch_execute(&self, sql: &str) -> Result<(), StorageError> {
+        with_conn!(self, |conn| {
+            conn.batch_execute(sql).await?;
+            Ok(())
+        })
     }
 
     pub fn backend_name(&self) -> &'static str {

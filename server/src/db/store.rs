@@ -145,7 +145,11 @@ pub async fn update_user_profile(
         match (name, image) {
             (Some(n), Some(i)) => {
                 diesel::update(target)
-                    .set((users::name.eq(n), users::image.eq(i), users::updated_at.eq(now)))
+                    .set((
+                        users::name.eq(n),
+                        users::image.eq(i),
+                        users::updated_at.eq(now),
+                    ))
                     .execute(conn)
                     .await?
             }
@@ -182,7 +186,9 @@ pub async fn delete_user(db: &Db, user_id: &str) -> Result<(), StorageError> {
             diesel::delete(accounts::table.filter(accounts::user_id.eq(user_id)))
                 .execute(conn)
                 .await?;
-            diesel::delete(users::table.find(user_id)).execute(conn).await?;
+            diesel::delete(users::table.find(user_id))
+                .execute(conn)
+                .await?;
             Ok::<_, StorageError>(())
         })
     })
@@ -249,7 +255,10 @@ pub async fn update_session_expiry(
 ) -> Result<bool, StorageError> {
     with_conn!(db, |conn| {
         let n = diesel::update(sessions::table.find(session_id))
-            .set((sessions::expires_at.eq(expires_at), sessions::updated_at.eq(now)))
+            .set((
+                sessions::expires_at.eq(expires_at),
+                sessions::updated_at.eq(now),
+            ))
             .execute(conn)
             .await?;
         Ok(n == 1)
@@ -267,7 +276,9 @@ pub async fn delete_session_by_hash(db: &Db, token_hash: &str) -> Result<(), Sto
 
 pub async fn delete_session(db: &Db, session_id: &str) -> Result<(), StorageError> {
     with_conn!(db, |conn| {
-        diesel::delete(sessions::table.find(session_id)).execute(conn).await?;
+        diesel::delete(sessions::table.find(session_id))
+            .execute(conn)
+            .await?;
         Ok(())
     })
 }
@@ -282,7 +293,11 @@ pub async fn delete_user_session(
     with_conn!(db, |conn| Ok(diesel::delete(
         sessions::table
             .filter(sessions::user_id.eq(user_id))
-            .filter(sessions::id.eq(handle).or(sessions::token_hash.eq(token_hash)))
+            .filter(
+                sessions::id
+                    .eq(handle)
+                    .or(sessions::token_hash.eq(token_hash))
+            )
     )
     .execute(conn)
     .await?))
@@ -328,4 +343,3 @@ pub async fn delete_user_sessions(
         Ok(n)
     })
 }
-

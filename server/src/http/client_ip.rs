@@ -28,12 +28,20 @@ impl Cidr {
         match (self.addr, ip) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
                 let bits = self.prefix.min(32) as u32;
-                let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+                let mask = if bits == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - bits)
+                };
                 u32::from(net) & mask == u32::from(ip) & mask
             }
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
                 let bits = self.prefix.min(128) as u32;
-                let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
+                let mask = if bits == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - bits)
+                };
                 u128::from(net) & mask == u128::from(ip) & mask
             }
             _ => false,
@@ -71,7 +79,7 @@ impl ClientIpResolver {
     /// past trusted hops.
     pub fn resolve(&self, peer: Option<IpAddr>, headers: &poem::http::HeaderMap) -> Option<IpAddr> {
         let peer = peer.map(canonical);
-        let Some(peer_ip) = peer else { return None };
+        let peer_ip = peer?;
         if self.headers.is_empty() || !self.is_trusted(peer_ip) {
             return Some(peer_ip);
         }
@@ -99,7 +107,11 @@ impl ClientIpResolver {
             IpAddr::V4(v4) => v4.to_string(),
             IpAddr::V6(v6) => {
                 let bits = self.ipv6_subnet as u32;
-                let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
+                let mask = if bits == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - bits)
+                };
                 format!("{}/{}", Ipv6Addr::from(u128::from(v6) & mask), bits)
             }
         }
@@ -144,7 +156,10 @@ mod tests {
     #[test]
     fn chain_walked_past_trusted_hops() {
         let r = resolver(&["10.0.0.0/8"]);
-        let got = r.resolve(Some("10.0.0.1".parse().unwrap()), &xff("6.6.6.6, 1.2.3.4, 10.0.0.2"));
+        let got = r.resolve(
+            Some("10.0.0.1".parse().unwrap()),
+            &xff("6.6.6.6, 1.2.3.4, 10.0.0.2"),
+        );
         assert_eq!(got, Some("1.2.3.4".parse().unwrap()));
     }
 
@@ -155,6 +170,9 @@ mod tests {
         let b = r.key("2001:db8:1:2:bbbb::2".parse().unwrap());
         assert_eq!(a, b);
         assert_ne!(a, r.key("2001:db8:1:3::1".parse().unwrap()));
-        assert_eq!(r.key("::ffff:1.2.3.4".parse::<IpAddr>().map(canonical).unwrap()), "1.2.3.4");
+        assert_eq!(
+            r.key("::ffff:1.2.3.4".parse::<IpAddr>().map(canonical).unwrap()),
+            "1.2.3.4"
+        );
     }
 }

@@ -100,11 +100,18 @@ impl RequestContext {
     }
 
     pub fn set_issued_session(&self, signed: Option<String>) {
-        self.outgoing.lock().unwrap_or_else(|e| e.into_inner()).issued_session = signed;
+        self.outgoing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .issued_session = signed;
     }
 
     pub fn issued_session(&self) -> Option<String> {
-        self.outgoing.lock().unwrap_or_else(|e| e.into_inner()).issued_session.clone()
+        self.outgoing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .issued_session
+            .clone()
     }
 
     pub fn set_cookie_lines(&self) -> Vec<String> {
@@ -113,7 +120,11 @@ impl RequestContext {
     }
 
     pub fn extra_headers(&self) -> Vec<(&'static str, String)> {
-        self.outgoing.lock().unwrap_or_else(|e| e.into_inner()).headers.clone()
+        self.outgoing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .headers
+            .clone()
     }
 }
 

@@ -68,7 +68,11 @@ impl CookieNames {
 
     /// The signed session cookie; no Max-Age when the user chose not to be remembered.
     pub fn session_cookie(&self, secret: &str, token: &str, max_age: Option<i64>) -> String {
-        self.set_cookie(&self.session_token, &sign::sign_value(secret, token), max_age)
+        self.set_cookie(
+            &self.session_token,
+            &sign::sign_value(secret, token),
+            max_age,
+        )
     }
 
     pub fn dont_remember_cookie(&self, secret: &str) -> String {
@@ -96,7 +100,9 @@ pub fn parse_cookie_header(headers: &poem::http::HeaderMap) -> HashMap<String, S
     for header in headers.get_all(poem::http::header::COOKIE) {
         let Ok(text) = header.to_str() else { continue };
         for pair in text.split(';') {
-            let Some((name, value)) = pair.split_once('=') else { continue };
+            let Some((name, value)) = pair.split_once('=') else {
+                continue;
+            };
             let name = name.trim();
             let mut value = value.trim();
             if value.len() >= 2 && value.starts_with('"') && value.ends_with('"') {
@@ -147,7 +153,9 @@ mod tests {
         };
         let names = CookieNames::new(&config);
         assert_eq!(names.session_token, "__Secure-better-auth.session_token");
-        assert!(names.set_cookie("x", "y", None).contains("; Secure; SameSite=Lax"));
+        assert!(names
+            .set_cookie("x", "y", None)
+            .contains("; Secure; SameSite=Lax"));
     }
 
     #[test]

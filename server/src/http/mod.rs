@@ -2,6 +2,7 @@
 //! canonicalisation, rate limits, body rules, origin checks, error shape),
 //! cookies, client IP, trusted origins.
 
+pub mod body_schema;
 pub mod client_ip;
 pub mod context;
 pub mod cookies;

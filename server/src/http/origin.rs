@@ -57,11 +57,18 @@ fn host_port(u: &url::Url) -> String {
 
 /// `myapp://callback` style URLs: same scheme, same authority, path nested.
 fn custom_scheme_match(pattern: &str, u: &url::Url) -> bool {
-    let Ok(p) = url::Url::parse(pattern) else { return false };
+    let Ok(p) = url::Url::parse(pattern) else {
+        return false;
+    };
     if p.scheme() != u.scheme() {
         return false;
     }
-    if p.host_str().is_some() && !p.host_str().unwrap_or("").eq_ignore_ascii_case(u.host_str().unwrap_or("")) {
+    if p.host_str().is_some()
+        && !p
+            .host_str()
+            .unwrap_or("")
+            .eq_ignore_ascii_case(u.host_str().unwrap_or(""))
+    {
         return false;
     }
     let base = p.path().trim_end_matches('/');
@@ -74,7 +81,11 @@ fn is_safe_relative(path: &str) -> bool {
     if path.starts_with("//") || path.contains('\\') || path.chars().any(char::is_control) {
         return false;
     }
-    let lower = path.split(['?', '#']).next().unwrap_or("").to_ascii_lowercase();
+    let lower = path
+        .split(['?', '#'])
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
     !(lower.contains("%2f") || lower.contains("%5c"))
 }
 

@@ -4,7 +4,8 @@
 //! 2. non-canonical paths answer 404 (Better Auth's router does the same);
 //! 3. plugin `on_request` hooks (bearer authentication);
 //! 4. body rules: size limit, media type, JSON syntax;
-//! 5. origin/CSRF checks and callback-URL checks;
+//! 5. origin/CSRF checks and callback-URL checks; strict body validation
+//!    against the spec;
 //! 6. the route; then every non-JSON error is turned into `{code, message}`,
 //!    queued cookies/headers are added, plugin `on_response` hooks run.
 
@@ -16,6 +17,7 @@ use poem::{Body, Endpoint, IntoResponse, Request, Response};
 use serde_json::{Map, Value};
 
 use crate::error::{codes, ApiError, ErrorBody};
+use crate::http::body_schema::BodySchemas;
 use crate::http::context::RequestContext;
 use crate::http::rate_limit::Decision;
 use crate::state::AppState;
@@ -33,6 +35,7 @@ const URL_FIELDS: &[(&str, crate::error::ErrorCode)] = &[
 
 pub struct Pipeline<E> {
     pub state: Arc<AppState>,
+    pub bodies: BodySchemas,
     pub inner: E,
 }
 
@@ -67,10 +70,12 @@ impl<E: Endpoint> Endpoint for Pipeline<E> {
 
         if state.limiter.enabled() {
             // No address (e.g. a Unix socket) shares one fail-closed bucket.
-            let key = client_ip.map_or_else(|| "no-client-ip".to_string(), |ip| state.client_ip.key(ip));
+            let key =
+                client_ip.map_or_else(|| "no-client-ip".to_string(), |ip| state.client_ip.key(ip));
             if let Decision::Reject { retry_after_secs } = state.limiter.check(&key, &path) {
                 let mut resp = ApiError::new(codes::TOO_MANY_REQUESTS).into_response();
-                resp.headers_mut().insert("x-retry-after", retry_after_secs.into());
+                resp.headers_mut()
+                    .insert("x-retry-after", retry_after_secs.into());
                 return Ok(resp);
             }
         }
@@ -84,10 +89,24 @@ impl<E: Endpoint> Endpoint for Pipeline<E> {
         }
 
         if let Err(err) = read_body(state, &path, &mut req, &mut ctx).await {
-            return Ok(err.into_response());
+            let close = err.status == StatusCode::PAYLOAD_TOO_LARGE;
+            let mut resp = err.into_response();
+            if close {
+                // The unread rest of the body would poison a kept-alive connection.
+                resp.headers_mut()
+                    .insert(header::CONNECTION, "close".parse().expect("static header"));
+            }
+            return Ok(resp);
         }
         if let Err(err) = check_origin(state, &path, &req, &ctx) {
             return Ok(err.into_response());
+        }
+        // Validation comes before authentication, as in Better Auth.
+        if let Some(body) = &ctx.body {
+            let body = Value::Object(body.clone());
+            if let Err(message) = self.bodies.validate(req.method().as_str(), &path, &body) {
+                return Ok(ApiError::validation(message).into_response());
+            }
         }
 
         let ctx = Arc::new(ctx);
@@ -115,13 +134,21 @@ impl<E: Endpoint> Endpoint for Pipeline<E> {
 }
 
 /// Reads and checks the body, then puts it back for the route's extractor.
-async fn read_body(state: &AppState, path: &str, req: &mut Request, ctx: &mut RequestContext) -> Result<(), ApiError> {
+async fn read_body(
+    state: &AppState,
+    path: &str,
+    req: &mut Request,
+    ctx: &mut RequestContext,
+) -> Result<(), ApiError> {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return Ok(());
     }
     let limit = state.config.max_body_bytes;
     let too_large = || {
-        ApiError::with_message(codes::PAYLOAD_TOO_LARGE, format!("Request body is larger than {limit} bytes"))
+        ApiError::with_message(
+            codes::PAYLOAD_TOO_LARGE,
+            format!("Request body is larger than {limit} bytes"),
+        )
     };
     let declared = req
         .headers()
@@ -131,15 +158,25 @@ async fn read_body(state: &AppState, path: &str, req: &mut Request, ctx: &mut Re
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large());
     }
-    let bytes = req.take_body().into_bytes_limit(limit).await.map_err(|e| match e {
-        poem::error::ReadBodyError::PayloadTooLarge => too_large(),
-        _ => ApiError::with_message(codes::BAD_REQUEST, "Could not read the request body"),
-    })?;
+    let bytes = req
+        .take_body()
+        .into_bytes_limit(limit)
+        .await
+        .map_err(|e| match e {
+            poem::error::ReadBodyError::PayloadTooLarge => too_large(),
+            _ => ApiError::with_message(codes::BAD_REQUEST, "Could not read the request body"),
+        })?;
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
 
     // No body: treated as `{}` so optional-body routes work and routes with
     // required fields answer with a validation error.
@@ -147,7 +184,10 @@ async fn read_body(state: &AppState, path: &str, req: &mut Request, ctx: &mut Re
         Value::Object(Map::new())
     } else {
         match content_type.as_deref() {
-            Some(ct) if ct == "application/json" || (ct.starts_with("application/") && ct.ends_with("+json")) => {
+            Some(ct)
+                if ct == "application/json"
+                    || (ct.starts_with("application/") && ct.ends_with("+json")) =>
+            {
                 serde_json::from_slice(&bytes).map_err(|_| ApiError::new(codes::BAD_REQUEST))?
             }
             Some("application/x-www-form-urlencoded") if FORM_PATHS.contains(&path) => {
@@ -181,8 +221,10 @@ async fn read_body(state: &AppState, path: &str, req: &mut Request, ctx: &mut Re
         return Err(ApiError::new(codes::BODY_MUST_BE_AN_OBJECT));
     }
     let normalized = serde_json::to_vec(&json).map_err(|_| ApiError::internal())?;
-    req.headers_mut()
-        .insert(header::CONTENT_TYPE, "application/json".parse().expect("static header"));
+    req.headers_mut().insert(
+        header::CONTENT_TYPE,
+        "application/json".parse().expect("static header"),
+    );
     req.headers_mut().remove(header::CONTENT_LENGTH);
     req.set_body(Body::from(normalized));
     Ok(())
@@ -195,7 +237,12 @@ fn header_str<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
 /// Better Auth's origin rules: state-changing requests that carry cookies
 /// need a trusted `Origin` (or `Referer`); form endpoints are also checked
 /// when a browser sent fetch metadata or an Origin; URL fields must be trusted.
-fn check_origin(state: &AppState, path: &str, req: &Request, ctx: &RequestContext) -> Result<(), ApiError> {
+fn check_origin(
+    state: &AppState,
+    path: &str,
+    req: &Request,
+    ctx: &RequestContext,
+) -> Result<(), ApiError> {
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if !safe {
         let has_cookie = req.headers().contains_key(header::COOKIE);
@@ -217,8 +264,12 @@ fn check_origin(state: &AppState, path: &str, req: &Request, ctx: &RequestContex
         };
         if must_check {
             match origin.as_deref() {
-                None | Some("null") | Some("") => return Err(ApiError::new(codes::MISSING_OR_NULL_ORIGIN)),
-                Some(o) if !state.origins.is_trusted_origin(o) => return Err(ApiError::new(codes::INVALID_ORIGIN)),
+                None | Some("null") | Some("") => {
+                    return Err(ApiError::new(codes::MISSING_OR_NULL_ORIGIN))
+                }
+                Some(o) if !state.origins.is_trusted_origin(o) => {
+                    return Err(ApiError::new(codes::INVALID_ORIGIN))
+                }
                 Some(_) => {}
             }
         }
@@ -227,7 +278,11 @@ fn check_origin(state: &AppState, path: &str, req: &Request, ctx: &RequestContex
     let query: Vec<(String, String)> = req
         .uri()
         .query()
-        .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect()
+        })
         .unwrap_or_default();
     for (field, code) in URL_FIELDS {
         let from_body = ctx.body.as_ref().and_then(|b| b.get(*field));
@@ -236,7 +291,11 @@ fn check_origin(state: &AppState, path: &str, req: &Request, ctx: &RequestContex
                 Value::Null => {}
                 Value::String(s) if state.origins.is_trusted_url(s) => {}
                 Value::String(_) => return Err(ApiError::new(*code)),
-                _ => return Err(ApiError::validation(format!("Invalid {field}: expected a string"))),
+                _ => {
+                    return Err(ApiError::validation(format!(
+                        "Invalid {field}: expected a string"
+                    )))
+                }
             }
         }
         if let Some((_, v)) = query.iter().find(|(k, _)| k == field) {
@@ -283,11 +342,21 @@ async fn normalize(resp: Response) -> Response {
     // Extractor messages are safe to show; server errors are not.
     let message = if status.is_client_error() {
         let text = resp.into_body().into_string().await.unwrap_or_default();
-        if text.is_empty() { default_message.to_string() } else { text }
+        if text.is_empty() {
+            default_message.to_string()
+        } else {
+            text
+        }
     } else {
         default_message.to_string()
     };
-    crate::error::json_error_response(status, &ErrorBody { code: code.to_string(), message })
+    crate::error::json_error_response(
+        status,
+        &ErrorBody {
+            code: code.to_string(),
+            message,
+        },
+    )
 }
 
 #[cfg(test)]

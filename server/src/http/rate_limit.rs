@@ -20,7 +20,11 @@ pub struct RateLimitRule {
 
 impl RateLimitRule {
     pub fn new(path: &str, window_secs: u64, max: u32) -> Self {
-        RateLimitRule { path: path.to_string(), window_secs, max }
+        RateLimitRule {
+            path: path.to_string(),
+            window_secs,
+            max,
+        }
     }
 
     fn matches(&self, path: &str) -> bool {
@@ -56,7 +60,10 @@ impl Limiter {
         let quota = Quota::with_period(period)
             .unwrap_or_else(|| Quota::per_second(max))
             .allow_burst(max);
-        Limiter { rule, governor: Governor::keyed(quota) }
+        Limiter {
+            rule,
+            governor: Governor::keyed(quota),
+        }
     }
 }
 
@@ -97,13 +104,20 @@ impl RateLimiter {
         if self.checks.fetch_add(1, Ordering::Relaxed) % 4096 == 4095 {
             self.prune();
         }
-        let limiter = self.rules.iter().rev().find(|l| l.rule.matches(path)).unwrap_or(&self.default);
+        let limiter = self
+            .rules
+            .iter()
+            .rev()
+            .find(|l| l.rule.matches(path))
+            .unwrap_or(&self.default);
         let key = format!("{client}|{path}");
         match limiter.governor.check_key(&key) {
             Ok(()) => Decision::Allow,
             Err(not_until) => {
                 let wait = not_until.wait_time_from(DefaultClock::default().now());
-                Decision::Reject { retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64 }
+                Decision::Reject {
+                    retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
+                }
             }
         }
     }
@@ -127,7 +141,9 @@ mod tests {
         for _ in 0..3 {
             assert_eq!(rl.check("1.2.3.4", "/sign-in/email"), Decision::Allow);
         }
-        assert!(matches!(rl.check("1.2.3.4", "/sign-in/email"), Decision::Reject { retry_after_secs } if retry_after_secs >= 1));
+        assert!(
+            matches!(rl.check("1.2.3.4", "/sign-in/email"), Decision::Reject { retry_after_secs } if retry_after_secs >= 1)
+        );
         assert_eq!(rl.check("5.6.7.8", "/sign-in/email"), Decision::Allow);
         assert_eq!(rl.check("1.2.3.4", "/get-session"), Decision::Allow);
     }
@@ -138,6 +154,9 @@ mod tests {
         rules.push(RateLimitRule::new("/sign-in/email", 60, 1));
         let rl = RateLimiter::new(true, RateLimitRule::new("*", 60, 100), rules);
         assert_eq!(rl.check("a", "/sign-in/email"), Decision::Allow);
-        assert!(matches!(rl.check("a", "/sign-in/email"), Decision::Reject { .. }));
+        assert!(matches!(
+            rl.check("a", "/sign-in/email"),
+            Decision::Reject { .. }
+        ));
     }
 }

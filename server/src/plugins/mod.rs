@@ -105,10 +105,19 @@ pub trait UserFields: Send + Sync {
     ) -> BoxFuture<'a, Result<Map<String, Value>, ApiError>>;
 
     /// Stores prepared values inside the caller's transaction.
-    fn write<'a>(&'a self, tx: Tx<'a>, user_id: &'a str, values: &'a Map<String, Value>) -> BoxFuture<'a, Result<(), ApiError>>;
+    fn write<'a>(
+        &'a self,
+        tx: Tx<'a>,
+        user_id: &'a str,
+        values: &'a Map<String, Value>,
+    ) -> BoxFuture<'a, Result<(), ApiError>>;
 
     /// Loads the fields for the user object.
-    fn load<'a>(&'a self, db: &'a Db, user_id: &'a str) -> BoxFuture<'a, Result<Map<String, Value>, ApiError>>;
+    fn load<'a>(
+        &'a self,
+        db: &'a Db,
+        user_id: &'a str,
+    ) -> BoxFuture<'a, Result<Map<String, Value>, ApiError>>;
 }
 
 /// A plugin's poem-openapi routes, present only when the plugin is enabled.
@@ -141,7 +150,11 @@ pub fn with_plugins<R>(plugins: &[Arc<dyn Plugin>], f: impl FnOnce() -> R) -> R 
 }
 
 fn is_active(id: &str) -> bool {
-    ACTIVE.with(|a| a.borrow().as_ref().is_some_and(|ps| ps.iter().any(|p| p.id() == id)))
+    ACTIVE.with(|a| {
+        a.borrow()
+            .as_ref()
+            .is_some_and(|ps| ps.iter().any(|p| p.id() == id))
+    })
 }
 
 /// The user-field schemas of the plugins active in the current scope.
@@ -173,7 +186,10 @@ impl<T: PluginApi> OpenApi for Gated<T> {
 
     fn add_routes(
         self,
-        route_table: &mut HashMap<String, HashMap<poem::http::Method, poem::endpoint::BoxEndpoint<'static>>>,
+        route_table: &mut HashMap<
+            String,
+            HashMap<poem::http::Method, poem::endpoint::BoxEndpoint<'static>>,
+        >,
     ) {
         if is_active(T::ID) {
             self.0.add_routes(route_table)
@@ -194,7 +210,11 @@ pub enum RegistryError {
     #[error("plugin {0:?} is registered twice")]
     Duplicate(String),
     #[error("error code {code} is declared by both {first} and {second}")]
-    DuplicateErrorCode { code: &'static str, first: String, second: String },
+    DuplicateErrorCode {
+        code: &'static str,
+        first: String,
+        second: String,
+    },
 }
 
 impl PluginRegistry {
@@ -206,7 +226,11 @@ impl PluginRegistry {
             let plugin = catalog.iter().find(|p| p.id() == id).ok_or_else(|| {
                 RegistryError::Unknown(
                     id.clone(),
-                    catalog.iter().map(|p| p.id()).collect::<Vec<_>>().join(", "),
+                    catalog
+                        .iter()
+                        .map(|p| p.id())
+                        .collect::<Vec<_>>()
+                        .join(", "),
                 )
             })?;
             plugins.push(plugin.clone());
@@ -217,8 +241,10 @@ impl PluginRegistry {
     /// Validates a plugin set: unique ids and unique error codes.
     pub fn new(plugins: Vec<Arc<dyn Plugin>>) -> Result<Self, RegistryError> {
         let mut ids = HashSet::new();
-        let mut codes: HashMap<&'static str, String> =
-            crate::error::codes::ALL.iter().map(|c| (c.code, "core".to_string())).collect();
+        let mut codes: HashMap<&'static str, String> = crate::error::codes::ALL
+            .iter()
+            .map(|c| (c.code, "core".to_string()))
+            .collect();
         for p in &plugins {
             if !ids.insert(p.id()) {
                 return Err(RegistryError::Duplicate(p.id().into()));
@@ -256,7 +282,10 @@ impl PluginRegistry {
     }
 
     pub fn rate_limit_rules(&self) -> Vec<RateLimitRule> {
-        self.plugins.iter().flat_map(|p| p.rate_limit_rules()).collect()
+        self.plugins
+            .iter()
+            .flat_map(|p| p.rate_limit_rules())
+            .collect()
     }
 }
 
@@ -274,7 +303,11 @@ mod tests {
         }
     }
 
-    const A: &[ErrorCode] = &[ErrorCode { code: "SAME_CODE", message: "a", status: 400 }];
+    const A: &[ErrorCode] = &[ErrorCode {
+        code: "SAME_CODE",
+        message: "a",
+        status: 400,
+    }];
 
     #[test]
     fn duplicate_ids_and_codes_are_refused() {
@@ -282,12 +315,18 @@ mod tests {
         assert!(matches!(dup, Err(RegistryError::Duplicate(id)) if id == "x"));
         let codes = PluginRegistry::new(vec![Arc::new(Fake("a", A)), Arc::new(Fake("b", A))]);
         let err = codes.err().expect("duplicate code refused").to_string();
-        assert!(err.contains("SAME_CODE") && err.contains('a') && err.contains('b'), "{err}");
+        assert!(
+            err.contains("SAME_CODE") && err.contains('a') && err.contains('b'),
+            "{err}"
+        );
     }
 
     #[test]
     fn unknown_plugin_is_named() {
-        let err = PluginRegistry::from_ids(&["nope".into()]).err().unwrap().to_string();
+        let err = PluginRegistry::from_ids(&["nope".into()])
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("nope") && err.contains("username"), "{err}");
     }
 }

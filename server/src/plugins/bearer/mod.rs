@@ -15,7 +15,10 @@ pub struct Bearer;
 /// signed form from `set-auth-token` (verified) or the raw session token
 /// (Better Auth's default; the token itself is the secret).
 pub fn token_from_headers(secret: &str, headers: &poem::http::HeaderMap) -> Option<String> {
-    let value = headers.get(poem::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let value = headers
+        .get(poem::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let (scheme, token) = value.split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("bearer") {
         return None;
@@ -49,15 +52,22 @@ impl Plugin for Bearer {
     }
 
     fn on_response(&self, _state: &AppState, ctx: &RequestContext, resp: &mut Response) {
-        let Some(signed) = ctx.issued_session() else { return };
+        let Some(signed) = ctx.issued_session() else {
+            return;
+        };
         let Ok(value) = signed.parse() else { return };
         resp.headers_mut().insert("set-auth-token", value);
-        let expose = match resp.headers().get("access-control-expose-headers").and_then(|v| v.to_str().ok()) {
+        let expose = match resp
+            .headers()
+            .get("access-control-expose-headers")
+            .and_then(|v| v.to_str().ok())
+        {
             Some(existing) if !existing.is_empty() => format!("{existing}, set-auth-token"),
             _ => "set-auth-token".to_string(),
         };
         if let Ok(v) = expose.parse() {
-            resp.headers_mut().insert("access-control-expose-headers", v);
+            resp.headers_mut()
+                .insert("access-control-expose-headers", v);
         }
     }
 }

@@ -23,7 +23,11 @@ impl Plugin for OpenApiPlugin {
         "open-api"
     }
 
-    fn raw_routes(&self, docs: &SpecDocuments, _state: &Arc<AppState>) -> Vec<(&'static str, BoxEndpoint<'static>)> {
+    fn raw_routes(
+        &self,
+        docs: &SpecDocuments,
+        _state: &Arc<AppState>,
+    ) -> Vec<(&'static str, BoxEndpoint<'static>)> {
         let json = docs.json.clone();
         let html = docs.scalar_html.clone();
         vec![

@@ -22,7 +22,10 @@ use crate::state::AppState;
 
 pub struct Username;
 
-pub const MIGRATIONS: MigrationSet = crate::migration_set!("../migrations/sqlite/username", "../migrations/postgres/username");
+pub const MIGRATIONS: MigrationSet = crate::migration_set!(
+    "../migrations/sqlite/username",
+    "../migrations/postgres/username"
+);
 
 /// Usernames compare case-insensitively: stored lower-cased.
 pub fn normalize(username: &str) -> String {
@@ -38,7 +41,10 @@ pub fn validate_username(state: &AppState, username: &str) -> Result<(), ApiErro
     if len > cfg.max_length {
         return Err(ApiError::new(errors::USERNAME_TOO_LONG));
     }
-    if !username.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') {
+    if !username
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+    {
         return Err(ApiError::new(errors::INVALID_USERNAME));
     }
     Ok(())
@@ -48,7 +54,9 @@ fn string_field<'a>(input: &'a Map<String, Value>, key: &str) -> Result<Option<&
     match input.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(ApiError::validation(format!("[body.{key}] Invalid input: expected string"))),
+        Some(_) => Err(ApiError::validation(format!(
+            "[body.{key}] Invalid input: expected string"
+        ))),
     }
 }
 
@@ -100,7 +108,9 @@ impl UserFields for Username {
             };
             let normalized = normalize(raw);
             validate_username(state, &normalized)?;
-            if display.chars().count() > state.config.username.max_length || display.chars().any(char::is_control) {
+            if display.chars().count() > state.config.username.max_length
+                || display.chars().any(char::is_control)
+            {
                 return Err(ApiError::new(errors::INVALID_DISPLAY_USERNAME));
             }
             if let Some(owner) = store::find_username_owner(&state.db, &normalized).await? {
@@ -116,29 +126,47 @@ impl UserFields for Username {
         .boxed()
     }
 
-    fn write<'a>(&'a self, tx: Tx<'a>, user_id: &'a str, values: &'a Map<String, Value>) -> BoxFuture<'a, Result<(), ApiError>> {
+    fn write<'a>(
+        &'a self,
+        tx: Tx<'a>,
+        user_id: &'a str,
+        values: &'a Map<String, Value>,
+    ) -> BoxFuture<'a, Result<(), ApiError>> {
         async move {
-            let (Some(Value::String(u)), Some(Value::String(d))) = (values.get("username"), values.get("displayUsername")) else {
+            let (Some(Value::String(u)), Some(Value::String(d))) =
+                (values.get("username"), values.get("displayUsername"))
+            else {
                 return Ok(());
             };
-            store::update_usernames(tx, user_id, u, d).await.map_err(|e| {
-                // The unique index settles a race the availability check lost.
-                if e.is_unique_violation() {
-                    ApiError::new(errors::USERNAME_IS_ALREADY_TAKEN)
-                } else {
-                    ApiError::from(e)
-                }
-            })
+            store::update_usernames(tx, user_id, u, d)
+                .await
+                .map_err(|e| {
+                    // The unique index settles a race the availability check lost.
+                    if e.is_unique_violation() {
+                        ApiError::new(errors::USERNAME_IS_ALREADY_TAKEN)
+                    } else {
+                        ApiError::from(e)
+                    }
+                })
         }
         .boxed()
     }
 
-    fn load<'a>(&'a self, db: &'a Db, user_id: &'a str) -> BoxFuture<'a, Result<Map<String, Value>, ApiError>> {
+    fn load<'a>(
+        &'a self,
+        db: &'a Db,
+        user_id: &'a str,
+    ) -> BoxFuture<'a, Result<Map<String, Value>, ApiError>> {
         async move {
-            let (u, d) = store::find_usernames(db, user_id).await?.unwrap_or((None, None));
+            let (u, d) = store::find_usernames(db, user_id)
+                .await?
+                .unwrap_or((None, None));
             let mut out = Map::new();
             out.insert("username".into(), u.map_or(Value::Null, Value::String));
-            out.insert("displayUsername".into(), d.map_or(Value::Null, Value::String));
+            out.insert(
+                "displayUsername".into(),
+                d.map_or(Value::Null, Value::String),
+            );
             Ok(out)
         }
         .boxed()

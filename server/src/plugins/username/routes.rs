@@ -54,8 +54,17 @@ impl UsernameApi {
     ///
     /// Errors: `INVALID_USERNAME_OR_PASSWORD` (401), `USERNAME_TOO_SHORT`,
     /// `USERNAME_TOO_LONG`, `INVALID_USERNAME` (422).
-    #[oai(path = "/sign-in/username", method = "post", operation_id = "signInUsername")]
-    async fn sign_in_username(&self, state: Data<&Arc<AppState>>, req: &Request, body: Json<SignInUsernameBody>) -> ApiResult<SignInResponse> {
+    #[oai(
+        path = "/sign-in/username",
+        method = "post",
+        operation_id = "signInUsername"
+    )]
+    async fn sign_in_username(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        body: Json<SignInUsernameBody>,
+    ) -> ApiResult<SignInResponse> {
         let username = normalize(&body.username);
         validate_username(&state, &username)?;
         let user = store::find_user_by_username(&state.db, &username).await?;
@@ -75,11 +84,21 @@ impl UsernameApi {
     }
 
     /// Check whether a username is free
-    #[oai(path = "/is-username-available", method = "post", operation_id = "isUsernameAvailable")]
-    async fn is_username_available(&self, state: Data<&Arc<AppState>>, body: Json<IsUsernameAvailableBody>) -> ApiResult<IsUsernameAvailableResponse> {
+    #[oai(
+        path = "/is-username-available",
+        method = "post",
+        operation_id = "isUsernameAvailable"
+    )]
+    async fn is_username_available(
+        &self,
+        state: Data<&Arc<AppState>>,
+        body: Json<IsUsernameAvailableBody>,
+    ) -> ApiResult<IsUsernameAvailableResponse> {
         let username = normalize(&body.username);
         validate_username(&state, &username)?;
-        let taken = store::find_username_owner(&state.db, &username).await?.is_some();
+        let taken = store::find_username_owner(&state.db, &username)
+            .await?
+            .is_some();
         Ok(Json(IsUsernameAvailableResponse { available: !taken }))
     }
 }

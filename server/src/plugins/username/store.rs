@@ -9,7 +9,10 @@ use crate::db::store::Tx;
 use crate::db::{Db, StorageError};
 use crate::{on_tx, with_conn};
 
-pub async fn find_user_by_username(db: &Db, username: &str) -> Result<Option<UserRow>, StorageError> {
+pub async fn find_user_by_username(
+    db: &Db,
+    username: &str,
+) -> Result<Option<UserRow>, StorageError> {
     with_conn!(db, |conn| Ok(users::table
         .filter(users::username.eq(username))
         .select(UserRow::as_select())
@@ -28,7 +31,10 @@ pub async fn find_username_owner(db: &Db, username: &str) -> Result<Option<Strin
         .optional()?))
 }
 
-pub async fn find_usernames(db: &Db, user_id: &str) -> Result<Option<(Option<String>, Option<String>)>, StorageError> {
+pub async fn find_usernames(
+    db: &Db,
+    user_id: &str,
+) -> Result<Option<(Option<String>, Option<String>)>, StorageError> {
     with_conn!(db, |conn| Ok(users::table
         .find(user_id)
         .select((users::username, users::display_username))
@@ -37,10 +43,18 @@ pub async fn find_usernames(db: &Db, user_id: &str) -> Result<Option<(Option<Str
         .optional()?))
 }
 
-pub async fn update_usernames(tx: Tx<'_>, user_id: &str, username: &str, display: &str) -> Result<(), StorageError> {
+pub async fn update_usernames(
+    tx: Tx<'_>,
+    user_id: &str,
+    username: &str,
+    display: &str,
+) -> Result<(), StorageError> {
     on_tx!(tx, |conn| {
         diesel::update(users::table.find(user_id))
-            .set((users::username.eq(username), users::display_username.eq(display)))
+            .set((
+                users::username.eq(username),
+                users::display_username.eq(display),
+            ))
             .execute(conn)
             .await?;
         Ok(())

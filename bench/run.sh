@@ -1,0 +1,230 @@
+#!/usr/bin/env bash
+# Gatehouse HTTP benchmark: ok (ceiling), get-session, sign-in/email.
+# See bench/README.md. Loopback only; every load is bounded by DURATION.
+#
+# Knobs (env): GATEHOUSE_BIN, CARGO_TARGET_DIR, BUILD=1 (force a release build),
+#              DURATION (s, 10), THREADS (2), CONNECTIONS (32), SIGNIN_CONNECTIONS (8).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+OUT_DIR="$ROOT/bench/out"
+
+DURATION="${DURATION:-10}"
+THREADS="${THREADS:-2}"
+CONNECTIONS="${CONNECTIONS:-32}"
+SIGNIN_CONNECTIONS="${SIGNIN_CONNECTIONS:-8}"
+EMAIL="bench@example.com"
+PASSWORD="bench-password-1"
+
+die() { echo "bench: error: $*" >&2; exit 1; }
+log() { echo "bench: $*" >&2; }
+
+for v in DURATION THREADS CONNECTIONS SIGNIN_CONNECTIONS; do
+    [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer (got '${!v}')"
+done
+# wrk refuses fewer connections than threads.
+(( CONNECTIONS >= THREADS )) || die "CONNECTIONS ($CONNECTIONS) must be >= THREADS ($THREADS)"
+(( SIGNIN_CONNECTIONS >= THREADS )) || die "SIGNIN_CONNECTIONS ($SIGNIN_CONNECTIONS) must be >= THREADS ($THREADS)"
+
+# --- tools -------------------------------------------------------------------
+missing=()
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+if (( ${#missing[@]} )); then
+    log "installing ${missing[*]} from Debian"
+    SUDO=""
+    if (( EUID != 0 )); then
+        command -v sudo >/dev/null 2>&1 || die "need root (or sudo) to install ${missing[*]}"
+        SUDO="sudo"
+    fi
+    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null \
+        || die "could not install ${missing[*]} (apt-get install -y ${missing[*]})"
+    command -v wrk >/dev/null 2>&1 || die "wrk still not on PATH after install"
+fi
+
+# --- server binary -------------------------------------------------------------
+if [[ -n "${GATEHOUSE_BIN:-}" ]]; then
+    BIN="$GATEHOUSE_BIN"
+    [[ -x "$BIN" ]] || die "GATEHOUSE_BIN=$BIN is not an executable file"
+else
+    TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+    [[ "$TARGET_DIR" = /* ]] || TARGET_DIR="$ROOT/$TARGET_DIR"
+    BIN="$TARGET_DIR/release/gatehouse"
+    if [[ "${BUILD:-0}" == 1 || ! -x "$BIN" ]]; then
+        log "building the release server (cargo build --release -p gatehouse-server)"
+        (cd "$ROOT" && CARGO_TARGET_DIR="$TARGET_DIR" cargo build --release -p gatehouse-server) \
+            || die "release build failed"
+        [[ -x "$BIN" ]] || die "build finished but $BIN is missing"
+    fi
+fi
+BIN="$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")"
+
+# --- temp dir, cleanup ---------------------------------------------------------
+TMP="$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-bench.XXXXXX")"
+SERVER_PID=""
+cleanup() {
+    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+server_log() {
+    echo "----- server log ($TMP/server.log) -----" >&2
+    tail -n 100 "$TMP/server.log" >&2 2>/dev/null || echo "(no log)" >&2
+    echo "----------------------------------------" >&2
+}
+
+free_port() {
+    if command -v python3 >/dev/null 2>&1; then
+        python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+        return
+    fi
+    local p
+    for _ in $(seq 1 200); do
+        p=$(( 20000 + RANDOM % 40000 ))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
+    done
+    return 1
+}
+
+# --- start the server ------------------------------------------------------------
+PORT="$(free_port)" || die "found no free loopback port"
+BASE="http://127.0.0.1:$PORT/api/auth"
+SECRET="$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')"   # 48 hex chars
+[[ ${#SECRET} -eq 48 ]] || die "could not generate a secret"
+
+log "server: $BIN on 127.0.0.1:$PORT (temp dir $TMP)"
+(
+    cd "$TMP"
+    # A clean environment, so a GATEHOUSE_CONFIG or BASE_URL in the caller's
+    # shell cannot change what is measured.
+    exec env -i PATH="$PATH" HOME="${HOME:-$TMP}" \
+        DATABASE_URL="sqlite://$TMP/bench.db" \
+        GATEHOUSE_RATE_LIMIT=off \
+        GATEHOUSE_SECRET="$SECRET" \
+        GATEHOUSE_PLUGINS=username,bearer \
+        GATEHOUSE_LISTEN="127.0.0.1:$PORT" \
+        RUST_LOG=warn \
+        "$BIN" serve
+) >"$TMP/server.log" 2>&1 &
+SERVER_PID=$!
+
+deadline=$(( SECONDS + 30 ))
+until curl -fsS --max-time 2 -o /dev/null "$BASE/ok" 2>/dev/null; do
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+        server_log; die "the server exited before answering GET /api/auth/ok"
+    fi
+    if (( SECONDS >= deadline )); then
+        server_log; die "the server did not answer GET /api/auth/ok within 30 s"
+    fi
+    sleep 0.2
+done
+log "server is up"
+
+# --- one user, one session ----------------------------------------------------------
+status="$(curl -sS --max-time 30 -o "$TMP/signup.body" -D "$TMP/signup.headers" -w '%{http_code}' \
+    -H 'content-type: application/json' \
+    --data "{\"name\":\"Bench\",\"email\":\"$EMAIL\",\"password\":\"$PASSWORD\"}" \
+    "$BASE/sign-up/email")" || { server_log; die "sign-up request failed"; }
+if [[ "$status" != 2* ]]; then
+    echo "response body: $(cat "$TMP/signup.body")" >&2
+    server_log; die "sign-up answered HTTP $status"
+fi
+COOKIE="$(tr -d '\r' <"$TMP/signup.headers" \
+    | sed -n 's/^[Ss][Ee][Tt]-[Cc][Oo][Oo][Kk][Ii][Ee]: *\(better-auth\.session_token=[^;]*\).*/\1/p' \
+    | head -n 1)"
+[[ -n "$COOKIE" ]] || { cat "$TMP/signup.headers" >&2; die "sign-up set no better-auth.session_token cookie"; }
+
+# Sanity: the cookie really resolves to a session before we load it.
+curl -fsS --max-time 10 -H "Cookie: $COOKIE" "$BASE/get-session?disableRefresh=true" >"$TMP/session.json" \
+    || { server_log; die "get-session with the sign-up cookie failed"; }
+grep -q '"session"' "$TMP/session.json" || die "get-session returned no session: $(cat "$TMP/session.json")"
+
+cat >"$TMP/signin.lua" <<EOF
+wrk.method = "POST"
+wrk.body = '{"email":"$EMAIL","password":"$PASSWORD"}'
+wrk.headers["Content-Type"] = "application/json"
+EOF
+
+# --- loads -------------------------------------------------------------------------------
+run_wrk() {  # name connections wrk-args...
+    local name="$1" conns="$2"; shift 2
+    log "wrk $name: ${DURATION}s, $THREADS threads, $conns connections"
+    if ! wrk -t "$THREADS" -c "$conns" -d "${DURATION}s" --timeout 10s --latency "$@" \
+            >"$TMP/wrk-$name.txt" 2>&1; then
+        cat "$TMP/wrk-$name.txt" >&2
+        server_log; die "wrk failed for $name"
+    fi
+    kill -0 "$SERVER_PID" 2>/dev/null || { server_log; die "the server died during the $name load"; }
+}
+
+run_wrk ok "$CONNECTIONS" "$BASE/ok"
+run_wrk get-session "$CONNECTIONS" -H "Cookie: $COOKIE" "$BASE/get-session?disableRefresh=true"
+run_wrk sign-in "$SIGNIN_CONNECTIONS" -s "$TMP/signin.lua" "$BASE/sign-in/email"
+
+# --- parse ---------------------------------------------------------------------------------
+# wrk latency -> milliseconds ("850.00us", "1.23ms", "1.05s", "2.00m").
+to_ms() {
+    awk -v v="$1" 'BEGIN {
+        if (match(v, /^[0-9.]+/)) { n = substr(v, 1, RLENGTH); u = substr(v, RLENGTH + 1) } else { print "n/a"; exit }
+        if (u == "us") n /= 1000; else if (u == "ms") n += 0; else if (u == "s") n *= 1000;
+        else if (u == "m") n *= 60000; else if (u == "h") n *= 3600000; else { print "n/a"; exit }
+        printf "%.2f", n }'
+}
+field() {  # file pattern -> second field of the first matching line
+    awk -v pat="$2" '$0 ~ pat { print $2; exit }' "$1"
+}
+
+declare -A RPS P50 P99
+WARNINGS=()
+for name in ok get-session sign-in; do
+    f="$TMP/wrk-$name.txt"
+    RPS[$name]="$(field "$f" '^Requests/sec:')"
+    P50[$name]="$(to_ms "$(field "$f" '^ +50%')")"
+    P99[$name]="$(to_ms "$(field "$f" '^ +99%')")"
+    if [[ -z "${RPS[$name]}" ]]; then
+        cat "$f" >&2; die "could not parse wrk output for $name"
+    fi
+    non2xx="$(awk '/Non-2xx or 3xx responses:/ { print $NF; exit }' "$f")"
+    if [[ -n "$non2xx" && "$non2xx" != 0 ]]; then
+        WARNINGS+=("WARNING: $name saw $non2xx non-2xx/3xx responses; its figures are not valid")
+    fi
+    sockerr="$(awk '/Socket errors:/ { sub(/.*Socket errors: */, ""); print; exit }' "$f")"
+    if [[ -n "$sockerr" ]]; then
+        WARNINGS+=("WARNING: $name had socket errors ($sockerr)")
+    fi
+    total="$(awk '/requests in/ { print $1; exit }' "$f")"
+    if [[ "${total:-0}" == 0 ]]; then
+        WARNINGS+=("WARNING: $name completed no requests")
+    fi
+done
+
+RATIO="$(awk -v a="${RPS[get-session]}" -v b="${RPS[ok]}" 'BEGIN { if (b > 0) printf "%.1f", 100 * a / b; else print "n/a" }')"
+COMMIT="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+DIRTY=""
+if [[ "$COMMIT" != unknown ]] && [[ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null)" ]]; then
+    DIRTY="+dirty"
+fi
+
+report() {
+    echo "# gatehouse bench  $(date -u +%Y-%m-%dT%H:%M:%SZ)  commit $COMMIT$DIRTY"
+    echo "# binary $BIN"
+    echo "# ${DURATION}s per load, $THREADS threads, $CONNECTIONS connections (sign-in: $SIGNIN_CONNECTIONS), $(nproc 2>/dev/null || echo '?') cores"
+    printf '%-14s %12s %10s %10s\n' endpoint req/s "p50(ms)" "p99(ms)"
+    printf '%-14s %12s %10s %10s\n' ok "${RPS[ok]}" "${P50[ok]}" "${P99[ok]}"
+    printf '%-14s %12s %10s %10s\n' get-session "${RPS[get-session]}" "${P50[get-session]}" "${P99[get-session]}"
+    printf '%-14s %12s %10s %10s\n' sign-in "${RPS[sign-in]}" "${P50[sign-in]}" "${P99[sign-in]}"
+    echo "get-session / ok = $RATIO%"
+    local w
+    for w in "${WARNINGS[@]+"${WARNINGS[@]}"}"; do echo "$w"; done
+}
+
+mkdir -p "$OUT_DIR"
+report | tee "$OUT_DIR/latest.txt"
