@@ -63,6 +63,10 @@ pub struct SessionConfig {
     pub fresh_age: i64,
     /// Never slide the expiry.
     pub disable_refresh: bool,
+    /// Seconds a resolved session may be served from this instance's memory
+    /// (0 disables). Revocations made on another instance take effect here
+    /// within this window; local ones immediately.
+    pub cache_ttl: i64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -175,6 +179,7 @@ impl Default for SessionConfig {
             update_age: 24 * 3600,
             fresh_age: 24 * 3600,
             disable_refresh: false,
+            cache_ttl: 5,
         }
     }
 }

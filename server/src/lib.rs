@@ -150,6 +150,7 @@ impl GatehouseBuilder {
             origins: TrustedOrigins::new(config.base_origin(), &config.trusted_origins),
             client_ip: ClientIpResolver::new(&config.ip).map_err(StartError::Other)?,
             limiter,
+            sessions: core::session::SessionCache::new(config.session.cache_ttl),
             plugins: registry,
             secret,
             db,

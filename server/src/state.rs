@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Duration, NaiveDateTime, SubsecRound, Utc};
 
 use crate::config::Config;
+use crate::core::session::SessionCache;
 use crate::crypto::password::PasswordHasher;
 use crate::db::Db;
 use crate::http::client_ip::ClientIpResolver;
@@ -58,6 +59,7 @@ pub struct AppState {
     pub origins: TrustedOrigins,
     pub limiter: RateLimiter,
     pub client_ip: ClientIpResolver,
+    pub sessions: SessionCache,
 }
 
 impl AppState {

@@ -6,4 +6,5 @@ mod http_rules;
 mod library;
 mod plugins;
 mod sessions;
+mod startup;
 mod user_account;

@@ -12,7 +12,30 @@ on_both_backends!(
     tampered_cookie_is_ignored,
     list_sessions_hides_other_tokens_and_needs_fresh,
     revoke_session_routes,
+    other_instance_revocation_seen_within_cache_ttl,
 );
+
+/// A revocation written by another instance (straight to the database here)
+/// is honoured once the in-memory session cache entry is older than its TTL.
+async fn other_instance_revocation_seen_within_cache_ttl(b: Backend) {
+    let s = TestServer::start(b).await;
+    let c = s.client();
+    c.sign_up().await;
+    let id = c.get("/get-session").await.json()["session"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    gatehouse_server::db::store::delete_session(s.db(), &id)
+        .await
+        .unwrap();
+    assert_ne!(
+        c.get("/get-session").await.text,
+        "null",
+        "served from memory within the TTL"
+    );
+    s.clock.advance(Duration::seconds(6));
+    assert_eq!(c.get("/get-session").await.text, "null");
+}
 
 fn expires_at(v: &serde_json::Value) -> chrono::DateTime<chrono::FixedOffset> {
     chrono::DateTime::parse_from_rfc3339(v["session"]["expiresAt"].as_str().unwrap()).unwrap()

@@ -235,7 +235,9 @@ pub async fn sign_in_email(
 /// Deletes the caller's session (if any) and expires every session cookie.
 pub async fn sign_out(state: &AppState, ctx: &RequestContext) -> Result<(), ApiError> {
     if let Some(raw) = ctx.session_token(state) {
-        if let Err(e) = store::delete_session_by_hash(&state.db, &token::hash_token(&raw)).await {
+        let hash = token::hash_token(&raw);
+        state.sessions.invalidate_token(&hash);
+        if let Err(e) = store::delete_session_by_hash(&state.db, &hash).await {
             tracing::warn!(error = %e, "sign-out could not delete the session");
         }
     }

@@ -10,7 +10,7 @@ use poem_openapi::payload::{Html, Json};
 use poem_openapi::{OpenApi, Tags};
 
 use crate::core::dto::*;
-use crate::core::session::{resolve_session, user_json, ResolveOptions};
+use crate::core::session::{resolve_session, ResolveOptions};
 use crate::core::{auth, user};
 use crate::error::{ApiError, ApiResult};
 use crate::http::context::request_context;
@@ -104,7 +104,7 @@ impl CoreApi {
         let token = s.token.clone();
         Ok(Json(Nullable(Some(SessionWithUser {
             session: SessionDto::new(&s.session, token),
-            user: user_json(&state, &s.user).await?,
+            user: s.user_json(),
         }))))
     }
 

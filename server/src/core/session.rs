@@ -1,7 +1,11 @@
 //! Session lifecycle shared by routes, plugins, the server-side API and the
 //! poem extractor: create, resolve (with sliding refresh), require, freshness.
 
-use chrono::Duration;
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use chrono::{Duration, NaiveDateTime};
+use serde_json::{Map, Value};
 
 use crate::core::dto::{User, UserCore, WithUserFields};
 use crate::crypto::{sign, token};
@@ -16,8 +20,87 @@ use crate::state::AppState;
 pub struct AuthSession {
     pub session: SessionRow,
     pub user: UserRow,
+    /// The fields enabled plugins add to the user (e.g. `username`).
+    pub user_fields: Map<String, Value>,
     /// The raw bearer token of this session.
     pub token: String,
+}
+
+impl AuthSession {
+    /// The wire user, without another database round trip.
+    pub fn user_json(&self) -> User {
+        let mut out = WithUserFields::new(UserCore::from(&self.user));
+        out.extra = self.user_fields.clone();
+        out
+    }
+}
+
+#[derive(Clone)]
+struct Cached {
+    session: SessionRow,
+    user: UserRow,
+    user_fields: Map<String, Value>,
+    loaded_at: NaiveDateTime,
+}
+
+/// A short-lived in-process cache of resolved sessions, keyed by token hash,
+/// so `get-session` (the hottest route) usually needs no database round trip.
+/// Every local write that affects a user's sessions or profile invalidates
+/// it; other instances see such writes after at most the TTL (Better Auth's
+/// session cookie cache makes the same trade with a 5-minute window).
+pub struct SessionCache {
+    ttl: Duration,
+    entries: RwLock<HashMap<String, Cached>>,
+}
+
+/// Bounds memory: past this many entries the cache starts over.
+const SESSION_CACHE_CAPACITY: usize = 100_000;
+
+impl SessionCache {
+    pub fn new(ttl_secs: i64) -> Self {
+        SessionCache {
+            ttl: Duration::seconds(ttl_secs.max(0)),
+            entries: RwLock::new(HashMap::new()),
+        }
+    }
+
+    fn get(&self, token_hash: &str, now: NaiveDateTime) -> Option<Cached> {
+        if self.ttl.is_zero() {
+            return None;
+        }
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        entries
+            .get(token_hash)
+            .filter(|c| now - c.loaded_at < self.ttl && c.loaded_at <= now)
+            .cloned()
+    }
+
+    fn put(&self, token_hash: String, entry: Cached) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= SESSION_CACHE_CAPACITY {
+            entries.clear();
+        }
+        entries.insert(token_hash, entry);
+    }
+
+    /// Forgets one session.
+    pub fn invalidate_token(&self, token_hash: &str) {
+        self.entries
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(token_hash);
+    }
+
+    /// Forgets every session of a user (profile change, revocation, deletion).
+    pub fn invalidate_user(&self, user_id: &str) {
+        self.entries
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, c| c.user.id != user_id);
+    }
 }
 
 /// Creates a session for `user_id` and queues its cookies on `ctx`.
@@ -115,14 +198,33 @@ pub async fn resolve_session(
         return Ok(None);
     };
     let hash = token::hash_token(&raw_token);
-    let Some((mut session, user)) = store::find_session_with_user(&state.db, &hash).await? else {
-        if ctx.cookies.contains_key(&state.cookies.session_token) {
-            expire_session_cookies(state, ctx);
-        }
-        return Ok(None);
-    };
     let now = state.now();
+    let cached = state.sessions.get(&hash, now);
+    let (mut session, user, user_fields) = match cached {
+        Some(c) => (c.session, c.user, c.user_fields),
+        None => {
+            let Some((session, user)) = store::find_session_with_user(&state.db, &hash).await?
+            else {
+                if ctx.cookies.contains_key(&state.cookies.session_token) {
+                    expire_session_cookies(state, ctx);
+                }
+                return Ok(None);
+            };
+            let user_fields = load_user_fields(state, &user.id).await?;
+            state.sessions.put(
+                hash.clone(),
+                Cached {
+                    session: session.clone(),
+                    user: user.clone(),
+                    user_fields: user_fields.clone(),
+                    loaded_at: now,
+                },
+            );
+            (session, user, user_fields)
+        }
+    };
     if session.expires_at <= now {
+        state.sessions.invalidate_token(&hash);
         store::delete_session(&state.db, &session.id).await?;
         expire_session_cookies(state, ctx);
         return Ok(None);
@@ -134,6 +236,7 @@ pub async fn resolve_session(
     let last_extended = session.expires_at - Duration::seconds(cfg.expires_in);
     if refresh_allowed && last_extended + Duration::seconds(cfg.update_age) <= now {
         let new_expiry = now + Duration::seconds(cfg.expires_in);
+        state.sessions.invalidate_token(&hash);
         if !store::update_session_expiry(&state.db, &session.id, new_expiry, now).await? {
             expire_session_cookies(state, ctx);
             return Err(ApiError::with_message(
@@ -149,6 +252,7 @@ pub async fn resolve_session(
     Ok(Some(AuthSession {
         session,
         user,
+        user_fields,
         token: raw_token,
     }))
 }
@@ -181,11 +285,17 @@ pub async fn require_fresh_session(
     Ok(s)
 }
 
+async fn load_user_fields(state: &AppState, user_id: &str) -> Result<Map<String, Value>, ApiError> {
+    let mut out = Map::new();
+    for fields in state.plugins.user_fields() {
+        out.extend(fields.load(&state.db, user_id).await?);
+    }
+    Ok(out)
+}
+
 /// The wire user: core fields plus the fields of every enabled plugin.
 pub async fn user_json(state: &AppState, user: &UserRow) -> Result<User, ApiError> {
     let mut out = WithUserFields::new(UserCore::from(user));
-    for fields in state.plugins.user_fields() {
-        out.extra.extend(fields.load(&state.db, &user.id).await?);
-    }
+    out.extra = load_user_fields(state, &user.id).await?;
     Ok(out)
 }

@@ -5,7 +5,7 @@ use poem_openapi::Object;
 
 use crate::core::dto::{AccountDto, SessionDto, TokenUserResponse, WithUserFields};
 use crate::core::session::{
-    self, create_session, expire_session_cookies, require_fresh_session, require_session, user_json,
+    self, create_session, expire_session_cookies, require_fresh_session, require_session,
 };
 use crate::core::validate::{check_field_length, check_password_length};
 use crate::crypto::token;
@@ -104,6 +104,7 @@ pub async fn update_user(
         })
     });
     written?;
+    state.sessions.invalidate_user(&s.user.id);
     // Re-issued like Better Auth does, keeping the remember choice.
     session::set_session_cookies(state, ctx, &s.token, !ctx.dont_remember(state));
     Ok(())
@@ -139,12 +140,13 @@ pub async fn change_password(
     let mut new_token = None;
     if body.revoke_other_sessions.unwrap_or(false) {
         store::delete_user_sessions(&state.db, &s.user.id, None).await?;
+        state.sessions.invalidate_user(&s.user.id);
         let (_, raw) = create_session(state, ctx, &s.user.id, !ctx.dont_remember(state)).await?;
         new_token = Some(raw);
     }
     Ok(TokenUserResponse {
         token: new_token,
-        user: user_json(state, &s.user).await?,
+        user: s.user_json(),
     })
 }
 
@@ -224,6 +226,7 @@ pub async fn delete_user(
         }
     }
     store::delete_user(&state.db, &s.user.id).await?;
+    state.sessions.invalidate_user(&s.user.id);
     expire_session_cookies(state, ctx);
     Ok(())
 }
@@ -263,6 +266,7 @@ pub async fn revoke_session(
         &token::hash_token(&body.token),
     )
     .await?;
+    state.sessions.invalidate_user(&s.user.id);
     Ok(())
 }
 
@@ -270,12 +274,14 @@ pub async fn revoke_session(
 pub async fn revoke_sessions(state: &AppState, ctx: &RequestContext) -> Result<(), ApiError> {
     let s = require_session(state, ctx).await?;
     store::delete_user_sessions(&state.db, &s.user.id, None).await?;
+    state.sessions.invalidate_user(&s.user.id);
     Ok(())
 }
 
 pub async fn revoke_other_sessions(state: &AppState, ctx: &RequestContext) -> Result<(), ApiError> {
     let s = require_session(state, ctx).await?;
     store::delete_user_sessions(&state.db, &s.user.id, Some(&s.session.id)).await?;
+    state.sessions.invalidate_user(&s.user.id);
     Ok(())
 }
 

@@ -1,0 +1,133 @@
+//! Start-up behaviour: the development secret, production refusal, client
+//! addresses behind trusted proxies.
+
+use gatehouse_server::config::{Config, Environment};
+use gatehouse_server::Gatehouse;
+use gatehouse_tests::{email, on_both_backends, test_config, Backend, TestServer, PASSWORD};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn development_secret_is_generated_once_and_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("dev.db");
+    let config = || Config {
+        secret: None,
+        database_url: format!("sqlite://{}", db.display()),
+        ..test_config()
+    };
+    let first = Gatehouse::builder(config())
+        .build()
+        .await
+        .expect("starts without a secret");
+    let secret_file = dir.path().join("dev.db.secret");
+    let secret = std::fs::read_to_string(&secret_file).expect("secret written beside the database");
+    assert!(secret.trim().len() >= 32);
+    assert_eq!(first.state().secret, secret.trim());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&secret_file)
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    let second = Gatehouse::builder(config()).build().await.unwrap();
+    assert_eq!(
+        second.state().secret,
+        first.state().secret,
+        "kept across restarts"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn production_refuses_weak_or_missing_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    for secret in [None, Some("too-short".to_string())] {
+        let config = Config {
+            env: Environment::Production,
+            secret,
+            database_url: format!("sqlite://{}", dir.path().join("prod.db").display()),
+            ..test_config()
+        };
+        let err = Gatehouse::builder(config)
+            .build()
+            .await
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(
+            err.contains("GATEHOUSE_SECRET"),
+            "names the variable: {err}"
+        );
+    }
+    assert!(
+        !dir.path().join("prod.db.secret").exists(),
+        "no secret generated in production"
+    );
+}
+
+on_both_backends!(forwarded_for_counts_only_from_trusted_proxies);
+
+async fn forwarded_for_counts_only_from_trusted_proxies(b: Backend) {
+    async fn sign_in(c: &gatehouse_tests::Client, xff: &str) -> gatehouse_tests::Response {
+        let req = c
+            .raw()
+            .post(format!("{}/sign-in/email", c.base))
+            .header("x-forwarded-for", xff.to_string())
+            .json(&json!({"email": email(), "password": PASSWORD}));
+        c.request(req).await
+    }
+    // Behind a trusted proxy (the test client is 127.0.0.1): each forwarded
+    // address has its own budget, and the address is recorded on sessions.
+    let proxied = TestServer::start_with(b.clone(), |c| {
+        c.rate_limit.enabled = true;
+        c.ip.headers = vec!["x-forwarded-for".into()];
+        c.ip.trusted_proxies = vec!["127.0.0.1".into()];
+    })
+    .await;
+    let c = proxied.client();
+    for _ in 0..3 {
+        assert_eq!(sign_in(&c, "203.0.113.7").await.status, 401);
+    }
+    assert_eq!(sign_in(&c, "203.0.113.7").await.status, 429);
+    assert_eq!(
+        sign_in(&c, "203.0.113.8").await.status,
+        401,
+        "another client"
+    );
+    // IPv6 clients in one /64 share a budget.
+    for i in 1..=3 {
+        assert_eq!(
+            sign_in(&c, &format!("2001:db8:aa:bb::{i}")).await.status,
+            401
+        );
+    }
+    assert_eq!(sign_in(&c, "2001:db8:aa:bb:ffff::9").await.status, 429);
+
+    let (addr, _) = c.sign_up().await;
+    let r = c
+        .request(
+            c.raw()
+                .post(format!("{}/sign-in/email", c.base))
+                .header("x-forwarded-for", "198.51.100.20")
+                .json(&json!({"email": addr, "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let me = c.get("/get-session").await.json();
+    assert_eq!(me["session"]["ipAddress"], "198.51.100.20");
+
+    // Without trust, the header is ignored: all share the peer's budget.
+    let direct = TestServer::start_with(Backend::Sqlite, |c| {
+        c.rate_limit.enabled = true;
+        c.ip.headers = vec!["x-forwarded-for".into()];
+    })
+    .await;
+    let d = direct.client();
+    for i in 0..3 {
+        assert_eq!(sign_in(&d, &format!("192.0.2.{i}")).await.status, 401);
+    }
+    assert_eq!(sign_in(&d, "192.0.2.99").await.status, 429);
+}
