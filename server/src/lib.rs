@@ -10,6 +10,7 @@ pub mod config;
 pub mod core;
 pub mod crypto;
 pub mod db;
+pub mod docs;
 pub mod error;
 pub mod extract;
 pub mod http;
@@ -71,7 +72,7 @@ struct Built {
 fn build_service(config: &Config, registry: &PluginRegistry) -> Built {
     plugins::with_plugins(registry.all(), || {
         let service = OpenApiService::new(
-            auth_apis(),
+            docs::Documented(auth_apis()),
             format!("{} API", config.app_name),
             env!("CARGO_PKG_VERSION"),
         )

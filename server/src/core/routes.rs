@@ -12,7 +12,8 @@ use poem_openapi::{OpenApi, Tags};
 use crate::core::dto::*;
 use crate::core::session::{resolve_session, ResolveOptions};
 use crate::core::{auth, user};
-use crate::error::{ApiError, ApiResult};
+use crate::docs::{RouteAuth, RouteDoc};
+use crate::error::{codes, ApiError, ApiResult};
 use crate::http::context::request_context;
 use crate::state::AppState;
 
@@ -24,6 +25,124 @@ pub enum CoreTags {
 }
 
 pub struct CoreApi;
+
+/// What each core operation can answer besides the pipeline's common codes.
+pub const ROUTE_DOCS: &[RouteDoc] = &[
+    RouteDoc {
+        operation_id: "signUpEmail",
+        auth: RouteAuth::Public,
+        errors: &[
+            codes::PASSWORD_TOO_SHORT,
+            codes::PASSWORD_TOO_LONG,
+            codes::EMAIL_PASSWORD_SIGN_UP_DISABLED,
+            codes::USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL,
+            codes::FAILED_TO_CREATE_USER,
+            codes::FAILED_TO_CREATE_SESSION,
+            codes::CROSS_SITE_NAVIGATION_LOGIN_BLOCKED,
+            codes::INVALID_CALLBACK_URL,
+        ],
+    },
+    RouteDoc {
+        operation_id: "signInEmail",
+        auth: RouteAuth::Public,
+        errors: &[
+            codes::INVALID_EMAIL,
+            codes::INVALID_EMAIL_OR_PASSWORD,
+            codes::EMAIL_PASSWORD_DISABLED,
+            codes::FAILED_TO_CREATE_SESSION,
+            codes::CROSS_SITE_NAVIGATION_LOGIN_BLOCKED,
+            codes::INVALID_CALLBACK_URL,
+        ],
+    },
+    RouteDoc {
+        operation_id: "signOut",
+        auth: RouteAuth::Optional,
+        errors: &[codes::INVALID_CALLBACK_URL],
+    },
+    RouteDoc {
+        operation_id: "getSession",
+        auth: RouteAuth::Optional,
+        errors: &[codes::INVALID_CALLBACK_URL],
+    },
+    RouteDoc {
+        operation_id: "listSessions",
+        auth: RouteAuth::Session,
+        errors: &[codes::SESSION_NOT_FRESH],
+    },
+    RouteDoc {
+        operation_id: "revokeSession",
+        auth: RouteAuth::Session,
+        errors: &[],
+    },
+    RouteDoc {
+        operation_id: "revokeSessions",
+        auth: RouteAuth::Session,
+        errors: &[],
+    },
+    RouteDoc {
+        operation_id: "revokeOtherSessions",
+        auth: RouteAuth::Session,
+        errors: &[],
+    },
+    RouteDoc {
+        operation_id: "updateUser",
+        auth: RouteAuth::Session,
+        errors: &[codes::EMAIL_CAN_NOT_BE_UPDATED, codes::NO_FIELDS_TO_UPDATE],
+    },
+    RouteDoc {
+        operation_id: "changePassword",
+        auth: RouteAuth::Session,
+        errors: &[
+            codes::INVALID_PASSWORD,
+            codes::CREDENTIAL_ACCOUNT_NOT_FOUND,
+            codes::PASSWORD_TOO_SHORT,
+            codes::PASSWORD_TOO_LONG,
+            codes::FAILED_TO_CREATE_SESSION,
+        ],
+    },
+    RouteDoc {
+        operation_id: "setPassword",
+        auth: RouteAuth::Session,
+        errors: &[
+            codes::PASSWORD_ALREADY_SET,
+            codes::PASSWORD_TOO_SHORT,
+            codes::PASSWORD_TOO_LONG,
+            codes::SESSION_NOT_FRESH,
+        ],
+    },
+    RouteDoc {
+        operation_id: "deleteUser",
+        auth: RouteAuth::Session,
+        errors: &[
+            codes::NOT_FOUND,
+            codes::INVALID_PASSWORD,
+            codes::CREDENTIAL_ACCOUNT_NOT_FOUND,
+            codes::USER_ALREADY_HAS_PASSWORD,
+            codes::SESSION_EXPIRED,
+            codes::INVALID_CALLBACK_URL,
+        ],
+    },
+    RouteDoc {
+        operation_id: "listAccounts",
+        auth: RouteAuth::Session,
+        errors: &[],
+    },
+    RouteDoc {
+        operation_id: "ok",
+        auth: RouteAuth::Public,
+        errors: &[],
+    },
+    RouteDoc {
+        operation_id: "error",
+        auth: RouteAuth::Public,
+        errors: &[],
+    },
+    RouteDoc {
+        operation_id: "listPlugins",
+        auth: RouteAuth::Public,
+        errors: &[],
+    },
+];
 
 /// Better Auth's `z.coerce.boolean()`: any non-empty string is true.
 fn coerced_bool(v: &Option<String>) -> bool {

@@ -68,6 +68,12 @@ pub trait Plugin: Send + Sync + 'static {
         &[]
     }
 
+    /// The documented contract of this plugin's operations (and the codes it
+    /// adds to core operations, e.g. username errors on `signUpEmail`).
+    fn route_docs(&self) -> &'static [crate::docs::RouteDoc] {
+        &[]
+    }
+
     /// Columns this plugin adds to the user, if any.
     fn user_fields(&self) -> Option<&dyn UserFields> {
         None
@@ -149,11 +155,22 @@ pub fn with_plugins<R>(plugins: &[Arc<dyn Plugin>], f: impl FnOnce() -> R) -> R 
     f()
 }
 
-fn is_active(id: &str) -> bool {
+pub(crate) fn is_active(id: &str) -> bool {
     ACTIVE.with(|a| {
         a.borrow()
             .as_ref()
             .is_some_and(|ps| ps.iter().any(|p| p.id() == id))
+    })
+}
+
+/// The route docs of the plugins active in the current scope.
+pub(crate) fn active_route_docs() -> Vec<crate::docs::RouteDoc> {
+    ACTIVE.with(|a| {
+        a.borrow()
+            .iter()
+            .flatten()
+            .flat_map(|p| p.route_docs().iter().copied())
+            .collect()
     })
 }
 

@@ -15,6 +15,7 @@ pub use routes::UsernameApi;
 
 use crate::db::store::Tx;
 use crate::db::{Db, MigrationSet};
+use crate::docs::{RouteAuth, RouteDoc};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::rate_limit::RateLimitRule;
 use crate::plugins::{Plugin, UserFields};
@@ -79,6 +80,51 @@ impl Plugin for Username {
 
     fn user_fields(&self) -> Option<&dyn UserFields> {
         Some(self)
+    }
+
+    fn route_docs(&self) -> &'static [RouteDoc] {
+        const FIELD_ERRORS: &[ErrorCode] = &[
+            errors::USERNAME_IS_ALREADY_TAKEN,
+            errors::USERNAME_TOO_SHORT,
+            errors::USERNAME_TOO_LONG,
+            errors::INVALID_USERNAME,
+            errors::INVALID_DISPLAY_USERNAME,
+        ];
+        &[
+            RouteDoc {
+                operation_id: "signInUsername",
+                auth: RouteAuth::Public,
+                errors: &[
+                    errors::INVALID_USERNAME_OR_PASSWORD,
+                    errors::USERNAME_TOO_SHORT,
+                    errors::USERNAME_TOO_LONG,
+                    errors::INVALID_USERNAME,
+                    crate::error::codes::FAILED_TO_CREATE_SESSION,
+                    crate::error::codes::INVALID_CALLBACK_URL,
+                    crate::error::codes::CROSS_SITE_NAVIGATION_LOGIN_BLOCKED,
+                ],
+            },
+            RouteDoc {
+                operation_id: "isUsernameAvailable",
+                auth: RouteAuth::Public,
+                errors: &[
+                    errors::USERNAME_TOO_SHORT,
+                    errors::USERNAME_TOO_LONG,
+                    errors::INVALID_USERNAME,
+                ],
+            },
+            // The username fields on core operations.
+            RouteDoc {
+                operation_id: "signUpEmail",
+                auth: RouteAuth::Public,
+                errors: FIELD_ERRORS,
+            },
+            RouteDoc {
+                operation_id: "updateUser",
+                auth: RouteAuth::Session,
+                errors: FIELD_ERRORS,
+            },
+        ]
     }
 }
 

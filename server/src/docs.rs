@@ -1,0 +1,292 @@
+//! Spec details the route macros cannot express: which error codes each
+//! operation can return (grouped by status on its error responses) and which
+//! operations need a session (cookie or bearer security requirements).
+//! Core and plugins declare [`RouteDoc`]s next to their routes; [`Documented`]
+//! applies them while the spec is built, in the plugin gating scope.
+
+use std::collections::{BTreeMap, HashMap};
+
+use poem_openapi::registry::{MetaApi, MetaMediaType, MetaResponse, MetaSecurityScheme, Registry};
+use poem_openapi::OpenApi;
+
+use crate::error::{codes, ErrorBody, ErrorCode};
+
+/// Who may call an operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteAuth {
+    /// Anyone.
+    Public,
+    /// Works signed in or out (e.g. get-session, sign-out).
+    Optional,
+    /// A valid session is required (401 `UNAUTHORIZED` otherwise).
+    Session,
+}
+
+/// The documented contract of one operation, by operationId.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteDoc {
+    pub operation_id: &'static str,
+    pub auth: RouteAuth,
+    /// Route-specific codes; the pipeline's common codes are added for every route.
+    pub errors: &'static [ErrorCode],
+}
+
+pub const COOKIE_SCHEME: &str = "apiKeyCookie";
+pub const BEARER_SCHEME: &str = "bearerAuth";
+
+/// Codes the pipeline can answer with on any route.
+const COMMON: &[ErrorCode] = &[codes::TOO_MANY_REQUESTS, codes::INTERNAL_SERVER_ERROR];
+/// Codes of the body rules and origin checks, on routes that take a body.
+const WITH_BODY: &[ErrorCode] = &[
+    codes::VALIDATION_ERROR,
+    codes::BAD_REQUEST,
+    codes::BODY_MUST_BE_AN_OBJECT,
+    codes::PAYLOAD_TOO_LARGE,
+    codes::UNSUPPORTED_MEDIA_TYPE,
+    codes::MISSING_OR_NULL_ORIGIN,
+    codes::INVALID_ORIGIN,
+];
+
+/// The route docs of the core and the plugins active in the current scope.
+pub fn active_route_docs() -> Vec<RouteDoc> {
+    let mut docs = crate::core::routes::ROUTE_DOCS.to_vec();
+    docs.extend(crate::plugins::active_route_docs());
+    docs
+}
+
+/// Wraps the API tuple and completes its operations from the route docs.
+pub struct Documented<T>(pub T);
+
+impl<T: OpenApi> OpenApi for Documented<T> {
+    fn meta() -> Vec<MetaApi> {
+        let docs = active_route_docs();
+        let mut by_id: HashMap<&str, (RouteAuth, Vec<ErrorCode>)> = HashMap::new();
+        // Several docs may name one operation (a plugin adds codes to a core route).
+        for d in &docs {
+            let entry = by_id.entry(d.operation_id).or_insert((d.auth, Vec::new()));
+            if d.auth != RouteAuth::Public {
+                entry.0 = d.auth;
+            }
+            entry.1.extend_from_slice(d.errors);
+        }
+        let bearer = crate::plugins::is_active("bearer");
+        let mut apis = T::meta();
+        for api in &mut apis {
+            for path in &mut api.paths {
+                for op in &mut path.operations {
+                    let Some((auth, route_codes)) = op.operation_id.and_then(|id| by_id.get(id))
+                    else {
+                        continue;
+                    };
+                    let mut all: Vec<ErrorCode> = COMMON.to_vec();
+                    if op.request.is_some() {
+                        all.extend_from_slice(WITH_BODY);
+                    } else if !op.params.is_empty() {
+                        all.push(codes::VALIDATION_ERROR);
+                    }
+                    if *auth == RouteAuth::Session {
+                        all.push(codes::UNAUTHORIZED);
+                    }
+                    all.extend(route_codes.iter().copied());
+                    op.responses
+                        .responses
+                        .retain(|r| r.status.is_some_and(|s| s < 400));
+                    op.responses.responses.extend(error_responses(&all));
+                    op.security = security(*auth, bearer);
+                }
+            }
+        }
+        apis
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+        registry.security_schemes.insert(
+            COOKIE_SCHEME,
+            MetaSecurityScheme {
+                ty: "apiKey",
+                description: Some("The signed session cookie (`better-auth.session_token` by default; `__Secure-` prefixed on https)."),
+                name: Some("better-auth.session_token"),
+                key_in: Some("cookie"),
+                scheme: None,
+                bearer_format: None,
+                flows: None,
+                openid_connect_url: None,
+            },
+        );
+        if crate::plugins::is_active("bearer") {
+            registry.security_schemes.insert(
+                BEARER_SCHEME,
+                MetaSecurityScheme {
+                    ty: "http",
+                    description: Some("The session token (raw, or signed as in the `set-auth-token` header), with the `bearer` plugin."),
+                    name: None,
+                    key_in: None,
+                    scheme: Some("bearer"),
+                    bearer_format: None,
+                    flows: None,
+                    openid_connect_url: None,
+                },
+            );
+        }
+    }
+
+    fn add_routes(
+        self,
+        route_table: &mut HashMap<
+            String,
+            HashMap<poem::http::Method, poem::endpoint::BoxEndpoint<'static>>,
+        >,
+    ) {
+        self.0.add_routes(route_table)
+    }
+}
+
+fn security(auth: RouteAuth, bearer: bool) -> Vec<HashMap<&'static str, Vec<&'static str>>> {
+    if auth == RouteAuth::Public {
+        return Vec::new();
+    }
+    let mut out = vec![HashMap::from([(COOKIE_SCHEME, vec![])])];
+    if bearer {
+        out.push(HashMap::from([(BEARER_SCHEME, vec![])]));
+    }
+    if auth == RouteAuth::Optional {
+        // The empty requirement: calling without credentials is allowed too.
+        out.push(HashMap::new());
+    }
+    out
+}
+
+/// One response per status, its description listing the codes, all with the
+/// shared `ErrorBody` schema.
+fn error_responses(all: &[ErrorCode]) -> Vec<MetaResponse> {
+    let mut by_status: BTreeMap<u16, Vec<ErrorCode>> = BTreeMap::new();
+    for c in all {
+        let list = by_status.entry(c.status).or_default();
+        if !list.iter().any(|x| x.code == c.code) {
+            list.push(*c);
+        }
+    }
+    by_status
+        .into_iter()
+        .map(|(status, list)| {
+            let text = list
+                .iter()
+                .map(|c| format!("`{}`: {}", c.code, c.message))
+                .collect::<Vec<_>>()
+                .join("; ");
+            MetaResponse {
+                // Built once per spec build; the registry wants 'static text.
+                description: Box::leak(format!("Error codes: {text}").into_boxed_str()),
+                status: Some(status),
+                status_range: None,
+                content: vec![MetaMediaType {
+                    content_type: "application/json",
+                    schema: <ErrorBody as poem_openapi::types::Type>::schema_ref(),
+                }],
+                headers: vec![],
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    use crate::config::Config;
+
+    fn full_spec() -> Value {
+        let config = Config {
+            plugins: crate::plugins::catalog()
+                .iter()
+                .map(|p| p.id().to_string())
+                .collect(),
+            ..Config::default()
+        };
+        serde_json::from_str(&crate::openapi_spec(&config).unwrap()).unwrap()
+    }
+
+    /// Every operation: an id, one tag naming its plugin, a summary, and
+    /// documented error responses that all use the shared error schema.
+    #[test]
+    fn every_operation_is_documented() {
+        let spec = full_spec();
+        let docs: Vec<&str> = crate::core::routes::ROUTE_DOCS
+            .iter()
+            .chain(
+                crate::plugins::catalog()
+                    .iter()
+                    .flat_map(|p| p.route_docs().iter()),
+            )
+            .map(|d| d.operation_id)
+            .collect();
+        let mut ids = Vec::new();
+        for (path, ops) in spec["paths"].as_object().unwrap() {
+            for (method, op) in ops.as_object().unwrap() {
+                let id = op["operationId"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{method} {path}: no operationId"));
+                ids.push(id.to_string());
+                assert!(docs.contains(&id), "{id}: no RouteDoc");
+                let tags = op["tags"].as_array().unwrap();
+                assert_eq!(tags.len(), 1, "{id}: one tag");
+                assert!(
+                    op["summary"].as_str().is_some_and(|s| !s.is_empty()),
+                    "{id}: summary"
+                );
+                let responses = op["responses"].as_object().unwrap();
+                let errors: Vec<_> = responses
+                    .iter()
+                    .filter(|(s, _)| s.as_str() >= "400")
+                    .collect();
+                assert!(
+                    errors.iter().any(|(s, _)| *s == "429"),
+                    "{id}: 429 documented"
+                );
+                for (status, r) in errors {
+                    assert!(
+                        r["description"]
+                            .as_str()
+                            .unwrap()
+                            .starts_with("Error codes: `"),
+                        "{id} {status}"
+                    );
+                    let schema = &r["content"]["application/json"]["schema"]["$ref"];
+                    assert_eq!(schema, "#/components/schemas/ErrorBody", "{id} {status}");
+                }
+            }
+        }
+        for d in &docs {
+            assert!(
+                ids.iter().any(|i| i == d),
+                "RouteDoc {d} names no operation"
+            );
+        }
+        let mut sorted = ids.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), ids.len(), "operationIds are unique");
+    }
+
+    #[test]
+    fn session_routes_carry_security_and_401() {
+        let spec = full_spec();
+        let op = &spec["paths"]["/update-user"]["post"];
+        assert_eq!(op["security"][0]["apiKeyCookie"], serde_json::json!([]));
+        assert_eq!(op["security"][1]["bearerAuth"], serde_json::json!([]));
+        assert!(op["responses"]["401"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("`UNAUTHORIZED`"));
+        assert!(op["responses"]["400"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("`USERNAME_IS_ALREADY_TAKEN`"));
+        assert!(spec["paths"]["/ok"]["get"].get("security").is_none());
+        assert_eq!(
+            spec["components"]["securitySchemes"]["apiKeyCookie"]["in"],
+            "cookie"
+        );
+    }
+}
