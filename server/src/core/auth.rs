@@ -17,7 +17,7 @@ use crate::state::AppState;
 use crate::with_conn;
 
 #[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename = "SignUpEmailBody", rename_all = "camelCase")]
 pub struct SignUpEmailCore {
     pub name: String,
     pub email: String,

@@ -133,7 +133,7 @@ pub const ROUTE_DOCS: &[RouteDoc] = &[
         errors: &[],
     },
     RouteDoc {
-        operation_id: "error",
+        operation_id: "errorPage",
         auth: RouteAuth::Public,
         errors: &[],
     },
@@ -373,7 +373,7 @@ impl CoreApi {
     }
 
     /// Error page shown after a failed redirect flow
-    #[oai(path = "/error", method = "get", operation_id = "error")]
+    #[oai(path = "/error", method = "get", operation_id = "errorPage")]
     async fn error(&self, error: Query<Option<String>>) -> Result<Html<String>, ApiError> {
         // Only a safe alphabet is echoed back into HTML.
         let code = error

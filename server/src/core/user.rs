@@ -18,7 +18,7 @@ use crate::state::AppState;
 use crate::with_conn;
 
 #[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename = "UpdateUserBody", rename_all = "camelCase")]
 pub struct UpdateUserCore {
     pub name: Option<String>,
     /// `null` clears the image.
