@@ -413,6 +413,21 @@ impl AuthClient {
         self.call(self.raw.sign_in_email().body(body).send()).await
     }
 
+    /// `POST /sign-in/email` with every field under your control.
+    pub async fn sign_in_email_with(
+        &self,
+        body: types::SignInEmailBody,
+    ) -> Result<types::SignInResponse, AuthError> {
+        self.call(self.raw.sign_in_email().body(body).send()).await
+    }
+
+    /// `POST /update-user` with every field under your control.
+    pub async fn update_user_with(&self, body: types::UpdateUserBody) -> Result<(), AuthError> {
+        self.call(self.raw.update_user().body(body).send())
+            .await
+            .map(|_| ())
+    }
+
     /// `GET /get-session`: `None` when signed out.
     pub async fn get_session(&self) -> Result<Option<types::SessionWithUser>, AuthError> {
         self.call(self.raw.get_session().send()).await
@@ -510,6 +525,16 @@ impl UsernameApi<'_> {
         let body = types::SignInUsernameBody::builder()
             .username(username)
             .password(password);
+        self.client
+            .call(self.client.raw.sign_in_username().body(body).send())
+            .await
+    }
+
+    /// `POST /sign-in/username` with every field under your control.
+    pub async fn sign_in_with(
+        &self,
+        body: types::SignInUsernameBody,
+    ) -> Result<types::SignInResponse, AuthError> {
         self.client
             .call(self.client.raw.sign_in_username().body(body).send())
             .await

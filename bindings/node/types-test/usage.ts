@@ -1,0 +1,14 @@
+// Compiled by CI against the packed package: the declared API type-checks, and
+// plugin namespaces exist in the types only for registered plugins.
+import { createAuthClient, usernameClient } from "@gatehouse/client";
+async function main() {
+  const auth = createAuthClient({ baseURL: "http://127.0.0.1:3000", plugins: [usernameClient()] });
+  const r = await auth.signIn.username({ username: "alice", password: "pw" });
+  if (r.error) { const code: string = r.error.code; console.log(code, r.error.status); } else { const email: string = r.data.user.email; console.log(email); }
+  const plain = createAuthClient({ baseURL: "http://127.0.0.1:3000" });
+  // @ts-expect-error: no username namespace without the plugin
+  plain.signIn.username;
+  const s = await plain.getSession();
+  if (s.data) { const t: string = s.data.session.token; console.log(t); }
+}
+main();
