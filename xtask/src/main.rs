@@ -3,7 +3,9 @@
 //! 1. `openapi/openapi.json` from the server, every built-in plugin registered;
 //! 2. `sdk/src/generated/client.rs`, the progenitor client for that spec,
 //!    and `sdk/src/generated/error_codes.rs` from the server's code tables;
-//! 3. `bindings/node/generated/types.d.ts`, the TypeScript wire types.
+//! 3. `bindings/node/generated/types.d.ts`, the TypeScript wire types;
+//! 4. `bindings/mobile/generated/{kotlin,swift}/`, uniffi's Kotlin and Swift
+//!    sources for the mobile library (built first, as uniffi reads its metadata).
 //!
 //! With `--check`, nothing is written: any difference is printed and the
 //! command fails, so CI catches a forgotten regeneration.
@@ -50,12 +52,13 @@ fn run(check: bool) -> anyhow::Result<bool> {
     let client = rust_client(&spec)?;
     let codes = rust_error_codes()?;
     let ts = typescript_types(&spec)?;
-    let outputs = [
+    let mut outputs = vec![
         (root.join("openapi/openapi.json"), spec),
         (root.join("sdk/src/generated/client.rs"), client),
         (root.join("sdk/src/generated/error_codes.rs"), codes),
         (root.join("bindings/node/generated/types.d.ts"), ts),
     ];
+    outputs.extend(mobile_sources(&root)?);
     let mut fresh = true;
     for (path, content) in outputs {
         let current = std::fs::read_to_string(&path).unwrap_or_default();
@@ -170,6 +173,70 @@ fn rust_error_codes() -> anyhow::Result<String> {
         "            other => ErrorCode::Other(other.to_string()),\n        }\n    }\n}\n",
     );
     Ok(out)
+}
+
+/// Builds the mobile library and the bindgen, generates Kotlin and Swift into
+/// a scratch folder, and returns (checked-in path, content) pairs.
+fn mobile_sources(root: &Path) -> anyhow::Result<Vec<(PathBuf, String)>> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = std::process::Command::new(&cargo)
+        .args([
+            "build",
+            "-q",
+            "-p",
+            "gatehouse-mobile",
+            "-p",
+            "uniffi-bindgen",
+        ])
+        .current_dir(root)
+        .status()?;
+    anyhow::ensure!(status.success(), "building gatehouse-mobile failed");
+    let meta = std::process::Command::new(&cargo)
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .current_dir(root)
+        .output()?;
+    let meta: serde_json::Value = serde_json::from_slice(&meta.stdout)?;
+    let target = PathBuf::from(
+        meta["target_directory"]
+            .as_str()
+            .context("target_directory")?,
+    )
+    .join("debug");
+    let scratch = target.join("uniffi-scratch");
+    let _ = std::fs::remove_dir_all(&scratch);
+    let status = std::process::Command::new(target.join("uniffi-bindgen"))
+        .arg("generate")
+        .arg(target.join(format!(
+            "{}gatehouse_mobile{}",
+            std::env::consts::DLL_PREFIX,
+            std::env::consts::DLL_SUFFIX
+        )))
+        .args(["-l", "kotlin", "-l", "swift", "--no-format", "-o"])
+        .arg(&scratch)
+        .current_dir(root.join("bindings/mobile"))
+        .status()?;
+    anyhow::ensure!(status.success(), "uniffi-bindgen failed");
+    let out = root.join("bindings/mobile/generated");
+    let files = [
+        (
+            "dev/gatehouse/gatehouse_mobile.kt",
+            "kotlin/dev/gatehouse/gatehouse_mobile.kt",
+        ),
+        ("Gatehouse.swift", "swift/Gatehouse.swift"),
+        ("GatehouseFFI.h", "swift/GatehouseFFI.h"),
+        ("GatehouseFFI.modulemap", "swift/GatehouseFFI.modulemap"),
+    ];
+    let mut pairs = Vec::new();
+    for (from, to) in files {
+        let content = std::fs::read_to_string(scratch.join(from))
+            .with_context(|| format!("reading generated {from}"))?;
+        let dest = out.join(to);
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        pairs.push((dest, content));
+    }
+    Ok(pairs)
 }
 
 /// One TypeScript interface per component schema.
