@@ -335,25 +335,12 @@ async fn scrypt_hash_from_better_auth_is_accepted_and_upgraded(b: Backend) {
         created_at: now,
         updated_at: now,
     };
-    let account = AccountRow {
-        id: token::new_id(),
-        account_id: user.id.clone(),
-        provider_id: "credential".into(),
-        user_id: user.id.clone(),
-        access_token: None,
-        refresh_token: None,
-        id_token: None,
-        access_token_expires_at: None,
-        refresh_token_expires_at: None,
-        scope: None,
-        // Better Auth's scrypt format, as its own database would hold it.
-        password: Some(password::hash_scrypt_better_auth(
-            PASSWORD,
-            "00112233445566778899aabbccddeeff",
-        )),
-        created_at: now,
-        updated_at: now,
-    };
+    // Better Auth's scrypt format, as its own database would hold it.
+    let account = AccountRow::credential(
+        &user.id,
+        password::hash_scrypt_better_auth(PASSWORD, "00112233445566778899aabbccddeeff"),
+        now,
+    );
     let inserted: Result<(), gatehouse_server::db::StorageError> = async {
         gatehouse_server::with_conn!(s.db(), |conn| {
             store::insert_user(conn.into(), &user).await?;

@@ -100,21 +100,7 @@ pub async fn sign_up_email(
         }
         return Err(ApiError::new(codes::USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL));
     }
-    let account = AccountRow {
-        id: token::new_id(),
-        account_id: user.id.clone(),
-        provider_id: "credential".into(),
-        user_id: user.id.clone(),
-        access_token: None,
-        refresh_token: None,
-        id_token: None,
-        access_token_expires_at: None,
-        refresh_token_expires_at: None,
-        scope: None,
-        password: Some(hash),
-        created_at: now,
-        updated_at: now,
-    };
+    let account = AccountRow::credential(&user.id, hash, now);
 
     // User, credential and plugin columns commit together or not at all; the
     // unique email index settles concurrent identical sign-ups.

@@ -172,21 +172,7 @@ pub async fn set_password(
     match existing {
         Some(a) => store::update_account_password(&state.db, &a.id, &hash, now).await?,
         None => {
-            let account = AccountRow {
-                id: token::new_id(),
-                account_id: s.user.id.clone(),
-                provider_id: "credential".into(),
-                user_id: s.user.id.clone(),
-                access_token: None,
-                refresh_token: None,
-                id_token: None,
-                access_token_expires_at: None,
-                refresh_token_expires_at: None,
-                scope: None,
-                password: Some(hash),
-                created_at: now,
-                updated_at: now,
-            };
+            let account = AccountRow::credential(&s.user.id, hash, now);
             store::create_account(&state.db, &account).await?;
         }
     }

@@ -48,6 +48,28 @@ pub struct AccountRow {
     pub updated_at: NaiveDateTime,
 }
 
+impl AccountRow {
+    /// The email/password account of a user: provider `credential`,
+    /// `accountId` = the user id (Better Auth's convention).
+    pub fn credential(user_id: &str, password_hash: String, now: NaiveDateTime) -> Self {
+        AccountRow {
+            id: crate::crypto::token::new_id(),
+            account_id: user_id.to_string(),
+            provider_id: "credential".into(),
+            user_id: user_id.to_string(),
+            access_token: None,
+            refresh_token: None,
+            id_token: None,
+            access_token_expires_at: None,
+            refresh_token_expires_at: None,
+            scope: None,
+            password: Some(password_hash),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 // Tokens and password hashes never reach a log line.
 impl std::fmt::Debug for AccountRow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
