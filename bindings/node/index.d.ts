@@ -1,21 +1,9 @@
-// Better Auth-shaped API of @gatehouse/client. Wire types come from the spec
-// (generated/types.d.ts, written by `cargo codegen`).
-import type {
-  AccountDto,
-  IsUsernameAvailableResponse,
-  Session,
-  SessionWithUser,
-  SignInEmailBody,
-  SignInResponse,
-  SignInUsernameBody,
-  SignUpEmailBody,
-  StatusResponse,
-  SuccessResponse,
-  TokenUserResponse,
-  UpdateUserBody,
-} from "./generated/types";
+// Better Auth-shaped API of @gatehouse/client. The route methods and wire
+// types are generated from the spec (generated/routes.d.ts, generated/types.d.ts).
+import type { CoreRoutes, PluginRoutes } from "./generated/routes";
 
 export * from "./generated/types";
+export type { CoreRoutes, PluginRoutes } from "./generated/routes";
 
 /** A failed call: the server's code (or `PLUGIN_NOT_ENABLED`), status and message. */
 export interface AuthClientError {
@@ -33,27 +21,15 @@ export interface ClientPlugin<Id extends string = string> {
 export declare function usernameClient(): ClientPlugin<"username">;
 export declare function bearerClient(): ClientPlugin<"bearer">;
 
-export interface BaseClient {
-  signUp: { email(body: SignUpEmailBody): Promise<Result<TokenUserResponse>> };
-  signIn: { email(body: SignInEmailBody): Promise<Result<SignInResponse>> };
-  getSession(): Promise<Result<SessionWithUser | null>>;
-  signOut(): Promise<Result<SuccessResponse>>;
-  listSessions(): Promise<Result<Session[]>>;
-  revokeSession(body: { token: string }): Promise<Result<StatusResponse>>;
-  updateUser(body: UpdateUserBody): Promise<Result<StatusResponse>>;
-  listAccounts(): Promise<Result<AccountDto[]>>;
-  /** The stored session token (`token.signature`), or null. */
-  sessionToken(): Promise<string | null>;
-}
+type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;
+type RoutesOf<Id> = Id extends keyof PluginRoutes ? PluginRoutes[Id] : unknown;
 
-export interface UsernameNamespace {
-  signIn: BaseClient["signIn"] & { username(body: SignInUsernameBody): Promise<Result<SignInResponse>> };
-  isUsernameAvailable(body: { username: string }): Promise<Result<IsUsernameAvailableResponse>>;
-}
-
-type HasPlugin<P extends readonly ClientPlugin[], Id extends string> = Extract<P[number], ClientPlugin<Id>> extends never ? false : true;
-
-export type AuthClient<P extends readonly ClientPlugin[]> = BaseClient & (HasPlugin<P, "username"> extends true ? UsernameNamespace : {});
+/** The core routes plus those of each registered plugin, nothing else. */
+export type AuthClient<P extends readonly ClientPlugin[]> = CoreRoutes &
+  UnionToIntersection<RoutesOf<P[number]["id"]>> & {
+    /** The stored session token (`token.signature`), or null. */
+    sessionToken(): Promise<string | null>;
+  };
 
 export declare function createAuthClient<const P extends readonly ClientPlugin[] = []>(options: {
   baseURL: string;

@@ -1,12 +1,16 @@
 // Better Auth's client API (`createAuthClient`, `{ data, error }` results)
-// over the native Rust client. Plugin namespaces exist only for registered
-// plugins, and a plugin the server lacks makes every call answer
-// `error.code === "PLUGIN_NOT_ENABLED"` before any request reaches its routes.
+// over the native Rust client. The surface is built from the route table
+// generated from the spec (generated/routes.js): every route of the core and
+// of each registered plugin appears at Better Auth's method path
+// (`/sign-in/username` -> `client.signIn.username`). A plugin the server
+// lacks makes every call answer `error.code === "PLUGIN_NOT_ENABLED"` before
+// any request reaches its routes.
 "use strict";
 
 const { join } = require("node:path");
 
 const { NativeClient } = require(join(__dirname, `gatehouse.${process.platform}-${process.arch}.node`));
+const routes = require("./generated/routes.js");
 
 /** The `username` plugin (as `usernameClient` from `better-auth/client/plugins`). */
 function usernameClient() {
@@ -18,30 +22,40 @@ function bearerClient() {
   return { id: "bearer" };
 }
 
+function queryString(query) {
+  if (!query) return "";
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) {
+    if (v !== undefined && v !== null) params.append(k, typeof v === "string" ? v : JSON.stringify(v));
+  }
+  const s = params.toString();
+  return s ? `?${s}` : "";
+}
+
 function createAuthClient(options = {}) {
   const { baseURL, plugins = [] } = options;
   if (typeof baseURL !== "string" || baseURL.length === 0) {
     throw new TypeError("createAuthClient: baseURL is required");
   }
   const ids = plugins.map((p) => p.id);
-  const native = new NativeClient(baseURL, ids, false);
-  const call = async (route, body) => JSON.parse(await native.call(route, body === undefined ? "" : JSON.stringify(body)));
+  const native = new NativeClient(baseURL, ids);
+  const request = async (method, path, body, plugin) =>
+    JSON.parse(await native.request(method, path, body === undefined ? null : JSON.stringify(body), plugin));
 
   const client = {
-    signUp: { email: (body) => call("/sign-up/email", body) },
-    signIn: { email: (body) => call("/sign-in/email", body) },
-    getSession: () => call("/get-session"),
-    signOut: () => call("/sign-out"),
-    listSessions: () => call("/list-sessions"),
-    revokeSession: (body) => call("/revoke-session", body),
-    updateUser: (body) => call("/update-user", body),
-    listAccounts: () => call("/list-accounts"),
     /** The stored session token (`token.signature`), or null. */
     sessionToken: async () => (await native.sessionToken()) ?? null,
   };
-  if (ids.includes("username")) {
-    client.signIn.username = (body) => call("/sign-in/username", body);
-    client.isUsernameAvailable = (body) => call("/is-username-available", body);
+  for (const route of routes) {
+    if (route.plugin !== "core" && !ids.includes(route.plugin)) continue;
+    let ns = client;
+    for (const segment of route.clientPath.slice(0, -1)) ns = ns[segment] ??= {};
+    const plugin = route.plugin === "core" ? null : route.plugin;
+    const call =
+      route.method === "GET"
+        ? (arg) => request("GET", route.path + queryString(arg?.query), undefined, plugin)
+        : (body) => request(route.method, route.path, body ?? {}, plugin);
+    ns[route.clientPath[route.clientPath.length - 1]] = call;
   }
   return client;
 }

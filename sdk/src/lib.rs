@@ -191,7 +191,7 @@ fn decode_component(s: &str) -> String {
 /// Builds an [`AuthClient`].
 pub struct AuthClientBuilder {
     base_url: String,
-    plugins: Vec<Plugin>,
+    plugins: Vec<String>,
     store: Arc<dyn TokenStore>,
     transport: Transport,
     http: Option<reqwest::Client>,
@@ -199,9 +199,16 @@ pub struct AuthClientBuilder {
 
 impl AuthClientBuilder {
     /// Mirrors a server plugin; [`AuthClientBuilder::build`] checks the server has it.
-    pub fn plugin(mut self, plugin: Plugin) -> Self {
-        if !self.plugins.contains(&plugin) {
-            self.plugins.push(plugin);
+    pub fn plugin(self, plugin: Plugin) -> Self {
+        self.plugin_id(plugin.id())
+    }
+
+    /// Mirrors a server plugin by id (for plugins this crate has no namespace
+    /// for yet; their routes are reachable through [`AuthClient::request`]).
+    pub fn plugin_id(mut self, id: impl Into<String>) -> Self {
+        let id = id.into();
+        if !self.plugins.contains(&id) {
+            self.plugins.push(id);
         }
         self
     }
@@ -258,10 +265,8 @@ impl AuthClientBuilder {
             .into_inner();
         let server_plugins: Vec<String> = listed.plugins.into_iter().map(|p| p.id).collect();
         for p in &self.plugins {
-            if !server_plugins.iter().any(|id| id == p.id()) {
-                return Err(AuthError::PluginNotEnabled {
-                    plugin: p.id().to_string(),
-                });
+            if !server_plugins.contains(p) {
+                return Err(AuthError::PluginNotEnabled { plugin: p.clone() });
             }
         }
         Ok(AuthClient {
@@ -278,7 +283,7 @@ impl AuthClientBuilder {
 pub struct AuthClient {
     raw: raw::Client,
     state: ClientState,
-    plugins: Vec<Plugin>,
+    plugins: Vec<String>,
     server_plugins: Vec<String>,
 }
 
@@ -488,6 +493,80 @@ impl AuthClient {
         self.call(self.raw.list_accounts().send()).await
     }
 
+    /// Any route by method and path (relative to the API base, e.g.
+    /// `/sign-in/username`), with the same session handling and typed errors
+    /// as the typed methods. Bindings build their spec-generated surfaces on it.
+    /// Responses are JSON (`Value::Null` for an empty body).
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<serde_json::Value, AuthError> {
+        if !path.starts_with('/') {
+            return Err(AuthError::Unexpected(format!(
+                "path must start with '/': {path}"
+            )));
+        }
+        let method: reqwest::Method = method
+            .parse()
+            .map_err(|_| AuthError::Unexpected(format!("bad method {method}")))?;
+        let mut builder = self
+            .raw
+            .client
+            .request(method, format!("{}{path}", self.raw.baseurl));
+        if let Some(b) = body {
+            builder = builder.json(b);
+        }
+        let mut req = builder
+            .build()
+            .map_err(|e| AuthError::Unexpected(e.to_string()))?;
+        let _ = auth_hook(&self.state, &mut req).await;
+        let resp = self
+            .raw
+            .client
+            .execute(req)
+            .await
+            .map_err(|e| AuthError::Network(e.to_string()))?;
+        self.absorb(resp.headers());
+        let status = resp.status().as_u16();
+        let text = resp
+            .text()
+            .await
+            .map_err(|e| AuthError::Network(e.to_string()))?;
+        let json: serde_json::Value = if text.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
+        };
+        if (200..300).contains(&status) {
+            return Ok(json);
+        }
+        let code = json["code"]
+            .as_str()
+            .map(ErrorCode::parse)
+            .unwrap_or_else(|| ErrorCode::Other(format!("HTTP_{status}")));
+        let message = json["message"].as_str().unwrap_or_default().to_string();
+        Err(AuthError::Api {
+            status,
+            code,
+            message,
+        })
+    }
+
+    /// Whether `plugin` (a server plugin id) is registered on this client and
+    /// enabled on the server; `PluginNotEnabled` otherwise.
+    pub fn require_plugin(&self, plugin: &str) -> Result<(), AuthError> {
+        let registered = self.plugins.iter().any(|p| p == plugin);
+        if registered && self.server_plugins.iter().any(|id| id == plugin) {
+            Ok(())
+        } else {
+            Err(AuthError::PluginNotEnabled {
+                plugin: plugin.to_string(),
+            })
+        }
+    }
+
     /// The `username` plugin's routes; `PluginNotEnabled` unless registered.
     #[cfg(feature = "username")]
     pub fn username(&self) -> Result<UsernameApi<'_>, AuthError> {
@@ -496,14 +575,7 @@ impl AuthClient {
     }
 
     fn require(&self, plugin: Plugin) -> Result<(), AuthError> {
-        if self.plugins.contains(&plugin) && self.server_plugins.iter().any(|id| id == plugin.id())
-        {
-            Ok(())
-        } else {
-            Err(AuthError::PluginNotEnabled {
-                plugin: plugin.id().to_string(),
-            })
-        }
+        self.require_plugin(plugin.id())
     }
 }
 

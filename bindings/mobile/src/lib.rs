@@ -238,6 +238,36 @@ impl AuthClient {
         Ok(self.connected().await?.sign_out().await?)
     }
 
+    /// Any route by method and path (under the API base), JSON in and out.
+    /// `plugin`, when given, must be registered here and enabled on the
+    /// server, or no request is sent. The spec-generated `*Json` extension
+    /// functions (generated/kotlin/.../Routes.kt, generated/swift/Routes.swift)
+    /// call this, so a new server route reaches Kotlin and Swift on `cargo codegen`.
+    pub async fn request(
+        &self,
+        method: String,
+        path: String,
+        body_json: Option<String>,
+        plugin: Option<String>,
+    ) -> Result<String, AuthError> {
+        let client = self.connected().await?;
+        if let Some(p) = plugin {
+            client.require_plugin(&p)?;
+        }
+        let body = body_json
+            .as_deref()
+            .map(serde_json::from_str::<serde_json::Value>)
+            .transpose()
+            .map_err(|e| AuthError::Unexpected {
+                code: "INVALID_BODY".into(),
+                reason: e.to_string(),
+            })?;
+        Ok(client
+            .request(&method, &path, body.as_ref())
+            .await?
+            .to_string())
+    }
+
     /// The `username` plugin's routes; `PluginNotEnabled` unless registered
     /// here and enabled on the server.
     pub async fn username(self: Arc<Self>) -> Result<Arc<UsernameApi>, AuthError> {

@@ -14,6 +14,7 @@ trap cleanup EXIT
 
 "$K/bin/kotlinc" -nowarn -cp "$CP" -d "$work/classes" \
   "$repo/bindings/mobile/generated/kotlin/dev/gatehouse/gatehouse_mobile.kt" \
+  "$repo/bindings/mobile/generated/kotlin/dev/gatehouse/Routes.kt" \
   "$repo/bindings/mobile/tests/kotlin/AuthClientTest.kt"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }

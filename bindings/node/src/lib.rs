@@ -1,9 +1,10 @@
-//! The native half of the Node package: one client object whose `call`
-//! takes a Better Auth route and a JSON body and resolves to the JSON of
-//! Better Auth's `{ data, error }` result. Errors are values, never throws,
-//! so JavaScript always sees `error.code`, `error.status`, `error.message`.
+//! The native half of the Node package: a client whose `request` takes a
+//! route (method, path, JSON body) and resolves to the JSON of Better Auth's
+//! `{ data, error }` result. Errors are values, never throws, so JavaScript
+//! always sees `error.code`, `error.status`, `error.message`. Which routes
+//! exist is decided in JavaScript from the spec-generated route table.
 
-use gatehouse::{AuthClient, AuthError, Plugin};
+use gatehouse::{AuthClient, AuthError};
 use napi_derive::napi;
 use serde_json::{json, Value};
 use tokio::sync::OnceCell;
@@ -13,7 +14,6 @@ use tokio::sync::OnceCell;
 pub struct NativeClient {
     base_url: String,
     plugins: Vec<String>,
-    bearer: bool,
     /// Connected on first use: the plugin check runs before any other request.
     client: OnceCell<Result<AuthClient, Value>>,
 }
@@ -26,27 +26,23 @@ fn error_value(e: &AuthError) -> Value {
     json!({ "code": e.code().as_str(), "status": e.status().unwrap_or(0), "message": message })
 }
 
-fn result<T: serde::Serialize>(r: Result<T, AuthError>) -> Value {
+fn result(r: Result<Value, AuthError>) -> String {
     match r {
         Ok(data) => json!({ "data": data, "error": null }),
         Err(e) => json!({ "data": null, "error": error_value(&e) }),
     }
-}
-
-fn parse<T: serde::de::DeserializeOwned>(body: &str) -> Result<T, AuthError> {
-    let text = if body.is_empty() { "{}" } else { body };
-    serde_json::from_str(text).map_err(|e| AuthError::Unexpected(format!("invalid arguments: {e}")))
+    .to_string()
 }
 
 #[napi]
 impl NativeClient {
-    /// `plugins`: server plugin ids this client mirrors (e.g. `["username"]`).
+    /// `plugins`: server plugin ids this client mirrors (e.g. `["username"]`);
+    /// `bearer` also switches sessions to `Authorization: Bearer`.
     #[napi(constructor)]
-    pub fn new(base_url: String, plugins: Vec<String>, bearer: bool) -> Self {
+    pub fn new(base_url: String, plugins: Vec<String>) -> Self {
         NativeClient {
             base_url,
             plugins,
-            bearer,
             client: OnceCell::new(),
         }
     }
@@ -57,18 +53,10 @@ impl NativeClient {
             .get_or_init(|| async {
                 let mut builder = AuthClient::builder(self.base_url.clone());
                 for id in &self.plugins {
-                    match id.as_str() {
-                        "username" => builder = builder.plugin(Plugin::Username),
-                        "bearer" => builder = builder.bearer(),
-                        other => {
-                            return Err(error_value(&AuthError::PluginNotEnabled {
-                                plugin: other.to_string(),
-                            }));
-                        }
-                    }
-                }
-                if self.bearer {
-                    builder = builder.bearer();
+                    builder = match id.as_str() {
+                        "bearer" => builder.bearer(),
+                        other => builder.plugin_id(other),
+                    };
                 }
                 builder.build().await.map_err(|e| error_value(&e))
             })
@@ -76,62 +64,35 @@ impl NativeClient {
         r.as_ref().map_err(Clone::clone)
     }
 
-    /// Calls one route; resolves to the JSON text of `{ data, error }`.
+    /// Calls one route (`method`, `path` under the API base, JSON `body`);
+    /// resolves to the JSON text of `{ data, error }`. `plugin`, when given,
+    /// must be registered and enabled, or no request is sent.
     #[napi]
-    pub async fn call(&self, route: String, body: String) -> String {
+    pub async fn request(
+        &self,
+        method: String,
+        path: String,
+        body: Option<String>,
+        plugin: Option<String>,
+    ) -> String {
         let client = match self.connected().await {
             Ok(c) => c,
             Err(error) => return json!({ "data": null, "error": error }).to_string(),
         };
-        let out = match route.as_str() {
-            "/sign-up/email" => match parse(&body) {
-                Ok(b) => result(client.sign_up_email_with(b).await),
-                Err(e) => result::<()>(Err(e)),
-            },
-            "/sign-in/email" => match parse(&body) {
-                Ok(b) => result(client.sign_in_email_with(b).await),
-                Err(e) => result::<()>(Err(e)),
-            },
-            "/get-session" => result(client.get_session().await),
-            "/sign-out" => result(client.sign_out().await.map(|_| json!({ "success": true }))),
-            "/list-sessions" => result(client.list_sessions().await),
-            "/list-accounts" => result(client.list_accounts().await),
-            "/update-user" => match parse(&body) {
-                Ok(b) => result(
-                    client
-                        .update_user_with(b)
-                        .await
-                        .map(|_| json!({ "status": true })),
-                ),
-                Err(e) => result::<()>(Err(e)),
-            },
-            "/revoke-session" => match parse::<Value>(&body) {
-                Ok(b) => {
-                    let token = b["token"].as_str().unwrap_or_default().to_string();
-                    result(
-                        client
-                            .revoke_session(&token)
-                            .await
-                            .map(|_| json!({ "status": true })),
-                    )
-                }
-                Err(e) => result::<()>(Err(e)),
-            },
-            "/sign-in/username" => match (client.username(), parse(&body)) {
-                (Ok(ns), Ok(b)) => result(ns.sign_in_with(b).await),
-                (Err(e), _) | (_, Err(e)) => result::<()>(Err(e)),
-            },
-            "/is-username-available" => match (client.username(), parse::<Value>(&body)) {
-                (Ok(ns), Ok(b)) => result(
-                    ns.is_available(b["username"].as_str().unwrap_or_default())
-                        .await
-                        .map(|available| json!({ "available": available })),
-                ),
-                (Err(e), _) | (_, Err(e)) => result::<()>(Err(e)),
-            },
-            other => result::<()>(Err(AuthError::Unexpected(format!("unknown route {other}")))),
+        if let Some(p) = plugin {
+            if let Err(e) = client.require_plugin(&p) {
+                return result(Err(e));
+            }
+        }
+        let body = match body
+            .as_deref()
+            .map(serde_json::from_str::<Value>)
+            .transpose()
+        {
+            Ok(b) => b,
+            Err(e) => return result(Err(AuthError::Unexpected(format!("invalid body: {e}")))),
         };
-        out.to_string()
+        result(client.request(&method, &path, body.as_ref()).await)
     }
 
     /// The stored session token (`token.signature`), if signed in.

@@ -12,3 +12,10 @@ async function main() {
   if (s.data) { const t: string = s.data.session.token; console.log(t); }
 }
 main();
+async function more() {
+  const auth = createAuthClient({ baseURL: "x", plugins: [usernameClient()] });
+  await auth.signOut();
+  const a = await auth.isUsernameAvailable({ username: "x" });
+  if (a.data) { const b: boolean = a.data.available; console.log(b); }
+}
+more();

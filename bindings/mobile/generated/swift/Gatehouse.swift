@@ -568,6 +568,15 @@ public protocol AuthClientProtocol: AnyObject, Sendable {
      */
     func getSession() async throws  -> SessionWithUser?
     
+    /**
+     * Any route by method and path (under the API base), JSON in and out.
+     * `plugin`, when given, must be registered here and enabled on the
+     * server, or no request is sent. The spec-generated `*Json` extension
+     * functions (generated/kotlin/.../Routes.kt, generated/swift/Routes.swift)
+     * call this, so a new server route reaches Kotlin and Swift on `cargo codegen`.
+     */
+    func request(method: String, path: String, bodyJson: String?, plugin: String?) async throws  -> String
+    
     func signInEmail(email: String, password: String) async throws  -> SignInResult
     
     func signOut() async throws 
@@ -667,6 +676,29 @@ open func getSession()async throws  -> SessionWithUser?  {
             completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
             freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
             liftFunc: FfiConverterOptionTypeSessionWithUser.lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Any route by method and path (under the API base), JSON in and out.
+     * `plugin`, when given, must be registered here and enabled on the
+     * server, or no request is sent. The spec-generated `*Json` extension
+     * functions (generated/kotlin/.../Routes.kt, generated/swift/Routes.swift)
+     * call this, so a new server route reaches Kotlin and Swift on `cargo codegen`.
+     */
+open func request(method: String, path: String, bodyJson: String?, plugin: String?)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_authclient_request(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(method),FfiConverterString.lower(path),FfiConverterOptionString.lower(bodyJson),FfiConverterOptionString.lower(plugin)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
             errorHandler: FfiConverterTypeAuthError_lift
         )
 }
@@ -1814,6 +1846,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.contractVersionMismatch
     }
     if (uniffi_gatehouse_mobile_checksum_method_authclient_get_session() != 34405) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_authclient_request() != 3436) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gatehouse_mobile_checksum_method_authclient_sign_in_email() != 15052) {

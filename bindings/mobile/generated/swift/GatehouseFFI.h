@@ -287,6 +287,11 @@ uint64_t uniffi_gatehouse_mobile_fn_constructor_authclient_new(RustBuffer base_u
 uint64_t uniffi_gatehouse_mobile_fn_method_authclient_get_session(uint64_t ptr
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_FN_METHOD_AUTHCLIENT_REQUEST
+#define UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_FN_METHOD_AUTHCLIENT_REQUEST
+uint64_t uniffi_gatehouse_mobile_fn_method_authclient_request(uint64_t ptr, RustBuffer method, RustBuffer path, RustBuffer body_json, RustBuffer plugin
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_FN_METHOD_AUTHCLIENT_SIGN_IN_EMAIL
 #define UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_FN_METHOD_AUTHCLIENT_SIGN_IN_EMAIL
 uint64_t uniffi_gatehouse_mobile_fn_method_authclient_sign_in_email(uint64_t ptr, RustBuffer email, RustBuffer password
@@ -620,6 +625,12 @@ void ffi_gatehouse_mobile_rust_future_complete_void(uint64_t handle, RustCallSta
 #ifndef UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_CHECKSUM_METHOD_AUTHCLIENT_GET_SESSION
 #define UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_CHECKSUM_METHOD_AUTHCLIENT_GET_SESSION
 uint16_t uniffi_gatehouse_mobile_checksum_method_authclient_get_session(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_CHECKSUM_METHOD_AUTHCLIENT_REQUEST
+#define UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_CHECKSUM_METHOD_AUTHCLIENT_REQUEST
+uint16_t uniffi_gatehouse_mobile_checksum_method_authclient_request(void
     
 );
 #endif

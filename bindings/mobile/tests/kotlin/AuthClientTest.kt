@@ -4,6 +4,7 @@ import dev.gatehouse.AuthClient
 import dev.gatehouse.AuthException
 import dev.gatehouse.ClientPlugin
 import dev.gatehouse.TokenStorage
+import dev.gatehouse.*
 import kotlinx.coroutines.runBlocking
 
 var passed = 0
@@ -64,6 +65,33 @@ fun main(args: Array<String>) = runBlocking {
                 } catch (e: AuthException.Api) {
                     expect(e.code == "INVALID_EMAIL_OR_PASSWORD", "code ${e.code}")
                     expect(e.status.toInt() == 401, "status ${e.status}")
+                }
+            }
+        }
+    }
+
+    check("spec-generated route functions (JSON in, JSON out)") {
+        runBlocking {
+            AuthClient(withUsername, listOf(ClientPlugin.USERNAME), null).use { client ->
+                val name = "kj_${rand()}"
+                val up = client.signUpEmailJson("""{"name":"Json","email":"kj-${rand()}@example.com","password":"$password","username":"$name"}""")
+                expect(up.contains("\"username\":\"$name\""), up)
+                val available = client.isUsernameAvailableJson("""{"username":"$name"}""")
+                expect(available == """{"available":false}""", available)
+                expect(client.getSessionJson("disableRefresh=true").contains(name), "session JSON")
+                try {
+                    client.signInEmailJson("""{"email":"nobody-${rand()}@example.com","password":"$password"}""")
+                    throw AssertionError("no error")
+                } catch (e: AuthException.Api) {
+                    expect(e.code == "INVALID_EMAIL_OR_PASSWORD", "$e")
+                }
+            }
+            AuthClient(withoutUsername, listOf(), null).use { client ->
+                try {
+                    client.isUsernameAvailableJson("""{"username":"someone"}""")
+                    throw AssertionError("plugin route without registration")
+                } catch (e: AuthException.PluginNotEnabled) {
+                    expect(e.plugin == "username", "$e")
                 }
             }
         }

@@ -712,6 +712,8 @@ internal object IntegrityCheckingUniffiLib {
     internal fun ensureInitialized() = Unit
     external fun uniffi_gatehouse_mobile_checksum_method_authclient_get_session(
     ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_authclient_request(
+    ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_authclient_sign_in_email(
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_authclient_sign_out(
@@ -760,6 +762,8 @@ internal object UniffiLib {
     external fun uniffi_gatehouse_mobile_fn_constructor_authclient_new(`baseUrl`: RustBuffer.ByValue,`plugins`: RustBuffer.ByValue,`storage`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_gatehouse_mobile_fn_method_authclient_get_session(`ptr`: Long,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_authclient_request(`ptr`: Long,`method`: RustBuffer.ByValue,`path`: RustBuffer.ByValue,`bodyJson`: RustBuffer.ByValue,`plugin`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_gatehouse_mobile_fn_method_authclient_sign_in_email(`ptr`: Long,`email`: RustBuffer.ByValue,`password`: RustBuffer.ByValue,
     ): Long
@@ -909,6 +913,9 @@ private fun uniffiCheckContractApiVersion(lib: IntegrityCheckingUniffiLib) {
 @Suppress("UNUSED_PARAMETER")
 private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_gatehouse_mobile_checksum_method_authclient_get_session() and 0xFFFF) != 34405) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_authclient_request() and 0xFFFF) != 3436) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_authclient_sign_in_email() and 0xFFFF) != 15052) {
@@ -1383,6 +1390,15 @@ public interface AuthClientInterface {
      */
     suspend fun `getSession`(): SessionWithUser?
     
+    /**
+     * Any route by method and path (under the API base), JSON in and out.
+     * `plugin`, when given, must be registered here and enabled on the
+     * server, or no request is sent. The spec-generated `*Json` extension
+     * functions (generated/kotlin/.../Routes.kt, generated/swift/Routes.swift)
+     * call this, so a new server route reaches Kotlin and Swift on `cargo codegen`.
+     */
+    suspend fun `request`(`method`: kotlin.String, `path`: kotlin.String, `bodyJson`: kotlin.String?, `plugin`: kotlin.String?): kotlin.String
+    
     suspend fun `signInEmail`(`email`: kotlin.String, `password`: kotlin.String): SignInResult
     
     suspend fun `signOut`()
@@ -1536,6 +1552,38 @@ open class AuthClient: Disposable, AutoCloseable, AuthClientInterface
         { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
         // lift function
         { FfiConverterOptionalTypeSessionWithUser.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Any route by method and path (under the API base), JSON in and out.
+     * `plugin`, when given, must be registered here and enabled on the
+     * server, or no request is sent. The spec-generated `*Json` extension
+     * functions (generated/kotlin/.../Routes.kt, generated/swift/Routes.swift)
+     * call this, so a new server route reaches Kotlin and Swift on `cargo codegen`.
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `request`(`method`: kotlin.String, `path`: kotlin.String, `bodyJson`: kotlin.String?, `plugin`: kotlin.String?) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_authclient_request(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`method`),
+        FfiConverterString.lower(`path`),
+        FfiConverterOptionalString.lower(`bodyJson`),
+        FfiConverterOptionalString.lower(`plugin`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
         // Error FFI converter
         AuthException.ErrorHandler,
     )
