@@ -3,6 +3,36 @@
 use gatehouse::{AuthClient, AuthError, ErrorCode, Plugin};
 use gatehouse_tests::{email, Backend, TestServer, PASSWORD};
 
+/// The servers under test: the shared ones of `scripts/cross-language.sh`
+/// (`GATEHOUSE_URL`, `GATEHOUSE_URL_NO_USERNAME`), or fresh in-process ones.
+struct Servers {
+    with_username: String,
+    without_username: String,
+    _owned: Vec<TestServer>,
+}
+
+async fn servers() -> Servers {
+    let shared = (
+        std::env::var("GATEHOUSE_URL"),
+        std::env::var("GATEHOUSE_URL_NO_USERNAME"),
+    );
+    if let (Ok(with_username), Ok(without_username)) = shared {
+        return Servers {
+            with_username,
+            without_username,
+            _owned: Vec::new(),
+        };
+    }
+    let full = TestServer::start(Backend::Sqlite).await;
+    let plain =
+        TestServer::start_with(Backend::Sqlite, |c| c.plugins = vec!["open-api".into()]).await;
+    Servers {
+        with_username: full.origin.clone(),
+        without_username: plain.origin.clone(),
+        _owned: vec![full, plain],
+    }
+}
+
 fn username() -> String {
     format!("u_{}", gatehouse_tests::random_suffix(10).to_lowercase())
 }
@@ -11,8 +41,8 @@ fn username() -> String {
 /// sign-in, sign-out, and a wrong password's typed error.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scenario_with_cookies() {
-    let server = TestServer::start(Backend::Sqlite).await;
-    let client = AuthClient::builder(&server.origin)
+    let servers = servers().await;
+    let client = AuthClient::builder(&servers.with_username)
         .plugin(Plugin::Username)
         .build()
         .await
@@ -85,8 +115,8 @@ async fn scenario_with_cookies() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bearer_transport_and_session_routes() {
-    let server = TestServer::start(Backend::Sqlite).await;
-    let client = AuthClient::builder(&server.origin)
+    let servers = servers().await;
+    let client = AuthClient::builder(&servers.with_username)
         .bearer()
         .build()
         .await
@@ -122,9 +152,8 @@ async fn bearer_transport_and_session_routes() {
 /// an unregistered namespace fails before any request.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plugin_registration_is_mirrored() {
-    let server =
-        TestServer::start_with(Backend::Sqlite, |c| c.plugins = vec!["open-api".into()]).await;
-    let err = AuthClient::builder(&server.origin)
+    let servers = servers().await;
+    let err = AuthClient::builder(&servers.without_username)
         .plugin(Plugin::Username)
         .build()
         .await
@@ -135,14 +164,17 @@ async fn plugin_registration_is_mirrored() {
     );
     assert_eq!(err.code(), ErrorCode::PluginNotEnabled);
     assert!(err.to_string().contains("username"));
-    let err = AuthClient::builder(&server.origin)
+    let err = AuthClient::builder(&servers.without_username)
         .bearer()
         .build()
         .await
         .unwrap_err();
     assert!(matches!(err, AuthError::PluginNotEnabled { ref plugin } if plugin == "bearer"));
 
-    let plain = AuthClient::builder(&server.origin).build().await.unwrap();
+    let plain = AuthClient::builder(&servers.without_username)
+        .build()
+        .await
+        .unwrap();
     assert!(matches!(
         plain.username(),
         Err(AuthError::PluginNotEnabled { .. })

@@ -73,7 +73,9 @@ async function freePort() {
   });
 }
 
-test("a server without username: every call fails with PLUGIN_NOT_ENABLED", async (t) => {
+/** The shared server without username (cross-language run), or one started here. */
+async function serverWithoutUsername(t) {
+  if (process.env.GATEHOUSE_URL_NO_USERNAME) return process.env.GATEHOUSE_URL_NO_USERNAME;
   const bin = process.env.GATEHOUSE_BIN;
   assert.ok(bin, "GATEHOUSE_BIN is set by run.sh");
   const port = await freePort();
@@ -97,6 +99,11 @@ test("a server without username: every call fails with PLUGIN_NOT_ENABLED", asyn
     } catch {}
     await new Promise((r) => setTimeout(r, 100));
   }
+  return url;
+}
+
+test("a server without username: every call fails with PLUGIN_NOT_ENABLED", async (t) => {
+  const url = await serverWithoutUsername(t);
   const plugins = await (await fetch(`${url}/api/auth/plugins`)).json();
   assert.ok(!plugins.plugins.some((p) => p.id === "username"));
 

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The cross-language scenario: the Rust SDK, the Node package and the Kotlin
+# binding run the same scenario (sign-up, sign-in, get-session, username
+# sign-in, sign-out, wrong password's code) and the mirroring proof against
+# the same two running servers: one with username+bearer, one without username.
+#   bash scripts/cross-language.sh <gatehouse binary>
+# Expects the debug build of the workspace in $CARGO_TARGET_DIR (or target/).
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+export GATEHOUSE_BIN="$1"
+target="${CARGO_TARGET_DIR:-$repo/target}/debug"
+SERVE_DIR="$(mktemp -d)"
+source "$repo/scripts/serve.sh"
+trap 'stop_servers; rm -rf "$SERVE_DIR"' EXIT
+
+GATEHOUSE_URL="$(start_server username,bearer)"
+GATEHOUSE_URL_NO_USERNAME="$(start_server "")"
+export GATEHOUSE_URL GATEHOUSE_URL_NO_USERNAME
+echo "servers: $GATEHOUSE_URL (username, bearer), $GATEHOUSE_URL_NO_USERNAME (no username)"
+
+echo "--- Rust (sdk/tests/client.rs against the shared servers)"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --locked -p gatehouse --test client
+else
+  cargo test --locked -p gatehouse --test client
+fi
+
+echo "--- Node (@gatehouse/client)"
+cp "$target/libgatehouse_node.so" bindings/node/gatehouse.linux-x64.node
+node --test bindings/node/test/
+
+echo "--- Kotlin (uniffi, JVM)"
+bash bindings/mobile/tests/run-kotlin.sh "$GATEHOUSE_BIN" "$target"
