@@ -4,12 +4,13 @@
 # sign-in, sign-out, wrong password's code) and the mirroring proof against
 # the same two running servers: one with username+bearer, one without username.
 #   bash scripts/cross-language.sh <gatehouse binary>
-# Expects the debug build of the workspace in $CARGO_TARGET_DIR (or target/).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 export GATEHOUSE_BIN="$1"
 target="${CARGO_TARGET_DIR:-$repo/target}/debug"
+# The native libraries the Node and Kotlin clients load (test builds skip cdylibs).
+cargo build --locked -p gatehouse-node -p gatehouse-mobile
 SERVE_DIR="$(mktemp -d)"
 source "$repo/scripts/serve.sh"
 trap 'stop_servers; rm -rf "$SERVE_DIR"' EXIT
