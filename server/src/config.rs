@@ -50,6 +50,77 @@ pub struct Config {
     pub ip: IpConfig,
     pub user: UserConfig,
     pub username: UsernameConfig,
+    pub mail: MailConfig,
+    pub email_verification: EmailVerificationConfig,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailConfig {
+    /// `smtp://host:port`, `smtp+starttls://user:pass@host:587` or
+    /// `smtps://user:pass@host:465`. Env `GATEHOUSE_SMTP_URL`. Unset in
+    /// development: messages (with their links) are printed to the log.
+    pub smtp_url: Option<String>,
+    /// Sender. Env `GATEHOUSE_MAIL_FROM`.
+    pub from: String,
+    pub templates: MailTemplates,
+}
+
+impl std::fmt::Debug for MailConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailConfig")
+            .field("smtp_url", &self.smtp_url.as_deref().map(redact_url))
+            .field("from", &self.from)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Per-kind overrides of the built-in templates.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailTemplates {
+    pub verify_email: Option<MailTemplate>,
+}
+
+/// A message template; `{app}`, `{url}` and `{email}` are filled in.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailTemplate {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmailVerificationConfig {
+    /// Mail a verification link on sign-up; default: follows
+    /// `email_and_password.require_email_verification`.
+    pub send_on_sign_up: Option<bool>,
+    /// Sign the user in when the link is opened.
+    pub auto_sign_in_after_verification: bool,
+    /// Seconds a link stays valid.
+    pub expires_in: i64,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        MailConfig {
+            smtp_url: None,
+            from: "Gatehouse <no-reply@localhost>".into(),
+            templates: MailTemplates::default(),
+        }
+    }
+}
+
+impl Default for EmailVerificationConfig {
+    fn default() -> Self {
+        EmailVerificationConfig {
+            send_on_sign_up: None,
+            auto_sign_in_after_verification: false,
+            expires_in: 3600,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -77,6 +148,8 @@ pub struct EmailPasswordConfig {
     pub min_password_length: usize,
     pub max_password_length: usize,
     pub auto_sign_in: bool,
+    /// Refuse sign-in until the email is verified (a fresh link is mailed).
+    pub require_email_verification: bool,
 }
 
 /// argon2id cost; the defaults are OWASP's recommended minimum.
@@ -168,6 +241,8 @@ impl Default for Config {
             ip: IpConfig::default(),
             user: UserConfig::default(),
             username: UsernameConfig::default(),
+            mail: MailConfig::default(),
+            email_verification: EmailVerificationConfig::default(),
         }
     }
 }
@@ -192,6 +267,7 @@ impl Default for EmailPasswordConfig {
             min_password_length: 8,
             max_password_length: 128,
             auto_sign_in: true,
+            require_email_verification: false,
         }
     }
 }
@@ -360,6 +436,12 @@ impl Config {
                     })
                 }
             };
+        }
+        if let Some(v) = env.get("GATEHOUSE_SMTP_URL") {
+            self.mail.smtp_url = Some(v);
+        }
+        if let Some(v) = env.get("GATEHOUSE_MAIL_FROM") {
+            self.mail.from = v;
         }
         if let Some(v) = env.get("GATEHOUSE_TRUSTED_ORIGINS") {
             self.trusted_origins.extend(split_list(&v));

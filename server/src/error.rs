@@ -75,6 +75,11 @@ pub mod codes {
         EMAIL_PASSWORD_DISABLED = (400, "Email and password is not enabled");
         EMAIL_PASSWORD_SIGN_UP_DISABLED = (400, "Email and password sign up is not enabled");
         NO_FIELDS_TO_UPDATE = (400, "No fields to update");
+        INVALID_TOKEN = (400, "Invalid token");
+        TOKEN_EXPIRED = (400, "Token expired");
+        VERIFICATION_EMAIL_NOT_ENABLED = (400, "Verification email isn't enabled");
+        EMAIL_ALREADY_VERIFIED = (400, "Email is already verified");
+        EMAIL_MISMATCH = (400, "Email mismatch");
         FIELD_TOO_LONG = (400, "Field is too long");
         TOO_MANY_REQUESTS = (429, "Too many requests. Please try again later.");
         INTERNAL_SERVER_ERROR = (500, "Internal Server Error");

@@ -14,6 +14,7 @@ pub mod docs;
 pub mod error;
 pub mod extract;
 pub mod http;
+pub mod mail;
 pub mod plugins;
 pub mod state;
 
@@ -152,6 +153,9 @@ impl GatehouseBuilder {
             client_ip: ClientIpResolver::new(&config.ip).map_err(StartError::Other)?,
             limiter,
             sessions: core::session::SessionCache::new(config.session.cache_ttl),
+            mailer: Arc::new(
+                mail::Mailer::from_config(&config.mail, config.env).map_err(StartError::Other)?,
+            ),
             plugins: registry,
             secret,
             db,

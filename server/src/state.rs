@@ -60,6 +60,7 @@ pub struct AppState {
     pub limiter: RateLimiter,
     pub client_ip: ClientIpResolver,
     pub sessions: SessionCache,
+    pub mailer: Arc<crate::mail::Mailer>,
 }
 
 impl AppState {

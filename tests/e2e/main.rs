@@ -2,6 +2,7 @@
 //! SQLite and, when `GATEHOUSE_TEST_POSTGRES_URL` is set, on PostgreSQL.
 
 mod email_password;
+mod email_verification;
 mod http_rules;
 mod library;
 mod plugins;

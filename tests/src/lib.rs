@@ -2,6 +2,8 @@
 //! own database (a SQLite temp file, or a fresh PostgreSQL schema) and a
 //! manual clock, and talks to it over real HTTP.
 
+pub mod smtp;
+
 use std::sync::Arc;
 
 use gatehouse_server::config::Config;

@@ -26,6 +26,8 @@ export interface CoreRoutes {
   revokeSession(body: T.RevokeSessionBody): Promise<Result<T.StatusResponse>>;
   /** Revoke all of the user's sessions, the current one included (`POST /revoke-sessions`) */
   revokeSessions(): Promise<Result<T.StatusResponse>>;
+  /** Send a verification email (`POST /send-verification-email`) */
+  sendVerificationEmail(body: T.SendVerificationEmailBody): Promise<Result<T.StatusResponse>>;
   /** Set a password for a user who has none (`POST /set-password`) */
   setPassword(body: T.SetPasswordBody): Promise<Result<T.StatusResponse>>;
   signIn: {
@@ -40,6 +42,8 @@ export interface CoreRoutes {
   };
   /** Update the user's profile (`POST /update-user`) */
   updateUser(body?: T.UpdateUserBody): Promise<Result<T.StatusResponse>>;
+  /** Verify an email address from a mailed link (`GET /verify-email`) */
+  verifyEmail(arg?: { query?: Record<string, string | boolean | number> }): Promise<Result<T.VerifyEmailResponse>>;
 }
 
 /** Routes of `username`. */

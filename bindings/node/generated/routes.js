@@ -15,6 +15,8 @@ module.exports = [
   { method: "POST", path: "/set-password", plugin: "core", clientPath: ["setPassword"] },
   { method: "POST", path: "/delete-user", plugin: "core", clientPath: ["deleteUser"] },
   { method: "GET", path: "/list-accounts", plugin: "core", clientPath: ["listAccounts"] },
+  { method: "POST", path: "/send-verification-email", plugin: "core", clientPath: ["sendVerificationEmail"] },
+  { method: "GET", path: "/verify-email", plugin: "core", clientPath: ["verifyEmail"] },
   { method: "GET", path: "/ok", plugin: "core", clientPath: ["ok"] },
   { method: "GET", path: "/error", plugin: "core", clientPath: ["error"] },
   { method: "GET", path: "/plugins", plugin: "core", clientPath: ["plugins"] },

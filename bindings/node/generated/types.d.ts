@@ -60,6 +60,11 @@ export interface RevokeSessionBody {
   token: string;
 }
 
+export interface SendVerificationEmailBody {
+  email: string;
+  callbackURL?: string | null;
+}
+
 /** A session. `token` is the bearer secret for the caller's own session
 only; other sessions carry an opaque handle that `revoke-session` accepts. */
 export interface Session {
@@ -160,4 +165,10 @@ export interface User {
   updatedAt: string;
   username?: string | null;
   displayUsername?: string | null;
+}
+
+export interface VerifyEmailResponse {
+  status: boolean;
+  /** The user when a session exists after verification, else null. */
+  user?: unknown | null;
 }

@@ -143,6 +143,21 @@ pub mod types {
             Default::default()
         }
     }
+    ///`SendVerificationEmailBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct SendVerificationEmailBody {
+        #[serde(
+            rename = "callbackURL",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub callback_url: ::std::option::Option<::std::string::String>,
+        pub email: ::std::string::String,
+    }
+    impl SendVerificationEmailBody {
+        pub fn builder() -> builder::SendVerificationEmailBody {
+            Default::default()
+        }
+    }
     /**A session. `token` is the bearer secret for the caller's own session
 only; other sessions carry an opaque handle that `revoke-session` accepts.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -387,6 +402,18 @@ only; other sessions carry an opaque handle that `revoke-session` accepts.*/
     }
     impl User {
         pub fn builder() -> builder::User {
+            Default::default()
+        }
+    }
+    ///`VerifyEmailResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct VerifyEmailResponse {
+        pub status: bool,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub user: ::std::option::Option<User>,
+    }
+    impl VerifyEmailResponse {
+        pub fn builder() -> builder::VerifyEmailResponse {
             Default::default()
         }
     }
@@ -1051,6 +1078,69 @@ only; other sessions carry an opaque handle that `revoke-session` accepts.*/
         impl ::std::convert::From<super::RevokeSessionBody> for RevokeSessionBody {
             fn from(value: super::RevokeSessionBody) -> Self {
                 Self { token: Ok(value.token) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct SendVerificationEmailBody {
+            callback_url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            email: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for SendVerificationEmailBody {
+            fn default() -> Self {
+                Self {
+                    callback_url: Ok(Default::default()),
+                    email: Err("no value supplied for email".to_string()),
+                }
+            }
+        }
+        impl SendVerificationEmailBody {
+            pub fn callback_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.callback_url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for callback_url: {e}")
+                    });
+                self
+            }
+            pub fn email<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.email = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for email: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<SendVerificationEmailBody>
+        for super::SendVerificationEmailBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: SendVerificationEmailBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    callback_url: value.callback_url?,
+                    email: value.email?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::SendVerificationEmailBody>
+        for SendVerificationEmailBody {
+            fn from(value: super::SendVerificationEmailBody) -> Self {
+                Self {
+                    callback_url: Ok(value.callback_url),
+                    email: Ok(value.email),
+                }
             }
         }
         #[derive(Clone, Debug)]
@@ -2326,6 +2416,68 @@ only; other sessions carry an opaque handle that `revoke-session` accepts.*/
                 }
             }
         }
+        #[derive(Clone, Debug)]
+        pub struct VerifyEmailResponse {
+            status: ::std::result::Result<bool, ::std::string::String>,
+            user: ::std::result::Result<
+                ::std::option::Option<super::User>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for VerifyEmailResponse {
+            fn default() -> Self {
+                Self {
+                    status: Err("no value supplied for status".to_string()),
+                    user: Ok(Default::default()),
+                }
+            }
+        }
+        impl VerifyEmailResponse {
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for status: {e}")
+                    });
+                self
+            }
+            pub fn user<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::User>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<VerifyEmailResponse>
+        for super::VerifyEmailResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: VerifyEmailResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    status: value.status?,
+                    user: value.user?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::VerifyEmailResponse> for VerifyEmailResponse {
+            fn from(value: super::VerifyEmailResponse) -> Self {
+                Self {
+                    status: Ok(value.status),
+                    user: Ok(value.user),
+                }
+            }
+        }
     }
     /// Error types.
     pub mod error {
@@ -2612,6 +2764,37 @@ let response = client.list_accounts()
 ```*/
     pub fn list_accounts(&self) -> builder::ListAccounts<'_> {
         builder::ListAccounts::new(self)
+    }
+    /**Send a verification email
+
+Signed out, the answer is the same whether or not the address exists.
+
+Sends a `POST` request to `/send-verification-email`
+
+```ignore
+let response = client.send_verification_email()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn send_verification_email(&self) -> builder::SendVerificationEmail<'_> {
+        builder::SendVerificationEmail::new(self)
+    }
+    /**Verify an email address from a mailed link
+
+With `callbackURL`, answers `302` to it (with `?error=CODE` on failure).
+
+Sends a `GET` request to `/verify-email`
+
+```ignore
+let response = client.verify_email()
+    .callback_url(callback_url)
+    .token(token)
+    .send()
+    .await;
+```*/
+    pub fn verify_email(&self) -> builder::VerifyEmail<'_> {
+        builder::VerifyEmail::new(self)
     }
     /**Liveness check
 
@@ -4188,6 +4371,253 @@ pub mod builder {
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
                 401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::send_verification_email`]
+
+[`Client::send_verification_email`]: super::Client::send_verification_email*/
+    #[derive(Debug, Clone)]
+    pub struct SendVerificationEmail<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::SendVerificationEmailBody, String>,
+    }
+    impl<'a> SendVerificationEmail<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::SendVerificationEmailBody>,
+            <V as std::convert::TryInto<
+                types::SendVerificationEmailBody,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `SendVerificationEmailBody` for body failed: {}",
+                        s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::SendVerificationEmailBody,
+            ) -> types::builder::SendVerificationEmailBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/send-verification-email`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::StatusResponse>, Error<types::ErrorBody>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::SendVerificationEmailBody::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/send-verification-email", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "send_verification_email",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::verify_email`]
+
+[`Client::verify_email`]: super::Client::verify_email*/
+    #[derive(Debug, Clone)]
+    pub struct VerifyEmail<'a> {
+        client: &'a super::Client,
+        callback_url: Result<Option<::std::string::String>, String>,
+        token: Result<::std::string::String, String>,
+    }
+    impl<'a> VerifyEmail<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                callback_url: Ok(None),
+                token: Err("token was not initialized".to_string()),
+            }
+        }
+        pub fn callback_url<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.callback_url = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for callback_url failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn token<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.token = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for token failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/verify-email`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::VerifyEmailResponse>, Error<types::ErrorBody>> {
+            let Self { client, callback_url, token } = self;
+            let callback_url = callback_url.map_err(Error::InvalidRequest)?;
+            let token = token.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/verify-email", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("callbackURL", &callback_url))
+                .query(&progenitor_client::QueryParam::new("token", &token))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "verify_email",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,

@@ -74,6 +74,16 @@ pub enum ErrorCode {
     EmailPasswordSignUpDisabled,
     /// `NO_FIELDS_TO_UPDATE`: No fields to update
     NoFieldsToUpdate,
+    /// `INVALID_TOKEN`: Invalid token
+    InvalidToken,
+    /// `TOKEN_EXPIRED`: Token expired
+    TokenExpired,
+    /// `VERIFICATION_EMAIL_NOT_ENABLED`: Verification email isn't enabled
+    VerificationEmailNotEnabled,
+    /// `EMAIL_ALREADY_VERIFIED`: Email is already verified
+    EmailAlreadyVerified,
+    /// `EMAIL_MISMATCH`: Email mismatch
+    EmailMismatch,
     /// `FIELD_TOO_LONG`: Field is too long
     FieldTooLong,
     /// `TOO_MANY_REQUESTS`: Too many requests. Please try again later.
@@ -137,6 +147,11 @@ impl ErrorCode {
             ErrorCode::EmailPasswordDisabled => "EMAIL_PASSWORD_DISABLED",
             ErrorCode::EmailPasswordSignUpDisabled => "EMAIL_PASSWORD_SIGN_UP_DISABLED",
             ErrorCode::NoFieldsToUpdate => "NO_FIELDS_TO_UPDATE",
+            ErrorCode::InvalidToken => "INVALID_TOKEN",
+            ErrorCode::TokenExpired => "TOKEN_EXPIRED",
+            ErrorCode::VerificationEmailNotEnabled => "VERIFICATION_EMAIL_NOT_ENABLED",
+            ErrorCode::EmailAlreadyVerified => "EMAIL_ALREADY_VERIFIED",
+            ErrorCode::EmailMismatch => "EMAIL_MISMATCH",
             ErrorCode::FieldTooLong => "FIELD_TOO_LONG",
             ErrorCode::TooManyRequests => "TOO_MANY_REQUESTS",
             ErrorCode::InternalServerError => "INTERNAL_SERVER_ERROR",
@@ -189,6 +204,11 @@ impl ErrorCode {
             "EMAIL_PASSWORD_DISABLED" => ErrorCode::EmailPasswordDisabled,
             "EMAIL_PASSWORD_SIGN_UP_DISABLED" => ErrorCode::EmailPasswordSignUpDisabled,
             "NO_FIELDS_TO_UPDATE" => ErrorCode::NoFieldsToUpdate,
+            "INVALID_TOKEN" => ErrorCode::InvalidToken,
+            "TOKEN_EXPIRED" => ErrorCode::TokenExpired,
+            "VERIFICATION_EMAIL_NOT_ENABLED" => ErrorCode::VerificationEmailNotEnabled,
+            "EMAIL_ALREADY_VERIFIED" => ErrorCode::EmailAlreadyVerified,
+            "EMAIL_MISMATCH" => ErrorCode::EmailMismatch,
             "FIELD_TOO_LONG" => ErrorCode::FieldTooLong,
             "TOO_MANY_REQUESTS" => ErrorCode::TooManyRequests,
             "INTERNAL_SERVER_ERROR" => ErrorCode::InternalServerError,

@@ -3,7 +3,10 @@
 
 use poem_openapi::Object;
 
+use std::sync::Arc;
+
 use crate::core::dto::{SignInResponse, TokenUserResponse, UserCore, WithUserFields};
+use crate::core::email_verification;
 use crate::core::session::{create_session, expire_session_cookies, user_json};
 use crate::core::validate::{check_field_length, check_password_length, is_valid_email};
 use crate::crypto::password::Verified;
@@ -49,7 +52,7 @@ pub struct SignOutBody {
 }
 
 pub async fn sign_up_email(
-    state: &AppState,
+    state: &Arc<AppState>,
     ctx: &RequestContext,
     body: &SignUpEmailBody,
 ) -> Result<TokenUserResponse, ApiError> {
@@ -90,7 +93,7 @@ pub async fn sign_up_email(
         updated_at: now,
     };
     if existing.is_some() {
-        if !cfg.auto_sign_in {
+        if !cfg.auto_sign_in || cfg.require_email_verification {
             // Without auto sign-in nothing reveals whether the email exists:
             // the answer is a synthetic user, after the same hashing work.
             return Ok(TokenUserResponse {
@@ -122,8 +125,11 @@ pub async fn sign_up_email(
     });
     created?;
 
+    if email_verification::send_on_sign_up(state) && state.mailer.enabled() {
+        email_verification::send_link(state, &user, input.callback_url.as_deref()).await?;
+    }
     let user_out = user_json(state, &user).await?;
-    if !cfg.auto_sign_in {
+    if !cfg.auto_sign_in || cfg.require_email_verification {
         return Ok(TokenUserResponse {
             token: None,
             user: user_out,
@@ -140,7 +146,7 @@ pub async fn sign_up_email(
 /// Checks a password for a looked-up user and signs them in. Unknown users
 /// cost the same hashing work as wrong passwords, so timing reveals nothing.
 pub async fn sign_in_with_password(
-    state: &AppState,
+    state: &Arc<AppState>,
     ctx: &RequestContext,
     user: Option<UserRow>,
     password: &str,
@@ -182,6 +188,13 @@ pub async fn sign_in_with_password(
             Err(e) => tracing::warn!(error = %e, "rehash failed; keeping the old hash"),
         }
     }
+    if state.config.email_and_password.require_email_verification && !user.email_verified {
+        // A fresh link goes out; the stale one may have expired.
+        if state.mailer.enabled() {
+            email_verification::send_link(state, &user, callback_url).await?;
+        }
+        return Err(ApiError::new(codes::EMAIL_NOT_VERIFIED));
+    }
     let (_, raw) = create_session(state, ctx, &user.id, remember_me.unwrap_or(true)).await?;
     if let Some(url) = callback_url {
         ctx.set_header("location", url.to_string());
@@ -195,7 +208,7 @@ pub async fn sign_in_with_password(
 }
 
 pub async fn sign_in_email(
-    state: &AppState,
+    state: &Arc<AppState>,
     ctx: &RequestContext,
     body: &SignInEmailBody,
 ) -> Result<SignInResponse, ApiError> {

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod dto;
+pub mod email_verification;
 pub mod routes;
 pub mod session;
 pub mod user;

@@ -11,7 +11,7 @@ use poem_openapi::{OpenApi, Tags};
 
 use crate::core::dto::*;
 use crate::core::session::{resolve_session, ResolveOptions};
-use crate::core::{auth, user};
+use crate::core::{auth, email_verification, user};
 use crate::docs::{RouteAuth, RouteDoc};
 use crate::error::{codes, ApiError, ApiResult};
 use crate::http::context::request_context;
@@ -48,6 +48,7 @@ pub const ROUTE_DOCS: &[RouteDoc] = &[
         errors: &[
             codes::INVALID_EMAIL,
             codes::INVALID_EMAIL_OR_PASSWORD,
+            codes::EMAIL_NOT_VERIFIED,
             codes::EMAIL_PASSWORD_DISABLED,
             codes::FAILED_TO_CREATE_SESSION,
             codes::CROSS_SITE_NAVIGATION_LOGIN_BLOCKED,
@@ -126,6 +127,26 @@ pub const ROUTE_DOCS: &[RouteDoc] = &[
         operation_id: "listAccounts",
         auth: RouteAuth::Session,
         errors: &[],
+    },
+    RouteDoc {
+        operation_id: "sendVerificationEmail",
+        auth: RouteAuth::Optional,
+        errors: &[
+            codes::VERIFICATION_EMAIL_NOT_ENABLED,
+            codes::EMAIL_MISMATCH,
+            codes::EMAIL_ALREADY_VERIFIED,
+            codes::INVALID_CALLBACK_URL,
+        ],
+    },
+    RouteDoc {
+        operation_id: "verifyEmail",
+        auth: RouteAuth::Optional,
+        errors: &[
+            codes::INVALID_TOKEN,
+            codes::TOKEN_EXPIRED,
+            codes::USER_NOT_FOUND,
+            codes::INVALID_CALLBACK_URL,
+        ],
     },
     RouteDoc {
         operation_id: "ok",
@@ -363,6 +384,46 @@ impl CoreApi {
     ) -> ApiResult<Vec<AccountDto>> {
         Ok(Json(
             user::list_accounts(&state, &request_context(req)).await?,
+        ))
+    }
+
+    /// Send a verification email
+    ///
+    /// Signed out, the answer is the same whether or not the address exists.
+    #[oai(
+        path = "/send-verification-email",
+        method = "post",
+        operation_id = "sendVerificationEmail"
+    )]
+    async fn send_verification_email(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        body: Json<email_verification::SendVerificationEmailBody>,
+    ) -> ApiResult<StatusResponse> {
+        email_verification::send_verification_email(&state, &request_context(req), &body).await?;
+        Ok(Json(StatusResponse { status: true }))
+    }
+
+    /// Verify an email address from a mailed link
+    ///
+    /// With `callbackURL`, answers `302` to it (with `?error=CODE` on failure).
+    #[oai(path = "/verify-email", method = "get", operation_id = "verifyEmail")]
+    async fn verify_email(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        token: Query<String>,
+        #[oai(name = "callbackURL")] callback_url: Query<Option<String>>,
+    ) -> ApiResult<email_verification::VerifyEmailResponse> {
+        Ok(Json(
+            email_verification::verify_email(
+                &state,
+                &request_context(req),
+                &token,
+                callback_url.as_deref(),
+            )
+            .await?,
         ))
     }
 

@@ -343,3 +343,60 @@ pub async fn delete_user_sessions(
         Ok(n)
     })
 }
+
+/// Stores a one-time token (its identifier already hashed by the caller).
+pub async fn create_verification(
+    db: &Db,
+    identifier: &str,
+    value: &str,
+    expires_at: NaiveDateTime,
+    now: NaiveDateTime,
+) -> Result<(), StorageError> {
+    use super::schema::verifications;
+    with_conn!(db, |conn| {
+        diesel::insert_into(verifications::table)
+            .values((
+                verifications::id.eq(crate::crypto::token::new_id()),
+                verifications::identifier.eq(identifier),
+                verifications::value.eq(value),
+                verifications::expires_at.eq(expires_at),
+                verifications::created_at.eq(now),
+                verifications::updated_at.eq(now),
+            ))
+            .execute(conn)
+            .await?;
+        Ok(())
+    })
+}
+
+/// Deletes and returns a one-time token's (value, expiry) in one statement,
+/// so under concurrent use exactly one caller gets it.
+pub async fn consume_verification(
+    db: &Db,
+    identifier: &str,
+) -> Result<Option<(String, NaiveDateTime)>, StorageError> {
+    use super::schema::verifications;
+    with_conn!(db, |conn| Ok(diesel::delete(
+        verifications::table.filter(verifications::identifier.eq(identifier))
+    )
+    .returning((verifications::value, verifications::expires_at))
+    .get_result(conn)
+    .await
+    .optional()?))
+}
+
+/// Marks the email verified if the user still has that email.
+pub async fn mark_email_verified(
+    db: &Db,
+    user_id: &str,
+    email: &str,
+    now: NaiveDateTime,
+) -> Result<bool, StorageError> {
+    with_conn!(db, |conn| {
+        let n = diesel::update(users::table.find(user_id).filter(users::email.eq(email)))
+            .set((users::email_verified.eq(true), users::updated_at.eq(now)))
+            .execute(conn)
+            .await?;
+        Ok(n == 1)
+    })
+}

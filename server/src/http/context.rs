@@ -19,6 +19,8 @@ struct Outgoing {
     headers: Vec<(&'static str, String)>,
     /// The signed session value if this response issues a session cookie.
     issued_session: Option<String>,
+    /// Answer with a 302 here instead of the route's JSON.
+    redirect: Option<String>,
 }
 
 pub struct RequestContext {
@@ -104,6 +106,22 @@ impl RequestContext {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .issued_session = signed;
+    }
+
+    /// Turns a successful response into `302 Location: url` (empty body).
+    pub fn set_redirect(&self, url: String) {
+        self.outgoing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .redirect = Some(url);
+    }
+
+    pub fn redirect(&self) -> Option<String> {
+        self.outgoing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .redirect
+            .clone()
     }
 
     pub fn issued_session(&self) -> Option<String> {

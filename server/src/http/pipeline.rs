@@ -116,6 +116,12 @@ impl<E: Endpoint> Endpoint for Pipeline<E> {
             Err(e) => e.into_response(),
         };
         let mut resp = normalize(resp).await;
+        if let Some(location) = ctx.redirect().filter(|_| resp.status().is_success()) {
+            resp = Response::builder()
+                .status(StatusCode::FOUND)
+                .header(header::LOCATION, location)
+                .finish();
+        }
         for line in ctx.set_cookie_lines() {
             if let Ok(v) = line.parse() {
                 resp.headers_mut().append(header::SET_COOKIE, v);

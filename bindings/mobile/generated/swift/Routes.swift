@@ -53,6 +53,14 @@ extension AuthClient {
     public func listAccountsJson(query: String = "") async throws -> String {
         try await request(method: "GET", path: query.isEmpty ? "/list-accounts" : "/list-accounts?\(query)", bodyJson: nil, plugin: nil)
     }
+    /// Send a verification email (`POST /send-verification-email`). JSON in, JSON out.
+    public func sendVerificationEmailJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/send-verification-email", bodyJson: bodyJson, plugin: nil)
+    }
+    /// Verify an email address from a mailed link (`GET /verify-email`). JSON in, JSON out.
+    public func verifyEmailJson(query: String = "") async throws -> String {
+        try await request(method: "GET", path: query.isEmpty ? "/verify-email" : "/verify-email?\(query)", bodyJson: nil, plugin: nil)
+    }
     /// Liveness check (`GET /ok`). JSON in, JSON out.
     public func okJson(query: String = "") async throws -> String {
         try await request(method: "GET", path: query.isEmpty ? "/ok" : "/ok?\(query)", bodyJson: nil, plugin: nil)

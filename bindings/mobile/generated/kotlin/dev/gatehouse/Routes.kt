@@ -53,6 +53,14 @@ suspend fun AuthClient.`deleteUserJson`(bodyJson: String = "{}"): String =
 suspend fun AuthClient.`listAccountsJson`(query: String = ""): String =
     request("GET", if (query.isEmpty()) "/list-accounts" else "/list-accounts?$query", null, null)
 
+/** Send a verification email (`POST /send-verification-email`). JSON in, JSON out. */
+suspend fun AuthClient.`sendVerificationEmailJson`(bodyJson: String = "{}"): String =
+    request("POST", "/send-verification-email", bodyJson, null)
+
+/** Verify an email address from a mailed link (`GET /verify-email`). JSON in, JSON out. */
+suspend fun AuthClient.`verifyEmailJson`(query: String = ""): String =
+    request("GET", if (query.isEmpty()) "/verify-email" else "/verify-email?$query", null, null)
+
 /** Liveness check (`GET /ok`). JSON in, JSON out. */
 suspend fun AuthClient.`okJson`(query: String = ""): String =
     request("GET", if (query.isEmpty()) "/ok" else "/ok?$query", null, null)

@@ -1,0 +1,228 @@
+//! Email verification: one-time links mailed to the user, stored hashed in
+//! the `verification` table and consumed atomically.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use poem_openapi::Object;
+use serde_json::json;
+
+use crate::core::dto::User;
+use crate::core::session::{create_session, resolve_session, ResolveOptions};
+use crate::crypto::token;
+use crate::db::models::UserRow;
+use crate::db::store;
+use crate::error::{codes, ApiError};
+use crate::http::context::RequestContext;
+use crate::mail::{templates, OutgoingMail};
+use crate::state::AppState;
+
+const PREFIX: &str = "verify-email:";
+
+#[derive(Debug, Clone, Object)]
+pub struct SendVerificationEmailBody {
+    pub email: String,
+    #[oai(rename = "callbackURL")]
+    pub callback_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct VerifyEmailResponse {
+    pub status: bool,
+    /// The user when a session exists after verification, else null.
+    pub user: Option<User>,
+}
+
+/// Whether sign-up mails a link (explicit setting, else follows the requirement).
+pub fn send_on_sign_up(state: &AppState) -> bool {
+    state
+        .config
+        .email_verification
+        .send_on_sign_up
+        .unwrap_or(state.config.email_and_password.require_email_verification)
+}
+
+/// Creates a link for `user` and mails it in the background.
+pub async fn send_link(
+    state: &Arc<AppState>,
+    user: &UserRow,
+    callback_url: Option<&str>,
+) -> Result<(), ApiError> {
+    let raw = token::random_alphanumeric(32);
+    let now = state.now();
+    let expires = now + Duration::seconds(state.config.email_verification.expires_in);
+    let value = json!({ "userId": user.id, "email": user.email }).to_string();
+    store::create_verification(
+        &state.db,
+        &format!("{PREFIX}{}", token::hash_token(&raw)),
+        &value,
+        expires,
+        now,
+    )
+    .await?;
+    let url = format!(
+        "{}{}/verify-email?token={raw}&callbackURL={}",
+        state.config.base_url(),
+        state.config.base_path,
+        crate::http::cookies::encode_uri_component(callback_url.unwrap_or("/"))
+    );
+    let template = state
+        .config
+        .mail
+        .templates
+        .verify_email
+        .clone()
+        .unwrap_or_else(templates::verify_email_default);
+    let r = templates::render(&template, &state.config.app_name, &url, &user.email);
+    state.mailer.send_later(OutgoingMail {
+        kind: "verify-email",
+        to: user.email.clone(),
+        subject: r.subject,
+        text: r.text,
+        html: r.html,
+    });
+    Ok(())
+}
+
+/// `POST /send-verification-email`. Signed out, the answer never depends on
+/// whether the address exists: the lookup and sending happen after it.
+pub async fn send_verification_email(
+    state: &Arc<AppState>,
+    ctx: &RequestContext,
+    body: &SendVerificationEmailBody,
+) -> Result<(), ApiError> {
+    if !state.mailer.enabled() {
+        return Err(ApiError::new(codes::VERIFICATION_EMAIL_NOT_ENABLED));
+    }
+    let email = body.email.trim().to_lowercase();
+    if let Some(s) = resolve_session(
+        state,
+        ctx,
+        ResolveOptions {
+            disable_refresh: true,
+        },
+    )
+    .await?
+    {
+        if s.user.email != email {
+            return Err(ApiError::new(codes::EMAIL_MISMATCH));
+        }
+        if s.user.email_verified {
+            return Err(ApiError::new(codes::EMAIL_ALREADY_VERIFIED));
+        }
+        return send_link(state, &s.user, body.callback_url.as_deref()).await;
+    }
+    let state = state.clone();
+    let callback = body.callback_url.clone();
+    tokio::spawn(async move {
+        match store::find_user_by_email(&state.db, &email).await {
+            Ok(Some(user)) if !user.email_verified => {
+                if let Err(e) = send_link(&state, &user, callback.as_deref()).await {
+                    tracing::warn!(error = %e, "verification link not created");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "verification lookup failed"),
+        }
+    });
+    Ok(())
+}
+
+/// `GET /verify-email`: consumes the link, marks the email verified, signs
+/// the user in when configured. Redirects to `callbackURL` when given
+/// (with `?error=CODE` on failure).
+pub async fn verify_email(
+    state: &Arc<AppState>,
+    ctx: &RequestContext,
+    raw_token: &str,
+    callback_url: Option<&str>,
+) -> Result<VerifyEmailResponse, ApiError> {
+    let outcome = verify(state, ctx, raw_token).await;
+    match (outcome, callback_url) {
+        (Ok(user), Some(cb)) => {
+            ctx.set_redirect(cb.to_string());
+            Ok(VerifyEmailResponse { status: true, user })
+        }
+        (Ok(user), None) => Ok(VerifyEmailResponse { status: true, user }),
+        (Err(e), Some(cb)) => {
+            let sep = if cb.contains('?') { '&' } else { '?' };
+            ctx.set_redirect(format!("{cb}{sep}error={}", e.code));
+            Ok(VerifyEmailResponse {
+                status: false,
+                user: None,
+            })
+        }
+        (Err(e), None) => Err(e),
+    }
+}
+
+async fn verify(
+    state: &Arc<AppState>,
+    ctx: &RequestContext,
+    raw_token: &str,
+) -> Result<Option<User>, ApiError> {
+    let invalid = || ApiError::new(codes::INVALID_TOKEN).with_status(401);
+    if raw_token.is_empty() || raw_token.len() > 128 {
+        return Err(invalid());
+    }
+    let (value, expires_at) = store::consume_verification(
+        &state.db,
+        &format!("{PREFIX}{}", token::hash_token(raw_token)),
+    )
+    .await?
+    .ok_or_else(invalid)?;
+    if expires_at <= state.now() {
+        return Err(ApiError::new(codes::TOKEN_EXPIRED).with_status(401));
+    }
+    let value: serde_json::Value = serde_json::from_str(&value).map_err(|_| invalid())?;
+    let (Some(user_id), Some(email)) = (value["userId"].as_str(), value["email"].as_str()) else {
+        return Err(invalid());
+    };
+    let user = store::find_user_by_id(&state.db, user_id)
+        .await?
+        .ok_or_else(|| ApiError::new(codes::USER_NOT_FOUND).with_status(401))?;
+    if user.email != email {
+        // The address changed since the link was sent.
+        return Err(invalid());
+    }
+    store::mark_email_verified(&state.db, &user.id, email, state.now()).await?;
+    state.sessions.invalidate_user(&user.id);
+    let current = resolve_session(
+        state,
+        ctx,
+        ResolveOptions {
+            disable_refresh: true,
+        },
+    )
+    .await?;
+    if current.is_none()
+        && state
+            .config
+            .email_verification
+            .auto_sign_in_after_verification
+    {
+        create_session(state, ctx, &user.id, true).await?;
+    }
+    match current {
+        Some(_) => Ok(Some(
+            crate::core::session::user_json(
+                state,
+                &store::find_user_by_id(&state.db, &user.id)
+                    .await?
+                    .unwrap_or(user),
+            )
+            .await?,
+        )),
+        None if state
+            .config
+            .email_verification
+            .auto_sign_in_after_verification =>
+        {
+            let fresh = store::find_user_by_id(&state.db, &user.id)
+                .await?
+                .unwrap_or(user);
+            Ok(Some(crate::core::session::user_json(state, &fresh).await?))
+        }
+        None => Ok(None),
+    }
+}

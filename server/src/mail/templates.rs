@@ -1,0 +1,46 @@
+//! Message templates: a subject, a plain-text body that always carries the
+//! absolute link (or the code) on a line of its own, and an HTML body.
+//! Placeholders: `{app}`, `{url}`, `{email}`. Overridable per kind in config.
+
+use crate::config::MailTemplate;
+
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn fill(template: &str, app: &str, url: &str, email: &str, escape: bool) -> String {
+    let (app, url, email) = if escape {
+        (html_escape(app), html_escape(url), html_escape(email))
+    } else {
+        (app.to_string(), url.to_string(), email.to_string())
+    };
+    template
+        .replace("{app}", &app)
+        .replace("{url}", &url)
+        .replace("{email}", &email)
+}
+
+pub fn verify_email_default() -> MailTemplate {
+    MailTemplate {
+        subject: "Verify your email for {app}".into(),
+        text: "Confirm your email address for {app} by opening this link:\n\n{url}\n\nIf you did not ask for this, ignore this message.\n".into(),
+        html: "<p>Confirm your email address for {app}:</p><p><a href=\"{url}\">Verify email</a></p><p>If you did not ask for this, ignore this message.</p>".into(),
+    }
+}
+
+pub fn render(t: &MailTemplate, app: &str, url: &str, email: &str) -> Rendered {
+    Rendered {
+        subject: fill(&t.subject, app, url, email, false),
+        text: fill(&t.text, app, url, email, false),
+        html: fill(&t.html, app, url, email, true),
+    }
+}
