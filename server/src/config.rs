@@ -80,6 +80,7 @@ impl std::fmt::Debug for MailConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct MailTemplates {
     pub verify_email: Option<MailTemplate>,
+    pub reset_password: Option<MailTemplate>,
 }
 
 /// A message template; `{app}`, `{url}` and `{email}` are filled in.
@@ -150,6 +151,8 @@ pub struct EmailPasswordConfig {
     pub auto_sign_in: bool,
     /// Refuse sign-in until the email is verified (a fresh link is mailed).
     pub require_email_verification: bool,
+    /// Seconds a password-reset link stays valid.
+    pub reset_password_token_expires_in: i64,
 }
 
 /// argon2id cost; the defaults are OWASP's recommended minimum.
@@ -268,6 +271,7 @@ impl Default for EmailPasswordConfig {
             max_password_length: 128,
             auto_sign_in: true,
             require_email_verification: false,
+            reset_password_token_expires_in: 3600,
         }
     }
 }

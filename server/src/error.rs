@@ -80,6 +80,7 @@ pub mod codes {
         VERIFICATION_EMAIL_NOT_ENABLED = (400, "Verification email isn't enabled");
         EMAIL_ALREADY_VERIFIED = (400, "Email is already verified");
         EMAIL_MISMATCH = (400, "Email mismatch");
+        RESET_PASSWORD_DISABLED = (400, "Reset password isn't enabled");
         FIELD_TOO_LONG = (400, "Field is too long");
         TOO_MANY_REQUESTS = (429, "Too many requests. Please try again later.");
         INTERNAL_SERVER_ERROR = (500, "Internal Server Error");

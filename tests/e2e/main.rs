@@ -5,6 +5,7 @@ mod email_password;
 mod email_verification;
 mod http_rules;
 mod library;
+mod password_reset;
 mod plugins;
 mod sessions;
 mod startup;

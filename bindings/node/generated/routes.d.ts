@@ -10,6 +10,8 @@ export interface CoreRoutes {
   deleteUser(body?: T.DeleteUserBody): Promise<Result<T.SuccessMessageResponse>>;
   /** Error page shown after a failed redirect flow (`GET /error`) */
   error(arg?: { query?: Record<string, string | boolean | number> }): Promise<Result<string>>;
+  /** Request a password-reset link (the older path) (`POST /forget-password`) */
+  forgetPassword(body: T.RequestPasswordResetBody): Promise<Result<T.StatusMessageResponse>>;
   /** Get the current session (`GET /get-session`) */
   getSession(arg?: { query?: Record<string, string | boolean | number> }): Promise<Result<T.SessionWithUser | null>>;
   /** List the user's linked accounts (`GET /list-accounts`) */
@@ -20,6 +22,10 @@ export interface CoreRoutes {
   ok(): Promise<Result<T.OkResponse>>;
   /** The registered plugins and their versions (`GET /plugins`) */
   plugins(): Promise<Result<T.PluginsResponse>>;
+  /** Request a password-reset link by email (`POST /request-password-reset`) */
+  requestPasswordReset(body: T.RequestPasswordResetBody): Promise<Result<T.StatusMessageResponse>>;
+  /** Set a new password with a reset token (`POST /reset-password`) */
+  resetPassword(body: T.ResetPasswordBody): Promise<Result<T.StatusResponse>>;
   /** Revoke every session except the current one (`POST /revoke-other-sessions`) */
   revokeOtherSessions(): Promise<Result<T.StatusResponse>>;
   /** Revoke one of the user's sessions (`POST /revoke-session`) */

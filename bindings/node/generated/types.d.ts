@@ -55,6 +55,18 @@ export interface PluginsResponse {
   plugins: PluginInfo[];
 }
 
+export interface RequestPasswordResetBody {
+  email: string;
+  /** Where the link sends the user (with `?token=`); trusted origins only. */
+  redirectTo?: string | null;
+}
+
+export interface ResetPasswordBody {
+  newPassword: string;
+  /** The token from the link (or `?token=`). */
+  token?: string | null;
+}
+
 export interface RevokeSessionBody {
   /** The session's token, or the handle `list-sessions` returned for it. */
   token: string;
@@ -123,6 +135,11 @@ export interface SignUpEmailBody {
   rememberMe?: boolean | null;
   username?: string | null;
   displayUsername?: string | null;
+}
+
+export interface StatusMessageResponse {
+  status: boolean;
+  message: string;
 }
 
 export interface StatusResponse {

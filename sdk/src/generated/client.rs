@@ -132,6 +132,36 @@ pub mod types {
             Default::default()
         }
     }
+    ///`RequestPasswordResetBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct RequestPasswordResetBody {
+        pub email: ::std::string::String,
+        ///Where the link sends the user (with `?token=`); trusted origins only.
+        #[serde(
+            rename = "redirectTo",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub redirect_to: ::std::option::Option<::std::string::String>,
+    }
+    impl RequestPasswordResetBody {
+        pub fn builder() -> builder::RequestPasswordResetBody {
+            Default::default()
+        }
+    }
+    ///`ResetPasswordBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct ResetPasswordBody {
+        #[serde(rename = "newPassword")]
+        pub new_password: ::std::string::String,
+        ///The token from the link (or `?token=`).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub token: ::std::option::Option<::std::string::String>,
+    }
+    impl ResetPasswordBody {
+        pub fn builder() -> builder::ResetPasswordBody {
+            Default::default()
+        }
+    }
     ///`RevokeSessionBody`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct RevokeSessionBody {
@@ -309,6 +339,17 @@ only; other sessions carry an opaque handle that `revoke-session` accepts.*/
     }
     impl SignUpEmailBody {
         pub fn builder() -> builder::SignUpEmailBody {
+            Default::default()
+        }
+    }
+    ///`StatusMessageResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct StatusMessageResponse {
+        pub message: ::std::string::String,
+        pub status: bool,
+    }
+    impl StatusMessageResponse {
+        pub fn builder() -> builder::StatusMessageResponse {
             Default::default()
         }
     }
@@ -1039,6 +1080,133 @@ only; other sessions carry an opaque handle that `revoke-session` accepts.*/
                 Self {
                     plugins: Ok(value.plugins),
                     version: Ok(value.version),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RequestPasswordResetBody {
+            email: ::std::result::Result<::std::string::String, ::std::string::String>,
+            redirect_to: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for RequestPasswordResetBody {
+            fn default() -> Self {
+                Self {
+                    email: Err("no value supplied for email".to_string()),
+                    redirect_to: Ok(Default::default()),
+                }
+            }
+        }
+        impl RequestPasswordResetBody {
+            pub fn email<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.email = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for email: {e}")
+                    });
+                self
+            }
+            pub fn redirect_to<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.redirect_to = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for redirect_to: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RequestPasswordResetBody>
+        for super::RequestPasswordResetBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RequestPasswordResetBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    email: value.email?,
+                    redirect_to: value.redirect_to?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RequestPasswordResetBody>
+        for RequestPasswordResetBody {
+            fn from(value: super::RequestPasswordResetBody) -> Self {
+                Self {
+                    email: Ok(value.email),
+                    redirect_to: Ok(value.redirect_to),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ResetPasswordBody {
+            new_password: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            token: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ResetPasswordBody {
+            fn default() -> Self {
+                Self {
+                    new_password: Err("no value supplied for new_password".to_string()),
+                    token: Ok(Default::default()),
+                }
+            }
+        }
+        impl ResetPasswordBody {
+            pub fn new_password<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.new_password = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for new_password: {e}")
+                    });
+                self
+            }
+            pub fn token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for token: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ResetPasswordBody> for super::ResetPasswordBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ResetPasswordBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    new_password: value.new_password?,
+                    token: value.token?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ResetPasswordBody> for ResetPasswordBody {
+            fn from(value: super::ResetPasswordBody) -> Self {
+                Self {
+                    new_password: Ok(value.new_password),
+                    token: Ok(value.token),
                 }
             }
         }
@@ -1927,6 +2095,66 @@ only; other sessions carry an opaque handle that `revoke-session` accepts.*/
             }
         }
         #[derive(Clone, Debug)]
+        pub struct StatusMessageResponse {
+            message: ::std::result::Result<::std::string::String, ::std::string::String>,
+            status: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for StatusMessageResponse {
+            fn default() -> Self {
+                Self {
+                    message: Err("no value supplied for message".to_string()),
+                    status: Err("no value supplied for status".to_string()),
+                }
+            }
+        }
+        impl StatusMessageResponse {
+            pub fn message<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.message = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for message: {e}")
+                    });
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for status: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<StatusMessageResponse>
+        for super::StatusMessageResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: StatusMessageResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    message: value.message?,
+                    status: value.status?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::StatusMessageResponse>
+        for StatusMessageResponse {
+            fn from(value: super::StatusMessageResponse) -> Self {
+                Self {
+                    message: Ok(value.message),
+                    status: Ok(value.status),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct StatusResponse {
             status: ::std::result::Result<bool, ::std::string::String>,
         }
@@ -2795,6 +3023,66 @@ let response = client.verify_email()
 ```*/
     pub fn verify_email(&self) -> builder::VerifyEmail<'_> {
         builder::VerifyEmail::new(self)
+    }
+    /**Request a password-reset link by email
+
+The answer is the same whether or not the address exists.
+
+Sends a `POST` request to `/request-password-reset`
+
+```ignore
+let response = client.request_password_reset()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn request_password_reset(&self) -> builder::RequestPasswordReset<'_> {
+        builder::RequestPasswordReset::new(self)
+    }
+    /**Request a password-reset link (the older path)
+
+Sends a `POST` request to `/forget-password`
+
+```ignore
+let response = client.forget_password()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn forget_password(&self) -> builder::ForgetPassword<'_> {
+        builder::ForgetPassword::new(self)
+    }
+    /**Follow a mailed reset link
+
+Answers `302` to `callbackURL?token=…` (or `?error=INVALID_TOKEN`).
+
+Sends a `GET` request to `/reset-password/{token}`
+
+```ignore
+let response = client.reset_password_callback()
+    .token(token)
+    .callback_url(callback_url)
+    .send()
+    .await;
+```*/
+    pub fn reset_password_callback(&self) -> builder::ResetPasswordCallback<'_> {
+        builder::ResetPasswordCallback::new(self)
+    }
+    /**Set a new password with a reset token
+
+Signs out every session of the user.
+
+Sends a `POST` request to `/reset-password`
+
+```ignore
+let response = client.reset_password()
+    .token(token)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn reset_password(&self) -> builder::ResetPassword<'_> {
+        builder::ResetPassword::new(self)
     }
     /**Liveness check
 
@@ -4618,6 +4906,534 @@ pub mod builder {
                     )
                 }
                 403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::request_password_reset`]
+
+[`Client::request_password_reset`]: super::Client::request_password_reset*/
+    #[derive(Debug, Clone)]
+    pub struct RequestPasswordReset<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::RequestPasswordResetBody, String>,
+    }
+    impl<'a> RequestPasswordReset<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::RequestPasswordResetBody>,
+            <V as std::convert::TryInto<
+                types::RequestPasswordResetBody,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `RequestPasswordResetBody` for body failed: {}", s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::RequestPasswordResetBody,
+            ) -> types::builder::RequestPasswordResetBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/request-password-reset`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::StatusMessageResponse>,
+            Error<types::ErrorBody>,
+        > {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::RequestPasswordResetBody::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/request-password-reset", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "request_password_reset",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::forget_password`]
+
+[`Client::forget_password`]: super::Client::forget_password*/
+    #[derive(Debug, Clone)]
+    pub struct ForgetPassword<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::RequestPasswordResetBody, String>,
+    }
+    impl<'a> ForgetPassword<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::RequestPasswordResetBody>,
+            <V as std::convert::TryInto<
+                types::RequestPasswordResetBody,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `RequestPasswordResetBody` for body failed: {}", s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::RequestPasswordResetBody,
+            ) -> types::builder::RequestPasswordResetBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/forget-password`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::StatusMessageResponse>,
+            Error<types::ErrorBody>,
+        > {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::RequestPasswordResetBody::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/forget-password", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "forget_password",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::reset_password_callback`]
+
+[`Client::reset_password_callback`]: super::Client::reset_password_callback*/
+    #[derive(Debug, Clone)]
+    pub struct ResetPasswordCallback<'a> {
+        client: &'a super::Client,
+        token: Result<::std::string::String, String>,
+        callback_url: Result<::std::string::String, String>,
+    }
+    impl<'a> ResetPasswordCallback<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                token: Err("token was not initialized".to_string()),
+                callback_url: Err("callback_url was not initialized".to_string()),
+            }
+        }
+        pub fn token<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.token = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for token failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn callback_url<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.callback_url = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for callback_url failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/reset-password/{token}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::StatusResponse>, Error<types::ErrorBody>> {
+            let Self { client, token, callback_url } = self;
+            let token = token.map_err(Error::InvalidRequest)?;
+            let callback_url = callback_url.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/reset-password/{}", client.baseurl, encode_path(& token.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("callbackURL", &callback_url))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "reset_password_callback",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::reset_password`]
+
+[`Client::reset_password`]: super::Client::reset_password*/
+    #[derive(Debug, Clone)]
+    pub struct ResetPassword<'a> {
+        client: &'a super::Client,
+        token: Result<Option<::std::string::String>, String>,
+        body: Result<types::builder::ResetPasswordBody, String>,
+    }
+    impl<'a> ResetPassword<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                token: Ok(None),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn token<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.token = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for token failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ResetPasswordBody>,
+            <V as std::convert::TryInto<
+                types::ResetPasswordBody,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `ResetPasswordBody` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::ResetPasswordBody,
+            ) -> types::builder::ResetPasswordBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/reset-password`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::StatusResponse>, Error<types::ErrorBody>> {
+            let Self { client, token, body } = self;
+            let token = token.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::ResetPasswordBody::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/reset-password", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .query(&progenitor_client::QueryParam::new("token", &token))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "reset_password",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,

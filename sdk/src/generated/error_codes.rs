@@ -84,6 +84,8 @@ pub enum ErrorCode {
     EmailAlreadyVerified,
     /// `EMAIL_MISMATCH`: Email mismatch
     EmailMismatch,
+    /// `RESET_PASSWORD_DISABLED`: Reset password isn't enabled
+    ResetPasswordDisabled,
     /// `FIELD_TOO_LONG`: Field is too long
     FieldTooLong,
     /// `TOO_MANY_REQUESTS`: Too many requests. Please try again later.
@@ -152,6 +154,7 @@ impl ErrorCode {
             ErrorCode::VerificationEmailNotEnabled => "VERIFICATION_EMAIL_NOT_ENABLED",
             ErrorCode::EmailAlreadyVerified => "EMAIL_ALREADY_VERIFIED",
             ErrorCode::EmailMismatch => "EMAIL_MISMATCH",
+            ErrorCode::ResetPasswordDisabled => "RESET_PASSWORD_DISABLED",
             ErrorCode::FieldTooLong => "FIELD_TOO_LONG",
             ErrorCode::TooManyRequests => "TOO_MANY_REQUESTS",
             ErrorCode::InternalServerError => "INTERNAL_SERVER_ERROR",
@@ -209,6 +212,7 @@ impl ErrorCode {
             "VERIFICATION_EMAIL_NOT_ENABLED" => ErrorCode::VerificationEmailNotEnabled,
             "EMAIL_ALREADY_VERIFIED" => ErrorCode::EmailAlreadyVerified,
             "EMAIL_MISMATCH" => ErrorCode::EmailMismatch,
+            "RESET_PASSWORD_DISABLED" => ErrorCode::ResetPasswordDisabled,
             "FIELD_TOO_LONG" => ErrorCode::FieldTooLong,
             "TOO_MANY_REQUESTS" => ErrorCode::TooManyRequests,
             "INTERNAL_SERVER_ERROR" => ErrorCode::InternalServerError,

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod dto;
 pub mod email_verification;
+pub mod password_reset;
 pub mod routes;
 pub mod session;
 pub mod user;

@@ -5,13 +5,13 @@ use std::sync::Arc;
 
 use poem::web::Data;
 use poem::Request;
-use poem_openapi::param::Query;
+use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::{Html, Json};
 use poem_openapi::{OpenApi, Tags};
 
 use crate::core::dto::*;
 use crate::core::session::{resolve_session, ResolveOptions};
-use crate::core::{auth, email_verification, user};
+use crate::core::{auth, email_verification, password_reset, user};
 use crate::docs::{RouteAuth, RouteDoc};
 use crate::error::{codes, ApiError, ApiResult};
 use crate::http::context::request_context;
@@ -146,6 +146,31 @@ pub const ROUTE_DOCS: &[RouteDoc] = &[
             codes::TOKEN_EXPIRED,
             codes::USER_NOT_FOUND,
             codes::INVALID_CALLBACK_URL,
+        ],
+    },
+    RouteDoc {
+        operation_id: "requestPasswordReset",
+        auth: RouteAuth::Public,
+        errors: &[codes::RESET_PASSWORD_DISABLED, codes::INVALID_REDIRECT_URL],
+    },
+    RouteDoc {
+        operation_id: "forgetPassword",
+        auth: RouteAuth::Public,
+        errors: &[codes::RESET_PASSWORD_DISABLED, codes::INVALID_REDIRECT_URL],
+    },
+    RouteDoc {
+        operation_id: "resetPasswordCallback",
+        auth: RouteAuth::Public,
+        errors: &[codes::INVALID_CALLBACK_URL],
+    },
+    RouteDoc {
+        operation_id: "resetPassword",
+        auth: RouteAuth::Public,
+        errors: &[
+            codes::INVALID_TOKEN,
+            codes::PASSWORD_TOO_SHORT,
+            codes::PASSWORD_TOO_LONG,
+            codes::USER_NOT_FOUND,
         ],
     },
     RouteDoc {
@@ -425,6 +450,74 @@ impl CoreApi {
             )
             .await?,
         ))
+    }
+
+    /// Request a password-reset link by email
+    ///
+    /// The answer is the same whether or not the address exists.
+    #[oai(
+        path = "/request-password-reset",
+        method = "post",
+        operation_id = "requestPasswordReset"
+    )]
+    async fn request_password_reset(
+        &self,
+        state: Data<&Arc<AppState>>,
+        body: Json<password_reset::RequestPasswordResetBody>,
+    ) -> ApiResult<password_reset::StatusMessageResponse> {
+        Ok(Json(password_reset::request_reset(&state, &body).await?))
+    }
+
+    /// Request a password-reset link (the older path)
+    #[oai(
+        path = "/forget-password",
+        method = "post",
+        operation_id = "forgetPassword"
+    )]
+    async fn forget_password(
+        &self,
+        state: Data<&Arc<AppState>>,
+        body: Json<password_reset::RequestPasswordResetBody>,
+    ) -> ApiResult<password_reset::StatusMessageResponse> {
+        Ok(Json(password_reset::request_reset(&state, &body).await?))
+    }
+
+    /// Follow a mailed reset link
+    ///
+    /// Answers `302` to `callbackURL?token=…` (or `?error=INVALID_TOKEN`).
+    #[oai(
+        path = "/reset-password/:token",
+        method = "get",
+        operation_id = "resetPasswordCallback"
+    )]
+    async fn reset_password_callback(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        token: Path<String>,
+        #[oai(name = "callbackURL")] callback_url: Query<String>,
+    ) -> ApiResult<StatusResponse> {
+        password_reset::reset_redirect(&state, &request_context(req), &token, &callback_url)
+            .await?;
+        Ok(Json(StatusResponse { status: true }))
+    }
+
+    /// Set a new password with a reset token
+    ///
+    /// Signs out every session of the user.
+    #[oai(
+        path = "/reset-password",
+        method = "post",
+        operation_id = "resetPassword"
+    )]
+    async fn reset_password(
+        &self,
+        state: Data<&Arc<AppState>>,
+        token: Query<Option<String>>,
+        body: Json<password_reset::ResetPasswordBody>,
+    ) -> ApiResult<StatusResponse> {
+        password_reset::reset_password(&state, &body, token.as_deref()).await?;
+        Ok(Json(StatusResponse { status: true }))
     }
 
     /// Liveness check

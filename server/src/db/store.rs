@@ -400,3 +400,17 @@ pub async fn mark_email_verified(
         Ok(n == 1)
     })
 }
+
+/// Reads a one-time token without consuming it (the reset link's redirect).
+pub async fn find_verification(
+    db: &Db,
+    identifier: &str,
+) -> Result<Option<(String, NaiveDateTime)>, StorageError> {
+    use super::schema::verifications;
+    with_conn!(db, |conn| Ok(verifications::table
+        .filter(verifications::identifier.eq(identifier))
+        .select((verifications::value, verifications::expires_at))
+        .first(conn)
+        .await
+        .optional()?))
+}

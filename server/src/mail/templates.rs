@@ -37,6 +37,14 @@ pub fn verify_email_default() -> MailTemplate {
     }
 }
 
+pub fn reset_password_default() -> MailTemplate {
+    MailTemplate {
+        subject: "Reset your password for {app}".into(),
+        text: "Someone asked to reset the password of your {app} account. To choose a new one, open:\n\n{url}\n\nIf it was not you, ignore this message; your password stays as it is.\n".into(),
+        html: "<p>Someone asked to reset the password of your {app} account.</p><p><a href=\"{url}\">Choose a new password</a></p><p>If it was not you, ignore this message.</p>".into(),
+    }
+}
+
 pub fn render(t: &MailTemplate, app: &str, url: &str, email: &str) -> Rendered {
     Rendered {
         subject: fill(&t.subject, app, url, email, false),

@@ -61,6 +61,22 @@ extension AuthClient {
     public func verifyEmailJson(query: String = "") async throws -> String {
         try await request(method: "GET", path: query.isEmpty ? "/verify-email" : "/verify-email?\(query)", bodyJson: nil, plugin: nil)
     }
+    /// Request a password-reset link by email (`POST /request-password-reset`). JSON in, JSON out.
+    public func requestPasswordResetJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/request-password-reset", bodyJson: bodyJson, plugin: nil)
+    }
+    /// Request a password-reset link (the older path) (`POST /forget-password`). JSON in, JSON out.
+    public func forgetPasswordJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/forget-password", bodyJson: bodyJson, plugin: nil)
+    }
+    /// Follow a mailed reset link (`GET /reset-password/{token}`). JSON in, JSON out.
+    public func resetPasswordCallbackJson(query: String = "") async throws -> String {
+        try await request(method: "GET", path: query.isEmpty ? "/reset-password/{token}" : "/reset-password/{token}?\(query)", bodyJson: nil, plugin: nil)
+    }
+    /// Set a new password with a reset token (`POST /reset-password`). JSON in, JSON out.
+    public func resetPasswordJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/reset-password", bodyJson: bodyJson, plugin: nil)
+    }
     /// Liveness check (`GET /ok`). JSON in, JSON out.
     public func okJson(query: String = "") async throws -> String {
         try await request(method: "GET", path: query.isEmpty ? "/ok" : "/ok?\(query)", bodyJson: nil, plugin: nil)

@@ -61,6 +61,22 @@ suspend fun AuthClient.`sendVerificationEmailJson`(bodyJson: String = "{}"): Str
 suspend fun AuthClient.`verifyEmailJson`(query: String = ""): String =
     request("GET", if (query.isEmpty()) "/verify-email" else "/verify-email?$query", null, null)
 
+/** Request a password-reset link by email (`POST /request-password-reset`). JSON in, JSON out. */
+suspend fun AuthClient.`requestPasswordResetJson`(bodyJson: String = "{}"): String =
+    request("POST", "/request-password-reset", bodyJson, null)
+
+/** Request a password-reset link (the older path) (`POST /forget-password`). JSON in, JSON out. */
+suspend fun AuthClient.`forgetPasswordJson`(bodyJson: String = "{}"): String =
+    request("POST", "/forget-password", bodyJson, null)
+
+/** Follow a mailed reset link (`GET /reset-password/{token}`). JSON in, JSON out. */
+suspend fun AuthClient.`resetPasswordCallbackJson`(query: String = ""): String =
+    request("GET", if (query.isEmpty()) "/reset-password/{token}" else "/reset-password/{token}?$query", null, null)
+
+/** Set a new password with a reset token (`POST /reset-password`). JSON in, JSON out. */
+suspend fun AuthClient.`resetPasswordJson`(bodyJson: String = "{}"): String =
+    request("POST", "/reset-password", bodyJson, null)
+
 /** Liveness check (`GET /ok`). JSON in, JSON out. */
 suspend fun AuthClient.`okJson`(query: String = ""): String =
     request("GET", if (query.isEmpty()) "/ok" else "/ok?$query", null, null)

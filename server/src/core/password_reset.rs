@@ -1,0 +1,181 @@
+//! Password reset by mailed link: request (anonymous, never revealing
+//! whether the address exists), a GET that redirects to the app with the
+//! token, and the reset itself, which consumes the token and signs out every
+//! session of the user.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use poem_openapi::Object;
+
+use crate::core::validate::check_password_length;
+use crate::crypto::token;
+use crate::db::models::AccountRow;
+use crate::db::store;
+use crate::error::{codes, ApiError};
+use crate::http::context::RequestContext;
+use crate::mail::{templates, OutgoingMail};
+use crate::state::AppState;
+
+const PREFIX: &str = "reset-password:";
+const SENT: &str = "If this email exists in our system, check your email for the reset link";
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct RequestPasswordResetBody {
+    pub email: String,
+    /// Where the link sends the user (with `?token=`); trusted origins only.
+    pub redirect_to: Option<String>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct StatusMessageResponse {
+    pub status: bool,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct ResetPasswordBody {
+    pub new_password: String,
+    /// The token from the link (or `?token=`).
+    pub token: Option<String>,
+}
+
+fn identifier(raw: &str) -> String {
+    format!("{PREFIX}{}", token::hash_token(raw))
+}
+
+/// `POST /request-password-reset` (and the older `/forget-password`).
+pub async fn request_reset(
+    state: &Arc<AppState>,
+    body: &RequestPasswordResetBody,
+) -> Result<StatusMessageResponse, ApiError> {
+    if !state.mailer.enabled() {
+        return Err(ApiError::new(codes::RESET_PASSWORD_DISABLED));
+    }
+    // Lookup, token and mail all happen after the answer: same shape for everyone.
+    let state = state.clone();
+    let email = body.email.trim().to_lowercase();
+    let redirect_to = body.redirect_to.clone();
+    tokio::spawn(async move {
+        if let Err(e) = send_link(&state, &email, redirect_to.as_deref()).await {
+            tracing::warn!(error = %e, "password reset link not created");
+        }
+    });
+    Ok(StatusMessageResponse {
+        status: true,
+        message: SENT.into(),
+    })
+}
+
+async fn send_link(
+    state: &Arc<AppState>,
+    email: &str,
+    redirect_to: Option<&str>,
+) -> Result<(), ApiError> {
+    let Some(user) = store::find_user_by_email(&state.db, email).await? else {
+        return Ok(());
+    };
+    let raw = token::random_alphanumeric(24);
+    let now = state.now();
+    let expires = now
+        + Duration::seconds(
+            state
+                .config
+                .email_and_password
+                .reset_password_token_expires_in,
+        );
+    store::create_verification(&state.db, &identifier(&raw), &user.id, expires, now).await?;
+    let url = format!(
+        "{}{}/reset-password/{raw}?callbackURL={}",
+        state.config.base_url(),
+        state.config.base_path,
+        crate::http::cookies::encode_uri_component(redirect_to.unwrap_or(""))
+    );
+    let template = state
+        .config
+        .mail
+        .templates
+        .reset_password
+        .clone()
+        .unwrap_or_else(templates::reset_password_default);
+    let r = templates::render(&template, &state.config.app_name, &url, &user.email);
+    state.mailer.send_later(OutgoingMail {
+        kind: "reset-password",
+        to: user.email,
+        subject: r.subject,
+        text: r.text,
+        html: r.html,
+    });
+    Ok(())
+}
+
+/// `GET /reset-password/:token`: 302 to `callbackURL?token=…`, or
+/// `callbackURL?error=INVALID_TOKEN`. The token is not consumed here.
+pub async fn reset_redirect(
+    state: &AppState,
+    ctx: &RequestContext,
+    raw: &str,
+    callback_url: &str,
+) -> Result<(), ApiError> {
+    // Relative callbacks resolve against the base URL, as Better Auth does.
+    let base = url::Url::parse(&format!("{}/", state.config.base_url()))
+        .map_err(|_| ApiError::internal())?;
+    let mut target = base
+        .join(callback_url)
+        .map_err(|_| ApiError::new(codes::INVALID_CALLBACK_URL))?;
+    let valid = match store::find_verification(&state.db, &identifier(raw)).await? {
+        Some((_, expires_at)) => expires_at > state.now(),
+        None => false,
+    };
+    if valid {
+        target.query_pairs_mut().append_pair("token", raw);
+    } else {
+        target
+            .query_pairs_mut()
+            .append_pair("error", "INVALID_TOKEN");
+    }
+    ctx.set_redirect(target.to_string());
+    Ok(())
+}
+
+/// `POST /reset-password`: sets the new password and ends every session.
+pub async fn reset_password(
+    state: &AppState,
+    body: &ResetPasswordBody,
+    query_token: Option<&str>,
+) -> Result<(), ApiError> {
+    let raw = body
+        .token
+        .as_deref()
+        .or(query_token)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::new(codes::INVALID_TOKEN))?;
+    check_password_length(state, &body.new_password)?;
+    let (user_id, expires_at) = store::consume_verification(&state.db, &identifier(raw))
+        .await?
+        .ok_or_else(|| ApiError::new(codes::INVALID_TOKEN))?;
+    let now = state.now();
+    if expires_at <= now {
+        return Err(ApiError::new(codes::INVALID_TOKEN));
+    }
+    let user = store::find_user_by_id(&state.db, &user_id)
+        .await?
+        .ok_or_else(|| ApiError::new(codes::USER_NOT_FOUND))?;
+    let hash = state
+        .hasher
+        .hash(&body.new_password)
+        .await
+        .map_err(|_| ApiError::internal())?;
+    match store::find_user_with_credential(&state.db, &user.id).await? {
+        Some(account) => store::update_account_password(&state.db, &account.id, &hash, now).await?,
+        None => {
+            store::create_account(&state.db, &AccountRow::credential(&user.id, hash, now)).await?
+        }
+    }
+    // Whoever held the old password holds no session now.
+    store::delete_user_sessions(&state.db, &user.id, None).await?;
+    state.sessions.invalidate_user(&user.id);
+    Ok(())
+}
