@@ -81,6 +81,7 @@ impl std::fmt::Debug for MailConfig {
 pub struct MailTemplates {
     pub verify_email: Option<MailTemplate>,
     pub reset_password: Option<MailTemplate>,
+    pub delete_account: Option<MailTemplate>,
 }
 
 /// A message template; `{app}`, `{url}` and `{email}` are filled in.
@@ -213,6 +214,10 @@ pub struct UserConfig {
     pub delete_enabled: bool,
     /// Maximum length of `name` and `image`.
     pub max_field_length: usize,
+    /// `delete-user` mails a confirmation link instead of deleting at once.
+    pub delete_email_confirmation: bool,
+    /// Seconds a deletion link stays valid.
+    pub delete_token_expires_in: i64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -321,6 +326,8 @@ impl Default for UserConfig {
         UserConfig {
             delete_enabled: false,
             max_field_length: 2048,
+            delete_email_confirmation: false,
+            delete_token_expires_in: 86400,
         }
     }
 }

@@ -3084,6 +3084,22 @@ let response = client.reset_password()
     pub fn reset_password(&self) -> builder::ResetPassword<'_> {
         builder::ResetPassword::new(self)
     }
+    /**Confirm a user deletion from the mailed link
+
+Needs the user's session. With `callbackURL`, answers `302` to it.
+
+Sends a `GET` request to `/delete-user/callback`
+
+```ignore
+let response = client.delete_user_callback()
+    .callback_url(callback_url)
+    .token(token)
+    .send()
+    .await;
+```*/
+    pub fn delete_user_callback(&self) -> builder::DeleteUserCallback<'_> {
+        builder::DeleteUserCallback::new(self)
+    }
     /**Liveness check
 
 Sends a `GET` request to `/ok`
@@ -5434,6 +5450,131 @@ pub mod builder {
                     )
                 }
                 415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::delete_user_callback`]
+
+[`Client::delete_user_callback`]: super::Client::delete_user_callback*/
+    #[derive(Debug, Clone)]
+    pub struct DeleteUserCallback<'a> {
+        client: &'a super::Client,
+        callback_url: Result<Option<::std::string::String>, String>,
+        token: Result<::std::string::String, String>,
+    }
+    impl<'a> DeleteUserCallback<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                callback_url: Ok(None),
+                token: Err("token was not initialized".to_string()),
+            }
+        }
+        pub fn callback_url<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.callback_url = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for callback_url failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn token<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.token = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for token failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/delete-user/callback`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::SuccessMessageResponse>,
+            Error<types::ErrorBody>,
+        > {
+            let Self { client, callback_url, token } = self;
+            let callback_url = callback_url.map_err(Error::InvalidRequest)?;
+            let token = token.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/delete-user/callback", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("callbackURL", &callback_url))
+                .query(&progenitor_client::QueryParam::new("token", &token))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "delete_user_callback",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,

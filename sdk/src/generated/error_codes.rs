@@ -86,6 +86,8 @@ pub enum ErrorCode {
     EmailMismatch,
     /// `RESET_PASSWORD_DISABLED`: Reset password isn't enabled
     ResetPasswordDisabled,
+    /// `FAILED_TO_GET_USER_INFO`: Failed to get user info
+    FailedToGetUserInfo,
     /// `FIELD_TOO_LONG`: Field is too long
     FieldTooLong,
     /// `TOO_MANY_REQUESTS`: Too many requests. Please try again later.
@@ -155,6 +157,7 @@ impl ErrorCode {
             ErrorCode::EmailAlreadyVerified => "EMAIL_ALREADY_VERIFIED",
             ErrorCode::EmailMismatch => "EMAIL_MISMATCH",
             ErrorCode::ResetPasswordDisabled => "RESET_PASSWORD_DISABLED",
+            ErrorCode::FailedToGetUserInfo => "FAILED_TO_GET_USER_INFO",
             ErrorCode::FieldTooLong => "FIELD_TOO_LONG",
             ErrorCode::TooManyRequests => "TOO_MANY_REQUESTS",
             ErrorCode::InternalServerError => "INTERNAL_SERVER_ERROR",
@@ -213,6 +216,7 @@ impl ErrorCode {
             "EMAIL_ALREADY_VERIFIED" => ErrorCode::EmailAlreadyVerified,
             "EMAIL_MISMATCH" => ErrorCode::EmailMismatch,
             "RESET_PASSWORD_DISABLED" => ErrorCode::ResetPasswordDisabled,
+            "FAILED_TO_GET_USER_INFO" => ErrorCode::FailedToGetUserInfo,
             "FIELD_TOO_LONG" => ErrorCode::FieldTooLong,
             "TOO_MANY_REQUESTS" => ErrorCode::TooManyRequests,
             "INTERNAL_SERVER_ERROR" => ErrorCode::InternalServerError,

@@ -120,6 +120,7 @@ pub const ROUTE_DOCS: &[RouteDoc] = &[
             codes::CREDENTIAL_ACCOUNT_NOT_FOUND,
             codes::USER_ALREADY_HAS_PASSWORD,
             codes::SESSION_EXPIRED,
+            codes::INVALID_TOKEN,
             codes::INVALID_CALLBACK_URL,
         ],
     },
@@ -171,6 +172,16 @@ pub const ROUTE_DOCS: &[RouteDoc] = &[
             codes::PASSWORD_TOO_SHORT,
             codes::PASSWORD_TOO_LONG,
             codes::USER_NOT_FOUND,
+        ],
+    },
+    RouteDoc {
+        operation_id: "deleteUserCallback",
+        auth: RouteAuth::Optional,
+        errors: &[
+            codes::NOT_FOUND,
+            codes::FAILED_TO_GET_USER_INFO,
+            codes::INVALID_TOKEN,
+            codes::INVALID_CALLBACK_URL,
         ],
     },
     RouteDoc {
@@ -393,10 +404,10 @@ impl CoreApi {
         req: &Request,
         body: Json<user::DeleteUserBody>,
     ) -> ApiResult<SuccessMessageResponse> {
-        user::delete_user(&state, &request_context(req), &body).await?;
+        let message = user::delete_user(&state, &request_context(req), &body).await?;
         Ok(Json(SuccessMessageResponse {
             success: true,
-            message: "User deleted".into(),
+            message: message.into(),
         }))
     }
 
@@ -518,6 +529,34 @@ impl CoreApi {
     ) -> ApiResult<StatusResponse> {
         password_reset::reset_password(&state, &body, token.as_deref()).await?;
         Ok(Json(StatusResponse { status: true }))
+    }
+
+    /// Confirm a user deletion from the mailed link
+    ///
+    /// Needs the user's session. With `callbackURL`, answers `302` to it.
+    #[oai(
+        path = "/delete-user/callback",
+        method = "get",
+        operation_id = "deleteUserCallback"
+    )]
+    async fn delete_user_callback(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        token: Query<String>,
+        #[oai(name = "callbackURL")] callback_url: Query<Option<String>>,
+    ) -> ApiResult<SuccessMessageResponse> {
+        user::delete_user_callback(
+            &state,
+            &request_context(req),
+            &token,
+            callback_url.as_deref(),
+        )
+        .await?;
+        Ok(Json(SuccessMessageResponse {
+            success: true,
+            message: "User deleted".into(),
+        }))
     }
 
     /// Liveness check

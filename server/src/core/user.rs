@@ -185,12 +185,18 @@ pub async fn delete_user(
     state: &AppState,
     ctx: &RequestContext,
     body: &DeleteUserBody,
-) -> Result<(), ApiError> {
+) -> Result<&'static str, ApiError> {
     if !state.config.user.delete_enabled {
         return Err(ApiError::new(codes::NOT_FOUND));
     }
     let s = require_session(state, ctx).await?;
+    if let Some(token) = &body.token {
+        delete_with_token(state, &s, token).await?;
+        expire_session_cookies(state, ctx);
+        return Ok("User deleted");
+    }
     let credential = store::find_user_with_credential(&state.db, &s.user.id).await?;
+    let email_confirmation = state.config.user.delete_email_confirmation && state.mailer.enabled();
     match (&body.password, credential.and_then(|a| a.password)) {
         (Some(given), Some(stored)) => {
             let ok = state
@@ -204,6 +210,8 @@ pub async fn delete_user(
             }
         }
         (Some(_), None) => return Err(ApiError::new(codes::CREDENTIAL_ACCOUNT_NOT_FOUND)),
+        // The mailed link is the confirmation.
+        (None, _) if email_confirmation => {}
         (None, Some(_)) => return Err(ApiError::new(codes::USER_ALREADY_HAS_PASSWORD)),
         (None, None) => {
             if !session::is_fresh(state, &s.session) {
@@ -211,9 +219,103 @@ pub async fn delete_user(
             }
         }
     }
+    if email_confirmation {
+        send_delete_link(state, &s.user, body.callback_url.as_deref()).await?;
+        return Ok("Verification email sent");
+    }
     store::delete_user(&state.db, &s.user.id).await?;
     state.sessions.invalidate_user(&s.user.id);
     expire_session_cookies(state, ctx);
+    Ok("User deleted")
+}
+
+const DELETE_PREFIX: &str = "delete-account:";
+
+async fn send_delete_link(
+    state: &AppState,
+    user: &crate::db::models::UserRow,
+    callback_url: Option<&str>,
+) -> Result<(), ApiError> {
+    let raw = token::random_alphanumeric(32);
+    let now = state.now();
+    let expires = now + chrono::Duration::seconds(state.config.user.delete_token_expires_in);
+    store::create_verification(
+        &state.db,
+        &format!("{DELETE_PREFIX}{}", token::hash_token(&raw)),
+        &user.id,
+        expires,
+        now,
+    )
+    .await?;
+    let url = format!(
+        "{}{}/delete-user/callback?token={raw}&callbackURL={}",
+        state.config.base_url(),
+        state.config.base_path,
+        crate::http::cookies::encode_uri_component(callback_url.unwrap_or("/"))
+    );
+    let template = state
+        .config
+        .mail
+        .templates
+        .delete_account
+        .clone()
+        .unwrap_or_else(crate::mail::templates::delete_account_default);
+    let r = crate::mail::templates::render(&template, &state.config.app_name, &url, &user.email);
+    state.mailer.send_later(crate::mail::OutgoingMail {
+        kind: "delete-account",
+        to: user.email.clone(),
+        subject: r.subject,
+        text: r.text,
+        html: r.html,
+    });
+    Ok(())
+}
+
+/// Consumes a mailed deletion token of the signed-in user and deletes them.
+async fn delete_with_token(
+    state: &AppState,
+    s: &session::AuthSession,
+    raw: &str,
+) -> Result<(), ApiError> {
+    let invalid = || ApiError::new(codes::INVALID_TOKEN).with_status(404);
+    let (owner, expires_at) = store::consume_verification(
+        &state.db,
+        &format!("{DELETE_PREFIX}{}", token::hash_token(raw)),
+    )
+    .await?
+    .ok_or_else(invalid)?;
+    if owner != s.user.id || expires_at <= state.now() {
+        return Err(invalid());
+    }
+    store::delete_user(&state.db, &s.user.id).await?;
+    state.sessions.invalidate_user(&s.user.id);
+    Ok(())
+}
+
+/// `GET /delete-user/callback`: the mailed link, opened while signed in.
+pub async fn delete_user_callback(
+    state: &AppState,
+    ctx: &RequestContext,
+    raw: &str,
+    callback_url: Option<&str>,
+) -> Result<(), ApiError> {
+    if !state.config.user.delete_enabled {
+        return Err(ApiError::new(codes::NOT_FOUND));
+    }
+    let s = session::resolve_session(
+        state,
+        ctx,
+        session::ResolveOptions {
+            disable_refresh: true,
+        },
+    )
+    .await?
+    .ok_or_else(|| ApiError::new(codes::FAILED_TO_GET_USER_INFO))?;
+    delete_with_token(state, &s, raw).await?;
+    expire_session_cookies(state, ctx);
+    if let Some(cb) = callback_url {
+        ctx.set_redirect(cb.to_string());
+    }
     Ok(())
 }
 

@@ -45,6 +45,14 @@ pub fn reset_password_default() -> MailTemplate {
     }
 }
 
+pub fn delete_account_default() -> MailTemplate {
+    MailTemplate {
+        subject: "Confirm deleting your {app} account".into(),
+        text: "To delete your {app} account ({email}) for good, open this link while signed in:\n\n{url}\n\nIf you did not ask for this, ignore this message and change your password.\n".into(),
+        html: "<p>To delete your {app} account ({email}) for good, open this link while signed in:</p><p><a href=\"{url}\">Delete my account</a></p><p>If you did not ask for this, ignore this message.</p>".into(),
+    }
+}
+
 pub fn render(t: &MailTemplate, app: &str, url: &str, email: &str) -> Rendered {
     Rendered {
         subject: fill(&t.subject, app, url, email, false),

@@ -77,6 +77,10 @@ extension AuthClient {
     public func resetPasswordJson(bodyJson: String = "{}") async throws -> String {
         try await request(method: "POST", path: "/reset-password", bodyJson: bodyJson, plugin: nil)
     }
+    /// Confirm a user deletion from the mailed link (`GET /delete-user/callback`). JSON in, JSON out.
+    public func deleteUserCallbackJson(query: String = "") async throws -> String {
+        try await request(method: "GET", path: query.isEmpty ? "/delete-user/callback" : "/delete-user/callback?\(query)", bodyJson: nil, plugin: nil)
+    }
     /// Liveness check (`GET /ok`). JSON in, JSON out.
     public func okJson(query: String = "") async throws -> String {
         try await request(method: "GET", path: query.isEmpty ? "/ok" : "/ok?\(query)", bodyJson: nil, plugin: nil)

@@ -77,6 +77,10 @@ suspend fun AuthClient.`resetPasswordCallbackJson`(query: String = ""): String =
 suspend fun AuthClient.`resetPasswordJson`(bodyJson: String = "{}"): String =
     request("POST", "/reset-password", bodyJson, null)
 
+/** Confirm a user deletion from the mailed link (`GET /delete-user/callback`). JSON in, JSON out. */
+suspend fun AuthClient.`deleteUserCallbackJson`(query: String = ""): String =
+    request("GET", if (query.isEmpty()) "/delete-user/callback" else "/delete-user/callback?$query", null, null)
+
 /** Liveness check (`GET /ok`). JSON in, JSON out. */
 suspend fun AuthClient.`okJson`(query: String = ""): String =
     request("GET", if (query.isEmpty()) "/ok" else "/ok?$query", null, null)
