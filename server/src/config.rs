@@ -82,6 +82,7 @@ pub struct MailTemplates {
     pub verify_email: Option<MailTemplate>,
     pub reset_password: Option<MailTemplate>,
     pub delete_account: Option<MailTemplate>,
+    pub change_email_confirm: Option<MailTemplate>,
 }
 
 /// A message template; `{app}`, `{url}` and `{email}` are filled in.
@@ -218,6 +219,10 @@ pub struct UserConfig {
     pub delete_email_confirmation: bool,
     /// Seconds a deletion link stays valid.
     pub delete_token_expires_in: i64,
+    /// Enables `POST /change-email` (Better Auth: `user.changeEmail.enabled`).
+    pub change_email_enabled: bool,
+    /// The current address confirms first; then the new one is verified.
+    pub change_email_confirm_old: bool,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -328,6 +333,8 @@ impl Default for UserConfig {
             max_field_length: 2048,
             delete_email_confirmation: false,
             delete_token_expires_in: 86400,
+            change_email_enabled: false,
+            change_email_confirm_old: false,
         }
     }
 }

@@ -82,6 +82,8 @@ pub mod codes {
         EMAIL_MISMATCH = (400, "Email mismatch");
         RESET_PASSWORD_DISABLED = (400, "Reset password isn't enabled");
         FAILED_TO_GET_USER_INFO = (404, "Failed to get user info");
+        CHANGE_EMAIL_DISABLED = (400, "Change email is disabled");
+        EMAIL_IS_THE_SAME = (400, "Email is the same");
         FIELD_TOO_LONG = (400, "Field is too long");
         TOO_MANY_REQUESTS = (429, "Too many requests. Please try again later.");
         INTERNAL_SERVER_ERROR = (500, "Internal Server Error");

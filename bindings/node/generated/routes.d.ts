@@ -4,6 +4,8 @@ import type * as T from "./types";
 
 /** Routes of `core`. */
 export interface CoreRoutes {
+  /** Change the email address (`POST /change-email`) */
+  changeEmail(body: T.ChangeEmailBody): Promise<Result<T.StatusResponse>>;
   /** Change the password (`POST /change-password`) */
   changePassword(body: T.ChangePasswordBody): Promise<Result<T.TokenUserResponse>>;
   /** Delete the user (`POST /delete-user`) */

@@ -22,6 +22,7 @@ module.exports = [
   { method: "GET", path: "/reset-password/{token}", plugin: "core", clientPath: ["resetPassword", "{token}"] },
   { method: "POST", path: "/reset-password", plugin: "core", clientPath: ["resetPassword"] },
   { method: "GET", path: "/delete-user/callback", plugin: "core", clientPath: ["deleteUser", "callback"] },
+  { method: "POST", path: "/change-email", plugin: "core", clientPath: ["changeEmail"] },
   { method: "GET", path: "/ok", plugin: "core", clientPath: ["ok"] },
   { method: "GET", path: "/error", plugin: "core", clientPath: ["error"] },
   { method: "GET", path: "/plugins", plugin: "core", clientPath: ["plugins"] },

@@ -10,6 +10,11 @@ export interface AccountDto {
   scopes: string[];
 }
 
+export interface ChangeEmailBody {
+  newEmail: string;
+  callbackURL?: string | null;
+}
+
 export interface ChangePasswordBody {
   newPassword: string;
   currentPassword: string;

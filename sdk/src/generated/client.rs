@@ -28,6 +28,22 @@ pub mod types {
             Default::default()
         }
     }
+    ///`ChangeEmailBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct ChangeEmailBody {
+        #[serde(
+            rename = "callbackURL",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub callback_url: ::std::option::Option<::std::string::String>,
+        #[serde(rename = "newEmail")]
+        pub new_email: ::std::string::String,
+    }
+    impl ChangeEmailBody {
+        pub fn builder() -> builder::ChangeEmailBody {
+            Default::default()
+        }
+    }
     ///`ChangePasswordBody`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct ChangePasswordBody {
@@ -608,6 +624,70 @@ only; other sessions carry an opaque handle that `revoke-session` accepts.*/
                     scopes: Ok(value.scopes),
                     updated_at: Ok(value.updated_at),
                     user_id: Ok(value.user_id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ChangeEmailBody {
+            callback_url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            new_email: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ChangeEmailBody {
+            fn default() -> Self {
+                Self {
+                    callback_url: Ok(Default::default()),
+                    new_email: Err("no value supplied for new_email".to_string()),
+                }
+            }
+        }
+        impl ChangeEmailBody {
+            pub fn callback_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.callback_url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for callback_url: {e}")
+                    });
+                self
+            }
+            pub fn new_email<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.new_email = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for new_email: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ChangeEmailBody> for super::ChangeEmailBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ChangeEmailBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    callback_url: value.callback_url?,
+                    new_email: value.new_email?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ChangeEmailBody> for ChangeEmailBody {
+            fn from(value: super::ChangeEmailBody) -> Self {
+                Self {
+                    callback_url: Ok(value.callback_url),
+                    new_email: Ok(value.new_email),
                 }
             }
         }
@@ -3100,6 +3180,22 @@ let response = client.delete_user_callback()
     pub fn delete_user_callback(&self) -> builder::DeleteUserCallback<'_> {
         builder::DeleteUserCallback::new(self)
     }
+    /**Change the email address
+
+Mails a link to the new address (first a confirmation to the current
+one when configured); the change happens when the link is opened.
+
+Sends a `POST` request to `/change-email`
+
+```ignore
+let response = client.change_email()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn change_email(&self) -> builder::ChangeEmail<'_> {
+        builder::ChangeEmail::new(self)
+    }
     /**Liveness check
 
 Sends a `GET` request to `/ok`
@@ -5575,6 +5671,141 @@ pub mod builder {
                     )
                 }
                 404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::change_email`]
+
+[`Client::change_email`]: super::Client::change_email*/
+    #[derive(Debug, Clone)]
+    pub struct ChangeEmail<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::ChangeEmailBody, String>,
+    }
+    impl<'a> ChangeEmail<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ChangeEmailBody>,
+            <V as std::convert::TryInto<
+                types::ChangeEmailBody,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `ChangeEmailBody` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::ChangeEmailBody,
+            ) -> types::builder::ChangeEmailBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/change-email`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::StatusResponse>, Error<types::ErrorBody>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::ChangeEmailBody::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/change-email", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "change_email",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,

@@ -88,6 +88,10 @@ pub enum ErrorCode {
     ResetPasswordDisabled,
     /// `FAILED_TO_GET_USER_INFO`: Failed to get user info
     FailedToGetUserInfo,
+    /// `CHANGE_EMAIL_DISABLED`: Change email is disabled
+    ChangeEmailDisabled,
+    /// `EMAIL_IS_THE_SAME`: Email is the same
+    EmailIsTheSame,
     /// `FIELD_TOO_LONG`: Field is too long
     FieldTooLong,
     /// `TOO_MANY_REQUESTS`: Too many requests. Please try again later.
@@ -158,6 +162,8 @@ impl ErrorCode {
             ErrorCode::EmailMismatch => "EMAIL_MISMATCH",
             ErrorCode::ResetPasswordDisabled => "RESET_PASSWORD_DISABLED",
             ErrorCode::FailedToGetUserInfo => "FAILED_TO_GET_USER_INFO",
+            ErrorCode::ChangeEmailDisabled => "CHANGE_EMAIL_DISABLED",
+            ErrorCode::EmailIsTheSame => "EMAIL_IS_THE_SAME",
             ErrorCode::FieldTooLong => "FIELD_TOO_LONG",
             ErrorCode::TooManyRequests => "TOO_MANY_REQUESTS",
             ErrorCode::InternalServerError => "INTERNAL_SERVER_ERROR",
@@ -217,6 +223,8 @@ impl ErrorCode {
             "EMAIL_MISMATCH" => ErrorCode::EmailMismatch,
             "RESET_PASSWORD_DISABLED" => ErrorCode::ResetPasswordDisabled,
             "FAILED_TO_GET_USER_INFO" => ErrorCode::FailedToGetUserInfo,
+            "CHANGE_EMAIL_DISABLED" => ErrorCode::ChangeEmailDisabled,
+            "EMAIL_IS_THE_SAME" => ErrorCode::EmailIsTheSame,
             "FIELD_TOO_LONG" => ErrorCode::FieldTooLong,
             "TOO_MANY_REQUESTS" => ErrorCode::TooManyRequests,
             "INTERNAL_SERVER_ERROR" => ErrorCode::InternalServerError,

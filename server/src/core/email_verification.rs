@@ -165,14 +165,38 @@ async fn verify(
     if raw_token.is_empty() || raw_token.len() > 128 {
         return Err(invalid());
     }
-    let (value, expires_at) = store::consume_verification(
-        &state.db,
-        &format!("{PREFIX}{}", token::hash_token(raw_token)),
-    )
-    .await?
-    .ok_or_else(invalid)?;
+    let hash = token::hash_token(raw_token);
+    // A verification link, or a change-email link (they share this route).
+    let (value, expires_at, change) =
+        match store::consume_verification(&state.db, &format!("{PREFIX}{hash}")).await? {
+            Some((v, e)) => (v, e, false),
+            None => {
+                let (v, e) = store::consume_verification(
+                    &state.db,
+                    &format!("{}{hash}", crate::core::change_email::PREFIX),
+                )
+                .await?
+                .ok_or_else(invalid)?;
+                (v, e, true)
+            }
+        };
     if expires_at <= state.now() {
         return Err(ApiError::new(codes::TOKEN_EXPIRED).with_status(401));
+    }
+    if change {
+        let user_id = crate::core::change_email::apply(state, &value).await?;
+        let current = resolve_session(
+            state,
+            ctx,
+            ResolveOptions {
+                disable_refresh: true,
+            },
+        )
+        .await?;
+        return match (current, store::find_user_by_id(&state.db, &user_id).await?) {
+            (Some(_), Some(user)) => Ok(Some(crate::core::session::user_json(state, &user).await?)),
+            _ => Ok(None),
+        };
     }
     let value: serde_json::Value = serde_json::from_str(&value).map_err(|_| invalid())?;
     let (Some(user_id), Some(email)) = (value["userId"].as_str(), value["email"].as_str()) else {

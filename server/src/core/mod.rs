@@ -2,6 +2,7 @@
 //! the small public endpoints (`ok`, `error`, `plugins`).
 
 pub mod auth;
+pub mod change_email;
 pub mod dto;
 pub mod email_verification;
 pub mod password_reset;

@@ -11,7 +11,7 @@ use poem_openapi::{OpenApi, Tags};
 
 use crate::core::dto::*;
 use crate::core::session::{resolve_session, ResolveOptions};
-use crate::core::{auth, email_verification, password_reset, user};
+use crate::core::{auth, change_email, email_verification, password_reset, user};
 use crate::docs::{RouteAuth, RouteDoc};
 use crate::error::{codes, ApiError, ApiResult};
 use crate::http::context::request_context;
@@ -181,6 +181,16 @@ pub const ROUTE_DOCS: &[RouteDoc] = &[
             codes::NOT_FOUND,
             codes::FAILED_TO_GET_USER_INFO,
             codes::INVALID_TOKEN,
+            codes::INVALID_CALLBACK_URL,
+        ],
+    },
+    RouteDoc {
+        operation_id: "changeEmail",
+        auth: RouteAuth::Session,
+        errors: &[
+            codes::CHANGE_EMAIL_DISABLED,
+            codes::EMAIL_IS_THE_SAME,
+            codes::VERIFICATION_EMAIL_NOT_ENABLED,
             codes::INVALID_CALLBACK_URL,
         ],
     },
@@ -557,6 +567,21 @@ impl CoreApi {
             success: true,
             message: "User deleted".into(),
         }))
+    }
+
+    /// Change the email address
+    ///
+    /// Mails a link to the new address (first a confirmation to the current
+    /// one when configured); the change happens when the link is opened.
+    #[oai(path = "/change-email", method = "post", operation_id = "changeEmail")]
+    async fn change_email(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        body: Json<change_email::ChangeEmailBody>,
+    ) -> ApiResult<StatusResponse> {
+        change_email::change_email(&state, &request_context(req), &body).await?;
+        Ok(Json(StatusResponse { status: true }))
     }
 
     /// Liveness check

@@ -414,3 +414,24 @@ pub async fn find_verification(
         .await
         .optional()?))
 }
+
+/// Moves a user from one email to another (verified), if it still has the old one.
+pub async fn update_user_email(
+    db: &Db,
+    user_id: &str,
+    from: &str,
+    to: &str,
+    now: NaiveDateTime,
+) -> Result<bool, StorageError> {
+    with_conn!(db, |conn| {
+        let n = diesel::update(users::table.find(user_id).filter(users::email.eq(from)))
+            .set((
+                users::email.eq(to),
+                users::email_verified.eq(true),
+                users::updated_at.eq(now),
+            ))
+            .execute(conn)
+            .await?;
+        Ok(n == 1)
+    })
+}

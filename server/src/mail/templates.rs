@@ -53,6 +53,14 @@ pub fn delete_account_default() -> MailTemplate {
     }
 }
 
+pub fn change_email_confirm_default() -> MailTemplate {
+    MailTemplate {
+        subject: "Confirm changing your {app} email".into(),
+        text: "Someone asked to change the email of your {app} account to {email}. To approve, open:\n\n{url}\n\nIf it was not you, ignore this message and change your password.\n".into(),
+        html: "<p>Someone asked to change the email of your {app} account to {email}.</p><p><a href=\"{url}\">Approve the change</a></p><p>If it was not you, ignore this message.</p>".into(),
+    }
+}
+
 pub fn render(t: &MailTemplate, app: &str, url: &str, email: &str) -> Rendered {
     Rendered {
         subject: fill(&t.subject, app, url, email, false),

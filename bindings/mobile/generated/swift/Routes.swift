@@ -81,6 +81,10 @@ extension AuthClient {
     public func deleteUserCallbackJson(query: String = "") async throws -> String {
         try await request(method: "GET", path: query.isEmpty ? "/delete-user/callback" : "/delete-user/callback?\(query)", bodyJson: nil, plugin: nil)
     }
+    /// Change the email address (`POST /change-email`). JSON in, JSON out.
+    public func changeEmailJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/change-email", bodyJson: bodyJson, plugin: nil)
+    }
     /// Liveness check (`GET /ok`). JSON in, JSON out.
     public func okJson(query: String = "") async throws -> String {
         try await request(method: "GET", path: query.isEmpty ? "/ok" : "/ok?\(query)", bodyJson: nil, plugin: nil)

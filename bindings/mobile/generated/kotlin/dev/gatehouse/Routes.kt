@@ -81,6 +81,10 @@ suspend fun AuthClient.`resetPasswordJson`(bodyJson: String = "{}"): String =
 suspend fun AuthClient.`deleteUserCallbackJson`(query: String = ""): String =
     request("GET", if (query.isEmpty()) "/delete-user/callback" else "/delete-user/callback?$query", null, null)
 
+/** Change the email address (`POST /change-email`). JSON in, JSON out. */
+suspend fun AuthClient.`changeEmailJson`(bodyJson: String = "{}"): String =
+    request("POST", "/change-email", bodyJson, null)
+
 /** Liveness check (`GET /ok`). JSON in, JSON out. */
 suspend fun AuthClient.`okJson`(query: String = ""): String =
     request("GET", if (query.isEmpty()) "/ok" else "/ok?$query", null, null)
