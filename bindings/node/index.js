@@ -17,6 +17,11 @@ function usernameClient() {
   return { id: "username" };
 }
 
+/** The `magic-link` plugin (as `magicLinkClient` from `better-auth/client/plugins`). */
+function magicLinkClient() {
+  return { id: "magic-link" };
+}
+
 /** The `bearer` plugin: sessions travel as `Authorization: Bearer`. */
 function bearerClient() {
   return { id: "bearer" };
@@ -60,4 +65,4 @@ function createAuthClient(options = {}) {
   return client;
 }
 
-module.exports = { createAuthClient, usernameClient, bearerClient };
+module.exports = { createAuthClient, usernameClient, magicLinkClient, bearerClient };

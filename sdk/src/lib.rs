@@ -64,6 +64,8 @@ pub enum Plugin {
     Username,
     /// `bearer`: `Authorization: Bearer` sessions.
     Bearer,
+    /// `magic-link`: sign-in by mailed link (routes through [`AuthClient::request`]).
+    MagicLink,
 }
 
 impl Plugin {
@@ -73,6 +75,7 @@ impl Plugin {
             #[cfg(feature = "username")]
             Plugin::Username => "username",
             Plugin::Bearer => "bearer",
+            Plugin::MagicLink => "magic-link",
         }
     }
 }

@@ -52,6 +52,26 @@ pub struct Config {
     pub username: UsernameConfig,
     pub mail: MailConfig,
     pub email_verification: EmailVerificationConfig,
+    pub magic_link: MagicLinkConfig,
+}
+
+/// The `magic-link` plugin.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MagicLinkConfig {
+    /// Seconds a link stays valid.
+    pub expires_in: i64,
+    /// Unknown addresses are refused instead of signed up.
+    pub disable_sign_up: bool,
+}
+
+impl Default for MagicLinkConfig {
+    fn default() -> Self {
+        MagicLinkConfig {
+            expires_in: 300,
+            disable_sign_up: false,
+        }
+    }
 }
 
 #[derive(Clone, Deserialize)]
@@ -83,6 +103,7 @@ pub struct MailTemplates {
     pub reset_password: Option<MailTemplate>,
     pub delete_account: Option<MailTemplate>,
     pub change_email_confirm: Option<MailTemplate>,
+    pub magic_link: Option<MailTemplate>,
 }
 
 /// A message template; `{app}`, `{url}` and `{email}` are filled in.
@@ -256,6 +277,7 @@ impl Default for Config {
             username: UsernameConfig::default(),
             mail: MailConfig::default(),
             email_verification: EmailVerificationConfig::default(),
+            magic_link: MagicLinkConfig::default(),
         }
     }
 }

@@ -7,6 +7,7 @@ mod email_password;
 mod email_verification;
 mod http_rules;
 mod library;
+mod magic_link;
 mod password_reset;
 mod plugins;
 mod sessions;

@@ -54,6 +54,18 @@ export interface CoreRoutes {
   verifyEmail(arg?: { query?: Record<string, string | boolean | number> }): Promise<Result<T.VerifyEmailResponse>>;
 }
 
+/** Routes of `magic-link`. */
+export interface MagicLinkRoutes {
+  magicLink: {
+    /** Sign in from a mailed link (`GET /magic-link/verify`) */
+    verify(arg?: { query?: Record<string, string | boolean | number> }): Promise<Result<T.MagicLinkVerifyResponse>>;
+  };
+  signIn: {
+    /** Mail a sign-in link (`POST /sign-in/magic-link`) */
+    magicLink(body: T.SignInMagicLinkBody): Promise<Result<T.StatusResponse>>;
+  };
+}
+
 /** Routes of `username`. */
 export interface UsernameRoutes {
   /** Check whether a username is free (`POST /is-username-available`) */
@@ -66,5 +78,6 @@ export interface UsernameRoutes {
 
 /** The routes each plugin adds, by plugin id. */
 export interface PluginRoutes {
+  "magic-link": MagicLinkRoutes;
   "username": UsernameRoutes;
 }

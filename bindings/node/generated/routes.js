@@ -28,4 +28,6 @@ module.exports = [
   { method: "GET", path: "/plugins", plugin: "core", clientPath: ["plugins"] },
   { method: "POST", path: "/sign-in/username", plugin: "username", clientPath: ["signIn", "username"] },
   { method: "POST", path: "/is-username-available", plugin: "username", clientPath: ["isUsernameAvailable"] },
+  { method: "POST", path: "/sign-in/magic-link", plugin: "magic-link", clientPath: ["signIn", "magicLink"] },
+  { method: "GET", path: "/magic-link/verify", plugin: "magic-link", clientPath: ["magicLink", "verify"] },
 ];

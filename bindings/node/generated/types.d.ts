@@ -44,6 +44,11 @@ export interface IsUsernameAvailableResponse {
   available: boolean;
 }
 
+export interface MagicLinkVerifyResponse {
+  token: string;
+  user: User;
+}
+
 export interface OkResponse {
   ok: boolean;
 }
@@ -110,6 +115,15 @@ export interface SignInEmailBody {
   callbackURL?: string | null;
   /** Defaults to true; false gives a one-day, browser-session cookie. */
   rememberMe?: boolean | null;
+}
+
+export interface SignInMagicLinkBody {
+  email: string;
+  /** Name for a user created on first use. */
+  name?: string | null;
+  callbackURL?: string | null;
+  newUserCallbackURL?: string | null;
+  errorCallbackURL?: string | null;
 }
 
 /** Sign-in result; `url` is present when a callbackURL was given. */

@@ -114,6 +114,17 @@ pub mod types {
             Default::default()
         }
     }
+    ///`MagicLinkVerifyResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct MagicLinkVerifyResponse {
+        pub token: ::std::string::String,
+        pub user: User,
+    }
+    impl MagicLinkVerifyResponse {
+        pub fn builder() -> builder::MagicLinkVerifyResponse {
+            Default::default()
+        }
+    }
     ///`OkResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct OkResponse {
@@ -275,6 +286,34 @@ only; other sessions carry an opaque handle that `revoke-session` accepts.*/
     }
     impl SignInEmailBody {
         pub fn builder() -> builder::SignInEmailBody {
+            Default::default()
+        }
+    }
+    ///`SignInMagicLinkBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct SignInMagicLinkBody {
+        #[serde(
+            rename = "callbackURL",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub callback_url: ::std::option::Option<::std::string::String>,
+        pub email: ::std::string::String,
+        #[serde(
+            rename = "errorCallbackURL",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub error_callback_url: ::std::option::Option<::std::string::String>,
+        ///Name for a user created on first use.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "newUserCallbackURL",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub new_user_callback_url: ::std::option::Option<::std::string::String>,
+    }
+    impl SignInMagicLinkBody {
+        pub fn builder() -> builder::SignInMagicLinkBody {
             Default::default()
         }
     }
@@ -1007,6 +1046,66 @@ only; other sessions carry an opaque handle that `revoke-session` accepts.*/
             fn from(value: super::IsUsernameAvailableResponse) -> Self {
                 Self {
                     available: Ok(value.available),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MagicLinkVerifyResponse {
+            token: ::std::result::Result<::std::string::String, ::std::string::String>,
+            user: ::std::result::Result<super::User, ::std::string::String>,
+        }
+        impl ::std::default::Default for MagicLinkVerifyResponse {
+            fn default() -> Self {
+                Self {
+                    token: Err("no value supplied for token".to_string()),
+                    user: Err("no value supplied for user".to_string()),
+                }
+            }
+        }
+        impl MagicLinkVerifyResponse {
+            pub fn token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for token: {e}")
+                    });
+                self
+            }
+            pub fn user<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::User>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MagicLinkVerifyResponse>
+        for super::MagicLinkVerifyResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MagicLinkVerifyResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    token: value.token?,
+                    user: value.user?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MagicLinkVerifyResponse>
+        for MagicLinkVerifyResponse {
+            fn from(value: super::MagicLinkVerifyResponse) -> Self {
+                Self {
+                    token: Ok(value.token),
+                    user: Ok(value.user),
                 }
             }
         }
@@ -1757,6 +1856,129 @@ only; other sessions carry an opaque handle that `revoke-session` accepts.*/
                     email: Ok(value.email),
                     password: Ok(value.password),
                     remember_me: Ok(value.remember_me),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct SignInMagicLinkBody {
+            callback_url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            email: ::std::result::Result<::std::string::String, ::std::string::String>,
+            error_callback_url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            new_user_callback_url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for SignInMagicLinkBody {
+            fn default() -> Self {
+                Self {
+                    callback_url: Ok(Default::default()),
+                    email: Err("no value supplied for email".to_string()),
+                    error_callback_url: Ok(Default::default()),
+                    name: Ok(Default::default()),
+                    new_user_callback_url: Ok(Default::default()),
+                }
+            }
+        }
+        impl SignInMagicLinkBody {
+            pub fn callback_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.callback_url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for callback_url: {e}")
+                    });
+                self
+            }
+            pub fn email<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.email = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for email: {e}")
+                    });
+                self
+            }
+            pub fn error_callback_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.error_callback_url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for error_callback_url: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+            pub fn new_user_callback_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.new_user_callback_url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for new_user_callback_url: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<SignInMagicLinkBody>
+        for super::SignInMagicLinkBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: SignInMagicLinkBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    callback_url: value.callback_url?,
+                    email: value.email?,
+                    error_callback_url: value.error_callback_url?,
+                    name: value.name?,
+                    new_user_callback_url: value.new_user_callback_url?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::SignInMagicLinkBody> for SignInMagicLinkBody {
+            fn from(value: super::SignInMagicLinkBody) -> Self {
+                Self {
+                    callback_url: Ok(value.callback_url),
+                    email: Ok(value.email),
+                    error_callback_url: Ok(value.error_callback_url),
+                    name: Ok(value.name),
+                    new_user_callback_url: Ok(value.new_user_callback_url),
                 }
             }
         }
@@ -3263,6 +3485,41 @@ let response = client.is_username_available()
 ```*/
     pub fn is_username_available(&self) -> builder::IsUsernameAvailable<'_> {
         builder::IsUsernameAvailable::new(self)
+    }
+    /**Mail a sign-in link
+
+The answer is the same for every address.
+
+Sends a `POST` request to `/sign-in/magic-link`
+
+```ignore
+let response = client.sign_in_magic_link()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn sign_in_magic_link(&self) -> builder::SignInMagicLink<'_> {
+        builder::SignInMagicLink::new(self)
+    }
+    /**Sign in from a mailed link
+
+Creates the user on first use unless sign-up is disabled. With
+`callbackURL` (`newUserCallbackURL` for new users) answers `302`;
+failures go to `errorCallbackURL` (or `callbackURL`) with `?error=CODE`.
+
+Sends a `GET` request to `/magic-link/verify`
+
+```ignore
+let response = client.magic_link_verify()
+    .callback_url(callback_url)
+    .error_callback_url(error_callback_url)
+    .new_user_callback_url(new_user_callback_url)
+    .token(token)
+    .send()
+    .await;
+```*/
+    pub fn magic_link_verify(&self) -> builder::MagicLinkVerify<'_> {
+        builder::MagicLinkVerify::new(self)
     }
 }
 /// Types for composing operation parameters.
@@ -6309,6 +6566,303 @@ pub mod builder {
                     )
                 }
                 422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::sign_in_magic_link`]
+
+[`Client::sign_in_magic_link`]: super::Client::sign_in_magic_link*/
+    #[derive(Debug, Clone)]
+    pub struct SignInMagicLink<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::SignInMagicLinkBody, String>,
+    }
+    impl<'a> SignInMagicLink<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::SignInMagicLinkBody>,
+            <V as std::convert::TryInto<
+                types::SignInMagicLinkBody,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `SignInMagicLinkBody` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::SignInMagicLinkBody,
+            ) -> types::builder::SignInMagicLinkBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/sign-in/magic-link`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::StatusResponse>, Error<types::ErrorBody>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::SignInMagicLinkBody::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/sign-in/magic-link", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "sign_in_magic_link",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::magic_link_verify`]
+
+[`Client::magic_link_verify`]: super::Client::magic_link_verify*/
+    #[derive(Debug, Clone)]
+    pub struct MagicLinkVerify<'a> {
+        client: &'a super::Client,
+        callback_url: Result<Option<::std::string::String>, String>,
+        error_callback_url: Result<Option<::std::string::String>, String>,
+        new_user_callback_url: Result<Option<::std::string::String>, String>,
+        token: Result<::std::string::String, String>,
+    }
+    impl<'a> MagicLinkVerify<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                callback_url: Ok(None),
+                error_callback_url: Ok(None),
+                new_user_callback_url: Ok(None),
+                token: Err("token was not initialized".to_string()),
+            }
+        }
+        pub fn callback_url<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.callback_url = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for callback_url failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn error_callback_url<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.error_callback_url = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for error_callback_url failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn new_user_callback_url<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.new_user_callback_url = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for new_user_callback_url failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn token<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.token = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for token failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/magic-link/verify`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::MagicLinkVerifyResponse>,
+            Error<types::ErrorBody>,
+        > {
+            let Self {
+                client,
+                callback_url,
+                error_callback_url,
+                new_user_callback_url,
+                token,
+            } = self;
+            let callback_url = callback_url.map_err(Error::InvalidRequest)?;
+            let error_callback_url = error_callback_url.map_err(Error::InvalidRequest)?;
+            let new_user_callback_url = new_user_callback_url
+                .map_err(Error::InvalidRequest)?;
+            let token = token.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/magic-link/verify", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("callbackURL", &callback_url))
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "errorCallbackURL",
+                        &error_callback_url,
+                    ),
+                )
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "newUserCallbackURL",
+                        &new_user_callback_url,
+                    ),
+                )
+                .query(&progenitor_client::QueryParam::new("token", &token))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "magic_link_verify",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,

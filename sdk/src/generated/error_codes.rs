@@ -110,6 +110,8 @@ pub enum ErrorCode {
     InvalidUsername,
     /// `INVALID_DISPLAY_USERNAME`: Display username is invalid
     InvalidDisplayUsername,
+    /// `NEW_USER_SIGNUP_DISABLED`: New user signup is disabled
+    NewUserSignupDisabled,
     /// `PLUGIN_NOT_ENABLED`: The plugin is not enabled on this server
     PluginNotEnabled,
     /// A code this client version does not know.
@@ -173,6 +175,7 @@ impl ErrorCode {
             ErrorCode::UsernameTooLong => "USERNAME_TOO_LONG",
             ErrorCode::InvalidUsername => "INVALID_USERNAME",
             ErrorCode::InvalidDisplayUsername => "INVALID_DISPLAY_USERNAME",
+            ErrorCode::NewUserSignupDisabled => "NEW_USER_SIGNUP_DISABLED",
             ErrorCode::PluginNotEnabled => "PLUGIN_NOT_ENABLED",
             ErrorCode::Other(code) => code,
         }
@@ -234,6 +237,7 @@ impl ErrorCode {
             "USERNAME_TOO_LONG" => ErrorCode::UsernameTooLong,
             "INVALID_USERNAME" => ErrorCode::InvalidUsername,
             "INVALID_DISPLAY_USERNAME" => ErrorCode::InvalidDisplayUsername,
+            "NEW_USER_SIGNUP_DISABLED" => ErrorCode::NewUserSignupDisabled,
             "PLUGIN_NOT_ENABLED" => ErrorCode::PluginNotEnabled,
             other => ErrorCode::Other(other.to_string()),
         }

@@ -435,3 +435,12 @@ pub async fn update_user_email(
         Ok(n == 1)
     })
 }
+
+/// Deletes every account (credential and linked) of a user.
+pub async fn delete_accounts(db: &Db, user_id: &str) -> Result<usize, StorageError> {
+    with_conn!(db, |conn| Ok(diesel::delete(
+        accounts::table.filter(accounts::user_id.eq(user_id))
+    )
+    .execute(conn)
+    .await?))
+}

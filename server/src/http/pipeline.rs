@@ -23,7 +23,12 @@ use crate::http::rate_limit::Decision;
 use crate::state::AppState;
 
 /// Routes that accept HTML form posts and so get the form-CSRF check.
-const FORM_PATHS: &[&str] = &["/sign-in/email", "/sign-up/email", "/sign-in/username"];
+const FORM_PATHS: &[&str] = &[
+    "/sign-in/email",
+    "/sign-up/email",
+    "/sign-in/username",
+    "/sign-in/magic-link",
+];
 
 /// Body and query fields holding URLs that must point at trusted origins.
 const URL_FIELDS: &[(&str, crate::error::ErrorCode)] = &[
@@ -116,7 +121,8 @@ impl<E: Endpoint> Endpoint for Pipeline<E> {
             Err(e) => e.into_response(),
         };
         let mut resp = normalize(resp).await;
-        if let Some(location) = ctx.redirect().filter(|_| resp.status().is_success()) {
+        // A handler that chose a redirect (success, or `?error=` on failure) gets it.
+        if let Some(location) = ctx.redirect() {
             resp = Response::builder()
                 .status(StatusCode::FOUND)
                 .header(header::LOCATION, location)

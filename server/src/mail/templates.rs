@@ -61,6 +61,14 @@ pub fn change_email_confirm_default() -> MailTemplate {
     }
 }
 
+pub fn magic_link_default() -> MailTemplate {
+    MailTemplate {
+        subject: "Sign in to {app}".into(),
+        text: "Open this link to sign in to {app} as {email}:\n\n{url}\n\nIt works once and expires soon. If you did not ask for it, ignore this message.\n".into(),
+        html: "<p>Sign in to {app} as {email}:</p><p><a href=\"{url}\">Sign in</a></p><p>The link works once and expires soon.</p>".into(),
+    }
+}
+
 pub fn render(t: &MailTemplate, app: &str, url: &str, email: &str) -> Rendered {
     Rendered {
         subject: fill(&t.subject, app, url, email, false),

@@ -7,6 +7,7 @@
 //! served to clients all come from the same [`PluginRegistry`].
 
 pub mod bearer;
+pub mod magic_link;
 pub mod open_api;
 pub mod username;
 
@@ -30,10 +31,16 @@ use crate::state::AppState;
 /// Every plugin's routes, in registration order (a tuple once there are
 /// several; nest tuples past 16). A plugin without routes (e.g. `bearer`)
 /// has no entry here.
-pub type PluginApis = Gated<username::UsernameApi>;
+pub type PluginApis = (
+    Gated<username::UsernameApi>,
+    Gated<magic_link::MagicLinkApi>,
+);
 
 pub fn plugin_apis() -> PluginApis {
-    Gated(username::UsernameApi)
+    (
+        Gated(username::UsernameApi),
+        Gated(magic_link::MagicLinkApi),
+    )
 }
 
 /// Every built-in plugin. Which of them run is decided by configuration.
@@ -42,6 +49,7 @@ pub fn catalog() -> Vec<Arc<dyn Plugin>> {
         Arc::new(bearer::Bearer),
         Arc::new(username::Username),
         Arc::new(open_api::OpenApiPlugin),
+        Arc::new(magic_link::MagicLink),
     ]
 }
 

@@ -105,4 +105,12 @@ extension AuthClient {
     public func isUsernameAvailableJson(bodyJson: String = "{}") async throws -> String {
         try await request(method: "POST", path: "/is-username-available", bodyJson: bodyJson, plugin: "username")
     }
+    /// Mail a sign-in link (`POST /sign-in/magic-link`). JSON in, JSON out.
+    public func signInMagicLinkJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/sign-in/magic-link", bodyJson: bodyJson, plugin: "magic-link")
+    }
+    /// Sign in from a mailed link (`GET /magic-link/verify`). JSON in, JSON out.
+    public func magicLinkVerifyJson(query: String = "") async throws -> String {
+        try await request(method: "GET", path: query.isEmpty ? "/magic-link/verify" : "/magic-link/verify?\(query)", bodyJson: nil, plugin: "magic-link")
+    }
 }

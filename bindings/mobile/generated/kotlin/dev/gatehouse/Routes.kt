@@ -104,3 +104,11 @@ suspend fun AuthClient.`signInUsernameJson`(bodyJson: String = "{}"): String =
 /** Check whether a username is free (`POST /is-username-available`). JSON in, JSON out. */
 suspend fun AuthClient.`isUsernameAvailableJson`(bodyJson: String = "{}"): String =
     request("POST", "/is-username-available", bodyJson, "username")
+
+/** Mail a sign-in link (`POST /sign-in/magic-link`). JSON in, JSON out. */
+suspend fun AuthClient.`signInMagicLinkJson`(bodyJson: String = "{}"): String =
+    request("POST", "/sign-in/magic-link", bodyJson, "magic-link")
+
+/** Sign in from a mailed link (`GET /magic-link/verify`). JSON in, JSON out. */
+suspend fun AuthClient.`magicLinkVerifyJson`(query: String = ""): String =
+    request("GET", if (query.isEmpty()) "/magic-link/verify" else "/magic-link/verify?$query", null, "magic-link")

@@ -1,0 +1,245 @@
+//! `POST /sign-in/magic-link` and `GET /magic-link/verify`.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use poem::web::Data;
+use poem::Request;
+use poem_openapi::param::Query;
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi, Tags};
+use serde_json::json;
+
+use super::NEW_USER_SIGNUP_DISABLED;
+use crate::core::dto::{StatusResponse, User};
+use crate::core::session::{create_session, user_json};
+use crate::core::validate::{check_field_length, is_valid_email};
+use crate::crypto::token;
+use crate::db::models::UserRow;
+use crate::db::store;
+use crate::error::{codes, ApiError, ApiResult};
+use crate::http::context::{request_context, RequestContext};
+use crate::mail::OutgoingMail;
+use crate::plugins::PluginApi;
+use crate::state::AppState;
+
+const PREFIX: &str = "magic-link:";
+
+#[derive(Tags)]
+#[oai(rename_all = "kebab-case")]
+pub enum MagicLinkTags {
+    /// Sign-in by a link mailed to the address.
+    MagicLink,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct SignInMagicLinkBody {
+    pub email: String,
+    /// Name for a user created on first use.
+    pub name: Option<String>,
+    #[oai(rename = "callbackURL")]
+    pub callback_url: Option<String>,
+    #[oai(rename = "newUserCallbackURL")]
+    pub new_user_callback_url: Option<String>,
+    #[oai(rename = "errorCallbackURL")]
+    pub error_callback_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct MagicLinkVerifyResponse {
+    pub token: String,
+    pub user: User,
+}
+
+pub struct MagicLinkApi;
+
+impl PluginApi for MagicLinkApi {
+    const ID: &'static str = "magic-link";
+}
+
+#[OpenApi(tag = "MagicLinkTags::MagicLink")]
+impl MagicLinkApi {
+    /// Mail a sign-in link
+    ///
+    /// The answer is the same for every address.
+    #[oai(
+        path = "/sign-in/magic-link",
+        method = "post",
+        operation_id = "signInMagicLink"
+    )]
+    async fn sign_in_magic_link(
+        &self,
+        state: Data<&Arc<AppState>>,
+        body: Json<SignInMagicLinkBody>,
+    ) -> ApiResult<StatusResponse> {
+        if !state.mailer.enabled() {
+            return Err(ApiError::new(codes::VERIFICATION_EMAIL_NOT_ENABLED));
+        }
+        if !is_valid_email(&body.email) {
+            return Err(ApiError::validation("[body.email] Invalid email address"));
+        }
+        if let Some(name) = &body.name {
+            check_field_length(&state, "name", name)?;
+        }
+        let email = body.email.to_lowercase();
+        // Better Auth's token shape: 32 letters.
+        let raw: String = token::random_alphanumeric(64)
+            .chars()
+            .filter(|c| c.is_ascii_alphabetic())
+            .take(32)
+            .collect();
+        let now = state.now();
+        let expires = now + Duration::seconds(state.config.magic_link.expires_in);
+        let value = json!({ "email": email, "name": body.name }).to_string();
+        store::create_verification(
+            &state.db,
+            &format!("{PREFIX}{}", token::hash_token(&raw)),
+            &value,
+            expires,
+            now,
+        )
+        .await?;
+        let enc = crate::http::cookies::encode_uri_component;
+        let mut url = format!(
+            "{}{}/magic-link/verify?token={raw}&callbackURL={}",
+            state.config.base_url(),
+            state.config.base_path,
+            enc(body.callback_url.as_deref().unwrap_or("/"))
+        );
+        if let Some(u) = &body.new_user_callback_url {
+            url.push_str(&format!("&newUserCallbackURL={}", enc(u)));
+        }
+        if let Some(u) = &body.error_callback_url {
+            url.push_str(&format!("&errorCallbackURL={}", enc(u)));
+        }
+        let template = state
+            .config
+            .mail
+            .templates
+            .magic_link
+            .clone()
+            .unwrap_or_else(crate::mail::templates::magic_link_default);
+        let r = crate::mail::templates::render(&template, &state.config.app_name, &url, &email);
+        state.mailer.send_later(OutgoingMail {
+            kind: "magic-link",
+            to: email,
+            subject: r.subject,
+            text: r.text,
+            html: r.html,
+        });
+        Ok(Json(StatusResponse { status: true }))
+    }
+
+    /// Sign in from a mailed link
+    ///
+    /// Creates the user on first use unless sign-up is disabled. With
+    /// `callbackURL` (`newUserCallbackURL` for new users) answers `302`;
+    /// failures go to `errorCallbackURL` (or `callbackURL`) with `?error=CODE`.
+    #[oai(
+        path = "/magic-link/verify",
+        method = "get",
+        operation_id = "magicLinkVerify"
+    )]
+    async fn magic_link_verify(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        token: Query<String>,
+        #[oai(name = "callbackURL")] callback_url: Query<Option<String>>,
+        #[oai(name = "newUserCallbackURL")] new_user_callback_url: Query<Option<String>>,
+        #[oai(name = "errorCallbackURL")] error_callback_url: Query<Option<String>>,
+    ) -> ApiResult<MagicLinkVerifyResponse> {
+        let ctx = request_context(req);
+        match verify(&state, &ctx, &token).await {
+            Ok((out, created)) => {
+                let target = if created {
+                    new_user_callback_url.0.clone().or(callback_url.0.clone())
+                } else {
+                    callback_url.0.clone()
+                };
+                if let Some(t) = target {
+                    ctx.set_redirect(t);
+                }
+                Ok(Json(out))
+            }
+            Err(e) => match error_callback_url.0.clone().or(callback_url.0.clone()) {
+                Some(cb) => {
+                    let sep = if cb.contains('?') { '&' } else { '?' };
+                    ctx.set_redirect(format!("{cb}{sep}error={}", e.code));
+                    Err(e)
+                }
+                None => Err(e),
+            },
+        }
+    }
+}
+
+/// Consumes the token and signs the user in; `true` when the user is new.
+async fn verify(
+    state: &Arc<AppState>,
+    ctx: &RequestContext,
+    raw: &str,
+) -> Result<(MagicLinkVerifyResponse, bool), ApiError> {
+    let invalid = || ApiError::new(codes::INVALID_TOKEN).with_status(401);
+    if raw.is_empty() || raw.len() > 128 {
+        return Err(invalid());
+    }
+    let (value, expires_at) =
+        store::consume_verification(&state.db, &format!("{PREFIX}{}", token::hash_token(raw)))
+            .await?
+            .ok_or_else(invalid)?;
+    let now = state.now();
+    if expires_at <= now {
+        return Err(ApiError::new(codes::TOKEN_EXPIRED).with_status(401));
+    }
+    let value: serde_json::Value = serde_json::from_str(&value).map_err(|_| invalid())?;
+    let email = value["email"].as_str().ok_or_else(invalid)?.to_string();
+    let (user, created) = match store::find_user_by_email(&state.db, &email).await? {
+        Some(user) if user.email_verified => (user, false),
+        Some(user) => {
+            // Whoever registered this unverified address may not be its owner:
+            // their password and sessions go before the owner is let in.
+            store::delete_user_sessions(&state.db, &user.id, None).await?;
+            store::delete_accounts(&state.db, &user.id).await?;
+            store::mark_email_verified(&state.db, &user.id, &email, now).await?;
+            state.sessions.invalidate_user(&user.id);
+            let user = store::find_user_by_id(&state.db, &user.id)
+                .await?
+                .ok_or_else(invalid)?;
+            (user, false)
+        }
+        None if state.config.magic_link.disable_sign_up => {
+            return Err(ApiError::new(NEW_USER_SIGNUP_DISABLED))
+        }
+        None => {
+            let user = UserRow {
+                id: token::new_id(),
+                name: value["name"].as_str().unwrap_or_default().to_string(),
+                email: email.clone(),
+                email_verified: true,
+                image: None,
+                created_at: now,
+                updated_at: now,
+            };
+            let inserted: Result<(), ApiError> = async {
+                crate::with_conn!(&state.db, |conn| {
+                    store::insert_user(conn.into(), &user).await?;
+                    Ok::<_, crate::db::StorageError>(())
+                })
+            }
+            .await
+            .map_err(ApiError::from);
+            inserted?;
+            (user, true)
+        }
+    };
+    let (_, raw_session) = create_session(state, ctx, &user.id, true).await?;
+    Ok((
+        MagicLinkVerifyResponse {
+            token: raw_session,
+            user: user_json(state, &user).await?,
+        },
+        created,
+    ))
+}
