@@ -1,0 +1,71 @@
+//! The Rust client drives magic-link sign-in end to end: request the link,
+//! read it from a real SMTP exchange, open it, and hold the session.
+
+use gatehouse::{AuthClient, ErrorCode, Plugin};
+use gatehouse_tests::smtp::SmtpSink;
+use gatehouse_tests::{email, Backend, TestServer};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn magic_link_sign_in_through_the_client() {
+    let sink = SmtpSink::start().await;
+    let smtp = sink.url();
+    let server = TestServer::start_with(Backend::Sqlite, move |c| {
+        c.mail.smtp_url = Some(smtp);
+        c.plugins.push("magic-link".into());
+    })
+    .await;
+    let client = AuthClient::builder(&server.origin)
+        .plugin(Plugin::MagicLink)
+        .build()
+        .await
+        .unwrap();
+    client.require_plugin("magic-link").unwrap();
+    let addr = email();
+
+    let sent = client
+        .request(
+            "POST",
+            "/sign-in/magic-link",
+            Some(&json!({"email": addr, "name": "Rusty Link"})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(sent, json!({"status": true}));
+    let link = sink
+        .wait_for(&addr, 1)
+        .await
+        .link("/magic-link/verify?token=")
+        .unwrap();
+    let path = link
+        .strip_prefix(&server.base)
+        .unwrap()
+        .replace("&callbackURL=%2F", "");
+
+    let signed_in = client.request("GET", &path, None).await.unwrap();
+    assert_eq!(signed_in["user"]["email"], addr.as_str());
+    let session = client
+        .get_session()
+        .await
+        .unwrap()
+        .expect("the client holds the new session");
+    assert_eq!(session.user.name, "Rusty Link");
+    assert!(session.user.email_verified);
+    assert_eq!(
+        Some(session.session.token.as_str()),
+        signed_in["token"].as_str()
+    );
+
+    let reused = client.request("GET", &path, None).await.unwrap_err();
+    assert_eq!(reused.code(), ErrorCode::InvalidToken);
+    assert_eq!(reused.status(), Some(401));
+
+    // A server without the plugin: registration fails before any request to its routes.
+    let plain = TestServer::start(Backend::Sqlite).await;
+    let err = AuthClient::builder(&plain.origin)
+        .plugin(Plugin::MagicLink)
+        .build()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::PluginNotEnabled);
+}
