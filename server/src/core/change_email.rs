@@ -3,20 +3,20 @@
 
 use std::sync::Arc;
 
-use chrono::Duration;
 use poem_openapi::Object;
 use serde_json::json;
 
+use crate::core::links;
 use crate::core::session::require_session;
 use crate::core::validate::is_valid_email;
 use crate::crypto::token;
 use crate::db::store;
 use crate::error::{codes, ApiError};
 use crate::http::context::RequestContext;
-use crate::mail::{templates, OutgoingMail};
+use crate::mail::templates;
 use crate::state::AppState;
 
-pub const PREFIX: &str = "change-email:";
+pub const PURPOSE: &str = "change-email";
 
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
@@ -78,49 +78,36 @@ async fn send_link(
     recipient: &str,
     callback_url: Option<&str>,
 ) -> Result<(), ApiError> {
-    let raw = token::random_alphanumeric(32);
-    let now = state.now();
-    let expires = now + Duration::seconds(state.config.email_verification.expires_in);
     let value = json!({ "userId": user_id, "from": from, "to": to, "step": step, "callbackURL": callback_url }).to_string();
-    store::create_verification(
-        &state.db,
-        &format!("{PREFIX}{}", token::hash_token(&raw)),
-        &value,
-        expires,
-        now,
-    )
-    .await?;
-    let url = format!(
-        "{}{}/verify-email?token={raw}&callbackURL={}",
-        state.config.base_url(),
-        state.config.base_path,
-        crate::http::cookies::encode_uri_component(callback_url.unwrap_or("/"))
+    let ttl = state.config.email_verification.expires_in;
+    let raw = links::issue(state, PURPOSE, token::random_alphanumeric(32), &value, ttl).await?;
+    let url = links::api_url(
+        state,
+        &format!(
+            "/verify-email?token={raw}&callbackURL={}",
+            links::enc(callback_url.unwrap_or("/"))
+        ),
     );
-    let template = if step == "confirm" {
-        state
-            .config
-            .mail
-            .templates
-            .change_email_confirm
-            .clone()
-            .unwrap_or_else(templates::change_email_confirm_default)
+    let t = &state.config.mail.templates;
+    if step == "confirm" {
+        links::mail(
+            state,
+            "change-email",
+            t.change_email_confirm.clone(),
+            templates::change_email_confirm_default,
+            recipient,
+            &url,
+        );
     } else {
-        state
-            .config
-            .mail
-            .templates
-            .verify_email
-            .clone()
-            .unwrap_or_else(templates::verify_email_default)
-    };
-    let r = templates::render(&template, &state.config.app_name, &url, to);
-    state.mailer.send_later(OutgoingMail {
-        kind: "change-email",
-        to: recipient.to_string(),
-        subject: r.subject,
-        text: r.text,
-        html: r.html,
-    });
+        links::mail(
+            state,
+            "change-email",
+            t.verify_email.clone(),
+            templates::verify_email_default,
+            recipient,
+            &url,
+        );
+    }
     Ok(())
 }
 

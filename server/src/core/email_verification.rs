@@ -3,21 +3,21 @@
 
 use std::sync::Arc;
 
-use chrono::Duration;
 use poem_openapi::Object;
 use serde_json::json;
 
 use crate::core::dto::User;
+use crate::core::links;
 use crate::core::session::{create_session, resolve_session, ResolveOptions};
 use crate::crypto::token;
 use crate::db::models::UserRow;
 use crate::db::store;
 use crate::error::{codes, ApiError};
 use crate::http::context::RequestContext;
-use crate::mail::{templates, OutgoingMail};
+use crate::mail::templates;
 use crate::state::AppState;
 
-const PREFIX: &str = "verify-email:";
+const PURPOSE: &str = "verify-email";
 
 #[derive(Debug, Clone, Object)]
 pub struct SendVerificationEmailBody {
@@ -48,39 +48,25 @@ pub async fn send_link(
     user: &UserRow,
     callback_url: Option<&str>,
 ) -> Result<(), ApiError> {
-    let raw = token::random_alphanumeric(32);
-    let now = state.now();
-    let expires = now + Duration::seconds(state.config.email_verification.expires_in);
     let value = json!({ "userId": user.id, "email": user.email }).to_string();
-    store::create_verification(
-        &state.db,
-        &format!("{PREFIX}{}", token::hash_token(&raw)),
-        &value,
-        expires,
-        now,
-    )
-    .await?;
-    let url = format!(
-        "{}{}/verify-email?token={raw}&callbackURL={}",
-        state.config.base_url(),
-        state.config.base_path,
-        crate::http::cookies::encode_uri_component(callback_url.unwrap_or("/"))
+    let ttl = state.config.email_verification.expires_in;
+    let raw = links::issue(state, PURPOSE, token::random_alphanumeric(32), &value, ttl).await?;
+    let url = links::api_url(
+        state,
+        &format!(
+            "/verify-email?token={raw}&callbackURL={}",
+            links::enc(callback_url.unwrap_or("/"))
+        ),
     );
-    let template = state
-        .config
-        .mail
-        .templates
-        .verify_email
-        .clone()
-        .unwrap_or_else(templates::verify_email_default);
-    let r = templates::render(&template, &state.config.app_name, &url, &user.email);
-    state.mailer.send_later(OutgoingMail {
-        kind: "verify-email",
-        to: user.email.clone(),
-        subject: r.subject,
-        text: r.text,
-        html: r.html,
-    });
+    let configured = state.config.mail.templates.verify_email.clone();
+    links::mail(
+        state,
+        "verify-email",
+        configured,
+        templates::verify_email_default,
+        &user.email,
+        &url,
+    );
     Ok(())
 }
 
@@ -165,21 +151,16 @@ async fn verify(
     if raw_token.is_empty() || raw_token.len() > 128 {
         return Err(invalid());
     }
-    let hash = token::hash_token(raw_token);
     // A verification link, or a change-email link (they share this route).
-    let (value, expires_at, change) =
-        match store::consume_verification(&state.db, &format!("{PREFIX}{hash}")).await? {
-            Some((v, e)) => (v, e, false),
-            None => {
-                let (v, e) = store::consume_verification(
-                    &state.db,
-                    &format!("{}{hash}", crate::core::change_email::PREFIX),
-                )
+    let (value, expires_at, change) = match links::consume(state, PURPOSE, raw_token).await? {
+        Some((v, e)) => (v, e, false),
+        None => {
+            let (v, e) = links::consume(state, crate::core::change_email::PURPOSE, raw_token)
                 .await?
                 .ok_or_else(invalid)?;
-                (v, e, true)
-            }
-        };
+            (v, e, true)
+        }
+    };
     if expires_at <= state.now() {
         return Err(ApiError::new(codes::TOKEN_EXPIRED).with_status(401));
     }

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod change_email;
 pub mod dto;
 pub mod email_verification;
+pub mod links;
 pub mod password_reset;
 pub mod routes;
 pub mod session;

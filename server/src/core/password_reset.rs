@@ -5,19 +5,19 @@
 
 use std::sync::Arc;
 
-use chrono::Duration;
 use poem_openapi::Object;
 
+use crate::core::links;
 use crate::core::validate::check_password_length;
 use crate::crypto::token;
 use crate::db::models::AccountRow;
 use crate::db::store;
 use crate::error::{codes, ApiError};
 use crate::http::context::RequestContext;
-use crate::mail::{templates, OutgoingMail};
+use crate::mail::templates;
 use crate::state::AppState;
 
-const PREFIX: &str = "reset-password:";
+const PURPOSE: &str = "reset-password";
 const SENT: &str = "If this email exists in our system, check your email for the reset link";
 
 #[derive(Debug, Clone, Object)]
@@ -40,10 +40,6 @@ pub struct ResetPasswordBody {
     pub new_password: String,
     /// The token from the link (or `?token=`).
     pub token: Option<String>,
-}
-
-fn identifier(raw: &str) -> String {
-    format!("{PREFIX}{}", token::hash_token(raw))
 }
 
 /// `POST /request-password-reset` (and the older `/forget-password`).
@@ -77,37 +73,34 @@ async fn send_link(
     let Some(user) = store::find_user_by_email(&state.db, email).await? else {
         return Ok(());
     };
-    let raw = token::random_alphanumeric(24);
-    let now = state.now();
-    let expires = now
-        + Duration::seconds(
-            state
-                .config
-                .email_and_password
-                .reset_password_token_expires_in,
-        );
-    store::create_verification(&state.db, &identifier(&raw), &user.id, expires, now).await?;
-    let url = format!(
-        "{}{}/reset-password/{raw}?callbackURL={}",
-        state.config.base_url(),
-        state.config.base_path,
-        crate::http::cookies::encode_uri_component(redirect_to.unwrap_or(""))
-    );
-    let template = state
+    let ttl = state
         .config
-        .mail
-        .templates
-        .reset_password
-        .clone()
-        .unwrap_or_else(templates::reset_password_default);
-    let r = templates::render(&template, &state.config.app_name, &url, &user.email);
-    state.mailer.send_later(OutgoingMail {
-        kind: "reset-password",
-        to: user.email,
-        subject: r.subject,
-        text: r.text,
-        html: r.html,
-    });
+        .email_and_password
+        .reset_password_token_expires_in;
+    let raw = links::issue(
+        state,
+        PURPOSE,
+        token::random_alphanumeric(24),
+        &user.id,
+        ttl,
+    )
+    .await?;
+    let url = links::api_url(
+        state,
+        &format!(
+            "/reset-password/{raw}?callbackURL={}",
+            links::enc(redirect_to.unwrap_or(""))
+        ),
+    );
+    let configured = state.config.mail.templates.reset_password.clone();
+    links::mail(
+        state,
+        "reset-password",
+        configured,
+        templates::reset_password_default,
+        &user.email,
+        &url,
+    );
     Ok(())
 }
 
@@ -125,7 +118,7 @@ pub async fn reset_redirect(
     let mut target = base
         .join(callback_url)
         .map_err(|_| ApiError::new(codes::INVALID_CALLBACK_URL))?;
-    let valid = match store::find_verification(&state.db, &identifier(raw)).await? {
+    let valid = match links::peek(state, PURPOSE, raw).await? {
         Some((_, expires_at)) => expires_at > state.now(),
         None => false,
     };
@@ -153,7 +146,7 @@ pub async fn reset_password(
         .filter(|t| !t.is_empty())
         .ok_or_else(|| ApiError::new(codes::INVALID_TOKEN))?;
     check_password_length(state, &body.new_password)?;
-    let (user_id, expires_at) = store::consume_verification(&state.db, &identifier(raw))
+    let (user_id, expires_at) = links::consume(state, PURPOSE, raw)
         .await?
         .ok_or_else(|| ApiError::new(codes::INVALID_TOKEN))?;
     let now = state.now();

@@ -4,6 +4,7 @@
 use poem_openapi::Object;
 
 use crate::core::dto::{AccountDto, SessionDto, TokenUserResponse, WithUserFields};
+use crate::core::links;
 use crate::core::session::{
     self, create_session, expire_session_cookies, require_fresh_session, require_session,
 };
@@ -229,45 +230,38 @@ pub async fn delete_user(
     Ok("User deleted")
 }
 
-const DELETE_PREFIX: &str = "delete-account:";
+const DELETE_PURPOSE: &str = "delete-account";
 
 async fn send_delete_link(
     state: &AppState,
     user: &crate::db::models::UserRow,
     callback_url: Option<&str>,
 ) -> Result<(), ApiError> {
-    let raw = token::random_alphanumeric(32);
-    let now = state.now();
-    let expires = now + chrono::Duration::seconds(state.config.user.delete_token_expires_in);
-    store::create_verification(
-        &state.db,
-        &format!("{DELETE_PREFIX}{}", token::hash_token(&raw)),
+    let ttl = state.config.user.delete_token_expires_in;
+    let raw = links::issue(
+        state,
+        DELETE_PURPOSE,
+        token::random_alphanumeric(32),
         &user.id,
-        expires,
-        now,
+        ttl,
     )
     .await?;
-    let url = format!(
-        "{}{}/delete-user/callback?token={raw}&callbackURL={}",
-        state.config.base_url(),
-        state.config.base_path,
-        crate::http::cookies::encode_uri_component(callback_url.unwrap_or("/"))
+    let url = links::api_url(
+        state,
+        &format!(
+            "/delete-user/callback?token={raw}&callbackURL={}",
+            links::enc(callback_url.unwrap_or("/"))
+        ),
     );
-    let template = state
-        .config
-        .mail
-        .templates
-        .delete_account
-        .clone()
-        .unwrap_or_else(crate::mail::templates::delete_account_default);
-    let r = crate::mail::templates::render(&template, &state.config.app_name, &url, &user.email);
-    state.mailer.send_later(crate::mail::OutgoingMail {
-        kind: "delete-account",
-        to: user.email.clone(),
-        subject: r.subject,
-        text: r.text,
-        html: r.html,
-    });
+    let configured = state.config.mail.templates.delete_account.clone();
+    links::mail(
+        state,
+        "delete-account",
+        configured,
+        crate::mail::templates::delete_account_default,
+        &user.email,
+        &url,
+    );
     Ok(())
 }
 
@@ -278,12 +272,9 @@ async fn delete_with_token(
     raw: &str,
 ) -> Result<(), ApiError> {
     let invalid = || ApiError::new(codes::INVALID_TOKEN).with_status(404);
-    let (owner, expires_at) = store::consume_verification(
-        &state.db,
-        &format!("{DELETE_PREFIX}{}", token::hash_token(raw)),
-    )
-    .await?
-    .ok_or_else(invalid)?;
+    let (owner, expires_at) = links::consume(state, DELETE_PURPOSE, raw)
+        .await?
+        .ok_or_else(invalid)?;
     if owner != s.user.id || expires_at <= state.now() {
         return Err(invalid());
     }

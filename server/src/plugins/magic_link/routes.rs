@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use chrono::Duration;
 use poem::web::Data;
 use poem::Request;
 use poem_openapi::param::Query;
@@ -12,6 +11,7 @@ use serde_json::json;
 
 use super::NEW_USER_SIGNUP_DISABLED;
 use crate::core::dto::{StatusResponse, User};
+use crate::core::links;
 use crate::core::session::{create_session, user_json};
 use crate::core::validate::{check_field_length, is_valid_email};
 use crate::crypto::token;
@@ -19,11 +19,10 @@ use crate::db::models::UserRow;
 use crate::db::store;
 use crate::error::{codes, ApiError, ApiResult};
 use crate::http::context::{request_context, RequestContext};
-use crate::mail::OutgoingMail;
 use crate::plugins::PluginApi;
 use crate::state::AppState;
 
-const PREFIX: &str = "magic-link:";
+const PURPOSE: &str = "magic-link";
 
 #[derive(Tags)]
 #[oai(rename_all = "kebab-case")]
@@ -89,45 +88,37 @@ impl MagicLinkApi {
             .filter(|c| c.is_ascii_alphabetic())
             .take(32)
             .collect();
-        let now = state.now();
-        let expires = now + Duration::seconds(state.config.magic_link.expires_in);
         let value = json!({ "email": email, "name": body.name }).to_string();
-        store::create_verification(
-            &state.db,
-            &format!("{PREFIX}{}", token::hash_token(&raw)),
+        let raw = links::issue(
+            &state,
+            PURPOSE,
+            raw,
             &value,
-            expires,
-            now,
+            state.config.magic_link.expires_in,
         )
         .await?;
-        let enc = crate::http::cookies::encode_uri_component;
-        let mut url = format!(
-            "{}{}/magic-link/verify?token={raw}&callbackURL={}",
-            state.config.base_url(),
-            state.config.base_path,
-            enc(body.callback_url.as_deref().unwrap_or("/"))
+        let mut url = links::api_url(
+            &state,
+            &format!(
+                "/magic-link/verify?token={raw}&callbackURL={}",
+                links::enc(body.callback_url.as_deref().unwrap_or("/"))
+            ),
         );
         if let Some(u) = &body.new_user_callback_url {
-            url.push_str(&format!("&newUserCallbackURL={}", enc(u)));
+            url.push_str(&format!("&newUserCallbackURL={}", links::enc(u)));
         }
         if let Some(u) = &body.error_callback_url {
-            url.push_str(&format!("&errorCallbackURL={}", enc(u)));
+            url.push_str(&format!("&errorCallbackURL={}", links::enc(u)));
         }
-        let template = state
-            .config
-            .mail
-            .templates
-            .magic_link
-            .clone()
-            .unwrap_or_else(crate::mail::templates::magic_link_default);
-        let r = crate::mail::templates::render(&template, &state.config.app_name, &url, &email);
-        state.mailer.send_later(OutgoingMail {
-            kind: "magic-link",
-            to: email,
-            subject: r.subject,
-            text: r.text,
-            html: r.html,
-        });
+        let configured = state.config.mail.templates.magic_link.clone();
+        links::mail(
+            &state,
+            "magic-link",
+            configured,
+            crate::mail::templates::magic_link_default,
+            &email,
+            &url,
+        );
         Ok(Json(StatusResponse { status: true }))
     }
 
@@ -185,10 +176,9 @@ async fn verify(
     if raw.is_empty() || raw.len() > 128 {
         return Err(invalid());
     }
-    let (value, expires_at) =
-        store::consume_verification(&state.db, &format!("{PREFIX}{}", token::hash_token(raw)))
-            .await?
-            .ok_or_else(invalid)?;
+    let (value, expires_at) = links::consume(state, PURPOSE, raw)
+        .await?
+        .ok_or_else(invalid)?;
     let now = state.now();
     if expires_at <= now {
         return Err(ApiError::new(codes::TOKEN_EXPIRED).with_status(401));
