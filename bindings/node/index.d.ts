@@ -20,6 +20,7 @@ export interface ClientPlugin<Id extends string = string> {
 
 export declare function usernameClient(): ClientPlugin<"username">;
 export declare function magicLinkClient(): ClientPlugin<"magic-link">;
+export declare function emailOTPClient(): ClientPlugin<"email-otp">;
 export declare function bearerClient(): ClientPlugin<"bearer">;
 
 type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;

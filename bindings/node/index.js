@@ -22,6 +22,11 @@ function magicLinkClient() {
   return { id: "magic-link" };
 }
 
+/** The `email-otp` plugin (as `emailOTPClient` from `better-auth/client/plugins`). */
+function emailOTPClient() {
+  return { id: "email-otp" };
+}
+
 /** The `bearer` plugin: sessions travel as `Authorization: Bearer`. */
 function bearerClient() {
   return { id: "bearer" };
@@ -65,4 +70,4 @@ function createAuthClient(options = {}) {
   return client;
 }
 
-module.exports = { createAuthClient, usernameClient, magicLinkClient, bearerClient };
+module.exports = { createAuthClient, usernameClient, magicLinkClient, emailOTPClient, bearerClient };

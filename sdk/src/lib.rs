@@ -66,6 +66,8 @@ pub enum Plugin {
     Bearer,
     /// `magic-link`: sign-in by mailed link (routes through [`AuthClient::request`]).
     MagicLink,
+    /// `email-otp`: one-time codes by email (routes through [`AuthClient::request`]).
+    EmailOtp,
 }
 
 impl Plugin {
@@ -76,6 +78,7 @@ impl Plugin {
             Plugin::Username => "username",
             Plugin::Bearer => "bearer",
             Plugin::MagicLink => "magic-link",
+            Plugin::EmailOtp => "email-otp",
         }
     }
 }

@@ -53,6 +53,32 @@ pub struct Config {
     pub mail: MailConfig,
     pub email_verification: EmailVerificationConfig,
     pub magic_link: MagicLinkConfig,
+    pub email_otp: EmailOtpConfig,
+}
+
+/// The `email-otp` plugin.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmailOtpConfig {
+    /// Digits per code.
+    pub otp_length: usize,
+    /// Seconds a code stays valid.
+    pub expires_in: i64,
+    /// Wrong guesses before the code is void.
+    pub allowed_attempts: u32,
+    /// Unknown addresses are not signed up by `sign-in/email-otp`.
+    pub disable_sign_up: bool,
+}
+
+impl Default for EmailOtpConfig {
+    fn default() -> Self {
+        EmailOtpConfig {
+            otp_length: 6,
+            expires_in: 300,
+            allowed_attempts: 3,
+            disable_sign_up: false,
+        }
+    }
 }
 
 /// The `magic-link` plugin.
@@ -104,6 +130,7 @@ pub struct MailTemplates {
     pub delete_account: Option<MailTemplate>,
     pub change_email_confirm: Option<MailTemplate>,
     pub magic_link: Option<MailTemplate>,
+    pub email_otp: Option<MailTemplate>,
 }
 
 /// A message template; `{app}`, `{url}` and `{email}` are filled in.
@@ -278,6 +305,7 @@ impl Default for Config {
             mail: MailConfig::default(),
             email_verification: EmailVerificationConfig::default(),
             magic_link: MagicLinkConfig::default(),
+            email_otp: EmailOtpConfig::default(),
         }
     }
 }

@@ -84,6 +84,7 @@ pub mod codes {
         FAILED_TO_GET_USER_INFO = (404, "Failed to get user info");
         CHANGE_EMAIL_DISABLED = (400, "Change email is disabled");
         EMAIL_IS_THE_SAME = (400, "Email is the same");
+        NEW_USER_SIGNUP_DISABLED = (400, "New user signup is disabled");
         FIELD_TOO_LONG = (400, "Field is too long");
         TOO_MANY_REQUESTS = (429, "Too many requests. Please try again later.");
         INTERNAL_SERVER_ERROR = (500, "Internal Server Error");

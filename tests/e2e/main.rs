@@ -3,6 +3,7 @@
 
 mod change_email;
 mod delete_confirmation;
+mod email_otp;
 mod email_password;
 mod email_verification;
 mod http_rules;

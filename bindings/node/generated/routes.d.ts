@@ -54,6 +54,28 @@ export interface CoreRoutes {
   verifyEmail(arg?: { query?: Record<string, string | boolean | number> }): Promise<Result<T.VerifyEmailResponse>>;
 }
 
+/** Routes of `email-otp`. */
+export interface EmailOtpRoutes {
+  emailOtp: {
+    /** Check a code without spending it (`POST /email-otp/check-verification-otp`) */
+    checkVerificationOtp(body: T.CheckOtpBody): Promise<Result<T.SuccessResponse>>;
+    /** Set a new password with a code (`POST /email-otp/reset-password`) */
+    resetPassword(body: T.ResetWithOtpBody): Promise<Result<T.SuccessResponse>>;
+    /** Mail a one-time code (`POST /email-otp/send-verification-otp`) */
+    sendVerificationOtp(body: T.SendOtpBody): Promise<Result<T.SuccessResponse>>;
+    /** Verify the email address with a code (`POST /email-otp/verify-email`) */
+    verifyEmail(body: T.EmailOtpBody): Promise<Result<T.SuccessResponse>>;
+  };
+  forgetPassword: {
+    /** Mail a password-reset code (`POST /forget-password/email-otp`) */
+    emailOtp(body: T.EmailBody): Promise<Result<T.SuccessResponse>>;
+  };
+  signIn: {
+    /** Sign in with a code (signs up on first use unless disabled) (`POST /sign-in/email-otp`) */
+    emailOtp(body: T.EmailOtpBody): Promise<Result<T.TokenUserResponse>>;
+  };
+}
+
 /** Routes of `magic-link`. */
 export interface MagicLinkRoutes {
   magicLink: {
@@ -78,6 +100,7 @@ export interface UsernameRoutes {
 
 /** The routes each plugin adds, by plugin id. */
 export interface PluginRoutes {
+  "email-otp": EmailOtpRoutes;
   "magic-link": MagicLinkRoutes;
   "username": UsernameRoutes;
 }

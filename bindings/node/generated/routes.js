@@ -30,4 +30,10 @@ module.exports = [
   { method: "POST", path: "/is-username-available", plugin: "username", clientPath: ["isUsernameAvailable"] },
   { method: "POST", path: "/sign-in/magic-link", plugin: "magic-link", clientPath: ["signIn", "magicLink"] },
   { method: "GET", path: "/magic-link/verify", plugin: "magic-link", clientPath: ["magicLink", "verify"] },
+  { method: "POST", path: "/email-otp/send-verification-otp", plugin: "email-otp", clientPath: ["emailOtp", "sendVerificationOtp"] },
+  { method: "POST", path: "/email-otp/check-verification-otp", plugin: "email-otp", clientPath: ["emailOtp", "checkVerificationOtp"] },
+  { method: "POST", path: "/sign-in/email-otp", plugin: "email-otp", clientPath: ["signIn", "emailOtp"] },
+  { method: "POST", path: "/email-otp/verify-email", plugin: "email-otp", clientPath: ["emailOtp", "verifyEmail"] },
+  { method: "POST", path: "/forget-password/email-otp", plugin: "email-otp", clientPath: ["forgetPassword", "emailOtp"] },
+  { method: "POST", path: "/email-otp/reset-password", plugin: "email-otp", clientPath: ["emailOtp", "resetPassword"] },
 ];

@@ -22,10 +22,25 @@ export interface ChangePasswordBody {
   revokeOtherSessions?: boolean | null;
 }
 
+export interface CheckOtpBody {
+  email: string;
+  type: string;
+  otp: string;
+}
+
 export interface DeleteUserBody {
   callbackURL?: string | null;
   password?: string | null;
   token?: string | null;
+}
+
+export interface EmailBody {
+  email: string;
+}
+
+export interface EmailOtpBody {
+  email: string;
+  otp: string;
 }
 
 /** The error body every failing route returns. */
@@ -77,9 +92,21 @@ export interface ResetPasswordBody {
   token?: string | null;
 }
 
+export interface ResetWithOtpBody {
+  email: string;
+  otp: string;
+  password: string;
+}
+
 export interface RevokeSessionBody {
   /** The session's token, or the handle `list-sessions` returned for it. */
   token: string;
+}
+
+export interface SendOtpBody {
+  email: string;
+  /** `sign-in`, `email-verification` or `forget-password`. */
+  type: string;
 }
 
 export interface SendVerificationEmailBody {

@@ -63,6 +63,19 @@ pub mod types {
             Default::default()
         }
     }
+    ///`CheckOtpBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct CheckOtpBody {
+        pub email: ::std::string::String,
+        pub otp: ::std::string::String,
+        #[serde(rename = "type")]
+        pub type_: ::std::string::String,
+    }
+    impl CheckOtpBody {
+        pub fn builder() -> builder::CheckOtpBody {
+            Default::default()
+        }
+    }
     ///`DeleteUserBody`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     pub struct DeleteUserBody {
@@ -78,6 +91,27 @@ pub mod types {
     }
     impl DeleteUserBody {
         pub fn builder() -> builder::DeleteUserBody {
+            Default::default()
+        }
+    }
+    ///`EmailBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct EmailBody {
+        pub email: ::std::string::String,
+    }
+    impl EmailBody {
+        pub fn builder() -> builder::EmailBody {
+            Default::default()
+        }
+    }
+    ///`EmailOtpBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct EmailOtpBody {
+        pub email: ::std::string::String,
+        pub otp: ::std::string::String,
+    }
+    impl EmailOtpBody {
+        pub fn builder() -> builder::EmailOtpBody {
             Default::default()
         }
     }
@@ -189,6 +223,18 @@ pub mod types {
             Default::default()
         }
     }
+    ///`ResetWithOtpBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct ResetWithOtpBody {
+        pub email: ::std::string::String,
+        pub otp: ::std::string::String,
+        pub password: ::std::string::String,
+    }
+    impl ResetWithOtpBody {
+        pub fn builder() -> builder::ResetWithOtpBody {
+            Default::default()
+        }
+    }
     ///`RevokeSessionBody`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct RevokeSessionBody {
@@ -197,6 +243,19 @@ pub mod types {
     }
     impl RevokeSessionBody {
         pub fn builder() -> builder::RevokeSessionBody {
+            Default::default()
+        }
+    }
+    ///`SendOtpBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct SendOtpBody {
+        pub email: ::std::string::String,
+        ///`sign-in`, `email-verification` or `forget-password`.
+        #[serde(rename = "type")]
+        pub type_: ::std::string::String,
+    }
+    impl SendOtpBody {
+        pub fn builder() -> builder::SendOtpBody {
             Default::default()
         }
     }
@@ -820,6 +879,80 @@ only; other sessions carry an opaque handle that `revoke-session` accepts.*/
             }
         }
         #[derive(Clone, Debug)]
+        pub struct CheckOtpBody {
+            email: ::std::result::Result<::std::string::String, ::std::string::String>,
+            otp: ::std::result::Result<::std::string::String, ::std::string::String>,
+            type_: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for CheckOtpBody {
+            fn default() -> Self {
+                Self {
+                    email: Err("no value supplied for email".to_string()),
+                    otp: Err("no value supplied for otp".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl CheckOtpBody {
+            pub fn email<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.email = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for email: {e}")
+                    });
+                self
+            }
+            pub fn otp<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.otp = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for otp: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CheckOtpBody> for super::CheckOtpBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CheckOtpBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    email: value.email?,
+                    otp: value.otp?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CheckOtpBody> for CheckOtpBody {
+            fn from(value: super::CheckOtpBody) -> Self {
+                Self {
+                    email: Ok(value.email),
+                    otp: Ok(value.otp),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct DeleteUserBody {
             callback_url: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
@@ -899,6 +1032,102 @@ only; other sessions carry an opaque handle that `revoke-session` accepts.*/
                     callback_url: Ok(value.callback_url),
                     password: Ok(value.password),
                     token: Ok(value.token),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct EmailBody {
+            email: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for EmailBody {
+            fn default() -> Self {
+                Self {
+                    email: Err("no value supplied for email".to_string()),
+                }
+            }
+        }
+        impl EmailBody {
+            pub fn email<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.email = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for email: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<EmailBody> for super::EmailBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: EmailBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { email: value.email? })
+            }
+        }
+        impl ::std::convert::From<super::EmailBody> for EmailBody {
+            fn from(value: super::EmailBody) -> Self {
+                Self { email: Ok(value.email) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct EmailOtpBody {
+            email: ::std::result::Result<::std::string::String, ::std::string::String>,
+            otp: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for EmailOtpBody {
+            fn default() -> Self {
+                Self {
+                    email: Err("no value supplied for email".to_string()),
+                    otp: Err("no value supplied for otp".to_string()),
+                }
+            }
+        }
+        impl EmailOtpBody {
+            pub fn email<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.email = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for email: {e}")
+                    });
+                self
+            }
+            pub fn otp<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.otp = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for otp: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<EmailOtpBody> for super::EmailOtpBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: EmailOtpBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    email: value.email?,
+                    otp: value.otp?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::EmailOtpBody> for EmailOtpBody {
+            fn from(value: super::EmailOtpBody) -> Self {
+                Self {
+                    email: Ok(value.email),
+                    otp: Ok(value.otp),
                 }
             }
         }
@@ -1390,6 +1619,83 @@ only; other sessions carry an opaque handle that `revoke-session` accepts.*/
             }
         }
         #[derive(Clone, Debug)]
+        pub struct ResetWithOtpBody {
+            email: ::std::result::Result<::std::string::String, ::std::string::String>,
+            otp: ::std::result::Result<::std::string::String, ::std::string::String>,
+            password: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ResetWithOtpBody {
+            fn default() -> Self {
+                Self {
+                    email: Err("no value supplied for email".to_string()),
+                    otp: Err("no value supplied for otp".to_string()),
+                    password: Err("no value supplied for password".to_string()),
+                }
+            }
+        }
+        impl ResetWithOtpBody {
+            pub fn email<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.email = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for email: {e}")
+                    });
+                self
+            }
+            pub fn otp<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.otp = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for otp: {e}")
+                    });
+                self
+            }
+            pub fn password<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.password = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for password: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ResetWithOtpBody> for super::ResetWithOtpBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ResetWithOtpBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    email: value.email?,
+                    otp: value.otp?,
+                    password: value.password?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ResetWithOtpBody> for ResetWithOtpBody {
+            fn from(value: super::ResetWithOtpBody) -> Self {
+                Self {
+                    email: Ok(value.email),
+                    otp: Ok(value.otp),
+                    password: Ok(value.password),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct RevokeSessionBody {
             token: ::std::result::Result<::std::string::String, ::std::string::String>,
         }
@@ -1425,6 +1731,64 @@ only; other sessions carry an opaque handle that `revoke-session` accepts.*/
         impl ::std::convert::From<super::RevokeSessionBody> for RevokeSessionBody {
             fn from(value: super::RevokeSessionBody) -> Self {
                 Self { token: Ok(value.token) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct SendOtpBody {
+            email: ::std::result::Result<::std::string::String, ::std::string::String>,
+            type_: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for SendOtpBody {
+            fn default() -> Self {
+                Self {
+                    email: Err("no value supplied for email".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl SendOtpBody {
+            pub fn email<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.email = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for email: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<SendOtpBody> for super::SendOtpBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: SendOtpBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    email: value.email?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::SendOtpBody> for SendOtpBody {
+            fn from(value: super::SendOtpBody) -> Self {
+                Self {
+                    email: Ok(value.email),
+                    type_: Ok(value.type_),
+                }
             }
         }
         #[derive(Clone, Debug)]
@@ -3520,6 +3884,92 @@ let response = client.magic_link_verify()
 ```*/
     pub fn magic_link_verify(&self) -> builder::MagicLinkVerify<'_> {
         builder::MagicLinkVerify::new(self)
+    }
+    /**Mail a one-time code
+
+The answer is the same whether or not the address has an account.
+
+Sends a `POST` request to `/email-otp/send-verification-otp`
+
+```ignore
+let response = client.email_otp_send_verification_otp()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn email_otp_send_verification_otp(
+        &self,
+    ) -> builder::EmailOtpSendVerificationOtp<'_> {
+        builder::EmailOtpSendVerificationOtp::new(self)
+    }
+    /**Check a code without spending it
+
+Sends a `POST` request to `/email-otp/check-verification-otp`
+
+```ignore
+let response = client.email_otp_check_verification_otp()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn email_otp_check_verification_otp(
+        &self,
+    ) -> builder::EmailOtpCheckVerificationOtp<'_> {
+        builder::EmailOtpCheckVerificationOtp::new(self)
+    }
+    /**Sign in with a code (signs up on first use unless disabled)
+
+Sends a `POST` request to `/sign-in/email-otp`
+
+```ignore
+let response = client.sign_in_email_otp()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn sign_in_email_otp(&self) -> builder::SignInEmailOtp<'_> {
+        builder::SignInEmailOtp::new(self)
+    }
+    /**Verify the email address with a code
+
+Sends a `POST` request to `/email-otp/verify-email`
+
+```ignore
+let response = client.email_otp_verify_email()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn email_otp_verify_email(&self) -> builder::EmailOtpVerifyEmail<'_> {
+        builder::EmailOtpVerifyEmail::new(self)
+    }
+    /**Mail a password-reset code
+
+Sends a `POST` request to `/forget-password/email-otp`
+
+```ignore
+let response = client.forget_password_email_otp()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn forget_password_email_otp(&self) -> builder::ForgetPasswordEmailOtp<'_> {
+        builder::ForgetPasswordEmailOtp::new(self)
+    }
+    /**Set a new password with a code
+
+Signs out every session of the user.
+
+Sends a `POST` request to `/email-otp/reset-password`
+
+```ignore
+let response = client.email_otp_reset_password()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn email_otp_reset_password(&self) -> builder::EmailOtpResetPassword<'_> {
+        builder::EmailOtpResetPassword::new(self)
     }
 }
 /// Types for composing operation parameters.
@@ -6863,6 +7313,758 @@ pub mod builder {
                     )
                 }
                 403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::email_otp_send_verification_otp`]
+
+[`Client::email_otp_send_verification_otp`]: super::Client::email_otp_send_verification_otp*/
+    #[derive(Debug, Clone)]
+    pub struct EmailOtpSendVerificationOtp<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::SendOtpBody, String>,
+    }
+    impl<'a> EmailOtpSendVerificationOtp<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::SendOtpBody>,
+            <V as std::convert::TryInto<types::SendOtpBody>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `SendOtpBody` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::SendOtpBody,
+            ) -> types::builder::SendOtpBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/email-otp/send-verification-otp`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::SuccessResponse>, Error<types::ErrorBody>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| types::SendOtpBody::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/email-otp/send-verification-otp", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "email_otp_send_verification_otp",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::email_otp_check_verification_otp`]
+
+[`Client::email_otp_check_verification_otp`]: super::Client::email_otp_check_verification_otp*/
+    #[derive(Debug, Clone)]
+    pub struct EmailOtpCheckVerificationOtp<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::CheckOtpBody, String>,
+    }
+    impl<'a> EmailOtpCheckVerificationOtp<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CheckOtpBody>,
+            <V as std::convert::TryInto<types::CheckOtpBody>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `CheckOtpBody` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::CheckOtpBody,
+            ) -> types::builder::CheckOtpBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/email-otp/check-verification-otp`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::SuccessResponse>, Error<types::ErrorBody>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::CheckOtpBody::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/email-otp/check-verification-otp", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "email_otp_check_verification_otp",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::sign_in_email_otp`]
+
+[`Client::sign_in_email_otp`]: super::Client::sign_in_email_otp*/
+    #[derive(Debug, Clone)]
+    pub struct SignInEmailOtp<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::EmailOtpBody, String>,
+    }
+    impl<'a> SignInEmailOtp<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::EmailOtpBody>,
+            <V as std::convert::TryInto<types::EmailOtpBody>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `EmailOtpBody` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::EmailOtpBody,
+            ) -> types::builder::EmailOtpBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/sign-in/email-otp`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::TokenUserResponse>, Error<types::ErrorBody>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::EmailOtpBody::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/sign-in/email-otp", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "sign_in_email_otp",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::email_otp_verify_email`]
+
+[`Client::email_otp_verify_email`]: super::Client::email_otp_verify_email*/
+    #[derive(Debug, Clone)]
+    pub struct EmailOtpVerifyEmail<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::EmailOtpBody, String>,
+    }
+    impl<'a> EmailOtpVerifyEmail<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::EmailOtpBody>,
+            <V as std::convert::TryInto<types::EmailOtpBody>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `EmailOtpBody` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::EmailOtpBody,
+            ) -> types::builder::EmailOtpBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/email-otp/verify-email`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::SuccessResponse>, Error<types::ErrorBody>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::EmailOtpBody::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/email-otp/verify-email", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "email_otp_verify_email",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::forget_password_email_otp`]
+
+[`Client::forget_password_email_otp`]: super::Client::forget_password_email_otp*/
+    #[derive(Debug, Clone)]
+    pub struct ForgetPasswordEmailOtp<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::EmailBody, String>,
+    }
+    impl<'a> ForgetPasswordEmailOtp<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::EmailBody>,
+            <V as std::convert::TryInto<types::EmailBody>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `EmailBody` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(types::builder::EmailBody) -> types::builder::EmailBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/forget-password/email-otp`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::SuccessResponse>, Error<types::ErrorBody>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| types::EmailBody::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/forget-password/email-otp", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "forget_password_email_otp",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::email_otp_reset_password`]
+
+[`Client::email_otp_reset_password`]: super::Client::email_otp_reset_password*/
+    #[derive(Debug, Clone)]
+    pub struct EmailOtpResetPassword<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::ResetWithOtpBody, String>,
+    }
+    impl<'a> EmailOtpResetPassword<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ResetWithOtpBody>,
+            <V as std::convert::TryInto<
+                types::ResetWithOtpBody,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `ResetWithOtpBody` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::ResetWithOtpBody,
+            ) -> types::builder::ResetWithOtpBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/email-otp/reset-password`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::SuccessResponse>, Error<types::ErrorBody>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::ResetWithOtpBody::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/email-otp/reset-password", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "email_otp_reset_password",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,

@@ -92,6 +92,8 @@ pub enum ErrorCode {
     ChangeEmailDisabled,
     /// `EMAIL_IS_THE_SAME`: Email is the same
     EmailIsTheSame,
+    /// `NEW_USER_SIGNUP_DISABLED`: New user signup is disabled
+    NewUserSignupDisabled,
     /// `FIELD_TOO_LONG`: Field is too long
     FieldTooLong,
     /// `TOO_MANY_REQUESTS`: Too many requests. Please try again later.
@@ -110,8 +112,14 @@ pub enum ErrorCode {
     InvalidUsername,
     /// `INVALID_DISPLAY_USERNAME`: Display username is invalid
     InvalidDisplayUsername,
-    /// `NEW_USER_SIGNUP_DISABLED`: New user signup is disabled
-    NewUserSignupDisabled,
+    /// `INVALID_OTP`: Invalid OTP
+    InvalidOtp,
+    /// `OTP_EXPIRED`: OTP expired
+    OtpExpired,
+    /// `TOO_MANY_ATTEMPTS`: Too many attempts
+    TooManyAttempts,
+    /// `INVALID_OTP_TYPE`: Invalid OTP type
+    InvalidOtpType,
     /// `PLUGIN_NOT_ENABLED`: The plugin is not enabled on this server
     PluginNotEnabled,
     /// A code this client version does not know.
@@ -166,6 +174,7 @@ impl ErrorCode {
             ErrorCode::FailedToGetUserInfo => "FAILED_TO_GET_USER_INFO",
             ErrorCode::ChangeEmailDisabled => "CHANGE_EMAIL_DISABLED",
             ErrorCode::EmailIsTheSame => "EMAIL_IS_THE_SAME",
+            ErrorCode::NewUserSignupDisabled => "NEW_USER_SIGNUP_DISABLED",
             ErrorCode::FieldTooLong => "FIELD_TOO_LONG",
             ErrorCode::TooManyRequests => "TOO_MANY_REQUESTS",
             ErrorCode::InternalServerError => "INTERNAL_SERVER_ERROR",
@@ -175,7 +184,10 @@ impl ErrorCode {
             ErrorCode::UsernameTooLong => "USERNAME_TOO_LONG",
             ErrorCode::InvalidUsername => "INVALID_USERNAME",
             ErrorCode::InvalidDisplayUsername => "INVALID_DISPLAY_USERNAME",
-            ErrorCode::NewUserSignupDisabled => "NEW_USER_SIGNUP_DISABLED",
+            ErrorCode::InvalidOtp => "INVALID_OTP",
+            ErrorCode::OtpExpired => "OTP_EXPIRED",
+            ErrorCode::TooManyAttempts => "TOO_MANY_ATTEMPTS",
+            ErrorCode::InvalidOtpType => "INVALID_OTP_TYPE",
             ErrorCode::PluginNotEnabled => "PLUGIN_NOT_ENABLED",
             ErrorCode::Other(code) => code,
         }
@@ -228,6 +240,7 @@ impl ErrorCode {
             "FAILED_TO_GET_USER_INFO" => ErrorCode::FailedToGetUserInfo,
             "CHANGE_EMAIL_DISABLED" => ErrorCode::ChangeEmailDisabled,
             "EMAIL_IS_THE_SAME" => ErrorCode::EmailIsTheSame,
+            "NEW_USER_SIGNUP_DISABLED" => ErrorCode::NewUserSignupDisabled,
             "FIELD_TOO_LONG" => ErrorCode::FieldTooLong,
             "TOO_MANY_REQUESTS" => ErrorCode::TooManyRequests,
             "INTERNAL_SERVER_ERROR" => ErrorCode::InternalServerError,
@@ -237,7 +250,10 @@ impl ErrorCode {
             "USERNAME_TOO_LONG" => ErrorCode::UsernameTooLong,
             "INVALID_USERNAME" => ErrorCode::InvalidUsername,
             "INVALID_DISPLAY_USERNAME" => ErrorCode::InvalidDisplayUsername,
-            "NEW_USER_SIGNUP_DISABLED" => ErrorCode::NewUserSignupDisabled,
+            "INVALID_OTP" => ErrorCode::InvalidOtp,
+            "OTP_EXPIRED" => ErrorCode::OtpExpired,
+            "TOO_MANY_ATTEMPTS" => ErrorCode::TooManyAttempts,
+            "INVALID_OTP_TYPE" => ErrorCode::InvalidOtpType,
             "PLUGIN_NOT_ENABLED" => ErrorCode::PluginNotEnabled,
             other => ErrorCode::Other(other.to_string()),
         }

@@ -444,3 +444,14 @@ pub async fn delete_accounts(db: &Db, user_id: &str) -> Result<usize, StorageErr
     .execute(conn)
     .await?))
 }
+
+/// Deletes any one-time value under `identifier`.
+pub async fn delete_verification(db: &Db, identifier: &str) -> Result<(), StorageError> {
+    use super::schema::verifications;
+    with_conn!(db, |conn| {
+        diesel::delete(verifications::table.filter(verifications::identifier.eq(identifier)))
+            .execute(conn)
+            .await?;
+        Ok(())
+    })
+}

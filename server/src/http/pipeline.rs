@@ -28,6 +28,7 @@ const FORM_PATHS: &[&str] = &[
     "/sign-up/email",
     "/sign-in/username",
     "/sign-in/magic-link",
+    "/email-otp/send-verification-otp",
 ];
 
 /// Body and query fields holding URLs that must point at trusted origins.

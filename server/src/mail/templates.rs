@@ -69,6 +69,15 @@ pub fn magic_link_default() -> MailTemplate {
     }
 }
 
+/// `{url}` is the code itself here.
+pub fn email_otp_default() -> MailTemplate {
+    MailTemplate {
+        subject: "Your {app} code".into(),
+        text: "Your {app} code:\n\n{url}\n\nIt expires in a few minutes. If you did not ask for it, ignore this message.\n".into(),
+        html: "<p>Your {app} code:</p><p style=\"font-size:24px;letter-spacing:4px\"><b>{url}</b></p><p>It expires in a few minutes.</p>".into(),
+    }
+}
+
 pub fn render(t: &MailTemplate, app: &str, url: &str, email: &str) -> Rendered {
     Rendered {
         subject: fill(&t.subject, app, url, email, false),

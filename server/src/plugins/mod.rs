@@ -7,6 +7,7 @@
 //! served to clients all come from the same [`PluginRegistry`].
 
 pub mod bearer;
+pub mod email_otp;
 pub mod magic_link;
 pub mod open_api;
 pub mod username;
@@ -34,12 +35,14 @@ use crate::state::AppState;
 pub type PluginApis = (
     Gated<username::UsernameApi>,
     Gated<magic_link::MagicLinkApi>,
+    Gated<email_otp::EmailOtpApi>,
 );
 
 pub fn plugin_apis() -> PluginApis {
     (
         Gated(username::UsernameApi),
         Gated(magic_link::MagicLinkApi),
+        Gated(email_otp::EmailOtpApi),
     )
 }
 
@@ -50,6 +53,7 @@ pub fn catalog() -> Vec<Arc<dyn Plugin>> {
         Arc::new(username::Username),
         Arc::new(open_api::OpenApiPlugin),
         Arc::new(magic_link::MagicLink),
+        Arc::new(email_otp::EmailOtp),
     ]
 }
 

@@ -113,4 +113,28 @@ extension AuthClient {
     public func magicLinkVerifyJson(query: String = "") async throws -> String {
         try await request(method: "GET", path: query.isEmpty ? "/magic-link/verify" : "/magic-link/verify?\(query)", bodyJson: nil, plugin: "magic-link")
     }
+    /// Mail a one-time code (`POST /email-otp/send-verification-otp`). JSON in, JSON out.
+    public func emailOtpSendVerificationOtpJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/email-otp/send-verification-otp", bodyJson: bodyJson, plugin: "email-otp")
+    }
+    /// Check a code without spending it (`POST /email-otp/check-verification-otp`). JSON in, JSON out.
+    public func emailOtpCheckVerificationOtpJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/email-otp/check-verification-otp", bodyJson: bodyJson, plugin: "email-otp")
+    }
+    /// Sign in with a code (signs up on first use unless disabled) (`POST /sign-in/email-otp`). JSON in, JSON out.
+    public func signInEmailOtpJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/sign-in/email-otp", bodyJson: bodyJson, plugin: "email-otp")
+    }
+    /// Verify the email address with a code (`POST /email-otp/verify-email`). JSON in, JSON out.
+    public func emailOtpVerifyEmailJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/email-otp/verify-email", bodyJson: bodyJson, plugin: "email-otp")
+    }
+    /// Mail a password-reset code (`POST /forget-password/email-otp`). JSON in, JSON out.
+    public func forgetPasswordEmailOtpJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/forget-password/email-otp", bodyJson: bodyJson, plugin: "email-otp")
+    }
+    /// Set a new password with a code (`POST /email-otp/reset-password`). JSON in, JSON out.
+    public func emailOtpResetPasswordJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/email-otp/reset-password", bodyJson: bodyJson, plugin: "email-otp")
+    }
 }

@@ -7,25 +7,17 @@ pub mod routes;
 pub use routes::MagicLinkApi;
 
 use crate::docs::{RouteAuth, RouteDoc};
-use crate::error::{codes, ErrorCode};
+use crate::error::codes;
 use crate::http::rate_limit::RateLimitRule;
 use crate::plugins::Plugin;
 
 pub struct MagicLink;
 
-pub const NEW_USER_SIGNUP_DISABLED: ErrorCode = ErrorCode {
-    code: "NEW_USER_SIGNUP_DISABLED",
-    message: "New user signup is disabled",
-    status: 400,
-};
+pub use crate::error::codes::NEW_USER_SIGNUP_DISABLED;
 
 impl Plugin for MagicLink {
     fn id(&self) -> &'static str {
         "magic-link"
-    }
-
-    fn error_codes(&self) -> &'static [ErrorCode] {
-        &[NEW_USER_SIGNUP_DISABLED]
     }
 
     fn rate_limit_rules(&self) -> Vec<RateLimitRule> {

@@ -112,3 +112,27 @@ suspend fun AuthClient.`signInMagicLinkJson`(bodyJson: String = "{}"): String =
 /** Sign in from a mailed link (`GET /magic-link/verify`). JSON in, JSON out. */
 suspend fun AuthClient.`magicLinkVerifyJson`(query: String = ""): String =
     request("GET", if (query.isEmpty()) "/magic-link/verify" else "/magic-link/verify?$query", null, "magic-link")
+
+/** Mail a one-time code (`POST /email-otp/send-verification-otp`). JSON in, JSON out. */
+suspend fun AuthClient.`emailOtpSendVerificationOtpJson`(bodyJson: String = "{}"): String =
+    request("POST", "/email-otp/send-verification-otp", bodyJson, "email-otp")
+
+/** Check a code without spending it (`POST /email-otp/check-verification-otp`). JSON in, JSON out. */
+suspend fun AuthClient.`emailOtpCheckVerificationOtpJson`(bodyJson: String = "{}"): String =
+    request("POST", "/email-otp/check-verification-otp", bodyJson, "email-otp")
+
+/** Sign in with a code (signs up on first use unless disabled) (`POST /sign-in/email-otp`). JSON in, JSON out. */
+suspend fun AuthClient.`signInEmailOtpJson`(bodyJson: String = "{}"): String =
+    request("POST", "/sign-in/email-otp", bodyJson, "email-otp")
+
+/** Verify the email address with a code (`POST /email-otp/verify-email`). JSON in, JSON out. */
+suspend fun AuthClient.`emailOtpVerifyEmailJson`(bodyJson: String = "{}"): String =
+    request("POST", "/email-otp/verify-email", bodyJson, "email-otp")
+
+/** Mail a password-reset code (`POST /forget-password/email-otp`). JSON in, JSON out. */
+suspend fun AuthClient.`forgetPasswordEmailOtpJson`(bodyJson: String = "{}"): String =
+    request("POST", "/forget-password/email-otp", bodyJson, "email-otp")
+
+/** Set a new password with a code (`POST /email-otp/reset-password`). JSON in, JSON out. */
+suspend fun AuthClient.`emailOtpResetPasswordJson`(bodyJson: String = "{}"): String =
+    request("POST", "/email-otp/reset-password", bodyJson, "email-otp")

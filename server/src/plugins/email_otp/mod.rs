@@ -1,0 +1,123 @@
+//! `email-otp`: one-time codes by email for sign-in, email verification and
+//! password reset. Codes are stored hashed per (purpose, address); a new code
+//! replaces the previous one; wrong guesses are counted and the code is void
+//! after `allowed_attempts`.
+
+pub mod routes;
+
+pub use routes::EmailOtpApi;
+
+use crate::docs::{RouteAuth, RouteDoc};
+use crate::error::{codes, ErrorCode};
+use crate::http::rate_limit::RateLimitRule;
+use crate::plugins::Plugin;
+
+pub struct EmailOtp;
+
+pub const INVALID_OTP: ErrorCode = ErrorCode {
+    code: "INVALID_OTP",
+    message: "Invalid OTP",
+    status: 400,
+};
+pub const OTP_EXPIRED: ErrorCode = ErrorCode {
+    code: "OTP_EXPIRED",
+    message: "OTP expired",
+    status: 400,
+};
+pub const TOO_MANY_ATTEMPTS: ErrorCode = ErrorCode {
+    code: "TOO_MANY_ATTEMPTS",
+    message: "Too many attempts",
+    status: 403,
+};
+pub const INVALID_OTP_TYPE: ErrorCode = ErrorCode {
+    code: "INVALID_OTP_TYPE",
+    message: "Invalid OTP type",
+    status: 400,
+};
+const ALL: &[ErrorCode] = &[
+    INVALID_OTP,
+    OTP_EXPIRED,
+    TOO_MANY_ATTEMPTS,
+    INVALID_OTP_TYPE,
+];
+
+impl Plugin for EmailOtp {
+    fn id(&self) -> &'static str {
+        "email-otp"
+    }
+
+    fn error_codes(&self) -> &'static [ErrorCode] {
+        ALL
+    }
+
+    fn rate_limit_rules(&self) -> Vec<RateLimitRule> {
+        [
+            "/email-otp/send-verification-otp",
+            "/email-otp/check-verification-otp",
+            "/email-otp/verify-email",
+            "/sign-in/email-otp",
+            "/forget-password/email-otp",
+            "/email-otp/reset-password",
+        ]
+        .iter()
+        .map(|p| RateLimitRule::new(p, 60, 3))
+        .collect()
+    }
+
+    fn route_docs(&self) -> &'static [RouteDoc] {
+        const CHECK: &[ErrorCode] = &[INVALID_OTP, OTP_EXPIRED, TOO_MANY_ATTEMPTS];
+        &[
+            RouteDoc {
+                operation_id: "emailOtpSendVerificationOtp",
+                auth: RouteAuth::Public,
+                errors: &[
+                    INVALID_OTP_TYPE,
+                    codes::VERIFICATION_EMAIL_NOT_ENABLED,
+                    codes::CROSS_SITE_NAVIGATION_LOGIN_BLOCKED,
+                ],
+            },
+            RouteDoc {
+                operation_id: "emailOtpCheckVerificationOtp",
+                auth: RouteAuth::Public,
+                errors: &[
+                    INVALID_OTP,
+                    OTP_EXPIRED,
+                    TOO_MANY_ATTEMPTS,
+                    INVALID_OTP_TYPE,
+                ],
+            },
+            RouteDoc {
+                operation_id: "signInEmailOtp",
+                auth: RouteAuth::Public,
+                errors: &[
+                    INVALID_OTP,
+                    OTP_EXPIRED,
+                    TOO_MANY_ATTEMPTS,
+                    codes::NEW_USER_SIGNUP_DISABLED,
+                    codes::FAILED_TO_CREATE_SESSION,
+                ],
+            },
+            RouteDoc {
+                operation_id: "emailOtpVerifyEmail",
+                auth: RouteAuth::Public,
+                errors: CHECK,
+            },
+            RouteDoc {
+                operation_id: "forgetPasswordEmailOtp",
+                auth: RouteAuth::Public,
+                errors: &[codes::VERIFICATION_EMAIL_NOT_ENABLED],
+            },
+            RouteDoc {
+                operation_id: "emailOtpResetPassword",
+                auth: RouteAuth::Public,
+                errors: &[
+                    INVALID_OTP,
+                    OTP_EXPIRED,
+                    TOO_MANY_ATTEMPTS,
+                    codes::PASSWORD_TOO_SHORT,
+                    codes::PASSWORD_TOO_LONG,
+                ],
+            },
+        ]
+    }
+}

@@ -1,0 +1,369 @@
+//! The email-OTP routes.
+
+use std::sync::Arc;
+
+use chrono::{Duration, NaiveDateTime};
+use poem::web::Data;
+use poem::Request;
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi, Tags};
+use rand::Rng;
+use subtle::ConstantTimeEq;
+
+use super::{INVALID_OTP, INVALID_OTP_TYPE, OTP_EXPIRED, TOO_MANY_ATTEMPTS};
+use crate::core::dto::{SuccessResponse, TokenUserResponse};
+use crate::core::links;
+use crate::core::session::{create_session, user_json};
+use crate::core::validate::{check_password_length, is_valid_email};
+use crate::crypto::token;
+use crate::db::models::{AccountRow, UserRow};
+use crate::db::store;
+use crate::error::{codes, ApiError, ApiResult};
+use crate::http::context::request_context;
+use crate::plugins::PluginApi;
+use crate::state::AppState;
+
+#[derive(Tags)]
+#[oai(rename_all = "kebab-case")]
+pub enum EmailOtpTags {
+    /// One-time codes by email: sign-in, verification, password reset.
+    EmailOtp,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct SendOtpBody {
+    pub email: String,
+    /// `sign-in`, `email-verification` or `forget-password`.
+    #[oai(rename = "type")]
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct CheckOtpBody {
+    pub email: String,
+    #[oai(rename = "type")]
+    pub kind: String,
+    pub otp: String,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct EmailOtpBody {
+    pub email: String,
+    pub otp: String,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct EmailBody {
+    pub email: String,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct ResetWithOtpBody {
+    pub email: String,
+    pub otp: String,
+    pub password: String,
+}
+
+const KINDS: &[&str] = &["sign-in", "email-verification", "forget-password"];
+
+fn identifier(kind: &str, email: &str) -> String {
+    format!("email-otp:{kind}:{}", token::hash_token(email))
+}
+
+fn random_digits(n: usize) -> String {
+    let mut rng = rand::rng();
+    (0..n)
+        .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
+        .collect()
+}
+
+/// Issues a code for (kind, email), replacing any earlier one, and mails it.
+async fn issue(state: &AppState, kind: &str, email: &str) -> Result<(), ApiError> {
+    let cfg = &state.config.email_otp;
+    let otp = random_digits(cfg.otp_length);
+    let id = identifier(kind, email);
+    let now = state.now();
+    store::delete_verification(&state.db, &id).await?;
+    store::create_verification(
+        &state.db,
+        &id,
+        &format!("{}:0", token::hash_token(&otp)),
+        now + Duration::seconds(cfg.expires_in),
+        now,
+    )
+    .await?;
+    let configured = state.config.mail.templates.email_otp.clone();
+    // The code stands alone on its line; {url} carries it in the template.
+    links::mail(
+        state,
+        "email-otp",
+        configured,
+        crate::mail::templates::email_otp_default,
+        email,
+        &otp,
+    );
+    Ok(())
+}
+
+/// Checks a code; `consume` spends it when right. Each check takes the row
+/// atomically and puts it back with the new attempt count, so concurrent
+/// guesses cannot exceed the limit.
+async fn check(
+    state: &AppState,
+    kind: &str,
+    email: &str,
+    otp: &str,
+    consume: bool,
+) -> Result<(), ApiError> {
+    let id = identifier(kind, email);
+    let Some((value, expires_at)) = store::consume_verification(&state.db, &id).await? else {
+        return Err(ApiError::new(INVALID_OTP));
+    };
+    let now = state.now();
+    if expires_at <= now {
+        return Err(ApiError::new(OTP_EXPIRED));
+    }
+    let (hash, attempts) = value
+        .rsplit_once(':')
+        .ok_or_else(|| ApiError::new(INVALID_OTP))?;
+    let attempts: u32 = attempts.parse().unwrap_or(u32::MAX);
+    let allowed = state.config.email_otp.allowed_attempts;
+    let put_back = |attempts: u32, expires_at: NaiveDateTime| {
+        let value = format!("{hash}:{attempts}");
+        let id = id.clone();
+        async move { store::create_verification(&state.db, &id, &value, expires_at, now).await }
+    };
+    if attempts >= allowed {
+        put_back(attempts, expires_at).await?;
+        return Err(ApiError::new(TOO_MANY_ATTEMPTS));
+    }
+    if bool::from(token::hash_token(otp).as_bytes().ct_eq(hash.as_bytes())) {
+        if !consume {
+            put_back(attempts, expires_at).await?;
+        }
+        return Ok(());
+    }
+    put_back(attempts + 1, expires_at).await?;
+    Err(ApiError::new(if attempts + 1 >= allowed {
+        TOO_MANY_ATTEMPTS
+    } else {
+        INVALID_OTP
+    }))
+}
+
+fn normalized(email: &str) -> Result<String, ApiError> {
+    if !is_valid_email(email) {
+        return Err(ApiError::validation("[body.email] Invalid email address"));
+    }
+    Ok(email.to_lowercase())
+}
+
+fn enabled(state: &AppState) -> Result<(), ApiError> {
+    if state.mailer.enabled() {
+        Ok(())
+    } else {
+        Err(ApiError::new(codes::VERIFICATION_EMAIL_NOT_ENABLED))
+    }
+}
+
+pub struct EmailOtpApi;
+
+impl PluginApi for EmailOtpApi {
+    const ID: &'static str = "email-otp";
+}
+
+#[OpenApi(tag = "EmailOtpTags::EmailOtp")]
+impl EmailOtpApi {
+    /// Mail a one-time code
+    ///
+    /// The answer is the same whether or not the address has an account.
+    #[oai(
+        path = "/email-otp/send-verification-otp",
+        method = "post",
+        operation_id = "emailOtpSendVerificationOtp"
+    )]
+    async fn send_verification_otp(
+        &self,
+        state: Data<&Arc<AppState>>,
+        body: Json<SendOtpBody>,
+    ) -> ApiResult<SuccessResponse> {
+        enabled(&state)?;
+        if !KINDS.contains(&body.kind.as_str()) {
+            return Err(ApiError::new(INVALID_OTP_TYPE));
+        }
+        let email = normalized(&body.email)?;
+        let state = state.clone();
+        let kind = body.kind.clone();
+        tokio::spawn(async move {
+            let exists = matches!(
+                store::find_user_by_email(&state.db, &email).await,
+                Ok(Some(_))
+            );
+            let wanted = exists || (kind == "sign-in" && !state.config.email_otp.disable_sign_up);
+            if wanted {
+                if let Err(e) = issue(&state, &kind, &email).await {
+                    tracing::warn!(error = %e, "email OTP not issued");
+                }
+            }
+        });
+        Ok(Json(SuccessResponse { success: true }))
+    }
+
+    /// Check a code without spending it
+    #[oai(
+        path = "/email-otp/check-verification-otp",
+        method = "post",
+        operation_id = "emailOtpCheckVerificationOtp"
+    )]
+    async fn check_verification_otp(
+        &self,
+        state: Data<&Arc<AppState>>,
+        body: Json<CheckOtpBody>,
+    ) -> ApiResult<SuccessResponse> {
+        if !KINDS.contains(&body.kind.as_str()) {
+            return Err(ApiError::new(INVALID_OTP_TYPE));
+        }
+        check(
+            &state,
+            &body.kind,
+            &normalized(&body.email)?,
+            &body.otp,
+            false,
+        )
+        .await?;
+        Ok(Json(SuccessResponse { success: true }))
+    }
+
+    /// Sign in with a code (signs up on first use unless disabled)
+    #[oai(
+        path = "/sign-in/email-otp",
+        method = "post",
+        operation_id = "signInEmailOtp"
+    )]
+    async fn sign_in_email_otp(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        body: Json<EmailOtpBody>,
+    ) -> ApiResult<TokenUserResponse> {
+        let email = normalized(&body.email)?;
+        check(&state, "sign-in", &email, &body.otp, true).await?;
+        let now = state.now();
+        let user = match store::find_user_by_email(&state.db, &email).await? {
+            Some(u) => {
+                if !u.email_verified {
+                    store::mark_email_verified(&state.db, &u.id, &email, now).await?;
+                    state.sessions.invalidate_user(&u.id);
+                }
+                store::find_user_by_id(&state.db, &u.id).await?.unwrap_or(u)
+            }
+            None if state.config.email_otp.disable_sign_up => {
+                return Err(ApiError::new(codes::NEW_USER_SIGNUP_DISABLED))
+            }
+            None => {
+                let user = UserRow {
+                    id: token::new_id(),
+                    name: String::new(),
+                    email,
+                    email_verified: true,
+                    image: None,
+                    created_at: now,
+                    updated_at: now,
+                };
+                let inserted: Result<(), crate::db::StorageError> = async {
+                    crate::with_conn!(&state.db, |conn| store::insert_user(conn.into(), &user)
+                        .await)
+                }
+                .await;
+                inserted?;
+                user
+            }
+        };
+        let (_, raw) = create_session(&state, &request_context(req), &user.id, true).await?;
+        Ok(Json(TokenUserResponse {
+            token: Some(raw),
+            user: user_json(&state, &user).await?,
+        }))
+    }
+
+    /// Verify the email address with a code
+    #[oai(
+        path = "/email-otp/verify-email",
+        method = "post",
+        operation_id = "emailOtpVerifyEmail"
+    )]
+    async fn verify_email(
+        &self,
+        state: Data<&Arc<AppState>>,
+        body: Json<EmailOtpBody>,
+    ) -> ApiResult<SuccessResponse> {
+        let email = normalized(&body.email)?;
+        check(&state, "email-verification", &email, &body.otp, true).await?;
+        if let Some(u) = store::find_user_by_email(&state.db, &email).await? {
+            store::mark_email_verified(&state.db, &u.id, &email, state.now()).await?;
+            state.sessions.invalidate_user(&u.id);
+        }
+        Ok(Json(SuccessResponse { success: true }))
+    }
+
+    /// Mail a password-reset code
+    #[oai(
+        path = "/forget-password/email-otp",
+        method = "post",
+        operation_id = "forgetPasswordEmailOtp"
+    )]
+    async fn forget_password(
+        &self,
+        state: Data<&Arc<AppState>>,
+        body: Json<EmailBody>,
+    ) -> ApiResult<SuccessResponse> {
+        enabled(&state)?;
+        let email = normalized(&body.email)?;
+        let state = state.clone();
+        tokio::spawn(async move {
+            if let Ok(Some(_)) = store::find_user_by_email(&state.db, &email).await {
+                if let Err(e) = issue(&state, "forget-password", &email).await {
+                    tracing::warn!(error = %e, "email OTP not issued");
+                }
+            }
+        });
+        Ok(Json(SuccessResponse { success: true }))
+    }
+
+    /// Set a new password with a code
+    ///
+    /// Signs out every session of the user.
+    #[oai(
+        path = "/email-otp/reset-password",
+        method = "post",
+        operation_id = "emailOtpResetPassword"
+    )]
+    async fn reset_password(
+        &self,
+        state: Data<&Arc<AppState>>,
+        body: Json<ResetWithOtpBody>,
+    ) -> ApiResult<SuccessResponse> {
+        let email = normalized(&body.email)?;
+        check_password_length(&state, &body.password)?;
+        check(&state, "forget-password", &email, &body.otp, true).await?;
+        let user = store::find_user_by_email(&state.db, &email)
+            .await?
+            .ok_or_else(|| ApiError::new(INVALID_OTP))?;
+        let hash = state
+            .hasher
+            .hash(&body.password)
+            .await
+            .map_err(|_| ApiError::internal())?;
+        let now = state.now();
+        match store::find_user_with_credential(&state.db, &user.id).await? {
+            Some(a) => store::update_account_password(&state.db, &a.id, &hash, now).await?,
+            None => {
+                store::create_account(&state.db, &AccountRow::credential(&user.id, hash, now))
+                    .await?
+            }
+        }
+        store::delete_user_sessions(&state.db, &user.id, None).await?;
+        state.sessions.invalidate_user(&user.id);
+        Ok(Json(SuccessResponse { success: true }))
+    }
+}
