@@ -1,5 +1,5 @@
-//! The Rust client drives magic-link sign-in end to end: request the link,
-//! read it from a real SMTP exchange, open it, and hold the session.
+//! The Rust client drives mailed sign-in end to end (magic link, email OTP):
+//! read the mail from a real SMTP exchange, act on it, hold the session.
 
 use gatehouse::{AuthClient, ErrorCode, Plugin};
 use gatehouse_tests::smtp::SmtpSink;
@@ -68,4 +68,70 @@ async fn magic_link_sign_in_through_the_client() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), ErrorCode::PluginNotEnabled);
+}
+
+/// The Rust client drives email-OTP sign-in end to end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_otp_sign_in_through_the_client() {
+    let sink = SmtpSink::start().await;
+    let smtp = sink.url();
+    let server = TestServer::start_with(Backend::Sqlite, move |c| {
+        c.mail.smtp_url = Some(smtp);
+        c.plugins.push("email-otp".into());
+    })
+    .await;
+    let client = AuthClient::builder(&server.origin)
+        .plugin(Plugin::EmailOtp)
+        .build()
+        .await
+        .unwrap();
+    let addr = email();
+    let sent = client
+        .request(
+            "POST",
+            "/email-otp/send-verification-otp",
+            Some(&json!({"email": addr, "type": "sign-in"})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(sent, json!({"success": true}));
+    let decoded = sink.wait_for(&addr, 1).await.decoded();
+    let otp = decoded
+        .lines()
+        .map(str::trim)
+        .find(|l| l.len() == 6 && l.chars().all(|c| c.is_ascii_digit()))
+        .unwrap()
+        .to_string();
+
+    let wrong = if otp == "000000" { "111111" } else { "000000" };
+    let err = client
+        .request(
+            "POST",
+            "/sign-in/email-otp",
+            Some(&json!({"email": addr, "otp": wrong})),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidOtp);
+    assert_eq!(err.status(), Some(400));
+
+    let signed_in = client
+        .request(
+            "POST",
+            "/sign-in/email-otp",
+            Some(&json!({"email": addr, "otp": otp})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(signed_in["user"]["email"], addr.as_str());
+    let session = client
+        .get_session()
+        .await
+        .unwrap()
+        .expect("the client holds the new session");
+    assert_eq!(
+        Some(session.session.token.as_str()),
+        signed_in["token"].as_str()
+    );
+    assert!(session.user.email_verified);
 }

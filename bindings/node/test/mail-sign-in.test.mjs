@@ -1,4 +1,4 @@
-// @gatehouse/client drives magic-link sign-in end to end: the server mails the
+// @gatehouse/client drives mailed sign-in (magic link, email OTP) end to end: the server mails
 // link to a real SMTP server run here, the test reads it and opens it.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -11,7 +11,7 @@ import { test } from "node:test";
 
 import gatehouse from "../index.js";
 
-const { createAuthClient, magicLinkClient } = gatehouse;
+const { createAuthClient, magicLinkClient, emailOTPClient } = gatehouse;
 
 /** A minimal SMTP sink: enough of RFC 5321 for the server's mailer. */
 function smtpSink() {
@@ -72,17 +72,17 @@ async function waitFor(fn, what) {
   throw new Error(`timed out waiting for ${what}`);
 }
 
-test("magic-link sign-in end to end through @gatehouse/client", async (t) => {
+/** A server with `plugins`, mailing to a fresh SMTP sink; both stop after the test. */
+async function serverWithMail(t, plugins) {
   const bin = process.env.GATEHOUSE_BIN;
   assert.ok(bin, "GATEHOUSE_BIN is set by the runner");
   const sink = smtpSink();
   const smtpPort = await listen(sink.server);
   t.after(() => sink.server.close());
-
   const probe = createServer();
   const port = await listen(probe);
   await new Promise((r) => probe.close(r));
-  const dir = mkdtempSync(join(tmpdir(), "gatehouse-magic-"));
+  const dir = mkdtempSync(join(tmpdir(), "gatehouse-mail-"));
   const server = spawn(bin, ["serve"], {
     env: {
       PATH: process.env.PATH,
@@ -90,7 +90,7 @@ test("magic-link sign-in end to end through @gatehouse/client", async (t) => {
       GATEHOUSE_LISTEN: `127.0.0.1:${port}`,
       GATEHOUSE_SECRET: randomBytes(24).toString("hex"),
       GATEHOUSE_RATE_LIMIT: "off",
-      GATEHOUSE_PLUGINS: "magic-link",
+      GATEHOUSE_PLUGINS: plugins,
       GATEHOUSE_SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
       RUST_LOG: "warn",
     },
@@ -99,7 +99,11 @@ test("magic-link sign-in end to end through @gatehouse/client", async (t) => {
   t.after(() => server.kill());
   const url = `http://127.0.0.1:${port}`;
   await waitFor(async () => (await fetch(`${url}/api/auth/ok`).catch(() => null))?.ok, "the server");
+  return { url, sink };
+}
 
+test("magic-link sign-in end to end through @gatehouse/client", async (t) => {
+  const { url, sink } = await serverWithMail(t, "magic-link");
   const client = createAuthClient({ baseURL: url, plugins: [magicLinkClient()] });
   const email = `node-magic-${randomBytes(5).toString("hex")}@example.com`;
   const sent = await client.signIn.magicLink({ email, name: "Node Link" });
@@ -119,4 +123,24 @@ test("magic-link sign-in end to end through @gatehouse/client", async (t) => {
   const reused = await client.magicLink.verify({ query: { token } });
   assert.equal(reused.error.code, "INVALID_TOKEN");
   assert.equal(reused.error.status, 401);
+});
+
+test("email-OTP sign-in end to end through @gatehouse/client", async (t) => {
+  const { url, sink } = await serverWithMail(t, "email-otp");
+  const client = createAuthClient({ baseURL: url, plugins: [emailOTPClient()] });
+  const email = `node-otp-${randomBytes(5).toString("hex")}@example.com`;
+  const sent = await client.emailOtp.sendVerificationOtp({ email, type: "sign-in" });
+  assert.deepEqual(sent, { data: { success: true }, error: null });
+
+  const mail = await waitFor(() => sink.mails.find((m) => m.to.includes(email)), "the mail");
+  const otp = decodeQP(mail.data).match(/^\s*(\d{6})\s*$/m)[1];
+  const wrong = await client.signIn.emailOtp({ email, otp: otp === "000000" ? "111111" : "000000" });
+  assert.equal(wrong.error.code, "INVALID_OTP");
+  assert.equal(wrong.error.status, 400);
+
+  const signedIn = await client.signIn.emailOtp({ email, otp });
+  assert.equal(signedIn.error, null);
+  const session = await client.getSession();
+  assert.equal(session.data.user.email, email);
+  assert.equal(session.data.session.token, signedIn.data.token);
 });
