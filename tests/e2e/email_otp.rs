@@ -20,12 +20,8 @@ async fn server(b: Backend, sink: &SmtpSink) -> TestServer {
 /// The code: a line of digits on its own in the plain-text part.
 async fn code(sink: &SmtpSink, to: &str, n: usize) -> String {
     let mail = sink.wait_for(to, n).await;
-    mail.decoded()
-        .lines()
-        .map(str::trim)
-        .find(|l| l.len() == 6 && l.chars().all(|c| c.is_ascii_digit()))
+    mail.code(6)
         .unwrap_or_else(|| panic!("no code in {}", mail.decoded()))
-        .to_string()
 }
 
 async fn otp_sign_in_and_verification(b: Backend) {

@@ -47,6 +47,15 @@ impl ReceivedMail {
             .map(|w| w.split('"').next().unwrap_or(w).to_string())
     }
 
+    /// A one-time code: a line of exactly `digits` digits in the decoded text.
+    pub fn code(&self, digits: usize) -> Option<String> {
+        self.decoded()
+            .lines()
+            .map(str::trim)
+            .find(|l| l.len() == digits && l.chars().all(|c| c.is_ascii_digit()))
+            .map(str::to_string)
+    }
+
     pub fn subject(&self) -> Option<String> {
         self.data
             .lines()

@@ -48,6 +48,22 @@ pub struct AccountRow {
     pub updated_at: NaiveDateTime,
 }
 
+impl UserRow {
+    /// A user whose address was proven by a mailed link or code (magic link,
+    /// email OTP): verified, and without a password.
+    pub fn verified(email: String, name: String, now: NaiveDateTime) -> Self {
+        UserRow {
+            id: crate::crypto::token::new_id(),
+            name,
+            email,
+            email_verified: true,
+            image: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 impl AccountRow {
     /// The email/password account of a user: provider `credential`,
     /// `accountId` = the user id (Better Auth's convention).

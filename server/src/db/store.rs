@@ -123,6 +123,11 @@ pub async fn insert_user(tx: Tx<'_>, user: &UserRow) -> Result<(), StorageError>
     })
 }
 
+/// Inserts a user on its own (no account: passwordless sign-up).
+pub async fn create_user(db: &Db, user: &UserRow) -> Result<(), StorageError> {
+    with_conn!(db, |conn| insert_user(conn.into(), user).await)
+}
+
 pub async fn insert_account(tx: Tx<'_>, account: &AccountRow) -> Result<(), StorageError> {
     on_tx!(tx, |conn| {
         diesel::insert_into(accounts::table)

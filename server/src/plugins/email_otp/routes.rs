@@ -261,21 +261,8 @@ impl EmailOtpApi {
                 return Err(ApiError::new(codes::NEW_USER_SIGNUP_DISABLED))
             }
             None => {
-                let user = UserRow {
-                    id: token::new_id(),
-                    name: String::new(),
-                    email,
-                    email_verified: true,
-                    image: None,
-                    created_at: now,
-                    updated_at: now,
-                };
-                let inserted: Result<(), crate::db::StorageError> = async {
-                    crate::with_conn!(&state.db, |conn| store::insert_user(conn.into(), &user)
-                        .await)
-                }
-                .await;
-                inserted?;
+                let user = UserRow::verified(email, String::new(), now);
+                store::create_user(&state.db, &user).await?;
                 user
             }
         };

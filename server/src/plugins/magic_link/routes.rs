@@ -203,24 +203,9 @@ async fn verify(
             return Err(ApiError::new(NEW_USER_SIGNUP_DISABLED))
         }
         None => {
-            let user = UserRow {
-                id: token::new_id(),
-                name: value["name"].as_str().unwrap_or_default().to_string(),
-                email: email.clone(),
-                email_verified: true,
-                image: None,
-                created_at: now,
-                updated_at: now,
-            };
-            let inserted: Result<(), ApiError> = async {
-                crate::with_conn!(&state.db, |conn| {
-                    store::insert_user(conn.into(), &user).await?;
-                    Ok::<_, crate::db::StorageError>(())
-                })
-            }
-            .await
-            .map_err(ApiError::from);
-            inserted?;
+            let name = value["name"].as_str().unwrap_or_default().to_string();
+            let user = UserRow::verified(email.clone(), name, now);
+            store::create_user(&state.db, &user).await?;
             (user, true)
         }
     };
