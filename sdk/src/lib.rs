@@ -23,6 +23,9 @@ pub use raw::types;
 /// The session cookie's name on a plain-http server with the default prefix.
 pub const SESSION_COOKIE: &str = "better-auth.session_token";
 
+/// Two-factor cookies the client keeps: the pending sign-in and the trusted device.
+const FACTOR_COOKIES: &[&str] = &["better-auth.two_factor", "better-auth.trust_device"];
+
 /// Where the client keeps the session token (the signed `token.signature`
 /// value). Implement it to persist sessions, e.g. in a keychain.
 pub trait TokenStore: Send + Sync + std::fmt::Debug {
@@ -68,6 +71,8 @@ pub enum Plugin {
     MagicLink,
     /// `email-otp`: one-time codes by email (routes through [`AuthClient::request`]).
     EmailOtp,
+    /// `two-factor`: TOTP, emailed codes and backup codes after a password.
+    TwoFactor,
 }
 
 impl Plugin {
@@ -79,6 +84,7 @@ impl Plugin {
             Plugin::Bearer => "bearer",
             Plugin::MagicLink => "magic-link",
             Plugin::EmailOtp => "email-otp",
+            Plugin::TwoFactor => "two-factor",
         }
     }
 }
@@ -103,6 +109,14 @@ pub enum AuthError {
         /// The plugin id.
         plugin: String,
     },
+    /// The password was right but the account needs a second factor: finish
+    /// with [`AuthClient::two_factor`] (`verify_totp`, `send_otp` +
+    /// `verify_otp`, or `verify_backup_code`).
+    #[error("TWO_FACTOR_REQUIRED: a second factor is needed ({})", methods.join(", "))]
+    TwoFactorRequired {
+        /// `totp` and/or `otp`; backup codes always work.
+        methods: Vec<String>,
+    },
     /// The server could not be reached.
     #[error("network error: {0}")]
     Network(String),
@@ -117,6 +131,7 @@ impl AuthError {
         match self {
             AuthError::Api { code, .. } => code.clone(),
             AuthError::PluginNotEnabled { .. } => ErrorCode::PluginNotEnabled,
+            AuthError::TwoFactorRequired { .. } => ErrorCode::TwoFactorRequired,
             AuthError::Network(_) => ErrorCode::Other("NETWORK_ERROR".into()),
             AuthError::Unexpected(_) => ErrorCode::Other("UNEXPECTED".into()),
         }
@@ -135,6 +150,9 @@ impl AuthError {
 #[derive(Debug, Clone)]
 pub struct ClientState {
     store: Arc<dyn TokenStore>,
+    /// The pending two-factor challenge and trusted-device cookies, sent with
+    /// every request whatever the transport (kept for the client's lifetime).
+    factor_cookies: Arc<Mutex<Vec<(String, String)>>>,
     transport: Transport,
     origin: String,
 }
@@ -148,16 +166,28 @@ pub(crate) async fn auth_hook(
     if let Ok(origin) = state.origin.parse() {
         headers.insert(reqwest::header::ORIGIN, origin);
     }
+    let mut cookies: Vec<String> = state
+        .factor_cookies
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .map(|(name, value)| format!("{name}={}", encode_component(value)))
+        .collect();
     if let Some(token) = state.store.load() {
-        let value = match state.transport {
-            Transport::Cookie => (
-                reqwest::header::COOKIE,
-                format!("{SESSION_COOKIE}={}", encode_component(&token)),
-            ),
-            Transport::Bearer => (reqwest::header::AUTHORIZATION, format!("Bearer {token}")),
-        };
-        if let Ok(v) = value.1.parse() {
-            headers.insert(value.0, v);
+        match state.transport {
+            Transport::Cookie => {
+                cookies.push(format!("{SESSION_COOKIE}={}", encode_component(&token)))
+            }
+            Transport::Bearer => {
+                if let Ok(v) = format!("Bearer {token}").parse() {
+                    headers.insert(reqwest::header::AUTHORIZATION, v);
+                }
+            }
+        }
+    }
+    if !cookies.is_empty() {
+        if let Ok(v) = cookies.join("; ").parse() {
+            headers.insert(reqwest::header::COOKIE, v);
         }
     }
     Ok(())
@@ -251,6 +281,7 @@ impl AuthClientBuilder {
         };
         let state = ClientState {
             store: self.store,
+            factor_cookies: Arc::default(),
             transport: self.transport,
             origin,
         };
@@ -315,6 +346,16 @@ fn map_error(e: progenitor_client::Error<types::ErrorBody>) -> AuthError {
     }
 }
 
+/// A session, or [`AuthError::TwoFactorRequired`] when a second factor is due.
+fn signed_in(result: types::SignInResult) -> Result<types::SignInResponse, AuthError> {
+    match result {
+        types::SignInResult::SignInResponse(r) => Ok(r),
+        types::SignInResult::TwoFactorRedirect(r) => Err(AuthError::TwoFactorRequired {
+            methods: r.two_factor_methods,
+        }),
+    }
+}
+
 impl AuthClient {
     /// Starts building a client for the server at `base_url`
     /// (`http://host:port`, or a URL with the API's base path).
@@ -345,9 +386,9 @@ impl AuthClient {
 
     /// Keeps whatever session the response established or ended.
     fn absorb(&self, headers: &reqwest::header::HeaderMap) {
-        if let Some(token) = headers.get("set-auth-token").and_then(|v| v.to_str().ok()) {
+        let bearer = headers.get("set-auth-token").and_then(|v| v.to_str().ok());
+        if let Some(token) = bearer {
             self.state.store.save(Some(token.to_string()));
-            return;
         }
         for line in headers
             .get_all(reqwest::header::SET_COOKIE)
@@ -358,16 +399,27 @@ impl AuthClient {
             let Some((name, value)) = parts.next().and_then(|p| p.split_once('=')) else {
                 continue;
             };
-            if name.trim().trim_start_matches("__Secure-") != SESSION_COOKIE {
-                continue;
-            }
+            let name = name.trim();
             let expired =
                 value.is_empty() || parts.any(|a| a.trim().eq_ignore_ascii_case("max-age=0"));
-            self.state.store.save(if expired {
-                None
-            } else {
-                Some(decode_component(value.trim()))
-            });
+            let value = (!expired).then(|| decode_component(value.trim()));
+            let bare = name.trim_start_matches("__Secure-");
+            if bare == SESSION_COOKIE {
+                // The bearer header, when present, already carried the session.
+                if bearer.is_none() {
+                    self.state.store.save(value);
+                }
+            } else if FACTOR_COOKIES.contains(&bare) {
+                let mut kept = self
+                    .state
+                    .factor_cookies
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                kept.retain(|(n, _)| n != name);
+                if let Some(v) = value {
+                    kept.push((name.to_string(), v));
+                }
+            }
         }
     }
 
@@ -421,7 +473,10 @@ impl AuthClient {
         let body = types::SignInEmailBody::builder()
             .email(email)
             .password(password);
-        self.call(self.raw.sign_in_email().body(body).send()).await
+        signed_in(
+            self.call(self.raw.sign_in_email().body(body).send())
+                .await?,
+        )
     }
 
     /// `POST /sign-in/email` with every field under your control.
@@ -429,7 +484,10 @@ impl AuthClient {
         &self,
         body: types::SignInEmailBody,
     ) -> Result<types::SignInResponse, AuthError> {
-        self.call(self.raw.sign_in_email().body(body).send()).await
+        signed_in(
+            self.call(self.raw.sign_in_email().body(body).send())
+                .await?,
+        )
     }
 
     /// `POST /update-user` with every field under your control.
@@ -580,6 +638,12 @@ impl AuthClient {
         Ok(UsernameApi { client: self })
     }
 
+    /// The `two-factor` plugin's routes; `PluginNotEnabled` unless registered.
+    pub fn two_factor(&self) -> Result<TwoFactorApi<'_>, AuthError> {
+        self.require(Plugin::TwoFactor)?;
+        Ok(TwoFactorApi { client: self })
+    }
+
     fn require(&self, plugin: Plugin) -> Result<(), AuthError> {
         self.require_plugin(plugin.id())
     }
@@ -603,9 +667,11 @@ impl UsernameApi<'_> {
         let body = types::SignInUsernameBody::builder()
             .username(username)
             .password(password);
-        self.client
-            .call(self.client.raw.sign_in_username().body(body).send())
-            .await
+        signed_in(
+            self.client
+                .call(self.client.raw.sign_in_username().body(body).send())
+                .await?,
+        )
     }
 
     /// `POST /sign-in/username` with every field under your control.
@@ -613,9 +679,11 @@ impl UsernameApi<'_> {
         &self,
         body: types::SignInUsernameBody,
     ) -> Result<types::SignInResponse, AuthError> {
-        self.client
-            .call(self.client.raw.sign_in_username().body(body).send())
-            .await
+        signed_in(
+            self.client
+                .call(self.client.raw.sign_in_username().body(body).send())
+                .await?,
+        )
     }
 
     /// `POST /is-username-available`.
@@ -676,5 +744,107 @@ mod tests {
             ErrorCode::parse("SOMETHING_NEW"),
             ErrorCode::Other("SOMETHING_NEW".into())
         );
+    }
+}
+
+/// Routes of the `two-factor` plugin. The `verify_*` calls finish a sign-in
+/// that answered [`AuthError::TwoFactorRequired`] (the client keeps the
+/// challenge cookie), or confirm a code while signed in.
+#[derive(Debug)]
+pub struct TwoFactorApi<'a> {
+    client: &'a AuthClient,
+}
+
+impl TwoFactorApi<'_> {
+    /// `POST /two-factor/enable`: a TOTP secret (`totp_uri`) and backup codes.
+    /// TOTP is active after the first [`verify_totp`](Self::verify_totp).
+    pub async fn enable(
+        &self,
+        password: &str,
+    ) -> Result<types::TwoFactorEnableResponse, AuthError> {
+        let body = types::TwoFactorEnableBody::builder().password(password);
+        let c = self.client;
+        c.call(c.raw.two_factor_enable().body(body).send()).await
+    }
+
+    /// `POST /two-factor/disable`.
+    pub async fn disable(&self, password: &str) -> Result<(), AuthError> {
+        let body = types::TwoFactorPasswordBody::builder().password(password);
+        let c = self.client;
+        c.call(c.raw.two_factor_disable().body(body).send())
+            .await
+            .map(|_| ())
+    }
+
+    /// `POST /two-factor/get-totp-uri`.
+    pub async fn totp_uri(&self, password: &str) -> Result<String, AuthError> {
+        let body = types::TwoFactorPasswordBody::builder().password(password);
+        let c = self.client;
+        Ok(c.call(c.raw.two_factor_get_totp_uri().body(body).send())
+            .await?
+            .totp_uri)
+    }
+
+    /// `POST /two-factor/verify-totp`; `trust_device` skips 2FA on this
+    /// client for 30 days.
+    pub async fn verify_totp(
+        &self,
+        code: &str,
+        trust_device: bool,
+    ) -> Result<types::TokenUserResponse, AuthError> {
+        let body = types::TwoFactorVerifyCodeBody::builder()
+            .code(code)
+            .trust_device(Some(trust_device));
+        let c = self.client;
+        c.call(c.raw.two_factor_verify_totp().body(body).send())
+            .await
+    }
+
+    /// `POST /two-factor/send-otp`: mails a code to the user.
+    pub async fn send_otp(&self) -> Result<(), AuthError> {
+        let body = types::TwoFactorSendOtpBody::builder();
+        let c = self.client;
+        c.call(c.raw.two_factor_send_otp().body(body).send())
+            .await
+            .map(|_| ())
+    }
+
+    /// `POST /two-factor/verify-otp` with the mailed code.
+    pub async fn verify_otp(
+        &self,
+        code: &str,
+        trust_device: bool,
+    ) -> Result<types::TokenUserResponse, AuthError> {
+        let body = types::TwoFactorVerifyCodeBody::builder()
+            .code(code)
+            .trust_device(Some(trust_device));
+        let c = self.client;
+        c.call(c.raw.two_factor_verify_otp().body(body).send())
+            .await
+    }
+
+    /// `POST /two-factor/generate-backup-codes`: a new set replacing the old.
+    pub async fn generate_backup_codes(&self, password: &str) -> Result<Vec<String>, AuthError> {
+        let body = types::TwoFactorPasswordBody::builder().password(password);
+        let c = self.client;
+        Ok(
+            c.call(c.raw.two_factor_generate_backup_codes().body(body).send())
+                .await?
+                .backup_codes,
+        )
+    }
+
+    /// `POST /two-factor/verify-backup-code`: spends one backup code.
+    pub async fn verify_backup_code(
+        &self,
+        code: &str,
+        trust_device: bool,
+    ) -> Result<types::TokenUserResponse, AuthError> {
+        let body = types::TwoFactorVerifyBackupCodeBody::builder()
+            .code(code)
+            .trust_device(Some(trust_device));
+        let c = self.client;
+        c.call(c.raw.two_factor_verify_backup_code().body(body).send())
+            .await
     }
 }

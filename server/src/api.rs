@@ -7,7 +7,7 @@ use std::sync::Arc;
 use poem::http::HeaderMap;
 
 use crate::core::auth::{self, SignInEmailBody, SignUpEmailBody};
-use crate::core::dto::{SignInResponse, TokenUserResponse};
+use crate::core::dto::{SignInResult, TokenUserResponse};
 use crate::core::session::{resolve_session, AuthSession, ResolveOptions};
 use crate::error::ApiError;
 use crate::http::context::RequestContext;
@@ -59,13 +59,21 @@ impl ServerApi {
     pub async fn sign_in_email(
         &self,
         body: SignInEmailBody,
-    ) -> Result<WithCookies<SignInResponse>, ApiError> {
+    ) -> Result<WithCookies<SignInResult>, ApiError> {
         let ctx = RequestContext::server_side();
         let data = auth::sign_in_email(&self.state, &ctx, &body).await?;
         Ok(WithCookies {
             data,
             set_cookies: ctx.set_cookie_lines(),
         })
+    }
+
+    /// A user's unused backup codes (two-factor plugin; never served over HTTP).
+    pub async fn view_backup_codes(&self, user_id: &str) -> Result<Vec<String>, ApiError> {
+        if !self.state.plugins.is_enabled("two-factor") {
+            return Err(ApiError::new(crate::error::codes::NOT_FOUND));
+        }
+        crate::plugins::two_factor::service::view_backup_codes(&self.state, user_id).await
     }
 
     /// Signs out the session named by these headers.

@@ -54,6 +54,62 @@ pub struct Config {
     pub email_verification: EmailVerificationConfig,
     pub magic_link: MagicLinkConfig,
     pub email_otp: EmailOtpConfig,
+    pub two_factor: TwoFactorConfig,
+    pub passkey: PasskeyConfig,
+}
+
+/// The `two-factor` plugin.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TwoFactorConfig {
+    /// Issuer shown by authenticator apps; defaults to `app_name`.
+    pub issuer: Option<String>,
+    /// TOTP counts as enabled at `enable`, without a first verified code.
+    pub skip_verification_on_enable: bool,
+    /// Seconds a password sign-in waits for its second factor.
+    pub challenge_max_age: i64,
+    /// Seconds a device marked trusted skips the second factor.
+    pub trust_device_max_age: i64,
+    /// Seconds an emailed code stays valid.
+    pub otp_expires_in: i64,
+    /// Wrong codes allowed per sign-in challenge (and per emailed code).
+    pub allowed_attempts: u32,
+    /// Consecutive wrong codes after which the account is locked.
+    pub lockout_threshold: u32,
+    /// Seconds the lock lasts.
+    pub lockout_secs: i64,
+    /// Backup codes per set.
+    pub backup_code_count: usize,
+}
+
+impl Default for TwoFactorConfig {
+    fn default() -> Self {
+        TwoFactorConfig {
+            issuer: None,
+            skip_verification_on_enable: false,
+            challenge_max_age: 600,
+            trust_device_max_age: 30 * 24 * 3600,
+            otp_expires_in: 180,
+            allowed_attempts: 5,
+            lockout_threshold: 10,
+            lockout_secs: 15 * 60,
+            backup_code_count: 10,
+        }
+    }
+}
+
+/// The `passkey` plugin (WebAuthn relying party).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PasskeyConfig {
+    /// Relying-party id (a registrable domain); defaults to the base URL's host.
+    #[serde(alias = "rpID")]
+    pub rp_id: Option<String>,
+    /// Shown by authenticators; defaults to `app_name`.
+    #[serde(alias = "rpName")]
+    pub rp_name: Option<String>,
+    /// The web origin ceremonies must come from; defaults to the base URL's origin.
+    pub origin: Option<String>,
 }
 
 /// The `email-otp` plugin.
@@ -131,6 +187,7 @@ pub struct MailTemplates {
     pub change_email_confirm: Option<MailTemplate>,
     pub magic_link: Option<MailTemplate>,
     pub email_otp: Option<MailTemplate>,
+    pub two_factor_otp: Option<MailTemplate>,
 }
 
 /// A message template; `{app}`, `{url}` and `{email}` are filled in.
@@ -306,6 +363,8 @@ impl Default for Config {
             email_verification: EmailVerificationConfig::default(),
             magic_link: MagicLinkConfig::default(),
             email_otp: EmailOtpConfig::default(),
+            two_factor: TwoFactorConfig::default(),
+            passkey: PasskeyConfig::default(),
         }
     }
 }

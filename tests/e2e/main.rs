@@ -13,4 +13,5 @@ mod password_reset;
 mod plugins;
 mod sessions;
 mod startup;
+mod two_factor;
 mod user_account;

@@ -127,7 +127,7 @@ fn rust_client(spec: &str) -> anyhow::Result<String> {
 }
 
 /// The `ErrorCode` enum from the server's own code tables (core + plugins),
-/// plus the client-side `PLUGIN_NOT_ENABLED`.
+/// plus the client-side `PLUGIN_NOT_ENABLED` and `TWO_FACTOR_REQUIRED`.
 fn rust_error_codes() -> anyhow::Result<String> {
     let mut all: Vec<(&str, &str)> = gatehouse_server::error::codes::ALL
         .iter()
@@ -139,6 +139,10 @@ fn rust_error_codes() -> anyhow::Result<String> {
     all.push((
         "PLUGIN_NOT_ENABLED",
         "The plugin is not enabled on this server",
+    ));
+    all.push((
+        "TWO_FACTOR_REQUIRED",
+        "The sign-in needs a second factor (two-factor plugin)",
     ));
     let mut seen = std::collections::HashSet::new();
     all.retain(|(code, _)| seen.insert(*code));

@@ -17,6 +17,12 @@ pub enum ClientPlugin {
     Username,
     /// `bearer`: sessions as `Authorization: Bearer`.
     Bearer,
+    /// `magic-link`: sign-in links by email.
+    MagicLink,
+    /// `email-otp`: one-time codes by email.
+    EmailOtp,
+    /// `two-factor`: a second factor after the password.
+    TwoFactor,
 }
 
 /// Errors; every variant has the wire `code` (e.g. `PLUGIN_NOT_ENABLED`).
@@ -32,6 +38,9 @@ pub enum AuthError {
     /// A registered plugin the server does not have; no request was sent to its routes.
     #[error("{code}: the plugin {plugin} is not enabled on this server")]
     PluginNotEnabled { plugin: String, code: String },
+    /// The password was right; finish with `twoFactor()` (`TWO_FACTOR_REQUIRED`).
+    #[error("{code}: a second factor is needed ({})", methods.join(", "))]
+    TwoFactorRequired { methods: Vec<String>, code: String },
     /// The server could not be reached.
     #[error("{code}: {reason}")]
     Network { code: String, reason: String },
@@ -53,6 +62,9 @@ impl From<gatehouse::AuthError> for AuthError {
             },
             gatehouse::AuthError::PluginNotEnabled { plugin } => {
                 AuthError::PluginNotEnabled { plugin, code }
+            }
+            gatehouse::AuthError::TwoFactorRequired { methods } => {
+                AuthError::TwoFactorRequired { methods, code }
             }
             gatehouse::AuthError::Network(reason) => AuthError::Network { code, reason },
             gatehouse::AuthError::Unexpected(reason) => AuthError::Unexpected { code, reason },
@@ -170,6 +182,9 @@ impl AuthClient {
                     b = match p {
                         ClientPlugin::Username => b.plugin(gatehouse::Plugin::Username),
                         ClientPlugin::Bearer => b.bearer(),
+                        ClientPlugin::MagicLink => b.plugin(gatehouse::Plugin::MagicLink),
+                        ClientPlugin::EmailOtp => b.plugin(gatehouse::Plugin::EmailOtp),
+                        ClientPlugin::TwoFactor => b.plugin(gatehouse::Plugin::TwoFactor),
                     };
                 }
                 b.build().await.map_err(AuthError::from)
@@ -273,6 +288,93 @@ impl AuthClient {
     pub async fn username(self: Arc<Self>) -> Result<Arc<UsernameApi>, AuthError> {
         self.connected().await?.username()?;
         Ok(Arc::new(UsernameApi { client: self }))
+    }
+
+    /// The `two-factor` plugin's routes; `PluginNotEnabled` unless registered
+    /// here and enabled on the server.
+    pub async fn two_factor(self: Arc<Self>) -> Result<Arc<TwoFactorApi>, AuthError> {
+        self.connected().await?.two_factor()?;
+        Ok(Arc::new(TwoFactorApi { client: self }))
+    }
+}
+
+/// `enable`'s answer: the URI for authenticator apps and one-time backup codes.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct TwoFactorSetup {
+    pub totp_uri: Option<String>,
+    pub backup_codes: Vec<String>,
+}
+
+/// Routes of the `two-factor` plugin. The `verify*` calls complete a sign-in
+/// that failed with `TwoFactorRequired`.
+#[derive(uniffi::Object)]
+pub struct TwoFactorApi {
+    client: Arc<AuthClient>,
+}
+
+fn signed_in(r: types::TokenUserResponse) -> SignInResult {
+    SignInResult {
+        token: r.token,
+        user: r.user.into(),
+    }
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl TwoFactorApi {
+    /// Starts TOTP; active after the first `verifyTotp`.
+    pub async fn enable(&self, password: String) -> Result<TwoFactorSetup, AuthError> {
+        let c = self.client.connected().await?;
+        let r = c.two_factor()?.enable(&password).await?;
+        Ok(TwoFactorSetup {
+            totp_uri: r.totp_uri,
+            backup_codes: r.backup_codes,
+        })
+    }
+
+    pub async fn disable(&self, password: String) -> Result<(), AuthError> {
+        let c = self.client.connected().await?;
+        Ok(c.two_factor()?.disable(&password).await?)
+    }
+
+    pub async fn verify_totp(
+        &self,
+        code: String,
+        trust_device: bool,
+    ) -> Result<SignInResult, AuthError> {
+        let c = self.client.connected().await?;
+        Ok(signed_in(
+            c.two_factor()?.verify_totp(&code, trust_device).await?,
+        ))
+    }
+
+    /// Mails a one-time code to the user signing in.
+    pub async fn send_otp(&self) -> Result<(), AuthError> {
+        let c = self.client.connected().await?;
+        Ok(c.two_factor()?.send_otp().await?)
+    }
+
+    pub async fn verify_otp(
+        &self,
+        code: String,
+        trust_device: bool,
+    ) -> Result<SignInResult, AuthError> {
+        let c = self.client.connected().await?;
+        Ok(signed_in(
+            c.two_factor()?.verify_otp(&code, trust_device).await?,
+        ))
+    }
+
+    pub async fn verify_backup_code(
+        &self,
+        code: String,
+        trust_device: bool,
+    ) -> Result<SignInResult, AuthError> {
+        let c = self.client.connected().await?;
+        Ok(signed_in(
+            c.two_factor()?
+                .verify_backup_code(&code, trust_device)
+                .await?,
+        ))
     }
 }
 

@@ -40,7 +40,7 @@ export interface CoreRoutes {
   setPassword(body: T.SetPasswordBody): Promise<Result<T.StatusResponse>>;
   signIn: {
     /** Sign in with email and password (`POST /sign-in/email`) */
-    email(body: T.SignInEmailBody): Promise<Result<T.SignInResponse>>;
+    email(body: T.SignInEmailBody): Promise<Result<T.SignInResult>>;
   };
   /** Sign out (`POST /sign-out`) */
   signOut(body?: T.SignOutBody): Promise<Result<T.SuccessResponse>>;
@@ -88,13 +88,35 @@ export interface MagicLinkRoutes {
   };
 }
 
+/** Routes of `two-factor`. */
+export interface TwoFactorRoutes {
+  twoFactor: {
+    /** Turn 2FA off (password required) (`POST /two-factor/disable`) */
+    disable(body: T.TwoFactorPasswordBody): Promise<Result<T.StatusResponse>>;
+    /** Start 2FA: a TOTP secret and backup codes (password required) (`POST /two-factor/enable`) */
+    enable(body: T.TwoFactorEnableBody): Promise<Result<T.TwoFactorEnableResponse>>;
+    /** Replace the backup codes (password required); shown once (`POST /two-factor/generate-backup-codes`) */
+    generateBackupCodes(body: T.TwoFactorPasswordBody): Promise<Result<T.TwoFactorBackupCodesResponse>>;
+    /** The TOTP URI again, for another authenticator (password required) (`POST /two-factor/get-totp-uri`) */
+    getTotpUri(body: T.TwoFactorPasswordBody): Promise<Result<T.TwoFactorTotpUriResponse>>;
+    /** Email a one-time code to the user signing in (or signed in) (`POST /two-factor/send-otp`) */
+    sendOtp(body?: T.TwoFactorSendOtpBody): Promise<Result<T.StatusResponse>>;
+    /** Spend a backup code: completes a pending sign-in (`POST /two-factor/verify-backup-code`) */
+    verifyBackupCode(body: T.TwoFactorVerifyBackupCodeBody): Promise<Result<T.TokenUserResponse>>;
+    /** Check an emailed code: completes a pending sign-in (`POST /two-factor/verify-otp`) */
+    verifyOtp(body: T.TwoFactorVerifyCodeBody): Promise<Result<T.TokenUserResponse>>;
+    /** Check a TOTP code: completes a pending sign-in, or `enable` (`POST /two-factor/verify-totp`) */
+    verifyTotp(body: T.TwoFactorVerifyCodeBody): Promise<Result<T.TokenUserResponse>>;
+  };
+}
+
 /** Routes of `username`. */
 export interface UsernameRoutes {
   /** Check whether a username is free (`POST /is-username-available`) */
   isUsernameAvailable(body: T.IsUsernameAvailableBody): Promise<Result<T.IsUsernameAvailableResponse>>;
   signIn: {
     /** Sign in with username and password (`POST /sign-in/username`) */
-    username(body: T.SignInUsernameBody): Promise<Result<T.SignInResponse>>;
+    username(body: T.SignInUsernameBody): Promise<Result<T.SignInResult>>;
   };
 }
 
@@ -102,5 +124,6 @@ export interface UsernameRoutes {
 export interface PluginRoutes {
   "email-otp": EmailOtpRoutes;
   "magic-link": MagicLinkRoutes;
+  "two-factor": TwoFactorRoutes;
   "username": UsernameRoutes;
 }

@@ -36,4 +36,12 @@ module.exports = [
   { method: "POST", path: "/email-otp/verify-email", plugin: "email-otp", clientPath: ["emailOtp", "verifyEmail"] },
   { method: "POST", path: "/forget-password/email-otp", plugin: "email-otp", clientPath: ["forgetPassword", "emailOtp"] },
   { method: "POST", path: "/email-otp/reset-password", plugin: "email-otp", clientPath: ["emailOtp", "resetPassword"] },
+  { method: "POST", path: "/two-factor/enable", plugin: "two-factor", clientPath: ["twoFactor", "enable"] },
+  { method: "POST", path: "/two-factor/disable", plugin: "two-factor", clientPath: ["twoFactor", "disable"] },
+  { method: "POST", path: "/two-factor/get-totp-uri", plugin: "two-factor", clientPath: ["twoFactor", "getTotpUri"] },
+  { method: "POST", path: "/two-factor/verify-totp", plugin: "two-factor", clientPath: ["twoFactor", "verifyTotp"] },
+  { method: "POST", path: "/two-factor/send-otp", plugin: "two-factor", clientPath: ["twoFactor", "sendOtp"] },
+  { method: "POST", path: "/two-factor/verify-otp", plugin: "two-factor", clientPath: ["twoFactor", "verifyOtp"] },
+  { method: "POST", path: "/two-factor/generate-backup-codes", plugin: "two-factor", clientPath: ["twoFactor", "generateBackupCodes"] },
+  { method: "POST", path: "/two-factor/verify-backup-code", plugin: "two-factor", clientPath: ["twoFactor", "verifyBackupCode"] },
 ];

@@ -161,6 +161,10 @@ export interface SignInResponse {
   user: User;
 }
 
+/** What a password sign-in answers: a session, or a second-factor challenge. */
+export interface SignInResult {
+}
+
 export interface SignInUsernameBody {
   username: string;
   password: string;
@@ -181,6 +185,7 @@ export interface SignUpEmailBody {
   rememberMe?: boolean | null;
   username?: string | null;
   displayUsername?: string | null;
+  twoFactorEnabled?: boolean | null;
 }
 
 export interface StatusMessageResponse {
@@ -207,12 +212,68 @@ export interface TokenUserResponse {
   user: User;
 }
 
+export interface TwoFactorBackupCodesResponse {
+  status: boolean;
+  backupCodes: string[];
+}
+
+export interface TwoFactorEnableBody {
+  password: string;
+  /** `totp` (default) or `otp` (codes by email). */
+  method?: string | null;
+  /** Issuer shown by authenticator apps; defaults to the configured one. */
+  issuer?: string | null;
+}
+
+export interface TwoFactorEnableResponse {
+  method: string;
+  /** `otpauth://` URI for authenticator apps (TOTP only). */
+  totpURI?: string | null;
+  /** One-time recovery codes (TOTP only); shown once. */
+  backupCodes?: string[] | null;
+}
+
+export interface TwoFactorPasswordBody {
+  password: string;
+}
+
+/** A password sign-in that needs a second factor (two-factor plugin): no
+session yet; the `two_factor` cookie names the pending sign-in, which any
+`/two-factor/verify-*` route completes. */
+export interface TwoFactorRedirect {
+  twoFactorRedirect: boolean;
+  /** `totp` and/or `otp`; backup codes are always accepted. */
+  twoFactorMethods: string[];
+}
+
+export interface TwoFactorSendOtpBody {
+  trustDevice?: boolean | null;
+}
+
+export interface TwoFactorTotpUriResponse {
+  totpURI: string;
+}
+
+export interface TwoFactorVerifyBackupCodeBody {
+  code: string;
+  /** Check the code without creating a session. */
+  disableSession?: boolean | null;
+  trustDevice?: boolean | null;
+}
+
+export interface TwoFactorVerifyCodeBody {
+  code: string;
+  /** Skip the second factor on this device for 30 days. */
+  trustDevice?: boolean | null;
+}
+
 export interface UpdateUserBody {
   name?: string | null;
   /** `null` clears the image. */
   image?: string | null;
   username?: string | null;
   displayUsername?: string | null;
+  twoFactorEnabled?: boolean | null;
 }
 
 /** A user. Plugins add their own fields (e.g. `username`). */
@@ -228,6 +289,7 @@ export interface User {
   updatedAt: string;
   username?: string | null;
   displayUsername?: string | null;
+  twoFactorEnabled?: boolean | null;
 }
 
 export interface VerifyEmailResponse {

@@ -390,6 +390,23 @@ only; other sessions carry an opaque handle that `revoke-session` accepts.*/
             Default::default()
         }
     }
+    ///What a password sign-in answers: a session, or a second-factor challenge.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(untagged)]
+    pub enum SignInResult {
+        SignInResponse(SignInResponse),
+        TwoFactorRedirect(TwoFactorRedirect),
+    }
+    impl ::std::convert::From<SignInResponse> for SignInResult {
+        fn from(value: SignInResponse) -> Self {
+            Self::SignInResponse(value)
+        }
+    }
+    impl ::std::convert::From<TwoFactorRedirect> for SignInResult {
+        fn from(value: TwoFactorRedirect) -> Self {
+            Self::TwoFactorRedirect(value)
+        }
+    }
     ///`SignInUsernameBody`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct SignInUsernameBody {
@@ -448,6 +465,11 @@ only; other sessions carry an opaque handle that `revoke-session` accepts.*/
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub remember_me: ::std::option::Option<bool>,
+        #[serde(
+            rename = "twoFactorEnabled",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub two_factor_enabled: ::std::option::Option<bool>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub username: ::std::option::Option<::std::string::String>,
     }
@@ -510,6 +532,145 @@ only; other sessions carry an opaque handle that `revoke-session` accepts.*/
             Default::default()
         }
     }
+    ///`TwoFactorBackupCodesResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct TwoFactorBackupCodesResponse {
+        #[serde(rename = "backupCodes")]
+        pub backup_codes: ::std::vec::Vec<::std::string::String>,
+        pub status: bool,
+    }
+    impl TwoFactorBackupCodesResponse {
+        pub fn builder() -> builder::TwoFactorBackupCodesResponse {
+            Default::default()
+        }
+    }
+    ///`TwoFactorEnableBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct TwoFactorEnableBody {
+        ///Issuer shown by authenticator apps; defaults to the configured one.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub issuer: ::std::option::Option<::std::string::String>,
+        ///`totp` (default) or `otp` (codes by email).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub method: ::std::option::Option<::std::string::String>,
+        pub password: ::std::string::String,
+    }
+    impl TwoFactorEnableBody {
+        pub fn builder() -> builder::TwoFactorEnableBody {
+            Default::default()
+        }
+    }
+    ///`TwoFactorEnableResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct TwoFactorEnableResponse {
+        ///One-time recovery codes (TOTP only); shown once.
+        #[serde(
+            rename = "backupCodes",
+            default,
+            skip_serializing_if = "::std::vec::Vec::is_empty"
+        )]
+        pub backup_codes: ::std::vec::Vec<::std::string::String>,
+        pub method: ::std::string::String,
+        ///`otpauth://` URI for authenticator apps (TOTP only).
+        #[serde(
+            rename = "totpURI",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub totp_uri: ::std::option::Option<::std::string::String>,
+    }
+    impl TwoFactorEnableResponse {
+        pub fn builder() -> builder::TwoFactorEnableResponse {
+            Default::default()
+        }
+    }
+    ///`TwoFactorPasswordBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct TwoFactorPasswordBody {
+        pub password: ::std::string::String,
+    }
+    impl TwoFactorPasswordBody {
+        pub fn builder() -> builder::TwoFactorPasswordBody {
+            Default::default()
+        }
+    }
+    /**A password sign-in that needs a second factor (two-factor plugin): no
+session yet; the `two_factor` cookie names the pending sign-in, which any
+`/two-factor/verify-*` route completes.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct TwoFactorRedirect {
+        ///`totp` and/or `otp`; backup codes are always accepted.
+        #[serde(rename = "twoFactorMethods")]
+        pub two_factor_methods: ::std::vec::Vec<::std::string::String>,
+        #[serde(rename = "twoFactorRedirect")]
+        pub two_factor_redirect: bool,
+    }
+    impl TwoFactorRedirect {
+        pub fn builder() -> builder::TwoFactorRedirect {
+            Default::default()
+        }
+    }
+    ///`TwoFactorSendOtpBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct TwoFactorSendOtpBody {
+        #[serde(
+            rename = "trustDevice",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub trust_device: ::std::option::Option<bool>,
+    }
+    impl TwoFactorSendOtpBody {
+        pub fn builder() -> builder::TwoFactorSendOtpBody {
+            Default::default()
+        }
+    }
+    ///`TwoFactorTotpUriResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct TwoFactorTotpUriResponse {
+        #[serde(rename = "totpURI")]
+        pub totp_uri: ::std::string::String,
+    }
+    impl TwoFactorTotpUriResponse {
+        pub fn builder() -> builder::TwoFactorTotpUriResponse {
+            Default::default()
+        }
+    }
+    ///`TwoFactorVerifyBackupCodeBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct TwoFactorVerifyBackupCodeBody {
+        pub code: ::std::string::String,
+        ///Check the code without creating a session.
+        #[serde(
+            rename = "disableSession",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub disable_session: ::std::option::Option<bool>,
+        #[serde(
+            rename = "trustDevice",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub trust_device: ::std::option::Option<bool>,
+    }
+    impl TwoFactorVerifyBackupCodeBody {
+        pub fn builder() -> builder::TwoFactorVerifyBackupCodeBody {
+            Default::default()
+        }
+    }
+    ///`TwoFactorVerifyCodeBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct TwoFactorVerifyCodeBody {
+        pub code: ::std::string::String,
+        ///Skip the second factor on this device for 30 days.
+        #[serde(
+            rename = "trustDevice",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub trust_device: ::std::option::Option<bool>,
+    }
+    impl TwoFactorVerifyCodeBody {
+        pub fn builder() -> builder::TwoFactorVerifyCodeBody {
+            Default::default()
+        }
+    }
     ///`UpdateUserBody`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     pub struct UpdateUserBody {
@@ -523,6 +684,11 @@ only; other sessions carry an opaque handle that `revoke-session` accepts.*/
         pub image: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub name: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "twoFactorEnabled",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub two_factor_enabled: ::std::option::Option<bool>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub username: ::std::option::Option<::std::string::String>,
     }
@@ -549,6 +715,11 @@ only; other sessions carry an opaque handle that `revoke-session` accepts.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub image: ::std::option::Option<::std::string::String>,
         pub name: ::std::string::String,
+        #[serde(
+            rename = "twoFactorEnabled",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub two_factor_enabled: ::std::option::Option<bool>,
         ///ISO-8601 date-time.
         #[serde(rename = "updatedAt")]
         pub updated_at: ::std::string::String,
@@ -2610,6 +2781,10 @@ only; other sessions carry an opaque handle that `revoke-session` accepts.*/
                 ::std::option::Option<bool>,
                 ::std::string::String,
             >,
+            two_factor_enabled: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
             username: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -2625,6 +2800,7 @@ only; other sessions carry an opaque handle that `revoke-session` accepts.*/
                     name: Err("no value supplied for name".to_string()),
                     password: Err("no value supplied for password".to_string()),
                     remember_me: Ok(Default::default()),
+                    two_factor_enabled: Ok(Default::default()),
                     username: Ok(Default::default()),
                 }
             }
@@ -2716,6 +2892,20 @@ only; other sessions carry an opaque handle that `revoke-session` accepts.*/
                     });
                 self
             }
+            pub fn two_factor_enabled<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.two_factor_enabled = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for two_factor_enabled: {e}"
+                        )
+                    });
+                self
+            }
             pub fn username<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -2742,6 +2932,7 @@ only; other sessions carry an opaque handle that `revoke-session` accepts.*/
                     name: value.name?,
                     password: value.password?,
                     remember_me: value.remember_me?,
+                    two_factor_enabled: value.two_factor_enabled?,
                     username: value.username?,
                 })
             }
@@ -2756,6 +2947,7 @@ only; other sessions carry an opaque handle that `revoke-session` accepts.*/
                     name: Ok(value.name),
                     password: Ok(value.password),
                     remember_me: Ok(value.remember_me),
+                    two_factor_enabled: Ok(value.two_factor_enabled),
                     username: Ok(value.username),
                 }
             }
@@ -3018,6 +3210,587 @@ only; other sessions carry an opaque handle that `revoke-session` accepts.*/
             }
         }
         #[derive(Clone, Debug)]
+        pub struct TwoFactorBackupCodesResponse {
+            backup_codes: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+            status: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for TwoFactorBackupCodesResponse {
+            fn default() -> Self {
+                Self {
+                    backup_codes: Err("no value supplied for backup_codes".to_string()),
+                    status: Err("no value supplied for status".to_string()),
+                }
+            }
+        }
+        impl TwoFactorBackupCodesResponse {
+            pub fn backup_codes<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.backup_codes = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for backup_codes: {e}")
+                    });
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for status: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<TwoFactorBackupCodesResponse>
+        for super::TwoFactorBackupCodesResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: TwoFactorBackupCodesResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    backup_codes: value.backup_codes?,
+                    status: value.status?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::TwoFactorBackupCodesResponse>
+        for TwoFactorBackupCodesResponse {
+            fn from(value: super::TwoFactorBackupCodesResponse) -> Self {
+                Self {
+                    backup_codes: Ok(value.backup_codes),
+                    status: Ok(value.status),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct TwoFactorEnableBody {
+            issuer: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            method: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            password: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for TwoFactorEnableBody {
+            fn default() -> Self {
+                Self {
+                    issuer: Ok(Default::default()),
+                    method: Ok(Default::default()),
+                    password: Err("no value supplied for password".to_string()),
+                }
+            }
+        }
+        impl TwoFactorEnableBody {
+            pub fn issuer<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.issuer = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for issuer: {e}")
+                    });
+                self
+            }
+            pub fn method<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.method = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for method: {e}")
+                    });
+                self
+            }
+            pub fn password<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.password = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for password: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<TwoFactorEnableBody>
+        for super::TwoFactorEnableBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: TwoFactorEnableBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    issuer: value.issuer?,
+                    method: value.method?,
+                    password: value.password?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::TwoFactorEnableBody> for TwoFactorEnableBody {
+            fn from(value: super::TwoFactorEnableBody) -> Self {
+                Self {
+                    issuer: Ok(value.issuer),
+                    method: Ok(value.method),
+                    password: Ok(value.password),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct TwoFactorEnableResponse {
+            backup_codes: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+            method: ::std::result::Result<::std::string::String, ::std::string::String>,
+            totp_uri: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for TwoFactorEnableResponse {
+            fn default() -> Self {
+                Self {
+                    backup_codes: Ok(Default::default()),
+                    method: Err("no value supplied for method".to_string()),
+                    totp_uri: Ok(Default::default()),
+                }
+            }
+        }
+        impl TwoFactorEnableResponse {
+            pub fn backup_codes<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.backup_codes = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for backup_codes: {e}")
+                    });
+                self
+            }
+            pub fn method<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.method = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for method: {e}")
+                    });
+                self
+            }
+            pub fn totp_uri<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.totp_uri = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for totp_uri: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<TwoFactorEnableResponse>
+        for super::TwoFactorEnableResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: TwoFactorEnableResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    backup_codes: value.backup_codes?,
+                    method: value.method?,
+                    totp_uri: value.totp_uri?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::TwoFactorEnableResponse>
+        for TwoFactorEnableResponse {
+            fn from(value: super::TwoFactorEnableResponse) -> Self {
+                Self {
+                    backup_codes: Ok(value.backup_codes),
+                    method: Ok(value.method),
+                    totp_uri: Ok(value.totp_uri),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct TwoFactorPasswordBody {
+            password: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for TwoFactorPasswordBody {
+            fn default() -> Self {
+                Self {
+                    password: Err("no value supplied for password".to_string()),
+                }
+            }
+        }
+        impl TwoFactorPasswordBody {
+            pub fn password<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.password = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for password: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<TwoFactorPasswordBody>
+        for super::TwoFactorPasswordBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: TwoFactorPasswordBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { password: value.password? })
+            }
+        }
+        impl ::std::convert::From<super::TwoFactorPasswordBody>
+        for TwoFactorPasswordBody {
+            fn from(value: super::TwoFactorPasswordBody) -> Self {
+                Self {
+                    password: Ok(value.password),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct TwoFactorRedirect {
+            two_factor_methods: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+            two_factor_redirect: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for TwoFactorRedirect {
+            fn default() -> Self {
+                Self {
+                    two_factor_methods: Err(
+                        "no value supplied for two_factor_methods".to_string(),
+                    ),
+                    two_factor_redirect: Err(
+                        "no value supplied for two_factor_redirect".to_string(),
+                    ),
+                }
+            }
+        }
+        impl TwoFactorRedirect {
+            pub fn two_factor_methods<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.two_factor_methods = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for two_factor_methods: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn two_factor_redirect<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.two_factor_redirect = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for two_factor_redirect: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<TwoFactorRedirect> for super::TwoFactorRedirect {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: TwoFactorRedirect,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    two_factor_methods: value.two_factor_methods?,
+                    two_factor_redirect: value.two_factor_redirect?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::TwoFactorRedirect> for TwoFactorRedirect {
+            fn from(value: super::TwoFactorRedirect) -> Self {
+                Self {
+                    two_factor_methods: Ok(value.two_factor_methods),
+                    two_factor_redirect: Ok(value.two_factor_redirect),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct TwoFactorSendOtpBody {
+            trust_device: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for TwoFactorSendOtpBody {
+            fn default() -> Self {
+                Self {
+                    trust_device: Ok(Default::default()),
+                }
+            }
+        }
+        impl TwoFactorSendOtpBody {
+            pub fn trust_device<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.trust_device = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for trust_device: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<TwoFactorSendOtpBody>
+        for super::TwoFactorSendOtpBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: TwoFactorSendOtpBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    trust_device: value.trust_device?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::TwoFactorSendOtpBody> for TwoFactorSendOtpBody {
+            fn from(value: super::TwoFactorSendOtpBody) -> Self {
+                Self {
+                    trust_device: Ok(value.trust_device),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct TwoFactorTotpUriResponse {
+            totp_uri: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for TwoFactorTotpUriResponse {
+            fn default() -> Self {
+                Self {
+                    totp_uri: Err("no value supplied for totp_uri".to_string()),
+                }
+            }
+        }
+        impl TwoFactorTotpUriResponse {
+            pub fn totp_uri<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.totp_uri = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for totp_uri: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<TwoFactorTotpUriResponse>
+        for super::TwoFactorTotpUriResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: TwoFactorTotpUriResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { totp_uri: value.totp_uri? })
+            }
+        }
+        impl ::std::convert::From<super::TwoFactorTotpUriResponse>
+        for TwoFactorTotpUriResponse {
+            fn from(value: super::TwoFactorTotpUriResponse) -> Self {
+                Self {
+                    totp_uri: Ok(value.totp_uri),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct TwoFactorVerifyBackupCodeBody {
+            code: ::std::result::Result<::std::string::String, ::std::string::String>,
+            disable_session: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            trust_device: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for TwoFactorVerifyBackupCodeBody {
+            fn default() -> Self {
+                Self {
+                    code: Err("no value supplied for code".to_string()),
+                    disable_session: Ok(Default::default()),
+                    trust_device: Ok(Default::default()),
+                }
+            }
+        }
+        impl TwoFactorVerifyBackupCodeBody {
+            pub fn code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.code = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for code: {e}")
+                    });
+                self
+            }
+            pub fn disable_session<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.disable_session = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for disable_session: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn trust_device<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.trust_device = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for trust_device: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<TwoFactorVerifyBackupCodeBody>
+        for super::TwoFactorVerifyBackupCodeBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: TwoFactorVerifyBackupCodeBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    code: value.code?,
+                    disable_session: value.disable_session?,
+                    trust_device: value.trust_device?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::TwoFactorVerifyBackupCodeBody>
+        for TwoFactorVerifyBackupCodeBody {
+            fn from(value: super::TwoFactorVerifyBackupCodeBody) -> Self {
+                Self {
+                    code: Ok(value.code),
+                    disable_session: Ok(value.disable_session),
+                    trust_device: Ok(value.trust_device),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct TwoFactorVerifyCodeBody {
+            code: ::std::result::Result<::std::string::String, ::std::string::String>,
+            trust_device: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for TwoFactorVerifyCodeBody {
+            fn default() -> Self {
+                Self {
+                    code: Err("no value supplied for code".to_string()),
+                    trust_device: Ok(Default::default()),
+                }
+            }
+        }
+        impl TwoFactorVerifyCodeBody {
+            pub fn code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.code = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for code: {e}")
+                    });
+                self
+            }
+            pub fn trust_device<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.trust_device = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for trust_device: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<TwoFactorVerifyCodeBody>
+        for super::TwoFactorVerifyCodeBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: TwoFactorVerifyCodeBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    code: value.code?,
+                    trust_device: value.trust_device?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::TwoFactorVerifyCodeBody>
+        for TwoFactorVerifyCodeBody {
+            fn from(value: super::TwoFactorVerifyCodeBody) -> Self {
+                Self {
+                    code: Ok(value.code),
+                    trust_device: Ok(value.trust_device),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct UpdateUserBody {
             display_username: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
@@ -3031,6 +3804,10 @@ only; other sessions carry an opaque handle that `revoke-session` accepts.*/
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
+            two_factor_enabled: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
             username: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -3042,6 +3819,7 @@ only; other sessions carry an opaque handle that `revoke-session` accepts.*/
                     display_username: Ok(Default::default()),
                     image: Ok(Default::default()),
                     name: Ok(Default::default()),
+                    two_factor_enabled: Ok(Default::default()),
                     username: Ok(Default::default()),
                 }
             }
@@ -3085,6 +3863,20 @@ only; other sessions carry an opaque handle that `revoke-session` accepts.*/
                     });
                 self
             }
+            pub fn two_factor_enabled<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.two_factor_enabled = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for two_factor_enabled: {e}"
+                        )
+                    });
+                self
+            }
             pub fn username<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -3107,6 +3899,7 @@ only; other sessions carry an opaque handle that `revoke-session` accepts.*/
                     display_username: value.display_username?,
                     image: value.image?,
                     name: value.name?,
+                    two_factor_enabled: value.two_factor_enabled?,
                     username: value.username?,
                 })
             }
@@ -3117,6 +3910,7 @@ only; other sessions carry an opaque handle that `revoke-session` accepts.*/
                     display_username: Ok(value.display_username),
                     image: Ok(value.image),
                     name: Ok(value.name),
+                    two_factor_enabled: Ok(value.two_factor_enabled),
                     username: Ok(value.username),
                 }
             }
@@ -3139,6 +3933,10 @@ only; other sessions carry an opaque handle that `revoke-session` accepts.*/
                 ::std::string::String,
             >,
             name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            two_factor_enabled: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
             updated_at: ::std::result::Result<
                 ::std::string::String,
                 ::std::string::String,
@@ -3160,6 +3958,7 @@ only; other sessions carry an opaque handle that `revoke-session` accepts.*/
                     id: Err("no value supplied for id".to_string()),
                     image: Ok(Default::default()),
                     name: Err("no value supplied for name".to_string()),
+                    two_factor_enabled: Ok(Default::default()),
                     updated_at: Err("no value supplied for updated_at".to_string()),
                     username: Ok(Default::default()),
                 }
@@ -3252,6 +4051,20 @@ only; other sessions carry an opaque handle that `revoke-session` accepts.*/
                     });
                 self
             }
+            pub fn two_factor_enabled<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.two_factor_enabled = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for two_factor_enabled: {e}"
+                        )
+                    });
+                self
+            }
             pub fn updated_at<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::string::String>,
@@ -3290,6 +4103,7 @@ only; other sessions carry an opaque handle that `revoke-session` accepts.*/
                     id: value.id?,
                     image: value.image?,
                     name: value.name?,
+                    two_factor_enabled: value.two_factor_enabled?,
                     updated_at: value.updated_at?,
                     username: value.username?,
                 })
@@ -3305,6 +4119,7 @@ only; other sessions carry an opaque handle that `revoke-session` accepts.*/
                     id: Ok(value.id),
                     image: Ok(value.image),
                     name: Ok(value.name),
+                    two_factor_enabled: Ok(value.two_factor_enabled),
                     updated_at: Ok(value.updated_at),
                     username: Ok(value.username),
                 }
@@ -3971,6 +4786,114 @@ let response = client.email_otp_reset_password()
     pub fn email_otp_reset_password(&self) -> builder::EmailOtpResetPassword<'_> {
         builder::EmailOtpResetPassword::new(self)
     }
+    /**Start 2FA: a TOTP secret and backup codes (password required)
+
+Sends a `POST` request to `/two-factor/enable`
+
+```ignore
+let response = client.two_factor_enable()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn two_factor_enable(&self) -> builder::TwoFactorEnable<'_> {
+        builder::TwoFactorEnable::new(self)
+    }
+    /**Turn 2FA off (password required)
+
+Sends a `POST` request to `/two-factor/disable`
+
+```ignore
+let response = client.two_factor_disable()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn two_factor_disable(&self) -> builder::TwoFactorDisable<'_> {
+        builder::TwoFactorDisable::new(self)
+    }
+    /**The TOTP URI again, for another authenticator (password required)
+
+Sends a `POST` request to `/two-factor/get-totp-uri`
+
+```ignore
+let response = client.two_factor_get_totp_uri()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn two_factor_get_totp_uri(&self) -> builder::TwoFactorGetTotpUri<'_> {
+        builder::TwoFactorGetTotpUri::new(self)
+    }
+    /**Check a TOTP code: completes a pending sign-in, or `enable`
+
+Sends a `POST` request to `/two-factor/verify-totp`
+
+```ignore
+let response = client.two_factor_verify_totp()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn two_factor_verify_totp(&self) -> builder::TwoFactorVerifyTotp<'_> {
+        builder::TwoFactorVerifyTotp::new(self)
+    }
+    /**Email a one-time code to the user signing in (or signed in)
+
+Sends a `POST` request to `/two-factor/send-otp`
+
+```ignore
+let response = client.two_factor_send_otp()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn two_factor_send_otp(&self) -> builder::TwoFactorSendOtp<'_> {
+        builder::TwoFactorSendOtp::new(self)
+    }
+    /**Check an emailed code: completes a pending sign-in
+
+Sends a `POST` request to `/two-factor/verify-otp`
+
+```ignore
+let response = client.two_factor_verify_otp()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn two_factor_verify_otp(&self) -> builder::TwoFactorVerifyOtp<'_> {
+        builder::TwoFactorVerifyOtp::new(self)
+    }
+    /**Replace the backup codes (password required); shown once
+
+Sends a `POST` request to `/two-factor/generate-backup-codes`
+
+```ignore
+let response = client.two_factor_generate_backup_codes()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn two_factor_generate_backup_codes(
+        &self,
+    ) -> builder::TwoFactorGenerateBackupCodes<'_> {
+        builder::TwoFactorGenerateBackupCodes::new(self)
+    }
+    /**Spend a backup code: completes a pending sign-in
+
+Sends a `POST` request to `/two-factor/verify-backup-code`
+
+```ignore
+let response = client.two_factor_verify_backup_code()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn two_factor_verify_backup_code(
+        &self,
+    ) -> builder::TwoFactorVerifyBackupCode<'_> {
+        builder::TwoFactorVerifyBackupCode::new(self)
+    }
 }
 /// Types for composing operation parameters.
 #[allow(clippy::all)]
@@ -4158,7 +5081,7 @@ pub mod builder {
         ///Sends a `POST` request to `/sign-in/email`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::SignInResponse>, Error<types::ErrorBody>> {
+        ) -> Result<ResponseValue<types::SignInResult>, Error<types::ErrorBody>> {
             let Self { client, body } = self;
             let body = body
                 .and_then(|v| {
@@ -6799,7 +7722,7 @@ pub mod builder {
         ///Sends a `POST` request to `/sign-in/username`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::SignInResponse>, Error<types::ErrorBody>> {
+        ) -> Result<ResponseValue<types::SignInResult>, Error<types::ErrorBody>> {
             let Self { client, body } = self;
             let body = body
                 .and_then(|v| {
@@ -8044,6 +8967,1113 @@ pub mod builder {
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
                 400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::two_factor_enable`]
+
+[`Client::two_factor_enable`]: super::Client::two_factor_enable*/
+    #[derive(Debug, Clone)]
+    pub struct TwoFactorEnable<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::TwoFactorEnableBody, String>,
+    }
+    impl<'a> TwoFactorEnable<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::TwoFactorEnableBody>,
+            <V as std::convert::TryInto<
+                types::TwoFactorEnableBody,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `TwoFactorEnableBody` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::TwoFactorEnableBody,
+            ) -> types::builder::TwoFactorEnableBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/two-factor/enable`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::TwoFactorEnableResponse>,
+            Error<types::ErrorBody>,
+        > {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::TwoFactorEnableBody::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/two-factor/enable", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "two_factor_enable",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::two_factor_disable`]
+
+[`Client::two_factor_disable`]: super::Client::two_factor_disable*/
+    #[derive(Debug, Clone)]
+    pub struct TwoFactorDisable<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::TwoFactorPasswordBody, String>,
+    }
+    impl<'a> TwoFactorDisable<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::TwoFactorPasswordBody>,
+            <V as std::convert::TryInto<
+                types::TwoFactorPasswordBody,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `TwoFactorPasswordBody` for body failed: {}", s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::TwoFactorPasswordBody,
+            ) -> types::builder::TwoFactorPasswordBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/two-factor/disable`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::StatusResponse>, Error<types::ErrorBody>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::TwoFactorPasswordBody::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/two-factor/disable", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "two_factor_disable",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::two_factor_get_totp_uri`]
+
+[`Client::two_factor_get_totp_uri`]: super::Client::two_factor_get_totp_uri*/
+    #[derive(Debug, Clone)]
+    pub struct TwoFactorGetTotpUri<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::TwoFactorPasswordBody, String>,
+    }
+    impl<'a> TwoFactorGetTotpUri<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::TwoFactorPasswordBody>,
+            <V as std::convert::TryInto<
+                types::TwoFactorPasswordBody,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `TwoFactorPasswordBody` for body failed: {}", s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::TwoFactorPasswordBody,
+            ) -> types::builder::TwoFactorPasswordBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/two-factor/get-totp-uri`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::TwoFactorTotpUriResponse>,
+            Error<types::ErrorBody>,
+        > {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::TwoFactorPasswordBody::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/two-factor/get-totp-uri", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "two_factor_get_totp_uri",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::two_factor_verify_totp`]
+
+[`Client::two_factor_verify_totp`]: super::Client::two_factor_verify_totp*/
+    #[derive(Debug, Clone)]
+    pub struct TwoFactorVerifyTotp<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::TwoFactorVerifyCodeBody, String>,
+    }
+    impl<'a> TwoFactorVerifyTotp<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::TwoFactorVerifyCodeBody>,
+            <V as std::convert::TryInto<
+                types::TwoFactorVerifyCodeBody,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `TwoFactorVerifyCodeBody` for body failed: {}", s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::TwoFactorVerifyCodeBody,
+            ) -> types::builder::TwoFactorVerifyCodeBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/two-factor/verify-totp`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::TokenUserResponse>, Error<types::ErrorBody>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::TwoFactorVerifyCodeBody::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/two-factor/verify-totp", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "two_factor_verify_totp",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::two_factor_send_otp`]
+
+[`Client::two_factor_send_otp`]: super::Client::two_factor_send_otp*/
+    #[derive(Debug, Clone)]
+    pub struct TwoFactorSendOtp<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::TwoFactorSendOtpBody, String>,
+    }
+    impl<'a> TwoFactorSendOtp<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::TwoFactorSendOtpBody>,
+            <V as std::convert::TryInto<
+                types::TwoFactorSendOtpBody,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `TwoFactorSendOtpBody` for body failed: {}", s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::TwoFactorSendOtpBody,
+            ) -> types::builder::TwoFactorSendOtpBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/two-factor/send-otp`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::StatusResponse>, Error<types::ErrorBody>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::TwoFactorSendOtpBody::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/two-factor/send-otp", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "two_factor_send_otp",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::two_factor_verify_otp`]
+
+[`Client::two_factor_verify_otp`]: super::Client::two_factor_verify_otp*/
+    #[derive(Debug, Clone)]
+    pub struct TwoFactorVerifyOtp<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::TwoFactorVerifyCodeBody, String>,
+    }
+    impl<'a> TwoFactorVerifyOtp<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::TwoFactorVerifyCodeBody>,
+            <V as std::convert::TryInto<
+                types::TwoFactorVerifyCodeBody,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `TwoFactorVerifyCodeBody` for body failed: {}", s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::TwoFactorVerifyCodeBody,
+            ) -> types::builder::TwoFactorVerifyCodeBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/two-factor/verify-otp`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::TokenUserResponse>, Error<types::ErrorBody>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::TwoFactorVerifyCodeBody::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/two-factor/verify-otp", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "two_factor_verify_otp",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::two_factor_generate_backup_codes`]
+
+[`Client::two_factor_generate_backup_codes`]: super::Client::two_factor_generate_backup_codes*/
+    #[derive(Debug, Clone)]
+    pub struct TwoFactorGenerateBackupCodes<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::TwoFactorPasswordBody, String>,
+    }
+    impl<'a> TwoFactorGenerateBackupCodes<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::TwoFactorPasswordBody>,
+            <V as std::convert::TryInto<
+                types::TwoFactorPasswordBody,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `TwoFactorPasswordBody` for body failed: {}", s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::TwoFactorPasswordBody,
+            ) -> types::builder::TwoFactorPasswordBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/two-factor/generate-backup-codes`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::TwoFactorBackupCodesResponse>,
+            Error<types::ErrorBody>,
+        > {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::TwoFactorPasswordBody::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/two-factor/generate-backup-codes", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "two_factor_generate_backup_codes",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::two_factor_verify_backup_code`]
+
+[`Client::two_factor_verify_backup_code`]: super::Client::two_factor_verify_backup_code*/
+    #[derive(Debug, Clone)]
+    pub struct TwoFactorVerifyBackupCode<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::TwoFactorVerifyBackupCodeBody, String>,
+    }
+    impl<'a> TwoFactorVerifyBackupCode<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::TwoFactorVerifyBackupCodeBody>,
+            <V as std::convert::TryInto<
+                types::TwoFactorVerifyBackupCodeBody,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `TwoFactorVerifyBackupCodeBody` for body failed: {}",
+                        s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::TwoFactorVerifyBackupCodeBody,
+            ) -> types::builder::TwoFactorVerifyBackupCodeBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/two-factor/verify-backup-code`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::TokenUserResponse>, Error<types::ErrorBody>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::TwoFactorVerifyBackupCodeBody::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/two-factor/verify-backup-code", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "two_factor_verify_backup_code",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,

@@ -120,8 +120,30 @@ pub enum ErrorCode {
     TooManyAttempts,
     /// `INVALID_OTP_TYPE`: Invalid OTP type
     InvalidOtpType,
+    /// `OTP_NOT_ENABLED`: OTP not enabled
+    OtpNotEnabled,
+    /// `OTP_HAS_EXPIRED`: OTP has expired
+    OtpHasExpired,
+    /// `TOTP_NOT_ENABLED`: TOTP not enabled
+    TotpNotEnabled,
+    /// `TWO_FACTOR_NOT_ENABLED`: Two factor isn't enabled
+    TwoFactorNotEnabled,
+    /// `BACKUP_CODES_NOT_ENABLED`: Backup codes aren't enabled
+    BackupCodesNotEnabled,
+    /// `INVALID_BACKUP_CODE`: Invalid backup code
+    InvalidBackupCode,
+    /// `INVALID_CODE`: Invalid code
+    InvalidCode,
+    /// `TOO_MANY_ATTEMPTS_REQUEST_NEW_CODE`: Too many attempts. Please request a new code.
+    TooManyAttemptsRequestNewCode,
+    /// `ACCOUNT_TEMPORARILY_LOCKED`: Too many failed verification attempts. Your account is temporarily locked. Please try again later.
+    AccountTemporarilyLocked,
+    /// `INVALID_TWO_FACTOR_COOKIE`: Invalid two factor cookie
+    InvalidTwoFactorCookie,
     /// `PLUGIN_NOT_ENABLED`: The plugin is not enabled on this server
     PluginNotEnabled,
+    /// `TWO_FACTOR_REQUIRED`: The sign-in needs a second factor (two-factor plugin)
+    TwoFactorRequired,
     /// A code this client version does not know.
     Other(String),
 }
@@ -188,7 +210,18 @@ impl ErrorCode {
             ErrorCode::OtpExpired => "OTP_EXPIRED",
             ErrorCode::TooManyAttempts => "TOO_MANY_ATTEMPTS",
             ErrorCode::InvalidOtpType => "INVALID_OTP_TYPE",
+            ErrorCode::OtpNotEnabled => "OTP_NOT_ENABLED",
+            ErrorCode::OtpHasExpired => "OTP_HAS_EXPIRED",
+            ErrorCode::TotpNotEnabled => "TOTP_NOT_ENABLED",
+            ErrorCode::TwoFactorNotEnabled => "TWO_FACTOR_NOT_ENABLED",
+            ErrorCode::BackupCodesNotEnabled => "BACKUP_CODES_NOT_ENABLED",
+            ErrorCode::InvalidBackupCode => "INVALID_BACKUP_CODE",
+            ErrorCode::InvalidCode => "INVALID_CODE",
+            ErrorCode::TooManyAttemptsRequestNewCode => "TOO_MANY_ATTEMPTS_REQUEST_NEW_CODE",
+            ErrorCode::AccountTemporarilyLocked => "ACCOUNT_TEMPORARILY_LOCKED",
+            ErrorCode::InvalidTwoFactorCookie => "INVALID_TWO_FACTOR_COOKIE",
             ErrorCode::PluginNotEnabled => "PLUGIN_NOT_ENABLED",
+            ErrorCode::TwoFactorRequired => "TWO_FACTOR_REQUIRED",
             ErrorCode::Other(code) => code,
         }
     }
@@ -254,7 +287,18 @@ impl ErrorCode {
             "OTP_EXPIRED" => ErrorCode::OtpExpired,
             "TOO_MANY_ATTEMPTS" => ErrorCode::TooManyAttempts,
             "INVALID_OTP_TYPE" => ErrorCode::InvalidOtpType,
+            "OTP_NOT_ENABLED" => ErrorCode::OtpNotEnabled,
+            "OTP_HAS_EXPIRED" => ErrorCode::OtpHasExpired,
+            "TOTP_NOT_ENABLED" => ErrorCode::TotpNotEnabled,
+            "TWO_FACTOR_NOT_ENABLED" => ErrorCode::TwoFactorNotEnabled,
+            "BACKUP_CODES_NOT_ENABLED" => ErrorCode::BackupCodesNotEnabled,
+            "INVALID_BACKUP_CODE" => ErrorCode::InvalidBackupCode,
+            "INVALID_CODE" => ErrorCode::InvalidCode,
+            "TOO_MANY_ATTEMPTS_REQUEST_NEW_CODE" => ErrorCode::TooManyAttemptsRequestNewCode,
+            "ACCOUNT_TEMPORARILY_LOCKED" => ErrorCode::AccountTemporarilyLocked,
+            "INVALID_TWO_FACTOR_COOKIE" => ErrorCode::InvalidTwoFactorCookie,
             "PLUGIN_NOT_ENABLED" => ErrorCode::PluginNotEnabled,
+            "TWO_FACTOR_REQUIRED" => ErrorCode::TwoFactorRequired,
             other => ErrorCode::Other(other.to_string()),
         }
     }

@@ -5,7 +5,7 @@ use poem_openapi::Object;
 
 use std::sync::Arc;
 
-use crate::core::dto::{SignInResponse, TokenUserResponse, UserCore, WithUserFields};
+use crate::core::dto::{SignInResponse, SignInResult, TokenUserResponse, UserCore, WithUserFields};
 use crate::core::email_verification;
 use crate::core::session::{create_session, expire_session_cookies, user_json};
 use crate::core::validate::{check_field_length, check_password_length, is_valid_email};
@@ -153,7 +153,7 @@ pub async fn sign_in_with_password(
     remember_me: Option<bool>,
     callback_url: Option<&str>,
     invalid: ErrorCode,
-) -> Result<SignInResponse, ApiError> {
+) -> Result<SignInResult, ApiError> {
     let credential = match &user {
         Some(u) => store::find_user_with_credential(&state.db, &u.id).await?,
         None => None,
@@ -195,23 +195,33 @@ pub async fn sign_in_with_password(
         }
         return Err(ApiError::new(codes::EMAIL_NOT_VERIFIED));
     }
-    let (_, raw) = create_session(state, ctx, &user.id, remember_me.unwrap_or(true)).await?;
+    let remember = remember_me.unwrap_or(true);
+    // A plugin may ask for another factor before any session exists.
+    for plugin in state.plugins.all() {
+        if let Some(challenge) = plugin
+            .challenge_password_sign_in(state, ctx, &user, remember)
+            .await?
+        {
+            return Ok(SignInResult::TwoFactor(challenge));
+        }
+    }
+    let (_, raw) = create_session(state, ctx, &user.id, remember).await?;
     if let Some(url) = callback_url {
         ctx.set_header("location", url.to_string());
     }
-    Ok(SignInResponse {
+    Ok(SignInResult::Session(SignInResponse {
         redirect: callback_url.is_some(),
         token: raw,
         url: callback_url.map(str::to_string),
         user: user_json(state, &user).await?,
-    })
+    }))
 }
 
 pub async fn sign_in_email(
     state: &Arc<AppState>,
     ctx: &RequestContext,
     body: &SignInEmailBody,
-) -> Result<SignInResponse, ApiError> {
+) -> Result<SignInResult, ApiError> {
     if !state.config.email_and_password.enabled {
         return Err(ApiError::new(codes::EMAIL_PASSWORD_DISABLED));
     }

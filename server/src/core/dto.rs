@@ -242,6 +242,26 @@ pub struct SignInResponse {
     pub user: User,
 }
 
+/// A password sign-in that needs a second factor (two-factor plugin): no
+/// session yet; the `two_factor` cookie names the pending sign-in, which any
+/// `/two-factor/verify-*` route completes.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct TwoFactorRedirect {
+    pub two_factor_redirect: bool,
+    /// `totp` and/or `otp`; backup codes are always accepted.
+    pub two_factor_methods: Vec<String>,
+}
+
+/// What a password sign-in answers: a session, or a second-factor challenge.
+#[derive(Debug, Clone, poem_openapi::Union)]
+#[oai(one_of)]
+#[allow(clippy::large_enum_variant)] // built once per sign-in; boxing buys nothing
+pub enum SignInResult {
+    Session(SignInResponse),
+    TwoFactor(TwoFactorRedirect),
+}
+
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct AccountDto {

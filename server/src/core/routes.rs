@@ -246,7 +246,7 @@ impl CoreApi {
         state: Data<&Arc<AppState>>,
         req: &Request,
         body: Json<auth::SignInEmailBody>,
-    ) -> ApiResult<SignInResponse> {
+    ) -> ApiResult<SignInResult> {
         Ok(Json(
             auth::sign_in_email(&state, &request_context(req), &body).await?,
         ))

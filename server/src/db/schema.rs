@@ -18,6 +18,9 @@ diesel::table! {
         username -> Nullable<Text>,
         #[sql_name = "displayUsername"]
         display_username -> Nullable<Text>,
+        // Added by the `two-factor` plugin's migration.
+        #[sql_name = "twoFactorEnabled"]
+        two_factor_enabled -> Nullable<Bool>,
     }
 }
 

@@ -81,6 +81,12 @@ impl RequestContext {
         sign::verify_signed(&state.secret, signed)
     }
 
+    /// The value of a signed cookie, if present and its signature holds.
+    pub fn signed_cookie(&self, state: &AppState, name: &str) -> Option<String> {
+        let signed = self.cookies.get(name)?;
+        sign::verify_signed(&state.secret, signed)
+    }
+
     /// True when the signed `dont_remember` cookie is present.
     pub fn dont_remember(&self, state: &AppState) -> bool {
         self.cookies

@@ -30,6 +30,12 @@ pub struct CookieNames {
     pub session_token: String,
     pub session_data: String,
     pub dont_remember: String,
+    /// A password sign-in waiting for its second factor (two-factor plugin).
+    pub two_factor: String,
+    /// A device that skips the second factor (two-factor plugin).
+    pub trust_device: String,
+    /// The pending WebAuthn ceremony (passkey plugin; Better Auth's name).
+    pub passkey: String,
     pub secure: bool,
 }
 
@@ -48,6 +54,9 @@ impl CookieNames {
             session_token: name("session_token"),
             session_data: name("session_data"),
             dont_remember: name("dont_remember"),
+            two_factor: name("two_factor"),
+            trust_device: name("trust_device"),
+            passkey: name(&format!("{}-passkey", config.cookies.prefix)),
             secure,
         }
     }

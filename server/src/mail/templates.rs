@@ -78,6 +78,15 @@ pub fn email_otp_default() -> MailTemplate {
     }
 }
 
+/// `{url}` is the code itself here.
+pub fn two_factor_otp_default() -> MailTemplate {
+    MailTemplate {
+        subject: "Your {app} sign-in code".into(),
+        text: "Your {app} verification code:\n\n{url}\n\nIt expires in a few minutes. If you did not try to sign in, change your password.\n".into(),
+        html: "<p>Your {app} verification code:</p><p style=\"font-size:24px;letter-spacing:4px\"><b>{url}</b></p><p>It expires in a few minutes. If you did not try to sign in, change your password.</p>".into(),
+    }
+}
+
 pub fn render(t: &MailTemplate, app: &str, url: &str, email: &str) -> Rendered {
     Rendered {
         subject: fill(&t.subject, app, url, email, false),

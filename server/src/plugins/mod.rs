@@ -10,6 +10,7 @@ pub mod bearer;
 pub mod email_otp;
 pub mod magic_link;
 pub mod open_api;
+pub mod two_factor;
 pub mod username;
 
 use std::cell::RefCell;
@@ -22,6 +23,8 @@ use poem_openapi::registry::{MetaApi, MetaSchemaRef, Registry};
 use poem_openapi::OpenApi;
 use serde_json::{Map, Value};
 
+use crate::core::dto::TwoFactorRedirect;
+use crate::db::models::UserRow;
 use crate::db::store::Tx;
 use crate::db::{Db, MigrationSet};
 use crate::error::{ApiError, ErrorCode};
@@ -36,6 +39,7 @@ pub type PluginApis = (
     Gated<username::UsernameApi>,
     Gated<magic_link::MagicLinkApi>,
     Gated<email_otp::EmailOtpApi>,
+    Gated<two_factor::TwoFactorApi>,
 );
 
 pub fn plugin_apis() -> PluginApis {
@@ -43,6 +47,7 @@ pub fn plugin_apis() -> PluginApis {
         Gated(username::UsernameApi),
         Gated(magic_link::MagicLinkApi),
         Gated(email_otp::EmailOtpApi),
+        Gated(two_factor::TwoFactorApi),
     )
 }
 
@@ -54,6 +59,7 @@ pub fn catalog() -> Vec<Arc<dyn Plugin>> {
         Arc::new(open_api::OpenApiPlugin),
         Arc::new(magic_link::MagicLink),
         Arc::new(email_otp::EmailOtp),
+        Arc::new(two_factor::TwoFactor),
     ]
 }
 
@@ -89,6 +95,18 @@ pub trait Plugin: Send + Sync + 'static {
     /// Columns this plugin adds to the user, if any.
     fn user_fields(&self) -> Option<&dyn UserFields> {
         None
+    }
+
+    /// Runs after a password sign-in checked out, before any session is
+    /// created: a plugin may answer with a challenge instead (two-factor).
+    fn challenge_password_sign_in<'a>(
+        &'a self,
+        _state: &'a Arc<AppState>,
+        _ctx: &'a RequestContext,
+        _user: &'a UserRow,
+        _remember: bool,
+    ) -> BoxFuture<'a, Result<Option<TwoFactorRedirect>, ApiError>> {
+        Box::pin(async { Ok(None) })
     }
 
     /// Runs before routing: may authenticate the request (e.g. bearer tokens).

@@ -584,6 +584,12 @@ public protocol AuthClientProtocol: AnyObject, Sendable {
     func signUpEmail(name: String, email: String, password: String) async throws  -> SignInResult
     
     /**
+     * The `two-factor` plugin's routes; `PluginNotEnabled` unless registered
+     * here and enabled on the server.
+     */
+    func twoFactor() async throws  -> TwoFactorApi
+    
+    /**
      * The `username` plugin's routes; `PluginNotEnabled` unless registered
      * here and enabled on the server.
      */
@@ -747,6 +753,26 @@ open func signUpEmail(name: String, email: String, password: String)async throws
             completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
             freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeSignInResult_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * The `two-factor` plugin's routes; `PluginNotEnabled` unless registered
+     * here and enabled on the server.
+     */
+open func twoFactor()async throws  -> TwoFactorApi  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_authclient_two_factor(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_u64,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_u64,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_u64,
+            liftFunc: FfiConverterTypeTwoFactorApi_lift,
             errorHandler: FfiConverterTypeAuthError_lift
         )
 }
@@ -1063,6 +1089,240 @@ public func FfiConverterTypeTokenStorage_lift(_ handle: UInt64) throws -> TokenS
 #endif
 public func FfiConverterTypeTokenStorage_lower(_ value: TokenStorage) -> UInt64 {
     return FfiConverterTypeTokenStorage.lower(value)
+}
+
+
+
+
+
+
+/**
+ * Routes of the `two-factor` plugin. The `verify*` calls complete a sign-in
+ * that failed with `TwoFactorRequired`.
+ */
+public protocol TwoFactorApiProtocol: AnyObject, Sendable {
+    
+    func disable(password: String) async throws 
+    
+    /**
+     * Starts TOTP; active after the first `verifyTotp`.
+     */
+    func enable(password: String) async throws  -> TwoFactorSetup
+    
+    /**
+     * Mails a one-time code to the user signing in.
+     */
+    func sendOtp() async throws 
+    
+    func verifyBackupCode(code: String, trustDevice: Bool) async throws  -> SignInResult
+    
+    func verifyOtp(code: String, trustDevice: Bool) async throws  -> SignInResult
+    
+    func verifyTotp(code: String, trustDevice: Bool) async throws  -> SignInResult
+    
+}
+/**
+ * Routes of the `two-factor` plugin. The `verify*` calls complete a sign-in
+ * that failed with `TwoFactorRequired`.
+ */
+open class TwoFactorApi: TwoFactorApiProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_gatehouse_mobile_fn_clone_twofactorapi(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_gatehouse_mobile_fn_free_twofactorapi(handle, $0) }
+    }
+
+    
+
+    
+open func disable(password: String)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_twofactorapi_disable(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(password)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_void,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_void,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Starts TOTP; active after the first `verifyTotp`.
+     */
+open func enable(password: String)async throws  -> TwoFactorSetup  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_twofactorapi_enable(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(password)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeTwoFactorSetup_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Mails a one-time code to the user signing in.
+     */
+open func sendOtp()async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_twofactorapi_send_otp(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_void,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_void,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+open func verifyBackupCode(code: String, trustDevice: Bool)async throws  -> SignInResult  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_twofactorapi_verify_backup_code(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(code),FfiConverterBool.lower(trustDevice)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSignInResult_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+open func verifyOtp(code: String, trustDevice: Bool)async throws  -> SignInResult  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_twofactorapi_verify_otp(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(code),FfiConverterBool.lower(trustDevice)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSignInResult_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+open func verifyTotp(code: String, trustDevice: Bool)async throws  -> SignInResult  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_twofactorapi_verify_totp(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(code),FfiConverterBool.lower(trustDevice)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSignInResult_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTwoFactorApi: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = TwoFactorApi
+
+    public static func lift(_ handle: UInt64) throws -> TwoFactorApi {
+        return TwoFactorApi(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: TwoFactorApi) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TwoFactorApi {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: TwoFactorApi, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTwoFactorApi_lift(_ handle: UInt64) throws -> TwoFactorApi {
+    return try FfiConverterTypeTwoFactorApi.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTwoFactorApi_lower(_ value: TwoFactorApi) -> UInt64 {
+    return FfiConverterTypeTwoFactorApi.lower(value)
 }
 
 
@@ -1407,6 +1667,63 @@ public func FfiConverterTypeSignInResult_lower(_ value: SignInResult) -> RustBuf
 }
 
 
+/**
+ * `enable`'s answer: the URI for authenticator apps and one-time backup codes.
+ */
+public struct TwoFactorSetup: Equatable, Hashable {
+    public var totpUri: String?
+    public var backupCodes: [String]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(totpUri: String?, backupCodes: [String]) {
+        self.totpUri = totpUri
+        self.backupCodes = backupCodes
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension TwoFactorSetup: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTwoFactorSetup: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TwoFactorSetup {
+        return
+            try TwoFactorSetup(
+                totpUri: FfiConverterOptionString.read(from: &buf), 
+                backupCodes: FfiConverterSequenceString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: TwoFactorSetup, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.totpUri, into: &buf)
+        FfiConverterSequenceString.write(value.backupCodes, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTwoFactorSetup_lift(_ buf: RustBuffer) throws -> TwoFactorSetup {
+    return try FfiConverterTypeTwoFactorSetup.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTwoFactorSetup_lower(_ value: TwoFactorSetup) -> RustBuffer {
+    return FfiConverterTypeTwoFactorSetup.lower(value)
+}
+
+
 public struct User: Equatable, Hashable {
     public var id: String
     public var name: String
@@ -1500,6 +1817,11 @@ enum AuthError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     case PluginNotEnabled(plugin: String, code: String
     )
     /**
+     * The password was right; finish with `twoFactor()` (`TWO_FACTOR_REQUIRED`).
+     */
+    case TwoFactorRequired(methods: [String], code: String
+    )
+    /**
      * The server could not be reached.
      */
     case Network(code: String, reason: String
@@ -1547,11 +1869,15 @@ public struct FfiConverterTypeAuthError: FfiConverterRustBuffer {
             plugin: try FfiConverterString.read(from: &buf), 
             code: try FfiConverterString.read(from: &buf)
             )
-        case 3: return .Network(
+        case 3: return .TwoFactorRequired(
+            methods: try FfiConverterSequenceString.read(from: &buf), 
+            code: try FfiConverterString.read(from: &buf)
+            )
+        case 4: return .Network(
             code: try FfiConverterString.read(from: &buf), 
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 4: return .Unexpected(
+        case 5: return .Unexpected(
             code: try FfiConverterString.read(from: &buf), 
             reason: try FfiConverterString.read(from: &buf)
             )
@@ -1580,14 +1906,20 @@ public struct FfiConverterTypeAuthError: FfiConverterRustBuffer {
             FfiConverterString.write(code, into: &buf)
             
         
-        case let .Network(code,reason):
+        case let .TwoFactorRequired(methods,code):
             writeInt(&buf, Int32(3))
+            FfiConverterSequenceString.write(methods, into: &buf)
+            FfiConverterString.write(code, into: &buf)
+            
+        
+        case let .Network(code,reason):
+            writeInt(&buf, Int32(4))
             FfiConverterString.write(code, into: &buf)
             FfiConverterString.write(reason, into: &buf)
             
         
         case let .Unexpected(code,reason):
-            writeInt(&buf, Int32(4))
+            writeInt(&buf, Int32(5))
             FfiConverterString.write(code, into: &buf)
             FfiConverterString.write(reason, into: &buf)
             
@@ -1625,6 +1957,18 @@ public enum ClientPlugin: Equatable, Hashable {
      * `bearer`: sessions as `Authorization: Bearer`.
      */
     case bearer
+    /**
+     * `magic-link`: sign-in links by email.
+     */
+    case magicLink
+    /**
+     * `email-otp`: one-time codes by email.
+     */
+    case emailOtp
+    /**
+     * `two-factor`: a second factor after the password.
+     */
+    case twoFactor
 
 
 
@@ -1650,6 +1994,12 @@ public struct FfiConverterTypeClientPlugin: FfiConverterRustBuffer {
         
         case 2: return .bearer
         
+        case 3: return .magicLink
+        
+        case 4: return .emailOtp
+        
+        case 5: return .twoFactor
+        
         default: throw UniffiInternalError.unexpectedEnumCase
         }
     }
@@ -1664,6 +2014,18 @@ public struct FfiConverterTypeClientPlugin: FfiConverterRustBuffer {
         
         case .bearer:
             writeInt(&buf, Int32(2))
+        
+        
+        case .magicLink:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .emailOtp:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .twoFactor:
+            writeInt(&buf, Int32(5))
         
         }
     }
@@ -1754,6 +2116,31 @@ fileprivate struct FfiConverterOptionTypeSessionWithUser: FfiConverterRustBuffer
         case 1: return try FfiConverterTypeSessionWithUser.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
+    typealias SwiftType = [String]
+
+    public static func write(_ value: [String], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterString.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [String] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [String]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterString.read(from: &buf))
+        }
+        return seq
     }
 }
 
@@ -1860,6 +2247,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_gatehouse_mobile_checksum_method_authclient_sign_up_email() != 12252) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_gatehouse_mobile_checksum_method_authclient_two_factor() != 59713) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_gatehouse_mobile_checksum_method_authclient_username() != 47591) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -1867,6 +2257,24 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gatehouse_mobile_checksum_method_tokenstorage_save() != 2338) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_twofactorapi_disable() != 9626) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_twofactorapi_enable() != 43760) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_twofactorapi_send_otp() != 48835) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_twofactorapi_verify_backup_code() != 63512) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_twofactorapi_verify_otp() != 51321) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_twofactorapi_verify_totp() != 24708) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gatehouse_mobile_checksum_method_usernameapi_is_available() != 53462) {

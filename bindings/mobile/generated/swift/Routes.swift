@@ -137,4 +137,36 @@ extension AuthClient {
     public func emailOtpResetPasswordJson(bodyJson: String = "{}") async throws -> String {
         try await request(method: "POST", path: "/email-otp/reset-password", bodyJson: bodyJson, plugin: "email-otp")
     }
+    /// Start 2FA: a TOTP secret and backup codes (password required) (`POST /two-factor/enable`). JSON in, JSON out.
+    public func twoFactorEnableJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/two-factor/enable", bodyJson: bodyJson, plugin: "two-factor")
+    }
+    /// Turn 2FA off (password required) (`POST /two-factor/disable`). JSON in, JSON out.
+    public func twoFactorDisableJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/two-factor/disable", bodyJson: bodyJson, plugin: "two-factor")
+    }
+    /// The TOTP URI again, for another authenticator (password required) (`POST /two-factor/get-totp-uri`). JSON in, JSON out.
+    public func twoFactorGetTotpUriJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/two-factor/get-totp-uri", bodyJson: bodyJson, plugin: "two-factor")
+    }
+    /// Check a TOTP code: completes a pending sign-in, or `enable` (`POST /two-factor/verify-totp`). JSON in, JSON out.
+    public func twoFactorVerifyTotpJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/two-factor/verify-totp", bodyJson: bodyJson, plugin: "two-factor")
+    }
+    /// Email a one-time code to the user signing in (or signed in) (`POST /two-factor/send-otp`). JSON in, JSON out.
+    public func twoFactorSendOtpJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/two-factor/send-otp", bodyJson: bodyJson, plugin: "two-factor")
+    }
+    /// Check an emailed code: completes a pending sign-in (`POST /two-factor/verify-otp`). JSON in, JSON out.
+    public func twoFactorVerifyOtpJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/two-factor/verify-otp", bodyJson: bodyJson, plugin: "two-factor")
+    }
+    /// Replace the backup codes (password required); shown once (`POST /two-factor/generate-backup-codes`). JSON in, JSON out.
+    public func twoFactorGenerateBackupCodesJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/two-factor/generate-backup-codes", bodyJson: bodyJson, plugin: "two-factor")
+    }
+    /// Spend a backup code: completes a pending sign-in (`POST /two-factor/verify-backup-code`). JSON in, JSON out.
+    public func twoFactorVerifyBackupCodeJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/two-factor/verify-backup-code", bodyJson: bodyJson, plugin: "two-factor")
+    }
 }

@@ -9,7 +9,7 @@ use poem_openapi::{Object, OpenApi, Tags};
 
 use super::{errors, normalize, store, validate_username};
 use crate::core::auth::sign_in_with_password;
-use crate::core::dto::SignInResponse;
+use crate::core::dto::SignInResult;
 use crate::error::ApiResult;
 use crate::http::context::request_context;
 use crate::plugins::PluginApi;
@@ -64,7 +64,7 @@ impl UsernameApi {
         state: Data<&Arc<AppState>>,
         req: &Request,
         body: Json<SignInUsernameBody>,
-    ) -> ApiResult<SignInResponse> {
+    ) -> ApiResult<SignInResult> {
         let username = normalize(&body.username);
         validate_username(&state, &username)?;
         let user = store::find_user_by_username(&state.db, &username).await?;

@@ -136,3 +136,35 @@ suspend fun AuthClient.`forgetPasswordEmailOtpJson`(bodyJson: String = "{}"): St
 /** Set a new password with a code (`POST /email-otp/reset-password`). JSON in, JSON out. */
 suspend fun AuthClient.`emailOtpResetPasswordJson`(bodyJson: String = "{}"): String =
     request("POST", "/email-otp/reset-password", bodyJson, "email-otp")
+
+/** Start 2FA: a TOTP secret and backup codes (password required) (`POST /two-factor/enable`). JSON in, JSON out. */
+suspend fun AuthClient.`twoFactorEnableJson`(bodyJson: String = "{}"): String =
+    request("POST", "/two-factor/enable", bodyJson, "two-factor")
+
+/** Turn 2FA off (password required) (`POST /two-factor/disable`). JSON in, JSON out. */
+suspend fun AuthClient.`twoFactorDisableJson`(bodyJson: String = "{}"): String =
+    request("POST", "/two-factor/disable", bodyJson, "two-factor")
+
+/** The TOTP URI again, for another authenticator (password required) (`POST /two-factor/get-totp-uri`). JSON in, JSON out. */
+suspend fun AuthClient.`twoFactorGetTotpUriJson`(bodyJson: String = "{}"): String =
+    request("POST", "/two-factor/get-totp-uri", bodyJson, "two-factor")
+
+/** Check a TOTP code: completes a pending sign-in, or `enable` (`POST /two-factor/verify-totp`). JSON in, JSON out. */
+suspend fun AuthClient.`twoFactorVerifyTotpJson`(bodyJson: String = "{}"): String =
+    request("POST", "/two-factor/verify-totp", bodyJson, "two-factor")
+
+/** Email a one-time code to the user signing in (or signed in) (`POST /two-factor/send-otp`). JSON in, JSON out. */
+suspend fun AuthClient.`twoFactorSendOtpJson`(bodyJson: String = "{}"): String =
+    request("POST", "/two-factor/send-otp", bodyJson, "two-factor")
+
+/** Check an emailed code: completes a pending sign-in (`POST /two-factor/verify-otp`). JSON in, JSON out. */
+suspend fun AuthClient.`twoFactorVerifyOtpJson`(bodyJson: String = "{}"): String =
+    request("POST", "/two-factor/verify-otp", bodyJson, "two-factor")
+
+/** Replace the backup codes (password required); shown once (`POST /two-factor/generate-backup-codes`). JSON in, JSON out. */
+suspend fun AuthClient.`twoFactorGenerateBackupCodesJson`(bodyJson: String = "{}"): String =
+    request("POST", "/two-factor/generate-backup-codes", bodyJson, "two-factor")
+
+/** Spend a backup code: completes a pending sign-in (`POST /two-factor/verify-backup-code`). JSON in, JSON out. */
+suspend fun AuthClient.`twoFactorVerifyBackupCodeJson`(bodyJson: String = "{}"): String =
+    request("POST", "/two-factor/verify-backup-code", bodyJson, "two-factor")

@@ -720,11 +720,25 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_authclient_sign_up_email(
     ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_authclient_two_factor(
+    ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_authclient_username(
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_tokenstorage_load(
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_tokenstorage_save(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_twofactorapi_disable(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_twofactorapi_enable(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_twofactorapi_send_otp(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_twofactorapi_verify_backup_code(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_twofactorapi_verify_otp(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_twofactorapi_verify_totp(
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_usernameapi_is_available(
     ): Int
@@ -771,6 +785,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_gatehouse_mobile_fn_method_authclient_sign_up_email(`ptr`: Long,`name`: RustBuffer.ByValue,`email`: RustBuffer.ByValue,`password`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_authclient_two_factor(`ptr`: Long,
+    ): Long
     external fun uniffi_gatehouse_mobile_fn_method_authclient_username(`ptr`: Long,
     ): Long
     external fun uniffi_gatehouse_mobile_fn_clone_tokenstorage(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -783,6 +799,22 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_gatehouse_mobile_fn_method_tokenstorage_save(`ptr`: Long,`token`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_gatehouse_mobile_fn_clone_twofactorapi(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_free_twofactorapi(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_gatehouse_mobile_fn_method_twofactorapi_disable(`ptr`: Long,`password`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_twofactorapi_enable(`ptr`: Long,`password`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_twofactorapi_send_otp(`ptr`: Long,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_twofactorapi_verify_backup_code(`ptr`: Long,`code`: RustBuffer.ByValue,`trustDevice`: Byte,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_twofactorapi_verify_otp(`ptr`: Long,`code`: RustBuffer.ByValue,`trustDevice`: Byte,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_twofactorapi_verify_totp(`ptr`: Long,`code`: RustBuffer.ByValue,`trustDevice`: Byte,
+    ): Long
     external fun uniffi_gatehouse_mobile_fn_clone_usernameapi(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_gatehouse_mobile_fn_free_usernameapi(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -927,6 +959,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_gatehouse_mobile_checksum_method_authclient_sign_up_email() and 0xFFFF) != 12252) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_authclient_two_factor() and 0xFFFF) != 59713) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_authclient_username() and 0xFFFF) != 47591) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -934,6 +969,24 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_tokenstorage_save() and 0xFFFF) != 2338) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_twofactorapi_disable() and 0xFFFF) != 9626) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_twofactorapi_enable() and 0xFFFF) != 43760) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_twofactorapi_send_otp() and 0xFFFF) != 48835) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_twofactorapi_verify_backup_code() and 0xFFFF) != 63512) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_twofactorapi_verify_otp() and 0xFFFF) != 51321) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_twofactorapi_verify_totp() and 0xFFFF) != 24708) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_usernameapi_is_available() and 0xFFFF) != 53462) {
@@ -1406,6 +1459,12 @@ public interface AuthClientInterface {
     suspend fun `signUpEmail`(`name`: kotlin.String, `email`: kotlin.String, `password`: kotlin.String): SignInResult
     
     /**
+     * The `two-factor` plugin's routes; `PluginNotEnabled` unless registered
+     * here and enabled on the server.
+     */
+    suspend fun `twoFactor`(): TwoFactorApi
+    
+    /**
      * The `username` plugin's routes; `PluginNotEnabled` unless registered
      * here and enabled on the server.
      */
@@ -1653,6 +1712,31 @@ open class AuthClient: Disposable, AutoCloseable, AuthClientInterface
         { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
         // lift function
         { FfiConverterTypeSignInResult.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The `two-factor` plugin's routes; `PluginNotEnabled` unless registered
+     * here and enabled on the server.
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `twoFactor`() : TwoFactorApi {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_authclient_two_factor(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_u64(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_u64(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_u64(future) },
+        // lift function
+        { FfiConverterTypeTwoFactorApi.lift(it) },
         // Error FFI converter
         AuthException.ErrorHandler,
     )
@@ -2174,6 +2258,414 @@ public object FfiConverterTypeTokenStorage: FfiConverter<TokenStorage, Long> {
 
 
 /**
+ * Routes of the `two-factor` plugin. The `verify*` calls complete a sign-in
+ * that failed with `TwoFactorRequired`.
+ */
+public interface TwoFactorApiInterface {
+    
+    suspend fun `disable`(`password`: kotlin.String)
+    
+    /**
+     * Starts TOTP; active after the first `verifyTotp`.
+     */
+    suspend fun `enable`(`password`: kotlin.String): TwoFactorSetup
+    
+    /**
+     * Mails a one-time code to the user signing in.
+     */
+    suspend fun `sendOtp`()
+    
+    suspend fun `verifyBackupCode`(`code`: kotlin.String, `trustDevice`: kotlin.Boolean): SignInResult
+    
+    suspend fun `verifyOtp`(`code`: kotlin.String, `trustDevice`: kotlin.Boolean): SignInResult
+    
+    suspend fun `verifyTotp`(`code`: kotlin.String, `trustDevice`: kotlin.Boolean): SignInResult
+    
+    companion object
+}
+
+/**
+ * Routes of the `two-factor` plugin. The `verify*` calls complete a sign-in
+ * that failed with `TwoFactorRequired`.
+ */
+open class TwoFactorApi: Disposable, AutoCloseable, TwoFactorApiInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_gatehouse_mobile_fn_free_twofactorapi(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_clone_twofactorapi(handle, status)
+        }
+    }
+
+    
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `disable`(`password`: kotlin.String) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_twofactorapi_disable(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`password`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Starts TOTP; active after the first `verifyTotp`.
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `enable`(`password`: kotlin.String) : TwoFactorSetup {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_twofactorapi_enable(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`password`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeTwoFactorSetup.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Mails a one-time code to the user signing in.
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `sendOtp`() {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_twofactorapi_send_otp(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `verifyBackupCode`(`code`: kotlin.String, `trustDevice`: kotlin.Boolean) : SignInResult {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_twofactorapi_verify_backup_code(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`code`),
+        FfiConverterBoolean.lower(`trustDevice`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSignInResult.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `verifyOtp`(`code`: kotlin.String, `trustDevice`: kotlin.Boolean) : SignInResult {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_twofactorapi_verify_otp(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`code`),
+        FfiConverterBoolean.lower(`trustDevice`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSignInResult.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `verifyTotp`(`code`: kotlin.String, `trustDevice`: kotlin.Boolean) : SignInResult {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_twofactorapi_verify_totp(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`code`),
+        FfiConverterBoolean.lower(`trustDevice`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSignInResult.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTwoFactorApi: FfiConverter<TwoFactorApi, Long> {
+    override fun lower(value: TwoFactorApi): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): TwoFactorApi {
+        return TwoFactorApi(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): TwoFactorApi {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: TwoFactorApi) = 8UL
+
+    override fun write(value: TwoFactorApi, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * Routes of the `username` plugin.
  */
 public interface UsernameApiInterface {
@@ -2528,6 +3020,47 @@ public object FfiConverterTypeSignInResult: FfiConverterRustBuffer<SignInResult>
 
 
 
+/**
+ * `enable`'s answer: the URI for authenticator apps and one-time backup codes.
+ */
+data class TwoFactorSetup (
+    var `totpUri`: kotlin.String?
+    , 
+    var `backupCodes`: List<kotlin.String>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTwoFactorSetup: FfiConverterRustBuffer<TwoFactorSetup> {
+    override fun read(buf: ByteBuffer): TwoFactorSetup {
+        return TwoFactorSetup(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterSequenceString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: TwoFactorSetup) = (
+            FfiConverterOptionalString.allocationSize(value.`totpUri`) +
+            FfiConverterSequenceString.allocationSize(value.`backupCodes`)
+    )
+
+    override fun write(value: TwoFactorSetup, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`totpUri`, buf)
+            FfiConverterSequenceString.write(value.`backupCodes`, buf)
+    }
+}
+
+
+
 data class User (
     var `id`: kotlin.String
     , 
@@ -2627,6 +3160,19 @@ sealed class AuthException: kotlin.Exception() {
     }
     
     /**
+     * The password was right; finish with `twoFactor()` (`TWO_FACTOR_REQUIRED`).
+     */
+    class TwoFactorRequired(
+        
+        val `methods`: List<kotlin.String>, 
+        
+        val `code`: kotlin.String
+        ) : AuthException() {
+        override val message
+            get() = "methods=${ `methods` }, code=${ `code` }"
+    }
+    
+    /**
      * The server could not be reached.
      */
     class Network(
@@ -2680,11 +3226,15 @@ public object FfiConverterTypeAuthError : FfiConverterRustBuffer<AuthException> 
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 )
-            3 -> AuthException.Network(
+            3 -> AuthException.TwoFactorRequired(
+                FfiConverterSequenceString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            4 -> AuthException.Network(
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 )
-            4 -> AuthException.Unexpected(
+            5 -> AuthException.Unexpected(
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 )
@@ -2705,6 +3255,12 @@ public object FfiConverterTypeAuthError : FfiConverterRustBuffer<AuthException> 
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`plugin`)
+                + FfiConverterString.allocationSize(value.`code`)
+            )
+            is AuthException.TwoFactorRequired -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterSequenceString.allocationSize(value.`methods`)
                 + FfiConverterString.allocationSize(value.`code`)
             )
             is AuthException.Network -> (
@@ -2737,14 +3293,20 @@ public object FfiConverterTypeAuthError : FfiConverterRustBuffer<AuthException> 
                 FfiConverterString.write(value.`code`, buf)
                 Unit
             }
-            is AuthException.Network -> {
+            is AuthException.TwoFactorRequired -> {
                 buf.putInt(3)
+                FfiConverterSequenceString.write(value.`methods`, buf)
+                FfiConverterString.write(value.`code`, buf)
+                Unit
+            }
+            is AuthException.Network -> {
+                buf.putInt(4)
                 FfiConverterString.write(value.`code`, buf)
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
             is AuthException.Unexpected -> {
-                buf.putInt(4)
+                buf.putInt(5)
                 FfiConverterString.write(value.`code`, buf)
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
@@ -2769,7 +3331,19 @@ enum class ClientPlugin {
     /**
      * `bearer`: sessions as `Authorization: Bearer`.
      */
-    BEARER;
+    BEARER,
+    /**
+     * `magic-link`: sign-in links by email.
+     */
+    MAGIC_LINK,
+    /**
+     * `email-otp`: one-time codes by email.
+     */
+    EMAIL_OTP,
+    /**
+     * `two-factor`: a second factor after the password.
+     */
+    TWO_FACTOR;
 
     
 
@@ -2889,6 +3463,34 @@ public object FfiConverterOptionalTypeSessionWithUser: FfiConverterRustBuffer<Se
         } else {
             buf.put(1)
             FfiConverterTypeSessionWithUser.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.String>> {
+    override fun read(buf: ByteBuffer): List<kotlin.String> {
+        val len = buf.getInt()
+        return List<kotlin.String>(len) {
+            FfiConverterString.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<kotlin.String>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterString.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<kotlin.String>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterString.write(it, buf)
         }
     }
 }

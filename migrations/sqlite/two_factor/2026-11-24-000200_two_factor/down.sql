@@ -1,0 +1,2 @@
+DROP TABLE "twoFactor";
+ALTER TABLE "user" DROP COLUMN "twoFactorEnabled";
