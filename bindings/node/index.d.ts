@@ -21,6 +21,10 @@ export interface ClientPlugin<Id extends string = string> {
 export declare function usernameClient(): ClientPlugin<"username">;
 export declare function magicLinkClient(): ClientPlugin<"magic-link">;
 export declare function emailOTPClient(): ClientPlugin<"email-otp">;
+export declare function twoFactorClient(options?: {
+  /** Called when a password sign-in answers `twoFactorRedirect` (no session yet). */
+  onTwoFactorRedirect?: (context: { twoFactorMethods: string[] }) => void | Promise<void>;
+}): ClientPlugin<"two-factor">;
 export declare function bearerClient(): ClientPlugin<"bearer">;
 
 type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;

@@ -27,6 +27,17 @@ function emailOTPClient() {
   return { id: "email-otp" };
 }
 
+/**
+ * The `two-factor` plugin (as `twoFactorClient` from `better-auth/client/plugins`).
+ * A password sign-in of a user with 2FA answers `{ twoFactorRedirect: true,
+ * twoFactorMethods }` instead of a session; `onTwoFactorRedirect` is called
+ * then, and `client.twoFactor.verifyTotp` / `verifyOtp` / `verifyBackupCode`
+ * finish the sign-in (the client keeps the challenge cookie).
+ */
+function twoFactorClient(options = {}) {
+  return { id: "two-factor", onTwoFactorRedirect: options.onTwoFactorRedirect };
+}
+
 /** The `bearer` plugin: sessions travel as `Authorization: Bearer`. */
 function bearerClient() {
   return { id: "bearer" };
@@ -49,8 +60,16 @@ function createAuthClient(options = {}) {
   }
   const ids = plugins.map((p) => p.id);
   const native = new NativeClient(baseURL, ids);
-  const request = async (method, path, body, plugin) =>
-    JSON.parse(await native.request(method, path, body === undefined ? null : JSON.stringify(body), plugin));
+  const redirectHooks = plugins.map((p) => p.onTwoFactorRedirect).filter((f) => typeof f === "function");
+  const request = async (method, path, body, plugin) => {
+    const result = JSON.parse(
+      await native.request(method, path, body === undefined ? null : JSON.stringify(body), plugin),
+    );
+    if (result.data?.twoFactorRedirect) {
+      for (const hook of redirectHooks) await hook({ twoFactorMethods: result.data.twoFactorMethods });
+    }
+    return result;
+  };
 
   const client = {
     /** The stored session token (`token.signature`), or null. */
@@ -70,4 +89,11 @@ function createAuthClient(options = {}) {
   return client;
 }
 
-module.exports = { createAuthClient, usernameClient, magicLinkClient, emailOTPClient, bearerClient };
+module.exports = {
+  createAuthClient,
+  usernameClient,
+  magicLinkClient,
+  emailOTPClient,
+  twoFactorClient,
+  bearerClient,
+};

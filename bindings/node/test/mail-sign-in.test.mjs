@@ -1,106 +1,13 @@
 // @gatehouse/client drives mailed sign-in (magic link, email OTP) end to end: the server mails
 // link to a real SMTP server run here, the test reads it and opens it.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { test } from "node:test";
 
 import gatehouse from "../index.js";
+import { decodeQP, serverWithMail, waitFor } from "./helpers.mjs";
 
 const { createAuthClient, magicLinkClient, emailOTPClient } = gatehouse;
-
-/** A minimal SMTP sink: enough of RFC 5321 for the server's mailer. */
-function smtpSink() {
-  const mails = [];
-  const server = createServer((socket) => {
-    let buffer = "";
-    let inData = false;
-    let data = "";
-    const to = [];
-    socket.write("220 sink ESMTP\r\n");
-    socket.on("data", (chunk) => {
-      buffer += chunk.toString("utf8");
-      let i;
-      while ((i = buffer.indexOf("\r\n")) >= 0) {
-        const line = buffer.slice(0, i);
-        buffer = buffer.slice(i + 2);
-        if (inData) {
-          if (line === ".") {
-            inData = false;
-            mails.push({ to: [...to], data });
-            to.length = 0;
-            data = "";
-            socket.write("250 OK queued\r\n");
-          } else {
-            data += (line.startsWith("..") ? line.slice(1) : line) + "\n";
-          }
-          continue;
-        }
-        const upper = line.toUpperCase();
-        if (upper.startsWith("EHLO")) socket.write("250-sink\r\n250 8BITMIME\r\n");
-        else if (upper.startsWith("RCPT TO")) {
-          to.push(line.slice(8).replace(/[<>:]/g, "").trim());
-          socket.write("250 OK\r\n");
-        } else if (upper === "DATA") {
-          inData = true;
-          socket.write("354 go ahead\r\n");
-        } else if (upper.startsWith("QUIT")) {
-          socket.end("221 bye\r\n");
-        } else socket.write("250 OK\r\n");
-      }
-    });
-  });
-  return { server, mails };
-}
-
-const decodeQP = (s) => s.replace(/=\r?\n/g, "").replace(/=([0-9A-F]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16)));
-
-async function listen(server) {
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server.address().port)));
-}
-
-async function waitFor(fn, what) {
-  for (let i = 0; i < 100; i++) {
-    const v = await fn();
-    if (v) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-/** A server with `plugins`, mailing to a fresh SMTP sink; both stop after the test. */
-async function serverWithMail(t, plugins) {
-  const bin = process.env.GATEHOUSE_BIN;
-  assert.ok(bin, "GATEHOUSE_BIN is set by the runner");
-  const sink = smtpSink();
-  const smtpPort = await listen(sink.server);
-  t.after(() => sink.server.close());
-  const probe = createServer();
-  const port = await listen(probe);
-  await new Promise((r) => probe.close(r));
-  const dir = mkdtempSync(join(tmpdir(), "gatehouse-mail-"));
-  const server = spawn(bin, ["serve"], {
-    env: {
-      PATH: process.env.PATH,
-      DATABASE_URL: `sqlite://${join(dir, "m.db")}`,
-      GATEHOUSE_LISTEN: `127.0.0.1:${port}`,
-      GATEHOUSE_SECRET: randomBytes(24).toString("hex"),
-      GATEHOUSE_RATE_LIMIT: "off",
-      GATEHOUSE_PLUGINS: plugins,
-      GATEHOUSE_SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
-      RUST_LOG: "warn",
-    },
-    stdio: "ignore",
-  });
-  t.after(() => server.kill());
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor(async () => (await fetch(`${url}/api/auth/ok`).catch(() => null))?.ok, "the server");
-  return { url, sink };
-}
 
 test("magic-link sign-in end to end through @gatehouse/client", async (t) => {
   const { url, sink } = await serverWithMail(t, "magic-link");
