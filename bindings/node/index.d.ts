@@ -25,6 +25,7 @@ export declare function twoFactorClient(options?: {
   /** Called when a password sign-in answers `twoFactorRedirect` (no session yet). */
   onTwoFactorRedirect?: (context: { twoFactorMethods: string[] }) => void | Promise<void>;
 }): ClientPlugin<"two-factor">;
+export declare function passkeyClient(): ClientPlugin<"passkey">;
 export declare function bearerClient(): ClientPlugin<"bearer">;
 
 type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;

@@ -38,6 +38,16 @@ function twoFactorClient(options = {}) {
   return { id: "two-factor", onTwoFactorRedirect: options.onTwoFactorRedirect };
 }
 
+/**
+ * The `passkey` plugin (as `passkeyClient` from `@better-auth/passkey/client`): the
+ * `client.passkey.*` routes. The WebAuthn ceremony itself runs in a browser or
+ * platform authenticator; pass its JSON response to `verifyRegistration` /
+ * `verifyAuthentication`.
+ */
+function passkeyClient() {
+  return { id: "passkey" };
+}
+
 /** The `bearer` plugin: sessions travel as `Authorization: Bearer`. */
 function bearerClient() {
   return { id: "bearer" };
@@ -95,5 +105,6 @@ module.exports = {
   magicLinkClient,
   emailOTPClient,
   twoFactorClient,
+  passkeyClient,
   bearerClient,
 };

@@ -73,6 +73,8 @@ pub enum Plugin {
     EmailOtp,
     /// `two-factor`: TOTP, emailed codes and backup codes after a password.
     TwoFactor,
+    /// `passkey`: WebAuthn registration and password-less sign-in.
+    Passkey,
 }
 
 impl Plugin {
@@ -85,6 +87,7 @@ impl Plugin {
             Plugin::MagicLink => "magic-link",
             Plugin::EmailOtp => "email-otp",
             Plugin::TwoFactor => "two-factor",
+            Plugin::Passkey => "passkey",
         }
     }
 }
@@ -644,6 +647,12 @@ impl AuthClient {
         Ok(TwoFactorApi { client: self })
     }
 
+    /// The `passkey` plugin's routes; `PluginNotEnabled` unless registered.
+    pub fn passkey(&self) -> Result<PasskeyApi<'_>, AuthError> {
+        self.require(Plugin::Passkey)?;
+        Ok(PasskeyApi { client: self })
+    }
+
     fn require(&self, plugin: Plugin) -> Result<(), AuthError> {
         self.require_plugin(plugin.id())
     }
@@ -846,5 +855,78 @@ impl TwoFactorApi<'_> {
         let c = self.client;
         c.call(c.raw.two_factor_verify_backup_code().body(body).send())
             .await
+    }
+}
+
+/// Routes of the `passkey` plugin. The ceremonies themselves run in an
+/// authenticator (a browser's `navigator.credentials`, a platform API): pass
+/// the options JSON to it and its response JSON back here.
+#[derive(Debug)]
+pub struct PasskeyApi<'a> {
+    client: &'a AuthClient,
+}
+
+impl PasskeyApi<'_> {
+    /// `GET /passkey/generate-register-options` (fresh session): creation options.
+    pub async fn registration_options(&self) -> Result<serde_json::Value, AuthError> {
+        let c = self.client;
+        c.call(c.raw.passkey_generate_register_options().send())
+            .await
+    }
+
+    /// `POST /passkey/verify-registration` with the authenticator's response.
+    pub async fn verify_registration(
+        &self,
+        response: serde_json::Value,
+        name: Option<&str>,
+    ) -> Result<types::Passkey, AuthError> {
+        let body = types::PasskeyVerifyRegistrationBody::builder()
+            .response(response)
+            .name(name.map(str::to_string));
+        let c = self.client;
+        c.call(c.raw.passkey_verify_registration().body(body).send())
+            .await
+    }
+
+    /// `GET /passkey/generate-authenticate-options`: request options.
+    pub async fn authentication_options(&self) -> Result<serde_json::Value, AuthError> {
+        let c = self.client;
+        c.call(c.raw.passkey_generate_authenticate_options().send())
+            .await
+    }
+
+    /// `POST /passkey/verify-authentication`: signs in with the assertion.
+    pub async fn verify_authentication(
+        &self,
+        response: serde_json::Value,
+    ) -> Result<types::SessionWithUser, AuthError> {
+        let body = types::PasskeyVerifyAuthenticationBody::builder().response(response);
+        let c = self.client;
+        c.call(c.raw.passkey_verify_authentication().body(body).send())
+            .await
+    }
+
+    /// `GET /passkey/list-user-passkeys`.
+    pub async fn list(&self) -> Result<Vec<types::Passkey>, AuthError> {
+        let c = self.client;
+        c.call(c.raw.passkey_list_user_passkeys().send()).await
+    }
+
+    /// `POST /passkey/update-passkey`: renames one of the caller's passkeys.
+    pub async fn rename(&self, id: &str, name: &str) -> Result<types::Passkey, AuthError> {
+        let body = types::UpdatePasskeyBody::builder().id(id).name(name);
+        let c = self.client;
+        Ok(c.call(c.raw.passkey_update_passkey().body(body).send())
+            .await?
+            .passkey)
+    }
+
+    /// `POST /passkey/delete-passkey`.
+    pub async fn delete(&self, id: &str) -> Result<(), AuthError> {
+        let body = types::PasskeyIdBody::builder().id(id);
+        let c = self.client;
+        c.call(c.raw.passkey_delete_passkey().body(body).send())
+            .await
+            .map(|_| ())
     }
 }

@@ -9,6 +9,7 @@ mod email_verification;
 mod http_rules;
 mod library;
 mod magic_link;
+mod passkey;
 mod password_reset;
 mod plugins;
 mod sessions;

@@ -124,7 +124,7 @@ if [[ -z "$ready" ]]; then
 fi
 
 status=0
-(cd "$repo" && GATEHOUSE_URL="$url" GATEHOUSE_BIN="$bin" node --test "${NODE_TEST_DIR:-tests/node/}") || status=$?
+(cd "$repo" && GATEHOUSE_URL="$url" GATEHOUSE_BIN="$bin" GATEHOUSE_DB_URL="$db_url" node --test "${NODE_TEST_DIR:-tests/node/}") || status=$?
 if [[ $status -ne 0 ]]; then
   echo "run.sh: node --test failed (exit $status); server log tail:" >&2
   tail -n 50 "$log" >&2 || true

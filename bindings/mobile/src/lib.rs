@@ -23,6 +23,9 @@ pub enum ClientPlugin {
     EmailOtp,
     /// `two-factor`: a second factor after the password.
     TwoFactor,
+    /// `passkey`: WebAuthn; ceremonies run in the platform authenticator
+    /// (ASAuthorization, Credential Manager) through the generated `passkey*Json` routes.
+    Passkey,
 }
 
 /// Errors; every variant has the wire `code` (e.g. `PLUGIN_NOT_ENABLED`).
@@ -185,6 +188,7 @@ impl AuthClient {
                         ClientPlugin::MagicLink => b.plugin(gatehouse::Plugin::MagicLink),
                         ClientPlugin::EmailOtp => b.plugin(gatehouse::Plugin::EmailOtp),
                         ClientPlugin::TwoFactor => b.plugin(gatehouse::Plugin::TwoFactor),
+                        ClientPlugin::Passkey => b.plugin(gatehouse::Plugin::Passkey),
                     };
                 }
                 b.build().await.map_err(AuthError::from)

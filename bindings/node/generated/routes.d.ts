@@ -88,6 +88,26 @@ export interface MagicLinkRoutes {
   };
 }
 
+/** Routes of `passkey`. */
+export interface PasskeyRoutes {
+  passkey: {
+    /** Delete one of the caller's passkeys (`POST /passkey/delete-passkey`) */
+    deletePasskey(body: T.PasskeyIdBody): Promise<Result<T.StatusResponse>>;
+    /** Options for `navigator.credentials.get` (discoverable: works signed out) (`GET /passkey/generate-authenticate-options`) */
+    generateAuthenticateOptions(): Promise<Result<string>>;
+    /** Options for `navigator.credentials.create` (fresh session) (`GET /passkey/generate-register-options`) */
+    generateRegisterOptions(arg?: { query?: Record<string, string | boolean | number> }): Promise<Result<string>>;
+    /** The caller's passkeys (`GET /passkey/list-user-passkeys`) */
+    listUserPasskeys(): Promise<Result<T.Passkey[]>>;
+    /** Rename one of the caller's passkeys (`POST /passkey/update-passkey`) */
+    updatePasskey(body: T.UpdatePasskeyBody): Promise<Result<T.UpdatePasskeyResponse>>;
+    /** Sign in with the browser's assertion; sets the session cookie (`POST /passkey/verify-authentication`) */
+    verifyAuthentication(body: T.PasskeyVerifyAuthenticationBody): Promise<Result<T.SessionWithUser>>;
+    /** Store the new passkey from the browser's response (fresh session) (`POST /passkey/verify-registration`) */
+    verifyRegistration(body: T.PasskeyVerifyRegistrationBody): Promise<Result<T.Passkey>>;
+  };
+}
+
 /** Routes of `two-factor`. */
 export interface TwoFactorRoutes {
   twoFactor: {
@@ -124,6 +144,7 @@ export interface UsernameRoutes {
 export interface PluginRoutes {
   "email-otp": EmailOtpRoutes;
   "magic-link": MagicLinkRoutes;
+  "passkey": PasskeyRoutes;
   "two-factor": TwoFactorRoutes;
   "username": UsernameRoutes;
 }

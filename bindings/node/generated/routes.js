@@ -44,4 +44,11 @@ module.exports = [
   { method: "POST", path: "/two-factor/verify-otp", plugin: "two-factor", clientPath: ["twoFactor", "verifyOtp"] },
   { method: "POST", path: "/two-factor/generate-backup-codes", plugin: "two-factor", clientPath: ["twoFactor", "generateBackupCodes"] },
   { method: "POST", path: "/two-factor/verify-backup-code", plugin: "two-factor", clientPath: ["twoFactor", "verifyBackupCode"] },
+  { method: "GET", path: "/passkey/generate-register-options", plugin: "passkey", clientPath: ["passkey", "generateRegisterOptions"] },
+  { method: "POST", path: "/passkey/verify-registration", plugin: "passkey", clientPath: ["passkey", "verifyRegistration"] },
+  { method: "GET", path: "/passkey/generate-authenticate-options", plugin: "passkey", clientPath: ["passkey", "generateAuthenticateOptions"] },
+  { method: "POST", path: "/passkey/verify-authentication", plugin: "passkey", clientPath: ["passkey", "verifyAuthentication"] },
+  { method: "GET", path: "/passkey/list-user-passkeys", plugin: "passkey", clientPath: ["passkey", "listUserPasskeys"] },
+  { method: "POST", path: "/passkey/delete-passkey", plugin: "passkey", clientPath: ["passkey", "deletePasskey"] },
+  { method: "POST", path: "/passkey/update-passkey", plugin: "passkey", clientPath: ["passkey", "updatePasskey"] },
 ];

@@ -68,6 +68,38 @@ export interface OkResponse {
   ok: boolean;
 }
 
+/** A registered passkey (Better Auth's shape). */
+export interface Passkey {
+  id: string;
+  name?: string | null;
+  publicKey: string;
+  userId: string;
+  credentialID: string;
+  counter: number;
+  /** `singleDevice` or `multiDevice` (synced). */
+  deviceType: string;
+  backedUp: boolean;
+  /** Comma-separated (`internal`, `usb`, `hybrid`...). */
+  transports?: string | null;
+  createdAt?: string | null;
+  aaguid?: string | null;
+}
+
+export interface PasskeyIdBody {
+  id: string;
+}
+
+export interface PasskeyVerifyAuthenticationBody {
+  /** The browser's `AuthenticationResponseJSON`. */
+  response: unknown;
+}
+
+export interface PasskeyVerifyRegistrationBody {
+  /** The browser's `RegistrationResponseJSON`. */
+  response: unknown;
+  name?: string | null;
+}
+
 export interface PluginInfo {
   /** Plugin id, Better Auth's plugin name in kebab-case. */
   id: string;
@@ -265,6 +297,15 @@ export interface TwoFactorVerifyCodeBody {
   code: string;
   /** Skip the second factor on this device for 30 days. */
   trustDevice?: boolean | null;
+}
+
+export interface UpdatePasskeyBody {
+  id: string;
+  name: string;
+}
+
+export interface UpdatePasskeyResponse {
+  passkey: Passkey;
 }
 
 export interface UpdateUserBody {

@@ -169,6 +169,74 @@ pub mod types {
             Default::default()
         }
     }
+    ///A registered passkey (Better Auth's shape).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct Passkey {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub aaguid: ::std::option::Option<::std::string::String>,
+        #[serde(rename = "backedUp")]
+        pub backed_up: bool,
+        pub counter: i64,
+        #[serde(
+            rename = "createdAt",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub created_at: ::std::option::Option<::std::string::String>,
+        #[serde(rename = "credentialID")]
+        pub credential_id: ::std::string::String,
+        ///`singleDevice` or `multiDevice` (synced).
+        #[serde(rename = "deviceType")]
+        pub device_type: ::std::string::String,
+        pub id: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        #[serde(rename = "publicKey")]
+        pub public_key: ::std::string::String,
+        ///Comma-separated (`internal`, `usb`, `hybrid`...).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub transports: ::std::option::Option<::std::string::String>,
+        #[serde(rename = "userId")]
+        pub user_id: ::std::string::String,
+    }
+    impl Passkey {
+        pub fn builder() -> builder::Passkey {
+            Default::default()
+        }
+    }
+    ///`PasskeyIdBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct PasskeyIdBody {
+        pub id: ::std::string::String,
+    }
+    impl PasskeyIdBody {
+        pub fn builder() -> builder::PasskeyIdBody {
+            Default::default()
+        }
+    }
+    ///`PasskeyVerifyAuthenticationBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct PasskeyVerifyAuthenticationBody {
+        ///The browser's `AuthenticationResponseJSON`.
+        pub response: ::serde_json::Value,
+    }
+    impl PasskeyVerifyAuthenticationBody {
+        pub fn builder() -> builder::PasskeyVerifyAuthenticationBody {
+            Default::default()
+        }
+    }
+    ///`PasskeyVerifyRegistrationBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct PasskeyVerifyRegistrationBody {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        ///The browser's `RegistrationResponseJSON`.
+        pub response: ::serde_json::Value,
+    }
+    impl PasskeyVerifyRegistrationBody {
+        pub fn builder() -> builder::PasskeyVerifyRegistrationBody {
+            Default::default()
+        }
+    }
     ///`PluginInfo`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct PluginInfo {
@@ -668,6 +736,27 @@ session yet; the `two_factor` cookie names the pending sign-in, which any
     }
     impl TwoFactorVerifyCodeBody {
         pub fn builder() -> builder::TwoFactorVerifyCodeBody {
+            Default::default()
+        }
+    }
+    ///`UpdatePasskeyBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct UpdatePasskeyBody {
+        pub id: ::std::string::String,
+        pub name: ::std::string::String,
+    }
+    impl UpdatePasskeyBody {
+        pub fn builder() -> builder::UpdatePasskeyBody {
+            Default::default()
+        }
+    }
+    ///`UpdatePasskeyResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct UpdatePasskeyResponse {
+        pub passkey: Passkey,
+    }
+    impl UpdatePasskeyResponse {
+        pub fn builder() -> builder::UpdatePasskeyResponse {
             Default::default()
         }
     }
@@ -1543,6 +1632,370 @@ session yet; the `two_factor` cookie names the pending sign-in, which any
         impl ::std::convert::From<super::OkResponse> for OkResponse {
             fn from(value: super::OkResponse) -> Self {
                 Self { ok: Ok(value.ok) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct Passkey {
+            aaguid: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            backed_up: ::std::result::Result<bool, ::std::string::String>,
+            counter: ::std::result::Result<i64, ::std::string::String>,
+            created_at: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            credential_id: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            device_type: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            public_key: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            transports: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            user_id: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for Passkey {
+            fn default() -> Self {
+                Self {
+                    aaguid: Ok(Default::default()),
+                    backed_up: Err("no value supplied for backed_up".to_string()),
+                    counter: Err("no value supplied for counter".to_string()),
+                    created_at: Ok(Default::default()),
+                    credential_id: Err(
+                        "no value supplied for credential_id".to_string(),
+                    ),
+                    device_type: Err("no value supplied for device_type".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    name: Ok(Default::default()),
+                    public_key: Err("no value supplied for public_key".to_string()),
+                    transports: Ok(Default::default()),
+                    user_id: Err("no value supplied for user_id".to_string()),
+                }
+            }
+        }
+        impl Passkey {
+            pub fn aaguid<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.aaguid = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for aaguid: {e}")
+                    });
+                self
+            }
+            pub fn backed_up<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.backed_up = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for backed_up: {e}")
+                    });
+                self
+            }
+            pub fn counter<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.counter = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for counter: {e}")
+                    });
+                self
+            }
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
+                self
+            }
+            pub fn credential_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.credential_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for credential_id: {e}")
+                    });
+                self
+            }
+            pub fn device_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.device_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for device_type: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+            pub fn public_key<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.public_key = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for public_key: {e}")
+                    });
+                self
+            }
+            pub fn transports<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.transports = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for transports: {e}")
+                    });
+                self
+            }
+            pub fn user_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user_id: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Passkey> for super::Passkey {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Passkey,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    aaguid: value.aaguid?,
+                    backed_up: value.backed_up?,
+                    counter: value.counter?,
+                    created_at: value.created_at?,
+                    credential_id: value.credential_id?,
+                    device_type: value.device_type?,
+                    id: value.id?,
+                    name: value.name?,
+                    public_key: value.public_key?,
+                    transports: value.transports?,
+                    user_id: value.user_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Passkey> for Passkey {
+            fn from(value: super::Passkey) -> Self {
+                Self {
+                    aaguid: Ok(value.aaguid),
+                    backed_up: Ok(value.backed_up),
+                    counter: Ok(value.counter),
+                    created_at: Ok(value.created_at),
+                    credential_id: Ok(value.credential_id),
+                    device_type: Ok(value.device_type),
+                    id: Ok(value.id),
+                    name: Ok(value.name),
+                    public_key: Ok(value.public_key),
+                    transports: Ok(value.transports),
+                    user_id: Ok(value.user_id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct PasskeyIdBody {
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for PasskeyIdBody {
+            fn default() -> Self {
+                Self {
+                    id: Err("no value supplied for id".to_string()),
+                }
+            }
+        }
+        impl PasskeyIdBody {
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<PasskeyIdBody> for super::PasskeyIdBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: PasskeyIdBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { id: value.id? })
+            }
+        }
+        impl ::std::convert::From<super::PasskeyIdBody> for PasskeyIdBody {
+            fn from(value: super::PasskeyIdBody) -> Self {
+                Self { id: Ok(value.id) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct PasskeyVerifyAuthenticationBody {
+            response: ::std::result::Result<::serde_json::Value, ::std::string::String>,
+        }
+        impl ::std::default::Default for PasskeyVerifyAuthenticationBody {
+            fn default() -> Self {
+                Self {
+                    response: Err("no value supplied for response".to_string()),
+                }
+            }
+        }
+        impl PasskeyVerifyAuthenticationBody {
+            pub fn response<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::serde_json::Value>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.response = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for response: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<PasskeyVerifyAuthenticationBody>
+        for super::PasskeyVerifyAuthenticationBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: PasskeyVerifyAuthenticationBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { response: value.response? })
+            }
+        }
+        impl ::std::convert::From<super::PasskeyVerifyAuthenticationBody>
+        for PasskeyVerifyAuthenticationBody {
+            fn from(value: super::PasskeyVerifyAuthenticationBody) -> Self {
+                Self {
+                    response: Ok(value.response),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct PasskeyVerifyRegistrationBody {
+            name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            response: ::std::result::Result<::serde_json::Value, ::std::string::String>,
+        }
+        impl ::std::default::Default for PasskeyVerifyRegistrationBody {
+            fn default() -> Self {
+                Self {
+                    name: Ok(Default::default()),
+                    response: Err("no value supplied for response".to_string()),
+                }
+            }
+        }
+        impl PasskeyVerifyRegistrationBody {
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+            pub fn response<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::serde_json::Value>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.response = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for response: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<PasskeyVerifyRegistrationBody>
+        for super::PasskeyVerifyRegistrationBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: PasskeyVerifyRegistrationBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    name: value.name?,
+                    response: value.response?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::PasskeyVerifyRegistrationBody>
+        for PasskeyVerifyRegistrationBody {
+            fn from(value: super::PasskeyVerifyRegistrationBody) -> Self {
+                Self {
+                    name: Ok(value.name),
+                    response: Ok(value.response),
+                }
             }
         }
         #[derive(Clone, Debug)]
@@ -3791,6 +4244,102 @@ session yet; the `two_factor` cookie names the pending sign-in, which any
             }
         }
         #[derive(Clone, Debug)]
+        pub struct UpdatePasskeyBody {
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for UpdatePasskeyBody {
+            fn default() -> Self {
+                Self {
+                    id: Err("no value supplied for id".to_string()),
+                    name: Err("no value supplied for name".to_string()),
+                }
+            }
+        }
+        impl UpdatePasskeyBody {
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<UpdatePasskeyBody> for super::UpdatePasskeyBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: UpdatePasskeyBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    id: value.id?,
+                    name: value.name?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::UpdatePasskeyBody> for UpdatePasskeyBody {
+            fn from(value: super::UpdatePasskeyBody) -> Self {
+                Self {
+                    id: Ok(value.id),
+                    name: Ok(value.name),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct UpdatePasskeyResponse {
+            passkey: ::std::result::Result<super::Passkey, ::std::string::String>,
+        }
+        impl ::std::default::Default for UpdatePasskeyResponse {
+            fn default() -> Self {
+                Self {
+                    passkey: Err("no value supplied for passkey".to_string()),
+                }
+            }
+        }
+        impl UpdatePasskeyResponse {
+            pub fn passkey<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::Passkey>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.passkey = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for passkey: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<UpdatePasskeyResponse>
+        for super::UpdatePasskeyResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: UpdatePasskeyResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { passkey: value.passkey? })
+            }
+        }
+        impl ::std::convert::From<super::UpdatePasskeyResponse>
+        for UpdatePasskeyResponse {
+            fn from(value: super::UpdatePasskeyResponse) -> Self {
+                Self { passkey: Ok(value.passkey) }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct UpdateUserBody {
             display_username: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
@@ -4893,6 +5442,105 @@ let response = client.two_factor_verify_backup_code()
         &self,
     ) -> builder::TwoFactorVerifyBackupCode<'_> {
         builder::TwoFactorVerifyBackupCode::new(self)
+    }
+    /**Options for `navigator.credentials.create` (fresh session)
+
+Sends a `GET` request to `/passkey/generate-register-options`
+
+Arguments:
+- `authenticator_attachment`: `platform` or `cross-platform`.
+- `name`: A name for the new passkey.
+```ignore
+let response = client.passkey_generate_register_options()
+    .authenticator_attachment(authenticator_attachment)
+    .name(name)
+    .send()
+    .await;
+```*/
+    pub fn passkey_generate_register_options(
+        &self,
+    ) -> builder::PasskeyGenerateRegisterOptions<'_> {
+        builder::PasskeyGenerateRegisterOptions::new(self)
+    }
+    /**Store the new passkey from the browser's response (fresh session)
+
+Sends a `POST` request to `/passkey/verify-registration`
+
+```ignore
+let response = client.passkey_verify_registration()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn passkey_verify_registration(&self) -> builder::PasskeyVerifyRegistration<'_> {
+        builder::PasskeyVerifyRegistration::new(self)
+    }
+    /**Options for `navigator.credentials.get` (discoverable: works signed out)
+
+Sends a `GET` request to `/passkey/generate-authenticate-options`
+
+```ignore
+let response = client.passkey_generate_authenticate_options()
+    .send()
+    .await;
+```*/
+    pub fn passkey_generate_authenticate_options(
+        &self,
+    ) -> builder::PasskeyGenerateAuthenticateOptions<'_> {
+        builder::PasskeyGenerateAuthenticateOptions::new(self)
+    }
+    /**Sign in with the browser's assertion; sets the session cookie
+
+Sends a `POST` request to `/passkey/verify-authentication`
+
+```ignore
+let response = client.passkey_verify_authentication()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn passkey_verify_authentication(
+        &self,
+    ) -> builder::PasskeyVerifyAuthentication<'_> {
+        builder::PasskeyVerifyAuthentication::new(self)
+    }
+    /**The caller's passkeys
+
+Sends a `GET` request to `/passkey/list-user-passkeys`
+
+```ignore
+let response = client.passkey_list_user_passkeys()
+    .send()
+    .await;
+```*/
+    pub fn passkey_list_user_passkeys(&self) -> builder::PasskeyListUserPasskeys<'_> {
+        builder::PasskeyListUserPasskeys::new(self)
+    }
+    /**Delete one of the caller's passkeys
+
+Sends a `POST` request to `/passkey/delete-passkey`
+
+```ignore
+let response = client.passkey_delete_passkey()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn passkey_delete_passkey(&self) -> builder::PasskeyDeletePasskey<'_> {
+        builder::PasskeyDeletePasskey::new(self)
+    }
+    /**Rename one of the caller's passkeys
+
+Sends a `POST` request to `/passkey/update-passkey`
+
+```ignore
+let response = client.passkey_update_passkey()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn passkey_update_passkey(&self) -> builder::PasskeyUpdatePasskey<'_> {
+        builder::PasskeyUpdatePasskey::new(self)
     }
 }
 /// Types for composing operation parameters.
@@ -10055,6 +10703,828 @@ pub mod builder {
                 .build()?;
             let info = OperationInfo {
                 operation_id: "two_factor_verify_backup_code",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::passkey_generate_register_options`]
+
+[`Client::passkey_generate_register_options`]: super::Client::passkey_generate_register_options*/
+    #[derive(Debug, Clone)]
+    pub struct PasskeyGenerateRegisterOptions<'a> {
+        client: &'a super::Client,
+        authenticator_attachment: Result<Option<::std::string::String>, String>,
+        name: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> PasskeyGenerateRegisterOptions<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                authenticator_attachment: Ok(None),
+                name: Ok(None),
+            }
+        }
+        pub fn authenticator_attachment<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.authenticator_attachment = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for authenticator_attachment failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn name<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.name = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for name failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/passkey/generate-register-options`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<::serde_json::Value>, Error<types::ErrorBody>> {
+            let Self { client, authenticator_attachment, name } = self;
+            let authenticator_attachment = authenticator_attachment
+                .map_err(Error::InvalidRequest)?;
+            let name = name.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/passkey/generate-register-options", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "authenticatorAttachment",
+                        &authenticator_attachment,
+                    ),
+                )
+                .query(&progenitor_client::QueryParam::new("name", &name))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "passkey_generate_register_options",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::passkey_verify_registration`]
+
+[`Client::passkey_verify_registration`]: super::Client::passkey_verify_registration*/
+    #[derive(Debug, Clone)]
+    pub struct PasskeyVerifyRegistration<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::PasskeyVerifyRegistrationBody, String>,
+    }
+    impl<'a> PasskeyVerifyRegistration<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::PasskeyVerifyRegistrationBody>,
+            <V as std::convert::TryInto<
+                types::PasskeyVerifyRegistrationBody,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `PasskeyVerifyRegistrationBody` for body failed: {}",
+                        s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::PasskeyVerifyRegistrationBody,
+            ) -> types::builder::PasskeyVerifyRegistrationBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/passkey/verify-registration`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::Passkey>, Error<types::ErrorBody>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::PasskeyVerifyRegistrationBody::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/passkey/verify-registration", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "passkey_verify_registration",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::passkey_generate_authenticate_options`]
+
+[`Client::passkey_generate_authenticate_options`]: super::Client::passkey_generate_authenticate_options*/
+    #[derive(Debug, Clone)]
+    pub struct PasskeyGenerateAuthenticateOptions<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> PasskeyGenerateAuthenticateOptions<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `GET` request to `/passkey/generate-authenticate-options`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<::serde_json::Value>, Error<types::ErrorBody>> {
+            let Self { client } = self;
+            let url = format!(
+                "{}/passkey/generate-authenticate-options", client.baseurl,
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "passkey_generate_authenticate_options",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::passkey_verify_authentication`]
+
+[`Client::passkey_verify_authentication`]: super::Client::passkey_verify_authentication*/
+    #[derive(Debug, Clone)]
+    pub struct PasskeyVerifyAuthentication<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::PasskeyVerifyAuthenticationBody, String>,
+    }
+    impl<'a> PasskeyVerifyAuthentication<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::PasskeyVerifyAuthenticationBody>,
+            <V as std::convert::TryInto<
+                types::PasskeyVerifyAuthenticationBody,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `PasskeyVerifyAuthenticationBody` for body failed: {}",
+                        s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::PasskeyVerifyAuthenticationBody,
+            ) -> types::builder::PasskeyVerifyAuthenticationBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/passkey/verify-authentication`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::SessionWithUser>, Error<types::ErrorBody>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::PasskeyVerifyAuthenticationBody::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/passkey/verify-authentication", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "passkey_verify_authentication",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::passkey_list_user_passkeys`]
+
+[`Client::passkey_list_user_passkeys`]: super::Client::passkey_list_user_passkeys*/
+    #[derive(Debug, Clone)]
+    pub struct PasskeyListUserPasskeys<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> PasskeyListUserPasskeys<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `GET` request to `/passkey/list-user-passkeys`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<::std::vec::Vec<types::Passkey>>,
+            Error<types::ErrorBody>,
+        > {
+            let Self { client } = self;
+            let url = format!("{}/passkey/list-user-passkeys", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "passkey_list_user_passkeys",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::passkey_delete_passkey`]
+
+[`Client::passkey_delete_passkey`]: super::Client::passkey_delete_passkey*/
+    #[derive(Debug, Clone)]
+    pub struct PasskeyDeletePasskey<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::PasskeyIdBody, String>,
+    }
+    impl<'a> PasskeyDeletePasskey<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::PasskeyIdBody>,
+            <V as std::convert::TryInto<types::PasskeyIdBody>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `PasskeyIdBody` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::PasskeyIdBody,
+            ) -> types::builder::PasskeyIdBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/passkey/delete-passkey`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::StatusResponse>, Error<types::ErrorBody>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::PasskeyIdBody::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/passkey/delete-passkey", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "passkey_delete_passkey",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::passkey_update_passkey`]
+
+[`Client::passkey_update_passkey`]: super::Client::passkey_update_passkey*/
+    #[derive(Debug, Clone)]
+    pub struct PasskeyUpdatePasskey<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::UpdatePasskeyBody, String>,
+    }
+    impl<'a> PasskeyUpdatePasskey<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::UpdatePasskeyBody>,
+            <V as std::convert::TryInto<
+                types::UpdatePasskeyBody,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `UpdatePasskeyBody` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::UpdatePasskeyBody,
+            ) -> types::builder::UpdatePasskeyBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/passkey/update-passkey`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::UpdatePasskeyResponse>,
+            Error<types::ErrorBody>,
+        > {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::UpdatePasskeyBody::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/passkey/update-passkey", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "passkey_update_passkey",
             };
             match (crate::auth_hook)(&client.inner, &mut request).await {
                 Ok(_) => {}

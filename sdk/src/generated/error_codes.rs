@@ -140,6 +140,22 @@ pub enum ErrorCode {
     AccountTemporarilyLocked,
     /// `INVALID_TWO_FACTOR_COOKIE`: Invalid two factor cookie
     InvalidTwoFactorCookie,
+    /// `CHALLENGE_NOT_FOUND`: Challenge not found
+    ChallengeNotFound,
+    /// `YOU_ARE_NOT_ALLOWED_TO_REGISTER_THIS_PASSKEY`: You are not allowed to register this passkey
+    YouAreNotAllowedToRegisterThisPasskey,
+    /// `FAILED_TO_VERIFY_REGISTRATION`: Failed to verify registration
+    FailedToVerifyRegistration,
+    /// `PASSKEY_NOT_FOUND`: Passkey not found
+    PasskeyNotFound,
+    /// `AUTHENTICATION_FAILED`: Authentication failed
+    AuthenticationFailed,
+    /// `UNABLE_TO_CREATE_SESSION`: Unable to create session
+    UnableToCreateSession,
+    /// `FAILED_TO_UPDATE_PASSKEY`: Failed to update passkey
+    FailedToUpdatePasskey,
+    /// `PREVIOUSLY_REGISTERED`: Previously registered
+    PreviouslyRegistered,
     /// `PLUGIN_NOT_ENABLED`: The plugin is not enabled on this server
     PluginNotEnabled,
     /// `TWO_FACTOR_REQUIRED`: The sign-in needs a second factor (two-factor plugin)
@@ -220,6 +236,14 @@ impl ErrorCode {
             ErrorCode::TooManyAttemptsRequestNewCode => "TOO_MANY_ATTEMPTS_REQUEST_NEW_CODE",
             ErrorCode::AccountTemporarilyLocked => "ACCOUNT_TEMPORARILY_LOCKED",
             ErrorCode::InvalidTwoFactorCookie => "INVALID_TWO_FACTOR_COOKIE",
+            ErrorCode::ChallengeNotFound => "CHALLENGE_NOT_FOUND",
+            ErrorCode::YouAreNotAllowedToRegisterThisPasskey => "YOU_ARE_NOT_ALLOWED_TO_REGISTER_THIS_PASSKEY",
+            ErrorCode::FailedToVerifyRegistration => "FAILED_TO_VERIFY_REGISTRATION",
+            ErrorCode::PasskeyNotFound => "PASSKEY_NOT_FOUND",
+            ErrorCode::AuthenticationFailed => "AUTHENTICATION_FAILED",
+            ErrorCode::UnableToCreateSession => "UNABLE_TO_CREATE_SESSION",
+            ErrorCode::FailedToUpdatePasskey => "FAILED_TO_UPDATE_PASSKEY",
+            ErrorCode::PreviouslyRegistered => "PREVIOUSLY_REGISTERED",
             ErrorCode::PluginNotEnabled => "PLUGIN_NOT_ENABLED",
             ErrorCode::TwoFactorRequired => "TWO_FACTOR_REQUIRED",
             ErrorCode::Other(code) => code,
@@ -297,6 +321,14 @@ impl ErrorCode {
             "TOO_MANY_ATTEMPTS_REQUEST_NEW_CODE" => ErrorCode::TooManyAttemptsRequestNewCode,
             "ACCOUNT_TEMPORARILY_LOCKED" => ErrorCode::AccountTemporarilyLocked,
             "INVALID_TWO_FACTOR_COOKIE" => ErrorCode::InvalidTwoFactorCookie,
+            "CHALLENGE_NOT_FOUND" => ErrorCode::ChallengeNotFound,
+            "YOU_ARE_NOT_ALLOWED_TO_REGISTER_THIS_PASSKEY" => ErrorCode::YouAreNotAllowedToRegisterThisPasskey,
+            "FAILED_TO_VERIFY_REGISTRATION" => ErrorCode::FailedToVerifyRegistration,
+            "PASSKEY_NOT_FOUND" => ErrorCode::PasskeyNotFound,
+            "AUTHENTICATION_FAILED" => ErrorCode::AuthenticationFailed,
+            "UNABLE_TO_CREATE_SESSION" => ErrorCode::UnableToCreateSession,
+            "FAILED_TO_UPDATE_PASSKEY" => ErrorCode::FailedToUpdatePasskey,
+            "PREVIOUSLY_REGISTERED" => ErrorCode::PreviouslyRegistered,
             "PLUGIN_NOT_ENABLED" => ErrorCode::PluginNotEnabled,
             "TWO_FACTOR_REQUIRED" => ErrorCode::TwoFactorRequired,
             other => ErrorCode::Other(other.to_string()),

@@ -10,6 +10,7 @@ pub mod bearer;
 pub mod email_otp;
 pub mod magic_link;
 pub mod open_api;
+pub mod passkey;
 pub mod two_factor;
 pub mod username;
 
@@ -40,6 +41,7 @@ pub type PluginApis = (
     Gated<magic_link::MagicLinkApi>,
     Gated<email_otp::EmailOtpApi>,
     Gated<two_factor::TwoFactorApi>,
+    Gated<passkey::PasskeyApi>,
 );
 
 pub fn plugin_apis() -> PluginApis {
@@ -48,6 +50,7 @@ pub fn plugin_apis() -> PluginApis {
         Gated(magic_link::MagicLinkApi),
         Gated(email_otp::EmailOtpApi),
         Gated(two_factor::TwoFactorApi),
+        Gated(passkey::PasskeyApi),
     )
 }
 
@@ -60,6 +63,7 @@ pub fn catalog() -> Vec<Arc<dyn Plugin>> {
         Arc::new(magic_link::MagicLink),
         Arc::new(email_otp::EmailOtp),
         Arc::new(two_factor::TwoFactor),
+        Arc::new(passkey::Passkey),
     ]
 }
 

@@ -1969,6 +1969,11 @@ public enum ClientPlugin: Equatable, Hashable {
      * `two-factor`: a second factor after the password.
      */
     case twoFactor
+    /**
+     * `passkey`: WebAuthn; ceremonies run in the platform authenticator
+     * (ASAuthorization, Credential Manager) through the generated `passkey*Json` routes.
+     */
+    case passkey
 
 
 
@@ -2000,6 +2005,8 @@ public struct FfiConverterTypeClientPlugin: FfiConverterRustBuffer {
         
         case 5: return .twoFactor
         
+        case 6: return .passkey
+        
         default: throw UniffiInternalError.unexpectedEnumCase
         }
     }
@@ -2026,6 +2033,10 @@ public struct FfiConverterTypeClientPlugin: FfiConverterRustBuffer {
         
         case .twoFactor:
             writeInt(&buf, Int32(5))
+        
+        
+        case .passkey:
+            writeInt(&buf, Int32(6))
         
         }
     }

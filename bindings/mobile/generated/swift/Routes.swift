@@ -169,4 +169,32 @@ extension AuthClient {
     public func twoFactorVerifyBackupCodeJson(bodyJson: String = "{}") async throws -> String {
         try await request(method: "POST", path: "/two-factor/verify-backup-code", bodyJson: bodyJson, plugin: "two-factor")
     }
+    /// Options for `navigator.credentials.create` (fresh session) (`GET /passkey/generate-register-options`). JSON in, JSON out.
+    public func passkeyGenerateRegisterOptionsJson(query: String = "") async throws -> String {
+        try await request(method: "GET", path: query.isEmpty ? "/passkey/generate-register-options" : "/passkey/generate-register-options?\(query)", bodyJson: nil, plugin: "passkey")
+    }
+    /// Store the new passkey from the browser's response (fresh session) (`POST /passkey/verify-registration`). JSON in, JSON out.
+    public func passkeyVerifyRegistrationJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/passkey/verify-registration", bodyJson: bodyJson, plugin: "passkey")
+    }
+    /// Options for `navigator.credentials.get` (discoverable: works signed out) (`GET /passkey/generate-authenticate-options`). JSON in, JSON out.
+    public func passkeyGenerateAuthenticateOptionsJson(query: String = "") async throws -> String {
+        try await request(method: "GET", path: query.isEmpty ? "/passkey/generate-authenticate-options" : "/passkey/generate-authenticate-options?\(query)", bodyJson: nil, plugin: "passkey")
+    }
+    /// Sign in with the browser's assertion; sets the session cookie (`POST /passkey/verify-authentication`). JSON in, JSON out.
+    public func passkeyVerifyAuthenticationJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/passkey/verify-authentication", bodyJson: bodyJson, plugin: "passkey")
+    }
+    /// The caller's passkeys (`GET /passkey/list-user-passkeys`). JSON in, JSON out.
+    public func passkeyListUserPasskeysJson(query: String = "") async throws -> String {
+        try await request(method: "GET", path: query.isEmpty ? "/passkey/list-user-passkeys" : "/passkey/list-user-passkeys?\(query)", bodyJson: nil, plugin: "passkey")
+    }
+    /// Delete one of the caller's passkeys (`POST /passkey/delete-passkey`). JSON in, JSON out.
+    public func passkeyDeletePasskeyJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/passkey/delete-passkey", bodyJson: bodyJson, plugin: "passkey")
+    }
+    /// Rename one of the caller's passkeys (`POST /passkey/update-passkey`). JSON in, JSON out.
+    public func passkeyUpdatePasskeyJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/passkey/update-passkey", bodyJson: bodyJson, plugin: "passkey")
+    }
 }

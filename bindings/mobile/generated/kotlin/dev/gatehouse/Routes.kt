@@ -168,3 +168,31 @@ suspend fun AuthClient.`twoFactorGenerateBackupCodesJson`(bodyJson: String = "{}
 /** Spend a backup code: completes a pending sign-in (`POST /two-factor/verify-backup-code`). JSON in, JSON out. */
 suspend fun AuthClient.`twoFactorVerifyBackupCodeJson`(bodyJson: String = "{}"): String =
     request("POST", "/two-factor/verify-backup-code", bodyJson, "two-factor")
+
+/** Options for `navigator.credentials.create` (fresh session) (`GET /passkey/generate-register-options`). JSON in, JSON out. */
+suspend fun AuthClient.`passkeyGenerateRegisterOptionsJson`(query: String = ""): String =
+    request("GET", if (query.isEmpty()) "/passkey/generate-register-options" else "/passkey/generate-register-options?$query", null, "passkey")
+
+/** Store the new passkey from the browser's response (fresh session) (`POST /passkey/verify-registration`). JSON in, JSON out. */
+suspend fun AuthClient.`passkeyVerifyRegistrationJson`(bodyJson: String = "{}"): String =
+    request("POST", "/passkey/verify-registration", bodyJson, "passkey")
+
+/** Options for `navigator.credentials.get` (discoverable: works signed out) (`GET /passkey/generate-authenticate-options`). JSON in, JSON out. */
+suspend fun AuthClient.`passkeyGenerateAuthenticateOptionsJson`(query: String = ""): String =
+    request("GET", if (query.isEmpty()) "/passkey/generate-authenticate-options" else "/passkey/generate-authenticate-options?$query", null, "passkey")
+
+/** Sign in with the browser's assertion; sets the session cookie (`POST /passkey/verify-authentication`). JSON in, JSON out. */
+suspend fun AuthClient.`passkeyVerifyAuthenticationJson`(bodyJson: String = "{}"): String =
+    request("POST", "/passkey/verify-authentication", bodyJson, "passkey")
+
+/** The caller's passkeys (`GET /passkey/list-user-passkeys`). JSON in, JSON out. */
+suspend fun AuthClient.`passkeyListUserPasskeysJson`(query: String = ""): String =
+    request("GET", if (query.isEmpty()) "/passkey/list-user-passkeys" else "/passkey/list-user-passkeys?$query", null, "passkey")
+
+/** Delete one of the caller's passkeys (`POST /passkey/delete-passkey`). JSON in, JSON out. */
+suspend fun AuthClient.`passkeyDeletePasskeyJson`(bodyJson: String = "{}"): String =
+    request("POST", "/passkey/delete-passkey", bodyJson, "passkey")
+
+/** Rename one of the caller's passkeys (`POST /passkey/update-passkey`). JSON in, JSON out. */
+suspend fun AuthClient.`passkeyUpdatePasskeyJson`(bodyJson: String = "{}"): String =
+    request("POST", "/passkey/update-passkey", bodyJson, "passkey")

@@ -3343,7 +3343,12 @@ enum class ClientPlugin {
     /**
      * `two-factor`: a second factor after the password.
      */
-    TWO_FACTOR;
+    TWO_FACTOR,
+    /**
+     * `passkey`: WebAuthn; ceremonies run in the platform authenticator
+     * (ASAuthorization, Credential Manager) through the generated `passkey*Json` routes.
+     */
+    PASSKEY;
 
     
 
