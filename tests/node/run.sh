@@ -89,7 +89,7 @@ echo "run.sh: starting $bin on $url (database: ${db_url%%://*})"
   exec env \
     DATABASE_URL="$db_url" \
     GATEHOUSE_LISTEN="127.0.0.1:$port" \
-    GATEHOUSE_PLUGINS=username,bearer \
+    GATEHOUSE_PLUGINS=username,bearer,two-factor \
     GATEHOUSE_RATE_LIMIT=off \
     GATEHOUSE_SECRET="$(random_secret)" \
     "$bin" serve

@@ -135,6 +135,23 @@ fun main(args: Array<String>) = runBlocking {
         }
     }
 
+    check("two-factor and passkey namespaces mirror the server's registration") {
+        runBlocking {
+            // Neither test server runs these plugins: connecting fails, typed, before any route call.
+            for (plugin in listOf(ClientPlugin.TWO_FACTOR, ClientPlugin.PASSKEY)) {
+                AuthClient(withUsername, listOf(plugin), null).use { client ->
+                    try {
+                        client.twoFactor().verifyTotp("123456", false)
+                        throw AssertionError("no error")
+                    } catch (e: AuthException.PluginNotEnabled) {
+                        val id = if (plugin == ClientPlugin.TWO_FACTOR) "two-factor" else "passkey"
+                        expect(e.code == "PLUGIN_NOT_ENABLED" && e.plugin == id, "$e")
+                    }
+                }
+            }
+        }
+    }
+
     println("$passed passed, $failed failed")
     if (failed > 0) kotlin.system.exitProcess(1)
 }
