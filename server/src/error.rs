@@ -28,17 +28,19 @@ pub struct ErrorCode {
     pub status: u16,
 }
 
+/// Declares error codes as `pub const NAME: ErrorCode` plus `ALL`, the
+/// table of them (core here; each plugin declares its own the same way).
+#[macro_export]
 macro_rules! error_codes {
     ($($name:ident = ($status:expr, $message:expr);)*) => {
-        $(pub const $name: ErrorCode = ErrorCode { code: stringify!($name), message: $message, status: $status };)*
-        /// Every core error code, for uniqueness checks and documentation.
-        pub const ALL: &[ErrorCode] = &[$($name),*];
+        $(pub const $name: $crate::error::ErrorCode = $crate::error::ErrorCode { code: stringify!($name), message: $message, status: $status };)*
+        /// Every error code of this table, for uniqueness checks and documentation.
+        pub const ALL: &[$crate::error::ErrorCode] = &[$($name),*];
     };
 }
 
 /// Core error codes (Better Auth's base codes that core routes can return).
 pub mod codes {
-    use super::ErrorCode;
     error_codes! {
         USER_NOT_FOUND = (400, "User not found");
         FAILED_TO_CREATE_USER = (422, "Failed to create user");

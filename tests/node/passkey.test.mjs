@@ -1,24 +1,29 @@
 // Passkeys end to end in headless Chromium (Debian's `chromium`, driven by playwright-core)
 // with a virtual authenticator added over the DevTools protocol. A small app served here
-// calls the WebAuthn browser API and reaches Gatehouse under /api/auth on the same origin
-// (proxied), as a real deployment would.
+// runs the ceremonies with @simplewebauthn/browser (what Better Auth's passkeyClient uses)
+// and reaches Gatehouse under /api/auth on the same origin (proxied), as a real deployment would.
 //
 // Run through tests/node/run.sh (it exports GATEHOUSE_BIN and the database to use).
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { createServer, request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { after, before, test } from "node:test";
 
 import { chromium } from "playwright-core";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const SIMPLEWEBAUTHN = readFileSync(
+  join(dirname(fileURLToPath(import.meta.url)), "node_modules/@simplewebauthn/browser/dist/bundle/index.umd.min.js"),
+);
 
-/** The app page: thin wrappers over fetch and navigator.credentials. */
-const PAGE = `<!doctype html><meta charset="utf-8"><title>passkey test app</title><script>
+/** The app page: fetch wrappers and the WebAuthn ceremonies through @simplewebauthn/browser. */
+const PAGE = `<!doctype html><meta charset="utf-8"><title>passkey test app</title>
+<script src="/simplewebauthn.js"></script><script>
 const b64u = {
   enc: (buf) => btoa(String.fromCharCode(...new Uint8Array(buf))).replace(/\\+/g, "-").replace(/\\//g, "_").replace(/=+$/, ""),
   dec: (s) => Uint8Array.from(atob(s.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((s.length + 3) % 4)), (c) => c.charCodeAt(0)),
@@ -32,53 +37,16 @@ async function api(method, path, body) {
   const text = await r.text();
   return { status: r.status, body: text ? JSON.parse(text) : null };
 }
+// The same calls Better Auth's passkeyClient makes (@simplewebauthn/browser).
 async function register(name) {
   const o = await api("GET", "/passkey/generate-register-options");
   if (o.status !== 200) return o;
-  const opts = o.body;
-  const publicKey = {
-    ...opts,
-    challenge: b64u.dec(opts.challenge),
-    user: { ...opts.user, id: b64u.dec(opts.user.id) },
-    excludeCredentials: (opts.excludeCredentials || []).map((c) => ({ ...c, id: b64u.dec(c.id) })),
-  };
-  const cred = await navigator.credentials.create({ publicKey });
-  const response = {
-    id: cred.id,
-    rawId: b64u.enc(cred.rawId),
-    type: cred.type,
-    response: {
-      clientDataJSON: b64u.enc(cred.response.clientDataJSON),
-      attestationObject: b64u.enc(cred.response.attestationObject),
-      transports: cred.response.getTransports ? cred.response.getTransports() : [],
-    },
-    clientExtensionResults: cred.getClientExtensionResults(),
-    authenticatorAttachment: cred.authenticatorAttachment,
-  };
+  const response = await SimpleWebAuthnBrowser.startRegistration({ optionsJSON: o.body });
   return api("POST", "/passkey/verify-registration", { response, name });
 }
 async function assertion() {
   const o = await api("GET", "/passkey/generate-authenticate-options");
-  const opts = o.body;
-  const publicKey = {
-    ...opts,
-    challenge: b64u.dec(opts.challenge),
-    allowCredentials: (opts.allowCredentials || []).map((c) => ({ ...c, id: b64u.dec(c.id) })),
-  };
-  const cred = await navigator.credentials.get({ publicKey });
-  return {
-    id: cred.id,
-    rawId: b64u.enc(cred.rawId),
-    type: cred.type,
-    response: {
-      clientDataJSON: b64u.enc(cred.response.clientDataJSON),
-      authenticatorData: b64u.enc(cred.response.authenticatorData),
-      signature: b64u.enc(cred.response.signature),
-      userHandle: cred.response.userHandle ? b64u.enc(cred.response.userHandle) : null,
-    },
-    clientExtensionResults: cred.getClientExtensionResults(),
-    authenticatorAttachment: cred.authenticatorAttachment,
-  };
+  return SimpleWebAuthnBrowser.startAuthentication({ optionsJSON: o.body });
 }
 function tamper(response) {
   const sig = b64u.dec(response.response.signature);
@@ -127,6 +95,10 @@ before(async () => {
   });
   // The app: the page at /, and /api/auth/* passed through to Gatehouse.
   app = createServer((req, res) => {
+    if (req.url === "/simplewebauthn.js") {
+      res.writeHead(200, { "content-type": "text/javascript" }).end(SIMPLEWEBAUTHN);
+      return;
+    }
     if (!req.url.startsWith("/api/auth/")) {
       res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(PAGE);
       return;

@@ -500,7 +500,7 @@ fn emit_tree(
     }
 }
 
-/// One TypeScript interface per component schema.
+/// One TypeScript interface per component schema (a type alias for `oneOf` unions).
 fn typescript_types(spec: &str) -> anyhow::Result<String> {
     let spec: serde_json::Value = serde_json::from_str(spec)?;
     let schemas = spec["components"]["schemas"]
@@ -512,6 +512,12 @@ fn typescript_types(spec: &str) -> anyhow::Result<String> {
         out.push('\n');
         if let Some(d) = schema["description"].as_str() {
             out.push_str(&format!("/** {} */\n", d.replace("*/", "*\\/")));
+        }
+        if let Some(variants) = schema["oneOf"].as_array() {
+            // A union (e.g. SignInResult): narrow with `"token" in data`.
+            let union: Vec<String> = variants.iter().map(ts_type).collect();
+            out.push_str(&format!("export type {name} = {};\n", union.join(" | ")));
+            continue;
         }
         out.push_str(&format!("export interface {name} {{\n"));
         let required: Vec<&str> = schema["required"]

@@ -194,8 +194,7 @@ export interface SignInResponse {
 }
 
 /** What a password sign-in answers: a session, or a second-factor challenge. */
-export interface SignInResult {
-}
+export type SignInResult = SignInResponse | TwoFactorRedirect;
 
 export interface SignInUsernameBody {
   username: string;
@@ -217,7 +216,6 @@ export interface SignUpEmailBody {
   rememberMe?: boolean | null;
   username?: string | null;
   displayUsername?: string | null;
-  twoFactorEnabled?: boolean | null;
 }
 
 export interface StatusMessageResponse {
@@ -314,7 +312,6 @@ export interface UpdateUserBody {
   image?: string | null;
   username?: string | null;
   displayUsername?: string | null;
-  twoFactorEnabled?: boolean | null;
 }
 
 /** A user. Plugins add their own fields (e.g. `username`). */

@@ -533,11 +533,6 @@ only; other sessions carry an opaque handle that `revoke-session` accepts.*/
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub remember_me: ::std::option::Option<bool>,
-        #[serde(
-            rename = "twoFactorEnabled",
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
-        pub two_factor_enabled: ::std::option::Option<bool>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub username: ::std::option::Option<::std::string::String>,
     }
@@ -773,11 +768,6 @@ session yet; the `two_factor` cookie names the pending sign-in, which any
         pub image: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub name: ::std::option::Option<::std::string::String>,
-        #[serde(
-            rename = "twoFactorEnabled",
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
-        pub two_factor_enabled: ::std::option::Option<bool>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub username: ::std::option::Option<::std::string::String>,
     }
@@ -3234,10 +3224,6 @@ session yet; the `two_factor` cookie names the pending sign-in, which any
                 ::std::option::Option<bool>,
                 ::std::string::String,
             >,
-            two_factor_enabled: ::std::result::Result<
-                ::std::option::Option<bool>,
-                ::std::string::String,
-            >,
             username: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -3253,7 +3239,6 @@ session yet; the `two_factor` cookie names the pending sign-in, which any
                     name: Err("no value supplied for name".to_string()),
                     password: Err("no value supplied for password".to_string()),
                     remember_me: Ok(Default::default()),
-                    two_factor_enabled: Ok(Default::default()),
                     username: Ok(Default::default()),
                 }
             }
@@ -3345,20 +3330,6 @@ session yet; the `two_factor` cookie names the pending sign-in, which any
                     });
                 self
             }
-            pub fn two_factor_enabled<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<bool>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.two_factor_enabled = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for two_factor_enabled: {e}"
-                        )
-                    });
-                self
-            }
             pub fn username<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -3385,7 +3356,6 @@ session yet; the `two_factor` cookie names the pending sign-in, which any
                     name: value.name?,
                     password: value.password?,
                     remember_me: value.remember_me?,
-                    two_factor_enabled: value.two_factor_enabled?,
                     username: value.username?,
                 })
             }
@@ -3400,7 +3370,6 @@ session yet; the `two_factor` cookie names the pending sign-in, which any
                     name: Ok(value.name),
                     password: Ok(value.password),
                     remember_me: Ok(value.remember_me),
-                    two_factor_enabled: Ok(value.two_factor_enabled),
                     username: Ok(value.username),
                 }
             }
@@ -4353,10 +4322,6 @@ session yet; the `two_factor` cookie names the pending sign-in, which any
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
-            two_factor_enabled: ::std::result::Result<
-                ::std::option::Option<bool>,
-                ::std::string::String,
-            >,
             username: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -4368,7 +4333,6 @@ session yet; the `two_factor` cookie names the pending sign-in, which any
                     display_username: Ok(Default::default()),
                     image: Ok(Default::default()),
                     name: Ok(Default::default()),
-                    two_factor_enabled: Ok(Default::default()),
                     username: Ok(Default::default()),
                 }
             }
@@ -4412,20 +4376,6 @@ session yet; the `two_factor` cookie names the pending sign-in, which any
                     });
                 self
             }
-            pub fn two_factor_enabled<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<bool>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.two_factor_enabled = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for two_factor_enabled: {e}"
-                        )
-                    });
-                self
-            }
             pub fn username<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -4448,7 +4398,6 @@ session yet; the `two_factor` cookie names the pending sign-in, which any
                     display_username: value.display_username?,
                     image: value.image?,
                     name: value.name?,
-                    two_factor_enabled: value.two_factor_enabled?,
                     username: value.username?,
                 })
             }
@@ -4459,7 +4408,6 @@ session yet; the `two_factor` cookie names the pending sign-in, which any
                     display_username: Ok(value.display_username),
                     image: Ok(value.image),
                     name: Ok(value.name),
-                    two_factor_enabled: Ok(value.two_factor_enabled),
                     username: Ok(value.username),
                 }
             }

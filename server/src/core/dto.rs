@@ -109,7 +109,8 @@ impl<T: Type> Type for WithUserFields<T> {
     fn register(registry: &mut Registry) {
         T::register(registry);
         if let Some(schema) = registry.schemas.get_mut(T::name().as_ref()) {
-            for (name, field) in crate::plugins::active_user_field_schemas() {
+            let input = T::name() != UserCore::name();
+            for (name, field) in crate::plugins::active_user_field_schemas(input) {
                 if !schema.properties.iter().any(|(n, _)| *n == name) {
                     schema.properties.push((name, field));
                 }

@@ -16,6 +16,14 @@ pub fn random_alphanumeric(len: usize) -> String {
         .collect()
 }
 
+/// `n` decimal digits from the OS RNG (one-time codes).
+pub fn random_digits(n: usize) -> String {
+    let mut rng = rand::rng();
+    (0..n)
+        .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
+        .collect()
+}
+
 /// A 32-character record id.
 pub fn new_id() -> String {
     random_alphanumeric(32)

@@ -135,6 +135,12 @@ pub trait UserFields: Send + Sync {
     /// JSON properties added to `User`, `SignUpEmailBody` and `UpdateUserBody`.
     fn schema(&self) -> Vec<(&'static str, MetaSchemaRef)>;
 
+    /// False for fields only the server changes (e.g. `twoFactorEnabled`):
+    /// they appear on `User` but not in the sign-up and update bodies.
+    fn client_settable(&self) -> bool {
+        true
+    }
+
     /// Validates and normalises the plugin's fields from a request body.
     /// `user_id` is `None` on sign-up. Returns the values to store (empty: none).
     fn prepare<'a>(
@@ -208,14 +214,16 @@ pub(crate) fn active_route_docs() -> Vec<crate::docs::RouteDoc> {
     })
 }
 
-/// The user-field schemas of the plugins active in the current scope.
-pub(crate) fn active_user_field_schemas() -> Vec<(&'static str, MetaSchemaRef)> {
+/// The user-field schemas of the plugins active in the current scope; for
+/// request bodies (`input`), only the fields clients may set.
+pub(crate) fn active_user_field_schemas(input: bool) -> Vec<(&'static str, MetaSchemaRef)> {
     ACTIVE.with(|a| {
         a.borrow()
             .iter()
             .flatten()
-            .filter_map(|p| p.user_fields().map(|f| f.schema()))
-            .flatten()
+            .filter_map(|p| p.user_fields())
+            .filter(|f| !input || f.client_settable())
+            .flat_map(|f| f.schema())
             .collect()
     })
 }

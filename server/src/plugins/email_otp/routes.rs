@@ -7,7 +7,6 @@ use poem::web::Data;
 use poem::Request;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi, Tags};
-use rand::Rng;
 use subtle::ConstantTimeEq;
 
 use super::{INVALID_OTP, INVALID_OTP_TYPE, OTP_EXPIRED, TOO_MANY_ATTEMPTS};
@@ -70,17 +69,10 @@ fn identifier(kind: &str, email: &str) -> String {
     format!("email-otp:{kind}:{}", token::hash_token(email))
 }
 
-fn random_digits(n: usize) -> String {
-    let mut rng = rand::rng();
-    (0..n)
-        .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
-        .collect()
-}
-
 /// Issues a code for (kind, email), replacing any earlier one, and mails it.
 async fn issue(state: &AppState, kind: &str, email: &str) -> Result<(), ApiError> {
     let cfg = &state.config.email_otp;
-    let otp = random_digits(cfg.otp_length);
+    let otp = token::random_digits(cfg.otp_length);
     let id = identifier(kind, email);
     let now = state.now();
     store::delete_verification(&state.db, &id).await?;

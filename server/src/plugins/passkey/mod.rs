@@ -25,15 +25,7 @@ pub const MIGRATIONS: MigrationSet = crate::migration_set!(
     "../migrations/postgres/passkey"
 );
 
-macro_rules! passkey_codes {
-    ($($name:ident = ($status:expr, $message:expr);)*) => {
-        $(pub const $name: ErrorCode = ErrorCode { code: stringify!($name), message: $message, status: $status };)*
-        /// Every error code of this plugin (Better Auth's `PASSKEY_ERROR_CODES`).
-        pub const ALL: &[ErrorCode] = &[$($name),*];
-    };
-}
-
-passkey_codes! {
+crate::error_codes! {
     CHALLENGE_NOT_FOUND = (400, "Challenge not found");
     YOU_ARE_NOT_ALLOWED_TO_REGISTER_THIS_PASSKEY = (401, "You are not allowed to register this passkey");
     FAILED_TO_VERIFY_REGISTRATION = (400, "Failed to verify registration");

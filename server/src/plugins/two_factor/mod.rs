@@ -39,15 +39,7 @@ pub const MIGRATIONS: MigrationSet = crate::migration_set!(
     "../migrations/postgres/two_factor"
 );
 
-macro_rules! two_factor_codes {
-    ($($name:ident = ($status:expr, $message:expr);)*) => {
-        $(pub const $name: ErrorCode = ErrorCode { code: stringify!($name), message: $message, status: $status };)*
-        /// Every error code of this plugin (Better Auth's `TWO_FACTOR_ERROR_CODES`).
-        pub const ALL: &[ErrorCode] = &[$($name),*];
-    };
-}
-
-two_factor_codes! {
+crate::error_codes! {
     OTP_NOT_ENABLED = (400, "OTP not enabled");
     OTP_HAS_EXPIRED = (400, "OTP has expired");
     TOTP_NOT_ENABLED = (400, "TOTP not enabled");
@@ -173,6 +165,10 @@ struct TwoFactorEnabledField;
 impl UserFields for TwoFactorEnabledField {
     fn schema(&self) -> Vec<(&'static str, MetaSchemaRef)> {
         vec![("twoFactorEnabled", Option::<bool>::schema_ref())]
+    }
+
+    fn client_settable(&self) -> bool {
+        false
     }
 
     fn prepare<'a>(

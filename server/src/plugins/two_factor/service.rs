@@ -13,7 +13,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{Duration, NaiveDateTime};
 use hmac::{Hmac, KeyInit, Mac};
-use rand::Rng;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
@@ -353,12 +352,7 @@ pub async fn send_otp(state: &AppState, ctx: &RequestContext) -> Result<(), ApiE
     if !tf_store::is_enabled(&state.db, &user.id).await? {
         return Err(ApiError::new(TWO_FACTOR_NOT_ENABLED));
     }
-    let code: String = {
-        let mut rng = rand::rng();
-        (0..OTP_DIGITS)
-            .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
-            .collect()
-    };
+    let code = token::random_digits(OTP_DIGITS);
     let key = v.otp_key();
     let id = format!("{OTP}:{}", token::hash_token(&key));
     let now = state.now();
