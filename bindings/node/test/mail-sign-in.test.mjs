@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto";
 import { test } from "node:test";
 
 import gatehouse from "../index.js";
-import { decodeQP, serverWithMail, waitFor } from "./helpers.mjs";
+import { decodeQP, serverWithMail, waitFor } from "../test-support/helpers.mjs";
 
 const { createAuthClient, magicLinkClient, emailOTPClient } = gatehouse;
 
