@@ -554,7 +554,10 @@ async fn complete(
         }
     };
     if trust_device {
-        trust_this_device(state, ctx, &user.id).await?;
+        let row = tf_store::find(&state.db, &user.id).await?;
+        if let Some(binding) = trust_binding(state, &user.id, row.as_ref()).await? {
+            issue_trust(state, ctx, &user.id, &binding).await?;
+        }
     }
     Ok(TokenUserResponse {
         token,
@@ -569,23 +572,31 @@ fn device_mac(state: &AppState, user_id: &str, identifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
 }
 
+/// What a trusted-device record is bound to: the user, the current 2FA
+/// enrolment and the current password, so disabling 2FA or any password
+/// change voids it. `None` without an enrolment.
+async fn trust_binding(
+    state: &AppState,
+    user_id: &str,
+    row: Option<&TwoFactorRow>,
+) -> Result<Option<String>, ApiError> {
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let fingerprint = password_fingerprint(state, user_id).await?;
+    Ok(Some(format!("{user_id}:{}:{fingerprint}", row.id)))
+}
+
 /// Issues a `trust_device` cookie: `<HMAC(userId!id)>!trust-device-<32>`, signed.
-async fn trust_this_device(
+async fn issue_trust(
     state: &AppState,
     ctx: &RequestContext,
     user_id: &str,
+    binding: &str,
 ) -> Result<(), ApiError> {
-    let Some(row) = tf_store::find(&state.db, user_id).await? else {
-        return Ok(());
-    };
     let identifier = format!("trust-device-{}", token::random_alphanumeric(32));
-    let value = format!(
-        "{user_id}:{}:{}",
-        row.id,
-        password_fingerprint(state, user_id).await?
-    );
     let max_age = state.config.two_factor.trust_device_max_age;
-    links::issue(state, TRUST, identifier.clone(), &value, max_age).await?;
+    links::issue(state, TRUST, identifier.clone(), binding, max_age).await?;
     let cookie = format!("{}!{identifier}", device_mac(state, user_id, &identifier));
     let names = &state.cookies;
     ctx.set_cookie(
@@ -605,6 +616,7 @@ async fn trusted_device(
     state: &AppState,
     ctx: &RequestContext,
     user_id: &str,
+    row: Option<&TwoFactorRow>,
 ) -> Result<bool, ApiError> {
     let Some(cookie) = ctx.signed_cookie(state, &state.cookies.trust_device) else {
         return Ok(false);
@@ -619,18 +631,13 @@ async fn trusted_device(
     let Some((value, expires_at)) = links::consume(state, TRUST, identifier).await? else {
         return Ok(false);
     };
-    let Some(row) = tf_store::find(&state.db, user_id).await? else {
+    let Some(binding) = trust_binding(state, user_id, row).await? else {
         return Ok(false);
     };
-    let current = format!(
-        "{user_id}:{}:{}",
-        row.id,
-        password_fingerprint(state, user_id).await?
-    );
-    if expires_at <= state.now() || !bool::from(current.as_bytes().ct_eq(value.as_bytes())) {
+    if expires_at <= state.now() || !bool::from(binding.as_bytes().ct_eq(value.as_bytes())) {
         return Ok(false);
     }
-    trust_this_device(state, ctx, user_id).await?;
+    issue_trust(state, ctx, user_id, &binding).await?;
     Ok(true)
 }
 
@@ -645,10 +652,10 @@ pub async fn challenge_sign_in(
     if !tf_store::is_enabled(&state.db, &user.id).await? {
         return Ok(None);
     }
-    if trusted_device(state, ctx, &user.id).await? {
+    let row = tf_store::find(&state.db, &user.id).await?;
+    if trusted_device(state, ctx, &user.id, row.as_ref()).await? {
         return Ok(None);
     }
-    let row = tf_store::find(&state.db, &user.id).await?;
     let mut methods = Vec::new();
     if row.as_ref().is_some_and(|r| r.verified == Some(true)) {
         methods.push("totp".to_string());
