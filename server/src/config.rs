@@ -45,6 +45,7 @@ pub struct Config {
     pub session: SessionConfig,
     pub email_and_password: EmailPasswordConfig,
     pub password_hash: PasswordHashConfig,
+    pub server: ServerConfig,
     pub cookies: CookieConfig,
     pub rate_limit: RateLimitConfig,
     pub ip: IpConfig,
@@ -262,13 +263,38 @@ pub struct EmailPasswordConfig {
     pub reset_password_token_expires_in: i64,
 }
 
-/// argon2id cost; the defaults are OWASP's recommended minimum.
+/// argon2id cost (the defaults are OWASP's recommended minimum) and how many
+/// hashes may run and wait at once.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PasswordHashConfig {
     pub memory_kib: u32,
     pub iterations: u32,
     pub parallelism: u32,
+    /// Hashes computed at once, each holding `memory_kib`; default: the
+    /// number of cores.
+    pub concurrency: Option<usize>,
+    /// Hashes allowed to wait for a worker; past that, `503` with
+    /// `Retry-After`. Default: 16 per worker.
+    pub queue: Option<usize>,
+}
+
+/// Connection limits of the HTTP server (the `gatehouse` binary, and
+/// [`crate::http::server`] when embedding).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Seconds a client has to send a request's headers, counted from when
+    /// the server starts waiting for them (a new connection, or the end of
+    /// the previous response).
+    pub header_read_timeout: u64,
+    /// Seconds a client has to send a request's body once its headers are in.
+    pub body_read_timeout: u64,
+    /// Seconds an idle kept-alive connection stays open.
+    pub keep_alive_timeout: u64,
+    /// Connections served at once; further clients wait in the listen
+    /// backlog. Default: 4096, or less when the open-file limit is lower.
+    pub max_connections: Option<usize>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -354,6 +380,7 @@ impl Default for Config {
             session: SessionConfig::default(),
             email_and_password: EmailPasswordConfig::default(),
             password_hash: PasswordHashConfig::default(),
+            server: ServerConfig::default(),
             cookies: CookieConfig::default(),
             rate_limit: RateLimitConfig::default(),
             ip: IpConfig::default(),
@@ -401,6 +428,19 @@ impl Default for PasswordHashConfig {
             memory_kib: 19456,
             iterations: 2,
             parallelism: 1,
+            concurrency: None,
+            queue: None,
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            header_read_timeout: 10,
+            body_read_timeout: 15,
+            keep_alive_timeout: 20,
+            max_connections: None,
         }
     }
 }
@@ -651,6 +691,23 @@ impl Config {
         {
             return Err(ConfigError::Invalid(
                 "session durations must be positive".into(),
+            ));
+        }
+        let sv = &self.server;
+        if sv.header_read_timeout == 0
+            || sv.body_read_timeout == 0
+            || sv.keep_alive_timeout == 0
+            || sv.max_connections == Some(0)
+        {
+            return Err(ConfigError::Invalid(
+                "server: header_read_timeout, body_read_timeout, keep_alive_timeout \
+                 and max_connections must be > 0"
+                    .into(),
+            ));
+        }
+        if self.password_hash.concurrency == Some(0) {
+            return Err(ConfigError::Invalid(
+                "password_hash.concurrency must be > 0".into(),
             ));
         }
         if self.rate_limit.window == 0 || self.rate_limit.max == 0 {

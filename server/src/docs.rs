@@ -6,7 +6,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use poem_openapi::registry::{MetaApi, MetaMediaType, MetaResponse, MetaSecurityScheme, Registry};
+use poem_openapi::registry::{
+    MetaApi, MetaMediaType, MetaResponse, MetaSchema, MetaSchemaRef, MetaSecurityScheme, Registry,
+};
 use poem_openapi::OpenApi;
 
 use crate::error::{codes, ErrorBody, ErrorCode};
@@ -42,6 +44,7 @@ const WITH_BODY: &[ErrorCode] = &[
     codes::BAD_REQUEST,
     codes::BODY_MUST_BE_AN_OBJECT,
     codes::PAYLOAD_TOO_LARGE,
+    codes::REQUEST_TIMEOUT,
     codes::UNSUPPORTED_MEDIA_TYPE,
     codes::MISSING_OR_NULL_ORIGIN,
     codes::INVALID_ORIGIN,
@@ -101,6 +104,7 @@ impl<T: OpenApi> OpenApi for Documented<T> {
 
     fn register(registry: &mut Registry) {
         T::register(registry);
+        mark_optional_properties_nullable(registry);
         registry.security_schemes.insert(
             COOKIE_SCHEME,
             MetaSecurityScheme {
@@ -139,6 +143,35 @@ impl<T: OpenApi> OpenApi for Documented<T> {
         >,
     ) {
         self.0.add_routes(route_table)
+    }
+}
+
+/// An optional property (`Option<T>`) is written as `null` when absent
+/// (`User.image`, `username`...) and reads `null` as absent, so the spec
+/// says `nullable` for every property that is not required.
+fn mark_optional_properties_nullable(registry: &mut Registry) {
+    for schema in registry.schemas.values_mut() {
+        let required = schema.required.clone();
+        for (name, prop) in &mut schema.properties {
+            if required.contains(name) {
+                continue;
+            }
+            *prop = match std::mem::replace(prop, MetaSchemaRef::Reference(String::new())) {
+                // Optional lists are left out rather than sent as null.
+                MetaSchemaRef::Inline(inline) if inline.ty == "array" => {
+                    MetaSchemaRef::Inline(inline)
+                }
+                MetaSchemaRef::Inline(mut inline) => {
+                    inline.nullable = true;
+                    MetaSchemaRef::Inline(inline)
+                }
+                reference => MetaSchemaRef::Inline(Box::new(MetaSchema {
+                    nullable: true,
+                    all_of: vec![reference],
+                    ..MetaSchema::ANY
+                })),
+            };
+        }
     }
 }
 

@@ -89,6 +89,8 @@ pub mod codes {
         NEW_USER_SIGNUP_DISABLED = (400, "New user signup is disabled");
         FIELD_TOO_LONG = (400, "Field is too long");
         TOO_MANY_REQUESTS = (429, "Too many requests. Please try again later.");
+        REQUEST_TIMEOUT = (408, "The request body did not arrive in time");
+        SERVER_BUSY = (503, "The server is busy. Please try again shortly.");
         INTERNAL_SERVER_ERROR = (500, "Internal Server Error");
     }
 }
@@ -153,6 +155,18 @@ impl From<StorageError> for ApiError {
     }
 }
 
+impl From<crate::crypto::password::PasswordError> for ApiError {
+    fn from(err: crate::crypto::password::PasswordError) -> Self {
+        match err {
+            crate::crypto::password::PasswordError::Busy => ApiError::new(codes::SERVER_BUSY),
+            other => {
+                tracing::error!(error = %other, "password hashing failed");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: {}", self.code, self.message)
@@ -199,8 +213,16 @@ impl ApiResponse for ApiError {
             (413, "Request body too large"),
             (415, "Unsupported media type"),
             (422, "Unprocessable: e.g. the user already exists"),
+            (
+                408,
+                "The request body did not arrive in time (`REQUEST_TIMEOUT`)",
+            ),
             (429, "Rate limited; see the X-Retry-After header"),
             (500, "Internal error"),
+            (
+                503,
+                "Busy: too many password hashes queued (`SERVER_BUSY`); see the Retry-After header",
+            ),
         ];
         MetaResponses {
             responses: STATUSES

@@ -126,6 +126,11 @@ impl GatehouseBuilder {
         let config = self.config;
         config.validate()?;
         let registry = PluginRegistry::from_ids(&config.plugins)?;
+        for plugin in registry.all() {
+            plugin
+                .check_config(&config)
+                .map_err(|e| StartError::Config(config::ConfigError::Invalid(e)))?;
+        }
         let secret = resolve_secret(&config)?;
         let db = Db::connect(&config.database_url, config.database_pool_size).await?;
         if self.migrate {

@@ -108,14 +108,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         plugins = ?gatehouse.state().plugins.all().iter().map(|p| p.id()).collect::<Vec<_>>(),
         "gatehouse listening"
     );
-    poem::Server::new(poem::listener::TcpListener::bind(listen))
-        .run_with_graceful_shutdown(
-            gatehouse.app(),
-            async {
-                let _ = tokio::signal::ctrl_c().await;
-            },
-            None,
-        )
-        .await?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let limits =
+        gatehouse_server::http::server::Limits::from_config(&gatehouse.state().config.server);
+    gatehouse_server::http::server::serve(listener, gatehouse.app(), limits, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
     Ok(())
 }

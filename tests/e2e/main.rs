@@ -2,6 +2,7 @@
 //! SQLite and, when `GATEHOUSE_TEST_POSTGRES_URL` is set, on PostgreSQL.
 
 mod change_email;
+mod connections;
 mod delete_confirmation;
 mod email_otp;
 mod email_password;
@@ -9,6 +10,7 @@ mod email_verification;
 mod http_rules;
 mod library;
 mod magic_link;
+mod ownership;
 mod passkey;
 mod password_reset;
 mod plugins;

@@ -7,8 +7,8 @@ pub mod smtp;
 use std::sync::Arc;
 
 use gatehouse_server::config::Config;
+use gatehouse_server::http::server::{serve, Limits};
 use gatehouse_server::{Gatehouse, ManualClock};
-use poem::listener::{Acceptor, Listener, TcpListener};
 use rand::Rng;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
@@ -94,14 +94,10 @@ impl TestServer {
 
     pub async fn start_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
-        let acceptor = TcpListener::bind("127.0.0.1:0")
-            .into_acceptor()
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
-        let addr = acceptor.local_addr()[0]
-            .as_socket_addr()
-            .copied()
-            .expect("tcp address");
+        let addr = listener.local_addr().expect("tcp address");
         let origin = format!("http://{addr}");
 
         let mut config = test_config();
@@ -122,8 +118,10 @@ impl TestServer {
                 .expect("gatehouse starts"),
         );
         let app = gatehouse.app();
+        // The server loop `gatehouse serve` runs, with its connection limits.
+        let limits = Limits::from_config(&gatehouse.state().config.server);
         let server = tokio::spawn(async move {
-            let _ = poem::Server::new_with_acceptor(acceptor).run(app).await;
+            let _ = serve(listener, app, limits, std::future::pending()).await;
         });
         TestServer {
             base: format!("{origin}/api/auth"),

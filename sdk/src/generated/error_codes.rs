@@ -98,6 +98,10 @@ pub enum ErrorCode {
     FieldTooLong,
     /// `TOO_MANY_REQUESTS`: Too many requests. Please try again later.
     TooManyRequests,
+    /// `REQUEST_TIMEOUT`: The request body did not arrive in time
+    RequestTimeout,
+    /// `SERVER_BUSY`: The server is busy. Please try again shortly.
+    ServerBusy,
     /// `INTERNAL_SERVER_ERROR`: Internal Server Error
     InternalServerError,
     /// `INVALID_USERNAME_OR_PASSWORD`: Invalid username or password
@@ -215,6 +219,8 @@ impl ErrorCode {
             ErrorCode::NewUserSignupDisabled => "NEW_USER_SIGNUP_DISABLED",
             ErrorCode::FieldTooLong => "FIELD_TOO_LONG",
             ErrorCode::TooManyRequests => "TOO_MANY_REQUESTS",
+            ErrorCode::RequestTimeout => "REQUEST_TIMEOUT",
+            ErrorCode::ServerBusy => "SERVER_BUSY",
             ErrorCode::InternalServerError => "INTERNAL_SERVER_ERROR",
             ErrorCode::InvalidUsernameOrPassword => "INVALID_USERNAME_OR_PASSWORD",
             ErrorCode::UsernameIsAlreadyTaken => "USERNAME_IS_ALREADY_TAKEN",
@@ -300,6 +306,8 @@ impl ErrorCode {
             "NEW_USER_SIGNUP_DISABLED" => ErrorCode::NewUserSignupDisabled,
             "FIELD_TOO_LONG" => ErrorCode::FieldTooLong,
             "TOO_MANY_REQUESTS" => ErrorCode::TooManyRequests,
+            "REQUEST_TIMEOUT" => ErrorCode::RequestTimeout,
+            "SERVER_BUSY" => ErrorCode::ServerBusy,
             "INTERNAL_SERVER_ERROR" => ErrorCode::InternalServerError,
             "INVALID_USERNAME_OR_PASSWORD" => ErrorCode::InvalidUsernameOrPassword,
             "USERNAME_IS_ALREADY_TAKEN" => ErrorCode::UsernameIsAlreadyTaken,

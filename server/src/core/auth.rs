@@ -78,10 +78,7 @@ pub async fn sign_up_email(
     }
 
     let existing = store::find_user_by_email(&state.db, &email).await?;
-    let hash = state.hasher.hash(&input.password).await.map_err(|e| {
-        tracing::error!(error = %e, "password hashing failed");
-        ApiError::new(codes::FAILED_TO_CREATE_USER)
-    })?;
+    let hash = state.hasher.hash(&input.password).await?;
     let now = state.now();
     let user = UserRow {
         id: token::new_id(),
@@ -126,7 +123,13 @@ pub async fn sign_up_email(
     created?;
 
     if email_verification::send_on_sign_up(state) && state.mailer.enabled() {
-        email_verification::send_link(state, &user, input.callback_url.as_deref()).await?;
+        email_verification::send_link(
+            state,
+            &user,
+            input.callback_url.as_deref(),
+            email_verification::Requester::Registrant,
+        )
+        .await?;
     }
     let user_out = user_json(state, &user).await?;
     if !cfg.auto_sign_in || cfg.require_email_verification {
@@ -164,18 +167,11 @@ pub async fn sign_in_with_password(
             (u, a, stored)
         }
         _ => {
-            state.hasher.verify_dummy(password).await;
+            state.hasher.verify_dummy(password).await?;
             return Err(ApiError::new(invalid));
         }
     };
-    let verified = state
-        .hasher
-        .verify(password, &stored)
-        .await
-        .unwrap_or_else(|e| {
-            tracing::warn!(error = %e, account = %account.id, "stored password hash unusable");
-            Verified::No
-        });
+    let verified = state.hasher.verify(password, &stored).await?;
     if !verified.ok() {
         return Err(ApiError::new(invalid));
     }
@@ -191,7 +187,14 @@ pub async fn sign_in_with_password(
     if state.config.email_and_password.require_email_verification && !user.email_verified {
         // A fresh link goes out; the stale one may have expired.
         if state.mailer.enabled() {
-            email_verification::send_link(state, &user, callback_url).await?;
+            // The caller just proved the password: the registrant.
+            email_verification::send_link(
+                state,
+                &user,
+                callback_url,
+                email_verification::Requester::Registrant,
+            )
+            .await?;
         }
         return Err(ApiError::new(codes::EMAIL_NOT_VERIFIED));
     }

@@ -8,6 +8,7 @@ use serde_json::json;
 
 use crate::core::dto::User;
 use crate::core::links;
+use crate::core::ownership::{self, Proof};
 use crate::core::session::{create_session, resolve_session, ResolveOptions};
 use crate::crypto::token;
 use crate::db::models::UserRow;
@@ -42,13 +43,31 @@ pub fn send_on_sign_up(state: &AppState) -> bool {
         .unwrap_or(state.config.email_and_password.require_email_verification)
 }
 
+/// Who asked for a verification link, which decides what following it does
+/// to an unverified account (see `core::ownership`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requester {
+    /// Whoever registered: at sign-up, at a password sign-in, or signed in.
+    /// Following the link confirms that registration as made.
+    Registrant,
+    /// Anyone, by address alone: following the link proves the address and
+    /// nothing more.
+    Anyone,
+}
+
 /// Creates a link for `user` and mails it in the background.
 pub async fn send_link(
     state: &Arc<AppState>,
     user: &UserRow,
     callback_url: Option<&str>,
+    requester: Requester,
 ) -> Result<(), ApiError> {
-    let value = json!({ "userId": user.id, "email": user.email }).to_string();
+    let value = json!({
+        "userId": user.id,
+        "email": user.email,
+        "registrant": requester == Requester::Registrant,
+    })
+    .to_string();
     let ttl = state.config.email_verification.expires_in;
     let raw = links::issue(state, PURPOSE, token::random_alphanumeric(32), &value, ttl).await?;
     let url = links::api_url(
@@ -96,14 +115,22 @@ pub async fn send_verification_email(
         if s.user.email_verified {
             return Err(ApiError::new(codes::EMAIL_ALREADY_VERIFIED));
         }
-        return send_link(state, &s.user, body.callback_url.as_deref()).await;
+        return send_link(
+            state,
+            &s.user,
+            body.callback_url.as_deref(),
+            Requester::Registrant,
+        )
+        .await;
     }
     let state = state.clone();
     let callback = body.callback_url.clone();
     tokio::spawn(async move {
         match store::find_user_by_email(&state.db, &email).await {
             Ok(Some(user)) if !user.email_verified => {
-                if let Err(e) = send_link(&state, &user, callback.as_deref()).await {
+                if let Err(e) =
+                    send_link(&state, &user, callback.as_deref(), Requester::Anyone).await
+                {
                     tracing::warn!(error = %e, "verification link not created");
                 }
             }
@@ -126,13 +153,12 @@ pub async fn verify_email(
     let outcome = verify(state, ctx, raw_token).await;
     match (outcome, callback_url) {
         (Ok(user), Some(cb)) => {
-            ctx.set_redirect(cb.to_string());
+            ctx.set_redirect(cb, &[]);
             Ok(VerifyEmailResponse { status: true, user })
         }
         (Ok(user), None) => Ok(VerifyEmailResponse { status: true, user }),
         (Err(e), Some(cb)) => {
-            let sep = if cb.contains('?') { '&' } else { '?' };
-            ctx.set_redirect(format!("{cb}{sep}error={}", e.code));
+            ctx.set_redirect(cb, &[("error", e.code.as_ref())]);
             Ok(VerifyEmailResponse {
                 status: false,
                 user: None,
@@ -190,8 +216,13 @@ async fn verify(
         // The address changed since the link was sent.
         return Err(invalid());
     }
-    store::mark_email_verified(&state.db, &user.id, email, state.now()).await?;
-    state.sessions.invalidate_user(&user.id);
+    // Whoever registered this unverified address may not be its owner.
+    let proof = if value["registrant"].as_bool() == Some(true) {
+        Proof::Registrant
+    } else {
+        Proof::Verification
+    };
+    let user = ownership::claim_address(state, Some(ctx), &user, proof).await?;
     let current = resolve_session(
         state,
         ctx,

@@ -6,6 +6,7 @@ pub mod change_email;
 pub mod dto;
 pub mod email_verification;
 pub mod links;
+pub mod ownership;
 pub mod password_reset;
 pub mod routes;
 pub mod session;

@@ -115,7 +115,7 @@ pub async fn reset_redirect(
     // Relative callbacks resolve against the base URL, as Better Auth does.
     let base = url::Url::parse(&format!("{}/", state.config.base_url()))
         .map_err(|_| ApiError::internal())?;
-    let mut target = base
+    let target = base
         .join(callback_url)
         .map_err(|_| ApiError::new(codes::INVALID_CALLBACK_URL))?;
     let valid = match links::peek(state, PURPOSE, raw).await? {
@@ -123,13 +123,10 @@ pub async fn reset_redirect(
         None => false,
     };
     if valid {
-        target.query_pairs_mut().append_pair("token", raw);
+        ctx.set_redirect(target.as_str(), &[("token", raw)]);
     } else {
-        target
-            .query_pairs_mut()
-            .append_pair("error", "INVALID_TOKEN");
+        ctx.set_redirect(target.as_str(), &[("error", "INVALID_TOKEN")]);
     }
-    ctx.set_redirect(target.to_string());
     Ok(())
 }
 
@@ -146,6 +143,8 @@ pub async fn reset_password(
         .filter(|t| !t.is_empty())
         .ok_or_else(|| ApiError::new(codes::INVALID_TOKEN))?;
     check_password_length(state, &body.new_password)?;
+    // Hashed before the token is spent, so a busy server loses no link.
+    let hash = state.hasher.hash(&body.new_password).await?;
     let (user_id, expires_at) = links::consume(state, PURPOSE, raw)
         .await?
         .ok_or_else(|| ApiError::new(codes::INVALID_TOKEN))?;
@@ -156,11 +155,6 @@ pub async fn reset_password(
     let user = store::find_user_by_id(&state.db, &user_id)
         .await?
         .ok_or_else(|| ApiError::new(codes::USER_NOT_FOUND))?;
-    let hash = state
-        .hasher
-        .hash(&body.new_password)
-        .await
-        .map_err(|_| ApiError::internal())?;
     match store::find_user_with_credential(&state.db, &user.id).await? {
         Some(account) => store::update_account_password(&state.db, &account.id, &hash, now).await?,
         None => {

@@ -32,6 +32,7 @@ pub const ROUTE_DOCS: &[RouteDoc] = &[
         operation_id: "signUpEmail",
         auth: RouteAuth::Public,
         errors: &[
+            codes::SERVER_BUSY,
             codes::PASSWORD_TOO_SHORT,
             codes::PASSWORD_TOO_LONG,
             codes::EMAIL_PASSWORD_SIGN_UP_DISABLED,
@@ -46,6 +47,7 @@ pub const ROUTE_DOCS: &[RouteDoc] = &[
         operation_id: "signInEmail",
         auth: RouteAuth::Public,
         errors: &[
+            codes::SERVER_BUSY,
             codes::INVALID_EMAIL,
             codes::INVALID_EMAIL_OR_PASSWORD,
             codes::EMAIL_NOT_VERIFIED,
@@ -94,6 +96,7 @@ pub const ROUTE_DOCS: &[RouteDoc] = &[
         operation_id: "changePassword",
         auth: RouteAuth::Session,
         errors: &[
+            codes::SERVER_BUSY,
             codes::INVALID_PASSWORD,
             codes::CREDENTIAL_ACCOUNT_NOT_FOUND,
             codes::PASSWORD_TOO_SHORT,
@@ -105,6 +108,7 @@ pub const ROUTE_DOCS: &[RouteDoc] = &[
         operation_id: "setPassword",
         auth: RouteAuth::Session,
         errors: &[
+            codes::SERVER_BUSY,
             codes::PASSWORD_ALREADY_SET,
             codes::PASSWORD_TOO_SHORT,
             codes::PASSWORD_TOO_LONG,
@@ -115,6 +119,7 @@ pub const ROUTE_DOCS: &[RouteDoc] = &[
         operation_id: "deleteUser",
         auth: RouteAuth::Session,
         errors: &[
+            codes::SERVER_BUSY,
             codes::NOT_FOUND,
             codes::INVALID_PASSWORD,
             codes::CREDENTIAL_ACCOUNT_NOT_FOUND,
@@ -168,6 +173,7 @@ pub const ROUTE_DOCS: &[RouteDoc] = &[
         operation_id: "resetPassword",
         auth: RouteAuth::Public,
         errors: &[
+            codes::SERVER_BUSY,
             codes::INVALID_TOKEN,
             codes::PASSWORD_TOO_SHORT,
             codes::PASSWORD_TOO_LONG,

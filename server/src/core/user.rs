@@ -126,17 +126,12 @@ pub async fn change_password(
     let ok = state
         .hasher
         .verify(&body.current_password, &stored)
-        .await
-        .map(|v| v.ok())
-        .unwrap_or(false);
+        .await?
+        .ok();
     if !ok {
         return Err(ApiError::new(codes::INVALID_PASSWORD));
     }
-    let hash = state
-        .hasher
-        .hash(&body.new_password)
-        .await
-        .map_err(|_| ApiError::internal())?;
+    let hash = state.hasher.hash(&body.new_password).await?;
     store::update_account_password(&state.db, &account.id, &hash, state.now()).await?;
     let mut new_token = None;
     if body.revoke_other_sessions.unwrap_or(false) {
@@ -164,11 +159,7 @@ pub async fn set_password(
         return Err(ApiError::new(codes::PASSWORD_ALREADY_SET));
     }
     check_password_length(state, &body.new_password)?;
-    let hash = state
-        .hasher
-        .hash(&body.new_password)
-        .await
-        .map_err(|_| ApiError::internal())?;
+    let hash = state.hasher.hash(&body.new_password).await?;
     let now = state.now();
     match existing {
         Some(a) => store::update_account_password(&state.db, &a.id, &hash, now).await?,
@@ -200,12 +191,7 @@ pub async fn delete_user(
     let email_confirmation = state.config.user.delete_email_confirmation && state.mailer.enabled();
     match (&body.password, credential.and_then(|a| a.password)) {
         (Some(given), Some(stored)) => {
-            let ok = state
-                .hasher
-                .verify(given, &stored)
-                .await
-                .map(|v| v.ok())
-                .unwrap_or(false);
+            let ok = state.hasher.verify(given, &stored).await?.ok();
             if !ok {
                 return Err(ApiError::new(codes::INVALID_PASSWORD));
             }
@@ -305,7 +291,7 @@ pub async fn delete_user_callback(
     delete_with_token(state, &s, raw).await?;
     expire_session_cookies(state, ctx);
     if let Some(cb) = callback_url {
-        ctx.set_redirect(cb.to_string());
+        ctx.set_redirect(cb, &[]);
     }
     Ok(())
 }

@@ -397,12 +397,42 @@ pub async fn mark_email_verified(
     email: &str,
     now: NaiveDateTime,
 ) -> Result<bool, StorageError> {
-    with_conn!(db, |conn| {
+    with_conn!(db, |conn| mark_email_verified_in(
+        conn.into(),
+        user_id,
+        email,
+        now
+    )
+    .await)
+}
+
+/// [`mark_email_verified`] inside the caller's transaction.
+pub async fn mark_email_verified_in(
+    tx: Tx<'_>,
+    user_id: &str,
+    email: &str,
+    now: NaiveDateTime,
+) -> Result<bool, StorageError> {
+    on_tx!(tx, |conn| {
         let n = diesel::update(users::table.find(user_id).filter(users::email.eq(email)))
             .set((users::email_verified.eq(true), users::updated_at.eq(now)))
             .execute(conn)
             .await?;
         Ok(n == 1)
+    })
+}
+
+/// Deletes every session and every account (password and linked providers)
+/// of a user, inside the caller's transaction.
+pub async fn remove_sign_in_credentials(tx: Tx<'_>, user_id: &str) -> Result<(), StorageError> {
+    on_tx!(tx, |conn| {
+        diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id)))
+            .execute(conn)
+            .await?;
+        diesel::delete(accounts::table.filter(accounts::user_id.eq(user_id)))
+            .execute(conn)
+            .await?;
+        Ok(())
     })
 }
 
@@ -439,15 +469,6 @@ pub async fn update_user_email(
             .await?;
         Ok(n == 1)
     })
-}
-
-/// Deletes every account (credential and linked) of a user.
-pub async fn delete_accounts(db: &Db, user_id: &str) -> Result<usize, StorageError> {
-    with_conn!(db, |conn| Ok(diesel::delete(
-        accounts::table.filter(accounts::user_id.eq(user_id))
-    )
-    .execute(conn)
-    .await?))
 }
 
 /// Deletes any one-time value under `identifier`.

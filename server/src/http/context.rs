@@ -115,11 +115,18 @@ impl RequestContext {
     }
 
     /// Turns a successful response into `302 Location: url` (empty body).
-    pub fn set_redirect(&self, url: String) {
+    /// Answers with a `302` to `target` plus `query` (e.g. `error=CODE`),
+    /// built by [`crate::http::redirect::location`]. A target that does not
+    /// parse leaves no redirect: the route's own answer goes out instead.
+    pub fn set_redirect(&self, target: &str, query: &[(&str, &str)]) {
+        let location = crate::http::redirect::location(target, query);
+        if location.is_none() {
+            tracing::warn!("redirect target does not parse; answering without it");
+        }
         self.outgoing
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .redirect = Some(url);
+            .redirect = location;
     }
 
     pub fn redirect(&self) -> Option<String> {

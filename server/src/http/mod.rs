@@ -1,6 +1,7 @@
 //! HTTP concerns that wrap every route: the request pipeline (path
 //! canonicalisation, rate limits, body rules, origin checks, error shape),
-//! cookies, client IP, trusted origins.
+//! cookies, client IP, trusted origins, redirects; and the server loop
+//! with its connection limits.
 
 pub mod body_schema;
 pub mod client_ip;
@@ -9,3 +10,5 @@ pub mod cookies;
 pub mod origin;
 pub mod pipeline;
 pub mod rate_limit;
+pub mod redirect;
+pub mod server;

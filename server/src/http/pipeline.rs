@@ -95,7 +95,10 @@ impl<E: Endpoint> Endpoint for Pipeline<E> {
         }
 
         if let Err(err) = read_body(state, &path, &mut req, &mut ctx).await {
-            let close = err.status == StatusCode::PAYLOAD_TOO_LARGE;
+            let close = matches!(
+                err.status,
+                StatusCode::PAYLOAD_TOO_LARGE | StatusCode::REQUEST_TIMEOUT
+            );
             let mut resp = err.into_response();
             if close {
                 // The unread rest of the body would poison a kept-alive connection.
@@ -122,6 +125,11 @@ impl<E: Endpoint> Endpoint for Pipeline<E> {
             Err(e) => e.into_response(),
         };
         let mut resp = normalize(resp).await;
+        if resp.status() == StatusCode::SERVICE_UNAVAILABLE {
+            // Password hashing at capacity: a second is about one queue's worth.
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, "1".parse().expect("static header"));
+        }
         // A handler that chose a redirect (success, or `?error=` on failure) gets it.
         if let Some(location) = ctx.redirect() {
             resp = Response::builder()
@@ -171,10 +179,11 @@ async fn read_body(
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large());
     }
-    let bytes = req
-        .take_body()
-        .into_bytes_limit(limit)
+    // A body trickled in byte by byte must not hold the connection forever.
+    let timeout = std::time::Duration::from_secs(state.config.server.body_read_timeout);
+    let bytes = tokio::time::timeout(timeout, req.take_body().into_bytes_limit(limit))
         .await
+        .map_err(|_| ApiError::new(codes::REQUEST_TIMEOUT))?
         .map_err(|e| match e {
             poem::error::ReadBodyError::PayloadTooLarge => too_large(),
             _ => ApiError::with_message(codes::BAD_REQUEST, "Could not read the request body"),

@@ -96,6 +96,12 @@ pub trait Plugin: Send + Sync + 'static {
         &[]
     }
 
+    /// Checks the configuration at start-up, so that nothing the operator
+    /// set can fail later at request time. The message names the setting.
+    fn check_config(&self, _config: &crate::config::Config) -> Result<(), String> {
+        Ok(())
+    }
+
     /// Columns this plugin adds to the user, if any.
     fn user_fields(&self) -> Option<&dyn UserFields> {
         None
@@ -111,6 +117,19 @@ pub trait Plugin: Send + Sync + 'static {
         _remember: bool,
     ) -> BoxFuture<'a, Result<Option<TwoFactorRedirect>, ApiError>> {
         Box::pin(async { Ok(None) })
+    }
+
+    /// Runs when the owner of an address proves it for an account whose
+    /// address was never verified (`core::ownership`): removes the
+    /// credentials this plugin holds for the user (passkeys, second factors),
+    /// since whoever registered the address may not own it. Runs inside the
+    /// caller's transaction.
+    fn remove_unproven_credentials<'a>(
+        &'a self,
+        _tx: Tx<'a>,
+        _user_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), ApiError>> {
+        Box::pin(async { Ok(()) })
     }
 
     /// Runs before routing: may authenticate the request (e.g. bearer tokens).

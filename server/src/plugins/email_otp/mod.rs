@@ -111,6 +111,7 @@ impl Plugin for EmailOtp {
                 operation_id: "emailOtpResetPassword",
                 auth: RouteAuth::Public,
                 errors: &[
+                    codes::SERVER_BUSY,
                     INVALID_OTP,
                     OTP_EXPIRED,
                     TOO_MANY_ATTEMPTS,

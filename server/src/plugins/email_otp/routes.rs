@@ -12,6 +12,7 @@ use subtle::ConstantTimeEq;
 use super::{INVALID_OTP, INVALID_OTP_TYPE, OTP_EXPIRED, TOO_MANY_ATTEMPTS};
 use crate::core::dto::{SuccessResponse, TokenUserResponse};
 use crate::core::links;
+use crate::core::ownership::{self, Proof};
 use crate::core::session::{create_session, user_json};
 use crate::core::validate::{check_password_length, is_valid_email};
 use crate::crypto::token;
@@ -241,14 +242,10 @@ impl EmailOtpApi {
         let email = normalized(&body.email)?;
         check(&state, "sign-in", &email, &body.otp, true).await?;
         let now = state.now();
+        let ctx = request_context(req);
         let user = match store::find_user_by_email(&state.db, &email).await? {
-            Some(u) => {
-                if !u.email_verified {
-                    store::mark_email_verified(&state.db, &u.id, &email, now).await?;
-                    state.sessions.invalidate_user(&u.id);
-                }
-                store::find_user_by_id(&state.db, &u.id).await?.unwrap_or(u)
-            }
+            // Whoever registered this unverified address may not be its owner.
+            Some(u) => ownership::claim_address(&state, Some(&ctx), &u, Proof::SignIn).await?,
             None if state.config.email_otp.disable_sign_up => {
                 return Err(ApiError::new(codes::NEW_USER_SIGNUP_DISABLED))
             }
@@ -258,7 +255,7 @@ impl EmailOtpApi {
                 user
             }
         };
-        let (_, raw) = create_session(&state, &request_context(req), &user.id, true).await?;
+        let (_, raw) = create_session(&state, &ctx, &user.id, true).await?;
         Ok(Json(TokenUserResponse {
             token: Some(raw),
             user: user_json(&state, &user).await?,
@@ -274,13 +271,14 @@ impl EmailOtpApi {
     async fn verify_email(
         &self,
         state: Data<&Arc<AppState>>,
+        req: &Request,
         body: Json<EmailOtpBody>,
     ) -> ApiResult<SuccessResponse> {
         let email = normalized(&body.email)?;
         check(&state, "email-verification", &email, &body.otp, true).await?;
         if let Some(u) = store::find_user_by_email(&state.db, &email).await? {
-            store::mark_email_verified(&state.db, &u.id, &email, state.now()).await?;
-            state.sessions.invalidate_user(&u.id);
+            let ctx = request_context(req);
+            ownership::claim_address(&state, Some(&ctx), &u, Proof::Verification).await?;
         }
         Ok(Json(SuccessResponse { success: true }))
     }
@@ -324,15 +322,12 @@ impl EmailOtpApi {
     ) -> ApiResult<SuccessResponse> {
         let email = normalized(&body.email)?;
         check_password_length(&state, &body.password)?;
+        // Hashed before the code is spent, so a busy server loses no code.
+        let hash = state.hasher.hash(&body.password).await?;
         check(&state, "forget-password", &email, &body.otp, true).await?;
         let user = store::find_user_by_email(&state.db, &email)
             .await?
             .ok_or_else(|| ApiError::new(INVALID_OTP))?;
-        let hash = state
-            .hasher
-            .hash(&body.password)
-            .await
-            .map_err(|_| ApiError::internal())?;
         let now = state.now();
         match store::find_user_with_credential(&state.db, &user.id).await? {
             Some(a) => store::update_account_password(&state.db, &a.id, &hash, now).await?,

@@ -12,6 +12,7 @@ use serde_json::json;
 use super::NEW_USER_SIGNUP_DISABLED;
 use crate::core::dto::{StatusResponse, User};
 use crate::core::links;
+use crate::core::ownership;
 use crate::core::session::{create_session, user_json};
 use crate::core::validate::{check_field_length, is_valid_email};
 use crate::crypto::token;
@@ -150,14 +151,13 @@ impl MagicLinkApi {
                     callback_url.0.clone()
                 };
                 if let Some(t) = target {
-                    ctx.set_redirect(t);
+                    ctx.set_redirect(&t, &[]);
                 }
                 Ok(Json(out))
             }
             Err(e) => match error_callback_url.0.clone().or(callback_url.0.clone()) {
                 Some(cb) => {
-                    let sep = if cb.contains('?') { '&' } else { '?' };
-                    ctx.set_redirect(format!("{cb}{sep}error={}", e.code));
+                    ctx.set_redirect(&cb, &[("error", e.code.as_ref())]);
                     Err(e)
                 }
                 None => Err(e),
@@ -187,18 +187,11 @@ async fn verify(
     let email = value["email"].as_str().ok_or_else(invalid)?.to_string();
     let (user, created) = match store::find_user_by_email(&state.db, &email).await? {
         Some(user) if user.email_verified => (user, false),
-        Some(user) => {
-            // Whoever registered this unverified address may not be its owner:
-            // their password and sessions go before the owner is let in.
-            store::delete_user_sessions(&state.db, &user.id, None).await?;
-            store::delete_accounts(&state.db, &user.id).await?;
-            store::mark_email_verified(&state.db, &user.id, &email, now).await?;
-            state.sessions.invalidate_user(&user.id);
-            let user = store::find_user_by_id(&state.db, &user.id)
-                .await?
-                .ok_or_else(invalid)?;
-            (user, false)
-        }
+        // Whoever registered this unverified address may not be its owner.
+        Some(user) => (
+            ownership::claim_address(state, Some(ctx), &user, ownership::Proof::SignIn).await?,
+            false,
+        ),
         None if state.config.magic_link.disable_sign_up => {
             return Err(ApiError::new(NEW_USER_SIGNUP_DISABLED))
         }

@@ -13,9 +13,12 @@ pub mod store;
 
 pub use routes::PasskeyApi;
 
+use futures_util::future::BoxFuture;
+
+use crate::db::store::Tx;
 use crate::db::MigrationSet;
 use crate::docs::{RouteAuth, RouteDoc};
-use crate::error::{codes, ErrorCode};
+use crate::error::{codes, ApiError, ErrorCode};
 use crate::plugins::Plugin;
 
 pub struct Passkey;
@@ -47,6 +50,18 @@ impl Plugin for Passkey {
 
     fn error_codes(&self) -> &'static [ErrorCode] {
         ALL
+    }
+
+    fn check_config(&self, config: &crate::config::Config) -> Result<(), String> {
+        routes::relying_party_for(config).map(|_| ())
+    }
+
+    fn remove_unproven_credentials<'a>(
+        &'a self,
+        tx: Tx<'a>,
+        user_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), ApiError>> {
+        Box::pin(async move { Ok(store::delete_all(tx, user_id).await?) })
     }
 
     fn route_docs(&self) -> &'static [RouteDoc] {

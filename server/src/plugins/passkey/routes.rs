@@ -19,6 +19,7 @@ use webauthn_rs::prelude::{
 
 use super::store::{self as pk_store, PasskeyRow};
 use super::*;
+use crate::config::Config;
 use crate::core::dto::{iso, SessionDto, SessionWithUser, StatusResponse};
 use crate::core::links;
 use crate::core::session::{
@@ -117,17 +118,21 @@ impl PluginApi for PasskeyApi {
 const CEREMONY: &str = "passkey";
 const CEREMONY_TTL: i64 = 300;
 
-/// The relying party, from config or the base URL.
+/// The relying party, from config or the base URL. Checked at start-up
+/// ([`super::Passkey`]'s `check_config`), so a failure here is not expected.
 fn relying_party(state: &AppState) -> Result<Webauthn, ApiError> {
-    let cfg = &state.config.passkey;
-    let origin = cfg
-        .origin
-        .clone()
-        .unwrap_or_else(|| state.config.base_url());
-    let origin = Url::parse(&origin).map_err(|e| {
-        tracing::error!(error = %e, "passkey origin is not a URL");
+    relying_party_for(&state.config).map_err(|e| {
+        tracing::error!(error = %e, "passkey relying party misconfigured");
         ApiError::internal()
-    })?;
+    })
+}
+
+/// Builds the relying party; the error names the settings to fix.
+pub(super) fn relying_party_for(config: &Config) -> Result<Webauthn, String> {
+    let cfg = &config.passkey;
+    let origin_text = cfg.origin.clone().unwrap_or_else(|| config.base_url());
+    let origin = Url::parse(&origin_text)
+        .map_err(|e| format!("[passkey] origin {origin_text:?} is not a URL: {e}"))?;
     let rp_id = cfg
         .rp_id
         .clone()
@@ -136,12 +141,25 @@ fn relying_party(state: &AppState) -> Result<Webauthn, ApiError> {
     let rp_name = cfg
         .rp_name
         .clone()
-        .unwrap_or_else(|| state.config.app_name.clone());
+        .unwrap_or_else(|| config.app_name.clone());
+    let fix = "WebAuthn needs a domain name (an IP address is not allowed) and an origin on \
+               that domain or a subdomain of it: set [passkey] rp_id and origin \
+               (env GATEHOUSE_BASE_URL sets both by default), e.g. rp_id = \"localhost\", \
+               origin = \"http://localhost:3000\"";
+    if rp_id.parse::<std::net::IpAddr>().is_ok()
+        || rp_id
+            .trim_matches(|c| c == '[' || c == ']')
+            .parse::<std::net::IpAddr>()
+            .is_ok()
+    {
+        return Err(format!(
+            "[passkey] rp_id {rp_id:?} (origin {origin_text:?}) is an IP address. {fix}"
+        ));
+    }
     WebauthnBuilder::new(&rp_id, &origin)
         .and_then(|b| b.rp_name(&rp_name).build())
         .map_err(|e| {
-            tracing::error!(error = %e, "passkey relying party misconfigured");
-            ApiError::internal()
+            format!("[passkey] rp_id {rp_id:?} does not fit origin {origin_text:?} ({e}). {fix}")
         })
 }
 

@@ -4,8 +4,9 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
+use crate::db::store::Tx;
 use crate::db::{Db, StorageError};
-use crate::with_conn;
+use crate::{on_tx, with_conn};
 
 diesel::table! {
     #[sql_name = "passkey"]
@@ -129,4 +130,14 @@ pub async fn delete(db: &Db, user_id: &str, id: &str) -> Result<bool, StorageErr
     .execute(conn)
     .await?
         == 1))
+}
+
+/// Deletes every passkey of a user, inside the caller's transaction.
+pub async fn delete_all(tx: Tx<'_>, user_id: &str) -> Result<(), StorageError> {
+    on_tx!(tx, |conn| {
+        diesel::delete(passkeys::table.filter(passkeys::user_id.eq(user_id)))
+            .execute(conn)
+            .await?;
+        Ok(())
+    })
 }

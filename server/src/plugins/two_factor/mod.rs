@@ -65,6 +65,15 @@ impl Plugin for TwoFactor {
         ALL
     }
 
+    fn remove_unproven_credentials<'a>(
+        &'a self,
+        tx: Tx<'a>,
+        user_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), ApiError>> {
+        // Trusted devices bind the enrolment, so they go with it.
+        async move { Ok(store::remove_in(tx, user_id).await?) }.boxed()
+    }
+
     fn rate_limit_rules(&self) -> Vec<RateLimitRule> {
         // Better Auth's rule: 3 requests per 10 seconds on every 2FA route.
         vec![RateLimitRule::new("/two-factor/*", 10, 3)]
@@ -98,17 +107,25 @@ impl Plugin for TwoFactor {
             RouteDoc {
                 operation_id: "twoFactorEnable",
                 auth: RouteAuth::Session,
-                errors: &[codes::INVALID_PASSWORD, codes::VALIDATION_ERROR],
+                errors: &[
+                    codes::SERVER_BUSY,
+                    codes::INVALID_PASSWORD,
+                    codes::VALIDATION_ERROR,
+                ],
             },
             RouteDoc {
                 operation_id: "twoFactorDisable",
                 auth: RouteAuth::Session,
-                errors: &[codes::INVALID_PASSWORD],
+                errors: &[codes::SERVER_BUSY, codes::INVALID_PASSWORD],
             },
             RouteDoc {
                 operation_id: "twoFactorGetTotpUri",
                 auth: RouteAuth::Session,
-                errors: &[codes::INVALID_PASSWORD, TOTP_NOT_ENABLED],
+                errors: &[
+                    codes::SERVER_BUSY,
+                    codes::INVALID_PASSWORD,
+                    TOTP_NOT_ENABLED,
+                ],
             },
             RouteDoc {
                 operation_id: "twoFactorVerifyTotp",
@@ -146,6 +163,7 @@ impl Plugin for TwoFactor {
                 operation_id: "twoFactorVerifyBackupCode",
                 auth: RouteAuth::Optional,
                 errors: &[
+                    codes::SERVER_BUSY,
                     INVALID_BACKUP_CODE,
                     BACKUP_CODES_NOT_ENABLED,
                     INVALID_TWO_FACTOR_COOKIE,

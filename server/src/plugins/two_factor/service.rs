@@ -195,14 +195,9 @@ async fn check_password(state: &AppState, user_id: &str, password: &str) -> Resu
         .await?
         .and_then(|a| a.password);
     let ok = match stored {
-        Some(hash) => state
-            .hasher
-            .verify(password, &hash)
-            .await
-            .map(|v| v.ok())
-            .unwrap_or(false),
+        Some(hash) => state.hasher.verify(password, &hash).await?.ok(),
         None => {
-            state.hasher.verify_dummy(password).await;
+            state.hasher.verify_dummy(password).await?;
             false
         }
     };

@@ -5,8 +5,9 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use crate::db::schema::users;
+use crate::db::store::Tx;
 use crate::db::{Db, StorageError};
-use crate::with_conn;
+use crate::{on_tx, with_conn};
 
 diesel::table! {
     #[sql_name = "twoFactor"]
@@ -191,6 +192,21 @@ pub async fn reset_failures(db: &Db, id: &str) -> Result<(), StorageError> {
                 two_factors::failed_verification_count.eq(Some(0)),
                 two_factors::locked_until.eq(None::<NaiveDateTime>),
             ))
+            .execute(conn)
+            .await?;
+        Ok(())
+    })
+}
+
+/// Removes the user's second factor (secret, backup codes, the enabled flag),
+/// inside the caller's transaction.
+pub async fn remove_in(tx: Tx<'_>, user_id: &str) -> Result<(), StorageError> {
+    on_tx!(tx, |conn| {
+        diesel::delete(two_factors::table.filter(two_factors::user_id.eq(user_id)))
+            .execute(conn)
+            .await?;
+        diesel::update(users::table.find(user_id))
+            .set(users::two_factor_enabled.eq(Some(false)))
             .execute(conn)
             .await?;
         Ok(())

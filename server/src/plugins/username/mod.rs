@@ -16,7 +16,7 @@ pub use routes::UsernameApi;
 use crate::db::store::Tx;
 use crate::db::{Db, MigrationSet};
 use crate::docs::{RouteAuth, RouteDoc};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{codes, ApiError, ErrorCode};
 use crate::http::rate_limit::RateLimitRule;
 use crate::plugins::{Plugin, UserFields};
 use crate::state::AppState;
@@ -95,6 +95,7 @@ impl Plugin for Username {
                 operation_id: "signInUsername",
                 auth: RouteAuth::Public,
                 errors: &[
+                    codes::SERVER_BUSY,
                     errors::INVALID_USERNAME_OR_PASSWORD,
                     errors::USERNAME_TOO_SHORT,
                     errors::USERNAME_TOO_LONG,
