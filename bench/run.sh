@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Gatehouse HTTP benchmark: ok (ceiling), get-session, sign-in/email.
+# Gatehouse HTTP benchmark: ok (ceiling), get-session, sign-in/email, and a
+# sign-in storm with resident memory and get-session latency measured alongside.
 # See bench/README.md. Loopback only; every load is bounded by DURATION.
 #
 # Knobs (env): GATEHOUSE_BIN, CARGO_TARGET_DIR, BUILD=1 (force a release build),
-#              DURATION (s, 10), THREADS (2), CONNECTIONS (32), SIGNIN_CONNECTIONS (8).
+#              DURATION (s, 10), THREADS (2), CONNECTIONS (32), SIGNIN_CONNECTIONS (8),
+#              STORM_CONNECTIONS (64), PROBE_RATE (get-session requests/s during the storm, 200).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -13,13 +15,15 @@ DURATION="${DURATION:-10}"
 THREADS="${THREADS:-2}"
 CONNECTIONS="${CONNECTIONS:-32}"
 SIGNIN_CONNECTIONS="${SIGNIN_CONNECTIONS:-8}"
+STORM_CONNECTIONS="${STORM_CONNECTIONS:-64}"
+PROBE_RATE="${PROBE_RATE:-200}"
 EMAIL="bench@example.com"
 PASSWORD="bench-password-1"
 
 die() { echo "bench: error: $*" >&2; exit 1; }
 log() { echo "bench: $*" >&2; }
 
-for v in DURATION THREADS CONNECTIONS SIGNIN_CONNECTIONS; do
+for v in DURATION THREADS CONNECTIONS SIGNIN_CONNECTIONS STORM_CONNECTIONS PROBE_RATE; do
     [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer (got '${!v}')"
 done
 # wrk refuses fewer connections than threads.
@@ -206,6 +210,42 @@ for name in ok get-session sign-in; do
     fi
 done
 
+# --- sign-in storm: memory and the request path under hashing load -------------------
+# STORM_CONNECTIONS sign-ins hammer argon2id while a light get-session probe
+# measures what every other request sees; resident memory is sampled every
+# 100 ms from /proc, during the storm and for 10 s after it.
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$SERVER_PID/status" 2>/dev/null || echo 0; }
+sample_rss() {  # file: "<epoch ms> <kib>" lines until killed
+    while true; do echo "$(date +%s%3N) $(rss_kib)" >>"$1"; sleep 0.1; done
+}
+RSS_QUIET_KIB="$(rss_kib)"
+sample_rss "$TMP/rss.txt" & SAMPLER_PID=$!
+log "storm: ${DURATION}s, $STORM_CONNECTIONS sign-in connections + a get-session probe at $PROBE_RATE/s"
+python3 "$ROOT/bench/probe.py" "$BASE/get-session?disableRefresh=true" "$DURATION" "$PROBE_RATE" \
+    "Cookie: $COOKIE" >"$TMP/probe.txt" 2>&1 & PROBE_PID=$!
+wrk -t 1 -c "$STORM_CONNECTIONS" -d "${DURATION}s" --timeout 10s --latency \
+    -s "$TMP/signin.lua" "$BASE/sign-in/email" >"$TMP/wrk-storm.txt" 2>&1 \
+    || { cat "$TMP/wrk-storm.txt" >&2; server_log; die "wrk failed for the storm"; }
+wait "$PROBE_PID" || { cat "$TMP/probe.txt" >&2; die "the get-session probe failed"; }
+STORM_END_MS="$(date +%s%3N)"
+sleep 10.3
+kill "$SAMPLER_PID" 2>/dev/null; wait "$SAMPLER_PID" 2>/dev/null || true
+kill -0 "$SERVER_PID" 2>/dev/null || { server_log; die "the server died during the storm"; }
+PEAK_KIB="$(awk -v end="$STORM_END_MS" '$1 <= end && $2 > m { m = $2 } END { print m + 0 }' "$TMP/rss.txt")"
+AFTER_KIB="$(awk -v t="$(( STORM_END_MS + 10000 ))" '$1 >= t { print $2; exit }' "$TMP/rss.txt")"
+AFTER_KIB="${AFTER_KIB:-$(rss_kib)}"
+storm_total="$(awk '/requests in/ { print $1; exit }' "$TMP/wrk-storm.txt")"
+storm_busy="$(awk '/Non-2xx or 3xx responses:/ { print $NF; exit }' "$TMP/wrk-storm.txt")"
+STORM_OK_RPS="$(awk -v t="${storm_total:-0}" -v b="${storm_busy:-0}" -v d="$DURATION" 'BEGIN { printf "%.1f", (t - b) / d }')"
+STORM_BUSY_RPS="$(awk -v b="${storm_busy:-0}" -v d="$DURATION" 'BEGIN { printf "%.1f", b / d }')"
+STORM_P99="$(to_ms "$(field "$TMP/wrk-storm.txt" '^ +99%')")"
+read -r PROBE_COUNT probe_bad PROBE_P50 PROBE_P99 PROBE_MAX <"$TMP/probe.txt" \
+    || die "unreadable probe output: $(cat "$TMP/probe.txt")"
+
+# The same binary and cost, hashing with nothing else running: the ceiling.
+log "hash-only ceiling (gatehouse hash-bench, 5 s per measurement)"
+CEILING="$(cd "$TMP" && env -i PATH="$PATH" "$BIN" hash-bench --seconds 5 2>/dev/null | awk '/caller\(s\):/ { v = $(NF-1) } END { print v }')"
+
 RATIO="$(awk -v a="${RPS[get-session]}" -v b="${RPS[ok]}" 'BEGIN { if (b > 0) printf "%.1f", 100 * a / b; else print "n/a" }')"
 COMMIT="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 DIRTY=""
@@ -222,6 +262,14 @@ report() {
     printf '%-14s %12s %10s %10s\n' get-session "${RPS[get-session]}" "${P50[get-session]}" "${P99[get-session]}"
     printf '%-14s %12s %10s %10s\n' sign-in "${RPS[sign-in]}" "${P50[sign-in]}" "${P99[sign-in]}"
     echo "get-session / ok = $RATIO%"
+    echo "# storm: ${DURATION}s, $STORM_CONNECTIONS sign-in connections, get-session probed at $PROBE_RATE/s alongside ($PROBE_COUNT requests)"
+    printf '%-22s %10s   %s\n' "sign-in ok/s" "$STORM_OK_RPS" "hash-only ceiling ${CEILING:-n/a}/s; 503 SERVER_BUSY: $STORM_BUSY_RPS/s; p99 ${STORM_P99} ms"
+    printf '%-22s %10s   %s\n' "get-session p99 (ms)" "$PROBE_P99" "p50 $PROBE_P50 ms, max $PROBE_MAX ms during the storm (target <= 5)"
+    printf '%-22s %10s   %s\n' "peak RSS (MiB)" "$(( PEAK_KIB / 1024 ))" "during the storm; $(( RSS_QUIET_KIB / 1024 )) MiB before (target <= 256)"
+    printf '%-22s %10s   %s\n' "RSS +10 s (MiB)" "$(( AFTER_KIB / 1024 ))" "10 s after the storm (target < 64)"
+    if [[ -n "$probe_bad" && "$probe_bad" != 0 ]]; then
+        echo "WARNING: the get-session probe saw $probe_bad non-2xx responses"
+    fi
     local w
     for w in "${WARNINGS[@]+"${WARNINGS[@]}"}"; do echo "$w"; done
 }

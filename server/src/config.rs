@@ -275,7 +275,7 @@ pub struct PasswordHashConfig {
     /// number of cores.
     pub concurrency: Option<usize>,
     /// Hashes allowed to wait for a worker; past that, `503` with
-    /// `Retry-After`. Default: 16 per worker.
+    /// `Retry-After`. Default: 64 per worker.
     pub queue: Option<usize>,
 }
 
@@ -439,7 +439,8 @@ impl Default for ServerConfig {
         ServerConfig {
             header_read_timeout: 10,
             body_read_timeout: 15,
-            keep_alive_timeout: 20,
+            // Node's (and so Better Auth's) default.
+            keep_alive_timeout: 5,
             max_connections: None,
         }
     }

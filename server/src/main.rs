@@ -40,6 +40,13 @@ enum Command {
     Secret,
     /// Show the effective configuration (secrets redacted).
     Info,
+    /// Measure argon2id hashes per second with the configured cost, on one
+    /// worker and on all of them: the ceiling for sign-ins on this machine.
+    HashBench {
+        /// Seconds per measurement.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+    },
 }
 
 #[tokio::main]
@@ -84,6 +91,10 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", gatehouse_server::generate_secret());
             Ok(())
         }
+        Command::HashBench { seconds } => {
+            let config = load()?;
+            hash_bench(config.password_hash, seconds).await
+        }
         Command::Info => {
             let config = load()?;
             println!("gatehouse {}", env!("CARGO_PKG_VERSION"));
@@ -117,5 +128,47 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await?;
+    Ok(())
+}
+
+/// Hashes back to back for `seconds`, first with one caller, then with as
+/// many callers as there are workers (the pool's queue never fills).
+async fn hash_bench(
+    params: gatehouse_server::config::PasswordHashConfig,
+    seconds: u64,
+) -> anyhow::Result<()> {
+    use gatehouse_server::crypto::password::PasswordHasher;
+    let workers = params
+        .concurrency
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    println!(
+        "argon2id m={} KiB t={} p={}, {workers} workers",
+        params.memory_kib, params.iterations, params.parallelism
+    );
+    let hasher = PasswordHasher::new(params)?;
+    for callers in [1, workers] {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+        let tasks: Vec<_> = (0..callers)
+            .map(|_| {
+                let hasher = hasher.clone();
+                tokio::spawn(async move {
+                    let mut n = 0u64;
+                    while std::time::Instant::now() < deadline {
+                        hasher.hash("hash-bench-password").await?;
+                        n += 1;
+                    }
+                    Ok::<_, gatehouse_server::crypto::password::PasswordError>(n)
+                })
+            })
+            .collect();
+        let mut total = 0;
+        for t in tasks {
+            total += t.await??;
+        }
+        println!(
+            "{callers} caller(s): {:.1} hashes/s",
+            total as f64 / seconds as f64
+        );
+    }
     Ok(())
 }

@@ -14,6 +14,7 @@ mod ownership;
 mod passkey;
 mod password_reset;
 mod plugins;
+mod redirects;
 mod sessions;
 mod startup;
 mod two_factor;

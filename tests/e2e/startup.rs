@@ -68,6 +68,53 @@ async fn production_refuses_weak_or_missing_secret() {
     );
 }
 
+/// WebAuthn cannot use an IP address as relying party: a base URL like
+/// `http://127.0.0.1:PORT` with passkeys on is refused at start, naming the
+/// settings, instead of answering 500 on every passkey route.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passkey_relying_party_is_checked_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config {
+        base_url: Some("http://127.0.0.1:3000".into()),
+        database_url: format!("sqlite://{}", dir.path().join("rp.db").display()),
+        ..test_config()
+    };
+    config.plugins.push("passkey".into());
+    let err = Gatehouse::builder(config.clone())
+        .build()
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        err.contains("[passkey] rp_id") && err.contains("origin") && err.contains("127.0.0.1"),
+        "{err}"
+    );
+    config.passkey.origin = Some("http://localhost:3000".into());
+    config.passkey.rp_id = Some("example.com".into());
+    let err = Gatehouse::builder(config.clone())
+        .build()
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(err.contains("does not fit origin"), "{err}");
+
+    // A working pair starts, and the route answers.
+    let s = gatehouse_tests::TestServer::start_with(Backend::Sqlite, |c| {
+        c.plugins.push("passkey".into());
+        c.passkey.rp_id = Some("localhost".into());
+        c.passkey.origin = Some("http://localhost:3000".into());
+    })
+    .await;
+    let r = s
+        .client()
+        .get("/passkey/generate-authenticate-options")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["rpId"], "localhost");
+}
+
 on_both_backends!(forwarded_for_counts_only_from_trusted_proxies);
 
 async fn forwarded_for_counts_only_from_trusted_proxies(b: Backend) {

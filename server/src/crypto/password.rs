@@ -75,7 +75,8 @@ impl PasswordHasher {
             .concurrency
             .unwrap_or_else(default_concurrency)
             .max(1);
-        let queue = params.queue.unwrap_or(workers * 16);
+        // About a second of work at the default cost: enough for a burst, never a pile-up.
+        let queue = params.queue.unwrap_or(workers * 64);
         let (jobs, rx) = sync_channel::<Job>(queue);
         let rx = Arc::new(Mutex::new(rx));
         for n in 0..workers {
