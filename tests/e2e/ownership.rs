@@ -131,6 +131,19 @@ async fn assert_squatter_gone(s: &TestServer, sq: &Squatter) {
     assert!(user.email_verified);
 }
 
+/// The path (under the API base) of the link in the `n`th mail to `to`,
+/// without its default `callbackURL`, so the answer is JSON.
+async fn mailed_link(s: &TestServer, sink: &SmtpSink, to: &str, n: usize, needle: &str) -> String {
+    let link = sink
+        .wait_for(to, n)
+        .await
+        .link(needle)
+        .unwrap_or_else(|| panic!("no {needle} link"));
+    link.strip_prefix(&s.base)
+        .unwrap()
+        .replace("&callbackURL=%2F", "")
+}
+
 async fn otp(sink: &SmtpSink, to: &str, n: usize) -> String {
     let mail = sink.wait_for(to, n).await;
     mail.code(6)
@@ -199,15 +212,7 @@ async fn verification_link_removes_the_squatter(b: Backend) {
     owner
         .post("/send-verification-email", json!({"email": sq.addr}))
         .await;
-    let link = sink
-        .wait_for(&sq.addr, 1)
-        .await
-        .link("/verify-email?token=")
-        .expect("verification link");
-    let path = link
-        .strip_prefix(&s.base)
-        .unwrap()
-        .replace("&callbackURL=%2F", "");
+    let path = mailed_link(&s, &sink, &sq.addr, 1, "/verify-email?token=").await;
     let r = owner.get(&path).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json()["status"], true);
@@ -223,15 +228,7 @@ async fn magic_link_removes_the_squatter(b: Backend) {
     owner
         .post("/sign-in/magic-link", json!({"email": sq.addr}))
         .await;
-    let link = sink
-        .wait_for(&sq.addr, 1)
-        .await
-        .link("/magic-link/verify?token=")
-        .expect("magic link");
-    let path = link
-        .strip_prefix(&s.base)
-        .unwrap()
-        .replace("&callbackURL=%2F", "");
+    let path = mailed_link(&s, &sink, &sq.addr, 1, "/magic-link/verify?token=").await;
     let r = owner.get(&path).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json()["user"]["id"], sq.user_id.as_str());
@@ -247,15 +244,7 @@ async fn registrant_verifying_keeps_password_and_session(b: Backend) {
     sq.client
         .post("/send-verification-email", json!({"email": sq.addr}))
         .await;
-    let link = sink
-        .wait_for(&sq.addr, 1)
-        .await
-        .link("/verify-email?token=")
-        .expect("verification link");
-    let path = link
-        .strip_prefix(&s.base)
-        .unwrap()
-        .replace("&callbackURL=%2F", "");
+    let path = mailed_link(&s, &sink, &sq.addr, 1, "/verify-email?token=").await;
     assert_eq!(sq.client.get(&path).await.status, 200);
     let me = sq.client.get("/get-session").await.json();
     assert_eq!(me["user"]["emailVerified"], true);
@@ -319,15 +308,7 @@ async fn registrant_links_and_required_verification_keep_the_password(b: Backend
         .await;
     assert_eq!(r.status, 200);
     let laptop_session = r.json()["token"].as_str().unwrap().to_string();
-    let link = sink
-        .wait_for(&addr, 1)
-        .await
-        .link("/verify-email?token=")
-        .expect("verification link");
-    let path = link
-        .strip_prefix(&s.base)
-        .unwrap()
-        .replace("&callbackURL=%2F", "");
+    let path = mailed_link(&s, &sink, &addr, 1, "/verify-email?token=").await;
     let phone = s.client();
     assert_eq!(phone.get(&path).await.json()["status"], true);
     let r = s

@@ -185,12 +185,7 @@ pub async fn delete_user(db: &Db, user_id: &str) -> Result<(), StorageError> {
     with_conn!(db, |conn| {
         in_transaction!(conn, {
             // Explicit deletes so no backend depends on foreign-key cascades.
-            diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id)))
-                .execute(conn)
-                .await?;
-            diesel::delete(accounts::table.filter(accounts::user_id.eq(user_id)))
-                .execute(conn)
-                .await?;
+            remove_sign_in_credentials(conn.into(), user_id).await?;
             diesel::delete(users::table.find(user_id))
                 .execute(conn)
                 .await?;
