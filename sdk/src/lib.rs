@@ -597,6 +597,23 @@ impl AuthClient {
             .map_err(|e| AuthError::Network(e.to_string()))?;
         self.absorb(resp.headers());
         let status = resp.status().as_u16();
+        // Routes a browser opens (mailed links) report failures as a redirect
+        // to `…?error=CODE`, as Better Auth does: the code is the error.
+        let redirected_error = resp
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|l| {
+                reqwest::Url::parse("http://location.invalid")
+                    .ok()?
+                    .join(l)
+                    .ok()
+            })
+            .and_then(|u| {
+                u.query_pairs()
+                    .find(|(k, _)| k == "error")
+                    .map(|(_, v)| v.into_owned())
+            });
         let text = resp
             .text()
             .await
@@ -611,6 +628,7 @@ impl AuthClient {
         }
         let code = json["code"]
             .as_str()
+            .or(redirected_error.as_deref())
             .map(ErrorCode::parse)
             .unwrap_or_else(|| ErrorCode::Other(format!("HTTP_{status}")));
         let message = json["message"].as_str().unwrap_or_default().to_string();

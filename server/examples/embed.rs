@@ -1,6 +1,18 @@
 //! Embedding Gatehouse in an application's own poem server.
 //!
-//! `cargo run --example embed`, then:
+//! An app's `Cargo.toml` needs (versions as in this workspace):
+//!
+//! ```toml
+//! [dependencies]
+//! gatehouse-server = { path = "../gatehouse/server" } # this repository's server crate
+//! poem = { version = "3.1", features = ["cookie"] }
+//! tokio = { version = "1", features = ["macros", "rt-multi-thread", "net", "signal"] }
+//! serde_json = "1"
+//! anyhow = "1"
+//! ```
+//!
+//! `cargo run --example embed` (it listens on `GATEHOUSE_LISTEN`, default
+//! 127.0.0.1:3001), then:
 //!   curl -c jar -H 'content-type: application/json' \
 //!     -d '{"name":"A","email":"a@example.com","password":"password123"}' \
 //!     http://127.0.0.1:3001/api/auth/sign-up/email
@@ -10,10 +22,10 @@ use gatehouse_server::config::{Config, ProcessEnv};
 use gatehouse_server::core::auth::SignUpEmailCore;
 use gatehouse_server::core::dto::WithUserFields;
 use gatehouse_server::extract::{CurrentSession, SessionMiddleware};
+use gatehouse_server::http::server::{serve, Limits};
 use gatehouse_server::Gatehouse;
-use poem::listener::TcpListener;
 use poem::web::Json;
-use poem::{get, handler, EndpointExt, Route, Server};
+use poem::{get, handler, EndpointExt, Route};
 
 /// Only reachable with a valid Gatehouse session (cookie, or bearer token
 /// when that plugin is enabled).
@@ -26,7 +38,9 @@ async fn me(CurrentSession(session): CurrentSession) -> Json<serde_json::Value> 
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt().with_env_filter("info").init();
     let mut config = Config::load(None, &ProcessEnv)?;
-    config.listen = "127.0.0.1:3001".parse()?;
+    if std::env::var("GATEHOUSE_LISTEN").is_err() {
+        config.listen = "127.0.0.1:3001".parse()?;
+    }
     if std::env::var("DATABASE_URL").is_err() {
         config.database_url = "sqlite://embed.db".into();
     }
@@ -51,8 +65,13 @@ async fn main() -> anyhow::Result<()> {
         .await;
     tracing::info!(created = seeded.is_ok(), "seed user");
 
-    Server::new(TcpListener::bind("127.0.0.1:3001"))
-        .run(app)
-        .await?;
+    // Gatehouse's server loop brings its connection limits (`[server]`);
+    // `poem::Server::new(TcpListener::bind(..)).run(app)` works too, without them.
+    let listener = tokio::net::TcpListener::bind(gatehouse.state().config.listen).await?;
+    let limits = Limits::from_config(&gatehouse.state().config.server);
+    serve(listener, app, limits, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
     Ok(())
 }

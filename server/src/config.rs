@@ -17,7 +17,9 @@ pub enum Environment {
 #[derive(Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
-    /// Socket address to listen on. Env `GATEHOUSE_LISTEN`.
+    /// Socket address to listen on (`HOST:PORT`; a host name such as
+    /// `localhost` is resolved, IPv4 first). Env `GATEHOUSE_LISTEN`.
+    #[serde(deserialize_with = "deserialize_listen")]
     pub listen: SocketAddr,
     /// Public base URL. Env `GATEHOUSE_BASE_URL` (alias `BETTER_AUTH_URL`).
     /// Defaults to `http://<listen>`.
@@ -515,7 +517,7 @@ impl std::fmt::Debug for Config {
 pub fn redact_url(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("<redacted>"));
+            let _ = u.set_password(Some("redacted"));
             u.to_string()
         }
         _ => url.to_string(),
@@ -573,9 +575,9 @@ impl Config {
 
     pub fn apply_env(&mut self, env: &dyn EnvSource) -> Result<(), ConfigError> {
         if let Some(v) = env.get("GATEHOUSE_LISTEN") {
-            self.listen = v.parse().map_err(|_| ConfigError::Env {
+            self.listen = parse_listen(&v).map_err(|message| ConfigError::Env {
                 var: "GATEHOUSE_LISTEN",
-                message: format!("expected HOST:PORT, got {v:?}"),
+                message,
             })?;
         }
         if let Some(v) = env
@@ -720,6 +722,37 @@ impl Config {
     }
 }
 
+/// `HOST:PORT` to a socket address: an IP literal as is, a host name
+/// resolved (the first IPv4 address, else the first of any kind).
+pub fn parse_listen(v: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    if let Ok(addr) = v.parse() {
+        return Ok(addr);
+    }
+    let bad = || format!("expected HOST:PORT (e.g. 127.0.0.1:3000 or localhost:3000), got {v:?}");
+    if !v
+        .rsplit_once(':')
+        .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok())
+    {
+        return Err(bad());
+    }
+    let addrs: Vec<SocketAddr> = v
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {v:?}: {e}"))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(bad)
+}
+
+fn deserialize_listen<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+    let text = String::deserialize(d)?;
+    parse_listen(&text).map_err(serde::de::Error::custom)
+}
+
 fn split_list(v: &str) -> impl Iterator<Item = String> + '_ {
     v.split(',')
         .map(str::trim)
@@ -788,6 +821,11 @@ mod tests {
     fn bad_env_values_are_rejected() {
         assert!(Config::load(None, &env(&[("GATEHOUSE_RATE_LIMIT", "maybe")])).is_err());
         assert!(Config::load(None, &env(&[("GATEHOUSE_LISTEN", "nope")])).is_err());
+        let c = Config::load(None, &env(&[("GATEHOUSE_LISTEN", "localhost:3456")])).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:3456".parse().unwrap());
+        let c: Config = toml::from_str("listen = \"localhost:3457\"").unwrap();
+        assert_eq!(c.listen.port(), 3457);
+        assert!(c.listen.ip().is_loopback());
     }
 
     #[test]

@@ -105,6 +105,15 @@ impl<T: OpenApi> OpenApi for Documented<T> {
     fn register(registry: &mut Registry) {
         T::register(registry);
         mark_optional_properties_nullable(registry);
+        // Better Auth's sign-up schema checks the address's form (z.email());
+        // poem-openapi has no `format` attribute, so it is stated here.
+        if let Some(schema) = registry.schemas.get_mut("SignUpEmailBody") {
+            for (name, prop) in &mut schema.properties {
+                if let (&mut "email", MetaSchemaRef::Inline(inline)) = (name, prop) {
+                    inline.format = Some("email");
+                }
+            }
+        }
         registry.security_schemes.insert(
             COOKIE_SCHEME,
             MetaSecurityScheme {

@@ -131,11 +131,14 @@ impl GatehouseBuilder {
                 .check_config(&config)
                 .map_err(|e| StartError::Config(config::ConfigError::Invalid(e)))?;
         }
-        let secret = resolve_secret(&config)?;
         let db = Db::connect(&config.database_url, config.database_pool_size).await?;
+        // The database must answer before a development secret is written
+        // beside it: a wrong DATABASE_URL leaves no file behind.
+        db.batch_execute("SELECT 1").await?;
         if self.migrate {
             run_migrations(&db, &registry).await?;
         }
+        let secret = resolve_secret(&config)?;
         let mut rules = builtin_rules();
         rules.extend(registry.rate_limit_rules());
         rules.extend(

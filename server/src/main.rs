@@ -17,8 +17,24 @@ struct Cli {
     /// Configuration file (TOML). Env: GATEHOUSE_CONFIG.
     #[arg(long, global = true)]
     config: Option<PathBuf>,
+    /// Log lines as readable text (colours only on a terminal) or one JSON
+    /// object per line, for log collectors. Env: GATEHOUSE_LOG_FORMAT.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "GATEHOUSE_LOG_FORMAT",
+        default_value = "text"
+    )]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -49,16 +65,43 @@ enum Command {
     },
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,gatehouse_server=info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(&anyhow::Error::from(e).context("starting the async runtime")),
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}
+
+/// One line on stderr, the cause chain included and no backtrace (whatever
+/// `RUST_BACKTRACE` says): start-up errors are for operators, not debuggers.
+fn fail(e: &anyhow::Error) -> std::process::ExitCode {
+    eprintln!("gatehouse: error: {e:#}");
+    std::process::ExitCode::FAILURE
+}
+
+fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,gatehouse_server=info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     let load = || Config::load(cli.config.as_deref(), &ProcessEnv).context("loading configuration");
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(load()?).await,
@@ -107,9 +150,16 @@ async fn main() -> anyhow::Result<()> {
 async fn serve(config: Config) -> anyhow::Result<()> {
     let listen = config.listen;
     let base = format!("{}{}", config.base_url(), config.base_path);
+    // Bound before anything is created (database, secret file): a busy
+    // port fails first and leaves nothing behind.
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let database = redact_url(&config.database_url);
     let gatehouse = match Gatehouse::builder(config).build().await {
         Ok(g) => g,
         Err(StartError::Config(e)) => anyhow::bail!("invalid configuration: {e}"),
+        Err(StartError::Storage(e)) => anyhow::bail!("database {database}: {e}"),
         Err(e) => return Err(e.into()),
     };
     tracing::info!(
@@ -119,9 +169,6 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         plugins = ?gatehouse.state().plugins.all().iter().map(|p| p.id()).collect::<Vec<_>>(),
         "gatehouse listening"
     );
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
     let limits =
         gatehouse_server::http::server::Limits::from_config(&gatehouse.state().config.server);
     gatehouse_server::http::server::serve(listener, gatehouse.app(), limits, async {

@@ -79,6 +79,19 @@ async fn sign_up_sends_link_and_link_verifies_once(b: Backend) {
         true
     );
 
+    // Followed again (a mail scanner fetched it first, or a second click):
+    // the address is verified, so the answer is success, with no session
+    // and nothing changed, as Better Auth answers.
+    let again = s.client();
+    let r = again.get(&path).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json(), json!({"status": true, "user": null}));
+    assert!(r.set_cookie("better-auth.session_token").is_none());
+    let r = again.get(&format!("{path}&callbackURL=%2Fverified")).await;
+    assert_eq!(r.status, 302);
+    assert_eq!(r.header("location").as_deref(), Some("/verified"));
+    // Not once its time is up.
+    s.clock.advance(Duration::hours(2));
     s.client()
         .get(&path)
         .await

@@ -160,17 +160,32 @@ async fn username_sign_up_and_sign_in(b: Backend) {
             .is_none()
     );
 
-    // update-user changes it; displayUsername alone sets both.
+    // As in Better Auth, update-user changes each field on its own: a new
+    // username keeps the display name, a display name (any text) keeps the username.
+    let before = fresh.get("/get-session").await.json();
     assert_eq!(
         fresh
-            .post("/update-user", json!({"displayUsername": "Renamed_One"}))
+            .post("/update-user", json!({"username": "Renamed_One"}))
             .await
             .status,
         200
     );
     let me = fresh.get("/get-session").await.json();
     assert_eq!(me["user"]["username"], "renamed_one");
-    assert_eq!(me["user"]["displayUsername"], "Renamed_One");
+    assert_eq!(
+        me["user"]["displayUsername"],
+        before["user"]["displayUsername"]
+    );
+    assert_eq!(
+        fresh
+            .post("/update-user", json!({"displayUsername": "Shown Name"}))
+            .await
+            .status,
+        200
+    );
+    let me = fresh.get("/get-session").await.json();
+    assert_eq!(me["user"]["username"], "renamed_one");
+    assert_eq!(me["user"]["displayUsername"], "Shown Name");
     let other = s.client();
     other.sign_up().await;
     other
@@ -200,12 +215,33 @@ async fn username_validation(b: Backend) {
     )
     .await
     .assert_error(422, "USERNAME_TOO_SHORT");
+    // Sign-up and update-user answer 400 (Better Auth's statuses there).
     c.post(
         "/sign-up/email",
         json!({"name": "n", "email": email(), "password": PASSWORD, "username": "bad name"}),
     )
     .await
-    .assert_error(422, "INVALID_USERNAME");
+    .assert_error(400, "INVALID_USERNAME");
+    c.post(
+        "/sign-up/email",
+        json!({"name": "n", "email": email(), "password": PASSWORD, "username": "ab"}),
+    )
+    .await
+    .assert_error(400, "USERNAME_TOO_SHORT");
+    c.sign_up().await;
+    c.post("/update-user", json!({"username": "a".repeat(31)}))
+        .await
+        .assert_error(400, "USERNAME_TOO_LONG");
+    // A display name that is no valid username is only a display name.
+    let r = c
+        .post(
+            "/sign-up/email",
+            json!({"name": "n", "email": email(), "password": PASSWORD, "displayUsername": "Not A Username"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["user"]["username"], serde_json::Value::Null);
+    assert_eq!(r.json()["user"]["displayUsername"], "Not A Username");
     c.post(
         "/sign-up/email",
         json!({"name": "n", "email": email(), "password": PASSWORD, "username": 7}),

@@ -253,10 +253,12 @@ async fn revoke_session_routes(b: Backend) {
     assert_eq!(d.get("/get-session").await.text, "null");
     assert_ne!(a.get("/get-session").await.text, "null");
 
-    assert_eq!(
-        a.post("/revoke-sessions", json!({})).await.json(),
-        json!({"status": true})
-    );
+    let r = a.post("/revoke-sessions", json!({})).await;
+    assert_eq!(r.json(), json!({"status": true}));
+    // The caller's own cookie is expired in the same answer.
+    assert!(r
+        .set_cookie("better-auth.session_token")
+        .is_some_and(|c| c.contains("Max-Age=0")));
     assert_eq!(a.get("/get-session").await.text, "null");
 
     s.client()

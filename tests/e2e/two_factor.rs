@@ -127,8 +127,18 @@ async fn totp_enable_sign_in_and_reuse(b: Backend) {
         .post("/two-factor/verify-totp", json!({"code": first}))
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(r.json()["user"]["twoFactorEnabled"], json!(true));
+    // Better Auth's answer: the user as the request found it; the session
+    // moves to a new one (the old token is gone), which has 2FA on.
+    assert_eq!(r.json()["user"]["twoFactorEnabled"], json!(false));
+    let old_token = r.json()["token"].as_str().unwrap().to_string();
+    assert!(r
+        .set_cookie("better-auth.session_token")
+        .is_some_and(|c| !c.contains(&old_token)));
     assert_eq!(session_user(&c).await["twoFactorEnabled"], json!(true));
+    assert_ne!(
+        c.get("/get-session").await.json()["session"]["token"],
+        json!(old_token)
+    );
     // The same code again, in the same 30-second step: refused.
     c.post("/two-factor/verify-totp", json!({"code": first}))
         .await

@@ -32,7 +32,8 @@ export class CookieJar {
         if (Number.isFinite(at)) expires = at;
       }
     }
-    if (expires !== null && expires <= Date.now()) {
+    // An emptied value is how servers clear a cookie, with or without Max-Age=0.
+    if (value === "" || (expires !== null && expires <= Date.now())) {
       this.#cookies.delete(name);
     } else {
       this.#cookies.set(name, { value, expires });

@@ -59,15 +59,17 @@ export interface EmailOtpRoutes {
   emailOtp: {
     /** Check a code without spending it (`POST /email-otp/check-verification-otp`) */
     checkVerificationOtp(body: T.CheckOtpBody): Promise<Result<T.SuccessResponse>>;
+    /** Mail a password-reset code (`POST /email-otp/request-password-reset`) */
+    requestPasswordReset(body: T.EmailBody): Promise<Result<T.SuccessResponse>>;
     /** Set a new password with a code (`POST /email-otp/reset-password`) */
     resetPassword(body: T.ResetWithOtpBody): Promise<Result<T.SuccessResponse>>;
     /** Mail a one-time code (`POST /email-otp/send-verification-otp`) */
     sendVerificationOtp(body: T.SendOtpBody): Promise<Result<T.SuccessResponse>>;
     /** Verify the email address with a code (`POST /email-otp/verify-email`) */
-    verifyEmail(body: T.EmailOtpBody): Promise<Result<T.SuccessResponse>>;
+    verifyEmail(body: T.EmailOtpBody): Promise<Result<T.VerifyEmailOtpResponse>>;
   };
   forgetPassword: {
-    /** Mail a password-reset code (`POST /forget-password/email-otp`) */
+    /** Mail a password-reset code (the name before Better Auth 1.7) (`POST /forget-password/email-otp`) */
     emailOtp(body: T.EmailBody): Promise<Result<T.SuccessResponse>>;
   };
   signIn: {

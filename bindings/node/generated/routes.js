@@ -34,6 +34,7 @@ module.exports = [
   { method: "POST", path: "/email-otp/check-verification-otp", plugin: "email-otp", clientPath: ["emailOtp", "checkVerificationOtp"] },
   { method: "POST", path: "/sign-in/email-otp", plugin: "email-otp", clientPath: ["signIn", "emailOtp"] },
   { method: "POST", path: "/email-otp/verify-email", plugin: "email-otp", clientPath: ["emailOtp", "verifyEmail"] },
+  { method: "POST", path: "/email-otp/request-password-reset", plugin: "email-otp", clientPath: ["emailOtp", "requestPasswordReset"] },
   { method: "POST", path: "/forget-password/email-otp", plugin: "email-otp", clientPath: ["forgetPassword", "emailOtp"] },
   { method: "POST", path: "/email-otp/reset-password", plugin: "email-otp", clientPath: ["emailOtp", "resetPassword"] },
   { method: "POST", path: "/two-factor/enable", plugin: "two-factor", clientPath: ["twoFactor", "enable"] },

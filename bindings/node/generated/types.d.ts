@@ -62,6 +62,7 @@ export interface IsUsernameAvailableResponse {
 export interface MagicLinkVerifyResponse {
   token: string;
   user: User;
+  session: Session;
 }
 
 export interface OkResponse {
@@ -209,6 +210,7 @@ export interface SignOutBody {
 
 export interface SignUpEmailBody {
   name: string;
+  /** Checked as an address before anything else (`format: email`). */
   email: string;
   password: string;
   image?: string | null;
@@ -328,6 +330,14 @@ export interface User {
   username?: string | null;
   displayUsername?: string | null;
   twoFactorEnabled?: boolean | null;
+}
+
+/** `verify-email`'s answer: `token` is a new session's when
+`autoSignInAfterVerification` is on, else null. */
+export interface VerifyEmailOtpResponse {
+  status: boolean;
+  token?: string | null;
+  user: User;
 }
 
 export interface VerifyEmailResponse {

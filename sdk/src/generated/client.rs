@@ -151,6 +151,7 @@ pub mod types {
     ///`MagicLinkVerifyResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct MagicLinkVerifyResponse {
+        pub session: Session,
         pub token: ::std::string::String,
         pub user: User,
     }
@@ -523,11 +524,12 @@ only; other sessions carry an opaque handle that `revoke-session` accepts.*/
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub display_username: ::std::option::Option<::std::string::String>,
+        ///Checked as an address before anything else (`format: email`).
         pub email: ::std::string::String,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub image: ::std::option::Option<::std::string::String>,
         pub name: ::std::string::String,
-        pub password: ::std::string::String,
+        pub password: SignUpEmailBodyPassword,
         #[serde(
             rename = "rememberMe",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -539,6 +541,60 @@ only; other sessions carry an opaque handle that `revoke-session` accepts.*/
     impl SignUpEmailBody {
         pub fn builder() -> builder::SignUpEmailBody {
             Default::default()
+        }
+    }
+    ///`SignUpEmailBodyPassword`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct SignUpEmailBodyPassword(::std::string::String);
+    impl ::std::ops::Deref for SignUpEmailBodyPassword {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<SignUpEmailBodyPassword> for ::std::string::String {
+        fn from(value: SignUpEmailBodyPassword) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for SignUpEmailBodyPassword {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for SignUpEmailBodyPassword {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for SignUpEmailBodyPassword {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for SignUpEmailBodyPassword {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
         }
     }
     ///`StatusMessageResponse`
@@ -807,6 +863,20 @@ session yet; the `two_factor` cookie names the pending sign-in, which any
     }
     impl User {
         pub fn builder() -> builder::User {
+            Default::default()
+        }
+    }
+    /**`verify-email`'s answer: `token` is a new session's when
+`autoSignInAfterVerification` is on, else null.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct VerifyEmailOtpResponse {
+        pub status: bool,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub token: ::std::option::Option<::std::string::String>,
+        pub user: User,
+    }
+    impl VerifyEmailOtpResponse {
+        pub fn builder() -> builder::VerifyEmailOtpResponse {
             Default::default()
         }
     }
@@ -1531,18 +1601,32 @@ session yet; the `two_factor` cookie names the pending sign-in, which any
         }
         #[derive(Clone, Debug)]
         pub struct MagicLinkVerifyResponse {
+            session: ::std::result::Result<super::Session, ::std::string::String>,
             token: ::std::result::Result<::std::string::String, ::std::string::String>,
             user: ::std::result::Result<super::User, ::std::string::String>,
         }
         impl ::std::default::Default for MagicLinkVerifyResponse {
             fn default() -> Self {
                 Self {
+                    session: Err("no value supplied for session".to_string()),
                     token: Err("no value supplied for token".to_string()),
                     user: Err("no value supplied for user".to_string()),
                 }
             }
         }
         impl MagicLinkVerifyResponse {
+            pub fn session<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::Session>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.session = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for session: {e}")
+                    });
+                self
+            }
             pub fn token<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::string::String>,
@@ -1575,6 +1659,7 @@ session yet; the `two_factor` cookie names the pending sign-in, which any
                 value: MagicLinkVerifyResponse,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
+                    session: value.session?,
                     token: value.token?,
                     user: value.user?,
                 })
@@ -1584,6 +1669,7 @@ session yet; the `two_factor` cookie names the pending sign-in, which any
         for MagicLinkVerifyResponse {
             fn from(value: super::MagicLinkVerifyResponse) -> Self {
                 Self {
+                    session: Ok(value.session),
                     token: Ok(value.token),
                     user: Ok(value.user),
                 }
@@ -3218,7 +3304,7 @@ session yet; the `two_factor` cookie names the pending sign-in, which any
             >,
             name: ::std::result::Result<::std::string::String, ::std::string::String>,
             password: ::std::result::Result<
-                ::std::string::String,
+                super::SignUpEmailBodyPassword,
                 ::std::string::String,
             >,
             remember_me: ::std::result::Result<
@@ -3309,7 +3395,7 @@ session yet; the `two_factor` cookie names the pending sign-in, which any
             }
             pub fn password<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<super::SignUpEmailBodyPassword>,
                 T::Error: ::std::fmt::Display,
             {
                 self.password = value
@@ -4624,6 +4710,85 @@ session yet; the `two_factor` cookie names the pending sign-in, which any
             }
         }
         #[derive(Clone, Debug)]
+        pub struct VerifyEmailOtpResponse {
+            status: ::std::result::Result<bool, ::std::string::String>,
+            token: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            user: ::std::result::Result<super::User, ::std::string::String>,
+        }
+        impl ::std::default::Default for VerifyEmailOtpResponse {
+            fn default() -> Self {
+                Self {
+                    status: Err("no value supplied for status".to_string()),
+                    token: Ok(Default::default()),
+                    user: Err("no value supplied for user".to_string()),
+                }
+            }
+        }
+        impl VerifyEmailOtpResponse {
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for status: {e}")
+                    });
+                self
+            }
+            pub fn token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for token: {e}")
+                    });
+                self
+            }
+            pub fn user<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::User>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<VerifyEmailOtpResponse>
+        for super::VerifyEmailOtpResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: VerifyEmailOtpResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    status: value.status?,
+                    token: value.token?,
+                    user: value.user?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::VerifyEmailOtpResponse>
+        for VerifyEmailOtpResponse {
+            fn from(value: super::VerifyEmailOtpResponse) -> Self {
+                Self {
+                    status: Ok(value.status),
+                    token: Ok(value.token),
+                    user: Ok(value.user),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct VerifyEmailResponse {
             status: ::std::result::Result<bool, ::std::string::String>,
             user: ::std::result::Result<
@@ -5180,9 +5345,10 @@ let response = client.sign_in_magic_link()
     }
     /**Sign in from a mailed link
 
-Creates the user on first use unless sign-up is disabled. With
-`callbackURL` (`newUserCallbackURL` for new users) answers `302`;
-failures go to `errorCallbackURL` (or `callbackURL`) with `?error=CODE`.
+Creates the user on first use unless sign-up is disabled. Without
+`callbackURL` answers `{token, user, session}`; with it (or
+`newUserCallbackURL` for new users) `302`. Failures always answer
+`302` to `errorCallbackURL`, else `callbackURL`, else `/`, with `?error=CODE`.
 
 Sends a `GET` request to `/magic-link/verify`
 
@@ -5257,6 +5423,24 @@ let response = client.email_otp_verify_email()
         builder::EmailOtpVerifyEmail::new(self)
     }
     /**Mail a password-reset code
+
+Better Auth 1.7's name for `forget-password/email-otp`; the two are
+the same operation.
+
+Sends a `POST` request to `/email-otp/request-password-reset`
+
+```ignore
+let response = client.email_otp_request_password_reset()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn email_otp_request_password_reset(
+        &self,
+    ) -> builder::EmailOtpRequestPasswordReset<'_> {
+        builder::EmailOtpRequestPasswordReset::new(self)
+    }
+    /**Mail a password-reset code (the name before Better Auth 1.7)
 
 Sends a `POST` request to `/forget-password/email-otp`
 
@@ -6549,13 +6733,6 @@ pub mod builder {
                     )
                 }
                 415u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -9455,7 +9632,10 @@ pub mod builder {
         ///Sends a `POST` request to `/email-otp/verify-email`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::SuccessResponse>, Error<types::ErrorBody>> {
+        ) -> Result<
+            ResponseValue<types::VerifyEmailOtpResponse>,
+            Error<types::ErrorBody>,
+        > {
             let Self { client, body } = self;
             let body = body
                 .and_then(|v| {
@@ -9484,6 +9664,135 @@ pub mod builder {
                 .build()?;
             let info = OperationInfo {
                 operation_id: "email_otp_verify_email",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::email_otp_request_password_reset`]
+
+[`Client::email_otp_request_password_reset`]: super::Client::email_otp_request_password_reset*/
+    #[derive(Debug, Clone)]
+    pub struct EmailOtpRequestPasswordReset<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::EmailBody, String>,
+    }
+    impl<'a> EmailOtpRequestPasswordReset<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::EmailBody>,
+            <V as std::convert::TryInto<types::EmailBody>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `EmailBody` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(types::builder::EmailBody) -> types::builder::EmailBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/email-otp/request-password-reset`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::SuccessResponse>, Error<types::ErrorBody>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| types::EmailBody::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/email-otp/request-password-reset", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "email_otp_request_password_reset",
             };
             match (crate::auth_hook)(&client.inner, &mut request).await {
                 Ok(_) => {}

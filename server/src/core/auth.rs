@@ -23,7 +23,9 @@ use crate::with_conn;
 #[oai(rename = "SignUpEmailBody", rename_all = "camelCase")]
 pub struct SignUpEmailCore {
     pub name: String,
+    /// Checked as an address before anything else (`format: email`).
     pub email: String,
+    #[oai(validator(min_length = 1))]
     pub password: String,
     pub image: Option<String>,
     #[oai(rename = "callbackURL")]

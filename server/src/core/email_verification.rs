@@ -19,6 +19,9 @@ use crate::mail::templates;
 use crate::state::AppState;
 
 const PURPOSE: &str = "verify-email";
+/// A followed link, kept until its expiry so that following it again (a mail
+/// scanner's prefetch, then the person's click) answers like the first time.
+const FOLLOWED: &str = "verify-email-followed";
 
 #[derive(Debug, Clone, Object)]
 pub struct SendVerificationEmailBody {
@@ -168,6 +171,30 @@ pub async fn verify_email(
     }
 }
 
+/// A verification link followed before: while it has not expired and its
+/// address is verified, the answer is the first one's without a session
+/// (Better Auth's answer for an already verified address). Nothing changes.
+async fn followed_again(state: &AppState, raw_token: &str) -> Result<Option<User>, ApiError> {
+    let invalid = || ApiError::new(codes::INVALID_TOKEN).with_status(401);
+    let (value, expires_at) = links::peek(state, FOLLOWED, raw_token)
+        .await?
+        .ok_or_else(invalid)?;
+    if expires_at <= state.now() {
+        return Err(invalid());
+    }
+    let value: serde_json::Value = serde_json::from_str(&value).map_err(|_| invalid())?;
+    let user = match value["userId"].as_str() {
+        Some(id) => store::find_user_by_id(&state.db, id).await?,
+        None => None,
+    };
+    match user {
+        Some(u) if u.email_verified && Some(u.email.as_str()) == value["email"].as_str() => {
+            Ok(None)
+        }
+        _ => Err(invalid()),
+    }
+}
+
 async fn verify(
     state: &Arc<AppState>,
     ctx: &RequestContext,
@@ -180,15 +207,17 @@ async fn verify(
     // A verification link, or a change-email link (they share this route).
     let (value, expires_at, change) = match links::consume(state, PURPOSE, raw_token).await? {
         Some((v, e)) => (v, e, false),
-        None => {
-            let (v, e) = links::consume(state, crate::core::change_email::PURPOSE, raw_token)
-                .await?
-                .ok_or_else(invalid)?;
-            (v, e, true)
-        }
+        None => match links::consume(state, crate::core::change_email::PURPOSE, raw_token).await? {
+            Some((v, e)) => (v, e, true),
+            None => return followed_again(state, raw_token).await,
+        },
     };
     if expires_at <= state.now() {
         return Err(ApiError::new(codes::TOKEN_EXPIRED).with_status(401));
+    }
+    if !change {
+        let ttl = (expires_at - state.now()).num_seconds();
+        links::issue(state, FOLLOWED, raw_token.to_string(), &value, ttl).await?;
     }
     if change {
         let user_id = crate::core::change_email::apply(state, &value).await?;
@@ -201,6 +230,17 @@ async fn verify(
         )
         .await?;
         return match (current, store::find_user_by_id(&state.db, &user_id).await?) {
+            (Some(s), Some(user)) if s.user.id == user.id => {
+                // The session now carries the new address: its cookie is
+                // issued again, as Better Auth does.
+                crate::core::session::set_session_cookies(
+                    state,
+                    ctx,
+                    &s.token,
+                    !ctx.dont_remember(state),
+                );
+                Ok(Some(crate::core::session::user_json(state, &user).await?))
+            }
             (Some(_), Some(user)) => Ok(Some(crate::core::session::user_json(state, &user).await?)),
             _ => Ok(None),
         };

@@ -340,6 +340,8 @@ pub async fn revoke_sessions(state: &AppState, ctx: &RequestContext) -> Result<(
     let s = require_session(state, ctx).await?;
     store::delete_user_sessions(&state.db, &s.user.id, None).await?;
     state.sessions.invalidate_user(&s.user.id);
+    // The caller's own session went too: its cookies go now (Better Auth 1.7).
+    crate::core::session::expire_session_cookies(state, ctx);
     Ok(())
 }
 

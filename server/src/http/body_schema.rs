@@ -115,6 +115,19 @@ impl BodySchemas {
                     }
                 }
             }
+            ("string", Value::String(text)) => {
+                // The two string rules Better Auth's schemas state (zod's messages).
+                if schema["format"] == "email" && !crate::core::validate::is_valid_email(text) {
+                    issues.push(format!("[{at}] Invalid email address"));
+                }
+                if let Some(min) = schema["minLength"].as_u64() {
+                    if (text.chars().count() as u64) < min {
+                        issues.push(format!(
+                            "[{at}] Too small: expected string to have >={min} characters"
+                        ));
+                    }
+                }
+            }
             ("array", Value::Array(items)) => {
                 if let Some(item_schema) = schema.get("items") {
                     for (i, item) in items.iter().enumerate() {

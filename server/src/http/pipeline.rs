@@ -132,9 +132,11 @@ impl<E: Endpoint> Endpoint for Pipeline<E> {
         }
         // A handler that chose a redirect (success, or `?error=` on failure) gets it.
         if let Some(location) = ctx.redirect() {
+            // Better Auth's redirects say `application/json` over an empty body.
             resp = Response::builder()
                 .status(StatusCode::FOUND)
                 .header(header::LOCATION, location)
+                .content_type("application/json")
                 .finish();
         }
         for line in ctx.set_cookie_lines() {
@@ -337,6 +339,20 @@ fn referer_origin(referer: &str) -> String {
 
 /// Unknown routes and methods become empty 404s (as in Better Auth); any
 /// other non-JSON error (extractor failures, panics) becomes `{code, message}`.
+/// poem-openapi's "failed to parse parameter `x`: Type "string" expects an
+/// input value." for a missing query parameter, in Better Auth's words.
+fn zod_style_param_message(text: &str) -> Option<String> {
+    let rest = text.strip_prefix("failed to parse parameter `")?;
+    let (name, detail) = rest.split_once("`: ")?;
+    let ty = detail
+        .strip_prefix("Type \"")?
+        .split_once("\" expects an input value")?
+        .0;
+    Some(format!(
+        "[query.{name}] Invalid input: expected {ty}, received undefined"
+    ))
+}
+
 async fn normalize(resp: Response) -> Response {
     let status = resp.status();
     if status.is_success() || status.is_redirection() {
@@ -367,7 +383,7 @@ async fn normalize(resp: Response) -> Response {
         if text.is_empty() {
             default_message.to_string()
         } else {
-            text
+            zod_style_param_message(&text).unwrap_or(text)
         }
     } else {
         default_message.to_string()

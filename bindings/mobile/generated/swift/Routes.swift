@@ -129,7 +129,11 @@ extension AuthClient {
     public func emailOtpVerifyEmailJson(bodyJson: String = "{}") async throws -> String {
         try await request(method: "POST", path: "/email-otp/verify-email", bodyJson: bodyJson, plugin: "email-otp")
     }
-    /// Mail a password-reset code (`POST /forget-password/email-otp`). JSON in, JSON out.
+    /// Mail a password-reset code (`POST /email-otp/request-password-reset`). JSON in, JSON out.
+    public func emailOtpRequestPasswordResetJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/email-otp/request-password-reset", bodyJson: bodyJson, plugin: "email-otp")
+    }
+    /// Mail a password-reset code (the name before Better Auth 1.7) (`POST /forget-password/email-otp`). JSON in, JSON out.
     public func forgetPasswordEmailOtpJson(bodyJson: String = "{}") async throws -> String {
         try await request(method: "POST", path: "/forget-password/email-otp", bodyJson: bodyJson, plugin: "email-otp")
     }

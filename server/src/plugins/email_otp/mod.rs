@@ -57,6 +57,7 @@ impl Plugin for EmailOtp {
             "/email-otp/verify-email",
             "/sign-in/email-otp",
             "/forget-password/email-otp",
+            "/email-otp/request-password-reset",
             "/email-otp/reset-password",
         ]
         .iter()
@@ -65,12 +66,12 @@ impl Plugin for EmailOtp {
     }
 
     fn route_docs(&self) -> &'static [RouteDoc] {
-        const CHECK: &[ErrorCode] = &[INVALID_OTP, OTP_EXPIRED, TOO_MANY_ATTEMPTS];
         &[
             RouteDoc {
                 operation_id: "emailOtpSendVerificationOtp",
                 auth: RouteAuth::Public,
                 errors: &[
+                    codes::INVALID_EMAIL,
                     INVALID_OTP_TYPE,
                     codes::VERIFICATION_EMAIL_NOT_ENABLED,
                     codes::CROSS_SITE_NAVIGATION_LOGIN_BLOCKED,
@@ -80,6 +81,7 @@ impl Plugin for EmailOtp {
                 operation_id: "emailOtpCheckVerificationOtp",
                 auth: RouteAuth::Public,
                 errors: &[
+                    codes::INVALID_EMAIL,
                     INVALID_OTP,
                     OTP_EXPIRED,
                     TOO_MANY_ATTEMPTS,
@@ -90,6 +92,7 @@ impl Plugin for EmailOtp {
                 operation_id: "signInEmailOtp",
                 auth: RouteAuth::Public,
                 errors: &[
+                    codes::INVALID_EMAIL,
                     INVALID_OTP,
                     OTP_EXPIRED,
                     TOO_MANY_ATTEMPTS,
@@ -100,17 +103,29 @@ impl Plugin for EmailOtp {
             RouteDoc {
                 operation_id: "emailOtpVerifyEmail",
                 auth: RouteAuth::Public,
-                errors: CHECK,
+                errors: &[
+                    INVALID_OTP,
+                    OTP_EXPIRED,
+                    TOO_MANY_ATTEMPTS,
+                    codes::INVALID_EMAIL,
+                    codes::USER_NOT_FOUND,
+                ],
             },
             RouteDoc {
                 operation_id: "forgetPasswordEmailOtp",
                 auth: RouteAuth::Public,
-                errors: &[codes::VERIFICATION_EMAIL_NOT_ENABLED],
+                errors: &[codes::VERIFICATION_EMAIL_NOT_ENABLED, codes::INVALID_EMAIL],
+            },
+            RouteDoc {
+                operation_id: "emailOtpRequestPasswordReset",
+                auth: RouteAuth::Public,
+                errors: &[codes::VERIFICATION_EMAIL_NOT_ENABLED, codes::INVALID_EMAIL],
             },
             RouteDoc {
                 operation_id: "emailOtpResetPassword",
                 auth: RouteAuth::Public,
                 errors: &[
+                    codes::INVALID_EMAIL,
                     codes::SERVER_BUSY,
                     INVALID_OTP,
                     OTP_EXPIRED,

@@ -10,7 +10,7 @@ use poem_openapi::{Object, OpenApi, Tags};
 use subtle::ConstantTimeEq;
 
 use super::{INVALID_OTP, INVALID_OTP_TYPE, OTP_EXPIRED, TOO_MANY_ATTEMPTS};
-use crate::core::dto::{SuccessResponse, TokenUserResponse};
+use crate::core::dto::{SuccessResponse, TokenUserResponse, User};
 use crate::core::links;
 use crate::core::ownership::{self, Proof};
 use crate::core::session::{create_session, user_json};
@@ -57,6 +57,15 @@ pub struct EmailBody {
     pub email: String,
 }
 
+/// `verify-email`'s answer: `token` is a new session's when
+/// `autoSignInAfterVerification` is on, else null.
+#[derive(Debug, Clone, Object)]
+pub struct VerifyEmailOtpResponse {
+    pub status: bool,
+    pub token: Option<String>,
+    pub user: User,
+}
+
 #[derive(Debug, Clone, Object)]
 pub struct ResetWithOtpBody {
     pub email: String,
@@ -100,7 +109,9 @@ async fn issue(state: &AppState, kind: &str, email: &str) -> Result<(), ApiError
 
 /// Checks a code; `consume` spends it when right. Each check takes the row
 /// atomically and puts it back with the new attempt count, so concurrent
-/// guesses cannot exceed the limit.
+/// guesses cannot exceed the limit. As in Better Auth: every wrong guess is
+/// `INVALID_OTP`; once `allowed_attempts` are used, the next check answers
+/// `TOO_MANY_ATTEMPTS` and the code is gone (later checks: `INVALID_OTP`).
 async fn check(
     state: &AppState,
     kind: &str,
@@ -114,6 +125,7 @@ async fn check(
     };
     let now = state.now();
     if expires_at <= now {
+        // Taken above: an expired code is gone.
         return Err(ApiError::new(OTP_EXPIRED));
     }
     let (hash, attempts) = value
@@ -127,7 +139,7 @@ async fn check(
         async move { store::create_verification(&state.db, &id, &value, expires_at, now).await }
     };
     if attempts >= allowed {
-        put_back(attempts, expires_at).await?;
+        // Not put back: the exhausted code stays spent.
         return Err(ApiError::new(TOO_MANY_ATTEMPTS));
     }
     if bool::from(token::hash_token(otp).as_bytes().ct_eq(hash.as_bytes())) {
@@ -137,16 +149,12 @@ async fn check(
         return Ok(());
     }
     put_back(attempts + 1, expires_at).await?;
-    Err(ApiError::new(if attempts + 1 >= allowed {
-        TOO_MANY_ATTEMPTS
-    } else {
-        INVALID_OTP
-    }))
+    Err(ApiError::new(INVALID_OTP))
 }
 
 fn normalized(email: &str) -> Result<String, ApiError> {
     if !is_valid_email(email) {
-        return Err(ApiError::validation("[body.email] Invalid email address"));
+        return Err(ApiError::new(codes::INVALID_EMAIL));
     }
     Ok(email.to_lowercase())
 }
@@ -273,17 +281,49 @@ impl EmailOtpApi {
         state: Data<&Arc<AppState>>,
         req: &Request,
         body: Json<EmailOtpBody>,
-    ) -> ApiResult<SuccessResponse> {
+    ) -> ApiResult<VerifyEmailOtpResponse> {
         let email = normalized(&body.email)?;
         check(&state, "email-verification", &email, &body.otp, true).await?;
-        if let Some(u) = store::find_user_by_email(&state.db, &email).await? {
-            let ctx = request_context(req);
-            ownership::claim_address(&state, Some(&ctx), &u, Proof::Verification).await?;
-        }
-        Ok(Json(SuccessResponse { success: true }))
+        // Whoever holds the code may learn the account exists (Better Auth too).
+        let u = store::find_user_by_email(&state.db, &email)
+            .await?
+            .ok_or_else(|| ApiError::new(codes::USER_NOT_FOUND))?;
+        let ctx = request_context(req);
+        let user = ownership::claim_address(&state, Some(&ctx), &u, Proof::Verification).await?;
+        let token = if state
+            .config
+            .email_verification
+            .auto_sign_in_after_verification
+        {
+            Some(create_session(&state, &ctx, &user.id, true).await?.1)
+        } else {
+            None
+        };
+        Ok(Json(VerifyEmailOtpResponse {
+            status: true,
+            token,
+            user: user_json(&state, &user).await?,
+        }))
     }
 
     /// Mail a password-reset code
+    ///
+    /// Better Auth 1.7's name for `forget-password/email-otp`; the two are
+    /// the same operation.
+    #[oai(
+        path = "/email-otp/request-password-reset",
+        method = "post",
+        operation_id = "emailOtpRequestPasswordReset"
+    )]
+    async fn request_password_reset(
+        &self,
+        state: Data<&Arc<AppState>>,
+        body: Json<EmailBody>,
+    ) -> ApiResult<SuccessResponse> {
+        self.forget_password(state, body).await
+    }
+
+    /// Mail a password-reset code (the name before Better Auth 1.7)
     #[oai(
         path = "/forget-password/email-otp",
         method = "post",
@@ -318,6 +358,7 @@ impl EmailOtpApi {
     async fn reset_password(
         &self,
         state: Data<&Arc<AppState>>,
+        req: &Request,
         body: Json<ResetWithOtpBody>,
     ) -> ApiResult<SuccessResponse> {
         let email = normalized(&body.email)?;
@@ -328,6 +369,11 @@ impl EmailOtpApi {
         let user = store::find_user_by_email(&state.db, &email)
             .await?
             .ok_or_else(|| ApiError::new(INVALID_OTP))?;
+        // The code proves the address: it ends up verified (as in Better
+        // Auth), and whatever a squatter set up before is removed first.
+        let user =
+            ownership::claim_address(&state, Some(&request_context(req)), &user, Proof::SignIn)
+                .await?;
         let now = state.now();
         match store::find_user_with_credential(&state.db, &user.id).await? {
             Some(a) => store::update_account_password(&state.db, &a.id, &hash, now).await?,

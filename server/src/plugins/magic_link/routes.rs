@@ -10,7 +10,7 @@ use poem_openapi::{Object, OpenApi, Tags};
 use serde_json::json;
 
 use super::NEW_USER_SIGNUP_DISABLED;
-use crate::core::dto::{StatusResponse, User};
+use crate::core::dto::{SessionDto, StatusResponse, User};
 use crate::core::links;
 use crate::core::ownership;
 use crate::core::session::{create_session, user_json};
@@ -50,6 +50,7 @@ pub struct SignInMagicLinkBody {
 pub struct MagicLinkVerifyResponse {
     pub token: String,
     pub user: User,
+    pub session: SessionDto,
 }
 
 pub struct MagicLinkApi;
@@ -125,9 +126,10 @@ impl MagicLinkApi {
 
     /// Sign in from a mailed link
     ///
-    /// Creates the user on first use unless sign-up is disabled. With
-    /// `callbackURL` (`newUserCallbackURL` for new users) answers `302`;
-    /// failures go to `errorCallbackURL` (or `callbackURL`) with `?error=CODE`.
+    /// Creates the user on first use unless sign-up is disabled. Without
+    /// `callbackURL` answers `{token, user, session}`; with it (or
+    /// `newUserCallbackURL` for new users) `302`. Failures always answer
+    /// `302` to `errorCallbackURL`, else `callbackURL`, else `/`, with `?error=CODE`.
     #[oai(
         path = "/magic-link/verify",
         method = "get",
@@ -155,13 +157,17 @@ impl MagicLinkApi {
                 }
                 Ok(Json(out))
             }
-            Err(e) => match error_callback_url.0.clone().or(callback_url.0.clone()) {
-                Some(cb) => {
-                    ctx.set_redirect(&cb, &[("error", e.code.as_ref())]);
-                    Err(e)
-                }
-                None => Err(e),
-            },
+            // Failures always redirect, to "/" when no callback was given
+            // (Better Auth's behaviour: the link was opened in a browser).
+            Err(e) => {
+                let cb = error_callback_url
+                    .0
+                    .clone()
+                    .or(callback_url.0.clone())
+                    .unwrap_or_else(|| "/".into());
+                ctx.set_redirect(&cb, &[("error", e.code.as_ref())]);
+                Err(e)
+            }
         }
     }
 }
@@ -202,9 +208,10 @@ async fn verify(
             (user, true)
         }
     };
-    let (_, raw_session) = create_session(state, ctx, &user.id, true).await?;
+    let (session, raw_session) = create_session(state, ctx, &user.id, true).await?;
     Ok((
         MagicLinkVerifyResponse {
+            session: SessionDto::new(&session, raw_session.clone()),
             token: raw_session,
             user: user_json(state, &user).await?,
         },

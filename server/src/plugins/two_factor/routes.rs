@@ -123,9 +123,17 @@ impl TwoFactorApi {
                 ))
             }
         };
-        let s = require_session(&state, &request_context(req)).await?;
-        let out =
-            service::enable(&state, &s, &body.password, use_otp, body.issuer.as_deref()).await?;
+        let ctx = request_context(req);
+        let s = require_session(&state, &ctx).await?;
+        let out = service::enable(
+            &state,
+            &ctx,
+            &s,
+            &body.password,
+            use_otp,
+            body.issuer.as_deref(),
+        )
+        .await?;
         Ok(Json(TwoFactorEnableResponse {
             method: if use_otp { "otp" } else { "totp" }.into(),
             totp_uri: out.totp_uri,
@@ -145,8 +153,9 @@ impl TwoFactorApi {
         req: &Request,
         body: Json<TwoFactorPasswordBody>,
     ) -> ApiResult<StatusResponse> {
-        let s = require_session(&state, &request_context(req)).await?;
-        service::disable(&state, &s, &body.password).await?;
+        let ctx = request_context(req);
+        let s = require_session(&state, &ctx).await?;
+        service::disable(&state, &ctx, &s, &body.password).await?;
         Ok(Json(StatusResponse { status: true }))
     }
 

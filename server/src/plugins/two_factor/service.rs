@@ -26,6 +26,7 @@ use crate::core::session::{
 use crate::crypto::{seal, token, totp};
 use crate::db::store;
 use crate::error::ApiError;
+use serde_json::Value;
 
 const CHALLENGE: &str = "two-factor";
 const OTP: &str = "two-factor-otp";
@@ -224,8 +225,23 @@ pub struct Enabled {
 
 /// Creates a new secret and backup codes. TOTP becomes active with the first
 /// verified code (unless `skip_verification_on_enable`); `otp` is active at once.
+/// A change of the second factor (on or off) moves the caller to a new
+/// session and ends the old one, as Better Auth does: a session opened
+/// under the old rules does not outlive them. Returns the new token.
+async fn rotate_session(
+    state: &AppState,
+    ctx: &RequestContext,
+    s: &AuthSession,
+) -> Result<String, ApiError> {
+    let (_, raw) = create_session(state, ctx, &s.user.id, true).await?;
+    store::delete_session(&state.db, &s.session.id).await?;
+    state.sessions.invalidate_user(&s.user.id);
+    Ok(raw)
+}
+
 pub async fn enable(
     state: &AppState,
+    ctx: &RequestContext,
     s: &AuthSession,
     password: &str,
     use_otp: bool,
@@ -252,6 +268,7 @@ pub async fn enable(
     .await?;
     if active_now {
         tf_store::set_enabled(&state.db, &s.user.id, true, state.now()).await?;
+        rotate_session(state, ctx, s).await?;
     }
     state.sessions.invalidate_user(&s.user.id);
     if use_otp {
@@ -270,11 +287,16 @@ pub async fn enable(
     })
 }
 
-pub async fn disable(state: &AppState, s: &AuthSession, password: &str) -> Result<(), ApiError> {
+pub async fn disable(
+    state: &AppState,
+    ctx: &RequestContext,
+    s: &AuthSession,
+    password: &str,
+) -> Result<(), ApiError> {
     check_password(state, &s.user.id, password).await?;
     tf_store::delete(&state.db, &s.user.id).await?;
     tf_store::set_enabled(&state.db, &s.user.id, false, state.now()).await?;
-    state.sessions.invalidate_user(&s.user.id);
+    rotate_session(state, ctx, s).await?;
     Ok(())
 }
 
@@ -535,8 +557,16 @@ async fn complete(
     create_new_session: bool,
 ) -> Result<TokenUserResponse, ApiError> {
     let names = &state.cookies;
-    let (token, user) = match v {
-        Verifier::Session(s) => (Some(s.token.clone()), s.user.clone()),
+    let (token, user, snapshot) = match v {
+        Verifier::Session(s) => {
+            let was_enabled = s.user_fields.get("twoFactorEnabled") == Some(&Value::Bool(true));
+            if !was_enabled && tf_store::is_enabled(&state.db, &s.user.id).await? {
+                // This code completed `enable`. Better Auth answers with the
+                // session and user as they were when the request came in.
+                rotate_session(state, ctx, &s).await?;
+            }
+            (Some(s.token.clone()), s.user.clone(), Some(s.user_json()))
+        }
         Verifier::Challenge(c) => {
             ctx.set_cookie(&names.two_factor, names.expire(&names.two_factor));
             let token = if create_new_session {
@@ -545,19 +575,22 @@ async fn complete(
             } else {
                 None
             };
-            (token, c.user)
+            (token, c.user, None)
         }
     };
     if trust_device {
         let row = tf_store::find(&state.db, &user.id).await?;
         if let Some(binding) = trust_binding(state, &user.id, row.as_ref()).await? {
             issue_trust(state, ctx, &user.id, &binding).await?;
+            // A trusted device is a remembered one.
+            ctx.set_cookie(&names.dont_remember, names.expire(&names.dont_remember));
         }
     }
-    Ok(TokenUserResponse {
-        token,
-        user: user_json(state, &user).await?,
-    })
+    let user = match snapshot {
+        Some(u) => u,
+        None => user_json(state, &user).await?,
+    };
+    Ok(TokenUserResponse { token, user })
 }
 
 fn device_mac(state: &AppState, user_id: &str, identifier: &str) -> String {

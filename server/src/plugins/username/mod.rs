@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 
 pub use routes::UsernameApi;
 
+use crate::core::validate::check_field_length;
 use crate::db::store::Tx;
 use crate::db::{Db, MigrationSet};
 use crate::docs::{RouteAuth, RouteDoc};
@@ -83,12 +84,18 @@ impl Plugin for Username {
     }
 
     fn route_docs(&self) -> &'static [RouteDoc] {
+        // On sign-up and update-user the username codes come with 400.
+        const fn on_profile(code: ErrorCode) -> ErrorCode {
+            ErrorCode {
+                status: 400,
+                ..code
+            }
+        }
         const FIELD_ERRORS: &[ErrorCode] = &[
             errors::USERNAME_IS_ALREADY_TAKEN,
-            errors::USERNAME_TOO_SHORT,
-            errors::USERNAME_TOO_LONG,
-            errors::INVALID_USERNAME,
-            errors::INVALID_DISPLAY_USERNAME,
+            on_profile(errors::USERNAME_TOO_SHORT),
+            on_profile(errors::USERNAME_TOO_LONG),
+            on_profile(errors::INVALID_USERNAME),
         ];
         &[
             RouteDoc {
@@ -144,30 +151,37 @@ impl UserFields for Username {
         user_id: Option<&'a str>,
     ) -> BoxFuture<'a, Result<Map<String, Value>, ApiError>> {
         async move {
-            let username = string_field(input, "username")?;
+            // Better Auth's rules: sign-up and update-user answer 400 for a bad
+            // username (sign-in-by-username answers 422).
+            let as_400 = |e: ApiError| e.with_status(400);
             let display = string_field(input, "displayUsername")?;
-            // Either field alone sets both: the display form keeps its casing.
-            let (raw, display) = match (username, display) {
-                (None, None) => return Ok(Map::new()),
-                (Some(u), None) => (u, u),
-                (None, Some(d)) => (d, d),
-                (Some(u), Some(d)) => (u, d),
+            let sign_up = user_id.is_none();
+            let username = match string_field(input, "username")? {
+                // At sign-up a display name that is a valid username is also the username.
+                None if sign_up => {
+                    display.filter(|d| validate_username(state, &normalize(d)).is_ok())
+                }
+                u => u,
             };
-            let normalized = normalize(raw);
-            validate_username(state, &normalized)?;
-            if display.chars().count() > state.config.username.max_length
-                || display.chars().any(char::is_control)
-            {
-                return Err(ApiError::new(errors::INVALID_DISPLAY_USERNAME));
-            }
-            if let Some(owner) = store::find_username_owner(&state.db, &normalized).await? {
-                if Some(owner.as_str()) != user_id {
-                    return Err(ApiError::new(errors::USERNAME_IS_ALREADY_TAKEN));
+            let mut values = Map::new();
+            if let Some(raw) = username {
+                let normalized = normalize(raw);
+                validate_username(state, &normalized).map_err(as_400)?;
+                if let Some(owner) = store::find_username_owner(&state.db, &normalized).await? {
+                    if Some(owner.as_str()) != user_id {
+                        return Err(ApiError::new(errors::USERNAME_IS_ALREADY_TAKEN));
+                    }
+                }
+                values.insert("username".into(), Value::String(normalized));
+                if sign_up && display.is_none() {
+                    // The display form keeps the casing the user typed.
+                    values.insert("displayUsername".into(), Value::String(raw.to_string()));
                 }
             }
-            let mut values = Map::new();
-            values.insert("username".into(), Value::String(normalized));
-            values.insert("displayUsername".into(), Value::String(display.to_string()));
+            if let Some(d) = display {
+                check_field_length(state, "displayUsername", d)?;
+                values.insert("displayUsername".into(), Value::String(d.to_string()));
+            }
             Ok(values)
         }
         .boxed()
@@ -180,12 +194,15 @@ impl UserFields for Username {
         values: &'a Map<String, Value>,
     ) -> BoxFuture<'a, Result<(), ApiError>> {
         async move {
-            let (Some(Value::String(u)), Some(Value::String(d))) =
-                (values.get("username"), values.get("displayUsername"))
-            else {
-                return Ok(());
+            let text = |key| match values.get(key) {
+                Some(Value::String(v)) => Some(v.as_str()),
+                _ => None,
             };
-            store::update_usernames(tx, user_id, u, d)
+            let (username, display) = (text("username"), text("displayUsername"));
+            if username.is_none() && display.is_none() {
+                return Ok(());
+            }
+            store::update_usernames(tx, user_id, username, display)
                 .await
                 .map_err(|e| {
                     // The unique index settles a race the availability check lost.

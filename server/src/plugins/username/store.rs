@@ -43,20 +43,36 @@ pub async fn find_usernames(
         .optional()?))
 }
 
+/// Sets whichever of the two columns is given.
 pub async fn update_usernames(
     tx: Tx<'_>,
     user_id: &str,
-    username: &str,
-    display: &str,
+    username: Option<&str>,
+    display: Option<&str>,
 ) -> Result<(), StorageError> {
     on_tx!(tx, |conn| {
-        diesel::update(users::table.find(user_id))
-            .set((
-                users::username.eq(username),
-                users::display_username.eq(display),
-            ))
-            .execute(conn)
-            .await?;
+        let target = users::table.find(user_id);
+        match (username, display) {
+            (Some(u), Some(d)) => {
+                diesel::update(target)
+                    .set((users::username.eq(u), users::display_username.eq(d)))
+                    .execute(conn)
+                    .await?
+            }
+            (Some(u), None) => {
+                diesel::update(target)
+                    .set(users::username.eq(u))
+                    .execute(conn)
+                    .await?
+            }
+            (None, Some(d)) => {
+                diesel::update(target)
+                    .set(users::display_username.eq(d))
+                    .execute(conn)
+                    .await?
+            }
+            (None, None) => 0,
+        };
         Ok(())
     })
 }

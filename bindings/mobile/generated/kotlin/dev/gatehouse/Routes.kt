@@ -129,7 +129,11 @@ suspend fun AuthClient.`signInEmailOtpJson`(bodyJson: String = "{}"): String =
 suspend fun AuthClient.`emailOtpVerifyEmailJson`(bodyJson: String = "{}"): String =
     request("POST", "/email-otp/verify-email", bodyJson, "email-otp")
 
-/** Mail a password-reset code (`POST /forget-password/email-otp`). JSON in, JSON out. */
+/** Mail a password-reset code (`POST /email-otp/request-password-reset`). JSON in, JSON out. */
+suspend fun AuthClient.`emailOtpRequestPasswordResetJson`(bodyJson: String = "{}"): String =
+    request("POST", "/email-otp/request-password-reset", bodyJson, "email-otp")
+
+/** Mail a password-reset code (the name before Better Auth 1.7) (`POST /forget-password/email-otp`). JSON in, JSON out. */
 suspend fun AuthClient.`forgetPasswordEmailOtpJson`(bodyJson: String = "{}"): String =
     request("POST", "/forget-password/email-otp", bodyJson, "email-otp")
 

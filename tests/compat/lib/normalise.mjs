@@ -1,0 +1,154 @@
+// Normalisation and diffing. The rules (and nothing looser):
+// - object keys sorted;
+// - values under `id`, `*Id`, any key containing `token`, `*At`, `*URL`/`*Url`
+//   replaced by a placeholder (null stays null, so "a token" vs "no token" is
+//   still a difference);
+// - dates (Date objects and ISO-8601 strings) replaced by a placeholder;
+// - `location` reduced to path + query, token-like query values masked;
+// - the two servers listen on different ports, so a string starting with the
+//   server's own origin has that origin replaced by `<origin>`;
+// - random secrets that are not under such keys are reduced to their format:
+//   the TOTP secret inside an otpauth:// URI and each backup code.
+// Everything else (error code, message, status, names, emails, booleans, ...)
+// is compared literally.
+
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})$/;
+const TOKEN_QUERY_KEYS = /token|otp|code|state|secret|signature/i;
+
+export function isMaskedKey(key) {
+  if (typeof key !== "string") return false;
+  return key === "id" || /Id$/.test(key) || /token/i.test(key) || /At$/.test(key) || /(URL|Url)$/.test(key);
+}
+
+/** path + query of a URL (absolute or relative), token-like query values masked. */
+export function pathAndQuery(raw, base = "http://x.invalid") {
+  if (raw == null || raw === "") return raw;
+  let u;
+  try {
+    u = new URL(raw, base);
+  } catch {
+    return `<unparsable:${raw}>`;
+  }
+  const qs = [...u.searchParams]
+    .map(([k, v]) => `${encodeURIComponent(k)}=${TOKEN_QUERY_KEYS.test(k) && v !== "" ? "<masked>" : encodeURIComponent(v)}`)
+    .join("&");
+  // Tokens carried in the path (reset-password/:token).
+  const p = u.pathname.replace(/\/reset-password\/[^/]+$/, "/reset-password/<masked>");
+  return p + (qs ? `?${qs}` : "");
+}
+
+function backupCodeFormat(s) {
+  return typeof s === "string" ? `<code:${s.replace(/[A-Za-z0-9]/g, "x")}>` : s;
+}
+
+/** The normalised form of a value observed by the client (literal comparison). */
+export function normalise(value, ctx = {}, key = undefined) {
+  const origin = ctx.origin;
+  if (value === undefined) return undefined;
+  if (value === null) return null;
+  if (value instanceof Date) return "<date>";
+  if (Array.isArray(value)) {
+    if (key === "backupCodes") return value.map(backupCodeFormat);
+    return value.map((v) => normalise(v, ctx, undefined));
+  }
+  if (typeof value === "object") {
+    const out = {};
+    for (const k of Object.keys(value).sort()) {
+      const v = normalise(value[k], ctx, k);
+      if (v !== undefined) out[k] = v;
+    }
+    return out;
+  }
+  if (typeof value === "string") {
+    if (key === "location") return pathAndQuery(value, origin);
+    if (isMaskedKey(key)) return "<masked>";
+    if (ISO_DATE.test(value)) return "<date>";
+    if (value.startsWith("otpauth://")) {
+      try {
+        const u = new URL(value);
+        if (u.searchParams.has("secret")) u.searchParams.set("secret", "<secret>");
+        return decodeURIComponent(u.toString());
+      } catch {
+        return value;
+      }
+    }
+    if (origin && value.startsWith(origin)) return `<origin>${value.slice(origin.length)}`;
+    return value;
+  }
+  return value;
+}
+
+/** JSON shape: types only; arrays judged by their first element. */
+export function shape(value) {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return value.length ? [shape(value[0])] : [];
+  if (typeof value === "object") {
+    const out = {};
+    for (const k of Object.keys(value).sort()) out[k] = shape(value[k]);
+    return out;
+  }
+  return typeof value;
+}
+
+/** name -> attributes for every Set-Cookie header (values are not kept). */
+export function cookieAttributes(setCookies) {
+  const out = {};
+  for (const header of setCookies) {
+    const [pair, ...attrs] = header.split(";");
+    const eq = pair.indexOf("=");
+    if (eq <= 0) continue;
+    const name = pair.slice(0, eq).trim();
+    const a = { path: null, httpOnly: false, secure: false, sameSite: null, maxAge: null };
+    for (const attr of attrs) {
+      const i = attr.indexOf("=");
+      const k = (i < 0 ? attr : attr.slice(0, i)).trim().toLowerCase();
+      const v = i < 0 ? "" : attr.slice(i + 1).trim();
+      if (k === "path") a.path = v;
+      else if (k === "httponly") a.httpOnly = true;
+      else if (k === "secure") a.secure = true;
+      else if (k === "samesite") a.sameSite = v.toLowerCase();
+      else if (k === "max-age") a.maxAge = Number.parseInt(v, 10);
+    }
+    // Multi-session cookie names embed the (lower-cased) token.
+    const key = name.replace(/_multi-.*$/, "_multi-<token>");
+    out[key] = out[key] ? [].concat(out[key], a) : a;
+  }
+  return out;
+}
+
+/** Deep diff of two normalised values: [{path, ref, gh}]. */
+export function diff(a, b, path = "") {
+  const out = [];
+  const ta = kind(a);
+  const tb = kind(b);
+  if (ta !== tb) {
+    out.push({ path, ref: a, gh: b, kind: "type" });
+    return out;
+  }
+  if (ta === "array") {
+    const n = Math.max(a.length, b.length);
+    for (let i = 0; i < n; i++) {
+      if (i >= a.length || i >= b.length) out.push({ path: `${path}[${i}]`, ref: a[i], gh: b[i], kind: "presence" });
+      else out.push(...diff(a[i], b[i], `${path}[${i}]`));
+    }
+    return out;
+  }
+  if (ta === "object") {
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+    for (const k of keys) {
+      const p = path ? `${path}.${k}` : k;
+      if (!(k in a) || !(k in b)) out.push({ path: p, ref: a[k], gh: b[k], kind: "presence" });
+      else out.push(...diff(a[k], b[k], p));
+    }
+    return out;
+  }
+  if (a !== b) out.push({ path, ref: a, gh: b, kind: "value" });
+  return out;
+}
+
+function kind(v) {
+  if (v === null) return "null";
+  if (v === undefined) return "undefined";
+  if (Array.isArray(v)) return "array";
+  return typeof v;
+}

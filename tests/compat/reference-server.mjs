@@ -1,0 +1,115 @@
+// The reference side of the differential test: `betterAuth({...})` from the
+// pinned npm package, configured like Gatehouse's defaults, on node:http.
+//
+// Configuration comes from the environment (run.mjs sets it):
+//   REF_PORT        port to listen on (127.0.0.1)
+//   REF_BASE_URL    public base URL, e.g. http://127.0.0.1:<port> (same form as Gatehouse's)
+//   REF_DB          SQLite file (created and migrated here)
+//   REF_SECRET      secret (same shape as GATEHOUSE_SECRET)
+//   REF_SMTP_PORT   the shared SMTP sink on 127.0.0.1
+//   REF_MAIL_FROM   envelope/header From, so the sink can tell the two servers apart
+//   REF_APP_NAME    appName (Gatehouse's app_name; the TOTP issuer defaults to it)
+//
+// Prints one line `READY <baseURL>` on stdout when it answers requests.
+
+import http from "node:http";
+
+import Database from "better-sqlite3";
+import { betterAuth } from "better-auth";
+import { getMigrations } from "better-auth/db/migration";
+import { toNodeHandler } from "better-auth/node";
+import { bearer, emailOTP, magicLink, openAPI, twoFactor, username } from "better-auth/plugins";
+import nodemailer from "nodemailer";
+
+const env = (name) => {
+  const v = process.env[name];
+  if (!v) throw new Error(`reference-server: ${name} is not set`);
+  return v;
+};
+
+const port = Number(env("REF_PORT"));
+const baseURL = env("REF_BASE_URL");
+const from = env("REF_MAIL_FROM");
+const appName = process.env.REF_APP_NAME || "Gatehouse";
+
+const transport = nodemailer.createTransport({
+  host: "127.0.0.1",
+  port: Number(env("REF_SMTP_PORT")),
+  secure: false,
+  ignoreTLS: true,
+});
+
+async function mail(to, subject, text) {
+  await transport.sendMail({ from, to, subject, text });
+}
+
+const options = {
+  appName,
+  baseURL,
+  secret: env("REF_SECRET"),
+  database: new Database(env("REF_DB")),
+  telemetry: { enabled: false },
+  rateLimit: { enabled: false },
+  emailAndPassword: {
+    enabled: true,
+    minPasswordLength: 8,
+    maxPasswordLength: 128,
+    autoSignIn: true,
+    requireEmailVerification: false,
+    resetPasswordTokenExpiresIn: 3600,
+    sendResetPassword: async ({ user, url }) => mail(user.email, `Reset your password for ${appName}`, `Open ${url}`),
+  },
+  emailVerification: {
+    // Gatehouse: send_on_sign_up follows require_email_verification (false).
+    autoSignInAfterVerification: false,
+    expiresIn: 3600,
+    sendVerificationEmail: async ({ user, url }) => mail(user.email, `Verify your email for ${appName}`, `Open ${url}`),
+  },
+  user: {
+    // Gatehouse: [user] delete_enabled / change_email_enabled (set in run.mjs's TOML).
+    deleteUser: { enabled: true },
+    changeEmail: { enabled: true },
+  },
+  plugins: [
+    username(),
+    bearer(),
+    openAPI(),
+    magicLink({
+      expiresIn: 300,
+      sendMagicLink: async ({ email, url }) => mail(email, `Sign in to ${appName}`, `Open ${url}`),
+    }),
+    emailOTP({
+      otpLength: 6,
+      expiresIn: 300,
+      allowedAttempts: 3,
+      sendVerificationOTP: async ({ email, otp, type }) => mail(email, `Your ${type} code for ${appName}`, `Your code is ${otp}`),
+    }),
+    twoFactor({
+      otpOptions: {
+        sendOTP: async ({ user, otp }) => mail(user.email, `Your sign-in code for ${appName}`, `Your code is ${otp}`),
+      },
+    }),
+  ],
+};
+
+const { runMigrations } = await getMigrations(options);
+await runMigrations();
+
+const auth = betterAuth(options);
+const handler = toNodeHandler(auth);
+
+const server = http.createServer((req, res) => {
+  if (req.url === "/api/auth" || req.url.startsWith("/api/auth/") || req.url.startsWith("/api/auth?")) {
+    handler(req, res);
+    return;
+  }
+  res.statusCode = 404;
+  res.end();
+});
+server.listen(port, "127.0.0.1", () => {
+  process.stdout.write(`READY ${baseURL}\n`);
+});
+
+const stop = () => server.close(() => process.exit(0));
+process.on("SIGTERM", stop);
+process.on("SIGINT", stop);

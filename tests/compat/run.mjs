@@ -1,0 +1,395 @@
+// Differential wire test: every scenario runs, with Better Auth's own client,
+// against the pinned better-auth reference server and against Gatehouse; the
+// normalised results and transport traces are diffed.
+//
+//   node tests/compat/run.mjs <gatehouse-binary> [--only <scenario-prefix>] [--seed <s>]
+//                             [--report <file.json>] [--verbose]
+//
+// Exit status: 0 no differences outside allowlist.json; 1 differences; 2 the
+// harness itself failed (a server did not start, ...).
+
+import { spawn } from "node:child_process";
+import { createHmac, randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, existsSync } from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { generate as totpGenerate } from "otplib";
+
+import { diff, normalise, pathAndQuery } from "./lib/normalise.mjs";
+import { makeActor } from "./lib/actor.mjs";
+import { MailSink, codeIn, linkIn } from "./lib/sink.mjs";
+import { scenarios } from "./scenarios.mjs";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const t0 = Date.now();
+
+// ------------------------------------------------------------------ arguments
+const argv = process.argv.slice(2);
+const opt = { only: [], seed: "compat1", report: null, verbose: false, keep: false };
+let bin = null;
+for (let i = 0; i < argv.length; i++) {
+  const a = argv[i];
+  if (a === "--only") opt.only.push(argv[++i]);
+  else if (a === "--seed") opt.seed = argv[++i];
+  else if (a === "--report") opt.report = argv[++i];
+  else if (a === "--verbose" || a === "-v") opt.verbose = true;
+  else if (a === "--keep") opt.keep = true;
+  else if (!bin) bin = a;
+  else fail(`unexpected argument ${a}`);
+}
+if (!bin) fail("usage: node run.mjs <gatehouse-binary> [--only prefix] [--seed s] [--report file] [--verbose]");
+bin = path.resolve(bin);
+if (!existsSync(bin)) fail(`gatehouse binary not found: ${bin}`);
+
+function fail(msg) {
+  console.error(`compat: ${msg}`);
+  process.exit(2);
+}
+
+// ------------------------------------------------------------------ helpers
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function waitForOk(url, child, logFile, what) {
+  const deadline = Date.now() + 60000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) {
+      throw new Error(`${what} exited (${child.exitCode}) before answering; log:\n${readFileSync(logFile, "utf8").slice(-4000)}`);
+    }
+    try {
+      const r = await fetch(url);
+      if (r.ok) return;
+    } catch {}
+    await sleep(100);
+  }
+  throw new Error(`${what} did not answer ${url} within 60 s; log:\n${readFileSync(logFile, "utf8").slice(-4000)}`);
+}
+
+function hs256(secret, claims) {
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const head = `${b64({ alg: "HS256", typ: "JWT" })}.${b64(claims)}`;
+  return `${head}.${createHmac("sha256", Buffer.from(secret, "utf8")).update(head).digest("base64url")}`;
+}
+
+// ------------------------------------------------------------------ start-up
+const tmp = mkdtempSync(path.join(os.tmpdir(), "gatehouse-compat-"));
+const secret = randomBytes(24).toString("hex"); // 48 chars, both servers
+const children = [];
+let sink;
+
+async function cleanup() {
+  for (const c of children) {
+    if (c.exitCode === null) {
+      c.kill("SIGTERM");
+      for (let i = 0; i < 30 && c.exitCode === null; i++) await sleep(100);
+      if (c.exitCode === null) c.kill("SIGKILL");
+    }
+  }
+  if (sink) await sink.stop().catch(() => {});
+  if (!opt.keep) rmSync(tmp, { recursive: true, force: true });
+}
+process.on("SIGINT", async () => {
+  await cleanup();
+  process.exit(130);
+});
+
+async function startServers() {
+  sink = await new MailSink().start();
+  const [refPort, ghPort] = [await freePort(), await freePort()];
+  const ref = {
+    name: "reference",
+    baseURL: `http://127.0.0.1:${refPort}`,
+    mailFrom: "reference@compat.test",
+  };
+  const gh = {
+    name: "gatehouse",
+    baseURL: `http://127.0.0.1:${ghPort}`,
+    mailFrom: "gatehouse@compat.test",
+  };
+
+  const refLog = path.join(tmp, "reference.log");
+  const refChild = spawn(process.execPath, [path.join(here, "reference-server.mjs")], {
+    cwd: tmp,
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME ?? tmp,
+      BETTER_AUTH_TELEMETRY: "0",
+      REF_PORT: String(refPort),
+      REF_BASE_URL: ref.baseURL,
+      REF_DB: path.join(tmp, "reference.db"),
+      REF_SECRET: secret,
+      REF_SMTP_PORT: String(sink.port),
+      REF_MAIL_FROM: ref.mailFrom,
+      REF_APP_NAME: "Gatehouse",
+    },
+    stdio: ["ignore", openSync(refLog, "a"), openSync(refLog, "a")],
+  });
+  children.push(refChild);
+
+  // Options Gatehouse only takes from a file; the rest are its defaults.
+  const toml = path.join(tmp, "gatehouse.toml");
+  writeFileSync(
+    toml,
+    [
+      'app_name = "Gatehouse"',
+      "[user]",
+      "delete_enabled = true",
+      "change_email_enabled = true",
+      "",
+    ].join("\n"),
+  );
+  const ghLog = path.join(tmp, "gatehouse.log");
+  const ghChild = spawn(bin, ["serve"], {
+    cwd: tmp,
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME ?? tmp,
+      RUST_LOG: process.env.RUST_LOG ?? "warn",
+      GATEHOUSE_CONFIG: toml,
+      DATABASE_URL: `sqlite://${path.join(tmp, "gatehouse.db")}`,
+      GATEHOUSE_LISTEN: `127.0.0.1:${ghPort}`,
+      GATEHOUSE_BASE_URL: gh.baseURL,
+      GATEHOUSE_SECRET: secret,
+      GATEHOUSE_RATE_LIMIT: "off",
+      GATEHOUSE_PLUGINS: "username,bearer,open-api,magic-link,email-otp,two-factor",
+      GATEHOUSE_SMTP_URL: `smtp://127.0.0.1:${sink.port}`,
+      GATEHOUSE_MAIL_FROM: `Gatehouse <${gh.mailFrom}>`,
+    },
+    stdio: ["ignore", openSync(ghLog, "a"), openSync(ghLog, "a")],
+  });
+  children.push(ghChild);
+
+  await Promise.all([
+    waitForOk(`${ref.baseURL}/api/auth/ok`, refChild, refLog, "reference server"),
+    waitForOk(`${gh.baseURL}/api/auth/ok`, ghChild, ghLog, "gatehouse"),
+  ]);
+  return [ref, gh];
+}
+
+// ------------------------------------------------------------------ running
+function slug(id) {
+  return id.replace(/[^a-z0-9]+/gi, "-").toLowerCase();
+}
+
+async function runScenario(sc, sideTemplate) {
+  const side = {
+    ...sideTemplate,
+    origin: new URL(sideTemplate.baseURL).origin,
+    basePath: "/api/auth",
+    trace: [],
+  };
+  const t = {
+    side: side.name,
+    base: `${side.baseURL}${side.basePath}`,
+    actor: (label, o) => makeActor(side, label, o),
+    email: (tag) => `${slug(sc.id)}.${tag}.${opt.seed}@example.com`.replace(/-+/g, "-"),
+    mail: (to, timeoutMs) => sink.take(side.mailFrom, to, timeoutMs),
+    linkIn,
+    codeIn,
+    linkForm: (link) => pathAndQuery(link, side.origin),
+    totp: (uri, offsetSteps = 0) =>
+      totpGenerate({ secret: new URL(uri).searchParams.get("secret"), epoch: Math.floor(Date.now() / 1000) + 30 * offsetSteps }),
+    jwt: (claims, expiresIn) => {
+      const now = Math.floor(Date.now() / 1000);
+      return hs256(secret, { ...claims, iat: now + Math.min(0, expiresIn) - 60, exp: now + expiresIn });
+    },
+  };
+  let result;
+  try {
+    result = (await sc.fn(t)) ?? {};
+  } catch (e) {
+    result = { threw: String(e?.stack ?? e).split("\n").slice(0, 3).join(" | ") };
+  }
+  return { trace: side.trace, result: normalise(result, { origin: side.origin }) };
+}
+
+// ------------------------------------------------------------------ comparison
+function classify(field, d) {
+  const [head, ...rest] = field.split(".");
+  const sub = rest.join(".");
+  if (head === "status") return "status";
+  if (head === "route") return "route";
+  if (head === "query") return "query";
+  if (head === "contentType") return "content-type";
+  if (head === "location") return "location";
+  if (head === "setAuthToken") return "set-auth-token header";
+  if (head === "request") return "request shape";
+  if (head.startsWith("cookies")) return `cookie: ${sub || "(set)"}`;
+  if (head.startsWith("body")) {
+    const inner = field.replace(/^body\.?/, "");
+    if (inner === "code") return "code";
+    if (inner === "message") return "message";
+    if (d.kind === "value") return `body value: ${inner || "(whole)"}`;
+    return `body shape: ${inner || "(whole)"}`;
+  }
+  return field;
+}
+
+const COMPARED = ["route", "query", "request", "status", "contentType", "location", "cookies", "setAuthToken", "body"];
+
+/**
+ * Pairs the two traces by route with a longest-common-subsequence alignment,
+ * so one extra or missing request shows as such instead of shifting every
+ * later comparison.
+ */
+function align(a, b) {
+  const n = a.length;
+  const m = b.length;
+  const L = Array.from({ length: n + 1 }, () => new Array(m + 1).fill(0));
+  for (let i = n - 1; i >= 0; i--)
+    for (let j = m - 1; j >= 0; j--) L[i][j] = a[i].route === b[j].route ? L[i + 1][j + 1] + 1 : Math.max(L[i + 1][j], L[i][j + 1]);
+  const pairs = [];
+  let i = 0;
+  let j = 0;
+  while (i < n || j < m) {
+    if (i < n && j < m && a[i].route === b[j].route) pairs.push([i++, j++]);
+    else if (j >= m || (i < n && L[i + 1][j] >= L[i][j + 1])) pairs.push([i++, null]);
+    else pairs.push([null, j++]);
+  }
+  return pairs;
+}
+
+function compare(id, ref, gh) {
+  const diffs = [];
+  const seen = new Map();
+  for (const [i, j] of align(ref.trace, gh.trace)) {
+    const a = i === null ? null : ref.trace[i];
+    const b = j === null ? null : gh.trace[j];
+    const route = (a ?? b).route;
+    const occurrence = (seen.get(route) ?? 0) + 1;
+    seen.set(route, occurrence);
+    const at = { scenario: id, index: i ?? j, route, occurrence };
+    if (!a || !b) {
+      diffs.push({ ...at, what: a ? "request only on reference" : "request only on gatehouse", ref: a ? a.status : null, gh: b ? b.status : null });
+      continue;
+    }
+    const pick = (e) => Object.fromEntries(COMPARED.map((k) => [k, e[k] === undefined ? null : e[k]]));
+    for (const d of diff(pick(a), pick(b))) {
+      diffs.push({ ...at, field: d.path, what: classify(d.path, d), ref: d.ref, gh: d.gh });
+    }
+  }
+  for (const d of diff(ref.result, gh.result)) {
+    diffs.push({ scenario: id, index: null, route: "(result)", occurrence: 1, field: d.path, what: `result: ${d.path}`, ref: d.ref, gh: d.gh });
+  }
+  return diffs;
+}
+
+function loadAllowlist() {
+  const file = path.join(here, "allowlist.json");
+  if (!existsSync(file)) return [];
+  const list = JSON.parse(readFileSync(file, "utf8"));
+  for (const e of list) {
+    if (!e.scenario || !e.path || !e.what || !e.reason) throw new Error(`allowlist entry needs scenario, path, what, reason: ${JSON.stringify(e)}`);
+  }
+  return list;
+}
+
+/** An allowlist `what`: literal text, with `*` standing for any run of characters. */
+function glob(pattern) {
+  const escaped = pattern.split("*").map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&"));
+  return new RegExp(`^${escaped.join(".*")}$`);
+}
+
+function allowedBy(list, d) {
+  return list.find(
+    (e) =>
+      (e.scenario === d.scenario || (e.scenario.endsWith("*") && d.scenario.startsWith(e.scenario.slice(0, -1)))) &&
+      (e.path === "*" || e.path === d.route || e.path === `${d.route}#${d.occurrence}`) &&
+      glob(e.what).test(d.what),
+  );
+}
+
+const short = (v) => {
+  const s = v === undefined ? "∅" : JSON.stringify(v);
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+};
+
+// ------------------------------------------------------------------ main
+let exitCode = 0;
+try {
+  const allowlist = loadAllowlist();
+  const [ref, gh] = await startServers();
+  const chosen = scenarios.filter((s) => !opt.only.length || opt.only.some((p) => s.id.startsWith(p)));
+  const rows = [];
+  const allDiffs = [];
+  const perScenario = [];
+  for (const sc of chosen) {
+    const started = Date.now();
+    const [r, g] = await Promise.all([runScenario(sc, ref), runScenario(sc, gh)]);
+    const diffs = compare(sc.id, r, g);
+    for (const d of diffs) {
+      const hit = allowedBy(allowlist, d);
+      if (hit) d.allowed = hit.reason;
+    }
+    allDiffs.push(...diffs);
+    perScenario.push({ id: sc.id, ms: Date.now() - started, reference: r, gatehouse: g, diffs });
+    // Table rows: one per (scenario, route), in first-use order.
+    const routes = [];
+    for (const e of [...r.trace, ...g.trace]) if (!routes.includes(e.route)) routes.push(e.route);
+    if (diffs.some((d) => d.route === "(result)")) routes.push("(result)");
+    for (const route of routes) {
+      const ds = diffs.filter((d) => d.route === route);
+      const open = ds.filter((d) => !d.allowed);
+      const verdict = !ds.length ? "same" : open.length ? "DIFFERENT" : "allowed";
+      const how = [...new Set(ds.map((d) => `${d.allowed ? "(allowed) " : ""}${d.what} ${short(d.ref)}→${short(d.gh)}`))];
+      rows.push({ route, scenario: sc.id, verdict, how });
+    }
+    const open = diffs.filter((d) => !d.allowed).length;
+    console.error(`compat: ${sc.id}: ${open ? `${open} difference(s)` : "same"} (${Date.now() - started} ms)`);
+  }
+
+  // ---------------------------------------------------------------- table
+  const w1 = Math.max(5, ...rows.map((r) => r.route.length));
+  const w2 = Math.max(8, ...rows.map((r) => r.scenario.length));
+  const line = (a, b, c, d) => `${a.padEnd(w1)}  ${b.padEnd(w2)}  ${c.padEnd(9)}  ${d}`;
+  console.log(line("route", "scenario", "result", "how"));
+  console.log(line("-".repeat(w1), "-".repeat(w2), "-".repeat(9), "---"));
+  for (const r of rows) {
+    const hows = r.how.length ? r.how : [""];
+    console.log(line(r.route, r.scenario, r.verdict, opt.verbose ? hows[0] : hows.slice(0, 3).join("; ") + (hows.length > 3 ? `; +${hows.length - 3} more` : "")));
+    if (opt.verbose) for (const h of hows.slice(1)) console.log(line("", "", "", h));
+  }
+
+  const open = allDiffs.filter((d) => !d.allowed);
+  const routesCovered = new Set(perScenario.flatMap((s) => [...s.reference.trace, ...s.gatehouse.trace].map((e) => e.route)));
+  const unusedAllow = allowlist.filter((e) => !allDiffs.some((d) => allowedBy([e], d)));
+  console.log("");
+  console.log(
+    `compat: ${chosen.length} scenarios, ${routesCovered.size} distinct routes, ` +
+      `${rows.filter((r) => r.verdict === "same").length}/${rows.length} route rows the same, ` +
+      `${open.length} difference(s) not allowlisted, ${allDiffs.length - open.length} allowlisted, ` +
+      `${((Date.now() - t0) / 1000).toFixed(1)} s`,
+  );
+  for (const e of unusedAllow) console.log(`compat: allowlist entry not used: ${JSON.stringify({ scenario: e.scenario, path: e.path, what: e.what })}`);
+
+  const reportFile = opt.report ?? path.join(os.tmpdir(), `gatehouse-compat-report-${process.pid}.json`);
+  writeFileSync(
+    reportFile,
+    JSON.stringify({ seed: opt.seed, scenarios: perScenario.map((s) => ({ ...s, reference: strip(s.reference), gatehouse: strip(s.gatehouse) })), differences: allDiffs }, null, 2),
+  );
+  console.log(`compat: full report (traces with raw responses) in ${reportFile}`);
+  if (opt.keep) console.log(`compat: server logs and databases kept in ${tmp}`);
+  exitCode = open.length ? 1 : 0;
+} catch (e) {
+  console.error(`compat: harness failure: ${e?.stack ?? e}`);
+  exitCode = 2;
+}
+await cleanup();
+process.exit(exitCode);
+
+function strip(side) {
+  return { result: side.result, trace: side.trace };
+}

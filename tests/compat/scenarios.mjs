@@ -1,0 +1,508 @@
+// The scenarios. Each runs once per server with the same inputs; `t` gives it
+// actors, generated names, mail and codes for that side. A scenario returns
+// what the client observed beyond the wire (cookie jar contents, whether a
+// mail came, ...); everything it sent is recorded in the transport trace.
+//
+// Keep inputs deterministic: names and emails come from t.email(tag), which
+// depends only on the scenario id and the seed.
+
+export const scenarios = [];
+const scenario = (id, fn) => scenarios.push({ id, fn });
+
+const PW = "correct-horse-9";
+const PW2 = "battery-staple-7";
+
+/** Signs up a fresh user with a new actor; returns { a, email }. */
+async function signedUp(t, tag = "u", extra = {}) {
+  const a = t.actor(tag);
+  const email = t.email(tag);
+  await a.client.signUp.email({ name: `User ${tag}`, email, password: PW, ...extra });
+  return { a, email };
+}
+
+// ---------------------------------------------------------------- core
+
+scenario("core/ok-and-unknown-route", async (t) => {
+  const a = t.actor("a");
+  await a.client.$fetch("/ok", { method: "GET" });
+  await a.request("GET", "/no-such-route");
+  await a.request("DELETE", "/get-session");
+});
+
+scenario("core/sign-up-session-sign-out", async (t) => {
+  const a = t.actor("a");
+  const email = t.email("Mixed.Case").replace(/^m/, "M");
+  await a.client.signUp.email({ name: "Alice Compat", email, password: PW });
+  const jarAfterSignUp = a.cookieNames();
+  await a.client.getSession();
+  await a.client.signOut();
+  const jarAfterSignOut = a.cookieNames();
+  await a.client.getSession();
+  return { jarAfterSignUp, jarAfterSignOut };
+});
+
+scenario("core/sign-in", async (t) => {
+  const { a, email } = await signedUp(t);
+  await a.client.signOut();
+  await a.client.signIn.email({ email, password: "wrong-password-1" });
+  await a.client.signIn.email({ email: t.email("nobody"), password: PW });
+  await a.client.signIn.email({ email: "not-an-email", password: PW });
+  await a.client.signIn.email({ email, password: PW });
+  await a.client.getSession();
+  await a.client.signOut();
+  await a.client.signIn.email({ email, password: PW, rememberMe: false, callbackURL: "/dash" });
+  const jarRememberMeFalse = a.cookieNames();
+  await a.client.getSession();
+  await a.client.signOut();
+  return { jarRememberMeFalse, jarAfterSignOut: a.cookieNames() };
+});
+
+scenario("core/sign-up-errors", async (t) => {
+  const { a, email } = await signedUp(t);
+  const b = t.actor("b");
+  await b.client.signUp.email({ name: "Dup", email, password: PW });
+  await b.client.signUp.email({ name: "Dup", email: email.toUpperCase(), password: PW });
+  await b.client.signUp.email({ name: "Short", email: t.email("short"), password: "short" });
+  await b.client.signUp.email({ name: "Long", email: t.email("long"), password: "x".repeat(129) });
+  await b.client.signUp.email({ name: "Bad", email: "not-an-email", password: PW });
+  await b.client.$fetch("/sign-up/email", { method: "POST", body: { email: "bad", password: "" } });
+  return { jarB: b.cookieNames(), jarA: a.cookieNames() };
+});
+
+scenario("core/sessions-list-revoke", async (t) => {
+  const { a, email } = await signedUp(t);
+  const b = t.actor("b");
+  const c = t.actor("c");
+  await b.client.signIn.email({ email, password: PW });
+  await c.client.signIn.email({ email, password: PW });
+  const listed = await a.client.listSessions();
+  const mine = (await a.client.getSession()).data?.session?.token;
+  const bTok = (await b.client.getSession()).data?.session?.token;
+  const others = (listed.data ?? []).filter((s) => s.token !== mine);
+  // Revoke b's session by the value list-sessions gave for it.
+  const bEntry = (listed.data ?? []).find((s) => s.token === bTok) ?? others[0];
+  await a.client.revokeSession({ token: bEntry?.token ?? "missing" });
+  await b.client.getSession();
+  await a.client.revokeSession({ token: "not-a-session-token" });
+  await a.client.revokeOtherSessions();
+  await c.client.getSession();
+  await a.client.getSession();
+  await a.client.revokeSessions();
+  await a.client.getSession();
+  return {
+    listedCount: listed.data?.length ?? null,
+    listedTokensEqualSessionTokens: (listed.data ?? []).map((s) => s.token === mine || s.token === bTok).sort(),
+  };
+});
+
+scenario("core/update-user", async (t) => {
+  const { a } = await signedUp(t);
+  await a.client.updateUser({ name: "Renamed", image: "https://example.com/a.png" });
+  await a.client.getSession();
+  await a.client.updateUser({ email: t.email("other") });
+  await a.client.$fetch("/update-user", { method: "POST", body: {} });
+  await a.client.updateUser({ image: null });
+  const anon = t.actor("anon");
+  await anon.client.updateUser({ name: "x" });
+});
+
+scenario("core/change-password", async (t) => {
+  const { a, email } = await signedUp(t);
+  const b = t.actor("b");
+  await b.client.signIn.email({ email, password: PW });
+  await a.client.changePassword({ currentPassword: "wrong-password-1", newPassword: PW2 });
+  await a.client.changePassword({ currentPassword: PW, newPassword: "short" });
+  await a.client.changePassword({ currentPassword: PW, newPassword: PW2 });
+  await b.client.getSession();
+  await a.client.changePassword({ currentPassword: PW2, newPassword: PW, revokeOtherSessions: true });
+  await b.client.getSession();
+  await a.client.getSession();
+  const c = t.actor("c");
+  await c.client.signIn.email({ email, password: PW2 });
+  await c.client.signIn.email({ email, password: PW });
+  await t.actor("anon").client.changePassword({ currentPassword: PW, newPassword: PW2 });
+});
+
+scenario("core/untrusted-origin", async (t) => {
+  const { a, email } = await signedUp(t);
+  // Same cookies, different Origin: a forged cross-site request.
+  const evil = t.actor("evil", { origin: "http://evil.example" });
+  const none = t.actor("no-origin", { origin: null });
+  const cookie = a.jar.header();
+  await evil.fetch(`${t.base}/update-user`, {
+    method: "POST",
+    headers: { "content-type": "application/json", cookie },
+    body: JSON.stringify({ name: "pwned" }),
+  });
+  await none.fetch(`${t.base}/update-user`, {
+    method: "POST",
+    headers: { "content-type": "application/json", cookie },
+    body: JSON.stringify({ name: "pwned" }),
+  });
+  // No cookies: sign-in/sign-up from a foreign page.
+  await evil.client.signIn.email({ email, password: PW });
+  await evil.client.signUp.email({ name: "E", email: t.email("evil"), password: PW });
+  // Trusted origin, untrusted callback URLs.
+  await a.client.signIn.email({ email, password: PW, callbackURL: "http://evil.example/x" });
+  await a.client.requestPasswordReset({ email, redirectTo: "http://evil.example/reset" });
+  await a.client.sendVerificationEmail({ email, callbackURL: "http://evil.example/v" });
+  await a.client.getSession();
+});
+
+scenario("core/verify-email-link", async (t) => {
+  const { a, email } = await signedUp(t);
+  const noMailOnSignUp = (await t.mail(email, 1500)) === null;
+  await a.client.sendVerificationEmail({ email, callbackURL: "/verified" });
+  const link = t.linkIn(await t.mail(email));
+  if (!link) return { noMailOnSignUp, link: "no mail" };
+  const linkForm = t.linkForm(link);
+  await a.request("GET", link);
+  await a.client.getSession();
+  // The same link opened a second time.
+  await a.request("GET", link);
+  const anon = t.actor("anon");
+  await anon.request("GET", link);
+  await a.client.sendVerificationEmail({ email, callbackURL: "/verified" });
+  return { noMailOnSignUp, linkForm };
+});
+
+scenario("core/verify-email-json-and-bad-tokens", async (t) => {
+  const { a, email } = await signedUp(t);
+  // Asked for in the registrant's own session, opened signed out.
+  await a.client.sendVerificationEmail({ email });
+  await a.client.signOut();
+  const link = t.linkIn(await t.mail(email));
+  if (!link) return { link: "no mail" };
+  const token = new URL(link).searchParams.get("token");
+  const tampered = token.slice(0, -3) + (token.endsWith("AAA") ? "BBB" : "AAA");
+  await a.client.verifyEmail({ query: { token: tampered } });
+  await a.client.verifyEmail({ query: { token: tampered, callbackURL: "/v" } });
+  await a.client.verifyEmail({ query: { token: "abc" } });
+  // Better Auth's token format (an HS256 JWT signed with the shared secret),
+  // expired an hour ago; and a valid one for an address nobody has.
+  const expired = t.jwt({ email: email.toLowerCase() }, -3600);
+  await a.client.verifyEmail({ query: { token: expired } });
+  await a.client.verifyEmail({ query: { token: expired, callbackURL: "/v" } });
+  await a.client.verifyEmail({ query: { token: t.jwt({ email: t.email("ghost") }, 3600) } });
+  await a.client.verifyEmail({ query: { token } });
+  await a.client.verifyEmail({ query: { token } });
+  await a.client.verifyEmail({ query: { token, callbackURL: "http://evil.example/" } });
+  await a.client.signIn.email({ email, password: PW });
+  await a.client.getSession();
+});
+
+scenario("core/verify-email-asked-by-address", async (t) => {
+  const { a, email } = await signedUp(t);
+  await a.client.signOut();
+  // Signed out: always {status:true}, and a mail only for real, unverified users.
+  await a.client.sendVerificationEmail({ email: t.email("nobody") });
+  const noMailForUnknown = (await t.mail(t.email("nobody"), 1500)) === null;
+  await a.client.sendVerificationEmail({ email });
+  const link = t.linkIn(await t.mail(email));
+  if (!link) return { noMailForUnknown, link: "no mail" };
+  const other = t.actor("owner");
+  await other.request("GET", link);
+  // The address's owner proved it without the registrant's session: Gatehouse
+  // removes the password set at registration (README, Security notes).
+  await a.client.signIn.email({ email, password: PW });
+  await a.client.getSession();
+  return { noMailForUnknown };
+});
+
+scenario("core/password-reset", async (t) => {
+  const { a, email } = await signedUp(t);
+  await a.client.signOut();
+  await a.client.requestPasswordReset({ email: t.email("nobody"), redirectTo: "/reset" });
+  await a.client.requestPasswordReset({ email, redirectTo: "/reset" });
+  const link = t.linkIn(await t.mail(email));
+  if (!link) return { link: "no mail" };
+  const linkForm = t.linkForm(link);
+  const opened = await a.request("GET", link);
+  const token = new URL(opened.location ?? "/", "http://x").searchParams.get("token");
+  await a.request("GET", "/reset-password/not-a-real-token?callbackURL=%2Freset");
+  await a.request("GET", "/reset-password/not-a-real-token");
+  await a.client.resetPassword({ newPassword: "short", token });
+  await a.client.resetPassword({ newPassword: PW2 });
+  await a.client.resetPassword({ newPassword: PW2, token });
+  await a.client.resetPassword({ newPassword: PW2, token });
+  await a.client.signIn.email({ email, password: PW });
+  await a.client.signIn.email({ email, password: PW2 });
+  return { linkForm, tokenFromRedirect: typeof token === "string" && token.length > 0 };
+});
+
+scenario("core/change-email", async (t) => {
+  const { a, email } = await signedUp(t);
+  const newEmail = t.email("new");
+  await a.client.changeEmail({ newEmail: email, callbackURL: "/changed" });
+  await a.client.changeEmail({ newEmail, callbackURL: "/changed" });
+  const link = t.linkIn(await t.mail(newEmail));
+  if (!link) return { link: "no mail" };
+  const linkForm = t.linkForm(link);
+  await a.request("GET", link);
+  await a.client.getSession();
+  await a.client.signIn.email({ email: newEmail, password: PW });
+  return { linkForm };
+});
+
+scenario("core/delete-user", async (t) => {
+  const { a, email } = await signedUp(t);
+  await a.client.deleteUser({ password: "wrong-password-1" });
+  await a.client.deleteUser({ password: PW });
+  await a.client.getSession();
+  await a.client.signIn.email({ email, password: PW });
+  return { jar: a.cookieNames() };
+});
+
+scenario("core/bearer", async (t) => {
+  const { a } = await signedUp(t);
+  const token = a.authToken;
+  const b = t.actor("bearer", { noCookies: true });
+  await b.client.getSession({ fetchOptions: { headers: { authorization: `Bearer ${token}` } } });
+  await b.client.getSession({ fetchOptions: { headers: { authorization: `Bearer ${token?.split(".")[0]}` } } });
+  await b.client.getSession({ fetchOptions: { headers: { authorization: `Bearer ${token?.split(".")[0]}.AAAA${"A".repeat(39)}=` } } });
+  await b.client.updateUser({ name: "Via Bearer" }, { headers: { authorization: `Bearer ${token}` } });
+  return { hadSetAuthToken: typeof token === "string" };
+});
+
+// ---------------------------------------------------------------- username
+
+scenario("username/sign-up-sign-in", async (t) => {
+  const a = t.actor("a");
+  const email = t.email("a");
+  await a.client.signUp.email({ name: "U", email, password: PW, username: "Compat_User" });
+  await a.client.getSession();
+  await a.client.signOut();
+  await a.client.signIn.username({ username: "compat_user", password: PW });
+  await a.client.signOut();
+  await a.client.signIn.username({ username: "COMPAT_USER", password: "wrong-password-1" });
+  await a.client.signIn.username({ username: "nobody_here", password: PW });
+  await a.client.signIn.username({ username: "ab", password: PW });
+  await a.client.signIn.username({ username: "bad name!", password: PW });
+  await a.client.isUsernameAvailable({ username: "compat_user" });
+  await a.client.isUsernameAvailable({ username: "free_name" });
+  await a.client.isUsernameAvailable({ username: "ab" });
+});
+
+scenario("username/sign-up-errors", async (t) => {
+  const a = t.actor("a");
+  await a.client.signUp.email({ name: "U", email: t.email("a"), password: PW, username: "taken_name" });
+  const b = t.actor("b");
+  await b.client.signUp.email({ name: "U", email: t.email("b"), password: PW, username: "Taken_Name" });
+  await b.client.signUp.email({ name: "U", email: t.email("c"), password: PW, username: "ab" });
+  await b.client.signUp.email({ name: "U", email: t.email("d"), password: PW, username: "x".repeat(31) });
+  await b.client.signUp.email({ name: "U", email: t.email("e"), password: PW, username: "bad name!" });
+  await a.client.updateUser({ username: "New_Name" });
+  await a.client.getSession();
+  await a.client.updateUser({ username: "ab" });
+  await a.client.updateUser({ displayUsername: "Shown Name" });
+  await a.client.getSession();
+});
+
+// ---------------------------------------------------------------- magic link
+
+scenario("magic-link/verify-json", async (t) => {
+  const a = t.actor("a");
+  const email = t.email("a");
+  await a.client.signIn.magicLink({ email, name: "Magic User" });
+  const link = t.linkIn(await t.mail(email));
+  if (!link) return { link: "no mail" };
+  const linkForm = t.linkForm(link);
+  const token = new URL(link).searchParams.get("token");
+  await a.client.magicLink.verify({ query: { token } });
+  await a.client.getSession();
+  // Used once already.
+  await a.client.magicLink.verify({ query: { token } });
+  await a.client.magicLink.verify({ query: { token: "nope" } });
+  return { linkForm, jar: a.cookieNames() };
+});
+
+scenario("magic-link/redirects", async (t) => {
+  const a = t.actor("a");
+  const email = t.email("a");
+  await a.client.signIn.magicLink({ email, callbackURL: "/ml", newUserCallbackURL: "/welcome", errorCallbackURL: "/ml-error" });
+  const link = t.linkIn(await t.mail(email));
+  if (!link) return { link: "no mail" };
+  const linkForm = t.linkForm(link);
+  await a.request("GET", link);
+  await a.request("GET", link);
+  await a.client.signOut();
+  // Existing user now: callbackURL, not newUserCallbackURL.
+  await a.client.signIn.magicLink({ email, callbackURL: "/ml", newUserCallbackURL: "/welcome" });
+  const link2 = t.linkIn(await t.mail(email));
+  if (link2) await a.request("GET", link2);
+  await a.client.getSession();
+  await a.client.signIn.magicLink({ email, callbackURL: "http://evil.example/" });
+  await a.client.signIn.magicLink({ email: "not-an-email" });
+  return { linkForm };
+});
+
+scenario("magic-link/unverified-existing-user", async (t) => {
+  const { a, email } = await signedUp(t);
+  await a.client.signOut();
+  await a.client.signIn.magicLink({ email });
+  const link = t.linkIn(await t.mail(email));
+  if (!link) return { link: "no mail" };
+  await a.client.magicLink.verify({ query: { token: new URL(link).searchParams.get("token") } });
+  await a.client.getSession();
+  await a.client.signOut();
+  // The password account of the unproven sign-up is gone.
+  await a.client.signIn.email({ email, password: PW });
+});
+
+// ---------------------------------------------------------------- email OTP
+
+scenario("email-otp/verify-email", async (t) => {
+  const { a, email } = await signedUp(t);
+  await a.client.emailOtp.sendVerificationOtp({ email, type: "email-verification" });
+  const otp = t.codeIn(await t.mail(email));
+  if (!otp) return { otp: "no mail" };
+  const wrong = otp === "000000" ? "111111" : "000000";
+  await a.client.emailOtp.checkVerificationOtp({ email, type: "email-verification", otp: wrong });
+  await a.client.emailOtp.checkVerificationOtp({ email, type: "email-verification", otp });
+  await a.client.emailOtp.verifyEmail({ email, otp: wrong });
+  await a.client.emailOtp.verifyEmail({ email, otp });
+  await a.client.getSession();
+  await a.client.emailOtp.verifyEmail({ email, otp });
+  return { jar: a.cookieNames() };
+});
+
+scenario("email-otp/too-many-attempts", async (t) => {
+  const { a, email } = await signedUp(t);
+  await a.client.emailOtp.sendVerificationOtp({ email, type: "email-verification" });
+  const otp = t.codeIn(await t.mail(email));
+  if (!otp) return { otp: "no mail" };
+  const wrong = otp === "000000" ? "111111" : "000000";
+  for (let i = 0; i < 4; i++) await a.client.emailOtp.verifyEmail({ email, otp: wrong });
+  await a.client.emailOtp.verifyEmail({ email, otp });
+});
+
+scenario("email-otp/sign-in", async (t) => {
+  const a = t.actor("a");
+  const email = t.email("a");
+  await a.client.emailOtp.sendVerificationOtp({ email, type: "sign-in" });
+  const otp = t.codeIn(await t.mail(email));
+  if (!otp) return { otp: "no mail" };
+  await a.client.signIn.emailOtp({ email, otp: otp === "000000" ? "111111" : "000000" });
+  await a.client.signIn.emailOtp({ email, otp });
+  await a.client.getSession();
+  await a.client.signIn.emailOtp({ email, otp });
+  await a.client.emailOtp.sendVerificationOtp({ email: t.email("nobody"), type: "email-verification" });
+  const noMailForUnknown = (await t.mail(t.email("nobody"), 1500)) === null;
+  await a.client.emailOtp.sendVerificationOtp({ email: "not-an-email", type: "sign-in" });
+  await a.client.emailOtp.sendVerificationOtp({ email, type: "change-email" });
+  return { noMailForUnknown };
+});
+
+scenario("email-otp/password-reset", async (t) => {
+  const { a, email } = await signedUp(t);
+  await a.client.signOut();
+  await a.client.emailOtp.requestPasswordReset({ email });
+  let otp = t.codeIn(await t.mail(email, 3000));
+  const mailedByRequestPasswordReset = otp !== null;
+  if (!otp) {
+    // Carry on with the deprecated alias so the rest is still compared.
+    await a.client.forgetPassword.emailOtp({ email });
+    otp = t.codeIn(await t.mail(email));
+  }
+  if (!otp) return { otp: "no mail" };
+  await a.client.emailOtp.resetPassword({ email, otp: otp === "000000" ? "111111" : "000000", password: PW2 });
+  await a.client.emailOtp.resetPassword({ email, otp, password: "short" });
+  await a.client.emailOtp.resetPassword({ email, otp, password: PW2 });
+  await a.client.emailOtp.resetPassword({ email, otp, password: PW2 });
+  await a.client.signIn.email({ email, password: PW });
+  await a.client.signIn.email({ email, password: PW2 });
+  await a.client.signOut();
+  // The deprecated alias still answers.
+  await a.client.forgetPassword.emailOtp({ email });
+  const aliasMailed = (await t.mail(email)) !== null;
+  return { mailedByRequestPasswordReset, aliasMailed };
+});
+
+// ---------------------------------------------------------------- two-factor
+
+/** Signs up, enables TOTP and completes enablement; returns { a, email, uri, backupCodes }. */
+async function withTotp(t) {
+  const { a, email } = await signedUp(t);
+  const enabled = await a.client.twoFactor.enable({ password: PW });
+  const uri = enabled.data?.totpURI;
+  const backupCodes = enabled.data?.backupCodes ?? [];
+  const firstCode = uri ? await t.totp(uri, 0) : null;
+  if (uri) await a.client.twoFactor.verifyTotp({ code: firstCode });
+  return { a, email, uri, backupCodes, firstCode };
+}
+
+scenario("two-factor/enable-totp", async (t) => {
+  const { a, email } = await signedUp(t);
+  await a.client.twoFactor.enable({ password: "wrong-password-1" });
+  const enabled = await a.client.twoFactor.enable({ password: PW });
+  const uri = enabled.data?.totpURI;
+  if (!uri) return { uri: "none" };
+  await a.client.twoFactor.getTotpUri({ password: PW });
+  await a.client.twoFactor.getTotpUri({ password: "wrong-password-1" });
+  await a.client.getSession();
+  await a.client.twoFactor.verifyTotp({ code: "000000" === (await t.totp(uri, 0)) ? "111111" : "000000" });
+  await a.client.twoFactor.verifyTotp({ code: await t.totp(uri, 0) });
+  await a.client.getSession();
+  await a.client.signOut();
+  await a.client.signIn.email({ email, password: PW });
+  const jarDuringChallenge = a.cookieNames();
+  await a.client.getSession();
+  await a.client.twoFactor.verifyTotp({ code: "000000" === (await t.totp(uri, 1)) ? "111111" : "000000" });
+  // The next step's code (inside the ±1 window): not the one used above.
+  await a.client.twoFactor.verifyTotp({ code: await t.totp(uri, 1) });
+  await a.client.getSession();
+  return { jarDuringChallenge, jarAfter: a.cookieNames() };
+});
+
+scenario("two-factor/totp-code-replay", async (t) => {
+  const { a, email, uri, firstCode } = await withTotp(t);
+  if (!uri) return { uri: "none" };
+  await a.client.signOut();
+  await a.client.signIn.email({ email, password: PW });
+  // The code already used to finish enablement, replayed (still inside the ±1 step window).
+  await a.client.twoFactor.verifyTotp({ code: firstCode });
+});
+
+scenario("two-factor/backup-codes-and-disable", async (t) => {
+  const { a, email, uri, backupCodes } = await withTotp(t);
+  if (!uri) return { uri: "none" };
+  await a.client.signOut();
+  await a.client.signIn.email({ email, password: PW });
+  await a.client.twoFactor.verifyBackupCode({ code: "AAAAA-BBBBB" });
+  await a.client.twoFactor.verifyBackupCode({ code: backupCodes[0] });
+  await a.client.getSession();
+  await a.client.signOut();
+  await a.client.signIn.email({ email, password: PW });
+  await a.client.twoFactor.verifyBackupCode({ code: backupCodes[0] });
+  await a.client.twoFactor.verifyBackupCode({ code: backupCodes[1] });
+  await a.client.twoFactor.generateBackupCodes({ password: "wrong-password-1" });
+  await a.client.twoFactor.generateBackupCodes({ password: PW });
+  await a.client.twoFactor.disable({ password: "wrong-password-1" });
+  await a.client.twoFactor.disable({ password: PW });
+  await a.client.getSession();
+  await a.client.signOut();
+  await a.client.signIn.email({ email, password: PW });
+  return { backupCodeCount: backupCodes.length };
+});
+
+scenario("two-factor/email-otp-and-trust-device", async (t) => {
+  const { a, email, uri } = await withTotp(t);
+  if (!uri) return { uri: "none" };
+  await a.client.signOut();
+  const b = t.actor("b");
+  await b.client.signIn.email({ email, password: PW });
+  await b.client.twoFactor.sendOtp();
+  const code = t.codeIn(await t.mail(email));
+  if (!code) return { code: "no mail" };
+  await b.client.twoFactor.verifyOtp({ code: code === "000000" ? "111111" : "000000" });
+  await b.client.twoFactor.verifyOtp({ code, trustDevice: true });
+  const jarTrusted = b.cookieNames();
+  await b.client.signOut();
+  // The trusted device skips the second factor.
+  await b.client.signIn.email({ email, password: PW });
+  await b.client.getSession();
+  // Without a challenge cookie.
+  const c = t.actor("c");
+  await c.client.twoFactor.verifyTotp({ code: "123456" });
+  return { jarTrusted };
+});
