@@ -17,6 +17,10 @@ Markdown renderer shows nothing (```` ```sh snippet=server ````):
                    run on the JVM (the same toolchain as the Kotlin test)
   snippet=excerpt:PATH   lines of a file CI builds: each must appear in PATH
   snippet=deps     a dependency block (used by the next rust block)
+  snippet=platform:android / platform:ios   code for a toolchain this machine
+                   lacks (Android SDK and NDK, Swift): checked by what can be
+                   checked here: XML parses, and every binding type and method
+                   the block uses exists in the generated Kotlin or Swift
   snippet=text     reference text, not a command
 
 A client snippet that needs plugins says so on its first line, as a comment
@@ -182,6 +186,29 @@ def kotlin_snippet(text: str, scratch: Path, n: int):
          f"-Djna.library.path={target / 'debug'}", "SnippetKt"])
 
 
+GENERATED = {
+    "kotlin": ROOT / "bindings/mobile/generated/kotlin/dev/gatehouse",
+    "swift": ROOT / "bindings/mobile/generated/swift",
+}
+
+
+def check_platform_block(lang: str, text: str):
+    if lang == "xml":
+        import xml.dom.minidom
+        xml.dom.minidom.parseString(text)
+        return
+    if lang not in GENERATED:
+        return  # a shell or build-file line for the platform's own tools
+    generated = "".join(p.read_text() for p in GENERATED[lang].iterdir() if p.is_file())
+    # Binding names used: its types and enum cases, and methods called on a client.
+    used = set(re.findall(r"\b(AuthClient|TokenStorage|ClientPlugin|AuthException|AuthError)\b", text))
+    used |= {c.lower() if lang == "swift" else c for c in re.findall(r"ClientPlugin\.(\w+)", text)}
+    used |= set(re.findall(r"client\.(?:\w+\(\)\.)?(\w+)\(", text))
+    missing = sorted(n for n in used if n not in generated)
+    if missing:
+        raise RuntimeError(f"not in the generated {lang} bindings: {', '.join(missing)}")
+
+
 def main():
     readme = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "README.md"
     ci = (ROOT / ".ci" / "run").read_text()
@@ -209,6 +236,8 @@ def main():
                             raise RuntimeError(f"{cmd!r} is not run by .ci/run")
                 elif tag == "deps":
                     deps = text
+                elif tag.startswith("platform:"):
+                    check_platform_block(lang, text)
                 elif tag.startswith("excerpt:"):
                     source = (ROOT / tag.split(":", 1)[1]).read_text()
                     for l in text.splitlines():
