@@ -113,7 +113,8 @@ class Server:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc = None
-        for f in ROOT.glob("gatehouse.db*"):
+        # The databases (and development secrets) the README's commands create.
+        for f in [*ROOT.glob("gatehouse.db*"), *ROOT.glob("embed.db*")]:
             f.unlink()
 
     def log_tail(self) -> str:
@@ -124,6 +125,23 @@ class Server:
 def run(cmd, **kw):
     print("  $", cmd if isinstance(cmd, str) else " ".join(map(str, cmd)), flush=True)
     subprocess.run(cmd, check=True, **kw)
+
+
+def shell_snippet(text: str):
+    """Runs in its own process group, so what it starts in the background
+    (`cmd &`, as a reader would) ends with it."""
+    print("  $", text.strip().replace("\n", "\n    "), flush=True)
+    proc = subprocess.Popen(["bash", "-euo", "pipefail", "-c", text], cwd=ROOT,
+                            start_new_session=True)
+    try:
+        code = proc.wait(timeout=900)
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    if code != 0:
+        raise subprocess.CalledProcessError(code, "bash snippet")
 
 
 def rust_snippet(text: str, deps: str):
@@ -249,7 +267,7 @@ def main():
                             raise RuntimeError("no snippet=server block before this one")
                         server.ensure(server_env(text))
                     if tag == "shell":
-                        run(["bash", "-euo", "pipefail", "-c", text], cwd=ROOT)
+                        shell_snippet(text)
                     elif tag == "rust":
                         rust_snippet(text, deps)
                     elif tag == "node":
