@@ -3,7 +3,8 @@
 //
 // Configuration comes from the environment (run.mjs sets it):
 //   REF_PORT        port to listen on (127.0.0.1)
-//   REF_BASE_URL    public base URL, e.g. http://127.0.0.1:<port> (same form as Gatehouse's)
+//   REF_BASE_URL    public base URL, http://localhost:<port> (same form as Gatehouse's; a
+//                   passkey relying party must be a domain)
 //   REF_DB          SQLite file (created and migrated here)
 //   REF_SECRET      secret (same shape as GATEHOUSE_SECRET)
 //   REF_SMTP_PORT   the shared SMTP sink on 127.0.0.1
@@ -19,6 +20,7 @@ import { betterAuth } from "better-auth";
 import { getMigrations } from "better-auth/db/migration";
 import { toNodeHandler } from "better-auth/node";
 import { bearer, emailOTP, magicLink, openAPI, twoFactor, username } from "better-auth/plugins";
+import { passkey } from "@better-auth/passkey";
 import nodemailer from "nodemailer";
 
 const env = (name) => {
@@ -66,8 +68,12 @@ const options = {
     sendVerificationEmail: async ({ user, url }) => mail(user.email, `Verify your email for ${appName}`, `Open ${url}`),
   },
   user: {
-    // Gatehouse: [user] delete_enabled / change_email_enabled (set in run.mjs's TOML).
-    deleteUser: { enabled: true },
+    // Gatehouse: [user] delete_enabled, delete_email_confirmation, change_email_enabled
+    // (set in run.mjs's TOML).
+    deleteUser: {
+      enabled: true,
+      sendDeleteAccountVerification: async ({ user, url }) => mail(user.email, `Confirm deleting your ${appName} account`, `Open ${url}`),
+    },
     changeEmail: { enabled: true },
   },
   plugins: [
@@ -88,6 +94,12 @@ const options = {
       otpOptions: {
         sendOTP: async ({ user, otp }) => mail(user.email, `Your sign-in code for ${appName}`, `Your code is ${otp}`),
       },
+    }),
+    // Gatehouse: [passkey] rp_id, rp_name, origin (run.mjs's TOML).
+    passkey({
+      rpID: new URL(baseURL).hostname,
+      rpName: appName,
+      origin: new URL(baseURL).origin,
     }),
   ],
 };

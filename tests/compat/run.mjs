@@ -111,12 +111,12 @@ async function startServers() {
   const [refPort, ghPort] = [await freePort(), await freePort()];
   const ref = {
     name: "reference",
-    baseURL: `http://127.0.0.1:${refPort}`,
+    baseURL: `http://localhost:${refPort}`,
     mailFrom: "reference@compat.test",
   };
   const gh = {
     name: "gatehouse",
-    baseURL: `http://127.0.0.1:${ghPort}`,
+    baseURL: `http://localhost:${ghPort}`,
     mailFrom: "gatehouse@compat.test",
   };
 
@@ -140,6 +140,8 @@ async function startServers() {
   children.push(refChild);
 
   // Options Gatehouse only takes from a file; the rest are its defaults.
+  // Both servers listen on 127.0.0.1 but are addressed as http://localhost:<port>:
+  // a passkey relying party must be a domain (Gatehouse refuses an IP address).
   const toml = path.join(tmp, "gatehouse.toml");
   writeFileSync(
     toml,
@@ -147,7 +149,13 @@ async function startServers() {
       'app_name = "Gatehouse"',
       "[user]",
       "delete_enabled = true",
+      "delete_email_confirmation = true",
       "change_email_enabled = true",
+      // The relying party, set explicitly and alike on the reference.
+      "[passkey]",
+      'rp_id = "localhost"',
+      'rp_name = "Gatehouse"',
+      `origin = "${new URL(gh.baseURL).origin}"`,
       "",
     ].join("\n"),
   );
@@ -164,7 +172,7 @@ async function startServers() {
       GATEHOUSE_BASE_URL: gh.baseURL,
       GATEHOUSE_SECRET: secret,
       GATEHOUSE_RATE_LIMIT: "off",
-      GATEHOUSE_PLUGINS: "username,bearer,open-api,magic-link,email-otp,two-factor",
+      GATEHOUSE_PLUGINS: "username,bearer,open-api,magic-link,email-otp,two-factor,passkey",
       GATEHOUSE_SMTP_URL: `smtp://127.0.0.1:${sink.port}`,
       GATEHOUSE_MAIL_FROM: `Gatehouse <${gh.mailFrom}>`,
     },
@@ -194,6 +202,7 @@ async function runScenario(sc, sideTemplate) {
   const t = {
     side: side.name,
     base: `${side.baseURL}${side.basePath}`,
+    origin: side.origin,
     actor: (label, o) => makeActor(side, label, o),
     email: (tag) => `${slug(sc.id)}.${tag}.${opt.seed}@example.com`.replace(/-+/g, "-"),
     mail: (to, timeoutMs) => sink.take(side.mailFrom, to, timeoutMs),

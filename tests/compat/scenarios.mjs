@@ -6,6 +6,8 @@
 // Keep inputs deterministic: names and emails come from t.email(tag), which
 // depends only on the scenario id and the seed.
 
+import { FLAGS, SoftAuthenticator } from "./lib/webauthn.mjs";
+
 export const scenarios = [];
 const scenario = (id, fn) => scenarios.push({ id, fn });
 
@@ -245,12 +247,15 @@ scenario("core/change-email", async (t) => {
 });
 
 scenario("core/delete-user", async (t) => {
+  // Both servers confirm a deletion by mail: the right password mails a link
+  // and the account stays until it is followed (core/delete-user-callback).
   const { a, email } = await signedUp(t);
   await a.client.deleteUser({ password: "wrong-password-1" });
   await a.client.deleteUser({ password: PW });
+  const mailed = (await t.mail(email)) !== null;
   await a.client.getSession();
   await a.client.signIn.email({ email, password: PW });
-  return { jar: a.cookieNames() };
+  return { jar: a.cookieNames(), mailed };
 });
 
 scenario("core/bearer", async (t) => {
@@ -505,4 +510,182 @@ scenario("two-factor/email-otp-and-trust-device", async (t) => {
   const c = t.actor("c");
   await c.client.twoFactor.verifyTotp({ code: "123456" });
   return { jarTrusted };
+});
+
+// ---------------------------------------------------------------- accounts, passwords, pages
+
+scenario("core/list-accounts", async (t) => {
+  const { a } = await signedUp(t);
+  await a.client.listAccounts();
+  await t.actor("anon").client.listAccounts();
+});
+
+scenario("core/set-password", async (t) => {
+  // Better Auth keeps setPassword server-only (no HTTP route); Gatehouse serves
+  // it behind a fresh session (README, Security notes).
+  const { a } = await signedUp(t);
+  await a.request("POST", "/set-password", { body: { newPassword: PW2 } });
+  await t.actor("anon").request("POST", "/set-password", { body: { newPassword: PW2 } });
+  // A user without a password (signed up by magic link) sets one, then signs in with it.
+  const m = t.actor("m");
+  const email = t.email("m");
+  await m.client.signIn.magicLink({ email });
+  const link = t.linkIn(await t.mail(email));
+  if (!link) return { link: "no mail" };
+  await m.client.magicLink.verify({ query: { token: new URL(link).searchParams.get("token") } });
+  await m.request("POST", "/set-password", { body: { newPassword: "short" } });
+  await m.request("POST", "/set-password", { body: { newPassword: PW2 } });
+  await t.actor("m2").client.signIn.email({ email, password: PW2 });
+});
+
+scenario("core/forget-password", async (t) => {
+  // The pre-1.7 name of request-password-reset.
+  const { a, email } = await signedUp(t);
+  await a.client.signOut();
+  await a.request("POST", "/forget-password", { body: { email, redirectTo: "/reset" } });
+  const mailed = (await t.mail(email, 3000)) !== null;
+  return { mailed };
+});
+
+scenario("core/error-page", async (t) => {
+  const a = t.actor("a");
+  await a.request("GET", "/error", { compareBody: false });
+  await a.request("GET", "/error?error=invalid_code&error_description=Something%20failed", { compareBody: false });
+});
+
+scenario("core/delete-user-callback", async (t) => {
+  const { a, email } = await signedUp(t);
+  await a.client.deleteUser({ password: "wrong-password-1" });
+  await a.client.deleteUser({ password: PW, callbackURL: "/bye" });
+  const link = t.linkIn(await t.mail(email));
+  if (!link) return { link: "no mail" };
+  const linkForm = t.linkForm(link);
+  const u = new URL(link);
+  const token = u.searchParams.get("token");
+  const tampered = token.slice(0, -3) + (token.endsWith("aaa") ? "bbb" : "aaa");
+  // A tampered token, then the real link opened signed out.
+  await a.request("GET", `/delete-user/callback?token=${tampered}&callbackURL=%2Fbye`);
+  await t.actor("anon").request("GET", link);
+  await a.client.getSession();
+  // Opened in the user's own session: deleted, then redirected.
+  await a.request("GET", link);
+  await a.client.getSession();
+  await a.request("GET", link);
+  await a.client.signIn.email({ email, password: PW });
+  // Without callbackURL: a JSON answer.
+  const { a: b, email: emailB } = await signedUp(t, "b");
+  await b.client.deleteUser({ password: PW });
+  const linkB = t.linkIn(await t.mail(emailB));
+  if (!linkB) return { linkForm, linkB: "no mail" };
+  const linkFormB = t.linkForm(linkB);
+  await b.request("GET", `/delete-user/callback?token=${new URL(linkB).searchParams.get("token")}`);
+  await b.client.getSession();
+  return { linkForm, linkFormB, jarA: a.cookieNames(), jarB: b.cookieNames() };
+});
+
+// ---------------------------------------------------------------- passkeys
+
+
+scenario("passkey/options-and-errors", async (t) => {
+  const anon = t.actor("anon");
+  await anon.client.passkey.generateAuthenticateOptions();
+  await anon.client.passkey.generateRegisterOptions();
+  await anon.client.passkey.listUserPasskeys();
+  await anon.client.passkey.updatePasskey({ id: "no-such-passkey", name: "x" });
+  await anon.client.passkey.deletePasskey({ id: "no-such-passkey" });
+  // The challenge cookie from generate-authenticate-options above, a malformed response.
+  await anon.client.passkey.verifyAuthentication({ response: { id: "AAAA", type: "public-key" } });
+  // The challenge was spent (or there never was one): no challenge.
+  await anon.client.passkey.verifyAuthentication({ response: { id: "AAAA", type: "public-key" } });
+
+  const { a, email } = await signedUp(t);
+  await a.client.passkey.generateRegisterOptions();
+  await a.client.passkey.generateRegisterOptions({ query: { authenticatorAttachment: "cross-platform", name: "Named" } });
+  await a.client.passkey.listUserPasskeys();
+  await a.client.passkey.generateAuthenticateOptions();
+  await a.client.passkey.updatePasskey({ id: "no-such-passkey", name: "renamed" });
+  await a.client.passkey.deletePasskey({ id: "no-such-passkey" });
+  // A malformed registration response against a live registration challenge.
+  await a.client.passkey.generateRegisterOptions();
+  await a.client.passkey.verifyRegistration({ response: { id: "AAAA", type: "public-key", response: {} } });
+  // No challenge cookie at all (another browser of the same user).
+  const b = t.actor("b");
+  await b.client.signIn.email({ email, password: PW });
+  await b.client.passkey.verifyRegistration({ response: { id: "AAAA", type: "public-key", response: {} } });
+  await b.client.passkey.verifyAuthentication({ response: { id: "AAAA", type: "public-key", response: {} } });
+  return { jarAnon: anon.cookieNames(), jarA: a.cookieNames() };
+});
+
+scenario("passkey/ceremony", async (t) => {
+  const { a, email } = await signedUp(t);
+  const authr = new SoftAuthenticator({ rpId: "localhost", origin: t.origin });
+  const opts = (await a.client.passkey.generateRegisterOptions()).data;
+  if (!opts?.challenge) return { options: "none" };
+  const reg = authr.create(opts);
+  await a.client.passkey.verifyRegistration({ response: reg, name: "Laptop" });
+  // The challenge is spent by the first verify call.
+  await a.client.passkey.verifyRegistration({ response: reg, name: "Laptop" });
+  const listed = (await a.client.passkey.listUserPasskeys()).data ?? [];
+  const pk = listed[0];
+  await a.client.passkey.generateRegisterOptions();
+  await a.client.passkey.updatePasskey({ id: pk?.id ?? "missing", name: "Work laptop" });
+  await a.client.passkey.updatePasskey({ id: pk?.id ?? "missing", name: "" });
+  await a.client.passkey.listUserPasskeys();
+  // Someone else's session cannot rename or delete it.
+  const { a: other } = await signedUp(t, "other");
+  await other.client.passkey.updatePasskey({ id: pk?.id ?? "missing", name: "Mine now" });
+  await other.client.passkey.deletePasskey({ id: pk?.id ?? "missing" });
+
+  // Sign in with it, signed out, in a new browser.
+  const b = t.actor("b");
+  const aopts = (await b.client.passkey.generateAuthenticateOptions()).data;
+  if (!aopts?.challenge) return { authOptions: "none" };
+  const assertion = authr.get(aopts);
+  await b.client.passkey.verifyAuthentication({ response: assertion });
+  await b.client.getSession();
+  const jarAfterPasskeySignIn = b.cookieNames();
+  await b.client.passkey.listUserPasskeys();
+  // Signed in: the options list the user's credential.
+  await b.client.passkey.generateAuthenticateOptions();
+  // The spent challenge cannot be replayed.
+  await t.actor("c").client.passkey.verifyAuthentication({ response: assertion });
+  // A bad signature, and an assertion for an unknown credential.
+  const c = t.actor("c2");
+  const copts = (await c.client.passkey.generateAuthenticateOptions()).data;
+  await c.client.passkey.verifyAuthentication({ response: authr.get(copts, { badSignature: true }) });
+  const d = t.actor("d");
+  const dopts = (await d.client.passkey.generateAuthenticateOptions()).data;
+  const stranger = new SoftAuthenticator({ rpId: "localhost", origin: t.origin });
+  stranger.create({ challenge: "x", user: { id: "eA" } });
+  await d.client.passkey.verifyAuthentication({ response: stranger.get(dopts) });
+  await d.client.getSession();
+
+  await a.client.passkey.deletePasskey({ id: pk?.id ?? "missing" });
+  await a.client.passkey.listUserPasskeys();
+  await a.client.passkey.deletePasskey({ id: pk?.id ?? "missing" });
+  const e = t.actor("e");
+  const eopts = (await e.client.passkey.generateAuthenticateOptions()).data;
+  await e.client.passkey.verifyAuthentication({ response: authr.get(eopts) });
+  return { listedCount: listed.length, jarAfterPasskeySignIn, email: email === t.email("u") };
+});
+
+scenario("passkey/without-user-verification", async (t) => {
+  // An authenticator that tests presence only (flags UP, no UV).
+  const { a } = await signedUp(t);
+  const noUv = new SoftAuthenticator({ rpId: "localhost", origin: t.origin, flags: FLAGS.UP });
+  const opts = (await a.client.passkey.generateRegisterOptions()).data;
+  if (!opts?.challenge) return { options: "none" };
+  await a.client.passkey.verifyRegistration({ response: noUv.create(opts), name: "No UV" });
+  const listed = (await a.client.passkey.listUserPasskeys()).data ?? [];
+  // Another user's credential registered with UV, then used without it.
+  const { a: v } = await signedUp(t, "v");
+  const authr = new SoftAuthenticator({ rpId: "localhost", origin: t.origin });
+  const vopts = (await v.client.passkey.generateRegisterOptions()).data;
+  await v.client.passkey.verifyRegistration({ response: authr.create(vopts), name: "UV" });
+  authr.flags = FLAGS.UP;
+  const b = t.actor("b");
+  const bopts = (await b.client.passkey.generateAuthenticateOptions()).data;
+  await b.client.passkey.verifyAuthentication({ response: authr.get(bopts) });
+  await b.client.getSession();
+  return { listedCount: listed.length, jarB: b.cookieNames() };
 });

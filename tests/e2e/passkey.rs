@@ -38,6 +38,19 @@ async fn ceremony_guards(b: Backend) {
     assert_ne!(o["user"]["id"], json!(user_id), "the user handle is opaque");
     assert_eq!(o["authenticatorSelection"]["residentKey"], "preferred");
     assert!(o["challenge"].as_str().is_some_and(|c| c.len() >= 43));
+    // Better Auth's option values: a 60 s browser timeout, hints, and the
+    // email shown; `?name=` names the credential's user, an empty one does not.
+    assert_eq!(o["timeout"], 60000);
+    assert_eq!(o["hints"], json!([]));
+    assert_eq!(o["user"]["displayName"], json!(addr));
+    let named = c
+        .get("/passkey/generate-register-options?name=Work%20laptop")
+        .await
+        .json();
+    assert_eq!(named["user"]["name"], "Work laptop");
+    let r = c.get("/passkey/generate-register-options?name=").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["user"]["name"], json!(addr));
     // A second call gives a new challenge.
     let o2 = c.get("/passkey/generate-register-options").await.json();
     assert_ne!(o2["challenge"], o["challenge"]);
@@ -74,12 +87,14 @@ async fn ceremony_guards(b: Backend) {
         .await
         .assert_error(400, "CHALLENGE_NOT_FOUND");
     anon.get("/passkey/generate-authenticate-options").await;
+    // A response naming no stored credential is PASSKEY_NOT_FOUND first
+    // (Better Auth's order), however malformed the rest.
     anon.post(
         "/passkey/verify-authentication",
         json!({"response": "nope"}),
     )
     .await
-    .assert_error(401, "AUTHENTICATION_FAILED");
+    .assert_error(401, "PASSKEY_NOT_FOUND");
     anon.get("/passkey/generate-authenticate-options").await;
     s.clock.advance(Duration::minutes(6));
     anon.post("/passkey/verify-authentication", unknown("q83vEjRWeJA"))
@@ -87,17 +102,26 @@ async fn ceremony_guards(b: Backend) {
         .assert_error(400, "CHALLENGE_NOT_FOUND");
     assert_eq!(anon.get("/get-session").await.json(), Value::Null);
 
-    // Management routes: the caller's own passkeys only.
+    // Management routes: an unknown id is 404 (Better Auth's answer); an
+    // empty name is refused before anything is looked up.
     assert_eq!(c.get("/passkey/list-user-passkeys").await.json(), json!([]));
     c.post("/passkey/delete-passkey", json!({"id": "nope"}))
         .await
-        .assert_error(401, "PASSKEY_NOT_FOUND");
+        .assert_error(404, "PASSKEY_NOT_FOUND");
     c.post(
         "/passkey/update-passkey",
         json!({"id": "nope", "name": "x"}),
     )
     .await
-    .assert_error(401, "PASSKEY_NOT_FOUND");
+    .assert_error(404, "PASSKEY_NOT_FOUND");
+    let r = c
+        .post("/passkey/update-passkey", json!({"id": "nope", "name": ""}))
+        .await;
+    r.assert_error(400, "VALIDATION_ERROR");
+    assert!(r.json()["message"]
+        .as_str()
+        .unwrap()
+        .contains("[body.name] Too small"));
 
     // Registering needs a fresh session (created within a day).
     s.clock.advance(Duration::hours(25));

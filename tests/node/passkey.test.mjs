@@ -197,8 +197,9 @@ test("passkey registration and passwordless sign-in", async () => {
   const other = await newDevice();
   await signUp(other.page);
   const stolen = await other.page.evaluate((id) => api("POST", "/passkey/delete-passkey", { id }), registered.body.id);
+  // Someone else's passkey: 401, as Better Auth answers (with a code here).
   assert.equal(stolen.status, 401);
-  assert.equal(stolen.body.code, "PASSKEY_NOT_FOUND");
+  assert.equal(stolen.body.code, "UNAUTHORIZED");
   const deleted = await page.evaluate((id) => api("POST", "/passkey/delete-passkey", { id }), registered.body.id);
   assert.deepEqual(deleted.body, { status: true });
   await other.context.close();

@@ -794,11 +794,65 @@ session yet; the `two_factor` cookie names the pending sign-in, which any
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct UpdatePasskeyBody {
         pub id: ::std::string::String,
-        pub name: ::std::string::String,
+        pub name: UpdatePasskeyBodyName,
     }
     impl UpdatePasskeyBody {
         pub fn builder() -> builder::UpdatePasskeyBody {
             Default::default()
+        }
+    }
+    ///`UpdatePasskeyBodyName`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct UpdatePasskeyBodyName(::std::string::String);
+    impl ::std::ops::Deref for UpdatePasskeyBodyName {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<UpdatePasskeyBodyName> for ::std::string::String {
+        fn from(value: UpdatePasskeyBodyName) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for UpdatePasskeyBodyName {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for UpdatePasskeyBodyName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for UpdatePasskeyBodyName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for UpdatePasskeyBodyName {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
         }
     }
     ///`UpdatePasskeyResponse`
@@ -4302,7 +4356,10 @@ session yet; the `two_factor` cookie names the pending sign-in, which any
         #[derive(Clone, Debug)]
         pub struct UpdatePasskeyBody {
             id: ::std::result::Result<::std::string::String, ::std::string::String>,
-            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            name: ::std::result::Result<
+                super::UpdatePasskeyBodyName,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for UpdatePasskeyBody {
             fn default() -> Self {
@@ -4325,7 +4382,7 @@ session yet; the `two_factor` cookie names the pending sign-in, which any
             }
             pub fn name<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<super::UpdatePasskeyBodyName>,
                 T::Error: ::std::fmt::Display,
             {
                 self.name = value
@@ -11985,6 +12042,13 @@ pub mod builder {
                         ),
                     )
                 }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 408u16 => {
                     Err(
                         Error::ErrorResponse(
@@ -12124,6 +12188,13 @@ pub mod builder {
                     )
                 }
                 403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,

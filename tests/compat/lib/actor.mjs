@@ -5,6 +5,7 @@
 
 import { createAuthClient } from "better-auth/client";
 import { emailOTPClient, magicLinkClient, twoFactorClient, usernameClient } from "better-auth/client/plugins";
+import { passkeyClient } from "@better-auth/passkey/client";
 
 import { CookieJar } from "../../node/cookie-jar.mjs";
 import { cookieAttributes, normalise, pathAndQuery, shape } from "./normalise.mjs";
@@ -33,6 +34,8 @@ export function makeActor(side, label, opts = {}) {
   const jar = new CookieJar();
   const origin = opts.origin === undefined ? side.origin : opts.origin;
   let lastAuthToken = null;
+
+  let compareNextBody = true;
 
   async function actorFetch(input, init = {}) {
     const url = new URL(typeof input === "string" || input instanceof URL ? String(input) : input.url);
@@ -68,7 +71,8 @@ export function makeActor(side, label, opts = {}) {
       location: res.headers.has("location") ? pathAndQuery(res.headers.get("location"), side.origin) : undefined,
       cookies: cookieAttributes(setCookies),
       setAuthToken: res.headers.has("set-auth-token"),
-      body: repr ?? normalise(parsed, nctx),
+      // A page (the error page's HTML) is compared by status and content type only.
+      body: compareNextBody ? (repr ?? normalise(parsed, nctx)) : "<not compared>",
       raw: { url: url.toString(), status: res.status, setCookies, location: res.headers.get("location"), body: repr ?? parsed },
     });
     return res;
@@ -81,16 +85,26 @@ export function makeActor(side, label, opts = {}) {
       magicLinkClient(),
       emailOTPClient(),
       twoFactorClient({ onTwoFactorRedirect: () => {} }),
+      passkeyClient(),
     ],
     fetchOptions: { customFetchImpl: actorFetch },
   });
 
-  /** A raw request (e.g. opening a mailed link); redirects are not followed. */
-  async function request(method, pathOrUrl, { body, headers } = {}) {
+  /**
+   * A raw request (e.g. opening a mailed link); redirects are not followed.
+   * compareBody: false records the response body as not compared (an HTML page).
+   */
+  async function request(method, pathOrUrl, { body, headers, compareBody = true } = {}) {
     const url = /^https?:/.test(pathOrUrl) ? pathOrUrl : `${side.baseURL}${side.basePath}${pathOrUrl}`;
     const h = new Headers(headers);
     if (body !== undefined) h.set("content-type", "application/json");
-    const res = await actorFetch(url, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
+    compareNextBody = compareBody;
+    let res;
+    try {
+      res = await actorFetch(url, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
+    } finally {
+      compareNextBody = true;
+    }
     const entry = side.trace.at(-1);
     return { status: entry.status, location: entry.location ?? null, body: entry.raw.body };
   }

@@ -1,8 +1,9 @@
 // Normalisation and diffing. The rules (and nothing looser):
 // - object keys sorted;
-// - values under `id`, `*Id`, any key containing `token`, `*At`, `*URL`/`*Url`
-//   replaced by a placeholder (null stays null, so "a token" vs "no token" is
-//   still a difference);
+// - values under `id`, `*Id`/`*ID` (but not `providerId`, a name such as
+//   "credential"), any key containing `token`, `*At`, `*URL`/`*Url`, and
+//   WebAuthn's random `challenge` and per-credential `publicKey`, replaced by a
+//   placeholder (null stays null, so "a token" vs "no token" is still a difference);
 // - dates (Date objects and ISO-8601 strings) replaced by a placeholder;
 // - `location` reduced to path + query, token-like query values masked;
 // - the two servers listen on different ports, so a string starting with the
@@ -17,7 +18,17 @@ const TOKEN_QUERY_KEYS = /token|otp|code|state|secret|signature/i;
 
 export function isMaskedKey(key) {
   if (typeof key !== "string") return false;
-  return key === "id" || /Id$/.test(key) || /token/i.test(key) || /At$/.test(key) || /(URL|Url)$/.test(key);
+  // An account's provider ("credential", ...) is a name, not an identifier.
+  if (key === "providerId") return false;
+  return (
+    key === "id" ||
+    /I[dD]$/.test(key) ||
+    /token/i.test(key) ||
+    /At$/.test(key) ||
+    /(URL|Url)$/.test(key) ||
+    key === "challenge" ||
+    key === "publicKey"
+  );
 }
 
 /** path + query of a URL (absolute or relative), token-like query values masked. */

@@ -39,6 +39,13 @@ crate::error_codes! {
     PREVIOUSLY_REGISTERED = (400, "Previously registered");
 }
 
+/// `PASSKEY_NOT_FOUND` as the management routes answer it (404), as
+/// Better Auth does; sign-in answers it with 401.
+pub const UNKNOWN_PASSKEY: ErrorCode = ErrorCode {
+    status: 404,
+    ..PASSKEY_NOT_FOUND
+};
+
 impl Plugin for Passkey {
     fn id(&self) -> &'static str {
         "passkey"
@@ -105,12 +112,16 @@ impl Plugin for Passkey {
             RouteDoc {
                 operation_id: "passkeyDeletePasskey",
                 auth: RouteAuth::Session,
-                errors: &[PASSKEY_NOT_FOUND],
+                errors: &[UNKNOWN_PASSKEY, codes::UNAUTHORIZED],
             },
             RouteDoc {
                 operation_id: "passkeyUpdatePasskey",
                 auth: RouteAuth::Session,
-                errors: &[PASSKEY_NOT_FOUND, codes::FIELD_TOO_LONG],
+                errors: &[
+                    UNKNOWN_PASSKEY,
+                    YOU_ARE_NOT_ALLOWED_TO_REGISTER_THIS_PASSKEY,
+                    codes::FIELD_TOO_LONG,
+                ],
             },
         ]
     }

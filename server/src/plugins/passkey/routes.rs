@@ -29,7 +29,7 @@ use crate::core::session::{
 use crate::core::validate::check_field_length;
 use crate::crypto::{sign, token};
 use crate::db::store;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{codes, ApiError, ApiResult};
 use crate::http::context::{request_context, RequestContext};
 use crate::plugins::PluginApi;
 use crate::state::AppState;
@@ -101,6 +101,7 @@ pub struct PasskeyIdBody {
 #[derive(Debug, Clone, Object)]
 pub struct UpdatePasskeyBody {
     pub id: String,
+    #[oai(validator(min_length = 1))]
     pub name: String,
 }
 
@@ -116,6 +117,9 @@ impl PluginApi for PasskeyApi {
 }
 
 const CEREMONY: &str = "passkey";
+/// The `timeout` browsers are given, in milliseconds (Better Auth's); the
+/// ceremony itself stays answerable for `CEREMONY_TTL`.
+const BROWSER_TIMEOUT_MS: u64 = 60_000;
 const CEREMONY_TTL: i64 = 300;
 
 /// The relying party, from config or the base URL. Checked at start-up
@@ -206,13 +210,43 @@ async fn take(state: &AppState, ctx: &RequestContext, kind: &str) -> Result<Valu
     let (value, expires_at) = links::consume(state, CEREMONY, &raw)
         .await?
         .ok_or_else(missing)?;
-    let names = &state.cookies;
-    ctx.set_cookie(&names.passkey, names.expire(&names.passkey));
+    // The cookie stays, as in Better Auth: the challenge it names is spent.
     let value: Value = serde_json::from_str(&value).map_err(|_| missing())?;
     if expires_at <= state.now() || value["type"] != kind {
         return Err(missing());
     }
     Ok(value)
+}
+
+/// A credential descriptor for options: id, type and the stored transports.
+fn descriptor(row: &PasskeyRow) -> Value {
+    let mut d = json!({"id": row.credential_id, "type": "public-key"});
+    if let Some(t) = &row.transports {
+        d["transports"] = json!(t.split(',').collect::<Vec<_>>());
+    }
+    d
+}
+
+/// The passkey `id` exists and is `user_id`'s: 404 `PASSKEY_NOT_FOUND` for an
+/// unknown id, `not_yours` for someone else's (Better Auth's answers).
+async fn owned(
+    state: &AppState,
+    user_id: &str,
+    id: &str,
+    not_yours: ApiError,
+) -> Result<(), ApiError> {
+    match pk_store::find_by_id(&state.db, id).await? {
+        None => Err(ApiError::new(super::UNKNOWN_PASSKEY)),
+        Some(row) if row.user_id != user_id => Err(not_yours),
+        Some(_) => Ok(()),
+    }
+}
+
+/// The signature counter the authenticator reported, from the record.
+fn record_counter(credential: &Credential) -> i64 {
+    serde_json::to_value(credential).unwrap_or_default()["cred"]["counter"]
+        .as_i64()
+        .unwrap_or(0)
 }
 
 fn encode_record(credential: &Credential) -> String {
@@ -260,18 +294,21 @@ impl PasskeyApi {
             .filter_map(decode_record)
             .map(|c| c.cred_id().clone())
             .collect::<Vec<_>>();
-        let display = if s.user.name.is_empty() {
-            s.user.email.clone()
-        } else {
-            s.user.name.clone()
-        };
-        let (options, registration) = rp
-            .start_passkey_registration(
+        // Better Auth's names for the authenticator: `?name=` (when given)
+        // or the email, shown as the email. A name webauthn-rs will not take
+        // (empty after normalisation, say) falls back to the email.
+        let start = |user_name: &str| {
+            rp.start_passkey_registration(
                 user_handle(&state, &s.user.id),
+                user_name,
                 &s.user.email,
-                &display,
-                Some(exclude),
+                Some(exclude.clone()),
             )
+        };
+        let asked = name.0.as_deref().filter(|n| !n.trim().is_empty());
+        let (options, registration) = asked
+            .and_then(|n| start(n).ok())
+            .map_or_else(|| start(&s.user.email), Ok)
             .map_err(|e| {
                 tracing::error!(error = %e, "passkey registration could not start");
                 ApiError::internal()
@@ -287,13 +324,17 @@ impl PasskeyApi {
                 selection["authenticatorAttachment"] = json!(a);
             }
         }
+        options["timeout"] = json!(BROWSER_TIMEOUT_MS);
+        options["hints"] = json!([]);
+        // The stored transports go with each excluded credential, as
+        // Better Auth sends them (webauthn-rs's record has none).
+        options["excludeCredentials"] = json!(existing.iter().map(descriptor).collect::<Vec<_>>());
         begin(
             &state,
             &ctx,
             json!({
                 "type": "registration",
                 "userId": s.user.id,
-                "name": name.0,
                 "state": registration,
             }),
         )
@@ -330,10 +371,7 @@ impl PasskeyApi {
                 tracing::info!(error = %e, "passkey registration refused");
                 failed()
             })?;
-        let name = body
-            .name
-            .clone()
-            .or_else(|| ceremony["name"].as_str().map(str::to_string));
+        let name = body.name.clone();
         if let Some(n) = &name {
             check_field_length(&state, "name", n)?;
         }
@@ -353,7 +391,7 @@ impl PasskeyApi {
             public_key: encode_record(&credential),
             user_id: s.user.id.clone(),
             credential_id: URL_SAFE_NO_PAD.encode(credential.cred_id().as_slice()),
-            counter: 0,
+            counter: record_counter(&credential),
             device_type: if eligible {
                 "multiDevice"
             } else {
@@ -393,21 +431,26 @@ impl PasskeyApi {
             ApiError::internal()
         })?;
         let mut options = serde_json::to_value(&options.public_key).unwrap_or_default();
+        options["timeout"] = json!(BROWSER_TIMEOUT_MS);
+        // A hint for the browser (the check is the stored credential itself),
+        // left out when empty, as Better Auth does.
         let signed_in = resolve_session(&state, &ctx, ResolveOptions::default()).await?;
-        if let Some(s) = signed_in {
-            // A hint for the browser; the check is the stored credential itself.
-            let allow: Vec<Value> = pk_store::list(&state.db, &s.user.id)
+        let allow: Vec<Value> = match signed_in {
+            Some(s) => pk_store::list(&state.db, &s.user.id)
                 .await?
-                .into_iter()
-                .map(|p| {
-                    let transports: Vec<String> = p
-                        .transports
-                        .map(|t| t.split(',').map(str::to_string).collect())
-                        .unwrap_or_default();
-                    json!({"id": p.credential_id, "type": "public-key", "transports": transports})
-                })
-                .collect();
-            options["allowCredentials"] = json!(allow);
+                .iter()
+                .map(descriptor)
+                .collect(),
+            None => Vec::new(),
+        };
+        match options.as_object_mut() {
+            Some(o) if allow.is_empty() => {
+                o.remove("allowCredentials");
+            }
+            Some(o) => {
+                o.insert("allowCredentials".into(), json!(allow));
+            }
+            None => {}
         }
         begin(
             &state,
@@ -435,12 +478,17 @@ impl PasskeyApi {
         let failed = || ApiError::new(AUTHENTICATION_FAILED);
         let authentication: DiscoverableAuthentication =
             serde_json::from_value(ceremony["state"].clone()).map_err(|_| failed())?;
-        let response: PublicKeyCredential =
-            serde_json::from_value(body.response.clone()).map_err(|_| failed())?;
-        let credential_id = URL_SAFE_NO_PAD.encode(&response.raw_id);
-        let row = pk_store::find_by_credential(&state.db, &credential_id)
+        // The credential named by the response comes first (Better Auth's
+        // order): an unknown one is PASSKEY_NOT_FOUND whatever else is wrong.
+        let named = body.response["id"].as_str().unwrap_or_default();
+        let row = pk_store::find_by_credential(&state.db, named)
             .await?
             .ok_or_else(|| ApiError::new(PASSKEY_NOT_FOUND))?;
+        let response: PublicKeyCredential =
+            serde_json::from_value(body.response.clone()).map_err(|_| failed())?;
+        if URL_SAFE_NO_PAD.encode(&response.raw_id) != row.credential_id {
+            return Err(failed());
+        }
         let mut credential = decode_record(&row).ok_or_else(|| {
             tracing::error!(passkey = %row.id, "stored passkey record unreadable");
             ApiError::internal()
@@ -508,9 +556,14 @@ impl PasskeyApi {
         body: Json<PasskeyIdBody>,
     ) -> ApiResult<StatusResponse> {
         let s = require_session(&state, &request_context(req)).await?;
-        if !pk_store::delete(&state.db, &s.user.id, &body.id).await? {
-            return Err(ApiError::new(PASSKEY_NOT_FOUND));
-        }
+        owned(
+            &state,
+            &s.user.id,
+            &body.id,
+            ApiError::new(codes::UNAUTHORIZED),
+        )
+        .await?;
+        pk_store::delete(&state.db, &s.user.id, &body.id).await?;
         Ok(Json(StatusResponse { status: true }))
     }
 
@@ -528,9 +581,11 @@ impl PasskeyApi {
     ) -> ApiResult<UpdatePasskeyResponse> {
         let s = require_session(&state, &request_context(req)).await?;
         check_field_length(&state, "name", &body.name)?;
+        let not_yours = ApiError::new(YOU_ARE_NOT_ALLOWED_TO_REGISTER_THIS_PASSKEY);
+        owned(&state, &s.user.id, &body.id, not_yours).await?;
         let row = pk_store::rename(&state.db, &s.user.id, &body.id, &body.name)
             .await?
-            .ok_or_else(|| ApiError::new(PASSKEY_NOT_FOUND))?;
+            .ok_or_else(|| ApiError::new(super::UNKNOWN_PASSKEY))?;
         Ok(Json(UpdatePasskeyResponse {
             passkey: row.into(),
         }))

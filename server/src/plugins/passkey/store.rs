@@ -68,6 +68,15 @@ pub async fn list(db: &Db, user_id: &str) -> Result<Vec<PasskeyRow>, StorageErro
         .await?))
 }
 
+pub async fn find_by_id(db: &Db, id: &str) -> Result<Option<PasskeyRow>, StorageError> {
+    with_conn!(db, |conn| Ok(passkeys::table
+        .find(id)
+        .select(PasskeyRow::as_select())
+        .first(conn)
+        .await
+        .optional()?))
+}
+
 pub async fn find_by_credential(
     db: &Db,
     credential_id: &str,
