@@ -10,6 +10,9 @@
 //   REF_SMTP_PORT   the shared SMTP sink on 127.0.0.1
 //   REF_MAIL_FROM   envelope/header From, so the sink can tell the two servers apart
 //   REF_APP_NAME    appName (Gatehouse's app_name; the TOTP issuer defaults to it)
+//   REF_SHORT_SECS  optional: session.freshAge and the lifetimes of the email-OTP code, the
+//                   magic link, the reset link and the verification link, in seconds (the
+//                   "short" pair; Gatehouse gets the same in its TOML)
 //
 // Prints one line `READY <baseURL>` on stdout when it answers requests.
 
@@ -33,6 +36,8 @@ const port = Number(env("REF_PORT"));
 const baseURL = env("REF_BASE_URL");
 const from = env("REF_MAIL_FROM");
 const appName = process.env.REF_APP_NAME || "Gatehouse";
+const shortSecs = process.env.REF_SHORT_SECS ? Number(process.env.REF_SHORT_SECS) : null;
+const life = (dflt) => shortSecs ?? dflt;
 
 const transport = nodemailer.createTransport({
   host: "127.0.0.1",
@@ -52,19 +57,21 @@ const options = {
   database: new Database(env("REF_DB")),
   telemetry: { enabled: false },
   rateLimit: { enabled: false },
+  // Gatehouse: [session] fresh_age (default 86400, as Better Auth's freshAge).
+  ...(shortSecs ? { session: { freshAge: shortSecs } } : {}),
   emailAndPassword: {
     enabled: true,
     minPasswordLength: 8,
     maxPasswordLength: 128,
     autoSignIn: true,
     requireEmailVerification: false,
-    resetPasswordTokenExpiresIn: 3600,
+    resetPasswordTokenExpiresIn: life(3600),
     sendResetPassword: async ({ user, url }) => mail(user.email, `Reset your password for ${appName}`, `Open ${url}`),
   },
   emailVerification: {
     // Gatehouse: send_on_sign_up follows require_email_verification (false).
     autoSignInAfterVerification: false,
-    expiresIn: 3600,
+    expiresIn: life(3600),
     sendVerificationEmail: async ({ user, url }) => mail(user.email, `Verify your email for ${appName}`, `Open ${url}`),
   },
   user: {
@@ -81,12 +88,12 @@ const options = {
     bearer(),
     openAPI(),
     magicLink({
-      expiresIn: 300,
+      expiresIn: life(300),
       sendMagicLink: async ({ email, url }) => mail(email, `Sign in to ${appName}`, `Open ${url}`),
     }),
     emailOTP({
       otpLength: 6,
-      expiresIn: 300,
+      expiresIn: life(300),
       allowedAttempts: 3,
       sendVerificationOTP: async ({ email, otp, type }) => mail(email, `Your ${type} code for ${appName}`, `Your code is ${otp}`),
     }),

@@ -106,21 +106,29 @@ process.on("SIGINT", async () => {
   process.exit(130);
 });
 
-async function startServers() {
-  sink = await new MailSink().start();
+// Two pairs of servers share the SMTP sink: "default" (Gatehouse's defaults)
+// and "short", whose freshness and link/code lifetimes are 2 s, for the time/
+// scenarios (a scenario picks it with `{ servers: "short" }`).
+const SHORT_SECS = 2;
+
+async function startPair(pair) {
+  const short = pair === "short";
+  const suffix = short ? "-short" : "";
   const [refPort, ghPort] = [await freePort(), await freePort()];
   const ref = {
     name: "reference",
+    pair,
     baseURL: `http://localhost:${refPort}`,
-    mailFrom: "reference@compat.test",
+    mailFrom: `reference${suffix}@compat.test`,
   };
   const gh = {
     name: "gatehouse",
+    pair,
     baseURL: `http://localhost:${ghPort}`,
-    mailFrom: "gatehouse@compat.test",
+    mailFrom: `gatehouse${suffix}@compat.test`,
   };
 
-  const refLog = path.join(tmp, "reference.log");
+  const refLog = path.join(tmp, `reference${suffix}.log`);
   const refChild = spawn(process.execPath, [path.join(here, "reference-server.mjs")], {
     cwd: tmp,
     env: {
@@ -129,11 +137,12 @@ async function startServers() {
       BETTER_AUTH_TELEMETRY: "0",
       REF_PORT: String(refPort),
       REF_BASE_URL: ref.baseURL,
-      REF_DB: path.join(tmp, "reference.db"),
+      REF_DB: path.join(tmp, `reference${suffix}.db`),
       REF_SECRET: secret,
       REF_SMTP_PORT: String(sink.port),
       REF_MAIL_FROM: ref.mailFrom,
       REF_APP_NAME: "Gatehouse",
+      ...(short ? { REF_SHORT_SECS: String(SHORT_SECS) } : {}),
     },
     stdio: ["ignore", openSync(refLog, "a"), openSync(refLog, "a")],
   });
@@ -142,7 +151,7 @@ async function startServers() {
   // Options Gatehouse only takes from a file; the rest are its defaults.
   // Both servers listen on 127.0.0.1 but are addressed as http://localhost:<port>:
   // a passkey relying party must be a domain (Gatehouse refuses an IP address).
-  const toml = path.join(tmp, "gatehouse.toml");
+  const toml = path.join(tmp, `gatehouse${suffix}.toml`);
   writeFileSync(
     toml,
     [
@@ -156,10 +165,25 @@ async function startServers() {
       'rp_id = "localhost"',
       'rp_name = "Gatehouse"',
       `origin = "${new URL(gh.baseURL).origin}"`,
+      // The short pair: alike on the reference (REF_SHORT_SECS).
+      ...(short
+        ? [
+            "[session]",
+            `fresh_age = ${SHORT_SECS}`,
+            "[email_and_password]",
+            `reset_password_token_expires_in = ${SHORT_SECS}`,
+            "[email_verification]",
+            `expires_in = ${SHORT_SECS}`,
+            "[magic_link]",
+            `expires_in = ${SHORT_SECS}`,
+            "[email_otp]",
+            `expires_in = ${SHORT_SECS}`,
+          ]
+        : []),
       "",
     ].join("\n"),
   );
-  const ghLog = path.join(tmp, "gatehouse.log");
+  const ghLog = path.join(tmp, `gatehouse${suffix}.log`);
   const ghChild = spawn(bin, ["serve"], {
     cwd: tmp,
     env: {
@@ -167,7 +191,7 @@ async function startServers() {
       HOME: process.env.HOME ?? tmp,
       RUST_LOG: process.env.RUST_LOG ?? "warn",
       GATEHOUSE_CONFIG: toml,
-      DATABASE_URL: `sqlite://${path.join(tmp, "gatehouse.db")}`,
+      DATABASE_URL: `sqlite://${path.join(tmp, `gatehouse${suffix}.db`)}`,
       GATEHOUSE_LISTEN: `127.0.0.1:${ghPort}`,
       GATEHOUSE_BASE_URL: gh.baseURL,
       GATEHOUSE_SECRET: secret,
@@ -181,10 +205,17 @@ async function startServers() {
   children.push(ghChild);
 
   await Promise.all([
-    waitForOk(`${ref.baseURL}/api/auth/ok`, refChild, refLog, "reference server"),
-    waitForOk(`${gh.baseURL}/api/auth/ok`, ghChild, ghLog, "gatehouse"),
+    waitForOk(`${ref.baseURL}/api/auth/ok`, refChild, refLog, `reference server (${pair})`),
+    waitForOk(`${gh.baseURL}/api/auth/ok`, ghChild, ghLog, `gatehouse (${pair})`),
   ]);
   return [ref, gh];
+}
+
+/** Both pairs, started together: { default: [ref, gh], short: [ref, gh] }. */
+async function startServers() {
+  sink = await new MailSink().start();
+  const [def, shortPair] = await Promise.all([startPair("default"), startPair("short")]);
+  return { default: def, short: shortPair };
 }
 
 // ------------------------------------------------------------------ running
@@ -208,6 +239,8 @@ async function runScenario(sc, sideTemplate) {
     mail: (to, timeoutMs) => sink.take(side.mailFrom, to, timeoutMs),
     linkIn,
     codeIn,
+    /** Real time passing; both sides of a scenario wait at once. */
+    sleep,
     linkForm: (link) => pathAndQuery(link, side.origin),
     totp: (uri, offsetSteps = 0) =>
       totpGenerate({ secret: new URL(uri).searchParams.get("secret"), epoch: Math.floor(Date.now() / 1000) + 30 * offsetSteps }),
@@ -330,13 +363,16 @@ const short = (v) => {
 let exitCode = 0;
 try {
   const allowlist = loadAllowlist();
-  const [ref, gh] = await startServers();
+  const pairs = await startServers();
   const chosen = scenarios.filter((s) => !opt.only.length || opt.only.some((p) => s.id.startsWith(p)));
   const rows = [];
   const allDiffs = [];
   const perScenario = [];
   for (const sc of chosen) {
     const started = Date.now();
+    const pair = pairs[sc.servers ?? "default"];
+    if (!pair) throw new Error(`scenario ${sc.id}: unknown servers ${JSON.stringify(sc.servers)}`);
+    const [ref, gh] = pair;
     const [r, g] = await Promise.all([runScenario(sc, ref), runScenario(sc, gh)]);
     const diffs = compare(sc.id, r, g);
     for (const d of diffs) {

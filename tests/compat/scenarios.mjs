@@ -9,7 +9,12 @@
 import { FLAGS, SoftAuthenticator } from "./lib/webauthn.mjs";
 
 export const scenarios = [];
-const scenario = (id, fn) => scenarios.push({ id, fn });
+/**
+ * scenario(id, fn) or scenario(id, { servers }, fn). servers: "default" (the
+ * servers with their defaults) or "short" (freshness and every link/code
+ * lifetime 2 s; see run.mjs).
+ */
+const scenario = (id, o, fn) => (typeof o === "function" ? scenarios.push({ id, fn: o }) : scenarios.push({ id, ...o, fn }));
 
 const PW = "correct-horse-9";
 const PW2 = "battery-staple-7";
@@ -688,4 +693,126 @@ scenario("passkey/without-user-verification", async (t) => {
   await b.client.passkey.verifyAuthentication({ response: authr.get(bopts) });
   await b.client.getSession();
   return { listedCount: listed.length, jarB: b.cookieNames() };
+});
+
+// ---------------------------------------------------------------- time (the "short" servers)
+//
+// freshAge and the lifetimes of the email-OTP code, magic link, reset link and
+// verification link are 2 s on these servers; each scenario waits past that
+// (real time, both sides at once) and then uses what it was given.
+
+const SHORT = { servers: "short" };
+const PAST_SHORT_MS = 3000;
+
+scenario("time/stale-session", SHORT, async (t) => {
+  const { a } = await signedUp(t);
+  // A user without a password (magic link), for delete-user and set-password.
+  const m = t.actor("m");
+  const emailM = t.email("m");
+  await m.client.signIn.magicLink({ email: emailM });
+  const link = t.linkIn(await t.mail(emailM));
+  if (!link) return { link: "no mail" };
+  await m.client.magicLink.verify({ query: { token: new URL(link).searchParams.get("token") } });
+  // Fresh: the routes that need freshness answer.
+  await a.client.listSessions();
+  await a.client.passkey.generateRegisterOptions();
+  await t.sleep(PAST_SHORT_MS);
+  // Stale.
+  await a.client.getSession();
+  await a.client.listSessions();
+  await a.client.passkey.generateRegisterOptions();
+  await a.client.passkey.verifyRegistration({ response: { id: "AAAA", type: "public-key", response: {} } });
+  await a.client.updateUser({ name: "Stale But Allowed" });
+  await a.client.changeEmail({ newEmail: t.email("new"), callbackURL: "/changed" });
+  const changeEmailMailed = (await t.mail(t.email("new"), 1500)) !== null;
+  await a.client.deleteUser({});
+  await a.client.deleteUser({ password: PW });
+  const deleteMailed = (await t.mail(t.email("u"), 1500)) !== null;
+  await m.client.listSessions();
+  await m.client.deleteUser({});
+  const deleteMailedM = (await t.mail(emailM, 1500)) !== null;
+  await m.request("POST", "/set-password", { body: { newPassword: PW2 } });
+  // A new sign-in is fresh again; change-password (no freshness needed) last,
+  // since it replaces the session.
+  await a.client.changePassword({ currentPassword: PW, newPassword: PW2 });
+  await a.client.listSessions();
+  return { changeEmailMailed, deleteMailed, deleteMailedM, jarM: m.cookieNames() };
+});
+
+scenario("time/email-otp-expired", SHORT, async (t) => {
+  const { a, email } = await signedUp(t);
+  await a.client.emailOtp.sendVerificationOtp({ email, type: "email-verification" });
+  const verifyOtp = t.codeIn(await t.mail(email));
+  const b = t.actor("b");
+  const emailB = t.email("b");
+  await b.client.emailOtp.sendVerificationOtp({ email: emailB, type: "sign-in" });
+  const signInOtp = t.codeIn(await t.mail(emailB));
+  const c = t.actor("c");
+  const { email: emailC } = await signedUp(t, "c");
+  await c.client.emailOtp.requestPasswordReset({ email: emailC });
+  const resetOtp = t.codeIn(await t.mail(emailC));
+  if (!verifyOtp || !signInOtp || !resetOtp) return { verifyOtp: !!verifyOtp, signInOtp: !!signInOtp, resetOtp: !!resetOtp };
+  await t.sleep(PAST_SHORT_MS);
+  await a.client.emailOtp.verifyEmail({ email, otp: verifyOtp });
+  await a.client.emailOtp.verifyEmail({ email, otp: verifyOtp });
+  await a.client.emailOtp.checkVerificationOtp({ email, type: "email-verification", otp: verifyOtp });
+  await a.client.getSession();
+  await b.client.signIn.emailOtp({ email: emailB, otp: signInOtp });
+  await b.client.signIn.emailOtp({ email: emailB, otp: signInOtp });
+  await b.client.getSession();
+  await c.client.emailOtp.resetPassword({ email: emailC, otp: resetOtp, password: PW2 });
+  await c.client.signIn.email({ email: emailC, password: PW2 });
+  return { jarB: b.cookieNames() };
+});
+
+scenario("time/magic-link-expired", SHORT, async (t) => {
+  // One address per link, so no link is replaced by a later one.
+  const a = t.actor("a");
+  const [e1, e2, e3] = [t.email("cb"), t.email("cb-only"), t.email("plain")];
+  await a.client.signIn.magicLink({ email: e1, callbackURL: "/ml", newUserCallbackURL: "/welcome", errorCallbackURL: "/ml-error" });
+  const l1 = t.linkIn(await t.mail(e1));
+  await a.client.signIn.magicLink({ email: e2, callbackURL: "/ml" });
+  const l2 = t.linkIn(await t.mail(e2));
+  await a.client.signIn.magicLink({ email: e3 });
+  const l3 = t.linkIn(await t.mail(e3));
+  if (!l1 || !l2 || !l3) return { links: [!!l1, !!l2, !!l3] };
+  await t.sleep(PAST_SHORT_MS);
+  await a.request("GET", l1);
+  await a.request("GET", l2);
+  await a.client.magicLink.verify({ query: { token: new URL(l3).searchParams.get("token") } });
+  await a.client.getSession();
+  return { linkForms: [l1, l2, l3].map(t.linkForm), jar: a.cookieNames() };
+});
+
+scenario("time/reset-link-expired", SHORT, async (t) => {
+  const { a, email } = await signedUp(t);
+  await a.client.signOut();
+  await a.client.requestPasswordReset({ email, redirectTo: "/reset" });
+  const link = t.linkIn(await t.mail(email));
+  if (!link) return { link: "no mail" };
+  const token = new URL(link).pathname.split("/").pop();
+  await t.sleep(PAST_SHORT_MS);
+  await a.request("GET", link);
+  await a.request("GET", `/reset-password/${token}`);
+  await a.client.resetPassword({ newPassword: PW2, token });
+  await a.client.signIn.email({ email, password: PW2 });
+  await a.client.signIn.email({ email, password: PW });
+  return { linkForm: t.linkForm(link) };
+});
+
+scenario("time/verification-link-expired", SHORT, async (t) => {
+  const { a, email } = await signedUp(t);
+  await a.client.sendVerificationEmail({ email, callbackURL: "/verified" });
+  const l1 = t.linkIn(await t.mail(email));
+  const { a: b, email: emailB } = await signedUp(t, "b");
+  await b.client.sendVerificationEmail({ email: emailB });
+  const l2 = t.linkIn(await t.mail(emailB));
+  if (!l1 || !l2) return { links: [!!l1, !!l2] };
+  await t.sleep(PAST_SHORT_MS);
+  await a.request("GET", l1);
+  await a.client.getSession();
+  await b.request("GET", l2);
+  await b.client.verifyEmail({ query: { token: new URL(l1).searchParams.get("token"), callbackURL: "/v" } });
+  await b.client.getSession();
+  return { linkForms: [l1, l2].map(t.linkForm) };
 });

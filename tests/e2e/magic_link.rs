@@ -145,7 +145,7 @@ async fn magic_link_failures_and_takeover_guard(b: Backend) {
     assert_eq!(r.status, 302);
     assert_eq!(
         r.header("location").as_deref(),
-        Some("/?error=TOKEN_EXPIRED")
+        Some("/?error=INVALID_TOKEN")
     );
     assert!(r.set_cookie("better-auth.session_token").is_none());
     s.client()

@@ -213,6 +213,15 @@ async fn verify(
         },
     };
     if expires_at <= state.now() {
+        // Put back as it was: an expired link keeps saying so, like Better
+        // Auth's stateless one, rather than turning into an unknown token.
+        let purpose = if change {
+            crate::core::change_email::PURPOSE
+        } else {
+            PURPOSE
+        };
+        let ttl = (expires_at - state.now()).num_seconds();
+        links::issue(state, purpose, raw_token.to_string(), &value, ttl).await?;
         return Err(ApiError::new(codes::TOKEN_EXPIRED).with_status(401));
     }
     if !change {

@@ -45,7 +45,6 @@ impl Plugin for MagicLink {
                 auth: RouteAuth::Public,
                 errors: &[
                     codes::INVALID_TOKEN,
-                    codes::TOKEN_EXPIRED,
                     NEW_USER_SIGNUP_DISABLED,
                     codes::FAILED_TO_CREATE_SESSION,
                     codes::INVALID_CALLBACK_URL,

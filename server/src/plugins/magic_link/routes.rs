@@ -187,7 +187,8 @@ async fn verify(
         .ok_or_else(invalid)?;
     let now = state.now();
     if expires_at <= now {
-        return Err(ApiError::new(codes::TOKEN_EXPIRED).with_status(401));
+        // An expired link is simply no link (Better Auth's answer).
+        return Err(invalid());
     }
     let value: serde_json::Value = serde_json::from_str(&value).map_err(|_| invalid())?;
     let email = value["email"].as_str().ok_or_else(invalid)?.to_string();
