@@ -155,6 +155,63 @@ impl<T: OpenApi> OpenApi for Documented<T> {
     }
 }
 
+/// What poem-openapi cannot say in its own types, stated on the finished
+/// document: public operations declare `security: []` (callable without
+/// credentials, not "unspecified"), and a nullable `allOf` wrapper says it
+/// is an object, as OpenAPI 3.0 requires of `nullable`.
+pub fn finish_document(spec: &str) -> String {
+    let Ok(mut doc) = serde_json::from_str::<serde_json::Value>(spec) else {
+        return spec.to_string();
+    };
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        for op in paths.values_mut().filter_map(|item| item.as_object_mut()) {
+            for op in op.values_mut().filter_map(|o| o.as_object_mut()) {
+                op.entry("security")
+                    .or_insert_with(|| serde_json::json!([]));
+            }
+        }
+    }
+    let objects: Vec<String> = doc["components"]["schemas"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(_, s)| s["type"] == "object")
+        .map(|(name, _)| format!("#/components/schemas/{name}"))
+        .collect();
+    type_nullable_wrappers(&mut doc, &objects);
+    serde_json::to_string_pretty(&doc).unwrap_or_else(|_| spec.to_string())
+}
+
+/// Gives `type: object` to nullable `allOf` wrappers of object schemas.
+fn type_nullable_wrappers(v: &mut serde_json::Value, objects: &[String]) {
+    match v {
+        serde_json::Value::Object(map) => {
+            let wraps_objects = map
+                .get("allOf")
+                .and_then(|a| a.as_array())
+                .is_some_and(|all| {
+                    all.iter().all(|s| {
+                        s.get("$ref")
+                            .and_then(|r| r.as_str())
+                            .map_or(s.get("$ref").is_none(), |r| objects.iter().any(|o| o == r))
+                    })
+                });
+            if map.get("nullable") == Some(&serde_json::Value::Bool(true))
+                && wraps_objects
+                && !map.contains_key("type")
+            {
+                map.insert("type".into(), "object".into());
+            }
+            map.values_mut()
+                .for_each(|x| type_nullable_wrappers(x, objects));
+        }
+        serde_json::Value::Array(items) => items
+            .iter_mut()
+            .for_each(|x| type_nullable_wrappers(x, objects)),
+        _ => {}
+    }
+}
+
 /// An optional property (`Option<T>`) is written as `null` when absent
 /// (`User.image`, `username`...) and reads `null` as absent, so the spec
 /// says `nullable` for every property that is not required.
@@ -325,7 +382,16 @@ mod tests {
             .as_str()
             .unwrap()
             .contains("`USERNAME_IS_ALREADY_TAKEN`"));
-        assert!(spec["paths"]["/ok"]["get"].get("security").is_none());
+        // Public operations say so: callable without any credentials.
+        assert_eq!(
+            spec["paths"]["/ok"]["get"]["security"],
+            serde_json::json!([])
+        );
+        // A nullable wrapper of an object schema says it is an object.
+        let ok = &spec["paths"]["/get-session"]["get"]["responses"]["200"]["content"];
+        let schema = ok.as_object().unwrap().values().next().unwrap()["schema"].clone();
+        assert_eq!(schema["nullable"], true);
+        assert_eq!(schema["type"], "object");
         assert_eq!(
             spec["components"]["securitySchemes"]["apiKeyCookie"]["in"],
             "cookie"

@@ -78,8 +78,9 @@ fn build_service(config: &Config, registry: &PluginRegistry) -> Built {
             env!("CARGO_PKG_VERSION"),
         )
         .description("Authentication API, wire-compatible with Better Auth.")
+        .license("Apache-2.0")
         .server(format!("{}{}", config.base_url(), config.base_path));
-        let spec = Arc::new(service.spec());
+        let spec = Arc::new(docs::finish_document(&service.spec()));
         let scalar_html = Arc::new(service.scalar_html());
         Built {
             spec,

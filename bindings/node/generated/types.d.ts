@@ -343,5 +343,5 @@ export interface VerifyEmailOtpResponse {
 export interface VerifyEmailResponse {
   status: boolean;
   /** The user when a session exists after verification, else null. */
-  user?: unknown | null;
+  user?: Record<string, unknown> | null;
 }
