@@ -185,14 +185,13 @@ async fn hash_bench(
     seconds: u64,
 ) -> anyhow::Result<()> {
     use gatehouse_server::crypto::password::PasswordHasher;
-    let workers = params
-        .concurrency
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     println!(
-        "argon2id m={} KiB t={} p={}, {workers} workers",
+        "argon2id m={} KiB t={} p={}",
         params.memory_kib, params.iterations, params.parallelism
     );
     let hasher = PasswordHasher::new(params)?;
+    let workers = hasher.workers();
+    println!("{workers} workers");
     for callers in [1, workers] {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
         let tasks: Vec<_> = (0..callers)

@@ -150,19 +150,23 @@ async fn otp(sink: &SmtpSink, to: &str, n: usize) -> String {
         .unwrap_or_else(|| panic!("no code in {}", mail.decoded()))
 }
 
+/// Asks for a code of `kind` for `addr` as `c` and reads the `n`th mail.
+async fn mailed_code(c: &Client, sink: &SmtpSink, addr: &str, kind: &str, n: usize) -> String {
+    c.post(
+        "/email-otp/send-verification-otp",
+        json!({"email": addr, "type": kind}),
+    )
+    .await;
+    otp(sink, addr, n).await
+}
+
 async fn otp_sign_in_removes_the_squatter(b: Backend) {
     let sink = SmtpSink::start().await;
     let s = server(b, &sink).await;
     let sq = squat(&s).await;
 
     let owner = s.client();
-    owner
-        .post(
-            "/email-otp/send-verification-otp",
-            json!({"email": sq.addr, "type": "sign-in"}),
-        )
-        .await;
-    let code = otp(&sink, &sq.addr, 1).await;
+    let code = mailed_code(&owner, &sink, &sq.addr, "sign-in", 1).await;
     let r = owner
         .post("/sign-in/email-otp", json!({"email": sq.addr, "otp": code}))
         .await;
@@ -184,13 +188,7 @@ async fn otp_verify_email_removes_the_squatter(b: Backend) {
     let sq = squat(&s).await;
 
     let owner = s.client();
-    owner
-        .post(
-            "/email-otp/send-verification-otp",
-            json!({"email": sq.addr, "type": "email-verification"}),
-        )
-        .await;
-    let code = otp(&sink, &sq.addr, 1).await;
+    let code = mailed_code(&owner, &sink, &sq.addr, "email-verification", 1).await;
     let r = owner
         .post(
             "/email-otp/verify-email",
@@ -255,14 +253,7 @@ async fn registrant_verifying_keeps_password_and_session(b: Backend) {
 
     // By email-OTP verify-email, with the registrant's session.
     let other = squat(&s).await;
-    other
-        .client
-        .post(
-            "/email-otp/send-verification-otp",
-            json!({"email": other.addr, "type": "email-verification"}),
-        )
-        .await;
-    let code = otp(&sink, &other.addr, 1).await;
+    let code = mailed_code(&other.client, &sink, &other.addr, "email-verification", 1).await;
     let r = other
         .client
         .post(
@@ -352,12 +343,7 @@ async fn registrant_links_and_required_verification_keep_the_password(b: Backend
         .await;
     assert!(r.json()["token"].is_null());
     let c = s.client();
-    c.post(
-        "/email-otp/send-verification-otp",
-        json!({"email": addr, "type": "email-verification"}),
-    )
-    .await;
-    let code = otp(&sink, &addr, 2).await;
+    let code = mailed_code(&c, &sink, &addr, "email-verification", 2).await;
     let r = c
         .post(
             "/email-otp/verify-email",

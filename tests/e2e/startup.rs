@@ -51,12 +51,7 @@ async fn production_refuses_weak_or_missing_secret() {
             database_url: format!("sqlite://{}", dir.path().join("prod.db").display()),
             ..test_config()
         };
-        let err = Gatehouse::builder(config)
-            .build()
-            .await
-            .err()
-            .expect("refused")
-            .to_string();
+        let err = refusal(config).await;
         assert!(
             err.contains("GATEHOUSE_SECRET"),
             "names the variable: {err}"
@@ -66,6 +61,16 @@ async fn production_refuses_weak_or_missing_secret() {
         !dir.path().join("prod.db.secret").exists(),
         "no secret generated in production"
     );
+}
+
+/// The start-up error a configuration gets.
+async fn refusal(config: Config) -> String {
+    Gatehouse::builder(config)
+        .build()
+        .await
+        .err()
+        .expect("refused")
+        .to_string()
 }
 
 /// WebAuthn cannot use an IP address as relying party: a base URL like
@@ -80,24 +85,14 @@ async fn passkey_relying_party_is_checked_at_start() {
         ..test_config()
     };
     config.plugins.push("passkey".into());
-    let err = Gatehouse::builder(config.clone())
-        .build()
-        .await
-        .err()
-        .expect("refused")
-        .to_string();
+    let err = refusal(config.clone()).await;
     assert!(
         err.contains("[passkey] rp_id") && err.contains("origin") && err.contains("127.0.0.1"),
         "{err}"
     );
     config.passkey.origin = Some("http://localhost:3000".into());
     config.passkey.rp_id = Some("example.com".into());
-    let err = Gatehouse::builder(config.clone())
-        .build()
-        .await
-        .err()
-        .expect("refused")
-        .to_string();
+    let err = refusal(config.clone()).await;
     assert!(err.contains("does not fit origin"), "{err}");
 
     // A working pair starts, and the route answers.

@@ -60,7 +60,7 @@ pub async fn claim_address(
         Proof::Verification => state.config.email_and_password.require_email_verification,
         Proof::SignIn => false,
     };
-    let registrant = keep
+    let keep_everything = keep
         || match ctx {
             Some(ctx) => resolve_session(
                 state,
@@ -73,7 +73,7 @@ pub async fn claim_address(
             .is_some_and(|s| s.user.id == user.id),
             None => false,
         };
-    if registrant {
+    if keep_everything {
         store::mark_email_verified(&state.db, &user.id, &user.email, now).await?;
     } else {
         let plugins = state.plugins.all().to_vec();

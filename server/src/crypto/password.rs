@@ -63,6 +63,7 @@ type Job = Box<dyn FnOnce(&mut Scratch) + Send>;
 #[derive(Clone)]
 pub struct PasswordHasher {
     params: PasswordHashConfig,
+    workers: usize,
     jobs: SyncSender<Job>,
     /// A real hash of a random password: verifying against it costs the same
     /// as a real check, so unknown accounts take as long as wrong passwords.
@@ -90,9 +91,15 @@ impl PasswordHasher {
         let dummy_hash = hash_argon2(&params, &dummy, &mut Scratch::default())?;
         Ok(PasswordHasher {
             params,
+            workers,
             jobs,
             dummy_hash: Arc::new(dummy_hash),
         })
+    }
+
+    /// How many hashes run at once.
+    pub fn workers(&self) -> usize {
+        self.workers
     }
 
     /// Runs `f` on a worker; `Busy` at once when the queue is full.
