@@ -30,8 +30,14 @@ impl ServerApi {
         ServerApi { state }
     }
 
-    /// The session named by these request headers (cookie, or bearer when
-    /// that plugin is enabled). Does not slide the expiry.
+    /// The state the calls run against (plugins add their namespaces to
+    /// `ServerApi` in their own folders, e.g. `api.two_factor()`).
+    pub(crate) fn state(&self) -> &Arc<AppState> {
+        &self.state
+    }
+
+    /// The session named by these request headers (the cookie, or what an
+    /// enabled plugin accepts, e.g. a bearer token). Does not slide the expiry.
     pub async fn get_session(&self, headers: &HeaderMap) -> Result<Option<AuthSession>, ApiError> {
         let ctx = RequestContext::from_headers(&self.state, headers);
         resolve_session(
@@ -66,14 +72,6 @@ impl ServerApi {
             data,
             set_cookies: ctx.set_cookie_lines(),
         })
-    }
-
-    /// A user's unused backup codes (two-factor plugin; never served over HTTP).
-    pub async fn view_backup_codes(&self, user_id: &str) -> Result<Vec<String>, ApiError> {
-        if !self.state.plugins.is_enabled("two-factor") {
-            return Err(ApiError::new(crate::error::codes::NOT_FOUND));
-        }
-        crate::plugins::two_factor::service::view_backup_codes(&self.state, user_id).await
     }
 
     /// Signs out the session named by these headers.

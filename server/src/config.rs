@@ -3,10 +3,15 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use serde::Deserialize;
+use std::collections::BTreeMap;
 
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Default)]
+use serde::{Deserialize, Serialize};
+
+use crate::plugin::{section_name, Plugin};
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Environment {
     #[default]
@@ -14,7 +19,7 @@ pub enum Environment {
     Production,
 }
 
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Socket address to listen on (`HOST:PORT`; a host name such as
@@ -52,114 +57,15 @@ pub struct Config {
     pub rate_limit: RateLimitConfig,
     pub ip: IpConfig,
     pub user: UserConfig,
-    pub username: UsernameConfig,
     pub mail: MailConfig,
     pub email_verification: EmailVerificationConfig,
-    pub magic_link: MagicLinkConfig,
-    pub email_otp: EmailOtpConfig,
-    pub two_factor: TwoFactorConfig,
-    pub passkey: PasskeyConfig,
+    /// Plugin sections (`[two_factor]`, ...) by section name, as written;
+    /// each enabled plugin parses and checks its own at start-up.
+    #[serde(skip)]
+    pub plugin_sections: toml::Table,
 }
 
-/// The `two-factor` plugin.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct TwoFactorConfig {
-    /// Issuer shown by authenticator apps; defaults to `app_name`.
-    pub issuer: Option<String>,
-    /// TOTP counts as enabled at `enable`, without a first verified code.
-    pub skip_verification_on_enable: bool,
-    /// Seconds a password sign-in waits for its second factor.
-    pub challenge_max_age: i64,
-    /// Seconds a device marked trusted skips the second factor.
-    pub trust_device_max_age: i64,
-    /// Seconds an emailed code stays valid.
-    pub otp_expires_in: i64,
-    /// Wrong codes allowed per sign-in challenge (and per emailed code).
-    pub allowed_attempts: u32,
-    /// Consecutive wrong codes after which the account is locked.
-    pub lockout_threshold: u32,
-    /// Seconds the lock lasts.
-    pub lockout_secs: i64,
-    /// Backup codes per set.
-    pub backup_code_count: usize,
-}
-
-impl Default for TwoFactorConfig {
-    fn default() -> Self {
-        TwoFactorConfig {
-            issuer: None,
-            skip_verification_on_enable: false,
-            challenge_max_age: 600,
-            trust_device_max_age: 30 * 24 * 3600,
-            otp_expires_in: 180,
-            allowed_attempts: 5,
-            lockout_threshold: 10,
-            lockout_secs: 15 * 60,
-            backup_code_count: 10,
-        }
-    }
-}
-
-/// The `passkey` plugin (WebAuthn relying party).
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct PasskeyConfig {
-    /// Relying-party id (a registrable domain); defaults to the base URL's host.
-    #[serde(alias = "rpID")]
-    pub rp_id: Option<String>,
-    /// Shown by authenticators; defaults to `app_name`.
-    #[serde(alias = "rpName")]
-    pub rp_name: Option<String>,
-    /// The web origin ceremonies must come from; defaults to the base URL's origin.
-    pub origin: Option<String>,
-}
-
-/// The `email-otp` plugin.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct EmailOtpConfig {
-    /// Digits per code.
-    pub otp_length: usize,
-    /// Seconds a code stays valid.
-    pub expires_in: i64,
-    /// Wrong guesses before the code is void.
-    pub allowed_attempts: u32,
-    /// Unknown addresses are not signed up by `sign-in/email-otp`.
-    pub disable_sign_up: bool,
-}
-
-impl Default for EmailOtpConfig {
-    fn default() -> Self {
-        EmailOtpConfig {
-            otp_length: 6,
-            expires_in: 300,
-            allowed_attempts: 3,
-            disable_sign_up: false,
-        }
-    }
-}
-
-/// The `magic-link` plugin.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct MagicLinkConfig {
-    /// Seconds a link stays valid.
-    pub expires_in: i64,
-    /// Unknown addresses are refused instead of signed up.
-    pub disable_sign_up: bool,
-}
-
-impl Default for MagicLinkConfig {
-    fn default() -> Self {
-        MagicLinkConfig {
-            expires_in: 300,
-            disable_sign_up: false,
-        }
-    }
-}
-
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MailConfig {
     /// `smtp://host:port`, `smtp+starttls://user:pass@host:587` or
@@ -168,7 +74,9 @@ pub struct MailConfig {
     pub smtp_url: Option<String>,
     /// Sender. Env `GATEHOUSE_MAIL_FROM`.
     pub from: String,
-    pub templates: MailTemplates,
+    /// Overrides of the built-in templates, by mail kind (`verify_email`,
+    /// `reset_password`, and those of the enabled plugins).
+    pub templates: BTreeMap<String, MailTemplate>,
 }
 
 impl std::fmt::Debug for MailConfig {
@@ -180,21 +88,8 @@ impl std::fmt::Debug for MailConfig {
     }
 }
 
-/// Per-kind overrides of the built-in templates.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct MailTemplates {
-    pub verify_email: Option<MailTemplate>,
-    pub reset_password: Option<MailTemplate>,
-    pub delete_account: Option<MailTemplate>,
-    pub change_email_confirm: Option<MailTemplate>,
-    pub magic_link: Option<MailTemplate>,
-    pub email_otp: Option<MailTemplate>,
-    pub two_factor_otp: Option<MailTemplate>,
-}
-
 /// A message template; `{app}`, `{url}` and `{email}` are filled in.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MailTemplate {
     pub subject: String,
@@ -202,7 +97,7 @@ pub struct MailTemplate {
     pub html: String,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EmailVerificationConfig {
     /// Mail a verification link on sign-up; default: follows
@@ -219,7 +114,7 @@ impl Default for MailConfig {
         MailConfig {
             smtp_url: None,
             from: "Gatehouse <no-reply@localhost>".into(),
-            templates: MailTemplates::default(),
+            templates: BTreeMap::new(),
         }
     }
 }
@@ -234,7 +129,7 @@ impl Default for EmailVerificationConfig {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SessionConfig {
     /// Seconds a session lives (7 days).
@@ -251,7 +146,7 @@ pub struct SessionConfig {
     pub cache_ttl: i64,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EmailPasswordConfig {
     pub enabled: bool,
@@ -267,7 +162,7 @@ pub struct EmailPasswordConfig {
 
 /// argon2id cost (the defaults are OWASP's recommended minimum) and how many
 /// hashes may run and wait at once.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PasswordHashConfig {
     pub memory_kib: u32,
@@ -283,7 +178,7 @@ pub struct PasswordHashConfig {
 
 /// Connection limits of the HTTP server (the `gatehouse` binary, and
 /// [`crate::http::server`] when embedding).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerConfig {
     /// Seconds a client has to send a request's headers, counted from when
@@ -299,7 +194,7 @@ pub struct ServerConfig {
     pub max_connections: Option<usize>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CookieConfig {
     pub prefix: String,
@@ -307,7 +202,7 @@ pub struct CookieConfig {
     pub secure: Option<bool>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RateLimitConfig {
     /// Env `GATEHOUSE_RATE_LIMIT` (`on`/`off`).
@@ -320,7 +215,7 @@ pub struct RateLimitConfig {
     pub rules: Vec<RateLimitRuleConfig>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitRuleConfig {
     /// Path under the base path; a trailing `*` matches a prefix.
@@ -329,7 +224,7 @@ pub struct RateLimitRuleConfig {
     pub max: u32,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct IpConfig {
     /// Headers to read the client IP from (e.g. `x-forwarded-for`); empty
@@ -341,7 +236,7 @@ pub struct IpConfig {
     pub ipv6_subnet: u8,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct UserConfig {
     /// Enables `POST /delete-user` (Better Auth: `user.deleteUser.enabled`).
@@ -356,13 +251,6 @@ pub struct UserConfig {
     pub change_email_enabled: bool,
     /// The current address confirms first; then the new one is verified.
     pub change_email_confirm_old: bool,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct UsernameConfig {
-    pub min_length: usize,
-    pub max_length: usize,
 }
 
 impl Default for Config {
@@ -387,13 +275,9 @@ impl Default for Config {
             rate_limit: RateLimitConfig::default(),
             ip: IpConfig::default(),
             user: UserConfig::default(),
-            username: UsernameConfig::default(),
             mail: MailConfig::default(),
             email_verification: EmailVerificationConfig::default(),
-            magic_link: MagicLinkConfig::default(),
-            email_otp: EmailOtpConfig::default(),
-            two_factor: TwoFactorConfig::default(),
-            passkey: PasskeyConfig::default(),
+            plugin_sections: toml::Table::new(),
         }
     }
 }
@@ -491,15 +375,6 @@ impl Default for UserConfig {
     }
 }
 
-impl Default for UsernameConfig {
-    fn default() -> Self {
-        UsernameConfig {
-            min_length: 3,
-            max_length: 30,
-        }
-    }
-}
-
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
@@ -529,7 +404,7 @@ pub enum ConfigError {
     #[error("cannot read config file {0}: {1}")]
     Read(PathBuf, std::io::Error),
     #[error("invalid config file {0}: {1}")]
-    Parse(PathBuf, toml::de::Error),
+    Parse(PathBuf, String),
     #[error("invalid value for {var}: {message}")]
     Env { var: &'static str, message: String },
     #[error("{0}")]
@@ -556,6 +431,62 @@ impl<S: std::hash::BuildHasher> EnvSource for std::collections::HashMap<String, 
 }
 
 impl Config {
+    /// Parses a configuration file. Top-level sections named after a plugin
+    /// of `catalog` (`[two_factor]` for `two-factor`) are kept as written for
+    /// that plugin to parse; everything else must be a core setting.
+    pub fn from_toml(text: &str, catalog: &[Arc<dyn Plugin>]) -> Result<Config, String> {
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+        let plugin_sections: Vec<String> = catalog.iter().map(|p| section_name(p.id())).collect();
+        let mut sections = toml::Table::new();
+        for name in &plugin_sections {
+            if let Some(v) = table.remove(name) {
+                sections.insert(name.clone(), v);
+            }
+        }
+        let mut config = Config::deserialize(toml::Value::Table(table)).map_err(|e| {
+            let message = e.message().to_string();
+            if message.starts_with("unknown field") {
+                format!(
+                    "{message}; or a plugin section: {}",
+                    plugin_sections.join(", ")
+                )
+            } else {
+                e.to_string()
+            }
+        })?;
+        config.plugin_sections = sections;
+        Ok(config)
+    }
+
+    /// Sets a plugin's section as a value of its settings type (what an
+    /// embedding application does instead of writing TOML).
+    pub fn set_plugin_settings<T: Serialize>(&mut self, plugin_id: &str, settings: &T) {
+        let value = toml::Value::try_from(settings).expect("plugin settings serialise to TOML");
+        self.plugin_sections.insert(section_name(plugin_id), value);
+    }
+
+    /// The effective configuration as TOML, secrets redacted, with each
+    /// enabled plugin's effective section (what `gatehouse info` prints).
+    pub fn describe(&self, plugins: &crate::plugin::PluginRegistry) -> String {
+        let mut table = match toml::Value::try_from(self) {
+            Ok(toml::Value::Table(t)) => t,
+            _ => toml::Table::new(),
+        };
+        if self.secret.is_some() {
+            table.insert("secret".into(), "<redacted>".into());
+        }
+        table.insert("database_url".into(), redact_url(&self.database_url).into());
+        if let (Some(url), Some(toml::Value::Table(mail))) =
+            (&self.mail.smtp_url, table.get_mut("mail"))
+        {
+            mail.insert("smtp_url".into(), redact_url(url).into());
+        }
+        for (id, shown) in plugins.settings().shown() {
+            table.insert(section_name(id), toml::Value::Table(shown.clone()));
+        }
+        toml::to_string_pretty(&table).unwrap_or_default()
+    }
+
     /// Loads `file` (if given, or `GATEHOUSE_CONFIG`), then applies env overrides.
     pub fn load(file: Option<&Path>, env: &dyn EnvSource) -> Result<Config, ConfigError> {
         let path = file
@@ -565,7 +496,8 @@ impl Config {
             Some(path) => {
                 let text = std::fs::read_to_string(&path)
                     .map_err(|e| ConfigError::Read(path.clone(), e))?;
-                toml::from_str(&text).map_err(|e| ConfigError::Parse(path, e))?
+                Config::from_toml(&text, &crate::plugins::catalog())
+                    .map_err(|e| ConfigError::Parse(path, e))?
             }
             None => Config::default(),
         };
@@ -831,11 +763,76 @@ mod tests {
     #[test]
     fn example_file_parses_and_matches_defaults() {
         let text = include_str!("../../gatehouse.example.toml");
-        let c: Config = toml::from_str(text).expect("gatehouse.example.toml parses");
+        let c = Config::from_toml(text, &crate::plugins::catalog())
+            .expect("gatehouse.example.toml parses");
         let d = Config::default();
         assert_eq!(c.listen, d.listen);
         assert_eq!(c.session.expires_in, d.session.expires_in);
         assert_eq!(c.rate_limit.window, d.rate_limit.window);
         assert_eq!(c.plugins, d.plugins);
+        // Every plugin section in the example (commented out, as their
+        // plugins are off by default) is valid once uncommented.
+        let (_, sections) = text.split_once("# ---- plugin sections ----").unwrap();
+        let uncommented: String = sections
+            .lines()
+            .filter_map(|l| l.strip_prefix("# ").or_else(|| l.strip_prefix('#')))
+            .filter(|l| l.starts_with('[') || l.contains(" = ") || l.starts_with("# "))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let mut all = Config::from_toml(&uncommented, &crate::plugins::catalog())
+            .expect("the example's plugin sections parse");
+        assert!(
+            all.plugin_sections.contains_key("two_factor"),
+            "{uncommented}"
+        );
+        all.base_url = Some("http://localhost:3000".into());
+        all.plugins = crate::plugins::catalog()
+            .iter()
+            .map(|p| p.id().to_string())
+            .collect();
+        crate::plugin::PluginRegistry::configure(&crate::plugins::catalog(), &all)
+            .expect("the example's plugin sections are valid");
+    }
+
+    #[test]
+    fn unknown_keys_and_sections_are_named_with_the_choices() {
+        let catalog = crate::plugins::catalog();
+        let err = Config::from_toml("[two_factr]\nissuer = \"x\"\n", &catalog).unwrap_err();
+        assert!(
+            err.contains("two_factr") && err.contains("session") && err.contains("two_factor"),
+            "{err}"
+        );
+        let mut c = Config::from_toml("[two_factor]\nisuer = \"x\"\n", &catalog).unwrap();
+        c.plugins.push("two-factor".into());
+        let err = crate::plugin::PluginRegistry::configure(&catalog, &c)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("[two_factor]") && err.contains("isuer") && err.contains("issuer"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn describe_is_toml_with_secrets_redacted() {
+        let catalog = crate::plugins::catalog();
+        let mut c = Config::from_toml(
+            "secret = \"0123456789abcdef0123456789abcdef-very-secret\"\n\
+             database_url = \"postgres://u:hunter2@db/x\"\n\
+             plugins = [\"two-factor\"]\n[two_factor]\nissuer = \"Acme\"\n",
+            &catalog,
+        )
+        .unwrap();
+        c.mail.smtp_url = Some("smtp://mailer:pa55@mail:25".into());
+        let registry = crate::plugin::PluginRegistry::configure(&catalog, &c).unwrap();
+        let text = c.describe(&registry);
+        for secret in ["very-secret", "hunter2", "pa55"] {
+            assert!(!text.contains(secret), "{secret} leaked:\n{text}");
+        }
+        let back: toml::Table = toml::from_str(&text).expect("valid TOML");
+        assert_eq!(back["two_factor"]["issuer"].as_str(), Some("Acme"));
+        assert_eq!(back["two_factor"]["allowed_attempts"].as_integer(), Some(5));
+        assert_eq!(back["secret"].as_str(), Some("<redacted>"));
     }
 }

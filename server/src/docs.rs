@@ -1,6 +1,6 @@
 //! Spec details the route macros cannot express: which error codes each
 //! operation can return (grouped by status on its error responses) and which
-//! operations need a session (cookie or bearer security requirements).
+//! operations need a session (the cookie, or a scheme a plugin adds).
 //! Core and plugins declare [`RouteDoc`]s next to their routes; [`Documented`]
 //! applies them while the spec is built, in the plugin gating scope.
 
@@ -34,7 +34,6 @@ pub struct RouteDoc {
 }
 
 pub const COOKIE_SCHEME: &str = "apiKeyCookie";
-pub const BEARER_SCHEME: &str = "bearerAuth";
 
 /// Codes the pipeline can answer with on any route.
 const COMMON: &[ErrorCode] = &[codes::TOO_MANY_REQUESTS, codes::INTERNAL_SERVER_ERROR];
@@ -53,7 +52,7 @@ const WITH_BODY: &[ErrorCode] = &[
 /// The route docs of the core and the plugins active in the current scope.
 pub fn active_route_docs() -> Vec<RouteDoc> {
     let mut docs = crate::core::routes::ROUTE_DOCS.to_vec();
-    docs.extend(crate::plugins::active_route_docs());
+    docs.extend(crate::plugin::active_route_docs());
     docs
 }
 
@@ -72,7 +71,10 @@ impl<T: OpenApi> OpenApi for Documented<T> {
             }
             entry.1.extend_from_slice(d.errors);
         }
-        let bearer = crate::plugins::is_active("bearer");
+        let schemes: Vec<&'static str> = crate::plugin::active_plugins()
+            .iter()
+            .filter_map(|p| p.security_scheme().map(|(name, _)| name))
+            .collect();
         let mut apis = T::meta();
         for api in &mut apis {
             for path in &mut api.paths {
@@ -95,7 +97,7 @@ impl<T: OpenApi> OpenApi for Documented<T> {
                         .responses
                         .retain(|r| r.status.is_some_and(|s| s < 400));
                     op.responses.responses.extend(error_responses(&all));
-                    op.security = security(*auth, bearer);
+                    op.security = security(*auth, &schemes);
                 }
             }
         }
@@ -127,20 +129,11 @@ impl<T: OpenApi> OpenApi for Documented<T> {
                 openid_connect_url: None,
             },
         );
-        if crate::plugins::is_active("bearer") {
-            registry.security_schemes.insert(
-                BEARER_SCHEME,
-                MetaSecurityScheme {
-                    ty: "http",
-                    description: Some("The session token (raw, or signed as in the `set-auth-token` header), with the `bearer` plugin."),
-                    name: None,
-                    key_in: None,
-                    scheme: Some("bearer"),
-                    bearer_format: None,
-                    flows: None,
-                    openid_connect_url: None,
-                },
-            );
+        for (name, scheme) in crate::plugin::active_plugins()
+            .iter()
+            .filter_map(|p| p.security_scheme())
+        {
+            registry.security_schemes.insert(name, scheme);
         }
     }
 
@@ -241,13 +234,16 @@ fn mark_optional_properties_nullable(registry: &mut Registry) {
     }
 }
 
-fn security(auth: RouteAuth, bearer: bool) -> Vec<HashMap<&'static str, Vec<&'static str>>> {
+fn security(
+    auth: RouteAuth,
+    plugin_schemes: &[&'static str],
+) -> Vec<HashMap<&'static str, Vec<&'static str>>> {
     if auth == RouteAuth::Public {
         return Vec::new();
     }
     let mut out = vec![HashMap::from([(COOKIE_SCHEME, vec![])])];
-    if bearer {
-        out.push(HashMap::from([(BEARER_SCHEME, vec![])]));
+    for name in plugin_schemes {
+        out.push(HashMap::from([(*name, vec![])]));
     }
     if auth == RouteAuth::Optional {
         // The empty requirement: calling without credentials is allowed too.

@@ -15,6 +15,7 @@ pub mod error;
 pub mod extract;
 pub mod http;
 pub mod mail;
+pub mod plugin;
 pub mod plugins;
 pub mod state;
 
@@ -40,8 +41,8 @@ use crate::http::cookies::CookieNames;
 use crate::http::origin::TrustedOrigins;
 use crate::http::pipeline::Pipeline;
 use crate::http::rate_limit::{builtin_rules, RateLimitRule, RateLimiter};
-use crate::plugins::open_api::SpecDocuments;
-use crate::plugins::{PluginApis, PluginRegistry};
+use crate::plugin::{PluginRegistry, SpecDocuments};
+use crate::plugins::PluginApis;
 
 /// Every route: the core first, then each plugin's (gated) API.
 pub type AuthApis = (CoreApi, PluginApis);
@@ -55,7 +56,7 @@ pub enum StartError {
     #[error(transparent)]
     Config(#[from] config::ConfigError),
     #[error(transparent)]
-    Plugins(#[from] plugins::RegistryError),
+    Plugins(#[from] plugin::RegistryError),
     #[error(transparent)]
     Storage(#[from] db::StorageError),
     #[error("{0}")]
@@ -66,12 +67,11 @@ pub enum StartError {
 /// they cannot disagree.
 struct Built {
     spec: Arc<String>,
-    scalar_html: Arc<String>,
     endpoint: BoxEndpoint<'static>,
 }
 
 fn build_service(config: &Config, registry: &PluginRegistry) -> Built {
-    plugins::with_plugins(registry.all(), || {
+    plugin::with_plugins(registry.all(), || {
         let service = OpenApiService::new(
             docs::Documented(auth_apis()),
             format!("{} API", config.app_name),
@@ -81,18 +81,24 @@ fn build_service(config: &Config, registry: &PluginRegistry) -> Built {
         .license("Apache-2.0")
         .server(format!("{}{}", config.base_url(), config.base_path));
         let spec = Arc::new(docs::finish_document(&service.spec()));
-        let scalar_html = Arc::new(service.scalar_html());
         Built {
             spec,
-            scalar_html,
             endpoint: service.boxed(),
         }
     })
 }
 
-/// The OpenAPI document for a configuration, without touching a database.
+/// Validates a configuration the way `serve` does (core settings, then each
+/// enabled plugin's section) without touching a database.
+pub fn check_config(config: &Config) -> Result<PluginRegistry, StartError> {
+    config.validate()?;
+    Ok(PluginRegistry::configure(&plugins::catalog(), config)?)
+}
+
+/// The OpenAPI document for a configuration's plugin set, without touching
+/// a database (settings do not change the spec, so they are not checked).
 pub fn openapi_spec(config: &Config) -> Result<String, StartError> {
-    let registry = PluginRegistry::from_ids(&config.plugins)?;
+    let registry = PluginRegistry::resolve(&plugins::catalog(), &config.plugins)?;
     Ok(build_service(config, &registry).spec.to_string())
 }
 
@@ -125,13 +131,7 @@ impl GatehouseBuilder {
 
     pub async fn build(self) -> Result<Gatehouse, StartError> {
         let config = self.config;
-        config.validate()?;
-        let registry = PluginRegistry::from_ids(&config.plugins)?;
-        for plugin in registry.all() {
-            plugin
-                .check_config(&config)
-                .map_err(|e| StartError::Config(config::ConfigError::Invalid(e)))?;
-        }
+        let registry = check_config(&config)?;
         let db = Db::connect(&config.database_url, config.database_pool_size).await?;
         // The database must answer before a development secret is written
         // beside it: a wrong DATABASE_URL leaves no file behind.
@@ -174,7 +174,7 @@ impl GatehouseBuilder {
         let built = build_service(&state.config, &state.plugins);
         let docs = SpecDocuments {
             json: built.spec.clone(),
-            scalar_html: built.scalar_html,
+            title: format!("{} API", state.config.app_name),
         };
         let mut route = Route::new();
         for plugin in state.plugins.all() {

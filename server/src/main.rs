@@ -107,7 +107,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => serve(load()?).await,
         Command::Migrate => {
             let config = load()?;
-            let registry = gatehouse_server::plugins::PluginRegistry::from_ids(&config.plugins)?;
+            let registry = gatehouse_server::check_config(&config)?;
             let db = gatehouse_server::db::Db::connect(&config.database_url, 2).await?;
             let n = gatehouse_server::run_migrations(&db, &registry).await?;
             tracing::info!(applied = n, database = %redact_url(&config.database_url), "migrations done");
@@ -140,8 +140,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Info => {
             let config = load()?;
-            println!("gatehouse {}", env!("CARGO_PKG_VERSION"));
-            println!("{config:#?}");
+            let registry = match gatehouse_server::check_config(&config) {
+                Ok(r) => r,
+                Err(e) => anyhow::bail!("invalid configuration: {e}"),
+            };
+            println!("# gatehouse {}", env!("CARGO_PKG_VERSION"));
+            println!("# plugins enabled:");
+            for p in registry.all() {
+                println!("#   {:<12} {}", p.id(), p.description());
+            }
+            println!("# the effective configuration (secrets redacted):\n");
+            print!("{}", config.describe(&registry));
             Ok(())
         }
     }

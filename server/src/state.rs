@@ -12,7 +12,7 @@ use crate::http::client_ip::ClientIpResolver;
 use crate::http::cookies::CookieNames;
 use crate::http::origin::TrustedOrigins;
 use crate::http::rate_limit::RateLimiter;
-use crate::plugins::PluginRegistry;
+use crate::plugin::PluginRegistry;
 
 /// Time source. Tests and embedders can substitute a [`ManualClock`].
 pub trait Clock: Send + Sync + 'static {
@@ -67,5 +67,11 @@ impl AppState {
     /// Now, in UTC, truncated to milliseconds (what storage and JSON keep).
     pub fn now(&self) -> NaiveDateTime {
         self.clock.now_utc().naive_utc().trunc_subsecs(3)
+    }
+
+    /// A plugin's settings, as its `configure` hook parsed them at start-up
+    /// (the type's defaults if that plugin is not enabled).
+    pub fn settings<T: Default + Send + Sync + 'static>(&self) -> Arc<T> {
+        self.plugins.settings().get::<T>().unwrap_or_default()
     }
 }

@@ -1,6 +1,7 @@
 //! The magic-link plugin over a real SMTP exchange.
 
 use chrono::Duration;
+use gatehouse_server::plugins::magic_link::settings::MagicLinkSettings;
 use gatehouse_tests::smtp::SmtpSink;
 use gatehouse_tests::{email, on_both_backends, Backend, TestServer, PASSWORD};
 use serde_json::json;
@@ -157,7 +158,13 @@ async fn magic_link_failures_and_takeover_guard(b: Backend) {
         .assert_error(403, "INVALID_CALLBACK_URL");
 
     let closed = server(Backend::Sqlite, &sink, |c| {
-        c.magic_link.disable_sign_up = true
+        c.set_plugin_settings(
+            "magic-link",
+            &MagicLinkSettings {
+                disable_sign_up: true,
+                ..Default::default()
+            },
+        )
     })
     .await;
     let addr3 = email();

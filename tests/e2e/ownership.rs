@@ -5,6 +5,7 @@
 //! second factor, passkeys. A proof that carries the registrant's own
 //! session keeps everything.
 
+use gatehouse_server::plugins::passkey::settings::PasskeySettings;
 use gatehouse_server::plugins::passkey::store::{self as passkeys, PasskeyRow};
 use gatehouse_server::plugins::two_factor::store as two_factor;
 use gatehouse_tests::smtp::SmtpSink;
@@ -35,8 +36,14 @@ async fn server_with(
         for p in ["email-otp", "magic-link", "two-factor", "passkey"] {
             c.plugins.push(p.into());
         }
-        c.passkey.rp_id = Some("localhost".into());
-        c.passkey.origin = Some("http://localhost:5173".into());
+        c.set_plugin_settings(
+            "passkey",
+            &PasskeySettings {
+                rp_id: Some("localhost".into()),
+                origin: Some("http://localhost:5173".into()),
+                ..Default::default()
+            },
+        );
         configure(c);
     })
     .await

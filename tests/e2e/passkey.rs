@@ -3,6 +3,7 @@
 //! single-use, expiring challenge cookie, freshness, unknown credentials.
 
 use chrono::Duration;
+use gatehouse_server::plugins::passkey::settings::PasskeySettings;
 use gatehouse_tests::{on_both_backends, Backend, TestServer};
 use serde_json::{json, Value};
 
@@ -13,8 +14,14 @@ const CHALLENGE_COOKIE: &str = "better-auth.better-auth-passkey";
 async fn ceremony_guards(b: Backend) {
     let s = TestServer::start_with(b, |c| {
         c.plugins.push("passkey".into());
-        c.passkey.rp_id = Some("localhost".into());
-        c.passkey.origin = Some("http://localhost:5173".into());
+        c.set_plugin_settings(
+            "passkey",
+            &PasskeySettings {
+                rp_id: Some("localhost".into()),
+                origin: Some("http://localhost:5173".into()),
+                ..Default::default()
+            },
+        );
     })
     .await;
     let anon = s.client();

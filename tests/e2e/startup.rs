@@ -2,6 +2,7 @@
 //! addresses behind trusted proxies.
 
 use gatehouse_server::config::{Config, Environment};
+use gatehouse_server::plugins::passkey::settings::PasskeySettings;
 use gatehouse_server::Gatehouse;
 use gatehouse_tests::{email, on_both_backends, test_config, Backend, TestServer, PASSWORD};
 use serde_json::json;
@@ -90,16 +91,28 @@ async fn passkey_relying_party_is_checked_at_start() {
         err.contains("[passkey] rp_id") && err.contains("origin") && err.contains("127.0.0.1"),
         "{err}"
     );
-    config.passkey.origin = Some("http://localhost:3000".into());
-    config.passkey.rp_id = Some("example.com".into());
+    config.set_plugin_settings(
+        "passkey",
+        &PasskeySettings {
+            rp_id: Some("example.com".into()),
+            origin: Some("http://localhost:3000".into()),
+            ..Default::default()
+        },
+    );
     let err = refusal(config.clone()).await;
     assert!(err.contains("does not fit origin"), "{err}");
 
     // A working pair starts, and the route answers.
     let s = gatehouse_tests::TestServer::start_with(Backend::Sqlite, |c| {
         c.plugins.push("passkey".into());
-        c.passkey.rp_id = Some("localhost".into());
-        c.passkey.origin = Some("http://localhost:3000".into());
+        c.set_plugin_settings(
+            "passkey",
+            &PasskeySettings {
+                rp_id: Some("localhost".into()),
+                origin: Some("http://localhost:3000".into()),
+                ..Default::default()
+            },
+        );
     })
     .await;
     let r = s

@@ -3,7 +3,7 @@
 //! URI); emailed codes come through a real SMTP exchange.
 
 use chrono::Duration;
-use gatehouse_server::plugins::two_factor::{service, store};
+use gatehouse_server::plugins::two_factor::store;
 use gatehouse_tests::smtp::SmtpSink;
 use gatehouse_tests::{on_both_backends, Backend, Client, TestServer, PASSWORD};
 use serde_json::{json, Value};
@@ -235,7 +235,11 @@ async fn backup_codes_attempts_and_lockout(b: Backend) {
         .post("/two-factor/verify-backup-code", json!({"code": codes[1]}))
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let left = service::view_backup_codes(s.gatehouse.state(), &user_id)
+    let left = s
+        .gatehouse
+        .api()
+        .two_factor()
+        .view_backup_codes(&user_id)
         .await
         .unwrap();
     assert_eq!(left.len(), 8);

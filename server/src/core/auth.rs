@@ -207,7 +207,7 @@ pub async fn sign_in_with_password(
             .challenge_password_sign_in(state, ctx, &user, remember)
             .await?
         {
-            return Ok(SignInResult::TwoFactor(challenge));
+            return Ok(SignInResult::Challenge(challenge));
         }
     }
     let (_, raw) = create_session(state, ctx, &user.id, remember).await?;

@@ -88,25 +88,10 @@ async fn send_link(
             links::enc(callback_url.unwrap_or("/"))
         ),
     );
-    let t = &state.config.mail.templates;
     if step == "confirm" {
-        links::mail(
-            state,
-            "change-email",
-            t.change_email_confirm.clone(),
-            templates::change_email_confirm_default,
-            recipient,
-            &url,
-        );
+        links::mail(state, &templates::CHANGE_EMAIL_CONFIRM, recipient, &url);
     } else {
-        links::mail(
-            state,
-            "change-email",
-            t.verify_email.clone(),
-            templates::verify_email_default,
-            recipient,
-            &url,
-        );
+        links::mail(state, &templates::VERIFY_EMAIL, recipient, &url);
     }
     Ok(())
 }

@@ -9,6 +9,7 @@ use poem_openapi::Object;
 use serde_json::{Map, Value};
 
 use crate::db::models::{SessionRow, UserRow};
+use crate::plugin::SignInChallenge;
 
 /// ISO-8601 UTC with milliseconds, as JavaScript's `toISOString()`.
 pub fn iso(ts: NaiveDateTime) -> String {
@@ -110,7 +111,7 @@ impl<T: Type> Type for WithUserFields<T> {
         T::register(registry);
         if let Some(schema) = registry.schemas.get_mut(T::name().as_ref()) {
             let input = T::name() != UserCore::name();
-            for (name, field) in crate::plugins::active_user_field_schemas(input) {
+            for (name, field) in crate::plugin::active_user_field_schemas(input) {
                 if !schema.properties.iter().any(|(n, _)| *n == name) {
                     schema.properties.push((name, field));
                 }
@@ -243,24 +244,70 @@ pub struct SignInResponse {
     pub user: User,
 }
 
-/// A password sign-in that needs a second factor (two-factor plugin): no
-/// session yet; the `two_factor` cookie names the pending sign-in, which any
-/// `/two-factor/verify-*` route completes.
-#[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct TwoFactorRedirect {
-    pub two_factor_redirect: bool,
-    /// `totp` and/or `otp`; backup codes are always accepted.
-    pub two_factor_methods: Vec<String>,
-}
-
-/// What a password sign-in answers: a session, or a second-factor challenge.
-#[derive(Debug, Clone, poem_openapi::Union)]
-#[oai(one_of)]
+/// What a password sign-in answers: a session, or the challenge of a plugin
+/// that wants more proof first (`Plugin::challenge_password_sign_in`). The
+/// schema is `oneOf` the session and the enabled plugins' challenges.
+#[derive(Debug, Clone)]
 #[allow(clippy::large_enum_variant)] // built once per sign-in; boxing buys nothing
 pub enum SignInResult {
     Session(SignInResponse),
-    TwoFactor(TwoFactorRedirect),
+    Challenge(SignInChallenge),
+}
+
+impl Type for SignInResult {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "SignInResult".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Reference(Self::name().into_owned())
+    }
+
+    fn register(registry: &mut Registry) {
+        SignInResponse::register(registry);
+        let mut one_of = vec![SignInResponse::schema_ref()];
+        for challenge in crate::plugin::active_plugins()
+            .iter()
+            .filter_map(|p| p.sign_in_challenge())
+        {
+            (challenge.register)(registry);
+            one_of.push((challenge.schema_ref)());
+        }
+        registry.schemas.insert(
+            Self::name().into_owned(),
+            MetaSchema {
+                description: Some(
+                    "What a sign-in answers: a session, or a plugin's challenge \
+                     (e.g. a second factor).",
+                ),
+                one_of,
+                ..MetaSchema::new("object")
+            },
+        );
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(
+        &'a self,
+    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(std::iter::once(self))
+    }
+}
+
+impl ToJSON for SignInResult {
+    fn to_json(&self) -> Option<Value> {
+        match self {
+            SignInResult::Session(s) => s.to_json(),
+            SignInResult::Challenge(c) => Some(c.0.clone()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Object)]

@@ -80,15 +80,7 @@ pub async fn send_link(
             links::enc(callback_url.unwrap_or("/"))
         ),
     );
-    let configured = state.config.mail.templates.verify_email.clone();
-    links::mail(
-        state,
-        "verify-email",
-        configured,
-        templates::verify_email_default,
-        &user.email,
-        &url,
-    );
+    links::mail(state, &templates::VERIFY_EMAIL, &user.email, &url);
     Ok(())
 }
 

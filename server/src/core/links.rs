@@ -4,11 +4,11 @@
 
 use chrono::{Duration, NaiveDateTime};
 
-use crate::config::MailTemplate;
 use crate::crypto::token;
 use crate::db::store;
 use crate::error::ApiError;
-use crate::mail::{templates, OutgoingMail};
+use crate::mail::templates::{self, MailKind};
+use crate::mail::OutgoingMail;
 use crate::state::AppState;
 
 fn identifier(purpose: &str, raw: &str) -> String {
@@ -68,18 +68,17 @@ pub fn enc(s: &str) -> String {
 }
 
 /// Renders the configured template (or the default) and queues the mail.
-pub fn mail(
-    state: &AppState,
-    kind: &'static str,
-    configured: Option<MailTemplate>,
-    default: fn() -> MailTemplate,
-    to: &str,
-    url: &str,
-) {
-    let template = configured.unwrap_or_else(default);
+pub fn mail(state: &AppState, kind: &MailKind, to: &str, url: &str) {
+    let template = state
+        .config
+        .mail
+        .templates
+        .get(kind.key)
+        .cloned()
+        .unwrap_or_else(kind.default);
     let r = templates::render(&template, &state.config.app_name, url, to);
     state.mailer.send_later(OutgoingMail {
-        kind,
+        kind: kind.key,
         to: to.to_string(),
         subject: r.subject,
         text: r.text,

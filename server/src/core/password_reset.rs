@@ -92,15 +92,7 @@ async fn send_link(
             links::enc(redirect_to.unwrap_or(""))
         ),
     );
-    let configured = state.config.mail.templates.reset_password.clone();
-    links::mail(
-        state,
-        "reset-password",
-        configured,
-        templates::reset_password_default,
-        &user.email,
-        &url,
-    );
+    links::mail(state, &templates::RESET_PASSWORD, &user.email, &url);
     Ok(())
 }
 

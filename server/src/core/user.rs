@@ -239,12 +239,9 @@ async fn send_delete_link(
             links::enc(callback_url.unwrap_or("/"))
         ),
     );
-    let configured = state.config.mail.templates.delete_account.clone();
     links::mail(
         state,
-        "delete-account",
-        configured,
-        crate::mail::templates::delete_account_default,
+        &crate::mail::templates::DELETE_ACCOUNT,
         &user.email,
         &url,
     );

@@ -1,5 +1,6 @@
 //! Diesel table definitions shared by both backends. Column names follow
-//! Better Auth's camelCase schema; Rust names are snake_case.
+//! Better Auth's camelCase schema; Rust names are snake_case. Columns a
+//! plugin adds to a core table are declared in that plugin's `store`.
 
 diesel::table! {
     #[sql_name = "user"]
@@ -14,13 +15,6 @@ diesel::table! {
         created_at -> Timestamp,
         #[sql_name = "updatedAt"]
         updated_at -> Timestamp,
-        // Added by the `username` plugin's migration; only its queries touch them.
-        username -> Nullable<Text>,
-        #[sql_name = "displayUsername"]
-        display_username -> Nullable<Text>,
-        // Added by the `two-factor` plugin's migration.
-        #[sql_name = "twoFactorEnabled"]
-        two_factor_enabled -> Nullable<Bool>,
     }
 }
 

@@ -23,12 +23,17 @@ struct Outgoing {
     redirect: Option<String>,
 }
 
+/// A session token a plugin's `on_request` hook found and proved (checked
+/// before the session cookie).
+#[derive(Debug, Clone)]
+pub struct PresentedSessionToken(pub String);
+
 pub struct RequestContext {
     pub client_ip: Option<IpAddr>,
     pub user_agent: Option<String>,
     pub cookies: HashMap<String, String>,
-    /// A session token proven by an `Authorization: Bearer` header.
-    pub bearer_token: Option<String>,
+    /// Per-request data of plugins, by type (e.g. [`PresentedSessionToken`]).
+    pub extensions: poem::http::Extensions,
     /// The JSON body as an object, when there was one.
     pub body: Option<Map<String, Value>>,
     outgoing: Mutex<Outgoing>,
@@ -44,7 +49,7 @@ impl RequestContext {
                 .and_then(|v| v.to_str().ok())
                 .map(|s| s.chars().take(512).collect()),
             cookies: crate::http::cookies::parse_cookie_header(req.headers()),
-            bearer_token: None,
+            extensions: poem::http::Extensions::new(),
             body: None,
             outgoing: Mutex::new(Outgoing::default()),
         }
@@ -56,7 +61,7 @@ impl RequestContext {
             client_ip: None,
             user_agent: None,
             cookies: HashMap::new(),
-            bearer_token: None,
+            extensions: poem::http::Extensions::new(),
             body: None,
             outgoing: Mutex::new(Outgoing::default()),
         }
@@ -66,15 +71,16 @@ impl RequestContext {
     pub fn from_headers(state: &AppState, headers: &poem::http::HeaderMap) -> Self {
         let mut ctx = RequestContext::server_side();
         ctx.cookies = crate::http::cookies::parse_cookie_header(headers);
-        if state.plugins.is_enabled("bearer") {
-            ctx.bearer_token = crate::plugins::bearer::token_from_headers(&state.secret, headers);
+        for plugin in state.plugins.all() {
+            plugin.on_request(state, headers, &mut ctx);
         }
         ctx
     }
 
-    /// The session token this request carries: bearer first, then the signed cookie.
+    /// The session token this request carries: one a plugin found (e.g. in
+    /// an `Authorization` header) first, then the signed cookie.
     pub fn session_token(&self, state: &AppState) -> Option<String> {
-        if let Some(t) = &self.bearer_token {
+        if let Some(PresentedSessionToken(t)) = self.extensions.get() {
             return Some(t.clone());
         }
         let signed = self.cookies.get(&state.cookies.session_token)?;

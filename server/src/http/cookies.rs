@@ -30,34 +30,33 @@ pub struct CookieNames {
     pub session_token: String,
     pub session_data: String,
     pub dont_remember: String,
-    /// A password sign-in waiting for its second factor (two-factor plugin).
-    pub two_factor: String,
-    /// A device that skips the second factor (two-factor plugin).
-    pub trust_device: String,
-    /// The pending WebAuthn ceremony (passkey plugin; Better Auth's name).
-    pub passkey: String,
+    pub prefix: String,
     pub secure: bool,
 }
 
 impl CookieNames {
     pub fn new(config: &Config) -> Self {
-        let secure = config.secure_cookies();
-        let name = |suffix: &str| {
-            let base = format!("{}.{}", config.cookies.prefix, suffix);
-            if secure {
-                format!("__Secure-{base}")
-            } else {
-                base
-            }
+        let mut names = CookieNames {
+            session_token: String::new(),
+            session_data: String::new(),
+            dont_remember: String::new(),
+            prefix: config.cookies.prefix.clone(),
+            secure: config.secure_cookies(),
         };
-        CookieNames {
-            session_token: name("session_token"),
-            session_data: name("session_data"),
-            dont_remember: name("dont_remember"),
-            two_factor: name("two_factor"),
-            trust_device: name("trust_device"),
-            passkey: name(&format!("{}-passkey", config.cookies.prefix)),
-            secure,
+        names.session_token = names.name("session_token");
+        names.session_data = names.name("session_data");
+        names.dont_remember = names.name("dont_remember");
+        names
+    }
+
+    /// A cookie's full name: `<prefix>.<suffix>`, `__Secure-` prefixed on
+    /// https (Better Auth's scheme). Plugins name their cookies with it.
+    pub fn name(&self, suffix: &str) -> String {
+        let base = format!("{}.{}", self.prefix, suffix);
+        if self.secure {
+            format!("__Secure-{base}")
+        } else {
+            base
         }
     }
 

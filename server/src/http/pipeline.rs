@@ -2,7 +2,7 @@
 //! 1. canonical path + client address; rate limit (on the canonical path, so
 //!    `//sign-in/email` or `/sign-in/email/` cannot dodge it);
 //! 2. non-canonical paths answer 404 (Better Auth's router does the same);
-//! 3. plugin `on_request` hooks (bearer authentication);
+//! 3. plugin `on_request` hooks (e.g. a token in a header);
 //! 4. body rules: size limit, media type, JSON syntax;
 //! 5. origin/CSRF checks and callback-URL checks; strict body validation
 //!    against the spec;
@@ -21,15 +21,6 @@ use crate::http::body_schema::BodySchemas;
 use crate::http::context::RequestContext;
 use crate::http::rate_limit::Decision;
 use crate::state::AppState;
-
-/// Routes that accept HTML form posts and so get the form-CSRF check.
-const FORM_PATHS: &[&str] = &[
-    "/sign-in/email",
-    "/sign-up/email",
-    "/sign-in/username",
-    "/sign-in/magic-link",
-    "/email-otp/send-verification-otp",
-];
 
 /// Body and query fields holding URLs that must point at trusted origins.
 const URL_FIELDS: &[(&str, crate::error::ErrorCode)] = &[
@@ -91,7 +82,7 @@ impl<E: Endpoint> Endpoint for Pipeline<E> {
 
         let mut ctx = RequestContext::new(client_ip, &req);
         for plugin in state.plugins.all() {
-            plugin.on_request(state, &req, &mut ctx);
+            plugin.on_request(state, req.headers(), &mut ctx);
         }
 
         if let Err(err) = read_body(state, &path, &mut req, &mut ctx).await {
@@ -214,14 +205,14 @@ async fn read_body(
             {
                 serde_json::from_slice(&bytes).map_err(|_| ApiError::new(codes::BAD_REQUEST))?
             }
-            Some("application/x-www-form-urlencoded") if FORM_PATHS.contains(&path) => {
+            Some("application/x-www-form-urlencoded") if state.plugins.is_form_path(path) => {
                 let form: Map<String, Value> = url::form_urlencoded::parse(&bytes)
                     .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
                     .collect();
                 Value::Object(form)
             }
             Some(ct) => {
-                let allowed = if FORM_PATHS.contains(&path) {
+                let allowed = if state.plugins.is_form_path(path) {
                     "application/x-www-form-urlencoded, application/json"
                 } else {
                     "application/json"
@@ -275,7 +266,7 @@ fn check_origin(
             .or_else(|| header_str(req, "referer").map(referer_origin));
         let must_check = if has_cookie {
             true
-        } else if FORM_PATHS.contains(&path) {
+        } else if state.plugins.is_form_path(path) {
             let site = header_str(req, "sec-fetch-site");
             let mode = header_str(req, "sec-fetch-mode");
             let dest = header_str(req, "sec-fetch-dest");

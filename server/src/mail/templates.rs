@@ -1,8 +1,42 @@
 //! Message templates: a subject, a plain-text body that always carries the
 //! absolute link (or the code) on a line of its own, and an HTML body.
-//! Placeholders: `{app}`, `{url}`, `{email}`. Overridable per kind in config.
+//! Placeholders: `{app}`, `{url}`, `{email}`. Overridable per kind in
+//! config (`[mail.templates.<key>]`). The core's kinds are here; a plugin
+//! declares its own [`MailKind`]s next to its code.
 
-use crate::config::MailTemplate;
+pub use crate::config::MailTemplate;
+
+/// One kind of mail: its key under `[mail.templates]` and its built-in template.
+#[derive(Debug)]
+pub struct MailKind {
+    pub key: &'static str,
+    pub default: fn() -> MailTemplate,
+}
+
+pub const VERIFY_EMAIL: MailKind = MailKind {
+    key: "verify_email",
+    default: verify_email_default,
+};
+pub const RESET_PASSWORD: MailKind = MailKind {
+    key: "reset_password",
+    default: reset_password_default,
+};
+pub const DELETE_ACCOUNT: MailKind = MailKind {
+    key: "delete_account",
+    default: delete_account_default,
+};
+pub const CHANGE_EMAIL_CONFIRM: MailKind = MailKind {
+    key: "change_email_confirm",
+    default: change_email_confirm_default,
+};
+
+/// The mails the core sends.
+pub const CORE_KINDS: &[MailKind] = &[
+    VERIFY_EMAIL,
+    RESET_PASSWORD,
+    DELETE_ACCOUNT,
+    CHANGE_EMAIL_CONFIRM,
+];
 
 pub struct Rendered {
     pub subject: String,
@@ -29,7 +63,7 @@ fn fill(template: &str, app: &str, url: &str, email: &str, escape: bool) -> Stri
         .replace("{email}", &email)
 }
 
-pub fn verify_email_default() -> MailTemplate {
+fn verify_email_default() -> MailTemplate {
     MailTemplate {
         subject: "Verify your email for {app}".into(),
         text: "Confirm your email address for {app} by opening this link:\n\n{url}\n\nIf you did not ask for this, ignore this message.\n".into(),
@@ -37,7 +71,7 @@ pub fn verify_email_default() -> MailTemplate {
     }
 }
 
-pub fn reset_password_default() -> MailTemplate {
+fn reset_password_default() -> MailTemplate {
     MailTemplate {
         subject: "Reset your password for {app}".into(),
         text: "Someone asked to reset the password of your {app} account. To choose a new one, open:\n\n{url}\n\nIf it was not you, ignore this message; your password stays as it is.\n".into(),
@@ -45,7 +79,7 @@ pub fn reset_password_default() -> MailTemplate {
     }
 }
 
-pub fn delete_account_default() -> MailTemplate {
+fn delete_account_default() -> MailTemplate {
     MailTemplate {
         subject: "Confirm deleting your {app} account".into(),
         text: "To delete your {app} account ({email}) for good, open this link while signed in:\n\n{url}\n\nIf you did not ask for this, ignore this message and change your password.\n".into(),
@@ -53,37 +87,11 @@ pub fn delete_account_default() -> MailTemplate {
     }
 }
 
-pub fn change_email_confirm_default() -> MailTemplate {
+fn change_email_confirm_default() -> MailTemplate {
     MailTemplate {
         subject: "Confirm changing your {app} email".into(),
         text: "Someone asked to change the email of your {app} account to {email}. To approve, open:\n\n{url}\n\nIf it was not you, ignore this message and change your password.\n".into(),
         html: "<p>Someone asked to change the email of your {app} account to {email}.</p><p><a href=\"{url}\">Approve the change</a></p><p>If it was not you, ignore this message.</p>".into(),
-    }
-}
-
-pub fn magic_link_default() -> MailTemplate {
-    MailTemplate {
-        subject: "Sign in to {app}".into(),
-        text: "Open this link to sign in to {app} as {email}:\n\n{url}\n\nIt works once and expires soon. If you did not ask for it, ignore this message.\n".into(),
-        html: "<p>Sign in to {app} as {email}:</p><p><a href=\"{url}\">Sign in</a></p><p>The link works once and expires soon.</p>".into(),
-    }
-}
-
-/// `{url}` is the code itself here.
-pub fn email_otp_default() -> MailTemplate {
-    MailTemplate {
-        subject: "Your {app} code".into(),
-        text: "Your {app} code:\n\n{url}\n\nIt expires in a few minutes. If you did not ask for it, ignore this message.\n".into(),
-        html: "<p>Your {app} code:</p><p style=\"font-size:24px;letter-spacing:4px\"><b>{url}</b></p><p>It expires in a few minutes.</p>".into(),
-    }
-}
-
-/// `{url}` is the code itself here.
-pub fn two_factor_otp_default() -> MailTemplate {
-    MailTemplate {
-        subject: "Your {app} sign-in code".into(),
-        text: "Your {app} verification code:\n\n{url}\n\nIt expires in a few minutes. If you did not try to sign in, change your password.\n".into(),
-        html: "<p>Your {app} verification code:</p><p style=\"font-size:24px;letter-spacing:4px\"><b>{url}</b></p><p>It expires in a few minutes. If you did not try to sign in, change your password.</p>".into(),
     }
 }
 

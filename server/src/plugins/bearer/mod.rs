@@ -2,19 +2,29 @@
 //! cookie, and responses that issue a session carry `set-auth-token`.
 
 use percent_encoding::percent_decode_str;
-use poem::{Request, Response};
+use poem::http::HeaderMap;
+use poem::Response;
+use poem_openapi::registry::MetaSecurityScheme;
 
 use crate::crypto::sign;
-use crate::http::context::RequestContext;
-use crate::plugins::Plugin;
+use crate::http::context::{PresentedSessionToken, RequestContext};
+use crate::plugin::Plugin;
 use crate::state::AppState;
+
+/// The plugin's id: its spec tag, `/plugins` entry, configuration section and client namespace.
+pub const ID: &str = "bearer";
+pub const DESCRIPTION: &str =
+    "`Authorization: Bearer` authenticates like the session cookie; responses that issue a session carry `set-auth-token`.";
+
+/// The name of the security scheme in the spec.
+pub const SECURITY_SCHEME: &str = "bearerAuth";
 
 pub struct Bearer;
 
 /// The session token proven by an `Authorization: Bearer` header: either the
 /// signed form from `set-auth-token` (verified) or the raw session token
 /// (Better Auth's default; the token itself is the secret).
-pub fn token_from_headers(secret: &str, headers: &poem::http::HeaderMap) -> Option<String> {
+fn token_from_headers(secret: &str, headers: &poem::http::HeaderMap) -> Option<String> {
     let value = headers
         .get(poem::http::header::AUTHORIZATION)?
         .to_str()
@@ -44,11 +54,33 @@ pub fn token_from_headers(secret: &str, headers: &poem::http::HeaderMap) -> Opti
 
 impl Plugin for Bearer {
     fn id(&self) -> &'static str {
-        "bearer"
+        ID
     }
 
-    fn on_request(&self, state: &AppState, req: &Request, ctx: &mut RequestContext) {
-        ctx.bearer_token = token_from_headers(&state.secret, req.headers());
+    fn description(&self) -> &'static str {
+        DESCRIPTION
+    }
+
+    fn on_request(&self, state: &AppState, headers: &HeaderMap, ctx: &mut RequestContext) {
+        if let Some(token) = token_from_headers(&state.secret, headers) {
+            ctx.extensions.insert(PresentedSessionToken(token));
+        }
+    }
+
+    fn security_scheme(&self) -> Option<(&'static str, MetaSecurityScheme)> {
+        Some((
+            SECURITY_SCHEME,
+            MetaSecurityScheme {
+                ty: "http",
+                description: Some("The session token (raw, or signed as in the `set-auth-token` header), with the `bearer` plugin."),
+                name: None,
+                key_in: None,
+                scheme: Some("bearer"),
+                bearer_format: None,
+                flows: None,
+                openid_connect_url: None,
+            },
+        ))
     }
 
     fn on_response(&self, _state: &AppState, ctx: &RequestContext, resp: &mut Response) {

@@ -4,13 +4,19 @@
 //! after `allowed_attempts`.
 
 pub mod routes;
+pub mod settings;
 
 pub use routes::EmailOtpApi;
 
+use crate::mail::templates::{MailKind, MailTemplate};
 use crate::docs::{RouteAuth, RouteDoc};
 use crate::error::{codes, ErrorCode};
 use crate::http::rate_limit::RateLimitRule;
-use crate::plugins::Plugin;
+use crate::plugin::Plugin;
+
+/// The plugin's id: its spec tag, `/plugins` entry, configuration section and client namespace.
+pub const ID: &str = "email-otp";
+pub const DESCRIPTION: &str = "One-time codes by email: sign-in, verification, password reset.";
 
 pub struct EmailOtp;
 
@@ -43,7 +49,28 @@ const ALL: &[ErrorCode] = &[
 
 impl Plugin for EmailOtp {
     fn id(&self) -> &'static str {
-        "email-otp"
+        ID
+    }
+
+    fn description(&self) -> &'static str {
+        DESCRIPTION
+    }
+
+    fn form_paths(&self) -> &'static [&'static str] {
+        &["/email-otp/send-verification-otp"]
+    }
+
+    fn configure(
+        &self,
+        section: Option<&toml::Value>,
+        _config: &crate::config::Config,
+    ) -> Result<Option<crate::plugin::Settings>, String> {
+        let settings: settings::EmailOtpSettings = crate::plugin::parse_section(section)?;
+        Ok(Some(crate::plugin::Settings::new(settings)))
+    }
+
+    fn mail_templates(&self) -> &'static [MailKind] {
+        &[EMAIL_OTP_MAIL]
     }
 
     fn error_codes(&self) -> &'static [ErrorCode] {
@@ -135,5 +162,20 @@ impl Plugin for EmailOtp {
                 ],
             },
         ]
+    }
+}
+
+/// The mail this plugin sends (`[mail.templates.email_otp]` overrides it).
+pub const EMAIL_OTP_MAIL: MailKind = MailKind {
+    key: "email_otp",
+    default: default_template,
+};
+
+/// `{url}` is the code itself here.
+fn default_template() -> MailTemplate {
+    MailTemplate {
+        subject: "Your {app} code".into(),
+        text: "Your {app} code:\n\n{url}\n\nIt expires in a few minutes. If you did not ask for it, ignore this message.\n".into(),
+        html: "<p>Your {app} code:</p><p style=\"font-size:24px;letter-spacing:4px\"><b>{url}</b></p><p>It expires in a few minutes.</p>".into(),
     }
 }

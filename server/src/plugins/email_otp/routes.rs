@@ -6,7 +6,7 @@ use chrono::{Duration, NaiveDateTime};
 use poem::web::Data;
 use poem::Request;
 use poem_openapi::payload::Json;
-use poem_openapi::{Object, OpenApi, Tags};
+use poem_openapi::{Object, OpenApi};
 use subtle::ConstantTimeEq;
 
 use super::{INVALID_OTP, INVALID_OTP_TYPE, OTP_EXPIRED, TOO_MANY_ATTEMPTS};
@@ -20,15 +20,8 @@ use crate::db::models::{AccountRow, UserRow};
 use crate::db::store;
 use crate::error::{codes, ApiError, ApiResult};
 use crate::http::context::request_context;
-use crate::plugins::PluginApi;
+use crate::plugin::PluginApi;
 use crate::state::AppState;
-
-#[derive(Tags)]
-#[oai(rename_all = "kebab-case")]
-pub enum EmailOtpTags {
-    /// One-time codes by email: sign-in, verification, password reset.
-    EmailOtp,
-}
 
 #[derive(Debug, Clone, Object)]
 pub struct SendOtpBody {
@@ -81,7 +74,7 @@ fn identifier(kind: &str, email: &str) -> String {
 
 /// Issues a code for (kind, email), replacing any earlier one, and mails it.
 async fn issue(state: &AppState, kind: &str, email: &str) -> Result<(), ApiError> {
-    let cfg = &state.config.email_otp;
+    let cfg = state.settings::<super::settings::EmailOtpSettings>();
     let otp = token::random_digits(cfg.otp_length);
     let id = identifier(kind, email);
     let now = state.now();
@@ -94,13 +87,10 @@ async fn issue(state: &AppState, kind: &str, email: &str) -> Result<(), ApiError
         now,
     )
     .await?;
-    let configured = state.config.mail.templates.email_otp.clone();
     // The code stands alone on its line; {url} carries it in the template.
     links::mail(
         state,
-        "email-otp",
-        configured,
-        crate::mail::templates::email_otp_default,
+        &super::EMAIL_OTP_MAIL,
         email,
         &otp,
     );
@@ -132,7 +122,7 @@ async fn check(
         .rsplit_once(':')
         .ok_or_else(|| ApiError::new(INVALID_OTP))?;
     let attempts: u32 = attempts.parse().unwrap_or(u32::MAX);
-    let allowed = state.config.email_otp.allowed_attempts;
+    let allowed = state.settings::<super::settings::EmailOtpSettings>().allowed_attempts;
     let put_back = |attempts: u32, expires_at: NaiveDateTime| {
         let value = format!("{hash}:{attempts}");
         let id = id.clone();
@@ -170,10 +160,11 @@ fn enabled(state: &AppState) -> Result<(), ApiError> {
 pub struct EmailOtpApi;
 
 impl PluginApi for EmailOtpApi {
-    const ID: &'static str = "email-otp";
+    const ID: &'static str = super::ID;
+    const DESCRIPTION: &'static str = super::DESCRIPTION;
 }
 
-#[OpenApi(tag = "EmailOtpTags::EmailOtp")]
+#[OpenApi]
 impl EmailOtpApi {
     /// Mail a one-time code
     ///
@@ -200,7 +191,7 @@ impl EmailOtpApi {
                 store::find_user_by_email(&state.db, &email).await,
                 Ok(Some(_))
             );
-            let wanted = exists || (kind == "sign-in" && !state.config.email_otp.disable_sign_up);
+            let wanted = exists || (kind == "sign-in" && !state.settings::<super::settings::EmailOtpSettings>().disable_sign_up);
             if wanted {
                 if let Err(e) = issue(&state, &kind, &email).await {
                     tracing::warn!(error = %e, "email OTP not issued");
@@ -254,7 +245,7 @@ impl EmailOtpApi {
         let user = match store::find_user_by_email(&state.db, &email).await? {
             // Whoever registered this unverified address may not be its owner.
             Some(u) => ownership::claim_address(&state, Some(&ctx), &u, Proof::SignIn).await?,
-            None if state.config.email_otp.disable_sign_up => {
+            None if state.settings::<super::settings::EmailOtpSettings>().disable_sign_up => {
                 return Err(ApiError::new(codes::NEW_USER_SIGNUP_DISABLED))
             }
             None => {

@@ -3,13 +3,19 @@
 //! default) and work once.
 
 pub mod routes;
+pub mod settings;
 
 pub use routes::MagicLinkApi;
 
+use crate::mail::templates::{MailKind, MailTemplate};
 use crate::docs::{RouteAuth, RouteDoc};
 use crate::error::codes;
 use crate::http::rate_limit::RateLimitRule;
-use crate::plugins::Plugin;
+use crate::plugin::Plugin;
+
+/// The plugin's id: its spec tag, `/plugins` entry, configuration section and client namespace.
+pub const ID: &str = "magic-link";
+pub const DESCRIPTION: &str = "Sign-in by a link mailed to the address.";
 
 pub struct MagicLink;
 
@@ -17,7 +23,28 @@ pub use crate::error::codes::NEW_USER_SIGNUP_DISABLED;
 
 impl Plugin for MagicLink {
     fn id(&self) -> &'static str {
-        "magic-link"
+        ID
+    }
+
+    fn description(&self) -> &'static str {
+        DESCRIPTION
+    }
+
+    fn form_paths(&self) -> &'static [&'static str] {
+        &["/sign-in/magic-link"]
+    }
+
+    fn configure(
+        &self,
+        section: Option<&toml::Value>,
+        _config: &crate::config::Config,
+    ) -> Result<Option<crate::plugin::Settings>, String> {
+        let settings: settings::MagicLinkSettings = crate::plugin::parse_section(section)?;
+        Ok(Some(crate::plugin::Settings::new(settings)))
+    }
+
+    fn mail_templates(&self) -> &'static [MailKind] {
+        &[MAGIC_LINK_MAIL]
     }
 
     fn rate_limit_rules(&self) -> Vec<RateLimitRule> {
@@ -51,5 +78,19 @@ impl Plugin for MagicLink {
                 ],
             },
         ]
+    }
+}
+
+/// The mail this plugin sends (`[mail.templates.magic_link]` overrides it).
+pub const MAGIC_LINK_MAIL: MailKind = MailKind {
+    key: "magic_link",
+    default: default_template,
+};
+
+fn default_template() -> MailTemplate {
+    MailTemplate {
+        subject: "Sign in to {app}".into(),
+        text: "Open this link to sign in to {app} as {email}:\n\n{url}\n\nIt works once and expires soon. If you did not ask for it, ignore this message.\n".into(),
+        html: "<p>Sign in to {app} as {email}:</p><p><a href=\"{url}\">Sign in</a></p><p>The link works once and expires soon.</p>".into(),
     }
 }

@@ -6,7 +6,7 @@ use poem::web::Data;
 use poem::Request;
 use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
-use poem_openapi::{Object, OpenApi, Tags};
+use poem_openapi::{Object, OpenApi};
 use serde_json::json;
 
 use super::NEW_USER_SIGNUP_DISABLED;
@@ -20,17 +20,10 @@ use crate::db::models::UserRow;
 use crate::db::store;
 use crate::error::{codes, ApiError, ApiResult};
 use crate::http::context::{request_context, RequestContext};
-use crate::plugins::PluginApi;
+use crate::plugin::PluginApi;
 use crate::state::AppState;
 
 const PURPOSE: &str = "magic-link";
-
-#[derive(Tags)]
-#[oai(rename_all = "kebab-case")]
-pub enum MagicLinkTags {
-    /// Sign-in by a link mailed to the address.
-    MagicLink,
-}
 
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
@@ -56,10 +49,11 @@ pub struct MagicLinkVerifyResponse {
 pub struct MagicLinkApi;
 
 impl PluginApi for MagicLinkApi {
-    const ID: &'static str = "magic-link";
+    const ID: &'static str = super::ID;
+    const DESCRIPTION: &'static str = super::DESCRIPTION;
 }
 
-#[OpenApi(tag = "MagicLinkTags::MagicLink")]
+#[OpenApi]
 impl MagicLinkApi {
     /// Mail a sign-in link
     ///
@@ -96,7 +90,7 @@ impl MagicLinkApi {
             PURPOSE,
             raw,
             &value,
-            state.config.magic_link.expires_in,
+            state.settings::<super::settings::MagicLinkSettings>().expires_in,
         )
         .await?;
         let mut url = links::api_url(
@@ -112,12 +106,9 @@ impl MagicLinkApi {
         if let Some(u) = &body.error_callback_url {
             url.push_str(&format!("&errorCallbackURL={}", links::enc(u)));
         }
-        let configured = state.config.mail.templates.magic_link.clone();
         links::mail(
             &state,
-            "magic-link",
-            configured,
-            crate::mail::templates::magic_link_default,
+            &super::MAGIC_LINK_MAIL,
             &email,
             &url,
         );
@@ -199,7 +190,7 @@ async fn verify(
             ownership::claim_address(state, Some(ctx), &user, ownership::Proof::SignIn).await?,
             false,
         ),
-        None if state.config.magic_link.disable_sign_up => {
+        None if state.settings::<super::settings::MagicLinkSettings>().disable_sign_up => {
             return Err(ApiError::new(NEW_USER_SIGNUP_DISABLED))
         }
         None => {

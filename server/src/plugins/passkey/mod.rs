@@ -10,6 +10,7 @@
 
 pub mod routes;
 pub mod store;
+pub mod settings;
 
 pub use routes::PasskeyApi;
 
@@ -19,7 +20,11 @@ use crate::db::store::Tx;
 use crate::db::MigrationSet;
 use crate::docs::{RouteAuth, RouteDoc};
 use crate::error::{codes, ApiError, ErrorCode};
-use crate::plugins::Plugin;
+use crate::plugin::Plugin;
+
+/// The plugin's id: its spec tag, `/plugins` entry, configuration section and client namespace.
+pub const ID: &str = "passkey";
+pub const DESCRIPTION: &str = "WebAuthn passkeys: register while signed in, then sign in without a password.";
 
 pub struct Passkey;
 
@@ -48,7 +53,21 @@ pub const UNKNOWN_PASSKEY: ErrorCode = ErrorCode {
 
 impl Plugin for Passkey {
     fn id(&self) -> &'static str {
-        "passkey"
+        ID
+    }
+
+    fn description(&self) -> &'static str {
+        DESCRIPTION
+    }
+
+    fn configure(
+        &self,
+        section: Option<&toml::Value>,
+        config: &crate::config::Config,
+    ) -> Result<Option<crate::plugin::Settings>, String> {
+        let settings: settings::PasskeySettings = crate::plugin::parse_section(section)?;
+        routes::relying_party_for(&settings, config)?;
+        Ok(Some(crate::plugin::Settings::new(settings)))
     }
 
     fn migrations(&self) -> Option<&'static MigrationSet> {
@@ -57,10 +76,6 @@ impl Plugin for Passkey {
 
     fn error_codes(&self) -> &'static [ErrorCode] {
         ALL
-    }
-
-    fn check_config(&self, config: &crate::config::Config) -> Result<(), String> {
-        routes::relying_party_for(config).map(|_| ())
     }
 
     fn remove_unproven_credentials<'a>(

@@ -9,7 +9,7 @@ use poem::web::Data;
 use poem::Request;
 use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
-use poem_openapi::{Object, OpenApi, Tags};
+use poem_openapi::{Object, OpenApi};
 use serde_json::{json, Value};
 use sha2::Sha256;
 use webauthn_rs::prelude::{
@@ -31,15 +31,9 @@ use crate::crypto::{sign, token};
 use crate::db::store;
 use crate::error::{codes, ApiError, ApiResult};
 use crate::http::context::{request_context, RequestContext};
-use crate::plugins::PluginApi;
+use crate::plugin::PluginApi;
+use super::settings::PasskeySettings;
 use crate::state::AppState;
-
-#[derive(Tags)]
-#[oai(rename_all = "kebab-case")]
-pub enum PasskeyTags {
-    /// WebAuthn passkeys: register while signed in, then sign in without a password.
-    Passkey,
-}
 
 /// A registered passkey (Better Auth's shape).
 #[derive(Debug, Clone, Object)]
@@ -113,7 +107,8 @@ pub struct UpdatePasskeyResponse {
 pub struct PasskeyApi;
 
 impl PluginApi for PasskeyApi {
-    const ID: &'static str = "passkey";
+    const ID: &'static str = super::ID;
+    const DESCRIPTION: &'static str = super::DESCRIPTION;
 }
 
 const CEREMONY: &str = "passkey";
@@ -123,20 +118,19 @@ const BROWSER_TIMEOUT_MS: u64 = 60_000;
 const CEREMONY_TTL: i64 = 300;
 
 /// The relying party, from config or the base URL. Checked at start-up
-/// ([`super::Passkey`]'s `check_config`), so a failure here is not expected.
+/// ([`super::Passkey`]'s `configure`), so a failure here is not expected.
 fn relying_party(state: &AppState) -> Result<Webauthn, ApiError> {
-    relying_party_for(&state.config).map_err(|e| {
+    relying_party_for(&state.settings::<PasskeySettings>(), &state.config).map_err(|e| {
         tracing::error!(error = %e, "passkey relying party misconfigured");
         ApiError::internal()
     })
 }
 
 /// Builds the relying party; the error names the settings to fix.
-pub(super) fn relying_party_for(config: &Config) -> Result<Webauthn, String> {
-    let cfg = &config.passkey;
+pub(super) fn relying_party_for(cfg: &PasskeySettings, config: &Config) -> Result<Webauthn, String> {
     let origin_text = cfg.origin.clone().unwrap_or_else(|| config.base_url());
     let origin = Url::parse(&origin_text)
-        .map_err(|e| format!("[passkey] origin {origin_text:?} is not a URL: {e}"))?;
+        .map_err(|e| format!("origin {origin_text:?} is not a URL: {e}"))?;
     let rp_id = cfg
         .rp_id
         .clone()
@@ -157,13 +151,13 @@ pub(super) fn relying_party_for(config: &Config) -> Result<Webauthn, String> {
             .is_ok()
     {
         return Err(format!(
-            "[passkey] rp_id {rp_id:?} (origin {origin_text:?}) is an IP address. {fix}"
+            "rp_id {rp_id:?} (origin {origin_text:?}) is an IP address. {fix}"
         ));
     }
     WebauthnBuilder::new(&rp_id, &origin)
         .and_then(|b| b.rp_name(&rp_name).build())
         .map_err(|e| {
-            format!("[passkey] rp_id {rp_id:?} does not fit origin {origin_text:?} ({e}). {fix}")
+            format!("rp_id {rp_id:?} does not fit origin {origin_text:?} ({e}). {fix}")
         })
 }
 
@@ -191,9 +185,9 @@ async fn begin(state: &AppState, ctx: &RequestContext, value: Value) -> Result<(
     .await?;
     let names = &state.cookies;
     ctx.set_cookie(
-        &names.passkey,
+        &ceremony_cookie(state),
         names.set_cookie(
-            &names.passkey,
+            &ceremony_cookie(state),
             &sign::sign_value(&state.secret, &raw),
             Some(CEREMONY_TTL),
         ),
@@ -205,7 +199,7 @@ async fn begin(state: &AppState, ctx: &RequestContext, value: Value) -> Result<(
 async fn take(state: &AppState, ctx: &RequestContext, kind: &str) -> Result<Value, ApiError> {
     let missing = || ApiError::new(CHALLENGE_NOT_FOUND);
     let raw = ctx
-        .signed_cookie(state, &state.cookies.passkey)
+        .signed_cookie(state, &ceremony_cookie(state))
         .ok_or_else(missing)?;
     let (value, expires_at) = links::consume(state, CEREMONY, &raw)
         .await?
@@ -267,7 +261,7 @@ fn backup_flags(credential: &Credential) -> (bool, bool) {
     )
 }
 
-#[OpenApi(tag = "PasskeyTags::Passkey")]
+#[OpenApi]
 impl PasskeyApi {
     /// Options for `navigator.credentials.create` (fresh session)
     #[oai(
@@ -590,4 +584,11 @@ impl PasskeyApi {
             passkey: row.into(),
         }))
     }
+}
+
+/// The pending ceremony's cookie: Better Auth's name, `<prefix>.<prefix>-passkey`.
+fn ceremony_cookie(state: &AppState) -> String {
+    state
+        .cookies
+        .name(&format!("{}-passkey", state.cookies.prefix))
 }

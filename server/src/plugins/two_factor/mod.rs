@@ -8,8 +8,10 @@
 //! sealed with a key derived from the server secret (`crypto::seal`).
 
 pub mod routes;
+pub mod server_api;
 pub mod service;
 pub mod store;
+pub mod settings;
 
 use std::sync::Arc;
 
@@ -21,7 +23,7 @@ use serde_json::{Map, Value};
 
 pub use routes::TwoFactorApi;
 
-use crate::core::dto::TwoFactorRedirect;
+use crate::mail::templates::{MailKind, MailTemplate};
 use crate::db::models::UserRow;
 use crate::db::store::Tx;
 use crate::db::{Db, MigrationSet};
@@ -29,8 +31,12 @@ use crate::docs::{RouteAuth, RouteDoc};
 use crate::error::{codes, ApiError, ErrorCode};
 use crate::http::context::RequestContext;
 use crate::http::rate_limit::RateLimitRule;
-use crate::plugins::{Plugin, UserFields};
+use crate::plugin::{Plugin, SchemaOf, SignInChallenge, UserFields};
 use crate::state::AppState;
+
+/// The plugin's id: its spec tag, `/plugins` entry, configuration section and client namespace.
+pub const ID: &str = "two-factor";
+pub const DESCRIPTION: &str = "A second factor after password sign-in: TOTP, emailed codes, backup codes.";
 
 pub struct TwoFactor;
 
@@ -54,7 +60,24 @@ crate::error_codes! {
 
 impl Plugin for TwoFactor {
     fn id(&self) -> &'static str {
-        "two-factor"
+        ID
+    }
+
+    fn description(&self) -> &'static str {
+        DESCRIPTION
+    }
+
+    fn configure(
+        &self,
+        section: Option<&toml::Value>,
+        _config: &crate::config::Config,
+    ) -> Result<Option<crate::plugin::Settings>, String> {
+        let settings: settings::TwoFactorSettings = crate::plugin::parse_section(section)?;
+        Ok(Some(crate::plugin::Settings::new(settings)))
+    }
+
+    fn mail_templates(&self) -> &'static [MailKind] {
+        &[OTP_MAIL]
     }
 
     fn migrations(&self) -> Option<&'static MigrationSet> {
@@ -89,8 +112,15 @@ impl Plugin for TwoFactor {
         ctx: &'a RequestContext,
         user: &'a UserRow,
         remember: bool,
-    ) -> BoxFuture<'a, Result<Option<TwoFactorRedirect>, ApiError>> {
-        Box::pin(service::challenge_sign_in(state, ctx, user, remember))
+    ) -> BoxFuture<'a, Result<Option<SignInChallenge>, ApiError>> {
+        Box::pin(async move {
+            let redirect = service::challenge_sign_in(state, ctx, user, remember).await?;
+            Ok(redirect.as_ref().map(SignInChallenge::new))
+        })
+    }
+
+    fn sign_in_challenge(&self) -> Option<SchemaOf> {
+        Some(SchemaOf::of::<routes::TwoFactorRedirect>())
     }
 
     fn route_docs(&self) -> &'static [RouteDoc] {
@@ -227,5 +257,20 @@ impl UserFields for TwoFactorEnabledField {
             Ok(out)
         }
         .boxed()
+    }
+}
+
+/// The mail this plugin sends (`[mail.templates.two_factor_otp]` overrides it).
+pub const OTP_MAIL: MailKind = MailKind {
+    key: "two_factor_otp",
+    default: default_template,
+};
+
+/// `{url}` is the code itself here.
+fn default_template() -> MailTemplate {
+    MailTemplate {
+        subject: "Your {app} sign-in code".into(),
+        text: "Your {app} verification code:\n\n{url}\n\nIt expires in a few minutes. If you did not try to sign in, change your password.\n".into(),
+        html: "<p>Your {app} verification code:</p><p style=\"font-size:24px;letter-spacing:4px\"><b>{url}</b></p><p>It expires in a few minutes. If you did not try to sign in, change your password.</p>".into(),
     }
 }

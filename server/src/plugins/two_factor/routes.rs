@@ -5,22 +5,15 @@ use std::sync::Arc;
 use poem::web::Data;
 use poem::Request;
 use poem_openapi::payload::Json;
-use poem_openapi::{Object, OpenApi, Tags};
+use poem_openapi::{Object, OpenApi};
 
 use super::service::{self, Method};
 use crate::core::dto::{StatusResponse, TokenUserResponse};
 use crate::core::session::require_session;
 use crate::error::{ApiError, ApiResult};
 use crate::http::context::request_context;
-use crate::plugins::PluginApi;
+use crate::plugin::PluginApi;
 use crate::state::AppState;
-
-#[derive(Tags)]
-#[oai(rename_all = "kebab-case")]
-pub enum TwoFactorTags {
-    /// A second factor after password sign-in: TOTP, emailed codes, backup codes.
-    TwoFactor,
-}
 
 #[derive(Debug, Clone, Object)]
 pub struct TwoFactorEnableBody {
@@ -84,10 +77,22 @@ pub struct TwoFactorBackupCodesResponse {
     pub backup_codes: Vec<String>,
 }
 
+/// A password sign-in that needs a second factor: no session yet; the
+/// `two_factor` cookie names the pending sign-in, which any
+/// `/two-factor/verify-*` route completes.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct TwoFactorRedirect {
+    pub two_factor_redirect: bool,
+    /// `totp` and/or `otp`; backup codes are always accepted.
+    pub two_factor_methods: Vec<String>,
+}
+
 pub struct TwoFactorApi;
 
 impl PluginApi for TwoFactorApi {
-    const ID: &'static str = "two-factor";
+    const ID: &'static str = super::ID;
+    const DESCRIPTION: &'static str = super::DESCRIPTION;
 }
 
 /// Codes are digits or `xxxxx-xxxxx`; anything longer is refused unread.
@@ -100,7 +105,7 @@ fn bounded(code: &str) -> Result<&str, ApiError> {
     Ok(code)
 }
 
-#[OpenApi(tag = "TwoFactorTags::TwoFactor")]
+#[OpenApi]
 impl TwoFactorApi {
     /// Start 2FA: a TOTP secret and backup codes (password required)
     #[oai(

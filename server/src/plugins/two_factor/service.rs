@@ -18,7 +18,8 @@ use subtle::ConstantTimeEq;
 
 use super::store::{self as tf_store, TwoFactorRow};
 use super::*;
-use crate::core::dto::{TokenUserResponse, TwoFactorRedirect};
+use crate::core::dto::TokenUserResponse;
+use super::routes::TwoFactorRedirect;
 use crate::core::links;
 use crate::core::session::{
     create_session, resolve_session, user_json, AuthSession, ResolveOptions,
@@ -92,7 +93,7 @@ async fn verifier(
     }
     let invalid = || ApiError::new(INVALID_TWO_FACTOR_COOKIE);
     let raw = ctx
-        .signed_cookie(state, &state.cookies.two_factor)
+        .signed_cookie(state, &challenge_cookie(state))
         .ok_or_else(invalid)?;
     let found = if take {
         links::consume(state, CHALLENGE, &raw).await?
@@ -113,7 +114,7 @@ async fn verifier(
         return Err(invalid());
     };
     let failures: u32 = failures.parse().unwrap_or(u32::MAX);
-    if failures >= state.config.two_factor.allowed_attempts {
+    if failures >= state.settings::<super::settings::TwoFactorSettings>().allowed_attempts {
         // The challenge is spent: the user must sign in again.
         if !take {
             links::consume(state, CHALLENGE, &raw).await?;
@@ -150,7 +151,7 @@ async fn restore(state: &AppState, c: &Challenge, failed: bool) -> Result<(), Ap
 fn issuer(state: &AppState, requested: Option<&str>) -> String {
     requested
         .map(str::to_string)
-        .or_else(|| state.config.two_factor.issuer.clone())
+        .or_else(|| state.settings::<super::settings::TwoFactorSettings>().issuer.clone())
         .unwrap_or_else(|| state.config.app_name.clone())
 }
 
@@ -248,7 +249,7 @@ pub async fn enable(
     requested_issuer: Option<&str>,
 ) -> Result<Enabled, ApiError> {
     check_password(state, &s.user.id, password).await?;
-    let cfg = &state.config.two_factor;
+    let cfg = state.settings::<super::settings::TwoFactorSettings>();
     let secret = token::random_alphanumeric(32);
     let codes = new_backup_codes(cfg.backup_code_count);
     let active_now = use_otp || cfg.skip_verification_on_enable;
@@ -338,7 +339,7 @@ pub async fn generate_backup_codes(
 ) -> Result<Vec<String>, ApiError> {
     check_password(state, &s.user.id, password).await?;
     let row = require_row(state, &s.user.id, TWO_FACTOR_NOT_ENABLED).await?;
-    let codes = new_backup_codes(state.config.two_factor.backup_code_count);
+    let codes = new_backup_codes(state.settings::<super::settings::TwoFactorSettings>().backup_code_count);
     if !tf_store::swap_backup_codes(
         &state.db,
         &row.id,
@@ -378,15 +379,13 @@ pub async fn send_otp(state: &AppState, ctx: &RequestContext) -> Result<(), ApiE
         &state.db,
         &id,
         &format!("{}:0", token::hash_token(&code)),
-        now + Duration::seconds(state.config.two_factor.otp_expires_in),
+        now + Duration::seconds(state.settings::<super::settings::TwoFactorSettings>().otp_expires_in),
         now,
     )
     .await?;
     links::mail(
         state,
-        "two-factor-otp",
-        state.config.mail.templates.two_factor_otp.clone(),
-        crate::mail::templates::two_factor_otp_default,
+        &super::OTP_MAIL,
         &user.email,
         &code,
     );
@@ -438,7 +437,7 @@ async fn check_otp(state: &AppState, v: &Verifier, code: &str) -> Result<Check, 
     }
     let (hash, failures) = value.rsplit_once(':').unwrap_or((&value, "0"));
     let failures: u32 = failures.parse().unwrap_or(u32::MAX);
-    if failures >= state.config.two_factor.allowed_attempts {
+    if failures >= state.settings::<super::settings::TwoFactorSettings>().allowed_attempts {
         return Err(ApiError::new(TOO_MANY_ATTEMPTS_REQUEST_NEW_CODE));
     }
     if bool::from(
@@ -533,7 +532,7 @@ async fn check(
         Method::Otp => check_otp(state, v, code).await?,
         Method::BackupCode => check_backup_code(state, &row, code).await?,
     };
-    let cfg = &state.config.two_factor;
+    let cfg = state.settings::<super::settings::TwoFactorSettings>();
     match result {
         Check::Ok => {
             if row.failed_verification_count.unwrap_or(0) > 0 || row.locked_until.is_some() {
@@ -568,7 +567,7 @@ async fn complete(
             (Some(s.token.clone()), s.user.clone(), Some(s.user_json()))
         }
         Verifier::Challenge(c) => {
-            ctx.set_cookie(&names.two_factor, names.expire(&names.two_factor));
+            ctx.set_cookie(&challenge_cookie(state), names.expire(&challenge_cookie(state)));
             let token = if create_new_session {
                 let (_, raw) = create_session(state, ctx, &c.user.id, c.remember).await?;
                 Some(raw)
@@ -623,14 +622,14 @@ async fn issue_trust(
     binding: &str,
 ) -> Result<(), ApiError> {
     let identifier = format!("trust-device-{}", token::random_alphanumeric(32));
-    let max_age = state.config.two_factor.trust_device_max_age;
+    let max_age = state.settings::<super::settings::TwoFactorSettings>().trust_device_max_age;
     links::issue(state, TRUST, identifier.clone(), binding, max_age).await?;
     let cookie = format!("{}!{identifier}", device_mac(state, user_id, &identifier));
     let names = &state.cookies;
     ctx.set_cookie(
-        &names.trust_device,
+        &trust_device_cookie(state),
         names.set_cookie(
-            &names.trust_device,
+            &trust_device_cookie(state),
             &crate::crypto::sign::sign_value(&state.secret, &cookie),
             Some(max_age),
         ),
@@ -646,7 +645,7 @@ async fn trusted_device(
     user_id: &str,
     row: Option<&TwoFactorRow>,
 ) -> Result<bool, ApiError> {
-    let Some(cookie) = ctx.signed_cookie(state, &state.cookies.trust_device) else {
+    let Some(cookie) = ctx.signed_cookie(state, &trust_device_cookie(state)) else {
         return Ok(false);
     };
     let Some((mac, identifier)) = cookie.split_once('!') else {
@@ -692,7 +691,7 @@ pub async fn challenge_sign_in(
         methods.push("otp".to_string());
     }
     let raw = format!("2fa-{}", token::random_alphanumeric(20));
-    let cfg = &state.config.two_factor;
+    let cfg = state.settings::<super::settings::TwoFactorSettings>();
     links::issue(
         state,
         CHALLENGE,
@@ -706,9 +705,9 @@ pub async fn challenge_sign_in(
     ctx.set_cookie(&names.session_token, names.expire(&names.session_token));
     ctx.set_cookie(&names.session_data, names.expire(&names.session_data));
     ctx.set_cookie(
-        &names.two_factor,
+        &challenge_cookie(state),
         names.set_cookie(
-            &names.two_factor,
+            &challenge_cookie(state),
             &crate::crypto::sign::sign_value(&state.secret, &raw),
             Some(cfg.challenge_max_age),
         ),
@@ -717,4 +716,14 @@ pub async fn challenge_sign_in(
         two_factor_redirect: true,
         two_factor_methods: methods,
     }))
+}
+
+/// The cookie naming a password sign-in that waits for its second factor.
+fn challenge_cookie(state: &AppState) -> String {
+    state.cookies.name("two_factor")
+}
+
+/// The cookie of a device that skips the second factor.
+fn trust_device_cookie(state: &AppState) -> String {
+    state.cookies.name("trust_device")
 }

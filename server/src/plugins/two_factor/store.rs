@@ -4,10 +4,21 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use crate::db::schema::users;
 use crate::db::store::Tx;
 use crate::db::{Db, StorageError};
 use crate::{on_tx, with_conn};
+
+// The column this plugin's migration adds to Better Auth's `user` table.
+diesel::table! {
+    #[sql_name = "user"]
+    users (id) {
+        id -> Text,
+        #[sql_name = "twoFactorEnabled"]
+        two_factor_enabled -> Nullable<Bool>,
+        #[sql_name = "updatedAt"]
+        updated_at -> Timestamp,
+    }
+}
 
 diesel::table! {
     #[sql_name = "twoFactor"]

@@ -4,6 +4,7 @@
 pub mod errors;
 pub mod routes;
 pub mod store;
+pub mod settings;
 
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
@@ -19,8 +20,12 @@ use crate::db::{Db, MigrationSet};
 use crate::docs::{RouteAuth, RouteDoc};
 use crate::error::{codes, ApiError, ErrorCode};
 use crate::http::rate_limit::RateLimitRule;
-use crate::plugins::{Plugin, UserFields};
+use crate::plugin::{Plugin, UserFields};
 use crate::state::AppState;
+
+/// The plugin's id: its spec tag, `/plugins` entry, configuration section and client namespace.
+pub const ID: &str = "username";
+pub const DESCRIPTION: &str = "Sign in with a username; `username`/`displayUsername` on the user.";
 
 pub struct Username;
 
@@ -35,7 +40,7 @@ pub fn normalize(username: &str) -> String {
 }
 
 pub fn validate_username(state: &AppState, username: &str) -> Result<(), ApiError> {
-    let cfg = &state.config.username;
+    let cfg = state.settings::<settings::UsernameSettings>();
     let len = username.chars().count();
     if len < cfg.min_length {
         return Err(ApiError::new(errors::USERNAME_TOO_SHORT));
@@ -64,7 +69,24 @@ fn string_field<'a>(input: &'a Map<String, Value>, key: &str) -> Result<Option<&
 
 impl Plugin for Username {
     fn id(&self) -> &'static str {
-        "username"
+        ID
+    }
+
+    fn description(&self) -> &'static str {
+        DESCRIPTION
+    }
+
+    fn form_paths(&self) -> &'static [&'static str] {
+        &["/sign-in/username"]
+    }
+
+    fn configure(
+        &self,
+        section: Option<&toml::Value>,
+        _config: &crate::config::Config,
+    ) -> Result<Option<crate::plugin::Settings>, String> {
+        let settings: settings::UsernameSettings = crate::plugin::parse_section(section)?;
+        Ok(Some(crate::plugin::Settings::new(settings)))
     }
 
     fn migrations(&self) -> Option<&'static MigrationSet> {

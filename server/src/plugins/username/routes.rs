@@ -5,22 +5,15 @@ use std::sync::Arc;
 use poem::web::Data;
 use poem::Request;
 use poem_openapi::payload::Json;
-use poem_openapi::{Object, OpenApi, Tags};
+use poem_openapi::{Object, OpenApi};
 
 use super::{errors, normalize, store, validate_username};
 use crate::core::auth::sign_in_with_password;
 use crate::core::dto::SignInResult;
 use crate::error::ApiResult;
 use crate::http::context::request_context;
-use crate::plugins::PluginApi;
+use crate::plugin::PluginApi;
 use crate::state::AppState;
-
-#[derive(Tags)]
-#[oai(rename_all = "kebab-case")]
-pub enum UsernameTags {
-    /// Sign in with a username; `username`/`displayUsername` on the user.
-    Username,
-}
 
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
@@ -45,10 +38,11 @@ pub struct IsUsernameAvailableResponse {
 pub struct UsernameApi;
 
 impl PluginApi for UsernameApi {
-    const ID: &'static str = "username";
+    const ID: &'static str = super::ID;
+    const DESCRIPTION: &'static str = super::DESCRIPTION;
 }
 
-#[OpenApi(tag = "UsernameTags::Username")]
+#[OpenApi]
 impl UsernameApi {
     /// Sign in with username and password
     ///

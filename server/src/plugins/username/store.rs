@@ -4,21 +4,29 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use crate::db::models::UserRow;
-use crate::db::schema::users;
-use crate::db::store::Tx;
+use crate::db::store::{self, Tx};
 use crate::db::{Db, StorageError};
 use crate::{on_tx, with_conn};
+
+// The columns this plugin's migration adds to Better Auth's `user` table.
+diesel::table! {
+    #[sql_name = "user"]
+    users (id) {
+        id -> Text,
+        username -> Nullable<Text>,
+        #[sql_name = "displayUsername"]
+        display_username -> Nullable<Text>,
+    }
+}
 
 pub async fn find_user_by_username(
     db: &Db,
     username: &str,
 ) -> Result<Option<UserRow>, StorageError> {
-    with_conn!(db, |conn| Ok(users::table
-        .filter(users::username.eq(username))
-        .select(UserRow::as_select())
-        .first(conn)
-        .await
-        .optional()?))
+    match find_username_owner(db, username).await? {
+        Some(id) => store::find_user_by_id(db, &id).await,
+        None => Ok(None),
+    }
 }
 
 /// The id of the user holding `username`, if any.
