@@ -186,3 +186,72 @@ fn json_logs_are_one_object_per_line() {
     }
     assert!(lines.iter().any(|l| l.contains("gatehouse listening")));
 }
+
+/// `gatehouse info` runs the start-up validation and prints the effective
+/// configuration as TOML, secrets redacted; `serve` refuses the same
+/// mistakes with the same message.
+#[test]
+fn info_prints_the_effective_configuration_and_refuses_what_serve_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("gatehouse.toml");
+    std::fs::write(
+        &file,
+        "plugins = [\"two-factor\"]\n\
+         database_url = \"postgres://app:hunter2@db.internal/auth\"\n\
+         [two_factor]\nissuer = \"Acme\"\n",
+    )
+    .unwrap();
+    let config = file.to_str().unwrap();
+    let out = run(&mut gatehouse(
+        dir.path(),
+        &[("GATEHOUSE_SECRET", SECRET)],
+        &["--config", config, "info"],
+    ));
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        !text.contains(SECRET) && !text.contains("hunter2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("two-factor") && text.contains("TOTP"),
+        "{text}"
+    );
+    let parsed: toml::Table = toml::from_str(&text).expect("the output is TOML");
+    assert_eq!(parsed["two_factor"]["issuer"].as_str(), Some("Acme"));
+    assert_eq!(
+        parsed["two_factor"]["backup_code_count"].as_integer(),
+        Some(10)
+    );
+    assert_eq!(parsed["session"]["expires_in"].as_integer(), Some(604800));
+
+    // A typo in a plugin's key, and a section of a plugin that is off.
+    for (body, expected) in [
+        (
+            "plugins = [\"two-factor\"]\n[two_factor]\nisuer = \"Acme\"\n",
+            ["isuer", "issuer"],
+        ),
+        (
+            "[two_factor]\nissuer = \"Acme\"\n",
+            ["[two_factor]", "not enabled"],
+        ),
+    ] {
+        std::fs::write(&file, body).unwrap();
+        for command in ["info", "serve"] {
+            let out = run(&mut gatehouse(
+                dir.path(),
+                &[
+                    ("GATEHOUSE_SECRET", SECRET),
+                    ("GATEHOUSE_LISTEN", "127.0.0.1:0"),
+                ],
+                &["--config", config, command],
+            ));
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(!out.status.success(), "{command}: {out:?}");
+            for word in expected {
+                assert!(err.contains(word), "{command}: {err}");
+            }
+            assert!(err.lines().count() <= 2, "{command}: one-line error: {err}");
+        }
+    }
+}

@@ -270,7 +270,59 @@ async fn open_api_documents(b: Backend) {
         .header("content-type")
         .unwrap()
         .starts_with("text/html"));
-    assert!(page.text.to_lowercase().contains("scalar"));
+    assert!(
+        page.text.len() < 4096,
+        "the page is small: {}",
+        page.text.len()
+    );
+    // The page loads the vendored bundle from its own versioned URL.
+    let src = page
+        .text
+        .split("<script src=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a script src")
+        .to_string();
+    assert!(src.starts_with("reference/scalar-standalone-"), "{src}");
+    let url = format!("{}/{src}", s.base);
+    let gz = c
+        .raw()
+        .get(&url)
+        .header("accept-encoding", "gzip, br")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gz.status(), 200);
+    let h = gz.headers().clone();
+    assert_eq!(h["content-encoding"], "gzip");
+    assert!(h["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/javascript"));
+    assert!(h["cache-control"].to_str().unwrap().contains("immutable"));
+    let etag = h["etag"].to_str().unwrap().to_string();
+    let body = gz.bytes().await.unwrap();
+    assert_eq!(&body[..2], &[0x1f, 0x8b], "gzip magic");
+    assert!(body.len() < 2_000_000, "compressed: {} bytes", body.len());
+    // Revalidation is answered without a body; a client without gzip gets it plain.
+    let again = c
+        .raw()
+        .get(&url)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+    let plain = c
+        .raw()
+        .get(&url)
+        .header("accept-encoding", "identity")
+        .send()
+        .await
+        .unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    let js = plain.text().await.unwrap();
+    assert!(js.contains("createApiReference"), "{} bytes", js.len());
 }
 
 async fn gating_follows_registration(b: Backend) {
@@ -302,4 +354,9 @@ async fn gating_follows_registration(b: Backend) {
         404
     );
     assert_eq!(none.client().get("/reference").await.status, 404);
+    let bundle = format!(
+        "/reference/scalar-standalone-{}.js",
+        gatehouse_server::plugins::open_api::SCALAR_VERSION
+    );
+    assert_eq!(none.client().get(&bundle).await.status, 404);
 }

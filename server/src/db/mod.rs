@@ -81,6 +81,26 @@ pub struct MigrationSet {
     pub postgres: fn() -> EmbeddedMigrations,
 }
 
+impl MigrationSet {
+    /// The versions of this set's migrations, both backends. Versions must
+    /// be unique across every set: the migration table is keyed by version
+    /// alone, so a repeated one would be taken as already applied.
+    pub fn versions(&self) -> Vec<String> {
+        use diesel::migration::MigrationSource;
+        let mut out = Vec::new();
+        if let Ok(ms) = MigrationSource::<diesel::sqlite::Sqlite>::migrations(&(self.sqlite)()) {
+            out.extend(ms.iter().map(|m| format!("sqlite/{}", m.name().version())));
+        }
+        if let Ok(ms) = MigrationSource::<diesel::pg::Pg>::migrations(&(self.postgres)()) {
+            out.extend(
+                ms.iter()
+                    .map(|m| format!("postgres/{}", m.name().version())),
+            );
+        }
+        out
+    }
+}
+
 /// Embeds one migration folder per backend (paths relative to `server/`).
 #[macro_export]
 macro_rules! migration_set {

@@ -34,9 +34,10 @@ use crate::state::AppState;
 
 /// What a plugin contributes. Every method but [`Plugin::id`] has a no-op default.
 pub trait Plugin: Send + Sync + 'static {
-    /// Better Auth's plugin name in kebab-case (`two-factor`, `username`...):
-    /// the spec tag, the `/plugins` entry, the configuration section
-    /// (`[two_factor]`) and the client namespace all follow from it.
+    /// Better Auth's plugin name in kebab-case (`my-plugin`): the spec tag,
+    /// the `/plugins` entry, the configuration section (`[my_plugin]`) and
+    /// the client namespace all follow from it. One constant in the plugin's
+    /// folder, `ID`.
     fn id(&self) -> &'static str;
 
     /// One line: what the plugin does (the spec tag's description, `gatehouse info`).
@@ -63,7 +64,7 @@ pub trait Plugin: Send + Sync + 'static {
     }
 
     /// The documented contract of this plugin's operations (and the codes it
-    /// adds to core operations, e.g. username errors on `signUpEmail`).
+    /// adds to core operations, e.g. its own errors on `signUpEmail`).
     fn route_docs(&self) -> &'static [crate::docs::RouteDoc] {
         &[]
     }
@@ -88,6 +89,11 @@ pub trait Plugin: Send + Sync + 'static {
     /// `[mail.templates.<key>]`.
     fn mail_templates(&self) -> &'static [MailKind] {
         &[]
+    }
+
+    /// Enabled when the configuration does not list plugins.
+    fn enabled_by_default(&self) -> bool {
+        false
     }
 
     /// Paths (under the base path) that accept HTML form posts and so get the
@@ -195,7 +201,7 @@ pub trait UserFields: Send + Sync {
     /// JSON properties added to `User`, `SignUpEmailBody` and `UpdateUserBody`.
     fn schema(&self) -> Vec<(&'static str, MetaSchemaRef)>;
 
-    /// False for fields only the server changes (e.g. `twoFactorEnabled`):
+    /// False for fields only the server changes (e.g. an "enabled" flag):
     /// they appear on `User` but not in the sign-up and update bodies.
     fn client_settable(&self) -> bool {
         true

@@ -1,5 +1,5 @@
 //! Plugin settings: each plugin owns one section of the configuration file,
-//! named after its id (`two-factor` reads `[two_factor]`), parses it into its
+//! named after its id (`my-plugin` reads `[my_plugin]`), parses it into its
 //! own type at start-up and reads that value back at request time through
 //! [`crate::state::AppState::settings`].
 
@@ -10,7 +10,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-/// The configuration section of a plugin id: `two-factor` -> `two_factor`.
+/// The configuration section of a plugin id: `my-plugin` -> `my_plugin`.
 pub fn section_name(id: &str) -> String {
     id.replace('-', "_")
 }

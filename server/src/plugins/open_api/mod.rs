@@ -36,6 +36,10 @@ impl Plugin for OpenApiPlugin {
         DESCRIPTION
     }
 
+    fn enabled_by_default(&self) -> bool {
+        true
+    }
+
     fn raw_routes(
         &self,
         docs: &SpecDocuments,
