@@ -11,20 +11,22 @@ use progenitor_client::ResponseValue;
 #[rustfmt::skip]
 #[path = "generated/error_codes.rs"]
 mod error_codes;
+#[allow(clippy::all, clippy::pedantic, unused)]
+#[rustfmt::skip]
+#[path = "generated/namespaces.rs"]
+mod namespaces;
 #[allow(missing_docs, clippy::all, clippy::pedantic, unused)]
 #[rustfmt::skip]
 #[path = "generated/client.rs"]
 mod raw;
 
 pub use error_codes::ErrorCode;
+pub use namespaces::*;
 /// Request and response types, generated from the spec.
 pub use raw::types;
 
 /// The session cookie's name on a plain-http server with the default prefix.
 pub const SESSION_COOKIE: &str = "better-auth.session_token";
-
-/// Two-factor cookies the client keeps: the pending sign-in and the trusted device.
-const FACTOR_COOKIES: &[&str] = &["better-auth.two_factor", "better-auth.trust_device"];
 
 /// Where the client keeps the session token (the signed `token.signature`
 /// value). Implement it to persist sessions, e.g. in a keychain.
@@ -58,40 +60,6 @@ pub enum Transport {
     Bearer,
 }
 
-/// Server plugins this client can mirror.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Plugin {
-    /// `username`: sign-in by username.
-    #[cfg(feature = "username")]
-    Username,
-    /// `bearer`: `Authorization: Bearer` sessions.
-    Bearer,
-    /// `magic-link`: sign-in by mailed link (routes through [`AuthClient::request`]).
-    MagicLink,
-    /// `email-otp`: one-time codes by email (routes through [`AuthClient::request`]).
-    EmailOtp,
-    /// `two-factor`: TOTP, emailed codes and backup codes after a password.
-    TwoFactor,
-    /// `passkey`: WebAuthn registration and password-less sign-in.
-    Passkey,
-}
-
-impl Plugin {
-    /// The server's plugin id.
-    pub fn id(self) -> &'static str {
-        match self {
-            #[cfg(feature = "username")]
-            Plugin::Username => "username",
-            Plugin::Bearer => "bearer",
-            Plugin::MagicLink => "magic-link",
-            Plugin::EmailOtp => "email-otp",
-            Plugin::TwoFactor => "two-factor",
-            Plugin::Passkey => "passkey",
-        }
-    }
-}
-
 /// Everything that can go wrong in a call.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -112,13 +80,15 @@ pub enum AuthError {
         /// The plugin id.
         plugin: String,
     },
-    /// The password was right but the account needs a second factor: finish
-    /// with [`AuthClient::two_factor`] (`verify_totp`, `send_otp` +
-    /// `verify_otp`, or `verify_backup_code`).
-    #[error("TWO_FACTOR_REQUIRED: a second factor is needed ({})", methods.join(", "))]
-    TwoFactorRequired {
-        /// `totp` and/or `otp`; backup codes always work.
-        methods: Vec<String>,
+    /// The credentials were right, but a plugin asks for another step
+    /// before any session exists (e.g. a second factor): `challenge` is its
+    /// answer, one of the non-session variants of [`types::SignInResult`]
+    /// (e.g. `{"twoFactorRedirect": true, "twoFactorMethods": ["totp"]}`).
+    /// The client keeps the cookies that step needs.
+    #[error("SIGN_IN_CHALLENGE: the sign-in needs another step: {challenge}")]
+    ChallengeRequired {
+        /// The plugin's answer, as JSON.
+        challenge: serde_json::Value,
     },
     /// The server could not be reached.
     #[error("network error: {0}")]
@@ -134,7 +104,7 @@ impl AuthError {
         match self {
             AuthError::Api { code, .. } => code.clone(),
             AuthError::PluginNotEnabled { .. } => ErrorCode::PluginNotEnabled,
-            AuthError::TwoFactorRequired { .. } => ErrorCode::TwoFactorRequired,
+            AuthError::ChallengeRequired { .. } => ErrorCode::SignInChallenge,
             AuthError::Network(_) => ErrorCode::Other("NETWORK_ERROR".into()),
             AuthError::Unexpected(_) => ErrorCode::Other("UNEXPECTED".into()),
         }
@@ -149,38 +119,44 @@ impl AuthError {
     }
 }
 
-/// State the generated client hands to [`auth_hook`] before each request.
+/// State the generated client hands to [`auth_hook`] and [`absorb_hook`]
+/// around each request.
 #[derive(Debug, Clone)]
 pub struct ClientState {
     store: Arc<dyn TokenStore>,
-    /// The pending two-factor challenge and trusted-device cookies, sent with
-    /// every request whatever the transport (kept for the client's lifetime).
-    factor_cookies: Arc<Mutex<Vec<(String, String)>>>,
+    /// Every cookie the server set but the session token (ceremony
+    /// challenges, pending second factors, trusted devices, cookie caches):
+    /// kept per origin with its path and expiry, sent back like a browser.
+    jar: Arc<reqwest::cookie::Jar>,
     transport: Transport,
     origin: String,
+    /// The session cookie's name (`__Secure-` prefixed on https).
+    session_cookie: String,
 }
 
-/// Adds the session (cookie + Origin, or bearer) to every request.
+/// Adds the session (cookie + Origin, or bearer) and the jar's cookies to
+/// every request, generated or not.
 pub(crate) async fn auth_hook(
     state: &ClientState,
     req: &mut reqwest::Request,
 ) -> Result<(), Infallible> {
+    use reqwest::cookie::CookieStore;
+    let jar_cookies = state
+        .jar
+        .cookies(req.url())
+        .and_then(|v| v.to_str().ok().map(str::to_string));
     let headers = req.headers_mut();
     if let Ok(origin) = state.origin.parse() {
         headers.insert(reqwest::header::ORIGIN, origin);
     }
-    let mut cookies: Vec<String> = state
-        .factor_cookies
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .map(|(name, value)| format!("{name}={}", encode_component(value)))
-        .collect();
+    let mut cookies: Vec<String> = jar_cookies.into_iter().collect();
     if let Some(token) = state.store.load() {
         match state.transport {
-            Transport::Cookie => {
-                cookies.push(format!("{SESSION_COOKIE}={}", encode_component(&token)))
-            }
+            Transport::Cookie => cookies.push(format!(
+                "{}={}",
+                state.session_cookie,
+                encode_component(&token)
+            )),
             Transport::Bearer => {
                 if let Ok(v) = format!("Bearer {token}").parse() {
                     headers.insert(reqwest::header::AUTHORIZATION, v);
@@ -194,6 +170,50 @@ pub(crate) async fn auth_hook(
         }
     }
     Ok(())
+}
+
+/// The one response path: keeps whatever session and cookies a response
+/// set, for every call (typed namespaces, [`AuthClient::raw`], [`AuthClient::request`]).
+pub(crate) async fn absorb_hook(
+    state: &ClientState,
+    result: &Result<reqwest::Response, reqwest::Error>,
+) -> Result<(), Infallible> {
+    if let Ok(resp) = result {
+        state.absorb(resp.url(), resp.headers());
+    }
+    Ok(())
+}
+
+impl ClientState {
+    fn absorb(&self, url: &reqwest::Url, headers: &reqwest::header::HeaderMap) {
+        use reqwest::cookie::CookieStore;
+        let bearer = headers.get("set-auth-token").and_then(|v| v.to_str().ok());
+        if let Some(token) = bearer {
+            self.store.save(Some(token.to_string()));
+        }
+        let mut others = Vec::new();
+        for value in headers.get_all(reqwest::header::SET_COOKIE) {
+            let Ok(line) = value.to_str() else { continue };
+            let mut parts = line.split(';');
+            let Some((name, raw)) = parts.next().and_then(|p| p.split_once('=')) else {
+                continue;
+            };
+            if name.trim() != self.session_cookie {
+                others.push(value);
+                continue;
+            }
+            // The bearer header, when present, already carried the session.
+            if bearer.is_none() {
+                let expired = raw.trim().is_empty()
+                    || parts.any(|a| a.trim().eq_ignore_ascii_case("max-age=0"));
+                self.store
+                    .save((!expired).then(|| decode_component(raw.trim())));
+            }
+        }
+        if !others.is_empty() {
+            self.jar.set_cookies(&mut others.into_iter(), url);
+        }
+    }
 }
 
 /// `encodeURIComponent`, as Better Auth encodes cookie values.
@@ -258,10 +278,11 @@ impl AuthClientBuilder {
         self
     }
 
-    /// Sends the session as `Authorization: Bearer` (registers the `bearer` plugin).
+    /// Sends the session as `Authorization: Bearer` (registers the server's
+    /// `bearer` plugin, which has no routes of its own).
     pub fn bearer(mut self) -> Self {
         self.transport = Transport::Bearer;
-        self.plugin(Plugin::Bearer)
+        self.plugin_id("bearer")
     }
 
     /// Uses this HTTP client (timeouts, proxies, TLS settings).
@@ -282,11 +303,17 @@ impl AuthClientBuilder {
         } else {
             base.as_str().trim_end_matches('/').to_string()
         };
+        let session_cookie = if base.scheme() == "https" {
+            format!("__Secure-{SESSION_COOKIE}")
+        } else {
+            SESSION_COOKIE.to_string()
+        };
         let state = ClientState {
             store: self.store,
-            factor_cookies: Arc::default(),
+            jar: Arc::default(),
             transport: self.transport,
             origin,
+            session_cookie,
         };
         let http = match self.http {
             Some(h) => h,
@@ -349,13 +376,17 @@ fn map_error(e: progenitor_client::Error<types::ErrorBody>) -> AuthError {
     }
 }
 
-/// A session, or [`AuthError::TwoFactorRequired`] when a second factor is due.
-fn signed_in(result: types::SignInResult) -> Result<types::SignInResponse, AuthError> {
-    match result {
-        types::SignInResult::SignInResponse(r) => Ok(r),
-        types::SignInResult::TwoFactorRedirect(r) => Err(AuthError::TwoFactorRequired {
-            methods: r.two_factor_methods,
-        }),
+impl types::SignInResult {
+    /// The session, or [`AuthError::ChallengeRequired`] with a plugin's
+    /// challenge (e.g. a second factor is due).
+    pub fn into_session(self) -> Result<types::SignInResponse, AuthError> {
+        match self {
+            types::SignInResult::SignInResponse(r) => Ok(r),
+            #[allow(unreachable_patterns)] // no challenge without such plugins
+            other => Err(AuthError::ChallengeRequired {
+                challenge: serde_json::to_value(&other).unwrap_or_default(),
+            }),
+        }
     }
 }
 
@@ -387,62 +418,14 @@ impl AuthClient {
         self.state.store.load()
     }
 
-    /// Keeps whatever session the response established or ended.
-    fn absorb(&self, headers: &reqwest::header::HeaderMap) {
-        let bearer = headers.get("set-auth-token").and_then(|v| v.to_str().ok());
-        if let Some(token) = bearer {
-            self.state.store.save(Some(token.to_string()));
-        }
-        for line in headers
-            .get_all(reqwest::header::SET_COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-        {
-            let mut parts = line.split(';');
-            let Some((name, value)) = parts.next().and_then(|p| p.split_once('=')) else {
-                continue;
-            };
-            let name = name.trim();
-            let expired =
-                value.is_empty() || parts.any(|a| a.trim().eq_ignore_ascii_case("max-age=0"));
-            let value = (!expired).then(|| decode_component(value.trim()));
-            let bare = name.trim_start_matches("__Secure-");
-            if bare == SESSION_COOKIE {
-                // The bearer header, when present, already carried the session.
-                if bearer.is_none() {
-                    self.state.store.save(value);
-                }
-            } else if FACTOR_COOKIES.contains(&bare) {
-                let mut kept = self
-                    .state
-                    .factor_cookies
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner());
-                kept.retain(|(n, _)| n != name);
-                if let Some(v) = value {
-                    kept.push((name.to_string(), v));
-                }
-            }
-        }
-    }
-
     async fn call<T>(
         &self,
         fut: impl std::future::Future<
             Output = Result<ResponseValue<T>, progenitor_client::Error<types::ErrorBody>>,
         >,
     ) -> Result<T, AuthError> {
-        match fut.await {
-            Ok(rv) => {
-                self.absorb(rv.headers());
-                Ok(rv.into_inner())
-            }
-            Err(progenitor_client::Error::ErrorResponse(rv)) => {
-                self.absorb(rv.headers());
-                Err(map_error(progenitor_client::Error::ErrorResponse(rv)))
-            }
-            Err(e) => Err(map_error(e)),
-        }
+        // Cookies were absorbed by `absorb_hook` already.
+        fut.await.map(ResponseValue::into_inner).map_err(map_error)
     }
 
     /// `POST /sign-up/email`.
@@ -476,10 +459,9 @@ impl AuthClient {
         let body = types::SignInEmailBody::builder()
             .email(email)
             .password(password);
-        signed_in(
-            self.call(self.raw.sign_in_email().body(body).send())
-                .await?,
-        )
+        self.call(self.raw.sign_in_email().body(body).send())
+            .await?
+            .into_session()
     }
 
     /// `POST /sign-in/email` with every field under your control.
@@ -487,10 +469,9 @@ impl AuthClient {
         &self,
         body: types::SignInEmailBody,
     ) -> Result<types::SignInResponse, AuthError> {
-        signed_in(
-            self.call(self.raw.sign_in_email().body(body).send())
-                .await?,
-        )
+        self.call(self.raw.sign_in_email().body(body).send())
+            .await?
+            .into_session()
     }
 
     /// `POST /update-user` with every field under your control.
@@ -589,13 +570,9 @@ impl AuthClient {
             .build()
             .map_err(|e| AuthError::Unexpected(e.to_string()))?;
         let _ = auth_hook(&self.state, &mut req).await;
-        let resp = self
-            .raw
-            .client
-            .execute(req)
-            .await
-            .map_err(|e| AuthError::Network(e.to_string()))?;
-        self.absorb(resp.headers());
+        let result = self.raw.client.execute(req).await;
+        let _ = absorb_hook(&self.state, &result).await;
+        let resp = result.map_err(|e| AuthError::Network(e.to_string()))?;
         let status = resp.status().as_u16();
         // Routes a browser opens (mailed links) report failures as a redirect
         // to `…?error=CODE`, as Better Auth does: the code is the error.
@@ -651,95 +628,6 @@ impl AuthClient {
             })
         }
     }
-
-    /// The `username` plugin's routes; `PluginNotEnabled` unless registered.
-    #[cfg(feature = "username")]
-    pub fn username(&self) -> Result<UsernameApi<'_>, AuthError> {
-        self.require(Plugin::Username)?;
-        Ok(UsernameApi { client: self })
-    }
-
-    /// The `two-factor` plugin's routes; `PluginNotEnabled` unless registered.
-    pub fn two_factor(&self) -> Result<TwoFactorApi<'_>, AuthError> {
-        self.require(Plugin::TwoFactor)?;
-        Ok(TwoFactorApi { client: self })
-    }
-
-    /// The `passkey` plugin's routes; `PluginNotEnabled` unless registered.
-    pub fn passkey(&self) -> Result<PasskeyApi<'_>, AuthError> {
-        self.require(Plugin::Passkey)?;
-        Ok(PasskeyApi { client: self })
-    }
-
-    fn require(&self, plugin: Plugin) -> Result<(), AuthError> {
-        self.require_plugin(plugin.id())
-    }
-}
-
-/// Routes of the `username` plugin.
-#[cfg(feature = "username")]
-#[derive(Debug)]
-pub struct UsernameApi<'a> {
-    client: &'a AuthClient,
-}
-
-#[cfg(feature = "username")]
-impl UsernameApi<'_> {
-    /// `POST /sign-in/username`.
-    pub async fn sign_in(
-        &self,
-        username: &str,
-        password: &str,
-    ) -> Result<types::SignInResponse, AuthError> {
-        let body = types::SignInUsernameBody::builder()
-            .username(username)
-            .password(password);
-        signed_in(
-            self.client
-                .call(self.client.raw.sign_in_username().body(body).send())
-                .await?,
-        )
-    }
-
-    /// `POST /sign-in/username` with every field under your control.
-    pub async fn sign_in_with(
-        &self,
-        body: types::SignInUsernameBody,
-    ) -> Result<types::SignInResponse, AuthError> {
-        signed_in(
-            self.client
-                .call(self.client.raw.sign_in_username().body(body).send())
-                .await?,
-        )
-    }
-
-    /// `POST /is-username-available`.
-    pub async fn is_available(&self, username: &str) -> Result<bool, AuthError> {
-        let body = types::IsUsernameAvailableBody::builder().username(username);
-        Ok(self
-            .client
-            .call(self.client.raw.is_username_available().body(body).send())
-            .await?
-            .available)
-    }
-
-    /// `POST /sign-up/email` with a username.
-    pub async fn sign_up(
-        &self,
-        name: &str,
-        email: &str,
-        password: &str,
-        username: &str,
-    ) -> Result<types::TokenUserResponse, AuthError> {
-        let body = types::SignUpEmailBody::builder()
-            .name(name)
-            .email(email)
-            .password(password)
-            .username(Some(username.to_string()));
-        self.client
-            .call(self.client.raw.sign_up_email().body(body).send())
-            .await
-    }
 }
 
 #[cfg(test)]
@@ -771,180 +659,5 @@ mod tests {
             ErrorCode::parse("SOMETHING_NEW"),
             ErrorCode::Other("SOMETHING_NEW".into())
         );
-    }
-}
-
-/// Routes of the `two-factor` plugin. The `verify_*` calls finish a sign-in
-/// that answered [`AuthError::TwoFactorRequired`] (the client keeps the
-/// challenge cookie), or confirm a code while signed in.
-#[derive(Debug)]
-pub struct TwoFactorApi<'a> {
-    client: &'a AuthClient,
-}
-
-impl TwoFactorApi<'_> {
-    /// `POST /two-factor/enable`: a TOTP secret (`totp_uri`) and backup codes.
-    /// TOTP is active after the first [`verify_totp`](Self::verify_totp).
-    pub async fn enable(
-        &self,
-        password: &str,
-    ) -> Result<types::TwoFactorEnableResponse, AuthError> {
-        let body = types::TwoFactorEnableBody::builder().password(password);
-        let c = self.client;
-        c.call(c.raw.two_factor_enable().body(body).send()).await
-    }
-
-    /// `POST /two-factor/disable`.
-    pub async fn disable(&self, password: &str) -> Result<(), AuthError> {
-        let body = types::TwoFactorPasswordBody::builder().password(password);
-        let c = self.client;
-        c.call(c.raw.two_factor_disable().body(body).send())
-            .await
-            .map(|_| ())
-    }
-
-    /// `POST /two-factor/get-totp-uri`.
-    pub async fn totp_uri(&self, password: &str) -> Result<String, AuthError> {
-        let body = types::TwoFactorPasswordBody::builder().password(password);
-        let c = self.client;
-        Ok(c.call(c.raw.two_factor_get_totp_uri().body(body).send())
-            .await?
-            .totp_uri)
-    }
-
-    /// `POST /two-factor/verify-totp`; `trust_device` skips 2FA on this
-    /// client for 30 days.
-    pub async fn verify_totp(
-        &self,
-        code: &str,
-        trust_device: bool,
-    ) -> Result<types::TokenUserResponse, AuthError> {
-        let body = types::TwoFactorVerifyCodeBody::builder()
-            .code(code)
-            .trust_device(Some(trust_device));
-        let c = self.client;
-        c.call(c.raw.two_factor_verify_totp().body(body).send())
-            .await
-    }
-
-    /// `POST /two-factor/send-otp`: mails a code to the user.
-    pub async fn send_otp(&self) -> Result<(), AuthError> {
-        let body = types::TwoFactorSendOtpBody::builder();
-        let c = self.client;
-        c.call(c.raw.two_factor_send_otp().body(body).send())
-            .await
-            .map(|_| ())
-    }
-
-    /// `POST /two-factor/verify-otp` with the mailed code.
-    pub async fn verify_otp(
-        &self,
-        code: &str,
-        trust_device: bool,
-    ) -> Result<types::TokenUserResponse, AuthError> {
-        let body = types::TwoFactorVerifyCodeBody::builder()
-            .code(code)
-            .trust_device(Some(trust_device));
-        let c = self.client;
-        c.call(c.raw.two_factor_verify_otp().body(body).send())
-            .await
-    }
-
-    /// `POST /two-factor/generate-backup-codes`: a new set replacing the old.
-    pub async fn generate_backup_codes(&self, password: &str) -> Result<Vec<String>, AuthError> {
-        let body = types::TwoFactorPasswordBody::builder().password(password);
-        let c = self.client;
-        Ok(
-            c.call(c.raw.two_factor_generate_backup_codes().body(body).send())
-                .await?
-                .backup_codes,
-        )
-    }
-
-    /// `POST /two-factor/verify-backup-code`: spends one backup code.
-    pub async fn verify_backup_code(
-        &self,
-        code: &str,
-        trust_device: bool,
-    ) -> Result<types::TokenUserResponse, AuthError> {
-        let body = types::TwoFactorVerifyBackupCodeBody::builder()
-            .code(code)
-            .trust_device(Some(trust_device));
-        let c = self.client;
-        c.call(c.raw.two_factor_verify_backup_code().body(body).send())
-            .await
-    }
-}
-
-/// Routes of the `passkey` plugin. The ceremonies themselves run in an
-/// authenticator (a browser's `navigator.credentials`, a platform API): pass
-/// the options JSON to it and its response JSON back here.
-#[derive(Debug)]
-pub struct PasskeyApi<'a> {
-    client: &'a AuthClient,
-}
-
-impl PasskeyApi<'_> {
-    /// `GET /passkey/generate-register-options` (fresh session): creation options.
-    pub async fn registration_options(&self) -> Result<serde_json::Value, AuthError> {
-        let c = self.client;
-        c.call(c.raw.passkey_generate_register_options().send())
-            .await
-    }
-
-    /// `POST /passkey/verify-registration` with the authenticator's response.
-    pub async fn verify_registration(
-        &self,
-        response: serde_json::Value,
-        name: Option<&str>,
-    ) -> Result<types::Passkey, AuthError> {
-        let body = types::PasskeyVerifyRegistrationBody::builder()
-            .response(response)
-            .name(name.map(str::to_string));
-        let c = self.client;
-        c.call(c.raw.passkey_verify_registration().body(body).send())
-            .await
-    }
-
-    /// `GET /passkey/generate-authenticate-options`: request options.
-    pub async fn authentication_options(&self) -> Result<serde_json::Value, AuthError> {
-        let c = self.client;
-        c.call(c.raw.passkey_generate_authenticate_options().send())
-            .await
-    }
-
-    /// `POST /passkey/verify-authentication`: signs in with the assertion.
-    pub async fn verify_authentication(
-        &self,
-        response: serde_json::Value,
-    ) -> Result<types::SessionWithUser, AuthError> {
-        let body = types::PasskeyVerifyAuthenticationBody::builder().response(response);
-        let c = self.client;
-        c.call(c.raw.passkey_verify_authentication().body(body).send())
-            .await
-    }
-
-    /// `GET /passkey/list-user-passkeys`.
-    pub async fn list(&self) -> Result<Vec<types::Passkey>, AuthError> {
-        let c = self.client;
-        c.call(c.raw.passkey_list_user_passkeys().send()).await
-    }
-
-    /// `POST /passkey/update-passkey`: renames one of the caller's passkeys.
-    pub async fn rename(&self, id: &str, name: &str) -> Result<types::Passkey, AuthError> {
-        let body = types::UpdatePasskeyBody::builder().id(id).name(name);
-        let c = self.client;
-        Ok(c.call(c.raw.passkey_update_passkey().body(body).send())
-            .await?
-            .passkey)
-    }
-
-    /// `POST /passkey/delete-passkey`.
-    pub async fn delete(&self, id: &str) -> Result<(), AuthError> {
-        let body = types::PasskeyIdBody::builder().id(id);
-        let c = self.client;
-        c.call(c.raw.passkey_delete_passkey().body(body).send())
-            .await
-            .map(|_| ())
     }
 }

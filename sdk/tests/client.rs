@@ -1,6 +1,6 @@
 //! The Rust client against a real server over HTTP.
 
-use gatehouse::{AuthClient, AuthError, ErrorCode, Plugin};
+use gatehouse::{types, AuthClient, AuthError, ErrorCode, Plugin};
 use gatehouse_tests::{email, Backend, TestServer, PASSWORD};
 
 /// The servers under test: the shared ones of `scripts/cross-language.sh`
@@ -50,9 +50,14 @@ async fn scenario_with_cookies() {
     let (mail, name) = (email(), username());
 
     let up = client
-        .username()
-        .unwrap()
-        .sign_up("Rusty", &mail, PASSWORD, &name)
+        .core()
+        .sign_up_email(
+            types::SignUpEmailBody::builder()
+                .name("Rusty")
+                .email(&mail)
+                .password(PASSWORD)
+                .username(Some(name.clone())),
+        )
         .await
         .unwrap();
     assert_eq!(up.user.email, mail);
@@ -81,19 +86,28 @@ async fn scenario_with_cookies() {
     client
         .username()
         .unwrap()
-        .sign_in(&name, PASSWORD)
+        .sign_in_username(
+            types::SignInUsernameBody::builder()
+                .username(&name)
+                .password(PASSWORD),
+        )
         .await
+        .unwrap()
+        .into_session()
         .unwrap();
     assert_eq!(
         client.get_session().await.unwrap().unwrap().user.email,
         mail
     );
-    assert!(!client
-        .username()
-        .unwrap()
-        .is_available(&name)
-        .await
-        .unwrap());
+    assert!(
+        !client
+            .username()
+            .unwrap()
+            .is_username_available(types::IsUsernameAvailableBody::builder().username(&name))
+            .await
+            .unwrap()
+            .available
+    );
     client.sign_out().await.unwrap();
 
     let err = client

@@ -1,7 +1,7 @@
 //! The Rust client drives mailed sign-in end to end (magic link, email OTP):
 //! read the mail from a real SMTP exchange, act on it, hold the session.
 
-use gatehouse::{AuthClient, ErrorCode, Plugin};
+use gatehouse::{types, AuthClient, ErrorCode, Plugin};
 use gatehouse_tests::smtp::SmtpSink;
 use gatehouse_tests::{email, Backend, TestServer};
 use serde_json::json;
@@ -24,14 +24,16 @@ async fn magic_link_sign_in_through_the_client() {
     let addr = email();
 
     let sent = client
-        .request(
-            "POST",
-            "/sign-in/magic-link",
-            Some(&json!({"email": addr, "name": "Rusty Link"})),
+        .magic_link()
+        .unwrap()
+        .sign_in_magic_link(
+            types::SignInMagicLinkBody::builder()
+                .email(&addr)
+                .name(Some("Rusty Link".into())),
         )
         .await
         .unwrap();
-    assert_eq!(sent, json!({"status": true}));
+    assert!(sent.status);
     let link = sink
         .wait_for(&addr, 1)
         .await
@@ -42,8 +44,19 @@ async fn magic_link_sign_in_through_the_client() {
         .unwrap()
         .replace("&callbackURL=%2F", "");
 
-    let signed_in = client.request("GET", &path, None).await.unwrap();
-    assert_eq!(signed_in["user"]["email"], addr.as_str());
+    let token = path
+        .split("token=")
+        .nth(1)
+        .and_then(|t| t.split('&').next())
+        .unwrap()
+        .to_string();
+    let signed_in = client
+        .magic_link()
+        .unwrap()
+        .verify(None, None, None, token)
+        .await
+        .unwrap();
+    assert_eq!(signed_in.user.email, addr);
     let session = client
         .get_session()
         .await
@@ -51,10 +64,7 @@ async fn magic_link_sign_in_through_the_client() {
         .expect("the client holds the new session");
     assert_eq!(session.user.name, "Rusty Link");
     assert!(session.user.email_verified);
-    assert_eq!(
-        Some(session.session.token.as_str()),
-        signed_in["token"].as_str()
-    );
+    assert_eq!(session.session.token, signed_in.token);
 
     // A spent link redirects to `/?error=INVALID_TOKEN` (Better Auth's
     // answer to a browser); the client reads the code from it.
@@ -89,14 +99,12 @@ async fn email_otp_sign_in_through_the_client() {
         .unwrap();
     let addr = email();
     let sent = client
-        .request(
-            "POST",
-            "/email-otp/send-verification-otp",
-            Some(&json!({"email": addr, "type": "sign-in"})),
-        )
+        .email_otp()
+        .unwrap()
+        .send_verification_otp(types::SendOtpBody::builder().email(&addr).type_("sign-in"))
         .await
         .unwrap();
-    assert_eq!(sent, json!({"success": true}));
+    assert!(sent.success);
     let otp = sink
         .wait_for(&addr, 1)
         .await

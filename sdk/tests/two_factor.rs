@@ -1,16 +1,23 @@
 //! The Rust client drives a two-factor sign-in end to end: enable TOTP, sign
-//! in (answered with `TwoFactorRequired`), finish with a TOTP code, an
+//! in (answered with `ChallengeRequired`), finish with a TOTP code, an
 //! emailed code (real SMTP) and a backup code, trust the device.
 
 use chrono::Duration;
-use gatehouse::{AuthClient, AuthError, ErrorCode, Plugin};
+use gatehouse::{types, AuthClient, AuthError, ErrorCode, Plugin};
 use gatehouse_tests::smtp::SmtpSink;
 use gatehouse_tests::{Backend, TestServer, PASSWORD};
+use serde_json::json;
 use totp_rs::Totp;
 
 fn code(server: &TestServer, app: &Totp) -> String {
     let now = server.gatehouse.state().now().and_utc().timestamp() as u64;
     app.generate(now).to_string()
+}
+
+fn code_body(code: &str, trust_device: bool) -> types::builder::TwoFactorVerifyCodeBody {
+    types::TwoFactorVerifyCodeBody::builder()
+        .code(code)
+        .trust_device(Some(trust_device))
 }
 
 async fn client(server: &TestServer) -> AuthClient {
@@ -37,11 +44,17 @@ async fn two_factor_sign_in_through_the_client() {
         .await
         .unwrap();
     let tf = owner.two_factor().unwrap();
-    let setup = tf.enable(PASSWORD).await.unwrap();
+    let setup = tf
+        .enable(types::TwoFactorEnableBody::builder().password(PASSWORD))
+        .await
+        .unwrap();
     let uri = setup.totp_uri.expect("a TOTP URI");
     assert_eq!(setup.backup_codes.len(), 10);
     let app = Totp::from_url(&uri).unwrap();
-    let first = tf.verify_totp(&code(&server, &app), false).await.unwrap();
+    let first = tf
+        .verify_totp(code_body(&code(&server, &app), false))
+        .await
+        .unwrap();
     assert_eq!(first.user.email, addr);
     server.clock.advance(Duration::seconds(30));
 
@@ -49,17 +62,18 @@ async fn two_factor_sign_in_through_the_client() {
     let phone = client(&server).await;
     let err = phone.sign_in_email(&addr, PASSWORD).await.unwrap_err();
     match &err {
-        AuthError::TwoFactorRequired { methods } => {
-            assert_eq!(methods, &["totp".to_string(), "otp".to_string()])
+        AuthError::ChallengeRequired { challenge } => {
+            assert_eq!(challenge["twoFactorRedirect"], json!(true));
+            assert_eq!(challenge["twoFactorMethods"], json!(["totp", "otp"]));
         }
-        other => panic!("expected TwoFactorRequired, got {other:?}"),
+        other => panic!("expected ChallengeRequired, got {other:?}"),
     }
-    assert_eq!(err.code(), ErrorCode::TwoFactorRequired);
+    assert_eq!(err.code(), ErrorCode::SignInChallenge);
     assert!(phone.get_session().await.unwrap().is_none());
     let wrong = phone
         .two_factor()
         .unwrap()
-        .verify_totp("000000x", false)
+        .verify_totp(code_body("000000x", false))
         .await
         .unwrap_err();
     assert_eq!(wrong.code(), ErrorCode::InvalidCode);
@@ -67,7 +81,7 @@ async fn two_factor_sign_in_through_the_client() {
     let done = phone
         .two_factor()
         .unwrap()
-        .verify_totp(&code(&server, &app), false)
+        .verify_totp(code_body(&code(&server, &app), false))
         .await
         .unwrap();
     let session = phone.get_session().await.unwrap().expect("signed in");
@@ -78,14 +92,19 @@ async fn two_factor_sign_in_through_the_client() {
     let laptop = client(&server).await;
     assert!(matches!(
         laptop.sign_in_email(&addr, PASSWORD).await,
-        Err(AuthError::TwoFactorRequired { .. })
+        Err(AuthError::ChallengeRequired { .. })
     ));
-    laptop.two_factor().unwrap().send_otp().await.unwrap();
+    laptop
+        .two_factor()
+        .unwrap()
+        .send_otp(types::TwoFactorSendOtpBody::builder())
+        .await
+        .unwrap();
     let mailed = sink.wait_for(&addr, 1).await.code(6).expect("a code");
     laptop
         .two_factor()
         .unwrap()
-        .verify_otp(&mailed, true)
+        .verify_otp(code_body(&mailed, true))
         .await
         .unwrap();
     laptop.sign_out().await.unwrap();
@@ -99,7 +118,11 @@ async fn two_factor_sign_in_through_the_client() {
     tablet
         .two_factor()
         .unwrap()
-        .verify_backup_code(backup, false)
+        .verify_backup_code(
+            types::TwoFactorVerifyBackupCodeBody::builder()
+                .code(backup)
+                .trust_device(Some(false)),
+        )
         .await
         .unwrap();
     let other = client(&server).await;
@@ -107,13 +130,22 @@ async fn two_factor_sign_in_through_the_client() {
     let reused = other
         .two_factor()
         .unwrap()
-        .verify_backup_code(backup, false)
+        .verify_backup_code(
+            types::TwoFactorVerifyBackupCodeBody::builder()
+                .code(backup)
+                .trust_device(Some(false)),
+        )
         .await
         .unwrap_err();
     assert_eq!(reused.code(), ErrorCode::InvalidBackupCode);
 
     // Disabled: one step again.
-    owner.two_factor().unwrap().disable(PASSWORD).await.unwrap();
+    owner
+        .two_factor()
+        .unwrap()
+        .disable(types::TwoFactorPasswordBody::builder().password(PASSWORD))
+        .await
+        .unwrap();
     let plain = client(&server).await;
     assert!(plain.sign_in_email(&addr, PASSWORD).await.is_ok());
 }

@@ -1,32 +1,23 @@
 //! Kotlin (`dev.gatehouse`) and Swift (`Gatehouse`) bindings over the Rust
-//! client: one `AuthClient` with async methods, plugin namespaces, an error
-//! enum whose variants all carry a code, and a `TokenStorage` callback so
-//! apps keep sessions in the Keychain or Keystore.
+//! client. This file is the generic part: the client object, errors whose
+//! variants all carry a code, the `TokenStorage` callback (apps keep the
+//! session in the Keychain or Keystore) and the one call path. Every record,
+//! the plugin list and every namespace with its typed methods are generated
+//! from the spec (`src/generated/facade.rs`, `cargo codegen`).
 
 use std::sync::Arc;
 
-use gatehouse::types;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 use tokio::sync::OnceCell;
 
 uniffi::setup_scaffolding!();
 
-/// Server plugins the client mirrors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum ClientPlugin {
-    /// `username`: sign-in by username.
-    Username,
-    /// `bearer`: sessions as `Authorization: Bearer`.
-    Bearer,
-    /// `magic-link`: sign-in links by email.
-    MagicLink,
-    /// `email-otp`: one-time codes by email.
-    EmailOtp,
-    /// `two-factor`: a second factor after the password.
-    TwoFactor,
-    /// `passkey`: WebAuthn; ceremonies run in the platform authenticator
-    /// (ASAuthorization, Credential Manager) through the generated `passkey*Json` routes.
-    Passkey,
-}
+#[allow(clippy::all, missing_docs, unused_imports)]
+#[rustfmt::skip]
+#[path = "generated/facade.rs"]
+mod generated;
+pub use generated::*;
 
 /// Errors; every variant has the wire `code` (e.g. `PLUGIN_NOT_ENABLED`).
 #[derive(Debug, Clone, thiserror::Error, uniffi::Error)]
@@ -41,10 +32,14 @@ pub enum AuthError {
     /// A registered plugin the server does not have; no request was sent to its routes.
     #[error("{code}: the plugin {plugin} is not enabled on this server")]
     PluginNotEnabled { plugin: String, code: String },
-    /// The password was right; finish with `twoFactor()` (`TWO_FACTOR_REQUIRED`).
-    #[error("{code}: a second factor is needed ({})", methods.join(", "))]
-    TwoFactorRequired { methods: Vec<String>, code: String },
-    /// The server could not be reached.
+    /// The credentials were right, but a plugin asks for another step first
+    /// (e.g. a second factor): `challenge_json` is its answer (`SIGN_IN_CHALLENGE`).
+    #[error("{code}: {challenge_json}")]
+    ChallengeRequired {
+        challenge_json: String,
+        code: String,
+    },
+    /// The server could not be reached (the next call tries again).
     #[error("{code}: {reason}")]
     Network { code: String, reason: String },
     /// Anything else.
@@ -66,12 +61,20 @@ impl From<gatehouse::AuthError> for AuthError {
             gatehouse::AuthError::PluginNotEnabled { plugin } => {
                 AuthError::PluginNotEnabled { plugin, code }
             }
-            gatehouse::AuthError::TwoFactorRequired { methods } => {
-                AuthError::TwoFactorRequired { methods, code }
-            }
+            gatehouse::AuthError::ChallengeRequired { challenge } => AuthError::ChallengeRequired {
+                challenge_json: challenge.to_string(),
+                code,
+            },
             gatehouse::AuthError::Network(reason) => AuthError::Network { code, reason },
             gatehouse::AuthError::Unexpected(reason) => AuthError::Unexpected { code, reason },
         }
+    }
+}
+
+fn unexpected(reason: impl std::fmt::Display) -> AuthError {
+    AuthError::Unexpected {
+        code: "UNEXPECTED".into(),
+        reason: reason.to_string(),
     }
 }
 
@@ -102,166 +105,107 @@ impl gatehouse::TokenStore for ForeignStore {
     }
 }
 
-#[derive(Debug, Clone, uniffi::Record)]
-pub struct User {
-    pub id: String,
-    pub name: String,
-    pub email: String,
-    pub email_verified: bool,
-    pub image: Option<String>,
-    pub username: Option<String>,
-    pub display_username: Option<String>,
-}
-
-#[derive(Debug, Clone, uniffi::Record)]
-pub struct Session {
-    pub id: String,
-    pub token: String,
-    pub user_id: String,
-    pub expires_at: String,
-}
-
-#[derive(Debug, Clone, uniffi::Record)]
-pub struct SessionWithUser {
-    pub session: Session,
-    pub user: User,
-}
-
-/// Result of a sign-up or sign-in: the session token (none without auto sign-in).
-#[derive(Debug, Clone, uniffi::Record)]
-pub struct SignInResult {
-    pub token: Option<String>,
-    pub user: User,
-}
-
-impl From<types::User> for User {
-    fn from(u: types::User) -> Self {
-        User {
-            id: u.id,
-            name: u.name,
-            email: u.email,
-            email_verified: u.email_verified,
-            image: u.image,
-            username: u.username,
-            display_username: u.display_username,
-        }
-    }
-}
-
-impl From<types::SessionWithUser> for SessionWithUser {
-    fn from(s: types::SessionWithUser) -> Self {
-        SessionWithUser {
-            session: Session {
-                id: s.session.id,
-                token: s.session.token,
-                user_id: s.session.user_id,
-                expires_at: s.session.expires_at,
-            },
-            user: s.user.into(),
-        }
-    }
-}
-
 /// A client for one server. Connects on first use, checking that the server
-/// has every registered plugin.
+/// has every registered plugin; a failed connection (server down, offline)
+/// is not kept: the next call tries again.
 #[derive(uniffi::Object)]
 pub struct AuthClient {
     base_url: String,
     plugins: Vec<ClientPlugin>,
+    bearer: bool,
     storage: Option<Arc<dyn TokenStorage>>,
-    client: OnceCell<Result<gatehouse::AuthClient, AuthError>>,
+    client: OnceCell<gatehouse::AuthClient>,
 }
 
 impl AuthClient {
+    fn create(
+        base_url: String,
+        plugins: Vec<ClientPlugin>,
+        bearer: bool,
+        storage: Option<Arc<dyn TokenStorage>>,
+    ) -> Arc<Self> {
+        Arc::new(AuthClient {
+            base_url,
+            plugins,
+            bearer,
+            storage,
+            client: OnceCell::new(),
+        })
+    }
+
     async fn connected(&self) -> Result<&gatehouse::AuthClient, AuthError> {
-        let r = self
-            .client
-            .get_or_init(|| async {
+        self.client
+            .get_or_try_init(|| async {
                 let mut b = gatehouse::AuthClient::builder(self.base_url.clone());
                 if let Some(s) = &self.storage {
                     b = b.token_store(Arc::new(ForeignStore(s.clone())));
                 }
+                if self.bearer {
+                    b = b.bearer();
+                }
                 for p in &self.plugins {
-                    b = match p {
-                        ClientPlugin::Username => b.plugin(gatehouse::Plugin::Username),
-                        ClientPlugin::Bearer => b.bearer(),
-                        ClientPlugin::MagicLink => b.plugin(gatehouse::Plugin::MagicLink),
-                        ClientPlugin::EmailOtp => b.plugin(gatehouse::Plugin::EmailOtp),
-                        ClientPlugin::TwoFactor => b.plugin(gatehouse::Plugin::TwoFactor),
-                        ClientPlugin::Passkey => b.plugin(gatehouse::Plugin::Passkey),
-                    };
+                    b = b.plugin_id(p.id());
                 }
                 b.build().await.map_err(AuthError::from)
             })
-            .await;
-        r.as_ref().map_err(Clone::clone)
+            .await
+    }
+
+    /// `PluginNotEnabled` unless `plugin` is registered here and enabled on the server.
+    pub(crate) async fn require_plugin(&self, plugin: &str) -> Result<(), AuthError> {
+        Ok(self.connected().await?.require_plugin(plugin)?)
+    }
+
+    /// The one call path of the generated namespaces: the plugin check,
+    /// then the Rust client's `request` (session, cookie jar, typed errors).
+    pub(crate) async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        plugin: Option<&str>,
+    ) -> Result<Value, AuthError> {
+        let client = self.connected().await?;
+        if let Some(p) = plugin {
+            client.require_plugin(p)?;
+        }
+        Ok(client.request(method, path, body).await?)
     }
 }
 
 #[uniffi::export(async_runtime = "tokio")]
 impl AuthClient {
-    /// `base_url`: `http://host:port` (the API lives under `/api/auth`).
+    /// `base_url`: `http://host:port` (the API lives under `/api/auth`);
+    /// `plugins`: the server plugins this client mirrors.
     #[uniffi::constructor]
     pub fn new(
         base_url: String,
         plugins: Vec<ClientPlugin>,
         storage: Option<Arc<dyn TokenStorage>>,
     ) -> Arc<Self> {
-        Arc::new(AuthClient {
-            base_url,
-            plugins,
-            storage,
-            client: OnceCell::new(),
-        })
+        Self::create(base_url, plugins, false, storage)
     }
 
-    pub async fn sign_up_email(
-        &self,
-        name: String,
-        email: String,
-        password: String,
-    ) -> Result<SignInResult, AuthError> {
-        let r = self
-            .connected()
-            .await?
-            .sign_up_email(&name, &email, &password)
-            .await?;
-        Ok(SignInResult {
-            token: r.token,
-            user: r.user.into(),
-        })
+    /// As `new`, with the session sent as `Authorization: Bearer` (the
+    /// server's `bearer` plugin).
+    #[uniffi::constructor]
+    pub fn with_bearer(
+        base_url: String,
+        plugins: Vec<ClientPlugin>,
+        storage: Option<Arc<dyn TokenStorage>>,
+    ) -> Arc<Self> {
+        Self::create(base_url, plugins, true, storage)
     }
 
-    pub async fn sign_in_email(
-        &self,
-        email: String,
-        password: String,
-    ) -> Result<SignInResult, AuthError> {
-        let r = self
-            .connected()
-            .await?
-            .sign_in_email(&email, &password)
-            .await?;
-        Ok(SignInResult {
-            token: Some(r.token),
-            user: r.user.into(),
-        })
+    /// The stored session token (`token.signature`), if signed in.
+    pub async fn session_token(&self) -> Result<Option<String>, AuthError> {
+        Ok(self.connected().await?.session_token())
     }
 
-    /// The current session, or `None` when signed out.
-    pub async fn get_session(&self) -> Result<Option<SessionWithUser>, AuthError> {
-        Ok(self.connected().await?.get_session().await?.map(Into::into))
-    }
-
-    pub async fn sign_out(&self) -> Result<(), AuthError> {
-        Ok(self.connected().await?.sign_out().await?)
-    }
-
-    /// Any route by method and path (under the API base), JSON in and out.
-    /// `plugin`, when given, must be registered here and enabled on the
-    /// server, or no request is sent. The spec-generated `*Json` extension
-    /// functions (generated/kotlin/.../Routes.kt, generated/swift/Routes.swift)
-    /// call this, so a new server route reaches Kotlin and Swift on `cargo codegen`.
+    /// Any route by method and path (under the API base), JSON in and out:
+    /// the escape hatch beside the typed namespaces (the generated `*Json`
+    /// functions call it). `plugin`, when given, must be registered here and
+    /// enabled on the server, or no request is sent.
     pub async fn request(
         &self,
         method: String,
@@ -269,160 +213,80 @@ impl AuthClient {
         body_json: Option<String>,
         plugin: Option<String>,
     ) -> Result<String, AuthError> {
-        let client = self.connected().await?;
-        if let Some(p) = plugin {
-            client.require_plugin(&p)?;
-        }
         let body = body_json
             .as_deref()
-            .map(serde_json::from_str::<serde_json::Value>)
+            .map(serde_json::from_str::<Value>)
             .transpose()
             .map_err(|e| AuthError::Unexpected {
                 code: "INVALID_BODY".into(),
                 reason: e.to_string(),
             })?;
-        Ok(client
-            .request(&method, &path, body.as_ref())
+        Ok(self
+            .call(&method, &path, body.as_ref(), plugin.as_deref())
             .await?
             .to_string())
     }
+}
 
-    /// The `username` plugin's routes; `PluginNotEnabled` unless registered
-    /// here and enabled on the server.
-    pub async fn username(self: Arc<Self>) -> Result<Arc<UsernameApi>, AuthError> {
-        self.connected().await?.username()?;
-        Ok(Arc::new(UsernameApi { client: self }))
-    }
+/// A JSON answer as the generated record (or list, or optional record).
+pub(crate) fn decode<T: DeserializeOwned>(value: Value) -> Result<T, AuthError> {
+    serde_json::from_value(value).map_err(|e| unexpected(format!("response: {e}")))
+}
 
-    /// The `two-factor` plugin's routes; `PluginNotEnabled` unless registered
-    /// here and enabled on the server.
-    pub async fn two_factor(self: Arc<Self>) -> Result<Arc<TwoFactorApi>, AuthError> {
-        self.connected().await?.two_factor()?;
-        Ok(Arc::new(TwoFactorApi { client: self }))
+/// `path?k=v&...` with the given values, `encodeURIComponent`-encoded.
+pub(crate) fn with_query(path: String, query: &[(&str, Option<&str>)]) -> String {
+    let pairs: Vec<String> = query
+        .iter()
+        .filter_map(|(k, v)| v.map(|v| format!("{k}={}", encode_component(v))))
+        .collect();
+    if pairs.is_empty() {
+        path
+    } else {
+        format!("{path}?{}", pairs.join("&"))
     }
 }
 
-/// `enable`'s answer: the URI for authenticator apps and one-time backup codes.
-#[derive(Debug, Clone, uniffi::Record)]
-pub struct TwoFactorSetup {
-    pub totp_uri: Option<String>,
-    pub backup_codes: Vec<String>,
+pub(crate) fn encode_component(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
-/// Routes of the `two-factor` plugin. The `verify*` calls complete a sign-in
-/// that failed with `TwoFactorRequired`.
-#[derive(uniffi::Object)]
-pub struct TwoFactorApi {
-    client: Arc<AuthClient>,
-}
+/// Free-form JSON members (WebAuthn options, metadata) are JSON text on the
+/// foreign side.
+pub(crate) mod json_text {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-fn signed_in(r: types::TokenUserResponse) -> SignInResult {
-    SignInResult {
-        token: r.token,
-        user: r.user.into(),
-    }
-}
-
-#[uniffi::export(async_runtime = "tokio")]
-impl TwoFactorApi {
-    /// Starts TOTP; active after the first `verifyTotp`.
-    pub async fn enable(&self, password: String) -> Result<TwoFactorSetup, AuthError> {
-        let c = self.client.connected().await?;
-        let r = c.two_factor()?.enable(&password).await?;
-        Ok(TwoFactorSetup {
-            totp_uri: r.totp_uri,
-            backup_codes: r.backup_codes,
-        })
+    pub fn serialize<S: Serializer>(text: &str, s: S) -> Result<S::Ok, S::Error> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(serde::ser::Error::custom)?;
+        value.serialize(s)
     }
 
-    pub async fn disable(&self, password: String) -> Result<(), AuthError> {
-        let c = self.client.connected().await?;
-        Ok(c.two_factor()?.disable(&password).await?)
-    }
-
-    pub async fn verify_totp(
-        &self,
-        code: String,
-        trust_device: bool,
-    ) -> Result<SignInResult, AuthError> {
-        let c = self.client.connected().await?;
-        Ok(signed_in(
-            c.two_factor()?.verify_totp(&code, trust_device).await?,
-        ))
-    }
-
-    /// Mails a one-time code to the user signing in.
-    pub async fn send_otp(&self) -> Result<(), AuthError> {
-        let c = self.client.connected().await?;
-        Ok(c.two_factor()?.send_otp().await?)
-    }
-
-    pub async fn verify_otp(
-        &self,
-        code: String,
-        trust_device: bool,
-    ) -> Result<SignInResult, AuthError> {
-        let c = self.client.connected().await?;
-        Ok(signed_in(
-            c.two_factor()?.verify_otp(&code, trust_device).await?,
-        ))
-    }
-
-    pub async fn verify_backup_code(
-        &self,
-        code: String,
-        trust_device: bool,
-    ) -> Result<SignInResult, AuthError> {
-        let c = self.client.connected().await?;
-        Ok(signed_in(
-            c.two_factor()?
-                .verify_backup_code(&code, trust_device)
-                .await?,
-        ))
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        Ok(serde_json::Value::deserialize(d)?.to_string())
     }
 }
 
-/// Routes of the `username` plugin.
-#[derive(uniffi::Object)]
-pub struct UsernameApi {
-    client: Arc<AuthClient>,
-}
+#[allow(dead_code)] // used once a spec has an optional free-form member
+pub(crate) mod json_text_opt {
+    use serde::{Deserialize, Deserializer, Serializer};
 
-#[uniffi::export(async_runtime = "tokio")]
-impl UsernameApi {
-    pub async fn sign_in(
-        &self,
-        username: String,
-        password: String,
-    ) -> Result<SignInResult, AuthError> {
-        let c = self.client.connected().await?;
-        let r = c.username()?.sign_in(&username, &password).await?;
-        Ok(SignInResult {
-            token: Some(r.token),
-            user: r.user.into(),
-        })
+    pub fn serialize<S: Serializer>(text: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+        match text {
+            Some(t) => super::json_text::serialize(t, s),
+            None => s.serialize_none(),
+        }
     }
 
-    pub async fn sign_up(
-        &self,
-        name: String,
-        email: String,
-        password: String,
-        username: String,
-    ) -> Result<SignInResult, AuthError> {
-        let c = self.client.connected().await?;
-        let r = c
-            .username()?
-            .sign_up(&name, &email, &password, &username)
-            .await?;
-        Ok(SignInResult {
-            token: r.token,
-            user: r.user.into(),
-        })
-    }
-
-    pub async fn is_available(&self, username: String) -> Result<bool, AuthError> {
-        let c = self.client.connected().await?;
-        Ok(c.username()?.is_available(&username).await?)
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        let value = serde_json::Value::deserialize(d)?;
+        Ok((!value.is_null()).then(|| value.to_string()))
     }
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Compiles the generated Kotlin binding with the Kotlin test using a real
-# kotlinc, then runs it on the JVM (JNA loads the native library) against two
-# live servers: one with username+bearer, one without username. Servers come
-# from $GATEHOUSE_URL / $GATEHOUSE_URL_NO_USERNAME, or are started here.
+# kotlinc, then runs it on the JVM (JNA loads the native library) against
+# three live servers: username+bearer, no plugins, and every plugin (on
+# localhost, as passkeys need a domain name).
 #   bash bindings/mobile/tests/run-kotlin.sh <gatehouse binary> <dir of libgatehouse_mobile.so>
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
@@ -20,5 +20,7 @@ trap 'stop_servers; rm -rf "$SERVE_DIR"' EXIT
   "$repo/bindings/mobile/tests/kotlin/AuthClientTest.kt"
 
 with_username="${GATEHOUSE_URL:-$(start_server username,bearer)}"
-without_username="${GATEHOUSE_URL_NO_USERNAME:-$(start_server "")}"
-"$K/bin/kotlin" -cp "$SERVE_DIR/classes:$CP" -Djna.library.path="$libdir" AuthClientTestKt "$with_username" "$without_username"
+plain="${GATEHOUSE_URL_NO_USERNAME:-$(start_server "")}"
+everything="$(start_server username,bearer,magic-link,email-otp,two-factor,passkey localhost)"
+"$K/bin/kotlin" -cp "$SERVE_DIR/classes:$CP" -Djna.library.path="$libdir" AuthClientTestKt \
+  "$with_username" "$plain" "$everything"

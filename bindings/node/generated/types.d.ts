@@ -194,7 +194,7 @@ export interface SignInResponse {
   user: User;
 }
 
-/** What a password sign-in answers: a session, or a second-factor challenge. */
+/** What a sign-in answers: a session, or a plugin's challenge (e.g. a second factor). */
 export type SignInResult = SignInResponse | TwoFactorRedirect;
 
 export interface SignInUsernameBody {
@@ -269,8 +269,8 @@ export interface TwoFactorPasswordBody {
   password: string;
 }
 
-/** A password sign-in that needs a second factor (two-factor plugin): no
-session yet; the `two_factor` cookie names the pending sign-in, which any
+/** A password sign-in that needs a second factor: no session yet; the
+`two_factor` cookie names the pending sign-in, which any
 `/two-factor/verify-*` route completes. */
 export interface TwoFactorRedirect {
   twoFactorRedirect: boolean;

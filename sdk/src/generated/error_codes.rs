@@ -162,8 +162,8 @@ pub enum ErrorCode {
     PreviouslyRegistered,
     /// `PLUGIN_NOT_ENABLED`: The plugin is not enabled on this server
     PluginNotEnabled,
-    /// `TWO_FACTOR_REQUIRED`: The sign-in needs a second factor (two-factor plugin)
-    TwoFactorRequired,
+    /// `SIGN_IN_CHALLENGE`: The sign-in needs another step first (a plugin's challenge, e.g. a second factor)
+    SignInChallenge,
     /// A code this client version does not know.
     Other(String),
 }
@@ -251,7 +251,7 @@ impl ErrorCode {
             ErrorCode::FailedToUpdatePasskey => "FAILED_TO_UPDATE_PASSKEY",
             ErrorCode::PreviouslyRegistered => "PREVIOUSLY_REGISTERED",
             ErrorCode::PluginNotEnabled => "PLUGIN_NOT_ENABLED",
-            ErrorCode::TwoFactorRequired => "TWO_FACTOR_REQUIRED",
+            ErrorCode::SignInChallenge => "SIGN_IN_CHALLENGE",
             ErrorCode::Other(code) => code,
         }
     }
@@ -338,7 +338,7 @@ impl ErrorCode {
             "FAILED_TO_UPDATE_PASSKEY" => ErrorCode::FailedToUpdatePasskey,
             "PREVIOUSLY_REGISTERED" => ErrorCode::PreviouslyRegistered,
             "PLUGIN_NOT_ENABLED" => ErrorCode::PluginNotEnabled,
-            "TWO_FACTOR_REQUIRED" => ErrorCode::TwoFactorRequired,
+            "SIGN_IN_CHALLENGE" => ErrorCode::SignInChallenge,
             other => ErrorCode::Other(other.to_string()),
         }
     }

@@ -487,6 +487,22 @@ fileprivate struct FfiConverterUInt16: FfiConverterPrimitive {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterInt64: FfiConverterPrimitive {
+    typealias FfiType = Int64
+    typealias SwiftType = Int64
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Int64 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: Int64, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterBool : FfiConverter {
     typealias FfiType = Int8
     typealias SwiftType = Bool
@@ -559,46 +575,64 @@ fileprivate struct FfiConverterString: FfiConverter {
 
 /**
  * A client for one server. Connects on first use, checking that the server
- * has every registered plugin.
+ * has every registered plugin; a failed connection (server down, offline)
+ * is not kept: the next call tries again.
  */
 public protocol AuthClientProtocol: AnyObject, Sendable {
     
     /**
-     * The current session, or `None` when signed out.
-     */
-    func getSession() async throws  -> SessionWithUser?
-    
-    /**
-     * Any route by method and path (under the API base), JSON in and out.
-     * `plugin`, when given, must be registered here and enabled on the
-     * server, or no request is sent. The spec-generated `*Json` extension
-     * functions (generated/kotlin/.../Routes.kt, generated/swift/Routes.swift)
-     * call this, so a new server route reaches Kotlin and Swift on `cargo codegen`.
+     * Any route by method and path (under the API base), JSON in and out:
+     * the escape hatch beside the typed namespaces (the generated `*Json`
+     * functions call it). `plugin`, when given, must be registered here and
+     * enabled on the server, or no request is sent.
      */
     func request(method: String, path: String, bodyJson: String?, plugin: String?) async throws  -> String
     
-    func signInEmail(email: String, password: String) async throws  -> SignInResult
-    
-    func signOut() async throws 
-    
-    func signUpEmail(name: String, email: String, password: String) async throws  -> SignInResult
+    /**
+     * The stored session token (`token.signature`), if signed in.
+     */
+    func sessionToken() async throws  -> String?
     
     /**
-     * The `two-factor` plugin's routes; `PluginNotEnabled` unless registered
-     * here and enabled on the server.
+     * Every core operation.
+     */
+    func core()  -> CoreApi
+    
+    /**
+     * The `email-otp` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
+     */
+    func emailOtp() async throws  -> EmailOtpApi
+    
+    /**
+     * The `magic-link` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
+     */
+    func magicLink() async throws  -> MagicLinkApi
+    
+    /**
+     * The `passkey` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
+     */
+    func passkey() async throws  -> PasskeyApi
+    
+    /**
+     * The `two-factor` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
      */
     func twoFactor() async throws  -> TwoFactorApi
     
     /**
-     * The `username` plugin's routes; `PluginNotEnabled` unless registered
-     * here and enabled on the server.
+     * The `username` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
      */
     func username() async throws  -> UsernameApi
     
 }
 /**
  * A client for one server. Connects on first use, checking that the server
- * has every registered plugin.
+ * has every registered plugin; a failed connection (server down, offline)
+ * is not kept: the next call tries again.
  */
 open class AuthClient: AuthClientProtocol, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -640,7 +674,8 @@ open class AuthClient: AuthClientProtocol, @unchecked Sendable {
         return try! rustCall { uniffi_gatehouse_mobile_fn_clone_authclient(self.handle, $0) }
     }
     /**
-     * `base_url`: `http://host:port` (the API lives under `/api/auth`).
+     * `base_url`: `http://host:port` (the API lives under `/api/auth`);
+     * `plugins`: the server plugins this client mirrors.
      */
 public convenience init(baseUrl: String, plugins: [ClientPlugin], storage: TokenStorage?) {
     let handle =
@@ -665,33 +700,28 @@ public convenience init(baseUrl: String, plugins: [ClientPlugin], storage: Token
     }
 
     
+    /**
+     * As `new`, with the session sent as `Authorization: Bearer` (the
+     * server's `bearer` plugin).
+     */
+public static func withBearer(baseUrl: String, plugins: [ClientPlugin], storage: TokenStorage?) -> AuthClient  {
+    return try!  FfiConverterTypeAuthClient_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_gatehouse_mobile_fn_constructor_authclient_with_bearer(
+        FfiConverterString.lower(baseUrl),
+        FfiConverterSequenceTypeClientPlugin.lower(plugins),
+        FfiConverterOptionTypeTokenStorage.lower(storage),uniffiCallStatus
+    )
+})
+}
+    
 
     
     /**
-     * The current session, or `None` when signed out.
-     */
-open func getSession()async throws  -> SessionWithUser?  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_gatehouse_mobile_fn_method_authclient_get_session(
-                        self.uniffiCloneHandle()
-                )
-            },
-            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
-            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
-            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterOptionTypeSessionWithUser.lift,
-            errorHandler: FfiConverterTypeAuthError_lift
-        )
-}
-    
-    /**
-     * Any route by method and path (under the API base), JSON in and out.
-     * `plugin`, when given, must be registered here and enabled on the
-     * server, or no request is sent. The spec-generated `*Json` extension
-     * functions (generated/kotlin/.../Routes.kt, generated/swift/Routes.swift)
-     * call this, so a new server route reaches Kotlin and Swift on `cargo codegen`.
+     * Any route by method and path (under the API base), JSON in and out:
+     * the escape hatch beside the typed namespaces (the generated `*Json`
+     * functions call it). `plugin`, when given, must be registered here and
+     * enabled on the server, or no request is sent.
      */
 open func request(method: String, path: String, bodyJson: String?, plugin: String?)async throws  -> String  {
     return
@@ -709,57 +739,100 @@ open func request(method: String, path: String, bodyJson: String?, plugin: Strin
         )
 }
     
-open func signInEmail(email: String, password: String)async throws  -> SignInResult  {
+    /**
+     * The stored session token (`token.signature`), if signed in.
+     */
+open func sessionToken()async throws  -> String?  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
-                uniffi_gatehouse_mobile_fn_method_authclient_sign_in_email(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(email),FfiConverterString.lower(password)
-                )
-            },
-            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
-            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
-            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterTypeSignInResult_lift,
-            errorHandler: FfiConverterTypeAuthError_lift
-        )
-}
-    
-open func signOut()async throws   {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_gatehouse_mobile_fn_method_authclient_sign_out(
+                uniffi_gatehouse_mobile_fn_method_authclient_session_token(
                         self.uniffiCloneHandle()
                 )
             },
-            pollFunc: ffi_gatehouse_mobile_rust_future_poll_void,
-            completeFunc: ffi_gatehouse_mobile_rust_future_complete_void,
-            freeFunc: ffi_gatehouse_mobile_rust_future_free_void,
-            liftFunc: { $0 },
-            errorHandler: FfiConverterTypeAuthError_lift
-        )
-}
-    
-open func signUpEmail(name: String, email: String, password: String)async throws  -> SignInResult  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_gatehouse_mobile_fn_method_authclient_sign_up_email(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(name),FfiConverterString.lower(email),FfiConverterString.lower(password)
-                )
-            },
             pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
             completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
             freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterTypeSignInResult_lift,
+            liftFunc: FfiConverterOptionString.lift,
             errorHandler: FfiConverterTypeAuthError_lift
         )
 }
     
     /**
-     * The `two-factor` plugin's routes; `PluginNotEnabled` unless registered
-     * here and enabled on the server.
+     * Every core operation.
+     */
+open func core() -> CoreApi  {
+    return try!  FfiConverterTypeCoreApi_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_gatehouse_mobile_fn_method_authclient_core(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The `email-otp` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
+     */
+open func emailOtp()async throws  -> EmailOtpApi  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_authclient_email_otp(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_u64,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_u64,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_u64,
+            liftFunc: FfiConverterTypeEmailOtpApi_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * The `magic-link` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
+     */
+open func magicLink()async throws  -> MagicLinkApi  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_authclient_magic_link(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_u64,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_u64,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_u64,
+            liftFunc: FfiConverterTypeMagicLinkApi_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * The `passkey` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
+     */
+open func passkey()async throws  -> PasskeyApi  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_authclient_passkey(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_u64,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_u64,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_u64,
+            liftFunc: FfiConverterTypePasskeyApi_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * The `two-factor` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
      */
 open func twoFactor()async throws  -> TwoFactorApi  {
     return
@@ -778,8 +851,8 @@ open func twoFactor()async throws  -> TwoFactorApi  {
 }
     
     /**
-     * The `username` plugin's routes; `PluginNotEnabled` unless registered
-     * here and enabled on the server.
+     * The `username` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
      */
 open func username()async throws  -> UsernameApi  {
     return
@@ -840,6 +913,1414 @@ public func FfiConverterTypeAuthClient_lift(_ handle: UInt64) throws -> AuthClie
 #endif
 public func FfiConverterTypeAuthClient_lower(_ value: AuthClient) -> UInt64 {
     return FfiConverterTypeAuthClient.lower(value)
+}
+
+
+
+
+
+
+/**
+ * The operations of `core`.
+ */
+public protocol CoreApiProtocol: AnyObject, Sendable {
+    
+    /**
+     * Change the email address (`POST /change-email`).
+     */
+    func changeEmail(body: ChangeEmailBody) async throws  -> StatusResponse
+    
+    /**
+     * Change the password (`POST /change-password`).
+     */
+    func changePassword(body: ChangePasswordBody) async throws  -> TokenUserResponse
+    
+    /**
+     * Delete the user (`POST /delete-user`).
+     */
+    func deleteUser(body: DeleteUserBody?) async throws  -> SuccessMessageResponse
+    
+    /**
+     * Confirm a user deletion from the mailed link (`GET /delete-user/callback`).
+     */
+    func deleteUserCallback(token: String, callbackUrl: String?) async throws  -> SuccessMessageResponse
+    
+    /**
+     * Error page shown after a failed redirect flow (`GET /error`).
+     */
+    func errorPage(error: String?) async throws  -> String
+    
+    /**
+     * Request a password-reset link (the older path) (`POST /forget-password`).
+     */
+    func forgetPassword(body: RequestPasswordResetBody) async throws  -> StatusMessageResponse
+    
+    /**
+     * Get the current session (`GET /get-session`).
+     */
+    func getSession(disableRefresh: String?, disableCookieCache: String?) async throws  -> SessionWithUser?
+    
+    /**
+     * List the user's linked accounts (`GET /list-accounts`).
+     */
+    func listAccounts() async throws  -> [AccountDto]
+    
+    /**
+     * The registered plugins and their versions (`GET /plugins`).
+     */
+    func listPlugins() async throws  -> PluginsResponse
+    
+    /**
+     * List the user's active sessions (`GET /list-sessions`).
+     */
+    func listSessions() async throws  -> [Session]
+    
+    /**
+     * Liveness check (`GET /ok`).
+     */
+    func ok() async throws  -> OkResponse
+    
+    /**
+     * Request a password-reset link by email (`POST /request-password-reset`).
+     */
+    func requestPasswordReset(body: RequestPasswordResetBody) async throws  -> StatusMessageResponse
+    
+    /**
+     * Set a new password with a reset token (`POST /reset-password`).
+     */
+    func resetPassword(token: String?, body: ResetPasswordBody) async throws  -> StatusResponse
+    
+    /**
+     * Follow a mailed reset link (`GET /reset-password/{token}`).
+     */
+    func resetPasswordCallback(token: String, callbackUrl: String) async throws  -> StatusResponse
+    
+    /**
+     * Revoke every session except the current one (`POST /revoke-other-sessions`).
+     */
+    func revokeOtherSessions() async throws  -> StatusResponse
+    
+    /**
+     * Revoke one of the user's sessions (`POST /revoke-session`).
+     */
+    func revokeSession(body: RevokeSessionBody) async throws  -> StatusResponse
+    
+    /**
+     * Revoke all of the user's sessions, the current one included (`POST /revoke-sessions`).
+     */
+    func revokeSessions() async throws  -> StatusResponse
+    
+    /**
+     * Send a verification email (`POST /send-verification-email`).
+     */
+    func sendVerificationEmail(body: SendVerificationEmailBody) async throws  -> StatusResponse
+    
+    /**
+     * Set a password for a user who has none (`POST /set-password`).
+     */
+    func setPassword(body: SetPasswordBody) async throws  -> StatusResponse
+    
+    /**
+     * Sign in with email and password (`POST /sign-in/email`).
+     */
+    func signInEmail(body: SignInEmailBody) async throws  -> SignInResult
+    
+    /**
+     * Sign out (`POST /sign-out`).
+     */
+    func signOut(body: SignOutBody?) async throws  -> SuccessResponse
+    
+    /**
+     * Sign up with email and password (`POST /sign-up/email`).
+     */
+    func signUpEmail(body: SignUpEmailBody) async throws  -> TokenUserResponse
+    
+    /**
+     * Update the user's profile (`POST /update-user`).
+     */
+    func updateUser(body: UpdateUserBody?) async throws  -> StatusResponse
+    
+    /**
+     * Verify an email address from a mailed link (`GET /verify-email`).
+     */
+    func verifyEmail(token: String, callbackUrl: String?) async throws  -> VerifyEmailResponse
+    
+}
+/**
+ * The operations of `core`.
+ */
+open class CoreApi: CoreApiProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_gatehouse_mobile_fn_clone_coreapi(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_gatehouse_mobile_fn_free_coreapi(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Change the email address (`POST /change-email`).
+     */
+open func changeEmail(body: ChangeEmailBody)async throws  -> StatusResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_coreapi_change_email(
+                        self.uniffiCloneHandle(),FfiConverterTypeChangeEmailBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeStatusResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Change the password (`POST /change-password`).
+     */
+open func changePassword(body: ChangePasswordBody)async throws  -> TokenUserResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_coreapi_change_password(
+                        self.uniffiCloneHandle(),FfiConverterTypeChangePasswordBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeTokenUserResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Delete the user (`POST /delete-user`).
+     */
+open func deleteUser(body: DeleteUserBody?)async throws  -> SuccessMessageResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_coreapi_delete_user(
+                        self.uniffiCloneHandle(),FfiConverterOptionTypeDeleteUserBody.lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSuccessMessageResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Confirm a user deletion from the mailed link (`GET /delete-user/callback`).
+     */
+open func deleteUserCallback(token: String, callbackUrl: String?)async throws  -> SuccessMessageResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_coreapi_delete_user_callback(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(token),FfiConverterOptionString.lower(callbackUrl)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSuccessMessageResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Error page shown after a failed redirect flow (`GET /error`).
+     */
+open func errorPage(error: String?)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_coreapi_error_page(
+                        self.uniffiCloneHandle(),FfiConverterOptionString.lower(error)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Request a password-reset link (the older path) (`POST /forget-password`).
+     */
+open func forgetPassword(body: RequestPasswordResetBody)async throws  -> StatusMessageResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_coreapi_forget_password(
+                        self.uniffiCloneHandle(),FfiConverterTypeRequestPasswordResetBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeStatusMessageResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Get the current session (`GET /get-session`).
+     */
+open func getSession(disableRefresh: String?, disableCookieCache: String?)async throws  -> SessionWithUser?  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_coreapi_get_session(
+                        self.uniffiCloneHandle(),FfiConverterOptionString.lower(disableRefresh),FfiConverterOptionString.lower(disableCookieCache)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterOptionTypeSessionWithUser.lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * List the user's linked accounts (`GET /list-accounts`).
+     */
+open func listAccounts()async throws  -> [AccountDto]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_coreapi_list_accounts(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeAccountDto.lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * The registered plugins and their versions (`GET /plugins`).
+     */
+open func listPlugins()async throws  -> PluginsResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_coreapi_list_plugins(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypePluginsResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * List the user's active sessions (`GET /list-sessions`).
+     */
+open func listSessions()async throws  -> [Session]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_coreapi_list_sessions(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeSession.lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Liveness check (`GET /ok`).
+     */
+open func ok()async throws  -> OkResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_coreapi_ok(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeOkResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Request a password-reset link by email (`POST /request-password-reset`).
+     */
+open func requestPasswordReset(body: RequestPasswordResetBody)async throws  -> StatusMessageResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_coreapi_request_password_reset(
+                        self.uniffiCloneHandle(),FfiConverterTypeRequestPasswordResetBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeStatusMessageResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Set a new password with a reset token (`POST /reset-password`).
+     */
+open func resetPassword(token: String?, body: ResetPasswordBody)async throws  -> StatusResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_coreapi_reset_password(
+                        self.uniffiCloneHandle(),FfiConverterOptionString.lower(token),FfiConverterTypeResetPasswordBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeStatusResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Follow a mailed reset link (`GET /reset-password/{token}`).
+     */
+open func resetPasswordCallback(token: String, callbackUrl: String)async throws  -> StatusResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_coreapi_reset_password_callback(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(token),FfiConverterString.lower(callbackUrl)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeStatusResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Revoke every session except the current one (`POST /revoke-other-sessions`).
+     */
+open func revokeOtherSessions()async throws  -> StatusResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_coreapi_revoke_other_sessions(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeStatusResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Revoke one of the user's sessions (`POST /revoke-session`).
+     */
+open func revokeSession(body: RevokeSessionBody)async throws  -> StatusResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_coreapi_revoke_session(
+                        self.uniffiCloneHandle(),FfiConverterTypeRevokeSessionBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeStatusResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Revoke all of the user's sessions, the current one included (`POST /revoke-sessions`).
+     */
+open func revokeSessions()async throws  -> StatusResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_coreapi_revoke_sessions(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeStatusResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Send a verification email (`POST /send-verification-email`).
+     */
+open func sendVerificationEmail(body: SendVerificationEmailBody)async throws  -> StatusResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_coreapi_send_verification_email(
+                        self.uniffiCloneHandle(),FfiConverterTypeSendVerificationEmailBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeStatusResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Set a password for a user who has none (`POST /set-password`).
+     */
+open func setPassword(body: SetPasswordBody)async throws  -> StatusResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_coreapi_set_password(
+                        self.uniffiCloneHandle(),FfiConverterTypeSetPasswordBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeStatusResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Sign in with email and password (`POST /sign-in/email`).
+     */
+open func signInEmail(body: SignInEmailBody)async throws  -> SignInResult  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_coreapi_sign_in_email(
+                        self.uniffiCloneHandle(),FfiConverterTypeSignInEmailBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSignInResult_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Sign out (`POST /sign-out`).
+     */
+open func signOut(body: SignOutBody?)async throws  -> SuccessResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_coreapi_sign_out(
+                        self.uniffiCloneHandle(),FfiConverterOptionTypeSignOutBody.lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSuccessResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Sign up with email and password (`POST /sign-up/email`).
+     */
+open func signUpEmail(body: SignUpEmailBody)async throws  -> TokenUserResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_coreapi_sign_up_email(
+                        self.uniffiCloneHandle(),FfiConverterTypeSignUpEmailBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeTokenUserResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Update the user's profile (`POST /update-user`).
+     */
+open func updateUser(body: UpdateUserBody?)async throws  -> StatusResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_coreapi_update_user(
+                        self.uniffiCloneHandle(),FfiConverterOptionTypeUpdateUserBody.lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeStatusResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Verify an email address from a mailed link (`GET /verify-email`).
+     */
+open func verifyEmail(token: String, callbackUrl: String?)async throws  -> VerifyEmailResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_coreapi_verify_email(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(token),FfiConverterOptionString.lower(callbackUrl)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeVerifyEmailResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCoreApi: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = CoreApi
+
+    public static func lift(_ handle: UInt64) throws -> CoreApi {
+        return CoreApi(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: CoreApi) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CoreApi {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: CoreApi, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCoreApi_lift(_ handle: UInt64) throws -> CoreApi {
+    return try FfiConverterTypeCoreApi.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCoreApi_lower(_ value: CoreApi) -> UInt64 {
+    return FfiConverterTypeCoreApi.lower(value)
+}
+
+
+
+
+
+
+/**
+ * The operations of `email-otp`.
+ */
+public protocol EmailOtpApiProtocol: AnyObject, Sendable {
+    
+    /**
+     * Check a code without spending it (`POST /email-otp/check-verification-otp`).
+     */
+    func checkVerificationOtp(body: CheckOtpBody) async throws  -> SuccessResponse
+    
+    /**
+     * Mail a password-reset code (the name before Better Auth 1.7) (`POST /forget-password/email-otp`).
+     */
+    func forgetPasswordEmailOtp(body: EmailBody) async throws  -> SuccessResponse
+    
+    /**
+     * Mail a password-reset code (`POST /email-otp/request-password-reset`).
+     */
+    func requestPasswordReset(body: EmailBody) async throws  -> SuccessResponse
+    
+    /**
+     * Set a new password with a code (`POST /email-otp/reset-password`).
+     */
+    func resetPassword(body: ResetWithOtpBody) async throws  -> SuccessResponse
+    
+    /**
+     * Mail a one-time code (`POST /email-otp/send-verification-otp`).
+     */
+    func sendVerificationOtp(body: SendOtpBody) async throws  -> SuccessResponse
+    
+    /**
+     * Sign in with a code (signs up on first use unless disabled) (`POST /sign-in/email-otp`).
+     */
+    func signInEmailOtp(body: EmailOtpBody) async throws  -> TokenUserResponse
+    
+    /**
+     * Verify the email address with a code (`POST /email-otp/verify-email`).
+     */
+    func verifyEmail(body: EmailOtpBody) async throws  -> VerifyEmailOtpResponse
+    
+}
+/**
+ * The operations of `email-otp`.
+ */
+open class EmailOtpApi: EmailOtpApiProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_gatehouse_mobile_fn_clone_emailotpapi(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_gatehouse_mobile_fn_free_emailotpapi(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Check a code without spending it (`POST /email-otp/check-verification-otp`).
+     */
+open func checkVerificationOtp(body: CheckOtpBody)async throws  -> SuccessResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_emailotpapi_check_verification_otp(
+                        self.uniffiCloneHandle(),FfiConverterTypeCheckOtpBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSuccessResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Mail a password-reset code (the name before Better Auth 1.7) (`POST /forget-password/email-otp`).
+     */
+open func forgetPasswordEmailOtp(body: EmailBody)async throws  -> SuccessResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_emailotpapi_forget_password_email_otp(
+                        self.uniffiCloneHandle(),FfiConverterTypeEmailBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSuccessResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Mail a password-reset code (`POST /email-otp/request-password-reset`).
+     */
+open func requestPasswordReset(body: EmailBody)async throws  -> SuccessResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_emailotpapi_request_password_reset(
+                        self.uniffiCloneHandle(),FfiConverterTypeEmailBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSuccessResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Set a new password with a code (`POST /email-otp/reset-password`).
+     */
+open func resetPassword(body: ResetWithOtpBody)async throws  -> SuccessResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_emailotpapi_reset_password(
+                        self.uniffiCloneHandle(),FfiConverterTypeResetWithOtpBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSuccessResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Mail a one-time code (`POST /email-otp/send-verification-otp`).
+     */
+open func sendVerificationOtp(body: SendOtpBody)async throws  -> SuccessResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_emailotpapi_send_verification_otp(
+                        self.uniffiCloneHandle(),FfiConverterTypeSendOtpBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSuccessResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Sign in with a code (signs up on first use unless disabled) (`POST /sign-in/email-otp`).
+     */
+open func signInEmailOtp(body: EmailOtpBody)async throws  -> TokenUserResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_emailotpapi_sign_in_email_otp(
+                        self.uniffiCloneHandle(),FfiConverterTypeEmailOtpBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeTokenUserResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Verify the email address with a code (`POST /email-otp/verify-email`).
+     */
+open func verifyEmail(body: EmailOtpBody)async throws  -> VerifyEmailOtpResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_emailotpapi_verify_email(
+                        self.uniffiCloneHandle(),FfiConverterTypeEmailOtpBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeVerifyEmailOtpResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEmailOtpApi: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = EmailOtpApi
+
+    public static func lift(_ handle: UInt64) throws -> EmailOtpApi {
+        return EmailOtpApi(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: EmailOtpApi) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EmailOtpApi {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: EmailOtpApi, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEmailOtpApi_lift(_ handle: UInt64) throws -> EmailOtpApi {
+    return try FfiConverterTypeEmailOtpApi.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEmailOtpApi_lower(_ value: EmailOtpApi) -> UInt64 {
+    return FfiConverterTypeEmailOtpApi.lower(value)
+}
+
+
+
+
+
+
+/**
+ * The operations of `magic-link`.
+ */
+public protocol MagicLinkApiProtocol: AnyObject, Sendable {
+    
+    /**
+     * Mail a sign-in link (`POST /sign-in/magic-link`).
+     */
+    func signInMagicLink(body: SignInMagicLinkBody) async throws  -> StatusResponse
+    
+    /**
+     * Sign in from a mailed link (`GET /magic-link/verify`).
+     */
+    func verify(token: String, callbackUrl: String?, newUserCallbackUrl: String?, errorCallbackUrl: String?) async throws  -> MagicLinkVerifyResponse
+    
+}
+/**
+ * The operations of `magic-link`.
+ */
+open class MagicLinkApi: MagicLinkApiProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_gatehouse_mobile_fn_clone_magiclinkapi(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_gatehouse_mobile_fn_free_magiclinkapi(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Mail a sign-in link (`POST /sign-in/magic-link`).
+     */
+open func signInMagicLink(body: SignInMagicLinkBody)async throws  -> StatusResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_magiclinkapi_sign_in_magic_link(
+                        self.uniffiCloneHandle(),FfiConverterTypeSignInMagicLinkBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeStatusResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Sign in from a mailed link (`GET /magic-link/verify`).
+     */
+open func verify(token: String, callbackUrl: String?, newUserCallbackUrl: String?, errorCallbackUrl: String?)async throws  -> MagicLinkVerifyResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_magiclinkapi_verify(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(token),FfiConverterOptionString.lower(callbackUrl),FfiConverterOptionString.lower(newUserCallbackUrl),FfiConverterOptionString.lower(errorCallbackUrl)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeMagicLinkVerifyResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMagicLinkApi: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = MagicLinkApi
+
+    public static func lift(_ handle: UInt64) throws -> MagicLinkApi {
+        return MagicLinkApi(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: MagicLinkApi) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> MagicLinkApi {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: MagicLinkApi, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMagicLinkApi_lift(_ handle: UInt64) throws -> MagicLinkApi {
+    return try FfiConverterTypeMagicLinkApi.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMagicLinkApi_lower(_ value: MagicLinkApi) -> UInt64 {
+    return FfiConverterTypeMagicLinkApi.lower(value)
+}
+
+
+
+
+
+
+/**
+ * The operations of `passkey`.
+ */
+public protocol PasskeyApiProtocol: AnyObject, Sendable {
+    
+    /**
+     * Delete one of the caller's passkeys (`POST /passkey/delete-passkey`).
+     */
+    func deletePasskey(body: PasskeyIdBody) async throws  -> StatusResponse
+    
+    /**
+     * Options for `navigator.credentials.get` (discoverable: works signed out) (`GET /passkey/generate-authenticate-options`).
+     */
+    func generateAuthenticateOptions() async throws  -> String
+    
+    /**
+     * Options for `navigator.credentials.create` (fresh session) (`GET /passkey/generate-register-options`).
+     */
+    func generateRegisterOptions(authenticatorAttachment: String?, name: String?) async throws  -> String
+    
+    /**
+     * The caller's passkeys (`GET /passkey/list-user-passkeys`).
+     */
+    func listUserPasskeys() async throws  -> [Passkey]
+    
+    /**
+     * Rename one of the caller's passkeys (`POST /passkey/update-passkey`).
+     */
+    func updatePasskey(body: UpdatePasskeyBody) async throws  -> UpdatePasskeyResponse
+    
+    /**
+     * Sign in with the browser's assertion; sets the session cookie (`POST /passkey/verify-authentication`).
+     */
+    func verifyAuthentication(body: PasskeyVerifyAuthenticationBody) async throws  -> SessionWithUser
+    
+    /**
+     * Store the new passkey from the browser's response (fresh session) (`POST /passkey/verify-registration`).
+     */
+    func verifyRegistration(body: PasskeyVerifyRegistrationBody) async throws  -> Passkey
+    
+}
+/**
+ * The operations of `passkey`.
+ */
+open class PasskeyApi: PasskeyApiProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_gatehouse_mobile_fn_clone_passkeyapi(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_gatehouse_mobile_fn_free_passkeyapi(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Delete one of the caller's passkeys (`POST /passkey/delete-passkey`).
+     */
+open func deletePasskey(body: PasskeyIdBody)async throws  -> StatusResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_passkeyapi_delete_passkey(
+                        self.uniffiCloneHandle(),FfiConverterTypePasskeyIdBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeStatusResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Options for `navigator.credentials.get` (discoverable: works signed out) (`GET /passkey/generate-authenticate-options`).
+     */
+open func generateAuthenticateOptions()async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_passkeyapi_generate_authenticate_options(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Options for `navigator.credentials.create` (fresh session) (`GET /passkey/generate-register-options`).
+     */
+open func generateRegisterOptions(authenticatorAttachment: String?, name: String?)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_passkeyapi_generate_register_options(
+                        self.uniffiCloneHandle(),FfiConverterOptionString.lower(authenticatorAttachment),FfiConverterOptionString.lower(name)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * The caller's passkeys (`GET /passkey/list-user-passkeys`).
+     */
+open func listUserPasskeys()async throws  -> [Passkey]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_passkeyapi_list_user_passkeys(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypePasskey.lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Rename one of the caller's passkeys (`POST /passkey/update-passkey`).
+     */
+open func updatePasskey(body: UpdatePasskeyBody)async throws  -> UpdatePasskeyResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_passkeyapi_update_passkey(
+                        self.uniffiCloneHandle(),FfiConverterTypeUpdatePasskeyBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeUpdatePasskeyResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Sign in with the browser's assertion; sets the session cookie (`POST /passkey/verify-authentication`).
+     */
+open func verifyAuthentication(body: PasskeyVerifyAuthenticationBody)async throws  -> SessionWithUser  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_passkeyapi_verify_authentication(
+                        self.uniffiCloneHandle(),FfiConverterTypePasskeyVerifyAuthenticationBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSessionWithUser_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Store the new passkey from the browser's response (fresh session) (`POST /passkey/verify-registration`).
+     */
+open func verifyRegistration(body: PasskeyVerifyRegistrationBody)async throws  -> Passkey  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_passkeyapi_verify_registration(
+                        self.uniffiCloneHandle(),FfiConverterTypePasskeyVerifyRegistrationBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypePasskey_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePasskeyApi: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = PasskeyApi
+
+    public static func lift(_ handle: UInt64) throws -> PasskeyApi {
+        return PasskeyApi(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: PasskeyApi) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PasskeyApi {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: PasskeyApi, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePasskeyApi_lift(_ handle: UInt64) throws -> PasskeyApi {
+    return try FfiConverterTypePasskeyApi.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePasskeyApi_lower(_ value: PasskeyApi) -> UInt64 {
+    return FfiConverterTypePasskeyApi.lower(value)
 }
 
 
@@ -1097,33 +2578,53 @@ public func FfiConverterTypeTokenStorage_lower(_ value: TokenStorage) -> UInt64 
 
 
 /**
- * Routes of the `two-factor` plugin. The `verify*` calls complete a sign-in
- * that failed with `TwoFactorRequired`.
+ * The operations of `two-factor`.
  */
 public protocol TwoFactorApiProtocol: AnyObject, Sendable {
     
-    func disable(password: String) async throws 
+    /**
+     * Turn 2FA off (password required) (`POST /two-factor/disable`).
+     */
+    func disable(body: TwoFactorPasswordBody) async throws  -> StatusResponse
     
     /**
-     * Starts TOTP; active after the first `verifyTotp`.
+     * Start 2FA: a TOTP secret and backup codes (password required) (`POST /two-factor/enable`).
      */
-    func enable(password: String) async throws  -> TwoFactorSetup
+    func enable(body: TwoFactorEnableBody) async throws  -> TwoFactorEnableResponse
     
     /**
-     * Mails a one-time code to the user signing in.
+     * Replace the backup codes (password required); shown once (`POST /two-factor/generate-backup-codes`).
      */
-    func sendOtp() async throws 
+    func generateBackupCodes(body: TwoFactorPasswordBody) async throws  -> TwoFactorBackupCodesResponse
     
-    func verifyBackupCode(code: String, trustDevice: Bool) async throws  -> SignInResult
+    /**
+     * The TOTP URI again, for another authenticator (password required) (`POST /two-factor/get-totp-uri`).
+     */
+    func getTotpUri(body: TwoFactorPasswordBody) async throws  -> TwoFactorTotpUriResponse
     
-    func verifyOtp(code: String, trustDevice: Bool) async throws  -> SignInResult
+    /**
+     * Email a one-time code to the user signing in (or signed in) (`POST /two-factor/send-otp`).
+     */
+    func sendOtp(body: TwoFactorSendOtpBody?) async throws  -> StatusResponse
     
-    func verifyTotp(code: String, trustDevice: Bool) async throws  -> SignInResult
+    /**
+     * Spend a backup code: completes a pending sign-in (`POST /two-factor/verify-backup-code`).
+     */
+    func verifyBackupCode(body: TwoFactorVerifyBackupCodeBody) async throws  -> TokenUserResponse
+    
+    /**
+     * Check an emailed code: completes a pending sign-in (`POST /two-factor/verify-otp`).
+     */
+    func verifyOtp(body: TwoFactorVerifyCodeBody) async throws  -> TokenUserResponse
+    
+    /**
+     * Check a TOTP code: completes a pending sign-in, or `enable` (`POST /two-factor/verify-totp`).
+     */
+    func verifyTotp(body: TwoFactorVerifyCodeBody) async throws  -> TokenUserResponse
     
 }
 /**
- * Routes of the `two-factor` plugin. The `verify*` calls complete a sign-in
- * that failed with `TwoFactorRequired`.
+ * The operations of `two-factor`.
  */
 open class TwoFactorApi: TwoFactorApiProtocol, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -1178,104 +2679,154 @@ open class TwoFactorApi: TwoFactorApiProtocol, @unchecked Sendable {
     
 
     
-open func disable(password: String)async throws   {
+    /**
+     * Turn 2FA off (password required) (`POST /two-factor/disable`).
+     */
+open func disable(body: TwoFactorPasswordBody)async throws  -> StatusResponse  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_gatehouse_mobile_fn_method_twofactorapi_disable(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(password)
+                        self.uniffiCloneHandle(),FfiConverterTypeTwoFactorPasswordBody_lower(body)
                 )
             },
-            pollFunc: ffi_gatehouse_mobile_rust_future_poll_void,
-            completeFunc: ffi_gatehouse_mobile_rust_future_complete_void,
-            freeFunc: ffi_gatehouse_mobile_rust_future_free_void,
-            liftFunc: { $0 },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeStatusResponse_lift,
             errorHandler: FfiConverterTypeAuthError_lift
         )
 }
     
     /**
-     * Starts TOTP; active after the first `verifyTotp`.
+     * Start 2FA: a TOTP secret and backup codes (password required) (`POST /two-factor/enable`).
      */
-open func enable(password: String)async throws  -> TwoFactorSetup  {
+open func enable(body: TwoFactorEnableBody)async throws  -> TwoFactorEnableResponse  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_gatehouse_mobile_fn_method_twofactorapi_enable(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(password)
+                        self.uniffiCloneHandle(),FfiConverterTypeTwoFactorEnableBody_lower(body)
                 )
             },
             pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
             completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
             freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterTypeTwoFactorSetup_lift,
+            liftFunc: FfiConverterTypeTwoFactorEnableResponse_lift,
             errorHandler: FfiConverterTypeAuthError_lift
         )
 }
     
     /**
-     * Mails a one-time code to the user signing in.
+     * Replace the backup codes (password required); shown once (`POST /two-factor/generate-backup-codes`).
      */
-open func sendOtp()async throws   {
+open func generateBackupCodes(body: TwoFactorPasswordBody)async throws  -> TwoFactorBackupCodesResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_twofactorapi_generate_backup_codes(
+                        self.uniffiCloneHandle(),FfiConverterTypeTwoFactorPasswordBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeTwoFactorBackupCodesResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * The TOTP URI again, for another authenticator (password required) (`POST /two-factor/get-totp-uri`).
+     */
+open func getTotpUri(body: TwoFactorPasswordBody)async throws  -> TwoFactorTotpUriResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_twofactorapi_get_totp_uri(
+                        self.uniffiCloneHandle(),FfiConverterTypeTwoFactorPasswordBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeTwoFactorTotpUriResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Email a one-time code to the user signing in (or signed in) (`POST /two-factor/send-otp`).
+     */
+open func sendOtp(body: TwoFactorSendOtpBody?)async throws  -> StatusResponse  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_gatehouse_mobile_fn_method_twofactorapi_send_otp(
-                        self.uniffiCloneHandle()
+                        self.uniffiCloneHandle(),FfiConverterOptionTypeTwoFactorSendOtpBody.lower(body)
                 )
             },
-            pollFunc: ffi_gatehouse_mobile_rust_future_poll_void,
-            completeFunc: ffi_gatehouse_mobile_rust_future_complete_void,
-            freeFunc: ffi_gatehouse_mobile_rust_future_free_void,
-            liftFunc: { $0 },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeStatusResponse_lift,
             errorHandler: FfiConverterTypeAuthError_lift
         )
 }
     
-open func verifyBackupCode(code: String, trustDevice: Bool)async throws  -> SignInResult  {
+    /**
+     * Spend a backup code: completes a pending sign-in (`POST /two-factor/verify-backup-code`).
+     */
+open func verifyBackupCode(body: TwoFactorVerifyBackupCodeBody)async throws  -> TokenUserResponse  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_gatehouse_mobile_fn_method_twofactorapi_verify_backup_code(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(code),FfiConverterBool.lower(trustDevice)
+                        self.uniffiCloneHandle(),FfiConverterTypeTwoFactorVerifyBackupCodeBody_lower(body)
                 )
             },
             pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
             completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
             freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterTypeSignInResult_lift,
+            liftFunc: FfiConverterTypeTokenUserResponse_lift,
             errorHandler: FfiConverterTypeAuthError_lift
         )
 }
     
-open func verifyOtp(code: String, trustDevice: Bool)async throws  -> SignInResult  {
+    /**
+     * Check an emailed code: completes a pending sign-in (`POST /two-factor/verify-otp`).
+     */
+open func verifyOtp(body: TwoFactorVerifyCodeBody)async throws  -> TokenUserResponse  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_gatehouse_mobile_fn_method_twofactorapi_verify_otp(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(code),FfiConverterBool.lower(trustDevice)
+                        self.uniffiCloneHandle(),FfiConverterTypeTwoFactorVerifyCodeBody_lower(body)
                 )
             },
             pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
             completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
             freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterTypeSignInResult_lift,
+            liftFunc: FfiConverterTypeTokenUserResponse_lift,
             errorHandler: FfiConverterTypeAuthError_lift
         )
 }
     
-open func verifyTotp(code: String, trustDevice: Bool)async throws  -> SignInResult  {
+    /**
+     * Check a TOTP code: completes a pending sign-in, or `enable` (`POST /two-factor/verify-totp`).
+     */
+open func verifyTotp(body: TwoFactorVerifyCodeBody)async throws  -> TokenUserResponse  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_gatehouse_mobile_fn_method_twofactorapi_verify_totp(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(code),FfiConverterBool.lower(trustDevice)
+                        self.uniffiCloneHandle(),FfiConverterTypeTwoFactorVerifyCodeBody_lower(body)
                 )
             },
             pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
             completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
             freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterTypeSignInResult_lift,
+            liftFunc: FfiConverterTypeTokenUserResponse_lift,
             errorHandler: FfiConverterTypeAuthError_lift
         )
 }
@@ -1331,19 +2882,23 @@ public func FfiConverterTypeTwoFactorApi_lower(_ value: TwoFactorApi) -> UInt64 
 
 
 /**
- * Routes of the `username` plugin.
+ * The operations of `username`.
  */
 public protocol UsernameApiProtocol: AnyObject, Sendable {
     
-    func isAvailable(username: String) async throws  -> Bool
+    /**
+     * Check whether a username is free (`POST /is-username-available`).
+     */
+    func isUsernameAvailable(body: IsUsernameAvailableBody) async throws  -> IsUsernameAvailableResponse
     
-    func signIn(username: String, password: String) async throws  -> SignInResult
-    
-    func signUp(name: String, email: String, password: String, username: String) async throws  -> SignInResult
+    /**
+     * Sign in with username and password (`POST /sign-in/username`).
+     */
+    func signInUsername(body: SignInUsernameBody) async throws  -> SignInResult
     
 }
 /**
- * Routes of the `username` plugin.
+ * The operations of `username`.
  */
 open class UsernameApi: UsernameApiProtocol, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -1398,44 +2953,34 @@ open class UsernameApi: UsernameApiProtocol, @unchecked Sendable {
     
 
     
-open func isAvailable(username: String)async throws  -> Bool  {
+    /**
+     * Check whether a username is free (`POST /is-username-available`).
+     */
+open func isUsernameAvailable(body: IsUsernameAvailableBody)async throws  -> IsUsernameAvailableResponse  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
-                uniffi_gatehouse_mobile_fn_method_usernameapi_is_available(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(username)
-                )
-            },
-            pollFunc: ffi_gatehouse_mobile_rust_future_poll_i8,
-            completeFunc: ffi_gatehouse_mobile_rust_future_complete_i8,
-            freeFunc: ffi_gatehouse_mobile_rust_future_free_i8,
-            liftFunc: FfiConverterBool.lift,
-            errorHandler: FfiConverterTypeAuthError_lift
-        )
-}
-    
-open func signIn(username: String, password: String)async throws  -> SignInResult  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_gatehouse_mobile_fn_method_usernameapi_sign_in(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(username),FfiConverterString.lower(password)
+                uniffi_gatehouse_mobile_fn_method_usernameapi_is_username_available(
+                        self.uniffiCloneHandle(),FfiConverterTypeIsUsernameAvailableBody_lower(body)
                 )
             },
             pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
             completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
             freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterTypeSignInResult_lift,
+            liftFunc: FfiConverterTypeIsUsernameAvailableResponse_lift,
             errorHandler: FfiConverterTypeAuthError_lift
         )
 }
     
-open func signUp(name: String, email: String, password: String, username: String)async throws  -> SignInResult  {
+    /**
+     * Sign in with username and password (`POST /sign-in/username`).
+     */
+open func signInUsername(body: SignInUsernameBody)async throws  -> SignInResult  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
-                uniffi_gatehouse_mobile_fn_method_usernameapi_sign_up(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(name),FfiConverterString.lower(email),FfiConverterString.lower(password),FfiConverterString.lower(username)
+                uniffi_gatehouse_mobile_fn_method_usernameapi_sign_in_username(
+                        self.uniffiCloneHandle(),FfiConverterTypeSignInUsernameBody_lower(body)
                 )
             },
             pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
@@ -1494,19 +3039,1459 @@ public func FfiConverterTypeUsernameApi_lower(_ value: UsernameApi) -> UInt64 {
 
 
 
+public struct AccountDto: Equatable, Hashable {
+    public var id: String
+    public var providerId: String
+    public var accountId: String
+    public var userId: String
+    public var createdAt: String
+    public var updatedAt: String
+    public var scopes: [String]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(id: String, providerId: String, accountId: String, userId: String, createdAt: String, updatedAt: String, scopes: [String]) {
+        self.id = id
+        self.providerId = providerId
+        self.accountId = accountId
+        self.userId = userId
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.scopes = scopes
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension AccountDto: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAccountDto: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AccountDto {
+        return
+            try AccountDto(
+                id: FfiConverterString.read(from: &buf), 
+                providerId: FfiConverterString.read(from: &buf), 
+                accountId: FfiConverterString.read(from: &buf), 
+                userId: FfiConverterString.read(from: &buf), 
+                createdAt: FfiConverterString.read(from: &buf), 
+                updatedAt: FfiConverterString.read(from: &buf), 
+                scopes: FfiConverterSequenceString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: AccountDto, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.providerId, into: &buf)
+        FfiConverterString.write(value.accountId, into: &buf)
+        FfiConverterString.write(value.userId, into: &buf)
+        FfiConverterString.write(value.createdAt, into: &buf)
+        FfiConverterString.write(value.updatedAt, into: &buf)
+        FfiConverterSequenceString.write(value.scopes, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAccountDto_lift(_ buf: RustBuffer) throws -> AccountDto {
+    return try FfiConverterTypeAccountDto.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAccountDto_lower(_ value: AccountDto) -> RustBuffer {
+    return FfiConverterTypeAccountDto.lower(value)
+}
+
+
+public struct ChangeEmailBody: Equatable, Hashable {
+    public var newEmail: String
+    public var callbackUrl: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(newEmail: String, callbackUrl: String? = nil) {
+        self.newEmail = newEmail
+        self.callbackUrl = callbackUrl
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ChangeEmailBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeChangeEmailBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ChangeEmailBody {
+        return
+            try ChangeEmailBody(
+                newEmail: FfiConverterString.read(from: &buf), 
+                callbackUrl: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ChangeEmailBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.newEmail, into: &buf)
+        FfiConverterOptionString.write(value.callbackUrl, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChangeEmailBody_lift(_ buf: RustBuffer) throws -> ChangeEmailBody {
+    return try FfiConverterTypeChangeEmailBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChangeEmailBody_lower(_ value: ChangeEmailBody) -> RustBuffer {
+    return FfiConverterTypeChangeEmailBody.lower(value)
+}
+
+
+public struct ChangePasswordBody: Equatable, Hashable {
+    public var newPassword: String
+    public var currentPassword: String
+    /**
+     * Sign out every other session (a new session replaces the current one).
+     */
+    public var revokeOtherSessions: Bool?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(newPassword: String, currentPassword: String, 
+        /**
+         * Sign out every other session (a new session replaces the current one).
+         */revokeOtherSessions: Bool? = nil) {
+        self.newPassword = newPassword
+        self.currentPassword = currentPassword
+        self.revokeOtherSessions = revokeOtherSessions
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ChangePasswordBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeChangePasswordBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ChangePasswordBody {
+        return
+            try ChangePasswordBody(
+                newPassword: FfiConverterString.read(from: &buf), 
+                currentPassword: FfiConverterString.read(from: &buf), 
+                revokeOtherSessions: FfiConverterOptionBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ChangePasswordBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.newPassword, into: &buf)
+        FfiConverterString.write(value.currentPassword, into: &buf)
+        FfiConverterOptionBool.write(value.revokeOtherSessions, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChangePasswordBody_lift(_ buf: RustBuffer) throws -> ChangePasswordBody {
+    return try FfiConverterTypeChangePasswordBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChangePasswordBody_lower(_ value: ChangePasswordBody) -> RustBuffer {
+    return FfiConverterTypeChangePasswordBody.lower(value)
+}
+
+
+public struct CheckOtpBody: Equatable, Hashable {
+    public var email: String
+    public var type: String
+    public var otp: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(email: String, type: String, otp: String) {
+        self.email = email
+        self.type = type
+        self.otp = otp
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension CheckOtpBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCheckOtpBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CheckOtpBody {
+        return
+            try CheckOtpBody(
+                email: FfiConverterString.read(from: &buf), 
+                type: FfiConverterString.read(from: &buf), 
+                otp: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: CheckOtpBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.email, into: &buf)
+        FfiConverterString.write(value.type, into: &buf)
+        FfiConverterString.write(value.otp, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCheckOtpBody_lift(_ buf: RustBuffer) throws -> CheckOtpBody {
+    return try FfiConverterTypeCheckOtpBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCheckOtpBody_lower(_ value: CheckOtpBody) -> RustBuffer {
+    return FfiConverterTypeCheckOtpBody.lower(value)
+}
+
+
+public struct DeleteUserBody: Equatable, Hashable {
+    public var callbackUrl: String?
+    public var password: String?
+    public var token: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(callbackUrl: String? = nil, password: String? = nil, token: String? = nil) {
+        self.callbackUrl = callbackUrl
+        self.password = password
+        self.token = token
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DeleteUserBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDeleteUserBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DeleteUserBody {
+        return
+            try DeleteUserBody(
+                callbackUrl: FfiConverterOptionString.read(from: &buf), 
+                password: FfiConverterOptionString.read(from: &buf), 
+                token: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DeleteUserBody, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.callbackUrl, into: &buf)
+        FfiConverterOptionString.write(value.password, into: &buf)
+        FfiConverterOptionString.write(value.token, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDeleteUserBody_lift(_ buf: RustBuffer) throws -> DeleteUserBody {
+    return try FfiConverterTypeDeleteUserBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDeleteUserBody_lower(_ value: DeleteUserBody) -> RustBuffer {
+    return FfiConverterTypeDeleteUserBody.lower(value)
+}
+
+
+public struct EmailBody: Equatable, Hashable {
+    public var email: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(email: String) {
+        self.email = email
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension EmailBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEmailBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EmailBody {
+        return
+            try EmailBody(
+                email: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: EmailBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.email, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEmailBody_lift(_ buf: RustBuffer) throws -> EmailBody {
+    return try FfiConverterTypeEmailBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEmailBody_lower(_ value: EmailBody) -> RustBuffer {
+    return FfiConverterTypeEmailBody.lower(value)
+}
+
+
+public struct EmailOtpBody: Equatable, Hashable {
+    public var email: String
+    public var otp: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(email: String, otp: String) {
+        self.email = email
+        self.otp = otp
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension EmailOtpBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEmailOtpBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EmailOtpBody {
+        return
+            try EmailOtpBody(
+                email: FfiConverterString.read(from: &buf), 
+                otp: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: EmailOtpBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.email, into: &buf)
+        FfiConverterString.write(value.otp, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEmailOtpBody_lift(_ buf: RustBuffer) throws -> EmailOtpBody {
+    return try FfiConverterTypeEmailOtpBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEmailOtpBody_lower(_ value: EmailOtpBody) -> RustBuffer {
+    return FfiConverterTypeEmailOtpBody.lower(value)
+}
+
+
+/**
+ * The error body every failing route returns.
+ */
+public struct ErrorBody: Equatable, Hashable {
+    /**
+     * Stable UPPER_SNAKE error code (Better Auth's codes, plus the plugins').
+     */
+    public var code: String
+    /**
+     * Human-readable message.
+     */
+    public var message: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Stable UPPER_SNAKE error code (Better Auth's codes, plus the plugins').
+         */code: String, 
+        /**
+         * Human-readable message.
+         */message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ErrorBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeErrorBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ErrorBody {
+        return
+            try ErrorBody(
+                code: FfiConverterString.read(from: &buf), 
+                message: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ErrorBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.code, into: &buf)
+        FfiConverterString.write(value.message, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeErrorBody_lift(_ buf: RustBuffer) throws -> ErrorBody {
+    return try FfiConverterTypeErrorBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeErrorBody_lower(_ value: ErrorBody) -> RustBuffer {
+    return FfiConverterTypeErrorBody.lower(value)
+}
+
+
+public struct IsUsernameAvailableBody: Equatable, Hashable {
+    public var username: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(username: String) {
+        self.username = username
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension IsUsernameAvailableBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeIsUsernameAvailableBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> IsUsernameAvailableBody {
+        return
+            try IsUsernameAvailableBody(
+                username: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: IsUsernameAvailableBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.username, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeIsUsernameAvailableBody_lift(_ buf: RustBuffer) throws -> IsUsernameAvailableBody {
+    return try FfiConverterTypeIsUsernameAvailableBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeIsUsernameAvailableBody_lower(_ value: IsUsernameAvailableBody) -> RustBuffer {
+    return FfiConverterTypeIsUsernameAvailableBody.lower(value)
+}
+
+
+public struct IsUsernameAvailableResponse: Equatable, Hashable {
+    public var available: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(available: Bool) {
+        self.available = available
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension IsUsernameAvailableResponse: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeIsUsernameAvailableResponse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> IsUsernameAvailableResponse {
+        return
+            try IsUsernameAvailableResponse(
+                available: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: IsUsernameAvailableResponse, into buf: inout [UInt8]) {
+        FfiConverterBool.write(value.available, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeIsUsernameAvailableResponse_lift(_ buf: RustBuffer) throws -> IsUsernameAvailableResponse {
+    return try FfiConverterTypeIsUsernameAvailableResponse.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeIsUsernameAvailableResponse_lower(_ value: IsUsernameAvailableResponse) -> RustBuffer {
+    return FfiConverterTypeIsUsernameAvailableResponse.lower(value)
+}
+
+
+public struct MagicLinkVerifyResponse: Equatable, Hashable {
+    public var token: String
+    public var user: User
+    public var session: Session
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(token: String, user: User, session: Session) {
+        self.token = token
+        self.user = user
+        self.session = session
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension MagicLinkVerifyResponse: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMagicLinkVerifyResponse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> MagicLinkVerifyResponse {
+        return
+            try MagicLinkVerifyResponse(
+                token: FfiConverterString.read(from: &buf), 
+                user: FfiConverterTypeUser.read(from: &buf), 
+                session: FfiConverterTypeSession.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: MagicLinkVerifyResponse, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.token, into: &buf)
+        FfiConverterTypeUser.write(value.user, into: &buf)
+        FfiConverterTypeSession.write(value.session, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMagicLinkVerifyResponse_lift(_ buf: RustBuffer) throws -> MagicLinkVerifyResponse {
+    return try FfiConverterTypeMagicLinkVerifyResponse.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMagicLinkVerifyResponse_lower(_ value: MagicLinkVerifyResponse) -> RustBuffer {
+    return FfiConverterTypeMagicLinkVerifyResponse.lower(value)
+}
+
+
+public struct OkResponse: Equatable, Hashable {
+    public var ok: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(ok: Bool) {
+        self.ok = ok
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OkResponse: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOkResponse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OkResponse {
+        return
+            try OkResponse(
+                ok: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OkResponse, into buf: inout [UInt8]) {
+        FfiConverterBool.write(value.ok, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOkResponse_lift(_ buf: RustBuffer) throws -> OkResponse {
+    return try FfiConverterTypeOkResponse.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOkResponse_lower(_ value: OkResponse) -> RustBuffer {
+    return FfiConverterTypeOkResponse.lower(value)
+}
+
+
+/**
+ * A registered passkey (Better Auth's shape).
+ */
+public struct Passkey: Equatable, Hashable {
+    public var id: String
+    public var name: String?
+    public var publicKey: String
+    public var userId: String
+    public var credentialId: String
+    public var counter: Int64
+    /**
+     * `singleDevice` or `multiDevice` (synced).
+     */
+    public var deviceType: String
+    public var backedUp: Bool
+    /**
+     * Comma-separated (`internal`, `usb`, `hybrid`...).
+     */
+    public var transports: String?
+    public var createdAt: String?
+    public var aaguid: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(id: String, name: String? = nil, publicKey: String, userId: String, credentialId: String, counter: Int64, 
+        /**
+         * `singleDevice` or `multiDevice` (synced).
+         */deviceType: String, backedUp: Bool, 
+        /**
+         * Comma-separated (`internal`, `usb`, `hybrid`...).
+         */transports: String? = nil, createdAt: String? = nil, aaguid: String? = nil) {
+        self.id = id
+        self.name = name
+        self.publicKey = publicKey
+        self.userId = userId
+        self.credentialId = credentialId
+        self.counter = counter
+        self.deviceType = deviceType
+        self.backedUp = backedUp
+        self.transports = transports
+        self.createdAt = createdAt
+        self.aaguid = aaguid
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Passkey: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePasskey: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Passkey {
+        return
+            try Passkey(
+                id: FfiConverterString.read(from: &buf), 
+                name: FfiConverterOptionString.read(from: &buf), 
+                publicKey: FfiConverterString.read(from: &buf), 
+                userId: FfiConverterString.read(from: &buf), 
+                credentialId: FfiConverterString.read(from: &buf), 
+                counter: FfiConverterInt64.read(from: &buf), 
+                deviceType: FfiConverterString.read(from: &buf), 
+                backedUp: FfiConverterBool.read(from: &buf), 
+                transports: FfiConverterOptionString.read(from: &buf), 
+                createdAt: FfiConverterOptionString.read(from: &buf), 
+                aaguid: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Passkey, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterOptionString.write(value.name, into: &buf)
+        FfiConverterString.write(value.publicKey, into: &buf)
+        FfiConverterString.write(value.userId, into: &buf)
+        FfiConverterString.write(value.credentialId, into: &buf)
+        FfiConverterInt64.write(value.counter, into: &buf)
+        FfiConverterString.write(value.deviceType, into: &buf)
+        FfiConverterBool.write(value.backedUp, into: &buf)
+        FfiConverterOptionString.write(value.transports, into: &buf)
+        FfiConverterOptionString.write(value.createdAt, into: &buf)
+        FfiConverterOptionString.write(value.aaguid, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePasskey_lift(_ buf: RustBuffer) throws -> Passkey {
+    return try FfiConverterTypePasskey.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePasskey_lower(_ value: Passkey) -> RustBuffer {
+    return FfiConverterTypePasskey.lower(value)
+}
+
+
+public struct PasskeyIdBody: Equatable, Hashable {
+    public var id: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(id: String) {
+        self.id = id
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PasskeyIdBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePasskeyIdBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PasskeyIdBody {
+        return
+            try PasskeyIdBody(
+                id: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PasskeyIdBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePasskeyIdBody_lift(_ buf: RustBuffer) throws -> PasskeyIdBody {
+    return try FfiConverterTypePasskeyIdBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePasskeyIdBody_lower(_ value: PasskeyIdBody) -> RustBuffer {
+    return FfiConverterTypePasskeyIdBody.lower(value)
+}
+
+
+public struct PasskeyVerifyAuthenticationBody: Equatable, Hashable {
+    /**
+     * The browser's `AuthenticationResponseJSON`.
+     */
+    public var response: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The browser's `AuthenticationResponseJSON`.
+         */response: String) {
+        self.response = response
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PasskeyVerifyAuthenticationBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePasskeyVerifyAuthenticationBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PasskeyVerifyAuthenticationBody {
+        return
+            try PasskeyVerifyAuthenticationBody(
+                response: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PasskeyVerifyAuthenticationBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.response, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePasskeyVerifyAuthenticationBody_lift(_ buf: RustBuffer) throws -> PasskeyVerifyAuthenticationBody {
+    return try FfiConverterTypePasskeyVerifyAuthenticationBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePasskeyVerifyAuthenticationBody_lower(_ value: PasskeyVerifyAuthenticationBody) -> RustBuffer {
+    return FfiConverterTypePasskeyVerifyAuthenticationBody.lower(value)
+}
+
+
+public struct PasskeyVerifyRegistrationBody: Equatable, Hashable {
+    /**
+     * The browser's `RegistrationResponseJSON`.
+     */
+    public var response: String
+    public var name: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The browser's `RegistrationResponseJSON`.
+         */response: String, name: String? = nil) {
+        self.response = response
+        self.name = name
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PasskeyVerifyRegistrationBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePasskeyVerifyRegistrationBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PasskeyVerifyRegistrationBody {
+        return
+            try PasskeyVerifyRegistrationBody(
+                response: FfiConverterString.read(from: &buf), 
+                name: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PasskeyVerifyRegistrationBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.response, into: &buf)
+        FfiConverterOptionString.write(value.name, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePasskeyVerifyRegistrationBody_lift(_ buf: RustBuffer) throws -> PasskeyVerifyRegistrationBody {
+    return try FfiConverterTypePasskeyVerifyRegistrationBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePasskeyVerifyRegistrationBody_lower(_ value: PasskeyVerifyRegistrationBody) -> RustBuffer {
+    return FfiConverterTypePasskeyVerifyRegistrationBody.lower(value)
+}
+
+
+public struct PluginInfo: Equatable, Hashable {
+    /**
+     * Plugin id, Better Auth's plugin name in kebab-case.
+     */
+    public var id: String
+    public var version: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Plugin id, Better Auth's plugin name in kebab-case.
+         */id: String, version: String) {
+        self.id = id
+        self.version = version
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PluginInfo: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePluginInfo: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PluginInfo {
+        return
+            try PluginInfo(
+                id: FfiConverterString.read(from: &buf), 
+                version: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PluginInfo, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.version, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePluginInfo_lift(_ buf: RustBuffer) throws -> PluginInfo {
+    return try FfiConverterTypePluginInfo.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePluginInfo_lower(_ value: PluginInfo) -> RustBuffer {
+    return FfiConverterTypePluginInfo.lower(value)
+}
+
+
+public struct PluginsResponse: Equatable, Hashable {
+    /**
+     * Gatehouse server version.
+     */
+    public var version: String
+    public var plugins: [PluginInfo]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Gatehouse server version.
+         */version: String, plugins: [PluginInfo]) {
+        self.version = version
+        self.plugins = plugins
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PluginsResponse: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePluginsResponse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PluginsResponse {
+        return
+            try PluginsResponse(
+                version: FfiConverterString.read(from: &buf), 
+                plugins: FfiConverterSequenceTypePluginInfo.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PluginsResponse, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.version, into: &buf)
+        FfiConverterSequenceTypePluginInfo.write(value.plugins, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePluginsResponse_lift(_ buf: RustBuffer) throws -> PluginsResponse {
+    return try FfiConverterTypePluginsResponse.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePluginsResponse_lower(_ value: PluginsResponse) -> RustBuffer {
+    return FfiConverterTypePluginsResponse.lower(value)
+}
+
+
+public struct RequestPasswordResetBody: Equatable, Hashable {
+    public var email: String
+    /**
+     * Where the link sends the user (with `?token=`); trusted origins only.
+     */
+    public var redirectTo: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(email: String, 
+        /**
+         * Where the link sends the user (with `?token=`); trusted origins only.
+         */redirectTo: String? = nil) {
+        self.email = email
+        self.redirectTo = redirectTo
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RequestPasswordResetBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRequestPasswordResetBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RequestPasswordResetBody {
+        return
+            try RequestPasswordResetBody(
+                email: FfiConverterString.read(from: &buf), 
+                redirectTo: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RequestPasswordResetBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.email, into: &buf)
+        FfiConverterOptionString.write(value.redirectTo, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRequestPasswordResetBody_lift(_ buf: RustBuffer) throws -> RequestPasswordResetBody {
+    return try FfiConverterTypeRequestPasswordResetBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRequestPasswordResetBody_lower(_ value: RequestPasswordResetBody) -> RustBuffer {
+    return FfiConverterTypeRequestPasswordResetBody.lower(value)
+}
+
+
+public struct ResetPasswordBody: Equatable, Hashable {
+    public var newPassword: String
+    /**
+     * The token from the link (or `?token=`).
+     */
+    public var token: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(newPassword: String, 
+        /**
+         * The token from the link (or `?token=`).
+         */token: String? = nil) {
+        self.newPassword = newPassword
+        self.token = token
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ResetPasswordBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeResetPasswordBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ResetPasswordBody {
+        return
+            try ResetPasswordBody(
+                newPassword: FfiConverterString.read(from: &buf), 
+                token: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ResetPasswordBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.newPassword, into: &buf)
+        FfiConverterOptionString.write(value.token, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeResetPasswordBody_lift(_ buf: RustBuffer) throws -> ResetPasswordBody {
+    return try FfiConverterTypeResetPasswordBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeResetPasswordBody_lower(_ value: ResetPasswordBody) -> RustBuffer {
+    return FfiConverterTypeResetPasswordBody.lower(value)
+}
+
+
+public struct ResetWithOtpBody: Equatable, Hashable {
+    public var email: String
+    public var otp: String
+    public var password: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(email: String, otp: String, password: String) {
+        self.email = email
+        self.otp = otp
+        self.password = password
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ResetWithOtpBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeResetWithOtpBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ResetWithOtpBody {
+        return
+            try ResetWithOtpBody(
+                email: FfiConverterString.read(from: &buf), 
+                otp: FfiConverterString.read(from: &buf), 
+                password: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ResetWithOtpBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.email, into: &buf)
+        FfiConverterString.write(value.otp, into: &buf)
+        FfiConverterString.write(value.password, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeResetWithOtpBody_lift(_ buf: RustBuffer) throws -> ResetWithOtpBody {
+    return try FfiConverterTypeResetWithOtpBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeResetWithOtpBody_lower(_ value: ResetWithOtpBody) -> RustBuffer {
+    return FfiConverterTypeResetWithOtpBody.lower(value)
+}
+
+
+public struct RevokeSessionBody: Equatable, Hashable {
+    /**
+     * The session's token, or the handle `list-sessions` returned for it.
+     */
+    public var token: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The session's token, or the handle `list-sessions` returned for it.
+         */token: String) {
+        self.token = token
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RevokeSessionBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRevokeSessionBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RevokeSessionBody {
+        return
+            try RevokeSessionBody(
+                token: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RevokeSessionBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.token, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRevokeSessionBody_lift(_ buf: RustBuffer) throws -> RevokeSessionBody {
+    return try FfiConverterTypeRevokeSessionBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRevokeSessionBody_lower(_ value: RevokeSessionBody) -> RustBuffer {
+    return FfiConverterTypeRevokeSessionBody.lower(value)
+}
+
+
+public struct SendOtpBody: Equatable, Hashable {
+    public var email: String
+    /**
+     * `sign-in`, `email-verification` or `forget-password`.
+     */
+    public var type: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(email: String, 
+        /**
+         * `sign-in`, `email-verification` or `forget-password`.
+         */type: String) {
+        self.email = email
+        self.type = type
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SendOtpBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSendOtpBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SendOtpBody {
+        return
+            try SendOtpBody(
+                email: FfiConverterString.read(from: &buf), 
+                type: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SendOtpBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.email, into: &buf)
+        FfiConverterString.write(value.type, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSendOtpBody_lift(_ buf: RustBuffer) throws -> SendOtpBody {
+    return try FfiConverterTypeSendOtpBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSendOtpBody_lower(_ value: SendOtpBody) -> RustBuffer {
+    return FfiConverterTypeSendOtpBody.lower(value)
+}
+
+
+public struct SendVerificationEmailBody: Equatable, Hashable {
+    public var email: String
+    public var callbackUrl: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(email: String, callbackUrl: String? = nil) {
+        self.email = email
+        self.callbackUrl = callbackUrl
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SendVerificationEmailBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSendVerificationEmailBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SendVerificationEmailBody {
+        return
+            try SendVerificationEmailBody(
+                email: FfiConverterString.read(from: &buf), 
+                callbackUrl: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SendVerificationEmailBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.email, into: &buf)
+        FfiConverterOptionString.write(value.callbackUrl, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSendVerificationEmailBody_lift(_ buf: RustBuffer) throws -> SendVerificationEmailBody {
+    return try FfiConverterTypeSendVerificationEmailBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSendVerificationEmailBody_lower(_ value: SendVerificationEmailBody) -> RustBuffer {
+    return FfiConverterTypeSendVerificationEmailBody.lower(value)
+}
+
+
+/**
+ * A session. `token` is the bearer secret for the caller's own session
+ * only; other sessions carry an opaque handle that `revoke-session` accepts.
+ */
 public struct Session: Equatable, Hashable {
     public var id: String
     public var token: String
     public var userId: String
     public var expiresAt: String
+    public var createdAt: String
+    public var updatedAt: String
+    public var ipAddress: String?
+    public var userAgent: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
-    public init(id: String, token: String, userId: String, expiresAt: String) {
+    public init(id: String, token: String, userId: String, expiresAt: String, createdAt: String, updatedAt: String, ipAddress: String? = nil, userAgent: String? = nil) {
         self.id = id
         self.token = token
         self.userId = userId
         self.expiresAt = expiresAt
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.ipAddress = ipAddress
+        self.userAgent = userAgent
     }
 
     
@@ -1528,7 +4513,11 @@ public struct FfiConverterTypeSession: FfiConverterRustBuffer {
                 id: FfiConverterString.read(from: &buf), 
                 token: FfiConverterString.read(from: &buf), 
                 userId: FfiConverterString.read(from: &buf), 
-                expiresAt: FfiConverterString.read(from: &buf)
+                expiresAt: FfiConverterString.read(from: &buf), 
+                createdAt: FfiConverterString.read(from: &buf), 
+                updatedAt: FfiConverterString.read(from: &buf), 
+                ipAddress: FfiConverterOptionString.read(from: &buf), 
+                userAgent: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -1537,6 +4526,10 @@ public struct FfiConverterTypeSession: FfiConverterRustBuffer {
         FfiConverterString.write(value.token, into: &buf)
         FfiConverterString.write(value.userId, into: &buf)
         FfiConverterString.write(value.expiresAt, into: &buf)
+        FfiConverterString.write(value.createdAt, into: &buf)
+        FfiConverterString.write(value.updatedAt, into: &buf)
+        FfiConverterOptionString.write(value.ipAddress, into: &buf)
+        FfiConverterOptionString.write(value.userAgent, into: &buf)
     }
 }
 
@@ -1610,16 +4603,675 @@ public func FfiConverterTypeSessionWithUser_lower(_ value: SessionWithUser) -> R
 }
 
 
+public struct SetPasswordBody: Equatable, Hashable {
+    public var newPassword: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(newPassword: String) {
+        self.newPassword = newPassword
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SetPasswordBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSetPasswordBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SetPasswordBody {
+        return
+            try SetPasswordBody(
+                newPassword: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SetPasswordBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.newPassword, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSetPasswordBody_lift(_ buf: RustBuffer) throws -> SetPasswordBody {
+    return try FfiConverterTypeSetPasswordBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSetPasswordBody_lower(_ value: SetPasswordBody) -> RustBuffer {
+    return FfiConverterTypeSetPasswordBody.lower(value)
+}
+
+
+public struct SignInEmailBody: Equatable, Hashable {
+    public var email: String
+    public var password: String
+    public var callbackUrl: String?
+    /**
+     * Defaults to true; false gives a one-day, browser-session cookie.
+     */
+    public var rememberMe: Bool?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(email: String, password: String, callbackUrl: String? = nil, 
+        /**
+         * Defaults to true; false gives a one-day, browser-session cookie.
+         */rememberMe: Bool? = nil) {
+        self.email = email
+        self.password = password
+        self.callbackUrl = callbackUrl
+        self.rememberMe = rememberMe
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SignInEmailBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSignInEmailBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SignInEmailBody {
+        return
+            try SignInEmailBody(
+                email: FfiConverterString.read(from: &buf), 
+                password: FfiConverterString.read(from: &buf), 
+                callbackUrl: FfiConverterOptionString.read(from: &buf), 
+                rememberMe: FfiConverterOptionBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SignInEmailBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.email, into: &buf)
+        FfiConverterString.write(value.password, into: &buf)
+        FfiConverterOptionString.write(value.callbackUrl, into: &buf)
+        FfiConverterOptionBool.write(value.rememberMe, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSignInEmailBody_lift(_ buf: RustBuffer) throws -> SignInEmailBody {
+    return try FfiConverterTypeSignInEmailBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSignInEmailBody_lower(_ value: SignInEmailBody) -> RustBuffer {
+    return FfiConverterTypeSignInEmailBody.lower(value)
+}
+
+
+public struct SignInMagicLinkBody: Equatable, Hashable {
+    public var email: String
+    /**
+     * Name for a user created on first use.
+     */
+    public var name: String?
+    public var callbackUrl: String?
+    public var newUserCallbackUrl: String?
+    public var errorCallbackUrl: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(email: String, 
+        /**
+         * Name for a user created on first use.
+         */name: String? = nil, callbackUrl: String? = nil, newUserCallbackUrl: String? = nil, errorCallbackUrl: String? = nil) {
+        self.email = email
+        self.name = name
+        self.callbackUrl = callbackUrl
+        self.newUserCallbackUrl = newUserCallbackUrl
+        self.errorCallbackUrl = errorCallbackUrl
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SignInMagicLinkBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSignInMagicLinkBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SignInMagicLinkBody {
+        return
+            try SignInMagicLinkBody(
+                email: FfiConverterString.read(from: &buf), 
+                name: FfiConverterOptionString.read(from: &buf), 
+                callbackUrl: FfiConverterOptionString.read(from: &buf), 
+                newUserCallbackUrl: FfiConverterOptionString.read(from: &buf), 
+                errorCallbackUrl: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SignInMagicLinkBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.email, into: &buf)
+        FfiConverterOptionString.write(value.name, into: &buf)
+        FfiConverterOptionString.write(value.callbackUrl, into: &buf)
+        FfiConverterOptionString.write(value.newUserCallbackUrl, into: &buf)
+        FfiConverterOptionString.write(value.errorCallbackUrl, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSignInMagicLinkBody_lift(_ buf: RustBuffer) throws -> SignInMagicLinkBody {
+    return try FfiConverterTypeSignInMagicLinkBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSignInMagicLinkBody_lower(_ value: SignInMagicLinkBody) -> RustBuffer {
+    return FfiConverterTypeSignInMagicLinkBody.lower(value)
+}
+
+
 /**
- * Result of a sign-up or sign-in: the session token (none without auto sign-in).
+ * Sign-in result; `url` is present when a callbackURL was given.
  */
-public struct SignInResult: Equatable, Hashable {
+public struct SignInResponse: Equatable, Hashable {
+    public var redirect: Bool
+    public var token: String
+    public var url: String?
+    public var user: User
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(redirect: Bool, token: String, url: String? = nil, user: User) {
+        self.redirect = redirect
+        self.token = token
+        self.url = url
+        self.user = user
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SignInResponse: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSignInResponse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SignInResponse {
+        return
+            try SignInResponse(
+                redirect: FfiConverterBool.read(from: &buf), 
+                token: FfiConverterString.read(from: &buf), 
+                url: FfiConverterOptionString.read(from: &buf), 
+                user: FfiConverterTypeUser.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SignInResponse, into buf: inout [UInt8]) {
+        FfiConverterBool.write(value.redirect, into: &buf)
+        FfiConverterString.write(value.token, into: &buf)
+        FfiConverterOptionString.write(value.url, into: &buf)
+        FfiConverterTypeUser.write(value.user, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSignInResponse_lift(_ buf: RustBuffer) throws -> SignInResponse {
+    return try FfiConverterTypeSignInResponse.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSignInResponse_lower(_ value: SignInResponse) -> RustBuffer {
+    return FfiConverterTypeSignInResponse.lower(value)
+}
+
+
+public struct SignInUsernameBody: Equatable, Hashable {
+    public var username: String
+    public var password: String
+    public var rememberMe: Bool?
+    public var callbackUrl: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(username: String, password: String, rememberMe: Bool? = nil, callbackUrl: String? = nil) {
+        self.username = username
+        self.password = password
+        self.rememberMe = rememberMe
+        self.callbackUrl = callbackUrl
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SignInUsernameBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSignInUsernameBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SignInUsernameBody {
+        return
+            try SignInUsernameBody(
+                username: FfiConverterString.read(from: &buf), 
+                password: FfiConverterString.read(from: &buf), 
+                rememberMe: FfiConverterOptionBool.read(from: &buf), 
+                callbackUrl: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SignInUsernameBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.username, into: &buf)
+        FfiConverterString.write(value.password, into: &buf)
+        FfiConverterOptionBool.write(value.rememberMe, into: &buf)
+        FfiConverterOptionString.write(value.callbackUrl, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSignInUsernameBody_lift(_ buf: RustBuffer) throws -> SignInUsernameBody {
+    return try FfiConverterTypeSignInUsernameBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSignInUsernameBody_lower(_ value: SignInUsernameBody) -> RustBuffer {
+    return FfiConverterTypeSignInUsernameBody.lower(value)
+}
+
+
+public struct SignOutBody: Equatable, Hashable {
+    public var callbackUrl: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(callbackUrl: String? = nil) {
+        self.callbackUrl = callbackUrl
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SignOutBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSignOutBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SignOutBody {
+        return
+            try SignOutBody(
+                callbackUrl: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SignOutBody, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.callbackUrl, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSignOutBody_lift(_ buf: RustBuffer) throws -> SignOutBody {
+    return try FfiConverterTypeSignOutBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSignOutBody_lower(_ value: SignOutBody) -> RustBuffer {
+    return FfiConverterTypeSignOutBody.lower(value)
+}
+
+
+public struct SignUpEmailBody: Equatable, Hashable {
+    public var name: String
+    /**
+     * Checked as an address before anything else (`format: email`).
+     */
+    public var email: String
+    public var password: String
+    public var image: String?
+    public var callbackUrl: String?
+    public var rememberMe: Bool?
+    public var username: String?
+    public var displayUsername: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(name: String, 
+        /**
+         * Checked as an address before anything else (`format: email`).
+         */email: String, password: String, image: String? = nil, callbackUrl: String? = nil, rememberMe: Bool? = nil, username: String? = nil, displayUsername: String? = nil) {
+        self.name = name
+        self.email = email
+        self.password = password
+        self.image = image
+        self.callbackUrl = callbackUrl
+        self.rememberMe = rememberMe
+        self.username = username
+        self.displayUsername = displayUsername
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SignUpEmailBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSignUpEmailBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SignUpEmailBody {
+        return
+            try SignUpEmailBody(
+                name: FfiConverterString.read(from: &buf), 
+                email: FfiConverterString.read(from: &buf), 
+                password: FfiConverterString.read(from: &buf), 
+                image: FfiConverterOptionString.read(from: &buf), 
+                callbackUrl: FfiConverterOptionString.read(from: &buf), 
+                rememberMe: FfiConverterOptionBool.read(from: &buf), 
+                username: FfiConverterOptionString.read(from: &buf), 
+                displayUsername: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SignUpEmailBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterString.write(value.email, into: &buf)
+        FfiConverterString.write(value.password, into: &buf)
+        FfiConverterOptionString.write(value.image, into: &buf)
+        FfiConverterOptionString.write(value.callbackUrl, into: &buf)
+        FfiConverterOptionBool.write(value.rememberMe, into: &buf)
+        FfiConverterOptionString.write(value.username, into: &buf)
+        FfiConverterOptionString.write(value.displayUsername, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSignUpEmailBody_lift(_ buf: RustBuffer) throws -> SignUpEmailBody {
+    return try FfiConverterTypeSignUpEmailBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSignUpEmailBody_lower(_ value: SignUpEmailBody) -> RustBuffer {
+    return FfiConverterTypeSignUpEmailBody.lower(value)
+}
+
+
+public struct StatusMessageResponse: Equatable, Hashable {
+    public var status: Bool
+    public var message: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(status: Bool, message: String) {
+        self.status = status
+        self.message = message
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension StatusMessageResponse: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeStatusMessageResponse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> StatusMessageResponse {
+        return
+            try StatusMessageResponse(
+                status: FfiConverterBool.read(from: &buf), 
+                message: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: StatusMessageResponse, into buf: inout [UInt8]) {
+        FfiConverterBool.write(value.status, into: &buf)
+        FfiConverterString.write(value.message, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStatusMessageResponse_lift(_ buf: RustBuffer) throws -> StatusMessageResponse {
+    return try FfiConverterTypeStatusMessageResponse.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStatusMessageResponse_lower(_ value: StatusMessageResponse) -> RustBuffer {
+    return FfiConverterTypeStatusMessageResponse.lower(value)
+}
+
+
+public struct StatusResponse: Equatable, Hashable {
+    public var status: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(status: Bool) {
+        self.status = status
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension StatusResponse: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeStatusResponse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> StatusResponse {
+        return
+            try StatusResponse(
+                status: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: StatusResponse, into buf: inout [UInt8]) {
+        FfiConverterBool.write(value.status, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStatusResponse_lift(_ buf: RustBuffer) throws -> StatusResponse {
+    return try FfiConverterTypeStatusResponse.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStatusResponse_lower(_ value: StatusResponse) -> RustBuffer {
+    return FfiConverterTypeStatusResponse.lower(value)
+}
+
+
+public struct SuccessMessageResponse: Equatable, Hashable {
+    public var success: Bool
+    public var message: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(success: Bool, message: String) {
+        self.success = success
+        self.message = message
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SuccessMessageResponse: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSuccessMessageResponse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SuccessMessageResponse {
+        return
+            try SuccessMessageResponse(
+                success: FfiConverterBool.read(from: &buf), 
+                message: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SuccessMessageResponse, into buf: inout [UInt8]) {
+        FfiConverterBool.write(value.success, into: &buf)
+        FfiConverterString.write(value.message, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSuccessMessageResponse_lift(_ buf: RustBuffer) throws -> SuccessMessageResponse {
+    return try FfiConverterTypeSuccessMessageResponse.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSuccessMessageResponse_lower(_ value: SuccessMessageResponse) -> RustBuffer {
+    return FfiConverterTypeSuccessMessageResponse.lower(value)
+}
+
+
+public struct SuccessResponse: Equatable, Hashable {
+    public var success: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(success: Bool) {
+        self.success = success
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SuccessResponse: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSuccessResponse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SuccessResponse {
+        return
+            try SuccessResponse(
+                success: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SuccessResponse, into buf: inout [UInt8]) {
+        FfiConverterBool.write(value.success, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSuccessResponse_lift(_ buf: RustBuffer) throws -> SuccessResponse {
+    return try FfiConverterTypeSuccessResponse.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSuccessResponse_lower(_ value: SuccessResponse) -> RustBuffer {
+    return FfiConverterTypeSuccessResponse.lower(value)
+}
+
+
+/**
+ * `{token, user}`: sign-up (`token` null without auto sign-in), change-password.
+ */
+public struct TokenUserResponse: Equatable, Hashable {
     public var token: String?
     public var user: User
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
-    public init(token: String?, user: User) {
+    public init(token: String? = nil, user: User) {
         self.token = token
         self.user = user
     }
@@ -1630,22 +5282,22 @@ public struct SignInResult: Equatable, Hashable {
 }
 
 #if compiler(>=6)
-extension SignInResult: Sendable {}
+extension TokenUserResponse: Sendable {}
 #endif
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public struct FfiConverterTypeSignInResult: FfiConverterRustBuffer {
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SignInResult {
+public struct FfiConverterTypeTokenUserResponse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TokenUserResponse {
         return
-            try SignInResult(
+            try TokenUserResponse(
                 token: FfiConverterOptionString.read(from: &buf), 
                 user: FfiConverterTypeUser.read(from: &buf)
         )
     }
 
-    public static func write(_ value: SignInResult, into buf: inout [UInt8]) {
+    public static func write(_ value: TokenUserResponse, into buf: inout [UInt8]) {
         FfiConverterOptionString.write(value.token, into: &buf)
         FfiConverterTypeUser.write(value.user, into: &buf)
     }
@@ -1655,28 +5307,163 @@ public struct FfiConverterTypeSignInResult: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeSignInResult_lift(_ buf: RustBuffer) throws -> SignInResult {
-    return try FfiConverterTypeSignInResult.lift(buf)
+public func FfiConverterTypeTokenUserResponse_lift(_ buf: RustBuffer) throws -> TokenUserResponse {
+    return try FfiConverterTypeTokenUserResponse.lift(buf)
 }
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeSignInResult_lower(_ value: SignInResult) -> RustBuffer {
-    return FfiConverterTypeSignInResult.lower(value)
+public func FfiConverterTypeTokenUserResponse_lower(_ value: TokenUserResponse) -> RustBuffer {
+    return FfiConverterTypeTokenUserResponse.lower(value)
 }
 
 
-/**
- * `enable`'s answer: the URI for authenticator apps and one-time backup codes.
- */
-public struct TwoFactorSetup: Equatable, Hashable {
-    public var totpUri: String?
+public struct TwoFactorBackupCodesResponse: Equatable, Hashable {
+    public var status: Bool
     public var backupCodes: [String]
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
-    public init(totpUri: String?, backupCodes: [String]) {
+    public init(status: Bool, backupCodes: [String]) {
+        self.status = status
+        self.backupCodes = backupCodes
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension TwoFactorBackupCodesResponse: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTwoFactorBackupCodesResponse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TwoFactorBackupCodesResponse {
+        return
+            try TwoFactorBackupCodesResponse(
+                status: FfiConverterBool.read(from: &buf), 
+                backupCodes: FfiConverterSequenceString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: TwoFactorBackupCodesResponse, into buf: inout [UInt8]) {
+        FfiConverterBool.write(value.status, into: &buf)
+        FfiConverterSequenceString.write(value.backupCodes, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTwoFactorBackupCodesResponse_lift(_ buf: RustBuffer) throws -> TwoFactorBackupCodesResponse {
+    return try FfiConverterTypeTwoFactorBackupCodesResponse.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTwoFactorBackupCodesResponse_lower(_ value: TwoFactorBackupCodesResponse) -> RustBuffer {
+    return FfiConverterTypeTwoFactorBackupCodesResponse.lower(value)
+}
+
+
+public struct TwoFactorEnableBody: Equatable, Hashable {
+    public var password: String
+    /**
+     * `totp` (default) or `otp` (codes by email).
+     */
+    public var method: String?
+    /**
+     * Issuer shown by authenticator apps; defaults to the configured one.
+     */
+    public var issuer: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(password: String, 
+        /**
+         * `totp` (default) or `otp` (codes by email).
+         */method: String? = nil, 
+        /**
+         * Issuer shown by authenticator apps; defaults to the configured one.
+         */issuer: String? = nil) {
+        self.password = password
+        self.method = method
+        self.issuer = issuer
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension TwoFactorEnableBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTwoFactorEnableBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TwoFactorEnableBody {
+        return
+            try TwoFactorEnableBody(
+                password: FfiConverterString.read(from: &buf), 
+                method: FfiConverterOptionString.read(from: &buf), 
+                issuer: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: TwoFactorEnableBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.password, into: &buf)
+        FfiConverterOptionString.write(value.method, into: &buf)
+        FfiConverterOptionString.write(value.issuer, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTwoFactorEnableBody_lift(_ buf: RustBuffer) throws -> TwoFactorEnableBody {
+    return try FfiConverterTypeTwoFactorEnableBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTwoFactorEnableBody_lower(_ value: TwoFactorEnableBody) -> RustBuffer {
+    return FfiConverterTypeTwoFactorEnableBody.lower(value)
+}
+
+
+public struct TwoFactorEnableResponse: Equatable, Hashable {
+    public var method: String
+    /**
+     * `otpauth://` URI for authenticator apps (TOTP only).
+     */
+    public var totpUri: String?
+    /**
+     * One-time recovery codes (TOTP only); shown once.
+     */
+    public var backupCodes: [String]?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(method: String, 
+        /**
+         * `otpauth://` URI for authenticator apps (TOTP only).
+         */totpUri: String? = nil, 
+        /**
+         * One-time recovery codes (TOTP only); shown once.
+         */backupCodes: [String]? = nil) {
+        self.method = method
         self.totpUri = totpUri
         self.backupCodes = backupCodes
     }
@@ -1687,24 +5474,26 @@ public struct TwoFactorSetup: Equatable, Hashable {
 }
 
 #if compiler(>=6)
-extension TwoFactorSetup: Sendable {}
+extension TwoFactorEnableResponse: Sendable {}
 #endif
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public struct FfiConverterTypeTwoFactorSetup: FfiConverterRustBuffer {
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TwoFactorSetup {
+public struct FfiConverterTypeTwoFactorEnableResponse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TwoFactorEnableResponse {
         return
-            try TwoFactorSetup(
+            try TwoFactorEnableResponse(
+                method: FfiConverterString.read(from: &buf), 
                 totpUri: FfiConverterOptionString.read(from: &buf), 
-                backupCodes: FfiConverterSequenceString.read(from: &buf)
+                backupCodes: FfiConverterOptionSequenceString.read(from: &buf)
         )
     }
 
-    public static func write(_ value: TwoFactorSetup, into buf: inout [UInt8]) {
+    public static func write(_ value: TwoFactorEnableResponse, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.method, into: &buf)
         FfiConverterOptionString.write(value.totpUri, into: &buf)
-        FfiConverterSequenceString.write(value.backupCodes, into: &buf)
+        FfiConverterOptionSequenceString.write(value.backupCodes, into: &buf)
     }
 }
 
@@ -1712,37 +5501,569 @@ public struct FfiConverterTypeTwoFactorSetup: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeTwoFactorSetup_lift(_ buf: RustBuffer) throws -> TwoFactorSetup {
-    return try FfiConverterTypeTwoFactorSetup.lift(buf)
+public func FfiConverterTypeTwoFactorEnableResponse_lift(_ buf: RustBuffer) throws -> TwoFactorEnableResponse {
+    return try FfiConverterTypeTwoFactorEnableResponse.lift(buf)
 }
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeTwoFactorSetup_lower(_ value: TwoFactorSetup) -> RustBuffer {
-    return FfiConverterTypeTwoFactorSetup.lower(value)
+public func FfiConverterTypeTwoFactorEnableResponse_lower(_ value: TwoFactorEnableResponse) -> RustBuffer {
+    return FfiConverterTypeTwoFactorEnableResponse.lower(value)
 }
 
 
-public struct User: Equatable, Hashable {
+public struct TwoFactorPasswordBody: Equatable, Hashable {
+    public var password: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(password: String) {
+        self.password = password
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension TwoFactorPasswordBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTwoFactorPasswordBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TwoFactorPasswordBody {
+        return
+            try TwoFactorPasswordBody(
+                password: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: TwoFactorPasswordBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.password, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTwoFactorPasswordBody_lift(_ buf: RustBuffer) throws -> TwoFactorPasswordBody {
+    return try FfiConverterTypeTwoFactorPasswordBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTwoFactorPasswordBody_lower(_ value: TwoFactorPasswordBody) -> RustBuffer {
+    return FfiConverterTypeTwoFactorPasswordBody.lower(value)
+}
+
+
+/**
+ * A password sign-in that needs a second factor: no session yet; the
+ * `two_factor` cookie names the pending sign-in, which any
+ * `/two-factor/verify-*` route completes.
+ */
+public struct TwoFactorRedirect: Equatable, Hashable {
+    public var twoFactorRedirect: Bool
+    /**
+     * `totp` and/or `otp`; backup codes are always accepted.
+     */
+    public var twoFactorMethods: [String]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(twoFactorRedirect: Bool, 
+        /**
+         * `totp` and/or `otp`; backup codes are always accepted.
+         */twoFactorMethods: [String]) {
+        self.twoFactorRedirect = twoFactorRedirect
+        self.twoFactorMethods = twoFactorMethods
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension TwoFactorRedirect: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTwoFactorRedirect: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TwoFactorRedirect {
+        return
+            try TwoFactorRedirect(
+                twoFactorRedirect: FfiConverterBool.read(from: &buf), 
+                twoFactorMethods: FfiConverterSequenceString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: TwoFactorRedirect, into buf: inout [UInt8]) {
+        FfiConverterBool.write(value.twoFactorRedirect, into: &buf)
+        FfiConverterSequenceString.write(value.twoFactorMethods, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTwoFactorRedirect_lift(_ buf: RustBuffer) throws -> TwoFactorRedirect {
+    return try FfiConverterTypeTwoFactorRedirect.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTwoFactorRedirect_lower(_ value: TwoFactorRedirect) -> RustBuffer {
+    return FfiConverterTypeTwoFactorRedirect.lower(value)
+}
+
+
+public struct TwoFactorSendOtpBody: Equatable, Hashable {
+    public var trustDevice: Bool?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(trustDevice: Bool? = nil) {
+        self.trustDevice = trustDevice
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension TwoFactorSendOtpBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTwoFactorSendOtpBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TwoFactorSendOtpBody {
+        return
+            try TwoFactorSendOtpBody(
+                trustDevice: FfiConverterOptionBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: TwoFactorSendOtpBody, into buf: inout [UInt8]) {
+        FfiConverterOptionBool.write(value.trustDevice, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTwoFactorSendOtpBody_lift(_ buf: RustBuffer) throws -> TwoFactorSendOtpBody {
+    return try FfiConverterTypeTwoFactorSendOtpBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTwoFactorSendOtpBody_lower(_ value: TwoFactorSendOtpBody) -> RustBuffer {
+    return FfiConverterTypeTwoFactorSendOtpBody.lower(value)
+}
+
+
+public struct TwoFactorTotpUriResponse: Equatable, Hashable {
+    public var totpUri: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(totpUri: String) {
+        self.totpUri = totpUri
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension TwoFactorTotpUriResponse: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTwoFactorTotpUriResponse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TwoFactorTotpUriResponse {
+        return
+            try TwoFactorTotpUriResponse(
+                totpUri: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: TwoFactorTotpUriResponse, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.totpUri, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTwoFactorTotpUriResponse_lift(_ buf: RustBuffer) throws -> TwoFactorTotpUriResponse {
+    return try FfiConverterTypeTwoFactorTotpUriResponse.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTwoFactorTotpUriResponse_lower(_ value: TwoFactorTotpUriResponse) -> RustBuffer {
+    return FfiConverterTypeTwoFactorTotpUriResponse.lower(value)
+}
+
+
+public struct TwoFactorVerifyBackupCodeBody: Equatable, Hashable {
+    public var code: String
+    /**
+     * Check the code without creating a session.
+     */
+    public var disableSession: Bool?
+    public var trustDevice: Bool?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(code: String, 
+        /**
+         * Check the code without creating a session.
+         */disableSession: Bool? = nil, trustDevice: Bool? = nil) {
+        self.code = code
+        self.disableSession = disableSession
+        self.trustDevice = trustDevice
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension TwoFactorVerifyBackupCodeBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTwoFactorVerifyBackupCodeBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TwoFactorVerifyBackupCodeBody {
+        return
+            try TwoFactorVerifyBackupCodeBody(
+                code: FfiConverterString.read(from: &buf), 
+                disableSession: FfiConverterOptionBool.read(from: &buf), 
+                trustDevice: FfiConverterOptionBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: TwoFactorVerifyBackupCodeBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.code, into: &buf)
+        FfiConverterOptionBool.write(value.disableSession, into: &buf)
+        FfiConverterOptionBool.write(value.trustDevice, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTwoFactorVerifyBackupCodeBody_lift(_ buf: RustBuffer) throws -> TwoFactorVerifyBackupCodeBody {
+    return try FfiConverterTypeTwoFactorVerifyBackupCodeBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTwoFactorVerifyBackupCodeBody_lower(_ value: TwoFactorVerifyBackupCodeBody) -> RustBuffer {
+    return FfiConverterTypeTwoFactorVerifyBackupCodeBody.lower(value)
+}
+
+
+public struct TwoFactorVerifyCodeBody: Equatable, Hashable {
+    public var code: String
+    /**
+     * Skip the second factor on this device for 30 days.
+     */
+    public var trustDevice: Bool?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(code: String, 
+        /**
+         * Skip the second factor on this device for 30 days.
+         */trustDevice: Bool? = nil) {
+        self.code = code
+        self.trustDevice = trustDevice
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension TwoFactorVerifyCodeBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTwoFactorVerifyCodeBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TwoFactorVerifyCodeBody {
+        return
+            try TwoFactorVerifyCodeBody(
+                code: FfiConverterString.read(from: &buf), 
+                trustDevice: FfiConverterOptionBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: TwoFactorVerifyCodeBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.code, into: &buf)
+        FfiConverterOptionBool.write(value.trustDevice, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTwoFactorVerifyCodeBody_lift(_ buf: RustBuffer) throws -> TwoFactorVerifyCodeBody {
+    return try FfiConverterTypeTwoFactorVerifyCodeBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTwoFactorVerifyCodeBody_lower(_ value: TwoFactorVerifyCodeBody) -> RustBuffer {
+    return FfiConverterTypeTwoFactorVerifyCodeBody.lower(value)
+}
+
+
+public struct UpdatePasskeyBody: Equatable, Hashable {
     public var id: String
     public var name: String
-    public var email: String
-    public var emailVerified: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(id: String, name: String) {
+        self.id = id
+        self.name = name
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension UpdatePasskeyBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeUpdatePasskeyBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UpdatePasskeyBody {
+        return
+            try UpdatePasskeyBody(
+                id: FfiConverterString.read(from: &buf), 
+                name: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: UpdatePasskeyBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.name, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUpdatePasskeyBody_lift(_ buf: RustBuffer) throws -> UpdatePasskeyBody {
+    return try FfiConverterTypeUpdatePasskeyBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUpdatePasskeyBody_lower(_ value: UpdatePasskeyBody) -> RustBuffer {
+    return FfiConverterTypeUpdatePasskeyBody.lower(value)
+}
+
+
+public struct UpdatePasskeyResponse: Equatable, Hashable {
+    public var passkey: Passkey
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(passkey: Passkey) {
+        self.passkey = passkey
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension UpdatePasskeyResponse: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeUpdatePasskeyResponse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UpdatePasskeyResponse {
+        return
+            try UpdatePasskeyResponse(
+                passkey: FfiConverterTypePasskey.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: UpdatePasskeyResponse, into buf: inout [UInt8]) {
+        FfiConverterTypePasskey.write(value.passkey, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUpdatePasskeyResponse_lift(_ buf: RustBuffer) throws -> UpdatePasskeyResponse {
+    return try FfiConverterTypeUpdatePasskeyResponse.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUpdatePasskeyResponse_lower(_ value: UpdatePasskeyResponse) -> RustBuffer {
+    return FfiConverterTypeUpdatePasskeyResponse.lower(value)
+}
+
+
+public struct UpdateUserBody: Equatable, Hashable {
+    public var name: String?
+    /**
+     * `null` clears the image.
+     */
     public var image: String?
     public var username: String?
     public var displayUsername: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
-    public init(id: String, name: String, email: String, emailVerified: Bool, image: String?, username: String?, displayUsername: String?) {
+    public init(name: String? = nil, 
+        /**
+         * `null` clears the image.
+         */image: String? = nil, username: String? = nil, displayUsername: String? = nil) {
+        self.name = name
+        self.image = image
+        self.username = username
+        self.displayUsername = displayUsername
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension UpdateUserBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeUpdateUserBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UpdateUserBody {
+        return
+            try UpdateUserBody(
+                name: FfiConverterOptionString.read(from: &buf), 
+                image: FfiConverterOptionString.read(from: &buf), 
+                username: FfiConverterOptionString.read(from: &buf), 
+                displayUsername: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: UpdateUserBody, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.name, into: &buf)
+        FfiConverterOptionString.write(value.image, into: &buf)
+        FfiConverterOptionString.write(value.username, into: &buf)
+        FfiConverterOptionString.write(value.displayUsername, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUpdateUserBody_lift(_ buf: RustBuffer) throws -> UpdateUserBody {
+    return try FfiConverterTypeUpdateUserBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUpdateUserBody_lower(_ value: UpdateUserBody) -> RustBuffer {
+    return FfiConverterTypeUpdateUserBody.lower(value)
+}
+
+
+/**
+ * A user. Plugins add their own fields (e.g. `username`).
+ */
+public struct User: Equatable, Hashable {
+    public var id: String
+    public var name: String
+    public var email: String
+    public var emailVerified: Bool
+    public var image: String?
+    /**
+     * ISO-8601 date-time.
+     */
+    public var createdAt: String
+    /**
+     * ISO-8601 date-time.
+     */
+    public var updatedAt: String
+    public var username: String?
+    public var displayUsername: String?
+    public var twoFactorEnabled: Bool?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(id: String, name: String, email: String, emailVerified: Bool, image: String? = nil, 
+        /**
+         * ISO-8601 date-time.
+         */createdAt: String, 
+        /**
+         * ISO-8601 date-time.
+         */updatedAt: String, username: String? = nil, displayUsername: String? = nil, twoFactorEnabled: Bool? = nil) {
         self.id = id
         self.name = name
         self.email = email
         self.emailVerified = emailVerified
         self.image = image
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
         self.username = username
         self.displayUsername = displayUsername
+        self.twoFactorEnabled = twoFactorEnabled
     }
 
     
@@ -1766,8 +6087,11 @@ public struct FfiConverterTypeUser: FfiConverterRustBuffer {
                 email: FfiConverterString.read(from: &buf), 
                 emailVerified: FfiConverterBool.read(from: &buf), 
                 image: FfiConverterOptionString.read(from: &buf), 
+                createdAt: FfiConverterString.read(from: &buf), 
+                updatedAt: FfiConverterString.read(from: &buf), 
                 username: FfiConverterOptionString.read(from: &buf), 
-                displayUsername: FfiConverterOptionString.read(from: &buf)
+                displayUsername: FfiConverterOptionString.read(from: &buf), 
+                twoFactorEnabled: FfiConverterOptionBool.read(from: &buf)
         )
     }
 
@@ -1777,8 +6101,11 @@ public struct FfiConverterTypeUser: FfiConverterRustBuffer {
         FfiConverterString.write(value.email, into: &buf)
         FfiConverterBool.write(value.emailVerified, into: &buf)
         FfiConverterOptionString.write(value.image, into: &buf)
+        FfiConverterString.write(value.createdAt, into: &buf)
+        FfiConverterString.write(value.updatedAt, into: &buf)
         FfiConverterOptionString.write(value.username, into: &buf)
         FfiConverterOptionString.write(value.displayUsername, into: &buf)
+        FfiConverterOptionBool.write(value.twoFactorEnabled, into: &buf)
     }
 }
 
@@ -1795,6 +6122,128 @@ public func FfiConverterTypeUser_lift(_ buf: RustBuffer) throws -> User {
 #endif
 public func FfiConverterTypeUser_lower(_ value: User) -> RustBuffer {
     return FfiConverterTypeUser.lower(value)
+}
+
+
+/**
+ * `verify-email`'s answer: `token` is a new session's when
+ * `autoSignInAfterVerification` is on, else null.
+ */
+public struct VerifyEmailOtpResponse: Equatable, Hashable {
+    public var status: Bool
+    public var token: String?
+    public var user: User
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(status: Bool, token: String? = nil, user: User) {
+        self.status = status
+        self.token = token
+        self.user = user
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension VerifyEmailOtpResponse: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeVerifyEmailOtpResponse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> VerifyEmailOtpResponse {
+        return
+            try VerifyEmailOtpResponse(
+                status: FfiConverterBool.read(from: &buf), 
+                token: FfiConverterOptionString.read(from: &buf), 
+                user: FfiConverterTypeUser.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: VerifyEmailOtpResponse, into buf: inout [UInt8]) {
+        FfiConverterBool.write(value.status, into: &buf)
+        FfiConverterOptionString.write(value.token, into: &buf)
+        FfiConverterTypeUser.write(value.user, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVerifyEmailOtpResponse_lift(_ buf: RustBuffer) throws -> VerifyEmailOtpResponse {
+    return try FfiConverterTypeVerifyEmailOtpResponse.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVerifyEmailOtpResponse_lower(_ value: VerifyEmailOtpResponse) -> RustBuffer {
+    return FfiConverterTypeVerifyEmailOtpResponse.lower(value)
+}
+
+
+public struct VerifyEmailResponse: Equatable, Hashable {
+    public var status: Bool
+    /**
+     * The user when a session exists after verification, else null.
+     */
+    public var user: User?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(status: Bool, 
+        /**
+         * The user when a session exists after verification, else null.
+         */user: User? = nil) {
+        self.status = status
+        self.user = user
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension VerifyEmailResponse: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeVerifyEmailResponse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> VerifyEmailResponse {
+        return
+            try VerifyEmailResponse(
+                status: FfiConverterBool.read(from: &buf), 
+                user: FfiConverterOptionTypeUser.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: VerifyEmailResponse, into buf: inout [UInt8]) {
+        FfiConverterBool.write(value.status, into: &buf)
+        FfiConverterOptionTypeUser.write(value.user, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVerifyEmailResponse_lift(_ buf: RustBuffer) throws -> VerifyEmailResponse {
+    return try FfiConverterTypeVerifyEmailResponse.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVerifyEmailResponse_lower(_ value: VerifyEmailResponse) -> RustBuffer {
+    return FfiConverterTypeVerifyEmailResponse.lower(value)
 }
 
 
@@ -1817,12 +6266,13 @@ enum AuthError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     case PluginNotEnabled(plugin: String, code: String
     )
     /**
-     * The password was right; finish with `twoFactor()` (`TWO_FACTOR_REQUIRED`).
+     * The credentials were right, but a plugin asks for another step first
+     * (e.g. a second factor): `challenge_json` is its answer (`SIGN_IN_CHALLENGE`).
      */
-    case TwoFactorRequired(methods: [String], code: String
+    case ChallengeRequired(challengeJson: String, code: String
     )
     /**
-     * The server could not be reached.
+     * The server could not be reached (the next call tries again).
      */
     case Network(code: String, reason: String
     )
@@ -1869,8 +6319,8 @@ public struct FfiConverterTypeAuthError: FfiConverterRustBuffer {
             plugin: try FfiConverterString.read(from: &buf), 
             code: try FfiConverterString.read(from: &buf)
             )
-        case 3: return .TwoFactorRequired(
-            methods: try FfiConverterSequenceString.read(from: &buf), 
+        case 3: return .ChallengeRequired(
+            challengeJson: try FfiConverterString.read(from: &buf), 
             code: try FfiConverterString.read(from: &buf)
             )
         case 4: return .Network(
@@ -1906,9 +6356,9 @@ public struct FfiConverterTypeAuthError: FfiConverterRustBuffer {
             FfiConverterString.write(code, into: &buf)
             
         
-        case let .TwoFactorRequired(methods,code):
+        case let .ChallengeRequired(challengeJson,code):
             writeInt(&buf, Int32(3))
-            FfiConverterSequenceString.write(methods, into: &buf)
+            FfiConverterString.write(challengeJson, into: &buf)
             FfiConverterString.write(code, into: &buf)
             
         
@@ -1944,36 +6394,31 @@ public func FfiConverterTypeAuthError_lower(_ value: AuthError) -> RustBuffer {
 
 
 /**
- * Server plugins the client mirrors.
+ * The server plugins this library has namespaces for.
  */
 
 public enum ClientPlugin: Equatable, Hashable {
     
     /**
-     * `username`: sign-in by username.
-     */
-    case username
-    /**
-     * `bearer`: sessions as `Authorization: Bearer`.
-     */
-    case bearer
-    /**
-     * `magic-link`: sign-in links by email.
-     */
-    case magicLink
-    /**
-     * `email-otp`: one-time codes by email.
+     * `email-otp`.
      */
     case emailOtp
     /**
-     * `two-factor`: a second factor after the password.
+     * `magic-link`.
+     */
+    case magicLink
+    /**
+     * `passkey`.
+     */
+    case passkey
+    /**
+     * `two-factor`.
      */
     case twoFactor
     /**
-     * `passkey`: WebAuthn; ceremonies run in the platform authenticator
-     * (ASAuthorization, Credential Manager) through the generated `passkey*Json` routes.
+     * `username`.
      */
-    case passkey
+    case username
 
 
 
@@ -1995,17 +6440,15 @@ public struct FfiConverterTypeClientPlugin: FfiConverterRustBuffer {
         let variant: Int32 = try readInt(&buf)
         switch variant {
         
-        case 1: return .username
+        case 1: return .emailOtp
         
-        case 2: return .bearer
+        case 2: return .magicLink
         
-        case 3: return .magicLink
+        case 3: return .passkey
         
-        case 4: return .emailOtp
+        case 4: return .twoFactor
         
-        case 5: return .twoFactor
-        
-        case 6: return .passkey
+        case 5: return .username
         
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -2015,28 +6458,24 @@ public struct FfiConverterTypeClientPlugin: FfiConverterRustBuffer {
         switch value {
         
         
-        case .username:
+        case .emailOtp:
             writeInt(&buf, Int32(1))
         
         
-        case .bearer:
+        case .magicLink:
             writeInt(&buf, Int32(2))
         
         
-        case .magicLink:
+        case .passkey:
             writeInt(&buf, Int32(3))
         
         
-        case .emailOtp:
+        case .twoFactor:
             writeInt(&buf, Int32(4))
         
         
-        case .twoFactor:
+        case .username:
             writeInt(&buf, Int32(5))
-        
-        
-        case .passkey:
-            writeInt(&buf, Int32(6))
         
         }
     }
@@ -2057,6 +6496,105 @@ public func FfiConverterTypeClientPlugin_lower(_ value: ClientPlugin) -> RustBuf
     return FfiConverterTypeClientPlugin.lower(value)
 }
 
+
+
+/**
+ * What a sign-in answers: a session, or a plugin's challenge (e.g. a second factor).
+ */
+
+public enum SignInResult: Equatable, Hashable {
+    
+    case signInResponse(value: SignInResponse
+    )
+    case twoFactorRedirect(value: TwoFactorRedirect
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension SignInResult: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSignInResult: FfiConverterRustBuffer {
+    typealias SwiftType = SignInResult
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SignInResult {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .signInResponse(value: try FfiConverterTypeSignInResponse.read(from: &buf)
+        )
+        
+        case 2: return .twoFactorRedirect(value: try FfiConverterTypeTwoFactorRedirect.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: SignInResult, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .signInResponse(value):
+            writeInt(&buf, Int32(1))
+            FfiConverterTypeSignInResponse.write(value, into: &buf)
+            
+        
+        case let .twoFactorRedirect(value):
+            writeInt(&buf, Int32(2))
+            FfiConverterTypeTwoFactorRedirect.write(value, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSignInResult_lift(_ buf: RustBuffer) throws -> SignInResult {
+    return try FfiConverterTypeSignInResult.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSignInResult_lower(_ value: SignInResult) -> RustBuffer {
+    return FfiConverterTypeSignInResult.lower(value)
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionBool: FfiConverterRustBuffer {
+    typealias SwiftType = Bool?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterBool.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterBool.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
@@ -2109,6 +6647,30 @@ fileprivate struct FfiConverterOptionTypeTokenStorage: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeDeleteUserBody: FfiConverterRustBuffer {
+    typealias SwiftType = DeleteUserBody?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeDeleteUserBody.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeDeleteUserBody.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeSessionWithUser: FfiConverterRustBuffer {
     typealias SwiftType = SessionWithUser?
 
@@ -2125,6 +6687,126 @@ fileprivate struct FfiConverterOptionTypeSessionWithUser: FfiConverterRustBuffer
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeSessionWithUser.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeSignOutBody: FfiConverterRustBuffer {
+    typealias SwiftType = SignOutBody?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeSignOutBody.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeSignOutBody.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeTwoFactorSendOtpBody: FfiConverterRustBuffer {
+    typealias SwiftType = TwoFactorSendOtpBody?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeTwoFactorSendOtpBody.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeTwoFactorSendOtpBody.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeUpdateUserBody: FfiConverterRustBuffer {
+    typealias SwiftType = UpdateUserBody?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeUpdateUserBody.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeUpdateUserBody.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeUser: FfiConverterRustBuffer {
+    typealias SwiftType = User?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeUser.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeUser.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionSequenceString: FfiConverterRustBuffer {
+    typealias SwiftType = [String]?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterSequenceString.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterSequenceString.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -2150,6 +6832,106 @@ fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterString.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeAccountDto: FfiConverterRustBuffer {
+    typealias SwiftType = [AccountDto]
+
+    public static func write(_ value: [AccountDto], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeAccountDto.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [AccountDto] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [AccountDto]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeAccountDto.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypePasskey: FfiConverterRustBuffer {
+    typealias SwiftType = [Passkey]
+
+    public static func write(_ value: [Passkey], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypePasskey.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Passkey] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Passkey]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypePasskey.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypePluginInfo: FfiConverterRustBuffer {
+    typealias SwiftType = [PluginInfo]
+
+    public static func write(_ value: [PluginInfo], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypePluginInfo.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [PluginInfo] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [PluginInfo]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypePluginInfo.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeSession: FfiConverterRustBuffer {
+    typealias SwiftType = [Session]
+
+    public static func write(_ value: [Session], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeSession.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Session] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Session]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeSession.read(from: &buf))
         }
         return seq
     }
@@ -2243,25 +7025,28 @@ private let initializationResult: InitializationResult = {
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
     }
-    if (uniffi_gatehouse_mobile_checksum_method_authclient_get_session() != 34405) {
+    if (uniffi_gatehouse_mobile_checksum_method_authclient_request() != 10294) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_gatehouse_mobile_checksum_method_authclient_request() != 3436) {
+    if (uniffi_gatehouse_mobile_checksum_method_authclient_session_token() != 39640) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_gatehouse_mobile_checksum_method_authclient_sign_in_email() != 15052) {
+    if (uniffi_gatehouse_mobile_checksum_method_authclient_core() != 62841) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_gatehouse_mobile_checksum_method_authclient_sign_out() != 11290) {
+    if (uniffi_gatehouse_mobile_checksum_method_authclient_email_otp() != 57233) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_gatehouse_mobile_checksum_method_authclient_sign_up_email() != 12252) {
+    if (uniffi_gatehouse_mobile_checksum_method_authclient_magic_link() != 46409) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_gatehouse_mobile_checksum_method_authclient_two_factor() != 59713) {
+    if (uniffi_gatehouse_mobile_checksum_method_authclient_passkey() != 14074) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_gatehouse_mobile_checksum_method_authclient_username() != 47591) {
+    if (uniffi_gatehouse_mobile_checksum_method_authclient_two_factor() != 3647) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_authclient_username() != 40710) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gatehouse_mobile_checksum_method_tokenstorage_load() != 43505) {
@@ -2270,34 +7055,160 @@ private let initializationResult: InitializationResult = {
     if (uniffi_gatehouse_mobile_checksum_method_tokenstorage_save() != 2338) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_gatehouse_mobile_checksum_method_twofactorapi_disable() != 9626) {
+    if (uniffi_gatehouse_mobile_checksum_method_coreapi_change_email() != 10797) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_gatehouse_mobile_checksum_method_twofactorapi_enable() != 43760) {
+    if (uniffi_gatehouse_mobile_checksum_method_coreapi_change_password() != 41138) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_gatehouse_mobile_checksum_method_twofactorapi_send_otp() != 48835) {
+    if (uniffi_gatehouse_mobile_checksum_method_coreapi_delete_user() != 29407) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_gatehouse_mobile_checksum_method_twofactorapi_verify_backup_code() != 63512) {
+    if (uniffi_gatehouse_mobile_checksum_method_coreapi_delete_user_callback() != 61739) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_gatehouse_mobile_checksum_method_twofactorapi_verify_otp() != 51321) {
+    if (uniffi_gatehouse_mobile_checksum_method_coreapi_error_page() != 54263) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_gatehouse_mobile_checksum_method_twofactorapi_verify_totp() != 24708) {
+    if (uniffi_gatehouse_mobile_checksum_method_coreapi_forget_password() != 4929) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_gatehouse_mobile_checksum_method_usernameapi_is_available() != 53462) {
+    if (uniffi_gatehouse_mobile_checksum_method_coreapi_get_session() != 37545) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_gatehouse_mobile_checksum_method_usernameapi_sign_in() != 46047) {
+    if (uniffi_gatehouse_mobile_checksum_method_coreapi_list_accounts() != 11031) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_gatehouse_mobile_checksum_method_usernameapi_sign_up() != 17385) {
+    if (uniffi_gatehouse_mobile_checksum_method_coreapi_list_plugins() != 62789) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_gatehouse_mobile_checksum_constructor_authclient_new() != 28829) {
+    if (uniffi_gatehouse_mobile_checksum_method_coreapi_list_sessions() != 8729) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_coreapi_ok() != 63546) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_coreapi_request_password_reset() != 45528) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_coreapi_reset_password() != 44293) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_coreapi_reset_password_callback() != 7375) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_coreapi_revoke_other_sessions() != 45838) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_coreapi_revoke_session() != 56470) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_coreapi_revoke_sessions() != 992) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_coreapi_send_verification_email() != 27206) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_coreapi_set_password() != 33541) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_coreapi_sign_in_email() != 62496) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_coreapi_sign_out() != 5140) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_coreapi_sign_up_email() != 2024) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_coreapi_update_user() != 678) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_coreapi_verify_email() != 12017) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_emailotpapi_check_verification_otp() != 62623) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_emailotpapi_forget_password_email_otp() != 17697) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_emailotpapi_request_password_reset() != 57858) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_emailotpapi_reset_password() != 36056) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_emailotpapi_send_verification_otp() != 21183) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_emailotpapi_sign_in_email_otp() != 29246) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_emailotpapi_verify_email() != 23424) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_magiclinkapi_sign_in_magic_link() != 15203) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_magiclinkapi_verify() != 21587) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_passkeyapi_delete_passkey() != 35660) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_passkeyapi_generate_authenticate_options() != 11339) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_passkeyapi_generate_register_options() != 54855) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_passkeyapi_list_user_passkeys() != 49410) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_passkeyapi_update_passkey() != 48287) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_passkeyapi_verify_authentication() != 9521) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_passkeyapi_verify_registration() != 11855) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_twofactorapi_disable() != 51625) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_twofactorapi_enable() != 16786) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_twofactorapi_generate_backup_codes() != 46203) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_twofactorapi_get_totp_uri() != 31971) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_twofactorapi_send_otp() != 31544) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_twofactorapi_verify_backup_code() != 39263) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_twofactorapi_verify_otp() != 51655) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_twofactorapi_verify_totp() != 2182) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_usernameapi_is_username_available() != 19857) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_usernameapi_sign_in_username() != 5763) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_constructor_authclient_new() != 14290) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_constructor_authclient_with_bearer() != 12255) {
         return InitializationResult.apiChecksumMismatch
     }
 

@@ -710,15 +710,17 @@ internal object IntegrityCheckingUniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
-    external fun uniffi_gatehouse_mobile_checksum_method_authclient_get_session(
-    ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_authclient_request(
     ): Int
-    external fun uniffi_gatehouse_mobile_checksum_method_authclient_sign_in_email(
+    external fun uniffi_gatehouse_mobile_checksum_method_authclient_session_token(
     ): Int
-    external fun uniffi_gatehouse_mobile_checksum_method_authclient_sign_out(
+    external fun uniffi_gatehouse_mobile_checksum_method_authclient_core(
     ): Int
-    external fun uniffi_gatehouse_mobile_checksum_method_authclient_sign_up_email(
+    external fun uniffi_gatehouse_mobile_checksum_method_authclient_email_otp(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_authclient_magic_link(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_authclient_passkey(
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_authclient_two_factor(
     ): Int
@@ -728,9 +730,93 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_tokenstorage_save(
     ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_coreapi_change_email(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_coreapi_change_password(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_coreapi_delete_user(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_coreapi_delete_user_callback(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_coreapi_error_page(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_coreapi_forget_password(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_coreapi_get_session(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_coreapi_list_accounts(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_coreapi_list_plugins(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_coreapi_list_sessions(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_coreapi_ok(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_coreapi_request_password_reset(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_coreapi_reset_password(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_coreapi_reset_password_callback(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_coreapi_revoke_other_sessions(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_coreapi_revoke_session(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_coreapi_revoke_sessions(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_coreapi_send_verification_email(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_coreapi_set_password(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_coreapi_sign_in_email(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_coreapi_sign_out(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_coreapi_sign_up_email(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_coreapi_update_user(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_coreapi_verify_email(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_emailotpapi_check_verification_otp(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_emailotpapi_forget_password_email_otp(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_emailotpapi_request_password_reset(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_emailotpapi_reset_password(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_emailotpapi_send_verification_otp(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_emailotpapi_sign_in_email_otp(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_emailotpapi_verify_email(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_magiclinkapi_sign_in_magic_link(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_magiclinkapi_verify(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_passkeyapi_delete_passkey(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_passkeyapi_generate_authenticate_options(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_passkeyapi_generate_register_options(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_passkeyapi_list_user_passkeys(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_passkeyapi_update_passkey(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_passkeyapi_verify_authentication(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_passkeyapi_verify_registration(
+    ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_twofactorapi_disable(
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_twofactorapi_enable(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_twofactorapi_generate_backup_codes(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_twofactorapi_get_totp_uri(
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_twofactorapi_send_otp(
     ): Int
@@ -740,13 +826,13 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_twofactorapi_verify_totp(
     ): Int
-    external fun uniffi_gatehouse_mobile_checksum_method_usernameapi_is_available(
+    external fun uniffi_gatehouse_mobile_checksum_method_usernameapi_is_username_available(
     ): Int
-    external fun uniffi_gatehouse_mobile_checksum_method_usernameapi_sign_in(
-    ): Int
-    external fun uniffi_gatehouse_mobile_checksum_method_usernameapi_sign_up(
+    external fun uniffi_gatehouse_mobile_checksum_method_usernameapi_sign_in_username(
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_constructor_authclient_new(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_constructor_authclient_with_bearer(
     ): Int
     external fun ffi_gatehouse_mobile_uniffi_contract_version(
     ): Int
@@ -775,15 +861,19 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_gatehouse_mobile_fn_constructor_authclient_new(`baseUrl`: RustBuffer.ByValue,`plugins`: RustBuffer.ByValue,`storage`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
-    external fun uniffi_gatehouse_mobile_fn_method_authclient_get_session(`ptr`: Long,
+    external fun uniffi_gatehouse_mobile_fn_constructor_authclient_with_bearer(`baseUrl`: RustBuffer.ByValue,`plugins`: RustBuffer.ByValue,`storage`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_gatehouse_mobile_fn_method_authclient_request(`ptr`: Long,`method`: RustBuffer.ByValue,`path`: RustBuffer.ByValue,`bodyJson`: RustBuffer.ByValue,`plugin`: RustBuffer.ByValue,
     ): Long
-    external fun uniffi_gatehouse_mobile_fn_method_authclient_sign_in_email(`ptr`: Long,`email`: RustBuffer.ByValue,`password`: RustBuffer.ByValue,
+    external fun uniffi_gatehouse_mobile_fn_method_authclient_session_token(`ptr`: Long,
     ): Long
-    external fun uniffi_gatehouse_mobile_fn_method_authclient_sign_out(`ptr`: Long,
+    external fun uniffi_gatehouse_mobile_fn_method_authclient_core(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
-    external fun uniffi_gatehouse_mobile_fn_method_authclient_sign_up_email(`ptr`: Long,`name`: RustBuffer.ByValue,`email`: RustBuffer.ByValue,`password`: RustBuffer.ByValue,
+    external fun uniffi_gatehouse_mobile_fn_method_authclient_email_otp(`ptr`: Long,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_authclient_magic_link(`ptr`: Long,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_authclient_passkey(`ptr`: Long,
     ): Long
     external fun uniffi_gatehouse_mobile_fn_method_authclient_two_factor(`ptr`: Long,
     ): Long
@@ -799,31 +889,129 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_gatehouse_mobile_fn_method_tokenstorage_save(`ptr`: Long,`token`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_gatehouse_mobile_fn_clone_coreapi(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_free_coreapi(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_gatehouse_mobile_fn_method_coreapi_change_email(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_coreapi_change_password(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_coreapi_delete_user(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_coreapi_delete_user_callback(`ptr`: Long,`token`: RustBuffer.ByValue,`callbackUrl`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_coreapi_error_page(`ptr`: Long,`error`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_coreapi_forget_password(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_coreapi_get_session(`ptr`: Long,`disableRefresh`: RustBuffer.ByValue,`disableCookieCache`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_coreapi_list_accounts(`ptr`: Long,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_coreapi_list_plugins(`ptr`: Long,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_coreapi_list_sessions(`ptr`: Long,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_coreapi_ok(`ptr`: Long,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_coreapi_request_password_reset(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_coreapi_reset_password(`ptr`: Long,`token`: RustBuffer.ByValue,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_coreapi_reset_password_callback(`ptr`: Long,`token`: RustBuffer.ByValue,`callbackUrl`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_coreapi_revoke_other_sessions(`ptr`: Long,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_coreapi_revoke_session(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_coreapi_revoke_sessions(`ptr`: Long,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_coreapi_send_verification_email(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_coreapi_set_password(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_coreapi_sign_in_email(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_coreapi_sign_out(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_coreapi_sign_up_email(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_coreapi_update_user(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_coreapi_verify_email(`ptr`: Long,`token`: RustBuffer.ByValue,`callbackUrl`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_clone_emailotpapi(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_free_emailotpapi(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_gatehouse_mobile_fn_method_emailotpapi_check_verification_otp(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_emailotpapi_forget_password_email_otp(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_emailotpapi_request_password_reset(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_emailotpapi_reset_password(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_emailotpapi_send_verification_otp(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_emailotpapi_sign_in_email_otp(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_emailotpapi_verify_email(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_clone_magiclinkapi(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_free_magiclinkapi(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_gatehouse_mobile_fn_method_magiclinkapi_sign_in_magic_link(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_magiclinkapi_verify(`ptr`: Long,`token`: RustBuffer.ByValue,`callbackUrl`: RustBuffer.ByValue,`newUserCallbackUrl`: RustBuffer.ByValue,`errorCallbackUrl`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_clone_passkeyapi(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_free_passkeyapi(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_gatehouse_mobile_fn_method_passkeyapi_delete_passkey(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_passkeyapi_generate_authenticate_options(`ptr`: Long,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_passkeyapi_generate_register_options(`ptr`: Long,`authenticatorAttachment`: RustBuffer.ByValue,`name`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_passkeyapi_list_user_passkeys(`ptr`: Long,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_passkeyapi_update_passkey(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_passkeyapi_verify_authentication(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_passkeyapi_verify_registration(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_gatehouse_mobile_fn_clone_twofactorapi(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_gatehouse_mobile_fn_free_twofactorapi(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_gatehouse_mobile_fn_method_twofactorapi_disable(`ptr`: Long,`password`: RustBuffer.ByValue,
+    external fun uniffi_gatehouse_mobile_fn_method_twofactorapi_disable(`ptr`: Long,`body`: RustBuffer.ByValue,
     ): Long
-    external fun uniffi_gatehouse_mobile_fn_method_twofactorapi_enable(`ptr`: Long,`password`: RustBuffer.ByValue,
+    external fun uniffi_gatehouse_mobile_fn_method_twofactorapi_enable(`ptr`: Long,`body`: RustBuffer.ByValue,
     ): Long
-    external fun uniffi_gatehouse_mobile_fn_method_twofactorapi_send_otp(`ptr`: Long,
+    external fun uniffi_gatehouse_mobile_fn_method_twofactorapi_generate_backup_codes(`ptr`: Long,`body`: RustBuffer.ByValue,
     ): Long
-    external fun uniffi_gatehouse_mobile_fn_method_twofactorapi_verify_backup_code(`ptr`: Long,`code`: RustBuffer.ByValue,`trustDevice`: Byte,
+    external fun uniffi_gatehouse_mobile_fn_method_twofactorapi_get_totp_uri(`ptr`: Long,`body`: RustBuffer.ByValue,
     ): Long
-    external fun uniffi_gatehouse_mobile_fn_method_twofactorapi_verify_otp(`ptr`: Long,`code`: RustBuffer.ByValue,`trustDevice`: Byte,
+    external fun uniffi_gatehouse_mobile_fn_method_twofactorapi_send_otp(`ptr`: Long,`body`: RustBuffer.ByValue,
     ): Long
-    external fun uniffi_gatehouse_mobile_fn_method_twofactorapi_verify_totp(`ptr`: Long,`code`: RustBuffer.ByValue,`trustDevice`: Byte,
+    external fun uniffi_gatehouse_mobile_fn_method_twofactorapi_verify_backup_code(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_twofactorapi_verify_otp(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_twofactorapi_verify_totp(`ptr`: Long,`body`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_gatehouse_mobile_fn_clone_usernameapi(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_gatehouse_mobile_fn_free_usernameapi(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_gatehouse_mobile_fn_method_usernameapi_is_available(`ptr`: Long,`username`: RustBuffer.ByValue,
+    external fun uniffi_gatehouse_mobile_fn_method_usernameapi_is_username_available(`ptr`: Long,`body`: RustBuffer.ByValue,
     ): Long
-    external fun uniffi_gatehouse_mobile_fn_method_usernameapi_sign_in(`ptr`: Long,`username`: RustBuffer.ByValue,`password`: RustBuffer.ByValue,
-    ): Long
-    external fun uniffi_gatehouse_mobile_fn_method_usernameapi_sign_up(`ptr`: Long,`name`: RustBuffer.ByValue,`email`: RustBuffer.ByValue,`password`: RustBuffer.ByValue,`username`: RustBuffer.ByValue,
+    external fun uniffi_gatehouse_mobile_fn_method_usernameapi_sign_in_username(`ptr`: Long,`body`: RustBuffer.ByValue,
     ): Long
     external fun ffi_gatehouse_mobile_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -944,25 +1132,28 @@ private fun uniffiCheckContractApiVersion(lib: IntegrityCheckingUniffiLib) {
 }
 @Suppress("UNUSED_PARAMETER")
 private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
-    if ((lib.uniffi_gatehouse_mobile_checksum_method_authclient_get_session() and 0xFFFF) != 34405) {
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_authclient_request() and 0xFFFF) != 10294) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_gatehouse_mobile_checksum_method_authclient_request() and 0xFFFF) != 3436) {
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_authclient_session_token() and 0xFFFF) != 39640) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_gatehouse_mobile_checksum_method_authclient_sign_in_email() and 0xFFFF) != 15052) {
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_authclient_core() and 0xFFFF) != 62841) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_gatehouse_mobile_checksum_method_authclient_sign_out() and 0xFFFF) != 11290) {
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_authclient_email_otp() and 0xFFFF) != 57233) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_gatehouse_mobile_checksum_method_authclient_sign_up_email() and 0xFFFF) != 12252) {
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_authclient_magic_link() and 0xFFFF) != 46409) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_gatehouse_mobile_checksum_method_authclient_two_factor() and 0xFFFF) != 59713) {
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_authclient_passkey() and 0xFFFF) != 14074) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_gatehouse_mobile_checksum_method_authclient_username() and 0xFFFF) != 47591) {
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_authclient_two_factor() and 0xFFFF) != 3647) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_authclient_username() and 0xFFFF) != 40710) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_tokenstorage_load() and 0xFFFF) != 43505) {
@@ -971,34 +1162,160 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_gatehouse_mobile_checksum_method_tokenstorage_save() and 0xFFFF) != 2338) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_gatehouse_mobile_checksum_method_twofactorapi_disable() and 0xFFFF) != 9626) {
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_change_email() and 0xFFFF) != 10797) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_gatehouse_mobile_checksum_method_twofactorapi_enable() and 0xFFFF) != 43760) {
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_change_password() and 0xFFFF) != 41138) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_gatehouse_mobile_checksum_method_twofactorapi_send_otp() and 0xFFFF) != 48835) {
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_delete_user() and 0xFFFF) != 29407) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_gatehouse_mobile_checksum_method_twofactorapi_verify_backup_code() and 0xFFFF) != 63512) {
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_delete_user_callback() and 0xFFFF) != 61739) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_gatehouse_mobile_checksum_method_twofactorapi_verify_otp() and 0xFFFF) != 51321) {
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_error_page() and 0xFFFF) != 54263) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_gatehouse_mobile_checksum_method_twofactorapi_verify_totp() and 0xFFFF) != 24708) {
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_forget_password() and 0xFFFF) != 4929) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_gatehouse_mobile_checksum_method_usernameapi_is_available() and 0xFFFF) != 53462) {
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_get_session() and 0xFFFF) != 37545) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_gatehouse_mobile_checksum_method_usernameapi_sign_in() and 0xFFFF) != 46047) {
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_list_accounts() and 0xFFFF) != 11031) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_gatehouse_mobile_checksum_method_usernameapi_sign_up() and 0xFFFF) != 17385) {
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_list_plugins() and 0xFFFF) != 62789) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_gatehouse_mobile_checksum_constructor_authclient_new() and 0xFFFF) != 28829) {
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_list_sessions() and 0xFFFF) != 8729) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_ok() and 0xFFFF) != 63546) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_request_password_reset() and 0xFFFF) != 45528) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_reset_password() and 0xFFFF) != 44293) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_reset_password_callback() and 0xFFFF) != 7375) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_revoke_other_sessions() and 0xFFFF) != 45838) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_revoke_session() and 0xFFFF) != 56470) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_revoke_sessions() and 0xFFFF) != 992) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_send_verification_email() and 0xFFFF) != 27206) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_set_password() and 0xFFFF) != 33541) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_sign_in_email() and 0xFFFF) != 62496) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_sign_out() and 0xFFFF) != 5140) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_sign_up_email() and 0xFFFF) != 2024) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_update_user() and 0xFFFF) != 678) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_verify_email() and 0xFFFF) != 12017) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_emailotpapi_check_verification_otp() and 0xFFFF) != 62623) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_emailotpapi_forget_password_email_otp() and 0xFFFF) != 17697) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_emailotpapi_request_password_reset() and 0xFFFF) != 57858) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_emailotpapi_reset_password() and 0xFFFF) != 36056) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_emailotpapi_send_verification_otp() and 0xFFFF) != 21183) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_emailotpapi_sign_in_email_otp() and 0xFFFF) != 29246) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_emailotpapi_verify_email() and 0xFFFF) != 23424) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_magiclinkapi_sign_in_magic_link() and 0xFFFF) != 15203) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_magiclinkapi_verify() and 0xFFFF) != 21587) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_passkeyapi_delete_passkey() and 0xFFFF) != 35660) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_passkeyapi_generate_authenticate_options() and 0xFFFF) != 11339) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_passkeyapi_generate_register_options() and 0xFFFF) != 54855) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_passkeyapi_list_user_passkeys() and 0xFFFF) != 49410) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_passkeyapi_update_passkey() and 0xFFFF) != 48287) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_passkeyapi_verify_authentication() and 0xFFFF) != 9521) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_passkeyapi_verify_registration() and 0xFFFF) != 11855) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_twofactorapi_disable() and 0xFFFF) != 51625) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_twofactorapi_enable() and 0xFFFF) != 16786) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_twofactorapi_generate_backup_codes() and 0xFFFF) != 46203) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_twofactorapi_get_totp_uri() and 0xFFFF) != 31971) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_twofactorapi_send_otp() and 0xFFFF) != 31544) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_twofactorapi_verify_backup_code() and 0xFFFF) != 39263) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_twofactorapi_verify_otp() and 0xFFFF) != 51655) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_twofactorapi_verify_totp() and 0xFFFF) != 2182) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_usernameapi_is_username_available() and 0xFFFF) != 19857) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_usernameapi_sign_in_username() and 0xFFFF) != 5763) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_constructor_authclient_new() and 0xFFFF) != 14290) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_constructor_authclient_with_bearer() and 0xFFFF) != 12255) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
 }
@@ -1259,6 +1576,29 @@ public object FfiConverterUShort: FfiConverter<UShort, Short> {
 /**
  * @suppress
  */
+public object FfiConverterLong: FfiConverter<Long, Long> {
+    override fun lift(value: Long): Long {
+        return value
+    }
+
+    override fun read(buf: ByteBuffer): Long {
+        return buf.getLong()
+    }
+
+    override fun lower(value: Long): Long {
+        return value
+    }
+
+    override fun allocationSize(value: Long) = 8UL
+
+    override fun write(value: Long, buf: ByteBuffer) {
+        buf.putLong(value)
+    }
+}
+
+/**
+ * @suppress
+ */
 public object FfiConverterBoolean: FfiConverter<Boolean, Byte> {
     override fun lift(value: Byte): Boolean {
         return value.toInt() != 0
@@ -1434,39 +1774,56 @@ public object FfiConverterString: FfiConverter<String, RustBuffer.ByValue> {
 
 /**
  * A client for one server. Connects on first use, checking that the server
- * has every registered plugin.
+ * has every registered plugin; a failed connection (server down, offline)
+ * is not kept: the next call tries again.
  */
 public interface AuthClientInterface {
     
     /**
-     * The current session, or `None` when signed out.
-     */
-    suspend fun `getSession`(): SessionWithUser?
-    
-    /**
-     * Any route by method and path (under the API base), JSON in and out.
-     * `plugin`, when given, must be registered here and enabled on the
-     * server, or no request is sent. The spec-generated `*Json` extension
-     * functions (generated/kotlin/.../Routes.kt, generated/swift/Routes.swift)
-     * call this, so a new server route reaches Kotlin and Swift on `cargo codegen`.
+     * Any route by method and path (under the API base), JSON in and out:
+     * the escape hatch beside the typed namespaces (the generated `*Json`
+     * functions call it). `plugin`, when given, must be registered here and
+     * enabled on the server, or no request is sent.
      */
     suspend fun `request`(`method`: kotlin.String, `path`: kotlin.String, `bodyJson`: kotlin.String?, `plugin`: kotlin.String?): kotlin.String
     
-    suspend fun `signInEmail`(`email`: kotlin.String, `password`: kotlin.String): SignInResult
-    
-    suspend fun `signOut`()
-    
-    suspend fun `signUpEmail`(`name`: kotlin.String, `email`: kotlin.String, `password`: kotlin.String): SignInResult
+    /**
+     * The stored session token (`token.signature`), if signed in.
+     */
+    suspend fun `sessionToken`(): kotlin.String?
     
     /**
-     * The `two-factor` plugin's routes; `PluginNotEnabled` unless registered
-     * here and enabled on the server.
+     * Every core operation.
+     */
+    fun `core`(): CoreApi
+    
+    /**
+     * The `email-otp` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
+     */
+    suspend fun `emailOtp`(): EmailOtpApi
+    
+    /**
+     * The `magic-link` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
+     */
+    suspend fun `magicLink`(): MagicLinkApi
+    
+    /**
+     * The `passkey` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
+     */
+    suspend fun `passkey`(): PasskeyApi
+    
+    /**
+     * The `two-factor` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
      */
     suspend fun `twoFactor`(): TwoFactorApi
     
     /**
-     * The `username` plugin's routes; `PluginNotEnabled` unless registered
-     * here and enabled on the server.
+     * The `username` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
      */
     suspend fun `username`(): UsernameApi
     
@@ -1475,7 +1832,8 @@ public interface AuthClientInterface {
 
 /**
  * A client for one server. Connects on first use, checking that the server
- * has every registered plugin.
+ * has every registered plugin; a failed connection (server down, offline)
+ * is not kept: the next call tries again.
  */
 open class AuthClient: Disposable, AutoCloseable, AuthClientInterface
 {
@@ -1502,7 +1860,8 @@ open class AuthClient: Disposable, AutoCloseable, AuthClientInterface
         this.cleanable = null
     }
     /**
-     * `base_url`: `http://host:port` (the API lives under `/api/auth`).
+     * `base_url`: `http://host:port` (the API lives under `/api/auth`);
+     * `plugins`: the server plugins this client mirrors.
      */
     constructor(`baseUrl`: kotlin.String, `plugins`: List<ClientPlugin>, `storage`: TokenStorage?) :
         this(UniffiWithHandle, 
@@ -1594,35 +1953,10 @@ open class AuthClient: Disposable, AutoCloseable, AuthClientInterface
 
     
     /**
-     * The current session, or `None` when signed out.
-     */
-    @Throws(AuthException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `getSession`() : SessionWithUser? {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_gatehouse_mobile_fn_method_authclient_get_session(
-                uniffiHandle,
-                
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
-        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
-        // lift function
-        { FfiConverterOptionalTypeSessionWithUser.lift(it) },
-        // Error FFI converter
-        AuthException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * Any route by method and path (under the API base), JSON in and out.
-     * `plugin`, when given, must be registered here and enabled on the
-     * server, or no request is sent. The spec-generated `*Json` extension
-     * functions (generated/kotlin/.../Routes.kt, generated/swift/Routes.swift)
-     * call this, so a new server route reaches Kotlin and Swift on `cargo codegen`.
+     * Any route by method and path (under the API base), JSON in and out:
+     * the escape hatch beside the typed namespaces (the generated `*Json`
+     * functions call it). `plugin`, when given, must be registered here and
+     * enabled on the server, or no request is sent.
      */
     @Throws(AuthException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
@@ -1649,69 +1983,24 @@ open class AuthClient: Disposable, AutoCloseable, AuthClientInterface
     }
 
     
+    /**
+     * The stored session token (`token.signature`), if signed in.
+     */
     @Throws(AuthException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `signInEmail`(`email`: kotlin.String, `password`: kotlin.String) : SignInResult {
+    override suspend fun `sessionToken`() : kotlin.String? {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_gatehouse_mobile_fn_method_authclient_sign_in_email(
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_authclient_session_token(
                 uniffiHandle,
                 
-        FfiConverterString.lower(`email`),
-        FfiConverterString.lower(`password`),
             )
         },
         { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
         { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
         { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
         // lift function
-        { FfiConverterTypeSignInResult.lift(it) },
-        // Error FFI converter
-        AuthException.ErrorHandler,
-    )
-    }
-
-    
-    @Throws(AuthException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `signOut`() {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_gatehouse_mobile_fn_method_authclient_sign_out(
-                uniffiHandle,
-                
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_void(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_void(future, continuation) },
-        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_void(future) },
-        // lift function
-        { },
-        
-        // Error FFI converter
-        AuthException.ErrorHandler,
-    )
-    }
-
-    
-    @Throws(AuthException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `signUpEmail`(`name`: kotlin.String, `email`: kotlin.String, `password`: kotlin.String) : SignInResult {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_gatehouse_mobile_fn_method_authclient_sign_up_email(
-                uniffiHandle,
-                
-        FfiConverterString.lower(`name`),
-        FfiConverterString.lower(`email`),
-        FfiConverterString.lower(`password`),
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
-        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
-        // lift function
-        { FfiConverterTypeSignInResult.lift(it) },
+        { FfiConverterOptionalString.lift(it) },
         // Error FFI converter
         AuthException.ErrorHandler,
     )
@@ -1719,8 +2008,99 @@ open class AuthClient: Disposable, AutoCloseable, AuthClientInterface
 
     
     /**
-     * The `two-factor` plugin's routes; `PluginNotEnabled` unless registered
-     * here and enabled on the server.
+     * Every core operation.
+     */override fun `core`(): CoreApi {
+            return FfiConverterTypeCoreApi.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_gatehouse_mobile_fn_method_authclient_core(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The `email-otp` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `emailOtp`() : EmailOtpApi {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_authclient_email_otp(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_u64(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_u64(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_u64(future) },
+        // lift function
+        { FfiConverterTypeEmailOtpApi.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The `magic-link` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `magicLink`() : MagicLinkApi {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_authclient_magic_link(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_u64(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_u64(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_u64(future) },
+        // lift function
+        { FfiConverterTypeMagicLinkApi.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The `passkey` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `passkey`() : PasskeyApi {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_authclient_passkey(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_u64(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_u64(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_u64(future) },
+        // lift function
+        { FfiConverterTypePasskeyApi.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The `two-factor` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
      */
     @Throws(AuthException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
@@ -1744,8 +2124,8 @@ open class AuthClient: Disposable, AutoCloseable, AuthClientInterface
 
     
     /**
-     * The `username` plugin's routes; `PluginNotEnabled` unless registered
-     * here and enabled on the server.
+     * The `username` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
      */
     @Throws(AuthException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
@@ -1773,11 +2153,27 @@ open class AuthClient: Disposable, AutoCloseable, AuthClientInterface
 
 
     
-    
+    companion object {
+        
     /**
-     * @suppress
-     */
-    companion object
+     * As `new`, with the session sent as `Authorization: Bearer` (the
+     * server's `bearer` plugin).
+     */ fun `withBearer`(`baseUrl`: kotlin.String, `plugins`: List<ClientPlugin>, `storage`: TokenStorage?): AuthClient {
+            return FfiConverterTypeAuthClient.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_gatehouse_mobile_fn_constructor_authclient_with_bearer(
+    
+        
+        FfiConverterString.lower(`baseUrl`),
+        FfiConverterSequenceTypeClientPlugin.lower(`plugins`),
+        FfiConverterOptionalTypeTokenStorage.lower(`storage`),_status)
+}
+    )
+    }
+    
+
+        
+    }
     
 }
 
@@ -1801,6 +2197,2191 @@ public object FfiConverterTypeAuthClient: FfiConverter<AuthClient, Long> {
     override fun allocationSize(value: AuthClient) = 8UL
 
     override fun write(value: AuthClient, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * The operations of `core`.
+ */
+public interface CoreApiInterface {
+    
+    /**
+     * Change the email address (`POST /change-email`).
+     */
+    suspend fun `changeEmail`(`body`: ChangeEmailBody): StatusResponse
+    
+    /**
+     * Change the password (`POST /change-password`).
+     */
+    suspend fun `changePassword`(`body`: ChangePasswordBody): TokenUserResponse
+    
+    /**
+     * Delete the user (`POST /delete-user`).
+     */
+    suspend fun `deleteUser`(`body`: DeleteUserBody?): SuccessMessageResponse
+    
+    /**
+     * Confirm a user deletion from the mailed link (`GET /delete-user/callback`).
+     */
+    suspend fun `deleteUserCallback`(`token`: kotlin.String, `callbackUrl`: kotlin.String?): SuccessMessageResponse
+    
+    /**
+     * Error page shown after a failed redirect flow (`GET /error`).
+     */
+    suspend fun `errorPage`(`error`: kotlin.String?): kotlin.String
+    
+    /**
+     * Request a password-reset link (the older path) (`POST /forget-password`).
+     */
+    suspend fun `forgetPassword`(`body`: RequestPasswordResetBody): StatusMessageResponse
+    
+    /**
+     * Get the current session (`GET /get-session`).
+     */
+    suspend fun `getSession`(`disableRefresh`: kotlin.String?, `disableCookieCache`: kotlin.String?): SessionWithUser?
+    
+    /**
+     * List the user's linked accounts (`GET /list-accounts`).
+     */
+    suspend fun `listAccounts`(): List<AccountDto>
+    
+    /**
+     * The registered plugins and their versions (`GET /plugins`).
+     */
+    suspend fun `listPlugins`(): PluginsResponse
+    
+    /**
+     * List the user's active sessions (`GET /list-sessions`).
+     */
+    suspend fun `listSessions`(): List<Session>
+    
+    /**
+     * Liveness check (`GET /ok`).
+     */
+    suspend fun `ok`(): OkResponse
+    
+    /**
+     * Request a password-reset link by email (`POST /request-password-reset`).
+     */
+    suspend fun `requestPasswordReset`(`body`: RequestPasswordResetBody): StatusMessageResponse
+    
+    /**
+     * Set a new password with a reset token (`POST /reset-password`).
+     */
+    suspend fun `resetPassword`(`token`: kotlin.String?, `body`: ResetPasswordBody): StatusResponse
+    
+    /**
+     * Follow a mailed reset link (`GET /reset-password/{token}`).
+     */
+    suspend fun `resetPasswordCallback`(`token`: kotlin.String, `callbackUrl`: kotlin.String): StatusResponse
+    
+    /**
+     * Revoke every session except the current one (`POST /revoke-other-sessions`).
+     */
+    suspend fun `revokeOtherSessions`(): StatusResponse
+    
+    /**
+     * Revoke one of the user's sessions (`POST /revoke-session`).
+     */
+    suspend fun `revokeSession`(`body`: RevokeSessionBody): StatusResponse
+    
+    /**
+     * Revoke all of the user's sessions, the current one included (`POST /revoke-sessions`).
+     */
+    suspend fun `revokeSessions`(): StatusResponse
+    
+    /**
+     * Send a verification email (`POST /send-verification-email`).
+     */
+    suspend fun `sendVerificationEmail`(`body`: SendVerificationEmailBody): StatusResponse
+    
+    /**
+     * Set a password for a user who has none (`POST /set-password`).
+     */
+    suspend fun `setPassword`(`body`: SetPasswordBody): StatusResponse
+    
+    /**
+     * Sign in with email and password (`POST /sign-in/email`).
+     */
+    suspend fun `signInEmail`(`body`: SignInEmailBody): SignInResult
+    
+    /**
+     * Sign out (`POST /sign-out`).
+     */
+    suspend fun `signOut`(`body`: SignOutBody?): SuccessResponse
+    
+    /**
+     * Sign up with email and password (`POST /sign-up/email`).
+     */
+    suspend fun `signUpEmail`(`body`: SignUpEmailBody): TokenUserResponse
+    
+    /**
+     * Update the user's profile (`POST /update-user`).
+     */
+    suspend fun `updateUser`(`body`: UpdateUserBody?): StatusResponse
+    
+    /**
+     * Verify an email address from a mailed link (`GET /verify-email`).
+     */
+    suspend fun `verifyEmail`(`token`: kotlin.String, `callbackUrl`: kotlin.String?): VerifyEmailResponse
+    
+    companion object
+}
+
+/**
+ * The operations of `core`.
+ */
+open class CoreApi: Disposable, AutoCloseable, CoreApiInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_gatehouse_mobile_fn_free_coreapi(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_clone_coreapi(handle, status)
+        }
+    }
+
+    
+    /**
+     * Change the email address (`POST /change-email`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `changeEmail`(`body`: ChangeEmailBody) : StatusResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_coreapi_change_email(
+                uniffiHandle,
+                
+        FfiConverterTypeChangeEmailBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeStatusResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Change the password (`POST /change-password`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `changePassword`(`body`: ChangePasswordBody) : TokenUserResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_coreapi_change_password(
+                uniffiHandle,
+                
+        FfiConverterTypeChangePasswordBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeTokenUserResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Delete the user (`POST /delete-user`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `deleteUser`(`body`: DeleteUserBody?) : SuccessMessageResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_coreapi_delete_user(
+                uniffiHandle,
+                
+        FfiConverterOptionalTypeDeleteUserBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSuccessMessageResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Confirm a user deletion from the mailed link (`GET /delete-user/callback`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `deleteUserCallback`(`token`: kotlin.String, `callbackUrl`: kotlin.String?) : SuccessMessageResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_coreapi_delete_user_callback(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`token`),
+        FfiConverterOptionalString.lower(`callbackUrl`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSuccessMessageResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Error page shown after a failed redirect flow (`GET /error`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `errorPage`(`error`: kotlin.String?) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_coreapi_error_page(
+                uniffiHandle,
+                
+        FfiConverterOptionalString.lower(`error`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Request a password-reset link (the older path) (`POST /forget-password`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `forgetPassword`(`body`: RequestPasswordResetBody) : StatusMessageResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_coreapi_forget_password(
+                uniffiHandle,
+                
+        FfiConverterTypeRequestPasswordResetBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeStatusMessageResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Get the current session (`GET /get-session`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `getSession`(`disableRefresh`: kotlin.String?, `disableCookieCache`: kotlin.String?) : SessionWithUser? {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_coreapi_get_session(
+                uniffiHandle,
+                
+        FfiConverterOptionalString.lower(`disableRefresh`),
+        FfiConverterOptionalString.lower(`disableCookieCache`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterOptionalTypeSessionWithUser.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * List the user's linked accounts (`GET /list-accounts`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `listAccounts`() : List<AccountDto> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_coreapi_list_accounts(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeAccountDto.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The registered plugins and their versions (`GET /plugins`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `listPlugins`() : PluginsResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_coreapi_list_plugins(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypePluginsResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * List the user's active sessions (`GET /list-sessions`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `listSessions`() : List<Session> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_coreapi_list_sessions(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeSession.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Liveness check (`GET /ok`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `ok`() : OkResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_coreapi_ok(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeOkResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Request a password-reset link by email (`POST /request-password-reset`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `requestPasswordReset`(`body`: RequestPasswordResetBody) : StatusMessageResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_coreapi_request_password_reset(
+                uniffiHandle,
+                
+        FfiConverterTypeRequestPasswordResetBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeStatusMessageResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Set a new password with a reset token (`POST /reset-password`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `resetPassword`(`token`: kotlin.String?, `body`: ResetPasswordBody) : StatusResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_coreapi_reset_password(
+                uniffiHandle,
+                
+        FfiConverterOptionalString.lower(`token`),
+        FfiConverterTypeResetPasswordBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeStatusResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Follow a mailed reset link (`GET /reset-password/{token}`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `resetPasswordCallback`(`token`: kotlin.String, `callbackUrl`: kotlin.String) : StatusResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_coreapi_reset_password_callback(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`token`),
+        FfiConverterString.lower(`callbackUrl`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeStatusResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Revoke every session except the current one (`POST /revoke-other-sessions`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `revokeOtherSessions`() : StatusResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_coreapi_revoke_other_sessions(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeStatusResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Revoke one of the user's sessions (`POST /revoke-session`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `revokeSession`(`body`: RevokeSessionBody) : StatusResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_coreapi_revoke_session(
+                uniffiHandle,
+                
+        FfiConverterTypeRevokeSessionBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeStatusResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Revoke all of the user's sessions, the current one included (`POST /revoke-sessions`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `revokeSessions`() : StatusResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_coreapi_revoke_sessions(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeStatusResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Send a verification email (`POST /send-verification-email`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `sendVerificationEmail`(`body`: SendVerificationEmailBody) : StatusResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_coreapi_send_verification_email(
+                uniffiHandle,
+                
+        FfiConverterTypeSendVerificationEmailBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeStatusResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Set a password for a user who has none (`POST /set-password`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `setPassword`(`body`: SetPasswordBody) : StatusResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_coreapi_set_password(
+                uniffiHandle,
+                
+        FfiConverterTypeSetPasswordBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeStatusResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Sign in with email and password (`POST /sign-in/email`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `signInEmail`(`body`: SignInEmailBody) : SignInResult {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_coreapi_sign_in_email(
+                uniffiHandle,
+                
+        FfiConverterTypeSignInEmailBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSignInResult.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Sign out (`POST /sign-out`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `signOut`(`body`: SignOutBody?) : SuccessResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_coreapi_sign_out(
+                uniffiHandle,
+                
+        FfiConverterOptionalTypeSignOutBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSuccessResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Sign up with email and password (`POST /sign-up/email`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `signUpEmail`(`body`: SignUpEmailBody) : TokenUserResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_coreapi_sign_up_email(
+                uniffiHandle,
+                
+        FfiConverterTypeSignUpEmailBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeTokenUserResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Update the user's profile (`POST /update-user`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `updateUser`(`body`: UpdateUserBody?) : StatusResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_coreapi_update_user(
+                uniffiHandle,
+                
+        FfiConverterOptionalTypeUpdateUserBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeStatusResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Verify an email address from a mailed link (`GET /verify-email`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `verifyEmail`(`token`: kotlin.String, `callbackUrl`: kotlin.String?) : VerifyEmailResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_coreapi_verify_email(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`token`),
+        FfiConverterOptionalString.lower(`callbackUrl`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeVerifyEmailResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCoreApi: FfiConverter<CoreApi, Long> {
+    override fun lower(value: CoreApi): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): CoreApi {
+        return CoreApi(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): CoreApi {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: CoreApi) = 8UL
+
+    override fun write(value: CoreApi, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * The operations of `email-otp`.
+ */
+public interface EmailOtpApiInterface {
+    
+    /**
+     * Check a code without spending it (`POST /email-otp/check-verification-otp`).
+     */
+    suspend fun `checkVerificationOtp`(`body`: CheckOtpBody): SuccessResponse
+    
+    /**
+     * Mail a password-reset code (the name before Better Auth 1.7) (`POST /forget-password/email-otp`).
+     */
+    suspend fun `forgetPasswordEmailOtp`(`body`: EmailBody): SuccessResponse
+    
+    /**
+     * Mail a password-reset code (`POST /email-otp/request-password-reset`).
+     */
+    suspend fun `requestPasswordReset`(`body`: EmailBody): SuccessResponse
+    
+    /**
+     * Set a new password with a code (`POST /email-otp/reset-password`).
+     */
+    suspend fun `resetPassword`(`body`: ResetWithOtpBody): SuccessResponse
+    
+    /**
+     * Mail a one-time code (`POST /email-otp/send-verification-otp`).
+     */
+    suspend fun `sendVerificationOtp`(`body`: SendOtpBody): SuccessResponse
+    
+    /**
+     * Sign in with a code (signs up on first use unless disabled) (`POST /sign-in/email-otp`).
+     */
+    suspend fun `signInEmailOtp`(`body`: EmailOtpBody): TokenUserResponse
+    
+    /**
+     * Verify the email address with a code (`POST /email-otp/verify-email`).
+     */
+    suspend fun `verifyEmail`(`body`: EmailOtpBody): VerifyEmailOtpResponse
+    
+    companion object
+}
+
+/**
+ * The operations of `email-otp`.
+ */
+open class EmailOtpApi: Disposable, AutoCloseable, EmailOtpApiInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_gatehouse_mobile_fn_free_emailotpapi(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_clone_emailotpapi(handle, status)
+        }
+    }
+
+    
+    /**
+     * Check a code without spending it (`POST /email-otp/check-verification-otp`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `checkVerificationOtp`(`body`: CheckOtpBody) : SuccessResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_emailotpapi_check_verification_otp(
+                uniffiHandle,
+                
+        FfiConverterTypeCheckOtpBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSuccessResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Mail a password-reset code (the name before Better Auth 1.7) (`POST /forget-password/email-otp`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `forgetPasswordEmailOtp`(`body`: EmailBody) : SuccessResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_emailotpapi_forget_password_email_otp(
+                uniffiHandle,
+                
+        FfiConverterTypeEmailBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSuccessResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Mail a password-reset code (`POST /email-otp/request-password-reset`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `requestPasswordReset`(`body`: EmailBody) : SuccessResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_emailotpapi_request_password_reset(
+                uniffiHandle,
+                
+        FfiConverterTypeEmailBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSuccessResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Set a new password with a code (`POST /email-otp/reset-password`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `resetPassword`(`body`: ResetWithOtpBody) : SuccessResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_emailotpapi_reset_password(
+                uniffiHandle,
+                
+        FfiConverterTypeResetWithOtpBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSuccessResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Mail a one-time code (`POST /email-otp/send-verification-otp`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `sendVerificationOtp`(`body`: SendOtpBody) : SuccessResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_emailotpapi_send_verification_otp(
+                uniffiHandle,
+                
+        FfiConverterTypeSendOtpBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSuccessResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Sign in with a code (signs up on first use unless disabled) (`POST /sign-in/email-otp`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `signInEmailOtp`(`body`: EmailOtpBody) : TokenUserResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_emailotpapi_sign_in_email_otp(
+                uniffiHandle,
+                
+        FfiConverterTypeEmailOtpBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeTokenUserResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Verify the email address with a code (`POST /email-otp/verify-email`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `verifyEmail`(`body`: EmailOtpBody) : VerifyEmailOtpResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_emailotpapi_verify_email(
+                uniffiHandle,
+                
+        FfiConverterTypeEmailOtpBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeVerifyEmailOtpResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeEmailOtpApi: FfiConverter<EmailOtpApi, Long> {
+    override fun lower(value: EmailOtpApi): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): EmailOtpApi {
+        return EmailOtpApi(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): EmailOtpApi {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: EmailOtpApi) = 8UL
+
+    override fun write(value: EmailOtpApi, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * The operations of `magic-link`.
+ */
+public interface MagicLinkApiInterface {
+    
+    /**
+     * Mail a sign-in link (`POST /sign-in/magic-link`).
+     */
+    suspend fun `signInMagicLink`(`body`: SignInMagicLinkBody): StatusResponse
+    
+    /**
+     * Sign in from a mailed link (`GET /magic-link/verify`).
+     */
+    suspend fun `verify`(`token`: kotlin.String, `callbackUrl`: kotlin.String?, `newUserCallbackUrl`: kotlin.String?, `errorCallbackUrl`: kotlin.String?): MagicLinkVerifyResponse
+    
+    companion object
+}
+
+/**
+ * The operations of `magic-link`.
+ */
+open class MagicLinkApi: Disposable, AutoCloseable, MagicLinkApiInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_gatehouse_mobile_fn_free_magiclinkapi(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_clone_magiclinkapi(handle, status)
+        }
+    }
+
+    
+    /**
+     * Mail a sign-in link (`POST /sign-in/magic-link`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `signInMagicLink`(`body`: SignInMagicLinkBody) : StatusResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_magiclinkapi_sign_in_magic_link(
+                uniffiHandle,
+                
+        FfiConverterTypeSignInMagicLinkBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeStatusResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Sign in from a mailed link (`GET /magic-link/verify`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `verify`(`token`: kotlin.String, `callbackUrl`: kotlin.String?, `newUserCallbackUrl`: kotlin.String?, `errorCallbackUrl`: kotlin.String?) : MagicLinkVerifyResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_magiclinkapi_verify(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`token`),
+        FfiConverterOptionalString.lower(`callbackUrl`),
+        FfiConverterOptionalString.lower(`newUserCallbackUrl`),
+        FfiConverterOptionalString.lower(`errorCallbackUrl`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeMagicLinkVerifyResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeMagicLinkApi: FfiConverter<MagicLinkApi, Long> {
+    override fun lower(value: MagicLinkApi): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): MagicLinkApi {
+        return MagicLinkApi(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): MagicLinkApi {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: MagicLinkApi) = 8UL
+
+    override fun write(value: MagicLinkApi, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * The operations of `passkey`.
+ */
+public interface PasskeyApiInterface {
+    
+    /**
+     * Delete one of the caller's passkeys (`POST /passkey/delete-passkey`).
+     */
+    suspend fun `deletePasskey`(`body`: PasskeyIdBody): StatusResponse
+    
+    /**
+     * Options for `navigator.credentials.get` (discoverable: works signed out) (`GET /passkey/generate-authenticate-options`).
+     */
+    suspend fun `generateAuthenticateOptions`(): kotlin.String
+    
+    /**
+     * Options for `navigator.credentials.create` (fresh session) (`GET /passkey/generate-register-options`).
+     */
+    suspend fun `generateRegisterOptions`(`authenticatorAttachment`: kotlin.String?, `name`: kotlin.String?): kotlin.String
+    
+    /**
+     * The caller's passkeys (`GET /passkey/list-user-passkeys`).
+     */
+    suspend fun `listUserPasskeys`(): List<Passkey>
+    
+    /**
+     * Rename one of the caller's passkeys (`POST /passkey/update-passkey`).
+     */
+    suspend fun `updatePasskey`(`body`: UpdatePasskeyBody): UpdatePasskeyResponse
+    
+    /**
+     * Sign in with the browser's assertion; sets the session cookie (`POST /passkey/verify-authentication`).
+     */
+    suspend fun `verifyAuthentication`(`body`: PasskeyVerifyAuthenticationBody): SessionWithUser
+    
+    /**
+     * Store the new passkey from the browser's response (fresh session) (`POST /passkey/verify-registration`).
+     */
+    suspend fun `verifyRegistration`(`body`: PasskeyVerifyRegistrationBody): Passkey
+    
+    companion object
+}
+
+/**
+ * The operations of `passkey`.
+ */
+open class PasskeyApi: Disposable, AutoCloseable, PasskeyApiInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_gatehouse_mobile_fn_free_passkeyapi(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_clone_passkeyapi(handle, status)
+        }
+    }
+
+    
+    /**
+     * Delete one of the caller's passkeys (`POST /passkey/delete-passkey`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `deletePasskey`(`body`: PasskeyIdBody) : StatusResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_passkeyapi_delete_passkey(
+                uniffiHandle,
+                
+        FfiConverterTypePasskeyIdBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeStatusResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Options for `navigator.credentials.get` (discoverable: works signed out) (`GET /passkey/generate-authenticate-options`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `generateAuthenticateOptions`() : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_passkeyapi_generate_authenticate_options(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Options for `navigator.credentials.create` (fresh session) (`GET /passkey/generate-register-options`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `generateRegisterOptions`(`authenticatorAttachment`: kotlin.String?, `name`: kotlin.String?) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_passkeyapi_generate_register_options(
+                uniffiHandle,
+                
+        FfiConverterOptionalString.lower(`authenticatorAttachment`),
+        FfiConverterOptionalString.lower(`name`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The caller's passkeys (`GET /passkey/list-user-passkeys`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `listUserPasskeys`() : List<Passkey> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_passkeyapi_list_user_passkeys(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypePasskey.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Rename one of the caller's passkeys (`POST /passkey/update-passkey`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `updatePasskey`(`body`: UpdatePasskeyBody) : UpdatePasskeyResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_passkeyapi_update_passkey(
+                uniffiHandle,
+                
+        FfiConverterTypeUpdatePasskeyBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeUpdatePasskeyResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Sign in with the browser's assertion; sets the session cookie (`POST /passkey/verify-authentication`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `verifyAuthentication`(`body`: PasskeyVerifyAuthenticationBody) : SessionWithUser {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_passkeyapi_verify_authentication(
+                uniffiHandle,
+                
+        FfiConverterTypePasskeyVerifyAuthenticationBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSessionWithUser.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Store the new passkey from the browser's response (fresh session) (`POST /passkey/verify-registration`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `verifyRegistration`(`body`: PasskeyVerifyRegistrationBody) : Passkey {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_passkeyapi_verify_registration(
+                uniffiHandle,
+                
+        FfiConverterTypePasskeyVerifyRegistrationBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypePasskey.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePasskeyApi: FfiConverter<PasskeyApi, Long> {
+    override fun lower(value: PasskeyApi): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): PasskeyApi {
+        return PasskeyApi(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): PasskeyApi {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: PasskeyApi) = 8UL
+
+    override fun write(value: PasskeyApi, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -2258,35 +4839,55 @@ public object FfiConverterTypeTokenStorage: FfiConverter<TokenStorage, Long> {
 
 
 /**
- * Routes of the `two-factor` plugin. The `verify*` calls complete a sign-in
- * that failed with `TwoFactorRequired`.
+ * The operations of `two-factor`.
  */
 public interface TwoFactorApiInterface {
     
-    suspend fun `disable`(`password`: kotlin.String)
+    /**
+     * Turn 2FA off (password required) (`POST /two-factor/disable`).
+     */
+    suspend fun `disable`(`body`: TwoFactorPasswordBody): StatusResponse
     
     /**
-     * Starts TOTP; active after the first `verifyTotp`.
+     * Start 2FA: a TOTP secret and backup codes (password required) (`POST /two-factor/enable`).
      */
-    suspend fun `enable`(`password`: kotlin.String): TwoFactorSetup
+    suspend fun `enable`(`body`: TwoFactorEnableBody): TwoFactorEnableResponse
     
     /**
-     * Mails a one-time code to the user signing in.
+     * Replace the backup codes (password required); shown once (`POST /two-factor/generate-backup-codes`).
      */
-    suspend fun `sendOtp`()
+    suspend fun `generateBackupCodes`(`body`: TwoFactorPasswordBody): TwoFactorBackupCodesResponse
     
-    suspend fun `verifyBackupCode`(`code`: kotlin.String, `trustDevice`: kotlin.Boolean): SignInResult
+    /**
+     * The TOTP URI again, for another authenticator (password required) (`POST /two-factor/get-totp-uri`).
+     */
+    suspend fun `getTotpUri`(`body`: TwoFactorPasswordBody): TwoFactorTotpUriResponse
     
-    suspend fun `verifyOtp`(`code`: kotlin.String, `trustDevice`: kotlin.Boolean): SignInResult
+    /**
+     * Email a one-time code to the user signing in (or signed in) (`POST /two-factor/send-otp`).
+     */
+    suspend fun `sendOtp`(`body`: TwoFactorSendOtpBody?): StatusResponse
     
-    suspend fun `verifyTotp`(`code`: kotlin.String, `trustDevice`: kotlin.Boolean): SignInResult
+    /**
+     * Spend a backup code: completes a pending sign-in (`POST /two-factor/verify-backup-code`).
+     */
+    suspend fun `verifyBackupCode`(`body`: TwoFactorVerifyBackupCodeBody): TokenUserResponse
+    
+    /**
+     * Check an emailed code: completes a pending sign-in (`POST /two-factor/verify-otp`).
+     */
+    suspend fun `verifyOtp`(`body`: TwoFactorVerifyCodeBody): TokenUserResponse
+    
+    /**
+     * Check a TOTP code: completes a pending sign-in, or `enable` (`POST /two-factor/verify-totp`).
+     */
+    suspend fun `verifyTotp`(`body`: TwoFactorVerifyCodeBody): TokenUserResponse
     
     companion object
 }
 
 /**
- * Routes of the `two-factor` plugin. The `verify*` calls complete a sign-in
- * that failed with `TwoFactorRequired`.
+ * The operations of `two-factor`.
  */
 open class TwoFactorApi: Disposable, AutoCloseable, TwoFactorApiInterface
 {
@@ -2390,23 +4991,25 @@ open class TwoFactorApi: Disposable, AutoCloseable, TwoFactorApiInterface
     }
 
     
+    /**
+     * Turn 2FA off (password required) (`POST /two-factor/disable`).
+     */
     @Throws(AuthException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `disable`(`password`: kotlin.String) {
+    override suspend fun `disable`(`body`: TwoFactorPasswordBody) : StatusResponse {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
             UniffiLib.uniffi_gatehouse_mobile_fn_method_twofactorapi_disable(
                 uniffiHandle,
                 
-        FfiConverterString.lower(`password`),
+        FfiConverterTypeTwoFactorPasswordBody.lower(`body`),
             )
         },
-        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_void(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_void(future, continuation) },
-        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_void(future) },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
         // lift function
-        { },
-        
+        { FfiConverterTypeStatusResponse.lift(it) },
         // Error FFI converter
         AuthException.ErrorHandler,
     )
@@ -2414,24 +5017,24 @@ open class TwoFactorApi: Disposable, AutoCloseable, TwoFactorApiInterface
 
     
     /**
-     * Starts TOTP; active after the first `verifyTotp`.
+     * Start 2FA: a TOTP secret and backup codes (password required) (`POST /two-factor/enable`).
      */
     @Throws(AuthException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `enable`(`password`: kotlin.String) : TwoFactorSetup {
+    override suspend fun `enable`(`body`: TwoFactorEnableBody) : TwoFactorEnableResponse {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
             UniffiLib.uniffi_gatehouse_mobile_fn_method_twofactorapi_enable(
                 uniffiHandle,
                 
-        FfiConverterString.lower(`password`),
+        FfiConverterTypeTwoFactorEnableBody.lower(`body`),
             )
         },
         { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
         { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
         { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
         // lift function
-        { FfiConverterTypeTwoFactorSetup.lift(it) },
+        { FfiConverterTypeTwoFactorEnableResponse.lift(it) },
         // Error FFI converter
         AuthException.ErrorHandler,
     )
@@ -2439,93 +5042,149 @@ open class TwoFactorApi: Disposable, AutoCloseable, TwoFactorApiInterface
 
     
     /**
-     * Mails a one-time code to the user signing in.
+     * Replace the backup codes (password required); shown once (`POST /two-factor/generate-backup-codes`).
      */
     @Throws(AuthException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `sendOtp`() {
+    override suspend fun `generateBackupCodes`(`body`: TwoFactorPasswordBody) : TwoFactorBackupCodesResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_twofactorapi_generate_backup_codes(
+                uniffiHandle,
+                
+        FfiConverterTypeTwoFactorPasswordBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeTwoFactorBackupCodesResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The TOTP URI again, for another authenticator (password required) (`POST /two-factor/get-totp-uri`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `getTotpUri`(`body`: TwoFactorPasswordBody) : TwoFactorTotpUriResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_twofactorapi_get_totp_uri(
+                uniffiHandle,
+                
+        FfiConverterTypeTwoFactorPasswordBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeTwoFactorTotpUriResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Email a one-time code to the user signing in (or signed in) (`POST /two-factor/send-otp`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `sendOtp`(`body`: TwoFactorSendOtpBody?) : StatusResponse {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
             UniffiLib.uniffi_gatehouse_mobile_fn_method_twofactorapi_send_otp(
                 uniffiHandle,
                 
+        FfiConverterOptionalTypeTwoFactorSendOtpBody.lower(`body`),
             )
         },
-        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_void(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_void(future, continuation) },
-        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_void(future) },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
         // lift function
-        { },
-        
+        { FfiConverterTypeStatusResponse.lift(it) },
         // Error FFI converter
         AuthException.ErrorHandler,
     )
     }
 
     
+    /**
+     * Spend a backup code: completes a pending sign-in (`POST /two-factor/verify-backup-code`).
+     */
     @Throws(AuthException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `verifyBackupCode`(`code`: kotlin.String, `trustDevice`: kotlin.Boolean) : SignInResult {
+    override suspend fun `verifyBackupCode`(`body`: TwoFactorVerifyBackupCodeBody) : TokenUserResponse {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
             UniffiLib.uniffi_gatehouse_mobile_fn_method_twofactorapi_verify_backup_code(
                 uniffiHandle,
                 
-        FfiConverterString.lower(`code`),
-        FfiConverterBoolean.lower(`trustDevice`),
+        FfiConverterTypeTwoFactorVerifyBackupCodeBody.lower(`body`),
             )
         },
         { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
         { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
         { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
         // lift function
-        { FfiConverterTypeSignInResult.lift(it) },
+        { FfiConverterTypeTokenUserResponse.lift(it) },
         // Error FFI converter
         AuthException.ErrorHandler,
     )
     }
 
     
+    /**
+     * Check an emailed code: completes a pending sign-in (`POST /two-factor/verify-otp`).
+     */
     @Throws(AuthException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `verifyOtp`(`code`: kotlin.String, `trustDevice`: kotlin.Boolean) : SignInResult {
+    override suspend fun `verifyOtp`(`body`: TwoFactorVerifyCodeBody) : TokenUserResponse {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
             UniffiLib.uniffi_gatehouse_mobile_fn_method_twofactorapi_verify_otp(
                 uniffiHandle,
                 
-        FfiConverterString.lower(`code`),
-        FfiConverterBoolean.lower(`trustDevice`),
+        FfiConverterTypeTwoFactorVerifyCodeBody.lower(`body`),
             )
         },
         { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
         { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
         { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
         // lift function
-        { FfiConverterTypeSignInResult.lift(it) },
+        { FfiConverterTypeTokenUserResponse.lift(it) },
         // Error FFI converter
         AuthException.ErrorHandler,
     )
     }
 
     
+    /**
+     * Check a TOTP code: completes a pending sign-in, or `enable` (`POST /two-factor/verify-totp`).
+     */
     @Throws(AuthException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `verifyTotp`(`code`: kotlin.String, `trustDevice`: kotlin.Boolean) : SignInResult {
+    override suspend fun `verifyTotp`(`body`: TwoFactorVerifyCodeBody) : TokenUserResponse {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
             UniffiLib.uniffi_gatehouse_mobile_fn_method_twofactorapi_verify_totp(
                 uniffiHandle,
                 
-        FfiConverterString.lower(`code`),
-        FfiConverterBoolean.lower(`trustDevice`),
+        FfiConverterTypeTwoFactorVerifyCodeBody.lower(`body`),
             )
         },
         { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
         { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
         { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
         // lift function
-        { FfiConverterTypeSignInResult.lift(it) },
+        { FfiConverterTypeTokenUserResponse.lift(it) },
         // Error FFI converter
         AuthException.ErrorHandler,
     )
@@ -2666,21 +5325,25 @@ public object FfiConverterTypeTwoFactorApi: FfiConverter<TwoFactorApi, Long> {
 
 
 /**
- * Routes of the `username` plugin.
+ * The operations of `username`.
  */
 public interface UsernameApiInterface {
     
-    suspend fun `isAvailable`(`username`: kotlin.String): kotlin.Boolean
+    /**
+     * Check whether a username is free (`POST /is-username-available`).
+     */
+    suspend fun `isUsernameAvailable`(`body`: IsUsernameAvailableBody): IsUsernameAvailableResponse
     
-    suspend fun `signIn`(`username`: kotlin.String, `password`: kotlin.String): SignInResult
-    
-    suspend fun `signUp`(`name`: kotlin.String, `email`: kotlin.String, `password`: kotlin.String, `username`: kotlin.String): SignInResult
+    /**
+     * Sign in with username and password (`POST /sign-in/username`).
+     */
+    suspend fun `signInUsername`(`body`: SignInUsernameBody): SignInResult
     
     companion object
 }
 
 /**
- * Routes of the `username` plugin.
+ * The operations of `username`.
  */
 open class UsernameApi: Disposable, AutoCloseable, UsernameApiInterface
 {
@@ -2784,63 +5447,43 @@ open class UsernameApi: Disposable, AutoCloseable, UsernameApiInterface
     }
 
     
+    /**
+     * Check whether a username is free (`POST /is-username-available`).
+     */
     @Throws(AuthException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `isAvailable`(`username`: kotlin.String) : kotlin.Boolean {
+    override suspend fun `isUsernameAvailable`(`body`: IsUsernameAvailableBody) : IsUsernameAvailableResponse {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_gatehouse_mobile_fn_method_usernameapi_is_available(
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_usernameapi_is_username_available(
                 uniffiHandle,
                 
-        FfiConverterString.lower(`username`),
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_i8(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_i8(future, continuation) },
-        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_i8(future) },
-        // lift function
-        { FfiConverterBoolean.lift(it) },
-        // Error FFI converter
-        AuthException.ErrorHandler,
-    )
-    }
-
-    
-    @Throws(AuthException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `signIn`(`username`: kotlin.String, `password`: kotlin.String) : SignInResult {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_gatehouse_mobile_fn_method_usernameapi_sign_in(
-                uniffiHandle,
-                
-        FfiConverterString.lower(`username`),
-        FfiConverterString.lower(`password`),
+        FfiConverterTypeIsUsernameAvailableBody.lower(`body`),
             )
         },
         { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
         { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
         { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
         // lift function
-        { FfiConverterTypeSignInResult.lift(it) },
+        { FfiConverterTypeIsUsernameAvailableResponse.lift(it) },
         // Error FFI converter
         AuthException.ErrorHandler,
     )
     }
 
     
+    /**
+     * Sign in with username and password (`POST /sign-in/username`).
+     */
     @Throws(AuthException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `signUp`(`name`: kotlin.String, `email`: kotlin.String, `password`: kotlin.String, `username`: kotlin.String) : SignInResult {
+    override suspend fun `signInUsername`(`body`: SignInUsernameBody) : SignInResult {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_gatehouse_mobile_fn_method_usernameapi_sign_up(
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_usernameapi_sign_in_username(
                 uniffiHandle,
                 
-        FfiConverterString.lower(`name`),
-        FfiConverterString.lower(`email`),
-        FfiConverterString.lower(`password`),
-        FfiConverterString.lower(`username`),
+        FfiConverterTypeSignInUsernameBody.lower(`body`),
             )
         },
         { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
@@ -2893,6 +5536,1027 @@ public object FfiConverterTypeUsernameApi: FfiConverter<UsernameApi, Long> {
 
 
 
+data class AccountDto (
+    var `id`: kotlin.String
+    , 
+    var `providerId`: kotlin.String
+    , 
+    var `accountId`: kotlin.String
+    , 
+    var `userId`: kotlin.String
+    , 
+    var `createdAt`: kotlin.String
+    , 
+    var `updatedAt`: kotlin.String
+    , 
+    var `scopes`: List<kotlin.String>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAccountDto: FfiConverterRustBuffer<AccountDto> {
+    override fun read(buf: ByteBuffer): AccountDto {
+        return AccountDto(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: AccountDto) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`providerId`) +
+            FfiConverterString.allocationSize(value.`accountId`) +
+            FfiConverterString.allocationSize(value.`userId`) +
+            FfiConverterString.allocationSize(value.`createdAt`) +
+            FfiConverterString.allocationSize(value.`updatedAt`) +
+            FfiConverterSequenceString.allocationSize(value.`scopes`)
+    )
+
+    override fun write(value: AccountDto, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`providerId`, buf)
+            FfiConverterString.write(value.`accountId`, buf)
+            FfiConverterString.write(value.`userId`, buf)
+            FfiConverterString.write(value.`createdAt`, buf)
+            FfiConverterString.write(value.`updatedAt`, buf)
+            FfiConverterSequenceString.write(value.`scopes`, buf)
+    }
+}
+
+
+
+data class ChangeEmailBody (
+    var `newEmail`: kotlin.String
+    , 
+    var `callbackUrl`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeChangeEmailBody: FfiConverterRustBuffer<ChangeEmailBody> {
+    override fun read(buf: ByteBuffer): ChangeEmailBody {
+        return ChangeEmailBody(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ChangeEmailBody) = (
+            FfiConverterString.allocationSize(value.`newEmail`) +
+            FfiConverterOptionalString.allocationSize(value.`callbackUrl`)
+    )
+
+    override fun write(value: ChangeEmailBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`newEmail`, buf)
+            FfiConverterOptionalString.write(value.`callbackUrl`, buf)
+    }
+}
+
+
+
+data class ChangePasswordBody (
+    var `newPassword`: kotlin.String
+    , 
+    var `currentPassword`: kotlin.String
+    , 
+    /**
+     * Sign out every other session (a new session replaces the current one).
+     */
+    var `revokeOtherSessions`: kotlin.Boolean? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeChangePasswordBody: FfiConverterRustBuffer<ChangePasswordBody> {
+    override fun read(buf: ByteBuffer): ChangePasswordBody {
+        return ChangePasswordBody(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ChangePasswordBody) = (
+            FfiConverterString.allocationSize(value.`newPassword`) +
+            FfiConverterString.allocationSize(value.`currentPassword`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`revokeOtherSessions`)
+    )
+
+    override fun write(value: ChangePasswordBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`newPassword`, buf)
+            FfiConverterString.write(value.`currentPassword`, buf)
+            FfiConverterOptionalBoolean.write(value.`revokeOtherSessions`, buf)
+    }
+}
+
+
+
+data class CheckOtpBody (
+    var `email`: kotlin.String
+    , 
+    var `type`: kotlin.String
+    , 
+    var `otp`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCheckOtpBody: FfiConverterRustBuffer<CheckOtpBody> {
+    override fun read(buf: ByteBuffer): CheckOtpBody {
+        return CheckOtpBody(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: CheckOtpBody) = (
+            FfiConverterString.allocationSize(value.`email`) +
+            FfiConverterString.allocationSize(value.`type`) +
+            FfiConverterString.allocationSize(value.`otp`)
+    )
+
+    override fun write(value: CheckOtpBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`email`, buf)
+            FfiConverterString.write(value.`type`, buf)
+            FfiConverterString.write(value.`otp`, buf)
+    }
+}
+
+
+
+data class DeleteUserBody (
+    var `callbackUrl`: kotlin.String? = null 
+    , 
+    var `password`: kotlin.String? = null 
+    , 
+    var `token`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDeleteUserBody: FfiConverterRustBuffer<DeleteUserBody> {
+    override fun read(buf: ByteBuffer): DeleteUserBody {
+        return DeleteUserBody(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: DeleteUserBody) = (
+            FfiConverterOptionalString.allocationSize(value.`callbackUrl`) +
+            FfiConverterOptionalString.allocationSize(value.`password`) +
+            FfiConverterOptionalString.allocationSize(value.`token`)
+    )
+
+    override fun write(value: DeleteUserBody, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`callbackUrl`, buf)
+            FfiConverterOptionalString.write(value.`password`, buf)
+            FfiConverterOptionalString.write(value.`token`, buf)
+    }
+}
+
+
+
+data class EmailBody (
+    var `email`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeEmailBody: FfiConverterRustBuffer<EmailBody> {
+    override fun read(buf: ByteBuffer): EmailBody {
+        return EmailBody(
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: EmailBody) = (
+            FfiConverterString.allocationSize(value.`email`)
+    )
+
+    override fun write(value: EmailBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`email`, buf)
+    }
+}
+
+
+
+data class EmailOtpBody (
+    var `email`: kotlin.String
+    , 
+    var `otp`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeEmailOtpBody: FfiConverterRustBuffer<EmailOtpBody> {
+    override fun read(buf: ByteBuffer): EmailOtpBody {
+        return EmailOtpBody(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: EmailOtpBody) = (
+            FfiConverterString.allocationSize(value.`email`) +
+            FfiConverterString.allocationSize(value.`otp`)
+    )
+
+    override fun write(value: EmailOtpBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`email`, buf)
+            FfiConverterString.write(value.`otp`, buf)
+    }
+}
+
+
+
+/**
+ * The error body every failing route returns.
+ */
+data class ErrorBody (
+    /**
+     * Stable UPPER_SNAKE error code (Better Auth's codes, plus the plugins').
+     */
+    var `code`: kotlin.String
+    , 
+    /**
+     * Human-readable message.
+     */
+    var `message`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeErrorBody: FfiConverterRustBuffer<ErrorBody> {
+    override fun read(buf: ByteBuffer): ErrorBody {
+        return ErrorBody(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ErrorBody) = (
+            FfiConverterString.allocationSize(value.`code`) +
+            FfiConverterString.allocationSize(value.`message`)
+    )
+
+    override fun write(value: ErrorBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`code`, buf)
+            FfiConverterString.write(value.`message`, buf)
+    }
+}
+
+
+
+data class IsUsernameAvailableBody (
+    var `username`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeIsUsernameAvailableBody: FfiConverterRustBuffer<IsUsernameAvailableBody> {
+    override fun read(buf: ByteBuffer): IsUsernameAvailableBody {
+        return IsUsernameAvailableBody(
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: IsUsernameAvailableBody) = (
+            FfiConverterString.allocationSize(value.`username`)
+    )
+
+    override fun write(value: IsUsernameAvailableBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`username`, buf)
+    }
+}
+
+
+
+data class IsUsernameAvailableResponse (
+    var `available`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeIsUsernameAvailableResponse: FfiConverterRustBuffer<IsUsernameAvailableResponse> {
+    override fun read(buf: ByteBuffer): IsUsernameAvailableResponse {
+        return IsUsernameAvailableResponse(
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: IsUsernameAvailableResponse) = (
+            FfiConverterBoolean.allocationSize(value.`available`)
+    )
+
+    override fun write(value: IsUsernameAvailableResponse, buf: ByteBuffer) {
+            FfiConverterBoolean.write(value.`available`, buf)
+    }
+}
+
+
+
+data class MagicLinkVerifyResponse (
+    var `token`: kotlin.String
+    , 
+    var `user`: User
+    , 
+    var `session`: Session
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeMagicLinkVerifyResponse: FfiConverterRustBuffer<MagicLinkVerifyResponse> {
+    override fun read(buf: ByteBuffer): MagicLinkVerifyResponse {
+        return MagicLinkVerifyResponse(
+            FfiConverterString.read(buf),
+            FfiConverterTypeUser.read(buf),
+            FfiConverterTypeSession.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: MagicLinkVerifyResponse) = (
+            FfiConverterString.allocationSize(value.`token`) +
+            FfiConverterTypeUser.allocationSize(value.`user`) +
+            FfiConverterTypeSession.allocationSize(value.`session`)
+    )
+
+    override fun write(value: MagicLinkVerifyResponse, buf: ByteBuffer) {
+            FfiConverterString.write(value.`token`, buf)
+            FfiConverterTypeUser.write(value.`user`, buf)
+            FfiConverterTypeSession.write(value.`session`, buf)
+    }
+}
+
+
+
+data class OkResponse (
+    var `ok`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOkResponse: FfiConverterRustBuffer<OkResponse> {
+    override fun read(buf: ByteBuffer): OkResponse {
+        return OkResponse(
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: OkResponse) = (
+            FfiConverterBoolean.allocationSize(value.`ok`)
+    )
+
+    override fun write(value: OkResponse, buf: ByteBuffer) {
+            FfiConverterBoolean.write(value.`ok`, buf)
+    }
+}
+
+
+
+/**
+ * A registered passkey (Better Auth's shape).
+ */
+data class Passkey (
+    var `id`: kotlin.String
+    , 
+    var `name`: kotlin.String? = null 
+    , 
+    var `publicKey`: kotlin.String
+    , 
+    var `userId`: kotlin.String
+    , 
+    var `credentialId`: kotlin.String
+    , 
+    var `counter`: kotlin.Long
+    , 
+    /**
+     * `singleDevice` or `multiDevice` (synced).
+     */
+    var `deviceType`: kotlin.String
+    , 
+    var `backedUp`: kotlin.Boolean
+    , 
+    /**
+     * Comma-separated (`internal`, `usb`, `hybrid`...).
+     */
+    var `transports`: kotlin.String? = null 
+    , 
+    var `createdAt`: kotlin.String? = null 
+    , 
+    var `aaguid`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePasskey: FfiConverterRustBuffer<Passkey> {
+    override fun read(buf: ByteBuffer): Passkey {
+        return Passkey(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Passkey) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterOptionalString.allocationSize(value.`name`) +
+            FfiConverterString.allocationSize(value.`publicKey`) +
+            FfiConverterString.allocationSize(value.`userId`) +
+            FfiConverterString.allocationSize(value.`credentialId`) +
+            FfiConverterLong.allocationSize(value.`counter`) +
+            FfiConverterString.allocationSize(value.`deviceType`) +
+            FfiConverterBoolean.allocationSize(value.`backedUp`) +
+            FfiConverterOptionalString.allocationSize(value.`transports`) +
+            FfiConverterOptionalString.allocationSize(value.`createdAt`) +
+            FfiConverterOptionalString.allocationSize(value.`aaguid`)
+    )
+
+    override fun write(value: Passkey, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterOptionalString.write(value.`name`, buf)
+            FfiConverterString.write(value.`publicKey`, buf)
+            FfiConverterString.write(value.`userId`, buf)
+            FfiConverterString.write(value.`credentialId`, buf)
+            FfiConverterLong.write(value.`counter`, buf)
+            FfiConverterString.write(value.`deviceType`, buf)
+            FfiConverterBoolean.write(value.`backedUp`, buf)
+            FfiConverterOptionalString.write(value.`transports`, buf)
+            FfiConverterOptionalString.write(value.`createdAt`, buf)
+            FfiConverterOptionalString.write(value.`aaguid`, buf)
+    }
+}
+
+
+
+data class PasskeyIdBody (
+    var `id`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePasskeyIdBody: FfiConverterRustBuffer<PasskeyIdBody> {
+    override fun read(buf: ByteBuffer): PasskeyIdBody {
+        return PasskeyIdBody(
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PasskeyIdBody) = (
+            FfiConverterString.allocationSize(value.`id`)
+    )
+
+    override fun write(value: PasskeyIdBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+    }
+}
+
+
+
+data class PasskeyVerifyAuthenticationBody (
+    /**
+     * The browser's `AuthenticationResponseJSON`.
+     */
+    var `response`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePasskeyVerifyAuthenticationBody: FfiConverterRustBuffer<PasskeyVerifyAuthenticationBody> {
+    override fun read(buf: ByteBuffer): PasskeyVerifyAuthenticationBody {
+        return PasskeyVerifyAuthenticationBody(
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PasskeyVerifyAuthenticationBody) = (
+            FfiConverterString.allocationSize(value.`response`)
+    )
+
+    override fun write(value: PasskeyVerifyAuthenticationBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`response`, buf)
+    }
+}
+
+
+
+data class PasskeyVerifyRegistrationBody (
+    /**
+     * The browser's `RegistrationResponseJSON`.
+     */
+    var `response`: kotlin.String
+    , 
+    var `name`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePasskeyVerifyRegistrationBody: FfiConverterRustBuffer<PasskeyVerifyRegistrationBody> {
+    override fun read(buf: ByteBuffer): PasskeyVerifyRegistrationBody {
+        return PasskeyVerifyRegistrationBody(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PasskeyVerifyRegistrationBody) = (
+            FfiConverterString.allocationSize(value.`response`) +
+            FfiConverterOptionalString.allocationSize(value.`name`)
+    )
+
+    override fun write(value: PasskeyVerifyRegistrationBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`response`, buf)
+            FfiConverterOptionalString.write(value.`name`, buf)
+    }
+}
+
+
+
+data class PluginInfo (
+    /**
+     * Plugin id, Better Auth's plugin name in kebab-case.
+     */
+    var `id`: kotlin.String
+    , 
+    var `version`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePluginInfo: FfiConverterRustBuffer<PluginInfo> {
+    override fun read(buf: ByteBuffer): PluginInfo {
+        return PluginInfo(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PluginInfo) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`version`)
+    )
+
+    override fun write(value: PluginInfo, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`version`, buf)
+    }
+}
+
+
+
+data class PluginsResponse (
+    /**
+     * Gatehouse server version.
+     */
+    var `version`: kotlin.String
+    , 
+    var `plugins`: List<PluginInfo>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePluginsResponse: FfiConverterRustBuffer<PluginsResponse> {
+    override fun read(buf: ByteBuffer): PluginsResponse {
+        return PluginsResponse(
+            FfiConverterString.read(buf),
+            FfiConverterSequenceTypePluginInfo.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PluginsResponse) = (
+            FfiConverterString.allocationSize(value.`version`) +
+            FfiConverterSequenceTypePluginInfo.allocationSize(value.`plugins`)
+    )
+
+    override fun write(value: PluginsResponse, buf: ByteBuffer) {
+            FfiConverterString.write(value.`version`, buf)
+            FfiConverterSequenceTypePluginInfo.write(value.`plugins`, buf)
+    }
+}
+
+
+
+data class RequestPasswordResetBody (
+    var `email`: kotlin.String
+    , 
+    /**
+     * Where the link sends the user (with `?token=`); trusted origins only.
+     */
+    var `redirectTo`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRequestPasswordResetBody: FfiConverterRustBuffer<RequestPasswordResetBody> {
+    override fun read(buf: ByteBuffer): RequestPasswordResetBody {
+        return RequestPasswordResetBody(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RequestPasswordResetBody) = (
+            FfiConverterString.allocationSize(value.`email`) +
+            FfiConverterOptionalString.allocationSize(value.`redirectTo`)
+    )
+
+    override fun write(value: RequestPasswordResetBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`email`, buf)
+            FfiConverterOptionalString.write(value.`redirectTo`, buf)
+    }
+}
+
+
+
+data class ResetPasswordBody (
+    var `newPassword`: kotlin.String
+    , 
+    /**
+     * The token from the link (or `?token=`).
+     */
+    var `token`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeResetPasswordBody: FfiConverterRustBuffer<ResetPasswordBody> {
+    override fun read(buf: ByteBuffer): ResetPasswordBody {
+        return ResetPasswordBody(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ResetPasswordBody) = (
+            FfiConverterString.allocationSize(value.`newPassword`) +
+            FfiConverterOptionalString.allocationSize(value.`token`)
+    )
+
+    override fun write(value: ResetPasswordBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`newPassword`, buf)
+            FfiConverterOptionalString.write(value.`token`, buf)
+    }
+}
+
+
+
+data class ResetWithOtpBody (
+    var `email`: kotlin.String
+    , 
+    var `otp`: kotlin.String
+    , 
+    var `password`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeResetWithOtpBody: FfiConverterRustBuffer<ResetWithOtpBody> {
+    override fun read(buf: ByteBuffer): ResetWithOtpBody {
+        return ResetWithOtpBody(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ResetWithOtpBody) = (
+            FfiConverterString.allocationSize(value.`email`) +
+            FfiConverterString.allocationSize(value.`otp`) +
+            FfiConverterString.allocationSize(value.`password`)
+    )
+
+    override fun write(value: ResetWithOtpBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`email`, buf)
+            FfiConverterString.write(value.`otp`, buf)
+            FfiConverterString.write(value.`password`, buf)
+    }
+}
+
+
+
+data class RevokeSessionBody (
+    /**
+     * The session's token, or the handle `list-sessions` returned for it.
+     */
+    var `token`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRevokeSessionBody: FfiConverterRustBuffer<RevokeSessionBody> {
+    override fun read(buf: ByteBuffer): RevokeSessionBody {
+        return RevokeSessionBody(
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RevokeSessionBody) = (
+            FfiConverterString.allocationSize(value.`token`)
+    )
+
+    override fun write(value: RevokeSessionBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`token`, buf)
+    }
+}
+
+
+
+data class SendOtpBody (
+    var `email`: kotlin.String
+    , 
+    /**
+     * `sign-in`, `email-verification` or `forget-password`.
+     */
+    var `type`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSendOtpBody: FfiConverterRustBuffer<SendOtpBody> {
+    override fun read(buf: ByteBuffer): SendOtpBody {
+        return SendOtpBody(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SendOtpBody) = (
+            FfiConverterString.allocationSize(value.`email`) +
+            FfiConverterString.allocationSize(value.`type`)
+    )
+
+    override fun write(value: SendOtpBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`email`, buf)
+            FfiConverterString.write(value.`type`, buf)
+    }
+}
+
+
+
+data class SendVerificationEmailBody (
+    var `email`: kotlin.String
+    , 
+    var `callbackUrl`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSendVerificationEmailBody: FfiConverterRustBuffer<SendVerificationEmailBody> {
+    override fun read(buf: ByteBuffer): SendVerificationEmailBody {
+        return SendVerificationEmailBody(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SendVerificationEmailBody) = (
+            FfiConverterString.allocationSize(value.`email`) +
+            FfiConverterOptionalString.allocationSize(value.`callbackUrl`)
+    )
+
+    override fun write(value: SendVerificationEmailBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`email`, buf)
+            FfiConverterOptionalString.write(value.`callbackUrl`, buf)
+    }
+}
+
+
+
+/**
+ * A session. `token` is the bearer secret for the caller's own session
+ * only; other sessions carry an opaque handle that `revoke-session` accepts.
+ */
 data class Session (
     var `id`: kotlin.String
     , 
@@ -2901,6 +6565,14 @@ data class Session (
     var `userId`: kotlin.String
     , 
     var `expiresAt`: kotlin.String
+    , 
+    var `createdAt`: kotlin.String
+    , 
+    var `updatedAt`: kotlin.String
+    , 
+    var `ipAddress`: kotlin.String? = null 
+    , 
+    var `userAgent`: kotlin.String? = null 
     
 ){
     
@@ -2921,6 +6593,10 @@ public object FfiConverterTypeSession: FfiConverterRustBuffer<Session> {
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
         )
     }
 
@@ -2928,7 +6604,11 @@ public object FfiConverterTypeSession: FfiConverterRustBuffer<Session> {
             FfiConverterString.allocationSize(value.`id`) +
             FfiConverterString.allocationSize(value.`token`) +
             FfiConverterString.allocationSize(value.`userId`) +
-            FfiConverterString.allocationSize(value.`expiresAt`)
+            FfiConverterString.allocationSize(value.`expiresAt`) +
+            FfiConverterString.allocationSize(value.`createdAt`) +
+            FfiConverterString.allocationSize(value.`updatedAt`) +
+            FfiConverterOptionalString.allocationSize(value.`ipAddress`) +
+            FfiConverterOptionalString.allocationSize(value.`userAgent`)
     )
 
     override fun write(value: Session, buf: ByteBuffer) {
@@ -2936,6 +6616,10 @@ public object FfiConverterTypeSession: FfiConverterRustBuffer<Session> {
             FfiConverterString.write(value.`token`, buf)
             FfiConverterString.write(value.`userId`, buf)
             FfiConverterString.write(value.`expiresAt`, buf)
+            FfiConverterString.write(value.`createdAt`, buf)
+            FfiConverterString.write(value.`updatedAt`, buf)
+            FfiConverterOptionalString.write(value.`ipAddress`, buf)
+            FfiConverterOptionalString.write(value.`userAgent`, buf)
     }
 }
 
@@ -2979,11 +6663,155 @@ public object FfiConverterTypeSessionWithUser: FfiConverterRustBuffer<SessionWit
 
 
 
+data class SetPasswordBody (
+    var `newPassword`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
 /**
- * Result of a sign-up or sign-in: the session token (none without auto sign-in).
+ * @suppress
  */
-data class SignInResult (
-    var `token`: kotlin.String?
+public object FfiConverterTypeSetPasswordBody: FfiConverterRustBuffer<SetPasswordBody> {
+    override fun read(buf: ByteBuffer): SetPasswordBody {
+        return SetPasswordBody(
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SetPasswordBody) = (
+            FfiConverterString.allocationSize(value.`newPassword`)
+    )
+
+    override fun write(value: SetPasswordBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`newPassword`, buf)
+    }
+}
+
+
+
+data class SignInEmailBody (
+    var `email`: kotlin.String
+    , 
+    var `password`: kotlin.String
+    , 
+    var `callbackUrl`: kotlin.String? = null 
+    , 
+    /**
+     * Defaults to true; false gives a one-day, browser-session cookie.
+     */
+    var `rememberMe`: kotlin.Boolean? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSignInEmailBody: FfiConverterRustBuffer<SignInEmailBody> {
+    override fun read(buf: ByteBuffer): SignInEmailBody {
+        return SignInEmailBody(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SignInEmailBody) = (
+            FfiConverterString.allocationSize(value.`email`) +
+            FfiConverterString.allocationSize(value.`password`) +
+            FfiConverterOptionalString.allocationSize(value.`callbackUrl`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`rememberMe`)
+    )
+
+    override fun write(value: SignInEmailBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`email`, buf)
+            FfiConverterString.write(value.`password`, buf)
+            FfiConverterOptionalString.write(value.`callbackUrl`, buf)
+            FfiConverterOptionalBoolean.write(value.`rememberMe`, buf)
+    }
+}
+
+
+
+data class SignInMagicLinkBody (
+    var `email`: kotlin.String
+    , 
+    /**
+     * Name for a user created on first use.
+     */
+    var `name`: kotlin.String? = null 
+    , 
+    var `callbackUrl`: kotlin.String? = null 
+    , 
+    var `newUserCallbackUrl`: kotlin.String? = null 
+    , 
+    var `errorCallbackUrl`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSignInMagicLinkBody: FfiConverterRustBuffer<SignInMagicLinkBody> {
+    override fun read(buf: ByteBuffer): SignInMagicLinkBody {
+        return SignInMagicLinkBody(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SignInMagicLinkBody) = (
+            FfiConverterString.allocationSize(value.`email`) +
+            FfiConverterOptionalString.allocationSize(value.`name`) +
+            FfiConverterOptionalString.allocationSize(value.`callbackUrl`) +
+            FfiConverterOptionalString.allocationSize(value.`newUserCallbackUrl`) +
+            FfiConverterOptionalString.allocationSize(value.`errorCallbackUrl`)
+    )
+
+    override fun write(value: SignInMagicLinkBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`email`, buf)
+            FfiConverterOptionalString.write(value.`name`, buf)
+            FfiConverterOptionalString.write(value.`callbackUrl`, buf)
+            FfiConverterOptionalString.write(value.`newUserCallbackUrl`, buf)
+            FfiConverterOptionalString.write(value.`errorCallbackUrl`, buf)
+    }
+}
+
+
+
+/**
+ * Sign-in result; `url` is present when a callbackURL was given.
+ */
+data class SignInResponse (
+    var `redirect`: kotlin.Boolean
+    , 
+    var `token`: kotlin.String
+    , 
+    var `url`: kotlin.String? = null 
     , 
     var `user`: User
     
@@ -2999,20 +6827,361 @@ data class SignInResult (
 /**
  * @suppress
  */
-public object FfiConverterTypeSignInResult: FfiConverterRustBuffer<SignInResult> {
-    override fun read(buf: ByteBuffer): SignInResult {
-        return SignInResult(
+public object FfiConverterTypeSignInResponse: FfiConverterRustBuffer<SignInResponse> {
+    override fun read(buf: ByteBuffer): SignInResponse {
+        return SignInResponse(
+            FfiConverterBoolean.read(buf),
+            FfiConverterString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterTypeUser.read(buf),
         )
     }
 
-    override fun allocationSize(value: SignInResult) = (
+    override fun allocationSize(value: SignInResponse) = (
+            FfiConverterBoolean.allocationSize(value.`redirect`) +
+            FfiConverterString.allocationSize(value.`token`) +
+            FfiConverterOptionalString.allocationSize(value.`url`) +
+            FfiConverterTypeUser.allocationSize(value.`user`)
+    )
+
+    override fun write(value: SignInResponse, buf: ByteBuffer) {
+            FfiConverterBoolean.write(value.`redirect`, buf)
+            FfiConverterString.write(value.`token`, buf)
+            FfiConverterOptionalString.write(value.`url`, buf)
+            FfiConverterTypeUser.write(value.`user`, buf)
+    }
+}
+
+
+
+data class SignInUsernameBody (
+    var `username`: kotlin.String
+    , 
+    var `password`: kotlin.String
+    , 
+    var `rememberMe`: kotlin.Boolean? = null 
+    , 
+    var `callbackUrl`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSignInUsernameBody: FfiConverterRustBuffer<SignInUsernameBody> {
+    override fun read(buf: ByteBuffer): SignInUsernameBody {
+        return SignInUsernameBody(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SignInUsernameBody) = (
+            FfiConverterString.allocationSize(value.`username`) +
+            FfiConverterString.allocationSize(value.`password`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`rememberMe`) +
+            FfiConverterOptionalString.allocationSize(value.`callbackUrl`)
+    )
+
+    override fun write(value: SignInUsernameBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`username`, buf)
+            FfiConverterString.write(value.`password`, buf)
+            FfiConverterOptionalBoolean.write(value.`rememberMe`, buf)
+            FfiConverterOptionalString.write(value.`callbackUrl`, buf)
+    }
+}
+
+
+
+data class SignOutBody (
+    var `callbackUrl`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSignOutBody: FfiConverterRustBuffer<SignOutBody> {
+    override fun read(buf: ByteBuffer): SignOutBody {
+        return SignOutBody(
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SignOutBody) = (
+            FfiConverterOptionalString.allocationSize(value.`callbackUrl`)
+    )
+
+    override fun write(value: SignOutBody, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`callbackUrl`, buf)
+    }
+}
+
+
+
+data class SignUpEmailBody (
+    var `name`: kotlin.String
+    , 
+    /**
+     * Checked as an address before anything else (`format: email`).
+     */
+    var `email`: kotlin.String
+    , 
+    var `password`: kotlin.String
+    , 
+    var `image`: kotlin.String? = null 
+    , 
+    var `callbackUrl`: kotlin.String? = null 
+    , 
+    var `rememberMe`: kotlin.Boolean? = null 
+    , 
+    var `username`: kotlin.String? = null 
+    , 
+    var `displayUsername`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSignUpEmailBody: FfiConverterRustBuffer<SignUpEmailBody> {
+    override fun read(buf: ByteBuffer): SignUpEmailBody {
+        return SignUpEmailBody(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SignUpEmailBody) = (
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterString.allocationSize(value.`email`) +
+            FfiConverterString.allocationSize(value.`password`) +
+            FfiConverterOptionalString.allocationSize(value.`image`) +
+            FfiConverterOptionalString.allocationSize(value.`callbackUrl`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`rememberMe`) +
+            FfiConverterOptionalString.allocationSize(value.`username`) +
+            FfiConverterOptionalString.allocationSize(value.`displayUsername`)
+    )
+
+    override fun write(value: SignUpEmailBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterString.write(value.`email`, buf)
+            FfiConverterString.write(value.`password`, buf)
+            FfiConverterOptionalString.write(value.`image`, buf)
+            FfiConverterOptionalString.write(value.`callbackUrl`, buf)
+            FfiConverterOptionalBoolean.write(value.`rememberMe`, buf)
+            FfiConverterOptionalString.write(value.`username`, buf)
+            FfiConverterOptionalString.write(value.`displayUsername`, buf)
+    }
+}
+
+
+
+data class StatusMessageResponse (
+    var `status`: kotlin.Boolean
+    , 
+    var `message`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeStatusMessageResponse: FfiConverterRustBuffer<StatusMessageResponse> {
+    override fun read(buf: ByteBuffer): StatusMessageResponse {
+        return StatusMessageResponse(
+            FfiConverterBoolean.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: StatusMessageResponse) = (
+            FfiConverterBoolean.allocationSize(value.`status`) +
+            FfiConverterString.allocationSize(value.`message`)
+    )
+
+    override fun write(value: StatusMessageResponse, buf: ByteBuffer) {
+            FfiConverterBoolean.write(value.`status`, buf)
+            FfiConverterString.write(value.`message`, buf)
+    }
+}
+
+
+
+data class StatusResponse (
+    var `status`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeStatusResponse: FfiConverterRustBuffer<StatusResponse> {
+    override fun read(buf: ByteBuffer): StatusResponse {
+        return StatusResponse(
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: StatusResponse) = (
+            FfiConverterBoolean.allocationSize(value.`status`)
+    )
+
+    override fun write(value: StatusResponse, buf: ByteBuffer) {
+            FfiConverterBoolean.write(value.`status`, buf)
+    }
+}
+
+
+
+data class SuccessMessageResponse (
+    var `success`: kotlin.Boolean
+    , 
+    var `message`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSuccessMessageResponse: FfiConverterRustBuffer<SuccessMessageResponse> {
+    override fun read(buf: ByteBuffer): SuccessMessageResponse {
+        return SuccessMessageResponse(
+            FfiConverterBoolean.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SuccessMessageResponse) = (
+            FfiConverterBoolean.allocationSize(value.`success`) +
+            FfiConverterString.allocationSize(value.`message`)
+    )
+
+    override fun write(value: SuccessMessageResponse, buf: ByteBuffer) {
+            FfiConverterBoolean.write(value.`success`, buf)
+            FfiConverterString.write(value.`message`, buf)
+    }
+}
+
+
+
+data class SuccessResponse (
+    var `success`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSuccessResponse: FfiConverterRustBuffer<SuccessResponse> {
+    override fun read(buf: ByteBuffer): SuccessResponse {
+        return SuccessResponse(
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SuccessResponse) = (
+            FfiConverterBoolean.allocationSize(value.`success`)
+    )
+
+    override fun write(value: SuccessResponse, buf: ByteBuffer) {
+            FfiConverterBoolean.write(value.`success`, buf)
+    }
+}
+
+
+
+/**
+ * `{token, user}`: sign-up (`token` null without auto sign-in), change-password.
+ */
+data class TokenUserResponse (
+    var `token`: kotlin.String? = null 
+    , 
+    var `user`: User
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTokenUserResponse: FfiConverterRustBuffer<TokenUserResponse> {
+    override fun read(buf: ByteBuffer): TokenUserResponse {
+        return TokenUserResponse(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterTypeUser.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: TokenUserResponse) = (
             FfiConverterOptionalString.allocationSize(value.`token`) +
             FfiConverterTypeUser.allocationSize(value.`user`)
     )
 
-    override fun write(value: SignInResult, buf: ByteBuffer) {
+    override fun write(value: TokenUserResponse, buf: ByteBuffer) {
             FfiConverterOptionalString.write(value.`token`, buf)
             FfiConverterTypeUser.write(value.`user`, buf)
     }
@@ -3020,11 +7189,8 @@ public object FfiConverterTypeSignInResult: FfiConverterRustBuffer<SignInResult>
 
 
 
-/**
- * `enable`'s answer: the URI for authenticator apps and one-time backup codes.
- */
-data class TwoFactorSetup (
-    var `totpUri`: kotlin.String?
+data class TwoFactorBackupCodesResponse (
+    var `status`: kotlin.Boolean
     , 
     var `backupCodes`: List<kotlin.String>
     
@@ -3040,27 +7206,482 @@ data class TwoFactorSetup (
 /**
  * @suppress
  */
-public object FfiConverterTypeTwoFactorSetup: FfiConverterRustBuffer<TwoFactorSetup> {
-    override fun read(buf: ByteBuffer): TwoFactorSetup {
-        return TwoFactorSetup(
-            FfiConverterOptionalString.read(buf),
+public object FfiConverterTypeTwoFactorBackupCodesResponse: FfiConverterRustBuffer<TwoFactorBackupCodesResponse> {
+    override fun read(buf: ByteBuffer): TwoFactorBackupCodesResponse {
+        return TwoFactorBackupCodesResponse(
+            FfiConverterBoolean.read(buf),
             FfiConverterSequenceString.read(buf),
         )
     }
 
-    override fun allocationSize(value: TwoFactorSetup) = (
-            FfiConverterOptionalString.allocationSize(value.`totpUri`) +
+    override fun allocationSize(value: TwoFactorBackupCodesResponse) = (
+            FfiConverterBoolean.allocationSize(value.`status`) +
             FfiConverterSequenceString.allocationSize(value.`backupCodes`)
     )
 
-    override fun write(value: TwoFactorSetup, buf: ByteBuffer) {
-            FfiConverterOptionalString.write(value.`totpUri`, buf)
+    override fun write(value: TwoFactorBackupCodesResponse, buf: ByteBuffer) {
+            FfiConverterBoolean.write(value.`status`, buf)
             FfiConverterSequenceString.write(value.`backupCodes`, buf)
     }
 }
 
 
 
+data class TwoFactorEnableBody (
+    var `password`: kotlin.String
+    , 
+    /**
+     * `totp` (default) or `otp` (codes by email).
+     */
+    var `method`: kotlin.String? = null 
+    , 
+    /**
+     * Issuer shown by authenticator apps; defaults to the configured one.
+     */
+    var `issuer`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTwoFactorEnableBody: FfiConverterRustBuffer<TwoFactorEnableBody> {
+    override fun read(buf: ByteBuffer): TwoFactorEnableBody {
+        return TwoFactorEnableBody(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: TwoFactorEnableBody) = (
+            FfiConverterString.allocationSize(value.`password`) +
+            FfiConverterOptionalString.allocationSize(value.`method`) +
+            FfiConverterOptionalString.allocationSize(value.`issuer`)
+    )
+
+    override fun write(value: TwoFactorEnableBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`password`, buf)
+            FfiConverterOptionalString.write(value.`method`, buf)
+            FfiConverterOptionalString.write(value.`issuer`, buf)
+    }
+}
+
+
+
+data class TwoFactorEnableResponse (
+    var `method`: kotlin.String
+    , 
+    /**
+     * `otpauth://` URI for authenticator apps (TOTP only).
+     */
+    var `totpUri`: kotlin.String? = null 
+    , 
+    /**
+     * One-time recovery codes (TOTP only); shown once.
+     */
+    var `backupCodes`: List<kotlin.String>? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTwoFactorEnableResponse: FfiConverterRustBuffer<TwoFactorEnableResponse> {
+    override fun read(buf: ByteBuffer): TwoFactorEnableResponse {
+        return TwoFactorEnableResponse(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalSequenceString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: TwoFactorEnableResponse) = (
+            FfiConverterString.allocationSize(value.`method`) +
+            FfiConverterOptionalString.allocationSize(value.`totpUri`) +
+            FfiConverterOptionalSequenceString.allocationSize(value.`backupCodes`)
+    )
+
+    override fun write(value: TwoFactorEnableResponse, buf: ByteBuffer) {
+            FfiConverterString.write(value.`method`, buf)
+            FfiConverterOptionalString.write(value.`totpUri`, buf)
+            FfiConverterOptionalSequenceString.write(value.`backupCodes`, buf)
+    }
+}
+
+
+
+data class TwoFactorPasswordBody (
+    var `password`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTwoFactorPasswordBody: FfiConverterRustBuffer<TwoFactorPasswordBody> {
+    override fun read(buf: ByteBuffer): TwoFactorPasswordBody {
+        return TwoFactorPasswordBody(
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: TwoFactorPasswordBody) = (
+            FfiConverterString.allocationSize(value.`password`)
+    )
+
+    override fun write(value: TwoFactorPasswordBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`password`, buf)
+    }
+}
+
+
+
+/**
+ * A password sign-in that needs a second factor: no session yet; the
+ * `two_factor` cookie names the pending sign-in, which any
+ * `/two-factor/verify-*` route completes.
+ */
+data class TwoFactorRedirect (
+    var `twoFactorRedirect`: kotlin.Boolean
+    , 
+    /**
+     * `totp` and/or `otp`; backup codes are always accepted.
+     */
+    var `twoFactorMethods`: List<kotlin.String>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTwoFactorRedirect: FfiConverterRustBuffer<TwoFactorRedirect> {
+    override fun read(buf: ByteBuffer): TwoFactorRedirect {
+        return TwoFactorRedirect(
+            FfiConverterBoolean.read(buf),
+            FfiConverterSequenceString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: TwoFactorRedirect) = (
+            FfiConverterBoolean.allocationSize(value.`twoFactorRedirect`) +
+            FfiConverterSequenceString.allocationSize(value.`twoFactorMethods`)
+    )
+
+    override fun write(value: TwoFactorRedirect, buf: ByteBuffer) {
+            FfiConverterBoolean.write(value.`twoFactorRedirect`, buf)
+            FfiConverterSequenceString.write(value.`twoFactorMethods`, buf)
+    }
+}
+
+
+
+data class TwoFactorSendOtpBody (
+    var `trustDevice`: kotlin.Boolean? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTwoFactorSendOtpBody: FfiConverterRustBuffer<TwoFactorSendOtpBody> {
+    override fun read(buf: ByteBuffer): TwoFactorSendOtpBody {
+        return TwoFactorSendOtpBody(
+            FfiConverterOptionalBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: TwoFactorSendOtpBody) = (
+            FfiConverterOptionalBoolean.allocationSize(value.`trustDevice`)
+    )
+
+    override fun write(value: TwoFactorSendOtpBody, buf: ByteBuffer) {
+            FfiConverterOptionalBoolean.write(value.`trustDevice`, buf)
+    }
+}
+
+
+
+data class TwoFactorTotpUriResponse (
+    var `totpUri`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTwoFactorTotpUriResponse: FfiConverterRustBuffer<TwoFactorTotpUriResponse> {
+    override fun read(buf: ByteBuffer): TwoFactorTotpUriResponse {
+        return TwoFactorTotpUriResponse(
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: TwoFactorTotpUriResponse) = (
+            FfiConverterString.allocationSize(value.`totpUri`)
+    )
+
+    override fun write(value: TwoFactorTotpUriResponse, buf: ByteBuffer) {
+            FfiConverterString.write(value.`totpUri`, buf)
+    }
+}
+
+
+
+data class TwoFactorVerifyBackupCodeBody (
+    var `code`: kotlin.String
+    , 
+    /**
+     * Check the code without creating a session.
+     */
+    var `disableSession`: kotlin.Boolean? = null 
+    , 
+    var `trustDevice`: kotlin.Boolean? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTwoFactorVerifyBackupCodeBody: FfiConverterRustBuffer<TwoFactorVerifyBackupCodeBody> {
+    override fun read(buf: ByteBuffer): TwoFactorVerifyBackupCodeBody {
+        return TwoFactorVerifyBackupCodeBody(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: TwoFactorVerifyBackupCodeBody) = (
+            FfiConverterString.allocationSize(value.`code`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`disableSession`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`trustDevice`)
+    )
+
+    override fun write(value: TwoFactorVerifyBackupCodeBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`code`, buf)
+            FfiConverterOptionalBoolean.write(value.`disableSession`, buf)
+            FfiConverterOptionalBoolean.write(value.`trustDevice`, buf)
+    }
+}
+
+
+
+data class TwoFactorVerifyCodeBody (
+    var `code`: kotlin.String
+    , 
+    /**
+     * Skip the second factor on this device for 30 days.
+     */
+    var `trustDevice`: kotlin.Boolean? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTwoFactorVerifyCodeBody: FfiConverterRustBuffer<TwoFactorVerifyCodeBody> {
+    override fun read(buf: ByteBuffer): TwoFactorVerifyCodeBody {
+        return TwoFactorVerifyCodeBody(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: TwoFactorVerifyCodeBody) = (
+            FfiConverterString.allocationSize(value.`code`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`trustDevice`)
+    )
+
+    override fun write(value: TwoFactorVerifyCodeBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`code`, buf)
+            FfiConverterOptionalBoolean.write(value.`trustDevice`, buf)
+    }
+}
+
+
+
+data class UpdatePasskeyBody (
+    var `id`: kotlin.String
+    , 
+    var `name`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeUpdatePasskeyBody: FfiConverterRustBuffer<UpdatePasskeyBody> {
+    override fun read(buf: ByteBuffer): UpdatePasskeyBody {
+        return UpdatePasskeyBody(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: UpdatePasskeyBody) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`name`)
+    )
+
+    override fun write(value: UpdatePasskeyBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`name`, buf)
+    }
+}
+
+
+
+data class UpdatePasskeyResponse (
+    var `passkey`: Passkey
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeUpdatePasskeyResponse: FfiConverterRustBuffer<UpdatePasskeyResponse> {
+    override fun read(buf: ByteBuffer): UpdatePasskeyResponse {
+        return UpdatePasskeyResponse(
+            FfiConverterTypePasskey.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: UpdatePasskeyResponse) = (
+            FfiConverterTypePasskey.allocationSize(value.`passkey`)
+    )
+
+    override fun write(value: UpdatePasskeyResponse, buf: ByteBuffer) {
+            FfiConverterTypePasskey.write(value.`passkey`, buf)
+    }
+}
+
+
+
+data class UpdateUserBody (
+    var `name`: kotlin.String? = null 
+    , 
+    /**
+     * `null` clears the image.
+     */
+    var `image`: kotlin.String? = null 
+    , 
+    var `username`: kotlin.String? = null 
+    , 
+    var `displayUsername`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeUpdateUserBody: FfiConverterRustBuffer<UpdateUserBody> {
+    override fun read(buf: ByteBuffer): UpdateUserBody {
+        return UpdateUserBody(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: UpdateUserBody) = (
+            FfiConverterOptionalString.allocationSize(value.`name`) +
+            FfiConverterOptionalString.allocationSize(value.`image`) +
+            FfiConverterOptionalString.allocationSize(value.`username`) +
+            FfiConverterOptionalString.allocationSize(value.`displayUsername`)
+    )
+
+    override fun write(value: UpdateUserBody, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`name`, buf)
+            FfiConverterOptionalString.write(value.`image`, buf)
+            FfiConverterOptionalString.write(value.`username`, buf)
+            FfiConverterOptionalString.write(value.`displayUsername`, buf)
+    }
+}
+
+
+
+/**
+ * A user. Plugins add their own fields (e.g. `username`).
+ */
 data class User (
     var `id`: kotlin.String
     , 
@@ -3070,11 +7691,23 @@ data class User (
     , 
     var `emailVerified`: kotlin.Boolean
     , 
-    var `image`: kotlin.String?
+    var `image`: kotlin.String? = null 
     , 
-    var `username`: kotlin.String?
+    /**
+     * ISO-8601 date-time.
+     */
+    var `createdAt`: kotlin.String
     , 
-    var `displayUsername`: kotlin.String?
+    /**
+     * ISO-8601 date-time.
+     */
+    var `updatedAt`: kotlin.String
+    , 
+    var `username`: kotlin.String? = null 
+    , 
+    var `displayUsername`: kotlin.String? = null 
+    , 
+    var `twoFactorEnabled`: kotlin.Boolean? = null 
     
 ){
     
@@ -3096,8 +7729,11 @@ public object FfiConverterTypeUser: FfiConverterRustBuffer<User> {
             FfiConverterString.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
         )
     }
 
@@ -3107,8 +7743,11 @@ public object FfiConverterTypeUser: FfiConverterRustBuffer<User> {
             FfiConverterString.allocationSize(value.`email`) +
             FfiConverterBoolean.allocationSize(value.`emailVerified`) +
             FfiConverterOptionalString.allocationSize(value.`image`) +
+            FfiConverterString.allocationSize(value.`createdAt`) +
+            FfiConverterString.allocationSize(value.`updatedAt`) +
             FfiConverterOptionalString.allocationSize(value.`username`) +
-            FfiConverterOptionalString.allocationSize(value.`displayUsername`)
+            FfiConverterOptionalString.allocationSize(value.`displayUsername`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`twoFactorEnabled`)
     )
 
     override fun write(value: User, buf: ByteBuffer) {
@@ -3117,8 +7756,99 @@ public object FfiConverterTypeUser: FfiConverterRustBuffer<User> {
             FfiConverterString.write(value.`email`, buf)
             FfiConverterBoolean.write(value.`emailVerified`, buf)
             FfiConverterOptionalString.write(value.`image`, buf)
+            FfiConverterString.write(value.`createdAt`, buf)
+            FfiConverterString.write(value.`updatedAt`, buf)
             FfiConverterOptionalString.write(value.`username`, buf)
             FfiConverterOptionalString.write(value.`displayUsername`, buf)
+            FfiConverterOptionalBoolean.write(value.`twoFactorEnabled`, buf)
+    }
+}
+
+
+
+/**
+ * `verify-email`'s answer: `token` is a new session's when
+ * `autoSignInAfterVerification` is on, else null.
+ */
+data class VerifyEmailOtpResponse (
+    var `status`: kotlin.Boolean
+    , 
+    var `token`: kotlin.String? = null 
+    , 
+    var `user`: User
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeVerifyEmailOtpResponse: FfiConverterRustBuffer<VerifyEmailOtpResponse> {
+    override fun read(buf: ByteBuffer): VerifyEmailOtpResponse {
+        return VerifyEmailOtpResponse(
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterTypeUser.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: VerifyEmailOtpResponse) = (
+            FfiConverterBoolean.allocationSize(value.`status`) +
+            FfiConverterOptionalString.allocationSize(value.`token`) +
+            FfiConverterTypeUser.allocationSize(value.`user`)
+    )
+
+    override fun write(value: VerifyEmailOtpResponse, buf: ByteBuffer) {
+            FfiConverterBoolean.write(value.`status`, buf)
+            FfiConverterOptionalString.write(value.`token`, buf)
+            FfiConverterTypeUser.write(value.`user`, buf)
+    }
+}
+
+
+
+data class VerifyEmailResponse (
+    var `status`: kotlin.Boolean
+    , 
+    /**
+     * The user when a session exists after verification, else null.
+     */
+    var `user`: User? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeVerifyEmailResponse: FfiConverterRustBuffer<VerifyEmailResponse> {
+    override fun read(buf: ByteBuffer): VerifyEmailResponse {
+        return VerifyEmailResponse(
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalTypeUser.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: VerifyEmailResponse) = (
+            FfiConverterBoolean.allocationSize(value.`status`) +
+            FfiConverterOptionalTypeUser.allocationSize(value.`user`)
+    )
+
+    override fun write(value: VerifyEmailResponse, buf: ByteBuffer) {
+            FfiConverterBoolean.write(value.`status`, buf)
+            FfiConverterOptionalTypeUser.write(value.`user`, buf)
     }
 }
 
@@ -3160,20 +7890,21 @@ sealed class AuthException: kotlin.Exception() {
     }
     
     /**
-     * The password was right; finish with `twoFactor()` (`TWO_FACTOR_REQUIRED`).
+     * The credentials were right, but a plugin asks for another step first
+     * (e.g. a second factor): `challenge_json` is its answer (`SIGN_IN_CHALLENGE`).
      */
-    class TwoFactorRequired(
+    class ChallengeRequired(
         
-        val `methods`: List<kotlin.String>, 
+        val `challengeJson`: kotlin.String, 
         
         val `code`: kotlin.String
         ) : AuthException() {
         override val message
-            get() = "methods=${ `methods` }, code=${ `code` }"
+            get() = "challengeJson=${ `challengeJson` }, code=${ `code` }"
     }
     
     /**
-     * The server could not be reached.
+     * The server could not be reached (the next call tries again).
      */
     class Network(
         
@@ -3226,8 +7957,8 @@ public object FfiConverterTypeAuthError : FfiConverterRustBuffer<AuthException> 
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 )
-            3 -> AuthException.TwoFactorRequired(
-                FfiConverterSequenceString.read(buf),
+            3 -> AuthException.ChallengeRequired(
+                FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 )
             4 -> AuthException.Network(
@@ -3257,10 +7988,10 @@ public object FfiConverterTypeAuthError : FfiConverterRustBuffer<AuthException> 
                 + FfiConverterString.allocationSize(value.`plugin`)
                 + FfiConverterString.allocationSize(value.`code`)
             )
-            is AuthException.TwoFactorRequired -> (
+            is AuthException.ChallengeRequired -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterSequenceString.allocationSize(value.`methods`)
+                + FfiConverterString.allocationSize(value.`challengeJson`)
                 + FfiConverterString.allocationSize(value.`code`)
             )
             is AuthException.Network -> (
@@ -3293,9 +8024,9 @@ public object FfiConverterTypeAuthError : FfiConverterRustBuffer<AuthException> 
                 FfiConverterString.write(value.`code`, buf)
                 Unit
             }
-            is AuthException.TwoFactorRequired -> {
+            is AuthException.ChallengeRequired -> {
                 buf.putInt(3)
-                FfiConverterSequenceString.write(value.`methods`, buf)
+                FfiConverterString.write(value.`challengeJson`, buf)
                 FfiConverterString.write(value.`code`, buf)
                 Unit
             }
@@ -3319,36 +8050,31 @@ public object FfiConverterTypeAuthError : FfiConverterRustBuffer<AuthException> 
 
 
 /**
- * Server plugins the client mirrors.
+ * The server plugins this library has namespaces for.
  */
 
 enum class ClientPlugin {
     
     /**
-     * `username`: sign-in by username.
-     */
-    USERNAME,
-    /**
-     * `bearer`: sessions as `Authorization: Bearer`.
-     */
-    BEARER,
-    /**
-     * `magic-link`: sign-in links by email.
-     */
-    MAGIC_LINK,
-    /**
-     * `email-otp`: one-time codes by email.
+     * `email-otp`.
      */
     EMAIL_OTP,
     /**
-     * `two-factor`: a second factor after the password.
+     * `magic-link`.
+     */
+    MAGIC_LINK,
+    /**
+     * `passkey`.
+     */
+    PASSKEY,
+    /**
+     * `two-factor`.
      */
     TWO_FACTOR,
     /**
-     * `passkey`: WebAuthn; ceremonies run in the platform authenticator
-     * (ASAuthorization, Credential Manager) through the generated `passkey*Json` routes.
+     * `username`.
      */
-    PASSKEY;
+    USERNAME;
 
     
 
@@ -3375,6 +8101,124 @@ public object FfiConverterTypeClientPlugin: FfiConverterRustBuffer<ClientPlugin>
 }
 
 
+
+
+
+/**
+ * What a sign-in answers: a session, or a plugin's challenge (e.g. a second factor).
+ */
+sealed class SignInResult {
+    
+    data class SignInResponse(
+        val `value`: dev.gatehouse.SignInResponse) : SignInResult()
+        
+    {
+        
+
+        companion object
+    }
+    
+    data class TwoFactorRedirect(
+        val `value`: dev.gatehouse.TwoFactorRedirect) : SignInResult()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSignInResult : FfiConverterRustBuffer<SignInResult>{
+    override fun read(buf: ByteBuffer): SignInResult {
+        return when(buf.getInt()) {
+            1 -> SignInResult.SignInResponse(
+                FfiConverterTypeSignInResponse.read(buf),
+                )
+            2 -> SignInResult.TwoFactorRedirect(
+                FfiConverterTypeTwoFactorRedirect.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: SignInResult): ULong = when(value) {
+        is SignInResult.SignInResponse -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeSignInResponse.allocationSize(value.`value`)
+            )
+        }
+        is SignInResult.TwoFactorRedirect -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeTwoFactorRedirect.allocationSize(value.`value`)
+            )
+        }
+    }
+
+    override fun write(value: SignInResult, buf: ByteBuffer) {
+        when(value) {
+            is SignInResult.SignInResponse -> {
+                buf.putInt(1)
+                FfiConverterTypeSignInResponse.write(value.`value`, buf)
+                Unit
+            }
+            is SignInResult.TwoFactorRedirect -> {
+                buf.putInt(2)
+                FfiConverterTypeTwoFactorRedirect.write(value.`value`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalBoolean: FfiConverterRustBuffer<kotlin.Boolean?> {
+    override fun read(buf: ByteBuffer): kotlin.Boolean? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterBoolean.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.Boolean?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterBoolean.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.Boolean?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterBoolean.write(value, buf)
+        }
+    }
+}
 
 
 
@@ -3446,6 +8290,38 @@ public object FfiConverterOptionalTypeTokenStorage: FfiConverterRustBuffer<Token
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeDeleteUserBody: FfiConverterRustBuffer<DeleteUserBody?> {
+    override fun read(buf: ByteBuffer): DeleteUserBody? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeDeleteUserBody.read(buf)
+    }
+
+    override fun allocationSize(value: DeleteUserBody?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeDeleteUserBody.allocationSize(value)
+        }
+    }
+
+    override fun write(value: DeleteUserBody?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeDeleteUserBody.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeSessionWithUser: FfiConverterRustBuffer<SessionWithUser?> {
     override fun read(buf: ByteBuffer): SessionWithUser? {
         if (buf.get().toInt() == 0) {
@@ -3478,6 +8354,166 @@ public object FfiConverterOptionalTypeSessionWithUser: FfiConverterRustBuffer<Se
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeSignOutBody: FfiConverterRustBuffer<SignOutBody?> {
+    override fun read(buf: ByteBuffer): SignOutBody? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeSignOutBody.read(buf)
+    }
+
+    override fun allocationSize(value: SignOutBody?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeSignOutBody.allocationSize(value)
+        }
+    }
+
+    override fun write(value: SignOutBody?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeSignOutBody.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeTwoFactorSendOtpBody: FfiConverterRustBuffer<TwoFactorSendOtpBody?> {
+    override fun read(buf: ByteBuffer): TwoFactorSendOtpBody? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeTwoFactorSendOtpBody.read(buf)
+    }
+
+    override fun allocationSize(value: TwoFactorSendOtpBody?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeTwoFactorSendOtpBody.allocationSize(value)
+        }
+    }
+
+    override fun write(value: TwoFactorSendOtpBody?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeTwoFactorSendOtpBody.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeUpdateUserBody: FfiConverterRustBuffer<UpdateUserBody?> {
+    override fun read(buf: ByteBuffer): UpdateUserBody? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeUpdateUserBody.read(buf)
+    }
+
+    override fun allocationSize(value: UpdateUserBody?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeUpdateUserBody.allocationSize(value)
+        }
+    }
+
+    override fun write(value: UpdateUserBody?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeUpdateUserBody.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeUser: FfiConverterRustBuffer<User?> {
+    override fun read(buf: ByteBuffer): User? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeUser.read(buf)
+    }
+
+    override fun allocationSize(value: User?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeUser.allocationSize(value)
+        }
+    }
+
+    override fun write(value: User?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeUser.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalSequenceString: FfiConverterRustBuffer<List<kotlin.String>?> {
+    override fun read(buf: ByteBuffer): List<kotlin.String>? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterSequenceString.read(buf)
+    }
+
+    override fun allocationSize(value: List<kotlin.String>?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterSequenceString.allocationSize(value)
+        }
+    }
+
+    override fun write(value: List<kotlin.String>?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterSequenceString.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.String>> {
     override fun read(buf: ByteBuffer): List<kotlin.String> {
         val len = buf.getInt()
@@ -3496,6 +8532,118 @@ public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.Str
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterString.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeAccountDto: FfiConverterRustBuffer<List<AccountDto>> {
+    override fun read(buf: ByteBuffer): List<AccountDto> {
+        val len = buf.getInt()
+        return List<AccountDto>(len) {
+            FfiConverterTypeAccountDto.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<AccountDto>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeAccountDto.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<AccountDto>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeAccountDto.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypePasskey: FfiConverterRustBuffer<List<Passkey>> {
+    override fun read(buf: ByteBuffer): List<Passkey> {
+        val len = buf.getInt()
+        return List<Passkey>(len) {
+            FfiConverterTypePasskey.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Passkey>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypePasskey.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Passkey>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypePasskey.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypePluginInfo: FfiConverterRustBuffer<List<PluginInfo>> {
+    override fun read(buf: ByteBuffer): List<PluginInfo> {
+        val len = buf.getInt()
+        return List<PluginInfo>(len) {
+            FfiConverterTypePluginInfo.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<PluginInfo>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypePluginInfo.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<PluginInfo>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypePluginInfo.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeSession: FfiConverterRustBuffer<List<Session>> {
+    override fun read(buf: ByteBuffer): List<Session> {
+        val len = buf.getInt()
+        return List<Session>(len) {
+            FfiConverterTypeSession.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Session>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeSession.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Session>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeSession.write(it, buf)
         }
     }
 }
