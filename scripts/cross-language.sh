@@ -28,7 +28,7 @@ else
 fi
 
 echo "--- Node (@gatehouse/client)"
-cp "$target/libgatehouse_node.so" bindings/node/gatehouse.linux-x64.node
+cp "$target/libgatehouse_node.so" bindings/node/gatehouse.linux-x64-gnu.node
 node --test bindings/node/test/
 
 echo "--- Kotlin (uniffi, JVM)"

@@ -1,13 +1,16 @@
-// Better Auth-shaped API of @gatehouse/client. The route methods and wire
-// types are generated from the spec (generated/routes.d.ts, generated/types.d.ts).
+// Better Auth-shaped API of @gatehouse/client. The route methods, the plugin
+// factories, the wire types and the error codes are generated from the spec
+// (generated/routes.d.ts, generated/plugins.d.ts, generated/types.d.ts).
 import type { CoreRoutes, PluginRoutes } from "./generated/routes";
+import type { ErrorCode } from "./generated/types";
 
 export * from "./generated/types";
+export * from "./generated/plugins";
 export type { CoreRoutes, PluginRoutes } from "./generated/routes";
 
-/** A failed call: the server's code (or `PLUGIN_NOT_ENABLED`), status and message. */
+/** A failed call: the server's code (or a client one, e.g. `PLUGIN_NOT_ENABLED`), status and message. */
 export interface AuthClientError {
-  code: string;
+  code: ErrorCode;
   status: number;
   message: string;
 }
@@ -18,14 +21,7 @@ export interface ClientPlugin<Id extends string = string> {
   id: Id;
 }
 
-export declare function usernameClient(): ClientPlugin<"username">;
-export declare function magicLinkClient(): ClientPlugin<"magic-link">;
-export declare function emailOTPClient(): ClientPlugin<"email-otp">;
-export declare function twoFactorClient(options?: {
-  /** Called when a password sign-in answers `twoFactorRedirect` (no session yet). */
-  onTwoFactorRedirect?: (context: { twoFactorMethods: string[] }) => void | Promise<void>;
-}): ClientPlugin<"two-factor">;
-export declare function passkeyClient(): ClientPlugin<"passkey">;
+/** The `bearer` plugin: sessions travel as `Authorization: Bearer`. */
 export declare function bearerClient(): ClientPlugin<"bearer">;
 
 type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;

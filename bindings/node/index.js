@@ -1,54 +1,38 @@
 // Better Auth's client API (`createAuthClient`, `{ data, error }` results)
-// over the native Rust client. The surface is built from the route table
-// generated from the spec (generated/routes.js): every route of the core and
-// of each registered plugin appears at Better Auth's method path
-// (`/sign-in/username` -> `client.signIn.username`). A plugin the server
+// over the native Rust client. Everything per plugin comes from the spec:
+// the route table (generated/routes.js) puts every route of the core and of
+// each registered plugin at Better Auth's method path (`/sign-in/username` ->
+// `client.signIn.username`), and the plugin list (generated/plugins.js) gives
+// Better Auth's factory names (`twoFactorClient()`...). A plugin the server
 // lacks makes every call answer `error.code === "PLUGIN_NOT_ENABLED"` before
 // any request reaches its routes.
 "use strict";
 
 const { join } = require("node:path");
 
-const { NativeClient } = require(join(__dirname, `gatehouse.${process.platform}-${process.arch}.node`));
+const { platformTriple } = require("./scripts/platform.js");
 const routes = require("./generated/routes.js");
+const pluginList = require("./generated/plugins.js");
 
-/** The `username` plugin (as `usernameClient` from `better-auth/client/plugins`). */
-function usernameClient() {
-  return { id: "username" };
+/** The addon: the platform package's prebuilt one, else a source checkout's build. */
+function loadAddon() {
+  const triple = platformTriple();
+  for (const candidate of [`@gatehouse/client-${triple}`, join(__dirname, `gatehouse.${triple}.node`)]) {
+    try {
+      return require(candidate);
+    } catch (e) {
+      if (e.code !== "MODULE_NOT_FOUND") throw e;
+    }
+  }
+  throw new Error(
+    `@gatehouse/client: no native addon for ${triple}: install @gatehouse/client-${triple}, ` +
+      "or build it in a source checkout (npm run build)",
+  );
 }
 
-/** The `magic-link` plugin (as `magicLinkClient` from `better-auth/client/plugins`). */
-function magicLinkClient() {
-  return { id: "magic-link" };
-}
+const { NativeClient } = loadAddon();
 
-/** The `email-otp` plugin (as `emailOTPClient` from `better-auth/client/plugins`). */
-function emailOTPClient() {
-  return { id: "email-otp" };
-}
-
-/**
- * The `two-factor` plugin (as `twoFactorClient` from `better-auth/client/plugins`).
- * A password sign-in of a user with 2FA answers `{ twoFactorRedirect: true,
- * twoFactorMethods }` instead of a session; `onTwoFactorRedirect` is called
- * then, and `client.twoFactor.verifyTotp` / `verifyOtp` / `verifyBackupCode`
- * finish the sign-in (the client keeps the challenge cookie).
- */
-function twoFactorClient(options = {}) {
-  return { id: "two-factor", onTwoFactorRedirect: options.onTwoFactorRedirect };
-}
-
-/**
- * The `passkey` plugin (as `passkeyClient` from `@better-auth/passkey/client`): the
- * `client.passkey.*` routes. The WebAuthn ceremony itself runs in a browser or
- * platform authenticator; pass its JSON response to `verifyRegistration` /
- * `verifyAuthentication`.
- */
-function passkeyClient() {
-  return { id: "passkey" };
-}
-
-/** The `bearer` plugin: sessions travel as `Authorization: Bearer`. */
+/** The `bearer` plugin: sessions travel as `Authorization: Bearer` (it has no routes). */
 function bearerClient() {
   return { id: "bearer" };
 }
@@ -63,6 +47,21 @@ function queryString(query) {
   return s ? `?${s}` : "";
 }
 
+/**
+ * Better Auth's `on<Name>Redirect` plugin options (e.g. `onTwoFactorRedirect`):
+ * called when an answer carries `<name>Redirect: true`, with the rest of it.
+ */
+function redirectHooks(plugins) {
+  const hooks = [];
+  for (const plugin of plugins) {
+    for (const [key, fn] of Object.entries(plugin)) {
+      const m = /^on([A-Z]\w*Redirect)$/.exec(key);
+      if (m && typeof fn === "function") hooks.push({ field: m[1][0].toLowerCase() + m[1].slice(1), fn });
+    }
+  }
+  return hooks;
+}
+
 function createAuthClient(options = {}) {
   const { baseURL, plugins = [] } = options;
   if (typeof baseURL !== "string" || baseURL.length === 0) {
@@ -70,13 +69,16 @@ function createAuthClient(options = {}) {
   }
   const ids = plugins.map((p) => p.id);
   const native = new NativeClient(baseURL, ids);
-  const redirectHooks = plugins.map((p) => p.onTwoFactorRedirect).filter((f) => typeof f === "function");
+  const hooks = redirectHooks(plugins);
   const request = async (method, path, body, plugin) => {
     const result = JSON.parse(
       await native.request(method, path, body === undefined ? null : JSON.stringify(body), plugin),
     );
-    if (result.data?.twoFactorRedirect) {
-      for (const hook of redirectHooks) await hook({ twoFactorMethods: result.data.twoFactorMethods });
+    for (const { field, fn } of hooks) {
+      if (result.data?.[field] === true) {
+        const { [field]: _, ...context } = result.data;
+        await fn(context);
+      }
     }
     return result;
   };
@@ -99,12 +101,9 @@ function createAuthClient(options = {}) {
   return client;
 }
 
-module.exports = {
-  createAuthClient,
-  usernameClient,
-  magicLinkClient,
-  emailOTPClient,
-  twoFactorClient,
-  passkeyClient,
-  bearerClient,
-};
+const factories = {};
+for (const { id, factory } of pluginList) {
+  factories[factory] = (options = {}) => ({ ...options, id });
+}
+
+module.exports = { createAuthClient, bearerClient, ...factories };

@@ -105,8 +105,8 @@ impl AuthError {
             AuthError::Api { code, .. } => code.clone(),
             AuthError::PluginNotEnabled { .. } => ErrorCode::PluginNotEnabled,
             AuthError::ChallengeRequired { .. } => ErrorCode::SignInChallenge,
-            AuthError::Network(_) => ErrorCode::Other("NETWORK_ERROR".into()),
-            AuthError::Unexpected(_) => ErrorCode::Other("UNEXPECTED".into()),
+            AuthError::Network(_) => ErrorCode::NetworkError,
+            AuthError::Unexpected(_) => ErrorCode::Unexpected,
         }
     }
 

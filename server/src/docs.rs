@@ -150,8 +150,11 @@ impl<T: OpenApi> OpenApi for Documented<T> {
 
 /// What poem-openapi cannot say in its own types, stated on the finished
 /// document: public operations declare `security: []` (callable without
-/// credentials, not "unspecified"), and a nullable `allOf` wrapper says it
-/// is an object, as OpenAPI 3.0 requires of `nullable`.
+/// credentials, not "unspecified"), a nullable `allOf` wrapper says it is an
+/// object, as OpenAPI 3.0 requires of `nullable`, and the hints client
+/// generators read: a plugin's tag carries `x-client-factory` (Better Auth's
+/// client factory name, when it is not `<camelCaseId>Client`), a sign-in
+/// challenge's schema carries `x-plugin`. Runs in the plugin scope.
 pub fn finish_document(spec: &str) -> String {
     let Ok(mut doc) = serde_json::from_str::<serde_json::Value>(spec) else {
         return spec.to_string();
@@ -172,6 +175,20 @@ pub fn finish_document(spec: &str) -> String {
         .map(|(name, _)| format!("#/components/schemas/{name}"))
         .collect();
     type_nullable_wrappers(&mut doc, &objects);
+    for p in crate::plugin::active_plugins() {
+        if let (Some(name), Some(tags)) = (p.client_factory(), doc["tags"].as_array_mut()) {
+            for tag in tags.iter_mut().filter(|t| t["name"] == p.id()) {
+                tag["x-client-factory"] = name.into();
+            }
+        }
+        if let Some(MetaSchemaRef::Reference(name)) =
+            p.sign_in_challenge().map(|c| (c.schema_ref)())
+        {
+            if let Some(schema) = doc["components"]["schemas"].get_mut(&name) {
+                schema["x-plugin"] = p.id().into();
+            }
+        }
+    }
     serde_json::to_string_pretty(&doc).unwrap_or_else(|_| spec.to_string())
 }
 

@@ -70,10 +70,16 @@ fn run(check: bool) -> anyhow::Result<bool> {
     let codes = rust_error_codes()?;
     let ts = typescript_types(&spec)?;
     let (routes_js, routes_ts) = node_routes(&spec)?;
+    let (plugins_js, plugins_ts) = node_plugins(&spec_value)?;
     let (kotlin_routes, swift_routes) = mobile_routes(&spec)?;
     let outputs = vec![
         (root.join("bindings/node/generated/routes.js"), routes_js),
         (root.join("bindings/node/generated/routes.d.ts"), routes_ts),
+        (root.join("bindings/node/generated/plugins.js"), plugins_js),
+        (
+            root.join("bindings/node/generated/plugins.d.ts"),
+            plugins_ts,
+        ),
         (root.join("openapi/openapi.json"), spec),
         (root.join("sdk/src/generated/client.rs"), client),
         (root.join("sdk/src/generated/namespaces.rs"), namespaces),
@@ -161,6 +167,13 @@ fn rust_client(spec: &str) -> anyhow::Result<String> {
 /// The `ErrorCode` enum from the server's own code tables (core + plugins),
 /// plus the client-side `PLUGIN_NOT_ENABLED` and `SIGN_IN_CHALLENGE`.
 fn rust_error_codes() -> anyhow::Result<String> {
+    let all = all_error_codes();
+    render_rust_error_codes(&all)
+}
+
+/// Every code a client can see: the server's (core and every plugin) and
+/// the client-side ones.
+fn all_error_codes() -> Vec<(&'static str, &'static str)> {
     let mut all: Vec<(&str, &str)> = gatehouse_server::error::codes::ALL
         .iter()
         .map(|c| (c.code, c.message))
@@ -176,8 +189,17 @@ fn rust_error_codes() -> anyhow::Result<String> {
         "SIGN_IN_CHALLENGE",
         "The sign-in needs another step first (a plugin's challenge, e.g. a second factor)",
     ));
+    all.push(("NETWORK_ERROR", "The server could not be reached"));
+    all.push((
+        "UNEXPECTED",
+        "An undocumented answer or a client-side failure",
+    ));
     let mut seen = std::collections::HashSet::new();
     all.retain(|(code, _)| seen.insert(*code));
+    all
+}
+
+fn render_rust_error_codes(all: &[(&str, &str)]) -> anyhow::Result<String> {
     let variant = |code: &str| -> String {
         code.split('_')
             .map(|w| {
@@ -195,7 +217,7 @@ fn rust_error_codes() -> anyhow::Result<String> {
     out.push_str(
         "#[derive(Debug, Clone, PartialEq, Eq, Hash)]\n#[non_exhaustive]\npub enum ErrorCode {\n",
     );
-    for (code, message) in &all {
+    for (code, message) in all {
         out.push_str(&format!(
             "    /// `{code}`: {message}\n    {},\n",
             variant(code)
@@ -203,7 +225,7 @@ fn rust_error_codes() -> anyhow::Result<String> {
     }
     out.push_str("    /// A code this client version does not know.\n    Other(String),\n}\n\n");
     out.push_str("impl ErrorCode {\n    /// The wire code, e.g. `INVALID_EMAIL_OR_PASSWORD`.\n    pub fn as_str(&self) -> &str {\n        match self {\n");
-    for (code, _) in &all {
+    for (code, _) in all {
         out.push_str(&format!(
             "            ErrorCode::{} => \"{code}\",\n",
             variant(code)
@@ -211,7 +233,7 @@ fn rust_error_codes() -> anyhow::Result<String> {
     }
     out.push_str("            ErrorCode::Other(code) => code,\n        }\n    }\n\n");
     out.push_str("    /// Parses a wire code; unknown codes become [`ErrorCode::Other`].\n    pub fn parse(code: &str) -> ErrorCode {\n        match code {\n");
-    for (code, _) in &all {
+    for (code, _) in all {
         out.push_str(&format!(
             "            \"{code}\" => ErrorCode::{},\n",
             variant(code)
@@ -299,6 +321,8 @@ struct Route {
     /// The body has no required member (e.g. sign-out): the argument is optional.
     body_optional: bool,
     query: bool,
+    /// Query parameters: (name, required).
+    query_params: Vec<(String, bool)>,
     response: String,
     summary: String,
 }
@@ -351,6 +375,18 @@ fn routes(spec: &serde_json::Value) -> anyhow::Result<Vec<Route>> {
                 query: op["parameters"]
                     .as_array()
                     .is_some_and(|p| p.iter().any(|x| x["in"] == "query")),
+                query_params: op["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|x| x["in"] == "query")
+                    .map(|x| {
+                        (
+                            x["name"].as_str().unwrap_or_default().to_string(),
+                            x["required"] == true,
+                        )
+                    })
+                    .collect(),
                 response: match success {
                     Some(s) if s["nullable"] == true => format!("{} | null", ts_type(s)),
                     Some(s)
@@ -418,6 +454,61 @@ fn node_routes(spec: &str) -> anyhow::Result<(String, String)> {
         ts.push_str(&format!("  \"{plugin}\": {}Routes;\n", type_name(plugin)));
     }
     ts.push_str("}\n");
+    Ok((js, ts))
+}
+
+/// Better Auth-named client plugin factories, one per plugin tag: the runtime
+/// list (`plugins.js`) and their declarations (`plugins.d.ts`). A plugin
+/// whose sign-in challenge schema (`x-plugin`) has a `<name>Redirect` flag
+/// gets Better Auth's `on<Name>Redirect` option, typed with that schema.
+fn node_plugins(spec: &serde_json::Value) -> anyhow::Result<(String, String)> {
+    let tags: Vec<&serde_json::Value> = spec["tags"]
+        .as_array()
+        .context("tags")?
+        .iter()
+        .filter(|t| t["name"] != "core")
+        .collect();
+    let mut js = String::from("// @generated by `cargo codegen` from openapi/openapi.json; do not edit.\n\"use strict\";\n\n/** Every plugin of the spec: its id and Better Auth's client factory name. */\nmodule.exports = [\n");
+    let mut ts = String::from("// @generated by `cargo codegen` from openapi/openapi.json; do not edit.\nimport type { ClientPlugin } from \"../index\";\nimport type * as T from \"./types\";\n");
+    for tag in tags {
+        let id = tag["name"].as_str().unwrap_or_default();
+        let factory = tag["x-client-factory"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("{}Client", spec::camel(id)));
+        js.push_str(&format!("  {{ id: \"{id}\", factory: \"{factory}\" }},\n"));
+        let mut options = Vec::new();
+        for (name, schema) in spec["components"]["schemas"]
+            .as_object()
+            .into_iter()
+            .flatten()
+        {
+            if schema["x-plugin"] != id {
+                continue;
+            }
+            for (prop, ps) in schema["properties"].as_object().into_iter().flatten() {
+                if prop.ends_with("Redirect") && ps["type"] == "boolean" {
+                    options.push(format!(
+                        "  /** Called when a sign-in answers `{prop}` (no session yet). */\n  on{}?: (context: Omit<T.{name}, \"{prop}\">) => void | Promise<void>;\n",
+                        spec::pascal(prop)
+                    ));
+                }
+            }
+        }
+        let description = tag["description"].as_str().unwrap_or_default();
+        ts.push_str(&format!("\n/** The `{id}` plugin: {description} */\n"));
+        if options.is_empty() {
+            ts.push_str(&format!(
+                "export declare function {factory}(): ClientPlugin<\"{id}\">;\n"
+            ));
+        } else {
+            ts.push_str(&format!(
+                "export declare function {factory}(options?: {{\n{}}}): ClientPlugin<\"{id}\">;\n",
+                options.concat()
+            ));
+        }
+    }
+    js.push_str("];\n");
     Ok((js, ts))
 }
 
@@ -500,7 +591,20 @@ fn emit_tree(
                 (Some(b), _) if r.body_optional => format!("body?: T.{b}"),
                 (Some(b), _) => format!("body: T.{b}"),
                 (None, true) => {
-                    "arg?: { query?: Record<string, string | boolean | number> }".to_string()
+                    let fields: Vec<String> = r
+                        .query_params
+                        .iter()
+                        .map(|(name, required)| {
+                            format!("{name}{}: string", if *required { "" } else { "?" })
+                        })
+                        .collect();
+                    let required = r.query_params.iter().any(|(_, req)| *req);
+                    format!(
+                        "arg{}: {{ query{}: {{ {} }} }}",
+                        if required { "" } else { "?" },
+                        if required { "" } else { "?" },
+                        fields.join("; ")
+                    )
                 }
                 (None, false) => String::new(),
             };
@@ -532,7 +636,8 @@ fn emit_tree(
     }
 }
 
-/// One TypeScript interface per component schema (a type alias for `oneOf` unions).
+/// One TypeScript interface per component schema (a type alias for `oneOf`
+/// unions), and `ErrorCode`, the union of every code a call can fail with.
 fn typescript_types(spec: &str) -> anyhow::Result<String> {
     let spec: serde_json::Value = serde_json::from_str(spec)?;
     let schemas = spec["components"]["schemas"]
@@ -576,6 +681,11 @@ fn typescript_types(spec: &str) -> anyhow::Result<String> {
         }
         out.push_str("}\n");
     }
+    out.push_str("\n/** Every error code a call can fail with (the server's and the client's own). */\nexport type ErrorCode =\n");
+    for (code, _) in all_error_codes() {
+        out.push_str(&format!("  | \"{code}\"\n"));
+    }
+    out.push_str("  /** A non-JSON error answer, by status. */\n  | `HTTP_${number}`;\n");
     Ok(out)
 }
 

@@ -11,11 +11,11 @@ export interface CoreRoutes {
   /** Delete the user (`POST /delete-user`) */
   deleteUser(body?: T.DeleteUserBody): Promise<Result<T.SuccessMessageResponse>>;
   /** Error page shown after a failed redirect flow (`GET /error`) */
-  error(arg?: { query?: Record<string, string | boolean | number> }): Promise<Result<string>>;
+  error(arg?: { query?: { error?: string } }): Promise<Result<string>>;
   /** Request a password-reset link (the older path) (`POST /forget-password`) */
   forgetPassword(body: T.RequestPasswordResetBody): Promise<Result<T.StatusMessageResponse>>;
   /** Get the current session (`GET /get-session`) */
-  getSession(arg?: { query?: Record<string, string | boolean | number> }): Promise<Result<T.SessionWithUser | null>>;
+  getSession(arg?: { query?: { disableRefresh?: string; disableCookieCache?: string } }): Promise<Result<T.SessionWithUser | null>>;
   /** List the user's linked accounts (`GET /list-accounts`) */
   listAccounts(): Promise<Result<T.AccountDto[]>>;
   /** List the user's active sessions (`GET /list-sessions`) */
@@ -51,7 +51,7 @@ export interface CoreRoutes {
   /** Update the user's profile (`POST /update-user`) */
   updateUser(body?: T.UpdateUserBody): Promise<Result<T.StatusResponse>>;
   /** Verify an email address from a mailed link (`GET /verify-email`) */
-  verifyEmail(arg?: { query?: Record<string, string | boolean | number> }): Promise<Result<T.VerifyEmailResponse>>;
+  verifyEmail(arg: { query: { token: string; callbackURL?: string } }): Promise<Result<T.VerifyEmailResponse>>;
 }
 
 /** Routes of `email-otp`. */
@@ -82,7 +82,7 @@ export interface EmailOtpRoutes {
 export interface MagicLinkRoutes {
   magicLink: {
     /** Sign in from a mailed link (`GET /magic-link/verify`) */
-    verify(arg?: { query?: Record<string, string | boolean | number> }): Promise<Result<T.MagicLinkVerifyResponse>>;
+    verify(arg: { query: { token: string; callbackURL?: string; newUserCallbackURL?: string; errorCallbackURL?: string } }): Promise<Result<T.MagicLinkVerifyResponse>>;
   };
   signIn: {
     /** Mail a sign-in link (`POST /sign-in/magic-link`) */
@@ -98,7 +98,7 @@ export interface PasskeyRoutes {
     /** Options for `navigator.credentials.get` (discoverable: works signed out) (`GET /passkey/generate-authenticate-options`) */
     generateAuthenticateOptions(): Promise<Result<string>>;
     /** Options for `navigator.credentials.create` (fresh session) (`GET /passkey/generate-register-options`) */
-    generateRegisterOptions(arg?: { query?: Record<string, string | boolean | number> }): Promise<Result<string>>;
+    generateRegisterOptions(arg?: { query?: { authenticatorAttachment?: string; name?: string } }): Promise<Result<string>>;
     /** The caller's passkeys (`GET /passkey/list-user-passkeys`) */
     listUserPasskeys(): Promise<Result<T.Passkey[]>>;
     /** Rename one of the caller's passkeys (`POST /passkey/update-passkey`) */

@@ -15,7 +15,8 @@ pub struct NativeClient {
     base_url: String,
     plugins: Vec<String>,
     /// Connected on first use: the plugin check runs before any other request.
-    client: OnceCell<Result<AuthClient, Value>>,
+    /// A failed connection is not kept: the next call tries again.
+    client: OnceCell<AuthClient>,
 }
 
 fn error_value(e: &AuthError) -> Value {
@@ -48,9 +49,8 @@ impl NativeClient {
     }
 
     async fn connected(&self) -> Result<&AuthClient, Value> {
-        let r = self
-            .client
-            .get_or_init(|| async {
+        self.client
+            .get_or_try_init(|| async {
                 let mut builder = AuthClient::builder(self.base_url.clone());
                 for id in &self.plugins {
                     builder = match id.as_str() {
@@ -60,8 +60,7 @@ impl NativeClient {
                 }
                 builder.build().await.map_err(|e| error_value(&e))
             })
-            .await;
-        r.as_ref().map_err(Clone::clone)
+            .await
     }
 
     /// Calls one route (`method`, `path` under the API base, JSON `body`);

@@ -1,7 +1,7 @@
 // Shared by the Node tests: an SMTP sink and a server with mail, both on loopback.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -66,8 +66,11 @@ export async function waitFor(fn, what) {
   throw new Error(`timed out waiting for ${what}`);
 }
 
-/** A server with `plugins`, mailing to a fresh SMTP sink; both stop after the test. */
-export async function serverWithMail(t, plugins) {
+/**
+ * A server with `plugins`, mailing to a fresh SMTP sink; both stop after the
+ * test. `host` names its base URL (passkeys need a domain name: `localhost`).
+ */
+export async function serverWithMail(t, plugins, host = "127.0.0.1") {
   const bin = process.env.GATEHOUSE_BIN;
   assert.ok(bin, "GATEHOUSE_BIN is set by the runner");
   const sink = smtpSink();
@@ -86,12 +89,40 @@ export async function serverWithMail(t, plugins) {
       GATEHOUSE_RATE_LIMIT: "off",
       GATEHOUSE_PLUGINS: plugins,
       GATEHOUSE_SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+      GATEHOUSE_BASE_URL: `http://${host}:${port}`,
       RUST_LOG: "warn",
     },
     stdio: "ignore",
   });
   t.after(() => server.kill());
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor(async () => (await fetch(`${url}/api/auth/ok`).catch(() => null))?.ok, "the server");
+  const url = `http://${host}:${port}`;
+  await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/api/auth/ok`).catch(() => null))?.ok, "the server");
   return { url, sink };
+}
+
+function base32Decode(text) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = 0;
+  let value = 0;
+  const out = [];
+  for (const ch of text.replace(/=+$/, "").toUpperCase()) {
+    value = (value << 5) | alphabet.indexOf(ch);
+    bits += 5;
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return Buffer.from(out);
+}
+
+/** The 6-digit code for `uri` at Unix time `seconds`. */
+export function totp(uri, seconds) {
+  const key = base32Decode(new URL(uri).searchParams.get("secret"));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(seconds / 30)));
+  const mac = createHmac("sha1", key).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  const bin = mac.readUInt32BE(offset) & 0x7fffffff;
+  return String(bin % 1_000_000).padStart(6, "0");
 }

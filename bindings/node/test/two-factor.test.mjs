@@ -2,40 +2,13 @@
 // with twoFactorRedirect), finish with a TOTP code computed here from the otpauth:// URI
 // (RFC 6238 over node:crypto, independent of the server), then with an emailed code.
 import assert from "node:assert/strict";
-import { createHmac, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { test } from "node:test";
 
 import gatehouse from "../index.js";
-import { decodeQP, serverWithMail, waitFor } from "../test-support/helpers.mjs";
+import { decodeQP, serverWithMail, totp, waitFor } from "../test-support/helpers.mjs";
 
 const { createAuthClient, twoFactorClient } = gatehouse;
-
-function base32Decode(text) {
-  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-  let bits = 0;
-  let value = 0;
-  const out = [];
-  for (const ch of text.replace(/=+$/, "").toUpperCase()) {
-    value = (value << 5) | alphabet.indexOf(ch);
-    bits += 5;
-    if (bits >= 8) {
-      out.push((value >>> (bits - 8)) & 0xff);
-      bits -= 8;
-    }
-  }
-  return Buffer.from(out);
-}
-
-/** The 6-digit code for `uri` at Unix time `seconds`. */
-function totp(uri, seconds) {
-  const key = base32Decode(new URL(uri).searchParams.get("secret"));
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(seconds / 30)));
-  const mac = createHmac("sha1", key).update(counter).digest();
-  const offset = mac[mac.length - 1] & 0x0f;
-  const bin = mac.readUInt32BE(offset) & 0x7fffffff;
-  return String(bin % 1_000_000).padStart(6, "0");
-}
 
 test("two-factor sign-in end to end through @gatehouse/client", async (t) => {
   const { url, sink } = await serverWithMail(t, "two-factor");

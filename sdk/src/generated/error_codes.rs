@@ -164,6 +164,10 @@ pub enum ErrorCode {
     PluginNotEnabled,
     /// `SIGN_IN_CHALLENGE`: The sign-in needs another step first (a plugin's challenge, e.g. a second factor)
     SignInChallenge,
+    /// `NETWORK_ERROR`: The server could not be reached
+    NetworkError,
+    /// `UNEXPECTED`: An undocumented answer or a client-side failure
+    Unexpected,
     /// A code this client version does not know.
     Other(String),
 }
@@ -252,6 +256,8 @@ impl ErrorCode {
             ErrorCode::PreviouslyRegistered => "PREVIOUSLY_REGISTERED",
             ErrorCode::PluginNotEnabled => "PLUGIN_NOT_ENABLED",
             ErrorCode::SignInChallenge => "SIGN_IN_CHALLENGE",
+            ErrorCode::NetworkError => "NETWORK_ERROR",
+            ErrorCode::Unexpected => "UNEXPECTED",
             ErrorCode::Other(code) => code,
         }
     }
@@ -339,6 +345,8 @@ impl ErrorCode {
             "PREVIOUSLY_REGISTERED" => ErrorCode::PreviouslyRegistered,
             "PLUGIN_NOT_ENABLED" => ErrorCode::PluginNotEnabled,
             "SIGN_IN_CHALLENGE" => ErrorCode::SignInChallenge,
+            "NETWORK_ERROR" => ErrorCode::NetworkError,
+            "UNEXPECTED" => ErrorCode::Unexpected,
             other => ErrorCode::Other(other.to_string()),
         }
     }

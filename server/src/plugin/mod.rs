@@ -49,6 +49,12 @@ pub trait Plugin: Send + Sync + 'static {
         env!("CARGO_PKG_VERSION")
     }
 
+    /// Better Auth's name for the client plugin factory, when it is not
+    /// `<camelCaseId>Client` (generated clients use it; the spec's tag says it).
+    fn client_factory(&self) -> Option<&'static str> {
+        None
+    }
+
     /// The plugin's own tables/columns; applied after the core migrations.
     fn migrations(&self) -> Option<&'static MigrationSet> {
         None

@@ -56,6 +56,10 @@ impl Plugin for EmailOtp {
         DESCRIPTION
     }
 
+    fn client_factory(&self) -> Option<&'static str> {
+        Some("emailOTPClient")
+    }
+
     fn form_paths(&self) -> &'static [&'static str] {
         &["/email-otp/send-verification-otp"]
     }
