@@ -2,8 +2,8 @@
 // over the native Rust client. Everything per plugin comes from the spec:
 // the route table (generated/routes.js) puts every route of the core and of
 // each registered plugin at Better Auth's method path (`/sign-in/username` ->
-// `client.signIn.username`), and the plugin list (generated/plugins.js) gives
-// Better Auth's factory names (`twoFactorClient()`...). A plugin the server
+// `client.signIn.username`), and generated/plugins.js defines Better Auth's
+// factories (`twoFactorClient()`...). A plugin the server
 // lacks makes every call answer `error.code === "PLUGIN_NOT_ENABLED"` before
 // any request reaches its routes.
 "use strict";
@@ -12,7 +12,6 @@ const { join } = require("node:path");
 
 const { platformTriple } = require("./scripts/platform.js");
 const routes = require("./generated/routes.js");
-const pluginList = require("./generated/plugins.js");
 
 /** The addon: the platform package's prebuilt one, else a source checkout's build. */
 function loadAddon() {
@@ -101,9 +100,6 @@ function createAuthClient(options = {}) {
   return client;
 }
 
-const factories = {};
-for (const { id, factory } of pluginList) {
-  factories[factory] = (options = {}) => ({ ...options, id });
-}
-
-module.exports = { createAuthClient, bearerClient, ...factories };
+// The plugin factories (`usernameClient`...) come from the spec; spread from
+// `require` so that ES modules can import every name.
+module.exports = { createAuthClient, bearerClient, ...require("./generated/plugins.js") };

@@ -155,7 +155,7 @@ pub(crate) async fn auth_hook(
             Transport::Cookie => cookies.push(format!(
                 "{}={}",
                 state.session_cookie,
-                encode_component(&token)
+                encode_uri_component(&token)
             )),
             Transport::Bearer => {
                 if let Ok(v) = format!("Bearer {token}").parse() {
@@ -216,8 +216,9 @@ impl ClientState {
     }
 }
 
-/// `encodeURIComponent`, as Better Auth encodes cookie values.
-fn encode_component(s: &str) -> String {
+/// `encodeURIComponent`, as Better Auth encodes cookie values (and as the
+/// bindings encode query values).
+pub fn encode_uri_component(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b) {
@@ -637,7 +638,7 @@ mod tests {
     #[test]
     fn cookie_value_round_trip() {
         let signed = "abc.dg7Np6X8/iTmPQqQqZGXM2HlIug71nP1F1oEQPW1vA4=";
-        let encoded = encode_component(signed);
+        let encoded = encode_uri_component(signed);
         assert_eq!(
             encoded,
             "abc.dg7Np6X8%2FiTmPQqQqZGXM2HlIug71nP1F1oEQPW1vA4%3D"

@@ -110,6 +110,26 @@ async fn scenario_with_cookies() {
     );
     client.sign_out().await.unwrap();
 
+    // The generated low-level client goes through the same response path:
+    // its answer's session is kept too.
+    client
+        .raw()
+        .sign_in_email()
+        .body(
+            types::SignInEmailBody::builder()
+                .email(&mail)
+                .password(PASSWORD),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        client.get_session().await.unwrap().unwrap().user.email,
+        mail,
+        "raw() keeps the session"
+    );
+    client.sign_out().await.unwrap();
+
     let err = client
         .sign_in_email(&mail, "wrong-password-1")
         .await

@@ -247,15 +247,7 @@ pub(crate) fn with_query(path: String, query: &[(&str, Option<&str>)]) -> String
 }
 
 pub(crate) fn encode_component(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    gatehouse::encode_uri_component(s)
 }
 
 /// Free-form JSON members (WebAuthn options, metadata) are JSON text on the

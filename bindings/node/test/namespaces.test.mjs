@@ -10,13 +10,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 
-import gatehouse from "../index.js";
+import gatehouse, { createAuthClient as namedCreate, emailOTPClient as namedEmailOtp } from "../index.js";
 import { listen, serverWithMail, totp, waitFor } from "../test-support/helpers.mjs";
 
 const { createAuthClient, usernameClient, magicLinkClient, emailOTPClient, twoFactorClient, passkeyClient } =
   gatehouse;
 const PASSWORD = "node-namespaces-password-1";
 const rand = () => randomBytes(5).toString("hex");
+
+test("ES modules import the client and every factory by name", () => {
+  assert.equal(namedCreate, createAuthClient);
+  assert.deepEqual(namedEmailOtp(), { id: "email-otp" });
+});
 
 test("one generated method of every plugin namespace, typed by the spec", async (t) => {
   const { url, sink } = await serverWithMail(t, "username,magic-link,email-otp,two-factor,passkey", "localhost");

@@ -2,11 +2,16 @@
 //! `smtps://`), or, in development without SMTP, the message printed to the
 //! log with its links so a newcomer can click through. Sending happens in the
 //! background: it never delays or shapes an HTTP response, and a failure is
-//! logged with the message kind only, never its token or link.
+//! logged with the message kind only, never its token or link. Messages to
+//! one recipient leave in the order they were queued (a second code never
+//! overtakes the first); different recipients are served in parallel.
 
 pub mod templates;
 
-use std::sync::Arc;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, OnceLock};
+
+use tokio::sync::mpsc;
 
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
@@ -33,9 +38,17 @@ enum Delivery {
     Disabled,
 }
 
+/// Background senders; a recipient always maps to the same one.
+const SENDERS: usize = 4;
+/// Messages a sender holds before new ones are dropped (logged): an SMTP
+/// outage must not grow memory without bound.
+const QUEUE: usize = 1024;
+
 pub struct Mailer {
     delivery: Delivery,
     from: Mailbox,
+    /// Started on first use, inside the runtime.
+    queues: OnceLock<Vec<mpsc::Sender<OutgoingMail>>>,
 }
 
 impl Mailer {
@@ -49,7 +62,11 @@ impl Mailer {
             None if env == Environment::Development => Delivery::Log,
             None => Delivery::Disabled,
         };
-        Ok(Mailer { delivery, from })
+        Ok(Mailer {
+            delivery,
+            from,
+            queues: OnceLock::new(),
+        })
     }
 
     /// Whether mail can reach users at all (SMTP, or the development log).
@@ -59,12 +76,33 @@ impl Mailer {
 
     /// Queues a message; returns at once.
     pub fn send_later(self: &Arc<Self>, mail: OutgoingMail) {
-        let mailer = self.clone();
-        tokio::spawn(async move {
-            if let Err(e) = mailer.send(&mail).await {
-                tracing::warn!(kind = mail.kind, error = %e, "mail not sent");
-            }
+        let queues = self.queues.get_or_init(|| {
+            (0..SENDERS)
+                .map(|_| {
+                    let (tx, mut rx) = mpsc::channel::<OutgoingMail>(QUEUE);
+                    // The sender holds the mailer weakly: it ends with it.
+                    let mailer = Arc::downgrade(self);
+                    tokio::spawn(async move {
+                        while let Some(mail) = rx.recv().await {
+                            let Some(m) = mailer.upgrade() else { break };
+                            if let Err(e) = m.send(&mail).await {
+                                tracing::warn!(kind = mail.kind, error = %e, "mail not sent");
+                            }
+                        }
+                    });
+                    tx
+                })
+                .collect()
         });
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        mail.to.to_ascii_lowercase().hash(&mut hasher);
+        let queue = &queues[(hasher.finish() as usize) % queues.len()];
+        if let Err(e) = queue.try_send(mail) {
+            let kind = match &e {
+                mpsc::error::TrySendError::Full(m) | mpsc::error::TrySendError::Closed(m) => m.kind,
+            };
+            tracing::warn!(kind, "mail not sent: the outgoing queue is full");
+        }
     }
 
     pub async fn send(&self, mail: &OutgoingMail) -> Result<(), String> {
