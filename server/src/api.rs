@@ -31,13 +31,13 @@ impl ServerApi {
     }
 
     /// The state the calls run against (plugins add their namespaces to
-    /// `ServerApi` in their own folders, e.g. `api.two_factor()`).
+    /// `ServerApi` in their own folders: `api.<plugin>()`).
     pub(crate) fn state(&self) -> &Arc<AppState> {
         &self.state
     }
 
     /// The session named by these request headers (the cookie, or what an
-    /// enabled plugin accepts, e.g. a bearer token). Does not slide the expiry.
+    /// enabled plugin accepts, e.g. a token in a header). Does not slide the expiry.
     pub async fn get_session(&self, headers: &HeaderMap) -> Result<Option<AuthSession>, ApiError> {
         let ctx = RequestContext::from_headers(&self.state, headers);
         resolve_session(

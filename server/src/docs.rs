@@ -223,7 +223,7 @@ fn type_nullable_wrappers(v: &mut serde_json::Value, objects: &[String]) {
 }
 
 /// An optional property (`Option<T>`) is written as `null` when absent
-/// (`User.image`, `username`...) and reads `null` as absent, so the spec
+/// (`User.image`, plugin fields...) and reads `null` as absent, so the spec
 /// says `nullable` for every property that is not required.
 fn mark_optional_properties_nullable(registry: &mut Registry) {
     for schema in registry.schemas.values_mut() {

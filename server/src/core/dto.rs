@@ -16,7 +16,7 @@ pub fn iso(ts: NaiveDateTime) -> String {
     ts.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
-/// A user. Plugins add their own fields (e.g. `username`).
+/// A user. Plugins add their own fields (`UserFields`).
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "User", rename_all = "camelCase")]
 pub struct UserCore {
@@ -45,7 +45,7 @@ impl From<&UserRow> for UserCore {
     }
 }
 
-/// A session. `token` is the bearer secret for the caller's own session
+/// A session. `token` is the secret for the caller's own session
 /// only; other sessions carry an opaque handle that `revoke-session` accepts.
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "Session", rename_all = "camelCase")]

@@ -3,7 +3,7 @@
 //! Anyone can register an address they do not own and keep the session (an
 //! "account pre-hijacking" attack). When the real owner later proves control
 //! of the address, what whoever registered it set up must not survive:
-//! sessions, password and linked accounts, and plugin credentials (passkeys,
+//! sessions, password and linked accounts, and plugin credentials (security keys,
 //! second factors) all go, in one transaction, before the address is marked
 //! verified. What counts as such a proof is a [`Proof`]:
 //!

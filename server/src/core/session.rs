@@ -20,9 +20,9 @@ use crate::state::AppState;
 pub struct AuthSession {
     pub session: SessionRow,
     pub user: UserRow,
-    /// The fields enabled plugins add to the user (e.g. `username`).
+    /// The fields enabled plugins add to the user (`UserFields`).
     pub user_fields: Map<String, Value>,
-    /// The raw bearer token of this session.
+    /// The raw token of this session (the secret that names it).
     pub token: String,
 }
 

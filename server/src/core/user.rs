@@ -294,7 +294,7 @@ pub async fn delete_user_callback(
 }
 
 /// Active sessions. Only the caller's own session carries its real token;
-/// the others carry an opaque handle (their id) so no bearer secret leaks.
+/// the others carry an opaque handle (their id) so no session secret leaks.
 pub async fn list_sessions(
     state: &AppState,
     ctx: &RequestContext,

@@ -26,7 +26,7 @@ pub fn sign_value(secret: &str, value: &str) -> String {
 
 /// Verifies `value.signature` (already percent-decoded) and returns the value.
 /// The signature must be 44 characters ending in `=`, as Better Auth requires;
-/// base64url is accepted too (Better Auth's bearer plugin accepts both).
+/// base64url is accepted too (Better Auth accepts both in headers).
 pub fn verify_signed(secret: &str, signed: &str) -> Option<String> {
     let (value, sig) = signed.rsplit_once('.')?;
     if sig.len() != 44 || !sig.ends_with('=') {

@@ -109,7 +109,7 @@ pub trait Plugin: Send + Sync + 'static {
     }
 
     /// A security scheme this plugin adds to every operation that needs a
-    /// session (e.g. `Authorization: Bearer`), by its name in the spec.
+    /// session (e.g. an `Authorization` header scheme), by its name in the spec.
     fn security_scheme(&self) -> Option<(&'static str, MetaSecurityScheme)> {
         None
     }
@@ -139,7 +139,7 @@ pub trait Plugin: Send + Sync + 'static {
 
     /// Runs when the owner of an address proves it for an account whose
     /// address was never verified (`core::ownership`): removes the
-    /// credentials this plugin holds for the user (passkeys, second factors),
+    /// credentials this plugin holds for the user (security keys, second factors),
     /// since whoever registered the address may not own it. Runs inside the
     /// caller's transaction.
     fn remove_unproven_credentials<'a>(
@@ -151,7 +151,7 @@ pub trait Plugin: Send + Sync + 'static {
     }
 
     /// Runs before routing, and for server-side calls made with request
-    /// headers: may authenticate the request (e.g. bearer tokens) by putting
+    /// headers: may authenticate the request (e.g. a token in a header) by putting
     /// data in the context's extensions.
     fn on_request(&self, _state: &AppState, _headers: &HeaderMap, _ctx: &mut RequestContext) {}
 
