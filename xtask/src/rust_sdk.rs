@@ -85,7 +85,8 @@ pub fn namespaces(ops: &[Operation], client_rs: &str) -> anyhow::Result<String> 
         "//! Typed namespaces, one per plugin of the spec (behind a cargo feature\n\
          //! named like it) and `core`: every operation, with progenitor's request\n\
          //! and response types, through the client's single response path.\n\n\
-         use crate::{types, AuthClient, AuthError};\n         use progenitor_client::ByteStream;\n",
+         use crate::{types, AuthClient, AuthError};\n\
+         use progenitor_client::ByteStream;\n",
     );
     // The plugin list, for `AuthClientBuilder::plugin`.
     out.push_str(

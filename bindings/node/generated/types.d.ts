@@ -147,7 +147,7 @@ export interface SendVerificationEmailBody {
   callbackURL?: string | null;
 }
 
-/** A session. `token` is the bearer secret for the caller's own session
+/** A session. `token` is the secret for the caller's own session
 only; other sessions carry an opaque handle that `revoke-session` accepts. */
 export interface Session {
   id: string;
@@ -316,7 +316,7 @@ export interface UpdateUserBody {
   displayUsername?: string | null;
 }
 
-/** A user. Plugins add their own fields (e.g. `username`). */
+/** A user; enabled plugins add their own fields. */
 export interface User {
   id: string;
   name: string;

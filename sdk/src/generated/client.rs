@@ -343,7 +343,7 @@ pub mod types {
             Default::default()
         }
     }
-    /**A session. `token` is the bearer secret for the caller's own session
+    /**A session. `token` is the secret for the caller's own session
 only; other sessions carry an opaque handle that `revoke-session` accepts.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct Session {
@@ -886,7 +886,7 @@ only; other sessions carry an opaque handle that `revoke-session` accepts.*/
             Default::default()
         }
     }
-    ///A user. Plugins add their own fields (e.g. `username`).
+    ///A user; enabled plugins add their own fields.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct User {
         ///ISO-8601 date-time.

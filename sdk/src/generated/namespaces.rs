@@ -5,7 +5,7 @@
 //! and response types, through the client's single response path.
 
 use crate::{types, AuthClient, AuthError};
-         use progenitor_client::ByteStream;
+use progenitor_client::ByteStream;
 
 /// The plugins of the spec this client has namespaces for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -16,7 +16,7 @@ pub fn iso(ts: NaiveDateTime) -> String {
     ts.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
-/// A user. Plugins add their own fields (`UserFields`).
+/// A user; enabled plugins add their own fields.
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "User", rename_all = "camelCase")]
 pub struct UserCore {

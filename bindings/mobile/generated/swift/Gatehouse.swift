@@ -4468,7 +4468,7 @@ public func FfiConverterTypeSendVerificationEmailBody_lower(_ value: SendVerific
 
 
 /**
- * A session. `token` is the bearer secret for the caller's own session
+ * A session. `token` is the secret for the caller's own session
  * only; other sessions carry an opaque handle that `revoke-session` accepts.
  */
 public struct Session: Equatable, Hashable {
@@ -6025,7 +6025,7 @@ public func FfiConverterTypeUpdateUserBody_lower(_ value: UpdateUserBody) -> Rus
 
 
 /**
- * A user. Plugins add their own fields (e.g. `username`).
+ * A user; enabled plugins add their own fields.
  */
 public struct User: Equatable, Hashable {
     public var id: String

@@ -253,7 +253,7 @@ pub struct SendVerificationEmailBody {
     pub callback_url: Option<String>,
 }
 
-/// A session. `token` is the bearer secret for the caller's own session
+/// A session. `token` is the secret for the caller's own session
 /// only; other sessions carry an opaque handle that `revoke-session` accepts.
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
 pub struct Session {
@@ -574,7 +574,7 @@ pub struct UpdateUserBody {
     pub display_username: Option<String>,
 }
 
-/// A user. Plugins add their own fields (e.g. `username`).
+/// A user; enabled plugins add their own fields.
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
 pub struct User {
     #[serde(rename = "id")]

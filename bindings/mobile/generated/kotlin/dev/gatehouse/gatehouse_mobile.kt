@@ -6554,7 +6554,7 @@ public object FfiConverterTypeSendVerificationEmailBody: FfiConverterRustBuffer<
 
 
 /**
- * A session. `token` is the bearer secret for the caller's own session
+ * A session. `token` is the secret for the caller's own session
  * only; other sessions carry an opaque handle that `revoke-session` accepts.
  */
 data class Session (
@@ -7680,7 +7680,7 @@ public object FfiConverterTypeUpdateUserBody: FfiConverterRustBuffer<UpdateUserB
 
 
 /**
- * A user. Plugins add their own fields (e.g. `username`).
+ * A user; enabled plugins add their own fields.
  */
 data class User (
     var `id`: kotlin.String
