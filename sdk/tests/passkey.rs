@@ -41,6 +41,16 @@ fn request_options(options: Value, credential_id: &str) -> RequestChallengeRespo
     serde_json::from_value(wrapped).expect("request options parse")
 }
 
+/// `verify-authentication` with the authenticator's assertion.
+async fn sign_in(
+    client: &AuthClient,
+    assertion: &impl serde::Serialize,
+) -> Result<types::SessionWithUser, gatehouse::AuthError> {
+    let body = types::PasskeyVerifyAuthenticationBody::builder()
+        .response(serde_json::to_value(assertion).unwrap());
+    client.passkey()?.verify_authentication(body).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn passkey_ceremonies_through_the_client() {
     let server = TestServer::start_with(Backend::Sqlite, |c| {
@@ -115,15 +125,7 @@ async fn passkey_ceremonies_through_the_client() {
             request_options(options, &registered.credential_id),
         )
         .expect("the authenticator signs");
-    let signed_in = fresh
-        .passkey()
-        .unwrap()
-        .verify_authentication(
-            types::PasskeyVerifyAuthenticationBody::builder()
-                .response(serde_json::to_value(&assertion).unwrap()),
-        )
-        .await
-        .unwrap();
+    let signed_in = sign_in(&fresh, &assertion).await.unwrap();
     assert_eq!(signed_in.user.email, addr);
     let session = fresh.get_session().await.unwrap().expect("signed in");
     assert_eq!(session.user.email, addr);
@@ -135,14 +137,6 @@ async fn passkey_ceremonies_through_the_client() {
         .build()
         .await
         .unwrap();
-    let err = stranger
-        .passkey()
-        .unwrap()
-        .verify_authentication(
-            types::PasskeyVerifyAuthenticationBody::builder()
-                .response(serde_json::to_value(&assertion).unwrap()),
-        )
-        .await
-        .unwrap_err();
+    let err = sign_in(&stranger, &assertion).await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::ChallengeNotFound);
 }

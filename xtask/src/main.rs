@@ -68,10 +68,10 @@ fn run(check: bool) -> anyhow::Result<bool> {
     )?;
     let facade = mobile::facade(&spec_value, &ops)?;
     let codes = rust_error_codes()?;
-    let ts = typescript_types(&spec)?;
-    let (routes_js, routes_ts) = node_routes(&spec)?;
+    let ts = typescript_types(&spec_value)?;
+    let (routes_js, routes_ts) = node_routes(&ops)?;
     let (plugins_js, plugins_ts) = node_plugins(&spec_value)?;
-    let (kotlin_routes, swift_routes) = mobile_routes(&spec)?;
+    let (kotlin_routes, swift_routes) = mobile_routes(&ops)?;
     let outputs = vec![
         (root.join("bindings/node/generated/routes.js"), routes_js),
         (root.join("bindings/node/generated/routes.d.ts"), routes_ts),
@@ -327,88 +327,48 @@ struct Route {
     summary: String,
 }
 
-fn camel(segment: &str) -> String {
-    let mut out = String::new();
-    for (i, part) in segment.split('-').enumerate() {
-        if i == 0 {
-            out.push_str(part);
-        } else if let Some(first) = part.chars().next() {
-            out.push(first.to_ascii_uppercase());
-            out.push_str(&part[first.len_utf8()..]);
-        }
-    }
-    out
-}
-
-fn routes(spec: &serde_json::Value) -> anyhow::Result<Vec<Route>> {
-    let mut out = Vec::new();
-    for (path, ops) in spec["paths"].as_object().context("paths")? {
-        for (method, op) in ops.as_object().context("operations")? {
-            let success = op["responses"]["200"]["content"]
-                .as_object()
-                .and_then(|c| c.values().next())
-                .map(|m| &m["schema"]);
-            let body_schema = op["requestBody"]["content"]
-                .as_object()
-                .and_then(|c| c.values().next())
-                .map(|m| &m["schema"]);
-            let body_optional = body_schema.is_some_and(|b| {
-                let name = b["$ref"]
-                    .as_str()
-                    .and_then(|r| r.rsplit('/').next())
-                    .unwrap_or_default();
-                spec["components"]["schemas"][name]["required"]
-                    .as_array()
-                    .is_none_or(|r| r.is_empty())
-            });
-            out.push(Route {
-                operation_id: op["operationId"].as_str().unwrap_or_default().to_string(),
-                body_optional,
-                method: method.to_ascii_uppercase(),
-                path: path.clone(),
-                plugin: op["tags"][0].as_str().unwrap_or("core").to_string(),
-                client_path: path.trim_start_matches('/').split('/').map(camel).collect(),
-                body: op["requestBody"]["content"]
-                    .as_object()
-                    .and_then(|c| c.values().next())
-                    .map(|m| ts_type(&m["schema"])),
-                query: op["parameters"]
-                    .as_array()
-                    .is_some_and(|p| p.iter().any(|x| x["in"] == "query")),
-                query_params: op["parameters"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter(|x| x["in"] == "query")
-                    .map(|x| {
-                        (
-                            x["name"].as_str().unwrap_or_default().to_string(),
-                            x["required"] == true,
-                        )
-                    })
-                    .collect(),
-                response: match success {
-                    Some(s) if s["nullable"] == true => format!("{} | null", ts_type(s)),
-                    Some(s)
-                        if s.get("type").is_some()
-                            || s.get("$ref").is_some()
-                            || s.get("allOf").is_some() =>
-                    {
-                        ts_type(s)
-                    }
-                    _ => "string".into(),
-                },
-                summary: op["summary"].as_str().unwrap_or_default().to_string(),
-            });
-        }
-    }
-    Ok(out)
+/// The bindings' view of each operation, from the spec's operations.
+fn routes(ops: &[spec::Operation]) -> Vec<Route> {
+    ops.iter()
+        .map(|op| Route {
+            operation_id: op.operation_id.clone(),
+            method: op.method.clone(),
+            path: op.path.clone(),
+            plugin: op.tag.clone(),
+            client_path: op
+                .path
+                .trim_start_matches('/')
+                .split('/')
+                .map(spec::camel)
+                .collect(),
+            body: op.body.as_ref().map(ts_type),
+            body_optional: op.body_optional,
+            query: op.params.iter().any(|p| p.location == "query"),
+            query_params: op
+                .params
+                .iter()
+                .filter(|p| p.location == "query")
+                .map(|p| (p.name.clone(), p.required))
+                .collect(),
+            response: match &op.response {
+                Some(s) if s["nullable"] == true => format!("{} | null", ts_type(s)),
+                Some(s)
+                    if s.get("type").is_some()
+                        || s.get("$ref").is_some()
+                        || s.get("allOf").is_some() =>
+                {
+                    ts_type(s)
+                }
+                _ => "string".into(),
+            },
+            summary: op.summary.clone(),
+        })
+        .collect()
 }
 
 /// The Node route table (`routes.js`) and the typed client API per plugin (`routes.d.ts`).
-fn node_routes(spec: &str) -> anyhow::Result<(String, String)> {
-    let spec: serde_json::Value = serde_json::from_str(spec)?;
-    let routes = routes(&spec)?;
+fn node_routes(ops: &[spec::Operation]) -> anyhow::Result<(String, String)> {
+    let routes = routes(ops);
     let mut js = String::from("// @generated by `cargo codegen` from openapi/openapi.json; do not edit.\n\"use strict\";\n\nmodule.exports = [\n");
     for r in &routes {
         js.push_str(&format!(
@@ -442,7 +402,7 @@ fn node_routes(spec: &str) -> anyhow::Result<(String, String)> {
         }
         ts.push_str(&format!(
             "\n/** Routes of `{plugin}`. */\nexport interface {}Routes {{\n",
-            type_name(plugin)
+            spec::pascal(plugin)
         ));
         emit_tree(&mut ts, &tree, &[], 1);
         ts.push_str("}\n");
@@ -451,7 +411,10 @@ fn node_routes(spec: &str) -> anyhow::Result<(String, String)> {
         "\n/** The routes each plugin adds, by plugin id. */\nexport interface PluginRoutes {\n",
     );
     for plugin in plugins.iter().filter(|p| **p != "core") {
-        ts.push_str(&format!("  \"{plugin}\": {}Routes;\n", type_name(plugin)));
+        ts.push_str(&format!(
+            "  \"{plugin}\": {}Routes;\n",
+            spec::pascal(plugin)
+        ));
     }
     ts.push_str("}\n");
     Ok((js, ts))
@@ -516,9 +479,8 @@ fn node_plugins(spec: &serde_json::Value) -> anyhow::Result<(String, String)> {
 
 /// Kotlin and Swift extension functions, one per operation, over the
 /// mobile client's `request` (JSON text in and out).
-fn mobile_routes(spec_text: &str) -> anyhow::Result<(String, String)> {
-    let spec: serde_json::Value = serde_json::from_str(spec_text)?;
-    let routes = routes(&spec)?;
+fn mobile_routes(ops: &[spec::Operation]) -> anyhow::Result<(String, String)> {
+    let routes = routes(ops);
     let mut kt = String::from("// @generated by `cargo codegen` from openapi/openapi.json; do not edit.\npackage dev.gatehouse\n");
     let mut swift = String::from("// @generated by `cargo codegen` from openapi/openapi.json; do not edit.\n\nextension AuthClient {\n");
     for r in &routes {
@@ -561,15 +523,6 @@ fn mobile_routes(spec_text: &str) -> anyhow::Result<(String, String)> {
     }
     swift.push_str("}\n");
     Ok((kt, swift))
-}
-
-fn type_name(plugin: &str) -> String {
-    let c = camel(plugin);
-    let mut chars = c.chars();
-    chars
-        .next()
-        .map(|f| f.to_ascii_uppercase().to_string() + chars.as_str())
-        .unwrap_or_default()
 }
 
 fn emit_tree(
@@ -640,8 +593,7 @@ fn emit_tree(
 
 /// One TypeScript interface per component schema (a type alias for `oneOf`
 /// unions), and `ErrorCode`, the union of every code a call can fail with.
-fn typescript_types(spec: &str) -> anyhow::Result<String> {
-    let spec: serde_json::Value = serde_json::from_str(spec)?;
+fn typescript_types(spec: &serde_json::Value) -> anyhow::Result<String> {
     let schemas = spec["components"]["schemas"]
         .as_object()
         .context("no component schemas")?;

@@ -255,7 +255,7 @@ pub fn facade(spec: &Value, ops: &[Operation]) -> anyhow::Result<String> {
                     ("path", _) => {
                         args.push(format!("{ident}: {pty}"));
                         path_expr = format!(
-                            "{path_expr}.replace(\"{{{}}}\", &crate::encode_component(&{ident}))",
+                            "{path_expr}.replace(\"{{{}}}\", &gatehouse::encode_uri_component(&{ident}))",
                             p.name
                         );
                     }

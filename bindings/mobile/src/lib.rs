@@ -237,17 +237,13 @@ pub(crate) fn decode<T: DeserializeOwned>(value: Value) -> Result<T, AuthError> 
 pub(crate) fn with_query(path: String, query: &[(&str, Option<&str>)]) -> String {
     let pairs: Vec<String> = query
         .iter()
-        .filter_map(|(k, v)| v.map(|v| format!("{k}={}", encode_component(v))))
+        .filter_map(|(k, v)| v.map(|v| format!("{k}={}", gatehouse::encode_uri_component(v))))
         .collect();
     if pairs.is_empty() {
         path
     } else {
         format!("{path}?{}", pairs.join("&"))
     }
-}
-
-pub(crate) fn encode_component(s: &str) -> String {
-    gatehouse::encode_uri_component(s)
 }
 
 /// Free-form JSON members (WebAuthn options, metadata) are JSON text on the

@@ -7,6 +7,34 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
+/** `gatehouse serve` on 127.0.0.1:`port` with a fresh SQLite file and `env`; stopped after the test. */
+export function spawnGatehouse(t, port, env = {}) {
+  const bin = process.env.GATEHOUSE_BIN;
+  assert.ok(bin, "GATEHOUSE_BIN is set by the runner");
+  const dir = mkdtempSync(join(tmpdir(), "gatehouse-node-"));
+  const server = spawn(bin, ["serve"], {
+    env: {
+      PATH: process.env.PATH,
+      DATABASE_URL: `sqlite://${join(dir, "g.db")}`,
+      GATEHOUSE_LISTEN: `127.0.0.1:${port}`,
+      GATEHOUSE_SECRET: randomBytes(24).toString("hex"),
+      RUST_LOG: "warn",
+      ...env,
+    },
+    stdio: "ignore",
+  });
+  t.after(() => server.kill());
+  return server;
+}
+
+/** A free port on loopback. */
+export async function freePort() {
+  const probe = createServer();
+  const port = await listen(probe);
+  await new Promise((r) => probe.close(r));
+  return port;
+}
+
 /** A minimal SMTP sink: enough of RFC 5321 for the server's mailer. */
 export function smtpSink() {
   const mails = [];
@@ -71,30 +99,16 @@ export async function waitFor(fn, what) {
  * test. `host` names its base URL (passkeys need a domain name: `localhost`).
  */
 export async function serverWithMail(t, plugins, host = "127.0.0.1") {
-  const bin = process.env.GATEHOUSE_BIN;
-  assert.ok(bin, "GATEHOUSE_BIN is set by the runner");
   const sink = smtpSink();
   const smtpPort = await listen(sink.server);
   t.after(() => sink.server.close());
-  const probe = createServer();
-  const port = await listen(probe);
-  await new Promise((r) => probe.close(r));
-  const dir = mkdtempSync(join(tmpdir(), "gatehouse-mail-"));
-  const server = spawn(bin, ["serve"], {
-    env: {
-      PATH: process.env.PATH,
-      DATABASE_URL: `sqlite://${join(dir, "m.db")}`,
-      GATEHOUSE_LISTEN: `127.0.0.1:${port}`,
-      GATEHOUSE_SECRET: randomBytes(24).toString("hex"),
-      GATEHOUSE_RATE_LIMIT: "off",
-      GATEHOUSE_PLUGINS: plugins,
-      GATEHOUSE_SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
-      GATEHOUSE_BASE_URL: `http://${host}:${port}`,
-      RUST_LOG: "warn",
-    },
-    stdio: "ignore",
+  const port = await freePort();
+  spawnGatehouse(t, port, {
+    GATEHOUSE_RATE_LIMIT: "off",
+    GATEHOUSE_PLUGINS: plugins,
+    GATEHOUSE_SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+    GATEHOUSE_BASE_URL: `http://${host}:${port}`,
   });
-  t.after(() => server.kill());
   const url = `http://${host}:${port}`;
   await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/api/auth/ok`).catch(() => null))?.ok, "the server");
   return { url, sink };

@@ -2,16 +2,11 @@
 // Better Auth's factory name, against a server with every plugin; and a
 // client whose first connection failed connects on a later call.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { test } from "node:test";
 
 import gatehouse, { createAuthClient as namedCreate, emailOTPClient as namedEmailOtp } from "../index.js";
-import { listen, serverWithMail, totp, waitFor } from "../test-support/helpers.mjs";
+import { freePort, serverWithMail, spawnGatehouse, totp, waitFor } from "../test-support/helpers.mjs";
 
 const { createAuthClient, usernameClient, magicLinkClient, emailOTPClient, twoFactorClient, passkeyClient } =
   gatehouse;
@@ -72,25 +67,12 @@ test("one generated method of every plugin namespace, typed by the spec", async 
 });
 
 test("a client whose first connection failed connects on a later call", async (t) => {
-  const probe = createServer();
-  const port = await listen(probe);
-  await new Promise((r) => probe.close(r));
+  const port = await freePort();
   const client = createAuthClient({ baseURL: `http://127.0.0.1:${port}` });
   const down = await client.ok();
   assert.equal(down.error.code, "NETWORK_ERROR");
 
-  const dir = mkdtempSync(join(tmpdir(), "gatehouse-late-"));
-  const server = spawn(process.env.GATEHOUSE_BIN, ["serve"], {
-    env: {
-      PATH: process.env.PATH,
-      DATABASE_URL: `sqlite://${join(dir, "late.db")}`,
-      GATEHOUSE_LISTEN: `127.0.0.1:${port}`,
-      GATEHOUSE_SECRET: randomBytes(24).toString("hex"),
-      RUST_LOG: "warn",
-    },
-    stdio: "ignore",
-  });
-  t.after(() => server.kill());
+  spawnGatehouse(t, port);
   const up = await waitFor(async () => {
     const r = await client.ok();
     return r.error ? null : r;

@@ -812,7 +812,7 @@ impl CoreApi {
 
     /// Follow a mailed reset link (`GET /reset-password/{token}`).
     pub async fn reset_password_callback(&self, token: String, callback_url: String) -> Result<StatusResponse, AuthError> {
-        let path = crate::with_query("/reset-password/{token}".to_string().replace("{token}", &crate::encode_component(&token)), &[("callbackURL", Some(callback_url.as_str()))]);
+        let path = crate::with_query("/reset-password/{token}".to_string().replace("{token}", &gatehouse::encode_uri_component(&token)), &[("callbackURL", Some(callback_url.as_str()))]);
         crate::decode(self.client.call("GET", &path, None, None).await?)
     }
 

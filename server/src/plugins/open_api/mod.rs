@@ -6,7 +6,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use poem::endpoint::{make_sync, BoxEndpoint};
+use poem::endpoint::{make, make_sync, BoxEndpoint};
 use poem::http::{header, StatusCode};
 use poem::web::Html;
 use poem::{EndpointExt, IntoResponse, Request, Response};
@@ -61,7 +61,7 @@ impl Plugin for OpenApiPlugin {
                 "/reference",
                 make_sync(move |_| Html(html.as_str().to_string()).into_response()).boxed(),
             ),
-            (SCALAR_PATH, make_sync(scalar_bundle).boxed()),
+            (SCALAR_PATH, make(scalar_bundle).boxed()),
         ]
     }
 }
@@ -95,8 +95,8 @@ Scalar.createApiReference("#app", {{ url: "open-api/generate-schema", withDefaul
 }
 
 /// The bundle, gzipped as vendored when the client accepts gzip (every
-/// browser), else decompressed once.
-fn scalar_bundle(req: Request) -> Response {
+/// browser), else decompressed once, off the async threads.
+async fn scalar_bundle(req: Request) -> Response {
     if let Some(tag) = req.headers().get(header::IF_NONE_MATCH) {
         if tag.as_bytes() == etag().as_bytes() {
             return StatusCode::NOT_MODIFIED.into_response();
@@ -117,7 +117,10 @@ fn scalar_bundle(req: Request) -> Response {
             .header(header::CONTENT_ENCODING, "gzip")
             .body(SCALAR_GZ)
     } else {
-        builder.body(plain_bundle().as_slice())
+        match tokio::task::spawn_blocking(plain_bundle).await {
+            Ok(plain) => builder.body(plain.as_slice()),
+            Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        }
     }
 }
 
