@@ -20,7 +20,7 @@
 
 use gatehouse_server::config::{Config, ProcessEnv};
 use gatehouse_server::core::auth::SignUpEmailCore;
-use gatehouse_server::core::dto::WithUserFields;
+use gatehouse_server::core::dto::WithPluginFields;
 use gatehouse_server::extract::{CurrentSession, SessionMiddleware};
 use gatehouse_server::http::server::{serve, Limits};
 use gatehouse_server::Gatehouse;
@@ -54,7 +54,7 @@ async fn main() -> anyhow::Result<()> {
     // Server-side calls bypass HTTP: e.g. seed a user at start-up.
     let seeded = gatehouse
         .api()
-        .sign_up_email(WithUserFields::new(SignUpEmailCore {
+        .sign_up_email(WithPluginFields::new(SignUpEmailCore {
             name: "Seed".into(),
             email: "seed@example.com".into(),
             password: "seed-password-1".into(),

@@ -171,6 +171,12 @@ impl GatehouseBuilder {
             clock: self.clock,
             config,
         });
+        for plugin in state.plugins.all() {
+            plugin
+                .on_start(&state)
+                .await
+                .map_err(|e| StartError::Other(format!("plugin {:?}: {e}", plugin.id())))?;
+        }
         let built = build_service(&state.config, &state.plugins);
         let docs = SpecDocuments {
             json: built.spec.clone(),

@@ -147,8 +147,9 @@ export interface SendVerificationEmailBody {
   callbackURL?: string | null;
 }
 
-/** A session. `token` is the secret for the caller's own session
-only; other sessions carry an opaque handle that `revoke-session` accepts. */
+/** A session; enabled plugins add their own fields. `token` is the secret
+for the caller's own session only; other sessions carry an opaque handle
+that `revoke-session` accepts. */
 export interface Session {
   id: string;
   token: string;

@@ -343,8 +343,9 @@ pub mod types {
             Default::default()
         }
     }
-    /**A session. `token` is the secret for the caller's own session
-only; other sessions carry an opaque handle that `revoke-session` accepts.*/
+    /**A session; enabled plugins add their own fields. `token` is the secret
+for the caller's own session only; other sessions carry an opaque handle
+that `revoke-session` accepts.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct Session {
         #[serde(rename = "createdAt")]

@@ -5,7 +5,9 @@ use poem_openapi::Object;
 
 use std::sync::Arc;
 
-use crate::core::dto::{SignInResponse, SignInResult, TokenUserResponse, UserCore, WithUserFields};
+use crate::core::dto::{
+    SignInResponse, SignInResult, TokenUserResponse, UserCore, WithPluginFields,
+};
 use crate::core::email_verification;
 use crate::core::session::{create_session, expire_session_cookies, user_json};
 use crate::core::validate::{check_field_length, check_password_length, is_valid_email};
@@ -33,7 +35,7 @@ pub struct SignUpEmailCore {
     pub remember_me: Option<bool>,
 }
 
-pub type SignUpEmailBody = WithUserFields<SignUpEmailCore>;
+pub type SignUpEmailBody = WithPluginFields<SignUpEmailCore>;
 
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
@@ -97,7 +99,7 @@ pub async fn sign_up_email(
             // the answer is a synthetic user, after the same hashing work.
             return Ok(TokenUserResponse {
                 token: None,
-                user: WithUserFields::new(UserCore::from(&user)),
+                user: WithPluginFields::new(UserCore::from(&user)),
             });
         }
         return Err(ApiError::new(codes::USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL));

@@ -45,11 +45,12 @@ impl From<&UserRow> for UserCore {
     }
 }
 
-/// A session. `token` is the secret for the caller's own session
-/// only; other sessions carry an opaque handle that `revoke-session` accepts.
+/// A session; enabled plugins add their own fields. `token` is the secret
+/// for the caller's own session only; other sessions carry an opaque handle
+/// that `revoke-session` accepts.
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "Session", rename_all = "camelCase")]
-pub struct SessionDto {
+pub struct SessionCore {
     pub id: String,
     pub token: String,
     pub user_id: String,
@@ -60,9 +61,13 @@ pub struct SessionDto {
     pub user_agent: Option<String>,
 }
 
+/// The session object on the wire: core fields plus plugin fields.
+pub type SessionDto = WithPluginFields<SessionCore>;
+
 impl SessionDto {
-    pub fn new(row: &SessionRow, token: String) -> Self {
-        SessionDto {
+    /// The core fields of `row`, without plugin fields.
+    pub fn from_row(row: &SessionRow, token: String) -> Self {
+        Self::new(SessionCore {
             id: row.id.clone(),
             token,
             user_id: row.user_id.clone(),
@@ -71,28 +76,34 @@ impl SessionDto {
             updated_at: iso(row.updated_at),
             ip_address: row.ip_address.clone(),
             user_agent: row.user_agent.clone(),
-        }
+        })
+    }
+
+    /// With the plugin fields loaded alongside the session.
+    pub fn with_fields(mut self, fields: &Map<String, Value>) -> Self {
+        self.extra = fields.clone();
+        self
     }
 }
 
-/// An object whose schema plugins extend with user fields: the typed core
-/// plus any extra JSON members (kept on input, merged on output).
+/// An object whose schema plugins extend (user or session fields): the
+/// typed core plus any extra JSON members (kept on input, merged on output).
 #[derive(Debug, Clone)]
-pub struct WithUserFields<T> {
+pub struct WithPluginFields<T> {
     pub core: T,
     pub extra: Map<String, Value>,
 }
 
-impl<T> WithUserFields<T> {
+impl<T> WithPluginFields<T> {
     pub fn new(core: T) -> Self {
-        WithUserFields {
+        WithPluginFields {
             core,
             extra: Map::new(),
         }
     }
 }
 
-impl<T: Type> Type for WithUserFields<T> {
+impl<T: Type> Type for WithPluginFields<T> {
     const IS_REQUIRED: bool = true;
     type RawValueType = Self;
     type RawElementValueType = Self;
@@ -105,13 +116,19 @@ impl<T: Type> Type for WithUserFields<T> {
         T::schema_ref()
     }
 
-    /// Registers `T`, then adds the user fields of the plugins enabled in
-    /// the current build scope, so the spec matches the registered plugins.
+    /// Registers `T`, then adds the fields of the plugins enabled in the
+    /// current build scope (session fields to `Session`, user fields to
+    /// `User` and to the bodies that carry them), so the spec matches the
+    /// registered plugins.
     fn register(registry: &mut Registry) {
         T::register(registry);
         if let Some(schema) = registry.schemas.get_mut(T::name().as_ref()) {
-            let input = T::name() != UserCore::name();
-            for (name, field) in crate::plugin::active_user_field_schemas(input) {
+            let fields = if T::name() == SessionCore::name() {
+                crate::plugin::active_session_field_schemas()
+            } else {
+                crate::plugin::active_user_field_schemas(T::name() != UserCore::name())
+            };
+            for (name, field) in fields {
                 if !schema.properties.iter().any(|(n, _)| *n == name) {
                     schema.properties.push((name, field));
                 }
@@ -130,18 +147,18 @@ impl<T: Type> Type for WithUserFields<T> {
     }
 }
 
-impl<T: ParseFromJSON> ParseFromJSON for WithUserFields<T> {
+impl<T: ParseFromJSON> ParseFromJSON for WithPluginFields<T> {
     fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
         let extra = match &value {
             Some(Value::Object(map)) => map.clone(),
             _ => Map::new(),
         };
         let core = T::parse_from_json(value).map_err(ParseError::propagate)?;
-        Ok(WithUserFields { core, extra })
+        Ok(WithPluginFields { core, extra })
     }
 }
 
-impl<T: ToJSON> ToJSON for WithUserFields<T> {
+impl<T: ToJSON> ToJSON for WithPluginFields<T> {
     fn to_json(&self) -> Option<Value> {
         let mut value = self.core.to_json()?;
         if let Value::Object(map) = &mut value {
@@ -154,7 +171,7 @@ impl<T: ToJSON> ToJSON for WithUserFields<T> {
 }
 
 /// The user object on the wire: core fields plus plugin fields.
-pub type User = WithUserFields<UserCore>;
+pub type User = WithPluginFields<UserCore>;
 
 /// A JSON value that may be `null` (get-session when signed out); the spec
 /// marks it nullable so generated clients model it as optional.

@@ -293,9 +293,8 @@ impl CoreApi {
         let Some(s) = resolve_session(&state, &ctx, opts).await? else {
             return Ok(Json(Nullable(None)));
         };
-        let token = s.token.clone();
         Ok(Json(Nullable(Some(SessionWithUser {
-            session: SessionDto::new(&s.session, token),
+            session: s.session_json(),
             user: s.user_json(),
         }))))
     }

@@ -7,7 +7,7 @@ use std::sync::RwLock;
 use chrono::{Duration, NaiveDateTime};
 use serde_json::{Map, Value};
 
-use crate::core::dto::{User, UserCore, WithUserFields};
+use crate::core::dto::{SessionDto, User, UserCore, WithPluginFields};
 use crate::crypto::{sign, token};
 use crate::db::models::{SessionRow, UserRow};
 use crate::db::store;
@@ -22,6 +22,8 @@ pub struct AuthSession {
     pub user: UserRow,
     /// The fields enabled plugins add to the user (`UserFields`).
     pub user_fields: Map<String, Value>,
+    /// The fields enabled plugins add to the session (`SessionFields`).
+    pub session_fields: Map<String, Value>,
     /// The raw token of this session (the secret that names it).
     pub token: String,
 }
@@ -29,9 +31,14 @@ pub struct AuthSession {
 impl AuthSession {
     /// The wire user, without another database round trip.
     pub fn user_json(&self) -> User {
-        let mut out = WithUserFields::new(UserCore::from(&self.user));
+        let mut out = WithPluginFields::new(UserCore::from(&self.user));
         out.extra = self.user_fields.clone();
         out
+    }
+
+    /// The wire session, carrying its own token.
+    pub fn session_json(&self) -> SessionDto {
+        SessionDto::from_row(&self.session, self.token.clone()).with_fields(&self.session_fields)
     }
 }
 
@@ -40,6 +47,7 @@ struct Cached {
     session: SessionRow,
     user: UserRow,
     user_fields: Map<String, Value>,
+    session_fields: Map<String, Value>,
     loaded_at: NaiveDateTime,
 }
 
@@ -105,13 +113,17 @@ impl SessionCache {
 
 /// Creates a session for `user_id` and queues its cookies on `ctx`.
 /// `remember = false`: one-day session, browser-session cookie, and the
-/// `dont_remember` marker that disables sliding refresh.
+/// `dont_remember` marker that disables sliding refresh. Every enabled
+/// plugin's `check_new_session` runs first; any may refuse.
 pub async fn create_session(
     state: &AppState,
     ctx: &RequestContext,
     user_id: &str,
     remember: bool,
 ) -> Result<(SessionRow, String), ApiError> {
+    for plugin in state.plugins.all() {
+        plugin.check_new_session(state, user_id).await?;
+    }
     let now = state.now();
     let lifetime = if remember {
         state.config.session.expires_in
@@ -200,8 +212,8 @@ pub async fn resolve_session(
     let hash = token::hash_token(&raw_token);
     let now = state.now();
     let cached = state.sessions.get(&hash, now);
-    let (mut session, user, user_fields) = match cached {
-        Some(c) => (c.session, c.user, c.user_fields),
+    let (mut session, user, user_fields, session_fields) = match cached {
+        Some(c) => (c.session, c.user, c.user_fields, c.session_fields),
         None => {
             let Some((session, user)) = store::find_session_with_user(&state.db, &hash).await?
             else {
@@ -211,16 +223,18 @@ pub async fn resolve_session(
                 return Ok(None);
             };
             let user_fields = load_user_fields(state, &user.id).await?;
+            let session_fields = load_session_fields(state, &session.id).await?;
             state.sessions.put(
                 hash.clone(),
                 Cached {
                     session: session.clone(),
                     user: user.clone(),
                     user_fields: user_fields.clone(),
+                    session_fields: session_fields.clone(),
                     loaded_at: now,
                 },
             );
-            (session, user, user_fields)
+            (session, user, user_fields, session_fields)
         }
     };
     if session.expires_at <= now {
@@ -253,6 +267,7 @@ pub async fn resolve_session(
         session,
         user,
         user_fields,
+        session_fields,
         token: raw_token,
     }))
 }
@@ -293,9 +308,21 @@ async fn load_user_fields(state: &AppState, user_id: &str) -> Result<Map<String,
     Ok(out)
 }
 
+/// The fields every enabled plugin adds to the session `session_id`.
+pub async fn load_session_fields(
+    state: &AppState,
+    session_id: &str,
+) -> Result<Map<String, Value>, ApiError> {
+    let mut out = Map::new();
+    for fields in state.plugins.session_fields() {
+        out.extend(fields.load(&state.db, session_id).await?);
+    }
+    Ok(out)
+}
+
 /// The wire user: core fields plus the fields of every enabled plugin.
 pub async fn user_json(state: &AppState, user: &UserRow) -> Result<User, ApiError> {
-    let mut out = WithUserFields::new(UserCore::from(user));
+    let mut out = WithPluginFields::new(UserCore::from(user));
     out.extra = load_user_fields(state, &user.id).await?;
     Ok(out)
 }

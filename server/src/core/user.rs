@@ -3,7 +3,7 @@
 
 use poem_openapi::Object;
 
-use crate::core::dto::{AccountDto, SessionDto, TokenUserResponse, WithUserFields};
+use crate::core::dto::{AccountDto, SessionDto, TokenUserResponse, WithPluginFields};
 use crate::core::links;
 use crate::core::session::{
     self, create_session, expire_session_cookies, require_fresh_session, require_session,
@@ -26,7 +26,7 @@ pub struct UpdateUserCore {
     pub image: Option<String>,
 }
 
-pub type UpdateUserBody = WithUserFields<UpdateUserCore>;
+pub type UpdateUserBody = WithPluginFields<UpdateUserCore>;
 
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
@@ -301,17 +301,21 @@ pub async fn list_sessions(
 ) -> Result<Vec<SessionDto>, ApiError> {
     let s = require_fresh_session(state, ctx).await?;
     let rows = store::list_active_sessions(&state.db, &s.user.id, state.now()).await?;
-    Ok(rows
-        .iter()
-        .map(|r| {
-            let token = if r.id == s.session.id {
-                s.token.clone()
-            } else {
-                r.id.clone()
-            };
-            SessionDto::new(r, token)
-        })
-        .collect())
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let fields = session::load_session_fields(state, &r.id).await?;
+        // A plugin may keep a session out of its user's own list.
+        if !state.plugins.session_fields().all(|f| f.listed(&fields)) {
+            continue;
+        }
+        let token = if r.id == s.session.id {
+            s.token.clone()
+        } else {
+            r.id.clone()
+        };
+        out.push(SessionDto::from_row(r, token).with_fields(&fields));
+    }
+    Ok(out)
 }
 
 pub async fn revoke_session(

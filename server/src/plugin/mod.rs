@@ -5,6 +5,8 @@
 //! built-in plugins are declared once, in `crate::plugins`, with
 //! [`declare_plugins!`](crate::declare_plugins).
 
+pub mod access;
+pub mod audit;
 mod declare;
 pub mod settings;
 
@@ -125,6 +127,28 @@ pub trait Plugin: Send + Sync + 'static {
         None
     }
 
+    /// Columns this plugin adds to the session, if any.
+    fn session_fields(&self) -> Option<&dyn SessionFields> {
+        None
+    }
+
+    /// Runs before any session is created for `user_id` (every sign-in
+    /// method creates its session through `core::session::create_session`):
+    /// an error refuses the session and is the answer.
+    fn check_new_session<'a>(
+        &'a self,
+        _state: &'a AppState,
+        _user_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), ApiError>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    /// Runs once at start-up, after the migrations (e.g. creating a
+    /// bootstrap account). An error stops the start with its message.
+    fn on_start<'a>(&'a self, _state: &'a Arc<AppState>) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async { Ok(()) })
+    }
+
     /// Runs after a password sign-in checked out, before any session is
     /// created: a plugin may answer with a challenge instead (a second factor).
     fn challenge_password_sign_in<'a>(
@@ -238,6 +262,26 @@ pub trait UserFields: Send + Sync {
     ) -> BoxFuture<'a, Result<Map<String, Value>, ApiError>>;
 }
 
+/// Plugin-owned session columns (e.g. the active organization): loaded
+/// with the session, returned on the session object.
+pub trait SessionFields: Send + Sync {
+    /// JSON properties added to `Session`.
+    fn schema(&self) -> Vec<(&'static str, MetaSchemaRef)>;
+
+    /// Loads the fields of one session.
+    fn load<'a>(
+        &'a self,
+        db: &'a Db,
+        session_id: &'a str,
+    ) -> BoxFuture<'a, Result<Map<String, Value>, ApiError>>;
+
+    /// Whether a session with these fields appears in its user's own
+    /// `list-sessions` (an impersonation session, say, does not).
+    fn listed(&self, _fields: &Map<String, Value>) -> bool {
+        true
+    }
+}
+
 /// A plugin's poem-openapi routes, present only when the plugin is enabled.
 /// Every operation is tagged with the plugin's id (whatever the API's own
 /// attributes say), so the spec's tags are exactly `core` and plugin ids.
@@ -300,6 +344,15 @@ pub(crate) fn active_user_field_schemas(input: bool) -> Vec<(&'static str, MetaS
         .iter()
         .filter_map(|p| p.user_fields())
         .filter(|f| !input || f.client_settable())
+        .flat_map(|f| f.schema())
+        .collect()
+}
+
+/// The session-field schemas of the plugins active in the current scope.
+pub(crate) fn active_session_field_schemas() -> Vec<(&'static str, MetaSchemaRef)> {
+    active_plugins()
+        .iter()
+        .filter_map(|p| p.session_fields())
         .flat_map(|f| f.schema())
         .collect()
 }
@@ -536,6 +589,10 @@ impl PluginRegistry {
 
     pub fn user_fields(&self) -> impl Iterator<Item = &dyn UserFields> {
         self.plugins.iter().filter_map(|p| p.user_fields())
+    }
+
+    pub fn session_fields(&self) -> impl Iterator<Item = &dyn SessionFields> {
+        self.plugins.iter().filter_map(|p| p.session_fields())
     }
 
     pub fn migrations(&self) -> Vec<&'static MigrationSet> {

@@ -4468,8 +4468,9 @@ public func FfiConverterTypeSendVerificationEmailBody_lower(_ value: SendVerific
 
 
 /**
- * A session. `token` is the secret for the caller's own session
- * only; other sessions carry an opaque handle that `revoke-session` accepts.
+ * A session; enabled plugins add their own fields. `token` is the secret
+ * for the caller's own session only; other sessions carry an opaque handle
+ * that `revoke-session` accepts.
  */
 public struct Session: Equatable, Hashable {
     public var id: String

@@ -253,8 +253,9 @@ pub struct SendVerificationEmailBody {
     pub callback_url: Option<String>,
 }
 
-/// A session. `token` is the secret for the caller's own session
-/// only; other sessions carry an opaque handle that `revoke-session` accepts.
+/// A session; enabled plugins add their own fields. `token` is the secret
+/// for the caller's own session only; other sessions carry an opaque handle
+/// that `revoke-session` accepts.
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
 pub struct Session {
     #[serde(rename = "id")]

@@ -203,7 +203,7 @@ async fn verify(
     let (session, raw_session) = create_session(state, ctx, &user.id, true).await?;
     Ok((
         MagicLinkVerifyResponse {
-            session: SessionDto::new(&session, raw_session.clone()),
+            session: SessionDto::from_row(&session, raw_session.clone()),
             token: raw_session,
             user: user_json(state, &user).await?,
         },

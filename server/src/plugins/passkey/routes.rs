@@ -516,7 +516,7 @@ impl PasskeyApi {
             .await
             .map_err(|_| ApiError::new(UNABLE_TO_CREATE_SESSION))?;
         Ok(Json(SessionWithUser {
-            session: SessionDto::new(&session, raw),
+            session: SessionDto::from_row(&session, raw),
             user: user_json(&state, &user).await?,
         }))
     }

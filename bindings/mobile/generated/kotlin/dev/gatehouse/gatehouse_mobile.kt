@@ -6554,8 +6554,9 @@ public object FfiConverterTypeSendVerificationEmailBody: FfiConverterRustBuffer<
 
 
 /**
- * A session. `token` is the secret for the caller's own session
- * only; other sessions carry an opaque handle that `revoke-session` accepts.
+ * A session; enabled plugins add their own fields. `token` is the secret
+ * for the caller's own session only; other sessions carry an opaque handle
+ * that `revoke-session` accepts.
  */
 data class Session (
     var `id`: kotlin.String
