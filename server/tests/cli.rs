@@ -255,3 +255,43 @@ fn info_prints_the_effective_configuration_and_refuses_what_serve_refuses() {
         }
     }
 }
+
+#[test]
+fn the_bootstrap_admin_needs_both_variables_and_its_password_is_never_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let password = "bootstrap-password-never-printed";
+    let base = [
+        ("GATEHOUSE_SECRET", SECRET),
+        ("GATEHOUSE_PLUGINS", "admin"),
+        ("DATABASE_URL", "sqlite://admin.db"),
+    ];
+    let mut half = base.to_vec();
+    half.push(("GATEHOUSE_ADMIN_EMAIL", "ops@example.com"));
+    let out = run(&mut gatehouse(dir.path(), &half, &["serve"]));
+    assert_one_clear_line(&out, "GATEHOUSE_ADMIN_PASSWORD");
+
+    let mut both = half.clone();
+    both.push(("GATEHOUSE_ADMIN_PASSWORD", password));
+    let info = run(&mut gatehouse(dir.path(), &both, &["info"]));
+    let printed = String::from_utf8_lossy(&info.stdout);
+    assert!(info.status.success(), "{info:?}");
+    assert!(
+        printed.contains("bootstrap_email = \"ops@example.com\""),
+        "{printed}"
+    );
+    assert!(!printed.contains(password), "{printed}");
+
+    let port = free_port().to_string();
+    let listen = format!("127.0.0.1:{port}");
+    both.push(("GATEHOUSE_LISTEN", &listen));
+    let mut child = gatehouse(dir.path(), &both, &["serve"]).spawn().unwrap();
+    wait_ok(port.parse().unwrap(), &mut child);
+    let log = stop(child);
+    assert!(log.contains("bootstrap admin account created"), "{log}");
+    assert!(!log.contains(password), "{log}");
+    // The next start finds it and leaves it alone.
+    let mut child = gatehouse(dir.path(), &both, &["serve"]).spawn().unwrap();
+    wait_ok(port.parse().unwrap(), &mut child);
+    let log = stop(child);
+    assert!(log.contains("bootstrap admin account exists"), "{log}");
+}

@@ -10,6 +10,9 @@
 //   REF_SMTP_PORT   the shared SMTP sink on 127.0.0.1
 //   REF_MAIL_FROM   envelope/header From, so the sink can tell the two servers apart
 //   REF_APP_NAME    appName (Gatehouse's app_name; the TOTP issuer defaults to it)
+//   REF_ADMIN_EMAIL, REF_ADMIN_PASSWORD
+//                   the operator account, created with the `admin` role and a verified
+//                   address (Gatehouse: GATEHOUSE_ADMIN_EMAIL / GATEHOUSE_ADMIN_PASSWORD)
 //   REF_SHORT_SECS  optional: session.freshAge and the lifetimes of the email-OTP code, the
 //                   magic link, the reset link and the verification link, in seconds (the
 //                   "short" pair; Gatehouse gets the same in its TOML)
@@ -22,7 +25,7 @@ import Database from "better-sqlite3";
 import { betterAuth } from "better-auth";
 import { getMigrations } from "better-auth/db/migration";
 import { toNodeHandler } from "better-auth/node";
-import { bearer, emailOTP, magicLink, openAPI, twoFactor, username } from "better-auth/plugins";
+import { admin, bearer, emailOTP, magicLink, openAPI, twoFactor, username } from "better-auth/plugins";
 import { passkey } from "@better-auth/passkey";
 import nodemailer from "nodemailer";
 
@@ -102,6 +105,7 @@ const options = {
         sendOTP: async ({ user, otp }) => mail(user.email, `Your sign-in code for ${appName}`, `Your code is ${otp}`),
       },
     }),
+    admin(),
     // Gatehouse: [passkey] rp_id, rp_name, origin (run.mjs's TOML).
     passkey({
       rpID: new URL(baseURL).hostname,
@@ -115,6 +119,14 @@ const { runMigrations } = await getMigrations(options);
 await runMigrations();
 
 const auth = betterAuth(options);
+
+// The bootstrap admin Gatehouse creates from GATEHOUSE_ADMIN_EMAIL/_PASSWORD.
+{
+  const email = env("REF_ADMIN_EMAIL");
+  await auth.api.createUser({
+    body: { email, password: env("REF_ADMIN_PASSWORD"), name: email.split("@")[0], role: "admin", data: { emailVerified: true } },
+  });
+}
 const handler = toNodeHandler(auth);
 
 const server = http.createServer((req, res) => {

@@ -111,6 +111,10 @@ process.on("SIGINT", async () => {
 // scenarios (a scenario picks it with `{ servers: "short" }`).
 const SHORT_SECS = 2;
 
+// The operator account both servers create at start (the admin scenarios sign in with it).
+const ADMIN_EMAIL = "operator@compat.example";
+const ADMIN_PASSWORD = "operator-password-1";
+
 async function startPair(pair) {
   const short = pair === "short";
   const suffix = short ? "-short" : "";
@@ -142,6 +146,8 @@ async function startPair(pair) {
       REF_SMTP_PORT: String(sink.port),
       REF_MAIL_FROM: ref.mailFrom,
       REF_APP_NAME: "Gatehouse",
+      REF_ADMIN_EMAIL: ADMIN_EMAIL,
+      REF_ADMIN_PASSWORD: ADMIN_PASSWORD,
       ...(short ? { REF_SHORT_SECS: String(SHORT_SECS) } : {}),
     },
     stdio: ["ignore", openSync(refLog, "a"), openSync(refLog, "a")],
@@ -196,7 +202,9 @@ async function startPair(pair) {
       GATEHOUSE_BASE_URL: gh.baseURL,
       GATEHOUSE_SECRET: secret,
       GATEHOUSE_RATE_LIMIT: "off",
-      GATEHOUSE_PLUGINS: "username,bearer,open-api,magic-link,email-otp,two-factor,passkey",
+      GATEHOUSE_PLUGINS: "username,bearer,open-api,magic-link,email-otp,two-factor,passkey,admin",
+      GATEHOUSE_ADMIN_EMAIL: ADMIN_EMAIL,
+      GATEHOUSE_ADMIN_PASSWORD: ADMIN_PASSWORD,
       GATEHOUSE_SMTP_URL: `smtp://127.0.0.1:${sink.port}`,
       GATEHOUSE_MAIL_FROM: `Gatehouse <${gh.mailFrom}>`,
     },
@@ -235,6 +243,7 @@ async function runScenario(sc, sideTemplate) {
     base: `${side.baseURL}${side.basePath}`,
     origin: side.origin,
     actor: (label, o) => makeActor(side, label, o),
+    admin: { email: ADMIN_EMAIL, password: ADMIN_PASSWORD },
     email: (tag) => `${slug(sc.id)}.${tag}.${opt.seed}@example.com`.replace(/-+/g, "-"),
     mail: (to, timeoutMs) => sink.take(side.mailFrom, to, timeoutMs),
     linkIn,

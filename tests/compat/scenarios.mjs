@@ -816,3 +816,133 @@ scenario("time/verification-link-expired", SHORT, async (t) => {
   await b.client.getSession();
   return { linkForms: [l1, l2].map(t.linkForm) };
 });
+
+// ---------------------------------------------------------------- admin
+
+/** The operator account both servers create at start, signed in on a new actor. */
+async function operator(t, tag = "op") {
+  const op = t.actor(tag);
+  await op.client.signIn.email({ email: t.admin.email, password: t.admin.password });
+  return op;
+}
+
+/** The user id of an actor's session. */
+async function idOf(actor) {
+  return (await actor.client.getSession()).data?.user?.id ?? "missing";
+}
+
+scenario("admin/not-an-admin", async (t) => {
+  const { a } = await signedUp(t);
+  const uid = await idOf(a);
+  const anon = t.actor("anon");
+  for (const who of [anon, a]) {
+    await who.client.admin.createUser({ email: t.email("x"), name: "X", password: PW });
+    await who.client.admin.getUser({ query: { id: uid } });
+    await who.client.admin.updateUser({ userId: uid, data: { name: "x" } });
+    await who.client.admin.listUsers({ query: {} });
+    await who.client.admin.listUserSessions({ userId: uid });
+    await who.client.admin.setRole({ userId: uid, role: "admin" });
+    await who.client.admin.banUser({ userId: uid });
+    await who.client.admin.unbanUser({ userId: uid });
+    await who.client.admin.impersonateUser({ userId: uid });
+    await who.client.admin.revokeUserSession({ sessionToken: "x" });
+    await who.client.admin.revokeUserSessions({ userId: uid });
+    await who.client.admin.removeUser({ userId: uid });
+    await who.client.admin.setUserPassword({ userId: uid, newPassword: PW2 });
+    await who.client.admin.hasPermission({ permissions: { user: ["list"] } });
+  }
+  await a.client.getSession();
+});
+
+scenario("admin/create-get-update-list", async (t) => {
+  const op = await operator(t);
+  const made = await op.client.admin.createUser({ email: t.email("made"), name: "Made", password: PW, role: "user", data: { emailVerified: true } });
+  const id = made.data?.user?.id ?? "missing";
+  await op.client.admin.createUser({ email: t.email("made"), name: "Again", password: PW });
+  await op.client.admin.createUser({ email: "not-an-email", name: "Bad" });
+  await op.client.admin.createUser({ email: t.email("nopw"), name: "No password" });
+  await op.client.admin.getUser({ query: { id } });
+  await op.client.admin.getUser({ query: { id: "missing" } });
+  await op.client.admin.updateUser({ userId: id, data: { name: "Renamed", image: "https://img.example/a.png" } });
+  await op.client.admin.updateUser({ userId: id, data: {} });
+  await op.client.admin.updateUser({ userId: id, data: { password: "x" } });
+  await op.client.admin.updateUser({ userId: "missing", data: { name: "x" } });
+  const tag = t.email("").split(".")[0];
+  await op.client.admin.listUsers({ query: { searchValue: tag, searchField: "email", sortBy: "name", sortDirection: "desc" } });
+  await op.client.admin.listUsers({ query: { searchValue: tag, limit: 1, offset: 1, sortBy: "email" } });
+  await op.client.admin.listUsers({ query: { filterField: "email", filterValue: t.email("made") } });
+  const u = t.actor("made");
+  await u.client.signIn.email({ email: t.email("made"), password: PW });
+  await u.client.getSession();
+});
+
+scenario("admin/ban-and-unban", async (t) => {
+  const op = await operator(t);
+  const { a, email } = await signedUp(t);
+  const uid = await idOf(a);
+  await op.client.admin.banUser({ userId: uid, banReason: "spam", banExpiresIn: 3600 });
+  await a.client.getSession();
+  await a.client.signIn.email({ email, password: PW });
+  await op.client.admin.listUserSessions({ userId: uid });
+  await op.client.admin.banUser({ userId: await idOf(op) });
+  await op.client.admin.banUser({ userId: "missing" });
+  await op.client.admin.unbanUser({ userId: uid });
+  await a.client.signIn.email({ email, password: PW });
+  await a.client.getSession();
+});
+
+scenario("admin/impersonate", async (t) => {
+  const op = await operator(t);
+  const { a } = await signedUp(t);
+  const uid = await idOf(a);
+  await op.client.admin.impersonateUser({ userId: uid });
+  const jar = op.cookieNames();
+  await op.client.getSession();
+  await a.client.listSessions();
+  await op.client.admin.stopImpersonating();
+  await op.client.getSession();
+  await op.client.admin.stopImpersonating();
+  await op.client.admin.impersonateUser({ userId: "missing" });
+  return { jarWhileImpersonating: jar };
+});
+
+scenario("admin/sessions-password-role-remove", async (t) => {
+  const op = await operator(t);
+  const { a, email } = await signedUp(t);
+  const uid = await idOf(a);
+  const b = t.actor("b");
+  await b.client.signIn.email({ email, password: PW });
+  const listed = await op.client.admin.listUserSessions({ userId: uid });
+  const sessions = listed.data?.sessions ?? [];
+  await op.client.admin.revokeUserSession({ sessionToken: sessions.at(-1)?.token ?? "missing" });
+  await b.client.getSession();
+  await a.client.getSession();
+  await op.client.admin.revokeUserSessions({ userId: uid });
+  await a.client.getSession();
+  await op.client.admin.setUserPassword({ userId: uid, newPassword: PW2 });
+  await op.client.admin.setUserPassword({ userId: uid, newPassword: "short" });
+  await a.client.signIn.email({ email, password: PW2 });
+  await op.client.admin.setRole({ userId: uid, role: "admin" });
+  await a.client.getSession();
+  await a.client.admin.hasPermission({ permissions: { user: ["list"] } });
+  await op.client.admin.setRole({ userId: uid, role: "user" });
+  await a.client.admin.hasPermission({ permissions: { user: ["list"] } });
+  await op.client.admin.hasPermission({ permissions: { user: ["ban"], session: ["revoke"] } });
+  await op.client.admin.hasPermission({ permission: { user: ["ban"] } });
+  await op.client.admin.removeUser({ userId: await idOf(op) });
+  await op.client.admin.removeUser({ userId: uid });
+  await a.client.getSession();
+  await op.client.admin.removeUser({ userId: uid });
+  return { listedCount: sessions.length };
+});
+
+scenario("admin/gatehouse-roles-and-audit", async (t) => {
+  // Routes Gatehouse adds (runtime roles, the audit trail): 404 on Better Auth.
+  const op = await operator(t);
+  await op.request("POST", "/admin/create-role", { body: { role: "compat-support", permission: { user: ["list"] } } });
+  await op.request("POST", "/admin/update-role", { body: { role: "compat-support", permission: { user: ["get"] } } });
+  await op.request("GET", "/admin/get-role?role=compat-support");
+  await op.request("GET", "/admin/list-roles");
+  await op.request("POST", "/admin/delete-role", { body: { role: "compat-support" } });
+  await op.request("GET", "/admin/list-audit-logs?action=admin.&limit=1");
+});

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real server over real HTTP. Every scenario runs on
 //! SQLite and, when `GATEHOUSE_TEST_POSTGRES_URL` is set, on PostgreSQL.
 
+mod admin;
 mod change_email;
 mod connections;
 mod delete_confirmation;

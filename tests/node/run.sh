@@ -78,6 +78,11 @@ case "${DATABASE_URL:-}" in
   *) db_url="sqlite://$tmp/node.db" ;;
 esac
 
+# The operator account the server creates on its first start (admin suite).
+admin_tag="$(random_secret)"
+admin_email="operator-$(printf '%s' "${admin_tag:0:10}" | tr 'A-Z' 'a-z')@example.com"
+admin_password="$(random_secret)"
+
 port="$(free_port)"
 url="http://127.0.0.1:$port"
 log="$tmp/server.log"
@@ -89,7 +94,9 @@ echo "run.sh: starting $bin on $url (database: ${db_url%%://*})"
   exec env \
     DATABASE_URL="$db_url" \
     GATEHOUSE_LISTEN="127.0.0.1:$port" \
-    GATEHOUSE_PLUGINS=username,bearer,two-factor \
+    GATEHOUSE_PLUGINS=username,bearer,two-factor,admin \
+    GATEHOUSE_ADMIN_EMAIL="$admin_email" \
+    GATEHOUSE_ADMIN_PASSWORD="$admin_password" \
     GATEHOUSE_RATE_LIMIT=off \
     GATEHOUSE_SECRET="$(random_secret)" \
     "$bin" serve
@@ -124,7 +131,7 @@ if [[ -z "$ready" ]]; then
 fi
 
 status=0
-(cd "$repo" && GATEHOUSE_URL="$url" GATEHOUSE_BIN="$bin" GATEHOUSE_DB_URL="$db_url" node --test "${NODE_TEST_DIR:-tests/node/}") || status=$?
+(cd "$repo" && GATEHOUSE_URL="$url" GATEHOUSE_ADMIN_EMAIL="$admin_email" GATEHOUSE_ADMIN_PASSWORD="$admin_password" GATEHOUSE_BIN="$bin" GATEHOUSE_DB_URL="$db_url" node --test "${NODE_TEST_DIR:-tests/node/}") || status=$?
 if [[ $status -ne 0 ]]; then
   echo "run.sh: node --test failed (exit $status); server log tail:" >&2
   tail -n 50 "$log" >&2 || true

@@ -2,6 +2,9 @@
 import type { ClientPlugin } from "../index";
 import type * as T from "./types";
 
+/** The `admin` plugin: User management for operators: roles (editable at runtime), bans, impersonation, sessions, audit trail. */
+export declare function adminClient(): ClientPlugin<"admin">;
+
 /** The `email-otp` plugin: One-time codes by email: sign-in, verification, password reset. */
 export declare function emailOTPClient(): ClientPlugin<"email-otp">;
 

@@ -4,6 +4,9 @@
 /** A client plugin: its id, plus Better Auth's options (e.g. `on<Name>Redirect`). */
 const plugin = (id) => (options = {}) => ({ ...options, id });
 
+/** The `admin` plugin. */
+exports.adminClient = plugin("admin");
+
 /** The `email-otp` plugin. */
 exports.emailOTPClient = plugin("email-otp");
 

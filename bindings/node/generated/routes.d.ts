@@ -2,6 +2,54 @@
 import type { Result } from "../index";
 import type * as T from "./types";
 
+/** Routes of `admin`. */
+export interface AdminRoutes {
+  admin: {
+    /** Ban a user (`POST /admin/ban-user`) */
+    banUser(body: T.BanUserBody): Promise<Result<T.UserEnvelope>>;
+    /** Create a role (`POST /admin/create-role`) */
+    createRole(body: T.RoleBody): Promise<Result<T.RoleResult>>;
+    /** Create a user (`POST /admin/create-user`) */
+    createUser(body: T.CreateUserBody): Promise<Result<T.UserEnvelope>>;
+    /** Delete a role (`POST /admin/delete-role`) */
+    deleteRole(body: T.RoleNameBody): Promise<Result<T.SuccessResponse>>;
+    /** Get a role (`GET /admin/get-role`) */
+    getRole(arg: { query: { role: string } }): Promise<Result<T.AdminRole>>;
+    /** Get a user (`GET /admin/get-user`) */
+    getUser(arg: { query: { id: string } }): Promise<Result<T.User>>;
+    /** Check the caller's permissions (`POST /admin/has-permission`) */
+    hasPermission(body?: T.UserHasPermissionBody): Promise<Result<T.PermissionResult>>;
+    /** Impersonate a user (`POST /admin/impersonate-user`) */
+    impersonateUser(body: T.UserIdBody): Promise<Result<T.SessionAndUser>>;
+    /** List the audit trail (`GET /admin/list-audit-logs`) */
+    listAuditLogs(arg?: { query?: { actorId?: string; targetId?: string; organizationId?: string; action?: string; limit?: string; offset?: string } }): Promise<Result<T.AuditLogPage>>;
+    /** List roles (`GET /admin/list-roles`) */
+    listRoles(): Promise<Result<T.RolesEnvelope>>;
+    /** List a user's sessions (`POST /admin/list-user-sessions`) */
+    listUserSessions(body: T.UserIdBody): Promise<Result<T.SessionsEnvelope>>;
+    /** List users (`GET /admin/list-users`) */
+    listUsers(arg?: { query?: { searchValue?: string; searchField?: string; searchOperator?: string; limit?: string; offset?: string; sortBy?: string; sortDirection?: string; filterField?: string; filterValue?: string; filterOperator?: string } }): Promise<Result<T.ListUsersResponse>>;
+    /** Delete a user (`POST /admin/remove-user`) */
+    removeUser(body: T.UserIdBody): Promise<Result<T.SuccessResponse>>;
+    /** Revoke one session of any user (`POST /admin/revoke-user-session`) */
+    revokeUserSession(body: T.RevokeUserSessionBody): Promise<Result<T.SuccessResponse>>;
+    /** Revoke every session of a user (`POST /admin/revoke-user-sessions`) */
+    revokeUserSessions(body: T.UserIdBody): Promise<Result<T.SuccessResponse>>;
+    /** Set a user's role (`POST /admin/set-role`) */
+    setRole(body: T.SetRoleBody): Promise<Result<T.UserEnvelope>>;
+    /** Set a user's password (`POST /admin/set-user-password`) */
+    setUserPassword(body: T.SetUserPasswordBody): Promise<Result<T.StatusResponse>>;
+    /** Stop impersonating (`POST /admin/stop-impersonating`) */
+    stopImpersonating(): Promise<Result<T.SessionAndUser>>;
+    /** Lift a user's ban (`POST /admin/unban-user`) */
+    unbanUser(body: T.UserIdBody): Promise<Result<T.UserEnvelope>>;
+    /** Change a role's permissions (`POST /admin/update-role`) */
+    updateRole(body: T.RoleBody): Promise<Result<T.RoleResult>>;
+    /** Update a user (`POST /admin/update-user`) */
+    updateUser(body: T.AdminUpdateUserBody): Promise<Result<T.User>>;
+  };
+}
+
 /** Routes of `core`. */
 export interface CoreRoutes {
   /** Change the email address (`POST /change-email`) */
@@ -144,6 +192,7 @@ export interface UsernameRoutes {
 
 /** The routes each plugin adds, by plugin id. */
 export interface PluginRoutes {
+  "admin": AdminRoutes;
   "email-otp": EmailOtpRoutes;
   "magic-link": MagicLinkRoutes;
   "passkey": PasskeyRoutes;

@@ -10,6 +10,46 @@ export interface AccountDto {
   scopes: string[];
 }
 
+export interface AdminRole {
+  role: string;
+  permission: Record<string, unknown>;
+  /** Defined in the configuration (or built in): not changeable over HTTP. */
+  builtIn: boolean;
+}
+
+export interface AdminUpdateUserBody {
+  userId: string;
+  /** The fields to change (`name`, `email`, `emailVerified`, `image`,
+`role`, `banned`, `banReason`, `banExpires`, and plugin user fields). */
+  data: unknown;
+}
+
+export interface AuditEntry {
+  id: string;
+  /** The signed-in user who acted; `null` for server-side calls and start-up. */
+  actorId?: string | null;
+  action: string;
+  targetType: string;
+  targetId: string;
+  organizationId?: string | null;
+  ipAddress?: string | null;
+  userAgent?: string | null;
+  details: unknown;
+  createdAt: string;
+}
+
+export interface AuditLogPage {
+  entries: AuditEntry[];
+  total: number;
+}
+
+export interface BanUserBody {
+  userId: string;
+  banReason?: string | null;
+  /** Seconds until the ban lifts itself; none: the configured default, else permanent. */
+  banExpiresIn?: number | null;
+}
+
 export interface ChangeEmailBody {
   newEmail: string;
   callbackURL?: string | null;
@@ -26,6 +66,16 @@ export interface CheckOtpBody {
   email: string;
   type: string;
   otp: string;
+}
+
+export interface CreateUserBody {
+  email: string;
+  /** Without one, the user has no password (links, codes or passkeys only). */
+  password?: string | null;
+  name: string;
+  role?: unknown | null;
+  /** Extra user fields: `emailVerified`, `image`, `role`, `banned`, `banReason`, `banExpires`. */
+  data?: unknown | null;
 }
 
 export interface DeleteUserBody {
@@ -57,6 +107,13 @@ export interface IsUsernameAvailableBody {
 
 export interface IsUsernameAvailableResponse {
   available: boolean;
+}
+
+export interface ListUsersResponse {
+  users: User[];
+  total: number;
+  limit?: number | null;
+  offset?: number | null;
 }
 
 export interface MagicLinkVerifyResponse {
@@ -101,6 +158,12 @@ export interface PasskeyVerifyRegistrationBody {
   name?: string | null;
 }
 
+export interface PermissionResult {
+  /** Always `null` (Better Auth's shape). */
+  error?: string | null;
+  success: boolean;
+}
+
 export interface PluginInfo {
   /** Plugin id, Better Auth's plugin name in kebab-case. */
   id: string;
@@ -136,6 +199,31 @@ export interface RevokeSessionBody {
   token: string;
 }
 
+export interface RevokeUserSessionBody {
+  /** The session's token, or the handle `list-user-sessions` returned as its `token`. */
+  sessionToken: string;
+}
+
+export interface RoleBody {
+  /** 1 to 64 letters, digits, `-` or `_`. */
+  role: string;
+  /** `{resource: [actions]}` the role grants. */
+  permission: Record<string, unknown>;
+}
+
+export interface RoleNameBody {
+  role: string;
+}
+
+export interface RoleResult {
+  success: boolean;
+  role: AdminRole;
+}
+
+export interface RolesEnvelope {
+  roles: AdminRole[];
+}
+
 export interface SendOtpBody {
   email: string;
   /** `sign-in`, `email-verification` or `forget-password`. */
@@ -159,6 +247,12 @@ export interface Session {
   updatedAt: string;
   ipAddress?: string | null;
   userAgent?: string | null;
+  impersonatedBy?: string | null;
+}
+
+export interface SessionAndUser {
+  session: Session;
+  user: User;
 }
 
 export interface SessionWithUser {
@@ -166,8 +260,22 @@ export interface SessionWithUser {
   user: User;
 }
 
+export interface SessionsEnvelope {
+  sessions: Session[];
+}
+
 export interface SetPasswordBody {
   newPassword: string;
+}
+
+export interface SetRoleBody {
+  userId: string;
+  role: unknown;
+}
+
+export interface SetUserPasswordBody {
+  newPassword: string;
+  userId: string;
 }
 
 export interface SignInEmailBody {
@@ -331,6 +439,29 @@ export interface User {
   username?: string | null;
   displayUsername?: string | null;
   twoFactorEnabled?: boolean | null;
+  role?: string | null;
+  banned?: boolean | null;
+  banReason?: string | null;
+  banExpires?: string | null;
+}
+
+export interface UserEnvelope {
+  user: User;
+}
+
+export interface UserHasPermissionBody {
+  /** `{resource: [actions]}`; every action must be granted by one of the roles. */
+  permissions?: Record<string, unknown> | null;
+  /** Deprecated spelling of `permissions` (Better Auth refuses it alone, so does this). */
+  permission?: Record<string, unknown> | null;
+  /** Server-side only: over HTTP the answer is for the caller. */
+  userId?: string | null;
+  /** Server-side only: over HTTP the answer is for the caller. */
+  role?: string | null;
+}
+
+export interface UserIdBody {
+  userId: string;
 }
 
 /** `verify-email`'s answer: `token` is a new session's when
@@ -427,6 +558,43 @@ export type ErrorCode =
   | "UNABLE_TO_CREATE_SESSION"
   | "FAILED_TO_UPDATE_PASSKEY"
   | "PREVIOUSLY_REGISTERED"
+  | "YOU_CANNOT_BAN_YOURSELF"
+  | "YOU_ARE_NOT_ALLOWED_TO_CHANGE_USERS_ROLE"
+  | "YOU_ARE_NOT_ALLOWED_TO_CREATE_USERS"
+  | "YOU_ARE_NOT_ALLOWED_TO_LIST_USERS"
+  | "YOU_ARE_NOT_ALLOWED_TO_LIST_USERS_SESSIONS"
+  | "YOU_ARE_NOT_ALLOWED_TO_BAN_USERS"
+  | "YOU_ARE_NOT_ALLOWED_TO_IMPERSONATE_USERS"
+  | "YOU_ARE_NOT_ALLOWED_TO_REVOKE_USERS_SESSIONS"
+  | "YOU_ARE_NOT_ALLOWED_TO_DELETE_USERS"
+  | "YOU_ARE_NOT_ALLOWED_TO_SET_USERS_PASSWORD"
+  | "BANNED_USER"
+  | "YOU_ARE_NOT_ALLOWED_TO_GET_USER"
+  | "NO_DATA_TO_UPDATE"
+  | "YOU_ARE_NOT_ALLOWED_TO_UPDATE_USERS"
+  | "YOU_CANNOT_REMOVE_YOURSELF"
+  | "YOU_ARE_NOT_ALLOWED_TO_SET_NON_EXISTENT_VALUE"
+  | "YOU_CANNOT_IMPERSONATE_ADMINS"
+  | "INVALID_ROLE_TYPE"
+  | "YOU_ARE_NOT_ALLOWED_TO_SET_USERS_EMAIL"
+  | "PASSWORD_CANNOT_BE_UPDATED_VIA_UPDATE_USER"
+  | "USER_ID_CANNOT_BE_UPDATED"
+  | "NOT_IMPERSONATING"
+  | "ADMIN_SESSION_NOT_FOUND"
+  | "INVALID_PERMISSION_CHECK"
+  | "YOU_ARE_NOT_ALLOWED_TO_CREATE_ROLES"
+  | "YOU_ARE_NOT_ALLOWED_TO_UPDATE_ROLES"
+  | "YOU_ARE_NOT_ALLOWED_TO_DELETE_ROLES"
+  | "YOU_ARE_NOT_ALLOWED_TO_READ_ROLES"
+  | "ROLE_EXCEEDS_YOUR_PERMISSIONS"
+  | "ADMIN_ROLE_NOT_FOUND"
+  | "ADMIN_ROLE_ALREADY_EXISTS"
+  | "CANNOT_CHANGE_A_BUILT_IN_ROLE"
+  | "ADMIN_ROLE_IS_ASSIGNED"
+  | "INVALID_PERMISSION"
+  | "INVALID_ROLE_NAME"
+  | "TOO_MANY_ADMIN_ROLES"
+  | "YOU_ARE_NOT_ALLOWED_TO_LIST_AUDIT_LOGS"
   | "PLUGIN_NOT_ENABLED"
   | "SIGN_IN_CHALLENGE"
   | "NETWORK_ERROR"

@@ -28,6 +28,109 @@ pub mod types {
             Default::default()
         }
     }
+    ///`AdminRole`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AdminRole {
+        ///Defined in the configuration (or built in): not changeable over HTTP.
+        #[serde(rename = "builtIn")]
+        pub built_in: bool,
+        pub permission: ::std::collections::HashMap<
+            ::std::string::String,
+            ::std::vec::Vec<::std::string::String>,
+        >,
+        pub role: ::std::string::String,
+    }
+    impl AdminRole {
+        pub fn builder() -> builder::AdminRole {
+            Default::default()
+        }
+    }
+    ///`AdminUpdateUserBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AdminUpdateUserBody {
+        /**The fields to change (`name`, `email`, `emailVerified`, `image`,
+`role`, `banned`, `banReason`, `banExpires`, and plugin user fields).*/
+        pub data: ::serde_json::Value,
+        #[serde(rename = "userId")]
+        pub user_id: ::std::string::String,
+    }
+    impl AdminUpdateUserBody {
+        pub fn builder() -> builder::AdminUpdateUserBody {
+            Default::default()
+        }
+    }
+    ///`AuditEntry`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AuditEntry {
+        pub action: ::std::string::String,
+        ///The signed-in user who acted; `null` for server-side calls and start-up.
+        #[serde(
+            rename = "actorId",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub actor_id: ::std::option::Option<::std::string::String>,
+        #[serde(rename = "createdAt")]
+        pub created_at: ::std::string::String,
+        pub details: ::serde_json::Value,
+        pub id: ::std::string::String,
+        #[serde(
+            rename = "ipAddress",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub ip_address: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "organizationId",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub organization_id: ::std::option::Option<::std::string::String>,
+        #[serde(rename = "targetId")]
+        pub target_id: ::std::string::String,
+        #[serde(rename = "targetType")]
+        pub target_type: ::std::string::String,
+        #[serde(
+            rename = "userAgent",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub user_agent: ::std::option::Option<::std::string::String>,
+    }
+    impl AuditEntry {
+        pub fn builder() -> builder::AuditEntry {
+            Default::default()
+        }
+    }
+    ///`AuditLogPage`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AuditLogPage {
+        pub entries: ::std::vec::Vec<AuditEntry>,
+        pub total: i64,
+    }
+    impl AuditLogPage {
+        pub fn builder() -> builder::AuditLogPage {
+            Default::default()
+        }
+    }
+    ///`BanUserBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct BanUserBody {
+        ///Seconds until the ban lifts itself; none: the configured default, else permanent.
+        #[serde(
+            rename = "banExpiresIn",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub ban_expires_in: ::std::option::Option<i64>,
+        #[serde(
+            rename = "banReason",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub ban_reason: ::std::option::Option<::std::string::String>,
+        #[serde(rename = "userId")]
+        pub user_id: ::std::string::String,
+    }
+    impl BanUserBody {
+        pub fn builder() -> builder::BanUserBody {
+            Default::default()
+        }
+    }
     ///`ChangeEmailBody`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct ChangeEmailBody {
@@ -74,6 +177,38 @@ pub mod types {
     impl CheckOtpBody {
         pub fn builder() -> builder::CheckOtpBody {
             Default::default()
+        }
+    }
+    ///`CreateUserBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct CreateUserBody {
+        ///Extra user fields: `emailVerified`, `image`, `role`, `banned`, `banReason`, `banExpires`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub data: ::std::option::Option<::serde_json::Value>,
+        pub email: ::std::string::String,
+        pub name: ::std::string::String,
+        ///Without one, the user has no password (links, codes or passkeys only).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub password: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub role: ::std::option::Option<CreateUserBodyRole>,
+    }
+    impl CreateUserBody {
+        pub fn builder() -> builder::CreateUserBody {
+            Default::default()
+        }
+    }
+    ///`CreateUserBodyRole`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(untagged)]
+    pub enum CreateUserBodyRole {
+        String(::std::string::String),
+        Array(::std::vec::Vec<::std::string::String>),
+    }
+    impl ::std::convert::From<::std::vec::Vec<::std::string::String>>
+    for CreateUserBodyRole {
+        fn from(value: ::std::vec::Vec<::std::string::String>) -> Self {
+            Self::Array(value)
         }
     }
     ///`DeleteUserBody`
@@ -145,6 +280,21 @@ pub mod types {
     }
     impl IsUsernameAvailableResponse {
         pub fn builder() -> builder::IsUsernameAvailableResponse {
+            Default::default()
+        }
+    }
+    ///`ListUsersResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct ListUsersResponse {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub limit: ::std::option::Option<i64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub offset: ::std::option::Option<i64>,
+        pub total: i64,
+        pub users: ::std::vec::Vec<User>,
+    }
+    impl ListUsersResponse {
+        pub fn builder() -> builder::ListUsersResponse {
             Default::default()
         }
     }
@@ -238,6 +388,19 @@ pub mod types {
             Default::default()
         }
     }
+    ///`PermissionResult`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct PermissionResult {
+        ///Always `null` (Better Auth's shape).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub error: ::std::option::Option<::std::string::String>,
+        pub success: bool,
+    }
+    impl PermissionResult {
+        pub fn builder() -> builder::PermissionResult {
+            Default::default()
+        }
+    }
     ///`PluginInfo`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct PluginInfo {
@@ -315,6 +478,65 @@ pub mod types {
             Default::default()
         }
     }
+    ///`RevokeUserSessionBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct RevokeUserSessionBody {
+        ///The session's token, or the handle `list-user-sessions` returned as its `token`.
+        #[serde(rename = "sessionToken")]
+        pub session_token: ::std::string::String,
+    }
+    impl RevokeUserSessionBody {
+        pub fn builder() -> builder::RevokeUserSessionBody {
+            Default::default()
+        }
+    }
+    ///`RoleBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct RoleBody {
+        ///`{resource: [actions]}` the role grants.
+        pub permission: ::std::collections::HashMap<
+            ::std::string::String,
+            ::std::vec::Vec<::std::string::String>,
+        >,
+        ///1 to 64 letters, digits, `-` or `_`.
+        pub role: ::std::string::String,
+    }
+    impl RoleBody {
+        pub fn builder() -> builder::RoleBody {
+            Default::default()
+        }
+    }
+    ///`RoleNameBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct RoleNameBody {
+        pub role: ::std::string::String,
+    }
+    impl RoleNameBody {
+        pub fn builder() -> builder::RoleNameBody {
+            Default::default()
+        }
+    }
+    ///`RoleResult`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct RoleResult {
+        pub role: AdminRole,
+        pub success: bool,
+    }
+    impl RoleResult {
+        pub fn builder() -> builder::RoleResult {
+            Default::default()
+        }
+    }
+    ///`RolesEnvelope`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct RolesEnvelope {
+        pub roles: ::std::vec::Vec<AdminRole>,
+    }
+    impl RolesEnvelope {
+        pub fn builder() -> builder::RolesEnvelope {
+            Default::default()
+        }
+    }
     ///`SendOtpBody`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct SendOtpBody {
@@ -354,6 +576,11 @@ that `revoke-session` accepts.*/
         pub expires_at: ::std::string::String,
         pub id: ::std::string::String,
         #[serde(
+            rename = "impersonatedBy",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub impersonated_by: ::std::option::Option<::std::string::String>,
+        #[serde(
             rename = "ipAddress",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
@@ -374,6 +601,17 @@ that `revoke-session` accepts.*/
             Default::default()
         }
     }
+    ///`SessionAndUser`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct SessionAndUser {
+        pub session: Session,
+        pub user: User,
+    }
+    impl SessionAndUser {
+        pub fn builder() -> builder::SessionAndUser {
+            Default::default()
+        }
+    }
     ///`SessionWithUser`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct SessionWithUser {
@@ -385,6 +623,16 @@ that `revoke-session` accepts.*/
             Default::default()
         }
     }
+    ///`SessionsEnvelope`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct SessionsEnvelope {
+        pub sessions: ::std::vec::Vec<Session>,
+    }
+    impl SessionsEnvelope {
+        pub fn builder() -> builder::SessionsEnvelope {
+            Default::default()
+        }
+    }
     ///`SetPasswordBody`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct SetPasswordBody {
@@ -393,6 +641,44 @@ that `revoke-session` accepts.*/
     }
     impl SetPasswordBody {
         pub fn builder() -> builder::SetPasswordBody {
+            Default::default()
+        }
+    }
+    ///`SetRoleBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct SetRoleBody {
+        pub role: SetRoleBodyRole,
+        #[serde(rename = "userId")]
+        pub user_id: ::std::string::String,
+    }
+    impl SetRoleBody {
+        pub fn builder() -> builder::SetRoleBody {
+            Default::default()
+        }
+    }
+    ///`SetRoleBodyRole`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(untagged)]
+    pub enum SetRoleBodyRole {
+        String(::std::string::String),
+        Array(::std::vec::Vec<::std::string::String>),
+    }
+    impl ::std::convert::From<::std::vec::Vec<::std::string::String>>
+    for SetRoleBodyRole {
+        fn from(value: ::std::vec::Vec<::std::string::String>) -> Self {
+            Self::Array(value)
+        }
+    }
+    ///`SetUserPasswordBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct SetUserPasswordBody {
+        #[serde(rename = "newPassword")]
+        pub new_password: ::std::string::String,
+        #[serde(rename = "userId")]
+        pub user_id: ::std::string::String,
+    }
+    impl SetUserPasswordBody {
+        pub fn builder() -> builder::SetUserPasswordBody {
             Default::default()
         }
     }
@@ -890,6 +1176,18 @@ that `revoke-session` accepts.*/
     ///A user; enabled plugins add their own fields.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct User {
+        #[serde(
+            rename = "banExpires",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub ban_expires: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "banReason",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub ban_reason: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub banned: ::std::option::Option<bool>,
         ///ISO-8601 date-time.
         #[serde(rename = "createdAt")]
         pub created_at: ::std::string::String,
@@ -905,6 +1203,8 @@ that `revoke-session` accepts.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub image: ::std::option::Option<::std::string::String>,
         pub name: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub role: ::std::option::Option<::std::string::String>,
         #[serde(
             rename = "twoFactorEnabled",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -918,6 +1218,61 @@ that `revoke-session` accepts.*/
     }
     impl User {
         pub fn builder() -> builder::User {
+            Default::default()
+        }
+    }
+    ///`UserEnvelope`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct UserEnvelope {
+        pub user: User,
+    }
+    impl UserEnvelope {
+        pub fn builder() -> builder::UserEnvelope {
+            Default::default()
+        }
+    }
+    ///`UserHasPermissionBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct UserHasPermissionBody {
+        ///Deprecated spelling of `permissions` (Better Auth refuses it alone, so does this).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub permission: ::std::option::Option<
+            ::std::collections::HashMap<
+                ::std::string::String,
+                ::std::vec::Vec<::std::string::String>,
+            >,
+        >,
+        ///`{resource: [actions]}`; every action must be granted by one of the roles.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub permissions: ::std::option::Option<
+            ::std::collections::HashMap<
+                ::std::string::String,
+                ::std::vec::Vec<::std::string::String>,
+            >,
+        >,
+        ///Server-side only: over HTTP the answer is for the caller.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub role: ::std::option::Option<::std::string::String>,
+        ///Server-side only: over HTTP the answer is for the caller.
+        #[serde(
+            rename = "userId",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub user_id: ::std::option::Option<::std::string::String>,
+    }
+    impl UserHasPermissionBody {
+        pub fn builder() -> builder::UserHasPermissionBody {
+            Default::default()
+        }
+    }
+    ///`UserIdBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct UserIdBody {
+        #[serde(rename = "userId")]
+        pub user_id: ::std::string::String,
+    }
+    impl UserIdBody {
+        pub fn builder() -> builder::UserIdBody {
             Default::default()
         }
     }
@@ -1097,6 +1452,500 @@ that `revoke-session` accepts.*/
                     provider_id: Ok(value.provider_id),
                     scopes: Ok(value.scopes),
                     updated_at: Ok(value.updated_at),
+                    user_id: Ok(value.user_id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct AdminRole {
+            built_in: ::std::result::Result<bool, ::std::string::String>,
+            permission: ::std::result::Result<
+                ::std::collections::HashMap<
+                    ::std::string::String,
+                    ::std::vec::Vec<::std::string::String>,
+                >,
+                ::std::string::String,
+            >,
+            role: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for AdminRole {
+            fn default() -> Self {
+                Self {
+                    built_in: Err("no value supplied for built_in".to_string()),
+                    permission: Err("no value supplied for permission".to_string()),
+                    role: Err("no value supplied for role".to_string()),
+                }
+            }
+        }
+        impl AdminRole {
+            pub fn built_in<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.built_in = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for built_in: {e}")
+                    });
+                self
+            }
+            pub fn permission<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::collections::HashMap<
+                        ::std::string::String,
+                        ::std::vec::Vec<::std::string::String>,
+                    >,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.permission = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for permission: {e}")
+                    });
+                self
+            }
+            pub fn role<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.role = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for role: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<AdminRole> for super::AdminRole {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: AdminRole,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    built_in: value.built_in?,
+                    permission: value.permission?,
+                    role: value.role?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::AdminRole> for AdminRole {
+            fn from(value: super::AdminRole) -> Self {
+                Self {
+                    built_in: Ok(value.built_in),
+                    permission: Ok(value.permission),
+                    role: Ok(value.role),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct AdminUpdateUserBody {
+            data: ::std::result::Result<::serde_json::Value, ::std::string::String>,
+            user_id: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for AdminUpdateUserBody {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    user_id: Err("no value supplied for user_id".to_string()),
+                }
+            }
+        }
+        impl AdminUpdateUserBody {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::serde_json::Value>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn user_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user_id: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<AdminUpdateUserBody>
+        for super::AdminUpdateUserBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: AdminUpdateUserBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    user_id: value.user_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::AdminUpdateUserBody> for AdminUpdateUserBody {
+            fn from(value: super::AdminUpdateUserBody) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    user_id: Ok(value.user_id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct AuditEntry {
+            action: ::std::result::Result<::std::string::String, ::std::string::String>,
+            actor_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            created_at: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            details: ::std::result::Result<::serde_json::Value, ::std::string::String>,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            ip_address: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            organization_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            target_id: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            target_type: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            user_agent: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for AuditEntry {
+            fn default() -> Self {
+                Self {
+                    action: Err("no value supplied for action".to_string()),
+                    actor_id: Ok(Default::default()),
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    details: Err("no value supplied for details".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    ip_address: Ok(Default::default()),
+                    organization_id: Ok(Default::default()),
+                    target_id: Err("no value supplied for target_id".to_string()),
+                    target_type: Err("no value supplied for target_type".to_string()),
+                    user_agent: Ok(Default::default()),
+                }
+            }
+        }
+        impl AuditEntry {
+            pub fn action<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.action = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for action: {e}")
+                    });
+                self
+            }
+            pub fn actor_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.actor_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for actor_id: {e}")
+                    });
+                self
+            }
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
+                self
+            }
+            pub fn details<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::serde_json::Value>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.details = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for details: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn ip_address<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.ip_address = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for ip_address: {e}")
+                    });
+                self
+            }
+            pub fn organization_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.organization_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for organization_id: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn target_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.target_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for target_id: {e}")
+                    });
+                self
+            }
+            pub fn target_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.target_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for target_type: {e}")
+                    });
+                self
+            }
+            pub fn user_agent<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_agent = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user_agent: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<AuditEntry> for super::AuditEntry {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: AuditEntry,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    action: value.action?,
+                    actor_id: value.actor_id?,
+                    created_at: value.created_at?,
+                    details: value.details?,
+                    id: value.id?,
+                    ip_address: value.ip_address?,
+                    organization_id: value.organization_id?,
+                    target_id: value.target_id?,
+                    target_type: value.target_type?,
+                    user_agent: value.user_agent?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::AuditEntry> for AuditEntry {
+            fn from(value: super::AuditEntry) -> Self {
+                Self {
+                    action: Ok(value.action),
+                    actor_id: Ok(value.actor_id),
+                    created_at: Ok(value.created_at),
+                    details: Ok(value.details),
+                    id: Ok(value.id),
+                    ip_address: Ok(value.ip_address),
+                    organization_id: Ok(value.organization_id),
+                    target_id: Ok(value.target_id),
+                    target_type: Ok(value.target_type),
+                    user_agent: Ok(value.user_agent),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct AuditLogPage {
+            entries: ::std::result::Result<
+                ::std::vec::Vec<super::AuditEntry>,
+                ::std::string::String,
+            >,
+            total: ::std::result::Result<i64, ::std::string::String>,
+        }
+        impl ::std::default::Default for AuditLogPage {
+            fn default() -> Self {
+                Self {
+                    entries: Err("no value supplied for entries".to_string()),
+                    total: Err("no value supplied for total".to_string()),
+                }
+            }
+        }
+        impl AuditLogPage {
+            pub fn entries<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::AuditEntry>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.entries = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for entries: {e}")
+                    });
+                self
+            }
+            pub fn total<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.total = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for total: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<AuditLogPage> for super::AuditLogPage {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: AuditLogPage,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    entries: value.entries?,
+                    total: value.total?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::AuditLogPage> for AuditLogPage {
+            fn from(value: super::AuditLogPage) -> Self {
+                Self {
+                    entries: Ok(value.entries),
+                    total: Ok(value.total),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BanUserBody {
+            ban_expires_in: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            ban_reason: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            user_id: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for BanUserBody {
+            fn default() -> Self {
+                Self {
+                    ban_expires_in: Ok(Default::default()),
+                    ban_reason: Ok(Default::default()),
+                    user_id: Err("no value supplied for user_id".to_string()),
+                }
+            }
+        }
+        impl BanUserBody {
+            pub fn ban_expires_in<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.ban_expires_in = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for ban_expires_in: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn ban_reason<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.ban_reason = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for ban_reason: {e}")
+                    });
+                self
+            }
+            pub fn user_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user_id: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BanUserBody> for super::BanUserBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BanUserBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    ban_expires_in: value.ban_expires_in?,
+                    ban_reason: value.ban_reason?,
+                    user_id: value.user_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BanUserBody> for BanUserBody {
+            fn from(value: super::BanUserBody) -> Self {
+                Self {
+                    ban_expires_in: Ok(value.ban_expires_in),
+                    ban_reason: Ok(value.ban_reason),
                     user_id: Ok(value.user_id),
                 }
             }
@@ -1325,6 +2174,123 @@ that `revoke-session` accepts.*/
                     email: Ok(value.email),
                     otp: Ok(value.otp),
                     type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct CreateUserBody {
+            data: ::std::result::Result<
+                ::std::option::Option<::serde_json::Value>,
+                ::std::string::String,
+            >,
+            email: ::std::result::Result<::std::string::String, ::std::string::String>,
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            password: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            role: ::std::result::Result<
+                ::std::option::Option<super::CreateUserBodyRole>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for CreateUserBody {
+            fn default() -> Self {
+                Self {
+                    data: Ok(Default::default()),
+                    email: Err("no value supplied for email".to_string()),
+                    name: Err("no value supplied for name".to_string()),
+                    password: Ok(Default::default()),
+                    role: Ok(Default::default()),
+                }
+            }
+        }
+        impl CreateUserBody {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn email<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.email = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for email: {e}")
+                    });
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+            pub fn password<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.password = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for password: {e}")
+                    });
+                self
+            }
+            pub fn role<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::CreateUserBodyRole>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.role = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for role: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CreateUserBody> for super::CreateUserBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CreateUserBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    email: value.email?,
+                    name: value.name?,
+                    password: value.password?,
+                    role: value.role?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CreateUserBody> for CreateUserBody {
+            fn from(value: super::CreateUserBody) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    email: Ok(value.email),
+                    name: Ok(value.name),
+                    password: Ok(value.password),
+                    role: Ok(value.role),
                 }
             }
         }
@@ -1651,6 +2617,105 @@ that `revoke-session` accepts.*/
             fn from(value: super::IsUsernameAvailableResponse) -> Self {
                 Self {
                     available: Ok(value.available),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ListUsersResponse {
+            limit: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            offset: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            total: ::std::result::Result<i64, ::std::string::String>,
+            users: ::std::result::Result<
+                ::std::vec::Vec<super::User>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ListUsersResponse {
+            fn default() -> Self {
+                Self {
+                    limit: Ok(Default::default()),
+                    offset: Ok(Default::default()),
+                    total: Err("no value supplied for total".to_string()),
+                    users: Err("no value supplied for users".to_string()),
+                }
+            }
+        }
+        impl ListUsersResponse {
+            pub fn limit<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.limit = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for limit: {e}")
+                    });
+                self
+            }
+            pub fn offset<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.offset = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for offset: {e}")
+                    });
+                self
+            }
+            pub fn total<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.total = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for total: {e}")
+                    });
+                self
+            }
+            pub fn users<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::User>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.users = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for users: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ListUsersResponse> for super::ListUsersResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ListUsersResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    limit: value.limit?,
+                    offset: value.offset?,
+                    total: value.total?,
+                    users: value.users?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ListUsersResponse> for ListUsersResponse {
+            fn from(value: super::ListUsersResponse) -> Self {
+                Self {
+                    limit: Ok(value.limit),
+                    offset: Ok(value.offset),
+                    total: Ok(value.total),
+                    users: Ok(value.users),
                 }
             }
         }
@@ -2131,6 +3196,67 @@ that `revoke-session` accepts.*/
             }
         }
         #[derive(Clone, Debug)]
+        pub struct PermissionResult {
+            error: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            success: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for PermissionResult {
+            fn default() -> Self {
+                Self {
+                    error: Ok(Default::default()),
+                    success: Err("no value supplied for success".to_string()),
+                }
+            }
+        }
+        impl PermissionResult {
+            pub fn error<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.error = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for error: {e}")
+                    });
+                self
+            }
+            pub fn success<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.success = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for success: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<PermissionResult> for super::PermissionResult {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: PermissionResult,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    error: value.error?,
+                    success: value.success?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::PermissionResult> for PermissionResult {
+            fn from(value: super::PermissionResult) -> Self {
+                Self {
+                    error: Ok(value.error),
+                    success: Ok(value.success),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct PluginInfo {
             id: ::std::result::Result<::std::string::String, ::std::string::String>,
             version: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -2490,6 +3616,259 @@ that `revoke-session` accepts.*/
             }
         }
         #[derive(Clone, Debug)]
+        pub struct RevokeUserSessionBody {
+            session_token: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for RevokeUserSessionBody {
+            fn default() -> Self {
+                Self {
+                    session_token: Err("no value supplied for session_token".to_string()),
+                }
+            }
+        }
+        impl RevokeUserSessionBody {
+            pub fn session_token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.session_token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for session_token: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RevokeUserSessionBody>
+        for super::RevokeUserSessionBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RevokeUserSessionBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    session_token: value.session_token?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RevokeUserSessionBody>
+        for RevokeUserSessionBody {
+            fn from(value: super::RevokeUserSessionBody) -> Self {
+                Self {
+                    session_token: Ok(value.session_token),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RoleBody {
+            permission: ::std::result::Result<
+                ::std::collections::HashMap<
+                    ::std::string::String,
+                    ::std::vec::Vec<::std::string::String>,
+                >,
+                ::std::string::String,
+            >,
+            role: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for RoleBody {
+            fn default() -> Self {
+                Self {
+                    permission: Err("no value supplied for permission".to_string()),
+                    role: Err("no value supplied for role".to_string()),
+                }
+            }
+        }
+        impl RoleBody {
+            pub fn permission<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::collections::HashMap<
+                        ::std::string::String,
+                        ::std::vec::Vec<::std::string::String>,
+                    >,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.permission = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for permission: {e}")
+                    });
+                self
+            }
+            pub fn role<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.role = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for role: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RoleBody> for super::RoleBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RoleBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    permission: value.permission?,
+                    role: value.role?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RoleBody> for RoleBody {
+            fn from(value: super::RoleBody) -> Self {
+                Self {
+                    permission: Ok(value.permission),
+                    role: Ok(value.role),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RoleNameBody {
+            role: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for RoleNameBody {
+            fn default() -> Self {
+                Self {
+                    role: Err("no value supplied for role".to_string()),
+                }
+            }
+        }
+        impl RoleNameBody {
+            pub fn role<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.role = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for role: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RoleNameBody> for super::RoleNameBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RoleNameBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { role: value.role? })
+            }
+        }
+        impl ::std::convert::From<super::RoleNameBody> for RoleNameBody {
+            fn from(value: super::RoleNameBody) -> Self {
+                Self { role: Ok(value.role) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RoleResult {
+            role: ::std::result::Result<super::AdminRole, ::std::string::String>,
+            success: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for RoleResult {
+            fn default() -> Self {
+                Self {
+                    role: Err("no value supplied for role".to_string()),
+                    success: Err("no value supplied for success".to_string()),
+                }
+            }
+        }
+        impl RoleResult {
+            pub fn role<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::AdminRole>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.role = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for role: {e}")
+                    });
+                self
+            }
+            pub fn success<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.success = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for success: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RoleResult> for super::RoleResult {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RoleResult,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    role: value.role?,
+                    success: value.success?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RoleResult> for RoleResult {
+            fn from(value: super::RoleResult) -> Self {
+                Self {
+                    role: Ok(value.role),
+                    success: Ok(value.success),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RolesEnvelope {
+            roles: ::std::result::Result<
+                ::std::vec::Vec<super::AdminRole>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for RolesEnvelope {
+            fn default() -> Self {
+                Self {
+                    roles: Err("no value supplied for roles".to_string()),
+                }
+            }
+        }
+        impl RolesEnvelope {
+            pub fn roles<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::AdminRole>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.roles = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for roles: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RolesEnvelope> for super::RolesEnvelope {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RolesEnvelope,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { roles: value.roles? })
+            }
+        }
+        impl ::std::convert::From<super::RolesEnvelope> for RolesEnvelope {
+            fn from(value: super::RolesEnvelope) -> Self {
+                Self { roles: Ok(value.roles) }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct SendOtpBody {
             email: ::std::result::Result<::std::string::String, ::std::string::String>,
             type_: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -2621,6 +4000,10 @@ that `revoke-session` accepts.*/
                 ::std::string::String,
             >,
             id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            impersonated_by: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
             ip_address: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -2642,6 +4025,7 @@ that `revoke-session` accepts.*/
                     created_at: Err("no value supplied for created_at".to_string()),
                     expires_at: Err("no value supplied for expires_at".to_string()),
                     id: Err("no value supplied for id".to_string()),
+                    impersonated_by: Ok(Default::default()),
                     ip_address: Ok(Default::default()),
                     token: Err("no value supplied for token".to_string()),
                     updated_at: Err("no value supplied for updated_at".to_string()),
@@ -2683,6 +4067,20 @@ that `revoke-session` accepts.*/
                 self.id = value
                     .try_into()
                     .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn impersonated_by<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.impersonated_by = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for impersonated_by: {e}"
+                        )
+                    });
                 self
             }
             pub fn ip_address<T>(mut self, value: T) -> Self
@@ -2755,6 +4153,7 @@ that `revoke-session` accepts.*/
                     created_at: value.created_at?,
                     expires_at: value.expires_at?,
                     id: value.id?,
+                    impersonated_by: value.impersonated_by?,
                     ip_address: value.ip_address?,
                     token: value.token?,
                     updated_at: value.updated_at?,
@@ -2769,11 +4168,70 @@ that `revoke-session` accepts.*/
                     created_at: Ok(value.created_at),
                     expires_at: Ok(value.expires_at),
                     id: Ok(value.id),
+                    impersonated_by: Ok(value.impersonated_by),
                     ip_address: Ok(value.ip_address),
                     token: Ok(value.token),
                     updated_at: Ok(value.updated_at),
                     user_agent: Ok(value.user_agent),
                     user_id: Ok(value.user_id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct SessionAndUser {
+            session: ::std::result::Result<super::Session, ::std::string::String>,
+            user: ::std::result::Result<super::User, ::std::string::String>,
+        }
+        impl ::std::default::Default for SessionAndUser {
+            fn default() -> Self {
+                Self {
+                    session: Err("no value supplied for session".to_string()),
+                    user: Err("no value supplied for user".to_string()),
+                }
+            }
+        }
+        impl SessionAndUser {
+            pub fn session<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::Session>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.session = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for session: {e}")
+                    });
+                self
+            }
+            pub fn user<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::User>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<SessionAndUser> for super::SessionAndUser {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: SessionAndUser,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    session: value.session?,
+                    user: value.user?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::SessionAndUser> for SessionAndUser {
+            fn from(value: super::SessionAndUser) -> Self {
+                Self {
+                    session: Ok(value.session),
+                    user: Ok(value.user),
                 }
             }
         }
@@ -2836,6 +4294,49 @@ that `revoke-session` accepts.*/
             }
         }
         #[derive(Clone, Debug)]
+        pub struct SessionsEnvelope {
+            sessions: ::std::result::Result<
+                ::std::vec::Vec<super::Session>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for SessionsEnvelope {
+            fn default() -> Self {
+                Self {
+                    sessions: Err("no value supplied for sessions".to_string()),
+                }
+            }
+        }
+        impl SessionsEnvelope {
+            pub fn sessions<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::Session>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sessions = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for sessions: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<SessionsEnvelope> for super::SessionsEnvelope {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: SessionsEnvelope,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { sessions: value.sessions? })
+            }
+        }
+        impl ::std::convert::From<super::SessionsEnvelope> for SessionsEnvelope {
+            fn from(value: super::SessionsEnvelope) -> Self {
+                Self {
+                    sessions: Ok(value.sessions),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct SetPasswordBody {
             new_password: ::std::result::Result<
                 ::std::string::String,
@@ -2877,6 +4378,126 @@ that `revoke-session` accepts.*/
             fn from(value: super::SetPasswordBody) -> Self {
                 Self {
                     new_password: Ok(value.new_password),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct SetRoleBody {
+            role: ::std::result::Result<super::SetRoleBodyRole, ::std::string::String>,
+            user_id: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for SetRoleBody {
+            fn default() -> Self {
+                Self {
+                    role: Err("no value supplied for role".to_string()),
+                    user_id: Err("no value supplied for user_id".to_string()),
+                }
+            }
+        }
+        impl SetRoleBody {
+            pub fn role<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::SetRoleBodyRole>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.role = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for role: {e}")
+                    });
+                self
+            }
+            pub fn user_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user_id: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<SetRoleBody> for super::SetRoleBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: SetRoleBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    role: value.role?,
+                    user_id: value.user_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::SetRoleBody> for SetRoleBody {
+            fn from(value: super::SetRoleBody) -> Self {
+                Self {
+                    role: Ok(value.role),
+                    user_id: Ok(value.user_id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct SetUserPasswordBody {
+            new_password: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            user_id: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for SetUserPasswordBody {
+            fn default() -> Self {
+                Self {
+                    new_password: Err("no value supplied for new_password".to_string()),
+                    user_id: Err("no value supplied for user_id".to_string()),
+                }
+            }
+        }
+        impl SetUserPasswordBody {
+            pub fn new_password<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.new_password = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for new_password: {e}")
+                    });
+                self
+            }
+            pub fn user_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user_id: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<SetUserPasswordBody>
+        for super::SetUserPasswordBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: SetUserPasswordBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    new_password: value.new_password?,
+                    user_id: value.user_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::SetUserPasswordBody> for SetUserPasswordBody {
+            fn from(value: super::SetUserPasswordBody) -> Self {
+                Self {
+                    new_password: Ok(value.new_password),
+                    user_id: Ok(value.user_id),
                 }
             }
         }
@@ -4559,6 +6180,18 @@ that `revoke-session` accepts.*/
         }
         #[derive(Clone, Debug)]
         pub struct User {
+            ban_expires: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            ban_reason: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            banned: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
             created_at: ::std::result::Result<
                 ::std::string::String,
                 ::std::string::String,
@@ -4575,6 +6208,10 @@ that `revoke-session` accepts.*/
                 ::std::string::String,
             >,
             name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            role: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
             two_factor_enabled: ::std::result::Result<
                 ::std::option::Option<bool>,
                 ::std::string::String,
@@ -4591,6 +6228,9 @@ that `revoke-session` accepts.*/
         impl ::std::default::Default for User {
             fn default() -> Self {
                 Self {
+                    ban_expires: Ok(Default::default()),
+                    ban_reason: Ok(Default::default()),
+                    banned: Ok(Default::default()),
                     created_at: Err("no value supplied for created_at".to_string()),
                     display_username: Ok(Default::default()),
                     email: Err("no value supplied for email".to_string()),
@@ -4600,6 +6240,7 @@ that `revoke-session` accepts.*/
                     id: Err("no value supplied for id".to_string()),
                     image: Ok(Default::default()),
                     name: Err("no value supplied for name".to_string()),
+                    role: Ok(Default::default()),
                     two_factor_enabled: Ok(Default::default()),
                     updated_at: Err("no value supplied for updated_at".to_string()),
                     username: Ok(Default::default()),
@@ -4607,6 +6248,42 @@ that `revoke-session` accepts.*/
             }
         }
         impl User {
+            pub fn ban_expires<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.ban_expires = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for ban_expires: {e}")
+                    });
+                self
+            }
+            pub fn ban_reason<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.ban_reason = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for ban_reason: {e}")
+                    });
+                self
+            }
+            pub fn banned<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.banned = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for banned: {e}")
+                    });
+                self
+            }
             pub fn created_at<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::string::String>,
@@ -4693,6 +6370,18 @@ that `revoke-session` accepts.*/
                     });
                 self
             }
+            pub fn role<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.role = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for role: {e}")
+                    });
+                self
+            }
             pub fn two_factor_enabled<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<bool>>,
@@ -4738,6 +6427,9 @@ that `revoke-session` accepts.*/
                 value: User,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
+                    ban_expires: value.ban_expires?,
+                    ban_reason: value.ban_reason?,
+                    banned: value.banned?,
                     created_at: value.created_at?,
                     display_username: value.display_username?,
                     email: value.email?,
@@ -4745,6 +6437,7 @@ that `revoke-session` accepts.*/
                     id: value.id?,
                     image: value.image?,
                     name: value.name?,
+                    role: value.role?,
                     two_factor_enabled: value.two_factor_enabled?,
                     updated_at: value.updated_at?,
                     username: value.username?,
@@ -4754,6 +6447,9 @@ that `revoke-session` accepts.*/
         impl ::std::convert::From<super::User> for User {
             fn from(value: super::User) -> Self {
                 Self {
+                    ban_expires: Ok(value.ban_expires),
+                    ban_reason: Ok(value.ban_reason),
+                    banned: Ok(value.banned),
                     created_at: Ok(value.created_at),
                     display_username: Ok(value.display_username),
                     email: Ok(value.email),
@@ -4761,10 +6457,215 @@ that `revoke-session` accepts.*/
                     id: Ok(value.id),
                     image: Ok(value.image),
                     name: Ok(value.name),
+                    role: Ok(value.role),
                     two_factor_enabled: Ok(value.two_factor_enabled),
                     updated_at: Ok(value.updated_at),
                     username: Ok(value.username),
                 }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct UserEnvelope {
+            user: ::std::result::Result<super::User, ::std::string::String>,
+        }
+        impl ::std::default::Default for UserEnvelope {
+            fn default() -> Self {
+                Self {
+                    user: Err("no value supplied for user".to_string()),
+                }
+            }
+        }
+        impl UserEnvelope {
+            pub fn user<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::User>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<UserEnvelope> for super::UserEnvelope {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: UserEnvelope,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { user: value.user? })
+            }
+        }
+        impl ::std::convert::From<super::UserEnvelope> for UserEnvelope {
+            fn from(value: super::UserEnvelope) -> Self {
+                Self { user: Ok(value.user) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct UserHasPermissionBody {
+            permission: ::std::result::Result<
+                ::std::option::Option<
+                    ::std::collections::HashMap<
+                        ::std::string::String,
+                        ::std::vec::Vec<::std::string::String>,
+                    >,
+                >,
+                ::std::string::String,
+            >,
+            permissions: ::std::result::Result<
+                ::std::option::Option<
+                    ::std::collections::HashMap<
+                        ::std::string::String,
+                        ::std::vec::Vec<::std::string::String>,
+                    >,
+                >,
+                ::std::string::String,
+            >,
+            role: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            user_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for UserHasPermissionBody {
+            fn default() -> Self {
+                Self {
+                    permission: Ok(Default::default()),
+                    permissions: Ok(Default::default()),
+                    role: Ok(Default::default()),
+                    user_id: Ok(Default::default()),
+                }
+            }
+        }
+        impl UserHasPermissionBody {
+            pub fn permission<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<
+                        ::std::collections::HashMap<
+                            ::std::string::String,
+                            ::std::vec::Vec<::std::string::String>,
+                        >,
+                    >,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.permission = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for permission: {e}")
+                    });
+                self
+            }
+            pub fn permissions<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<
+                        ::std::collections::HashMap<
+                            ::std::string::String,
+                            ::std::vec::Vec<::std::string::String>,
+                        >,
+                    >,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.permissions = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for permissions: {e}")
+                    });
+                self
+            }
+            pub fn role<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.role = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for role: {e}")
+                    });
+                self
+            }
+            pub fn user_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user_id: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<UserHasPermissionBody>
+        for super::UserHasPermissionBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: UserHasPermissionBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    permission: value.permission?,
+                    permissions: value.permissions?,
+                    role: value.role?,
+                    user_id: value.user_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::UserHasPermissionBody>
+        for UserHasPermissionBody {
+            fn from(value: super::UserHasPermissionBody) -> Self {
+                Self {
+                    permission: Ok(value.permission),
+                    permissions: Ok(value.permissions),
+                    role: Ok(value.role),
+                    user_id: Ok(value.user_id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct UserIdBody {
+            user_id: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for UserIdBody {
+            fn default() -> Self {
+                Self {
+                    user_id: Err("no value supplied for user_id".to_string()),
+                }
+            }
+        }
+        impl UserIdBody {
+            pub fn user_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user_id: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<UserIdBody> for super::UserIdBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: UserIdBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { user_id: value.user_id? })
+            }
+        }
+        impl ::std::convert::From<super::UserIdBody> for UserIdBody {
+            fn from(value: super::UserIdBody) -> Self {
+                Self { user_id: Ok(value.user_id) }
             }
         }
         #[derive(Clone, Debug)]
@@ -5732,6 +7633,330 @@ let response = client.passkey_update_passkey()
 ```*/
     pub fn passkey_update_passkey(&self) -> builder::PasskeyUpdatePasskey<'_> {
         builder::PasskeyUpdatePasskey::new(self)
+    }
+    /**Create a user
+
+Needs `user: create` (and `user: set-role` to choose a role, which
+must grant nothing the caller lacks). Returns `{user}`.
+
+Sends a `POST` request to `/admin/create-user`
+
+```ignore
+let response = client.create_user()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn create_user(&self) -> builder::CreateUser<'_> {
+        builder::CreateUser::new(self)
+    }
+    /**Get a user
+
+Sends a `GET` request to `/admin/get-user`
+
+```ignore
+let response = client.get_user()
+    .id(id)
+    .send()
+    .await;
+```*/
+    pub fn get_user(&self) -> builder::GetUser<'_> {
+        builder::GetUser::new(self)
+    }
+    /**Update a user
+
+Returns the user. A ban set here revokes the user's sessions, as `ban-user` does.
+
+Sends a `POST` request to `/admin/update-user`
+
+```ignore
+let response = client.admin_update_user()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn admin_update_user(&self) -> builder::AdminUpdateUser<'_> {
+        builder::AdminUpdateUser::new(self)
+    }
+    /**List users
+
+Search (`searchValue` in `searchField` with `searchOperator`), one
+filter, sort and paging, as Better Auth. An unknown field lists nothing.
+
+Sends a `GET` request to `/admin/list-users`
+
+```ignore
+let response = client.list_users()
+    .filter_field(filter_field)
+    .filter_operator(filter_operator)
+    .filter_value(filter_value)
+    .limit(limit)
+    .offset(offset)
+    .search_field(search_field)
+    .search_operator(search_operator)
+    .search_value(search_value)
+    .sort_by(sort_by)
+    .sort_direction(sort_direction)
+    .send()
+    .await;
+```*/
+    pub fn list_users(&self) -> builder::ListUsers<'_> {
+        builder::ListUsers::new(self)
+    }
+    /**List a user's sessions
+
+Each session's `token` is an opaque handle (`revoke-user-session` takes it):
+session tokens are stored hashed and never served.
+
+Sends a `POST` request to `/admin/list-user-sessions`
+
+```ignore
+let response = client.admin_list_user_sessions()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn admin_list_user_sessions(&self) -> builder::AdminListUserSessions<'_> {
+        builder::AdminListUserSessions::new(self)
+    }
+    /**Set a user's role
+
+Takes effect on the user's next request. The role must exist and grant
+nothing the caller lacks.
+
+Sends a `POST` request to `/admin/set-role`
+
+```ignore
+let response = client.set_user_role()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn set_user_role(&self) -> builder::SetUserRole<'_> {
+        builder::SetUserRole::new(self)
+    }
+    /**Ban a user
+
+Revokes every session of the user at once; every sign-in method then
+answers 403 `BANNED_USER` until the ban lifts (or is lifted).
+
+Sends a `POST` request to `/admin/ban-user`
+
+```ignore
+let response = client.ban_user()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn ban_user(&self) -> builder::BanUser<'_> {
+        builder::BanUser::new(self)
+    }
+    /**Lift a user's ban
+
+Sends a `POST` request to `/admin/unban-user`
+
+```ignore
+let response = client.unban_user()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn unban_user(&self) -> builder::UnbanUser<'_> {
+        builder::UnbanUser::new(self)
+    }
+    /**Impersonate a user
+
+Signs the caller in as the user for at most an hour (configurable);
+the admin's session waits in the signed `admin_session` cookie.
+
+Sends a `POST` request to `/admin/impersonate-user`
+
+```ignore
+let response = client.impersonate_user()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn impersonate_user(&self) -> builder::ImpersonateUser<'_> {
+        builder::ImpersonateUser::new(self)
+    }
+    /**Stop impersonating
+
+Ends the impersonation session and restores the admin's.
+
+Sends a `POST` request to `/admin/stop-impersonating`
+
+```ignore
+let response = client.stop_impersonating()
+    .send()
+    .await;
+```*/
+    pub fn stop_impersonating(&self) -> builder::StopImpersonating<'_> {
+        builder::StopImpersonating::new(self)
+    }
+    /**Revoke one session of any user
+
+Sends a `POST` request to `/admin/revoke-user-session`
+
+```ignore
+let response = client.revoke_user_session()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn revoke_user_session(&self) -> builder::RevokeUserSession<'_> {
+        builder::RevokeUserSession::new(self)
+    }
+    /**Revoke every session of a user
+
+Sends a `POST` request to `/admin/revoke-user-sessions`
+
+```ignore
+let response = client.revoke_user_sessions()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn revoke_user_sessions(&self) -> builder::RevokeUserSessions<'_> {
+        builder::RevokeUserSessions::new(self)
+    }
+    /**Delete a user
+
+With their sessions and accounts. Cannot be undone.
+
+Sends a `POST` request to `/admin/remove-user`
+
+```ignore
+let response = client.remove_user()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn remove_user(&self) -> builder::RemoveUser<'_> {
+        builder::RemoveUser::new(self)
+    }
+    /**Set a user's password
+
+Sends a `POST` request to `/admin/set-user-password`
+
+```ignore
+let response = client.set_user_password()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn set_user_password(&self) -> builder::SetUserPassword<'_> {
+        builder::SetUserPassword::new(self)
+    }
+    /**Check the caller's permissions
+
+`{error: null, success}`: whether one of the caller's roles grants every listed action.
+
+Sends a `POST` request to `/admin/has-permission`
+
+```ignore
+let response = client.user_has_permission()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn user_has_permission(&self) -> builder::UserHasPermission<'_> {
+        builder::UserHasPermission::new(self)
+    }
+    /**Create a role
+
+Stored; takes effect on the next request. Needs `ac: create`; the role
+may grant only what the caller holds.
+
+Sends a `POST` request to `/admin/create-role`
+
+```ignore
+let response = client.create_admin_role()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn create_admin_role(&self) -> builder::CreateAdminRole<'_> {
+        builder::CreateAdminRole::new(self)
+    }
+    /**Change a role's permissions
+
+Needs `ac: update`. Roles from the configuration cannot be changed here.
+
+Sends a `POST` request to `/admin/update-role`
+
+```ignore
+let response = client.update_admin_role()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn update_admin_role(&self) -> builder::UpdateAdminRole<'_> {
+        builder::UpdateAdminRole::new(self)
+    }
+    /**Delete a role
+
+Needs `ac: delete`; refused while any user holds it.
+
+Sends a `POST` request to `/admin/delete-role`
+
+```ignore
+let response = client.delete_admin_role()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn delete_admin_role(&self) -> builder::DeleteAdminRole<'_> {
+        builder::DeleteAdminRole::new(self)
+    }
+    /**List roles
+
+The configured roles, then those created over HTTP. Needs `ac: read`.
+
+Sends a `GET` request to `/admin/list-roles`
+
+```ignore
+let response = client.list_admin_roles()
+    .send()
+    .await;
+```*/
+    pub fn list_admin_roles(&self) -> builder::ListAdminRoles<'_> {
+        builder::ListAdminRoles::new(self)
+    }
+    /**Get a role
+
+Sends a `GET` request to `/admin/get-role`
+
+```ignore
+let response = client.get_admin_role()
+    .role(role)
+    .send()
+    .await;
+```*/
+    pub fn get_admin_role(&self) -> builder::GetAdminRole<'_> {
+        builder::GetAdminRole::new(self)
+    }
+    /**List the audit trail
+
+Admin and organization writes, newest first: who did what, to whom,
+when, from where. Filters are exact; `action` ending in `.` matches a
+prefix (`admin.`). Needs `audit: list`.
+
+Sends a `GET` request to `/admin/list-audit-logs`
+
+```ignore
+let response = client.list_audit_logs()
+    .action(action)
+    .actor_id(actor_id)
+    .limit(limit)
+    .offset(offset)
+    .organization_id(organization_id)
+    .target_id(target_id)
+    .send()
+    .await;
+```*/
+    pub fn list_audit_logs(&self) -> builder::ListAuditLogs<'_> {
+        builder::ListAuditLogs::new(self)
     }
 }
 /// Types for composing operation parameters.
@@ -12417,6 +14642,3120 @@ pub mod builder {
                     )
                 }
                 415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::create_user`]
+
+[`Client::create_user`]: super::Client::create_user*/
+    #[derive(Debug, Clone)]
+    pub struct CreateUser<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::CreateUserBody, String>,
+    }
+    impl<'a> CreateUser<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CreateUserBody>,
+            <V as std::convert::TryInto<
+                types::CreateUserBody,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `CreateUserBody` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::CreateUserBody,
+            ) -> types::builder::CreateUserBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/admin/create-user`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::UserEnvelope>, Error<types::ErrorBody>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::CreateUserBody::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/admin/create-user", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "create_user",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::get_user`]
+
+[`Client::get_user`]: super::Client::get_user*/
+    #[derive(Debug, Clone)]
+    pub struct GetUser<'a> {
+        client: &'a super::Client,
+        id: Result<::std::string::String, String>,
+    }
+    impl<'a> GetUser<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for id failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/admin/get-user`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::User>, Error<types::ErrorBody>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/admin/get-user", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("id", &id))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "get_user",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::admin_update_user`]
+
+[`Client::admin_update_user`]: super::Client::admin_update_user*/
+    #[derive(Debug, Clone)]
+    pub struct AdminUpdateUser<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::AdminUpdateUserBody, String>,
+    }
+    impl<'a> AdminUpdateUser<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::AdminUpdateUserBody>,
+            <V as std::convert::TryInto<
+                types::AdminUpdateUserBody,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `AdminUpdateUserBody` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::AdminUpdateUserBody,
+            ) -> types::builder::AdminUpdateUserBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/admin/update-user`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::User>, Error<types::ErrorBody>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::AdminUpdateUserBody::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/admin/update-user", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "admin_update_user",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::list_users`]
+
+[`Client::list_users`]: super::Client::list_users*/
+    #[derive(Debug, Clone)]
+    pub struct ListUsers<'a> {
+        client: &'a super::Client,
+        filter_field: Result<Option<::std::string::String>, String>,
+        filter_operator: Result<Option<::std::string::String>, String>,
+        filter_value: Result<Option<::std::string::String>, String>,
+        limit: Result<Option<::std::string::String>, String>,
+        offset: Result<Option<::std::string::String>, String>,
+        search_field: Result<Option<::std::string::String>, String>,
+        search_operator: Result<Option<::std::string::String>, String>,
+        search_value: Result<Option<::std::string::String>, String>,
+        sort_by: Result<Option<::std::string::String>, String>,
+        sort_direction: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> ListUsers<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                filter_field: Ok(None),
+                filter_operator: Ok(None),
+                filter_value: Ok(None),
+                limit: Ok(None),
+                offset: Ok(None),
+                search_field: Ok(None),
+                search_operator: Ok(None),
+                search_value: Ok(None),
+                sort_by: Ok(None),
+                sort_direction: Ok(None),
+            }
+        }
+        pub fn filter_field<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.filter_field = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for filter_field failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn filter_operator<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.filter_operator = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for filter_operator failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn filter_value<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.filter_value = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for filter_value failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.limit = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for limit failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn offset<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.offset = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for offset failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn search_field<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.search_field = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for search_field failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn search_operator<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.search_operator = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for search_operator failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn search_value<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.search_value = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for search_value failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn sort_by<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.sort_by = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for sort_by failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn sort_direction<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.sort_direction = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for sort_direction failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/admin/list-users`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::ListUsersResponse>, Error<types::ErrorBody>> {
+            let Self {
+                client,
+                filter_field,
+                filter_operator,
+                filter_value,
+                limit,
+                offset,
+                search_field,
+                search_operator,
+                search_value,
+                sort_by,
+                sort_direction,
+            } = self;
+            let filter_field = filter_field.map_err(Error::InvalidRequest)?;
+            let filter_operator = filter_operator.map_err(Error::InvalidRequest)?;
+            let filter_value = filter_value.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let offset = offset.map_err(Error::InvalidRequest)?;
+            let search_field = search_field.map_err(Error::InvalidRequest)?;
+            let search_operator = search_operator.map_err(Error::InvalidRequest)?;
+            let search_value = search_value.map_err(Error::InvalidRequest)?;
+            let sort_by = sort_by.map_err(Error::InvalidRequest)?;
+            let sort_direction = sort_direction.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/admin/list-users", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("filterField", &filter_field))
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "filterOperator",
+                        &filter_operator,
+                    ),
+                )
+                .query(&progenitor_client::QueryParam::new("filterValue", &filter_value))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .query(&progenitor_client::QueryParam::new("offset", &offset))
+                .query(&progenitor_client::QueryParam::new("searchField", &search_field))
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "searchOperator",
+                        &search_operator,
+                    ),
+                )
+                .query(&progenitor_client::QueryParam::new("searchValue", &search_value))
+                .query(&progenitor_client::QueryParam::new("sortBy", &sort_by))
+                .query(
+                    &progenitor_client::QueryParam::new("sortDirection", &sort_direction),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "list_users",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::admin_list_user_sessions`]
+
+[`Client::admin_list_user_sessions`]: super::Client::admin_list_user_sessions*/
+    #[derive(Debug, Clone)]
+    pub struct AdminListUserSessions<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::UserIdBody, String>,
+    }
+    impl<'a> AdminListUserSessions<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::UserIdBody>,
+            <V as std::convert::TryInto<types::UserIdBody>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `UserIdBody` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::UserIdBody,
+            ) -> types::builder::UserIdBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/admin/list-user-sessions`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::SessionsEnvelope>, Error<types::ErrorBody>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| types::UserIdBody::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/admin/list-user-sessions", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "admin_list_user_sessions",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::set_user_role`]
+
+[`Client::set_user_role`]: super::Client::set_user_role*/
+    #[derive(Debug, Clone)]
+    pub struct SetUserRole<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::SetRoleBody, String>,
+    }
+    impl<'a> SetUserRole<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::SetRoleBody>,
+            <V as std::convert::TryInto<types::SetRoleBody>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `SetRoleBody` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::SetRoleBody,
+            ) -> types::builder::SetRoleBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/admin/set-role`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::UserEnvelope>, Error<types::ErrorBody>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| types::SetRoleBody::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/admin/set-role", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "set_user_role",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::ban_user`]
+
+[`Client::ban_user`]: super::Client::ban_user*/
+    #[derive(Debug, Clone)]
+    pub struct BanUser<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::BanUserBody, String>,
+    }
+    impl<'a> BanUser<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::BanUserBody>,
+            <V as std::convert::TryInto<types::BanUserBody>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `BanUserBody` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::BanUserBody,
+            ) -> types::builder::BanUserBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/admin/ban-user`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::UserEnvelope>, Error<types::ErrorBody>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| types::BanUserBody::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/admin/ban-user", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "ban_user",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::unban_user`]
+
+[`Client::unban_user`]: super::Client::unban_user*/
+    #[derive(Debug, Clone)]
+    pub struct UnbanUser<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::UserIdBody, String>,
+    }
+    impl<'a> UnbanUser<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::UserIdBody>,
+            <V as std::convert::TryInto<types::UserIdBody>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `UserIdBody` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::UserIdBody,
+            ) -> types::builder::UserIdBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/admin/unban-user`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::UserEnvelope>, Error<types::ErrorBody>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| types::UserIdBody::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/admin/unban-user", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "unban_user",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::impersonate_user`]
+
+[`Client::impersonate_user`]: super::Client::impersonate_user*/
+    #[derive(Debug, Clone)]
+    pub struct ImpersonateUser<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::UserIdBody, String>,
+    }
+    impl<'a> ImpersonateUser<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::UserIdBody>,
+            <V as std::convert::TryInto<types::UserIdBody>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `UserIdBody` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::UserIdBody,
+            ) -> types::builder::UserIdBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/admin/impersonate-user`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::SessionAndUser>, Error<types::ErrorBody>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| types::UserIdBody::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/admin/impersonate-user", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "impersonate_user",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::stop_impersonating`]
+
+[`Client::stop_impersonating`]: super::Client::stop_impersonating*/
+    #[derive(Debug, Clone)]
+    pub struct StopImpersonating<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> StopImpersonating<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `POST` request to `/admin/stop-impersonating`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::SessionAndUser>, Error<types::ErrorBody>> {
+            let Self { client } = self;
+            let url = format!("{}/admin/stop-impersonating", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "stop_impersonating",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::revoke_user_session`]
+
+[`Client::revoke_user_session`]: super::Client::revoke_user_session*/
+    #[derive(Debug, Clone)]
+    pub struct RevokeUserSession<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::RevokeUserSessionBody, String>,
+    }
+    impl<'a> RevokeUserSession<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::RevokeUserSessionBody>,
+            <V as std::convert::TryInto<
+                types::RevokeUserSessionBody,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `RevokeUserSessionBody` for body failed: {}", s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::RevokeUserSessionBody,
+            ) -> types::builder::RevokeUserSessionBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/admin/revoke-user-session`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::SuccessResponse>, Error<types::ErrorBody>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::RevokeUserSessionBody::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/admin/revoke-user-session", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "revoke_user_session",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::revoke_user_sessions`]
+
+[`Client::revoke_user_sessions`]: super::Client::revoke_user_sessions*/
+    #[derive(Debug, Clone)]
+    pub struct RevokeUserSessions<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::UserIdBody, String>,
+    }
+    impl<'a> RevokeUserSessions<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::UserIdBody>,
+            <V as std::convert::TryInto<types::UserIdBody>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `UserIdBody` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::UserIdBody,
+            ) -> types::builder::UserIdBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/admin/revoke-user-sessions`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::SuccessResponse>, Error<types::ErrorBody>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| types::UserIdBody::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/admin/revoke-user-sessions", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "revoke_user_sessions",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::remove_user`]
+
+[`Client::remove_user`]: super::Client::remove_user*/
+    #[derive(Debug, Clone)]
+    pub struct RemoveUser<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::UserIdBody, String>,
+    }
+    impl<'a> RemoveUser<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::UserIdBody>,
+            <V as std::convert::TryInto<types::UserIdBody>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `UserIdBody` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::UserIdBody,
+            ) -> types::builder::UserIdBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/admin/remove-user`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::SuccessResponse>, Error<types::ErrorBody>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| types::UserIdBody::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/admin/remove-user", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "remove_user",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::set_user_password`]
+
+[`Client::set_user_password`]: super::Client::set_user_password*/
+    #[derive(Debug, Clone)]
+    pub struct SetUserPassword<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::SetUserPasswordBody, String>,
+    }
+    impl<'a> SetUserPassword<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::SetUserPasswordBody>,
+            <V as std::convert::TryInto<
+                types::SetUserPasswordBody,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `SetUserPasswordBody` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::SetUserPasswordBody,
+            ) -> types::builder::SetUserPasswordBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/admin/set-user-password`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::StatusResponse>, Error<types::ErrorBody>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::SetUserPasswordBody::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/admin/set-user-password", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "set_user_password",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::user_has_permission`]
+
+[`Client::user_has_permission`]: super::Client::user_has_permission*/
+    #[derive(Debug, Clone)]
+    pub struct UserHasPermission<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::UserHasPermissionBody, String>,
+    }
+    impl<'a> UserHasPermission<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::UserHasPermissionBody>,
+            <V as std::convert::TryInto<
+                types::UserHasPermissionBody,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `UserHasPermissionBody` for body failed: {}", s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::UserHasPermissionBody,
+            ) -> types::builder::UserHasPermissionBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/admin/has-permission`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::PermissionResult>, Error<types::ErrorBody>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::UserHasPermissionBody::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/admin/has-permission", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "user_has_permission",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::create_admin_role`]
+
+[`Client::create_admin_role`]: super::Client::create_admin_role*/
+    #[derive(Debug, Clone)]
+    pub struct CreateAdminRole<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::RoleBody, String>,
+    }
+    impl<'a> CreateAdminRole<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::RoleBody>,
+            <V as std::convert::TryInto<types::RoleBody>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| format!("conversion to `RoleBody` for body failed: {}", s));
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(types::builder::RoleBody) -> types::builder::RoleBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/admin/create-role`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::RoleResult>, Error<types::ErrorBody>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| types::RoleBody::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/admin/create-role", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "create_admin_role",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::update_admin_role`]
+
+[`Client::update_admin_role`]: super::Client::update_admin_role*/
+    #[derive(Debug, Clone)]
+    pub struct UpdateAdminRole<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::RoleBody, String>,
+    }
+    impl<'a> UpdateAdminRole<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::RoleBody>,
+            <V as std::convert::TryInto<types::RoleBody>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| format!("conversion to `RoleBody` for body failed: {}", s));
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(types::builder::RoleBody) -> types::builder::RoleBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/admin/update-role`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::RoleResult>, Error<types::ErrorBody>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| types::RoleBody::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/admin/update-role", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "update_admin_role",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::delete_admin_role`]
+
+[`Client::delete_admin_role`]: super::Client::delete_admin_role*/
+    #[derive(Debug, Clone)]
+    pub struct DeleteAdminRole<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::RoleNameBody, String>,
+    }
+    impl<'a> DeleteAdminRole<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::RoleNameBody>,
+            <V as std::convert::TryInto<types::RoleNameBody>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `RoleNameBody` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::RoleNameBody,
+            ) -> types::builder::RoleNameBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/admin/delete-role`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::SuccessResponse>, Error<types::ErrorBody>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::RoleNameBody::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/admin/delete-role", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "delete_admin_role",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::list_admin_roles`]
+
+[`Client::list_admin_roles`]: super::Client::list_admin_roles*/
+    #[derive(Debug, Clone)]
+    pub struct ListAdminRoles<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> ListAdminRoles<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `GET` request to `/admin/list-roles`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::RolesEnvelope>, Error<types::ErrorBody>> {
+            let Self { client } = self;
+            let url = format!("{}/admin/list-roles", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "list_admin_roles",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::get_admin_role`]
+
+[`Client::get_admin_role`]: super::Client::get_admin_role*/
+    #[derive(Debug, Clone)]
+    pub struct GetAdminRole<'a> {
+        client: &'a super::Client,
+        role: Result<::std::string::String, String>,
+    }
+    impl<'a> GetAdminRole<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                role: Err("role was not initialized".to_string()),
+            }
+        }
+        pub fn role<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.role = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for role failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/admin/get-role`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::AdminRole>, Error<types::ErrorBody>> {
+            let Self { client, role } = self;
+            let role = role.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/admin/get-role", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("role", &role))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "get_admin_role",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::list_audit_logs`]
+
+[`Client::list_audit_logs`]: super::Client::list_audit_logs*/
+    #[derive(Debug, Clone)]
+    pub struct ListAuditLogs<'a> {
+        client: &'a super::Client,
+        action: Result<Option<::std::string::String>, String>,
+        actor_id: Result<Option<::std::string::String>, String>,
+        limit: Result<Option<i64>, String>,
+        offset: Result<Option<i64>, String>,
+        organization_id: Result<Option<::std::string::String>, String>,
+        target_id: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> ListAuditLogs<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                action: Ok(None),
+                actor_id: Ok(None),
+                limit: Ok(None),
+                offset: Ok(None),
+                organization_id: Ok(None),
+                target_id: Ok(None),
+            }
+        }
+        pub fn action<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.action = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for action failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn actor_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.actor_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for actor_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<i64>,
+        {
+            self.limit = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `i64` for limit failed".to_string());
+            self
+        }
+        pub fn offset<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<i64>,
+        {
+            self.offset = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `i64` for offset failed".to_string());
+            self
+        }
+        pub fn organization_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.organization_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for organization_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn target_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.target_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for target_id failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/admin/list-audit-logs`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::AuditLogPage>, Error<types::ErrorBody>> {
+            let Self {
+                client,
+                action,
+                actor_id,
+                limit,
+                offset,
+                organization_id,
+                target_id,
+            } = self;
+            let action = action.map_err(Error::InvalidRequest)?;
+            let actor_id = actor_id.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let offset = offset.map_err(Error::InvalidRequest)?;
+            let organization_id = organization_id.map_err(Error::InvalidRequest)?;
+            let target_id = target_id.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/admin/list-audit-logs", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("action", &action))
+                .query(&progenitor_client::QueryParam::new("actorId", &actor_id))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .query(&progenitor_client::QueryParam::new("offset", &offset))
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "organizationId",
+                        &organization_id,
+                    ),
+                )
+                .query(&progenitor_client::QueryParam::new("targetId", &target_id))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "list_audit_logs",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,

@@ -160,6 +160,80 @@ pub enum ErrorCode {
     FailedToUpdatePasskey,
     /// `PREVIOUSLY_REGISTERED`: Previously registered
     PreviouslyRegistered,
+    /// `YOU_CANNOT_BAN_YOURSELF`: You cannot ban yourself
+    YouCannotBanYourself,
+    /// `YOU_ARE_NOT_ALLOWED_TO_CHANGE_USERS_ROLE`: You are not allowed to change users role
+    YouAreNotAllowedToChangeUsersRole,
+    /// `YOU_ARE_NOT_ALLOWED_TO_CREATE_USERS`: You are not allowed to create users
+    YouAreNotAllowedToCreateUsers,
+    /// `YOU_ARE_NOT_ALLOWED_TO_LIST_USERS`: You are not allowed to list users
+    YouAreNotAllowedToListUsers,
+    /// `YOU_ARE_NOT_ALLOWED_TO_LIST_USERS_SESSIONS`: You are not allowed to list users sessions
+    YouAreNotAllowedToListUsersSessions,
+    /// `YOU_ARE_NOT_ALLOWED_TO_BAN_USERS`: You are not allowed to ban users
+    YouAreNotAllowedToBanUsers,
+    /// `YOU_ARE_NOT_ALLOWED_TO_IMPERSONATE_USERS`: You are not allowed to impersonate users
+    YouAreNotAllowedToImpersonateUsers,
+    /// `YOU_ARE_NOT_ALLOWED_TO_REVOKE_USERS_SESSIONS`: You are not allowed to revoke users sessions
+    YouAreNotAllowedToRevokeUsersSessions,
+    /// `YOU_ARE_NOT_ALLOWED_TO_DELETE_USERS`: You are not allowed to delete users
+    YouAreNotAllowedToDeleteUsers,
+    /// `YOU_ARE_NOT_ALLOWED_TO_SET_USERS_PASSWORD`: You are not allowed to set users password
+    YouAreNotAllowedToSetUsersPassword,
+    /// `BANNED_USER`: You have been banned from this application
+    BannedUser,
+    /// `YOU_ARE_NOT_ALLOWED_TO_GET_USER`: You are not allowed to get user
+    YouAreNotAllowedToGetUser,
+    /// `NO_DATA_TO_UPDATE`: No data to update
+    NoDataToUpdate,
+    /// `YOU_ARE_NOT_ALLOWED_TO_UPDATE_USERS`: You are not allowed to update users
+    YouAreNotAllowedToUpdateUsers,
+    /// `YOU_CANNOT_REMOVE_YOURSELF`: You cannot remove yourself
+    YouCannotRemoveYourself,
+    /// `YOU_ARE_NOT_ALLOWED_TO_SET_NON_EXISTENT_VALUE`: You are not allowed to set a non-existent role value
+    YouAreNotAllowedToSetNonExistentValue,
+    /// `YOU_CANNOT_IMPERSONATE_ADMINS`: You cannot impersonate admins
+    YouCannotImpersonateAdmins,
+    /// `INVALID_ROLE_TYPE`: Invalid role type
+    InvalidRoleType,
+    /// `YOU_ARE_NOT_ALLOWED_TO_SET_USERS_EMAIL`: You are not allowed to update users email
+    YouAreNotAllowedToSetUsersEmail,
+    /// `PASSWORD_CANNOT_BE_UPDATED_VIA_UPDATE_USER`: Password cannot be updated through update-user. Use the set-user-password endpoint instead
+    PasswordCannotBeUpdatedViaUpdateUser,
+    /// `USER_ID_CANNOT_BE_UPDATED`: User id cannot be updated
+    UserIdCannotBeUpdated,
+    /// `NOT_IMPERSONATING`: You are not impersonating anyone
+    NotImpersonating,
+    /// `ADMIN_SESSION_NOT_FOUND`: Failed to find admin session
+    AdminSessionNotFound,
+    /// `INVALID_PERMISSION_CHECK`: invalid permission check. no permission(s) were passed.
+    InvalidPermissionCheck,
+    /// `YOU_ARE_NOT_ALLOWED_TO_CREATE_ROLES`: You are not allowed to create roles
+    YouAreNotAllowedToCreateRoles,
+    /// `YOU_ARE_NOT_ALLOWED_TO_UPDATE_ROLES`: You are not allowed to update roles
+    YouAreNotAllowedToUpdateRoles,
+    /// `YOU_ARE_NOT_ALLOWED_TO_DELETE_ROLES`: You are not allowed to delete roles
+    YouAreNotAllowedToDeleteRoles,
+    /// `YOU_ARE_NOT_ALLOWED_TO_READ_ROLES`: You are not allowed to read roles
+    YouAreNotAllowedToReadRoles,
+    /// `ROLE_EXCEEDS_YOUR_PERMISSIONS`: You cannot grant permissions you do not hold
+    RoleExceedsYourPermissions,
+    /// `ADMIN_ROLE_NOT_FOUND`: Role not found
+    AdminRoleNotFound,
+    /// `ADMIN_ROLE_ALREADY_EXISTS`: A role with this name already exists
+    AdminRoleAlreadyExists,
+    /// `CANNOT_CHANGE_A_BUILT_IN_ROLE`: Built-in roles are defined in the configuration and cannot be changed over HTTP
+    CannotChangeABuiltInRole,
+    /// `ADMIN_ROLE_IS_ASSIGNED`: The role is assigned to users; give them another role first
+    AdminRoleIsAssigned,
+    /// `INVALID_PERMISSION`: The permission names an unknown resource or action
+    InvalidPermission,
+    /// `INVALID_ROLE_NAME`: Role names are 1 to 64 letters, digits, '-' or '_'
+    InvalidRoleName,
+    /// `TOO_MANY_ADMIN_ROLES`: The maximum number of roles has been reached
+    TooManyAdminRoles,
+    /// `YOU_ARE_NOT_ALLOWED_TO_LIST_AUDIT_LOGS`: You are not allowed to list audit logs
+    YouAreNotAllowedToListAuditLogs,
     /// `PLUGIN_NOT_ENABLED`: The plugin is not enabled on this server
     PluginNotEnabled,
     /// `SIGN_IN_CHALLENGE`: The sign-in needs another step first (a plugin's challenge, e.g. a second factor)
@@ -254,6 +328,43 @@ impl ErrorCode {
             ErrorCode::UnableToCreateSession => "UNABLE_TO_CREATE_SESSION",
             ErrorCode::FailedToUpdatePasskey => "FAILED_TO_UPDATE_PASSKEY",
             ErrorCode::PreviouslyRegistered => "PREVIOUSLY_REGISTERED",
+            ErrorCode::YouCannotBanYourself => "YOU_CANNOT_BAN_YOURSELF",
+            ErrorCode::YouAreNotAllowedToChangeUsersRole => "YOU_ARE_NOT_ALLOWED_TO_CHANGE_USERS_ROLE",
+            ErrorCode::YouAreNotAllowedToCreateUsers => "YOU_ARE_NOT_ALLOWED_TO_CREATE_USERS",
+            ErrorCode::YouAreNotAllowedToListUsers => "YOU_ARE_NOT_ALLOWED_TO_LIST_USERS",
+            ErrorCode::YouAreNotAllowedToListUsersSessions => "YOU_ARE_NOT_ALLOWED_TO_LIST_USERS_SESSIONS",
+            ErrorCode::YouAreNotAllowedToBanUsers => "YOU_ARE_NOT_ALLOWED_TO_BAN_USERS",
+            ErrorCode::YouAreNotAllowedToImpersonateUsers => "YOU_ARE_NOT_ALLOWED_TO_IMPERSONATE_USERS",
+            ErrorCode::YouAreNotAllowedToRevokeUsersSessions => "YOU_ARE_NOT_ALLOWED_TO_REVOKE_USERS_SESSIONS",
+            ErrorCode::YouAreNotAllowedToDeleteUsers => "YOU_ARE_NOT_ALLOWED_TO_DELETE_USERS",
+            ErrorCode::YouAreNotAllowedToSetUsersPassword => "YOU_ARE_NOT_ALLOWED_TO_SET_USERS_PASSWORD",
+            ErrorCode::BannedUser => "BANNED_USER",
+            ErrorCode::YouAreNotAllowedToGetUser => "YOU_ARE_NOT_ALLOWED_TO_GET_USER",
+            ErrorCode::NoDataToUpdate => "NO_DATA_TO_UPDATE",
+            ErrorCode::YouAreNotAllowedToUpdateUsers => "YOU_ARE_NOT_ALLOWED_TO_UPDATE_USERS",
+            ErrorCode::YouCannotRemoveYourself => "YOU_CANNOT_REMOVE_YOURSELF",
+            ErrorCode::YouAreNotAllowedToSetNonExistentValue => "YOU_ARE_NOT_ALLOWED_TO_SET_NON_EXISTENT_VALUE",
+            ErrorCode::YouCannotImpersonateAdmins => "YOU_CANNOT_IMPERSONATE_ADMINS",
+            ErrorCode::InvalidRoleType => "INVALID_ROLE_TYPE",
+            ErrorCode::YouAreNotAllowedToSetUsersEmail => "YOU_ARE_NOT_ALLOWED_TO_SET_USERS_EMAIL",
+            ErrorCode::PasswordCannotBeUpdatedViaUpdateUser => "PASSWORD_CANNOT_BE_UPDATED_VIA_UPDATE_USER",
+            ErrorCode::UserIdCannotBeUpdated => "USER_ID_CANNOT_BE_UPDATED",
+            ErrorCode::NotImpersonating => "NOT_IMPERSONATING",
+            ErrorCode::AdminSessionNotFound => "ADMIN_SESSION_NOT_FOUND",
+            ErrorCode::InvalidPermissionCheck => "INVALID_PERMISSION_CHECK",
+            ErrorCode::YouAreNotAllowedToCreateRoles => "YOU_ARE_NOT_ALLOWED_TO_CREATE_ROLES",
+            ErrorCode::YouAreNotAllowedToUpdateRoles => "YOU_ARE_NOT_ALLOWED_TO_UPDATE_ROLES",
+            ErrorCode::YouAreNotAllowedToDeleteRoles => "YOU_ARE_NOT_ALLOWED_TO_DELETE_ROLES",
+            ErrorCode::YouAreNotAllowedToReadRoles => "YOU_ARE_NOT_ALLOWED_TO_READ_ROLES",
+            ErrorCode::RoleExceedsYourPermissions => "ROLE_EXCEEDS_YOUR_PERMISSIONS",
+            ErrorCode::AdminRoleNotFound => "ADMIN_ROLE_NOT_FOUND",
+            ErrorCode::AdminRoleAlreadyExists => "ADMIN_ROLE_ALREADY_EXISTS",
+            ErrorCode::CannotChangeABuiltInRole => "CANNOT_CHANGE_A_BUILT_IN_ROLE",
+            ErrorCode::AdminRoleIsAssigned => "ADMIN_ROLE_IS_ASSIGNED",
+            ErrorCode::InvalidPermission => "INVALID_PERMISSION",
+            ErrorCode::InvalidRoleName => "INVALID_ROLE_NAME",
+            ErrorCode::TooManyAdminRoles => "TOO_MANY_ADMIN_ROLES",
+            ErrorCode::YouAreNotAllowedToListAuditLogs => "YOU_ARE_NOT_ALLOWED_TO_LIST_AUDIT_LOGS",
             ErrorCode::PluginNotEnabled => "PLUGIN_NOT_ENABLED",
             ErrorCode::SignInChallenge => "SIGN_IN_CHALLENGE",
             ErrorCode::NetworkError => "NETWORK_ERROR",
@@ -343,6 +454,43 @@ impl ErrorCode {
             "UNABLE_TO_CREATE_SESSION" => ErrorCode::UnableToCreateSession,
             "FAILED_TO_UPDATE_PASSKEY" => ErrorCode::FailedToUpdatePasskey,
             "PREVIOUSLY_REGISTERED" => ErrorCode::PreviouslyRegistered,
+            "YOU_CANNOT_BAN_YOURSELF" => ErrorCode::YouCannotBanYourself,
+            "YOU_ARE_NOT_ALLOWED_TO_CHANGE_USERS_ROLE" => ErrorCode::YouAreNotAllowedToChangeUsersRole,
+            "YOU_ARE_NOT_ALLOWED_TO_CREATE_USERS" => ErrorCode::YouAreNotAllowedToCreateUsers,
+            "YOU_ARE_NOT_ALLOWED_TO_LIST_USERS" => ErrorCode::YouAreNotAllowedToListUsers,
+            "YOU_ARE_NOT_ALLOWED_TO_LIST_USERS_SESSIONS" => ErrorCode::YouAreNotAllowedToListUsersSessions,
+            "YOU_ARE_NOT_ALLOWED_TO_BAN_USERS" => ErrorCode::YouAreNotAllowedToBanUsers,
+            "YOU_ARE_NOT_ALLOWED_TO_IMPERSONATE_USERS" => ErrorCode::YouAreNotAllowedToImpersonateUsers,
+            "YOU_ARE_NOT_ALLOWED_TO_REVOKE_USERS_SESSIONS" => ErrorCode::YouAreNotAllowedToRevokeUsersSessions,
+            "YOU_ARE_NOT_ALLOWED_TO_DELETE_USERS" => ErrorCode::YouAreNotAllowedToDeleteUsers,
+            "YOU_ARE_NOT_ALLOWED_TO_SET_USERS_PASSWORD" => ErrorCode::YouAreNotAllowedToSetUsersPassword,
+            "BANNED_USER" => ErrorCode::BannedUser,
+            "YOU_ARE_NOT_ALLOWED_TO_GET_USER" => ErrorCode::YouAreNotAllowedToGetUser,
+            "NO_DATA_TO_UPDATE" => ErrorCode::NoDataToUpdate,
+            "YOU_ARE_NOT_ALLOWED_TO_UPDATE_USERS" => ErrorCode::YouAreNotAllowedToUpdateUsers,
+            "YOU_CANNOT_REMOVE_YOURSELF" => ErrorCode::YouCannotRemoveYourself,
+            "YOU_ARE_NOT_ALLOWED_TO_SET_NON_EXISTENT_VALUE" => ErrorCode::YouAreNotAllowedToSetNonExistentValue,
+            "YOU_CANNOT_IMPERSONATE_ADMINS" => ErrorCode::YouCannotImpersonateAdmins,
+            "INVALID_ROLE_TYPE" => ErrorCode::InvalidRoleType,
+            "YOU_ARE_NOT_ALLOWED_TO_SET_USERS_EMAIL" => ErrorCode::YouAreNotAllowedToSetUsersEmail,
+            "PASSWORD_CANNOT_BE_UPDATED_VIA_UPDATE_USER" => ErrorCode::PasswordCannotBeUpdatedViaUpdateUser,
+            "USER_ID_CANNOT_BE_UPDATED" => ErrorCode::UserIdCannotBeUpdated,
+            "NOT_IMPERSONATING" => ErrorCode::NotImpersonating,
+            "ADMIN_SESSION_NOT_FOUND" => ErrorCode::AdminSessionNotFound,
+            "INVALID_PERMISSION_CHECK" => ErrorCode::InvalidPermissionCheck,
+            "YOU_ARE_NOT_ALLOWED_TO_CREATE_ROLES" => ErrorCode::YouAreNotAllowedToCreateRoles,
+            "YOU_ARE_NOT_ALLOWED_TO_UPDATE_ROLES" => ErrorCode::YouAreNotAllowedToUpdateRoles,
+            "YOU_ARE_NOT_ALLOWED_TO_DELETE_ROLES" => ErrorCode::YouAreNotAllowedToDeleteRoles,
+            "YOU_ARE_NOT_ALLOWED_TO_READ_ROLES" => ErrorCode::YouAreNotAllowedToReadRoles,
+            "ROLE_EXCEEDS_YOUR_PERMISSIONS" => ErrorCode::RoleExceedsYourPermissions,
+            "ADMIN_ROLE_NOT_FOUND" => ErrorCode::AdminRoleNotFound,
+            "ADMIN_ROLE_ALREADY_EXISTS" => ErrorCode::AdminRoleAlreadyExists,
+            "CANNOT_CHANGE_A_BUILT_IN_ROLE" => ErrorCode::CannotChangeABuiltInRole,
+            "ADMIN_ROLE_IS_ASSIGNED" => ErrorCode::AdminRoleIsAssigned,
+            "INVALID_PERMISSION" => ErrorCode::InvalidPermission,
+            "INVALID_ROLE_NAME" => ErrorCode::InvalidRoleName,
+            "TOO_MANY_ADMIN_ROLES" => ErrorCode::TooManyAdminRoles,
+            "YOU_ARE_NOT_ALLOWED_TO_LIST_AUDIT_LOGS" => ErrorCode::YouAreNotAllowedToListAuditLogs,
             "PLUGIN_NOT_ENABLED" => ErrorCode::PluginNotEnabled,
             "SIGN_IN_CHALLENGE" => ErrorCode::SignInChallenge,
             "NETWORK_ERROR" => ErrorCode::NetworkError,

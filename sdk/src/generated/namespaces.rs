@@ -11,6 +11,9 @@ use progenitor_client::ByteStream;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Plugin {
+    /// `admin`.
+    #[cfg(feature = "admin")]
+    Admin,
     /// `email-otp`.
     #[cfg(feature = "email-otp")]
     EmailOtp,
@@ -32,6 +35,8 @@ impl Plugin {
     /// The server's plugin id.
     pub fn id(self) -> &'static str {
         match self {
+            #[cfg(feature = "admin")]
+            Plugin::Admin => "admin",
             #[cfg(feature = "email-otp")]
             Plugin::EmailOtp => "email-otp",
             #[cfg(feature = "magic-link")]
@@ -43,6 +48,165 @@ impl Plugin {
             #[cfg(feature = "username")]
             Plugin::Username => "username",
         }
+    }
+}
+
+#[cfg(feature = "admin")]
+impl AuthClient {
+    /// The `admin` plugin's operations; `PluginNotEnabled` unless the
+    /// plugin is registered on this client and enabled on the server.
+    pub fn admin(&self) -> Result<AdminApi<'_>, AuthError> {
+        self.require_plugin("admin")?;
+        Ok(AdminApi { client: self })
+    }
+}
+
+/// The operations of `admin`.
+#[cfg(feature = "admin")]
+#[derive(Debug, Clone, Copy)]
+pub struct AdminApi<'a> {
+    client: &'a AuthClient,
+}
+
+#[cfg(feature = "admin")]
+impl AdminApi<'_> {
+    /// Create a user (`POST /admin/create-user`).
+    pub async fn create_user<B>(&self, body: B) -> Result<types::UserEnvelope, AuthError> where B: TryInto<types::CreateUserBody>, <B as TryInto<types::CreateUserBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().create_user();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// Get a user (`GET /admin/get-user`).
+    pub async fn get_user(&self, id: ::std::string::String) -> Result<types::User, AuthError> {
+        let b = self.client.raw().get_user();
+        let b = b.id(id);
+        self.client.call(b.send()).await
+    }
+    /// Update a user (`POST /admin/update-user`).
+    pub async fn update_user<B>(&self, body: B) -> Result<types::User, AuthError> where B: TryInto<types::AdminUpdateUserBody>, <B as TryInto<types::AdminUpdateUserBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().admin_update_user();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// List users (`GET /admin/list-users`).
+    pub async fn list_users(&self, filter_field: Option<::std::string::String>, filter_operator: Option<::std::string::String>, filter_value: Option<::std::string::String>, limit: Option<::std::string::String>, offset: Option<::std::string::String>, search_field: Option<::std::string::String>, search_operator: Option<::std::string::String>, search_value: Option<::std::string::String>, sort_by: Option<::std::string::String>, sort_direction: Option<::std::string::String>) -> Result<types::ListUsersResponse, AuthError> {
+        let b = self.client.raw().list_users();
+        let b = match filter_field { Some(v) => b.filter_field(v), None => b };
+        let b = match filter_operator { Some(v) => b.filter_operator(v), None => b };
+        let b = match filter_value { Some(v) => b.filter_value(v), None => b };
+        let b = match limit { Some(v) => b.limit(v), None => b };
+        let b = match offset { Some(v) => b.offset(v), None => b };
+        let b = match search_field { Some(v) => b.search_field(v), None => b };
+        let b = match search_operator { Some(v) => b.search_operator(v), None => b };
+        let b = match search_value { Some(v) => b.search_value(v), None => b };
+        let b = match sort_by { Some(v) => b.sort_by(v), None => b };
+        let b = match sort_direction { Some(v) => b.sort_direction(v), None => b };
+        self.client.call(b.send()).await
+    }
+    /// List a user's sessions (`POST /admin/list-user-sessions`).
+    pub async fn list_user_sessions<B>(&self, body: B) -> Result<types::SessionsEnvelope, AuthError> where B: TryInto<types::UserIdBody>, <B as TryInto<types::UserIdBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().admin_list_user_sessions();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// Set a user's role (`POST /admin/set-role`).
+    pub async fn set_user_role<B>(&self, body: B) -> Result<types::UserEnvelope, AuthError> where B: TryInto<types::SetRoleBody>, <B as TryInto<types::SetRoleBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().set_user_role();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// Ban a user (`POST /admin/ban-user`).
+    pub async fn ban_user<B>(&self, body: B) -> Result<types::UserEnvelope, AuthError> where B: TryInto<types::BanUserBody>, <B as TryInto<types::BanUserBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().ban_user();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// Lift a user's ban (`POST /admin/unban-user`).
+    pub async fn unban_user<B>(&self, body: B) -> Result<types::UserEnvelope, AuthError> where B: TryInto<types::UserIdBody>, <B as TryInto<types::UserIdBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().unban_user();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// Impersonate a user (`POST /admin/impersonate-user`).
+    pub async fn impersonate_user<B>(&self, body: B) -> Result<types::SessionAndUser, AuthError> where B: TryInto<types::UserIdBody>, <B as TryInto<types::UserIdBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().impersonate_user();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// Stop impersonating (`POST /admin/stop-impersonating`).
+    pub async fn stop_impersonating(&self) -> Result<types::SessionAndUser, AuthError> {
+        let b = self.client.raw().stop_impersonating();
+        self.client.call(b.send()).await
+    }
+    /// Revoke one session of any user (`POST /admin/revoke-user-session`).
+    pub async fn revoke_user_session<B>(&self, body: B) -> Result<types::SuccessResponse, AuthError> where B: TryInto<types::RevokeUserSessionBody>, <B as TryInto<types::RevokeUserSessionBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().revoke_user_session();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// Revoke every session of a user (`POST /admin/revoke-user-sessions`).
+    pub async fn revoke_user_sessions<B>(&self, body: B) -> Result<types::SuccessResponse, AuthError> where B: TryInto<types::UserIdBody>, <B as TryInto<types::UserIdBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().revoke_user_sessions();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// Delete a user (`POST /admin/remove-user`).
+    pub async fn remove_user<B>(&self, body: B) -> Result<types::SuccessResponse, AuthError> where B: TryInto<types::UserIdBody>, <B as TryInto<types::UserIdBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().remove_user();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// Set a user's password (`POST /admin/set-user-password`).
+    pub async fn set_user_password<B>(&self, body: B) -> Result<types::StatusResponse, AuthError> where B: TryInto<types::SetUserPasswordBody>, <B as TryInto<types::SetUserPasswordBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().set_user_password();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// Check the caller's permissions (`POST /admin/has-permission`).
+    pub async fn user_has_permission<B>(&self, body: B) -> Result<types::PermissionResult, AuthError> where B: TryInto<types::UserHasPermissionBody>, <B as TryInto<types::UserHasPermissionBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().user_has_permission();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// Create a role (`POST /admin/create-role`).
+    pub async fn create_admin_role<B>(&self, body: B) -> Result<types::RoleResult, AuthError> where B: TryInto<types::RoleBody>, <B as TryInto<types::RoleBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().create_admin_role();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// Change a role's permissions (`POST /admin/update-role`).
+    pub async fn update_admin_role<B>(&self, body: B) -> Result<types::RoleResult, AuthError> where B: TryInto<types::RoleBody>, <B as TryInto<types::RoleBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().update_admin_role();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// Delete a role (`POST /admin/delete-role`).
+    pub async fn delete_admin_role<B>(&self, body: B) -> Result<types::SuccessResponse, AuthError> where B: TryInto<types::RoleNameBody>, <B as TryInto<types::RoleNameBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().delete_admin_role();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// List roles (`GET /admin/list-roles`).
+    pub async fn list_admin_roles(&self) -> Result<types::RolesEnvelope, AuthError> {
+        let b = self.client.raw().list_admin_roles();
+        self.client.call(b.send()).await
+    }
+    /// Get a role (`GET /admin/get-role`).
+    pub async fn get_admin_role(&self, role: ::std::string::String) -> Result<types::AdminRole, AuthError> {
+        let b = self.client.raw().get_admin_role();
+        let b = b.role(role);
+        self.client.call(b.send()).await
+    }
+    /// List the audit trail (`GET /admin/list-audit-logs`).
+    pub async fn list_audit_logs(&self, action: Option<::std::string::String>, actor_id: Option<::std::string::String>, limit: Option<i64>, offset: Option<i64>, organization_id: Option<::std::string::String>, target_id: Option<::std::string::String>) -> Result<types::AuditLogPage, AuthError> {
+        let b = self.client.raw().list_audit_logs();
+        let b = match action { Some(v) => b.action(v), None => b };
+        let b = match actor_id { Some(v) => b.actor_id(v), None => b };
+        let b = match limit { Some(v) => b.limit(v), None => b };
+        let b = match offset { Some(v) => b.offset(v), None => b };
+        let b = match organization_id { Some(v) => b.organization_id(v), None => b };
+        let b = match target_id { Some(v) => b.target_id(v), None => b };
+        self.client.call(b.send()).await
     }
 }
 

@@ -357,3 +357,77 @@ pub struct PluginsResponse {
     pub version: String,
     pub plugins: Vec<PluginInfo>,
 }
+
+/// A string or a list of strings (Better Auth's `string | string[]`, e.g. a
+/// role or roles). Its schema is a plain `oneOf` of the two, which
+/// poem-openapi's `Union` cannot emit for non-object variants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    /// The strings, one or many.
+    pub fn to_vec(&self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s.clone()],
+            OneOrMany::Many(v) => v.clone(),
+        }
+    }
+}
+
+impl Type for OneOrMany {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "OneOrMany".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            one_of: vec![String::schema_ref(), <Vec<String> as Type>::schema_ref()],
+            ..MetaSchema::ANY
+        }))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(
+        &'a self,
+    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(std::iter::once(self))
+    }
+}
+
+impl ParseFromJSON for OneOrMany {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value {
+            Some(Value::String(s)) => Ok(OneOrMany::One(s)),
+            Some(Value::Array(items)) => items
+                .into_iter()
+                .map(|v| match v {
+                    Value::String(s) => Ok(s),
+                    other => Err(ParseError::custom(format!(
+                        "expected a string, received {other}"
+                    ))),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(OneOrMany::Many),
+            other => Err(ParseError::expected_type(other.unwrap_or(Value::Null))),
+        }
+    }
+}
+
+impl ToJSON for OneOrMany {
+    fn to_json(&self) -> Option<Value> {
+        Some(match self {
+            OneOrMany::One(s) => Value::String(s.clone()),
+            OneOrMany::Many(v) => Value::Array(v.iter().cloned().map(Value::String).collect()),
+        })
+    }
+}

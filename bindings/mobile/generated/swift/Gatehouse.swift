@@ -574,6 +574,622 @@ fileprivate struct FfiConverterString: FfiConverter {
 
 
 /**
+ * The operations of `admin`.
+ */
+public protocol AdminApiProtocol: AnyObject, Sendable {
+    
+    /**
+     * Ban a user (`POST /admin/ban-user`).
+     */
+    func banUser(body: BanUserBody) async throws  -> UserEnvelope
+    
+    /**
+     * Create a role (`POST /admin/create-role`).
+     */
+    func createAdminRole(body: RoleBody) async throws  -> RoleResult
+    
+    /**
+     * Create a user (`POST /admin/create-user`).
+     */
+    func createUser(body: CreateUserBody) async throws  -> UserEnvelope
+    
+    /**
+     * Delete a role (`POST /admin/delete-role`).
+     */
+    func deleteAdminRole(body: RoleNameBody) async throws  -> SuccessResponse
+    
+    /**
+     * Get a role (`GET /admin/get-role`).
+     */
+    func getAdminRole(role: String) async throws  -> AdminRole
+    
+    /**
+     * Get a user (`GET /admin/get-user`).
+     */
+    func getUser(id: String) async throws  -> User
+    
+    /**
+     * Impersonate a user (`POST /admin/impersonate-user`).
+     */
+    func impersonateUser(body: UserIdBody) async throws  -> SessionAndUser
+    
+    /**
+     * List roles (`GET /admin/list-roles`).
+     */
+    func listAdminRoles() async throws  -> RolesEnvelope
+    
+    /**
+     * List the audit trail (`GET /admin/list-audit-logs`).
+     */
+    func listAuditLogs(actorId: String?, targetId: String?, organizationId: String?, action: String?, limit: String?, offset: String?) async throws  -> AuditLogPage
+    
+    /**
+     * List a user's sessions (`POST /admin/list-user-sessions`).
+     */
+    func listUserSessions(body: UserIdBody) async throws  -> SessionsEnvelope
+    
+    /**
+     * List users (`GET /admin/list-users`).
+     */
+    func listUsers(searchValue: String?, searchField: String?, searchOperator: String?, limit: String?, offset: String?, sortBy: String?, sortDirection: String?, filterField: String?, filterValue: String?, filterOperator: String?) async throws  -> ListUsersResponse
+    
+    /**
+     * Delete a user (`POST /admin/remove-user`).
+     */
+    func removeUser(body: UserIdBody) async throws  -> SuccessResponse
+    
+    /**
+     * Revoke one session of any user (`POST /admin/revoke-user-session`).
+     */
+    func revokeUserSession(body: RevokeUserSessionBody) async throws  -> SuccessResponse
+    
+    /**
+     * Revoke every session of a user (`POST /admin/revoke-user-sessions`).
+     */
+    func revokeUserSessions(body: UserIdBody) async throws  -> SuccessResponse
+    
+    /**
+     * Set a user's password (`POST /admin/set-user-password`).
+     */
+    func setUserPassword(body: SetUserPasswordBody) async throws  -> StatusResponse
+    
+    /**
+     * Set a user's role (`POST /admin/set-role`).
+     */
+    func setUserRole(body: SetRoleBody) async throws  -> UserEnvelope
+    
+    /**
+     * Stop impersonating (`POST /admin/stop-impersonating`).
+     */
+    func stopImpersonating() async throws  -> SessionAndUser
+    
+    /**
+     * Lift a user's ban (`POST /admin/unban-user`).
+     */
+    func unbanUser(body: UserIdBody) async throws  -> UserEnvelope
+    
+    /**
+     * Change a role's permissions (`POST /admin/update-role`).
+     */
+    func updateAdminRole(body: RoleBody) async throws  -> RoleResult
+    
+    /**
+     * Update a user (`POST /admin/update-user`).
+     */
+    func updateUser(body: AdminUpdateUserBody) async throws  -> User
+    
+    /**
+     * Check the caller's permissions (`POST /admin/has-permission`).
+     */
+    func userHasPermission(body: UserHasPermissionBody?) async throws  -> PermissionResult
+    
+}
+/**
+ * The operations of `admin`.
+ */
+open class AdminApi: AdminApiProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_gatehouse_mobile_fn_clone_adminapi(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_gatehouse_mobile_fn_free_adminapi(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Ban a user (`POST /admin/ban-user`).
+     */
+open func banUser(body: BanUserBody)async throws  -> UserEnvelope  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_adminapi_ban_user(
+                        self.uniffiCloneHandle(),FfiConverterTypeBanUserBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeUserEnvelope_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Create a role (`POST /admin/create-role`).
+     */
+open func createAdminRole(body: RoleBody)async throws  -> RoleResult  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_adminapi_create_admin_role(
+                        self.uniffiCloneHandle(),FfiConverterTypeRoleBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeRoleResult_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Create a user (`POST /admin/create-user`).
+     */
+open func createUser(body: CreateUserBody)async throws  -> UserEnvelope  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_adminapi_create_user(
+                        self.uniffiCloneHandle(),FfiConverterTypeCreateUserBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeUserEnvelope_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Delete a role (`POST /admin/delete-role`).
+     */
+open func deleteAdminRole(body: RoleNameBody)async throws  -> SuccessResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_adminapi_delete_admin_role(
+                        self.uniffiCloneHandle(),FfiConverterTypeRoleNameBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSuccessResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Get a role (`GET /admin/get-role`).
+     */
+open func getAdminRole(role: String)async throws  -> AdminRole  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_adminapi_get_admin_role(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(role)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeAdminRole_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Get a user (`GET /admin/get-user`).
+     */
+open func getUser(id: String)async throws  -> User  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_adminapi_get_user(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(id)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeUser_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Impersonate a user (`POST /admin/impersonate-user`).
+     */
+open func impersonateUser(body: UserIdBody)async throws  -> SessionAndUser  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_adminapi_impersonate_user(
+                        self.uniffiCloneHandle(),FfiConverterTypeUserIdBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSessionAndUser_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * List roles (`GET /admin/list-roles`).
+     */
+open func listAdminRoles()async throws  -> RolesEnvelope  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_adminapi_list_admin_roles(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeRolesEnvelope_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * List the audit trail (`GET /admin/list-audit-logs`).
+     */
+open func listAuditLogs(actorId: String?, targetId: String?, organizationId: String?, action: String?, limit: String?, offset: String?)async throws  -> AuditLogPage  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_adminapi_list_audit_logs(
+                        self.uniffiCloneHandle(),FfiConverterOptionString.lower(actorId),FfiConverterOptionString.lower(targetId),FfiConverterOptionString.lower(organizationId),FfiConverterOptionString.lower(action),FfiConverterOptionString.lower(limit),FfiConverterOptionString.lower(offset)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeAuditLogPage_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * List a user's sessions (`POST /admin/list-user-sessions`).
+     */
+open func listUserSessions(body: UserIdBody)async throws  -> SessionsEnvelope  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_adminapi_list_user_sessions(
+                        self.uniffiCloneHandle(),FfiConverterTypeUserIdBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSessionsEnvelope_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * List users (`GET /admin/list-users`).
+     */
+open func listUsers(searchValue: String?, searchField: String?, searchOperator: String?, limit: String?, offset: String?, sortBy: String?, sortDirection: String?, filterField: String?, filterValue: String?, filterOperator: String?)async throws  -> ListUsersResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_adminapi_list_users(
+                        self.uniffiCloneHandle(),FfiConverterOptionString.lower(searchValue),FfiConverterOptionString.lower(searchField),FfiConverterOptionString.lower(searchOperator),FfiConverterOptionString.lower(limit),FfiConverterOptionString.lower(offset),FfiConverterOptionString.lower(sortBy),FfiConverterOptionString.lower(sortDirection),FfiConverterOptionString.lower(filterField),FfiConverterOptionString.lower(filterValue),FfiConverterOptionString.lower(filterOperator)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeListUsersResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Delete a user (`POST /admin/remove-user`).
+     */
+open func removeUser(body: UserIdBody)async throws  -> SuccessResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_adminapi_remove_user(
+                        self.uniffiCloneHandle(),FfiConverterTypeUserIdBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSuccessResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Revoke one session of any user (`POST /admin/revoke-user-session`).
+     */
+open func revokeUserSession(body: RevokeUserSessionBody)async throws  -> SuccessResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_adminapi_revoke_user_session(
+                        self.uniffiCloneHandle(),FfiConverterTypeRevokeUserSessionBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSuccessResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Revoke every session of a user (`POST /admin/revoke-user-sessions`).
+     */
+open func revokeUserSessions(body: UserIdBody)async throws  -> SuccessResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_adminapi_revoke_user_sessions(
+                        self.uniffiCloneHandle(),FfiConverterTypeUserIdBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSuccessResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Set a user's password (`POST /admin/set-user-password`).
+     */
+open func setUserPassword(body: SetUserPasswordBody)async throws  -> StatusResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_adminapi_set_user_password(
+                        self.uniffiCloneHandle(),FfiConverterTypeSetUserPasswordBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeStatusResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Set a user's role (`POST /admin/set-role`).
+     */
+open func setUserRole(body: SetRoleBody)async throws  -> UserEnvelope  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_adminapi_set_user_role(
+                        self.uniffiCloneHandle(),FfiConverterTypeSetRoleBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeUserEnvelope_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Stop impersonating (`POST /admin/stop-impersonating`).
+     */
+open func stopImpersonating()async throws  -> SessionAndUser  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_adminapi_stop_impersonating(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSessionAndUser_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Lift a user's ban (`POST /admin/unban-user`).
+     */
+open func unbanUser(body: UserIdBody)async throws  -> UserEnvelope  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_adminapi_unban_user(
+                        self.uniffiCloneHandle(),FfiConverterTypeUserIdBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeUserEnvelope_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Change a role's permissions (`POST /admin/update-role`).
+     */
+open func updateAdminRole(body: RoleBody)async throws  -> RoleResult  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_adminapi_update_admin_role(
+                        self.uniffiCloneHandle(),FfiConverterTypeRoleBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeRoleResult_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Update a user (`POST /admin/update-user`).
+     */
+open func updateUser(body: AdminUpdateUserBody)async throws  -> User  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_adminapi_update_user(
+                        self.uniffiCloneHandle(),FfiConverterTypeAdminUpdateUserBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeUser_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Check the caller's permissions (`POST /admin/has-permission`).
+     */
+open func userHasPermission(body: UserHasPermissionBody?)async throws  -> PermissionResult  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_adminapi_user_has_permission(
+                        self.uniffiCloneHandle(),FfiConverterOptionTypeUserHasPermissionBody.lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypePermissionResult_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAdminApi: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = AdminApi
+
+    public static func lift(_ handle: UInt64) throws -> AdminApi {
+        return AdminApi(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: AdminApi) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AdminApi {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: AdminApi, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAdminApi_lift(_ handle: UInt64) throws -> AdminApi {
+    return try FfiConverterTypeAdminApi.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAdminApi_lower(_ value: AdminApi) -> UInt64 {
+    return FfiConverterTypeAdminApi.lower(value)
+}
+
+
+
+
+
+
+/**
  * A client for one server. Connects on first use, checking that the server
  * has every registered plugin; a failed connection (server down, offline)
  * is not kept: the next call tries again.
@@ -592,6 +1208,12 @@ public protocol AuthClientProtocol: AnyObject, Sendable {
      * The stored session token (`token.signature`), if signed in.
      */
     func sessionToken() async throws  -> String?
+    
+    /**
+     * The `admin` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
+     */
+    func admin() async throws  -> AdminApi
     
     /**
      * Every core operation.
@@ -754,6 +1376,26 @@ open func sessionToken()async throws  -> String?  {
             completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
             freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
             liftFunc: FfiConverterOptionString.lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * The `admin` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
+     */
+open func admin()async throws  -> AdminApi  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_authclient_admin(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_u64,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_u64,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_u64,
+            liftFunc: FfiConverterTypeAdminApi_lift,
             errorHandler: FfiConverterTypeAuthError_lift
         )
 }
@@ -3113,6 +3755,342 @@ public func FfiConverterTypeAccountDto_lower(_ value: AccountDto) -> RustBuffer 
 }
 
 
+public struct AdminRole: Equatable, Hashable {
+    public var role: String
+    public var permission: String
+    /**
+     * Defined in the configuration (or built in): not changeable over HTTP.
+     */
+    public var builtIn: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(role: String, permission: String, 
+        /**
+         * Defined in the configuration (or built in): not changeable over HTTP.
+         */builtIn: Bool) {
+        self.role = role
+        self.permission = permission
+        self.builtIn = builtIn
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension AdminRole: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAdminRole: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AdminRole {
+        return
+            try AdminRole(
+                role: FfiConverterString.read(from: &buf), 
+                permission: FfiConverterString.read(from: &buf), 
+                builtIn: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: AdminRole, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.role, into: &buf)
+        FfiConverterString.write(value.permission, into: &buf)
+        FfiConverterBool.write(value.builtIn, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAdminRole_lift(_ buf: RustBuffer) throws -> AdminRole {
+    return try FfiConverterTypeAdminRole.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAdminRole_lower(_ value: AdminRole) -> RustBuffer {
+    return FfiConverterTypeAdminRole.lower(value)
+}
+
+
+public struct AdminUpdateUserBody: Equatable, Hashable {
+    public var userId: String
+    /**
+     * The fields to change (`name`, `email`, `emailVerified`, `image`,
+     * `role`, `banned`, `banReason`, `banExpires`, and plugin user fields).
+     */
+    public var data: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(userId: String, 
+        /**
+         * The fields to change (`name`, `email`, `emailVerified`, `image`,
+         * `role`, `banned`, `banReason`, `banExpires`, and plugin user fields).
+         */data: String) {
+        self.userId = userId
+        self.data = data
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension AdminUpdateUserBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAdminUpdateUserBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AdminUpdateUserBody {
+        return
+            try AdminUpdateUserBody(
+                userId: FfiConverterString.read(from: &buf), 
+                data: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: AdminUpdateUserBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.userId, into: &buf)
+        FfiConverterString.write(value.data, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAdminUpdateUserBody_lift(_ buf: RustBuffer) throws -> AdminUpdateUserBody {
+    return try FfiConverterTypeAdminUpdateUserBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAdminUpdateUserBody_lower(_ value: AdminUpdateUserBody) -> RustBuffer {
+    return FfiConverterTypeAdminUpdateUserBody.lower(value)
+}
+
+
+public struct AuditEntry: Equatable, Hashable {
+    public var id: String
+    /**
+     * The signed-in user who acted; `null` for server-side calls and start-up.
+     */
+    public var actorId: String?
+    public var action: String
+    public var targetType: String
+    public var targetId: String
+    public var organizationId: String?
+    public var ipAddress: String?
+    public var userAgent: String?
+    public var details: String
+    public var createdAt: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(id: String, 
+        /**
+         * The signed-in user who acted; `null` for server-side calls and start-up.
+         */actorId: String? = nil, action: String, targetType: String, targetId: String, organizationId: String? = nil, ipAddress: String? = nil, userAgent: String? = nil, details: String, createdAt: String) {
+        self.id = id
+        self.actorId = actorId
+        self.action = action
+        self.targetType = targetType
+        self.targetId = targetId
+        self.organizationId = organizationId
+        self.ipAddress = ipAddress
+        self.userAgent = userAgent
+        self.details = details
+        self.createdAt = createdAt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension AuditEntry: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAuditEntry: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AuditEntry {
+        return
+            try AuditEntry(
+                id: FfiConverterString.read(from: &buf), 
+                actorId: FfiConverterOptionString.read(from: &buf), 
+                action: FfiConverterString.read(from: &buf), 
+                targetType: FfiConverterString.read(from: &buf), 
+                targetId: FfiConverterString.read(from: &buf), 
+                organizationId: FfiConverterOptionString.read(from: &buf), 
+                ipAddress: FfiConverterOptionString.read(from: &buf), 
+                userAgent: FfiConverterOptionString.read(from: &buf), 
+                details: FfiConverterString.read(from: &buf), 
+                createdAt: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: AuditEntry, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterOptionString.write(value.actorId, into: &buf)
+        FfiConverterString.write(value.action, into: &buf)
+        FfiConverterString.write(value.targetType, into: &buf)
+        FfiConverterString.write(value.targetId, into: &buf)
+        FfiConverterOptionString.write(value.organizationId, into: &buf)
+        FfiConverterOptionString.write(value.ipAddress, into: &buf)
+        FfiConverterOptionString.write(value.userAgent, into: &buf)
+        FfiConverterString.write(value.details, into: &buf)
+        FfiConverterString.write(value.createdAt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAuditEntry_lift(_ buf: RustBuffer) throws -> AuditEntry {
+    return try FfiConverterTypeAuditEntry.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAuditEntry_lower(_ value: AuditEntry) -> RustBuffer {
+    return FfiConverterTypeAuditEntry.lower(value)
+}
+
+
+public struct AuditLogPage: Equatable, Hashable {
+    public var entries: [AuditEntry]
+    public var total: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(entries: [AuditEntry], total: Int64) {
+        self.entries = entries
+        self.total = total
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension AuditLogPage: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAuditLogPage: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AuditLogPage {
+        return
+            try AuditLogPage(
+                entries: FfiConverterSequenceTypeAuditEntry.read(from: &buf), 
+                total: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: AuditLogPage, into buf: inout [UInt8]) {
+        FfiConverterSequenceTypeAuditEntry.write(value.entries, into: &buf)
+        FfiConverterInt64.write(value.total, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAuditLogPage_lift(_ buf: RustBuffer) throws -> AuditLogPage {
+    return try FfiConverterTypeAuditLogPage.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAuditLogPage_lower(_ value: AuditLogPage) -> RustBuffer {
+    return FfiConverterTypeAuditLogPage.lower(value)
+}
+
+
+public struct BanUserBody: Equatable, Hashable {
+    public var userId: String
+    public var banReason: String?
+    /**
+     * Seconds until the ban lifts itself; none: the configured default, else permanent.
+     */
+    public var banExpiresIn: Int64?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(userId: String, banReason: String? = nil, 
+        /**
+         * Seconds until the ban lifts itself; none: the configured default, else permanent.
+         */banExpiresIn: Int64? = nil) {
+        self.userId = userId
+        self.banReason = banReason
+        self.banExpiresIn = banExpiresIn
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension BanUserBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeBanUserBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> BanUserBody {
+        return
+            try BanUserBody(
+                userId: FfiConverterString.read(from: &buf), 
+                banReason: FfiConverterOptionString.read(from: &buf), 
+                banExpiresIn: FfiConverterOptionInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: BanUserBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.userId, into: &buf)
+        FfiConverterOptionString.write(value.banReason, into: &buf)
+        FfiConverterOptionInt64.write(value.banExpiresIn, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBanUserBody_lift(_ buf: RustBuffer) throws -> BanUserBody {
+    return try FfiConverterTypeBanUserBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBanUserBody_lower(_ value: BanUserBody) -> RustBuffer {
+    return FfiConverterTypeBanUserBody.lower(value)
+}
+
+
 public struct ChangeEmailBody: Equatable, Hashable {
     public var newEmail: String
     public var callbackUrl: String?
@@ -3286,6 +4264,84 @@ public func FfiConverterTypeCheckOtpBody_lift(_ buf: RustBuffer) throws -> Check
 #endif
 public func FfiConverterTypeCheckOtpBody_lower(_ value: CheckOtpBody) -> RustBuffer {
     return FfiConverterTypeCheckOtpBody.lower(value)
+}
+
+
+public struct CreateUserBody: Equatable, Hashable {
+    public var email: String
+    /**
+     * Without one, the user has no password (links, codes or passkeys only).
+     */
+    public var password: String?
+    public var name: String
+    public var role: String?
+    /**
+     * Extra user fields: `emailVerified`, `image`, `role`, `banned`, `banReason`, `banExpires`.
+     */
+    public var data: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(email: String, 
+        /**
+         * Without one, the user has no password (links, codes or passkeys only).
+         */password: String? = nil, name: String, role: String? = nil, 
+        /**
+         * Extra user fields: `emailVerified`, `image`, `role`, `banned`, `banReason`, `banExpires`.
+         */data: String? = nil) {
+        self.email = email
+        self.password = password
+        self.name = name
+        self.role = role
+        self.data = data
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension CreateUserBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCreateUserBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CreateUserBody {
+        return
+            try CreateUserBody(
+                email: FfiConverterString.read(from: &buf), 
+                password: FfiConverterOptionString.read(from: &buf), 
+                name: FfiConverterString.read(from: &buf), 
+                role: FfiConverterOptionString.read(from: &buf), 
+                data: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: CreateUserBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.email, into: &buf)
+        FfiConverterOptionString.write(value.password, into: &buf)
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterOptionString.write(value.role, into: &buf)
+        FfiConverterOptionString.write(value.data, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCreateUserBody_lift(_ buf: RustBuffer) throws -> CreateUserBody {
+    return try FfiConverterTypeCreateUserBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCreateUserBody_lower(_ value: CreateUserBody) -> RustBuffer {
+    return FfiConverterTypeCreateUserBody.lower(value)
 }
 
 
@@ -3617,6 +4673,68 @@ public func FfiConverterTypeIsUsernameAvailableResponse_lift(_ buf: RustBuffer) 
 #endif
 public func FfiConverterTypeIsUsernameAvailableResponse_lower(_ value: IsUsernameAvailableResponse) -> RustBuffer {
     return FfiConverterTypeIsUsernameAvailableResponse.lower(value)
+}
+
+
+public struct ListUsersResponse: Equatable, Hashable {
+    public var users: [User]
+    public var total: Int64
+    public var limit: Int64?
+    public var offset: Int64?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(users: [User], total: Int64, limit: Int64? = nil, offset: Int64? = nil) {
+        self.users = users
+        self.total = total
+        self.limit = limit
+        self.offset = offset
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ListUsersResponse: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeListUsersResponse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ListUsersResponse {
+        return
+            try ListUsersResponse(
+                users: FfiConverterSequenceTypeUser.read(from: &buf), 
+                total: FfiConverterInt64.read(from: &buf), 
+                limit: FfiConverterOptionInt64.read(from: &buf), 
+                offset: FfiConverterOptionInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ListUsersResponse, into buf: inout [UInt8]) {
+        FfiConverterSequenceTypeUser.write(value.users, into: &buf)
+        FfiConverterInt64.write(value.total, into: &buf)
+        FfiConverterOptionInt64.write(value.limit, into: &buf)
+        FfiConverterOptionInt64.write(value.offset, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeListUsersResponse_lift(_ buf: RustBuffer) throws -> ListUsersResponse {
+    return try FfiConverterTypeListUsersResponse.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeListUsersResponse_lower(_ value: ListUsersResponse) -> RustBuffer {
+    return FfiConverterTypeListUsersResponse.lower(value)
 }
 
 
@@ -3999,6 +5117,66 @@ public func FfiConverterTypePasskeyVerifyRegistrationBody_lower(_ value: Passkey
 }
 
 
+public struct PermissionResult: Equatable, Hashable {
+    /**
+     * Always `null` (Better Auth's shape).
+     */
+    public var error: String?
+    public var success: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Always `null` (Better Auth's shape).
+         */error: String? = nil, success: Bool) {
+        self.error = error
+        self.success = success
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PermissionResult: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePermissionResult: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PermissionResult {
+        return
+            try PermissionResult(
+                error: FfiConverterOptionString.read(from: &buf), 
+                success: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PermissionResult, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.error, into: &buf)
+        FfiConverterBool.write(value.success, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePermissionResult_lift(_ buf: RustBuffer) throws -> PermissionResult {
+    return try FfiConverterTypePermissionResult.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePermissionResult_lower(_ value: PermissionResult) -> RustBuffer {
+    return FfiConverterTypePermissionResult.lower(value)
+}
+
+
 public struct PluginInfo: Equatable, Hashable {
     /**
      * Plugin id, Better Auth's plugin name in kebab-case.
@@ -4353,6 +5531,282 @@ public func FfiConverterTypeRevokeSessionBody_lower(_ value: RevokeSessionBody) 
 }
 
 
+public struct RevokeUserSessionBody: Equatable, Hashable {
+    /**
+     * The session's token, or the handle `list-user-sessions` returned as its `token`.
+     */
+    public var sessionToken: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The session's token, or the handle `list-user-sessions` returned as its `token`.
+         */sessionToken: String) {
+        self.sessionToken = sessionToken
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RevokeUserSessionBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRevokeUserSessionBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RevokeUserSessionBody {
+        return
+            try RevokeUserSessionBody(
+                sessionToken: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RevokeUserSessionBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.sessionToken, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRevokeUserSessionBody_lift(_ buf: RustBuffer) throws -> RevokeUserSessionBody {
+    return try FfiConverterTypeRevokeUserSessionBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRevokeUserSessionBody_lower(_ value: RevokeUserSessionBody) -> RustBuffer {
+    return FfiConverterTypeRevokeUserSessionBody.lower(value)
+}
+
+
+public struct RoleBody: Equatable, Hashable {
+    /**
+     * 1 to 64 letters, digits, `-` or `_`.
+     */
+    public var role: String
+    /**
+     * `{resource: [actions]}` the role grants.
+     */
+    public var permission: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * 1 to 64 letters, digits, `-` or `_`.
+         */role: String, 
+        /**
+         * `{resource: [actions]}` the role grants.
+         */permission: String) {
+        self.role = role
+        self.permission = permission
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RoleBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRoleBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RoleBody {
+        return
+            try RoleBody(
+                role: FfiConverterString.read(from: &buf), 
+                permission: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RoleBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.role, into: &buf)
+        FfiConverterString.write(value.permission, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRoleBody_lift(_ buf: RustBuffer) throws -> RoleBody {
+    return try FfiConverterTypeRoleBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRoleBody_lower(_ value: RoleBody) -> RustBuffer {
+    return FfiConverterTypeRoleBody.lower(value)
+}
+
+
+public struct RoleNameBody: Equatable, Hashable {
+    public var role: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(role: String) {
+        self.role = role
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RoleNameBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRoleNameBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RoleNameBody {
+        return
+            try RoleNameBody(
+                role: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RoleNameBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.role, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRoleNameBody_lift(_ buf: RustBuffer) throws -> RoleNameBody {
+    return try FfiConverterTypeRoleNameBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRoleNameBody_lower(_ value: RoleNameBody) -> RustBuffer {
+    return FfiConverterTypeRoleNameBody.lower(value)
+}
+
+
+public struct RoleResult: Equatable, Hashable {
+    public var success: Bool
+    public var role: AdminRole
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(success: Bool, role: AdminRole) {
+        self.success = success
+        self.role = role
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RoleResult: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRoleResult: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RoleResult {
+        return
+            try RoleResult(
+                success: FfiConverterBool.read(from: &buf), 
+                role: FfiConverterTypeAdminRole.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RoleResult, into buf: inout [UInt8]) {
+        FfiConverterBool.write(value.success, into: &buf)
+        FfiConverterTypeAdminRole.write(value.role, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRoleResult_lift(_ buf: RustBuffer) throws -> RoleResult {
+    return try FfiConverterTypeRoleResult.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRoleResult_lower(_ value: RoleResult) -> RustBuffer {
+    return FfiConverterTypeRoleResult.lower(value)
+}
+
+
+public struct RolesEnvelope: Equatable, Hashable {
+    public var roles: [AdminRole]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(roles: [AdminRole]) {
+        self.roles = roles
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RolesEnvelope: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRolesEnvelope: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RolesEnvelope {
+        return
+            try RolesEnvelope(
+                roles: FfiConverterSequenceTypeAdminRole.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RolesEnvelope, into buf: inout [UInt8]) {
+        FfiConverterSequenceTypeAdminRole.write(value.roles, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRolesEnvelope_lift(_ buf: RustBuffer) throws -> RolesEnvelope {
+    return try FfiConverterTypeRolesEnvelope.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRolesEnvelope_lower(_ value: RolesEnvelope) -> RustBuffer {
+    return FfiConverterTypeRolesEnvelope.lower(value)
+}
+
+
 public struct SendOtpBody: Equatable, Hashable {
     public var email: String
     /**
@@ -4481,10 +5935,11 @@ public struct Session: Equatable, Hashable {
     public var updatedAt: String
     public var ipAddress: String?
     public var userAgent: String?
+    public var impersonatedBy: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
-    public init(id: String, token: String, userId: String, expiresAt: String, createdAt: String, updatedAt: String, ipAddress: String? = nil, userAgent: String? = nil) {
+    public init(id: String, token: String, userId: String, expiresAt: String, createdAt: String, updatedAt: String, ipAddress: String? = nil, userAgent: String? = nil, impersonatedBy: String? = nil) {
         self.id = id
         self.token = token
         self.userId = userId
@@ -4493,6 +5948,7 @@ public struct Session: Equatable, Hashable {
         self.updatedAt = updatedAt
         self.ipAddress = ipAddress
         self.userAgent = userAgent
+        self.impersonatedBy = impersonatedBy
     }
 
     
@@ -4518,7 +5974,8 @@ public struct FfiConverterTypeSession: FfiConverterRustBuffer {
                 createdAt: FfiConverterString.read(from: &buf), 
                 updatedAt: FfiConverterString.read(from: &buf), 
                 ipAddress: FfiConverterOptionString.read(from: &buf), 
-                userAgent: FfiConverterOptionString.read(from: &buf)
+                userAgent: FfiConverterOptionString.read(from: &buf), 
+                impersonatedBy: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -4531,6 +5988,7 @@ public struct FfiConverterTypeSession: FfiConverterRustBuffer {
         FfiConverterString.write(value.updatedAt, into: &buf)
         FfiConverterOptionString.write(value.ipAddress, into: &buf)
         FfiConverterOptionString.write(value.userAgent, into: &buf)
+        FfiConverterOptionString.write(value.impersonatedBy, into: &buf)
     }
 }
 
@@ -4547,6 +6005,60 @@ public func FfiConverterTypeSession_lift(_ buf: RustBuffer) throws -> Session {
 #endif
 public func FfiConverterTypeSession_lower(_ value: Session) -> RustBuffer {
     return FfiConverterTypeSession.lower(value)
+}
+
+
+public struct SessionAndUser: Equatable, Hashable {
+    public var session: Session
+    public var user: User
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(session: Session, user: User) {
+        self.session = session
+        self.user = user
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SessionAndUser: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSessionAndUser: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SessionAndUser {
+        return
+            try SessionAndUser(
+                session: FfiConverterTypeSession.read(from: &buf), 
+                user: FfiConverterTypeUser.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SessionAndUser, into buf: inout [UInt8]) {
+        FfiConverterTypeSession.write(value.session, into: &buf)
+        FfiConverterTypeUser.write(value.user, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSessionAndUser_lift(_ buf: RustBuffer) throws -> SessionAndUser {
+    return try FfiConverterTypeSessionAndUser.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSessionAndUser_lower(_ value: SessionAndUser) -> RustBuffer {
+    return FfiConverterTypeSessionAndUser.lower(value)
 }
 
 
@@ -4604,6 +6116,56 @@ public func FfiConverterTypeSessionWithUser_lower(_ value: SessionWithUser) -> R
 }
 
 
+public struct SessionsEnvelope: Equatable, Hashable {
+    public var sessions: [Session]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(sessions: [Session]) {
+        self.sessions = sessions
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SessionsEnvelope: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSessionsEnvelope: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SessionsEnvelope {
+        return
+            try SessionsEnvelope(
+                sessions: FfiConverterSequenceTypeSession.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SessionsEnvelope, into buf: inout [UInt8]) {
+        FfiConverterSequenceTypeSession.write(value.sessions, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSessionsEnvelope_lift(_ buf: RustBuffer) throws -> SessionsEnvelope {
+    return try FfiConverterTypeSessionsEnvelope.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSessionsEnvelope_lower(_ value: SessionsEnvelope) -> RustBuffer {
+    return FfiConverterTypeSessionsEnvelope.lower(value)
+}
+
+
 public struct SetPasswordBody: Equatable, Hashable {
     public var newPassword: String
 
@@ -4651,6 +6213,114 @@ public func FfiConverterTypeSetPasswordBody_lift(_ buf: RustBuffer) throws -> Se
 #endif
 public func FfiConverterTypeSetPasswordBody_lower(_ value: SetPasswordBody) -> RustBuffer {
     return FfiConverterTypeSetPasswordBody.lower(value)
+}
+
+
+public struct SetRoleBody: Equatable, Hashable {
+    public var userId: String
+    public var role: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(userId: String, role: String) {
+        self.userId = userId
+        self.role = role
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SetRoleBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSetRoleBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SetRoleBody {
+        return
+            try SetRoleBody(
+                userId: FfiConverterString.read(from: &buf), 
+                role: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SetRoleBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.userId, into: &buf)
+        FfiConverterString.write(value.role, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSetRoleBody_lift(_ buf: RustBuffer) throws -> SetRoleBody {
+    return try FfiConverterTypeSetRoleBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSetRoleBody_lower(_ value: SetRoleBody) -> RustBuffer {
+    return FfiConverterTypeSetRoleBody.lower(value)
+}
+
+
+public struct SetUserPasswordBody: Equatable, Hashable {
+    public var newPassword: String
+    public var userId: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(newPassword: String, userId: String) {
+        self.newPassword = newPassword
+        self.userId = userId
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SetUserPasswordBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSetUserPasswordBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SetUserPasswordBody {
+        return
+            try SetUserPasswordBody(
+                newPassword: FfiConverterString.read(from: &buf), 
+                userId: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SetUserPasswordBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.newPassword, into: &buf)
+        FfiConverterString.write(value.userId, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSetUserPasswordBody_lift(_ buf: RustBuffer) throws -> SetUserPasswordBody {
+    return try FfiConverterTypeSetUserPasswordBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSetUserPasswordBody_lower(_ value: SetUserPasswordBody) -> RustBuffer {
+    return FfiConverterTypeSetUserPasswordBody.lower(value)
 }
 
 
@@ -6045,6 +7715,10 @@ public struct User: Equatable, Hashable {
     public var username: String?
     public var displayUsername: String?
     public var twoFactorEnabled: Bool?
+    public var role: String?
+    public var banned: Bool?
+    public var banReason: String?
+    public var banExpires: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -6054,7 +7728,7 @@ public struct User: Equatable, Hashable {
          */createdAt: String, 
         /**
          * ISO-8601 date-time.
-         */updatedAt: String, username: String? = nil, displayUsername: String? = nil, twoFactorEnabled: Bool? = nil) {
+         */updatedAt: String, username: String? = nil, displayUsername: String? = nil, twoFactorEnabled: Bool? = nil, role: String? = nil, banned: Bool? = nil, banReason: String? = nil, banExpires: String? = nil) {
         self.id = id
         self.name = name
         self.email = email
@@ -6065,6 +7739,10 @@ public struct User: Equatable, Hashable {
         self.username = username
         self.displayUsername = displayUsername
         self.twoFactorEnabled = twoFactorEnabled
+        self.role = role
+        self.banned = banned
+        self.banReason = banReason
+        self.banExpires = banExpires
     }
 
     
@@ -6092,7 +7770,11 @@ public struct FfiConverterTypeUser: FfiConverterRustBuffer {
                 updatedAt: FfiConverterString.read(from: &buf), 
                 username: FfiConverterOptionString.read(from: &buf), 
                 displayUsername: FfiConverterOptionString.read(from: &buf), 
-                twoFactorEnabled: FfiConverterOptionBool.read(from: &buf)
+                twoFactorEnabled: FfiConverterOptionBool.read(from: &buf), 
+                role: FfiConverterOptionString.read(from: &buf), 
+                banned: FfiConverterOptionBool.read(from: &buf), 
+                banReason: FfiConverterOptionString.read(from: &buf), 
+                banExpires: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -6107,6 +7789,10 @@ public struct FfiConverterTypeUser: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.username, into: &buf)
         FfiConverterOptionString.write(value.displayUsername, into: &buf)
         FfiConverterOptionBool.write(value.twoFactorEnabled, into: &buf)
+        FfiConverterOptionString.write(value.role, into: &buf)
+        FfiConverterOptionBool.write(value.banned, into: &buf)
+        FfiConverterOptionString.write(value.banReason, into: &buf)
+        FfiConverterOptionString.write(value.banExpires, into: &buf)
     }
 }
 
@@ -6123,6 +7809,192 @@ public func FfiConverterTypeUser_lift(_ buf: RustBuffer) throws -> User {
 #endif
 public func FfiConverterTypeUser_lower(_ value: User) -> RustBuffer {
     return FfiConverterTypeUser.lower(value)
+}
+
+
+public struct UserEnvelope: Equatable, Hashable {
+    public var user: User
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(user: User) {
+        self.user = user
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension UserEnvelope: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeUserEnvelope: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UserEnvelope {
+        return
+            try UserEnvelope(
+                user: FfiConverterTypeUser.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: UserEnvelope, into buf: inout [UInt8]) {
+        FfiConverterTypeUser.write(value.user, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUserEnvelope_lift(_ buf: RustBuffer) throws -> UserEnvelope {
+    return try FfiConverterTypeUserEnvelope.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUserEnvelope_lower(_ value: UserEnvelope) -> RustBuffer {
+    return FfiConverterTypeUserEnvelope.lower(value)
+}
+
+
+public struct UserHasPermissionBody: Equatable, Hashable {
+    /**
+     * `{resource: [actions]}`; every action must be granted by one of the roles.
+     */
+    public var permissions: String?
+    /**
+     * Deprecated spelling of `permissions` (Better Auth refuses it alone, so does this).
+     */
+    public var permission: String?
+    /**
+     * Server-side only: over HTTP the answer is for the caller.
+     */
+    public var userId: String?
+    /**
+     * Server-side only: over HTTP the answer is for the caller.
+     */
+    public var role: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * `{resource: [actions]}`; every action must be granted by one of the roles.
+         */permissions: String? = nil, 
+        /**
+         * Deprecated spelling of `permissions` (Better Auth refuses it alone, so does this).
+         */permission: String? = nil, 
+        /**
+         * Server-side only: over HTTP the answer is for the caller.
+         */userId: String? = nil, 
+        /**
+         * Server-side only: over HTTP the answer is for the caller.
+         */role: String? = nil) {
+        self.permissions = permissions
+        self.permission = permission
+        self.userId = userId
+        self.role = role
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension UserHasPermissionBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeUserHasPermissionBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UserHasPermissionBody {
+        return
+            try UserHasPermissionBody(
+                permissions: FfiConverterOptionString.read(from: &buf), 
+                permission: FfiConverterOptionString.read(from: &buf), 
+                userId: FfiConverterOptionString.read(from: &buf), 
+                role: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: UserHasPermissionBody, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.permissions, into: &buf)
+        FfiConverterOptionString.write(value.permission, into: &buf)
+        FfiConverterOptionString.write(value.userId, into: &buf)
+        FfiConverterOptionString.write(value.role, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUserHasPermissionBody_lift(_ buf: RustBuffer) throws -> UserHasPermissionBody {
+    return try FfiConverterTypeUserHasPermissionBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUserHasPermissionBody_lower(_ value: UserHasPermissionBody) -> RustBuffer {
+    return FfiConverterTypeUserHasPermissionBody.lower(value)
+}
+
+
+public struct UserIdBody: Equatable, Hashable {
+    public var userId: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(userId: String) {
+        self.userId = userId
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension UserIdBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeUserIdBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UserIdBody {
+        return
+            try UserIdBody(
+                userId: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: UserIdBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.userId, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUserIdBody_lift(_ buf: RustBuffer) throws -> UserIdBody {
+    return try FfiConverterTypeUserIdBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUserIdBody_lower(_ value: UserIdBody) -> RustBuffer {
+    return FfiConverterTypeUserIdBody.lower(value)
 }
 
 
@@ -6401,6 +8273,10 @@ public func FfiConverterTypeAuthError_lower(_ value: AuthError) -> RustBuffer {
 public enum ClientPlugin: Equatable, Hashable {
     
     /**
+     * `admin`.
+     */
+    case admin
+    /**
      * `email-otp`.
      */
     case emailOtp
@@ -6441,15 +8317,17 @@ public struct FfiConverterTypeClientPlugin: FfiConverterRustBuffer {
         let variant: Int32 = try readInt(&buf)
         switch variant {
         
-        case 1: return .emailOtp
+        case 1: return .admin
         
-        case 2: return .magicLink
+        case 2: return .emailOtp
         
-        case 3: return .passkey
+        case 3: return .magicLink
         
-        case 4: return .twoFactor
+        case 4: return .passkey
         
-        case 5: return .username
+        case 5: return .twoFactor
+        
+        case 6: return .username
         
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -6459,24 +8337,28 @@ public struct FfiConverterTypeClientPlugin: FfiConverterRustBuffer {
         switch value {
         
         
-        case .emailOtp:
+        case .admin:
             writeInt(&buf, Int32(1))
         
         
-        case .magicLink:
+        case .emailOtp:
             writeInt(&buf, Int32(2))
         
         
-        case .passkey:
+        case .magicLink:
             writeInt(&buf, Int32(3))
         
         
-        case .twoFactor:
+        case .passkey:
             writeInt(&buf, Int32(4))
         
         
-        case .username:
+        case .twoFactor:
             writeInt(&buf, Int32(5))
+        
+        
+        case .username:
+            writeInt(&buf, Int32(6))
         
         }
     }
@@ -6572,6 +8454,30 @@ public func FfiConverterTypeSignInResult_lower(_ value: SignInResult) -> RustBuf
     return FfiConverterTypeSignInResult.lower(value)
 }
 
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionInt64: FfiConverterRustBuffer {
+    typealias SwiftType = Int64?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterInt64.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterInt64.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
@@ -6792,6 +8698,30 @@ fileprivate struct FfiConverterOptionTypeUser: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeUserHasPermissionBody: FfiConverterRustBuffer {
+    typealias SwiftType = UserHasPermissionBody?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeUserHasPermissionBody.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeUserHasPermissionBody.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionSequenceString: FfiConverterRustBuffer {
     typealias SwiftType = [String]?
 
@@ -6858,6 +8788,56 @@ fileprivate struct FfiConverterSequenceTypeAccountDto: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeAccountDto.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeAdminRole: FfiConverterRustBuffer {
+    typealias SwiftType = [AdminRole]
+
+    public static func write(_ value: [AdminRole], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeAdminRole.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [AdminRole] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [AdminRole]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeAdminRole.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeAuditEntry: FfiConverterRustBuffer {
+    typealias SwiftType = [AuditEntry]
+
+    public static func write(_ value: [AuditEntry], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeAuditEntry.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [AuditEntry] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [AuditEntry]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeAuditEntry.read(from: &buf))
         }
         return seq
     }
@@ -6933,6 +8913,31 @@ fileprivate struct FfiConverterSequenceTypeSession: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeSession.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeUser: FfiConverterRustBuffer {
+    typealias SwiftType = [User]
+
+    public static func write(_ value: [User], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeUser.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [User] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [User]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeUser.read(from: &buf))
         }
         return seq
     }
@@ -7032,6 +9037,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_gatehouse_mobile_checksum_method_authclient_session_token() != 39640) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_gatehouse_mobile_checksum_method_authclient_admin() != 2891) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_gatehouse_mobile_checksum_method_authclient_core() != 62841) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -7054,6 +9062,69 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gatehouse_mobile_checksum_method_tokenstorage_save() != 2338) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_adminapi_ban_user() != 35598) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_adminapi_create_admin_role() != 29848) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_adminapi_create_user() != 49448) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_adminapi_delete_admin_role() != 54430) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_adminapi_get_admin_role() != 50515) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_adminapi_get_user() != 51414) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_adminapi_impersonate_user() != 9679) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_adminapi_list_admin_roles() != 62073) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_adminapi_list_audit_logs() != 30280) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_adminapi_list_user_sessions() != 52280) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_adminapi_list_users() != 24680) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_adminapi_remove_user() != 11444) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_adminapi_revoke_user_session() != 43639) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_adminapi_revoke_user_sessions() != 19875) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_adminapi_set_user_password() != 36532) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_adminapi_set_user_role() != 27584) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_adminapi_stop_impersonating() != 54188) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_adminapi_unban_user() != 58984) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_adminapi_update_admin_role() != 25124) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_adminapi_update_user() != 33311) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_adminapi_user_has_permission() != 42783) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gatehouse_mobile_checksum_method_coreapi_change_email() != 10797) {

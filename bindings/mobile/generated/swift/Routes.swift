@@ -201,4 +201,88 @@ extension AuthClient {
     public func passkeyUpdatePasskeyJson(bodyJson: String = "{}") async throws -> String {
         try await request(method: "POST", path: "/passkey/update-passkey", bodyJson: bodyJson, plugin: "passkey")
     }
+    /// Create a user (`POST /admin/create-user`). JSON in, JSON out.
+    public func createUserJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/admin/create-user", bodyJson: bodyJson, plugin: "admin")
+    }
+    /// Get a user (`GET /admin/get-user`). JSON in, JSON out.
+    public func getUserJson(query: String = "") async throws -> String {
+        try await request(method: "GET", path: query.isEmpty ? "/admin/get-user" : "/admin/get-user?\(query)", bodyJson: nil, plugin: "admin")
+    }
+    /// Update a user (`POST /admin/update-user`). JSON in, JSON out.
+    public func adminUpdateUserJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/admin/update-user", bodyJson: bodyJson, plugin: "admin")
+    }
+    /// List users (`GET /admin/list-users`). JSON in, JSON out.
+    public func listUsersJson(query: String = "") async throws -> String {
+        try await request(method: "GET", path: query.isEmpty ? "/admin/list-users" : "/admin/list-users?\(query)", bodyJson: nil, plugin: "admin")
+    }
+    /// List a user's sessions (`POST /admin/list-user-sessions`). JSON in, JSON out.
+    public func adminListUserSessionsJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/admin/list-user-sessions", bodyJson: bodyJson, plugin: "admin")
+    }
+    /// Set a user's role (`POST /admin/set-role`). JSON in, JSON out.
+    public func setUserRoleJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/admin/set-role", bodyJson: bodyJson, plugin: "admin")
+    }
+    /// Ban a user (`POST /admin/ban-user`). JSON in, JSON out.
+    public func banUserJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/admin/ban-user", bodyJson: bodyJson, plugin: "admin")
+    }
+    /// Lift a user's ban (`POST /admin/unban-user`). JSON in, JSON out.
+    public func unbanUserJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/admin/unban-user", bodyJson: bodyJson, plugin: "admin")
+    }
+    /// Impersonate a user (`POST /admin/impersonate-user`). JSON in, JSON out.
+    public func impersonateUserJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/admin/impersonate-user", bodyJson: bodyJson, plugin: "admin")
+    }
+    /// Stop impersonating (`POST /admin/stop-impersonating`). JSON in, JSON out.
+    public func stopImpersonatingJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/admin/stop-impersonating", bodyJson: bodyJson, plugin: "admin")
+    }
+    /// Revoke one session of any user (`POST /admin/revoke-user-session`). JSON in, JSON out.
+    public func revokeUserSessionJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/admin/revoke-user-session", bodyJson: bodyJson, plugin: "admin")
+    }
+    /// Revoke every session of a user (`POST /admin/revoke-user-sessions`). JSON in, JSON out.
+    public func revokeUserSessionsJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/admin/revoke-user-sessions", bodyJson: bodyJson, plugin: "admin")
+    }
+    /// Delete a user (`POST /admin/remove-user`). JSON in, JSON out.
+    public func removeUserJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/admin/remove-user", bodyJson: bodyJson, plugin: "admin")
+    }
+    /// Set a user's password (`POST /admin/set-user-password`). JSON in, JSON out.
+    public func setUserPasswordJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/admin/set-user-password", bodyJson: bodyJson, plugin: "admin")
+    }
+    /// Check the caller's permissions (`POST /admin/has-permission`). JSON in, JSON out.
+    public func userHasPermissionJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/admin/has-permission", bodyJson: bodyJson, plugin: "admin")
+    }
+    /// Create a role (`POST /admin/create-role`). JSON in, JSON out.
+    public func createAdminRoleJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/admin/create-role", bodyJson: bodyJson, plugin: "admin")
+    }
+    /// Change a role's permissions (`POST /admin/update-role`). JSON in, JSON out.
+    public func updateAdminRoleJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/admin/update-role", bodyJson: bodyJson, plugin: "admin")
+    }
+    /// Delete a role (`POST /admin/delete-role`). JSON in, JSON out.
+    public func deleteAdminRoleJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/admin/delete-role", bodyJson: bodyJson, plugin: "admin")
+    }
+    /// List roles (`GET /admin/list-roles`). JSON in, JSON out.
+    public func listAdminRolesJson(query: String = "") async throws -> String {
+        try await request(method: "GET", path: query.isEmpty ? "/admin/list-roles" : "/admin/list-roles?\(query)", bodyJson: nil, plugin: "admin")
+    }
+    /// Get a role (`GET /admin/get-role`). JSON in, JSON out.
+    public func getAdminRoleJson(query: String = "") async throws -> String {
+        try await request(method: "GET", path: query.isEmpty ? "/admin/get-role" : "/admin/get-role?\(query)", bodyJson: nil, plugin: "admin")
+    }
+    /// List the audit trail (`GET /admin/list-audit-logs`). JSON in, JSON out.
+    public func listAuditLogsJson(query: String = "") async throws -> String {
+        try await request(method: "GET", path: query.isEmpty ? "/admin/list-audit-logs" : "/admin/list-audit-logs?\(query)", bodyJson: nil, plugin: "admin")
+    }
 }

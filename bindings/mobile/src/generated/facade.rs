@@ -28,6 +28,77 @@ pub struct AccountDto {
 }
 
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct AdminRole {
+    #[serde(rename = "role")]
+    pub role: String,
+    #[serde(rename = "permission", with = "json_text")]
+    pub permission: String,
+    /// Defined in the configuration (or built in): not changeable over HTTP.
+    #[serde(rename = "builtIn")]
+    pub built_in: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct AdminUpdateUserBody {
+    #[serde(rename = "userId")]
+    pub user_id: String,
+    /// The fields to change (`name`, `email`, `emailVerified`, `image`,
+    /// `role`, `banned`, `banReason`, `banExpires`, and plugin user fields).
+    #[serde(rename = "data", with = "json_text")]
+    pub data: String,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct AuditEntry {
+    #[serde(rename = "id")]
+    pub id: String,
+    /// The signed-in user who acted; `null` for server-side calls and start-up.
+    #[serde(rename = "actorId", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub actor_id: Option<String>,
+    #[serde(rename = "action")]
+    pub action: String,
+    #[serde(rename = "targetType")]
+    pub target_type: String,
+    #[serde(rename = "targetId")]
+    pub target_id: String,
+    #[serde(rename = "organizationId", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub organization_id: Option<String>,
+    #[serde(rename = "ipAddress", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub ip_address: Option<String>,
+    #[serde(rename = "userAgent", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub user_agent: Option<String>,
+    #[serde(rename = "details", with = "json_text")]
+    pub details: String,
+    #[serde(rename = "createdAt")]
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct AuditLogPage {
+    #[serde(rename = "entries")]
+    pub entries: Vec<AuditEntry>,
+    #[serde(rename = "total")]
+    pub total: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct BanUserBody {
+    #[serde(rename = "userId")]
+    pub user_id: String,
+    #[serde(rename = "banReason", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub ban_reason: Option<String>,
+    /// Seconds until the ban lifts itself; none: the configured default, else permanent.
+    #[serde(rename = "banExpiresIn", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub ban_expires_in: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
 pub struct ChangeEmailBody {
     #[serde(rename = "newEmail")]
     pub new_email: String,
@@ -56,6 +127,25 @@ pub struct CheckOtpBody {
     pub type_: String,
     #[serde(rename = "otp")]
     pub otp: String,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct CreateUserBody {
+    #[serde(rename = "email")]
+    pub email: String,
+    /// Without one, the user has no password (links, codes or passkeys only).
+    #[serde(rename = "password", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub password: Option<String>,
+    #[serde(rename = "name")]
+    pub name: String,
+    #[serde(rename = "role", with = "json_text_opt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub role: Option<String>,
+    /// Extra user fields: `emailVerified`, `image`, `role`, `banned`, `banReason`, `banExpires`.
+    #[serde(rename = "data", with = "json_text_opt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub data: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
@@ -106,6 +196,20 @@ pub struct IsUsernameAvailableBody {
 pub struct IsUsernameAvailableResponse {
     #[serde(rename = "available")]
     pub available: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct ListUsersResponse {
+    #[serde(rename = "users")]
+    pub users: Vec<User>,
+    #[serde(rename = "total")]
+    pub total: i64,
+    #[serde(rename = "limit", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub limit: Option<i64>,
+    #[serde(rename = "offset", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub offset: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
@@ -181,6 +285,16 @@ pub struct PasskeyVerifyRegistrationBody {
 }
 
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct PermissionResult {
+    /// Always `null` (Better Auth's shape).
+    #[serde(rename = "error", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub error: Option<String>,
+    #[serde(rename = "success")]
+    pub success: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
 pub struct PluginInfo {
     /// Plugin id, Better Auth's plugin name in kebab-case.
     #[serde(rename = "id")]
@@ -236,6 +350,43 @@ pub struct RevokeSessionBody {
 }
 
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct RevokeUserSessionBody {
+    /// The session's token, or the handle `list-user-sessions` returned as its `token`.
+    #[serde(rename = "sessionToken")]
+    pub session_token: String,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct RoleBody {
+    /// 1 to 64 letters, digits, `-` or `_`.
+    #[serde(rename = "role")]
+    pub role: String,
+    /// `{resource: [actions]}` the role grants.
+    #[serde(rename = "permission", with = "json_text")]
+    pub permission: String,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct RoleNameBody {
+    #[serde(rename = "role")]
+    pub role: String,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct RoleResult {
+    #[serde(rename = "success")]
+    pub success: bool,
+    #[serde(rename = "role")]
+    pub role: AdminRole,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct RolesEnvelope {
+    #[serde(rename = "roles")]
+    pub roles: Vec<AdminRole>,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
 pub struct SendOtpBody {
     #[serde(rename = "email")]
     pub email: String,
@@ -276,6 +427,17 @@ pub struct Session {
     #[serde(rename = "userAgent", default, skip_serializing_if = "Option::is_none")]
     #[uniffi(default = None)]
     pub user_agent: Option<String>,
+    #[serde(rename = "impersonatedBy", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub impersonated_by: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct SessionAndUser {
+    #[serde(rename = "session")]
+    pub session: Session,
+    #[serde(rename = "user")]
+    pub user: User,
 }
 
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
@@ -287,9 +449,31 @@ pub struct SessionWithUser {
 }
 
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct SessionsEnvelope {
+    #[serde(rename = "sessions")]
+    pub sessions: Vec<Session>,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
 pub struct SetPasswordBody {
     #[serde(rename = "newPassword")]
     pub new_password: String,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct SetRoleBody {
+    #[serde(rename = "userId")]
+    pub user_id: String,
+    #[serde(rename = "role", with = "json_text")]
+    pub role: String,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct SetUserPasswordBody {
+    #[serde(rename = "newPassword")]
+    pub new_password: String,
+    #[serde(rename = "userId")]
+    pub user_id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
@@ -604,6 +788,50 @@ pub struct User {
     #[serde(rename = "twoFactorEnabled", default, skip_serializing_if = "Option::is_none")]
     #[uniffi(default = None)]
     pub two_factor_enabled: Option<bool>,
+    #[serde(rename = "role", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub role: Option<String>,
+    #[serde(rename = "banned", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub banned: Option<bool>,
+    #[serde(rename = "banReason", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub ban_reason: Option<String>,
+    #[serde(rename = "banExpires", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub ban_expires: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct UserEnvelope {
+    #[serde(rename = "user")]
+    pub user: User,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct UserHasPermissionBody {
+    /// `{resource: [actions]}`; every action must be granted by one of the roles.
+    #[serde(rename = "permissions", with = "json_text_opt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub permissions: Option<String>,
+    /// Deprecated spelling of `permissions` (Better Auth refuses it alone, so does this).
+    #[serde(rename = "permission", with = "json_text_opt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub permission: Option<String>,
+    /// Server-side only: over HTTP the answer is for the caller.
+    #[serde(rename = "userId", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub user_id: Option<String>,
+    /// Server-side only: over HTTP the answer is for the caller.
+    #[serde(rename = "role", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub role: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct UserIdBody {
+    #[serde(rename = "userId")]
+    pub user_id: String,
 }
 
 /// `verify-email`'s answer: `token` is a new session's when
@@ -632,6 +860,8 @@ pub struct VerifyEmailResponse {
 /// The server plugins this library has namespaces for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
 pub enum ClientPlugin {
+    /// `admin`.
+    Admin,
     /// `email-otp`.
     EmailOtp,
     /// `magic-link`.
@@ -648,6 +878,7 @@ impl ClientPlugin {
     /// The server's plugin id.
     pub fn id(self) -> &'static str {
         match self {
+            ClientPlugin::Admin => "admin",
             ClientPlugin::EmailOtp => "email-otp",
             ClientPlugin::MagicLink => "magic-link",
             ClientPlugin::Passkey => "passkey",
@@ -659,6 +890,13 @@ impl ClientPlugin {
 
 #[uniffi::export(async_runtime = "tokio")]
 impl AuthClient {
+    /// The `admin` plugin's operations; `PluginNotEnabled` unless the plugin
+    /// is registered here and enabled on the server.
+    pub async fn admin(self: Arc<Self>) -> Result<Arc<AdminApi>, AuthError> {
+        self.require_plugin("admin").await?;
+        Ok(Arc::new(AdminApi { client: self }))
+    }
+
     /// Every core operation.
     pub fn core(self: Arc<Self>) -> Arc<CoreApi> {
         Arc::new(CoreApi { client: self })
@@ -697,6 +935,142 @@ impl AuthClient {
     pub async fn username(self: Arc<Self>) -> Result<Arc<UsernameApi>, AuthError> {
         self.require_plugin("username").await?;
         Ok(Arc::new(UsernameApi { client: self }))
+    }
+
+}
+
+/// The operations of `admin`.
+#[derive(uniffi::Object)]
+pub struct AdminApi {
+    client: Arc<AuthClient>,
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl AdminApi {
+    /// Create a user (`POST /admin/create-user`).
+    pub async fn create_user(&self, body: CreateUserBody) -> Result<UserEnvelope, AuthError> {
+        let path = crate::with_query("/admin/create-user".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("admin")).await?)
+    }
+
+    /// Get a user (`GET /admin/get-user`).
+    pub async fn get_user(&self, id: String) -> Result<User, AuthError> {
+        let path = crate::with_query("/admin/get-user".to_string(), &[("id", Some(id.as_str()))]);
+        crate::decode(self.client.call("GET", &path, None, Some("admin")).await?)
+    }
+
+    /// Update a user (`POST /admin/update-user`).
+    pub async fn update_user(&self, body: AdminUpdateUserBody) -> Result<User, AuthError> {
+        let path = crate::with_query("/admin/update-user".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("admin")).await?)
+    }
+
+    /// List users (`GET /admin/list-users`).
+    pub async fn list_users(&self, search_value: Option<String>, search_field: Option<String>, search_operator: Option<String>, limit: Option<String>, offset: Option<String>, sort_by: Option<String>, sort_direction: Option<String>, filter_field: Option<String>, filter_value: Option<String>, filter_operator: Option<String>) -> Result<ListUsersResponse, AuthError> {
+        let path = crate::with_query("/admin/list-users".to_string(), &[("searchValue", search_value.as_deref()), ("searchField", search_field.as_deref()), ("searchOperator", search_operator.as_deref()), ("limit", limit.as_deref()), ("offset", offset.as_deref()), ("sortBy", sort_by.as_deref()), ("sortDirection", sort_direction.as_deref()), ("filterField", filter_field.as_deref()), ("filterValue", filter_value.as_deref()), ("filterOperator", filter_operator.as_deref())]);
+        crate::decode(self.client.call("GET", &path, None, Some("admin")).await?)
+    }
+
+    /// List a user's sessions (`POST /admin/list-user-sessions`).
+    pub async fn list_user_sessions(&self, body: UserIdBody) -> Result<SessionsEnvelope, AuthError> {
+        let path = crate::with_query("/admin/list-user-sessions".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("admin")).await?)
+    }
+
+    /// Set a user's role (`POST /admin/set-role`).
+    pub async fn set_user_role(&self, body: SetRoleBody) -> Result<UserEnvelope, AuthError> {
+        let path = crate::with_query("/admin/set-role".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("admin")).await?)
+    }
+
+    /// Ban a user (`POST /admin/ban-user`).
+    pub async fn ban_user(&self, body: BanUserBody) -> Result<UserEnvelope, AuthError> {
+        let path = crate::with_query("/admin/ban-user".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("admin")).await?)
+    }
+
+    /// Lift a user's ban (`POST /admin/unban-user`).
+    pub async fn unban_user(&self, body: UserIdBody) -> Result<UserEnvelope, AuthError> {
+        let path = crate::with_query("/admin/unban-user".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("admin")).await?)
+    }
+
+    /// Impersonate a user (`POST /admin/impersonate-user`).
+    pub async fn impersonate_user(&self, body: UserIdBody) -> Result<SessionAndUser, AuthError> {
+        let path = crate::with_query("/admin/impersonate-user".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("admin")).await?)
+    }
+
+    /// Stop impersonating (`POST /admin/stop-impersonating`).
+    pub async fn stop_impersonating(&self) -> Result<SessionAndUser, AuthError> {
+        let path = crate::with_query("/admin/stop-impersonating".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, None, Some("admin")).await?)
+    }
+
+    /// Revoke one session of any user (`POST /admin/revoke-user-session`).
+    pub async fn revoke_user_session(&self, body: RevokeUserSessionBody) -> Result<SuccessResponse, AuthError> {
+        let path = crate::with_query("/admin/revoke-user-session".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("admin")).await?)
+    }
+
+    /// Revoke every session of a user (`POST /admin/revoke-user-sessions`).
+    pub async fn revoke_user_sessions(&self, body: UserIdBody) -> Result<SuccessResponse, AuthError> {
+        let path = crate::with_query("/admin/revoke-user-sessions".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("admin")).await?)
+    }
+
+    /// Delete a user (`POST /admin/remove-user`).
+    pub async fn remove_user(&self, body: UserIdBody) -> Result<SuccessResponse, AuthError> {
+        let path = crate::with_query("/admin/remove-user".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("admin")).await?)
+    }
+
+    /// Set a user's password (`POST /admin/set-user-password`).
+    pub async fn set_user_password(&self, body: SetUserPasswordBody) -> Result<StatusResponse, AuthError> {
+        let path = crate::with_query("/admin/set-user-password".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("admin")).await?)
+    }
+
+    /// Check the caller's permissions (`POST /admin/has-permission`).
+    pub async fn user_has_permission(&self, body: Option<UserHasPermissionBody>) -> Result<PermissionResult, AuthError> {
+        let path = crate::with_query("/admin/has-permission".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&body.map(|b| serde_json::to_value(b).unwrap_or_default()).unwrap_or_else(|| serde_json::json!({}))), Some("admin")).await?)
+    }
+
+    /// Create a role (`POST /admin/create-role`).
+    pub async fn create_admin_role(&self, body: RoleBody) -> Result<RoleResult, AuthError> {
+        let path = crate::with_query("/admin/create-role".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("admin")).await?)
+    }
+
+    /// Change a role's permissions (`POST /admin/update-role`).
+    pub async fn update_admin_role(&self, body: RoleBody) -> Result<RoleResult, AuthError> {
+        let path = crate::with_query("/admin/update-role".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("admin")).await?)
+    }
+
+    /// Delete a role (`POST /admin/delete-role`).
+    pub async fn delete_admin_role(&self, body: RoleNameBody) -> Result<SuccessResponse, AuthError> {
+        let path = crate::with_query("/admin/delete-role".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("admin")).await?)
+    }
+
+    /// List roles (`GET /admin/list-roles`).
+    pub async fn list_admin_roles(&self) -> Result<RolesEnvelope, AuthError> {
+        let path = crate::with_query("/admin/list-roles".to_string(), &[]);
+        crate::decode(self.client.call("GET", &path, None, Some("admin")).await?)
+    }
+
+    /// Get a role (`GET /admin/get-role`).
+    pub async fn get_admin_role(&self, role: String) -> Result<AdminRole, AuthError> {
+        let path = crate::with_query("/admin/get-role".to_string(), &[("role", Some(role.as_str()))]);
+        crate::decode(self.client.call("GET", &path, None, Some("admin")).await?)
+    }
+
+    /// List the audit trail (`GET /admin/list-audit-logs`).
+    pub async fn list_audit_logs(&self, actor_id: Option<String>, target_id: Option<String>, organization_id: Option<String>, action: Option<String>, limit: Option<String>, offset: Option<String>) -> Result<AuditLogPage, AuthError> {
+        let path = crate::with_query("/admin/list-audit-logs".to_string(), &[("actorId", actor_id.as_deref()), ("targetId", target_id.as_deref()), ("organizationId", organization_id.as_deref()), ("action", action.as_deref()), ("limit", limit.as_deref()), ("offset", offset.as_deref())]);
+        crate::decode(self.client.call("GET", &path, None, Some("admin")).await?)
     }
 
 }

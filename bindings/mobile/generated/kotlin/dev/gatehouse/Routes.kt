@@ -200,3 +200,87 @@ suspend fun AuthClient.`passkeyDeletePasskeyJson`(bodyJson: String = "{}"): Stri
 /** Rename one of the caller's passkeys (`POST /passkey/update-passkey`). JSON in, JSON out. */
 suspend fun AuthClient.`passkeyUpdatePasskeyJson`(bodyJson: String = "{}"): String =
     request("POST", "/passkey/update-passkey", bodyJson, "passkey")
+
+/** Create a user (`POST /admin/create-user`). JSON in, JSON out. */
+suspend fun AuthClient.`createUserJson`(bodyJson: String = "{}"): String =
+    request("POST", "/admin/create-user", bodyJson, "admin")
+
+/** Get a user (`GET /admin/get-user`). JSON in, JSON out. */
+suspend fun AuthClient.`getUserJson`(query: String = ""): String =
+    request("GET", if (query.isEmpty()) "/admin/get-user" else "/admin/get-user?$query", null, "admin")
+
+/** Update a user (`POST /admin/update-user`). JSON in, JSON out. */
+suspend fun AuthClient.`adminUpdateUserJson`(bodyJson: String = "{}"): String =
+    request("POST", "/admin/update-user", bodyJson, "admin")
+
+/** List users (`GET /admin/list-users`). JSON in, JSON out. */
+suspend fun AuthClient.`listUsersJson`(query: String = ""): String =
+    request("GET", if (query.isEmpty()) "/admin/list-users" else "/admin/list-users?$query", null, "admin")
+
+/** List a user's sessions (`POST /admin/list-user-sessions`). JSON in, JSON out. */
+suspend fun AuthClient.`adminListUserSessionsJson`(bodyJson: String = "{}"): String =
+    request("POST", "/admin/list-user-sessions", bodyJson, "admin")
+
+/** Set a user's role (`POST /admin/set-role`). JSON in, JSON out. */
+suspend fun AuthClient.`setUserRoleJson`(bodyJson: String = "{}"): String =
+    request("POST", "/admin/set-role", bodyJson, "admin")
+
+/** Ban a user (`POST /admin/ban-user`). JSON in, JSON out. */
+suspend fun AuthClient.`banUserJson`(bodyJson: String = "{}"): String =
+    request("POST", "/admin/ban-user", bodyJson, "admin")
+
+/** Lift a user's ban (`POST /admin/unban-user`). JSON in, JSON out. */
+suspend fun AuthClient.`unbanUserJson`(bodyJson: String = "{}"): String =
+    request("POST", "/admin/unban-user", bodyJson, "admin")
+
+/** Impersonate a user (`POST /admin/impersonate-user`). JSON in, JSON out. */
+suspend fun AuthClient.`impersonateUserJson`(bodyJson: String = "{}"): String =
+    request("POST", "/admin/impersonate-user", bodyJson, "admin")
+
+/** Stop impersonating (`POST /admin/stop-impersonating`). JSON in, JSON out. */
+suspend fun AuthClient.`stopImpersonatingJson`(bodyJson: String = "{}"): String =
+    request("POST", "/admin/stop-impersonating", bodyJson, "admin")
+
+/** Revoke one session of any user (`POST /admin/revoke-user-session`). JSON in, JSON out. */
+suspend fun AuthClient.`revokeUserSessionJson`(bodyJson: String = "{}"): String =
+    request("POST", "/admin/revoke-user-session", bodyJson, "admin")
+
+/** Revoke every session of a user (`POST /admin/revoke-user-sessions`). JSON in, JSON out. */
+suspend fun AuthClient.`revokeUserSessionsJson`(bodyJson: String = "{}"): String =
+    request("POST", "/admin/revoke-user-sessions", bodyJson, "admin")
+
+/** Delete a user (`POST /admin/remove-user`). JSON in, JSON out. */
+suspend fun AuthClient.`removeUserJson`(bodyJson: String = "{}"): String =
+    request("POST", "/admin/remove-user", bodyJson, "admin")
+
+/** Set a user's password (`POST /admin/set-user-password`). JSON in, JSON out. */
+suspend fun AuthClient.`setUserPasswordJson`(bodyJson: String = "{}"): String =
+    request("POST", "/admin/set-user-password", bodyJson, "admin")
+
+/** Check the caller's permissions (`POST /admin/has-permission`). JSON in, JSON out. */
+suspend fun AuthClient.`userHasPermissionJson`(bodyJson: String = "{}"): String =
+    request("POST", "/admin/has-permission", bodyJson, "admin")
+
+/** Create a role (`POST /admin/create-role`). JSON in, JSON out. */
+suspend fun AuthClient.`createAdminRoleJson`(bodyJson: String = "{}"): String =
+    request("POST", "/admin/create-role", bodyJson, "admin")
+
+/** Change a role's permissions (`POST /admin/update-role`). JSON in, JSON out. */
+suspend fun AuthClient.`updateAdminRoleJson`(bodyJson: String = "{}"): String =
+    request("POST", "/admin/update-role", bodyJson, "admin")
+
+/** Delete a role (`POST /admin/delete-role`). JSON in, JSON out. */
+suspend fun AuthClient.`deleteAdminRoleJson`(bodyJson: String = "{}"): String =
+    request("POST", "/admin/delete-role", bodyJson, "admin")
+
+/** List roles (`GET /admin/list-roles`). JSON in, JSON out. */
+suspend fun AuthClient.`listAdminRolesJson`(query: String = ""): String =
+    request("GET", if (query.isEmpty()) "/admin/list-roles" else "/admin/list-roles?$query", null, "admin")
+
+/** Get a role (`GET /admin/get-role`). JSON in, JSON out. */
+suspend fun AuthClient.`getAdminRoleJson`(query: String = ""): String =
+    request("GET", if (query.isEmpty()) "/admin/get-role" else "/admin/get-role?$query", null, "admin")
+
+/** List the audit trail (`GET /admin/list-audit-logs`). JSON in, JSON out. */
+suspend fun AuthClient.`listAuditLogsJson`(query: String = ""): String =
+    request("GET", if (query.isEmpty()) "/admin/list-audit-logs" else "/admin/list-audit-logs?$query", null, "admin")

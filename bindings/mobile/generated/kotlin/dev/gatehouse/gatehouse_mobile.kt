@@ -714,6 +714,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_authclient_session_token(
     ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_authclient_admin(
+    ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_authclient_core(
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_authclient_email_otp(
@@ -729,6 +731,48 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_gatehouse_mobile_checksum_method_tokenstorage_load(
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_tokenstorage_save(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_adminapi_ban_user(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_adminapi_create_admin_role(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_adminapi_create_user(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_adminapi_delete_admin_role(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_adminapi_get_admin_role(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_adminapi_get_user(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_adminapi_impersonate_user(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_adminapi_list_admin_roles(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_adminapi_list_audit_logs(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_adminapi_list_user_sessions(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_adminapi_list_users(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_adminapi_remove_user(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_adminapi_revoke_user_session(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_adminapi_revoke_user_sessions(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_adminapi_set_user_password(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_adminapi_set_user_role(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_adminapi_stop_impersonating(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_adminapi_unban_user(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_adminapi_update_admin_role(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_adminapi_update_user(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_adminapi_user_has_permission(
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_coreapi_change_email(
     ): Int
@@ -867,6 +911,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_gatehouse_mobile_fn_method_authclient_session_token(`ptr`: Long,
     ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_authclient_admin(`ptr`: Long,
+    ): Long
     external fun uniffi_gatehouse_mobile_fn_method_authclient_core(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_gatehouse_mobile_fn_method_authclient_email_otp(`ptr`: Long,
@@ -889,6 +935,52 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_gatehouse_mobile_fn_method_tokenstorage_save(`ptr`: Long,`token`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_gatehouse_mobile_fn_clone_adminapi(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_free_adminapi(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_gatehouse_mobile_fn_method_adminapi_ban_user(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_adminapi_create_admin_role(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_adminapi_create_user(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_adminapi_delete_admin_role(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_adminapi_get_admin_role(`ptr`: Long,`role`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_adminapi_get_user(`ptr`: Long,`id`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_adminapi_impersonate_user(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_adminapi_list_admin_roles(`ptr`: Long,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_adminapi_list_audit_logs(`ptr`: Long,`actorId`: RustBuffer.ByValue,`targetId`: RustBuffer.ByValue,`organizationId`: RustBuffer.ByValue,`action`: RustBuffer.ByValue,`limit`: RustBuffer.ByValue,`offset`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_adminapi_list_user_sessions(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_adminapi_list_users(`ptr`: Long,`searchValue`: RustBuffer.ByValue,`searchField`: RustBuffer.ByValue,`searchOperator`: RustBuffer.ByValue,`limit`: RustBuffer.ByValue,`offset`: RustBuffer.ByValue,`sortBy`: RustBuffer.ByValue,`sortDirection`: RustBuffer.ByValue,`filterField`: RustBuffer.ByValue,`filterValue`: RustBuffer.ByValue,`filterOperator`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_adminapi_remove_user(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_adminapi_revoke_user_session(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_adminapi_revoke_user_sessions(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_adminapi_set_user_password(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_adminapi_set_user_role(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_adminapi_stop_impersonating(`ptr`: Long,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_adminapi_unban_user(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_adminapi_update_admin_role(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_adminapi_update_user(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_adminapi_user_has_permission(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_gatehouse_mobile_fn_clone_coreapi(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_gatehouse_mobile_fn_free_coreapi(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1138,6 +1230,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_gatehouse_mobile_checksum_method_authclient_session_token() and 0xFFFF) != 39640) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_authclient_admin() and 0xFFFF) != 2891) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_authclient_core() and 0xFFFF) != 62841) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1160,6 +1255,69 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_tokenstorage_save() and 0xFFFF) != 2338) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_adminapi_ban_user() and 0xFFFF) != 35598) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_adminapi_create_admin_role() and 0xFFFF) != 29848) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_adminapi_create_user() and 0xFFFF) != 49448) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_adminapi_delete_admin_role() and 0xFFFF) != 54430) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_adminapi_get_admin_role() and 0xFFFF) != 50515) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_adminapi_get_user() and 0xFFFF) != 51414) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_adminapi_impersonate_user() and 0xFFFF) != 9679) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_adminapi_list_admin_roles() and 0xFFFF) != 62073) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_adminapi_list_audit_logs() and 0xFFFF) != 30280) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_adminapi_list_user_sessions() and 0xFFFF) != 52280) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_adminapi_list_users() and 0xFFFF) != 24680) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_adminapi_remove_user() and 0xFFFF) != 11444) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_adminapi_revoke_user_session() and 0xFFFF) != 43639) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_adminapi_revoke_user_sessions() and 0xFFFF) != 19875) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_adminapi_set_user_password() and 0xFFFF) != 36532) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_adminapi_set_user_role() and 0xFFFF) != 27584) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_adminapi_stop_impersonating() and 0xFFFF) != 54188) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_adminapi_unban_user() and 0xFFFF) != 58984) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_adminapi_update_admin_role() and 0xFFFF) != 25124) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_adminapi_update_user() and 0xFFFF) != 33311) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_adminapi_user_has_permission() and 0xFFFF) != 42783) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_change_email() and 0xFFFF) != 10797) {
@@ -1773,6 +1931,894 @@ public object FfiConverterString: FfiConverter<String, RustBuffer.ByValue> {
 
 
 /**
+ * The operations of `admin`.
+ */
+public interface AdminApiInterface {
+    
+    /**
+     * Ban a user (`POST /admin/ban-user`).
+     */
+    suspend fun `banUser`(`body`: BanUserBody): UserEnvelope
+    
+    /**
+     * Create a role (`POST /admin/create-role`).
+     */
+    suspend fun `createAdminRole`(`body`: RoleBody): RoleResult
+    
+    /**
+     * Create a user (`POST /admin/create-user`).
+     */
+    suspend fun `createUser`(`body`: CreateUserBody): UserEnvelope
+    
+    /**
+     * Delete a role (`POST /admin/delete-role`).
+     */
+    suspend fun `deleteAdminRole`(`body`: RoleNameBody): SuccessResponse
+    
+    /**
+     * Get a role (`GET /admin/get-role`).
+     */
+    suspend fun `getAdminRole`(`role`: kotlin.String): AdminRole
+    
+    /**
+     * Get a user (`GET /admin/get-user`).
+     */
+    suspend fun `getUser`(`id`: kotlin.String): User
+    
+    /**
+     * Impersonate a user (`POST /admin/impersonate-user`).
+     */
+    suspend fun `impersonateUser`(`body`: UserIdBody): SessionAndUser
+    
+    /**
+     * List roles (`GET /admin/list-roles`).
+     */
+    suspend fun `listAdminRoles`(): RolesEnvelope
+    
+    /**
+     * List the audit trail (`GET /admin/list-audit-logs`).
+     */
+    suspend fun `listAuditLogs`(`actorId`: kotlin.String?, `targetId`: kotlin.String?, `organizationId`: kotlin.String?, `action`: kotlin.String?, `limit`: kotlin.String?, `offset`: kotlin.String?): AuditLogPage
+    
+    /**
+     * List a user's sessions (`POST /admin/list-user-sessions`).
+     */
+    suspend fun `listUserSessions`(`body`: UserIdBody): SessionsEnvelope
+    
+    /**
+     * List users (`GET /admin/list-users`).
+     */
+    suspend fun `listUsers`(`searchValue`: kotlin.String?, `searchField`: kotlin.String?, `searchOperator`: kotlin.String?, `limit`: kotlin.String?, `offset`: kotlin.String?, `sortBy`: kotlin.String?, `sortDirection`: kotlin.String?, `filterField`: kotlin.String?, `filterValue`: kotlin.String?, `filterOperator`: kotlin.String?): ListUsersResponse
+    
+    /**
+     * Delete a user (`POST /admin/remove-user`).
+     */
+    suspend fun `removeUser`(`body`: UserIdBody): SuccessResponse
+    
+    /**
+     * Revoke one session of any user (`POST /admin/revoke-user-session`).
+     */
+    suspend fun `revokeUserSession`(`body`: RevokeUserSessionBody): SuccessResponse
+    
+    /**
+     * Revoke every session of a user (`POST /admin/revoke-user-sessions`).
+     */
+    suspend fun `revokeUserSessions`(`body`: UserIdBody): SuccessResponse
+    
+    /**
+     * Set a user's password (`POST /admin/set-user-password`).
+     */
+    suspend fun `setUserPassword`(`body`: SetUserPasswordBody): StatusResponse
+    
+    /**
+     * Set a user's role (`POST /admin/set-role`).
+     */
+    suspend fun `setUserRole`(`body`: SetRoleBody): UserEnvelope
+    
+    /**
+     * Stop impersonating (`POST /admin/stop-impersonating`).
+     */
+    suspend fun `stopImpersonating`(): SessionAndUser
+    
+    /**
+     * Lift a user's ban (`POST /admin/unban-user`).
+     */
+    suspend fun `unbanUser`(`body`: UserIdBody): UserEnvelope
+    
+    /**
+     * Change a role's permissions (`POST /admin/update-role`).
+     */
+    suspend fun `updateAdminRole`(`body`: RoleBody): RoleResult
+    
+    /**
+     * Update a user (`POST /admin/update-user`).
+     */
+    suspend fun `updateUser`(`body`: AdminUpdateUserBody): User
+    
+    /**
+     * Check the caller's permissions (`POST /admin/has-permission`).
+     */
+    suspend fun `userHasPermission`(`body`: UserHasPermissionBody?): PermissionResult
+    
+    companion object
+}
+
+/**
+ * The operations of `admin`.
+ */
+open class AdminApi: Disposable, AutoCloseable, AdminApiInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_gatehouse_mobile_fn_free_adminapi(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_clone_adminapi(handle, status)
+        }
+    }
+
+    
+    /**
+     * Ban a user (`POST /admin/ban-user`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `banUser`(`body`: BanUserBody) : UserEnvelope {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_adminapi_ban_user(
+                uniffiHandle,
+                
+        FfiConverterTypeBanUserBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeUserEnvelope.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Create a role (`POST /admin/create-role`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `createAdminRole`(`body`: RoleBody) : RoleResult {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_adminapi_create_admin_role(
+                uniffiHandle,
+                
+        FfiConverterTypeRoleBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeRoleResult.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Create a user (`POST /admin/create-user`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `createUser`(`body`: CreateUserBody) : UserEnvelope {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_adminapi_create_user(
+                uniffiHandle,
+                
+        FfiConverterTypeCreateUserBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeUserEnvelope.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Delete a role (`POST /admin/delete-role`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `deleteAdminRole`(`body`: RoleNameBody) : SuccessResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_adminapi_delete_admin_role(
+                uniffiHandle,
+                
+        FfiConverterTypeRoleNameBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSuccessResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Get a role (`GET /admin/get-role`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `getAdminRole`(`role`: kotlin.String) : AdminRole {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_adminapi_get_admin_role(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`role`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeAdminRole.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Get a user (`GET /admin/get-user`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `getUser`(`id`: kotlin.String) : User {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_adminapi_get_user(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`id`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeUser.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Impersonate a user (`POST /admin/impersonate-user`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `impersonateUser`(`body`: UserIdBody) : SessionAndUser {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_adminapi_impersonate_user(
+                uniffiHandle,
+                
+        FfiConverterTypeUserIdBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSessionAndUser.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * List roles (`GET /admin/list-roles`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `listAdminRoles`() : RolesEnvelope {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_adminapi_list_admin_roles(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeRolesEnvelope.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * List the audit trail (`GET /admin/list-audit-logs`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `listAuditLogs`(`actorId`: kotlin.String?, `targetId`: kotlin.String?, `organizationId`: kotlin.String?, `action`: kotlin.String?, `limit`: kotlin.String?, `offset`: kotlin.String?) : AuditLogPage {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_adminapi_list_audit_logs(
+                uniffiHandle,
+                
+        FfiConverterOptionalString.lower(`actorId`),
+        FfiConverterOptionalString.lower(`targetId`),
+        FfiConverterOptionalString.lower(`organizationId`),
+        FfiConverterOptionalString.lower(`action`),
+        FfiConverterOptionalString.lower(`limit`),
+        FfiConverterOptionalString.lower(`offset`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeAuditLogPage.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * List a user's sessions (`POST /admin/list-user-sessions`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `listUserSessions`(`body`: UserIdBody) : SessionsEnvelope {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_adminapi_list_user_sessions(
+                uniffiHandle,
+                
+        FfiConverterTypeUserIdBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSessionsEnvelope.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * List users (`GET /admin/list-users`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `listUsers`(`searchValue`: kotlin.String?, `searchField`: kotlin.String?, `searchOperator`: kotlin.String?, `limit`: kotlin.String?, `offset`: kotlin.String?, `sortBy`: kotlin.String?, `sortDirection`: kotlin.String?, `filterField`: kotlin.String?, `filterValue`: kotlin.String?, `filterOperator`: kotlin.String?) : ListUsersResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_adminapi_list_users(
+                uniffiHandle,
+                
+        FfiConverterOptionalString.lower(`searchValue`),
+        FfiConverterOptionalString.lower(`searchField`),
+        FfiConverterOptionalString.lower(`searchOperator`),
+        FfiConverterOptionalString.lower(`limit`),
+        FfiConverterOptionalString.lower(`offset`),
+        FfiConverterOptionalString.lower(`sortBy`),
+        FfiConverterOptionalString.lower(`sortDirection`),
+        FfiConverterOptionalString.lower(`filterField`),
+        FfiConverterOptionalString.lower(`filterValue`),
+        FfiConverterOptionalString.lower(`filterOperator`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeListUsersResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Delete a user (`POST /admin/remove-user`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `removeUser`(`body`: UserIdBody) : SuccessResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_adminapi_remove_user(
+                uniffiHandle,
+                
+        FfiConverterTypeUserIdBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSuccessResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Revoke one session of any user (`POST /admin/revoke-user-session`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `revokeUserSession`(`body`: RevokeUserSessionBody) : SuccessResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_adminapi_revoke_user_session(
+                uniffiHandle,
+                
+        FfiConverterTypeRevokeUserSessionBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSuccessResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Revoke every session of a user (`POST /admin/revoke-user-sessions`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `revokeUserSessions`(`body`: UserIdBody) : SuccessResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_adminapi_revoke_user_sessions(
+                uniffiHandle,
+                
+        FfiConverterTypeUserIdBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSuccessResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Set a user's password (`POST /admin/set-user-password`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `setUserPassword`(`body`: SetUserPasswordBody) : StatusResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_adminapi_set_user_password(
+                uniffiHandle,
+                
+        FfiConverterTypeSetUserPasswordBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeStatusResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Set a user's role (`POST /admin/set-role`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `setUserRole`(`body`: SetRoleBody) : UserEnvelope {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_adminapi_set_user_role(
+                uniffiHandle,
+                
+        FfiConverterTypeSetRoleBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeUserEnvelope.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Stop impersonating (`POST /admin/stop-impersonating`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `stopImpersonating`() : SessionAndUser {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_adminapi_stop_impersonating(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSessionAndUser.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Lift a user's ban (`POST /admin/unban-user`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `unbanUser`(`body`: UserIdBody) : UserEnvelope {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_adminapi_unban_user(
+                uniffiHandle,
+                
+        FfiConverterTypeUserIdBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeUserEnvelope.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Change a role's permissions (`POST /admin/update-role`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `updateAdminRole`(`body`: RoleBody) : RoleResult {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_adminapi_update_admin_role(
+                uniffiHandle,
+                
+        FfiConverterTypeRoleBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeRoleResult.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Update a user (`POST /admin/update-user`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `updateUser`(`body`: AdminUpdateUserBody) : User {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_adminapi_update_user(
+                uniffiHandle,
+                
+        FfiConverterTypeAdminUpdateUserBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeUser.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Check the caller's permissions (`POST /admin/has-permission`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `userHasPermission`(`body`: UserHasPermissionBody?) : PermissionResult {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_adminapi_user_has_permission(
+                uniffiHandle,
+                
+        FfiConverterOptionalTypeUserHasPermissionBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypePermissionResult.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAdminApi: FfiConverter<AdminApi, Long> {
+    override fun lower(value: AdminApi): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): AdminApi {
+        return AdminApi(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): AdminApi {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: AdminApi) = 8UL
+
+    override fun write(value: AdminApi, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * A client for one server. Connects on first use, checking that the server
  * has every registered plugin; a failed connection (server down, offline)
  * is not kept: the next call tries again.
@@ -1791,6 +2837,12 @@ public interface AuthClientInterface {
      * The stored session token (`token.signature`), if signed in.
      */
     suspend fun `sessionToken`(): kotlin.String?
+    
+    /**
+     * The `admin` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
+     */
+    suspend fun `admin`(): AdminApi
     
     /**
      * Every core operation.
@@ -2001,6 +3053,31 @@ open class AuthClient: Disposable, AutoCloseable, AuthClientInterface
         { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
         // lift function
         { FfiConverterOptionalString.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The `admin` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `admin`() : AdminApi {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_authclient_admin(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_u64(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_u64(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_u64(future) },
+        // lift function
+        { FfiConverterTypeAdminApi.lift(it) },
         // Error FFI converter
         AuthException.ErrorHandler,
     )
@@ -5599,6 +6676,259 @@ public object FfiConverterTypeAccountDto: FfiConverterRustBuffer<AccountDto> {
 
 
 
+data class AdminRole (
+    var `role`: kotlin.String
+    , 
+    var `permission`: kotlin.String
+    , 
+    /**
+     * Defined in the configuration (or built in): not changeable over HTTP.
+     */
+    var `builtIn`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAdminRole: FfiConverterRustBuffer<AdminRole> {
+    override fun read(buf: ByteBuffer): AdminRole {
+        return AdminRole(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: AdminRole) = (
+            FfiConverterString.allocationSize(value.`role`) +
+            FfiConverterString.allocationSize(value.`permission`) +
+            FfiConverterBoolean.allocationSize(value.`builtIn`)
+    )
+
+    override fun write(value: AdminRole, buf: ByteBuffer) {
+            FfiConverterString.write(value.`role`, buf)
+            FfiConverterString.write(value.`permission`, buf)
+            FfiConverterBoolean.write(value.`builtIn`, buf)
+    }
+}
+
+
+
+data class AdminUpdateUserBody (
+    var `userId`: kotlin.String
+    , 
+    /**
+     * The fields to change (`name`, `email`, `emailVerified`, `image`,
+     * `role`, `banned`, `banReason`, `banExpires`, and plugin user fields).
+     */
+    var `data`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAdminUpdateUserBody: FfiConverterRustBuffer<AdminUpdateUserBody> {
+    override fun read(buf: ByteBuffer): AdminUpdateUserBody {
+        return AdminUpdateUserBody(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: AdminUpdateUserBody) = (
+            FfiConverterString.allocationSize(value.`userId`) +
+            FfiConverterString.allocationSize(value.`data`)
+    )
+
+    override fun write(value: AdminUpdateUserBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`userId`, buf)
+            FfiConverterString.write(value.`data`, buf)
+    }
+}
+
+
+
+data class AuditEntry (
+    var `id`: kotlin.String
+    , 
+    /**
+     * The signed-in user who acted; `null` for server-side calls and start-up.
+     */
+    var `actorId`: kotlin.String? = null 
+    , 
+    var `action`: kotlin.String
+    , 
+    var `targetType`: kotlin.String
+    , 
+    var `targetId`: kotlin.String
+    , 
+    var `organizationId`: kotlin.String? = null 
+    , 
+    var `ipAddress`: kotlin.String? = null 
+    , 
+    var `userAgent`: kotlin.String? = null 
+    , 
+    var `details`: kotlin.String
+    , 
+    var `createdAt`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAuditEntry: FfiConverterRustBuffer<AuditEntry> {
+    override fun read(buf: ByteBuffer): AuditEntry {
+        return AuditEntry(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: AuditEntry) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterOptionalString.allocationSize(value.`actorId`) +
+            FfiConverterString.allocationSize(value.`action`) +
+            FfiConverterString.allocationSize(value.`targetType`) +
+            FfiConverterString.allocationSize(value.`targetId`) +
+            FfiConverterOptionalString.allocationSize(value.`organizationId`) +
+            FfiConverterOptionalString.allocationSize(value.`ipAddress`) +
+            FfiConverterOptionalString.allocationSize(value.`userAgent`) +
+            FfiConverterString.allocationSize(value.`details`) +
+            FfiConverterString.allocationSize(value.`createdAt`)
+    )
+
+    override fun write(value: AuditEntry, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterOptionalString.write(value.`actorId`, buf)
+            FfiConverterString.write(value.`action`, buf)
+            FfiConverterString.write(value.`targetType`, buf)
+            FfiConverterString.write(value.`targetId`, buf)
+            FfiConverterOptionalString.write(value.`organizationId`, buf)
+            FfiConverterOptionalString.write(value.`ipAddress`, buf)
+            FfiConverterOptionalString.write(value.`userAgent`, buf)
+            FfiConverterString.write(value.`details`, buf)
+            FfiConverterString.write(value.`createdAt`, buf)
+    }
+}
+
+
+
+data class AuditLogPage (
+    var `entries`: List<AuditEntry>
+    , 
+    var `total`: kotlin.Long
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAuditLogPage: FfiConverterRustBuffer<AuditLogPage> {
+    override fun read(buf: ByteBuffer): AuditLogPage {
+        return AuditLogPage(
+            FfiConverterSequenceTypeAuditEntry.read(buf),
+            FfiConverterLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: AuditLogPage) = (
+            FfiConverterSequenceTypeAuditEntry.allocationSize(value.`entries`) +
+            FfiConverterLong.allocationSize(value.`total`)
+    )
+
+    override fun write(value: AuditLogPage, buf: ByteBuffer) {
+            FfiConverterSequenceTypeAuditEntry.write(value.`entries`, buf)
+            FfiConverterLong.write(value.`total`, buf)
+    }
+}
+
+
+
+data class BanUserBody (
+    var `userId`: kotlin.String
+    , 
+    var `banReason`: kotlin.String? = null 
+    , 
+    /**
+     * Seconds until the ban lifts itself; none: the configured default, else permanent.
+     */
+    var `banExpiresIn`: kotlin.Long? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeBanUserBody: FfiConverterRustBuffer<BanUserBody> {
+    override fun read(buf: ByteBuffer): BanUserBody {
+        return BanUserBody(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: BanUserBody) = (
+            FfiConverterString.allocationSize(value.`userId`) +
+            FfiConverterOptionalString.allocationSize(value.`banReason`) +
+            FfiConverterOptionalLong.allocationSize(value.`banExpiresIn`)
+    )
+
+    override fun write(value: BanUserBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`userId`, buf)
+            FfiConverterOptionalString.write(value.`banReason`, buf)
+            FfiConverterOptionalLong.write(value.`banExpiresIn`, buf)
+    }
+}
+
+
+
 data class ChangeEmailBody (
     var `newEmail`: kotlin.String
     , 
@@ -5721,6 +7051,65 @@ public object FfiConverterTypeCheckOtpBody: FfiConverterRustBuffer<CheckOtpBody>
             FfiConverterString.write(value.`email`, buf)
             FfiConverterString.write(value.`type`, buf)
             FfiConverterString.write(value.`otp`, buf)
+    }
+}
+
+
+
+data class CreateUserBody (
+    var `email`: kotlin.String
+    , 
+    /**
+     * Without one, the user has no password (links, codes or passkeys only).
+     */
+    var `password`: kotlin.String? = null 
+    , 
+    var `name`: kotlin.String
+    , 
+    var `role`: kotlin.String? = null 
+    , 
+    /**
+     * Extra user fields: `emailVerified`, `image`, `role`, `banned`, `banReason`, `banExpires`.
+     */
+    var `data`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCreateUserBody: FfiConverterRustBuffer<CreateUserBody> {
+    override fun read(buf: ByteBuffer): CreateUserBody {
+        return CreateUserBody(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: CreateUserBody) = (
+            FfiConverterString.allocationSize(value.`email`) +
+            FfiConverterOptionalString.allocationSize(value.`password`) +
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterOptionalString.allocationSize(value.`role`) +
+            FfiConverterOptionalString.allocationSize(value.`data`)
+    )
+
+    override fun write(value: CreateUserBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`email`, buf)
+            FfiConverterOptionalString.write(value.`password`, buf)
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterOptionalString.write(value.`role`, buf)
+            FfiConverterOptionalString.write(value.`data`, buf)
     }
 }
 
@@ -5948,6 +7337,54 @@ public object FfiConverterTypeIsUsernameAvailableResponse: FfiConverterRustBuffe
 
     override fun write(value: IsUsernameAvailableResponse, buf: ByteBuffer) {
             FfiConverterBoolean.write(value.`available`, buf)
+    }
+}
+
+
+
+data class ListUsersResponse (
+    var `users`: List<User>
+    , 
+    var `total`: kotlin.Long
+    , 
+    var `limit`: kotlin.Long? = null 
+    , 
+    var `offset`: kotlin.Long? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeListUsersResponse: FfiConverterRustBuffer<ListUsersResponse> {
+    override fun read(buf: ByteBuffer): ListUsersResponse {
+        return ListUsersResponse(
+            FfiConverterSequenceTypeUser.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ListUsersResponse) = (
+            FfiConverterSequenceTypeUser.allocationSize(value.`users`) +
+            FfiConverterLong.allocationSize(value.`total`) +
+            FfiConverterOptionalLong.allocationSize(value.`limit`) +
+            FfiConverterOptionalLong.allocationSize(value.`offset`)
+    )
+
+    override fun write(value: ListUsersResponse, buf: ByteBuffer) {
+            FfiConverterSequenceTypeUser.write(value.`users`, buf)
+            FfiConverterLong.write(value.`total`, buf)
+            FfiConverterOptionalLong.write(value.`limit`, buf)
+            FfiConverterOptionalLong.write(value.`offset`, buf)
     }
 }
 
@@ -6231,6 +7668,47 @@ public object FfiConverterTypePasskeyVerifyRegistrationBody: FfiConverterRustBuf
 
 
 
+data class PermissionResult (
+    /**
+     * Always `null` (Better Auth's shape).
+     */
+    var `error`: kotlin.String? = null 
+    , 
+    var `success`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePermissionResult: FfiConverterRustBuffer<PermissionResult> {
+    override fun read(buf: ByteBuffer): PermissionResult {
+        return PermissionResult(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PermissionResult) = (
+            FfiConverterOptionalString.allocationSize(value.`error`) +
+            FfiConverterBoolean.allocationSize(value.`success`)
+    )
+
+    override fun write(value: PermissionResult, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`error`, buf)
+            FfiConverterBoolean.write(value.`success`, buf)
+    }
+}
+
+
+
 data class PluginInfo (
     /**
      * Plugin id, Better Auth's plugin name in kebab-case.
@@ -6474,6 +7952,190 @@ public object FfiConverterTypeRevokeSessionBody: FfiConverterRustBuffer<RevokeSe
 
 
 
+data class RevokeUserSessionBody (
+    /**
+     * The session's token, or the handle `list-user-sessions` returned as its `token`.
+     */
+    var `sessionToken`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRevokeUserSessionBody: FfiConverterRustBuffer<RevokeUserSessionBody> {
+    override fun read(buf: ByteBuffer): RevokeUserSessionBody {
+        return RevokeUserSessionBody(
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RevokeUserSessionBody) = (
+            FfiConverterString.allocationSize(value.`sessionToken`)
+    )
+
+    override fun write(value: RevokeUserSessionBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`sessionToken`, buf)
+    }
+}
+
+
+
+data class RoleBody (
+    /**
+     * 1 to 64 letters, digits, `-` or `_`.
+     */
+    var `role`: kotlin.String
+    , 
+    /**
+     * `{resource: [actions]}` the role grants.
+     */
+    var `permission`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRoleBody: FfiConverterRustBuffer<RoleBody> {
+    override fun read(buf: ByteBuffer): RoleBody {
+        return RoleBody(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RoleBody) = (
+            FfiConverterString.allocationSize(value.`role`) +
+            FfiConverterString.allocationSize(value.`permission`)
+    )
+
+    override fun write(value: RoleBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`role`, buf)
+            FfiConverterString.write(value.`permission`, buf)
+    }
+}
+
+
+
+data class RoleNameBody (
+    var `role`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRoleNameBody: FfiConverterRustBuffer<RoleNameBody> {
+    override fun read(buf: ByteBuffer): RoleNameBody {
+        return RoleNameBody(
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RoleNameBody) = (
+            FfiConverterString.allocationSize(value.`role`)
+    )
+
+    override fun write(value: RoleNameBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`role`, buf)
+    }
+}
+
+
+
+data class RoleResult (
+    var `success`: kotlin.Boolean
+    , 
+    var `role`: AdminRole
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRoleResult: FfiConverterRustBuffer<RoleResult> {
+    override fun read(buf: ByteBuffer): RoleResult {
+        return RoleResult(
+            FfiConverterBoolean.read(buf),
+            FfiConverterTypeAdminRole.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RoleResult) = (
+            FfiConverterBoolean.allocationSize(value.`success`) +
+            FfiConverterTypeAdminRole.allocationSize(value.`role`)
+    )
+
+    override fun write(value: RoleResult, buf: ByteBuffer) {
+            FfiConverterBoolean.write(value.`success`, buf)
+            FfiConverterTypeAdminRole.write(value.`role`, buf)
+    }
+}
+
+
+
+data class RolesEnvelope (
+    var `roles`: List<AdminRole>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRolesEnvelope: FfiConverterRustBuffer<RolesEnvelope> {
+    override fun read(buf: ByteBuffer): RolesEnvelope {
+        return RolesEnvelope(
+            FfiConverterSequenceTypeAdminRole.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RolesEnvelope) = (
+            FfiConverterSequenceTypeAdminRole.allocationSize(value.`roles`)
+    )
+
+    override fun write(value: RolesEnvelope, buf: ByteBuffer) {
+            FfiConverterSequenceTypeAdminRole.write(value.`roles`, buf)
+    }
+}
+
+
+
 data class SendOtpBody (
     var `email`: kotlin.String
     , 
@@ -6574,6 +8236,8 @@ data class Session (
     var `ipAddress`: kotlin.String? = null 
     , 
     var `userAgent`: kotlin.String? = null 
+    , 
+    var `impersonatedBy`: kotlin.String? = null 
     
 ){
     
@@ -6598,6 +8262,7 @@ public object FfiConverterTypeSession: FfiConverterRustBuffer<Session> {
             FfiConverterString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
         )
     }
 
@@ -6609,7 +8274,8 @@ public object FfiConverterTypeSession: FfiConverterRustBuffer<Session> {
             FfiConverterString.allocationSize(value.`createdAt`) +
             FfiConverterString.allocationSize(value.`updatedAt`) +
             FfiConverterOptionalString.allocationSize(value.`ipAddress`) +
-            FfiConverterOptionalString.allocationSize(value.`userAgent`)
+            FfiConverterOptionalString.allocationSize(value.`userAgent`) +
+            FfiConverterOptionalString.allocationSize(value.`impersonatedBy`)
     )
 
     override fun write(value: Session, buf: ByteBuffer) {
@@ -6621,6 +8287,45 @@ public object FfiConverterTypeSession: FfiConverterRustBuffer<Session> {
             FfiConverterString.write(value.`updatedAt`, buf)
             FfiConverterOptionalString.write(value.`ipAddress`, buf)
             FfiConverterOptionalString.write(value.`userAgent`, buf)
+            FfiConverterOptionalString.write(value.`impersonatedBy`, buf)
+    }
+}
+
+
+
+data class SessionAndUser (
+    var `session`: Session
+    , 
+    var `user`: User
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSessionAndUser: FfiConverterRustBuffer<SessionAndUser> {
+    override fun read(buf: ByteBuffer): SessionAndUser {
+        return SessionAndUser(
+            FfiConverterTypeSession.read(buf),
+            FfiConverterTypeUser.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SessionAndUser) = (
+            FfiConverterTypeSession.allocationSize(value.`session`) +
+            FfiConverterTypeUser.allocationSize(value.`user`)
+    )
+
+    override fun write(value: SessionAndUser, buf: ByteBuffer) {
+            FfiConverterTypeSession.write(value.`session`, buf)
+            FfiConverterTypeUser.write(value.`user`, buf)
     }
 }
 
@@ -6664,6 +8369,39 @@ public object FfiConverterTypeSessionWithUser: FfiConverterRustBuffer<SessionWit
 
 
 
+data class SessionsEnvelope (
+    var `sessions`: List<Session>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSessionsEnvelope: FfiConverterRustBuffer<SessionsEnvelope> {
+    override fun read(buf: ByteBuffer): SessionsEnvelope {
+        return SessionsEnvelope(
+            FfiConverterSequenceTypeSession.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SessionsEnvelope) = (
+            FfiConverterSequenceTypeSession.allocationSize(value.`sessions`)
+    )
+
+    override fun write(value: SessionsEnvelope, buf: ByteBuffer) {
+            FfiConverterSequenceTypeSession.write(value.`sessions`, buf)
+    }
+}
+
+
+
 data class SetPasswordBody (
     var `newPassword`: kotlin.String
     
@@ -6692,6 +8430,82 @@ public object FfiConverterTypeSetPasswordBody: FfiConverterRustBuffer<SetPasswor
 
     override fun write(value: SetPasswordBody, buf: ByteBuffer) {
             FfiConverterString.write(value.`newPassword`, buf)
+    }
+}
+
+
+
+data class SetRoleBody (
+    var `userId`: kotlin.String
+    , 
+    var `role`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSetRoleBody: FfiConverterRustBuffer<SetRoleBody> {
+    override fun read(buf: ByteBuffer): SetRoleBody {
+        return SetRoleBody(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SetRoleBody) = (
+            FfiConverterString.allocationSize(value.`userId`) +
+            FfiConverterString.allocationSize(value.`role`)
+    )
+
+    override fun write(value: SetRoleBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`userId`, buf)
+            FfiConverterString.write(value.`role`, buf)
+    }
+}
+
+
+
+data class SetUserPasswordBody (
+    var `newPassword`: kotlin.String
+    , 
+    var `userId`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSetUserPasswordBody: FfiConverterRustBuffer<SetUserPasswordBody> {
+    override fun read(buf: ByteBuffer): SetUserPasswordBody {
+        return SetUserPasswordBody(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SetUserPasswordBody) = (
+            FfiConverterString.allocationSize(value.`newPassword`) +
+            FfiConverterString.allocationSize(value.`userId`)
+    )
+
+    override fun write(value: SetUserPasswordBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`newPassword`, buf)
+            FfiConverterString.write(value.`userId`, buf)
     }
 }
 
@@ -7709,6 +9523,14 @@ data class User (
     var `displayUsername`: kotlin.String? = null 
     , 
     var `twoFactorEnabled`: kotlin.Boolean? = null 
+    , 
+    var `role`: kotlin.String? = null 
+    , 
+    var `banned`: kotlin.Boolean? = null 
+    , 
+    var `banReason`: kotlin.String? = null 
+    , 
+    var `banExpires`: kotlin.String? = null 
     
 ){
     
@@ -7735,6 +9557,10 @@ public object FfiConverterTypeUser: FfiConverterRustBuffer<User> {
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
         )
     }
 
@@ -7748,7 +9574,11 @@ public object FfiConverterTypeUser: FfiConverterRustBuffer<User> {
             FfiConverterString.allocationSize(value.`updatedAt`) +
             FfiConverterOptionalString.allocationSize(value.`username`) +
             FfiConverterOptionalString.allocationSize(value.`displayUsername`) +
-            FfiConverterOptionalBoolean.allocationSize(value.`twoFactorEnabled`)
+            FfiConverterOptionalBoolean.allocationSize(value.`twoFactorEnabled`) +
+            FfiConverterOptionalString.allocationSize(value.`role`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`banned`) +
+            FfiConverterOptionalString.allocationSize(value.`banReason`) +
+            FfiConverterOptionalString.allocationSize(value.`banExpires`)
     )
 
     override fun write(value: User, buf: ByteBuffer) {
@@ -7762,6 +9592,136 @@ public object FfiConverterTypeUser: FfiConverterRustBuffer<User> {
             FfiConverterOptionalString.write(value.`username`, buf)
             FfiConverterOptionalString.write(value.`displayUsername`, buf)
             FfiConverterOptionalBoolean.write(value.`twoFactorEnabled`, buf)
+            FfiConverterOptionalString.write(value.`role`, buf)
+            FfiConverterOptionalBoolean.write(value.`banned`, buf)
+            FfiConverterOptionalString.write(value.`banReason`, buf)
+            FfiConverterOptionalString.write(value.`banExpires`, buf)
+    }
+}
+
+
+
+data class UserEnvelope (
+    var `user`: User
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeUserEnvelope: FfiConverterRustBuffer<UserEnvelope> {
+    override fun read(buf: ByteBuffer): UserEnvelope {
+        return UserEnvelope(
+            FfiConverterTypeUser.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: UserEnvelope) = (
+            FfiConverterTypeUser.allocationSize(value.`user`)
+    )
+
+    override fun write(value: UserEnvelope, buf: ByteBuffer) {
+            FfiConverterTypeUser.write(value.`user`, buf)
+    }
+}
+
+
+
+data class UserHasPermissionBody (
+    /**
+     * `{resource: [actions]}`; every action must be granted by one of the roles.
+     */
+    var `permissions`: kotlin.String? = null 
+    , 
+    /**
+     * Deprecated spelling of `permissions` (Better Auth refuses it alone, so does this).
+     */
+    var `permission`: kotlin.String? = null 
+    , 
+    /**
+     * Server-side only: over HTTP the answer is for the caller.
+     */
+    var `userId`: kotlin.String? = null 
+    , 
+    /**
+     * Server-side only: over HTTP the answer is for the caller.
+     */
+    var `role`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeUserHasPermissionBody: FfiConverterRustBuffer<UserHasPermissionBody> {
+    override fun read(buf: ByteBuffer): UserHasPermissionBody {
+        return UserHasPermissionBody(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: UserHasPermissionBody) = (
+            FfiConverterOptionalString.allocationSize(value.`permissions`) +
+            FfiConverterOptionalString.allocationSize(value.`permission`) +
+            FfiConverterOptionalString.allocationSize(value.`userId`) +
+            FfiConverterOptionalString.allocationSize(value.`role`)
+    )
+
+    override fun write(value: UserHasPermissionBody, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`permissions`, buf)
+            FfiConverterOptionalString.write(value.`permission`, buf)
+            FfiConverterOptionalString.write(value.`userId`, buf)
+            FfiConverterOptionalString.write(value.`role`, buf)
+    }
+}
+
+
+
+data class UserIdBody (
+    var `userId`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeUserIdBody: FfiConverterRustBuffer<UserIdBody> {
+    override fun read(buf: ByteBuffer): UserIdBody {
+        return UserIdBody(
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: UserIdBody) = (
+            FfiConverterString.allocationSize(value.`userId`)
+    )
+
+    override fun write(value: UserIdBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`userId`, buf)
     }
 }
 
@@ -8057,6 +10017,10 @@ public object FfiConverterTypeAuthError : FfiConverterRustBuffer<AuthException> 
 enum class ClientPlugin {
     
     /**
+     * `admin`.
+     */
+    ADMIN,
+    /**
      * `email-otp`.
      */
     EMAIL_OTP,
@@ -8188,6 +10152,38 @@ public object FfiConverterTypeSignInResult : FfiConverterRustBuffer<SignInResult
 }
 
 
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalLong: FfiConverterRustBuffer<kotlin.Long?> {
+    override fun read(buf: ByteBuffer): kotlin.Long? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterLong.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.Long?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterLong.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.Long?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterLong.write(value, buf)
+        }
+    }
+}
 
 
 
@@ -8483,6 +10479,38 @@ public object FfiConverterOptionalTypeUser: FfiConverterRustBuffer<User?> {
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeUserHasPermissionBody: FfiConverterRustBuffer<UserHasPermissionBody?> {
+    override fun read(buf: ByteBuffer): UserHasPermissionBody? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeUserHasPermissionBody.read(buf)
+    }
+
+    override fun allocationSize(value: UserHasPermissionBody?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeUserHasPermissionBody.allocationSize(value)
+        }
+    }
+
+    override fun write(value: UserHasPermissionBody?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeUserHasPermissionBody.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalSequenceString: FfiConverterRustBuffer<List<kotlin.String>?> {
     override fun read(buf: ByteBuffer): List<kotlin.String>? {
         if (buf.get().toInt() == 0) {
@@ -8571,6 +10599,62 @@ public object FfiConverterSequenceTypeAccountDto: FfiConverterRustBuffer<List<Ac
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeAdminRole: FfiConverterRustBuffer<List<AdminRole>> {
+    override fun read(buf: ByteBuffer): List<AdminRole> {
+        val len = buf.getInt()
+        return List<AdminRole>(len) {
+            FfiConverterTypeAdminRole.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<AdminRole>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeAdminRole.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<AdminRole>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeAdminRole.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeAuditEntry: FfiConverterRustBuffer<List<AuditEntry>> {
+    override fun read(buf: ByteBuffer): List<AuditEntry> {
+        val len = buf.getInt()
+        return List<AuditEntry>(len) {
+            FfiConverterTypeAuditEntry.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<AuditEntry>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeAuditEntry.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<AuditEntry>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeAuditEntry.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypePasskey: FfiConverterRustBuffer<List<Passkey>> {
     override fun read(buf: ByteBuffer): List<Passkey> {
         val len = buf.getInt()
@@ -8645,6 +10729,34 @@ public object FfiConverterSequenceTypeSession: FfiConverterRustBuffer<List<Sessi
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeSession.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeUser: FfiConverterRustBuffer<List<User>> {
+    override fun read(buf: ByteBuffer): List<User> {
+        val len = buf.getInt()
+        return List<User>(len) {
+            FfiConverterTypeUser.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<User>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeUser.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<User>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeUser.write(it, buf)
         }
     }
 }
