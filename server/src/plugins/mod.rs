@@ -10,4 +10,5 @@ crate::declare_plugins! {
     email_otp: EmailOtp => EmailOtpApi,
     two_factor: TwoFactor => TwoFactorApi,
     passkey: Passkey => PasskeyApi,
+    organization: Organization => OrganizationApi,
 }
