@@ -1,81 +1,11 @@
 //! Access control for organizations: Better Auth's default statements and
 //! roles, and the role set of one organization (the configured roles plus,
 //! with dynamic access control, the roles it stores), evaluated with the
-//! shared evaluator.
+//! shared evaluator (`crate::plugin::access`).
 
 use std::collections::BTreeMap;
 
-pub use shared::{authorize, grants, role_names, AccessControl, Statements};
-
-/// Stand-in for the shared evaluator until it lands in `crate::plugin::access`
-/// (same names and signatures).
-mod shared {
-    use std::collections::BTreeMap;
-
-    pub type Statements = BTreeMap<String, Vec<String>>;
-
-    #[derive(Debug, Clone)]
-    pub struct AccessControl {
-        statements: Statements,
-        roles: BTreeMap<String, Statements>,
-    }
-
-    impl AccessControl {
-        pub fn new(
-            statements: Statements,
-            roles: BTreeMap<String, Statements>,
-        ) -> Result<AccessControl, String> {
-            let ac = AccessControl {
-                statements,
-                roles: BTreeMap::new(),
-            };
-            for (name, grants) in &roles {
-                ac.check_statements(grants)
-                    .map_err(|e| format!("role {name:?}: {e}"))?;
-            }
-            Ok(AccessControl { roles, ..ac })
-        }
-
-        pub fn statements(&self) -> &Statements {
-            &self.statements
-        }
-
-        pub fn role(&self, name: &str) -> Option<&Statements> {
-            self.roles.get(name)
-        }
-
-        pub fn check_statements(&self, request: &Statements) -> Result<(), String> {
-            for (resource, actions) in request {
-                let Some(known) = self.statements.get(resource) else {
-                    return Err(format!("unknown resource {resource:?}"));
-                };
-                if let Some(a) = actions.iter().find(|a| !known.contains(a)) {
-                    return Err(format!("unknown action {a:?} of {resource:?}"));
-                }
-            }
-            Ok(())
-        }
-    }
-
-    pub fn role_names(list: &str) -> impl Iterator<Item = &str> {
-        list.split(',').map(str::trim).filter(|s| !s.is_empty())
-    }
-
-    pub fn grants(role: &Statements, request: &Statements) -> bool {
-        request.iter().all(|(resource, actions)| {
-            role.get(resource)
-                .is_some_and(|granted| actions.iter().all(|a| granted.contains(a)))
-        })
-    }
-
-    pub fn authorize(
-        roles: &str,
-        lookup: impl Fn(&str) -> Option<Statements>,
-        request: &Statements,
-    ) -> bool {
-        role_names(roles).any(|r| lookup(r).is_some_and(|s| grants(&s, request)))
-    }
-}
+pub use crate::plugin::access::{authorize, role_names, AccessControl, Statements};
 
 fn statements(pairs: &[(&str, &[&str])]) -> Statements {
     pairs
@@ -157,7 +87,8 @@ impl OrgRoles {
     /// True when `holder` holds every action `granted` would give: granting
     /// `granted` is no escalation for `holder`.
     pub fn covers(&self, holder: &str, granted: &str) -> bool {
-        statements_cover(&self.held(holder), &self.held(granted))
+        let held: Vec<Statements> = role_names(holder).filter_map(|r| self.lookup(r)).collect();
+        crate::plugin::access::covers(&held, &self.held(granted))
     }
 
     /// The role names of `roles` that name no role.
@@ -172,10 +103,7 @@ impl OrgRoles {
 
 /// True when `held` includes every action of `wanted`.
 pub fn statements_cover(held: &Statements, wanted: &Statements) -> bool {
-    wanted.iter().all(|(resource, actions)| {
-        held.get(resource)
-            .is_some_and(|h| actions.iter().all(|a| h.contains(a)))
-    })
+    crate::plugin::access::covers(std::slice::from_ref(held), wanted)
 }
 
 /// Every action of every statement list, once.

@@ -228,21 +228,20 @@ pub struct Audit<'a> {
 }
 
 /// Records an organization write in the audit trail.
-pub async fn audit(
-    _state: &AppState,
-    _ctx: &RequestContext,
-    entry: Audit<'_>,
-) -> Result<(), ApiError> {
-    // AUDIT: wired to the shared audit trail once it exists.
-    let _ = (
-        entry.actor_id,
-        entry.action,
-        entry.target_type,
-        entry.target_id,
-        entry.organization_id,
-        entry.details,
-    );
-    Ok(())
+pub async fn audit(state: &AppState, ctx: &RequestContext, entry: Audit<'_>) -> Result<(), ApiError> {
+    crate::plugin::audit::record(
+        state,
+        ctx,
+        crate::plugin::audit::Entry {
+            actor_id: entry.actor_id,
+            action: entry.action,
+            target_type: entry.target_type,
+            target_id: entry.target_id,
+            organization_id: entry.organization_id,
+            details: entry.details,
+        },
+    )
+    .await
 }
 
 /// The organization id of a request: given, else the active one.

@@ -155,7 +155,7 @@ pub async fn invite(
             ctx,
             Audit {
                 actor_id: Some(caller.user_id()),
-                action: "invitation.resend",
+                action: "organization.resend-invitation",
                 target_type: "invitation",
                 target_id: &inv.id,
                 organization_id: Some(&org_id),
@@ -176,7 +176,7 @@ pub async fn invite(
                     ctx,
                     Audit {
                         actor_id: Some(caller.user_id()),
-                        action: "invitation.cancel",
+                        action: "organization.cancel-invitation",
                         target_type: "invitation",
                         target_id: &old.id,
                         organization_id: Some(&org_id),
@@ -227,7 +227,7 @@ pub async fn invite(
         ctx,
         Audit {
             actor_id: Some(caller.user_id()),
-            action: "invitation.create",
+            action: "organization.invite-member",
             target_type: "invitation",
             target_id: &inv.id,
             organization_id: Some(&org_id),
@@ -336,7 +336,7 @@ pub async fn accept(
         ctx,
         Audit {
             actor_id: Some(caller.user_id()),
-            action: "invitation.accept",
+            action: "organization.accept-invitation",
             target_type: "invitation",
             target_id: &accepted.id,
             organization_id: Some(&org.id),
@@ -377,7 +377,7 @@ pub async fn reject(
         ctx,
         Audit {
             actor_id: Some(caller.user_id()),
-            action: "invitation.reject",
+            action: "organization.reject-invitation",
             target_type: "invitation",
             target_id: &rejected.id,
             organization_id: Some(&rejected.organization_id),
@@ -426,7 +426,7 @@ pub async fn cancel(
         ctx,
         Audit {
             actor_id: Some(caller.user_id()),
-            action: "invitation.cancel",
+            action: "organization.cancel-invitation",
             target_type: "invitation",
             target_id: &canceled.id,
             organization_id: Some(&canceled.organization_id),

@@ -78,7 +78,7 @@ pub async fn add(state: &AppState, input: &AddMember) -> Result<MemberDto, ApiEr
         &RequestContext::server_side(),
         Audit {
             actor_id: None,
-            action: "member.add",
+            action: "organization.add-member",
             target_type: "member",
             target_id: &member.id,
             organization_id: Some(&org.id),
@@ -152,7 +152,7 @@ pub async fn remove(
         ctx,
         Audit {
             actor_id: Some(caller.user_id()),
-            action: "member.remove",
+            action: "organization.remove-member",
             target_type: "member",
             target_id: &target.id,
             organization_id: Some(&org_id),
@@ -223,7 +223,7 @@ pub async fn update_role(
         ctx,
         Audit {
             actor_id: Some(caller.user_id()),
-            action: "member.update_role",
+            action: "organization.update-member-role",
             target_type: "member",
             target_id: &updated.id,
             organization_id: Some(&org_id),
@@ -253,7 +253,7 @@ pub async fn leave(
         ctx,
         Audit {
             actor_id: Some(caller.user_id()),
-            action: "member.leave",
+            action: "organization.leave",
             target_type: "member",
             target_id: &me.id,
             organization_id: Some(org_id),

@@ -4,6 +4,7 @@
 
 pub mod access;
 mod common;
+mod docs;
 pub mod dto;
 pub mod errors;
 pub mod invitations;
@@ -18,10 +19,18 @@ mod teams;
 
 pub use routes::OrganizationApi;
 
-use crate::db::MigrationSet;
+use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
+use poem_openapi::registry::MetaSchemaRef;
+use poem_openapi::types::Type;
+use serde_json::{Map, Value};
+
+use crate::db::{Db, MigrationSet};
+use crate::docs::RouteDoc;
+use crate::error::ApiError;
 use crate::error::ErrorCode;
 use crate::mail::templates::MailKind;
-use crate::plugin::Plugin;
+use crate::plugin::{Plugin, SessionFields};
 
 /// The plugin's id: its spec tag, `/plugins` entry, configuration section and client namespace.
 pub const ID: &str = "organization";
@@ -61,7 +70,46 @@ impl Plugin for Organization {
         errors::ALL
     }
 
+    fn session_fields(&self) -> Option<&dyn SessionFields> {
+        Some(&ActiveFields)
+    }
+
+    fn route_docs(&self) -> &'static [RouteDoc] {
+        docs::ROUTE_DOCS
+    }
+
     fn mail_templates(&self) -> &'static [MailKind] {
         &[invitations::INVITATION_MAIL]
+    }
+}
+
+/// `activeOrganizationId` and `activeTeamId` on the session (read-only for
+/// clients; written by the set-active routes, create, accept and removals).
+struct ActiveFields;
+
+impl SessionFields for ActiveFields {
+    fn schema(&self) -> Vec<(&'static str, MetaSchemaRef)> {
+        vec![
+            ("activeOrganizationId", Option::<String>::schema_ref()),
+            ("activeTeamId", Option::<String>::schema_ref()),
+        ]
+    }
+
+    fn load<'a>(
+        &'a self,
+        db: &'a Db,
+        session_id: &'a str,
+    ) -> BoxFuture<'a, Result<Map<String, Value>, ApiError>> {
+        async move {
+            let (org, team) = store::active_ids(db, session_id).await?;
+            let mut out = Map::new();
+            out.insert(
+                "activeOrganizationId".into(),
+                org.map_or(Value::Null, Value::String),
+            );
+            out.insert("activeTeamId".into(), team.map_or(Value::Null, Value::String));
+            Ok(out)
+        }
+        .boxed()
     }
 }

@@ -160,7 +160,7 @@ pub async fn create(
         ctx,
         Audit {
             actor_id: Some(&user_id),
-            action: "role.create",
+            action: "organization.create-role",
             target_type: "organization_role",
             target_id: &row.id,
             organization_id: Some(&org_id),
@@ -225,7 +225,7 @@ pub async fn delete(
         ctx,
         Audit {
             actor_id: Some(&user_id),
-            action: "role.delete",
+            action: "organization.delete-role",
             target_type: "organization_role",
             target_id: &role.id,
             organization_id: Some(&org_id),
@@ -345,7 +345,7 @@ pub async fn update(
         ctx,
         Audit {
             actor_id: Some(&user_id),
-            action: "role.update",
+            action: "organization.update-role",
             target_type: "organization_role",
             target_id: &updated.id,
             organization_id: Some(&org_id),

@@ -1220,13 +1220,10 @@ pub async fn list_teams_of_user(db: &Db, user_id: &str) -> Result<Vec<TeamRow>, 
 }
 
 /// Adds a user to a team within its seat limit; an existing membership is
-/// returned as it is.
-pub async fn add_team_member(
-    db: &Db,
-    seat: &TeamSeat,
-) -> Result<TeamMemberRow, TxError> {
+/// returned as it is (`false`: nothing was added).
+pub async fn add_team_member(db: &Db, seat: &TeamSeat) -> Result<(TeamMemberRow, bool), TxError> {
     if let Some(existing) = find_team_member(db, &seat.row.team_id, &seat.row.user_id).await? {
-        return Ok(existing);
+        return Ok((existing, false));
     }
     let added = with_conn!(db, |conn| {
         in_transaction!(conn, {
@@ -1260,10 +1257,11 @@ pub async fn add_team_member(
         })
     });
     match added {
-        Ok(()) => Ok(seat.row.clone()),
+        Ok(()) => Ok((seat.row.clone(), true)),
         Err(TxError::Refused(Refused::AlreadyMember)) => {
             find_team_member(db, &seat.row.team_id, &seat.row.user_id)
                 .await?
+                .map(|row| (row, false))
                 .ok_or(TxError::Refused(Refused::MemberGone))
         }
         Err(e) => Err(e),
@@ -1411,6 +1409,22 @@ pub async fn delete_role(db: &Db, role: &RoleRow) -> Result<bool, TxError> {
                 return refuse(Refused::OrganizationGone);
             }
             if count_with_role!(conn, &role.organization_id, role.role.as_str()) > 0 {
+                return Ok(false);
+            }
+            let org_teams = teams::table
+                .filter(teams::organization_id.eq(&role.organization_id))
+                .select(teams::id);
+            let team_roles: Vec<Option<String>> = team_members::table
+                .filter(team_members::team_id.eq_any(org_teams))
+                .filter(team_members::role.is_not_null())
+                .select(team_members::role)
+                .load(conn)
+                .await?;
+            if team_roles
+                .iter()
+                .flatten()
+                .any(|r| super::access::role_names(r).any(|n| n == role.role))
+            {
                 return Ok(false);
             }
             diesel::delete(organization_roles::table.find(&role.id))

@@ -70,7 +70,7 @@ pub async fn create(
         ctx,
         Audit {
             actor_id: Some(caller.user_id()),
-            action: "team.create",
+            action: "organization.create-team",
             target_type: "team",
             target_id: &team.id,
             organization_id: Some(&org_id),
@@ -121,7 +121,7 @@ pub async fn remove(
         ctx,
         Audit {
             actor_id: Some(caller.user_id()),
-            action: "team.delete",
+            action: "organization.remove-team",
             target_type: "team",
             target_id: &team.id,
             organization_id: Some(&org_id),
@@ -159,7 +159,7 @@ pub async fn update(
         ctx,
         Audit {
             actor_id: Some(caller.user_id()),
-            action: "team.update",
+            action: "organization.update-team",
             target_type: "team",
             target_id: &team.id,
             organization_id: Some(&org_id),
@@ -432,15 +432,18 @@ pub async fn add_member(
         row: TeamMemberRow::new(&team.id, user_id, role, state.now()),
         maximum: settings(state).maximum_members_per_team.map(|m| m as i32),
     };
-    let added = store::add_team_member(&state.db, &seat)
+    let (added, created) = store::add_team_member(&state.db, &seat)
         .await
         .map_err(refused)?;
+    if !created {
+        return Ok(TeamMemberDto::from(&added));
+    }
     audit(
         state,
         ctx,
         Audit {
             actor_id: Some(caller.user_id()),
-            action: "team_member.add",
+            action: "organization.add-team-member",
             target_type: "team_member",
             target_id: &added.id,
             organization_id: Some(&org_id),
@@ -500,7 +503,7 @@ pub async fn remove_member(
         ctx,
         Audit {
             actor_id: Some(caller.user_id()),
-            action: "team_member.remove",
+            action: "organization.remove-team-member",
             target_type: "team_member",
             target_id: &target.id,
             organization_id: Some(&org_id),
@@ -549,7 +552,7 @@ pub async fn update_member_role(
         ctx,
         Audit {
             actor_id: Some(caller.user_id()),
-            action: "team_member.update_role",
+            action: "organization.update-team-member-role",
             target_type: "team_member",
             target_id: &updated.id,
             organization_id: Some(&org_id),
