@@ -438,6 +438,48 @@ async fn organization_invitation_reject_cancel_resend_expiry(b: Backend) {
     assert!(member_row(&s, &org, &wu.id).await.is_none());
     assert_eq!(status(&s, &id(&inv_w)).await, "pending");
 
+    // An inviter demoted since can no longer hand out what it invited to.
+    let admin2 = user(&s).await;
+    let m_admin2 = add(&s, &org, &admin2, "admin").await;
+    admin2
+        .c
+        .post("/organization/set-active", json!({"organizationId": org}))
+        .await;
+    let v = email();
+    let inv_v = invite(&admin2, &v, json!("admin")).await;
+    owner
+        .c
+        .post(
+            "/organization/update-member-role",
+            json!({"memberId": m_admin2["id"], "role": "member"}),
+        )
+        .await;
+    let vu = sign_up_as(&s, &v).await;
+    vu.c.get(&format!("/organization/get-invitation?id={}", id(&inv_v)))
+        .await
+        .assert_error(403, "YOU_ARE_NOT_ALLOWED_TO_INVITE_USER_WITH_THIS_ROLE");
+    vu.c.post(
+        "/organization/accept-invitation",
+        json!({"invitationId": id(&inv_v)}),
+    )
+    .await
+    .assert_error(403, "YOU_ARE_NOT_ALLOWED_TO_INVITE_USER_WITH_THIS_ROLE");
+    assert!(member_row(&s, &org, &vu.id).await.is_none());
+
+    // Invited, then added another way: accepting is refused and changes nothing.
+    let q = email();
+    let inv_q = invite(&owner, &q, json!("member")).await;
+    let qu = sign_up_as(&s, &q).await;
+    add(&s, &org, &qu, "admin").await;
+    qu.c.post(
+        "/organization/accept-invitation",
+        json!({"invitationId": id(&inv_q)}),
+    )
+    .await
+    .assert_error(400, "USER_IS_ALREADY_A_MEMBER_OF_THIS_ORGANIZATION");
+    assert_eq!(status(&s, &id(&inv_q)).await, "pending");
+    assert_eq!(member_row(&s, &org, &qu.id).await.unwrap().role, "admin");
+
     let actions = audit_actions(&s, &org).await;
     for a in [
         "organization.resend-invitation",

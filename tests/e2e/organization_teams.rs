@@ -14,6 +14,7 @@ on_both_backends!(
     organization_teams_are_off_by_default,
     organization_teams_lifecycle,
     organization_team_roles_without_escalation,
+    organization_team_and_role_route_errors,
 );
 
 async fn organization_teams_are_off_by_default(b: Backend) {
@@ -364,6 +365,52 @@ async fn organization_teams_lifecycle(b: Backend) {
     .await;
     assert!(in_team(&s, &id(&blue), &invitee).await.is_some());
     assert_eq!(active(&invitee.c).await, (json!(org), blue["id"].clone()));
+    // A full team: refused when inviting, and when accepting.
+    let late = email();
+    ok(owner
+        .c
+        .post(
+            "/organization/invite-member",
+            json!({"email": late, "role": "member", "teamId": red_id}),
+        )
+        .await)
+    .await;
+    ok(team_post(
+        &owner,
+        "add-team-member",
+        json!({"teamId": red_id, "userId": m2.id}),
+    )
+    .await)
+    .await;
+    owner
+        .c
+        .post(
+            "/organization/invite-member",
+            json!({"email": email(), "role": "member", "teamId": red_id}),
+        )
+        .await
+        .assert_error(403, "TEAM_MEMBER_LIMIT_REACHED");
+    let late_user = sign_up_as(&s, &late).await;
+    let late_id = mailed_id(&sink, &s, &late, 1).await;
+    late_user
+        .c
+        .post(
+            "/organization/accept-invitation",
+            json!({"invitationId": late_id}),
+        )
+        .await
+        .assert_error(403, "TEAM_MEMBER_LIMIT_REACHED");
+    // Nothing of the acceptance remains.
+    assert!(member_row(&s, &org, &late_user.id).await.is_none());
+    assert_eq!(
+        store::find_invitation(s.db(), &late_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        "pending"
+    );
+    assert_eq!(count(&red_id).await, 2);
 
     // Removing teams: not one's active team, never the last one.
     team_post(&owner, "remove-team", json!({"teamId": default}))
@@ -398,7 +445,7 @@ async fn organization_teams_lifecycle(b: Backend) {
     for (action, n) in [
         ("organization.create-team", 2),
         ("organization.update-team", 1),
-        ("organization.add-team-member", 3),
+        ("organization.add-team-member", 4),
         ("organization.remove-team-member", 1),
         ("organization.remove-team", 2),
     ] {
@@ -617,4 +664,205 @@ async fn organization_team_roles_without_escalation(b: Backend) {
             .count(),
         3
     );
+}
+
+async fn organization_team_and_role_route_errors(b: Backend) {
+    let s = server(b, None, |o| {
+        custom_roles(o);
+        o.teams = true;
+        o.dynamic_access_control = true;
+    })
+    .await;
+    let owner = user(&s).await;
+    let org = id(&create_org(&owner, "errors").await);
+    let team = id(&owner.c.get("/organization/list-teams").await.json()[0]);
+    let builder = user(&s).await;
+    add(&s, &org, &builder, "builder").await;
+    builder
+        .c
+        .post("/organization/set-active", json!({"organizationId": org}))
+        .await;
+    let outsider = user(&s).await;
+    let stranger = user(&s).await;
+
+    // No active organization.
+    for (path, body) in [
+        ("remove-team", json!({"teamId": team})),
+        (
+            "update-team",
+            json!({"teamId": team, "data": {"name": "N"}}),
+        ),
+        (
+            "add-team-member",
+            json!({"teamId": team, "userId": owner.id}),
+        ),
+        (
+            "remove-team-member",
+            json!({"teamId": team, "userId": owner.id}),
+        ),
+        (
+            "update-team-member-role",
+            json!({"teamId": team, "userId": owner.id, "role": "member"}),
+        ),
+        (
+            "update-member-role",
+            json!({"memberId": "m", "role": "member"}),
+        ),
+        ("delete-role", json!({"roleName": "x"})),
+        ("update-role", json!({"roleName": "x", "data": {}})),
+    ] {
+        team_post(&outsider, path, body)
+            .await
+            .assert_error(400, "NO_ACTIVE_ORGANIZATION");
+    }
+    for path in [
+        "list-teams".to_string(),
+        format!("list-user-teams?userId={}", owner.id),
+        "get-role?roleName=x".to_string(),
+    ] {
+        outsider
+            .c
+            .get(&format!("/organization/{path}"))
+            .await
+            .assert_error(400, "NO_ACTIVE_ORGANIZATION");
+    }
+
+    // Naming an organization one does not belong to.
+    outsider
+        .c
+        .get(&format!("/organization/list-teams?organizationId={org}"))
+        .await
+        .assert_error(403, "YOU_ARE_NOT_ALLOWED_TO_ACCESS_THIS_ORGANIZATION");
+    outsider
+        .c
+        .get(&format!(
+            "/organization/list-user-teams?organizationId={org}"
+        ))
+        .await
+        .assert_error(403, "YOU_ARE_NOT_A_MEMBER_OF_THIS_ORGANIZATION");
+    for (path, body) in [
+        (
+            "add-team-member",
+            json!({"teamId": team, "userId": owner.id, "organizationId": org}),
+        ),
+        (
+            "remove-team-member",
+            json!({"teamId": team, "userId": owner.id, "organizationId": org}),
+        ),
+        (
+            "update-team-member-role",
+            json!({"teamId": team, "userId": owner.id, "role": "member", "organizationId": org}),
+        ),
+    ] {
+        team_post(&outsider, path, body)
+            .await
+            .assert_error(400, "USER_IS_NOT_A_MEMBER_OF_THE_ORGANIZATION");
+    }
+    for (path, body) in [
+        (
+            "delete-role",
+            json!({"roleName": "x", "organizationId": org}),
+        ),
+        (
+            "update-role",
+            json!({"roleName": "x", "organizationId": org, "data": {}}),
+        ),
+    ] {
+        team_post(&outsider, path, body)
+            .await
+            .assert_error(403, "YOU_ARE_NOT_A_MEMBER_OF_THIS_ORGANIZATION");
+    }
+    outsider
+        .c
+        .get(&format!(
+            "/organization/get-role?roleName=x&organizationId={org}"
+        ))
+        .await
+        .assert_error(403, "YOU_ARE_NOT_A_MEMBER_OF_THIS_ORGANIZATION");
+
+    // Unknown teams, roles and users.
+    for (path, body) in [
+        (
+            "add-team-member",
+            json!({"teamId": "no-such-team", "userId": owner.id}),
+        ),
+        (
+            "remove-team-member",
+            json!({"teamId": "no-such-team", "userId": owner.id}),
+        ),
+        (
+            "update-team-member-role",
+            json!({"teamId": "no-such-team", "userId": owner.id, "role": "member"}),
+        ),
+    ] {
+        team_post(&owner, path, body)
+            .await
+            .assert_error(400, "TEAM_NOT_FOUND");
+    }
+    team_post(
+        &owner,
+        "add-team-member",
+        json!({"teamId": team, "userId": builder.id, "role": "ghost"}),
+    )
+    .await
+    .assert_error(400, "ROLE_NOT_FOUND");
+    team_post(
+        &owner,
+        "remove-team-member",
+        json!({"teamId": team, "userId": stranger.id}),
+    )
+    .await
+    .assert_error(400, "USER_IS_NOT_A_MEMBER_OF_THE_ORGANIZATION");
+    owner
+        .c
+        .get("/organization/list-members?organizationSlug=no-such-slug")
+        .await
+        .assert_error(400, "ORGANIZATION_NOT_FOUND");
+    owner
+        .c
+        .post("/organization/delete", json!({"organizationId": ""}))
+        .await
+        .assert_error(400, "ORGANIZATION_NOT_FOUND");
+    team_post(
+        &owner,
+        "create-role",
+        json!({"role": "pilot", "permission": {"spaceship": ["fly"]}}),
+    )
+    .await
+    .assert_error(400, "INVALID_RESOURCE");
+    team_post(
+        &owner,
+        "create-role",
+        json!({"role": "pilot", "permission": {"member": ["fly"]}}),
+    )
+    .await
+    .assert_error(400, "INVALID_RESOURCE");
+
+    // A role without `ac:read` lists and reads no roles.
+    builder
+        .c
+        .get("/organization/list-roles")
+        .await
+        .assert_error(403, "YOU_ARE_NOT_ALLOWED_TO_LIST_A_ROLE");
+    builder
+        .c
+        .get("/organization/get-role?roleName=x")
+        .await
+        .assert_error(403, "YOU_ARE_NOT_ALLOWED_TO_READ_A_ROLE");
+
+    // A session whose active organization it does not belong to (set
+    // behind the server's back): no active member.
+    let session_id = stranger.c.get("/get-session").await.json()["session"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    store::set_active_org(s.db(), &session_id, Some(&org))
+        .await
+        .unwrap();
+    s.clock.advance(chrono::Duration::seconds(60));
+    stranger
+        .c
+        .get("/organization/get-active-member")
+        .await
+        .assert_error(400, "MEMBER_NOT_FOUND");
 }

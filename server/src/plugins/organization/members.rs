@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::common::{
-    audit, caller, check_roles_exist, err, err_at, holds_creator, may_grant, membership,
+    audit, caller, check_roles_exist, err, holds_creator, may_grant, membership,
     org_or_active, refused, require_permission, role_list, roles_for, settings, Audit, Caller,
 };
 use super::dto::{MemberDto, MemberWithUser, MembersPage};
@@ -414,15 +414,4 @@ pub async fn list(
         members: with_users(state, &rows).await?,
         total,
     })
-}
-
-/// `403` unless the user belongs to the organization.
-pub async fn require_member(
-    state: &AppState,
-    org_id: &str,
-    user_id: &str,
-    code: crate::error::ErrorCode,
-    status: u16,
-) -> Result<MemberRow, ApiError> {
-    membership(state, org_id, user_id, err_at(code, status)).await
 }

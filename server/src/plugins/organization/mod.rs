@@ -1,6 +1,29 @@
 //! `organization`: organizations, their members and roles, invitations by
 //! email, teams, and per-organization access control (Better Auth's
-//! organization plugin, wire-compatible).
+//! organization plugin, wire-compatible: its routes, JSON, tables and codes).
+//!
+//! Permissions come from the shared evaluator (`crate::plugin::access`):
+//! Better Auth's default statements and roles, merged with `[organization]`
+//! statements/roles, plus roles an organization stores (dynamic access
+//! control). Every write is in the audit trail (`crate::plugin::audit`).
+//!
+//! Deliberately stricter than Better Auth, or beyond it:
+//! - No escalation: nobody gives a role (to a member, an invitation, a team
+//!   member or a stored role) granting anything they do not hold, nor
+//!   changes or removes a member holding more than they do; only members
+//!   holding the creator role give it (they may give any role).
+//! - An invitation is void once its inviter has left, or no longer holds
+//!   what it grants; accepting happens once (a conditional update in the
+//!   transaction that creates the member), within the membership limit.
+//! - A team member may hold a team-scoped role (`teamMember.role`);
+//!   `has-permission` with `teamId` and the team-member routes count it.
+//! - Team routes (without `teams`) and role routes (without
+//!   `dynamic_access_control`) answer 404, as their absence does in Better Auth.
+//! - Renaming a stored role that members hold is refused
+//!   (`ROLE_IS_ASSIGNED_TO_MEMBERS`) instead of leaving them a dangling name.
+//! - `has-permission` honours the deprecated `permission` body too.
+//! - `metadata` is returned parsed everywhere (Better Auth parses it on
+//!   create and update only).
 
 pub mod access;
 mod common;

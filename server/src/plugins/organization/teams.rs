@@ -406,7 +406,7 @@ pub async fn add_member(
         &caller,
         &org_id,
         team_id,
-        at(errors::USER_IS_NOT_A_MEMBER_OF_THE_ORGANIZATION, 400),
+        errors::at(400, errors::USER_IS_NOT_A_MEMBER_OF_THE_ORGANIZATION),
     )
     .await?;
     s.require(
@@ -469,7 +469,7 @@ pub async fn remove_member(
         &caller,
         &org_id,
         team_id,
-        at(errors::USER_IS_NOT_A_MEMBER_OF_THE_ORGANIZATION, 400),
+        errors::at(400, errors::USER_IS_NOT_A_MEMBER_OF_THE_ORGANIZATION),
     )
     .await?;
     s.require(
@@ -530,7 +530,7 @@ pub async fn update_member_role(
         &caller,
         &org_id,
         team_id,
-        at(errors::USER_IS_NOT_A_MEMBER_OF_THE_ORGANIZATION, 400),
+        errors::at(400, errors::USER_IS_NOT_A_MEMBER_OF_THE_ORGANIZATION),
     )
     .await?;
     let denied = errors::YOU_ARE_NOT_ALLOWED_TO_UPDATE_THIS_MEMBER;
@@ -561,8 +561,4 @@ pub async fn update_member_role(
     )
     .await?;
     Ok(TeamMemberDto::from(&updated))
-}
-
-fn at(code: ErrorCode, status: u16) -> ErrorCode {
-    errors::at(status, code)
 }
