@@ -8,6 +8,7 @@ use gatehouse_server::plugins::organization::store;
 use gatehouse_tests::{on_both_backends, Backend, Response};
 use serde_json::{json, Value};
 
+use super::invitations::sign_up_as;
 use super::members::custom_roles;
 use super::{add, audit_actions, create_org, id, member_row, server, user, User};
 
@@ -304,6 +305,35 @@ async fn organization_dynamic_roles(b: Backend) {
         "member,support"
     );
 
+    // An invitation to a stored role deleted since cannot be accepted.
+    ok(post(
+        &owner,
+        "create-role",
+        json!({"role": "temp", "permission": {"ac": ["read"]}}),
+    )
+    .await)
+    .await;
+    let addr = gatehouse_tests::email();
+    let inv = ok(owner
+        .c
+        .post(
+            "/organization/invite-member",
+            json!({"email": addr, "role": "temp"}),
+        )
+        .await)
+    .await;
+    ok(post(&owner, "delete-role", json!({"roleName": "temp"})).await).await;
+    let invitee = sign_up_as(&s, &addr).await;
+    invitee
+        .c
+        .post(
+            "/organization/accept-invitation",
+            json!({"invitationId": id(&inv)}),
+        )
+        .await
+        .assert_error(400, "ROLE_NOT_FOUND");
+    assert!(member_row(&s, &org, &invitee.id).await.is_none());
+
     // Stored roles belong to their organization only.
     let other = id(&create_org(&outsider, "elsewhere").await);
     let stranger_member = add(&s, &other, &adm, "member").await;
@@ -322,9 +352,9 @@ async fn organization_dynamic_roles(b: Backend) {
 
     let actions = audit_actions(&s, &org).await;
     for (action, n) in [
-        ("organization.create-role", 2),
+        ("organization.create-role", 3),
         ("organization.update-role", 2),
-        ("organization.delete-role", 1),
+        ("organization.delete-role", 2),
     ] {
         assert_eq!(
             actions.iter().filter(|a| *a == action).count(),

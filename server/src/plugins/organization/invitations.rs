@@ -256,14 +256,18 @@ fn check_recipient(
     Ok(())
 }
 
-/// An invitation is void once its sender has left the organization, or no
-/// longer holds what it grants (it would be an escalation).
+/// An invitation is void once its sender has left the organization, no
+/// longer holds what it grants (it would be an escalation), or grants a
+/// role that no longer exists.
 async fn check_inviter(state: &AppState, inv: &InvitationRow) -> Result<MemberRow, ApiError> {
     let inviter = store::find_member(&state.db, &inv.organization_id, &inv.inviter_id)
         .await?
         .ok_or_else(|| err(errors::INVITER_IS_NO_LONGER_A_MEMBER_OF_THE_ORGANIZATION))?;
     let roles = roles_for(state, &inv.organization_id).await?;
-    if !may_grant(state, &roles, &inviter.role, inv.role.as_deref().unwrap_or("")) {
+    let granted = inv.role.as_deref().unwrap_or("");
+    // A stored role deleted since is no role to join with.
+    check_roles_exist(&roles, &super::access::parse_roles(granted))?;
+    if !may_grant(state, &roles, &inviter.role, granted) {
         return Err(err(errors::YOU_ARE_NOT_ALLOWED_TO_INVITE_USER_WITH_THIS_ROLE));
     }
     Ok(inviter)

@@ -809,8 +809,8 @@ pub struct TeamSeat {
 
 
 
-/// Gives a member new roles, unless that leaves the organization without a
-/// `creator_role` member. `None` when the member is gone.
+/// Gives a member new roles, unless that takes the last `creator_role`
+/// away from the organization.
 pub async fn update_member_role(
     db: &Db,
     member: &MemberRow,
@@ -835,7 +835,9 @@ pub async fn update_member_role(
             let Some(updated) = updated else {
                 return refuse(Refused::MemberGone);
             };
-            if count_with_role!(conn, &member.organization_id, creator_role) == 0 {
+            let had = super::access::role_names(&member.role).any(|r| r == creator_role);
+            let has = super::access::role_names(role).any(|r| r == creator_role);
+            if had && !has && count_with_role!(conn, &member.organization_id, creator_role) == 0 {
                 return refuse(Refused::LastOwner);
             }
             Ok::<_, TxError>(updated)
