@@ -11,6 +11,7 @@ mod email_verification;
 mod http_rules;
 mod library;
 mod magic_link;
+mod organization;
 mod ownership;
 mod passkey;
 mod password_reset;

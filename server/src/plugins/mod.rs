@@ -11,4 +11,5 @@ crate::declare_plugins! {
     two_factor: TwoFactor => TwoFactorApi,
     passkey: Passkey => PasskeyApi,
     admin: Admin => AdminApi,
+    organization: Organization => OrganizationApi,
 }

@@ -1,0 +1,340 @@
+//! The documented contract of the organization routes: every one needs a
+//! session; the codes each can answer (with the status at that route).
+
+use super::errors::{self as e, at};
+use crate::docs::{RouteAuth, RouteDoc};
+use crate::error::{codes, ErrorCode};
+
+const fn doc(operation_id: &'static str, errors: &'static [ErrorCode]) -> RouteDoc {
+    RouteDoc {
+        operation_id,
+        auth: RouteAuth::Session,
+        errors,
+    }
+}
+
+const NOT_MEMBER_400: ErrorCode = at(400, e::USER_IS_NOT_A_MEMBER_OF_THE_ORGANIZATION);
+
+const READ_ORG: &[ErrorCode] = &[
+    e::ORGANIZATION_NOT_FOUND,
+    e::USER_IS_NOT_A_MEMBER_OF_THE_ORGANIZATION,
+];
+
+const MEMBER_READ: &[ErrorCode] = &[
+    e::ORGANIZATION_NOT_FOUND,
+    e::NO_ACTIVE_ORGANIZATION,
+    e::YOU_ARE_NOT_A_MEMBER_OF_THIS_ORGANIZATION,
+];
+
+pub const ROUTE_DOCS: &[RouteDoc] = &[
+    doc(
+        "organizationCreate",
+        &[
+            e::YOU_ARE_NOT_ALLOWED_TO_CREATE_A_NEW_ORGANIZATION,
+            e::YOU_HAVE_REACHED_THE_MAXIMUM_NUMBER_OF_ORGANIZATIONS,
+            e::ORGANIZATION_ALREADY_EXISTS,
+        ],
+    ),
+    doc("organizationCheckSlug", &[e::ORGANIZATION_SLUG_ALREADY_TAKEN]),
+    doc(
+        "organizationUpdate",
+        &[
+            e::ORGANIZATION_NOT_FOUND,
+            NOT_MEMBER_400,
+            e::YOU_ARE_NOT_ALLOWED_TO_UPDATE_THIS_ORGANIZATION,
+            e::ORGANIZATION_SLUG_ALREADY_TAKEN,
+        ],
+    ),
+    doc(
+        "organizationDelete",
+        &[
+            e::ORGANIZATION_DELETION_DISABLED,
+            e::ORGANIZATION_NOT_FOUND,
+            NOT_MEMBER_400,
+            e::YOU_ARE_NOT_ALLOWED_TO_DELETE_THIS_ORGANIZATION,
+        ],
+    ),
+    doc("organizationGetOrganization", READ_ORG),
+    doc("organizationGetFullOrganization", READ_ORG),
+    doc("organizationSetActive", READ_ORG),
+    doc("organizationList", &[]),
+    doc(
+        "organizationInviteMember",
+        &[
+            e::ORGANIZATION_NOT_FOUND,
+            codes::INVALID_EMAIL,
+            e::MEMBER_NOT_FOUND,
+            e::YOU_ARE_NOT_ALLOWED_TO_INVITE_USERS_TO_THIS_ORGANIZATION,
+            e::ROLE_NOT_FOUND,
+            e::YOU_ARE_NOT_ALLOWED_TO_INVITE_USER_WITH_THIS_ROLE,
+            e::USER_IS_ALREADY_A_MEMBER_OF_THIS_ORGANIZATION,
+            e::USER_IS_ALREADY_INVITED_TO_THIS_ORGANIZATION,
+            e::INVITATION_NOT_FOUND,
+            e::INVITATION_LIMIT_REACHED,
+            e::INVALID_TEAM_ID,
+            e::TEAM_NOT_FOUND,
+            e::TEAM_MEMBER_LIMIT_REACHED,
+        ],
+    ),
+    doc(
+        "organizationAcceptInvitation",
+        &[
+            e::INVITATION_NOT_FOUND,
+            e::YOU_ARE_NOT_THE_RECIPIENT_OF_THE_INVITATION,
+            e::EMAIL_VERIFICATION_REQUIRED_BEFORE_ACCEPTING_OR_REJECTING_INVITATION,
+            e::INVITER_IS_NO_LONGER_A_MEMBER_OF_THE_ORGANIZATION,
+            e::YOU_ARE_NOT_ALLOWED_TO_INVITE_USER_WITH_THIS_ROLE,
+            e::ROLE_NOT_FOUND,
+            e::ORGANIZATION_NOT_FOUND,
+            e::ORGANIZATION_MEMBERSHIP_LIMIT_REACHED,
+            e::USER_IS_ALREADY_A_MEMBER_OF_THIS_ORGANIZATION,
+            e::TEAM_NOT_FOUND,
+            e::TEAM_MEMBER_LIMIT_REACHED,
+        ],
+    ),
+    doc(
+        "organizationRejectInvitation",
+        &[
+            e::INVITATION_NOT_FOUND,
+            e::YOU_ARE_NOT_THE_RECIPIENT_OF_THE_INVITATION,
+            e::EMAIL_VERIFICATION_REQUIRED_BEFORE_ACCEPTING_OR_REJECTING_INVITATION,
+            e::ORGANIZATION_NOT_FOUND,
+        ],
+    ),
+    doc(
+        "organizationCancelInvitation",
+        &[
+            e::INVITATION_NOT_FOUND,
+            e::MEMBER_NOT_FOUND,
+            e::YOU_ARE_NOT_ALLOWED_TO_CANCEL_THIS_INVITATION,
+            e::ORGANIZATION_NOT_FOUND,
+        ],
+    ),
+    doc(
+        "organizationGetInvitation",
+        &[
+            e::INVITATION_NOT_FOUND,
+            e::YOU_ARE_NOT_THE_RECIPIENT_OF_THE_INVITATION,
+            e::EMAIL_VERIFICATION_REQUIRED_FOR_INVITATION,
+            e::ORGANIZATION_NOT_FOUND,
+            e::INVITER_IS_NO_LONGER_A_MEMBER_OF_THE_ORGANIZATION,
+            e::YOU_ARE_NOT_ALLOWED_TO_INVITE_USER_WITH_THIS_ROLE,
+            e::ROLE_NOT_FOUND,
+        ],
+    ),
+    doc(
+        "organizationListInvitations",
+        &[
+            e::NO_ACTIVE_ORGANIZATION,
+            e::YOU_ARE_NOT_A_MEMBER_OF_THIS_ORGANIZATION,
+            e::YOU_ARE_NOT_ALLOWED_TO_LIST_INVITATIONS,
+        ],
+    ),
+    doc(
+        "organizationListUserInvitations",
+        &[e::EMAIL_VERIFICATION_REQUIRED_FOR_INVITATION],
+    ),
+    doc(
+        "organizationRemoveMember",
+        &[
+            e::NO_ACTIVE_ORGANIZATION,
+            e::MEMBER_NOT_FOUND,
+            e::YOU_ARE_NOT_ALLOWED_TO_DELETE_THIS_MEMBER,
+            e::YOU_CANNOT_LEAVE_THE_ORGANIZATION_AS_THE_ONLY_OWNER,
+            e::ORGANIZATION_NOT_FOUND,
+        ],
+    ),
+    doc(
+        "organizationUpdateMemberRole",
+        &[
+            e::NO_ACTIVE_ORGANIZATION,
+            e::MEMBER_NOT_FOUND,
+            e::YOU_ARE_NOT_ALLOWED_TO_UPDATE_THIS_MEMBER,
+            e::YOU_CANNOT_LEAVE_THE_ORGANIZATION_WITHOUT_AN_OWNER,
+            e::ROLE_NOT_FOUND,
+            e::ORGANIZATION_NOT_FOUND,
+        ],
+    ),
+    doc(
+        "organizationGetActiveMember",
+        &[e::NO_ACTIVE_ORGANIZATION, e::MEMBER_NOT_FOUND],
+    ),
+    doc(
+        "organizationLeave",
+        &[
+            e::MEMBER_NOT_FOUND,
+            e::YOU_CANNOT_LEAVE_THE_ORGANIZATION_AS_THE_ONLY_OWNER,
+            e::ORGANIZATION_NOT_FOUND,
+        ],
+    ),
+    doc("organizationListMembers", MEMBER_READ),
+    doc("organizationGetActiveMemberRole", MEMBER_READ),
+    doc(
+        "organizationHasPermission",
+        &[
+            e::NO_ACTIVE_ORGANIZATION,
+            at(401, e::USER_IS_NOT_A_MEMBER_OF_THE_ORGANIZATION),
+            e::TEAM_NOT_FOUND,
+        ],
+    ),
+    // Team routes: 404 without `teams = true`.
+    doc(
+        "organizationCreateTeam",
+        &[
+            codes::NOT_FOUND,
+            e::NO_ACTIVE_ORGANIZATION,
+            e::YOU_ARE_NOT_ALLOWED_TO_INVITE_USERS_TO_THIS_ORGANIZATION,
+            e::YOU_ARE_NOT_ALLOWED_TO_CREATE_TEAMS_IN_THIS_ORGANIZATION,
+            e::YOU_HAVE_REACHED_THE_MAXIMUM_NUMBER_OF_TEAMS,
+            e::ORGANIZATION_NOT_FOUND,
+        ],
+    ),
+    doc(
+        "organizationRemoveTeam",
+        &[
+            codes::NOT_FOUND,
+            e::NO_ACTIVE_ORGANIZATION,
+            e::YOU_ARE_NOT_ALLOWED_TO_DELETE_THIS_TEAM,
+            e::YOU_ARE_NOT_ALLOWED_TO_DELETE_TEAMS_IN_THIS_ORGANIZATION,
+            e::TEAM_NOT_FOUND,
+            e::UNABLE_TO_REMOVE_LAST_TEAM,
+        ],
+    ),
+    doc(
+        "organizationUpdateTeam",
+        &[
+            codes::NOT_FOUND,
+            e::NO_ACTIVE_ORGANIZATION,
+            e::YOU_ARE_NOT_ALLOWED_TO_UPDATE_THIS_TEAM,
+            e::TEAM_NOT_FOUND,
+        ],
+    ),
+    doc(
+        "organizationListTeams",
+        &[
+            codes::NOT_FOUND,
+            e::NO_ACTIVE_ORGANIZATION,
+            e::YOU_ARE_NOT_ALLOWED_TO_ACCESS_THIS_ORGANIZATION,
+        ],
+    ),
+    doc(
+        "organizationSetActiveTeam",
+        &[
+            codes::NOT_FOUND,
+            e::NO_ACTIVE_ORGANIZATION,
+            e::TEAM_NOT_FOUND,
+            at(403, e::USER_IS_NOT_A_MEMBER_OF_THE_TEAM),
+        ],
+    ),
+    doc(
+        "organizationListUserTeams",
+        &[
+            codes::NOT_FOUND,
+            e::NO_ACTIVE_ORGANIZATION,
+            e::YOU_ARE_NOT_A_MEMBER_OF_THIS_ORGANIZATION,
+            e::YOU_ARE_NOT_ALLOWED_TO_UPDATE_THIS_MEMBER,
+            NOT_MEMBER_400,
+        ],
+    ),
+    doc(
+        "organizationListTeamMembers",
+        &[
+            codes::NOT_FOUND,
+            e::YOU_DO_NOT_HAVE_AN_ACTIVE_TEAM,
+            e::TEAM_NOT_FOUND,
+            e::USER_IS_NOT_A_MEMBER_OF_THE_TEAM,
+        ],
+    ),
+    doc(
+        "organizationAddTeamMember",
+        &[
+            codes::NOT_FOUND,
+            e::NO_ACTIVE_ORGANIZATION,
+            NOT_MEMBER_400,
+            e::YOU_ARE_NOT_ALLOWED_TO_CREATE_A_NEW_TEAM_MEMBER,
+            e::TEAM_NOT_FOUND,
+            e::ROLE_NOT_FOUND,
+            e::TEAM_MEMBER_LIMIT_REACHED,
+        ],
+    ),
+    doc(
+        "organizationRemoveTeamMember",
+        &[
+            codes::NOT_FOUND,
+            e::NO_ACTIVE_ORGANIZATION,
+            NOT_MEMBER_400,
+            e::YOU_ARE_NOT_ALLOWED_TO_REMOVE_A_TEAM_MEMBER,
+            e::TEAM_NOT_FOUND,
+            e::USER_IS_NOT_A_MEMBER_OF_THE_TEAM,
+        ],
+    ),
+    doc(
+        "organizationUpdateTeamMemberRole",
+        &[
+            codes::NOT_FOUND,
+            e::NO_ACTIVE_ORGANIZATION,
+            NOT_MEMBER_400,
+            e::YOU_ARE_NOT_ALLOWED_TO_UPDATE_THIS_MEMBER,
+            e::TEAM_NOT_FOUND,
+            e::USER_IS_NOT_A_MEMBER_OF_THE_TEAM,
+            e::ROLE_NOT_FOUND,
+        ],
+    ),
+    // Role routes: 404 without `dynamic_access_control = true`.
+    doc(
+        "organizationCreateRole",
+        &[
+            codes::NOT_FOUND,
+            e::YOU_MUST_BE_IN_AN_ORGANIZATION_TO_CREATE_A_ROLE,
+            e::YOU_ARE_NOT_A_MEMBER_OF_THIS_ORGANIZATION,
+            e::YOU_ARE_NOT_ALLOWED_TO_CREATE_A_ROLE,
+            e::ROLE_NAME_IS_ALREADY_TAKEN,
+            e::TOO_MANY_ROLES,
+            e::INVALID_RESOURCE,
+        ],
+    ),
+    doc(
+        "organizationDeleteRole",
+        &[
+            codes::NOT_FOUND,
+            e::NO_ACTIVE_ORGANIZATION,
+            e::YOU_ARE_NOT_A_MEMBER_OF_THIS_ORGANIZATION,
+            e::YOU_ARE_NOT_ALLOWED_TO_DELETE_A_ROLE,
+            e::CANNOT_DELETE_A_PRE_DEFINED_ROLE,
+            e::ROLE_NOT_FOUND,
+            e::ROLE_IS_ASSIGNED_TO_MEMBERS,
+        ],
+    ),
+    doc(
+        "organizationListRoles",
+        &[
+            codes::NOT_FOUND,
+            e::NO_ACTIVE_ORGANIZATION,
+            e::YOU_ARE_NOT_A_MEMBER_OF_THIS_ORGANIZATION,
+            e::YOU_ARE_NOT_ALLOWED_TO_LIST_A_ROLE,
+        ],
+    ),
+    doc(
+        "organizationGetRole",
+        &[
+            codes::NOT_FOUND,
+            e::NO_ACTIVE_ORGANIZATION,
+            e::YOU_ARE_NOT_A_MEMBER_OF_THIS_ORGANIZATION,
+            e::YOU_ARE_NOT_ALLOWED_TO_READ_A_ROLE,
+            e::ROLE_NOT_FOUND,
+        ],
+    ),
+    doc(
+        "organizationUpdateRole",
+        &[
+            codes::NOT_FOUND,
+            e::NO_ACTIVE_ORGANIZATION,
+            e::YOU_ARE_NOT_A_MEMBER_OF_THIS_ORGANIZATION,
+            e::YOU_ARE_NOT_ALLOWED_TO_UPDATE_A_ROLE,
+            e::ROLE_NOT_FOUND,
+            e::INVALID_RESOURCE,
+            e::ROLE_NAME_IS_ALREADY_TAKEN,
+            e::ROLE_IS_ASSIGNED_TO_MEMBERS,
+        ],
+    ),
+];
