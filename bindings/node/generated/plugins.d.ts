@@ -11,6 +11,9 @@ export declare function emailOTPClient(): ClientPlugin<"email-otp">;
 /** The `magic-link` plugin: Sign-in by a link mailed to the address. */
 export declare function magicLinkClient(): ClientPlugin<"magic-link">;
 
+/** The `organization` plugin: Organizations, members, invitations by email, teams and per-organization roles. */
+export declare function organizationClient(): ClientPlugin<"organization">;
+
 /** The `passkey` plugin: WebAuthn passkeys: register while signed in, then sign in without a password. */
 export declare function passkeyClient(): ClientPlugin<"passkey">;
 

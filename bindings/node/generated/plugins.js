@@ -13,6 +13,9 @@ exports.emailOTPClient = plugin("email-otp");
 /** The `magic-link` plugin. */
 exports.magicLinkClient = plugin("magic-link");
 
+/** The `organization` plugin. */
+exports.organizationClient = plugin("organization");
+
 /** The `passkey` plugin. */
 exports.passkeyClient = plugin("passkey");
 

@@ -18,7 +18,7 @@ export interface AdminRoutes {
     /** Get a user (`GET /admin/get-user`) */
     getUser(arg: { query: { id: string } }): Promise<Result<T.User>>;
     /** Check the caller's permissions (`POST /admin/has-permission`) */
-    hasPermission(body?: T.UserHasPermissionBody): Promise<Result<T.PermissionResult>>;
+    hasPermission(body?: T.UserHasPermissionBody): Promise<Result<T.AdminPermissionResult>>;
     /** Impersonate a user (`POST /admin/impersonate-user`) */
     impersonateUser(body: T.UserIdBody): Promise<Result<T.SessionAndUser>>;
     /** List the audit trail (`GET /admin/list-audit-logs`) */
@@ -138,6 +138,86 @@ export interface MagicLinkRoutes {
   };
 }
 
+/** Routes of `organization`. */
+export interface OrganizationRoutes {
+  organization: {
+    /** Accept an invitation addressed to the caller (once) (`POST /organization/accept-invitation`) */
+    acceptInvitation(body: T.InvitationIdBody): Promise<Result<T.AcceptedInvitation>>;
+    /** Add a member of the organization to a team (`member:update`) (`POST /organization/add-team-member`) */
+    addTeamMember(body: T.AddTeamMemberBody): Promise<Result<T.TeamMember>>;
+    /** Cancel an invitation (`invitation:cancel`) (`POST /organization/cancel-invitation`) */
+    cancelInvitation(body: T.InvitationIdBody): Promise<Result<T.Invitation>>;
+    /** Check that a slug is free (`POST /organization/check-slug`) */
+    checkSlug(body: T.CheckSlugBody): Promise<Result<T.StatusResponse>>;
+    /** Create an organization (the caller becomes its creator-role member) (`POST /organization/create`) */
+    create(body: T.CreateOrganizationBody): Promise<Result<T.CreatedOrganization>>;
+    /** Store a role for an organization (`ac:create`, no escalation) (`POST /organization/create-role`) */
+    createRole(body: T.CreateRoleBody): Promise<Result<T.CreatedRole>>;
+    /** Create a team (`team:create`) (`POST /organization/create-team`) */
+    createTeam(body: T.CreateTeamBody): Promise<Result<T.Team>>;
+    /** Delete an organization (`organization:delete`) (`POST /organization/delete`) */
+    delete(body: T.OrganizationIdBody): Promise<Result<T.Organization>>;
+    /** Delete a stored role no member holds (`ac:delete`) (`POST /organization/delete-role`) */
+    deleteRole(body?: T.RoleRefBody): Promise<Result<T.SuccessResponse>>;
+    /** The caller's membership of the active organization (`GET /organization/get-active-member`) */
+    getActiveMember(): Promise<Result<T.MemberWithUser>>;
+    /** The roles of the caller (or of `userId`) in an organization (`GET /organization/get-active-member-role`) */
+    getActiveMemberRole(arg?: { query?: { userId?: string; organizationId?: string; organizationSlug?: string } }): Promise<Result<T.RoleResponse>>;
+    /** An organization with its members, invitations and teams (`GET /organization/get-full-organization`) */
+    getFullOrganization(arg?: { query?: { organizationId?: string; organizationSlug?: string; membersLimit?: string } }): Promise<Result<T.FullOrganization | null>>;
+    /** A pending invitation addressed to the caller, with its organization and inviter (`GET /organization/get-invitation`) */
+    getInvitation(arg: { query: { id: string } }): Promise<Result<T.InvitationDetails>>;
+    /** An organization the caller belongs to (by id or slug; default: the active one) (`GET /organization/get-organization`) */
+    getOrganization(arg?: { query?: { organizationId?: string; organizationSlug?: string } }): Promise<Result<T.Organization | null>>;
+    /** One stored role, by name or id (`ac:read`) (`GET /organization/get-role`) */
+    getRole(arg?: { query?: { roleName?: string; roleId?: string; organizationId?: string } }): Promise<Result<T.OrganizationRole>>;
+    /** Whether the caller's roles grant every listed action (`POST /organization/has-permission`) */
+    hasPermission(body?: T.HasPermissionBody): Promise<Result<T.PermissionResult>>;
+    /** Invite an address (`invitation:create`); the invitation is mailed (`POST /organization/invite-member`) */
+    inviteMember(body: T.InviteMemberBody): Promise<Result<T.Invitation>>;
+    /** Leave an organization (not as its last creator-role member) (`POST /organization/leave`) */
+    leave(body: T.OrganizationIdBody): Promise<Result<T.MemberWithUser>>;
+    /** The organizations the caller belongs to (`GET /organization/list`) */
+    list(): Promise<Result<T.Organization[]>>;
+    /** An organization's invitations (members who may invite) (`GET /organization/list-invitations`) */
+    listInvitations(arg?: { query?: { organizationId?: string } }): Promise<Result<T.Invitation[]>>;
+    /** A page of an organization's members, with their users (`GET /organization/list-members`) */
+    listMembers(arg?: { query?: { limit?: string; offset?: string; sortBy?: string; sortDirection?: string; filterField?: string; filterValue?: string; filterOperator?: string; organizationId?: string; organizationSlug?: string } }): Promise<Result<T.MembersPage>>;
+    /** An organization's stored roles (`ac:read`) (`GET /organization/list-roles`) */
+    listRoles(arg?: { query?: { organizationId?: string } }): Promise<Result<T.OrganizationRole[]>>;
+    /** The members of a team the caller is in (default: the active team) (`GET /organization/list-team-members`) */
+    listTeamMembers(arg?: { query?: { teamId?: string } }): Promise<Result<T.TeamMember[]>>;
+    /** An organization's teams (`GET /organization/list-teams`) */
+    listTeams(arg?: { query?: { organizationId?: string } }): Promise<Result<T.Team[]>>;
+    /** The pending invitations addressed to the caller (verified address) (`GET /organization/list-user-invitations`) */
+    listUserInvitations(): Promise<Result<T.UserInvitation[]>>;
+    /** The teams of the caller (or, with `member:update`, of another member) (`GET /organization/list-user-teams`) */
+    listUserTeams(arg?: { query?: { userId?: string; organizationId?: string } }): Promise<Result<T.Team[]>>;
+    /** Reject an invitation addressed to the caller (`POST /organization/reject-invitation`) */
+    rejectInvitation(body: T.InvitationIdBody): Promise<Result<T.RejectedInvitation>>;
+    /** Remove a member, by member id or email (`member:delete`) (`POST /organization/remove-member`) */
+    removeMember(body: T.RemoveMemberBody): Promise<Result<T.MemberResponse>>;
+    /** Remove a team (`team:delete`) (`POST /organization/remove-team`) */
+    removeTeam(body: T.RemoveTeamBody): Promise<Result<T.MessageResponse>>;
+    /** Remove a member from a team (`member:delete`) (`POST /organization/remove-team-member`) */
+    removeTeamMember(body: T.RemoveTeamMemberBody): Promise<Result<T.MessageResponse>>;
+    /** Set (or, with `organizationId: null`, clear) the session's active organization (`POST /organization/set-active`) */
+    setActive(body?: T.SetActiveBody): Promise<Result<T.Organization | null>>;
+    /** Set (or, with `teamId: null`, clear) the session's active team (`POST /organization/set-active-team`) */
+    setActiveTeam(body?: T.SetActiveTeamBody): Promise<Result<T.Team | null>>;
+    /** Update an organization (`organization:update`) (`POST /organization/update`) */
+    update(body: T.UpdateOrganizationBody): Promise<Result<T.Organization>>;
+    /** Change a member's roles (`member:update`, no escalation) (`POST /organization/update-member-role`) */
+    updateMemberRole(body: T.UpdateMemberRoleBody): Promise<Result<T.Member>>;
+    /** Rename or re-permission a stored role (`ac:update`, no escalation) (`POST /organization/update-role`) */
+    updateRole(body: T.UpdateRoleBody): Promise<Result<T.UpdatedRole>>;
+    /** Rename a team (`team:update`) (`POST /organization/update-team`) */
+    updateTeam(body: T.UpdateTeamBody): Promise<Result<T.Team>>;
+    /** Set or clear a team member's team-scoped role (`member:update`, no escalation) (`POST /organization/update-team-member-role`) */
+    updateTeamMemberRole(body: T.UpdateTeamMemberRoleBody): Promise<Result<T.TeamMember>>;
+  };
+}
+
 /** Routes of `passkey`. */
 export interface PasskeyRoutes {
   passkey: {
@@ -195,6 +275,7 @@ export interface PluginRoutes {
   "admin": AdminRoutes;
   "email-otp": EmailOtpRoutes;
   "magic-link": MagicLinkRoutes;
+  "organization": OrganizationRoutes;
   "passkey": PasskeyRoutes;
   "two-factor": TwoFactorRoutes;
   "username": UsernameRoutes;

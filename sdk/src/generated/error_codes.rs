@@ -234,6 +234,128 @@ pub enum ErrorCode {
     TooManyAdminRoles,
     /// `YOU_ARE_NOT_ALLOWED_TO_LIST_AUDIT_LOGS`: You are not allowed to list audit logs
     YouAreNotAllowedToListAuditLogs,
+    /// `YOU_ARE_NOT_ALLOWED_TO_CREATE_A_NEW_ORGANIZATION`: You are not allowed to create a new organization
+    YouAreNotAllowedToCreateANewOrganization,
+    /// `YOU_HAVE_REACHED_THE_MAXIMUM_NUMBER_OF_ORGANIZATIONS`: You have reached the maximum number of organizations
+    YouHaveReachedTheMaximumNumberOfOrganizations,
+    /// `ORGANIZATION_ALREADY_EXISTS`: Organization already exists
+    OrganizationAlreadyExists,
+    /// `ORGANIZATION_SLUG_ALREADY_TAKEN`: Organization slug already taken
+    OrganizationSlugAlreadyTaken,
+    /// `ORGANIZATION_NOT_FOUND`: Organization not found
+    OrganizationNotFound,
+    /// `USER_IS_NOT_A_MEMBER_OF_THE_ORGANIZATION`: User is not a member of the organization
+    UserIsNotAMemberOfTheOrganization,
+    /// `YOU_ARE_NOT_ALLOWED_TO_UPDATE_THIS_ORGANIZATION`: You are not allowed to update this organization
+    YouAreNotAllowedToUpdateThisOrganization,
+    /// `YOU_ARE_NOT_ALLOWED_TO_DELETE_THIS_ORGANIZATION`: You are not allowed to delete this organization
+    YouAreNotAllowedToDeleteThisOrganization,
+    /// `ORGANIZATION_DELETION_DISABLED`: Organization deletion is disabled
+    OrganizationDeletionDisabled,
+    /// `NO_ACTIVE_ORGANIZATION`: No active organization
+    NoActiveOrganization,
+    /// `USER_IS_ALREADY_A_MEMBER_OF_THIS_ORGANIZATION`: User is already a member of this organization
+    UserIsAlreadyAMemberOfThisOrganization,
+    /// `MEMBER_NOT_FOUND`: Member not found
+    MemberNotFound,
+    /// `ROLE_NOT_FOUND`: Role not found
+    RoleNotFound,
+    /// `YOU_ARE_NOT_ALLOWED_TO_CREATE_A_NEW_TEAM`: You are not allowed to create a new team
+    YouAreNotAllowedToCreateANewTeam,
+    /// `TEAM_ALREADY_EXISTS`: Team already exists
+    TeamAlreadyExists,
+    /// `TEAM_NOT_FOUND`: Team not found
+    TeamNotFound,
+    /// `YOU_CANNOT_LEAVE_THE_ORGANIZATION_AS_THE_ONLY_OWNER`: You cannot leave the organization as the only owner
+    YouCannotLeaveTheOrganizationAsTheOnlyOwner,
+    /// `YOU_CANNOT_LEAVE_THE_ORGANIZATION_WITHOUT_AN_OWNER`: You cannot leave the organization without an owner
+    YouCannotLeaveTheOrganizationWithoutAnOwner,
+    /// `YOU_ARE_NOT_ALLOWED_TO_DELETE_THIS_MEMBER`: You are not allowed to delete this member
+    YouAreNotAllowedToDeleteThisMember,
+    /// `YOU_ARE_NOT_ALLOWED_TO_INVITE_USERS_TO_THIS_ORGANIZATION`: You are not allowed to invite users to this organization
+    YouAreNotAllowedToInviteUsersToThisOrganization,
+    /// `USER_IS_ALREADY_INVITED_TO_THIS_ORGANIZATION`: User is already invited to this organization
+    UserIsAlreadyInvitedToThisOrganization,
+    /// `INVITATION_NOT_FOUND`: Invitation not found
+    InvitationNotFound,
+    /// `YOU_ARE_NOT_THE_RECIPIENT_OF_THE_INVITATION`: You are not the recipient of the invitation
+    YouAreNotTheRecipientOfTheInvitation,
+    /// `EMAIL_VERIFICATION_REQUIRED_BEFORE_ACCEPTING_OR_REJECTING_INVITATION`: Email verification required before accepting or rejecting invitation
+    EmailVerificationRequiredBeforeAcceptingOrRejectingInvitation,
+    /// `EMAIL_VERIFICATION_REQUIRED_FOR_INVITATION`: Email verification required to view or list invitations for the session email
+    EmailVerificationRequiredForInvitation,
+    /// `YOU_ARE_NOT_ALLOWED_TO_CANCEL_THIS_INVITATION`: You are not allowed to cancel this invitation
+    YouAreNotAllowedToCancelThisInvitation,
+    /// `YOU_ARE_NOT_ALLOWED_TO_LIST_INVITATIONS`: You are not allowed to list invitations for this organization
+    YouAreNotAllowedToListInvitations,
+    /// `INVITER_IS_NO_LONGER_A_MEMBER_OF_THE_ORGANIZATION`: Inviter is no longer a member of the organization
+    InviterIsNoLongerAMemberOfTheOrganization,
+    /// `YOU_ARE_NOT_ALLOWED_TO_INVITE_USER_WITH_THIS_ROLE`: You are not allowed to invite a user with this role
+    YouAreNotAllowedToInviteUserWithThisRole,
+    /// `FAILED_TO_RETRIEVE_INVITATION`: Failed to retrieve invitation
+    FailedToRetrieveInvitation,
+    /// `YOU_HAVE_REACHED_THE_MAXIMUM_NUMBER_OF_TEAMS`: You have reached the maximum number of teams
+    YouHaveReachedTheMaximumNumberOfTeams,
+    /// `UNABLE_TO_REMOVE_LAST_TEAM`: Unable to remove last team
+    UnableToRemoveLastTeam,
+    /// `YOU_ARE_NOT_ALLOWED_TO_UPDATE_THIS_MEMBER`: You are not allowed to update this member
+    YouAreNotAllowedToUpdateThisMember,
+    /// `ORGANIZATION_MEMBERSHIP_LIMIT_REACHED`: Organization membership limit reached
+    OrganizationMembershipLimitReached,
+    /// `YOU_ARE_NOT_ALLOWED_TO_CREATE_TEAMS_IN_THIS_ORGANIZATION`: You are not allowed to create teams in this organization
+    YouAreNotAllowedToCreateTeamsInThisOrganization,
+    /// `YOU_ARE_NOT_ALLOWED_TO_DELETE_TEAMS_IN_THIS_ORGANIZATION`: You are not allowed to delete teams in this organization
+    YouAreNotAllowedToDeleteTeamsInThisOrganization,
+    /// `YOU_ARE_NOT_ALLOWED_TO_UPDATE_THIS_TEAM`: You are not allowed to update this team
+    YouAreNotAllowedToUpdateThisTeam,
+    /// `YOU_ARE_NOT_ALLOWED_TO_DELETE_THIS_TEAM`: You are not allowed to delete this team
+    YouAreNotAllowedToDeleteThisTeam,
+    /// `INVITATION_LIMIT_REACHED`: Invitation limit reached
+    InvitationLimitReached,
+    /// `TEAM_MEMBER_LIMIT_REACHED`: Team member limit reached
+    TeamMemberLimitReached,
+    /// `USER_IS_NOT_A_MEMBER_OF_THE_TEAM`: User is not a member of the team
+    UserIsNotAMemberOfTheTeam,
+    /// `YOU_CAN_NOT_ACCESS_THE_MEMBERS_OF_THIS_TEAM`: You are not allowed to list the members of this team
+    YouCanNotAccessTheMembersOfThisTeam,
+    /// `YOU_DO_NOT_HAVE_AN_ACTIVE_TEAM`: You do not have an active team
+    YouDoNotHaveAnActiveTeam,
+    /// `YOU_ARE_NOT_ALLOWED_TO_CREATE_A_NEW_TEAM_MEMBER`: You are not allowed to create a new member
+    YouAreNotAllowedToCreateANewTeamMember,
+    /// `YOU_ARE_NOT_ALLOWED_TO_REMOVE_A_TEAM_MEMBER`: You are not allowed to remove a team member
+    YouAreNotAllowedToRemoveATeamMember,
+    /// `YOU_ARE_NOT_ALLOWED_TO_ACCESS_THIS_ORGANIZATION`: You are not allowed to access this organization as an owner
+    YouAreNotAllowedToAccessThisOrganization,
+    /// `YOU_ARE_NOT_A_MEMBER_OF_THIS_ORGANIZATION`: You are not a member of this organization
+    YouAreNotAMemberOfThisOrganization,
+    /// `MISSING_AC_INSTANCE`: Dynamic Access Control requires a pre-defined ac instance on the server auth plugin. Read server logs for more information
+    MissingAcInstance,
+    /// `YOU_MUST_BE_IN_AN_ORGANIZATION_TO_CREATE_A_ROLE`: You must be in an organization to create a role
+    YouMustBeInAnOrganizationToCreateARole,
+    /// `YOU_ARE_NOT_ALLOWED_TO_CREATE_A_ROLE`: You are not allowed to create a role
+    YouAreNotAllowedToCreateARole,
+    /// `YOU_ARE_NOT_ALLOWED_TO_UPDATE_A_ROLE`: You are not allowed to update a role
+    YouAreNotAllowedToUpdateARole,
+    /// `YOU_ARE_NOT_ALLOWED_TO_DELETE_A_ROLE`: You are not allowed to delete a role
+    YouAreNotAllowedToDeleteARole,
+    /// `YOU_ARE_NOT_ALLOWED_TO_READ_A_ROLE`: You are not allowed to read a role
+    YouAreNotAllowedToReadARole,
+    /// `YOU_ARE_NOT_ALLOWED_TO_LIST_A_ROLE`: You are not allowed to list a role
+    YouAreNotAllowedToListARole,
+    /// `YOU_ARE_NOT_ALLOWED_TO_GET_A_ROLE`: You are not allowed to get a role
+    YouAreNotAllowedToGetARole,
+    /// `TOO_MANY_ROLES`: This organization has too many roles
+    TooManyRoles,
+    /// `INVALID_RESOURCE`: The provided permission includes an invalid resource
+    InvalidResource,
+    /// `ROLE_NAME_IS_ALREADY_TAKEN`: That role name is already taken
+    RoleNameIsAlreadyTaken,
+    /// `CANNOT_DELETE_A_PRE_DEFINED_ROLE`: Cannot delete a pre-defined role
+    CannotDeleteAPreDefinedRole,
+    /// `ROLE_IS_ASSIGNED_TO_MEMBERS`: Cannot delete a role that is assigned to members. Please reassign the members to a different role first
+    RoleIsAssignedToMembers,
+    /// `INVALID_TEAM_ID`: Team id contains a reserved character
+    InvalidTeamId,
     /// `PLUGIN_NOT_ENABLED`: The plugin is not enabled on this server
     PluginNotEnabled,
     /// `SIGN_IN_CHALLENGE`: The sign-in needs another step first (a plugin's challenge, e.g. a second factor)
@@ -365,6 +487,67 @@ impl ErrorCode {
             ErrorCode::InvalidRoleName => "INVALID_ROLE_NAME",
             ErrorCode::TooManyAdminRoles => "TOO_MANY_ADMIN_ROLES",
             ErrorCode::YouAreNotAllowedToListAuditLogs => "YOU_ARE_NOT_ALLOWED_TO_LIST_AUDIT_LOGS",
+            ErrorCode::YouAreNotAllowedToCreateANewOrganization => "YOU_ARE_NOT_ALLOWED_TO_CREATE_A_NEW_ORGANIZATION",
+            ErrorCode::YouHaveReachedTheMaximumNumberOfOrganizations => "YOU_HAVE_REACHED_THE_MAXIMUM_NUMBER_OF_ORGANIZATIONS",
+            ErrorCode::OrganizationAlreadyExists => "ORGANIZATION_ALREADY_EXISTS",
+            ErrorCode::OrganizationSlugAlreadyTaken => "ORGANIZATION_SLUG_ALREADY_TAKEN",
+            ErrorCode::OrganizationNotFound => "ORGANIZATION_NOT_FOUND",
+            ErrorCode::UserIsNotAMemberOfTheOrganization => "USER_IS_NOT_A_MEMBER_OF_THE_ORGANIZATION",
+            ErrorCode::YouAreNotAllowedToUpdateThisOrganization => "YOU_ARE_NOT_ALLOWED_TO_UPDATE_THIS_ORGANIZATION",
+            ErrorCode::YouAreNotAllowedToDeleteThisOrganization => "YOU_ARE_NOT_ALLOWED_TO_DELETE_THIS_ORGANIZATION",
+            ErrorCode::OrganizationDeletionDisabled => "ORGANIZATION_DELETION_DISABLED",
+            ErrorCode::NoActiveOrganization => "NO_ACTIVE_ORGANIZATION",
+            ErrorCode::UserIsAlreadyAMemberOfThisOrganization => "USER_IS_ALREADY_A_MEMBER_OF_THIS_ORGANIZATION",
+            ErrorCode::MemberNotFound => "MEMBER_NOT_FOUND",
+            ErrorCode::RoleNotFound => "ROLE_NOT_FOUND",
+            ErrorCode::YouAreNotAllowedToCreateANewTeam => "YOU_ARE_NOT_ALLOWED_TO_CREATE_A_NEW_TEAM",
+            ErrorCode::TeamAlreadyExists => "TEAM_ALREADY_EXISTS",
+            ErrorCode::TeamNotFound => "TEAM_NOT_FOUND",
+            ErrorCode::YouCannotLeaveTheOrganizationAsTheOnlyOwner => "YOU_CANNOT_LEAVE_THE_ORGANIZATION_AS_THE_ONLY_OWNER",
+            ErrorCode::YouCannotLeaveTheOrganizationWithoutAnOwner => "YOU_CANNOT_LEAVE_THE_ORGANIZATION_WITHOUT_AN_OWNER",
+            ErrorCode::YouAreNotAllowedToDeleteThisMember => "YOU_ARE_NOT_ALLOWED_TO_DELETE_THIS_MEMBER",
+            ErrorCode::YouAreNotAllowedToInviteUsersToThisOrganization => "YOU_ARE_NOT_ALLOWED_TO_INVITE_USERS_TO_THIS_ORGANIZATION",
+            ErrorCode::UserIsAlreadyInvitedToThisOrganization => "USER_IS_ALREADY_INVITED_TO_THIS_ORGANIZATION",
+            ErrorCode::InvitationNotFound => "INVITATION_NOT_FOUND",
+            ErrorCode::YouAreNotTheRecipientOfTheInvitation => "YOU_ARE_NOT_THE_RECIPIENT_OF_THE_INVITATION",
+            ErrorCode::EmailVerificationRequiredBeforeAcceptingOrRejectingInvitation => "EMAIL_VERIFICATION_REQUIRED_BEFORE_ACCEPTING_OR_REJECTING_INVITATION",
+            ErrorCode::EmailVerificationRequiredForInvitation => "EMAIL_VERIFICATION_REQUIRED_FOR_INVITATION",
+            ErrorCode::YouAreNotAllowedToCancelThisInvitation => "YOU_ARE_NOT_ALLOWED_TO_CANCEL_THIS_INVITATION",
+            ErrorCode::YouAreNotAllowedToListInvitations => "YOU_ARE_NOT_ALLOWED_TO_LIST_INVITATIONS",
+            ErrorCode::InviterIsNoLongerAMemberOfTheOrganization => "INVITER_IS_NO_LONGER_A_MEMBER_OF_THE_ORGANIZATION",
+            ErrorCode::YouAreNotAllowedToInviteUserWithThisRole => "YOU_ARE_NOT_ALLOWED_TO_INVITE_USER_WITH_THIS_ROLE",
+            ErrorCode::FailedToRetrieveInvitation => "FAILED_TO_RETRIEVE_INVITATION",
+            ErrorCode::YouHaveReachedTheMaximumNumberOfTeams => "YOU_HAVE_REACHED_THE_MAXIMUM_NUMBER_OF_TEAMS",
+            ErrorCode::UnableToRemoveLastTeam => "UNABLE_TO_REMOVE_LAST_TEAM",
+            ErrorCode::YouAreNotAllowedToUpdateThisMember => "YOU_ARE_NOT_ALLOWED_TO_UPDATE_THIS_MEMBER",
+            ErrorCode::OrganizationMembershipLimitReached => "ORGANIZATION_MEMBERSHIP_LIMIT_REACHED",
+            ErrorCode::YouAreNotAllowedToCreateTeamsInThisOrganization => "YOU_ARE_NOT_ALLOWED_TO_CREATE_TEAMS_IN_THIS_ORGANIZATION",
+            ErrorCode::YouAreNotAllowedToDeleteTeamsInThisOrganization => "YOU_ARE_NOT_ALLOWED_TO_DELETE_TEAMS_IN_THIS_ORGANIZATION",
+            ErrorCode::YouAreNotAllowedToUpdateThisTeam => "YOU_ARE_NOT_ALLOWED_TO_UPDATE_THIS_TEAM",
+            ErrorCode::YouAreNotAllowedToDeleteThisTeam => "YOU_ARE_NOT_ALLOWED_TO_DELETE_THIS_TEAM",
+            ErrorCode::InvitationLimitReached => "INVITATION_LIMIT_REACHED",
+            ErrorCode::TeamMemberLimitReached => "TEAM_MEMBER_LIMIT_REACHED",
+            ErrorCode::UserIsNotAMemberOfTheTeam => "USER_IS_NOT_A_MEMBER_OF_THE_TEAM",
+            ErrorCode::YouCanNotAccessTheMembersOfThisTeam => "YOU_CAN_NOT_ACCESS_THE_MEMBERS_OF_THIS_TEAM",
+            ErrorCode::YouDoNotHaveAnActiveTeam => "YOU_DO_NOT_HAVE_AN_ACTIVE_TEAM",
+            ErrorCode::YouAreNotAllowedToCreateANewTeamMember => "YOU_ARE_NOT_ALLOWED_TO_CREATE_A_NEW_TEAM_MEMBER",
+            ErrorCode::YouAreNotAllowedToRemoveATeamMember => "YOU_ARE_NOT_ALLOWED_TO_REMOVE_A_TEAM_MEMBER",
+            ErrorCode::YouAreNotAllowedToAccessThisOrganization => "YOU_ARE_NOT_ALLOWED_TO_ACCESS_THIS_ORGANIZATION",
+            ErrorCode::YouAreNotAMemberOfThisOrganization => "YOU_ARE_NOT_A_MEMBER_OF_THIS_ORGANIZATION",
+            ErrorCode::MissingAcInstance => "MISSING_AC_INSTANCE",
+            ErrorCode::YouMustBeInAnOrganizationToCreateARole => "YOU_MUST_BE_IN_AN_ORGANIZATION_TO_CREATE_A_ROLE",
+            ErrorCode::YouAreNotAllowedToCreateARole => "YOU_ARE_NOT_ALLOWED_TO_CREATE_A_ROLE",
+            ErrorCode::YouAreNotAllowedToUpdateARole => "YOU_ARE_NOT_ALLOWED_TO_UPDATE_A_ROLE",
+            ErrorCode::YouAreNotAllowedToDeleteARole => "YOU_ARE_NOT_ALLOWED_TO_DELETE_A_ROLE",
+            ErrorCode::YouAreNotAllowedToReadARole => "YOU_ARE_NOT_ALLOWED_TO_READ_A_ROLE",
+            ErrorCode::YouAreNotAllowedToListARole => "YOU_ARE_NOT_ALLOWED_TO_LIST_A_ROLE",
+            ErrorCode::YouAreNotAllowedToGetARole => "YOU_ARE_NOT_ALLOWED_TO_GET_A_ROLE",
+            ErrorCode::TooManyRoles => "TOO_MANY_ROLES",
+            ErrorCode::InvalidResource => "INVALID_RESOURCE",
+            ErrorCode::RoleNameIsAlreadyTaken => "ROLE_NAME_IS_ALREADY_TAKEN",
+            ErrorCode::CannotDeleteAPreDefinedRole => "CANNOT_DELETE_A_PRE_DEFINED_ROLE",
+            ErrorCode::RoleIsAssignedToMembers => "ROLE_IS_ASSIGNED_TO_MEMBERS",
+            ErrorCode::InvalidTeamId => "INVALID_TEAM_ID",
             ErrorCode::PluginNotEnabled => "PLUGIN_NOT_ENABLED",
             ErrorCode::SignInChallenge => "SIGN_IN_CHALLENGE",
             ErrorCode::NetworkError => "NETWORK_ERROR",
@@ -491,6 +674,67 @@ impl ErrorCode {
             "INVALID_ROLE_NAME" => ErrorCode::InvalidRoleName,
             "TOO_MANY_ADMIN_ROLES" => ErrorCode::TooManyAdminRoles,
             "YOU_ARE_NOT_ALLOWED_TO_LIST_AUDIT_LOGS" => ErrorCode::YouAreNotAllowedToListAuditLogs,
+            "YOU_ARE_NOT_ALLOWED_TO_CREATE_A_NEW_ORGANIZATION" => ErrorCode::YouAreNotAllowedToCreateANewOrganization,
+            "YOU_HAVE_REACHED_THE_MAXIMUM_NUMBER_OF_ORGANIZATIONS" => ErrorCode::YouHaveReachedTheMaximumNumberOfOrganizations,
+            "ORGANIZATION_ALREADY_EXISTS" => ErrorCode::OrganizationAlreadyExists,
+            "ORGANIZATION_SLUG_ALREADY_TAKEN" => ErrorCode::OrganizationSlugAlreadyTaken,
+            "ORGANIZATION_NOT_FOUND" => ErrorCode::OrganizationNotFound,
+            "USER_IS_NOT_A_MEMBER_OF_THE_ORGANIZATION" => ErrorCode::UserIsNotAMemberOfTheOrganization,
+            "YOU_ARE_NOT_ALLOWED_TO_UPDATE_THIS_ORGANIZATION" => ErrorCode::YouAreNotAllowedToUpdateThisOrganization,
+            "YOU_ARE_NOT_ALLOWED_TO_DELETE_THIS_ORGANIZATION" => ErrorCode::YouAreNotAllowedToDeleteThisOrganization,
+            "ORGANIZATION_DELETION_DISABLED" => ErrorCode::OrganizationDeletionDisabled,
+            "NO_ACTIVE_ORGANIZATION" => ErrorCode::NoActiveOrganization,
+            "USER_IS_ALREADY_A_MEMBER_OF_THIS_ORGANIZATION" => ErrorCode::UserIsAlreadyAMemberOfThisOrganization,
+            "MEMBER_NOT_FOUND" => ErrorCode::MemberNotFound,
+            "ROLE_NOT_FOUND" => ErrorCode::RoleNotFound,
+            "YOU_ARE_NOT_ALLOWED_TO_CREATE_A_NEW_TEAM" => ErrorCode::YouAreNotAllowedToCreateANewTeam,
+            "TEAM_ALREADY_EXISTS" => ErrorCode::TeamAlreadyExists,
+            "TEAM_NOT_FOUND" => ErrorCode::TeamNotFound,
+            "YOU_CANNOT_LEAVE_THE_ORGANIZATION_AS_THE_ONLY_OWNER" => ErrorCode::YouCannotLeaveTheOrganizationAsTheOnlyOwner,
+            "YOU_CANNOT_LEAVE_THE_ORGANIZATION_WITHOUT_AN_OWNER" => ErrorCode::YouCannotLeaveTheOrganizationWithoutAnOwner,
+            "YOU_ARE_NOT_ALLOWED_TO_DELETE_THIS_MEMBER" => ErrorCode::YouAreNotAllowedToDeleteThisMember,
+            "YOU_ARE_NOT_ALLOWED_TO_INVITE_USERS_TO_THIS_ORGANIZATION" => ErrorCode::YouAreNotAllowedToInviteUsersToThisOrganization,
+            "USER_IS_ALREADY_INVITED_TO_THIS_ORGANIZATION" => ErrorCode::UserIsAlreadyInvitedToThisOrganization,
+            "INVITATION_NOT_FOUND" => ErrorCode::InvitationNotFound,
+            "YOU_ARE_NOT_THE_RECIPIENT_OF_THE_INVITATION" => ErrorCode::YouAreNotTheRecipientOfTheInvitation,
+            "EMAIL_VERIFICATION_REQUIRED_BEFORE_ACCEPTING_OR_REJECTING_INVITATION" => ErrorCode::EmailVerificationRequiredBeforeAcceptingOrRejectingInvitation,
+            "EMAIL_VERIFICATION_REQUIRED_FOR_INVITATION" => ErrorCode::EmailVerificationRequiredForInvitation,
+            "YOU_ARE_NOT_ALLOWED_TO_CANCEL_THIS_INVITATION" => ErrorCode::YouAreNotAllowedToCancelThisInvitation,
+            "YOU_ARE_NOT_ALLOWED_TO_LIST_INVITATIONS" => ErrorCode::YouAreNotAllowedToListInvitations,
+            "INVITER_IS_NO_LONGER_A_MEMBER_OF_THE_ORGANIZATION" => ErrorCode::InviterIsNoLongerAMemberOfTheOrganization,
+            "YOU_ARE_NOT_ALLOWED_TO_INVITE_USER_WITH_THIS_ROLE" => ErrorCode::YouAreNotAllowedToInviteUserWithThisRole,
+            "FAILED_TO_RETRIEVE_INVITATION" => ErrorCode::FailedToRetrieveInvitation,
+            "YOU_HAVE_REACHED_THE_MAXIMUM_NUMBER_OF_TEAMS" => ErrorCode::YouHaveReachedTheMaximumNumberOfTeams,
+            "UNABLE_TO_REMOVE_LAST_TEAM" => ErrorCode::UnableToRemoveLastTeam,
+            "YOU_ARE_NOT_ALLOWED_TO_UPDATE_THIS_MEMBER" => ErrorCode::YouAreNotAllowedToUpdateThisMember,
+            "ORGANIZATION_MEMBERSHIP_LIMIT_REACHED" => ErrorCode::OrganizationMembershipLimitReached,
+            "YOU_ARE_NOT_ALLOWED_TO_CREATE_TEAMS_IN_THIS_ORGANIZATION" => ErrorCode::YouAreNotAllowedToCreateTeamsInThisOrganization,
+            "YOU_ARE_NOT_ALLOWED_TO_DELETE_TEAMS_IN_THIS_ORGANIZATION" => ErrorCode::YouAreNotAllowedToDeleteTeamsInThisOrganization,
+            "YOU_ARE_NOT_ALLOWED_TO_UPDATE_THIS_TEAM" => ErrorCode::YouAreNotAllowedToUpdateThisTeam,
+            "YOU_ARE_NOT_ALLOWED_TO_DELETE_THIS_TEAM" => ErrorCode::YouAreNotAllowedToDeleteThisTeam,
+            "INVITATION_LIMIT_REACHED" => ErrorCode::InvitationLimitReached,
+            "TEAM_MEMBER_LIMIT_REACHED" => ErrorCode::TeamMemberLimitReached,
+            "USER_IS_NOT_A_MEMBER_OF_THE_TEAM" => ErrorCode::UserIsNotAMemberOfTheTeam,
+            "YOU_CAN_NOT_ACCESS_THE_MEMBERS_OF_THIS_TEAM" => ErrorCode::YouCanNotAccessTheMembersOfThisTeam,
+            "YOU_DO_NOT_HAVE_AN_ACTIVE_TEAM" => ErrorCode::YouDoNotHaveAnActiveTeam,
+            "YOU_ARE_NOT_ALLOWED_TO_CREATE_A_NEW_TEAM_MEMBER" => ErrorCode::YouAreNotAllowedToCreateANewTeamMember,
+            "YOU_ARE_NOT_ALLOWED_TO_REMOVE_A_TEAM_MEMBER" => ErrorCode::YouAreNotAllowedToRemoveATeamMember,
+            "YOU_ARE_NOT_ALLOWED_TO_ACCESS_THIS_ORGANIZATION" => ErrorCode::YouAreNotAllowedToAccessThisOrganization,
+            "YOU_ARE_NOT_A_MEMBER_OF_THIS_ORGANIZATION" => ErrorCode::YouAreNotAMemberOfThisOrganization,
+            "MISSING_AC_INSTANCE" => ErrorCode::MissingAcInstance,
+            "YOU_MUST_BE_IN_AN_ORGANIZATION_TO_CREATE_A_ROLE" => ErrorCode::YouMustBeInAnOrganizationToCreateARole,
+            "YOU_ARE_NOT_ALLOWED_TO_CREATE_A_ROLE" => ErrorCode::YouAreNotAllowedToCreateARole,
+            "YOU_ARE_NOT_ALLOWED_TO_UPDATE_A_ROLE" => ErrorCode::YouAreNotAllowedToUpdateARole,
+            "YOU_ARE_NOT_ALLOWED_TO_DELETE_A_ROLE" => ErrorCode::YouAreNotAllowedToDeleteARole,
+            "YOU_ARE_NOT_ALLOWED_TO_READ_A_ROLE" => ErrorCode::YouAreNotAllowedToReadARole,
+            "YOU_ARE_NOT_ALLOWED_TO_LIST_A_ROLE" => ErrorCode::YouAreNotAllowedToListARole,
+            "YOU_ARE_NOT_ALLOWED_TO_GET_A_ROLE" => ErrorCode::YouAreNotAllowedToGetARole,
+            "TOO_MANY_ROLES" => ErrorCode::TooManyRoles,
+            "INVALID_RESOURCE" => ErrorCode::InvalidResource,
+            "ROLE_NAME_IS_ALREADY_TAKEN" => ErrorCode::RoleNameIsAlreadyTaken,
+            "CANNOT_DELETE_A_PRE_DEFINED_ROLE" => ErrorCode::CannotDeleteAPreDefinedRole,
+            "ROLE_IS_ASSIGNED_TO_MEMBERS" => ErrorCode::RoleIsAssignedToMembers,
+            "INVALID_TEAM_ID" => ErrorCode::InvalidTeamId,
             "PLUGIN_NOT_ENABLED" => ErrorCode::PluginNotEnabled,
             "SIGN_IN_CHALLENGE" => ErrorCode::SignInChallenge,
             "NETWORK_ERROR" => ErrorCode::NetworkError,

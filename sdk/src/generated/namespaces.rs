@@ -20,6 +20,9 @@ pub enum Plugin {
     /// `magic-link`.
     #[cfg(feature = "magic-link")]
     MagicLink,
+    /// `organization`.
+    #[cfg(feature = "organization")]
+    Organization,
     /// `passkey`.
     #[cfg(feature = "passkey")]
     Passkey,
@@ -41,6 +44,8 @@ impl Plugin {
             Plugin::EmailOtp => "email-otp",
             #[cfg(feature = "magic-link")]
             Plugin::MagicLink => "magic-link",
+            #[cfg(feature = "organization")]
+            Plugin::Organization => "organization",
             #[cfg(feature = "passkey")]
             Plugin::Passkey => "passkey",
             #[cfg(feature = "two-factor")]
@@ -163,7 +168,7 @@ impl AdminApi<'_> {
         self.client.call(b.send()).await
     }
     /// Check the caller's permissions (`POST /admin/has-permission`).
-    pub async fn user_has_permission<B>(&self, body: B) -> Result<types::PermissionResult, AuthError> where B: TryInto<types::UserHasPermissionBody>, <B as TryInto<types::UserHasPermissionBody>>::Error: std::fmt::Display {
+    pub async fn user_has_permission<B>(&self, body: B) -> Result<types::AdminPermissionResult, AuthError> where B: TryInto<types::UserHasPermissionBody>, <B as TryInto<types::UserHasPermissionBody>>::Error: std::fmt::Display {
         let b = self.client.raw().user_has_permission();
         let b = b.body(body);
         self.client.call(b.send()).await
@@ -464,6 +469,262 @@ impl MagicLinkApi<'_> {
         let b = match error_callback_url { Some(v) => b.error_callback_url(v), None => b };
         let b = match new_user_callback_url { Some(v) => b.new_user_callback_url(v), None => b };
         let b = b.token(token);
+        self.client.call(b.send()).await
+    }
+}
+
+#[cfg(feature = "organization")]
+impl AuthClient {
+    /// The `organization` plugin's operations; `PluginNotEnabled` unless the
+    /// plugin is registered on this client and enabled on the server.
+    pub fn organization(&self) -> Result<OrganizationApi<'_>, AuthError> {
+        self.require_plugin("organization")?;
+        Ok(OrganizationApi { client: self })
+    }
+}
+
+/// The operations of `organization`.
+#[cfg(feature = "organization")]
+#[derive(Debug, Clone, Copy)]
+pub struct OrganizationApi<'a> {
+    client: &'a AuthClient,
+}
+
+#[cfg(feature = "organization")]
+impl OrganizationApi<'_> {
+    /// Create an organization (the caller becomes its creator-role member) (`POST /organization/create`).
+    pub async fn create<B>(&self, body: B) -> Result<types::CreatedOrganization, AuthError> where B: TryInto<types::CreateOrganizationBody>, <B as TryInto<types::CreateOrganizationBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().organization_create();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// Check that a slug is free (`POST /organization/check-slug`).
+    pub async fn check_slug<B>(&self, body: B) -> Result<types::StatusResponse, AuthError> where B: TryInto<types::CheckSlugBody>, <B as TryInto<types::CheckSlugBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().organization_check_slug();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// Update an organization (`organization:update`) (`POST /organization/update`).
+    pub async fn update<B>(&self, body: B) -> Result<types::Organization, AuthError> where B: TryInto<types::UpdateOrganizationBody>, <B as TryInto<types::UpdateOrganizationBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().organization_update();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// Delete an organization (`organization:delete`) (`POST /organization/delete`).
+    pub async fn delete<B>(&self, body: B) -> Result<types::Organization, AuthError> where B: TryInto<types::OrganizationIdBody>, <B as TryInto<types::OrganizationIdBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().organization_delete();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// An organization the caller belongs to (by id or slug; default: the active one) (`GET /organization/get-organization`).
+    pub async fn get_organization(&self, organization_id: Option<::std::string::String>, organization_slug: Option<::std::string::String>) -> Result<::std::option::Option<types::Organization>, AuthError> {
+        let b = self.client.raw().organization_get_organization();
+        let b = match organization_id { Some(v) => b.organization_id(v), None => b };
+        let b = match organization_slug { Some(v) => b.organization_slug(v), None => b };
+        self.client.call(b.send()).await
+    }
+    /// An organization with its members, invitations and teams (`GET /organization/get-full-organization`).
+    pub async fn get_full_organization(&self, members_limit: Option<u32>, organization_id: Option<::std::string::String>, organization_slug: Option<::std::string::String>) -> Result<::std::option::Option<types::FullOrganization>, AuthError> {
+        let b = self.client.raw().organization_get_full_organization();
+        let b = match members_limit { Some(v) => b.members_limit(v), None => b };
+        let b = match organization_id { Some(v) => b.organization_id(v), None => b };
+        let b = match organization_slug { Some(v) => b.organization_slug(v), None => b };
+        self.client.call(b.send()).await
+    }
+    /// Set (or, with `organizationId: null`, clear) the session's active organization (`POST /organization/set-active`).
+    pub async fn set_active<B>(&self, body: B) -> Result<::std::option::Option<types::Organization>, AuthError> where B: TryInto<types::SetActiveBody>, <B as TryInto<types::SetActiveBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().organization_set_active();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// The organizations the caller belongs to (`GET /organization/list`).
+    pub async fn list(&self) -> Result<::std::vec::Vec<types::Organization>, AuthError> {
+        let b = self.client.raw().organization_list();
+        self.client.call(b.send()).await
+    }
+    /// Invite an address (`invitation:create`); the invitation is mailed (`POST /organization/invite-member`).
+    pub async fn invite_member<B>(&self, body: B) -> Result<types::Invitation, AuthError> where B: TryInto<types::InviteMemberBody>, <B as TryInto<types::InviteMemberBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().organization_invite_member();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// Accept an invitation addressed to the caller (once) (`POST /organization/accept-invitation`).
+    pub async fn accept_invitation<B>(&self, body: B) -> Result<types::AcceptedInvitation, AuthError> where B: TryInto<types::InvitationIdBody>, <B as TryInto<types::InvitationIdBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().organization_accept_invitation();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// Reject an invitation addressed to the caller (`POST /organization/reject-invitation`).
+    pub async fn reject_invitation<B>(&self, body: B) -> Result<types::RejectedInvitation, AuthError> where B: TryInto<types::InvitationIdBody>, <B as TryInto<types::InvitationIdBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().organization_reject_invitation();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// Cancel an invitation (`invitation:cancel`) (`POST /organization/cancel-invitation`).
+    pub async fn cancel_invitation<B>(&self, body: B) -> Result<types::Invitation, AuthError> where B: TryInto<types::InvitationIdBody>, <B as TryInto<types::InvitationIdBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().organization_cancel_invitation();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// A pending invitation addressed to the caller, with its organization and inviter (`GET /organization/get-invitation`).
+    pub async fn get_invitation(&self, id: ::std::string::String) -> Result<types::InvitationDetails, AuthError> {
+        let b = self.client.raw().organization_get_invitation();
+        let b = b.id(id);
+        self.client.call(b.send()).await
+    }
+    /// An organization's invitations (members who may invite) (`GET /organization/list-invitations`).
+    pub async fn list_invitations(&self, organization_id: Option<::std::string::String>) -> Result<::std::vec::Vec<types::Invitation>, AuthError> {
+        let b = self.client.raw().organization_list_invitations();
+        let b = match organization_id { Some(v) => b.organization_id(v), None => b };
+        self.client.call(b.send()).await
+    }
+    /// The pending invitations addressed to the caller (verified address) (`GET /organization/list-user-invitations`).
+    pub async fn list_user_invitations(&self) -> Result<::std::vec::Vec<types::UserInvitation>, AuthError> {
+        let b = self.client.raw().organization_list_user_invitations();
+        self.client.call(b.send()).await
+    }
+    /// Remove a member, by member id or email (`member:delete`) (`POST /organization/remove-member`).
+    pub async fn remove_member<B>(&self, body: B) -> Result<types::MemberResponse, AuthError> where B: TryInto<types::RemoveMemberBody>, <B as TryInto<types::RemoveMemberBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().organization_remove_member();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// Change a member's roles (`member:update`, no escalation) (`POST /organization/update-member-role`).
+    pub async fn update_member_role<B>(&self, body: B) -> Result<types::Member, AuthError> where B: TryInto<types::UpdateMemberRoleBody>, <B as TryInto<types::UpdateMemberRoleBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().organization_update_member_role();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// The caller's membership of the active organization (`GET /organization/get-active-member`).
+    pub async fn get_active_member(&self) -> Result<types::MemberWithUser, AuthError> {
+        let b = self.client.raw().organization_get_active_member();
+        self.client.call(b.send()).await
+    }
+    /// Leave an organization (not as its last creator-role member) (`POST /organization/leave`).
+    pub async fn leave<B>(&self, body: B) -> Result<types::MemberWithUser, AuthError> where B: TryInto<types::OrganizationIdBody>, <B as TryInto<types::OrganizationIdBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().organization_leave();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// A page of an organization's members, with their users (`GET /organization/list-members`).
+    pub async fn list_members(&self, filter_field: Option<::std::string::String>, filter_operator: Option<::std::string::String>, filter_value: Option<::std::string::String>, limit: Option<i64>, offset: Option<i64>, organization_id: Option<::std::string::String>, organization_slug: Option<::std::string::String>, sort_by: Option<::std::string::String>, sort_direction: Option<::std::string::String>) -> Result<types::MembersPage, AuthError> {
+        let b = self.client.raw().organization_list_members();
+        let b = match filter_field { Some(v) => b.filter_field(v), None => b };
+        let b = match filter_operator { Some(v) => b.filter_operator(v), None => b };
+        let b = match filter_value { Some(v) => b.filter_value(v), None => b };
+        let b = match limit { Some(v) => b.limit(v), None => b };
+        let b = match offset { Some(v) => b.offset(v), None => b };
+        let b = match organization_id { Some(v) => b.organization_id(v), None => b };
+        let b = match organization_slug { Some(v) => b.organization_slug(v), None => b };
+        let b = match sort_by { Some(v) => b.sort_by(v), None => b };
+        let b = match sort_direction { Some(v) => b.sort_direction(v), None => b };
+        self.client.call(b.send()).await
+    }
+    /// The roles of the caller (or of `userId`) in an organization (`GET /organization/get-active-member-role`).
+    pub async fn get_active_member_role(&self, organization_id: Option<::std::string::String>, organization_slug: Option<::std::string::String>, user_id: Option<::std::string::String>) -> Result<types::RoleResponse, AuthError> {
+        let b = self.client.raw().organization_get_active_member_role();
+        let b = match organization_id { Some(v) => b.organization_id(v), None => b };
+        let b = match organization_slug { Some(v) => b.organization_slug(v), None => b };
+        let b = match user_id { Some(v) => b.user_id(v), None => b };
+        self.client.call(b.send()).await
+    }
+    /// Whether the caller's roles grant every listed action (`POST /organization/has-permission`).
+    pub async fn has_permission<B>(&self, body: B) -> Result<types::PermissionResult, AuthError> where B: TryInto<types::HasPermissionBody>, <B as TryInto<types::HasPermissionBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().organization_has_permission();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// Create a team (`team:create`) (`POST /organization/create-team`).
+    pub async fn create_team<B>(&self, body: B) -> Result<types::Team, AuthError> where B: TryInto<types::CreateTeamBody>, <B as TryInto<types::CreateTeamBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().organization_create_team();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// Remove a team (`team:delete`) (`POST /organization/remove-team`).
+    pub async fn remove_team<B>(&self, body: B) -> Result<types::MessageResponse, AuthError> where B: TryInto<types::RemoveTeamBody>, <B as TryInto<types::RemoveTeamBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().organization_remove_team();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// Rename a team (`team:update`) (`POST /organization/update-team`).
+    pub async fn update_team<B>(&self, body: B) -> Result<types::Team, AuthError> where B: TryInto<types::UpdateTeamBody>, <B as TryInto<types::UpdateTeamBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().organization_update_team();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// An organization's teams (`GET /organization/list-teams`).
+    pub async fn list_teams(&self, organization_id: Option<::std::string::String>) -> Result<::std::vec::Vec<types::Team>, AuthError> {
+        let b = self.client.raw().organization_list_teams();
+        let b = match organization_id { Some(v) => b.organization_id(v), None => b };
+        self.client.call(b.send()).await
+    }
+    /// Set (or, with `teamId: null`, clear) the session's active team (`POST /organization/set-active-team`).
+    pub async fn set_active_team<B>(&self, body: B) -> Result<::std::option::Option<types::Team>, AuthError> where B: TryInto<types::SetActiveTeamBody>, <B as TryInto<types::SetActiveTeamBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().organization_set_active_team();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// The teams of the caller (or, with `member:update`, of another member) (`GET /organization/list-user-teams`).
+    pub async fn list_user_teams(&self, organization_id: Option<::std::string::String>, user_id: Option<::std::string::String>) -> Result<::std::vec::Vec<types::Team>, AuthError> {
+        let b = self.client.raw().organization_list_user_teams();
+        let b = match organization_id { Some(v) => b.organization_id(v), None => b };
+        let b = match user_id { Some(v) => b.user_id(v), None => b };
+        self.client.call(b.send()).await
+    }
+    /// The members of a team the caller is in (default: the active team) (`GET /organization/list-team-members`).
+    pub async fn list_team_members(&self, team_id: Option<::std::string::String>) -> Result<::std::vec::Vec<types::TeamMember>, AuthError> {
+        let b = self.client.raw().organization_list_team_members();
+        let b = match team_id { Some(v) => b.team_id(v), None => b };
+        self.client.call(b.send()).await
+    }
+    /// Add a member of the organization to a team (`member:update`) (`POST /organization/add-team-member`).
+    pub async fn add_team_member<B>(&self, body: B) -> Result<types::TeamMember, AuthError> where B: TryInto<types::AddTeamMemberBody>, <B as TryInto<types::AddTeamMemberBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().organization_add_team_member();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// Remove a member from a team (`member:delete`) (`POST /organization/remove-team-member`).
+    pub async fn remove_team_member<B>(&self, body: B) -> Result<types::MessageResponse, AuthError> where B: TryInto<types::RemoveTeamMemberBody>, <B as TryInto<types::RemoveTeamMemberBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().organization_remove_team_member();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// Set or clear a team member's team-scoped role (`member:update`, no escalation) (`POST /organization/update-team-member-role`).
+    pub async fn update_team_member_role<B>(&self, body: B) -> Result<types::TeamMember, AuthError> where B: TryInto<types::UpdateTeamMemberRoleBody>, <B as TryInto<types::UpdateTeamMemberRoleBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().organization_update_team_member_role();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// Store a role for an organization (`ac:create`, no escalation) (`POST /organization/create-role`).
+    pub async fn create_role<B>(&self, body: B) -> Result<types::CreatedRole, AuthError> where B: TryInto<types::CreateRoleBody>, <B as TryInto<types::CreateRoleBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().organization_create_role();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// Delete a stored role no member holds (`ac:delete`) (`POST /organization/delete-role`).
+    pub async fn delete_role<B>(&self, body: B) -> Result<types::SuccessResponse, AuthError> where B: TryInto<types::RoleRefBody>, <B as TryInto<types::RoleRefBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().organization_delete_role();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// An organization's stored roles (`ac:read`) (`GET /organization/list-roles`).
+    pub async fn list_roles(&self, organization_id: Option<::std::string::String>) -> Result<::std::vec::Vec<types::OrganizationRole>, AuthError> {
+        let b = self.client.raw().organization_list_roles();
+        let b = match organization_id { Some(v) => b.organization_id(v), None => b };
+        self.client.call(b.send()).await
+    }
+    /// One stored role, by name or id (`ac:read`) (`GET /organization/get-role`).
+    pub async fn get_role(&self, organization_id: Option<::std::string::String>, role_id: Option<::std::string::String>, role_name: Option<::std::string::String>) -> Result<types::OrganizationRole, AuthError> {
+        let b = self.client.raw().organization_get_role();
+        let b = match organization_id { Some(v) => b.organization_id(v), None => b };
+        let b = match role_id { Some(v) => b.role_id(v), None => b };
+        let b = match role_name { Some(v) => b.role_name(v), None => b };
+        self.client.call(b.send()).await
+    }
+    /// Rename or re-permission a stored role (`ac:update`, no escalation) (`POST /organization/update-role`).
+    pub async fn update_role<B>(&self, body: B) -> Result<types::UpdatedRole, AuthError> where B: TryInto<types::UpdateRoleBody>, <B as TryInto<types::UpdateRoleBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().organization_update_role();
+        let b = b.body(body);
         self.client.call(b.send()).await
     }
 }

@@ -681,7 +681,7 @@ public protocol AdminApiProtocol: AnyObject, Sendable {
     /**
      * Check the caller's permissions (`POST /admin/has-permission`).
      */
-    func userHasPermission(body: UserHasPermissionBody?) async throws  -> PermissionResult
+    func userHasPermission(body: UserHasPermissionBody?) async throws  -> AdminPermissionResult
     
 }
 /**
@@ -1123,7 +1123,7 @@ open func updateUser(body: AdminUpdateUserBody)async throws  -> User  {
     /**
      * Check the caller's permissions (`POST /admin/has-permission`).
      */
-open func userHasPermission(body: UserHasPermissionBody?)async throws  -> PermissionResult  {
+open func userHasPermission(body: UserHasPermissionBody?)async throws  -> AdminPermissionResult  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
@@ -1134,7 +1134,7 @@ open func userHasPermission(body: UserHasPermissionBody?)async throws  -> Permis
             pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
             completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
             freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterTypePermissionResult_lift,
+            liftFunc: FfiConverterTypeAdminPermissionResult_lift,
             errorHandler: FfiConverterTypeAuthError_lift
         )
 }
@@ -1231,6 +1231,12 @@ public protocol AuthClientProtocol: AnyObject, Sendable {
      * is registered here and enabled on the server.
      */
     func magicLink() async throws  -> MagicLinkApi
+    
+    /**
+     * The `organization` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
+     */
+    func organization() async throws  -> OrganizationApi
     
     /**
      * The `passkey` plugin's operations; `PluginNotEnabled` unless the plugin
@@ -1448,6 +1454,26 @@ open func magicLink()async throws  -> MagicLinkApi  {
             completeFunc: ffi_gatehouse_mobile_rust_future_complete_u64,
             freeFunc: ffi_gatehouse_mobile_rust_future_free_u64,
             liftFunc: FfiConverterTypeMagicLinkApi_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * The `organization` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
+     */
+open func organization()async throws  -> OrganizationApi  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_authclient_organization(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_u64,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_u64,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_u64,
+            liftFunc: FfiConverterTypeOrganizationApi_lift,
             errorHandler: FfiConverterTypeAuthError_lift
         )
 }
@@ -2691,6 +2717,1006 @@ public func FfiConverterTypeMagicLinkApi_lower(_ value: MagicLinkApi) -> UInt64 
 
 
 /**
+ * The operations of `organization`.
+ */
+public protocol OrganizationApiProtocol: AnyObject, Sendable {
+    
+    /**
+     * Accept an invitation addressed to the caller (once) (`POST /organization/accept-invitation`).
+     */
+    func acceptInvitation(body: InvitationIdBody) async throws  -> AcceptedInvitation
+    
+    /**
+     * Add a member of the organization to a team (`member:update`) (`POST /organization/add-team-member`).
+     */
+    func addTeamMember(body: AddTeamMemberBody) async throws  -> TeamMember
+    
+    /**
+     * Cancel an invitation (`invitation:cancel`) (`POST /organization/cancel-invitation`).
+     */
+    func cancelInvitation(body: InvitationIdBody) async throws  -> Invitation
+    
+    /**
+     * Check that a slug is free (`POST /organization/check-slug`).
+     */
+    func checkSlug(body: CheckSlugBody) async throws  -> StatusResponse
+    
+    /**
+     * Create an organization (the caller becomes its creator-role member) (`POST /organization/create`).
+     */
+    func create(body: CreateOrganizationBody) async throws  -> CreatedOrganization
+    
+    /**
+     * Store a role for an organization (`ac:create`, no escalation) (`POST /organization/create-role`).
+     */
+    func createRole(body: CreateRoleBody) async throws  -> CreatedRole
+    
+    /**
+     * Create a team (`team:create`) (`POST /organization/create-team`).
+     */
+    func createTeam(body: CreateTeamBody) async throws  -> Team
+    
+    /**
+     * Delete an organization (`organization:delete`) (`POST /organization/delete`).
+     */
+    func delete(body: OrganizationIdBody) async throws  -> Organization
+    
+    /**
+     * Delete a stored role no member holds (`ac:delete`) (`POST /organization/delete-role`).
+     */
+    func deleteRole(body: RoleRefBody?) async throws  -> SuccessResponse
+    
+    /**
+     * The caller's membership of the active organization (`GET /organization/get-active-member`).
+     */
+    func getActiveMember() async throws  -> MemberWithUser
+    
+    /**
+     * The roles of the caller (or of `userId`) in an organization (`GET /organization/get-active-member-role`).
+     */
+    func getActiveMemberRole(userId: String?, organizationId: String?, organizationSlug: String?) async throws  -> RoleResponse
+    
+    /**
+     * An organization with its members, invitations and teams (`GET /organization/get-full-organization`).
+     */
+    func getFullOrganization(organizationId: String?, organizationSlug: String?, membersLimit: String?) async throws  -> FullOrganization?
+    
+    /**
+     * A pending invitation addressed to the caller, with its organization and inviter (`GET /organization/get-invitation`).
+     */
+    func getInvitation(id: String) async throws  -> InvitationDetails
+    
+    /**
+     * An organization the caller belongs to (by id or slug; default: the active one) (`GET /organization/get-organization`).
+     */
+    func getOrganization(organizationId: String?, organizationSlug: String?) async throws  -> Organization?
+    
+    /**
+     * One stored role, by name or id (`ac:read`) (`GET /organization/get-role`).
+     */
+    func getRole(roleName: String?, roleId: String?, organizationId: String?) async throws  -> OrganizationRole
+    
+    /**
+     * Whether the caller's roles grant every listed action (`POST /organization/has-permission`).
+     */
+    func hasPermission(body: HasPermissionBody?) async throws  -> PermissionResult
+    
+    /**
+     * Invite an address (`invitation:create`); the invitation is mailed (`POST /organization/invite-member`).
+     */
+    func inviteMember(body: InviteMemberBody) async throws  -> Invitation
+    
+    /**
+     * Leave an organization (not as its last creator-role member) (`POST /organization/leave`).
+     */
+    func leave(body: OrganizationIdBody) async throws  -> MemberWithUser
+    
+    /**
+     * The organizations the caller belongs to (`GET /organization/list`).
+     */
+    func list() async throws  -> [Organization]
+    
+    /**
+     * An organization's invitations (members who may invite) (`GET /organization/list-invitations`).
+     */
+    func listInvitations(organizationId: String?) async throws  -> [Invitation]
+    
+    /**
+     * A page of an organization's members, with their users (`GET /organization/list-members`).
+     */
+    func listMembers(limit: String?, offset: String?, sortBy: String?, sortDirection: String?, filterField: String?, filterValue: String?, filterOperator: String?, organizationId: String?, organizationSlug: String?) async throws  -> MembersPage
+    
+    /**
+     * An organization's stored roles (`ac:read`) (`GET /organization/list-roles`).
+     */
+    func listRoles(organizationId: String?) async throws  -> [OrganizationRole]
+    
+    /**
+     * The members of a team the caller is in (default: the active team) (`GET /organization/list-team-members`).
+     */
+    func listTeamMembers(teamId: String?) async throws  -> [TeamMember]
+    
+    /**
+     * An organization's teams (`GET /organization/list-teams`).
+     */
+    func listTeams(organizationId: String?) async throws  -> [Team]
+    
+    /**
+     * The pending invitations addressed to the caller (verified address) (`GET /organization/list-user-invitations`).
+     */
+    func listUserInvitations() async throws  -> [UserInvitation]
+    
+    /**
+     * The teams of the caller (or, with `member:update`, of another member) (`GET /organization/list-user-teams`).
+     */
+    func listUserTeams(userId: String?, organizationId: String?) async throws  -> [Team]
+    
+    /**
+     * Reject an invitation addressed to the caller (`POST /organization/reject-invitation`).
+     */
+    func rejectInvitation(body: InvitationIdBody) async throws  -> RejectedInvitation
+    
+    /**
+     * Remove a member, by member id or email (`member:delete`) (`POST /organization/remove-member`).
+     */
+    func removeMember(body: RemoveMemberBody) async throws  -> MemberResponse
+    
+    /**
+     * Remove a team (`team:delete`) (`POST /organization/remove-team`).
+     */
+    func removeTeam(body: RemoveTeamBody) async throws  -> MessageResponse
+    
+    /**
+     * Remove a member from a team (`member:delete`) (`POST /organization/remove-team-member`).
+     */
+    func removeTeamMember(body: RemoveTeamMemberBody) async throws  -> MessageResponse
+    
+    /**
+     * Set (or, with `organizationId: null`, clear) the session's active organization (`POST /organization/set-active`).
+     */
+    func setActive(body: SetActiveBody?) async throws  -> Organization?
+    
+    /**
+     * Set (or, with `teamId: null`, clear) the session's active team (`POST /organization/set-active-team`).
+     */
+    func setActiveTeam(body: SetActiveTeamBody?) async throws  -> Team?
+    
+    /**
+     * Update an organization (`organization:update`) (`POST /organization/update`).
+     */
+    func update(body: UpdateOrganizationBody) async throws  -> Organization
+    
+    /**
+     * Change a member's roles (`member:update`, no escalation) (`POST /organization/update-member-role`).
+     */
+    func updateMemberRole(body: UpdateMemberRoleBody) async throws  -> Member
+    
+    /**
+     * Rename or re-permission a stored role (`ac:update`, no escalation) (`POST /organization/update-role`).
+     */
+    func updateRole(body: UpdateRoleBody) async throws  -> UpdatedRole
+    
+    /**
+     * Rename a team (`team:update`) (`POST /organization/update-team`).
+     */
+    func updateTeam(body: UpdateTeamBody) async throws  -> Team
+    
+    /**
+     * Set or clear a team member's team-scoped role (`member:update`, no escalation) (`POST /organization/update-team-member-role`).
+     */
+    func updateTeamMemberRole(body: UpdateTeamMemberRoleBody) async throws  -> TeamMember
+    
+}
+/**
+ * The operations of `organization`.
+ */
+open class OrganizationApi: OrganizationApiProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_gatehouse_mobile_fn_clone_organizationapi(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_gatehouse_mobile_fn_free_organizationapi(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Accept an invitation addressed to the caller (once) (`POST /organization/accept-invitation`).
+     */
+open func acceptInvitation(body: InvitationIdBody)async throws  -> AcceptedInvitation  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_organizationapi_accept_invitation(
+                        self.uniffiCloneHandle(),FfiConverterTypeInvitationIdBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeAcceptedInvitation_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Add a member of the organization to a team (`member:update`) (`POST /organization/add-team-member`).
+     */
+open func addTeamMember(body: AddTeamMemberBody)async throws  -> TeamMember  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_organizationapi_add_team_member(
+                        self.uniffiCloneHandle(),FfiConverterTypeAddTeamMemberBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeTeamMember_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Cancel an invitation (`invitation:cancel`) (`POST /organization/cancel-invitation`).
+     */
+open func cancelInvitation(body: InvitationIdBody)async throws  -> Invitation  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_organizationapi_cancel_invitation(
+                        self.uniffiCloneHandle(),FfiConverterTypeInvitationIdBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeInvitation_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Check that a slug is free (`POST /organization/check-slug`).
+     */
+open func checkSlug(body: CheckSlugBody)async throws  -> StatusResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_organizationapi_check_slug(
+                        self.uniffiCloneHandle(),FfiConverterTypeCheckSlugBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeStatusResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Create an organization (the caller becomes its creator-role member) (`POST /organization/create`).
+     */
+open func create(body: CreateOrganizationBody)async throws  -> CreatedOrganization  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_organizationapi_create(
+                        self.uniffiCloneHandle(),FfiConverterTypeCreateOrganizationBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeCreatedOrganization_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Store a role for an organization (`ac:create`, no escalation) (`POST /organization/create-role`).
+     */
+open func createRole(body: CreateRoleBody)async throws  -> CreatedRole  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_organizationapi_create_role(
+                        self.uniffiCloneHandle(),FfiConverterTypeCreateRoleBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeCreatedRole_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Create a team (`team:create`) (`POST /organization/create-team`).
+     */
+open func createTeam(body: CreateTeamBody)async throws  -> Team  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_organizationapi_create_team(
+                        self.uniffiCloneHandle(),FfiConverterTypeCreateTeamBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeTeam_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Delete an organization (`organization:delete`) (`POST /organization/delete`).
+     */
+open func delete(body: OrganizationIdBody)async throws  -> Organization  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_organizationapi_delete(
+                        self.uniffiCloneHandle(),FfiConverterTypeOrganizationIdBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeOrganization_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Delete a stored role no member holds (`ac:delete`) (`POST /organization/delete-role`).
+     */
+open func deleteRole(body: RoleRefBody?)async throws  -> SuccessResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_organizationapi_delete_role(
+                        self.uniffiCloneHandle(),FfiConverterOptionTypeRoleRefBody.lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSuccessResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * The caller's membership of the active organization (`GET /organization/get-active-member`).
+     */
+open func getActiveMember()async throws  -> MemberWithUser  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_organizationapi_get_active_member(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeMemberWithUser_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * The roles of the caller (or of `userId`) in an organization (`GET /organization/get-active-member-role`).
+     */
+open func getActiveMemberRole(userId: String?, organizationId: String?, organizationSlug: String?)async throws  -> RoleResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_organizationapi_get_active_member_role(
+                        self.uniffiCloneHandle(),FfiConverterOptionString.lower(userId),FfiConverterOptionString.lower(organizationId),FfiConverterOptionString.lower(organizationSlug)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeRoleResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * An organization with its members, invitations and teams (`GET /organization/get-full-organization`).
+     */
+open func getFullOrganization(organizationId: String?, organizationSlug: String?, membersLimit: String?)async throws  -> FullOrganization?  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_organizationapi_get_full_organization(
+                        self.uniffiCloneHandle(),FfiConverterOptionString.lower(organizationId),FfiConverterOptionString.lower(organizationSlug),FfiConverterOptionString.lower(membersLimit)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterOptionTypeFullOrganization.lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * A pending invitation addressed to the caller, with its organization and inviter (`GET /organization/get-invitation`).
+     */
+open func getInvitation(id: String)async throws  -> InvitationDetails  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_organizationapi_get_invitation(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(id)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeInvitationDetails_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * An organization the caller belongs to (by id or slug; default: the active one) (`GET /organization/get-organization`).
+     */
+open func getOrganization(organizationId: String?, organizationSlug: String?)async throws  -> Organization?  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_organizationapi_get_organization(
+                        self.uniffiCloneHandle(),FfiConverterOptionString.lower(organizationId),FfiConverterOptionString.lower(organizationSlug)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterOptionTypeOrganization.lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * One stored role, by name or id (`ac:read`) (`GET /organization/get-role`).
+     */
+open func getRole(roleName: String?, roleId: String?, organizationId: String?)async throws  -> OrganizationRole  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_organizationapi_get_role(
+                        self.uniffiCloneHandle(),FfiConverterOptionString.lower(roleName),FfiConverterOptionString.lower(roleId),FfiConverterOptionString.lower(organizationId)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeOrganizationRole_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Whether the caller's roles grant every listed action (`POST /organization/has-permission`).
+     */
+open func hasPermission(body: HasPermissionBody?)async throws  -> PermissionResult  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_organizationapi_has_permission(
+                        self.uniffiCloneHandle(),FfiConverterOptionTypeHasPermissionBody.lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypePermissionResult_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Invite an address (`invitation:create`); the invitation is mailed (`POST /organization/invite-member`).
+     */
+open func inviteMember(body: InviteMemberBody)async throws  -> Invitation  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_organizationapi_invite_member(
+                        self.uniffiCloneHandle(),FfiConverterTypeInviteMemberBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeInvitation_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Leave an organization (not as its last creator-role member) (`POST /organization/leave`).
+     */
+open func leave(body: OrganizationIdBody)async throws  -> MemberWithUser  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_organizationapi_leave(
+                        self.uniffiCloneHandle(),FfiConverterTypeOrganizationIdBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeMemberWithUser_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * The organizations the caller belongs to (`GET /organization/list`).
+     */
+open func list()async throws  -> [Organization]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_organizationapi_list(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeOrganization.lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * An organization's invitations (members who may invite) (`GET /organization/list-invitations`).
+     */
+open func listInvitations(organizationId: String?)async throws  -> [Invitation]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_organizationapi_list_invitations(
+                        self.uniffiCloneHandle(),FfiConverterOptionString.lower(organizationId)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeInvitation.lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * A page of an organization's members, with their users (`GET /organization/list-members`).
+     */
+open func listMembers(limit: String?, offset: String?, sortBy: String?, sortDirection: String?, filterField: String?, filterValue: String?, filterOperator: String?, organizationId: String?, organizationSlug: String?)async throws  -> MembersPage  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_organizationapi_list_members(
+                        self.uniffiCloneHandle(),FfiConverterOptionString.lower(limit),FfiConverterOptionString.lower(offset),FfiConverterOptionString.lower(sortBy),FfiConverterOptionString.lower(sortDirection),FfiConverterOptionString.lower(filterField),FfiConverterOptionString.lower(filterValue),FfiConverterOptionString.lower(filterOperator),FfiConverterOptionString.lower(organizationId),FfiConverterOptionString.lower(organizationSlug)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeMembersPage_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * An organization's stored roles (`ac:read`) (`GET /organization/list-roles`).
+     */
+open func listRoles(organizationId: String?)async throws  -> [OrganizationRole]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_organizationapi_list_roles(
+                        self.uniffiCloneHandle(),FfiConverterOptionString.lower(organizationId)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeOrganizationRole.lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * The members of a team the caller is in (default: the active team) (`GET /organization/list-team-members`).
+     */
+open func listTeamMembers(teamId: String?)async throws  -> [TeamMember]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_organizationapi_list_team_members(
+                        self.uniffiCloneHandle(),FfiConverterOptionString.lower(teamId)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeTeamMember.lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * An organization's teams (`GET /organization/list-teams`).
+     */
+open func listTeams(organizationId: String?)async throws  -> [Team]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_organizationapi_list_teams(
+                        self.uniffiCloneHandle(),FfiConverterOptionString.lower(organizationId)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeTeam.lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * The pending invitations addressed to the caller (verified address) (`GET /organization/list-user-invitations`).
+     */
+open func listUserInvitations()async throws  -> [UserInvitation]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_organizationapi_list_user_invitations(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeUserInvitation.lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * The teams of the caller (or, with `member:update`, of another member) (`GET /organization/list-user-teams`).
+     */
+open func listUserTeams(userId: String?, organizationId: String?)async throws  -> [Team]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_organizationapi_list_user_teams(
+                        self.uniffiCloneHandle(),FfiConverterOptionString.lower(userId),FfiConverterOptionString.lower(organizationId)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeTeam.lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Reject an invitation addressed to the caller (`POST /organization/reject-invitation`).
+     */
+open func rejectInvitation(body: InvitationIdBody)async throws  -> RejectedInvitation  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_organizationapi_reject_invitation(
+                        self.uniffiCloneHandle(),FfiConverterTypeInvitationIdBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeRejectedInvitation_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Remove a member, by member id or email (`member:delete`) (`POST /organization/remove-member`).
+     */
+open func removeMember(body: RemoveMemberBody)async throws  -> MemberResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_organizationapi_remove_member(
+                        self.uniffiCloneHandle(),FfiConverterTypeRemoveMemberBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeMemberResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Remove a team (`team:delete`) (`POST /organization/remove-team`).
+     */
+open func removeTeam(body: RemoveTeamBody)async throws  -> MessageResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_organizationapi_remove_team(
+                        self.uniffiCloneHandle(),FfiConverterTypeRemoveTeamBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeMessageResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Remove a member from a team (`member:delete`) (`POST /organization/remove-team-member`).
+     */
+open func removeTeamMember(body: RemoveTeamMemberBody)async throws  -> MessageResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_organizationapi_remove_team_member(
+                        self.uniffiCloneHandle(),FfiConverterTypeRemoveTeamMemberBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeMessageResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Set (or, with `organizationId: null`, clear) the session's active organization (`POST /organization/set-active`).
+     */
+open func setActive(body: SetActiveBody?)async throws  -> Organization?  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_organizationapi_set_active(
+                        self.uniffiCloneHandle(),FfiConverterOptionTypeSetActiveBody.lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterOptionTypeOrganization.lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Set (or, with `teamId: null`, clear) the session's active team (`POST /organization/set-active-team`).
+     */
+open func setActiveTeam(body: SetActiveTeamBody?)async throws  -> Team?  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_organizationapi_set_active_team(
+                        self.uniffiCloneHandle(),FfiConverterOptionTypeSetActiveTeamBody.lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterOptionTypeTeam.lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Update an organization (`organization:update`) (`POST /organization/update`).
+     */
+open func update(body: UpdateOrganizationBody)async throws  -> Organization  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_organizationapi_update(
+                        self.uniffiCloneHandle(),FfiConverterTypeUpdateOrganizationBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeOrganization_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Change a member's roles (`member:update`, no escalation) (`POST /organization/update-member-role`).
+     */
+open func updateMemberRole(body: UpdateMemberRoleBody)async throws  -> Member  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_organizationapi_update_member_role(
+                        self.uniffiCloneHandle(),FfiConverterTypeUpdateMemberRoleBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeMember_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Rename or re-permission a stored role (`ac:update`, no escalation) (`POST /organization/update-role`).
+     */
+open func updateRole(body: UpdateRoleBody)async throws  -> UpdatedRole  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_organizationapi_update_role(
+                        self.uniffiCloneHandle(),FfiConverterTypeUpdateRoleBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeUpdatedRole_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Rename a team (`team:update`) (`POST /organization/update-team`).
+     */
+open func updateTeam(body: UpdateTeamBody)async throws  -> Team  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_organizationapi_update_team(
+                        self.uniffiCloneHandle(),FfiConverterTypeUpdateTeamBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeTeam_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Set or clear a team member's team-scoped role (`member:update`, no escalation) (`POST /organization/update-team-member-role`).
+     */
+open func updateTeamMemberRole(body: UpdateTeamMemberRoleBody)async throws  -> TeamMember  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_organizationapi_update_team_member_role(
+                        self.uniffiCloneHandle(),FfiConverterTypeUpdateTeamMemberRoleBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeTeamMember_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOrganizationApi: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = OrganizationApi
+
+    public static func lift(_ handle: UInt64) throws -> OrganizationApi {
+        return OrganizationApi(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: OrganizationApi) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OrganizationApi {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: OrganizationApi, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOrganizationApi_lift(_ handle: UInt64) throws -> OrganizationApi {
+    return try FfiConverterTypeOrganizationApi.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOrganizationApi_lower(_ value: OrganizationApi) -> UInt64 {
+    return FfiConverterTypeOrganizationApi.lower(value)
+}
+
+
+
+
+
+
+/**
  * The operations of `passkey`.
  */
 public protocol PasskeyApiProtocol: AnyObject, Sendable {
@@ -3681,6 +4707,60 @@ public func FfiConverterTypeUsernameApi_lower(_ value: UsernameApi) -> UInt64 {
 
 
 
+public struct AcceptedInvitation: Equatable, Hashable {
+    public var invitation: Invitation
+    public var member: Member
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(invitation: Invitation, member: Member) {
+        self.invitation = invitation
+        self.member = member
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension AcceptedInvitation: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAcceptedInvitation: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AcceptedInvitation {
+        return
+            try AcceptedInvitation(
+                invitation: FfiConverterTypeInvitation.read(from: &buf), 
+                member: FfiConverterTypeMember.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: AcceptedInvitation, into buf: inout [UInt8]) {
+        FfiConverterTypeInvitation.write(value.invitation, into: &buf)
+        FfiConverterTypeMember.write(value.member, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAcceptedInvitation_lift(_ buf: RustBuffer) throws -> AcceptedInvitation {
+    return try FfiConverterTypeAcceptedInvitation.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAcceptedInvitation_lower(_ value: AcceptedInvitation) -> RustBuffer {
+    return FfiConverterTypeAcceptedInvitation.lower(value)
+}
+
+
 public struct AccountDto: Equatable, Hashable {
     public var id: String
     public var providerId: String
@@ -3752,6 +4832,134 @@ public func FfiConverterTypeAccountDto_lift(_ buf: RustBuffer) throws -> Account
 #endif
 public func FfiConverterTypeAccountDto_lower(_ value: AccountDto) -> RustBuffer {
     return FfiConverterTypeAccountDto.lower(value)
+}
+
+
+public struct AddTeamMemberBody: Equatable, Hashable {
+    public var teamId: String
+    public var userId: String
+    public var organizationId: String?
+    /**
+     * Gatehouse: a team-scoped role.
+     */
+    public var role: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(teamId: String, userId: String, organizationId: String? = nil, 
+        /**
+         * Gatehouse: a team-scoped role.
+         */role: String? = nil) {
+        self.teamId = teamId
+        self.userId = userId
+        self.organizationId = organizationId
+        self.role = role
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension AddTeamMemberBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAddTeamMemberBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AddTeamMemberBody {
+        return
+            try AddTeamMemberBody(
+                teamId: FfiConverterString.read(from: &buf), 
+                userId: FfiConverterString.read(from: &buf), 
+                organizationId: FfiConverterOptionString.read(from: &buf), 
+                role: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: AddTeamMemberBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.teamId, into: &buf)
+        FfiConverterString.write(value.userId, into: &buf)
+        FfiConverterOptionString.write(value.organizationId, into: &buf)
+        FfiConverterOptionString.write(value.role, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAddTeamMemberBody_lift(_ buf: RustBuffer) throws -> AddTeamMemberBody {
+    return try FfiConverterTypeAddTeamMemberBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAddTeamMemberBody_lower(_ value: AddTeamMemberBody) -> RustBuffer {
+    return FfiConverterTypeAddTeamMemberBody.lower(value)
+}
+
+
+public struct AdminPermissionResult: Equatable, Hashable {
+    /**
+     * Always `null` (Better Auth's shape).
+     */
+    public var error: String?
+    public var success: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Always `null` (Better Auth's shape).
+         */error: String? = nil, success: Bool) {
+        self.error = error
+        self.success = success
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension AdminPermissionResult: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAdminPermissionResult: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AdminPermissionResult {
+        return
+            try AdminPermissionResult(
+                error: FfiConverterOptionString.read(from: &buf), 
+                success: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: AdminPermissionResult, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.error, into: &buf)
+        FfiConverterBool.write(value.success, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAdminPermissionResult_lift(_ buf: RustBuffer) throws -> AdminPermissionResult {
+    return try FfiConverterTypeAdminPermissionResult.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAdminPermissionResult_lower(_ value: AdminPermissionResult) -> RustBuffer {
+    return FfiConverterTypeAdminPermissionResult.lower(value)
 }
 
 
@@ -4267,6 +5475,246 @@ public func FfiConverterTypeCheckOtpBody_lower(_ value: CheckOtpBody) -> RustBuf
 }
 
 
+public struct CheckSlugBody: Equatable, Hashable {
+    public var slug: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(slug: String) {
+        self.slug = slug
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension CheckSlugBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCheckSlugBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CheckSlugBody {
+        return
+            try CheckSlugBody(
+                slug: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: CheckSlugBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.slug, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCheckSlugBody_lift(_ buf: RustBuffer) throws -> CheckSlugBody {
+    return try FfiConverterTypeCheckSlugBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCheckSlugBody_lower(_ value: CheckSlugBody) -> RustBuffer {
+    return FfiConverterTypeCheckSlugBody.lower(value)
+}
+
+
+public struct CreateOrganizationBody: Equatable, Hashable {
+    public var name: String
+    public var slug: String
+    public var logo: String?
+    /**
+     * Any JSON object; stored as JSON text.
+     */
+    public var metadata: String?
+    /**
+     * Leave the session's active organization as it is.
+     */
+    public var keepCurrentActiveOrganization: Bool?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(name: String, slug: String, logo: String? = nil, 
+        /**
+         * Any JSON object; stored as JSON text.
+         */metadata: String? = nil, 
+        /**
+         * Leave the session's active organization as it is.
+         */keepCurrentActiveOrganization: Bool? = nil) {
+        self.name = name
+        self.slug = slug
+        self.logo = logo
+        self.metadata = metadata
+        self.keepCurrentActiveOrganization = keepCurrentActiveOrganization
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension CreateOrganizationBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCreateOrganizationBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CreateOrganizationBody {
+        return
+            try CreateOrganizationBody(
+                name: FfiConverterString.read(from: &buf), 
+                slug: FfiConverterString.read(from: &buf), 
+                logo: FfiConverterOptionString.read(from: &buf), 
+                metadata: FfiConverterOptionString.read(from: &buf), 
+                keepCurrentActiveOrganization: FfiConverterOptionBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: CreateOrganizationBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterString.write(value.slug, into: &buf)
+        FfiConverterOptionString.write(value.logo, into: &buf)
+        FfiConverterOptionString.write(value.metadata, into: &buf)
+        FfiConverterOptionBool.write(value.keepCurrentActiveOrganization, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCreateOrganizationBody_lift(_ buf: RustBuffer) throws -> CreateOrganizationBody {
+    return try FfiConverterTypeCreateOrganizationBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCreateOrganizationBody_lower(_ value: CreateOrganizationBody) -> RustBuffer {
+    return FfiConverterTypeCreateOrganizationBody.lower(value)
+}
+
+
+public struct CreateRoleBody: Equatable, Hashable {
+    public var role: String
+    public var permission: String
+    public var organizationId: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(role: String, permission: String, organizationId: String? = nil) {
+        self.role = role
+        self.permission = permission
+        self.organizationId = organizationId
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension CreateRoleBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCreateRoleBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CreateRoleBody {
+        return
+            try CreateRoleBody(
+                role: FfiConverterString.read(from: &buf), 
+                permission: FfiConverterString.read(from: &buf), 
+                organizationId: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: CreateRoleBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.role, into: &buf)
+        FfiConverterString.write(value.permission, into: &buf)
+        FfiConverterOptionString.write(value.organizationId, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCreateRoleBody_lift(_ buf: RustBuffer) throws -> CreateRoleBody {
+    return try FfiConverterTypeCreateRoleBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCreateRoleBody_lower(_ value: CreateRoleBody) -> RustBuffer {
+    return FfiConverterTypeCreateRoleBody.lower(value)
+}
+
+
+public struct CreateTeamBody: Equatable, Hashable {
+    public var name: String
+    public var organizationId: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(name: String, organizationId: String? = nil) {
+        self.name = name
+        self.organizationId = organizationId
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension CreateTeamBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCreateTeamBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CreateTeamBody {
+        return
+            try CreateTeamBody(
+                name: FfiConverterString.read(from: &buf), 
+                organizationId: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: CreateTeamBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterOptionString.write(value.organizationId, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCreateTeamBody_lift(_ buf: RustBuffer) throws -> CreateTeamBody {
+    return try FfiConverterTypeCreateTeamBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCreateTeamBody_lower(_ value: CreateTeamBody) -> RustBuffer {
+    return FfiConverterTypeCreateTeamBody.lower(value)
+}
+
+
 public struct CreateUserBody: Equatable, Hashable {
     public var email: String
     /**
@@ -4342,6 +5790,147 @@ public func FfiConverterTypeCreateUserBody_lift(_ buf: RustBuffer) throws -> Cre
 #endif
 public func FfiConverterTypeCreateUserBody_lower(_ value: CreateUserBody) -> RustBuffer {
     return FfiConverterTypeCreateUserBody.lower(value)
+}
+
+
+/**
+ * A created organization with its first member.
+ */
+public struct CreatedOrganization: Equatable, Hashable {
+    public var id: String
+    public var name: String
+    public var slug: String
+    public var logo: String?
+    public var createdAt: String
+    public var metadata: String?
+    public var members: [Member]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(id: String, name: String, slug: String, logo: String? = nil, createdAt: String, metadata: String? = nil, members: [Member]) {
+        self.id = id
+        self.name = name
+        self.slug = slug
+        self.logo = logo
+        self.createdAt = createdAt
+        self.metadata = metadata
+        self.members = members
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension CreatedOrganization: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCreatedOrganization: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CreatedOrganization {
+        return
+            try CreatedOrganization(
+                id: FfiConverterString.read(from: &buf), 
+                name: FfiConverterString.read(from: &buf), 
+                slug: FfiConverterString.read(from: &buf), 
+                logo: FfiConverterOptionString.read(from: &buf), 
+                createdAt: FfiConverterString.read(from: &buf), 
+                metadata: FfiConverterOptionString.read(from: &buf), 
+                members: FfiConverterSequenceTypeMember.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: CreatedOrganization, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterString.write(value.slug, into: &buf)
+        FfiConverterOptionString.write(value.logo, into: &buf)
+        FfiConverterString.write(value.createdAt, into: &buf)
+        FfiConverterOptionString.write(value.metadata, into: &buf)
+        FfiConverterSequenceTypeMember.write(value.members, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCreatedOrganization_lift(_ buf: RustBuffer) throws -> CreatedOrganization {
+    return try FfiConverterTypeCreatedOrganization.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCreatedOrganization_lower(_ value: CreatedOrganization) -> RustBuffer {
+    return FfiConverterTypeCreatedOrganization.lower(value)
+}
+
+
+public struct CreatedRole: Equatable, Hashable {
+    public var success: Bool
+    public var roleData: OrganizationRole
+    /**
+     * The permissions the role grants.
+     */
+    public var statements: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(success: Bool, roleData: OrganizationRole, 
+        /**
+         * The permissions the role grants.
+         */statements: String) {
+        self.success = success
+        self.roleData = roleData
+        self.statements = statements
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension CreatedRole: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCreatedRole: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CreatedRole {
+        return
+            try CreatedRole(
+                success: FfiConverterBool.read(from: &buf), 
+                roleData: FfiConverterTypeOrganizationRole.read(from: &buf), 
+                statements: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: CreatedRole, into buf: inout [UInt8]) {
+        FfiConverterBool.write(value.success, into: &buf)
+        FfiConverterTypeOrganizationRole.write(value.roleData, into: &buf)
+        FfiConverterString.write(value.statements, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCreatedRole_lift(_ buf: RustBuffer) throws -> CreatedRole {
+    return try FfiConverterTypeCreatedRole.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCreatedRole_lower(_ value: CreatedRole) -> RustBuffer {
+    return FfiConverterTypeCreatedRole.lower(value)
 }
 
 
@@ -4576,6 +6165,500 @@ public func FfiConverterTypeErrorBody_lower(_ value: ErrorBody) -> RustBuffer {
 }
 
 
+/**
+ * An organization with its members, the invitations the caller may see
+ * and, with teams, its teams.
+ */
+public struct FullOrganization: Equatable, Hashable {
+    public var id: String
+    public var name: String
+    public var slug: String
+    public var logo: String?
+    public var createdAt: String
+    public var metadata: String?
+    public var members: [MemberWithUser]
+    public var invitations: [Invitation]
+    public var teams: [TeamWithCount]?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(id: String, name: String, slug: String, logo: String? = nil, createdAt: String, metadata: String? = nil, members: [MemberWithUser], invitations: [Invitation], teams: [TeamWithCount]? = nil) {
+        self.id = id
+        self.name = name
+        self.slug = slug
+        self.logo = logo
+        self.createdAt = createdAt
+        self.metadata = metadata
+        self.members = members
+        self.invitations = invitations
+        self.teams = teams
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension FullOrganization: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFullOrganization: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FullOrganization {
+        return
+            try FullOrganization(
+                id: FfiConverterString.read(from: &buf), 
+                name: FfiConverterString.read(from: &buf), 
+                slug: FfiConverterString.read(from: &buf), 
+                logo: FfiConverterOptionString.read(from: &buf), 
+                createdAt: FfiConverterString.read(from: &buf), 
+                metadata: FfiConverterOptionString.read(from: &buf), 
+                members: FfiConverterSequenceTypeMemberWithUser.read(from: &buf), 
+                invitations: FfiConverterSequenceTypeInvitation.read(from: &buf), 
+                teams: FfiConverterOptionSequenceTypeTeamWithCount.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: FullOrganization, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterString.write(value.slug, into: &buf)
+        FfiConverterOptionString.write(value.logo, into: &buf)
+        FfiConverterString.write(value.createdAt, into: &buf)
+        FfiConverterOptionString.write(value.metadata, into: &buf)
+        FfiConverterSequenceTypeMemberWithUser.write(value.members, into: &buf)
+        FfiConverterSequenceTypeInvitation.write(value.invitations, into: &buf)
+        FfiConverterOptionSequenceTypeTeamWithCount.write(value.teams, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFullOrganization_lift(_ buf: RustBuffer) throws -> FullOrganization {
+    return try FfiConverterTypeFullOrganization.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFullOrganization_lower(_ value: FullOrganization) -> RustBuffer {
+    return FfiConverterTypeFullOrganization.lower(value)
+}
+
+
+public struct HasPermissionBody: Equatable, Hashable {
+    /**
+     * `{resource: [actions]}`; every action is needed.
+     */
+    public var permissions: String?
+    /**
+     * Deprecated spelling of `permissions`.
+     */
+    public var permission: String?
+    public var organizationId: String?
+    /**
+     * Gatehouse: also count the caller's role in this team.
+     */
+    public var teamId: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * `{resource: [actions]}`; every action is needed.
+         */permissions: String? = nil, 
+        /**
+         * Deprecated spelling of `permissions`.
+         */permission: String? = nil, organizationId: String? = nil, 
+        /**
+         * Gatehouse: also count the caller's role in this team.
+         */teamId: String? = nil) {
+        self.permissions = permissions
+        self.permission = permission
+        self.organizationId = organizationId
+        self.teamId = teamId
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension HasPermissionBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHasPermissionBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HasPermissionBody {
+        return
+            try HasPermissionBody(
+                permissions: FfiConverterOptionString.read(from: &buf), 
+                permission: FfiConverterOptionString.read(from: &buf), 
+                organizationId: FfiConverterOptionString.read(from: &buf), 
+                teamId: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: HasPermissionBody, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.permissions, into: &buf)
+        FfiConverterOptionString.write(value.permission, into: &buf)
+        FfiConverterOptionString.write(value.organizationId, into: &buf)
+        FfiConverterOptionString.write(value.teamId, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHasPermissionBody_lift(_ buf: RustBuffer) throws -> HasPermissionBody {
+    return try FfiConverterTypeHasPermissionBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHasPermissionBody_lower(_ value: HasPermissionBody) -> RustBuffer {
+    return FfiConverterTypeHasPermissionBody.lower(value)
+}
+
+
+/**
+ * An invitation; `status` is `pending`, `accepted`, `rejected` or `canceled`.
+ */
+public struct Invitation: Equatable, Hashable {
+    public var id: String
+    public var organizationId: String
+    public var email: String
+    public var role: String?
+    /**
+     * Comma-separated team ids.
+     */
+    public var teamId: String?
+    public var status: String
+    public var expiresAt: String
+    public var createdAt: String
+    public var inviterId: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(id: String, organizationId: String, email: String, role: String? = nil, 
+        /**
+         * Comma-separated team ids.
+         */teamId: String? = nil, status: String, expiresAt: String, createdAt: String, inviterId: String) {
+        self.id = id
+        self.organizationId = organizationId
+        self.email = email
+        self.role = role
+        self.teamId = teamId
+        self.status = status
+        self.expiresAt = expiresAt
+        self.createdAt = createdAt
+        self.inviterId = inviterId
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Invitation: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeInvitation: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Invitation {
+        return
+            try Invitation(
+                id: FfiConverterString.read(from: &buf), 
+                organizationId: FfiConverterString.read(from: &buf), 
+                email: FfiConverterString.read(from: &buf), 
+                role: FfiConverterOptionString.read(from: &buf), 
+                teamId: FfiConverterOptionString.read(from: &buf), 
+                status: FfiConverterString.read(from: &buf), 
+                expiresAt: FfiConverterString.read(from: &buf), 
+                createdAt: FfiConverterString.read(from: &buf), 
+                inviterId: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Invitation, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.organizationId, into: &buf)
+        FfiConverterString.write(value.email, into: &buf)
+        FfiConverterOptionString.write(value.role, into: &buf)
+        FfiConverterOptionString.write(value.teamId, into: &buf)
+        FfiConverterString.write(value.status, into: &buf)
+        FfiConverterString.write(value.expiresAt, into: &buf)
+        FfiConverterString.write(value.createdAt, into: &buf)
+        FfiConverterString.write(value.inviterId, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeInvitation_lift(_ buf: RustBuffer) throws -> Invitation {
+    return try FfiConverterTypeInvitation.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeInvitation_lower(_ value: Invitation) -> RustBuffer {
+    return FfiConverterTypeInvitation.lower(value)
+}
+
+
+/**
+ * An invitation as its recipient sees it.
+ */
+public struct InvitationDetails: Equatable, Hashable {
+    public var id: String
+    public var organizationId: String
+    public var email: String
+    public var role: String?
+    public var teamId: String?
+    public var status: String
+    public var expiresAt: String
+    public var createdAt: String
+    public var inviterId: String
+    public var organizationName: String
+    public var organizationSlug: String
+    public var inviterEmail: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(id: String, organizationId: String, email: String, role: String? = nil, teamId: String? = nil, status: String, expiresAt: String, createdAt: String, inviterId: String, organizationName: String, organizationSlug: String, inviterEmail: String) {
+        self.id = id
+        self.organizationId = organizationId
+        self.email = email
+        self.role = role
+        self.teamId = teamId
+        self.status = status
+        self.expiresAt = expiresAt
+        self.createdAt = createdAt
+        self.inviterId = inviterId
+        self.organizationName = organizationName
+        self.organizationSlug = organizationSlug
+        self.inviterEmail = inviterEmail
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension InvitationDetails: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeInvitationDetails: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> InvitationDetails {
+        return
+            try InvitationDetails(
+                id: FfiConverterString.read(from: &buf), 
+                organizationId: FfiConverterString.read(from: &buf), 
+                email: FfiConverterString.read(from: &buf), 
+                role: FfiConverterOptionString.read(from: &buf), 
+                teamId: FfiConverterOptionString.read(from: &buf), 
+                status: FfiConverterString.read(from: &buf), 
+                expiresAt: FfiConverterString.read(from: &buf), 
+                createdAt: FfiConverterString.read(from: &buf), 
+                inviterId: FfiConverterString.read(from: &buf), 
+                organizationName: FfiConverterString.read(from: &buf), 
+                organizationSlug: FfiConverterString.read(from: &buf), 
+                inviterEmail: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: InvitationDetails, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.organizationId, into: &buf)
+        FfiConverterString.write(value.email, into: &buf)
+        FfiConverterOptionString.write(value.role, into: &buf)
+        FfiConverterOptionString.write(value.teamId, into: &buf)
+        FfiConverterString.write(value.status, into: &buf)
+        FfiConverterString.write(value.expiresAt, into: &buf)
+        FfiConverterString.write(value.createdAt, into: &buf)
+        FfiConverterString.write(value.inviterId, into: &buf)
+        FfiConverterString.write(value.organizationName, into: &buf)
+        FfiConverterString.write(value.organizationSlug, into: &buf)
+        FfiConverterString.write(value.inviterEmail, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeInvitationDetails_lift(_ buf: RustBuffer) throws -> InvitationDetails {
+    return try FfiConverterTypeInvitationDetails.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeInvitationDetails_lower(_ value: InvitationDetails) -> RustBuffer {
+    return FfiConverterTypeInvitationDetails.lower(value)
+}
+
+
+public struct InvitationIdBody: Equatable, Hashable {
+    public var invitationId: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(invitationId: String) {
+        self.invitationId = invitationId
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension InvitationIdBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeInvitationIdBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> InvitationIdBody {
+        return
+            try InvitationIdBody(
+                invitationId: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: InvitationIdBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.invitationId, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeInvitationIdBody_lift(_ buf: RustBuffer) throws -> InvitationIdBody {
+    return try FfiConverterTypeInvitationIdBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeInvitationIdBody_lower(_ value: InvitationIdBody) -> RustBuffer {
+    return FfiConverterTypeInvitationIdBody.lower(value)
+}
+
+
+public struct InviteMemberBody: Equatable, Hashable {
+    public var email: String
+    /**
+     * One role or several.
+     */
+    public var role: String
+    /**
+     * Defaults to the active organization.
+     */
+    public var organizationId: String?
+    /**
+     * Send the pending invitation again (with a new expiry) instead of refusing.
+     */
+    public var resend: Bool?
+    /**
+     * With teams: the team(s) joined on acceptance.
+     */
+    public var teamId: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(email: String, 
+        /**
+         * One role or several.
+         */role: String, 
+        /**
+         * Defaults to the active organization.
+         */organizationId: String? = nil, 
+        /**
+         * Send the pending invitation again (with a new expiry) instead of refusing.
+         */resend: Bool? = nil, 
+        /**
+         * With teams: the team(s) joined on acceptance.
+         */teamId: String? = nil) {
+        self.email = email
+        self.role = role
+        self.organizationId = organizationId
+        self.resend = resend
+        self.teamId = teamId
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension InviteMemberBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeInviteMemberBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> InviteMemberBody {
+        return
+            try InviteMemberBody(
+                email: FfiConverterString.read(from: &buf), 
+                role: FfiConverterString.read(from: &buf), 
+                organizationId: FfiConverterOptionString.read(from: &buf), 
+                resend: FfiConverterOptionBool.read(from: &buf), 
+                teamId: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: InviteMemberBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.email, into: &buf)
+        FfiConverterString.write(value.role, into: &buf)
+        FfiConverterOptionString.write(value.organizationId, into: &buf)
+        FfiConverterOptionBool.write(value.resend, into: &buf)
+        FfiConverterOptionString.write(value.teamId, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeInviteMemberBody_lift(_ buf: RustBuffer) throws -> InviteMemberBody {
+    return try FfiConverterTypeInviteMemberBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeInviteMemberBody_lower(_ value: InviteMemberBody) -> RustBuffer {
+    return FfiConverterTypeInviteMemberBody.lower(value)
+}
+
+
 public struct IsUsernameAvailableBody: Equatable, Hashable {
     public var username: String
 
@@ -4796,6 +6879,367 @@ public func FfiConverterTypeMagicLinkVerifyResponse_lower(_ value: MagicLinkVeri
 }
 
 
+/**
+ * A membership: the user's roles (comma-separated) in the organization.
+ */
+public struct Member: Equatable, Hashable {
+    public var id: String
+    public var organizationId: String
+    public var userId: String
+    public var role: String
+    public var createdAt: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(id: String, organizationId: String, userId: String, role: String, createdAt: String) {
+        self.id = id
+        self.organizationId = organizationId
+        self.userId = userId
+        self.role = role
+        self.createdAt = createdAt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Member: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMember: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Member {
+        return
+            try Member(
+                id: FfiConverterString.read(from: &buf), 
+                organizationId: FfiConverterString.read(from: &buf), 
+                userId: FfiConverterString.read(from: &buf), 
+                role: FfiConverterString.read(from: &buf), 
+                createdAt: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Member, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.organizationId, into: &buf)
+        FfiConverterString.write(value.userId, into: &buf)
+        FfiConverterString.write(value.role, into: &buf)
+        FfiConverterString.write(value.createdAt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMember_lift(_ buf: RustBuffer) throws -> Member {
+    return try FfiConverterTypeMember.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMember_lower(_ value: Member) -> RustBuffer {
+    return FfiConverterTypeMember.lower(value)
+}
+
+
+public struct MemberResponse: Equatable, Hashable {
+    public var member: Member
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(member: Member) {
+        self.member = member
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension MemberResponse: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMemberResponse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> MemberResponse {
+        return
+            try MemberResponse(
+                member: FfiConverterTypeMember.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: MemberResponse, into buf: inout [UInt8]) {
+        FfiConverterTypeMember.write(value.member, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMemberResponse_lift(_ buf: RustBuffer) throws -> MemberResponse {
+    return try FfiConverterTypeMemberResponse.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMemberResponse_lower(_ value: MemberResponse) -> RustBuffer {
+    return FfiConverterTypeMemberResponse.lower(value)
+}
+
+
+/**
+ * The public part of a member's user.
+ */
+public struct MemberUser: Equatable, Hashable {
+    public var id: String
+    public var name: String
+    public var email: String
+    public var image: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(id: String, name: String, email: String, image: String? = nil) {
+        self.id = id
+        self.name = name
+        self.email = email
+        self.image = image
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension MemberUser: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMemberUser: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> MemberUser {
+        return
+            try MemberUser(
+                id: FfiConverterString.read(from: &buf), 
+                name: FfiConverterString.read(from: &buf), 
+                email: FfiConverterString.read(from: &buf), 
+                image: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: MemberUser, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterString.write(value.email, into: &buf)
+        FfiConverterOptionString.write(value.image, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMemberUser_lift(_ buf: RustBuffer) throws -> MemberUser {
+    return try FfiConverterTypeMemberUser.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMemberUser_lower(_ value: MemberUser) -> RustBuffer {
+    return FfiConverterTypeMemberUser.lower(value)
+}
+
+
+/**
+ * A membership with its user.
+ */
+public struct MemberWithUser: Equatable, Hashable {
+    public var id: String
+    public var organizationId: String
+    public var userId: String
+    public var role: String
+    public var createdAt: String
+    public var user: MemberUser
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(id: String, organizationId: String, userId: String, role: String, createdAt: String, user: MemberUser) {
+        self.id = id
+        self.organizationId = organizationId
+        self.userId = userId
+        self.role = role
+        self.createdAt = createdAt
+        self.user = user
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension MemberWithUser: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMemberWithUser: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> MemberWithUser {
+        return
+            try MemberWithUser(
+                id: FfiConverterString.read(from: &buf), 
+                organizationId: FfiConverterString.read(from: &buf), 
+                userId: FfiConverterString.read(from: &buf), 
+                role: FfiConverterString.read(from: &buf), 
+                createdAt: FfiConverterString.read(from: &buf), 
+                user: FfiConverterTypeMemberUser.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: MemberWithUser, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.organizationId, into: &buf)
+        FfiConverterString.write(value.userId, into: &buf)
+        FfiConverterString.write(value.role, into: &buf)
+        FfiConverterString.write(value.createdAt, into: &buf)
+        FfiConverterTypeMemberUser.write(value.user, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMemberWithUser_lift(_ buf: RustBuffer) throws -> MemberWithUser {
+    return try FfiConverterTypeMemberWithUser.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMemberWithUser_lower(_ value: MemberWithUser) -> RustBuffer {
+    return FfiConverterTypeMemberWithUser.lower(value)
+}
+
+
+public struct MembersPage: Equatable, Hashable {
+    public var members: [MemberWithUser]
+    public var total: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(members: [MemberWithUser], total: Int64) {
+        self.members = members
+        self.total = total
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension MembersPage: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMembersPage: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> MembersPage {
+        return
+            try MembersPage(
+                members: FfiConverterSequenceTypeMemberWithUser.read(from: &buf), 
+                total: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: MembersPage, into buf: inout [UInt8]) {
+        FfiConverterSequenceTypeMemberWithUser.write(value.members, into: &buf)
+        FfiConverterInt64.write(value.total, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMembersPage_lift(_ buf: RustBuffer) throws -> MembersPage {
+    return try FfiConverterTypeMembersPage.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMembersPage_lower(_ value: MembersPage) -> RustBuffer {
+    return FfiConverterTypeMembersPage.lower(value)
+}
+
+
+public struct MessageResponse: Equatable, Hashable {
+    public var message: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(message: String) {
+        self.message = message
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension MessageResponse: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMessageResponse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> MessageResponse {
+        return
+            try MessageResponse(
+                message: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: MessageResponse, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.message, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMessageResponse_lift(_ buf: RustBuffer) throws -> MessageResponse {
+    return try FfiConverterTypeMessageResponse.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMessageResponse_lower(_ value: MessageResponse) -> RustBuffer {
+    return FfiConverterTypeMessageResponse.lower(value)
+}
+
+
 public struct OkResponse: Equatable, Hashable {
     public var ok: Bool
 
@@ -4843,6 +7287,202 @@ public func FfiConverterTypeOkResponse_lift(_ buf: RustBuffer) throws -> OkRespo
 #endif
 public func FfiConverterTypeOkResponse_lower(_ value: OkResponse) -> RustBuffer {
     return FfiConverterTypeOkResponse.lower(value)
+}
+
+
+/**
+ * An organization; `metadata` is the stored JSON, parsed.
+ */
+public struct Organization: Equatable, Hashable {
+    public var id: String
+    public var name: String
+    public var slug: String
+    public var logo: String?
+    public var createdAt: String
+    public var metadata: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(id: String, name: String, slug: String, logo: String? = nil, createdAt: String, metadata: String? = nil) {
+        self.id = id
+        self.name = name
+        self.slug = slug
+        self.logo = logo
+        self.createdAt = createdAt
+        self.metadata = metadata
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Organization: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOrganization: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Organization {
+        return
+            try Organization(
+                id: FfiConverterString.read(from: &buf), 
+                name: FfiConverterString.read(from: &buf), 
+                slug: FfiConverterString.read(from: &buf), 
+                logo: FfiConverterOptionString.read(from: &buf), 
+                createdAt: FfiConverterString.read(from: &buf), 
+                metadata: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Organization, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterString.write(value.slug, into: &buf)
+        FfiConverterOptionString.write(value.logo, into: &buf)
+        FfiConverterString.write(value.createdAt, into: &buf)
+        FfiConverterOptionString.write(value.metadata, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOrganization_lift(_ buf: RustBuffer) throws -> Organization {
+    return try FfiConverterTypeOrganization.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOrganization_lower(_ value: Organization) -> RustBuffer {
+    return FfiConverterTypeOrganization.lower(value)
+}
+
+
+public struct OrganizationIdBody: Equatable, Hashable {
+    public var organizationId: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(organizationId: String) {
+        self.organizationId = organizationId
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OrganizationIdBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOrganizationIdBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OrganizationIdBody {
+        return
+            try OrganizationIdBody(
+                organizationId: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OrganizationIdBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.organizationId, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOrganizationIdBody_lift(_ buf: RustBuffer) throws -> OrganizationIdBody {
+    return try FfiConverterTypeOrganizationIdBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOrganizationIdBody_lower(_ value: OrganizationIdBody) -> RustBuffer {
+    return FfiConverterTypeOrganizationIdBody.lower(value)
+}
+
+
+/**
+ * A role stored for one organization.
+ */
+public struct OrganizationRole: Equatable, Hashable {
+    public var id: String
+    public var organizationId: String
+    public var role: String
+    public var permission: String
+    public var createdAt: String
+    public var updatedAt: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(id: String, organizationId: String, role: String, permission: String, createdAt: String, updatedAt: String? = nil) {
+        self.id = id
+        self.organizationId = organizationId
+        self.role = role
+        self.permission = permission
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OrganizationRole: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOrganizationRole: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OrganizationRole {
+        return
+            try OrganizationRole(
+                id: FfiConverterString.read(from: &buf), 
+                organizationId: FfiConverterString.read(from: &buf), 
+                role: FfiConverterString.read(from: &buf), 
+                permission: FfiConverterString.read(from: &buf), 
+                createdAt: FfiConverterString.read(from: &buf), 
+                updatedAt: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OrganizationRole, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.organizationId, into: &buf)
+        FfiConverterString.write(value.role, into: &buf)
+        FfiConverterString.write(value.permission, into: &buf)
+        FfiConverterString.write(value.createdAt, into: &buf)
+        FfiConverterOptionString.write(value.updatedAt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOrganizationRole_lift(_ buf: RustBuffer) throws -> OrganizationRole {
+    return try FfiConverterTypeOrganizationRole.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOrganizationRole_lower(_ value: OrganizationRole) -> RustBuffer {
+    return FfiConverterTypeOrganizationRole.lower(value)
 }
 
 
@@ -5119,7 +7759,7 @@ public func FfiConverterTypePasskeyVerifyRegistrationBody_lower(_ value: Passkey
 
 public struct PermissionResult: Equatable, Hashable {
     /**
-     * Always `null` (Better Auth's shape).
+     * Always `null`.
      */
     public var error: String?
     public var success: Bool
@@ -5128,7 +7768,7 @@ public struct PermissionResult: Equatable, Hashable {
     // declare one manually.
     public init(
         /**
-         * Always `null` (Better Auth's shape).
+         * Always `null`.
          */error: String? = nil, success: Bool) {
         self.error = error
         self.success = success
@@ -5294,6 +7934,238 @@ public func FfiConverterTypePluginsResponse_lift(_ buf: RustBuffer) throws -> Pl
 #endif
 public func FfiConverterTypePluginsResponse_lower(_ value: PluginsResponse) -> RustBuffer {
     return FfiConverterTypePluginsResponse.lower(value)
+}
+
+
+public struct RejectedInvitation: Equatable, Hashable {
+    public var invitation: Invitation
+    /**
+     * Always `null`.
+     */
+    public var member: Member?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(invitation: Invitation, 
+        /**
+         * Always `null`.
+         */member: Member? = nil) {
+        self.invitation = invitation
+        self.member = member
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RejectedInvitation: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRejectedInvitation: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RejectedInvitation {
+        return
+            try RejectedInvitation(
+                invitation: FfiConverterTypeInvitation.read(from: &buf), 
+                member: FfiConverterOptionTypeMember.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RejectedInvitation, into buf: inout [UInt8]) {
+        FfiConverterTypeInvitation.write(value.invitation, into: &buf)
+        FfiConverterOptionTypeMember.write(value.member, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRejectedInvitation_lift(_ buf: RustBuffer) throws -> RejectedInvitation {
+    return try FfiConverterTypeRejectedInvitation.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRejectedInvitation_lower(_ value: RejectedInvitation) -> RustBuffer {
+    return FfiConverterTypeRejectedInvitation.lower(value)
+}
+
+
+public struct RemoveMemberBody: Equatable, Hashable {
+    /**
+     * A member id, or the member's email address.
+     */
+    public var memberIdOrEmail: String
+    public var organizationId: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * A member id, or the member's email address.
+         */memberIdOrEmail: String, organizationId: String? = nil) {
+        self.memberIdOrEmail = memberIdOrEmail
+        self.organizationId = organizationId
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RemoveMemberBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRemoveMemberBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RemoveMemberBody {
+        return
+            try RemoveMemberBody(
+                memberIdOrEmail: FfiConverterString.read(from: &buf), 
+                organizationId: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RemoveMemberBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.memberIdOrEmail, into: &buf)
+        FfiConverterOptionString.write(value.organizationId, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRemoveMemberBody_lift(_ buf: RustBuffer) throws -> RemoveMemberBody {
+    return try FfiConverterTypeRemoveMemberBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRemoveMemberBody_lower(_ value: RemoveMemberBody) -> RustBuffer {
+    return FfiConverterTypeRemoveMemberBody.lower(value)
+}
+
+
+public struct RemoveTeamBody: Equatable, Hashable {
+    public var teamId: String
+    public var organizationId: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(teamId: String, organizationId: String? = nil) {
+        self.teamId = teamId
+        self.organizationId = organizationId
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RemoveTeamBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRemoveTeamBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RemoveTeamBody {
+        return
+            try RemoveTeamBody(
+                teamId: FfiConverterString.read(from: &buf), 
+                organizationId: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RemoveTeamBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.teamId, into: &buf)
+        FfiConverterOptionString.write(value.organizationId, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRemoveTeamBody_lift(_ buf: RustBuffer) throws -> RemoveTeamBody {
+    return try FfiConverterTypeRemoveTeamBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRemoveTeamBody_lower(_ value: RemoveTeamBody) -> RustBuffer {
+    return FfiConverterTypeRemoveTeamBody.lower(value)
+}
+
+
+public struct RemoveTeamMemberBody: Equatable, Hashable {
+    public var teamId: String
+    public var userId: String
+    public var organizationId: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(teamId: String, userId: String, organizationId: String? = nil) {
+        self.teamId = teamId
+        self.userId = userId
+        self.organizationId = organizationId
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RemoveTeamMemberBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRemoveTeamMemberBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RemoveTeamMemberBody {
+        return
+            try RemoveTeamMemberBody(
+                teamId: FfiConverterString.read(from: &buf), 
+                userId: FfiConverterString.read(from: &buf), 
+                organizationId: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RemoveTeamMemberBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.teamId, into: &buf)
+        FfiConverterString.write(value.userId, into: &buf)
+        FfiConverterOptionString.write(value.organizationId, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRemoveTeamMemberBody_lift(_ buf: RustBuffer) throws -> RemoveTeamMemberBody {
+    return try FfiConverterTypeRemoveTeamMemberBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRemoveTeamMemberBody_lower(_ value: RemoveTeamMemberBody) -> RustBuffer {
+    return FfiConverterTypeRemoveTeamMemberBody.lower(value)
 }
 
 
@@ -5703,6 +8575,114 @@ public func FfiConverterTypeRoleNameBody_lower(_ value: RoleNameBody) -> RustBuf
 }
 
 
+public struct RoleRefBody: Equatable, Hashable {
+    public var roleName: String?
+    public var roleId: String?
+    public var organizationId: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(roleName: String? = nil, roleId: String? = nil, organizationId: String? = nil) {
+        self.roleName = roleName
+        self.roleId = roleId
+        self.organizationId = organizationId
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RoleRefBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRoleRefBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RoleRefBody {
+        return
+            try RoleRefBody(
+                roleName: FfiConverterOptionString.read(from: &buf), 
+                roleId: FfiConverterOptionString.read(from: &buf), 
+                organizationId: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RoleRefBody, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.roleName, into: &buf)
+        FfiConverterOptionString.write(value.roleId, into: &buf)
+        FfiConverterOptionString.write(value.organizationId, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRoleRefBody_lift(_ buf: RustBuffer) throws -> RoleRefBody {
+    return try FfiConverterTypeRoleRefBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRoleRefBody_lower(_ value: RoleRefBody) -> RustBuffer {
+    return FfiConverterTypeRoleRefBody.lower(value)
+}
+
+
+public struct RoleResponse: Equatable, Hashable {
+    public var role: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(role: String) {
+        self.role = role
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RoleResponse: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRoleResponse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RoleResponse {
+        return
+            try RoleResponse(
+                role: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RoleResponse, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.role, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRoleResponse_lift(_ buf: RustBuffer) throws -> RoleResponse {
+    return try FfiConverterTypeRoleResponse.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRoleResponse_lower(_ value: RoleResponse) -> RustBuffer {
+    return FfiConverterTypeRoleResponse.lower(value)
+}
+
+
 public struct RoleResult: Equatable, Hashable {
     public var success: Bool
     public var role: AdminRole
@@ -5936,10 +8916,12 @@ public struct Session: Equatable, Hashable {
     public var ipAddress: String?
     public var userAgent: String?
     public var impersonatedBy: String?
+    public var activeOrganizationId: String?
+    public var activeTeamId: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
-    public init(id: String, token: String, userId: String, expiresAt: String, createdAt: String, updatedAt: String, ipAddress: String? = nil, userAgent: String? = nil, impersonatedBy: String? = nil) {
+    public init(id: String, token: String, userId: String, expiresAt: String, createdAt: String, updatedAt: String, ipAddress: String? = nil, userAgent: String? = nil, impersonatedBy: String? = nil, activeOrganizationId: String? = nil, activeTeamId: String? = nil) {
         self.id = id
         self.token = token
         self.userId = userId
@@ -5949,6 +8931,8 @@ public struct Session: Equatable, Hashable {
         self.ipAddress = ipAddress
         self.userAgent = userAgent
         self.impersonatedBy = impersonatedBy
+        self.activeOrganizationId = activeOrganizationId
+        self.activeTeamId = activeTeamId
     }
 
     
@@ -5975,7 +8959,9 @@ public struct FfiConverterTypeSession: FfiConverterRustBuffer {
                 updatedAt: FfiConverterString.read(from: &buf), 
                 ipAddress: FfiConverterOptionString.read(from: &buf), 
                 userAgent: FfiConverterOptionString.read(from: &buf), 
-                impersonatedBy: FfiConverterOptionString.read(from: &buf)
+                impersonatedBy: FfiConverterOptionString.read(from: &buf), 
+                activeOrganizationId: FfiConverterOptionString.read(from: &buf), 
+                activeTeamId: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -5989,6 +8975,8 @@ public struct FfiConverterTypeSession: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.ipAddress, into: &buf)
         FfiConverterOptionString.write(value.userAgent, into: &buf)
         FfiConverterOptionString.write(value.impersonatedBy, into: &buf)
+        FfiConverterOptionString.write(value.activeOrganizationId, into: &buf)
+        FfiConverterOptionString.write(value.activeTeamId, into: &buf)
     }
 }
 
@@ -6163,6 +9151,122 @@ public func FfiConverterTypeSessionsEnvelope_lift(_ buf: RustBuffer) throws -> S
 #endif
 public func FfiConverterTypeSessionsEnvelope_lower(_ value: SessionsEnvelope) -> RustBuffer {
     return FfiConverterTypeSessionsEnvelope.lower(value)
+}
+
+
+public struct SetActiveBody: Equatable, Hashable {
+    /**
+     * `null` clears the active organization; absent: the slug, else the current one.
+     */
+    public var organizationId: String?
+    public var organizationSlug: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * `null` clears the active organization; absent: the slug, else the current one.
+         */organizationId: String? = nil, organizationSlug: String? = nil) {
+        self.organizationId = organizationId
+        self.organizationSlug = organizationSlug
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SetActiveBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSetActiveBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SetActiveBody {
+        return
+            try SetActiveBody(
+                organizationId: FfiConverterOptionString.read(from: &buf), 
+                organizationSlug: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SetActiveBody, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.organizationId, into: &buf)
+        FfiConverterOptionString.write(value.organizationSlug, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSetActiveBody_lift(_ buf: RustBuffer) throws -> SetActiveBody {
+    return try FfiConverterTypeSetActiveBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSetActiveBody_lower(_ value: SetActiveBody) -> RustBuffer {
+    return FfiConverterTypeSetActiveBody.lower(value)
+}
+
+
+public struct SetActiveTeamBody: Equatable, Hashable {
+    /**
+     * `null` clears the active team; absent: the current one.
+     */
+    public var teamId: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * `null` clears the active team; absent: the current one.
+         */teamId: String? = nil) {
+        self.teamId = teamId
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SetActiveTeamBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSetActiveTeamBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SetActiveTeamBody {
+        return
+            try SetActiveTeamBody(
+                teamId: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SetActiveTeamBody, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.teamId, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSetActiveTeamBody_lift(_ buf: RustBuffer) throws -> SetActiveTeamBody {
+    return try FfiConverterTypeSetActiveTeamBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSetActiveTeamBody_lower(_ value: SetActiveTeamBody) -> RustBuffer {
+    return FfiConverterTypeSetActiveTeamBody.lower(value)
 }
 
 
@@ -6934,6 +10038,217 @@ public func FfiConverterTypeSuccessResponse_lower(_ value: SuccessResponse) -> R
 
 
 /**
+ * A team.
+ */
+public struct Team: Equatable, Hashable {
+    public var id: String
+    public var name: String
+    public var organizationId: String
+    public var createdAt: String
+    public var updatedAt: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(id: String, name: String, organizationId: String, createdAt: String, updatedAt: String? = nil) {
+        self.id = id
+        self.name = name
+        self.organizationId = organizationId
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Team: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTeam: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Team {
+        return
+            try Team(
+                id: FfiConverterString.read(from: &buf), 
+                name: FfiConverterString.read(from: &buf), 
+                organizationId: FfiConverterString.read(from: &buf), 
+                createdAt: FfiConverterString.read(from: &buf), 
+                updatedAt: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Team, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterString.write(value.organizationId, into: &buf)
+        FfiConverterString.write(value.createdAt, into: &buf)
+        FfiConverterOptionString.write(value.updatedAt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTeam_lift(_ buf: RustBuffer) throws -> Team {
+    return try FfiConverterTypeTeam.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTeam_lower(_ value: Team) -> RustBuffer {
+    return FfiConverterTypeTeam.lower(value)
+}
+
+
+/**
+ * A team membership; `role` is its team-scoped role, if any.
+ */
+public struct TeamMember: Equatable, Hashable {
+    public var id: String
+    public var teamId: String
+    public var userId: String
+    public var createdAt: String?
+    public var role: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(id: String, teamId: String, userId: String, createdAt: String? = nil, role: String? = nil) {
+        self.id = id
+        self.teamId = teamId
+        self.userId = userId
+        self.createdAt = createdAt
+        self.role = role
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension TeamMember: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTeamMember: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TeamMember {
+        return
+            try TeamMember(
+                id: FfiConverterString.read(from: &buf), 
+                teamId: FfiConverterString.read(from: &buf), 
+                userId: FfiConverterString.read(from: &buf), 
+                createdAt: FfiConverterOptionString.read(from: &buf), 
+                role: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: TeamMember, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.teamId, into: &buf)
+        FfiConverterString.write(value.userId, into: &buf)
+        FfiConverterOptionString.write(value.createdAt, into: &buf)
+        FfiConverterOptionString.write(value.role, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTeamMember_lift(_ buf: RustBuffer) throws -> TeamMember {
+    return try FfiConverterTypeTeamMember.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTeamMember_lower(_ value: TeamMember) -> RustBuffer {
+    return FfiConverterTypeTeamMember.lower(value)
+}
+
+
+/**
+ * A team with its member count (in the full organization).
+ */
+public struct TeamWithCount: Equatable, Hashable {
+    public var id: String
+    public var name: String
+    public var organizationId: String
+    public var createdAt: String
+    public var updatedAt: String?
+    public var memberCount: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(id: String, name: String, organizationId: String, createdAt: String, updatedAt: String? = nil, memberCount: Int64) {
+        self.id = id
+        self.name = name
+        self.organizationId = organizationId
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.memberCount = memberCount
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension TeamWithCount: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTeamWithCount: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TeamWithCount {
+        return
+            try TeamWithCount(
+                id: FfiConverterString.read(from: &buf), 
+                name: FfiConverterString.read(from: &buf), 
+                organizationId: FfiConverterString.read(from: &buf), 
+                createdAt: FfiConverterString.read(from: &buf), 
+                updatedAt: FfiConverterOptionString.read(from: &buf), 
+                memberCount: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: TeamWithCount, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterString.write(value.organizationId, into: &buf)
+        FfiConverterString.write(value.createdAt, into: &buf)
+        FfiConverterOptionString.write(value.updatedAt, into: &buf)
+        FfiConverterInt64.write(value.memberCount, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTeamWithCount_lift(_ buf: RustBuffer) throws -> TeamWithCount {
+    return try FfiConverterTypeTeamWithCount.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTeamWithCount_lower(_ value: TeamWithCount) -> RustBuffer {
+    return FfiConverterTypeTeamWithCount.lower(value)
+}
+
+
+/**
  * `{token, user}`: sign-up (`token` null without auto sign-in), change-password.
  */
 public struct TokenUserResponse: Equatable, Hashable {
@@ -7523,6 +10838,192 @@ public func FfiConverterTypeTwoFactorVerifyCodeBody_lower(_ value: TwoFactorVeri
 }
 
 
+public struct UpdateMemberRoleBody: Equatable, Hashable {
+    public var role: String
+    public var memberId: String
+    public var organizationId: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(role: String, memberId: String, organizationId: String? = nil) {
+        self.role = role
+        self.memberId = memberId
+        self.organizationId = organizationId
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension UpdateMemberRoleBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeUpdateMemberRoleBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UpdateMemberRoleBody {
+        return
+            try UpdateMemberRoleBody(
+                role: FfiConverterString.read(from: &buf), 
+                memberId: FfiConverterString.read(from: &buf), 
+                organizationId: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: UpdateMemberRoleBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.role, into: &buf)
+        FfiConverterString.write(value.memberId, into: &buf)
+        FfiConverterOptionString.write(value.organizationId, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUpdateMemberRoleBody_lift(_ buf: RustBuffer) throws -> UpdateMemberRoleBody {
+    return try FfiConverterTypeUpdateMemberRoleBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUpdateMemberRoleBody_lower(_ value: UpdateMemberRoleBody) -> RustBuffer {
+    return FfiConverterTypeUpdateMemberRoleBody.lower(value)
+}
+
+
+public struct UpdateOrganizationBody: Equatable, Hashable {
+    public var data: UpdateOrganizationData
+    /**
+     * Defaults to the active organization.
+     */
+    public var organizationId: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(data: UpdateOrganizationData, 
+        /**
+         * Defaults to the active organization.
+         */organizationId: String? = nil) {
+        self.data = data
+        self.organizationId = organizationId
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension UpdateOrganizationBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeUpdateOrganizationBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UpdateOrganizationBody {
+        return
+            try UpdateOrganizationBody(
+                data: FfiConverterTypeUpdateOrganizationData.read(from: &buf), 
+                organizationId: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: UpdateOrganizationBody, into buf: inout [UInt8]) {
+        FfiConverterTypeUpdateOrganizationData.write(value.data, into: &buf)
+        FfiConverterOptionString.write(value.organizationId, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUpdateOrganizationBody_lift(_ buf: RustBuffer) throws -> UpdateOrganizationBody {
+    return try FfiConverterTypeUpdateOrganizationBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUpdateOrganizationBody_lower(_ value: UpdateOrganizationBody) -> RustBuffer {
+    return FfiConverterTypeUpdateOrganizationBody.lower(value)
+}
+
+
+public struct UpdateOrganizationData: Equatable, Hashable {
+    public var name: String?
+    public var slug: String?
+    /**
+     * `null` removes the logo.
+     */
+    public var logo: String?
+    public var metadata: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(name: String? = nil, slug: String? = nil, 
+        /**
+         * `null` removes the logo.
+         */logo: String? = nil, metadata: String? = nil) {
+        self.name = name
+        self.slug = slug
+        self.logo = logo
+        self.metadata = metadata
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension UpdateOrganizationData: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeUpdateOrganizationData: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UpdateOrganizationData {
+        return
+            try UpdateOrganizationData(
+                name: FfiConverterOptionString.read(from: &buf), 
+                slug: FfiConverterOptionString.read(from: &buf), 
+                logo: FfiConverterOptionString.read(from: &buf), 
+                metadata: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: UpdateOrganizationData, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.name, into: &buf)
+        FfiConverterOptionString.write(value.slug, into: &buf)
+        FfiConverterOptionString.write(value.logo, into: &buf)
+        FfiConverterOptionString.write(value.metadata, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUpdateOrganizationData_lift(_ buf: RustBuffer) throws -> UpdateOrganizationData {
+    return try FfiConverterTypeUpdateOrganizationData.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUpdateOrganizationData_lower(_ value: UpdateOrganizationData) -> RustBuffer {
+    return FfiConverterTypeUpdateOrganizationData.lower(value)
+}
+
+
 public struct UpdatePasskeyBody: Equatable, Hashable {
     public var id: String
     public var name: String
@@ -7627,6 +11128,304 @@ public func FfiConverterTypeUpdatePasskeyResponse_lower(_ value: UpdatePasskeyRe
 }
 
 
+public struct UpdateRoleBody: Equatable, Hashable {
+    public var roleName: String?
+    public var roleId: String?
+    public var organizationId: String?
+    public var data: UpdateRoleData
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(roleName: String? = nil, roleId: String? = nil, organizationId: String? = nil, data: UpdateRoleData) {
+        self.roleName = roleName
+        self.roleId = roleId
+        self.organizationId = organizationId
+        self.data = data
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension UpdateRoleBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeUpdateRoleBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UpdateRoleBody {
+        return
+            try UpdateRoleBody(
+                roleName: FfiConverterOptionString.read(from: &buf), 
+                roleId: FfiConverterOptionString.read(from: &buf), 
+                organizationId: FfiConverterOptionString.read(from: &buf), 
+                data: FfiConverterTypeUpdateRoleData.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: UpdateRoleBody, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.roleName, into: &buf)
+        FfiConverterOptionString.write(value.roleId, into: &buf)
+        FfiConverterOptionString.write(value.organizationId, into: &buf)
+        FfiConverterTypeUpdateRoleData.write(value.data, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUpdateRoleBody_lift(_ buf: RustBuffer) throws -> UpdateRoleBody {
+    return try FfiConverterTypeUpdateRoleBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUpdateRoleBody_lower(_ value: UpdateRoleBody) -> RustBuffer {
+    return FfiConverterTypeUpdateRoleBody.lower(value)
+}
+
+
+public struct UpdateRoleData: Equatable, Hashable {
+    public var permission: String?
+    /**
+     * A new name.
+     */
+    public var roleName: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(permission: String? = nil, 
+        /**
+         * A new name.
+         */roleName: String? = nil) {
+        self.permission = permission
+        self.roleName = roleName
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension UpdateRoleData: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeUpdateRoleData: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UpdateRoleData {
+        return
+            try UpdateRoleData(
+                permission: FfiConverterOptionString.read(from: &buf), 
+                roleName: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: UpdateRoleData, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.permission, into: &buf)
+        FfiConverterOptionString.write(value.roleName, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUpdateRoleData_lift(_ buf: RustBuffer) throws -> UpdateRoleData {
+    return try FfiConverterTypeUpdateRoleData.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUpdateRoleData_lower(_ value: UpdateRoleData) -> RustBuffer {
+    return FfiConverterTypeUpdateRoleData.lower(value)
+}
+
+
+public struct UpdateTeamBody: Equatable, Hashable {
+    public var teamId: String
+    public var data: UpdateTeamData
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(teamId: String, data: UpdateTeamData) {
+        self.teamId = teamId
+        self.data = data
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension UpdateTeamBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeUpdateTeamBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UpdateTeamBody {
+        return
+            try UpdateTeamBody(
+                teamId: FfiConverterString.read(from: &buf), 
+                data: FfiConverterTypeUpdateTeamData.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: UpdateTeamBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.teamId, into: &buf)
+        FfiConverterTypeUpdateTeamData.write(value.data, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUpdateTeamBody_lift(_ buf: RustBuffer) throws -> UpdateTeamBody {
+    return try FfiConverterTypeUpdateTeamBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUpdateTeamBody_lower(_ value: UpdateTeamBody) -> RustBuffer {
+    return FfiConverterTypeUpdateTeamBody.lower(value)
+}
+
+
+public struct UpdateTeamData: Equatable, Hashable {
+    public var name: String?
+    public var organizationId: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(name: String? = nil, organizationId: String? = nil) {
+        self.name = name
+        self.organizationId = organizationId
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension UpdateTeamData: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeUpdateTeamData: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UpdateTeamData {
+        return
+            try UpdateTeamData(
+                name: FfiConverterOptionString.read(from: &buf), 
+                organizationId: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: UpdateTeamData, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.name, into: &buf)
+        FfiConverterOptionString.write(value.organizationId, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUpdateTeamData_lift(_ buf: RustBuffer) throws -> UpdateTeamData {
+    return try FfiConverterTypeUpdateTeamData.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUpdateTeamData_lower(_ value: UpdateTeamData) -> RustBuffer {
+    return FfiConverterTypeUpdateTeamData.lower(value)
+}
+
+
+public struct UpdateTeamMemberRoleBody: Equatable, Hashable {
+    public var teamId: String
+    public var userId: String
+    /**
+     * The team-scoped role(s); `null` removes it.
+     */
+    public var role: String?
+    public var organizationId: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(teamId: String, userId: String, 
+        /**
+         * The team-scoped role(s); `null` removes it.
+         */role: String? = nil, organizationId: String? = nil) {
+        self.teamId = teamId
+        self.userId = userId
+        self.role = role
+        self.organizationId = organizationId
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension UpdateTeamMemberRoleBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeUpdateTeamMemberRoleBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UpdateTeamMemberRoleBody {
+        return
+            try UpdateTeamMemberRoleBody(
+                teamId: FfiConverterString.read(from: &buf), 
+                userId: FfiConverterString.read(from: &buf), 
+                role: FfiConverterOptionString.read(from: &buf), 
+                organizationId: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: UpdateTeamMemberRoleBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.teamId, into: &buf)
+        FfiConverterString.write(value.userId, into: &buf)
+        FfiConverterOptionString.write(value.role, into: &buf)
+        FfiConverterOptionString.write(value.organizationId, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUpdateTeamMemberRoleBody_lift(_ buf: RustBuffer) throws -> UpdateTeamMemberRoleBody {
+    return try FfiConverterTypeUpdateTeamMemberRoleBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUpdateTeamMemberRoleBody_lower(_ value: UpdateTeamMemberRoleBody) -> RustBuffer {
+    return FfiConverterTypeUpdateTeamMemberRoleBody.lower(value)
+}
+
+
 public struct UpdateUserBody: Equatable, Hashable {
     public var name: String?
     /**
@@ -7692,6 +11491,60 @@ public func FfiConverterTypeUpdateUserBody_lift(_ buf: RustBuffer) throws -> Upd
 #endif
 public func FfiConverterTypeUpdateUserBody_lower(_ value: UpdateUserBody) -> RustBuffer {
     return FfiConverterTypeUpdateUserBody.lower(value)
+}
+
+
+public struct UpdatedRole: Equatable, Hashable {
+    public var success: Bool
+    public var roleData: OrganizationRole
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(success: Bool, roleData: OrganizationRole) {
+        self.success = success
+        self.roleData = roleData
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension UpdatedRole: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeUpdatedRole: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UpdatedRole {
+        return
+            try UpdatedRole(
+                success: FfiConverterBool.read(from: &buf), 
+                roleData: FfiConverterTypeOrganizationRole.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: UpdatedRole, into buf: inout [UInt8]) {
+        FfiConverterBool.write(value.success, into: &buf)
+        FfiConverterTypeOrganizationRole.write(value.roleData, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUpdatedRole_lift(_ buf: RustBuffer) throws -> UpdatedRole {
+    return try FfiConverterTypeUpdatedRole.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUpdatedRole_lower(_ value: UpdatedRole) -> RustBuffer {
+    return FfiConverterTypeUpdatedRole.lower(value)
 }
 
 
@@ -7999,6 +11852,95 @@ public func FfiConverterTypeUserIdBody_lower(_ value: UserIdBody) -> RustBuffer 
 
 
 /**
+ * A pending invitation of the signed-in user, with its organization's name.
+ */
+public struct UserInvitation: Equatable, Hashable {
+    public var id: String
+    public var organizationId: String
+    public var email: String
+    public var role: String?
+    public var teamId: String?
+    public var status: String
+    public var expiresAt: String
+    public var createdAt: String
+    public var inviterId: String
+    public var organizationName: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(id: String, organizationId: String, email: String, role: String? = nil, teamId: String? = nil, status: String, expiresAt: String, createdAt: String, inviterId: String, organizationName: String) {
+        self.id = id
+        self.organizationId = organizationId
+        self.email = email
+        self.role = role
+        self.teamId = teamId
+        self.status = status
+        self.expiresAt = expiresAt
+        self.createdAt = createdAt
+        self.inviterId = inviterId
+        self.organizationName = organizationName
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension UserInvitation: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeUserInvitation: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UserInvitation {
+        return
+            try UserInvitation(
+                id: FfiConverterString.read(from: &buf), 
+                organizationId: FfiConverterString.read(from: &buf), 
+                email: FfiConverterString.read(from: &buf), 
+                role: FfiConverterOptionString.read(from: &buf), 
+                teamId: FfiConverterOptionString.read(from: &buf), 
+                status: FfiConverterString.read(from: &buf), 
+                expiresAt: FfiConverterString.read(from: &buf), 
+                createdAt: FfiConverterString.read(from: &buf), 
+                inviterId: FfiConverterString.read(from: &buf), 
+                organizationName: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: UserInvitation, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.organizationId, into: &buf)
+        FfiConverterString.write(value.email, into: &buf)
+        FfiConverterOptionString.write(value.role, into: &buf)
+        FfiConverterOptionString.write(value.teamId, into: &buf)
+        FfiConverterString.write(value.status, into: &buf)
+        FfiConverterString.write(value.expiresAt, into: &buf)
+        FfiConverterString.write(value.createdAt, into: &buf)
+        FfiConverterString.write(value.inviterId, into: &buf)
+        FfiConverterString.write(value.organizationName, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUserInvitation_lift(_ buf: RustBuffer) throws -> UserInvitation {
+    return try FfiConverterTypeUserInvitation.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUserInvitation_lower(_ value: UserInvitation) -> RustBuffer {
+    return FfiConverterTypeUserInvitation.lower(value)
+}
+
+
+/**
  * `verify-email`'s answer: `token` is a new session's when
  * `autoSignInAfterVerification` is on, else null.
  */
@@ -8285,6 +12227,10 @@ public enum ClientPlugin: Equatable, Hashable {
      */
     case magicLink
     /**
+     * `organization`.
+     */
+    case organization
+    /**
      * `passkey`.
      */
     case passkey
@@ -8323,11 +12269,13 @@ public struct FfiConverterTypeClientPlugin: FfiConverterRustBuffer {
         
         case 3: return .magicLink
         
-        case 4: return .passkey
+        case 4: return .organization
         
-        case 5: return .twoFactor
+        case 5: return .passkey
         
-        case 6: return .username
+        case 6: return .twoFactor
+        
+        case 7: return .username
         
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -8349,16 +12297,20 @@ public struct FfiConverterTypeClientPlugin: FfiConverterRustBuffer {
             writeInt(&buf, Int32(3))
         
         
-        case .passkey:
+        case .organization:
             writeInt(&buf, Int32(4))
         
         
-        case .twoFactor:
+        case .passkey:
             writeInt(&buf, Int32(5))
         
         
-        case .username:
+        case .twoFactor:
             writeInt(&buf, Int32(6))
+        
+        
+        case .username:
+            writeInt(&buf, Int32(7))
         
         }
     }
@@ -8578,6 +12530,126 @@ fileprivate struct FfiConverterOptionTypeDeleteUserBody: FfiConverterRustBuffer 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeFullOrganization: FfiConverterRustBuffer {
+    typealias SwiftType = FullOrganization?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeFullOrganization.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeFullOrganization.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeHasPermissionBody: FfiConverterRustBuffer {
+    typealias SwiftType = HasPermissionBody?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeHasPermissionBody.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeHasPermissionBody.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeMember: FfiConverterRustBuffer {
+    typealias SwiftType = Member?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeMember.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeMember.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeOrganization: FfiConverterRustBuffer {
+    typealias SwiftType = Organization?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeOrganization.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeOrganization.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeRoleRefBody: FfiConverterRustBuffer {
+    typealias SwiftType = RoleRefBody?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeRoleRefBody.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeRoleRefBody.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeSessionWithUser: FfiConverterRustBuffer {
     typealias SwiftType = SessionWithUser?
 
@@ -8602,6 +12674,54 @@ fileprivate struct FfiConverterOptionTypeSessionWithUser: FfiConverterRustBuffer
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeSetActiveBody: FfiConverterRustBuffer {
+    typealias SwiftType = SetActiveBody?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeSetActiveBody.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeSetActiveBody.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeSetActiveTeamBody: FfiConverterRustBuffer {
+    typealias SwiftType = SetActiveTeamBody?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeSetActiveTeamBody.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeSetActiveTeamBody.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeSignOutBody: FfiConverterRustBuffer {
     typealias SwiftType = SignOutBody?
 
@@ -8618,6 +12738,30 @@ fileprivate struct FfiConverterOptionTypeSignOutBody: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeSignOutBody.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeTeam: FfiConverterRustBuffer {
+    typealias SwiftType = Team?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeTeam.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeTeam.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -8746,6 +12890,30 @@ fileprivate struct FfiConverterOptionSequenceString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionSequenceTypeTeamWithCount: FfiConverterRustBuffer {
+    typealias SwiftType = [TeamWithCount]?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterSequenceTypeTeamWithCount.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterSequenceTypeTeamWithCount.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
     typealias SwiftType = [String]
 
@@ -8846,6 +13014,131 @@ fileprivate struct FfiConverterSequenceTypeAuditEntry: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeInvitation: FfiConverterRustBuffer {
+    typealias SwiftType = [Invitation]
+
+    public static func write(_ value: [Invitation], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeInvitation.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Invitation] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Invitation]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeInvitation.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeMember: FfiConverterRustBuffer {
+    typealias SwiftType = [Member]
+
+    public static func write(_ value: [Member], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeMember.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Member] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Member]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeMember.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeMemberWithUser: FfiConverterRustBuffer {
+    typealias SwiftType = [MemberWithUser]
+
+    public static func write(_ value: [MemberWithUser], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeMemberWithUser.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [MemberWithUser] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [MemberWithUser]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeMemberWithUser.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeOrganization: FfiConverterRustBuffer {
+    typealias SwiftType = [Organization]
+
+    public static func write(_ value: [Organization], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeOrganization.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Organization] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Organization]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeOrganization.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeOrganizationRole: FfiConverterRustBuffer {
+    typealias SwiftType = [OrganizationRole]
+
+    public static func write(_ value: [OrganizationRole], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeOrganizationRole.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [OrganizationRole] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [OrganizationRole]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeOrganizationRole.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypePasskey: FfiConverterRustBuffer {
     typealias SwiftType = [Passkey]
 
@@ -8921,6 +13214,81 @@ fileprivate struct FfiConverterSequenceTypeSession: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeTeam: FfiConverterRustBuffer {
+    typealias SwiftType = [Team]
+
+    public static func write(_ value: [Team], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeTeam.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Team] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Team]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeTeam.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeTeamMember: FfiConverterRustBuffer {
+    typealias SwiftType = [TeamMember]
+
+    public static func write(_ value: [TeamMember], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeTeamMember.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [TeamMember] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [TeamMember]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeTeamMember.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeTeamWithCount: FfiConverterRustBuffer {
+    typealias SwiftType = [TeamWithCount]
+
+    public static func write(_ value: [TeamWithCount], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeTeamWithCount.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [TeamWithCount] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [TeamWithCount]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeTeamWithCount.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeUser: FfiConverterRustBuffer {
     typealias SwiftType = [User]
 
@@ -8938,6 +13306,31 @@ fileprivate struct FfiConverterSequenceTypeUser: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeUser.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeUserInvitation: FfiConverterRustBuffer {
+    typealias SwiftType = [UserInvitation]
+
+    public static func write(_ value: [UserInvitation], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeUserInvitation.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [UserInvitation] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [UserInvitation]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeUserInvitation.read(from: &buf))
         }
         return seq
     }
@@ -9049,6 +13442,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_gatehouse_mobile_checksum_method_authclient_magic_link() != 46409) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_gatehouse_mobile_checksum_method_authclient_organization() != 7908) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_gatehouse_mobile_checksum_method_authclient_passkey() != 14074) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -9124,7 +13520,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_gatehouse_mobile_checksum_method_adminapi_update_user() != 33311) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_gatehouse_mobile_checksum_method_adminapi_user_has_permission() != 42783) {
+    if (uniffi_gatehouse_mobile_checksum_method_adminapi_user_has_permission() != 38430) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gatehouse_mobile_checksum_method_coreapi_change_email() != 10797) {
@@ -9224,6 +13620,117 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gatehouse_mobile_checksum_method_magiclinkapi_verify() != 21587) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_organizationapi_accept_invitation() != 61411) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_organizationapi_add_team_member() != 36771) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_organizationapi_cancel_invitation() != 10647) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_organizationapi_check_slug() != 52585) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_organizationapi_create() != 29082) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_organizationapi_create_role() != 12934) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_organizationapi_create_team() != 33219) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_organizationapi_delete() != 37818) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_organizationapi_delete_role() != 28584) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_organizationapi_get_active_member() != 63368) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_organizationapi_get_active_member_role() != 17223) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_organizationapi_get_full_organization() != 54565) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_organizationapi_get_invitation() != 61117) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_organizationapi_get_organization() != 51429) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_organizationapi_get_role() != 39707) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_organizationapi_has_permission() != 26083) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_organizationapi_invite_member() != 38060) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_organizationapi_leave() != 49630) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_organizationapi_list() != 65184) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_organizationapi_list_invitations() != 3426) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_organizationapi_list_members() != 59542) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_organizationapi_list_roles() != 6097) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_organizationapi_list_team_members() != 50718) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_organizationapi_list_teams() != 20854) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_organizationapi_list_user_invitations() != 38861) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_organizationapi_list_user_teams() != 964) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_organizationapi_reject_invitation() != 55842) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_organizationapi_remove_member() != 17347) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_organizationapi_remove_team() != 23264) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_organizationapi_remove_team_member() != 11556) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_organizationapi_set_active() != 20510) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_organizationapi_set_active_team() != 59330) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_organizationapi_update() != 19256) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_organizationapi_update_member_role() != 61199) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_organizationapi_update_role() != 59775) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_organizationapi_update_team() != 36316) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_organizationapi_update_team_member_role() != 29351) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gatehouse_mobile_checksum_method_passkeyapi_delete_passkey() != 35660) {

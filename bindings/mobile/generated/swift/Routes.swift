@@ -285,4 +285,152 @@ extension AuthClient {
     public func listAuditLogsJson(query: String = "") async throws -> String {
         try await request(method: "GET", path: query.isEmpty ? "/admin/list-audit-logs" : "/admin/list-audit-logs?\(query)", bodyJson: nil, plugin: "admin")
     }
+    /// Create an organization (the caller becomes its creator-role member) (`POST /organization/create`). JSON in, JSON out.
+    public func organizationCreateJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/organization/create", bodyJson: bodyJson, plugin: "organization")
+    }
+    /// Check that a slug is free (`POST /organization/check-slug`). JSON in, JSON out.
+    public func organizationCheckSlugJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/organization/check-slug", bodyJson: bodyJson, plugin: "organization")
+    }
+    /// Update an organization (`organization:update`) (`POST /organization/update`). JSON in, JSON out.
+    public func organizationUpdateJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/organization/update", bodyJson: bodyJson, plugin: "organization")
+    }
+    /// Delete an organization (`organization:delete`) (`POST /organization/delete`). JSON in, JSON out.
+    public func organizationDeleteJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/organization/delete", bodyJson: bodyJson, plugin: "organization")
+    }
+    /// An organization the caller belongs to (by id or slug; default: the active one) (`GET /organization/get-organization`). JSON in, JSON out.
+    public func organizationGetOrganizationJson(query: String = "") async throws -> String {
+        try await request(method: "GET", path: query.isEmpty ? "/organization/get-organization" : "/organization/get-organization?\(query)", bodyJson: nil, plugin: "organization")
+    }
+    /// An organization with its members, invitations and teams (`GET /organization/get-full-organization`). JSON in, JSON out.
+    public func organizationGetFullOrganizationJson(query: String = "") async throws -> String {
+        try await request(method: "GET", path: query.isEmpty ? "/organization/get-full-organization" : "/organization/get-full-organization?\(query)", bodyJson: nil, plugin: "organization")
+    }
+    /// Set (or, with `organizationId: null`, clear) the session's active organization (`POST /organization/set-active`). JSON in, JSON out.
+    public func organizationSetActiveJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/organization/set-active", bodyJson: bodyJson, plugin: "organization")
+    }
+    /// The organizations the caller belongs to (`GET /organization/list`). JSON in, JSON out.
+    public func organizationListJson(query: String = "") async throws -> String {
+        try await request(method: "GET", path: query.isEmpty ? "/organization/list" : "/organization/list?\(query)", bodyJson: nil, plugin: "organization")
+    }
+    /// Invite an address (`invitation:create`); the invitation is mailed (`POST /organization/invite-member`). JSON in, JSON out.
+    public func organizationInviteMemberJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/organization/invite-member", bodyJson: bodyJson, plugin: "organization")
+    }
+    /// Accept an invitation addressed to the caller (once) (`POST /organization/accept-invitation`). JSON in, JSON out.
+    public func organizationAcceptInvitationJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/organization/accept-invitation", bodyJson: bodyJson, plugin: "organization")
+    }
+    /// Reject an invitation addressed to the caller (`POST /organization/reject-invitation`). JSON in, JSON out.
+    public func organizationRejectInvitationJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/organization/reject-invitation", bodyJson: bodyJson, plugin: "organization")
+    }
+    /// Cancel an invitation (`invitation:cancel`) (`POST /organization/cancel-invitation`). JSON in, JSON out.
+    public func organizationCancelInvitationJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/organization/cancel-invitation", bodyJson: bodyJson, plugin: "organization")
+    }
+    /// A pending invitation addressed to the caller, with its organization and inviter (`GET /organization/get-invitation`). JSON in, JSON out.
+    public func organizationGetInvitationJson(query: String = "") async throws -> String {
+        try await request(method: "GET", path: query.isEmpty ? "/organization/get-invitation" : "/organization/get-invitation?\(query)", bodyJson: nil, plugin: "organization")
+    }
+    /// An organization's invitations (members who may invite) (`GET /organization/list-invitations`). JSON in, JSON out.
+    public func organizationListInvitationsJson(query: String = "") async throws -> String {
+        try await request(method: "GET", path: query.isEmpty ? "/organization/list-invitations" : "/organization/list-invitations?\(query)", bodyJson: nil, plugin: "organization")
+    }
+    /// The pending invitations addressed to the caller (verified address) (`GET /organization/list-user-invitations`). JSON in, JSON out.
+    public func organizationListUserInvitationsJson(query: String = "") async throws -> String {
+        try await request(method: "GET", path: query.isEmpty ? "/organization/list-user-invitations" : "/organization/list-user-invitations?\(query)", bodyJson: nil, plugin: "organization")
+    }
+    /// Remove a member, by member id or email (`member:delete`) (`POST /organization/remove-member`). JSON in, JSON out.
+    public func organizationRemoveMemberJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/organization/remove-member", bodyJson: bodyJson, plugin: "organization")
+    }
+    /// Change a member's roles (`member:update`, no escalation) (`POST /organization/update-member-role`). JSON in, JSON out.
+    public func organizationUpdateMemberRoleJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/organization/update-member-role", bodyJson: bodyJson, plugin: "organization")
+    }
+    /// The caller's membership of the active organization (`GET /organization/get-active-member`). JSON in, JSON out.
+    public func organizationGetActiveMemberJson(query: String = "") async throws -> String {
+        try await request(method: "GET", path: query.isEmpty ? "/organization/get-active-member" : "/organization/get-active-member?\(query)", bodyJson: nil, plugin: "organization")
+    }
+    /// Leave an organization (not as its last creator-role member) (`POST /organization/leave`). JSON in, JSON out.
+    public func organizationLeaveJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/organization/leave", bodyJson: bodyJson, plugin: "organization")
+    }
+    /// A page of an organization's members, with their users (`GET /organization/list-members`). JSON in, JSON out.
+    public func organizationListMembersJson(query: String = "") async throws -> String {
+        try await request(method: "GET", path: query.isEmpty ? "/organization/list-members" : "/organization/list-members?\(query)", bodyJson: nil, plugin: "organization")
+    }
+    /// The roles of the caller (or of `userId`) in an organization (`GET /organization/get-active-member-role`). JSON in, JSON out.
+    public func organizationGetActiveMemberRoleJson(query: String = "") async throws -> String {
+        try await request(method: "GET", path: query.isEmpty ? "/organization/get-active-member-role" : "/organization/get-active-member-role?\(query)", bodyJson: nil, plugin: "organization")
+    }
+    /// Whether the caller's roles grant every listed action (`POST /organization/has-permission`). JSON in, JSON out.
+    public func organizationHasPermissionJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/organization/has-permission", bodyJson: bodyJson, plugin: "organization")
+    }
+    /// Create a team (`team:create`) (`POST /organization/create-team`). JSON in, JSON out.
+    public func organizationCreateTeamJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/organization/create-team", bodyJson: bodyJson, plugin: "organization")
+    }
+    /// Remove a team (`team:delete`) (`POST /organization/remove-team`). JSON in, JSON out.
+    public func organizationRemoveTeamJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/organization/remove-team", bodyJson: bodyJson, plugin: "organization")
+    }
+    /// Rename a team (`team:update`) (`POST /organization/update-team`). JSON in, JSON out.
+    public func organizationUpdateTeamJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/organization/update-team", bodyJson: bodyJson, plugin: "organization")
+    }
+    /// An organization's teams (`GET /organization/list-teams`). JSON in, JSON out.
+    public func organizationListTeamsJson(query: String = "") async throws -> String {
+        try await request(method: "GET", path: query.isEmpty ? "/organization/list-teams" : "/organization/list-teams?\(query)", bodyJson: nil, plugin: "organization")
+    }
+    /// Set (or, with `teamId: null`, clear) the session's active team (`POST /organization/set-active-team`). JSON in, JSON out.
+    public func organizationSetActiveTeamJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/organization/set-active-team", bodyJson: bodyJson, plugin: "organization")
+    }
+    /// The teams of the caller (or, with `member:update`, of another member) (`GET /organization/list-user-teams`). JSON in, JSON out.
+    public func organizationListUserTeamsJson(query: String = "") async throws -> String {
+        try await request(method: "GET", path: query.isEmpty ? "/organization/list-user-teams" : "/organization/list-user-teams?\(query)", bodyJson: nil, plugin: "organization")
+    }
+    /// The members of a team the caller is in (default: the active team) (`GET /organization/list-team-members`). JSON in, JSON out.
+    public func organizationListTeamMembersJson(query: String = "") async throws -> String {
+        try await request(method: "GET", path: query.isEmpty ? "/organization/list-team-members" : "/organization/list-team-members?\(query)", bodyJson: nil, plugin: "organization")
+    }
+    /// Add a member of the organization to a team (`member:update`) (`POST /organization/add-team-member`). JSON in, JSON out.
+    public func organizationAddTeamMemberJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/organization/add-team-member", bodyJson: bodyJson, plugin: "organization")
+    }
+    /// Remove a member from a team (`member:delete`) (`POST /organization/remove-team-member`). JSON in, JSON out.
+    public func organizationRemoveTeamMemberJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/organization/remove-team-member", bodyJson: bodyJson, plugin: "organization")
+    }
+    /// Set or clear a team member's team-scoped role (`member:update`, no escalation) (`POST /organization/update-team-member-role`). JSON in, JSON out.
+    public func organizationUpdateTeamMemberRoleJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/organization/update-team-member-role", bodyJson: bodyJson, plugin: "organization")
+    }
+    /// Store a role for an organization (`ac:create`, no escalation) (`POST /organization/create-role`). JSON in, JSON out.
+    public func organizationCreateRoleJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/organization/create-role", bodyJson: bodyJson, plugin: "organization")
+    }
+    /// Delete a stored role no member holds (`ac:delete`) (`POST /organization/delete-role`). JSON in, JSON out.
+    public func organizationDeleteRoleJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/organization/delete-role", bodyJson: bodyJson, plugin: "organization")
+    }
+    /// An organization's stored roles (`ac:read`) (`GET /organization/list-roles`). JSON in, JSON out.
+    public func organizationListRolesJson(query: String = "") async throws -> String {
+        try await request(method: "GET", path: query.isEmpty ? "/organization/list-roles" : "/organization/list-roles?\(query)", bodyJson: nil, plugin: "organization")
+    }
+    /// One stored role, by name or id (`ac:read`) (`GET /organization/get-role`). JSON in, JSON out.
+    public func organizationGetRoleJson(query: String = "") async throws -> String {
+        try await request(method: "GET", path: query.isEmpty ? "/organization/get-role" : "/organization/get-role?\(query)", bodyJson: nil, plugin: "organization")
+    }
+    /// Rename or re-permission a stored role (`ac:update`, no escalation) (`POST /organization/update-role`). JSON in, JSON out.
+    public func organizationUpdateRoleJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/organization/update-role", bodyJson: bodyJson, plugin: "organization")
+    }
 }

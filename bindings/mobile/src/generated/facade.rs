@@ -10,6 +10,14 @@ use serde::{Deserialize, Serialize};
 use crate::{json_text, json_text_opt, AuthClient, AuthError};
 
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct AcceptedInvitation {
+    #[serde(rename = "invitation")]
+    pub invitation: Invitation,
+    #[serde(rename = "member")]
+    pub member: Member,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
 pub struct AccountDto {
     #[serde(rename = "id")]
     pub id: String,
@@ -25,6 +33,31 @@ pub struct AccountDto {
     pub updated_at: String,
     #[serde(rename = "scopes")]
     pub scopes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct AddTeamMemberBody {
+    #[serde(rename = "teamId")]
+    pub team_id: String,
+    #[serde(rename = "userId")]
+    pub user_id: String,
+    #[serde(rename = "organizationId", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub organization_id: Option<String>,
+    /// Gatehouse: a team-scoped role.
+    #[serde(rename = "role", with = "json_text_opt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub role: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct AdminPermissionResult {
+    /// Always `null` (Better Auth's shape).
+    #[serde(rename = "error", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub error: Option<String>,
+    #[serde(rename = "success")]
+    pub success: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
@@ -130,6 +163,51 @@ pub struct CheckOtpBody {
 }
 
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct CheckSlugBody {
+    #[serde(rename = "slug")]
+    pub slug: String,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct CreateOrganizationBody {
+    #[serde(rename = "name")]
+    pub name: String,
+    #[serde(rename = "slug")]
+    pub slug: String,
+    #[serde(rename = "logo", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub logo: Option<String>,
+    /// Any JSON object; stored as JSON text.
+    #[serde(rename = "metadata", with = "json_text_opt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub metadata: Option<String>,
+    /// Leave the session's active organization as it is.
+    #[serde(rename = "keepCurrentActiveOrganization", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub keep_current_active_organization: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct CreateRoleBody {
+    #[serde(rename = "role")]
+    pub role: String,
+    #[serde(rename = "permission", with = "json_text")]
+    pub permission: String,
+    #[serde(rename = "organizationId", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub organization_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct CreateTeamBody {
+    #[serde(rename = "name")]
+    pub name: String,
+    #[serde(rename = "organizationId", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub organization_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
 pub struct CreateUserBody {
     #[serde(rename = "email")]
     pub email: String,
@@ -146,6 +224,38 @@ pub struct CreateUserBody {
     #[serde(rename = "data", with = "json_text_opt", default, skip_serializing_if = "Option::is_none")]
     #[uniffi(default = None)]
     pub data: Option<String>,
+}
+
+/// A created organization with its first member.
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct CreatedOrganization {
+    #[serde(rename = "id")]
+    pub id: String,
+    #[serde(rename = "name")]
+    pub name: String,
+    #[serde(rename = "slug")]
+    pub slug: String,
+    #[serde(rename = "logo", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub logo: Option<String>,
+    #[serde(rename = "createdAt")]
+    pub created_at: String,
+    #[serde(rename = "metadata", with = "json_text_opt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub metadata: Option<String>,
+    #[serde(rename = "members")]
+    pub members: Vec<Member>,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct CreatedRole {
+    #[serde(rename = "success")]
+    pub success: bool,
+    #[serde(rename = "roleData")]
+    pub role_data: OrganizationRole,
+    /// The permissions the role grants.
+    #[serde(rename = "statements", with = "json_text")]
+    pub statements: String,
 }
 
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
@@ -186,6 +296,136 @@ pub struct ErrorBody {
     pub message: String,
 }
 
+/// An organization with its members, the invitations the caller may see
+/// and, with teams, its teams.
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct FullOrganization {
+    #[serde(rename = "id")]
+    pub id: String,
+    #[serde(rename = "name")]
+    pub name: String,
+    #[serde(rename = "slug")]
+    pub slug: String,
+    #[serde(rename = "logo", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub logo: Option<String>,
+    #[serde(rename = "createdAt")]
+    pub created_at: String,
+    #[serde(rename = "metadata", with = "json_text_opt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub metadata: Option<String>,
+    #[serde(rename = "members")]
+    pub members: Vec<MemberWithUser>,
+    #[serde(rename = "invitations")]
+    pub invitations: Vec<Invitation>,
+    #[serde(rename = "teams", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub teams: Option<Vec<TeamWithCount>>,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct HasPermissionBody {
+    /// `{resource: [actions]}`; every action is needed.
+    #[serde(rename = "permissions", with = "json_text_opt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub permissions: Option<String>,
+    /// Deprecated spelling of `permissions`.
+    #[serde(rename = "permission", with = "json_text_opt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub permission: Option<String>,
+    #[serde(rename = "organizationId", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub organization_id: Option<String>,
+    /// Gatehouse: also count the caller's role in this team.
+    #[serde(rename = "teamId", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub team_id: Option<String>,
+}
+
+/// An invitation; `status` is `pending`, `accepted`, `rejected` or `canceled`.
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct Invitation {
+    #[serde(rename = "id")]
+    pub id: String,
+    #[serde(rename = "organizationId")]
+    pub organization_id: String,
+    #[serde(rename = "email")]
+    pub email: String,
+    #[serde(rename = "role", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub role: Option<String>,
+    /// Comma-separated team ids.
+    #[serde(rename = "teamId", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub team_id: Option<String>,
+    #[serde(rename = "status")]
+    pub status: String,
+    #[serde(rename = "expiresAt")]
+    pub expires_at: String,
+    #[serde(rename = "createdAt")]
+    pub created_at: String,
+    #[serde(rename = "inviterId")]
+    pub inviter_id: String,
+}
+
+/// An invitation as its recipient sees it.
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct InvitationDetails {
+    #[serde(rename = "id")]
+    pub id: String,
+    #[serde(rename = "organizationId")]
+    pub organization_id: String,
+    #[serde(rename = "email")]
+    pub email: String,
+    #[serde(rename = "role", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub role: Option<String>,
+    #[serde(rename = "teamId", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub team_id: Option<String>,
+    #[serde(rename = "status")]
+    pub status: String,
+    #[serde(rename = "expiresAt")]
+    pub expires_at: String,
+    #[serde(rename = "createdAt")]
+    pub created_at: String,
+    #[serde(rename = "inviterId")]
+    pub inviter_id: String,
+    #[serde(rename = "organizationName")]
+    pub organization_name: String,
+    #[serde(rename = "organizationSlug")]
+    pub organization_slug: String,
+    #[serde(rename = "inviterEmail")]
+    pub inviter_email: String,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct InvitationIdBody {
+    #[serde(rename = "invitationId")]
+    pub invitation_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct InviteMemberBody {
+    #[serde(rename = "email")]
+    pub email: String,
+    /// One role or several.
+    #[serde(rename = "role", with = "json_text")]
+    pub role: String,
+    /// Defaults to the active organization.
+    #[serde(rename = "organizationId", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub organization_id: Option<String>,
+    /// Send the pending invitation again (with a new expiry) instead of refusing.
+    #[serde(rename = "resend", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub resend: Option<bool>,
+    /// With teams: the team(s) joined on acceptance.
+    #[serde(rename = "teamId", with = "json_text_opt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub team_id: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
 pub struct IsUsernameAvailableBody {
     #[serde(rename = "username")]
@@ -222,10 +462,119 @@ pub struct MagicLinkVerifyResponse {
     pub session: Session,
 }
 
+/// A membership: the user's roles (comma-separated) in the organization.
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct Member {
+    #[serde(rename = "id")]
+    pub id: String,
+    #[serde(rename = "organizationId")]
+    pub organization_id: String,
+    #[serde(rename = "userId")]
+    pub user_id: String,
+    #[serde(rename = "role")]
+    pub role: String,
+    #[serde(rename = "createdAt")]
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct MemberResponse {
+    #[serde(rename = "member")]
+    pub member: Member,
+}
+
+/// The public part of a member's user.
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct MemberUser {
+    #[serde(rename = "id")]
+    pub id: String,
+    #[serde(rename = "name")]
+    pub name: String,
+    #[serde(rename = "email")]
+    pub email: String,
+    #[serde(rename = "image", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub image: Option<String>,
+}
+
+/// A membership with its user.
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct MemberWithUser {
+    #[serde(rename = "id")]
+    pub id: String,
+    #[serde(rename = "organizationId")]
+    pub organization_id: String,
+    #[serde(rename = "userId")]
+    pub user_id: String,
+    #[serde(rename = "role")]
+    pub role: String,
+    #[serde(rename = "createdAt")]
+    pub created_at: String,
+    #[serde(rename = "user")]
+    pub user: MemberUser,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct MembersPage {
+    #[serde(rename = "members")]
+    pub members: Vec<MemberWithUser>,
+    #[serde(rename = "total")]
+    pub total: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct MessageResponse {
+    #[serde(rename = "message")]
+    pub message: String,
+}
+
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
 pub struct OkResponse {
     #[serde(rename = "ok")]
     pub ok: bool,
+}
+
+/// An organization; `metadata` is the stored JSON, parsed.
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct Organization {
+    #[serde(rename = "id")]
+    pub id: String,
+    #[serde(rename = "name")]
+    pub name: String,
+    #[serde(rename = "slug")]
+    pub slug: String,
+    #[serde(rename = "logo", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub logo: Option<String>,
+    #[serde(rename = "createdAt")]
+    pub created_at: String,
+    #[serde(rename = "metadata", with = "json_text_opt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub metadata: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct OrganizationIdBody {
+    #[serde(rename = "organizationId")]
+    pub organization_id: String,
+}
+
+/// A role stored for one organization.
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct OrganizationRole {
+    #[serde(rename = "id")]
+    pub id: String,
+    #[serde(rename = "organizationId")]
+    pub organization_id: String,
+    #[serde(rename = "role")]
+    pub role: String,
+    #[serde(rename = "permission", with = "json_text")]
+    pub permission: String,
+    #[serde(rename = "createdAt")]
+    pub created_at: String,
+    #[serde(rename = "updatedAt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub updated_at: Option<String>,
 }
 
 /// A registered passkey (Better Auth's shape).
@@ -286,7 +635,7 @@ pub struct PasskeyVerifyRegistrationBody {
 
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
 pub struct PermissionResult {
-    /// Always `null` (Better Auth's shape).
+    /// Always `null`.
     #[serde(rename = "error", default, skip_serializing_if = "Option::is_none")]
     #[uniffi(default = None)]
     pub error: Option<String>,
@@ -310,6 +659,46 @@ pub struct PluginsResponse {
     pub version: String,
     #[serde(rename = "plugins")]
     pub plugins: Vec<PluginInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct RejectedInvitation {
+    #[serde(rename = "invitation")]
+    pub invitation: Invitation,
+    /// Always `null`.
+    #[serde(rename = "member", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub member: Option<Member>,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct RemoveMemberBody {
+    /// A member id, or the member's email address.
+    #[serde(rename = "memberIdOrEmail")]
+    pub member_id_or_email: String,
+    #[serde(rename = "organizationId", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub organization_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct RemoveTeamBody {
+    #[serde(rename = "teamId")]
+    pub team_id: String,
+    #[serde(rename = "organizationId", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub organization_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct RemoveTeamMemberBody {
+    #[serde(rename = "teamId")]
+    pub team_id: String,
+    #[serde(rename = "userId")]
+    pub user_id: String,
+    #[serde(rename = "organizationId", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub organization_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
@@ -373,6 +762,25 @@ pub struct RoleNameBody {
 }
 
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct RoleRefBody {
+    #[serde(rename = "roleName", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub role_name: Option<String>,
+    #[serde(rename = "roleId", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub role_id: Option<String>,
+    #[serde(rename = "organizationId", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub organization_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct RoleResponse {
+    #[serde(rename = "role")]
+    pub role: String,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
 pub struct RoleResult {
     #[serde(rename = "success")]
     pub success: bool,
@@ -430,6 +838,12 @@ pub struct Session {
     #[serde(rename = "impersonatedBy", default, skip_serializing_if = "Option::is_none")]
     #[uniffi(default = None)]
     pub impersonated_by: Option<String>,
+    #[serde(rename = "activeOrganizationId", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub active_organization_id: Option<String>,
+    #[serde(rename = "activeTeamId", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub active_team_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
@@ -452,6 +866,25 @@ pub struct SessionWithUser {
 pub struct SessionsEnvelope {
     #[serde(rename = "sessions")]
     pub sessions: Vec<Session>,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct SetActiveBody {
+    /// `null` clears the active organization; absent: the slug, else the current one.
+    #[serde(rename = "organizationId", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub organization_id: Option<String>,
+    #[serde(rename = "organizationSlug", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub organization_slug: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct SetActiveTeamBody {
+    /// `null` clears the active team; absent: the current one.
+    #[serde(rename = "teamId", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub team_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
@@ -628,6 +1061,57 @@ pub struct SuccessResponse {
     pub success: bool,
 }
 
+/// A team.
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct Team {
+    #[serde(rename = "id")]
+    pub id: String,
+    #[serde(rename = "name")]
+    pub name: String,
+    #[serde(rename = "organizationId")]
+    pub organization_id: String,
+    #[serde(rename = "createdAt")]
+    pub created_at: String,
+    #[serde(rename = "updatedAt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub updated_at: Option<String>,
+}
+
+/// A team membership; `role` is its team-scoped role, if any.
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct TeamMember {
+    #[serde(rename = "id")]
+    pub id: String,
+    #[serde(rename = "teamId")]
+    pub team_id: String,
+    #[serde(rename = "userId")]
+    pub user_id: String,
+    #[serde(rename = "createdAt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub created_at: Option<String>,
+    #[serde(rename = "role", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub role: Option<String>,
+}
+
+/// A team with its member count (in the full organization).
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct TeamWithCount {
+    #[serde(rename = "id")]
+    pub id: String,
+    #[serde(rename = "name")]
+    pub name: String,
+    #[serde(rename = "organizationId")]
+    pub organization_id: String,
+    #[serde(rename = "createdAt")]
+    pub created_at: String,
+    #[serde(rename = "updatedAt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub updated_at: Option<String>,
+    #[serde(rename = "memberCount")]
+    pub member_count: i64,
+}
+
 /// `{token, user}`: sign-up (`token` null without auto sign-in), change-password.
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
 pub struct TokenUserResponse {
@@ -729,6 +1213,44 @@ pub struct TwoFactorVerifyCodeBody {
 }
 
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct UpdateMemberRoleBody {
+    #[serde(rename = "role", with = "json_text")]
+    pub role: String,
+    #[serde(rename = "memberId")]
+    pub member_id: String,
+    #[serde(rename = "organizationId", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub organization_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct UpdateOrganizationBody {
+    #[serde(rename = "data")]
+    pub data: UpdateOrganizationData,
+    /// Defaults to the active organization.
+    #[serde(rename = "organizationId", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub organization_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct UpdateOrganizationData {
+    #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub name: Option<String>,
+    #[serde(rename = "slug", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub slug: Option<String>,
+    /// `null` removes the logo.
+    #[serde(rename = "logo", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub logo: Option<String>,
+    #[serde(rename = "metadata", with = "json_text_opt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub metadata: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
 pub struct UpdatePasskeyBody {
     #[serde(rename = "id")]
     pub id: String,
@@ -740,6 +1262,65 @@ pub struct UpdatePasskeyBody {
 pub struct UpdatePasskeyResponse {
     #[serde(rename = "passkey")]
     pub passkey: Passkey,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct UpdateRoleBody {
+    #[serde(rename = "roleName", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub role_name: Option<String>,
+    #[serde(rename = "roleId", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub role_id: Option<String>,
+    #[serde(rename = "organizationId", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub organization_id: Option<String>,
+    #[serde(rename = "data")]
+    pub data: UpdateRoleData,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct UpdateRoleData {
+    #[serde(rename = "permission", with = "json_text_opt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub permission: Option<String>,
+    /// A new name.
+    #[serde(rename = "roleName", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub role_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct UpdateTeamBody {
+    #[serde(rename = "teamId")]
+    pub team_id: String,
+    #[serde(rename = "data")]
+    pub data: UpdateTeamData,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct UpdateTeamData {
+    #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub name: Option<String>,
+    #[serde(rename = "organizationId", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub organization_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct UpdateTeamMemberRoleBody {
+    #[serde(rename = "teamId")]
+    pub team_id: String,
+    #[serde(rename = "userId")]
+    pub user_id: String,
+    /// The team-scoped role(s); `null` removes it.
+    #[serde(rename = "role", with = "json_text_opt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub role: Option<String>,
+    #[serde(rename = "organizationId", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub organization_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
@@ -757,6 +1338,14 @@ pub struct UpdateUserBody {
     #[serde(rename = "displayUsername", default, skip_serializing_if = "Option::is_none")]
     #[uniffi(default = None)]
     pub display_username: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct UpdatedRole {
+    #[serde(rename = "success")]
+    pub success: bool,
+    #[serde(rename = "roleData")]
+    pub role_data: OrganizationRole,
 }
 
 /// A user; enabled plugins add their own fields.
@@ -834,6 +1423,33 @@ pub struct UserIdBody {
     pub user_id: String,
 }
 
+/// A pending invitation of the signed-in user, with its organization's name.
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct UserInvitation {
+    #[serde(rename = "id")]
+    pub id: String,
+    #[serde(rename = "organizationId")]
+    pub organization_id: String,
+    #[serde(rename = "email")]
+    pub email: String,
+    #[serde(rename = "role", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub role: Option<String>,
+    #[serde(rename = "teamId", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub team_id: Option<String>,
+    #[serde(rename = "status")]
+    pub status: String,
+    #[serde(rename = "expiresAt")]
+    pub expires_at: String,
+    #[serde(rename = "createdAt")]
+    pub created_at: String,
+    #[serde(rename = "inviterId")]
+    pub inviter_id: String,
+    #[serde(rename = "organizationName")]
+    pub organization_name: String,
+}
+
 /// `verify-email`'s answer: `token` is a new session's when
 /// `autoSignInAfterVerification` is on, else null.
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
@@ -866,6 +1482,8 @@ pub enum ClientPlugin {
     EmailOtp,
     /// `magic-link`.
     MagicLink,
+    /// `organization`.
+    Organization,
     /// `passkey`.
     Passkey,
     /// `two-factor`.
@@ -881,6 +1499,7 @@ impl ClientPlugin {
             ClientPlugin::Admin => "admin",
             ClientPlugin::EmailOtp => "email-otp",
             ClientPlugin::MagicLink => "magic-link",
+            ClientPlugin::Organization => "organization",
             ClientPlugin::Passkey => "passkey",
             ClientPlugin::TwoFactor => "two-factor",
             ClientPlugin::Username => "username",
@@ -914,6 +1533,13 @@ impl AuthClient {
     pub async fn magic_link(self: Arc<Self>) -> Result<Arc<MagicLinkApi>, AuthError> {
         self.require_plugin("magic-link").await?;
         Ok(Arc::new(MagicLinkApi { client: self }))
+    }
+
+    /// The `organization` plugin's operations; `PluginNotEnabled` unless the plugin
+    /// is registered here and enabled on the server.
+    pub async fn organization(self: Arc<Self>) -> Result<Arc<OrganizationApi>, AuthError> {
+        self.require_plugin("organization").await?;
+        Ok(Arc::new(OrganizationApi { client: self }))
     }
 
     /// The `passkey` plugin's operations; `PluginNotEnabled` unless the plugin
@@ -1032,7 +1658,7 @@ impl AdminApi {
     }
 
     /// Check the caller's permissions (`POST /admin/has-permission`).
-    pub async fn user_has_permission(&self, body: Option<UserHasPermissionBody>) -> Result<PermissionResult, AuthError> {
+    pub async fn user_has_permission(&self, body: Option<UserHasPermissionBody>) -> Result<AdminPermissionResult, AuthError> {
         let path = crate::with_query("/admin/has-permission".to_string(), &[]);
         crate::decode(self.client.call("POST", &path, Some(&body.map(|b| serde_json::to_value(b).unwrap_or_default()).unwrap_or_else(|| serde_json::json!({}))), Some("admin")).await?)
     }
@@ -1299,6 +1925,238 @@ impl MagicLinkApi {
     pub async fn verify(&self, token: String, callback_url: Option<String>, new_user_callback_url: Option<String>, error_callback_url: Option<String>) -> Result<MagicLinkVerifyResponse, AuthError> {
         let path = crate::with_query("/magic-link/verify".to_string(), &[("token", Some(token.as_str())), ("callbackURL", callback_url.as_deref()), ("newUserCallbackURL", new_user_callback_url.as_deref()), ("errorCallbackURL", error_callback_url.as_deref())]);
         crate::decode(self.client.call("GET", &path, None, Some("magic-link")).await?)
+    }
+
+}
+
+/// The operations of `organization`.
+#[derive(uniffi::Object)]
+pub struct OrganizationApi {
+    client: Arc<AuthClient>,
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl OrganizationApi {
+    /// Create an organization (the caller becomes its creator-role member) (`POST /organization/create`).
+    pub async fn create(&self, body: CreateOrganizationBody) -> Result<CreatedOrganization, AuthError> {
+        let path = crate::with_query("/organization/create".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("organization")).await?)
+    }
+
+    /// Check that a slug is free (`POST /organization/check-slug`).
+    pub async fn check_slug(&self, body: CheckSlugBody) -> Result<StatusResponse, AuthError> {
+        let path = crate::with_query("/organization/check-slug".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("organization")).await?)
+    }
+
+    /// Update an organization (`organization:update`) (`POST /organization/update`).
+    pub async fn update(&self, body: UpdateOrganizationBody) -> Result<Organization, AuthError> {
+        let path = crate::with_query("/organization/update".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("organization")).await?)
+    }
+
+    /// Delete an organization (`organization:delete`) (`POST /organization/delete`).
+    pub async fn delete(&self, body: OrganizationIdBody) -> Result<Organization, AuthError> {
+        let path = crate::with_query("/organization/delete".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("organization")).await?)
+    }
+
+    /// An organization the caller belongs to (by id or slug; default: the active one) (`GET /organization/get-organization`).
+    pub async fn get_organization(&self, organization_id: Option<String>, organization_slug: Option<String>) -> Result<Option<Organization>, AuthError> {
+        let path = crate::with_query("/organization/get-organization".to_string(), &[("organizationId", organization_id.as_deref()), ("organizationSlug", organization_slug.as_deref())]);
+        crate::decode(self.client.call("GET", &path, None, Some("organization")).await?)
+    }
+
+    /// An organization with its members, invitations and teams (`GET /organization/get-full-organization`).
+    pub async fn get_full_organization(&self, organization_id: Option<String>, organization_slug: Option<String>, members_limit: Option<String>) -> Result<Option<FullOrganization>, AuthError> {
+        let path = crate::with_query("/organization/get-full-organization".to_string(), &[("organizationId", organization_id.as_deref()), ("organizationSlug", organization_slug.as_deref()), ("membersLimit", members_limit.as_deref())]);
+        crate::decode(self.client.call("GET", &path, None, Some("organization")).await?)
+    }
+
+    /// Set (or, with `organizationId: null`, clear) the session's active organization (`POST /organization/set-active`).
+    pub async fn set_active(&self, body: Option<SetActiveBody>) -> Result<Option<Organization>, AuthError> {
+        let path = crate::with_query("/organization/set-active".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&body.map(|b| serde_json::to_value(b).unwrap_or_default()).unwrap_or_else(|| serde_json::json!({}))), Some("organization")).await?)
+    }
+
+    /// The organizations the caller belongs to (`GET /organization/list`).
+    pub async fn list(&self) -> Result<Vec<Organization>, AuthError> {
+        let path = crate::with_query("/organization/list".to_string(), &[]);
+        crate::decode(self.client.call("GET", &path, None, Some("organization")).await?)
+    }
+
+    /// Invite an address (`invitation:create`); the invitation is mailed (`POST /organization/invite-member`).
+    pub async fn invite_member(&self, body: InviteMemberBody) -> Result<Invitation, AuthError> {
+        let path = crate::with_query("/organization/invite-member".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("organization")).await?)
+    }
+
+    /// Accept an invitation addressed to the caller (once) (`POST /organization/accept-invitation`).
+    pub async fn accept_invitation(&self, body: InvitationIdBody) -> Result<AcceptedInvitation, AuthError> {
+        let path = crate::with_query("/organization/accept-invitation".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("organization")).await?)
+    }
+
+    /// Reject an invitation addressed to the caller (`POST /organization/reject-invitation`).
+    pub async fn reject_invitation(&self, body: InvitationIdBody) -> Result<RejectedInvitation, AuthError> {
+        let path = crate::with_query("/organization/reject-invitation".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("organization")).await?)
+    }
+
+    /// Cancel an invitation (`invitation:cancel`) (`POST /organization/cancel-invitation`).
+    pub async fn cancel_invitation(&self, body: InvitationIdBody) -> Result<Invitation, AuthError> {
+        let path = crate::with_query("/organization/cancel-invitation".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("organization")).await?)
+    }
+
+    /// A pending invitation addressed to the caller, with its organization and inviter (`GET /organization/get-invitation`).
+    pub async fn get_invitation(&self, id: String) -> Result<InvitationDetails, AuthError> {
+        let path = crate::with_query("/organization/get-invitation".to_string(), &[("id", Some(id.as_str()))]);
+        crate::decode(self.client.call("GET", &path, None, Some("organization")).await?)
+    }
+
+    /// An organization's invitations (members who may invite) (`GET /organization/list-invitations`).
+    pub async fn list_invitations(&self, organization_id: Option<String>) -> Result<Vec<Invitation>, AuthError> {
+        let path = crate::with_query("/organization/list-invitations".to_string(), &[("organizationId", organization_id.as_deref())]);
+        crate::decode(self.client.call("GET", &path, None, Some("organization")).await?)
+    }
+
+    /// The pending invitations addressed to the caller (verified address) (`GET /organization/list-user-invitations`).
+    pub async fn list_user_invitations(&self) -> Result<Vec<UserInvitation>, AuthError> {
+        let path = crate::with_query("/organization/list-user-invitations".to_string(), &[]);
+        crate::decode(self.client.call("GET", &path, None, Some("organization")).await?)
+    }
+
+    /// Remove a member, by member id or email (`member:delete`) (`POST /organization/remove-member`).
+    pub async fn remove_member(&self, body: RemoveMemberBody) -> Result<MemberResponse, AuthError> {
+        let path = crate::with_query("/organization/remove-member".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("organization")).await?)
+    }
+
+    /// Change a member's roles (`member:update`, no escalation) (`POST /organization/update-member-role`).
+    pub async fn update_member_role(&self, body: UpdateMemberRoleBody) -> Result<Member, AuthError> {
+        let path = crate::with_query("/organization/update-member-role".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("organization")).await?)
+    }
+
+    /// The caller's membership of the active organization (`GET /organization/get-active-member`).
+    pub async fn get_active_member(&self) -> Result<MemberWithUser, AuthError> {
+        let path = crate::with_query("/organization/get-active-member".to_string(), &[]);
+        crate::decode(self.client.call("GET", &path, None, Some("organization")).await?)
+    }
+
+    /// Leave an organization (not as its last creator-role member) (`POST /organization/leave`).
+    pub async fn leave(&self, body: OrganizationIdBody) -> Result<MemberWithUser, AuthError> {
+        let path = crate::with_query("/organization/leave".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("organization")).await?)
+    }
+
+    /// A page of an organization's members, with their users (`GET /organization/list-members`).
+    pub async fn list_members(&self, limit: Option<String>, offset: Option<String>, sort_by: Option<String>, sort_direction: Option<String>, filter_field: Option<String>, filter_value: Option<String>, filter_operator: Option<String>, organization_id: Option<String>, organization_slug: Option<String>) -> Result<MembersPage, AuthError> {
+        let path = crate::with_query("/organization/list-members".to_string(), &[("limit", limit.as_deref()), ("offset", offset.as_deref()), ("sortBy", sort_by.as_deref()), ("sortDirection", sort_direction.as_deref()), ("filterField", filter_field.as_deref()), ("filterValue", filter_value.as_deref()), ("filterOperator", filter_operator.as_deref()), ("organizationId", organization_id.as_deref()), ("organizationSlug", organization_slug.as_deref())]);
+        crate::decode(self.client.call("GET", &path, None, Some("organization")).await?)
+    }
+
+    /// The roles of the caller (or of `userId`) in an organization (`GET /organization/get-active-member-role`).
+    pub async fn get_active_member_role(&self, user_id: Option<String>, organization_id: Option<String>, organization_slug: Option<String>) -> Result<RoleResponse, AuthError> {
+        let path = crate::with_query("/organization/get-active-member-role".to_string(), &[("userId", user_id.as_deref()), ("organizationId", organization_id.as_deref()), ("organizationSlug", organization_slug.as_deref())]);
+        crate::decode(self.client.call("GET", &path, None, Some("organization")).await?)
+    }
+
+    /// Whether the caller's roles grant every listed action (`POST /organization/has-permission`).
+    pub async fn has_permission(&self, body: Option<HasPermissionBody>) -> Result<PermissionResult, AuthError> {
+        let path = crate::with_query("/organization/has-permission".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&body.map(|b| serde_json::to_value(b).unwrap_or_default()).unwrap_or_else(|| serde_json::json!({}))), Some("organization")).await?)
+    }
+
+    /// Create a team (`team:create`) (`POST /organization/create-team`).
+    pub async fn create_team(&self, body: CreateTeamBody) -> Result<Team, AuthError> {
+        let path = crate::with_query("/organization/create-team".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("organization")).await?)
+    }
+
+    /// Remove a team (`team:delete`) (`POST /organization/remove-team`).
+    pub async fn remove_team(&self, body: RemoveTeamBody) -> Result<MessageResponse, AuthError> {
+        let path = crate::with_query("/organization/remove-team".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("organization")).await?)
+    }
+
+    /// Rename a team (`team:update`) (`POST /organization/update-team`).
+    pub async fn update_team(&self, body: UpdateTeamBody) -> Result<Team, AuthError> {
+        let path = crate::with_query("/organization/update-team".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("organization")).await?)
+    }
+
+    /// An organization's teams (`GET /organization/list-teams`).
+    pub async fn list_teams(&self, organization_id: Option<String>) -> Result<Vec<Team>, AuthError> {
+        let path = crate::with_query("/organization/list-teams".to_string(), &[("organizationId", organization_id.as_deref())]);
+        crate::decode(self.client.call("GET", &path, None, Some("organization")).await?)
+    }
+
+    /// Set (or, with `teamId: null`, clear) the session's active team (`POST /organization/set-active-team`).
+    pub async fn set_active_team(&self, body: Option<SetActiveTeamBody>) -> Result<Option<Team>, AuthError> {
+        let path = crate::with_query("/organization/set-active-team".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&body.map(|b| serde_json::to_value(b).unwrap_or_default()).unwrap_or_else(|| serde_json::json!({}))), Some("organization")).await?)
+    }
+
+    /// The teams of the caller (or, with `member:update`, of another member) (`GET /organization/list-user-teams`).
+    pub async fn list_user_teams(&self, user_id: Option<String>, organization_id: Option<String>) -> Result<Vec<Team>, AuthError> {
+        let path = crate::with_query("/organization/list-user-teams".to_string(), &[("userId", user_id.as_deref()), ("organizationId", organization_id.as_deref())]);
+        crate::decode(self.client.call("GET", &path, None, Some("organization")).await?)
+    }
+
+    /// The members of a team the caller is in (default: the active team) (`GET /organization/list-team-members`).
+    pub async fn list_team_members(&self, team_id: Option<String>) -> Result<Vec<TeamMember>, AuthError> {
+        let path = crate::with_query("/organization/list-team-members".to_string(), &[("teamId", team_id.as_deref())]);
+        crate::decode(self.client.call("GET", &path, None, Some("organization")).await?)
+    }
+
+    /// Add a member of the organization to a team (`member:update`) (`POST /organization/add-team-member`).
+    pub async fn add_team_member(&self, body: AddTeamMemberBody) -> Result<TeamMember, AuthError> {
+        let path = crate::with_query("/organization/add-team-member".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("organization")).await?)
+    }
+
+    /// Remove a member from a team (`member:delete`) (`POST /organization/remove-team-member`).
+    pub async fn remove_team_member(&self, body: RemoveTeamMemberBody) -> Result<MessageResponse, AuthError> {
+        let path = crate::with_query("/organization/remove-team-member".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("organization")).await?)
+    }
+
+    /// Set or clear a team member's team-scoped role (`member:update`, no escalation) (`POST /organization/update-team-member-role`).
+    pub async fn update_team_member_role(&self, body: UpdateTeamMemberRoleBody) -> Result<TeamMember, AuthError> {
+        let path = crate::with_query("/organization/update-team-member-role".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("organization")).await?)
+    }
+
+    /// Store a role for an organization (`ac:create`, no escalation) (`POST /organization/create-role`).
+    pub async fn create_role(&self, body: CreateRoleBody) -> Result<CreatedRole, AuthError> {
+        let path = crate::with_query("/organization/create-role".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("organization")).await?)
+    }
+
+    /// Delete a stored role no member holds (`ac:delete`) (`POST /organization/delete-role`).
+    pub async fn delete_role(&self, body: Option<RoleRefBody>) -> Result<SuccessResponse, AuthError> {
+        let path = crate::with_query("/organization/delete-role".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&body.map(|b| serde_json::to_value(b).unwrap_or_default()).unwrap_or_else(|| serde_json::json!({}))), Some("organization")).await?)
+    }
+
+    /// An organization's stored roles (`ac:read`) (`GET /organization/list-roles`).
+    pub async fn list_roles(&self, organization_id: Option<String>) -> Result<Vec<OrganizationRole>, AuthError> {
+        let path = crate::with_query("/organization/list-roles".to_string(), &[("organizationId", organization_id.as_deref())]);
+        crate::decode(self.client.call("GET", &path, None, Some("organization")).await?)
+    }
+
+    /// One stored role, by name or id (`ac:read`) (`GET /organization/get-role`).
+    pub async fn get_role(&self, role_name: Option<String>, role_id: Option<String>, organization_id: Option<String>) -> Result<OrganizationRole, AuthError> {
+        let path = crate::with_query("/organization/get-role".to_string(), &[("roleName", role_name.as_deref()), ("roleId", role_id.as_deref()), ("organizationId", organization_id.as_deref())]);
+        crate::decode(self.client.call("GET", &path, None, Some("organization")).await?)
+    }
+
+    /// Rename or re-permission a stored role (`ac:update`, no escalation) (`POST /organization/update-role`).
+    pub async fn update_role(&self, body: UpdateRoleBody) -> Result<UpdatedRole, AuthError> {
+        let path = crate::with_query("/organization/update-role".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("organization")).await?)
     }
 
 }

@@ -117,7 +117,7 @@ pub struct UserHasPermissionBody {
 }
 
 #[derive(Debug, Clone, Object)]
-pub struct PermissionResult {
+pub struct AdminPermissionResult {
     /// Always `null` (Better Auth's shape).
     pub error: Option<String>,
     pub success: bool,
@@ -543,9 +543,9 @@ impl AdminApi {
         state: Data<&Arc<AppState>>,
         req: &Request,
         body: Json<UserHasPermissionBody>,
-    ) -> ApiResult<PermissionResult> {
+    ) -> ApiResult<AdminPermissionResult> {
         let success = service::has_permission(&state, &request_context(req), body.0).await?;
-        Ok(Json(PermissionResult {
+        Ok(Json(AdminPermissionResult {
             error: None,
             success,
         }))

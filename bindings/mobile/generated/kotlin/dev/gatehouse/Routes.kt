@@ -284,3 +284,151 @@ suspend fun AuthClient.`getAdminRoleJson`(query: String = ""): String =
 /** List the audit trail (`GET /admin/list-audit-logs`). JSON in, JSON out. */
 suspend fun AuthClient.`listAuditLogsJson`(query: String = ""): String =
     request("GET", if (query.isEmpty()) "/admin/list-audit-logs" else "/admin/list-audit-logs?$query", null, "admin")
+
+/** Create an organization (the caller becomes its creator-role member) (`POST /organization/create`). JSON in, JSON out. */
+suspend fun AuthClient.`organizationCreateJson`(bodyJson: String = "{}"): String =
+    request("POST", "/organization/create", bodyJson, "organization")
+
+/** Check that a slug is free (`POST /organization/check-slug`). JSON in, JSON out. */
+suspend fun AuthClient.`organizationCheckSlugJson`(bodyJson: String = "{}"): String =
+    request("POST", "/organization/check-slug", bodyJson, "organization")
+
+/** Update an organization (`organization:update`) (`POST /organization/update`). JSON in, JSON out. */
+suspend fun AuthClient.`organizationUpdateJson`(bodyJson: String = "{}"): String =
+    request("POST", "/organization/update", bodyJson, "organization")
+
+/** Delete an organization (`organization:delete`) (`POST /organization/delete`). JSON in, JSON out. */
+suspend fun AuthClient.`organizationDeleteJson`(bodyJson: String = "{}"): String =
+    request("POST", "/organization/delete", bodyJson, "organization")
+
+/** An organization the caller belongs to (by id or slug; default: the active one) (`GET /organization/get-organization`). JSON in, JSON out. */
+suspend fun AuthClient.`organizationGetOrganizationJson`(query: String = ""): String =
+    request("GET", if (query.isEmpty()) "/organization/get-organization" else "/organization/get-organization?$query", null, "organization")
+
+/** An organization with its members, invitations and teams (`GET /organization/get-full-organization`). JSON in, JSON out. */
+suspend fun AuthClient.`organizationGetFullOrganizationJson`(query: String = ""): String =
+    request("GET", if (query.isEmpty()) "/organization/get-full-organization" else "/organization/get-full-organization?$query", null, "organization")
+
+/** Set (or, with `organizationId: null`, clear) the session's active organization (`POST /organization/set-active`). JSON in, JSON out. */
+suspend fun AuthClient.`organizationSetActiveJson`(bodyJson: String = "{}"): String =
+    request("POST", "/organization/set-active", bodyJson, "organization")
+
+/** The organizations the caller belongs to (`GET /organization/list`). JSON in, JSON out. */
+suspend fun AuthClient.`organizationListJson`(query: String = ""): String =
+    request("GET", if (query.isEmpty()) "/organization/list" else "/organization/list?$query", null, "organization")
+
+/** Invite an address (`invitation:create`); the invitation is mailed (`POST /organization/invite-member`). JSON in, JSON out. */
+suspend fun AuthClient.`organizationInviteMemberJson`(bodyJson: String = "{}"): String =
+    request("POST", "/organization/invite-member", bodyJson, "organization")
+
+/** Accept an invitation addressed to the caller (once) (`POST /organization/accept-invitation`). JSON in, JSON out. */
+suspend fun AuthClient.`organizationAcceptInvitationJson`(bodyJson: String = "{}"): String =
+    request("POST", "/organization/accept-invitation", bodyJson, "organization")
+
+/** Reject an invitation addressed to the caller (`POST /organization/reject-invitation`). JSON in, JSON out. */
+suspend fun AuthClient.`organizationRejectInvitationJson`(bodyJson: String = "{}"): String =
+    request("POST", "/organization/reject-invitation", bodyJson, "organization")
+
+/** Cancel an invitation (`invitation:cancel`) (`POST /organization/cancel-invitation`). JSON in, JSON out. */
+suspend fun AuthClient.`organizationCancelInvitationJson`(bodyJson: String = "{}"): String =
+    request("POST", "/organization/cancel-invitation", bodyJson, "organization")
+
+/** A pending invitation addressed to the caller, with its organization and inviter (`GET /organization/get-invitation`). JSON in, JSON out. */
+suspend fun AuthClient.`organizationGetInvitationJson`(query: String = ""): String =
+    request("GET", if (query.isEmpty()) "/organization/get-invitation" else "/organization/get-invitation?$query", null, "organization")
+
+/** An organization's invitations (members who may invite) (`GET /organization/list-invitations`). JSON in, JSON out. */
+suspend fun AuthClient.`organizationListInvitationsJson`(query: String = ""): String =
+    request("GET", if (query.isEmpty()) "/organization/list-invitations" else "/organization/list-invitations?$query", null, "organization")
+
+/** The pending invitations addressed to the caller (verified address) (`GET /organization/list-user-invitations`). JSON in, JSON out. */
+suspend fun AuthClient.`organizationListUserInvitationsJson`(query: String = ""): String =
+    request("GET", if (query.isEmpty()) "/organization/list-user-invitations" else "/organization/list-user-invitations?$query", null, "organization")
+
+/** Remove a member, by member id or email (`member:delete`) (`POST /organization/remove-member`). JSON in, JSON out. */
+suspend fun AuthClient.`organizationRemoveMemberJson`(bodyJson: String = "{}"): String =
+    request("POST", "/organization/remove-member", bodyJson, "organization")
+
+/** Change a member's roles (`member:update`, no escalation) (`POST /organization/update-member-role`). JSON in, JSON out. */
+suspend fun AuthClient.`organizationUpdateMemberRoleJson`(bodyJson: String = "{}"): String =
+    request("POST", "/organization/update-member-role", bodyJson, "organization")
+
+/** The caller's membership of the active organization (`GET /organization/get-active-member`). JSON in, JSON out. */
+suspend fun AuthClient.`organizationGetActiveMemberJson`(query: String = ""): String =
+    request("GET", if (query.isEmpty()) "/organization/get-active-member" else "/organization/get-active-member?$query", null, "organization")
+
+/** Leave an organization (not as its last creator-role member) (`POST /organization/leave`). JSON in, JSON out. */
+suspend fun AuthClient.`organizationLeaveJson`(bodyJson: String = "{}"): String =
+    request("POST", "/organization/leave", bodyJson, "organization")
+
+/** A page of an organization's members, with their users (`GET /organization/list-members`). JSON in, JSON out. */
+suspend fun AuthClient.`organizationListMembersJson`(query: String = ""): String =
+    request("GET", if (query.isEmpty()) "/organization/list-members" else "/organization/list-members?$query", null, "organization")
+
+/** The roles of the caller (or of `userId`) in an organization (`GET /organization/get-active-member-role`). JSON in, JSON out. */
+suspend fun AuthClient.`organizationGetActiveMemberRoleJson`(query: String = ""): String =
+    request("GET", if (query.isEmpty()) "/organization/get-active-member-role" else "/organization/get-active-member-role?$query", null, "organization")
+
+/** Whether the caller's roles grant every listed action (`POST /organization/has-permission`). JSON in, JSON out. */
+suspend fun AuthClient.`organizationHasPermissionJson`(bodyJson: String = "{}"): String =
+    request("POST", "/organization/has-permission", bodyJson, "organization")
+
+/** Create a team (`team:create`) (`POST /organization/create-team`). JSON in, JSON out. */
+suspend fun AuthClient.`organizationCreateTeamJson`(bodyJson: String = "{}"): String =
+    request("POST", "/organization/create-team", bodyJson, "organization")
+
+/** Remove a team (`team:delete`) (`POST /organization/remove-team`). JSON in, JSON out. */
+suspend fun AuthClient.`organizationRemoveTeamJson`(bodyJson: String = "{}"): String =
+    request("POST", "/organization/remove-team", bodyJson, "organization")
+
+/** Rename a team (`team:update`) (`POST /organization/update-team`). JSON in, JSON out. */
+suspend fun AuthClient.`organizationUpdateTeamJson`(bodyJson: String = "{}"): String =
+    request("POST", "/organization/update-team", bodyJson, "organization")
+
+/** An organization's teams (`GET /organization/list-teams`). JSON in, JSON out. */
+suspend fun AuthClient.`organizationListTeamsJson`(query: String = ""): String =
+    request("GET", if (query.isEmpty()) "/organization/list-teams" else "/organization/list-teams?$query", null, "organization")
+
+/** Set (or, with `teamId: null`, clear) the session's active team (`POST /organization/set-active-team`). JSON in, JSON out. */
+suspend fun AuthClient.`organizationSetActiveTeamJson`(bodyJson: String = "{}"): String =
+    request("POST", "/organization/set-active-team", bodyJson, "organization")
+
+/** The teams of the caller (or, with `member:update`, of another member) (`GET /organization/list-user-teams`). JSON in, JSON out. */
+suspend fun AuthClient.`organizationListUserTeamsJson`(query: String = ""): String =
+    request("GET", if (query.isEmpty()) "/organization/list-user-teams" else "/organization/list-user-teams?$query", null, "organization")
+
+/** The members of a team the caller is in (default: the active team) (`GET /organization/list-team-members`). JSON in, JSON out. */
+suspend fun AuthClient.`organizationListTeamMembersJson`(query: String = ""): String =
+    request("GET", if (query.isEmpty()) "/organization/list-team-members" else "/organization/list-team-members?$query", null, "organization")
+
+/** Add a member of the organization to a team (`member:update`) (`POST /organization/add-team-member`). JSON in, JSON out. */
+suspend fun AuthClient.`organizationAddTeamMemberJson`(bodyJson: String = "{}"): String =
+    request("POST", "/organization/add-team-member", bodyJson, "organization")
+
+/** Remove a member from a team (`member:delete`) (`POST /organization/remove-team-member`). JSON in, JSON out. */
+suspend fun AuthClient.`organizationRemoveTeamMemberJson`(bodyJson: String = "{}"): String =
+    request("POST", "/organization/remove-team-member", bodyJson, "organization")
+
+/** Set or clear a team member's team-scoped role (`member:update`, no escalation) (`POST /organization/update-team-member-role`). JSON in, JSON out. */
+suspend fun AuthClient.`organizationUpdateTeamMemberRoleJson`(bodyJson: String = "{}"): String =
+    request("POST", "/organization/update-team-member-role", bodyJson, "organization")
+
+/** Store a role for an organization (`ac:create`, no escalation) (`POST /organization/create-role`). JSON in, JSON out. */
+suspend fun AuthClient.`organizationCreateRoleJson`(bodyJson: String = "{}"): String =
+    request("POST", "/organization/create-role", bodyJson, "organization")
+
+/** Delete a stored role no member holds (`ac:delete`) (`POST /organization/delete-role`). JSON in, JSON out. */
+suspend fun AuthClient.`organizationDeleteRoleJson`(bodyJson: String = "{}"): String =
+    request("POST", "/organization/delete-role", bodyJson, "organization")
+
+/** An organization's stored roles (`ac:read`) (`GET /organization/list-roles`). JSON in, JSON out. */
+suspend fun AuthClient.`organizationListRolesJson`(query: String = ""): String =
+    request("GET", if (query.isEmpty()) "/organization/list-roles" else "/organization/list-roles?$query", null, "organization")
+
+/** One stored role, by name or id (`ac:read`) (`GET /organization/get-role`). JSON in, JSON out. */
+suspend fun AuthClient.`organizationGetRoleJson`(query: String = ""): String =
+    request("GET", if (query.isEmpty()) "/organization/get-role" else "/organization/get-role?$query", null, "organization")
+
+/** Rename or re-permission a stored role (`ac:update`, no escalation) (`POST /organization/update-role`). JSON in, JSON out. */
+suspend fun AuthClient.`organizationUpdateRoleJson`(bodyJson: String = "{}"): String =
+    request("POST", "/organization/update-role", bodyJson, "organization")

@@ -722,6 +722,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_authclient_magic_link(
     ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_authclient_organization(
+    ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_authclient_passkey(
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_authclient_two_factor(
@@ -840,6 +842,80 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_magiclinkapi_verify(
     ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_organizationapi_accept_invitation(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_organizationapi_add_team_member(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_organizationapi_cancel_invitation(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_organizationapi_check_slug(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_organizationapi_create(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_organizationapi_create_role(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_organizationapi_create_team(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_organizationapi_delete(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_organizationapi_delete_role(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_organizationapi_get_active_member(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_organizationapi_get_active_member_role(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_organizationapi_get_full_organization(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_organizationapi_get_invitation(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_organizationapi_get_organization(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_organizationapi_get_role(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_organizationapi_has_permission(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_organizationapi_invite_member(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_organizationapi_leave(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_organizationapi_list(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_organizationapi_list_invitations(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_organizationapi_list_members(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_organizationapi_list_roles(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_organizationapi_list_team_members(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_organizationapi_list_teams(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_organizationapi_list_user_invitations(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_organizationapi_list_user_teams(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_organizationapi_reject_invitation(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_organizationapi_remove_member(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_organizationapi_remove_team(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_organizationapi_remove_team_member(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_organizationapi_set_active(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_organizationapi_set_active_team(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_organizationapi_update(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_organizationapi_update_member_role(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_organizationapi_update_role(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_organizationapi_update_team(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_organizationapi_update_team_member_role(
+    ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_passkeyapi_delete_passkey(
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_passkeyapi_generate_authenticate_options(
@@ -918,6 +994,8 @@ internal object UniffiLib {
     external fun uniffi_gatehouse_mobile_fn_method_authclient_email_otp(`ptr`: Long,
     ): Long
     external fun uniffi_gatehouse_mobile_fn_method_authclient_magic_link(`ptr`: Long,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_authclient_organization(`ptr`: Long,
     ): Long
     external fun uniffi_gatehouse_mobile_fn_method_authclient_passkey(`ptr`: Long,
     ): Long
@@ -1058,6 +1136,84 @@ internal object UniffiLib {
     external fun uniffi_gatehouse_mobile_fn_method_magiclinkapi_sign_in_magic_link(`ptr`: Long,`body`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_gatehouse_mobile_fn_method_magiclinkapi_verify(`ptr`: Long,`token`: RustBuffer.ByValue,`callbackUrl`: RustBuffer.ByValue,`newUserCallbackUrl`: RustBuffer.ByValue,`errorCallbackUrl`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_clone_organizationapi(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_free_organizationapi(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_gatehouse_mobile_fn_method_organizationapi_accept_invitation(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_organizationapi_add_team_member(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_organizationapi_cancel_invitation(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_organizationapi_check_slug(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_organizationapi_create(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_organizationapi_create_role(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_organizationapi_create_team(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_organizationapi_delete(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_organizationapi_delete_role(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_organizationapi_get_active_member(`ptr`: Long,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_organizationapi_get_active_member_role(`ptr`: Long,`userId`: RustBuffer.ByValue,`organizationId`: RustBuffer.ByValue,`organizationSlug`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_organizationapi_get_full_organization(`ptr`: Long,`organizationId`: RustBuffer.ByValue,`organizationSlug`: RustBuffer.ByValue,`membersLimit`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_organizationapi_get_invitation(`ptr`: Long,`id`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_organizationapi_get_organization(`ptr`: Long,`organizationId`: RustBuffer.ByValue,`organizationSlug`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_organizationapi_get_role(`ptr`: Long,`roleName`: RustBuffer.ByValue,`roleId`: RustBuffer.ByValue,`organizationId`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_organizationapi_has_permission(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_organizationapi_invite_member(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_organizationapi_leave(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_organizationapi_list(`ptr`: Long,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_organizationapi_list_invitations(`ptr`: Long,`organizationId`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_organizationapi_list_members(`ptr`: Long,`limit`: RustBuffer.ByValue,`offset`: RustBuffer.ByValue,`sortBy`: RustBuffer.ByValue,`sortDirection`: RustBuffer.ByValue,`filterField`: RustBuffer.ByValue,`filterValue`: RustBuffer.ByValue,`filterOperator`: RustBuffer.ByValue,`organizationId`: RustBuffer.ByValue,`organizationSlug`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_organizationapi_list_roles(`ptr`: Long,`organizationId`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_organizationapi_list_team_members(`ptr`: Long,`teamId`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_organizationapi_list_teams(`ptr`: Long,`organizationId`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_organizationapi_list_user_invitations(`ptr`: Long,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_organizationapi_list_user_teams(`ptr`: Long,`userId`: RustBuffer.ByValue,`organizationId`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_organizationapi_reject_invitation(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_organizationapi_remove_member(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_organizationapi_remove_team(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_organizationapi_remove_team_member(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_organizationapi_set_active(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_organizationapi_set_active_team(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_organizationapi_update(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_organizationapi_update_member_role(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_organizationapi_update_role(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_organizationapi_update_team(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_organizationapi_update_team_member_role(`ptr`: Long,`body`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_gatehouse_mobile_fn_clone_passkeyapi(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1242,6 +1398,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_gatehouse_mobile_checksum_method_authclient_magic_link() and 0xFFFF) != 46409) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_authclient_organization() and 0xFFFF) != 7908) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_authclient_passkey() and 0xFFFF) != 14074) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1317,7 +1476,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_gatehouse_mobile_checksum_method_adminapi_update_user() and 0xFFFF) != 33311) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_gatehouse_mobile_checksum_method_adminapi_user_has_permission() and 0xFFFF) != 42783) {
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_adminapi_user_has_permission() and 0xFFFF) != 38430) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_change_email() and 0xFFFF) != 10797) {
@@ -1417,6 +1576,117 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_magiclinkapi_verify() and 0xFFFF) != 21587) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_organizationapi_accept_invitation() and 0xFFFF) != 61411) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_organizationapi_add_team_member() and 0xFFFF) != 36771) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_organizationapi_cancel_invitation() and 0xFFFF) != 10647) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_organizationapi_check_slug() and 0xFFFF) != 52585) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_organizationapi_create() and 0xFFFF) != 29082) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_organizationapi_create_role() and 0xFFFF) != 12934) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_organizationapi_create_team() and 0xFFFF) != 33219) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_organizationapi_delete() and 0xFFFF) != 37818) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_organizationapi_delete_role() and 0xFFFF) != 28584) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_organizationapi_get_active_member() and 0xFFFF) != 63368) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_organizationapi_get_active_member_role() and 0xFFFF) != 17223) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_organizationapi_get_full_organization() and 0xFFFF) != 54565) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_organizationapi_get_invitation() and 0xFFFF) != 61117) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_organizationapi_get_organization() and 0xFFFF) != 51429) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_organizationapi_get_role() and 0xFFFF) != 39707) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_organizationapi_has_permission() and 0xFFFF) != 26083) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_organizationapi_invite_member() and 0xFFFF) != 38060) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_organizationapi_leave() and 0xFFFF) != 49630) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_organizationapi_list() and 0xFFFF) != 65184) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_organizationapi_list_invitations() and 0xFFFF) != 3426) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_organizationapi_list_members() and 0xFFFF) != 59542) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_organizationapi_list_roles() and 0xFFFF) != 6097) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_organizationapi_list_team_members() and 0xFFFF) != 50718) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_organizationapi_list_teams() and 0xFFFF) != 20854) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_organizationapi_list_user_invitations() and 0xFFFF) != 38861) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_organizationapi_list_user_teams() and 0xFFFF) != 964) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_organizationapi_reject_invitation() and 0xFFFF) != 55842) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_organizationapi_remove_member() and 0xFFFF) != 17347) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_organizationapi_remove_team() and 0xFFFF) != 23264) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_organizationapi_remove_team_member() and 0xFFFF) != 11556) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_organizationapi_set_active() and 0xFFFF) != 20510) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_organizationapi_set_active_team() and 0xFFFF) != 59330) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_organizationapi_update() and 0xFFFF) != 19256) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_organizationapi_update_member_role() and 0xFFFF) != 61199) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_organizationapi_update_role() and 0xFFFF) != 59775) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_organizationapi_update_team() and 0xFFFF) != 36316) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_organizationapi_update_team_member_role() and 0xFFFF) != 29351) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_passkeyapi_delete_passkey() and 0xFFFF) != 35660) {
@@ -2038,7 +2308,7 @@ public interface AdminApiInterface {
     /**
      * Check the caller's permissions (`POST /admin/has-permission`).
      */
-    suspend fun `userHasPermission`(`body`: UserHasPermissionBody?): PermissionResult
+    suspend fun `userHasPermission`(`body`: UserHasPermissionBody?): AdminPermissionResult
     
     companion object
 }
@@ -2665,7 +2935,7 @@ open class AdminApi: Disposable, AutoCloseable, AdminApiInterface
      */
     @Throws(AuthException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `userHasPermission`(`body`: UserHasPermissionBody?) : PermissionResult {
+    override suspend fun `userHasPermission`(`body`: UserHasPermissionBody?) : AdminPermissionResult {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
             UniffiLib.uniffi_gatehouse_mobile_fn_method_adminapi_user_has_permission(
@@ -2678,7 +2948,7 @@ open class AdminApi: Disposable, AutoCloseable, AdminApiInterface
         { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
         { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
         // lift function
-        { FfiConverterTypePermissionResult.lift(it) },
+        { FfiConverterTypeAdminPermissionResult.lift(it) },
         // Error FFI converter
         AuthException.ErrorHandler,
     )
@@ -2860,6 +3130,12 @@ public interface AuthClientInterface {
      * is registered here and enabled on the server.
      */
     suspend fun `magicLink`(): MagicLinkApi
+    
+    /**
+     * The `organization` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
+     */
+    suspend fun `organization`(): OrganizationApi
     
     /**
      * The `passkey` plugin's operations; `PluginNotEnabled` unless the plugin
@@ -3144,6 +3420,31 @@ open class AuthClient: Disposable, AutoCloseable, AuthClientInterface
         { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_u64(future) },
         // lift function
         { FfiConverterTypeMagicLinkApi.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The `organization` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `organization`() : OrganizationApi {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_authclient_organization(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_u64(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_u64(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_u64(future) },
+        // lift function
+        { FfiConverterTypeOrganizationApi.lift(it) },
         // Error FFI converter
         AuthException.ErrorHandler,
     )
@@ -5105,6 +5406,1375 @@ public object FfiConverterTypeMagicLinkApi: FfiConverter<MagicLinkApi, Long> {
 
 
 /**
+ * The operations of `organization`.
+ */
+public interface OrganizationApiInterface {
+    
+    /**
+     * Accept an invitation addressed to the caller (once) (`POST /organization/accept-invitation`).
+     */
+    suspend fun `acceptInvitation`(`body`: InvitationIdBody): AcceptedInvitation
+    
+    /**
+     * Add a member of the organization to a team (`member:update`) (`POST /organization/add-team-member`).
+     */
+    suspend fun `addTeamMember`(`body`: AddTeamMemberBody): TeamMember
+    
+    /**
+     * Cancel an invitation (`invitation:cancel`) (`POST /organization/cancel-invitation`).
+     */
+    suspend fun `cancelInvitation`(`body`: InvitationIdBody): Invitation
+    
+    /**
+     * Check that a slug is free (`POST /organization/check-slug`).
+     */
+    suspend fun `checkSlug`(`body`: CheckSlugBody): StatusResponse
+    
+    /**
+     * Create an organization (the caller becomes its creator-role member) (`POST /organization/create`).
+     */
+    suspend fun `create`(`body`: CreateOrganizationBody): CreatedOrganization
+    
+    /**
+     * Store a role for an organization (`ac:create`, no escalation) (`POST /organization/create-role`).
+     */
+    suspend fun `createRole`(`body`: CreateRoleBody): CreatedRole
+    
+    /**
+     * Create a team (`team:create`) (`POST /organization/create-team`).
+     */
+    suspend fun `createTeam`(`body`: CreateTeamBody): Team
+    
+    /**
+     * Delete an organization (`organization:delete`) (`POST /organization/delete`).
+     */
+    suspend fun `delete`(`body`: OrganizationIdBody): Organization
+    
+    /**
+     * Delete a stored role no member holds (`ac:delete`) (`POST /organization/delete-role`).
+     */
+    suspend fun `deleteRole`(`body`: RoleRefBody?): SuccessResponse
+    
+    /**
+     * The caller's membership of the active organization (`GET /organization/get-active-member`).
+     */
+    suspend fun `getActiveMember`(): MemberWithUser
+    
+    /**
+     * The roles of the caller (or of `userId`) in an organization (`GET /organization/get-active-member-role`).
+     */
+    suspend fun `getActiveMemberRole`(`userId`: kotlin.String?, `organizationId`: kotlin.String?, `organizationSlug`: kotlin.String?): RoleResponse
+    
+    /**
+     * An organization with its members, invitations and teams (`GET /organization/get-full-organization`).
+     */
+    suspend fun `getFullOrganization`(`organizationId`: kotlin.String?, `organizationSlug`: kotlin.String?, `membersLimit`: kotlin.String?): FullOrganization?
+    
+    /**
+     * A pending invitation addressed to the caller, with its organization and inviter (`GET /organization/get-invitation`).
+     */
+    suspend fun `getInvitation`(`id`: kotlin.String): InvitationDetails
+    
+    /**
+     * An organization the caller belongs to (by id or slug; default: the active one) (`GET /organization/get-organization`).
+     */
+    suspend fun `getOrganization`(`organizationId`: kotlin.String?, `organizationSlug`: kotlin.String?): Organization?
+    
+    /**
+     * One stored role, by name or id (`ac:read`) (`GET /organization/get-role`).
+     */
+    suspend fun `getRole`(`roleName`: kotlin.String?, `roleId`: kotlin.String?, `organizationId`: kotlin.String?): OrganizationRole
+    
+    /**
+     * Whether the caller's roles grant every listed action (`POST /organization/has-permission`).
+     */
+    suspend fun `hasPermission`(`body`: HasPermissionBody?): PermissionResult
+    
+    /**
+     * Invite an address (`invitation:create`); the invitation is mailed (`POST /organization/invite-member`).
+     */
+    suspend fun `inviteMember`(`body`: InviteMemberBody): Invitation
+    
+    /**
+     * Leave an organization (not as its last creator-role member) (`POST /organization/leave`).
+     */
+    suspend fun `leave`(`body`: OrganizationIdBody): MemberWithUser
+    
+    /**
+     * The organizations the caller belongs to (`GET /organization/list`).
+     */
+    suspend fun `list`(): List<Organization>
+    
+    /**
+     * An organization's invitations (members who may invite) (`GET /organization/list-invitations`).
+     */
+    suspend fun `listInvitations`(`organizationId`: kotlin.String?): List<Invitation>
+    
+    /**
+     * A page of an organization's members, with their users (`GET /organization/list-members`).
+     */
+    suspend fun `listMembers`(`limit`: kotlin.String?, `offset`: kotlin.String?, `sortBy`: kotlin.String?, `sortDirection`: kotlin.String?, `filterField`: kotlin.String?, `filterValue`: kotlin.String?, `filterOperator`: kotlin.String?, `organizationId`: kotlin.String?, `organizationSlug`: kotlin.String?): MembersPage
+    
+    /**
+     * An organization's stored roles (`ac:read`) (`GET /organization/list-roles`).
+     */
+    suspend fun `listRoles`(`organizationId`: kotlin.String?): List<OrganizationRole>
+    
+    /**
+     * The members of a team the caller is in (default: the active team) (`GET /organization/list-team-members`).
+     */
+    suspend fun `listTeamMembers`(`teamId`: kotlin.String?): List<TeamMember>
+    
+    /**
+     * An organization's teams (`GET /organization/list-teams`).
+     */
+    suspend fun `listTeams`(`organizationId`: kotlin.String?): List<Team>
+    
+    /**
+     * The pending invitations addressed to the caller (verified address) (`GET /organization/list-user-invitations`).
+     */
+    suspend fun `listUserInvitations`(): List<UserInvitation>
+    
+    /**
+     * The teams of the caller (or, with `member:update`, of another member) (`GET /organization/list-user-teams`).
+     */
+    suspend fun `listUserTeams`(`userId`: kotlin.String?, `organizationId`: kotlin.String?): List<Team>
+    
+    /**
+     * Reject an invitation addressed to the caller (`POST /organization/reject-invitation`).
+     */
+    suspend fun `rejectInvitation`(`body`: InvitationIdBody): RejectedInvitation
+    
+    /**
+     * Remove a member, by member id or email (`member:delete`) (`POST /organization/remove-member`).
+     */
+    suspend fun `removeMember`(`body`: RemoveMemberBody): MemberResponse
+    
+    /**
+     * Remove a team (`team:delete`) (`POST /organization/remove-team`).
+     */
+    suspend fun `removeTeam`(`body`: RemoveTeamBody): MessageResponse
+    
+    /**
+     * Remove a member from a team (`member:delete`) (`POST /organization/remove-team-member`).
+     */
+    suspend fun `removeTeamMember`(`body`: RemoveTeamMemberBody): MessageResponse
+    
+    /**
+     * Set (or, with `organizationId: null`, clear) the session's active organization (`POST /organization/set-active`).
+     */
+    suspend fun `setActive`(`body`: SetActiveBody?): Organization?
+    
+    /**
+     * Set (or, with `teamId: null`, clear) the session's active team (`POST /organization/set-active-team`).
+     */
+    suspend fun `setActiveTeam`(`body`: SetActiveTeamBody?): Team?
+    
+    /**
+     * Update an organization (`organization:update`) (`POST /organization/update`).
+     */
+    suspend fun `update`(`body`: UpdateOrganizationBody): Organization
+    
+    /**
+     * Change a member's roles (`member:update`, no escalation) (`POST /organization/update-member-role`).
+     */
+    suspend fun `updateMemberRole`(`body`: UpdateMemberRoleBody): Member
+    
+    /**
+     * Rename or re-permission a stored role (`ac:update`, no escalation) (`POST /organization/update-role`).
+     */
+    suspend fun `updateRole`(`body`: UpdateRoleBody): UpdatedRole
+    
+    /**
+     * Rename a team (`team:update`) (`POST /organization/update-team`).
+     */
+    suspend fun `updateTeam`(`body`: UpdateTeamBody): Team
+    
+    /**
+     * Set or clear a team member's team-scoped role (`member:update`, no escalation) (`POST /organization/update-team-member-role`).
+     */
+    suspend fun `updateTeamMemberRole`(`body`: UpdateTeamMemberRoleBody): TeamMember
+    
+    companion object
+}
+
+/**
+ * The operations of `organization`.
+ */
+open class OrganizationApi: Disposable, AutoCloseable, OrganizationApiInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_gatehouse_mobile_fn_free_organizationapi(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_clone_organizationapi(handle, status)
+        }
+    }
+
+    
+    /**
+     * Accept an invitation addressed to the caller (once) (`POST /organization/accept-invitation`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `acceptInvitation`(`body`: InvitationIdBody) : AcceptedInvitation {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_organizationapi_accept_invitation(
+                uniffiHandle,
+                
+        FfiConverterTypeInvitationIdBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeAcceptedInvitation.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Add a member of the organization to a team (`member:update`) (`POST /organization/add-team-member`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `addTeamMember`(`body`: AddTeamMemberBody) : TeamMember {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_organizationapi_add_team_member(
+                uniffiHandle,
+                
+        FfiConverterTypeAddTeamMemberBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeTeamMember.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Cancel an invitation (`invitation:cancel`) (`POST /organization/cancel-invitation`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `cancelInvitation`(`body`: InvitationIdBody) : Invitation {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_organizationapi_cancel_invitation(
+                uniffiHandle,
+                
+        FfiConverterTypeInvitationIdBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeInvitation.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Check that a slug is free (`POST /organization/check-slug`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `checkSlug`(`body`: CheckSlugBody) : StatusResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_organizationapi_check_slug(
+                uniffiHandle,
+                
+        FfiConverterTypeCheckSlugBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeStatusResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Create an organization (the caller becomes its creator-role member) (`POST /organization/create`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `create`(`body`: CreateOrganizationBody) : CreatedOrganization {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_organizationapi_create(
+                uniffiHandle,
+                
+        FfiConverterTypeCreateOrganizationBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeCreatedOrganization.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Store a role for an organization (`ac:create`, no escalation) (`POST /organization/create-role`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `createRole`(`body`: CreateRoleBody) : CreatedRole {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_organizationapi_create_role(
+                uniffiHandle,
+                
+        FfiConverterTypeCreateRoleBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeCreatedRole.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Create a team (`team:create`) (`POST /organization/create-team`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `createTeam`(`body`: CreateTeamBody) : Team {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_organizationapi_create_team(
+                uniffiHandle,
+                
+        FfiConverterTypeCreateTeamBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeTeam.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Delete an organization (`organization:delete`) (`POST /organization/delete`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `delete`(`body`: OrganizationIdBody) : Organization {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_organizationapi_delete(
+                uniffiHandle,
+                
+        FfiConverterTypeOrganizationIdBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeOrganization.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Delete a stored role no member holds (`ac:delete`) (`POST /organization/delete-role`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `deleteRole`(`body`: RoleRefBody?) : SuccessResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_organizationapi_delete_role(
+                uniffiHandle,
+                
+        FfiConverterOptionalTypeRoleRefBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSuccessResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The caller's membership of the active organization (`GET /organization/get-active-member`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `getActiveMember`() : MemberWithUser {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_organizationapi_get_active_member(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeMemberWithUser.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The roles of the caller (or of `userId`) in an organization (`GET /organization/get-active-member-role`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `getActiveMemberRole`(`userId`: kotlin.String?, `organizationId`: kotlin.String?, `organizationSlug`: kotlin.String?) : RoleResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_organizationapi_get_active_member_role(
+                uniffiHandle,
+                
+        FfiConverterOptionalString.lower(`userId`),
+        FfiConverterOptionalString.lower(`organizationId`),
+        FfiConverterOptionalString.lower(`organizationSlug`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeRoleResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * An organization with its members, invitations and teams (`GET /organization/get-full-organization`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `getFullOrganization`(`organizationId`: kotlin.String?, `organizationSlug`: kotlin.String?, `membersLimit`: kotlin.String?) : FullOrganization? {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_organizationapi_get_full_organization(
+                uniffiHandle,
+                
+        FfiConverterOptionalString.lower(`organizationId`),
+        FfiConverterOptionalString.lower(`organizationSlug`),
+        FfiConverterOptionalString.lower(`membersLimit`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterOptionalTypeFullOrganization.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * A pending invitation addressed to the caller, with its organization and inviter (`GET /organization/get-invitation`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `getInvitation`(`id`: kotlin.String) : InvitationDetails {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_organizationapi_get_invitation(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`id`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeInvitationDetails.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * An organization the caller belongs to (by id or slug; default: the active one) (`GET /organization/get-organization`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `getOrganization`(`organizationId`: kotlin.String?, `organizationSlug`: kotlin.String?) : Organization? {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_organizationapi_get_organization(
+                uniffiHandle,
+                
+        FfiConverterOptionalString.lower(`organizationId`),
+        FfiConverterOptionalString.lower(`organizationSlug`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterOptionalTypeOrganization.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * One stored role, by name or id (`ac:read`) (`GET /organization/get-role`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `getRole`(`roleName`: kotlin.String?, `roleId`: kotlin.String?, `organizationId`: kotlin.String?) : OrganizationRole {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_organizationapi_get_role(
+                uniffiHandle,
+                
+        FfiConverterOptionalString.lower(`roleName`),
+        FfiConverterOptionalString.lower(`roleId`),
+        FfiConverterOptionalString.lower(`organizationId`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeOrganizationRole.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Whether the caller's roles grant every listed action (`POST /organization/has-permission`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `hasPermission`(`body`: HasPermissionBody?) : PermissionResult {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_organizationapi_has_permission(
+                uniffiHandle,
+                
+        FfiConverterOptionalTypeHasPermissionBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypePermissionResult.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Invite an address (`invitation:create`); the invitation is mailed (`POST /organization/invite-member`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `inviteMember`(`body`: InviteMemberBody) : Invitation {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_organizationapi_invite_member(
+                uniffiHandle,
+                
+        FfiConverterTypeInviteMemberBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeInvitation.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Leave an organization (not as its last creator-role member) (`POST /organization/leave`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `leave`(`body`: OrganizationIdBody) : MemberWithUser {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_organizationapi_leave(
+                uniffiHandle,
+                
+        FfiConverterTypeOrganizationIdBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeMemberWithUser.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The organizations the caller belongs to (`GET /organization/list`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `list`() : List<Organization> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_organizationapi_list(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeOrganization.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * An organization's invitations (members who may invite) (`GET /organization/list-invitations`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `listInvitations`(`organizationId`: kotlin.String?) : List<Invitation> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_organizationapi_list_invitations(
+                uniffiHandle,
+                
+        FfiConverterOptionalString.lower(`organizationId`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeInvitation.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * A page of an organization's members, with their users (`GET /organization/list-members`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `listMembers`(`limit`: kotlin.String?, `offset`: kotlin.String?, `sortBy`: kotlin.String?, `sortDirection`: kotlin.String?, `filterField`: kotlin.String?, `filterValue`: kotlin.String?, `filterOperator`: kotlin.String?, `organizationId`: kotlin.String?, `organizationSlug`: kotlin.String?) : MembersPage {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_organizationapi_list_members(
+                uniffiHandle,
+                
+        FfiConverterOptionalString.lower(`limit`),
+        FfiConverterOptionalString.lower(`offset`),
+        FfiConverterOptionalString.lower(`sortBy`),
+        FfiConverterOptionalString.lower(`sortDirection`),
+        FfiConverterOptionalString.lower(`filterField`),
+        FfiConverterOptionalString.lower(`filterValue`),
+        FfiConverterOptionalString.lower(`filterOperator`),
+        FfiConverterOptionalString.lower(`organizationId`),
+        FfiConverterOptionalString.lower(`organizationSlug`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeMembersPage.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * An organization's stored roles (`ac:read`) (`GET /organization/list-roles`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `listRoles`(`organizationId`: kotlin.String?) : List<OrganizationRole> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_organizationapi_list_roles(
+                uniffiHandle,
+                
+        FfiConverterOptionalString.lower(`organizationId`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeOrganizationRole.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The members of a team the caller is in (default: the active team) (`GET /organization/list-team-members`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `listTeamMembers`(`teamId`: kotlin.String?) : List<TeamMember> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_organizationapi_list_team_members(
+                uniffiHandle,
+                
+        FfiConverterOptionalString.lower(`teamId`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeTeamMember.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * An organization's teams (`GET /organization/list-teams`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `listTeams`(`organizationId`: kotlin.String?) : List<Team> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_organizationapi_list_teams(
+                uniffiHandle,
+                
+        FfiConverterOptionalString.lower(`organizationId`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeTeam.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The pending invitations addressed to the caller (verified address) (`GET /organization/list-user-invitations`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `listUserInvitations`() : List<UserInvitation> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_organizationapi_list_user_invitations(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeUserInvitation.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The teams of the caller (or, with `member:update`, of another member) (`GET /organization/list-user-teams`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `listUserTeams`(`userId`: kotlin.String?, `organizationId`: kotlin.String?) : List<Team> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_organizationapi_list_user_teams(
+                uniffiHandle,
+                
+        FfiConverterOptionalString.lower(`userId`),
+        FfiConverterOptionalString.lower(`organizationId`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeTeam.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Reject an invitation addressed to the caller (`POST /organization/reject-invitation`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `rejectInvitation`(`body`: InvitationIdBody) : RejectedInvitation {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_organizationapi_reject_invitation(
+                uniffiHandle,
+                
+        FfiConverterTypeInvitationIdBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeRejectedInvitation.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Remove a member, by member id or email (`member:delete`) (`POST /organization/remove-member`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `removeMember`(`body`: RemoveMemberBody) : MemberResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_organizationapi_remove_member(
+                uniffiHandle,
+                
+        FfiConverterTypeRemoveMemberBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeMemberResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Remove a team (`team:delete`) (`POST /organization/remove-team`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `removeTeam`(`body`: RemoveTeamBody) : MessageResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_organizationapi_remove_team(
+                uniffiHandle,
+                
+        FfiConverterTypeRemoveTeamBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeMessageResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Remove a member from a team (`member:delete`) (`POST /organization/remove-team-member`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `removeTeamMember`(`body`: RemoveTeamMemberBody) : MessageResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_organizationapi_remove_team_member(
+                uniffiHandle,
+                
+        FfiConverterTypeRemoveTeamMemberBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeMessageResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Set (or, with `organizationId: null`, clear) the session's active organization (`POST /organization/set-active`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `setActive`(`body`: SetActiveBody?) : Organization? {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_organizationapi_set_active(
+                uniffiHandle,
+                
+        FfiConverterOptionalTypeSetActiveBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterOptionalTypeOrganization.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Set (or, with `teamId: null`, clear) the session's active team (`POST /organization/set-active-team`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `setActiveTeam`(`body`: SetActiveTeamBody?) : Team? {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_organizationapi_set_active_team(
+                uniffiHandle,
+                
+        FfiConverterOptionalTypeSetActiveTeamBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterOptionalTypeTeam.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Update an organization (`organization:update`) (`POST /organization/update`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `update`(`body`: UpdateOrganizationBody) : Organization {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_organizationapi_update(
+                uniffiHandle,
+                
+        FfiConverterTypeUpdateOrganizationBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeOrganization.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Change a member's roles (`member:update`, no escalation) (`POST /organization/update-member-role`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `updateMemberRole`(`body`: UpdateMemberRoleBody) : Member {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_organizationapi_update_member_role(
+                uniffiHandle,
+                
+        FfiConverterTypeUpdateMemberRoleBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeMember.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Rename or re-permission a stored role (`ac:update`, no escalation) (`POST /organization/update-role`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `updateRole`(`body`: UpdateRoleBody) : UpdatedRole {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_organizationapi_update_role(
+                uniffiHandle,
+                
+        FfiConverterTypeUpdateRoleBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeUpdatedRole.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Rename a team (`team:update`) (`POST /organization/update-team`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `updateTeam`(`body`: UpdateTeamBody) : Team {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_organizationapi_update_team(
+                uniffiHandle,
+                
+        FfiConverterTypeUpdateTeamBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeTeam.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Set or clear a team member's team-scoped role (`member:update`, no escalation) (`POST /organization/update-team-member-role`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `updateTeamMemberRole`(`body`: UpdateTeamMemberRoleBody) : TeamMember {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_organizationapi_update_team_member_role(
+                uniffiHandle,
+                
+        FfiConverterTypeUpdateTeamMemberRoleBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeTeamMember.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOrganizationApi: FfiConverter<OrganizationApi, Long> {
+    override fun lower(value: OrganizationApi): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): OrganizationApi {
+        return OrganizationApi(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): OrganizationApi {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: OrganizationApi) = 8UL
+
+    override fun write(value: OrganizationApi, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * The operations of `passkey`.
  */
 public interface PasskeyApiInterface {
@@ -6613,6 +8283,44 @@ public object FfiConverterTypeUsernameApi: FfiConverter<UsernameApi, Long> {
 
 
 
+data class AcceptedInvitation (
+    var `invitation`: Invitation
+    , 
+    var `member`: Member
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAcceptedInvitation: FfiConverterRustBuffer<AcceptedInvitation> {
+    override fun read(buf: ByteBuffer): AcceptedInvitation {
+        return AcceptedInvitation(
+            FfiConverterTypeInvitation.read(buf),
+            FfiConverterTypeMember.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: AcceptedInvitation) = (
+            FfiConverterTypeInvitation.allocationSize(value.`invitation`) +
+            FfiConverterTypeMember.allocationSize(value.`member`)
+    )
+
+    override fun write(value: AcceptedInvitation, buf: ByteBuffer) {
+            FfiConverterTypeInvitation.write(value.`invitation`, buf)
+            FfiConverterTypeMember.write(value.`member`, buf)
+    }
+}
+
+
+
 data class AccountDto (
     var `id`: kotlin.String
     , 
@@ -6671,6 +8379,98 @@ public object FfiConverterTypeAccountDto: FfiConverterRustBuffer<AccountDto> {
             FfiConverterString.write(value.`createdAt`, buf)
             FfiConverterString.write(value.`updatedAt`, buf)
             FfiConverterSequenceString.write(value.`scopes`, buf)
+    }
+}
+
+
+
+data class AddTeamMemberBody (
+    var `teamId`: kotlin.String
+    , 
+    var `userId`: kotlin.String
+    , 
+    var `organizationId`: kotlin.String? = null 
+    , 
+    /**
+     * Gatehouse: a team-scoped role.
+     */
+    var `role`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAddTeamMemberBody: FfiConverterRustBuffer<AddTeamMemberBody> {
+    override fun read(buf: ByteBuffer): AddTeamMemberBody {
+        return AddTeamMemberBody(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: AddTeamMemberBody) = (
+            FfiConverterString.allocationSize(value.`teamId`) +
+            FfiConverterString.allocationSize(value.`userId`) +
+            FfiConverterOptionalString.allocationSize(value.`organizationId`) +
+            FfiConverterOptionalString.allocationSize(value.`role`)
+    )
+
+    override fun write(value: AddTeamMemberBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`teamId`, buf)
+            FfiConverterString.write(value.`userId`, buf)
+            FfiConverterOptionalString.write(value.`organizationId`, buf)
+            FfiConverterOptionalString.write(value.`role`, buf)
+    }
+}
+
+
+
+data class AdminPermissionResult (
+    /**
+     * Always `null` (Better Auth's shape).
+     */
+    var `error`: kotlin.String? = null 
+    , 
+    var `success`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAdminPermissionResult: FfiConverterRustBuffer<AdminPermissionResult> {
+    override fun read(buf: ByteBuffer): AdminPermissionResult {
+        return AdminPermissionResult(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: AdminPermissionResult) = (
+            FfiConverterOptionalString.allocationSize(value.`error`) +
+            FfiConverterBoolean.allocationSize(value.`success`)
+    )
+
+    override fun write(value: AdminPermissionResult, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`error`, buf)
+            FfiConverterBoolean.write(value.`success`, buf)
     }
 }
 
@@ -7056,6 +8856,179 @@ public object FfiConverterTypeCheckOtpBody: FfiConverterRustBuffer<CheckOtpBody>
 
 
 
+data class CheckSlugBody (
+    var `slug`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCheckSlugBody: FfiConverterRustBuffer<CheckSlugBody> {
+    override fun read(buf: ByteBuffer): CheckSlugBody {
+        return CheckSlugBody(
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: CheckSlugBody) = (
+            FfiConverterString.allocationSize(value.`slug`)
+    )
+
+    override fun write(value: CheckSlugBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`slug`, buf)
+    }
+}
+
+
+
+data class CreateOrganizationBody (
+    var `name`: kotlin.String
+    , 
+    var `slug`: kotlin.String
+    , 
+    var `logo`: kotlin.String? = null 
+    , 
+    /**
+     * Any JSON object; stored as JSON text.
+     */
+    var `metadata`: kotlin.String? = null 
+    , 
+    /**
+     * Leave the session's active organization as it is.
+     */
+    var `keepCurrentActiveOrganization`: kotlin.Boolean? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCreateOrganizationBody: FfiConverterRustBuffer<CreateOrganizationBody> {
+    override fun read(buf: ByteBuffer): CreateOrganizationBody {
+        return CreateOrganizationBody(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: CreateOrganizationBody) = (
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterString.allocationSize(value.`slug`) +
+            FfiConverterOptionalString.allocationSize(value.`logo`) +
+            FfiConverterOptionalString.allocationSize(value.`metadata`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`keepCurrentActiveOrganization`)
+    )
+
+    override fun write(value: CreateOrganizationBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterString.write(value.`slug`, buf)
+            FfiConverterOptionalString.write(value.`logo`, buf)
+            FfiConverterOptionalString.write(value.`metadata`, buf)
+            FfiConverterOptionalBoolean.write(value.`keepCurrentActiveOrganization`, buf)
+    }
+}
+
+
+
+data class CreateRoleBody (
+    var `role`: kotlin.String
+    , 
+    var `permission`: kotlin.String
+    , 
+    var `organizationId`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCreateRoleBody: FfiConverterRustBuffer<CreateRoleBody> {
+    override fun read(buf: ByteBuffer): CreateRoleBody {
+        return CreateRoleBody(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: CreateRoleBody) = (
+            FfiConverterString.allocationSize(value.`role`) +
+            FfiConverterString.allocationSize(value.`permission`) +
+            FfiConverterOptionalString.allocationSize(value.`organizationId`)
+    )
+
+    override fun write(value: CreateRoleBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`role`, buf)
+            FfiConverterString.write(value.`permission`, buf)
+            FfiConverterOptionalString.write(value.`organizationId`, buf)
+    }
+}
+
+
+
+data class CreateTeamBody (
+    var `name`: kotlin.String
+    , 
+    var `organizationId`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCreateTeamBody: FfiConverterRustBuffer<CreateTeamBody> {
+    override fun read(buf: ByteBuffer): CreateTeamBody {
+        return CreateTeamBody(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: CreateTeamBody) = (
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterOptionalString.allocationSize(value.`organizationId`)
+    )
+
+    override fun write(value: CreateTeamBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterOptionalString.write(value.`organizationId`, buf)
+    }
+}
+
+
+
 data class CreateUserBody (
     var `email`: kotlin.String
     , 
@@ -7110,6 +9083,118 @@ public object FfiConverterTypeCreateUserBody: FfiConverterRustBuffer<CreateUserB
             FfiConverterString.write(value.`name`, buf)
             FfiConverterOptionalString.write(value.`role`, buf)
             FfiConverterOptionalString.write(value.`data`, buf)
+    }
+}
+
+
+
+/**
+ * A created organization with its first member.
+ */
+data class CreatedOrganization (
+    var `id`: kotlin.String
+    , 
+    var `name`: kotlin.String
+    , 
+    var `slug`: kotlin.String
+    , 
+    var `logo`: kotlin.String? = null 
+    , 
+    var `createdAt`: kotlin.String
+    , 
+    var `metadata`: kotlin.String? = null 
+    , 
+    var `members`: List<Member>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCreatedOrganization: FfiConverterRustBuffer<CreatedOrganization> {
+    override fun read(buf: ByteBuffer): CreatedOrganization {
+        return CreatedOrganization(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterSequenceTypeMember.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: CreatedOrganization) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterString.allocationSize(value.`slug`) +
+            FfiConverterOptionalString.allocationSize(value.`logo`) +
+            FfiConverterString.allocationSize(value.`createdAt`) +
+            FfiConverterOptionalString.allocationSize(value.`metadata`) +
+            FfiConverterSequenceTypeMember.allocationSize(value.`members`)
+    )
+
+    override fun write(value: CreatedOrganization, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterString.write(value.`slug`, buf)
+            FfiConverterOptionalString.write(value.`logo`, buf)
+            FfiConverterString.write(value.`createdAt`, buf)
+            FfiConverterOptionalString.write(value.`metadata`, buf)
+            FfiConverterSequenceTypeMember.write(value.`members`, buf)
+    }
+}
+
+
+
+data class CreatedRole (
+    var `success`: kotlin.Boolean
+    , 
+    var `roleData`: OrganizationRole
+    , 
+    /**
+     * The permissions the role grants.
+     */
+    var `statements`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCreatedRole: FfiConverterRustBuffer<CreatedRole> {
+    override fun read(buf: ByteBuffer): CreatedRole {
+        return CreatedRole(
+            FfiConverterBoolean.read(buf),
+            FfiConverterTypeOrganizationRole.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: CreatedRole) = (
+            FfiConverterBoolean.allocationSize(value.`success`) +
+            FfiConverterTypeOrganizationRole.allocationSize(value.`roleData`) +
+            FfiConverterString.allocationSize(value.`statements`)
+    )
+
+    override fun write(value: CreatedRole, buf: ByteBuffer) {
+            FfiConverterBoolean.write(value.`success`, buf)
+            FfiConverterTypeOrganizationRole.write(value.`roleData`, buf)
+            FfiConverterString.write(value.`statements`, buf)
     }
 }
 
@@ -7276,6 +9361,408 @@ public object FfiConverterTypeErrorBody: FfiConverterRustBuffer<ErrorBody> {
 
 
 
+/**
+ * An organization with its members, the invitations the caller may see
+ * and, with teams, its teams.
+ */
+data class FullOrganization (
+    var `id`: kotlin.String
+    , 
+    var `name`: kotlin.String
+    , 
+    var `slug`: kotlin.String
+    , 
+    var `logo`: kotlin.String? = null 
+    , 
+    var `createdAt`: kotlin.String
+    , 
+    var `metadata`: kotlin.String? = null 
+    , 
+    var `members`: List<MemberWithUser>
+    , 
+    var `invitations`: List<Invitation>
+    , 
+    var `teams`: List<TeamWithCount>? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeFullOrganization: FfiConverterRustBuffer<FullOrganization> {
+    override fun read(buf: ByteBuffer): FullOrganization {
+        return FullOrganization(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterSequenceTypeMemberWithUser.read(buf),
+            FfiConverterSequenceTypeInvitation.read(buf),
+            FfiConverterOptionalSequenceTypeTeamWithCount.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: FullOrganization) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterString.allocationSize(value.`slug`) +
+            FfiConverterOptionalString.allocationSize(value.`logo`) +
+            FfiConverterString.allocationSize(value.`createdAt`) +
+            FfiConverterOptionalString.allocationSize(value.`metadata`) +
+            FfiConverterSequenceTypeMemberWithUser.allocationSize(value.`members`) +
+            FfiConverterSequenceTypeInvitation.allocationSize(value.`invitations`) +
+            FfiConverterOptionalSequenceTypeTeamWithCount.allocationSize(value.`teams`)
+    )
+
+    override fun write(value: FullOrganization, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterString.write(value.`slug`, buf)
+            FfiConverterOptionalString.write(value.`logo`, buf)
+            FfiConverterString.write(value.`createdAt`, buf)
+            FfiConverterOptionalString.write(value.`metadata`, buf)
+            FfiConverterSequenceTypeMemberWithUser.write(value.`members`, buf)
+            FfiConverterSequenceTypeInvitation.write(value.`invitations`, buf)
+            FfiConverterOptionalSequenceTypeTeamWithCount.write(value.`teams`, buf)
+    }
+}
+
+
+
+data class HasPermissionBody (
+    /**
+     * `{resource: [actions]}`; every action is needed.
+     */
+    var `permissions`: kotlin.String? = null 
+    , 
+    /**
+     * Deprecated spelling of `permissions`.
+     */
+    var `permission`: kotlin.String? = null 
+    , 
+    var `organizationId`: kotlin.String? = null 
+    , 
+    /**
+     * Gatehouse: also count the caller's role in this team.
+     */
+    var `teamId`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeHasPermissionBody: FfiConverterRustBuffer<HasPermissionBody> {
+    override fun read(buf: ByteBuffer): HasPermissionBody {
+        return HasPermissionBody(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: HasPermissionBody) = (
+            FfiConverterOptionalString.allocationSize(value.`permissions`) +
+            FfiConverterOptionalString.allocationSize(value.`permission`) +
+            FfiConverterOptionalString.allocationSize(value.`organizationId`) +
+            FfiConverterOptionalString.allocationSize(value.`teamId`)
+    )
+
+    override fun write(value: HasPermissionBody, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`permissions`, buf)
+            FfiConverterOptionalString.write(value.`permission`, buf)
+            FfiConverterOptionalString.write(value.`organizationId`, buf)
+            FfiConverterOptionalString.write(value.`teamId`, buf)
+    }
+}
+
+
+
+/**
+ * An invitation; `status` is `pending`, `accepted`, `rejected` or `canceled`.
+ */
+data class Invitation (
+    var `id`: kotlin.String
+    , 
+    var `organizationId`: kotlin.String
+    , 
+    var `email`: kotlin.String
+    , 
+    var `role`: kotlin.String? = null 
+    , 
+    /**
+     * Comma-separated team ids.
+     */
+    var `teamId`: kotlin.String? = null 
+    , 
+    var `status`: kotlin.String
+    , 
+    var `expiresAt`: kotlin.String
+    , 
+    var `createdAt`: kotlin.String
+    , 
+    var `inviterId`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeInvitation: FfiConverterRustBuffer<Invitation> {
+    override fun read(buf: ByteBuffer): Invitation {
+        return Invitation(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Invitation) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`organizationId`) +
+            FfiConverterString.allocationSize(value.`email`) +
+            FfiConverterOptionalString.allocationSize(value.`role`) +
+            FfiConverterOptionalString.allocationSize(value.`teamId`) +
+            FfiConverterString.allocationSize(value.`status`) +
+            FfiConverterString.allocationSize(value.`expiresAt`) +
+            FfiConverterString.allocationSize(value.`createdAt`) +
+            FfiConverterString.allocationSize(value.`inviterId`)
+    )
+
+    override fun write(value: Invitation, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`organizationId`, buf)
+            FfiConverterString.write(value.`email`, buf)
+            FfiConverterOptionalString.write(value.`role`, buf)
+            FfiConverterOptionalString.write(value.`teamId`, buf)
+            FfiConverterString.write(value.`status`, buf)
+            FfiConverterString.write(value.`expiresAt`, buf)
+            FfiConverterString.write(value.`createdAt`, buf)
+            FfiConverterString.write(value.`inviterId`, buf)
+    }
+}
+
+
+
+/**
+ * An invitation as its recipient sees it.
+ */
+data class InvitationDetails (
+    var `id`: kotlin.String
+    , 
+    var `organizationId`: kotlin.String
+    , 
+    var `email`: kotlin.String
+    , 
+    var `role`: kotlin.String? = null 
+    , 
+    var `teamId`: kotlin.String? = null 
+    , 
+    var `status`: kotlin.String
+    , 
+    var `expiresAt`: kotlin.String
+    , 
+    var `createdAt`: kotlin.String
+    , 
+    var `inviterId`: kotlin.String
+    , 
+    var `organizationName`: kotlin.String
+    , 
+    var `organizationSlug`: kotlin.String
+    , 
+    var `inviterEmail`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeInvitationDetails: FfiConverterRustBuffer<InvitationDetails> {
+    override fun read(buf: ByteBuffer): InvitationDetails {
+        return InvitationDetails(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: InvitationDetails) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`organizationId`) +
+            FfiConverterString.allocationSize(value.`email`) +
+            FfiConverterOptionalString.allocationSize(value.`role`) +
+            FfiConverterOptionalString.allocationSize(value.`teamId`) +
+            FfiConverterString.allocationSize(value.`status`) +
+            FfiConverterString.allocationSize(value.`expiresAt`) +
+            FfiConverterString.allocationSize(value.`createdAt`) +
+            FfiConverterString.allocationSize(value.`inviterId`) +
+            FfiConverterString.allocationSize(value.`organizationName`) +
+            FfiConverterString.allocationSize(value.`organizationSlug`) +
+            FfiConverterString.allocationSize(value.`inviterEmail`)
+    )
+
+    override fun write(value: InvitationDetails, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`organizationId`, buf)
+            FfiConverterString.write(value.`email`, buf)
+            FfiConverterOptionalString.write(value.`role`, buf)
+            FfiConverterOptionalString.write(value.`teamId`, buf)
+            FfiConverterString.write(value.`status`, buf)
+            FfiConverterString.write(value.`expiresAt`, buf)
+            FfiConverterString.write(value.`createdAt`, buf)
+            FfiConverterString.write(value.`inviterId`, buf)
+            FfiConverterString.write(value.`organizationName`, buf)
+            FfiConverterString.write(value.`organizationSlug`, buf)
+            FfiConverterString.write(value.`inviterEmail`, buf)
+    }
+}
+
+
+
+data class InvitationIdBody (
+    var `invitationId`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeInvitationIdBody: FfiConverterRustBuffer<InvitationIdBody> {
+    override fun read(buf: ByteBuffer): InvitationIdBody {
+        return InvitationIdBody(
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: InvitationIdBody) = (
+            FfiConverterString.allocationSize(value.`invitationId`)
+    )
+
+    override fun write(value: InvitationIdBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`invitationId`, buf)
+    }
+}
+
+
+
+data class InviteMemberBody (
+    var `email`: kotlin.String
+    , 
+    /**
+     * One role or several.
+     */
+    var `role`: kotlin.String
+    , 
+    /**
+     * Defaults to the active organization.
+     */
+    var `organizationId`: kotlin.String? = null 
+    , 
+    /**
+     * Send the pending invitation again (with a new expiry) instead of refusing.
+     */
+    var `resend`: kotlin.Boolean? = null 
+    , 
+    /**
+     * With teams: the team(s) joined on acceptance.
+     */
+    var `teamId`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeInviteMemberBody: FfiConverterRustBuffer<InviteMemberBody> {
+    override fun read(buf: ByteBuffer): InviteMemberBody {
+        return InviteMemberBody(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: InviteMemberBody) = (
+            FfiConverterString.allocationSize(value.`email`) +
+            FfiConverterString.allocationSize(value.`role`) +
+            FfiConverterOptionalString.allocationSize(value.`organizationId`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`resend`) +
+            FfiConverterOptionalString.allocationSize(value.`teamId`)
+    )
+
+    override fun write(value: InviteMemberBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`email`, buf)
+            FfiConverterString.write(value.`role`, buf)
+            FfiConverterOptionalString.write(value.`organizationId`, buf)
+            FfiConverterOptionalBoolean.write(value.`resend`, buf)
+            FfiConverterOptionalString.write(value.`teamId`, buf)
+    }
+}
+
+
+
 data class IsUsernameAvailableBody (
     var `username`: kotlin.String
     
@@ -7433,6 +9920,278 @@ public object FfiConverterTypeMagicLinkVerifyResponse: FfiConverterRustBuffer<Ma
 
 
 
+/**
+ * A membership: the user's roles (comma-separated) in the organization.
+ */
+data class Member (
+    var `id`: kotlin.String
+    , 
+    var `organizationId`: kotlin.String
+    , 
+    var `userId`: kotlin.String
+    , 
+    var `role`: kotlin.String
+    , 
+    var `createdAt`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeMember: FfiConverterRustBuffer<Member> {
+    override fun read(buf: ByteBuffer): Member {
+        return Member(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Member) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`organizationId`) +
+            FfiConverterString.allocationSize(value.`userId`) +
+            FfiConverterString.allocationSize(value.`role`) +
+            FfiConverterString.allocationSize(value.`createdAt`)
+    )
+
+    override fun write(value: Member, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`organizationId`, buf)
+            FfiConverterString.write(value.`userId`, buf)
+            FfiConverterString.write(value.`role`, buf)
+            FfiConverterString.write(value.`createdAt`, buf)
+    }
+}
+
+
+
+data class MemberResponse (
+    var `member`: Member
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeMemberResponse: FfiConverterRustBuffer<MemberResponse> {
+    override fun read(buf: ByteBuffer): MemberResponse {
+        return MemberResponse(
+            FfiConverterTypeMember.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: MemberResponse) = (
+            FfiConverterTypeMember.allocationSize(value.`member`)
+    )
+
+    override fun write(value: MemberResponse, buf: ByteBuffer) {
+            FfiConverterTypeMember.write(value.`member`, buf)
+    }
+}
+
+
+
+/**
+ * The public part of a member's user.
+ */
+data class MemberUser (
+    var `id`: kotlin.String
+    , 
+    var `name`: kotlin.String
+    , 
+    var `email`: kotlin.String
+    , 
+    var `image`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeMemberUser: FfiConverterRustBuffer<MemberUser> {
+    override fun read(buf: ByteBuffer): MemberUser {
+        return MemberUser(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: MemberUser) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterString.allocationSize(value.`email`) +
+            FfiConverterOptionalString.allocationSize(value.`image`)
+    )
+
+    override fun write(value: MemberUser, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterString.write(value.`email`, buf)
+            FfiConverterOptionalString.write(value.`image`, buf)
+    }
+}
+
+
+
+/**
+ * A membership with its user.
+ */
+data class MemberWithUser (
+    var `id`: kotlin.String
+    , 
+    var `organizationId`: kotlin.String
+    , 
+    var `userId`: kotlin.String
+    , 
+    var `role`: kotlin.String
+    , 
+    var `createdAt`: kotlin.String
+    , 
+    var `user`: MemberUser
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeMemberWithUser: FfiConverterRustBuffer<MemberWithUser> {
+    override fun read(buf: ByteBuffer): MemberWithUser {
+        return MemberWithUser(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeMemberUser.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: MemberWithUser) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`organizationId`) +
+            FfiConverterString.allocationSize(value.`userId`) +
+            FfiConverterString.allocationSize(value.`role`) +
+            FfiConverterString.allocationSize(value.`createdAt`) +
+            FfiConverterTypeMemberUser.allocationSize(value.`user`)
+    )
+
+    override fun write(value: MemberWithUser, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`organizationId`, buf)
+            FfiConverterString.write(value.`userId`, buf)
+            FfiConverterString.write(value.`role`, buf)
+            FfiConverterString.write(value.`createdAt`, buf)
+            FfiConverterTypeMemberUser.write(value.`user`, buf)
+    }
+}
+
+
+
+data class MembersPage (
+    var `members`: List<MemberWithUser>
+    , 
+    var `total`: kotlin.Long
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeMembersPage: FfiConverterRustBuffer<MembersPage> {
+    override fun read(buf: ByteBuffer): MembersPage {
+        return MembersPage(
+            FfiConverterSequenceTypeMemberWithUser.read(buf),
+            FfiConverterLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: MembersPage) = (
+            FfiConverterSequenceTypeMemberWithUser.allocationSize(value.`members`) +
+            FfiConverterLong.allocationSize(value.`total`)
+    )
+
+    override fun write(value: MembersPage, buf: ByteBuffer) {
+            FfiConverterSequenceTypeMemberWithUser.write(value.`members`, buf)
+            FfiConverterLong.write(value.`total`, buf)
+    }
+}
+
+
+
+data class MessageResponse (
+    var `message`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeMessageResponse: FfiConverterRustBuffer<MessageResponse> {
+    override fun read(buf: ByteBuffer): MessageResponse {
+        return MessageResponse(
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: MessageResponse) = (
+            FfiConverterString.allocationSize(value.`message`)
+    )
+
+    override fun write(value: MessageResponse, buf: ByteBuffer) {
+            FfiConverterString.write(value.`message`, buf)
+    }
+}
+
+
+
 data class OkResponse (
     var `ok`: kotlin.Boolean
     
@@ -7461,6 +10220,161 @@ public object FfiConverterTypeOkResponse: FfiConverterRustBuffer<OkResponse> {
 
     override fun write(value: OkResponse, buf: ByteBuffer) {
             FfiConverterBoolean.write(value.`ok`, buf)
+    }
+}
+
+
+
+/**
+ * An organization; `metadata` is the stored JSON, parsed.
+ */
+data class Organization (
+    var `id`: kotlin.String
+    , 
+    var `name`: kotlin.String
+    , 
+    var `slug`: kotlin.String
+    , 
+    var `logo`: kotlin.String? = null 
+    , 
+    var `createdAt`: kotlin.String
+    , 
+    var `metadata`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOrganization: FfiConverterRustBuffer<Organization> {
+    override fun read(buf: ByteBuffer): Organization {
+        return Organization(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Organization) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterString.allocationSize(value.`slug`) +
+            FfiConverterOptionalString.allocationSize(value.`logo`) +
+            FfiConverterString.allocationSize(value.`createdAt`) +
+            FfiConverterOptionalString.allocationSize(value.`metadata`)
+    )
+
+    override fun write(value: Organization, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterString.write(value.`slug`, buf)
+            FfiConverterOptionalString.write(value.`logo`, buf)
+            FfiConverterString.write(value.`createdAt`, buf)
+            FfiConverterOptionalString.write(value.`metadata`, buf)
+    }
+}
+
+
+
+data class OrganizationIdBody (
+    var `organizationId`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOrganizationIdBody: FfiConverterRustBuffer<OrganizationIdBody> {
+    override fun read(buf: ByteBuffer): OrganizationIdBody {
+        return OrganizationIdBody(
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: OrganizationIdBody) = (
+            FfiConverterString.allocationSize(value.`organizationId`)
+    )
+
+    override fun write(value: OrganizationIdBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`organizationId`, buf)
+    }
+}
+
+
+
+/**
+ * A role stored for one organization.
+ */
+data class OrganizationRole (
+    var `id`: kotlin.String
+    , 
+    var `organizationId`: kotlin.String
+    , 
+    var `role`: kotlin.String
+    , 
+    var `permission`: kotlin.String
+    , 
+    var `createdAt`: kotlin.String
+    , 
+    var `updatedAt`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOrganizationRole: FfiConverterRustBuffer<OrganizationRole> {
+    override fun read(buf: ByteBuffer): OrganizationRole {
+        return OrganizationRole(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: OrganizationRole) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`organizationId`) +
+            FfiConverterString.allocationSize(value.`role`) +
+            FfiConverterString.allocationSize(value.`permission`) +
+            FfiConverterString.allocationSize(value.`createdAt`) +
+            FfiConverterOptionalString.allocationSize(value.`updatedAt`)
+    )
+
+    override fun write(value: OrganizationRole, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`organizationId`, buf)
+            FfiConverterString.write(value.`role`, buf)
+            FfiConverterString.write(value.`permission`, buf)
+            FfiConverterString.write(value.`createdAt`, buf)
+            FfiConverterOptionalString.write(value.`updatedAt`, buf)
     }
 }
 
@@ -7670,7 +10584,7 @@ public object FfiConverterTypePasskeyVerifyRegistrationBody: FfiConverterRustBuf
 
 data class PermissionResult (
     /**
-     * Always `null` (Better Auth's shape).
+     * Always `null`.
      */
     var `error`: kotlin.String? = null 
     , 
@@ -7786,6 +10700,169 @@ public object FfiConverterTypePluginsResponse: FfiConverterRustBuffer<PluginsRes
     override fun write(value: PluginsResponse, buf: ByteBuffer) {
             FfiConverterString.write(value.`version`, buf)
             FfiConverterSequenceTypePluginInfo.write(value.`plugins`, buf)
+    }
+}
+
+
+
+data class RejectedInvitation (
+    var `invitation`: Invitation
+    , 
+    /**
+     * Always `null`.
+     */
+    var `member`: Member? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRejectedInvitation: FfiConverterRustBuffer<RejectedInvitation> {
+    override fun read(buf: ByteBuffer): RejectedInvitation {
+        return RejectedInvitation(
+            FfiConverterTypeInvitation.read(buf),
+            FfiConverterOptionalTypeMember.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RejectedInvitation) = (
+            FfiConverterTypeInvitation.allocationSize(value.`invitation`) +
+            FfiConverterOptionalTypeMember.allocationSize(value.`member`)
+    )
+
+    override fun write(value: RejectedInvitation, buf: ByteBuffer) {
+            FfiConverterTypeInvitation.write(value.`invitation`, buf)
+            FfiConverterOptionalTypeMember.write(value.`member`, buf)
+    }
+}
+
+
+
+data class RemoveMemberBody (
+    /**
+     * A member id, or the member's email address.
+     */
+    var `memberIdOrEmail`: kotlin.String
+    , 
+    var `organizationId`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRemoveMemberBody: FfiConverterRustBuffer<RemoveMemberBody> {
+    override fun read(buf: ByteBuffer): RemoveMemberBody {
+        return RemoveMemberBody(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RemoveMemberBody) = (
+            FfiConverterString.allocationSize(value.`memberIdOrEmail`) +
+            FfiConverterOptionalString.allocationSize(value.`organizationId`)
+    )
+
+    override fun write(value: RemoveMemberBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`memberIdOrEmail`, buf)
+            FfiConverterOptionalString.write(value.`organizationId`, buf)
+    }
+}
+
+
+
+data class RemoveTeamBody (
+    var `teamId`: kotlin.String
+    , 
+    var `organizationId`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRemoveTeamBody: FfiConverterRustBuffer<RemoveTeamBody> {
+    override fun read(buf: ByteBuffer): RemoveTeamBody {
+        return RemoveTeamBody(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RemoveTeamBody) = (
+            FfiConverterString.allocationSize(value.`teamId`) +
+            FfiConverterOptionalString.allocationSize(value.`organizationId`)
+    )
+
+    override fun write(value: RemoveTeamBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`teamId`, buf)
+            FfiConverterOptionalString.write(value.`organizationId`, buf)
+    }
+}
+
+
+
+data class RemoveTeamMemberBody (
+    var `teamId`: kotlin.String
+    , 
+    var `userId`: kotlin.String
+    , 
+    var `organizationId`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRemoveTeamMemberBody: FfiConverterRustBuffer<RemoveTeamMemberBody> {
+    override fun read(buf: ByteBuffer): RemoveTeamMemberBody {
+        return RemoveTeamMemberBody(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RemoveTeamMemberBody) = (
+            FfiConverterString.allocationSize(value.`teamId`) +
+            FfiConverterString.allocationSize(value.`userId`) +
+            FfiConverterOptionalString.allocationSize(value.`organizationId`)
+    )
+
+    override fun write(value: RemoveTeamMemberBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`teamId`, buf)
+            FfiConverterString.write(value.`userId`, buf)
+            FfiConverterOptionalString.write(value.`organizationId`, buf)
     }
 }
 
@@ -8065,6 +11142,82 @@ public object FfiConverterTypeRoleNameBody: FfiConverterRustBuffer<RoleNameBody>
 
 
 
+data class RoleRefBody (
+    var `roleName`: kotlin.String? = null 
+    , 
+    var `roleId`: kotlin.String? = null 
+    , 
+    var `organizationId`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRoleRefBody: FfiConverterRustBuffer<RoleRefBody> {
+    override fun read(buf: ByteBuffer): RoleRefBody {
+        return RoleRefBody(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RoleRefBody) = (
+            FfiConverterOptionalString.allocationSize(value.`roleName`) +
+            FfiConverterOptionalString.allocationSize(value.`roleId`) +
+            FfiConverterOptionalString.allocationSize(value.`organizationId`)
+    )
+
+    override fun write(value: RoleRefBody, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`roleName`, buf)
+            FfiConverterOptionalString.write(value.`roleId`, buf)
+            FfiConverterOptionalString.write(value.`organizationId`, buf)
+    }
+}
+
+
+
+data class RoleResponse (
+    var `role`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRoleResponse: FfiConverterRustBuffer<RoleResponse> {
+    override fun read(buf: ByteBuffer): RoleResponse {
+        return RoleResponse(
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RoleResponse) = (
+            FfiConverterString.allocationSize(value.`role`)
+    )
+
+    override fun write(value: RoleResponse, buf: ByteBuffer) {
+            FfiConverterString.write(value.`role`, buf)
+    }
+}
+
+
+
 data class RoleResult (
     var `success`: kotlin.Boolean
     , 
@@ -8238,6 +11391,10 @@ data class Session (
     var `userAgent`: kotlin.String? = null 
     , 
     var `impersonatedBy`: kotlin.String? = null 
+    , 
+    var `activeOrganizationId`: kotlin.String? = null 
+    , 
+    var `activeTeamId`: kotlin.String? = null 
     
 ){
     
@@ -8263,6 +11420,8 @@ public object FfiConverterTypeSession: FfiConverterRustBuffer<Session> {
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
         )
     }
 
@@ -8275,7 +11434,9 @@ public object FfiConverterTypeSession: FfiConverterRustBuffer<Session> {
             FfiConverterString.allocationSize(value.`updatedAt`) +
             FfiConverterOptionalString.allocationSize(value.`ipAddress`) +
             FfiConverterOptionalString.allocationSize(value.`userAgent`) +
-            FfiConverterOptionalString.allocationSize(value.`impersonatedBy`)
+            FfiConverterOptionalString.allocationSize(value.`impersonatedBy`) +
+            FfiConverterOptionalString.allocationSize(value.`activeOrganizationId`) +
+            FfiConverterOptionalString.allocationSize(value.`activeTeamId`)
     )
 
     override fun write(value: Session, buf: ByteBuffer) {
@@ -8288,6 +11449,8 @@ public object FfiConverterTypeSession: FfiConverterRustBuffer<Session> {
             FfiConverterOptionalString.write(value.`ipAddress`, buf)
             FfiConverterOptionalString.write(value.`userAgent`, buf)
             FfiConverterOptionalString.write(value.`impersonatedBy`, buf)
+            FfiConverterOptionalString.write(value.`activeOrganizationId`, buf)
+            FfiConverterOptionalString.write(value.`activeTeamId`, buf)
     }
 }
 
@@ -8397,6 +11560,83 @@ public object FfiConverterTypeSessionsEnvelope: FfiConverterRustBuffer<SessionsE
 
     override fun write(value: SessionsEnvelope, buf: ByteBuffer) {
             FfiConverterSequenceTypeSession.write(value.`sessions`, buf)
+    }
+}
+
+
+
+data class SetActiveBody (
+    /**
+     * `null` clears the active organization; absent: the slug, else the current one.
+     */
+    var `organizationId`: kotlin.String? = null 
+    , 
+    var `organizationSlug`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSetActiveBody: FfiConverterRustBuffer<SetActiveBody> {
+    override fun read(buf: ByteBuffer): SetActiveBody {
+        return SetActiveBody(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SetActiveBody) = (
+            FfiConverterOptionalString.allocationSize(value.`organizationId`) +
+            FfiConverterOptionalString.allocationSize(value.`organizationSlug`)
+    )
+
+    override fun write(value: SetActiveBody, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`organizationId`, buf)
+            FfiConverterOptionalString.write(value.`organizationSlug`, buf)
+    }
+}
+
+
+
+data class SetActiveTeamBody (
+    /**
+     * `null` clears the active team; absent: the current one.
+     */
+    var `teamId`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSetActiveTeamBody: FfiConverterRustBuffer<SetActiveTeamBody> {
+    override fun read(buf: ByteBuffer): SetActiveTeamBody {
+        return SetActiveTeamBody(
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SetActiveTeamBody) = (
+            FfiConverterOptionalString.allocationSize(value.`teamId`)
+    )
+
+    override fun write(value: SetActiveTeamBody, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`teamId`, buf)
     }
 }
 
@@ -8964,6 +12204,179 @@ public object FfiConverterTypeSuccessResponse: FfiConverterRustBuffer<SuccessRes
 
 
 /**
+ * A team.
+ */
+data class Team (
+    var `id`: kotlin.String
+    , 
+    var `name`: kotlin.String
+    , 
+    var `organizationId`: kotlin.String
+    , 
+    var `createdAt`: kotlin.String
+    , 
+    var `updatedAt`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTeam: FfiConverterRustBuffer<Team> {
+    override fun read(buf: ByteBuffer): Team {
+        return Team(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Team) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterString.allocationSize(value.`organizationId`) +
+            FfiConverterString.allocationSize(value.`createdAt`) +
+            FfiConverterOptionalString.allocationSize(value.`updatedAt`)
+    )
+
+    override fun write(value: Team, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterString.write(value.`organizationId`, buf)
+            FfiConverterString.write(value.`createdAt`, buf)
+            FfiConverterOptionalString.write(value.`updatedAt`, buf)
+    }
+}
+
+
+
+/**
+ * A team membership; `role` is its team-scoped role, if any.
+ */
+data class TeamMember (
+    var `id`: kotlin.String
+    , 
+    var `teamId`: kotlin.String
+    , 
+    var `userId`: kotlin.String
+    , 
+    var `createdAt`: kotlin.String? = null 
+    , 
+    var `role`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTeamMember: FfiConverterRustBuffer<TeamMember> {
+    override fun read(buf: ByteBuffer): TeamMember {
+        return TeamMember(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: TeamMember) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`teamId`) +
+            FfiConverterString.allocationSize(value.`userId`) +
+            FfiConverterOptionalString.allocationSize(value.`createdAt`) +
+            FfiConverterOptionalString.allocationSize(value.`role`)
+    )
+
+    override fun write(value: TeamMember, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`teamId`, buf)
+            FfiConverterString.write(value.`userId`, buf)
+            FfiConverterOptionalString.write(value.`createdAt`, buf)
+            FfiConverterOptionalString.write(value.`role`, buf)
+    }
+}
+
+
+
+/**
+ * A team with its member count (in the full organization).
+ */
+data class TeamWithCount (
+    var `id`: kotlin.String
+    , 
+    var `name`: kotlin.String
+    , 
+    var `organizationId`: kotlin.String
+    , 
+    var `createdAt`: kotlin.String
+    , 
+    var `updatedAt`: kotlin.String? = null 
+    , 
+    var `memberCount`: kotlin.Long
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTeamWithCount: FfiConverterRustBuffer<TeamWithCount> {
+    override fun read(buf: ByteBuffer): TeamWithCount {
+        return TeamWithCount(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: TeamWithCount) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterString.allocationSize(value.`organizationId`) +
+            FfiConverterString.allocationSize(value.`createdAt`) +
+            FfiConverterOptionalString.allocationSize(value.`updatedAt`) +
+            FfiConverterLong.allocationSize(value.`memberCount`)
+    )
+
+    override fun write(value: TeamWithCount, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterString.write(value.`organizationId`, buf)
+            FfiConverterString.write(value.`createdAt`, buf)
+            FfiConverterOptionalString.write(value.`updatedAt`, buf)
+            FfiConverterLong.write(value.`memberCount`, buf)
+    }
+}
+
+
+
+/**
  * `{token, user}`: sign-up (`token` null without auto sign-in), change-password.
  */
 data class TokenUserResponse (
@@ -9372,6 +12785,141 @@ public object FfiConverterTypeTwoFactorVerifyCodeBody: FfiConverterRustBuffer<Tw
 
 
 
+data class UpdateMemberRoleBody (
+    var `role`: kotlin.String
+    , 
+    var `memberId`: kotlin.String
+    , 
+    var `organizationId`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeUpdateMemberRoleBody: FfiConverterRustBuffer<UpdateMemberRoleBody> {
+    override fun read(buf: ByteBuffer): UpdateMemberRoleBody {
+        return UpdateMemberRoleBody(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: UpdateMemberRoleBody) = (
+            FfiConverterString.allocationSize(value.`role`) +
+            FfiConverterString.allocationSize(value.`memberId`) +
+            FfiConverterOptionalString.allocationSize(value.`organizationId`)
+    )
+
+    override fun write(value: UpdateMemberRoleBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`role`, buf)
+            FfiConverterString.write(value.`memberId`, buf)
+            FfiConverterOptionalString.write(value.`organizationId`, buf)
+    }
+}
+
+
+
+data class UpdateOrganizationBody (
+    var `data`: UpdateOrganizationData
+    , 
+    /**
+     * Defaults to the active organization.
+     */
+    var `organizationId`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeUpdateOrganizationBody: FfiConverterRustBuffer<UpdateOrganizationBody> {
+    override fun read(buf: ByteBuffer): UpdateOrganizationBody {
+        return UpdateOrganizationBody(
+            FfiConverterTypeUpdateOrganizationData.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: UpdateOrganizationBody) = (
+            FfiConverterTypeUpdateOrganizationData.allocationSize(value.`data`) +
+            FfiConverterOptionalString.allocationSize(value.`organizationId`)
+    )
+
+    override fun write(value: UpdateOrganizationBody, buf: ByteBuffer) {
+            FfiConverterTypeUpdateOrganizationData.write(value.`data`, buf)
+            FfiConverterOptionalString.write(value.`organizationId`, buf)
+    }
+}
+
+
+
+data class UpdateOrganizationData (
+    var `name`: kotlin.String? = null 
+    , 
+    var `slug`: kotlin.String? = null 
+    , 
+    /**
+     * `null` removes the logo.
+     */
+    var `logo`: kotlin.String? = null 
+    , 
+    var `metadata`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeUpdateOrganizationData: FfiConverterRustBuffer<UpdateOrganizationData> {
+    override fun read(buf: ByteBuffer): UpdateOrganizationData {
+        return UpdateOrganizationData(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: UpdateOrganizationData) = (
+            FfiConverterOptionalString.allocationSize(value.`name`) +
+            FfiConverterOptionalString.allocationSize(value.`slug`) +
+            FfiConverterOptionalString.allocationSize(value.`logo`) +
+            FfiConverterOptionalString.allocationSize(value.`metadata`)
+    )
+
+    override fun write(value: UpdateOrganizationData, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`name`, buf)
+            FfiConverterOptionalString.write(value.`slug`, buf)
+            FfiConverterOptionalString.write(value.`logo`, buf)
+            FfiConverterOptionalString.write(value.`metadata`, buf)
+    }
+}
+
+
+
 data class UpdatePasskeyBody (
     var `id`: kotlin.String
     , 
@@ -9443,6 +12991,222 @@ public object FfiConverterTypeUpdatePasskeyResponse: FfiConverterRustBuffer<Upda
 
 
 
+data class UpdateRoleBody (
+    var `roleName`: kotlin.String? = null 
+    , 
+    var `roleId`: kotlin.String? = null 
+    , 
+    var `organizationId`: kotlin.String? = null 
+    , 
+    var `data`: UpdateRoleData
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeUpdateRoleBody: FfiConverterRustBuffer<UpdateRoleBody> {
+    override fun read(buf: ByteBuffer): UpdateRoleBody {
+        return UpdateRoleBody(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterTypeUpdateRoleData.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: UpdateRoleBody) = (
+            FfiConverterOptionalString.allocationSize(value.`roleName`) +
+            FfiConverterOptionalString.allocationSize(value.`roleId`) +
+            FfiConverterOptionalString.allocationSize(value.`organizationId`) +
+            FfiConverterTypeUpdateRoleData.allocationSize(value.`data`)
+    )
+
+    override fun write(value: UpdateRoleBody, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`roleName`, buf)
+            FfiConverterOptionalString.write(value.`roleId`, buf)
+            FfiConverterOptionalString.write(value.`organizationId`, buf)
+            FfiConverterTypeUpdateRoleData.write(value.`data`, buf)
+    }
+}
+
+
+
+data class UpdateRoleData (
+    var `permission`: kotlin.String? = null 
+    , 
+    /**
+     * A new name.
+     */
+    var `roleName`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeUpdateRoleData: FfiConverterRustBuffer<UpdateRoleData> {
+    override fun read(buf: ByteBuffer): UpdateRoleData {
+        return UpdateRoleData(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: UpdateRoleData) = (
+            FfiConverterOptionalString.allocationSize(value.`permission`) +
+            FfiConverterOptionalString.allocationSize(value.`roleName`)
+    )
+
+    override fun write(value: UpdateRoleData, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`permission`, buf)
+            FfiConverterOptionalString.write(value.`roleName`, buf)
+    }
+}
+
+
+
+data class UpdateTeamBody (
+    var `teamId`: kotlin.String
+    , 
+    var `data`: UpdateTeamData
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeUpdateTeamBody: FfiConverterRustBuffer<UpdateTeamBody> {
+    override fun read(buf: ByteBuffer): UpdateTeamBody {
+        return UpdateTeamBody(
+            FfiConverterString.read(buf),
+            FfiConverterTypeUpdateTeamData.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: UpdateTeamBody) = (
+            FfiConverterString.allocationSize(value.`teamId`) +
+            FfiConverterTypeUpdateTeamData.allocationSize(value.`data`)
+    )
+
+    override fun write(value: UpdateTeamBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`teamId`, buf)
+            FfiConverterTypeUpdateTeamData.write(value.`data`, buf)
+    }
+}
+
+
+
+data class UpdateTeamData (
+    var `name`: kotlin.String? = null 
+    , 
+    var `organizationId`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeUpdateTeamData: FfiConverterRustBuffer<UpdateTeamData> {
+    override fun read(buf: ByteBuffer): UpdateTeamData {
+        return UpdateTeamData(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: UpdateTeamData) = (
+            FfiConverterOptionalString.allocationSize(value.`name`) +
+            FfiConverterOptionalString.allocationSize(value.`organizationId`)
+    )
+
+    override fun write(value: UpdateTeamData, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`name`, buf)
+            FfiConverterOptionalString.write(value.`organizationId`, buf)
+    }
+}
+
+
+
+data class UpdateTeamMemberRoleBody (
+    var `teamId`: kotlin.String
+    , 
+    var `userId`: kotlin.String
+    , 
+    /**
+     * The team-scoped role(s); `null` removes it.
+     */
+    var `role`: kotlin.String? = null 
+    , 
+    var `organizationId`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeUpdateTeamMemberRoleBody: FfiConverterRustBuffer<UpdateTeamMemberRoleBody> {
+    override fun read(buf: ByteBuffer): UpdateTeamMemberRoleBody {
+        return UpdateTeamMemberRoleBody(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: UpdateTeamMemberRoleBody) = (
+            FfiConverterString.allocationSize(value.`teamId`) +
+            FfiConverterString.allocationSize(value.`userId`) +
+            FfiConverterOptionalString.allocationSize(value.`role`) +
+            FfiConverterOptionalString.allocationSize(value.`organizationId`)
+    )
+
+    override fun write(value: UpdateTeamMemberRoleBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`teamId`, buf)
+            FfiConverterString.write(value.`userId`, buf)
+            FfiConverterOptionalString.write(value.`role`, buf)
+            FfiConverterOptionalString.write(value.`organizationId`, buf)
+    }
+}
+
+
+
 data class UpdateUserBody (
     var `name`: kotlin.String? = null 
     , 
@@ -9489,6 +13253,44 @@ public object FfiConverterTypeUpdateUserBody: FfiConverterRustBuffer<UpdateUserB
             FfiConverterOptionalString.write(value.`image`, buf)
             FfiConverterOptionalString.write(value.`username`, buf)
             FfiConverterOptionalString.write(value.`displayUsername`, buf)
+    }
+}
+
+
+
+data class UpdatedRole (
+    var `success`: kotlin.Boolean
+    , 
+    var `roleData`: OrganizationRole
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeUpdatedRole: FfiConverterRustBuffer<UpdatedRole> {
+    override fun read(buf: ByteBuffer): UpdatedRole {
+        return UpdatedRole(
+            FfiConverterBoolean.read(buf),
+            FfiConverterTypeOrganizationRole.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: UpdatedRole) = (
+            FfiConverterBoolean.allocationSize(value.`success`) +
+            FfiConverterTypeOrganizationRole.allocationSize(value.`roleData`)
+    )
+
+    override fun write(value: UpdatedRole, buf: ByteBuffer) {
+            FfiConverterBoolean.write(value.`success`, buf)
+            FfiConverterTypeOrganizationRole.write(value.`roleData`, buf)
     }
 }
 
@@ -9722,6 +13524,87 @@ public object FfiConverterTypeUserIdBody: FfiConverterRustBuffer<UserIdBody> {
 
     override fun write(value: UserIdBody, buf: ByteBuffer) {
             FfiConverterString.write(value.`userId`, buf)
+    }
+}
+
+
+
+/**
+ * A pending invitation of the signed-in user, with its organization's name.
+ */
+data class UserInvitation (
+    var `id`: kotlin.String
+    , 
+    var `organizationId`: kotlin.String
+    , 
+    var `email`: kotlin.String
+    , 
+    var `role`: kotlin.String? = null 
+    , 
+    var `teamId`: kotlin.String? = null 
+    , 
+    var `status`: kotlin.String
+    , 
+    var `expiresAt`: kotlin.String
+    , 
+    var `createdAt`: kotlin.String
+    , 
+    var `inviterId`: kotlin.String
+    , 
+    var `organizationName`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeUserInvitation: FfiConverterRustBuffer<UserInvitation> {
+    override fun read(buf: ByteBuffer): UserInvitation {
+        return UserInvitation(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: UserInvitation) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`organizationId`) +
+            FfiConverterString.allocationSize(value.`email`) +
+            FfiConverterOptionalString.allocationSize(value.`role`) +
+            FfiConverterOptionalString.allocationSize(value.`teamId`) +
+            FfiConverterString.allocationSize(value.`status`) +
+            FfiConverterString.allocationSize(value.`expiresAt`) +
+            FfiConverterString.allocationSize(value.`createdAt`) +
+            FfiConverterString.allocationSize(value.`inviterId`) +
+            FfiConverterString.allocationSize(value.`organizationName`)
+    )
+
+    override fun write(value: UserInvitation, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`organizationId`, buf)
+            FfiConverterString.write(value.`email`, buf)
+            FfiConverterOptionalString.write(value.`role`, buf)
+            FfiConverterOptionalString.write(value.`teamId`, buf)
+            FfiConverterString.write(value.`status`, buf)
+            FfiConverterString.write(value.`expiresAt`, buf)
+            FfiConverterString.write(value.`createdAt`, buf)
+            FfiConverterString.write(value.`inviterId`, buf)
+            FfiConverterString.write(value.`organizationName`, buf)
     }
 }
 
@@ -10029,6 +13912,10 @@ enum class ClientPlugin {
      */
     MAGIC_LINK,
     /**
+     * `organization`.
+     */
+    ORGANIZATION,
+    /**
      * `passkey`.
      */
     PASSKEY,
@@ -10319,6 +14206,166 @@ public object FfiConverterOptionalTypeDeleteUserBody: FfiConverterRustBuffer<Del
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeFullOrganization: FfiConverterRustBuffer<FullOrganization?> {
+    override fun read(buf: ByteBuffer): FullOrganization? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeFullOrganization.read(buf)
+    }
+
+    override fun allocationSize(value: FullOrganization?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeFullOrganization.allocationSize(value)
+        }
+    }
+
+    override fun write(value: FullOrganization?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeFullOrganization.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeHasPermissionBody: FfiConverterRustBuffer<HasPermissionBody?> {
+    override fun read(buf: ByteBuffer): HasPermissionBody? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeHasPermissionBody.read(buf)
+    }
+
+    override fun allocationSize(value: HasPermissionBody?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeHasPermissionBody.allocationSize(value)
+        }
+    }
+
+    override fun write(value: HasPermissionBody?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeHasPermissionBody.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeMember: FfiConverterRustBuffer<Member?> {
+    override fun read(buf: ByteBuffer): Member? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeMember.read(buf)
+    }
+
+    override fun allocationSize(value: Member?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeMember.allocationSize(value)
+        }
+    }
+
+    override fun write(value: Member?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeMember.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeOrganization: FfiConverterRustBuffer<Organization?> {
+    override fun read(buf: ByteBuffer): Organization? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeOrganization.read(buf)
+    }
+
+    override fun allocationSize(value: Organization?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeOrganization.allocationSize(value)
+        }
+    }
+
+    override fun write(value: Organization?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeOrganization.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeRoleRefBody: FfiConverterRustBuffer<RoleRefBody?> {
+    override fun read(buf: ByteBuffer): RoleRefBody? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeRoleRefBody.read(buf)
+    }
+
+    override fun allocationSize(value: RoleRefBody?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeRoleRefBody.allocationSize(value)
+        }
+    }
+
+    override fun write(value: RoleRefBody?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeRoleRefBody.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeSessionWithUser: FfiConverterRustBuffer<SessionWithUser?> {
     override fun read(buf: ByteBuffer): SessionWithUser? {
         if (buf.get().toInt() == 0) {
@@ -10351,6 +14398,70 @@ public object FfiConverterOptionalTypeSessionWithUser: FfiConverterRustBuffer<Se
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeSetActiveBody: FfiConverterRustBuffer<SetActiveBody?> {
+    override fun read(buf: ByteBuffer): SetActiveBody? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeSetActiveBody.read(buf)
+    }
+
+    override fun allocationSize(value: SetActiveBody?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeSetActiveBody.allocationSize(value)
+        }
+    }
+
+    override fun write(value: SetActiveBody?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeSetActiveBody.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeSetActiveTeamBody: FfiConverterRustBuffer<SetActiveTeamBody?> {
+    override fun read(buf: ByteBuffer): SetActiveTeamBody? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeSetActiveTeamBody.read(buf)
+    }
+
+    override fun allocationSize(value: SetActiveTeamBody?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeSetActiveTeamBody.allocationSize(value)
+        }
+    }
+
+    override fun write(value: SetActiveTeamBody?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeSetActiveTeamBody.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeSignOutBody: FfiConverterRustBuffer<SignOutBody?> {
     override fun read(buf: ByteBuffer): SignOutBody? {
         if (buf.get().toInt() == 0) {
@@ -10373,6 +14484,38 @@ public object FfiConverterOptionalTypeSignOutBody: FfiConverterRustBuffer<SignOu
         } else {
             buf.put(1)
             FfiConverterTypeSignOutBody.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeTeam: FfiConverterRustBuffer<Team?> {
+    override fun read(buf: ByteBuffer): Team? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeTeam.read(buf)
+    }
+
+    override fun allocationSize(value: Team?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeTeam.allocationSize(value)
+        }
+    }
+
+    override fun write(value: Team?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeTeam.write(value, buf)
         }
     }
 }
@@ -10543,6 +14686,38 @@ public object FfiConverterOptionalSequenceString: FfiConverterRustBuffer<List<ko
 /**
  * @suppress
  */
+public object FfiConverterOptionalSequenceTypeTeamWithCount: FfiConverterRustBuffer<List<TeamWithCount>?> {
+    override fun read(buf: ByteBuffer): List<TeamWithCount>? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterSequenceTypeTeamWithCount.read(buf)
+    }
+
+    override fun allocationSize(value: List<TeamWithCount>?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterSequenceTypeTeamWithCount.allocationSize(value)
+        }
+    }
+
+    override fun write(value: List<TeamWithCount>?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterSequenceTypeTeamWithCount.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.String>> {
     override fun read(buf: ByteBuffer): List<kotlin.String> {
         val len = buf.getInt()
@@ -10655,6 +14830,146 @@ public object FfiConverterSequenceTypeAuditEntry: FfiConverterRustBuffer<List<Au
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeInvitation: FfiConverterRustBuffer<List<Invitation>> {
+    override fun read(buf: ByteBuffer): List<Invitation> {
+        val len = buf.getInt()
+        return List<Invitation>(len) {
+            FfiConverterTypeInvitation.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Invitation>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeInvitation.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Invitation>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeInvitation.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeMember: FfiConverterRustBuffer<List<Member>> {
+    override fun read(buf: ByteBuffer): List<Member> {
+        val len = buf.getInt()
+        return List<Member>(len) {
+            FfiConverterTypeMember.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Member>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeMember.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Member>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeMember.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeMemberWithUser: FfiConverterRustBuffer<List<MemberWithUser>> {
+    override fun read(buf: ByteBuffer): List<MemberWithUser> {
+        val len = buf.getInt()
+        return List<MemberWithUser>(len) {
+            FfiConverterTypeMemberWithUser.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<MemberWithUser>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeMemberWithUser.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<MemberWithUser>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeMemberWithUser.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeOrganization: FfiConverterRustBuffer<List<Organization>> {
+    override fun read(buf: ByteBuffer): List<Organization> {
+        val len = buf.getInt()
+        return List<Organization>(len) {
+            FfiConverterTypeOrganization.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Organization>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeOrganization.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Organization>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeOrganization.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeOrganizationRole: FfiConverterRustBuffer<List<OrganizationRole>> {
+    override fun read(buf: ByteBuffer): List<OrganizationRole> {
+        val len = buf.getInt()
+        return List<OrganizationRole>(len) {
+            FfiConverterTypeOrganizationRole.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<OrganizationRole>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeOrganizationRole.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<OrganizationRole>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeOrganizationRole.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypePasskey: FfiConverterRustBuffer<List<Passkey>> {
     override fun read(buf: ByteBuffer): List<Passkey> {
         val len = buf.getInt()
@@ -10739,6 +15054,90 @@ public object FfiConverterSequenceTypeSession: FfiConverterRustBuffer<List<Sessi
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeTeam: FfiConverterRustBuffer<List<Team>> {
+    override fun read(buf: ByteBuffer): List<Team> {
+        val len = buf.getInt()
+        return List<Team>(len) {
+            FfiConverterTypeTeam.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Team>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeTeam.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Team>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeTeam.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeTeamMember: FfiConverterRustBuffer<List<TeamMember>> {
+    override fun read(buf: ByteBuffer): List<TeamMember> {
+        val len = buf.getInt()
+        return List<TeamMember>(len) {
+            FfiConverterTypeTeamMember.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<TeamMember>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeTeamMember.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<TeamMember>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeTeamMember.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeTeamWithCount: FfiConverterRustBuffer<List<TeamWithCount>> {
+    override fun read(buf: ByteBuffer): List<TeamWithCount> {
+        val len = buf.getInt()
+        return List<TeamWithCount>(len) {
+            FfiConverterTypeTeamWithCount.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<TeamWithCount>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeTeamWithCount.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<TeamWithCount>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeTeamWithCount.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeUser: FfiConverterRustBuffer<List<User>> {
     override fun read(buf: ByteBuffer): List<User> {
         val len = buf.getInt()
@@ -10757,6 +15156,34 @@ public object FfiConverterSequenceTypeUser: FfiConverterRustBuffer<List<User>> {
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeUser.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeUserInvitation: FfiConverterRustBuffer<List<UserInvitation>> {
+    override fun read(buf: ByteBuffer): List<UserInvitation> {
+        val len = buf.getInt()
+        return List<UserInvitation>(len) {
+            FfiConverterTypeUserInvitation.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<UserInvitation>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeUserInvitation.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<UserInvitation>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeUserInvitation.write(it, buf)
         }
     }
 }
