@@ -320,6 +320,16 @@ pub async fn load_session_fields(
     Ok(out)
 }
 
+/// The wire session of `row`, with the fields enabled plugins add to it.
+pub async fn session_json(
+    state: &AppState,
+    row: &SessionRow,
+    token: String,
+) -> Result<SessionDto, ApiError> {
+    let fields = load_session_fields(state, &row.id).await?;
+    Ok(SessionDto::from_row(row, token).with_fields(&fields))
+}
+
 /// The wire user: core fields plus the fields of every enabled plugin.
 pub async fn user_json(state: &AppState, user: &UserRow) -> Result<User, ApiError> {
     let mut out = WithPluginFields::new(UserCore::from(user));

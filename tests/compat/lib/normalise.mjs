@@ -2,7 +2,7 @@
 // - object keys sorted;
 // - values under `id`, `*Id`/`*ID` (but not `providerId`, a name such as
 //   "credential"), any key containing `token`, `*At`, `*URL`/`*Url`, and
-//   WebAuthn's random `challenge` and per-credential `publicKey`, replaced by a
+//   WebAuthn's random `challenge` and per-credential `publicKey`, `impersonatedBy`, replaced by a
 //   placeholder (null stays null, so "a token" vs "no token" is still a difference);
 // - dates (Date objects and ISO-8601 strings) replaced by a placeholder;
 // - `location` reduced to path + query, token-like query values masked;
@@ -14,7 +14,8 @@
 // is compared literally.
 
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})$/;
-const TOKEN_QUERY_KEYS = /token|otp|code|state|secret|signature/i;
+// Query values that are secrets, or ids (which differ between the two servers).
+const TOKEN_QUERY_KEYS = /token|otp|code|state|secret|signature|^id$|Id$/;
 
 export function isMaskedKey(key) {
   if (typeof key !== "string") return false;
@@ -27,7 +28,9 @@ export function isMaskedKey(key) {
     /At$/.test(key) ||
     /(URL|Url)$/.test(key) ||
     key === "challenge" ||
-    key === "publicKey"
+    key === "publicKey" ||
+    // A user id under a name that does not end in Id (admin's impersonation marker).
+    key === "impersonatedBy"
   );
 }
 

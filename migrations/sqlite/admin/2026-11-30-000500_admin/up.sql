@@ -1,7 +1,9 @@
 -- admin plugin: Better Auth's `role`/`banned`/`banReason`/`banExpires` user
 -- columns and `impersonatedBy` session column. `adminRole` (Gatehouse) holds
 -- the roles created at runtime; `permission` is their statements as JSON.
-ALTER TABLE "user" ADD COLUMN "role" TEXT;
+-- `role` defaults to `user` for users created by any path ([admin] default_role
+-- applies to sign-ups).
+ALTER TABLE "user" ADD COLUMN "role" TEXT DEFAULT 'user';
 ALTER TABLE "user" ADD COLUMN "banned" INTEGER DEFAULT 0;
 ALTER TABLE "user" ADD COLUMN "banReason" TEXT;
 ALTER TABLE "user" ADD COLUMN "banExpires" TIMESTAMP;

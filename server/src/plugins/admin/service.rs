@@ -10,8 +10,8 @@ use super::roles::{permission, Caller, RoleBook};
 use super::routes::*;
 use super::settings::AdminSettings;
 use super::store::{self, Cmp, Condition, Field, TextOp, UserChanges, UserQuery};
-use crate::core::dto::{iso, SessionDto, User};
-use crate::core::session::{self, create_session, load_session_fields, require_session, user_json};
+use crate::core::dto::{iso, User};
+use crate::core::session::{self, create_session, require_session, session_json, user_json};
 use crate::core::validate::{check_password_length, is_valid_email};
 use crate::crypto::{sign, token};
 use crate::db::models::{AccountRow, UserRow};
@@ -576,15 +576,6 @@ pub async fn list_users(
         limit,
         offset,
     })
-}
-
-async fn session_json(
-    state: &AppState,
-    row: &crate::db::models::SessionRow,
-    token: String,
-) -> Result<SessionDto, ApiError> {
-    let fields = load_session_fields(state, &row.id).await?;
-    Ok(SessionDto::from_row(row, token).with_fields(&fields))
 }
 
 pub async fn list_user_sessions(

@@ -203,7 +203,7 @@ async fn verify(
     let (session, raw_session) = create_session(state, ctx, &user.id, true).await?;
     Ok((
         MagicLinkVerifyResponse {
-            session: SessionDto::from_row(&session, raw_session.clone()),
+            session: crate::core::session::session_json(state, &session, raw_session.clone()).await?,
             token: raw_session,
             user: user_json(state, &user).await?,
         },

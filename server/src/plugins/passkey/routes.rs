@@ -20,7 +20,7 @@ use webauthn_rs::prelude::{
 use super::store::{self as pk_store, PasskeyRow};
 use super::*;
 use crate::config::Config;
-use crate::core::dto::{iso, SessionDto, SessionWithUser, StatusResponse};
+use crate::core::dto::{iso, SessionWithUser, StatusResponse};
 use crate::core::links;
 use crate::core::session::{
     create_session, require_fresh_session, require_session, resolve_session, user_json,
@@ -516,7 +516,7 @@ impl PasskeyApi {
             .await
             .map_err(|_| ApiError::new(UNABLE_TO_CREATE_SESSION))?;
         Ok(Json(SessionWithUser {
-            session: SessionDto::from_row(&session, raw),
+            session: crate::core::session::session_json(&state, &session, raw).await?,
             user: user_json(&state, &user).await?,
         }))
     }
