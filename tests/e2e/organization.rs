@@ -328,6 +328,12 @@ async fn organization_lifecycle(b: Backend) {
         )
         .await;
     assert_eq!(r.json()["id"], beta["id"]);
+    // The session cookie is sent again, as Better Auth does (same session).
+    assert!(
+        r.set_cookie("better-auth.session_token").is_some(),
+        "{:?}",
+        r.set_cookies()
+    );
     assert_eq!(active(&owner.c).await.0, beta["id"]);
     let r = owner.c.post("/organization/set-active", json!({})).await;
     assert_eq!(r.json()["id"], beta["id"]);
@@ -344,15 +350,17 @@ async fn organization_lifecycle(b: Backend) {
         .post("/organization/set-active", json!({"organizationId": null}))
         .await;
     assert_eq!(r.text, "null");
+    assert!(r.set_cookie("better-auth.session_token").is_some());
     assert_eq!(active(&owner.c).await.0, Value::Null);
-    owner
+    let r = owner
         .c
         .post(
             "/organization/set-active",
             json!({"organizationSlug": "nope"}),
         )
-        .await
-        .assert_error(400, "ORGANIZATION_NOT_FOUND");
+        .await;
+    r.assert_error(400, "ORGANIZATION_NOT_FOUND");
+    assert!(r.set_cookie("better-auth.session_token").is_none());
     owner
         .c
         .post(

@@ -97,6 +97,8 @@ async fn organization_teams_lifecycle(b: Backend) {
     let default = id(&teams[0]);
     assert_eq!(teams[0]["name"], "Org squads");
     assert!(teams[0].get("memberCount").is_none());
+    // Never updated (Better Auth's default team has no updatedAt either).
+    assert_eq!(teams[0]["updatedAt"], Value::Null);
     assert_eq!(active(&owner.c).await, (json!(org), json!(default)));
     let full = owner
         .c
@@ -248,7 +250,10 @@ async fn organization_teams_lifecycle(b: Backend) {
         .assert_error(400, "TEAM_NOT_FOUND");
 
     // The active team.
-    let r = ok(team_post(&m1, "set-active-team", json!({"teamId": red_id})).await).await;
+    let r = team_post(&m1, "set-active-team", json!({"teamId": red_id})).await;
+    // The session cookie is sent again, as Better Auth does (same session).
+    assert!(r.set_cookie("better-auth.session_token").is_some());
+    let r = ok(r).await;
     assert_eq!(r["id"], red_id.as_str());
     assert_eq!(active(&m1.c).await.1, json!(red_id));
     let listed = m1.c.get("/organization/list-team-members").await.json();

@@ -193,6 +193,18 @@ pub async fn set_active_team(
     Ok(())
 }
 
+/// Sends the caller's session cookie again, keeping the remember choice, as
+/// Better Auth does after changing the session's active organization or team
+/// (with the bearer plugin, `set-auth-token` too).
+pub fn reissue_session_cookie(state: &AppState, ctx: &RequestContext, caller: &Caller) {
+    crate::core::session::set_session_cookies(
+        state,
+        ctx,
+        &caller.auth.token,
+        !ctx.dont_remember(state),
+    );
+}
+
 /// The session row changed: drop it from this instance's session cache.
 pub fn forget_session(state: &AppState, caller: &Caller) {
     state

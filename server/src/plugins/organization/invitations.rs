@@ -6,8 +6,8 @@ use serde_json::json;
 
 use super::common::{
     allowed, audit, caller, check_roles_exist, err, holds_creator, may_grant, membership,
-    org_or_active, refused, require_permission, role_list, roles_for, set_active_org,
-    set_active_team, settings, Audit,
+    org_or_active, refused, reissue_session_cookie, require_permission, role_list, roles_for,
+    set_active_org, set_active_team, settings, Audit,
 };
 use super::dto::{
     AcceptedInvitation, InvitationDetails, InvitationDto, InviteMemberBody, MemberDto,
@@ -334,6 +334,7 @@ pub async fn accept(
     set_active_org(state, &caller, Some(&org.id)).await?;
     if let [only] = team_ids.as_slice() {
         set_active_team(state, &caller, Some(only)).await?;
+        reissue_session_cookie(state, ctx, &caller);
     }
     audit(
         state,

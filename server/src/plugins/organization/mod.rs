@@ -22,8 +22,12 @@
 //! - Renaming a stored role that members hold is refused
 //!   (`ROLE_IS_ASSIGNED_TO_MEMBERS`) instead of leaving them a dangling name.
 //! - `has-permission` honours the deprecated `permission` body too.
-//! - `metadata` is returned parsed everywhere (Better Auth parses it on
-//!   create and update only).
+//! - `metadata` is returned parsed everywhere, `null` when unset (Better Auth
+//!   parses it on create and update only, and omits it there when unset).
+//! - An active organization or team never outlives the access it stands for:
+//!   deleting an organization, removing a member (or leaving), removing a
+//!   team or a team member clear them in every session concerned (Better
+//!   Auth clears only the caller's own active organization, never the team).
 
 pub mod access;
 mod common;

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::common::{
     allowed, audit, caller, err, err_at, holds_creator, membership, org_or_active, require_permission,
-    set_active_org, set_active_team, settings, Audit,
+    reissue_session_cookie, set_active_org, set_active_team, settings, Audit,
 };
 use super::dto::{
     CreateOrganizationBody, CreatedOrganization, FullOrganization, InvitationDto, MemberDto,
@@ -67,7 +67,8 @@ pub async fn create(
             name: org.name.clone(),
             organization_id: org.id.clone(),
             created_at: now,
-            updated_at: Some(now),
+            // Never updated yet (Better Auth's default team has no updatedAt).
+            updated_at: None,
             member_count: 1,
         };
         let member = TeamMemberRow::new(&team.id, caller.user_id(), None, now);
@@ -392,6 +393,7 @@ pub async fn set_active(
         (MaybeUndefined::Null, _) => {
             if caller.active_org.is_some() {
                 set_active_org(state, &caller, None).await?;
+                reissue_session_cookie(state, ctx, &caller);
             }
             return Ok(None);
         }
@@ -418,5 +420,6 @@ pub async fn set_active(
         .await?
         .ok_or_else(|| err(errors::ORGANIZATION_NOT_FOUND))?;
     set_active_org(state, &caller, Some(&org.id)).await?;
+    reissue_session_cookie(state, ctx, &caller);
     Ok(Some(OrganizationDto::from(&org)))
 }

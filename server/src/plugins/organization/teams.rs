@@ -7,8 +7,8 @@ use serde_json::json;
 use super::access::{self, OrgRoles};
 use super::common::{
     audit, caller, check_roles_exist, err, err_at, holds_creator, membership, org_or_active,
-    refused, require_permission, require_teams, roles_for, set_active_team, settings, Audit,
-    Caller,
+    refused, reissue_session_cookie, require_permission, require_teams, roles_for, set_active_team,
+    settings, Audit, Caller,
 };
 use super::dto::{TeamDto, TeamMemberDto};
 use super::errors;
@@ -204,6 +204,7 @@ pub async fn set_active(
         MaybeUndefined::Null => {
             if caller.active_team.is_some() {
                 set_active_team(state, &caller, None).await?;
+                reissue_session_cookie(state, ctx, &caller);
             }
             return Ok(None);
         }
@@ -224,6 +225,7 @@ pub async fn set_active(
         .await?
         .ok_or_else(|| err_at(errors::USER_IS_NOT_A_MEMBER_OF_THE_TEAM, 403))?;
     set_active_team(state, &caller, Some(&team.id)).await?;
+    reissue_session_cookie(state, ctx, &caller);
     Ok(Some(TeamDto::from(&team)))
 }
 
