@@ -13,6 +13,8 @@
 //   REF_ADMIN_EMAIL, REF_ADMIN_PASSWORD
 //                   the operator account, created with the `admin` role and a verified
 //                   address (Gatehouse: GATEHOUSE_ADMIN_EMAIL / GATEHOUSE_ADMIN_PASSWORD)
+//   (organization: teams and dynamic access control on, invitations mailed with the link
+//   <baseURL>/accept-invitation/<id>, as Gatehouse's default invitation_url)
 //   REF_SHORT_SECS  optional: session.freshAge and the lifetimes of the email-OTP code, the
 //                   magic link, the reset link and the verification link, in seconds (the
 //                   "short" pair; Gatehouse gets the same in its TOML)
@@ -25,7 +27,9 @@ import Database from "better-sqlite3";
 import { betterAuth } from "better-auth";
 import { getMigrations } from "better-auth/db/migration";
 import { toNodeHandler } from "better-auth/node";
-import { admin, bearer, emailOTP, magicLink, openAPI, twoFactor, username } from "better-auth/plugins";
+import { admin, bearer, emailOTP, magicLink, openAPI, organization, twoFactor, username } from "better-auth/plugins";
+import { createAccessControl } from "better-auth/plugins/access";
+import { adminAc, defaultStatements, memberAc, ownerAc } from "better-auth/plugins/organization/access";
 import { passkey } from "@better-auth/passkey";
 import nodemailer from "nodemailer";
 
@@ -106,6 +110,22 @@ const options = {
       },
     }),
     admin(),
+    // Gatehouse: [organization] teams, dynamic_access_control (run.mjs's TOML); its
+    // default invitation_url is {base_url}/accept-invitation/{id}, built alike here.
+    organization({
+      teams: { enabled: true },
+      dynamicAccessControl: { enabled: true },
+      // Dynamic access control needs an explicit `ac`: Better Auth's default statements and
+      // roles, which are Gatehouse's built-in ones.
+      ac: createAccessControl(defaultStatements),
+      roles: { owner: ownerAc, admin: adminAc, member: memberAc },
+      sendInvitationEmail: async ({ id, email, organization: org, inviter, role }) =>
+        mail(
+          email,
+          `You are invited to join ${org.name} on ${appName}`,
+          `${inviter.user.name} (${inviter.user.email}) invited ${email} to join ${org.name} on ${appName} as ${role}. To accept, open:\n\n${baseURL}/accept-invitation/${id}\n`,
+        ),
+    }),
     // Gatehouse: [passkey] rp_id, rp_name, origin (run.mjs's TOML).
     passkey({
       rpID: new URL(baseURL).hostname,

@@ -166,6 +166,10 @@ async function startPair(pair) {
       "delete_enabled = true",
       "delete_email_confirmation = true",
       "change_email_enabled = true",
+      // Alike on the reference: organization({ teams, dynamicAccessControl }).
+      "[organization]",
+      "teams = true",
+      "dynamic_access_control = true",
       // The relying party, set explicitly and alike on the reference.
       "[passkey]",
       'rp_id = "localhost"',
@@ -202,7 +206,7 @@ async function startPair(pair) {
       GATEHOUSE_BASE_URL: gh.baseURL,
       GATEHOUSE_SECRET: secret,
       GATEHOUSE_RATE_LIMIT: "off",
-      GATEHOUSE_PLUGINS: "username,bearer,open-api,magic-link,email-otp,two-factor,passkey,admin",
+      GATEHOUSE_PLUGINS: "username,bearer,open-api,magic-link,email-otp,two-factor,passkey,admin,organization",
       GATEHOUSE_ADMIN_EMAIL: ADMIN_EMAIL,
       GATEHOUSE_ADMIN_PASSWORD: ADMIN_PASSWORD,
       GATEHOUSE_SMTP_URL: `smtp://127.0.0.1:${sink.port}`,

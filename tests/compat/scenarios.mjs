@@ -946,3 +946,296 @@ scenario("admin/gatehouse-roles-and-audit", async (t) => {
   await op.request("POST", "/admin/delete-role", { body: { role: "compat-support" } });
   await op.request("GET", "/admin/list-audit-logs?action=admin.&limit=1");
 });
+
+// ---------------------------------------------------------------- organization
+// Both servers run organization({ teams, dynamicAccessControl }) (Gatehouse:
+// [organization] teams, dynamic_access_control). Each side has its own
+// database, so slugs only need to be deterministic: they come from the
+// scenario's addresses.
+
+/** A slug derived from the scenario id and a tag (same on both sides). */
+const orgSlug = (t, tag) => t.email(tag).split("@")[0].replace(/[^a-z0-9]+/gi, "-").toLowerCase();
+
+/** Signs up a user and creates an organization (active); returns { a, email, org, orgId }. */
+async function withOrg(t, tag = "owner", orgTag = "org") {
+  const { a, email } = await signedUp(t, tag);
+  const org = (await a.client.organization.create({ name: `Org ${orgTag}`, slug: orgSlug(t, orgTag) })).data;
+  return { a, email, org, orgId: org?.id ?? "missing" };
+}
+
+/** A user whose address is verified (email-OTP sign-in makes one). */
+async function verifiedUser(t, tag) {
+  const a = t.actor(tag);
+  const email = t.email(tag);
+  await a.client.emailOtp.sendVerificationOtp({ email, type: "sign-in" });
+  const otp = t.codeIn(await t.mail(email));
+  await a.client.signIn.emailOtp({ email, otp: otp ?? "000000" });
+  return { a, email };
+}
+
+/**
+ * Invites `email` from `inviter` and reads the mailed link; returns the
+ * invitation id the link carries (its last path segment), the link and the answer.
+ */
+async function invited(t, inviter, email, role = "member", extra = {}) {
+  const res = await inviter.client.organization.inviteMember({ email, role, ...extra });
+  const link = t.linkIn(await t.mail(email));
+  return { id: link ? decodeURIComponent(new URL(link).pathname.split("/").pop()) : "missing", link, res };
+}
+
+scenario("organization/create-read-update-delete", async (t) => {
+  const anon = t.actor("anon");
+  await anon.client.organization.create({ name: "Nope", slug: orgSlug(t, "anon") });
+  await anon.client.organization.list();
+  const { a } = await signedUp(t, "owner");
+  const slugA = orgSlug(t, "a");
+  const slugB = orgSlug(t, "b");
+  await a.client.organization.checkSlug({ slug: slugA });
+  const made = await a.client.organization.create({ name: "Org A", slug: slugA, logo: "https://img.example/a.png", metadata: { plan: "pro" } });
+  const idA = made.data?.id ?? "missing";
+  await a.client.getSession();
+  await a.client.organization.checkSlug({ slug: slugA });
+  await a.client.organization.create({ name: "Org A again", slug: slugA });
+  await a.client.organization.create({ name: "", slug: orgSlug(t, "empty") });
+  const b = await a.client.organization.create({ name: "Org B", slug: slugB, keepCurrentActiveOrganization: true });
+  const idB = b.data?.id ?? "missing";
+  await a.client.getSession();
+  await a.client.organization.list();
+  await a.client.organization.getOrganization();
+  await a.client.organization.getOrganization({ query: { organizationSlug: slugB } });
+  await a.client.organization.getOrganization({ query: { organizationId: idB } });
+  await a.client.organization.getOrganization({ query: { organizationId: "no-such-org" } });
+  await a.client.organization.getFullOrganization();
+  await a.client.organization.getFullOrganization({ query: { organizationSlug: slugB, membersLimit: 1 } });
+  await a.client.organization.update({ data: { name: "Org A renamed", metadata: { plan: "team" } } });
+  await a.client.organization.update({ organizationId: idB, data: { slug: slugA } });
+  await a.client.organization.update({ organizationId: idB, data: { slug: orgSlug(t, "b2"), logo: null } });
+  await a.client.organization.setActive({ organizationSlug: orgSlug(t, "b2") });
+  await a.client.getSession();
+  await a.client.organization.setActive({ organizationId: null });
+  await a.client.organization.getOrganization();
+  await a.client.organization.getFullOrganization();
+  await a.client.organization.setActive({ organizationId: idA });
+  await a.client.organization.delete({ organizationId: idA });
+  await a.client.getSession();
+  await a.client.organization.delete({ organizationId: idA });
+  await a.client.organization.list();
+  await a.client.organization.setActive({ organizationSlug: slugA });
+});
+
+scenario("organization/not-a-member", async (t) => {
+  const { a, orgId } = await withOrg(t);
+  const { a: b } = await withOrg(t, "b", "b-org");
+  // b's own organization is active; reading a's clears it (403).
+  await b.client.organization.getOrganization({ query: { organizationId: orgId } });
+  await b.client.getSession();
+  await b.client.organization.setActive({ organizationSlug: orgSlug(t, "b-org") });
+  await b.client.organization.getFullOrganization({ query: { organizationId: orgId } });
+  await b.client.getSession();
+  await b.client.organization.setActive({ organizationSlug: orgSlug(t, "b-org") });
+  await b.client.organization.setActive({ organizationId: orgId });
+  await b.client.getSession();
+  await b.client.organization.update({ organizationId: orgId, data: { name: "Taken over" } });
+  await b.client.organization.delete({ organizationId: orgId });
+  await b.client.organization.listMembers({ query: { organizationId: orgId } });
+  await b.client.organization.listInvitations({ query: { organizationId: orgId } });
+  await b.client.organization.inviteMember({ organizationId: orgId, email: t.email("x"), role: "member" });
+  await b.client.organization.getActiveMemberRole({ query: { organizationId: orgId } });
+  await b.client.organization.hasPermission({ organizationId: orgId, permissions: { member: ["create"] } });
+  await b.client.organization.leave({ organizationId: orgId });
+  await b.client.organization.listTeams({ query: { organizationId: orgId } });
+  await b.client.organization.createTeam({ organizationId: orgId, name: "Intruders" });
+  await b.client.organization.listRoles({ query: { organizationId: orgId } });
+  await b.client.organization.getActiveMember();
+  await a.client.organization.getFullOrganization();
+});
+
+scenario("organization/invitations", async (t) => {
+  const { a, orgId, email: ownerEmail } = await withOrg(t);
+  const bob = await verifiedUser(t, "bob");
+  const carol = await verifiedUser(t, "carol");
+  // Invite bob: the mail links <base>/accept-invitation/<id>.
+  const inv = await invited(t, a, bob.email, "member");
+  await a.client.organization.inviteMember({ email: bob.email, role: "member" });
+  await a.client.organization.inviteMember({ email: bob.email, role: "member", resend: true });
+  const resentMailed = (await t.mail(bob.email)) !== null;
+  await a.client.organization.inviteMember({ email: "not-an-email", role: "member" });
+  await a.client.organization.inviteMember({ email: t.email("z"), role: "no-such-role" });
+  await a.client.organization.inviteMember({ email: ownerEmail, role: "member" });
+  await a.client.organization.listInvitations();
+  await a.client.organization.listInvitations({ query: { organizationId: orgId } });
+  await bob.a.client.organization.listUserInvitations();
+  // Not bob: carol can neither read nor accept nor reject it.
+  await carol.a.client.organization.getInvitation({ query: { id: inv.id } });
+  await carol.a.client.organization.acceptInvitation({ invitationId: inv.id });
+  await carol.a.client.organization.rejectInvitation({ invitationId: inv.id });
+  await bob.a.client.organization.getInvitation({ query: { id: inv.id } });
+  await bob.a.client.organization.getInvitation({ query: { id: "no-such-invitation" } });
+  await bob.a.client.organization.acceptInvitation({ invitationId: inv.id });
+  await bob.a.client.getSession();
+  await bob.a.client.organization.acceptInvitation({ invitationId: inv.id });
+  await bob.a.client.organization.getInvitation({ query: { id: inv.id } });
+  await bob.a.client.organization.listUserInvitations();
+  // A member (bob) may not invite.
+  await bob.a.client.organization.inviteMember({ email: t.email("y"), role: "member" });
+  // Carol rejects hers; a later invitation is canceled by the owner.
+  const invC = await invited(t, a, carol.email, "admin");
+  await carol.a.client.organization.rejectInvitation({ invitationId: invC.id });
+  await carol.a.client.organization.acceptInvitation({ invitationId: invC.id });
+  const invC2 = await invited(t, a, carol.email, ["admin", "member"]);
+  await bob.a.client.organization.cancelInvitation({ invitationId: invC2.id });
+  await a.client.organization.cancelInvitation({ invitationId: invC2.id });
+  await carol.a.client.organization.acceptInvitation({ invitationId: invC2.id });
+  await a.client.organization.cancelInvitation({ invitationId: "no-such-invitation" });
+  await a.client.organization.listInvitations();
+  // An unverified recipient may not list their invitations.
+  const { a: dave, email: daveEmail } = await signedUp(t, "dave");
+  await a.client.organization.inviteMember({ email: daveEmail, role: "member" });
+  await t.mail(daveEmail);
+  await dave.client.organization.listUserInvitations();
+  await a.client.organization.getFullOrganization();
+  return { linkForm: t.linkForm(inv.link), resentMailed };
+});
+
+scenario("organization/members-and-roles", async (t) => {
+  const { a, orgId } = await withOrg(t);
+  const bob = await verifiedUser(t, "bob");
+  const carol = await verifiedUser(t, "carol");
+  const ib = await invited(t, a, bob.email, "member");
+  const accB = await bob.a.client.organization.acceptInvitation({ invitationId: ib.id });
+  const ic = await invited(t, a, carol.email, "admin");
+  const accC = await carol.a.client.organization.acceptInvitation({ invitationId: ic.id });
+  const bobMember = accB.data?.member?.id ?? "missing";
+  const carolMember = accC.data?.member?.id ?? "missing";
+  const ownerMember = (await a.client.organization.getActiveMember()).data?.id ?? "missing";
+  await a.client.organization.listMembers();
+  await a.client.organization.listMembers({ query: { limit: 2, offset: 1, sortBy: "createdAt", sortDirection: "desc" } });
+  await a.client.organization.listMembers({ query: { organizationSlug: orgSlug(t, "org"), filterField: "role", filterValue: "admin" } });
+  await bob.a.client.organization.getActiveMember();
+  await bob.a.client.organization.getActiveMemberRole();
+  await bob.a.client.organization.getActiveMemberRole({ query: { userId: await idOf(carol.a) } });
+  await bob.a.client.organization.hasPermission({ permissions: { member: ["create"] } });
+  await bob.a.client.organization.hasPermission({ permissions: { ac: ["read"] } });
+  await carol.a.client.organization.hasPermission({ permissions: { member: ["create", "update"], invitation: ["create"] } });
+  await carol.a.client.organization.hasPermission({ permissions: { organization: ["delete"] } });
+  await carol.a.client.organization.hasPermission({ permissions: { nothing: ["x"] } });
+  await carol.a.client.organization.hasPermission({ permission: { member: ["create"] } });
+  // Escalation: a member cannot change roles; an admin cannot make anyone owner.
+  await bob.a.client.organization.updateMemberRole({ memberId: bobMember, role: "admin" });
+  await carol.a.client.organization.updateMemberRole({ memberId: carolMember, role: "owner" });
+  await carol.a.client.organization.updateMemberRole({ memberId: bobMember, role: "owner" });
+  await carol.a.client.organization.updateMemberRole({ memberId: ownerMember, role: "member" });
+  await a.client.organization.updateMemberRole({ memberId: bobMember, role: "no-such-role" });
+  await a.client.organization.updateMemberRole({ memberId: bobMember, role: ["admin", "member"] });
+  await bob.a.client.organization.getActiveMemberRole();
+  await a.client.organization.updateMemberRole({ memberId: bobMember, role: "member" });
+  await a.client.organization.updateMemberRole({ memberId: "no-such-member", role: "member" });
+  // Removal: a member may not remove; the only owner can neither leave nor be removed.
+  await bob.a.client.organization.removeMember({ memberIdOrEmail: carol.email });
+  await carol.a.client.organization.removeMember({ memberIdOrEmail: ownerMember });
+  await a.client.organization.leave({ organizationId: orgId });
+  await a.client.organization.removeMember({ memberIdOrEmail: ownerMember });
+  await a.client.organization.removeMember({ memberIdOrEmail: t.email("nobody") });
+  await carol.a.client.organization.removeMember({ memberIdOrEmail: bob.email });
+  await bob.a.client.organization.getActiveMember();
+  await bob.a.client.getSession();
+  // A second owner lets the first leave.
+  await a.client.organization.updateMemberRole({ memberId: carolMember, role: "owner" });
+  await a.client.organization.leave({ organizationId: orgId });
+  await a.client.getSession();
+  await a.client.organization.leave({ organizationId: orgId });
+  await carol.a.client.organization.listMembers();
+  await carol.a.client.organization.getActiveMemberRole({ query: { organizationSlug: orgSlug(t, "org") } });
+});
+
+scenario("organization/teams", async (t) => {
+  const { a, orgId } = await withOrg(t);
+  const bob = await verifiedUser(t, "bob");
+  const ib = await invited(t, a, bob.email, "member");
+  await bob.a.client.organization.acceptInvitation({ invitationId: ib.id });
+  const bobId = await idOf(bob.a);
+  const ownerId = await idOf(a);
+  // The default team (named after the organization) is active for the creator.
+  await a.client.getSession();
+  const teams = await a.client.organization.listTeams();
+  const defaultTeam = teams.data?.[0]?.id ?? "missing";
+  const made = await a.client.organization.createTeam({ name: "Platform" });
+  const teamId = made.data?.id ?? "missing";
+  await a.client.organization.createTeam({ name: "Platform" });
+  await bob.a.client.organization.createTeam({ name: "Bob's team" });
+  await a.client.organization.updateTeam({ teamId, data: { name: "Platform Core" } });
+  await bob.a.client.organization.updateTeam({ teamId, data: { name: "Bob's now" } });
+  await a.client.organization.updateTeam({ teamId: "no-such-team", data: { name: "x" } });
+  await a.client.organization.listTeams({ query: { organizationId: orgId } });
+  await a.client.organization.addTeamMember({ teamId, userId: bobId });
+  await a.client.organization.addTeamMember({ teamId, userId: "no-such-user" });
+  await bob.a.client.organization.addTeamMember({ teamId: defaultTeam, userId: bobId });
+  await a.client.organization.listTeamMembers({ query: { teamId } });
+  await a.client.organization.listTeamMembers();
+  await bob.a.client.organization.listTeamMembers({ query: { teamId: defaultTeam } });
+  await bob.a.client.organization.listUserTeams();
+  await a.client.organization.listUserTeams({ query: { userId: bobId, organizationId: orgId } });
+  await bob.a.client.organization.listUserTeams({ query: { userId: ownerId } });
+  await bob.a.client.organization.setActiveTeam({ teamId });
+  await bob.a.client.getSession();
+  await bob.a.client.organization.listTeamMembers();
+  await bob.a.client.organization.setActiveTeam({ teamId: defaultTeam });
+  await bob.a.client.organization.setActiveTeam({ teamId: null });
+  await bob.a.client.getSession();
+  await a.client.organization.getFullOrganization();
+  // Invitation into a team.
+  const carol = await verifiedUser(t, "carol");
+  const ic = await invited(t, a, carol.email, "member", { teamId });
+  await carol.a.client.organization.acceptInvitation({ invitationId: ic.id });
+  const carolId = await idOf(carol.a);
+  await bob.a.client.organization.listTeamMembers({ query: { teamId } });
+  await bob.a.client.organization.removeTeamMember({ teamId, userId: carolId });
+  await a.client.organization.removeTeamMember({ teamId, userId: carolId });
+  await carol.a.client.getSession();
+  await a.client.organization.removeTeamMember({ teamId, userId: carolId });
+  await bob.a.client.organization.removeTeam({ teamId });
+  await a.client.organization.removeTeam({ teamId });
+  await a.client.organization.removeTeam({ teamId });
+  await a.client.organization.removeTeam({ teamId: defaultTeam });
+  await a.client.organization.listTeams();
+});
+
+scenario("organization/team-member-role", async (t) => {
+  // Gatehouse addition: team-scoped roles (update-team-member-role); 404 on Better Auth.
+  const { a } = await withOrg(t);
+  const teamId = (await a.client.organization.listTeams()).data?.[0]?.id ?? "missing";
+  const ownerId = await idOf(a);
+  await a.client.organization.updateTeamMemberRole({ teamId, userId: ownerId, role: "admin" });
+});
+
+scenario("organization/dynamic-roles", async (t) => {
+  const { a, orgId } = await withOrg(t);
+  const bob = await verifiedUser(t, "bob");
+  const ib = await invited(t, a, bob.email, "member");
+  const accB = await bob.a.client.organization.acceptInvitation({ invitationId: ib.id });
+  const bobMember = accB.data?.member?.id ?? "missing";
+  await a.client.organization.createRole({ role: "support", permission: { member: ["update"], invitation: ["create"] } });
+  await a.client.organization.createRole({ role: "support", permission: { member: ["update"] } });
+  await a.client.organization.createRole({ role: "owner", permission: { member: ["update"] } });
+  await a.client.organization.createRole({ role: "weird", permission: { nothing: ["x"] } });
+  await a.client.organization.createRole({ role: "auditor", organizationId: orgId, permission: { ac: ["read"] } });
+  await bob.a.client.organization.createRole({ role: "bobs", permission: { member: ["delete"] } });
+  await a.client.organization.listRoles();
+  await bob.a.client.organization.listRoles();
+  await a.client.organization.getRole({ query: { roleName: "support" } });
+  await a.client.organization.getRole({ query: { roleName: "no-such-role" } });
+  await a.client.organization.updateRole({ roleName: "support", data: { permission: { member: ["update", "delete"] } } });
+  await bob.a.client.organization.updateRole({ roleName: "support", data: { permission: { organization: ["delete"] } } });
+  // Give bob the stored role; he may now update members but not grant more than he holds.
+  await a.client.organization.updateMemberRole({ memberId: bobMember, role: "support" });
+  await bob.a.client.organization.getActiveMemberRole();
+  await bob.a.client.organization.hasPermission({ permissions: { member: ["update"] } });
+  await bob.a.client.organization.hasPermission({ permissions: { organization: ["update"] } });
+  await bob.a.client.organization.updateMemberRole({ memberId: bobMember, role: "admin" });
+  await a.client.organization.updateRole({ roleName: "auditor", data: { roleName: "reader" } });
+  await a.client.organization.getRole({ query: { roleName: "reader" } });
+  await a.client.organization.deleteRole({ roleName: "owner" });
+  await a.client.organization.deleteRole({ roleName: "reader" });
+  await a.client.organization.deleteRole({ roleName: "reader" });
+  await a.client.organization.listRoles({ query: { organizationId: orgId } });
+});

@@ -4,7 +4,7 @@
 // Every request it sends is recorded in the side's transport trace.
 
 import { createAuthClient } from "better-auth/client";
-import { adminClient, emailOTPClient, magicLinkClient, twoFactorClient, usernameClient } from "better-auth/client/plugins";
+import { adminClient, emailOTPClient, magicLinkClient, organizationClient, twoFactorClient, usernameClient } from "better-auth/client/plugins";
 import { passkeyClient } from "@better-auth/passkey/client";
 
 import { CookieJar } from "../../node/cookie-jar.mjs";
@@ -87,6 +87,7 @@ export function makeActor(side, label, opts = {}) {
       twoFactorClient({ onTwoFactorRedirect: () => {} }),
       passkeyClient(),
       adminClient(),
+      organizationClient({ teams: { enabled: true }, dynamicAccessControl: { enabled: true } }),
     ],
     fetchOptions: { customFetchImpl: actorFetch },
   });

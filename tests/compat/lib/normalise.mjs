@@ -5,7 +5,8 @@
 //   WebAuthn's random `challenge` and per-credential `publicKey`, `impersonatedBy`, replaced by a
 //   placeholder (null stays null, so "a token" vs "no token" is still a difference);
 // - dates (Date objects and ISO-8601 strings) replaced by a placeholder;
-// - `location` reduced to path + query, token-like query values masked;
+// - `location` reduced to path + query, token-like query values and path
+//   tokens/ids (reset-password/:token, accept-invitation/:id) masked;
 // - the two servers listen on different ports, so a string starting with the
 //   server's own origin has that origin replaced by `<origin>`;
 // - random secrets that are not under such keys are reduced to their format:
@@ -46,8 +47,11 @@ export function pathAndQuery(raw, base = "http://x.invalid") {
   const qs = [...u.searchParams]
     .map(([k, v]) => `${encodeURIComponent(k)}=${TOKEN_QUERY_KEYS.test(k) && v !== "" ? "<masked>" : encodeURIComponent(v)}`)
     .join("&");
-  // Tokens carried in the path (reset-password/:token).
-  const p = u.pathname.replace(/\/reset-password\/[^/]+$/, "/reset-password/<masked>");
+  // Tokens and ids carried in the path (reset-password/:token, the mailed
+  // organization invitation's accept-invitation/:id).
+  const p = u.pathname
+    .replace(/\/reset-password\/[^/]+$/, "/reset-password/<masked>")
+    .replace(/\/accept-invitation\/[^/]+$/, "/accept-invitation/<masked>");
   return p + (qs ? `?${qs}` : "");
 }
 
