@@ -161,7 +161,10 @@ impl UserFields for AdminUserFields {
 /// The admin fields of a user as they appear on the wire user.
 pub fn fields_json(f: &store::AdminFields) -> Map<String, Value> {
     let mut out = Map::new();
-    out.insert("role".into(), f.role.clone().map_or(Value::Null, Value::String));
+    out.insert(
+        "role".into(),
+        f.role.clone().map_or(Value::Null, Value::String),
+    );
     out.insert("banned".into(), Value::Bool(f.banned.unwrap_or(false)));
     out.insert(
         "banReason".into(),
@@ -191,7 +194,10 @@ impl SessionFields for ImpersonationField {
         async move {
             let by = store::find_impersonated_by(db, session_id).await?;
             let mut out = Map::new();
-            out.insert("impersonatedBy".into(), by.map_or(Value::Null, Value::String));
+            out.insert(
+                "impersonatedBy".into(),
+                by.map_or(Value::Null, Value::String),
+            );
             Ok(out)
         }
         .boxed()

@@ -39,7 +39,8 @@ impl RuntimeRoles {
             roles.insert(row.role, statements);
         }
         let roles = Arc::new(roles);
-        *self.cached.write().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), roles.clone()));
+        *self.cached.write().unwrap_or_else(|e| e.into_inner()) =
+            Some((Instant::now(), roles.clone()));
         Ok(roles)
     }
 
@@ -86,13 +87,17 @@ impl RoleBook {
         if self.settings.admin_user_ids.iter().any(|id| id == user_id) {
             return true;
         }
-        let roles = role.filter(|r| !r.is_empty()).unwrap_or(&self.settings.default_role);
+        let roles = role
+            .filter(|r| !r.is_empty())
+            .unwrap_or(&self.settings.default_role);
         access::authorize(roles, |name| self.get(name).cloned(), request)
     }
 
     /// What the roles in `role` grant, one entry per role.
     pub fn held(&self, role: Option<&str>) -> Vec<Statements> {
-        let roles = role.filter(|r| !r.is_empty()).unwrap_or(&self.settings.default_role);
+        let roles = role
+            .filter(|r| !r.is_empty())
+            .unwrap_or(&self.settings.default_role);
         access::role_names(roles)
             .filter_map(|n| self.get(n).cloned())
             .collect()
@@ -100,7 +105,9 @@ impl RoleBook {
 
     /// Whether `role` (a comma-separated list) makes its holder an admin.
     pub fn is_admin(&self, user_id: &str, role: Option<&str>) -> bool {
-        let roles = role.filter(|r| !r.is_empty()).unwrap_or(&self.settings.default_role);
+        let roles = role
+            .filter(|r| !r.is_empty())
+            .unwrap_or(&self.settings.default_role);
         self.settings.admin_user_ids.iter().any(|id| id == user_id)
             || access::role_names(roles).any(|r| self.settings.admin_roles.iter().any(|a| a == r))
     }
@@ -108,7 +115,11 @@ impl RoleBook {
 
 /// `{resource: [actions]}` from literals.
 pub fn permission(resource: &str, actions: &[&str]) -> Statements {
-    [(resource.to_string(), actions.iter().map(|a| a.to_string()).collect())].into()
+    [(
+        resource.to_string(),
+        actions.iter().map(|a| a.to_string()).collect(),
+    )]
+    .into()
 }
 
 /// The signed-in caller of an admin route, read from the database (not the
@@ -151,7 +162,12 @@ impl Caller {
     }
 
     /// `may`, or the route's 403 code.
-    pub fn check(&self, resource: &str, actions: &[&str], denied: ErrorCode) -> Result<(), ApiError> {
+    pub fn check(
+        &self,
+        resource: &str,
+        actions: &[&str],
+        denied: ErrorCode,
+    ) -> Result<(), ApiError> {
         if self.may(&permission(resource, actions)) {
             Ok(())
         } else {
@@ -162,7 +178,13 @@ impl Caller {
     /// Whether the caller holds everything `role` grants (a comma-separated
     /// list): no one hands out more than they hold.
     pub fn covers_roles(&self, roles: &str) -> bool {
-        if self.book.settings.admin_user_ids.iter().any(|id| id == self.id()) {
+        if self
+            .book
+            .settings
+            .admin_user_ids
+            .iter()
+            .any(|id| id == self.id())
+        {
             return true;
         }
         let held = self.book.held(self.role.as_deref());
@@ -171,7 +193,11 @@ impl Caller {
     }
 
     pub fn covers_statements(&self, statements: &Statements) -> bool {
-        self.book.settings.admin_user_ids.iter().any(|id| id == self.id())
+        self.book
+            .settings
+            .admin_user_ids
+            .iter()
+            .any(|id| id == self.id())
             || access::covers(&self.book.held(self.role.as_deref()), statements)
     }
 }

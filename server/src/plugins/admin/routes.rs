@@ -230,7 +230,11 @@ pub const ROUTE_DOCS: &[RouteDoc] = &[
         status(codes::USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL, 400),
         codes::SERVER_BUSY,
     ),
-    doc!("getUser", e::YOU_ARE_NOT_ALLOWED_TO_GET_USER, USER_NOT_FOUND),
+    doc!(
+        "getUser",
+        e::YOU_ARE_NOT_ALLOWED_TO_GET_USER,
+        USER_NOT_FOUND
+    ),
     doc!(
         "adminUpdateUser",
         e::YOU_ARE_NOT_ALLOWED_TO_UPDATE_USERS,
@@ -248,7 +252,10 @@ pub const ROUTE_DOCS: &[RouteDoc] = &[
         USER_NOT_FOUND,
     ),
     doc!("listUsers", e::YOU_ARE_NOT_ALLOWED_TO_LIST_USERS),
-    doc!("adminListUserSessions", e::YOU_ARE_NOT_ALLOWED_TO_LIST_USERS_SESSIONS),
+    doc!(
+        "adminListUserSessions",
+        e::YOU_ARE_NOT_ALLOWED_TO_LIST_USERS_SESSIONS
+    ),
     doc!(
         "setUserRole",
         e::YOU_ARE_NOT_ALLOWED_TO_CHANGE_USERS_ROLE,
@@ -261,7 +268,11 @@ pub const ROUTE_DOCS: &[RouteDoc] = &[
         e::YOU_CANNOT_BAN_YOURSELF,
         USER_NOT_FOUND,
     ),
-    doc!("unbanUser", e::YOU_ARE_NOT_ALLOWED_TO_BAN_USERS, USER_NOT_FOUND),
+    doc!(
+        "unbanUser",
+        e::YOU_ARE_NOT_ALLOWED_TO_BAN_USERS,
+        USER_NOT_FOUND
+    ),
     doc!(
         "impersonateUser",
         e::YOU_ARE_NOT_ALLOWED_TO_IMPERSONATE_USERS,
@@ -275,8 +286,14 @@ pub const ROUTE_DOCS: &[RouteDoc] = &[
         auth: RouteAuth::Session,
         errors: &[e::NOT_IMPERSONATING, e::ADMIN_SESSION_NOT_FOUND],
     },
-    doc!("revokeUserSession", e::YOU_ARE_NOT_ALLOWED_TO_REVOKE_USERS_SESSIONS),
-    doc!("revokeUserSessions", e::YOU_ARE_NOT_ALLOWED_TO_REVOKE_USERS_SESSIONS),
+    doc!(
+        "revokeUserSession",
+        e::YOU_ARE_NOT_ALLOWED_TO_REVOKE_USERS_SESSIONS
+    ),
+    doc!(
+        "revokeUserSessions",
+        e::YOU_ARE_NOT_ALLOWED_TO_REVOKE_USERS_SESSIONS
+    ),
     doc!(
         "removeUser",
         e::YOU_ARE_NOT_ALLOWED_TO_DELETE_USERS,
@@ -321,7 +338,11 @@ pub const ROUTE_DOCS: &[RouteDoc] = &[
         e::ADMIN_ROLE_IS_ASSIGNED,
     ),
     doc!("listAdminRoles", e::YOU_ARE_NOT_ALLOWED_TO_READ_ROLES),
-    doc!("getAdminRole", e::YOU_ARE_NOT_ALLOWED_TO_READ_ROLES, e::ADMIN_ROLE_NOT_FOUND),
+    doc!(
+        "getAdminRole",
+        e::YOU_ARE_NOT_ALLOWED_TO_READ_ROLES,
+        e::ADMIN_ROLE_NOT_FOUND
+    ),
     doc!("listAuditLogs", e::YOU_ARE_NOT_ALLOWED_TO_LIST_AUDIT_LOGS),
 ];
 
@@ -331,14 +352,20 @@ impl AdminApi {
     ///
     /// Needs `user: create` (and `user: set-role` to choose a role, which
     /// must grant nothing the caller lacks). Returns `{user}`.
-    #[oai(path = "/admin/create-user", method = "post", operation_id = "createUser")]
+    #[oai(
+        path = "/admin/create-user",
+        method = "post",
+        operation_id = "createUser"
+    )]
     async fn create_user(
         &self,
         state: Data<&Arc<AppState>>,
         req: &Request,
         body: Json<CreateUserBody>,
     ) -> ApiResult<UserEnvelope> {
-        Ok(Json(service::create_user(&state, &request_context(req), body.0).await?))
+        Ok(Json(
+            service::create_user(&state, &request_context(req), body.0).await?,
+        ))
     }
 
     /// Get a user
@@ -349,20 +376,28 @@ impl AdminApi {
         req: &Request,
         id: Query<String>,
     ) -> ApiResult<User> {
-        Ok(Json(service::get_user(&state, &request_context(req), &id).await?))
+        Ok(Json(
+            service::get_user(&state, &request_context(req), &id).await?,
+        ))
     }
 
     /// Update a user
     ///
     /// Returns the user. A ban set here revokes the user's sessions, as `ban-user` does.
-    #[oai(path = "/admin/update-user", method = "post", operation_id = "adminUpdateUser")]
+    #[oai(
+        path = "/admin/update-user",
+        method = "post",
+        operation_id = "adminUpdateUser"
+    )]
     async fn update_user(
         &self,
         state: Data<&Arc<AppState>>,
         req: &Request,
         body: Json<AdminUpdateUserBody>,
     ) -> ApiResult<User> {
-        Ok(Json(service::update_user(&state, &request_context(req), body.0).await?))
+        Ok(Json(
+            service::update_user(&state, &request_context(req), body.0).await?,
+        ))
     }
 
     /// List users
@@ -398,14 +433,20 @@ impl AdminApi {
             filter_value: filter_value.0,
             filter_operator: filter_operator.0,
         };
-        Ok(Json(service::list_users(&state, &request_context(req), params).await?))
+        Ok(Json(
+            service::list_users(&state, &request_context(req), params).await?,
+        ))
     }
 
     /// List a user's sessions
     ///
     /// Each session's `token` is an opaque handle (`revoke-user-session` takes it):
     /// session tokens are stored hashed and never served.
-    #[oai(path = "/admin/list-user-sessions", method = "post", operation_id = "adminListUserSessions")]
+    #[oai(
+        path = "/admin/list-user-sessions",
+        method = "post",
+        operation_id = "adminListUserSessions"
+    )]
     async fn list_user_sessions(
         &self,
         state: Data<&Arc<AppState>>,
@@ -421,14 +462,20 @@ impl AdminApi {
     ///
     /// Takes effect on the user's next request. The role must exist and grant
     /// nothing the caller lacks.
-    #[oai(path = "/admin/set-role", method = "post", operation_id = "setUserRole")]
+    #[oai(
+        path = "/admin/set-role",
+        method = "post",
+        operation_id = "setUserRole"
+    )]
     async fn set_role(
         &self,
         state: Data<&Arc<AppState>>,
         req: &Request,
         body: Json<SetRoleBody>,
     ) -> ApiResult<UserEnvelope> {
-        Ok(Json(service::set_role(&state, &request_context(req), body.0).await?))
+        Ok(Json(
+            service::set_role(&state, &request_context(req), body.0).await?,
+        ))
     }
 
     /// Ban a user
@@ -442,25 +489,37 @@ impl AdminApi {
         req: &Request,
         body: Json<BanUserBody>,
     ) -> ApiResult<UserEnvelope> {
-        Ok(Json(service::ban_user(&state, &request_context(req), body.0).await?))
+        Ok(Json(
+            service::ban_user(&state, &request_context(req), body.0).await?,
+        ))
     }
 
     /// Lift a user's ban
-    #[oai(path = "/admin/unban-user", method = "post", operation_id = "unbanUser")]
+    #[oai(
+        path = "/admin/unban-user",
+        method = "post",
+        operation_id = "unbanUser"
+    )]
     async fn unban_user(
         &self,
         state: Data<&Arc<AppState>>,
         req: &Request,
         body: Json<UserIdBody>,
     ) -> ApiResult<UserEnvelope> {
-        Ok(Json(service::unban_user(&state, &request_context(req), &body.user_id).await?))
+        Ok(Json(
+            service::unban_user(&state, &request_context(req), &body.user_id).await?,
+        ))
     }
 
     /// Impersonate a user
     ///
     /// Signs the caller in as the user for at most an hour (configurable);
     /// the admin's session waits in the signed `admin_session` cookie.
-    #[oai(path = "/admin/impersonate-user", method = "post", operation_id = "impersonateUser")]
+    #[oai(
+        path = "/admin/impersonate-user",
+        method = "post",
+        operation_id = "impersonateUser"
+    )]
     async fn impersonate_user(
         &self,
         state: Data<&Arc<AppState>>,
@@ -475,17 +534,27 @@ impl AdminApi {
     /// Stop impersonating
     ///
     /// Ends the impersonation session and restores the admin's.
-    #[oai(path = "/admin/stop-impersonating", method = "post", operation_id = "stopImpersonating")]
+    #[oai(
+        path = "/admin/stop-impersonating",
+        method = "post",
+        operation_id = "stopImpersonating"
+    )]
     async fn stop_impersonating(
         &self,
         state: Data<&Arc<AppState>>,
         req: &Request,
     ) -> ApiResult<SessionAndUser> {
-        Ok(Json(service::stop_impersonating(&state, &request_context(req)).await?))
+        Ok(Json(
+            service::stop_impersonating(&state, &request_context(req)).await?,
+        ))
     }
 
     /// Revoke one session of any user
-    #[oai(path = "/admin/revoke-user-session", method = "post", operation_id = "revokeUserSession")]
+    #[oai(
+        path = "/admin/revoke-user-session",
+        method = "post",
+        operation_id = "revokeUserSession"
+    )]
     async fn revoke_user_session(
         &self,
         state: Data<&Arc<AppState>>,
@@ -497,7 +566,11 @@ impl AdminApi {
     }
 
     /// Revoke every session of a user
-    #[oai(path = "/admin/revoke-user-sessions", method = "post", operation_id = "revokeUserSessions")]
+    #[oai(
+        path = "/admin/revoke-user-sessions",
+        method = "post",
+        operation_id = "revokeUserSessions"
+    )]
     async fn revoke_user_sessions(
         &self,
         state: Data<&Arc<AppState>>,
@@ -511,7 +584,11 @@ impl AdminApi {
     /// Delete a user
     ///
     /// With their sessions and accounts. Cannot be undone.
-    #[oai(path = "/admin/remove-user", method = "post", operation_id = "removeUser")]
+    #[oai(
+        path = "/admin/remove-user",
+        method = "post",
+        operation_id = "removeUser"
+    )]
     async fn remove_user(
         &self,
         state: Data<&Arc<AppState>>,
@@ -523,7 +600,11 @@ impl AdminApi {
     }
 
     /// Set a user's password
-    #[oai(path = "/admin/set-user-password", method = "post", operation_id = "setUserPassword")]
+    #[oai(
+        path = "/admin/set-user-password",
+        method = "post",
+        operation_id = "setUserPassword"
+    )]
     async fn set_user_password(
         &self,
         state: Data<&Arc<AppState>>,
@@ -537,7 +618,11 @@ impl AdminApi {
     /// Check the caller's permissions
     ///
     /// `{error: null, success}`: whether one of the caller's roles grants every listed action.
-    #[oai(path = "/admin/has-permission", method = "post", operation_id = "userHasPermission")]
+    #[oai(
+        path = "/admin/has-permission",
+        method = "post",
+        operation_id = "userHasPermission"
+    )]
     async fn has_permission(
         &self,
         state: Data<&Arc<AppState>>,
@@ -555,33 +640,49 @@ impl AdminApi {
     ///
     /// Stored; takes effect on the next request. Needs `ac: create`; the role
     /// may grant only what the caller holds.
-    #[oai(path = "/admin/create-role", method = "post", operation_id = "createAdminRole")]
+    #[oai(
+        path = "/admin/create-role",
+        method = "post",
+        operation_id = "createAdminRole"
+    )]
     async fn create_role(
         &self,
         state: Data<&Arc<AppState>>,
         req: &Request,
         body: Json<RoleBody>,
     ) -> ApiResult<RoleResult> {
-        Ok(Json(service::create_role(&state, &request_context(req), body.0).await?))
+        Ok(Json(
+            service::create_role(&state, &request_context(req), body.0).await?,
+        ))
     }
 
     /// Change a role's permissions
     ///
     /// Needs `ac: update`. Roles from the configuration cannot be changed here.
-    #[oai(path = "/admin/update-role", method = "post", operation_id = "updateAdminRole")]
+    #[oai(
+        path = "/admin/update-role",
+        method = "post",
+        operation_id = "updateAdminRole"
+    )]
     async fn update_role(
         &self,
         state: Data<&Arc<AppState>>,
         req: &Request,
         body: Json<RoleBody>,
     ) -> ApiResult<RoleResult> {
-        Ok(Json(service::update_role(&state, &request_context(req), body.0).await?))
+        Ok(Json(
+            service::update_role(&state, &request_context(req), body.0).await?,
+        ))
     }
 
     /// Delete a role
     ///
     /// Needs `ac: delete`; refused while any user holds it.
-    #[oai(path = "/admin/delete-role", method = "post", operation_id = "deleteAdminRole")]
+    #[oai(
+        path = "/admin/delete-role",
+        method = "post",
+        operation_id = "deleteAdminRole"
+    )]
     async fn delete_role(
         &self,
         state: Data<&Arc<AppState>>,
@@ -595,24 +696,36 @@ impl AdminApi {
     /// List roles
     ///
     /// The configured roles, then those created over HTTP. Needs `ac: read`.
-    #[oai(path = "/admin/list-roles", method = "get", operation_id = "listAdminRoles")]
+    #[oai(
+        path = "/admin/list-roles",
+        method = "get",
+        operation_id = "listAdminRoles"
+    )]
     async fn list_roles(
         &self,
         state: Data<&Arc<AppState>>,
         req: &Request,
     ) -> ApiResult<RolesEnvelope> {
-        Ok(Json(service::list_roles(&state, &request_context(req)).await?))
+        Ok(Json(
+            service::list_roles(&state, &request_context(req)).await?,
+        ))
     }
 
     /// Get a role
-    #[oai(path = "/admin/get-role", method = "get", operation_id = "getAdminRole")]
+    #[oai(
+        path = "/admin/get-role",
+        method = "get",
+        operation_id = "getAdminRole"
+    )]
     async fn get_role(
         &self,
         state: Data<&Arc<AppState>>,
         req: &Request,
         role: Query<String>,
     ) -> ApiResult<AdminRole> {
-        Ok(Json(service::get_role(&state, &request_context(req), &role).await?))
+        Ok(Json(
+            service::get_role(&state, &request_context(req), &role).await?,
+        ))
     }
 
     /// List the audit trail
@@ -621,7 +734,11 @@ impl AdminApi {
     /// when, from where. Filters are exact; `action` ending in `.` matches a
     /// prefix (`admin.`). Needs `audit: list`.
     #[allow(clippy::too_many_arguments)]
-    #[oai(path = "/admin/list-audit-logs", method = "get", operation_id = "listAuditLogs")]
+    #[oai(
+        path = "/admin/list-audit-logs",
+        method = "get",
+        operation_id = "listAuditLogs"
+    )]
     async fn list_audit_logs(
         &self,
         state: Data<&Arc<AppState>>,

@@ -72,7 +72,10 @@ pub async fn refuse_banned(state: &AppState, user_id: &str) -> Result<(), ApiErr
         state.sessions.invalidate_user(user_id);
         return Ok(());
     }
-    let message = state.settings::<AdminSettings>().banned_user_message.clone();
+    let message = state
+        .settings::<AdminSettings>()
+        .banned_user_message
+        .clone();
     Err(ApiError::with_message(e::BANNED_USER, message))
 }
 
@@ -142,13 +145,11 @@ fn assignable_roles(caller: &Caller, names: &[String]) -> Result<String, ApiErro
         return Err(ApiError::new(e::INVALID_ROLE_TYPE));
     }
     if names.iter().any(|n| caller.book.get(n.trim()).is_none()) {
-        return Err(ApiError::new(e::YOU_ARE_NOT_ALLOWED_TO_SET_NON_EXISTENT_VALUE));
+        return Err(ApiError::new(
+            e::YOU_ARE_NOT_ALLOWED_TO_SET_NON_EXISTENT_VALUE,
+        ));
     }
-    let joined = names
-        .iter()
-        .map(|n| n.trim())
-        .collect::<Vec<_>>()
-        .join(",");
+    let joined = names.iter().map(|n| n.trim()).collect::<Vec<_>>().join(",");
     if !caller.covers_roles(&joined) {
         return Err(ApiError::new(e::YOU_ARE_NOT_ALLOWED_TO_CHANGE_USERS_ROLE));
     }
@@ -174,7 +175,9 @@ fn role_names_in(value: &Value) -> Result<Vec<String>, ApiError> {
 const BAN_KEYS: [&str; 3] = ["banned", "banReason", "banExpires"];
 
 fn invalid(key: &str, expected: &str) -> ApiError {
-    ApiError::validation(format!("[body.data.{key}] Invalid input: expected {expected}"))
+    ApiError::validation(format!(
+        "[body.data.{key}] Invalid input: expected {expected}"
+    ))
 }
 
 /// Reads `banned`, `banReason`, `banExpires` (ISO date or null) into `changes`.
@@ -212,7 +215,11 @@ pub async fn create_user(
     let data = match body.data {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(m)) => m,
-        Some(_) => return Err(ApiError::validation("[body.data] Invalid input: expected object")),
+        Some(_) => {
+            return Err(ApiError::validation(
+                "[body.data] Invalid input: expected object",
+            ))
+        }
     };
     let requested = match (&body.role, data.get("role")) {
         (Some(r), _) => Some(r.to_vec()),
@@ -221,7 +228,11 @@ pub async fn create_user(
     };
     let role = match requested {
         Some(names) => {
-            caller.check("user", &["set-role"], e::YOU_ARE_NOT_ALLOWED_TO_CHANGE_USERS_ROLE)?;
+            caller.check(
+                "user",
+                &["set-role"],
+                e::YOU_ARE_NOT_ALLOWED_TO_CHANGE_USERS_ROLE,
+            )?;
             assignable_roles(&caller, &names)?
         }
         None => caller.book.settings().default_role.clone(),
@@ -250,7 +261,10 @@ pub async fn create_user(
         Some(_) => return Err(invalid("image", "string")),
     };
     let exists = || ApiError::new(codes::USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL).with_status(400);
-    if core_store::find_user_by_email(&state.db, &email).await?.is_some() {
+    if core_store::find_user_by_email(&state.db, &email)
+        .await?
+        .is_some()
+    {
         return Err(exists());
     }
     let hash = match &body.password {
@@ -268,14 +282,19 @@ pub async fn create_user(
         updated_at: now,
     };
     let account = hash.map(|h| AccountRow::credential(&user.id, h, now));
-    let has_ban = changes.banned.is_some()
-        || changes.ban_reason.is_some()
-        || changes.ban_expires.is_some();
+    let has_ban =
+        changes.banned.is_some() || changes.ban_reason.is_some() || changes.ban_expires.is_some();
     let inserted: Result<(), ApiError> = with_conn!(&state.db, |conn| {
         in_transaction!(conn, {
             core_store::insert_user(conn.into(), &user)
                 .await
-                .map_err(|err| if err.is_unique_violation() { exists() } else { err.into() })?;
+                .map_err(|err| {
+                    if err.is_unique_violation() {
+                        exists()
+                    } else {
+                        err.into()
+                    }
+                })?;
             if let Some(a) = &account {
                 core_store::insert_account(conn.into(), a).await?;
             }
@@ -321,7 +340,9 @@ pub async fn update_user(
     let caller = Caller::require(state, ctx).await?;
     caller.check("user", &["update"], e::YOU_ARE_NOT_ALLOWED_TO_UPDATE_USERS)?;
     let Value::Object(data) = body.data else {
-        return Err(ApiError::validation("[body.data] Invalid input: expected object"));
+        return Err(ApiError::validation(
+            "[body.data] Invalid input: expected object",
+        ));
     };
     if data.is_empty() {
         return Err(ApiError::new(e::NO_DATA_TO_UPDATE));
@@ -334,7 +355,11 @@ pub async fn update_user(
     }
     let mut changes = UserChanges::default();
     if let Some(v) = data.get("role") {
-        caller.check("user", &["set-role"], e::YOU_ARE_NOT_ALLOWED_TO_CHANGE_USERS_ROLE)?;
+        caller.check(
+            "user",
+            &["set-role"],
+            e::YOU_ARE_NOT_ALLOWED_TO_CHANGE_USERS_ROLE,
+        )?;
         changes.role = Some(assignable_roles(&caller, &role_names_in(v)?)?);
     }
     if BAN_KEYS.iter().any(|k| data.contains_key(*k)) {
@@ -345,7 +370,11 @@ pub async fn update_user(
         ban_changes(&data, &mut changes)?;
     }
     if data.contains_key("email") || data.contains_key("emailVerified") {
-        caller.check("user", &["set-email"], e::YOU_ARE_NOT_ALLOWED_TO_SET_USERS_EMAIL)?;
+        caller.check(
+            "user",
+            &["set-email"],
+            e::YOU_ARE_NOT_ALLOWED_TO_SET_USERS_EMAIL,
+        )?;
         match data.get("email") {
             None => {}
             Some(Value::String(s)) => {
@@ -355,9 +384,8 @@ pub async fn update_user(
                 }
                 if let Some(other) = core_store::find_user_by_email(&state.db, &email).await? {
                     if other.id != body.user_id {
-                        return Err(
-                            ApiError::new(codes::USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL).with_status(400)
-                        );
+                        return Err(ApiError::new(codes::USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL)
+                            .with_status(400));
                     }
                 }
                 changes.email = Some(email);
@@ -394,16 +422,15 @@ pub async fn update_user(
         .collect();
     let mut plugin_values = Vec::new();
     for fields in state.plugins.user_fields().filter(|f| f.client_settable()) {
-        plugin_values.push((fields, fields.prepare(state, &rest, Some(&body.user_id)).await?));
+        plugin_values.push((
+            fields,
+            fields.prepare(state, &rest, Some(&body.user_id)).await?,
+        ));
     }
     changes.updated_at = Some(state.now());
     let banned_now = changes.banned == Some(true);
     let user_id = body.user_id.clone();
-    let details = Value::Object(
-        data.iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-    );
+    let details = Value::Object(data.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
     let result: Result<(), ApiError> = with_conn!(&state.db, |conn| {
         in_transaction!(conn, {
             store::update_user(conn.into(), &user_id, &changes)
@@ -473,11 +500,19 @@ fn condition(field: &str, op: &str, value: &str) -> Option<Condition> {
                 "ne" => true,
                 _ => return None,
             };
-            Some(Condition::Bool { field, negate, value })
+            Some(Condition::Bool {
+                field,
+                negate,
+                value,
+            })
         }
         Field::CreatedAt | Field::UpdatedAt | Field::BanExpires => {
             let value = DateTime::parse_from_rfc3339(value).ok()?.naive_utc();
-            Some(Condition::Time { field, op: parse_cmp(op)?, value })
+            Some(Condition::Time {
+                field,
+                op: parse_cmp(op)?,
+                value,
+            })
         }
         _ => {
             let text = |op| {
@@ -584,7 +619,11 @@ pub async fn list_user_sessions(
     user_id: &str,
 ) -> Result<SessionsEnvelope, ApiError> {
     let caller = Caller::require(state, ctx).await?;
-    caller.check("session", &["list"], e::YOU_ARE_NOT_ALLOWED_TO_LIST_USERS_SESSIONS)?;
+    caller.check(
+        "session",
+        &["list"],
+        e::YOU_ARE_NOT_ALLOWED_TO_LIST_USERS_SESSIONS,
+    )?;
     let mut sessions = Vec::new();
     for row in store::list_sessions(&state.db, user_id).await? {
         // Tokens are stored hashed: the handle stands in for them.
@@ -600,7 +639,11 @@ pub async fn set_role(
     body: SetRoleBody,
 ) -> Result<UserEnvelope, ApiError> {
     let caller = Caller::require(state, ctx).await?;
-    caller.check("user", &["set-role"], e::YOU_ARE_NOT_ALLOWED_TO_CHANGE_USERS_ROLE)?;
+    caller.check(
+        "user",
+        &["set-role"],
+        e::YOU_ARE_NOT_ALLOWED_TO_CHANGE_USERS_ROLE,
+    )?;
     let role = assignable_roles(&caller, &body.role.to_vec())?;
     let before = store::find_fields(&state.db, &body.user_id)
         .await?
@@ -688,7 +731,16 @@ pub async fn unban_user(
     find_user(state, user_id).await?;
     store::set_ban(&state.db, user_id, None, state.now()).await?;
     state.sessions.invalidate_user(user_id);
-    record(state, ctx, Some(caller.id()), "admin.unban-user", "user", user_id, json!({})).await?;
+    record(
+        state,
+        ctx,
+        Some(caller.id()),
+        "admin.unban-user",
+        "user",
+        user_id,
+        json!({}),
+    )
+    .await?;
     let user = find_user(state, user_id).await?;
     Ok(UserEnvelope {
         user: user_json(state, &user).await?,
@@ -705,9 +757,15 @@ pub async fn impersonate_user(
     user_id: &str,
 ) -> Result<SessionAndUser, ApiError> {
     let caller = Caller::require(state, ctx).await?;
-    caller.check("user", &["impersonate"], e::YOU_ARE_NOT_ALLOWED_TO_IMPERSONATE_USERS)?;
+    caller.check(
+        "user",
+        &["impersonate"],
+        e::YOU_ARE_NOT_ALLOWED_TO_IMPERSONATE_USERS,
+    )?;
     let target = find_user(state, user_id).await?;
-    let target_fields = store::find_fields(&state.db, user_id).await?.unwrap_or_default();
+    let target_fields = store::find_fields(&state.db, user_id)
+        .await?
+        .unwrap_or_default();
     if caller.book.is_admin(user_id, target_fields.role.as_deref())
         && !(caller.book.settings().allow_impersonating_admins
             || caller.may(&permission("user", &["impersonate-admins"])))
@@ -718,7 +776,8 @@ pub async fn impersonate_user(
         .signed_cookie(state, &state.cookies.dont_remember)
         .unwrap_or_default();
     let (mut row, raw) = create_session(state, ctx, user_id, false).await?;
-    let expires = state.now() + Duration::seconds(caller.book.settings().impersonation_session_duration);
+    let expires =
+        state.now() + Duration::seconds(caller.book.settings().impersonation_session_duration);
     store::mark_impersonation(&state.db, &row.id, caller.id(), expires).await?;
     row.expires_at = expires;
     let name = admin_cookie(state);
@@ -768,7 +827,9 @@ pub async fn stop_impersonating(
         return Err(not_found());
     }
     core_store::delete_session(&state.db, &s.session.id).await?;
-    state.sessions.invalidate_token(&token::hash_token(&s.token));
+    state
+        .sessions
+        .invalidate_token(&token::hash_token(&s.token));
     session::set_session_cookies(state, ctx, admin_token, dont_remember.is_empty());
     ctx.set_cookie(&name, state.cookies.expire(&name));
     record(
@@ -793,7 +854,11 @@ pub async fn revoke_user_session(
     handle: &str,
 ) -> Result<(), ApiError> {
     let caller = Caller::require(state, ctx).await?;
-    caller.check("session", &["revoke"], e::YOU_ARE_NOT_ALLOWED_TO_REVOKE_USERS_SESSIONS)?;
+    caller.check(
+        "session",
+        &["revoke"],
+        e::YOU_ARE_NOT_ALLOWED_TO_REVOKE_USERS_SESSIONS,
+    )?;
     if let Some(row) = store::find_session(&state.db, handle, &token::hash_token(handle)).await? {
         core_store::delete_session(&state.db, &row.id).await?;
         state.sessions.invalidate_user(&row.user_id);
@@ -817,7 +882,11 @@ pub async fn revoke_user_sessions(
     user_id: &str,
 ) -> Result<(), ApiError> {
     let caller = Caller::require(state, ctx).await?;
-    caller.check("session", &["revoke"], e::YOU_ARE_NOT_ALLOWED_TO_REVOKE_USERS_SESSIONS)?;
+    caller.check(
+        "session",
+        &["revoke"],
+        e::YOU_ARE_NOT_ALLOWED_TO_REVOKE_USERS_SESSIONS,
+    )?;
     let n = core_store::delete_user_sessions(&state.db, user_id, None).await?;
     state.sessions.invalidate_user(user_id);
     record(
@@ -863,20 +932,31 @@ pub async fn set_user_password(
     body: SetUserPasswordBody,
 ) -> Result<(), ApiError> {
     let caller = Caller::require(state, ctx).await?;
-    caller.check("user", &["set-password"], e::YOU_ARE_NOT_ALLOWED_TO_SET_USERS_PASSWORD)?;
+    caller.check(
+        "user",
+        &["set-password"],
+        e::YOU_ARE_NOT_ALLOWED_TO_SET_USERS_PASSWORD,
+    )?;
     if body.user_id.is_empty() {
         return Err(ApiError::validation("[body.userId] userId cannot be empty"));
     }
     if body.new_password.is_empty() {
-        return Err(ApiError::validation("[body.newPassword] newPassword cannot be empty"));
+        return Err(ApiError::validation(
+            "[body.newPassword] newPassword cannot be empty",
+        ));
     }
     check_password_length(state, &body.new_password)?;
     let user = find_user(state, &body.user_id).await?;
     let hash = state.hasher.hash(&body.new_password).await?;
     let now = state.now();
     match core_store::find_user_with_credential(&state.db, &user.id).await? {
-        Some(account) => core_store::update_account_password(&state.db, &account.id, &hash, now).await?,
-        None => core_store::create_account(&state.db, &AccountRow::credential(&user.id, hash, now)).await?,
+        Some(account) => {
+            core_store::update_account_password(&state.db, &account.id, &hash, now).await?
+        }
+        None => {
+            core_store::create_account(&state.db, &AccountRow::credential(&user.id, hash, now))
+                .await?
+        }
     }
     record(
         state,
@@ -932,7 +1012,9 @@ fn checked_statements(
         .settings()
         .access
         .check_statements(&s)
-        .map_err(|m| ApiError::with_message(e::INVALID_PERMISSION, format!("Invalid permission: {m}")))?;
+        .map_err(|m| {
+            ApiError::with_message(e::INVALID_PERMISSION, format!("Invalid permission: {m}"))
+        })?;
     if !caller.covers_statements(&s) {
         return Err(ApiError::new(e::ROLE_EXCEEDS_YOUR_PERMISSIONS));
     }
@@ -1032,7 +1114,11 @@ pub async fn update_role(
     })
 }
 
-pub async fn delete_role(state: &AppState, ctx: &RequestContext, role: &str) -> Result<(), ApiError> {
+pub async fn delete_role(
+    state: &AppState,
+    ctx: &RequestContext,
+    role: &str,
+) -> Result<(), ApiError> {
     let caller = Caller::require(state, ctx).await?;
     caller.check("ac", &["delete"], e::YOU_ARE_NOT_ALLOWED_TO_DELETE_ROLES)?;
     if caller.book.is_built_in(role) {
@@ -1049,17 +1135,23 @@ pub async fn delete_role(state: &AppState, ctx: &RequestContext, role: &str) -> 
     if n == 0 {
         return Err(ApiError::new(e::ADMIN_ROLE_NOT_FOUND));
     }
-    record(state, ctx, Some(caller.id()), "admin.delete-role", "role", role, json!({})).await
+    record(
+        state,
+        ctx,
+        Some(caller.id()),
+        "admin.delete-role",
+        "role",
+        role,
+        json!({}),
+    )
+    .await
 }
 
 pub async fn list_roles(state: &AppState, ctx: &RequestContext) -> Result<RolesEnvelope, ApiError> {
     let caller = Caller::require(state, ctx).await?;
     caller.check("ac", &["read"], e::YOU_ARE_NOT_ALLOWED_TO_READ_ROLES)?;
     let built_in = caller.book.settings().access.roles();
-    let mut roles: Vec<AdminRole> = built_in
-        .iter()
-        .map(|(n, s)| role_dto(n, s, true))
-        .collect();
+    let mut roles: Vec<AdminRole> = built_in.iter().map(|(n, s)| role_dto(n, s, true)).collect();
     roles.extend(
         caller
             .book
@@ -1071,7 +1163,11 @@ pub async fn list_roles(state: &AppState, ctx: &RequestContext) -> Result<RolesE
     Ok(RolesEnvelope { roles })
 }
 
-pub async fn get_role(state: &AppState, ctx: &RequestContext, role: &str) -> Result<AdminRole, ApiError> {
+pub async fn get_role(
+    state: &AppState,
+    ctx: &RequestContext,
+    role: &str,
+) -> Result<AdminRole, ApiError> {
     let caller = Caller::require(state, ctx).await?;
     caller.check("ac", &["read"], e::YOU_ARE_NOT_ALLOWED_TO_READ_ROLES)?;
     let s = caller
@@ -1089,7 +1185,11 @@ pub async fn list_audit_logs(
     offset: Option<i64>,
 ) -> Result<AuditLogPage, ApiError> {
     let caller = Caller::require(state, ctx).await?;
-    caller.check("audit", &["list"], e::YOU_ARE_NOT_ALLOWED_TO_LIST_AUDIT_LOGS)?;
+    caller.check(
+        "audit",
+        &["list"],
+        e::YOU_ARE_NOT_ALLOWED_TO_LIST_AUDIT_LOGS,
+    )?;
     let limit = limit.unwrap_or(50).clamp(1, 200);
     let (rows, total) = audit::list(&state.db, &filter, limit, offset.unwrap_or(0).max(0)).await?;
     Ok(AuditLogPage {

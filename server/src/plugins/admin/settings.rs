@@ -140,11 +140,19 @@ impl AdminSettings {
         {
             return Err(format!(
                 "admin_roles: {r:?} is not a role; roles: {}",
-                self.access.roles().keys().cloned().collect::<Vec<_>>().join(", ")
+                self.access
+                    .roles()
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
         }
         if self.access.role(&self.default_role).is_none() {
-            return Err(format!("default_role: {:?} is not a role", self.default_role));
+            return Err(format!(
+                "default_role: {:?} is not a role",
+                self.default_role
+            ));
         }
         if self.impersonation_session_duration <= 0 {
             return Err("impersonation_session_duration must be positive (seconds)".into());

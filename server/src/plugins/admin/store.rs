@@ -73,7 +73,12 @@ pub struct AdminFields {
 pub async fn find_fields(db: &Db, user_id: &str) -> Result<Option<AdminFields>, StorageError> {
     with_conn!(db, |conn| Ok(users::table
         .find(user_id)
-        .select((users::role, users::banned, users::ban_reason, users::ban_expires))
+        .select((
+            users::role,
+            users::banned,
+            users::ban_reason,
+            users::ban_expires
+        ))
         .first::<AdminFields>(conn)
         .await
         .optional()?))
@@ -143,7 +148,11 @@ pub struct UserChanges {
     pub updated_at: Option<NaiveDateTime>,
 }
 
-pub async fn update_user(tx: Tx<'_>, user_id: &str, changes: &UserChanges) -> Result<(), StorageError> {
+pub async fn update_user(
+    tx: Tx<'_>,
+    user_id: &str,
+    changes: &UserChanges,
+) -> Result<(), StorageError> {
     on_tx!(tx, |conn| {
         diesel::update(users::table.find(user_id))
             .set(changes)
@@ -153,7 +162,10 @@ pub async fn update_user(tx: Tx<'_>, user_id: &str, changes: &UserChanges) -> Re
     })
 }
 
-pub async fn find_impersonated_by(db: &Db, session_id: &str) -> Result<Option<String>, StorageError> {
+pub async fn find_impersonated_by(
+    db: &Db,
+    session_id: &str,
+) -> Result<Option<String>, StorageError> {
     with_conn!(db, |conn| Ok(sessions::table
         .find(session_id)
         .select(sessions::impersonated_by)
@@ -340,10 +352,26 @@ impl Field {
 /// One `where` clause of the listing, already checked against the column type.
 #[derive(Debug, Clone)]
 pub enum Condition {
-    Text { field: Field, op: TextOp, value: String },
-    TextIn { field: Field, negate: bool, values: Vec<String> },
-    Bool { field: Field, negate: bool, value: bool },
-    Time { field: Field, op: Cmp, value: NaiveDateTime },
+    Text {
+        field: Field,
+        op: TextOp,
+        value: String,
+    },
+    TextIn {
+        field: Field,
+        negate: bool,
+        values: Vec<String>,
+    },
+    Bool {
+        field: Field,
+        negate: bool,
+        value: bool,
+    },
+    Time {
+        field: Field,
+        op: Cmp,
+        value: NaiveDateTime,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -375,11 +403,26 @@ pub struct UserQuery {
 macro_rules! text_column {
     ($field:expr, |$c:ident| $body:expr) => {
         match $field {
-            Field::Id => { let $c = users::id.nullable(); $body }
-            Field::Name => { let $c = users::name.nullable(); $body }
-            Field::Email => { let $c = users::email.nullable(); $body }
-            Field::Image => { let $c = users::image; $body }
-            _ => { let $c = users::role; $body }
+            Field::Id => {
+                let $c = users::id.nullable();
+                $body
+            }
+            Field::Name => {
+                let $c = users::name.nullable();
+                $body
+            }
+            Field::Email => {
+                let $c = users::email.nullable();
+                $body
+            }
+            Field::Image => {
+                let $c = users::image;
+                $body
+            }
+            _ => {
+                let $c = users::role;
+                $body
+            }
         }
     };
 }
@@ -420,14 +463,22 @@ macro_rules! filtered_users {
                             .escape('\\')
                     ),
                 }),
-                Condition::TextIn { field, negate, values } => text_column!(field, |col| {
+                Condition::TextIn {
+                    field,
+                    negate,
+                    values,
+                } => text_column!(field, |col| {
                     if negate {
                         q.filter(col.assume_not_null().ne_all(values))
                     } else {
                         q.filter(col.assume_not_null().eq_any(values))
                     }
                 }),
-                Condition::Bool { field, negate, value } => {
+                Condition::Bool {
+                    field,
+                    negate,
+                    value,
+                } => {
                     let want = value != negate;
                     match field {
                         // Never-banned users have no value: they count as `false`.
@@ -492,21 +543,29 @@ pub async fn list_users(db: &Db, query: &UserQuery) -> Result<(Vec<UserRow>, i64
                 users::created_at,
                 users::updated_at,
             ))
-            .load::<(String, String, String, bool, Option<String>, NaiveDateTime, NaiveDateTime)>(
-                conn,
-            )
+            .load::<(
+                String,
+                String,
+                String,
+                bool,
+                Option<String>,
+                NaiveDateTime,
+                NaiveDateTime,
+            )>(conn)
             .await?;
         let rows = rows
             .into_iter()
-            .map(|(id, name, email, email_verified, image, created_at, updated_at)| UserRow {
-                id,
-                name,
-                email,
-                email_verified,
-                image,
-                created_at,
-                updated_at,
-            })
+            .map(
+                |(id, name, email, email_verified, image, created_at, updated_at)| UserRow {
+                    id,
+                    name,
+                    email,
+                    email_verified,
+                    image,
+                    created_at,
+                    updated_at,
+                },
+            )
             .collect();
         Ok((rows, total))
     })

@@ -8,10 +8,10 @@ pub mod settings;
 
 pub use routes::EmailOtpApi;
 
-use crate::mail::templates::{MailKind, MailTemplate};
 use crate::docs::{RouteAuth, RouteDoc};
 use crate::error::{codes, ErrorCode};
 use crate::http::rate_limit::RateLimitRule;
+use crate::mail::templates::{MailKind, MailTemplate};
 use crate::plugin::Plugin;
 
 /// The plugin's id: its spec tag, `/plugins` entry, configuration section and client namespace.

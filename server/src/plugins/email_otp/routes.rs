@@ -88,12 +88,7 @@ async fn issue(state: &AppState, kind: &str, email: &str) -> Result<(), ApiError
     )
     .await?;
     // The code stands alone on its line; {url} carries it in the template.
-    links::mail(
-        state,
-        &super::EMAIL_OTP_MAIL,
-        email,
-        &otp,
-    );
+    links::mail(state, &super::EMAIL_OTP_MAIL, email, &otp);
     Ok(())
 }
 
@@ -122,7 +117,9 @@ async fn check(
         .rsplit_once(':')
         .ok_or_else(|| ApiError::new(INVALID_OTP))?;
     let attempts: u32 = attempts.parse().unwrap_or(u32::MAX);
-    let allowed = state.settings::<super::settings::EmailOtpSettings>().allowed_attempts;
+    let allowed = state
+        .settings::<super::settings::EmailOtpSettings>()
+        .allowed_attempts;
     let put_back = |attempts: u32, expires_at: NaiveDateTime| {
         let value = format!("{hash}:{attempts}");
         let id = id.clone();
@@ -191,7 +188,11 @@ impl EmailOtpApi {
                 store::find_user_by_email(&state.db, &email).await,
                 Ok(Some(_))
             );
-            let wanted = exists || (kind == "sign-in" && !state.settings::<super::settings::EmailOtpSettings>().disable_sign_up);
+            let wanted = exists
+                || (kind == "sign-in"
+                    && !state
+                        .settings::<super::settings::EmailOtpSettings>()
+                        .disable_sign_up);
             if wanted {
                 if let Err(e) = issue(&state, &kind, &email).await {
                     tracing::warn!(error = %e, "email OTP not issued");
@@ -245,7 +246,10 @@ impl EmailOtpApi {
         let user = match store::find_user_by_email(&state.db, &email).await? {
             // Whoever registered this unverified address may not be its owner.
             Some(u) => ownership::claim_address(&state, Some(&ctx), &u, Proof::SignIn).await?,
-            None if state.settings::<super::settings::EmailOtpSettings>().disable_sign_up => {
+            None if state
+                .settings::<super::settings::EmailOtpSettings>()
+                .disable_sign_up =>
+            {
                 return Err(ApiError::new(codes::NEW_USER_SIGNUP_DISABLED))
             }
             None => {

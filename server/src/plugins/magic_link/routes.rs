@@ -90,7 +90,9 @@ impl MagicLinkApi {
             PURPOSE,
             raw,
             &value,
-            state.settings::<super::settings::MagicLinkSettings>().expires_in,
+            state
+                .settings::<super::settings::MagicLinkSettings>()
+                .expires_in,
         )
         .await?;
         let mut url = links::api_url(
@@ -106,12 +108,7 @@ impl MagicLinkApi {
         if let Some(u) = &body.error_callback_url {
             url.push_str(&format!("&errorCallbackURL={}", links::enc(u)));
         }
-        links::mail(
-            &state,
-            &super::MAGIC_LINK_MAIL,
-            &email,
-            &url,
-        );
+        links::mail(&state, &super::MAGIC_LINK_MAIL, &email, &url);
         Ok(Json(StatusResponse { status: true }))
     }
 
@@ -190,7 +187,10 @@ async fn verify(
             ownership::claim_address(state, Some(ctx), &user, ownership::Proof::SignIn).await?,
             false,
         ),
-        None if state.settings::<super::settings::MagicLinkSettings>().disable_sign_up => {
+        None if state
+            .settings::<super::settings::MagicLinkSettings>()
+            .disable_sign_up =>
+        {
             return Err(ApiError::new(NEW_USER_SIGNUP_DISABLED))
         }
         None => {
@@ -203,7 +203,8 @@ async fn verify(
     let (session, raw_session) = create_session(state, ctx, &user.id, true).await?;
     Ok((
         MagicLinkVerifyResponse {
-            session: crate::core::session::session_json(state, &session, raw_session.clone()).await?,
+            session: crate::core::session::session_json(state, &session, raw_session.clone())
+                .await?,
             token: raw_session,
             user: user_json(state, &user).await?,
         },

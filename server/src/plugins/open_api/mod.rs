@@ -155,10 +155,7 @@ mod tests {
 
     #[test]
     fn the_vendored_bundle_is_scalar_at_the_pinned_version() {
-        assert_eq!(
-            include_str!("assets/SCALAR_VERSION").trim(),
-            SCALAR_VERSION
-        );
+        assert_eq!(include_str!("assets/SCALAR_VERSION").trim(), SCALAR_VERSION);
         let js = String::from_utf8(plain_bundle().clone()).expect("utf-8");
         assert!(js.len() > 1_000_000, "{} bytes", js.len());
         assert!(js.contains("createApiReference"));

@@ -33,7 +33,14 @@ impl Caller {
 /// The session (401 `UNAUTHORIZED` without) and its active ids.
 pub async fn caller(state: &AppState, ctx: &RequestContext) -> Result<Caller, ApiError> {
     let auth = require_session(state, ctx).await?;
-    let (active_org, active_team) = store::active_ids(&state.db, &auth.session.id).await?;
+    // The session's own fields (cached with it; every write to them forgets it).
+    let field = |name: &str| {
+        auth.session_fields
+            .get(name)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    let (active_org, active_team) = (field("activeOrganizationId"), field("activeTeamId"));
     Ok(Caller {
         auth,
         active_org,
@@ -78,16 +85,25 @@ pub fn require_dynamic_roles(state: &AppState) -> Result<(), ApiError> {
 /// an internal error (Better Auth's answer).
 pub async fn roles_for(state: &AppState, org_id: &str) -> Result<OrgRoles, ApiError> {
     let cfg = settings(state);
-    let mut stored = BTreeMap::new();
-    if cfg.dynamic_access_control {
-        for r in store::list_roles(&state.db, org_id).await? {
-            let grants: Statements = serde_json::from_str(&r.permission).map_err(|e| {
-                tracing::error!(role = %r.role, error = %e, "stored role has invalid permissions");
-                ApiError::internal()
-            })?;
-            stored.insert(r.role, grants);
-        }
-    }
+    let stored = if cfg.dynamic_access_control {
+        cfg.cache
+            .stored_roles(state, org_id, || async {
+                let mut stored = BTreeMap::new();
+                for r in store::list_roles(&state.db, org_id).await? {
+                    let grants: Statements = serde_json::from_str(&r.permission).map_err(|e| {
+                        tracing::error!(role = %r.role, error = %e, "stored role has invalid permissions");
+                        ApiError::internal()
+                    })?;
+                    stored.insert(r.role, grants);
+                }
+                Ok(Arc::new(stored))
+            })
+            .await?
+            .as_ref()
+            .clone()
+    } else {
+        BTreeMap::new()
+    };
     Ok(OrgRoles {
         ac: cfg.access_control(),
         stored,
@@ -101,9 +117,21 @@ pub async fn membership(
     user_id: &str,
     code: ApiError,
 ) -> Result<MemberRow, ApiError> {
-    store::find_member(&state.db, org_id, user_id)
-        .await?
-        .ok_or(code)
+    find_member(state, org_id, user_id).await?.ok_or(code)
+}
+
+/// A user's membership of an organization, through the cache.
+pub async fn find_member(
+    state: &AppState,
+    org_id: &str,
+    user_id: &str,
+) -> Result<Option<MemberRow>, ApiError> {
+    settings(state)
+        .cache
+        .member(state, org_id, user_id, || async {
+            Ok(store::find_member(&state.db, org_id, user_id).await?)
+        })
+        .await
 }
 
 /// Whether `member` may do `action` on `resource` (any one of its roles granting it).
@@ -240,7 +268,14 @@ pub struct Audit<'a> {
 }
 
 /// Records an organization write in the audit trail.
-pub async fn audit(state: &AppState, ctx: &RequestContext, entry: Audit<'_>) -> Result<(), ApiError> {
+/// Every organization write comes through here, after it is done: the
+/// organization cache is emptied at once.
+pub async fn audit(
+    state: &AppState,
+    ctx: &RequestContext,
+    entry: Audit<'_>,
+) -> Result<(), ApiError> {
+    settings(state).cache.invalidate();
     crate::plugin::audit::record(
         state,
         ctx,

@@ -35,7 +35,10 @@ pub const ROUTE_DOCS: &[RouteDoc] = &[
             e::ORGANIZATION_ALREADY_EXISTS,
         ],
     ),
-    doc("organizationCheckSlug", &[e::ORGANIZATION_SLUG_ALREADY_TAKEN]),
+    doc(
+        "organizationCheckSlug",
+        &[e::ORGANIZATION_SLUG_ALREADY_TAKEN],
+    ),
     doc(
         "organizationUpdate",
         &[

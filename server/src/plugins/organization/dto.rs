@@ -56,11 +56,15 @@ impl ParseFromJSON for OneOrMany {
                 .into_iter()
                 .map(|v| match v {
                     Value::String(s) => Ok(s),
-                    _ => Err(ParseError::custom("expected a string or an array of strings")),
+                    _ => Err(ParseError::custom(
+                        "expected a string or an array of strings",
+                    )),
                 })
                 .collect::<Result<Vec<_>, _>>()
                 .map(OneOrMany),
-            _ => Err(ParseError::custom("expected a string or an array of strings")),
+            _ => Err(ParseError::custom(
+                "expected a string or an array of strings",
+            )),
         }
     }
 }

@@ -72,7 +72,13 @@ fn send_mail(state: &AppState, inv: &InvitationRow, org: &OrgRow, inviter: &User
     let inviter_text = format!("{} ({})", inviter.name, inviter.email);
     let role = inv.role.clone().unwrap_or_default();
     let prefill = |t: &str, escape: bool| {
-        let e = |s: &str| if escape { html_escape(s) } else { s.to_string() };
+        let e = |s: &str| {
+            if escape {
+                html_escape(s)
+            } else {
+                s.to_string()
+            }
+        };
         t.replace("{organization}", &e(&org.name))
             .replace("{inviter}", &e(&inviter_text))
             .replace("{role}", &e(&role))
@@ -110,7 +116,13 @@ pub async fn invite(
     if !is_valid_email(&email) {
         return Err(err(codes::INVALID_EMAIL));
     }
-    let me = membership(state, &org_id, caller.user_id(), err(errors::MEMBER_NOT_FOUND)).await?;
+    let me = membership(
+        state,
+        &org_id,
+        caller.user_id(),
+        err(errors::MEMBER_NOT_FOUND),
+    )
+    .await?;
     require_permission(
         state,
         &me,
@@ -125,10 +137,15 @@ pub async fn invite(
     let role = names.join(",");
     // No escalation: an invitation grants nothing its sender could not.
     if !may_grant(state, &roles, &me.role, &role) {
-        return Err(err(errors::YOU_ARE_NOT_ALLOWED_TO_INVITE_USER_WITH_THIS_ROLE));
+        return Err(err(
+            errors::YOU_ARE_NOT_ALLOWED_TO_INVITE_USER_WITH_THIS_ROLE,
+        ));
     }
     if let Some(user) = core_store::find_user_by_email(&state.db, &email).await? {
-        if store::find_member(&state.db, &org_id, &user.id).await?.is_some() {
+        if store::find_member(&state.db, &org_id, &user.id)
+            .await?
+            .is_some()
+        {
             return Err(err(errors::USER_IS_ALREADY_A_MEMBER_OF_THIS_ORGANIZATION));
         }
     }
@@ -143,8 +160,15 @@ pub async fn invite(
         .ok_or_else(|| err(errors::ORGANIZATION_NOT_FOUND))?;
     let expires_at = now + Duration::seconds(cfg.invitation_expires_in);
     if let (Some(existing), true) = (pending.first(), resend) {
-        if !may_grant(state, &roles, &me.role, existing.role.as_deref().unwrap_or("")) {
-            return Err(err(errors::YOU_ARE_NOT_ALLOWED_TO_INVITE_USER_WITH_THIS_ROLE));
+        if !may_grant(
+            state,
+            &roles,
+            &me.role,
+            existing.role.as_deref().unwrap_or(""),
+        ) {
+            return Err(err(
+                errors::YOU_ARE_NOT_ALLOWED_TO_INVITE_USER_WITH_THIS_ROLE,
+            ));
         }
         let inv = store::extend_invitation(&state.db, &existing.id, expires_at)
             .await?
@@ -268,7 +292,9 @@ async fn check_inviter(state: &AppState, inv: &InvitationRow) -> Result<MemberRo
     // A stored role deleted since is no role to join with.
     check_roles_exist(&roles, &super::access::parse_roles(granted))?;
     if !may_grant(state, &roles, &inviter.role, granted) {
-        return Err(err(errors::YOU_ARE_NOT_ALLOWED_TO_INVITE_USER_WITH_THIS_ROLE));
+        return Err(err(
+            errors::YOU_ARE_NOT_ALLOWED_TO_INVITE_USER_WITH_THIS_ROLE,
+        ));
     }
     Ok(inviter)
 }

@@ -4,8 +4,8 @@
 use serde_json::json;
 
 use super::common::{
-    audit, caller, check_roles_exist, err, holds_creator, may_grant, membership,
-    org_or_active, refused, require_permission, role_list, roles_for, settings, Audit, Caller,
+    audit, caller, check_roles_exist, err, holds_creator, may_grant, membership, org_or_active,
+    refused, require_permission, role_list, roles_for, settings, Audit, Caller,
 };
 use super::dto::{MemberDto, MemberWithUser, MembersPage};
 use super::errors;
@@ -43,7 +43,10 @@ pub async fn add(state: &AppState, input: &AddMember) -> Result<MemberDto, ApiEr
         .await?
         .ok_or_else(|| err(codes::USER_NOT_FOUND))?;
     let org_id = &input.organization_id;
-    if store::find_member(&state.db, org_id, &user.id).await?.is_some() {
+    if store::find_member(&state.db, org_id, &user.id)
+        .await?
+        .is_some()
+    {
         return Err(err(errors::USER_IS_ALREADY_A_MEMBER_OF_THIS_ORGANIZATION));
     }
     let org = store::find_org(&state.db, org_id)
@@ -127,7 +130,13 @@ pub async fn remove(
     let caller = caller(state, ctx).await?;
     let org_id = org_or_active(organization_id, &caller)
         .ok_or_else(|| err(errors::NO_ACTIVE_ORGANIZATION))?;
-    let me = membership(state, &org_id, caller.user_id(), err(errors::MEMBER_NOT_FOUND)).await?;
+    let me = membership(
+        state,
+        &org_id,
+        caller.user_id(),
+        err(errors::MEMBER_NOT_FOUND),
+    )
+    .await?;
     let denied = || err(errors::YOU_ARE_NOT_ALLOWED_TO_DELETE_THIS_MEMBER);
     require_permission(state, &me, "member", "delete", denied()).await?;
     let target = find_target(state, &org_id, member_id_or_email)
@@ -136,7 +145,9 @@ pub async fn remove(
     if holds_creator(state, &target.role)
         && (!holds_creator(state, &me.role) || creator_count(state, &org_id).await? <= 1)
     {
-        return Err(err(errors::YOU_CANNOT_LEAVE_THE_ORGANIZATION_AS_THE_ONLY_OWNER));
+        return Err(err(
+            errors::YOU_CANNOT_LEAVE_THE_ORGANIZATION_AS_THE_ONLY_OWNER,
+        ));
     }
     // Nobody removes a member who holds more than they do.
     let roles = roles_for(state, &org_id).await?;
@@ -173,11 +184,19 @@ pub async fn update_role(
     let caller = caller(state, ctx).await?;
     let names = super::access::parse_roles(&role.join(","));
     if names.is_empty() {
-        return Err(ApiError::validation("[body.role] At least one role is required"));
+        return Err(ApiError::validation(
+            "[body.role] At least one role is required",
+        ));
     }
     let org_id = org_or_active(organization_id, &caller)
         .ok_or_else(|| err(errors::NO_ACTIVE_ORGANIZATION))?;
-    let me = membership(state, &org_id, caller.user_id(), err(errors::MEMBER_NOT_FOUND)).await?;
+    let me = membership(
+        state,
+        &org_id,
+        caller.user_id(),
+        err(errors::MEMBER_NOT_FOUND),
+    )
+    .await?;
     let denied = || err(errors::YOU_ARE_NOT_ALLOWED_TO_UPDATE_THIS_MEMBER);
     // Creator-role members may always update (Better Auth's `allowCreatorAllPermissions`).
     if !holds_creator(state, &me.role) {
@@ -207,17 +226,20 @@ pub async fn update_role(
         && !holds_creator(state, &new_role)
         && creator_count(state, &org_id).await? <= 1
     {
-        return Err(err(errors::YOU_CANNOT_LEAVE_THE_ORGANIZATION_WITHOUT_AN_OWNER));
+        return Err(err(
+            errors::YOU_CANNOT_LEAVE_THE_ORGANIZATION_WITHOUT_AN_OWNER,
+        ));
     }
     check_roles_exist(&roles, &names)?;
-    let updated = store::update_member_role(&state.db, &target, &new_role, &settings(state).creator_role)
-        .await
-        .map_err(|e| match e {
-            store::TxError::Refused(store::Refused::LastOwner) => {
-                err(errors::YOU_CANNOT_LEAVE_THE_ORGANIZATION_WITHOUT_AN_OWNER)
-            }
-            other => refused(other),
-        })?;
+    let updated =
+        store::update_member_role(&state.db, &target, &new_role, &settings(state).creator_role)
+            .await
+            .map_err(|e| match e {
+                store::TxError::Refused(store::Refused::LastOwner) => {
+                    err(errors::YOU_CANNOT_LEAVE_THE_ORGANIZATION_WITHOUT_AN_OWNER)
+                }
+                other => refused(other),
+            })?;
     audit(
         state,
         ctx,
@@ -240,9 +262,17 @@ pub async fn leave(
     org_id: &str,
 ) -> Result<MemberWithUser, ApiError> {
     let caller = caller(state, ctx).await?;
-    let me = membership(state, org_id, caller.user_id(), err(errors::MEMBER_NOT_FOUND)).await?;
+    let me = membership(
+        state,
+        org_id,
+        caller.user_id(),
+        err(errors::MEMBER_NOT_FOUND),
+    )
+    .await?;
     if holds_creator(state, &me.role) && creator_count(state, org_id).await? <= 1 {
-        return Err(err(errors::YOU_CANNOT_LEAVE_THE_ORGANIZATION_AS_THE_ONLY_OWNER));
+        return Err(err(
+            errors::YOU_CANNOT_LEAVE_THE_ORGANIZATION_AS_THE_ONLY_OWNER,
+        ));
     }
     store::remove_member(&state.db, &me, &settings(state).creator_role)
         .await
@@ -273,7 +303,13 @@ pub async fn active_member(
         .active_org
         .clone()
         .ok_or_else(|| err(errors::NO_ACTIVE_ORGANIZATION))?;
-    let me = membership(state, &org_id, caller.user_id(), err(errors::MEMBER_NOT_FOUND)).await?;
+    let me = membership(
+        state,
+        &org_id,
+        caller.user_id(),
+        err(errors::MEMBER_NOT_FOUND),
+    )
+    .await?;
     Ok(MemberWithUser::new(&me, &caller.auth.user))
 }
 

@@ -30,6 +30,7 @@
 //!   Auth clears only the caller's own active organization, never the team).
 
 pub mod access;
+mod cache;
 mod common;
 mod docs;
 pub mod dto;
@@ -134,7 +135,10 @@ impl SessionFields for ActiveFields {
                 "activeOrganizationId".into(),
                 org.map_or(Value::Null, Value::String),
             );
-            out.insert("activeTeamId".into(), team.map_or(Value::Null, Value::String));
+            out.insert(
+                "activeTeamId".into(),
+                team.map_or(Value::Null, Value::String),
+            );
             Ok(out)
         }
         .boxed()

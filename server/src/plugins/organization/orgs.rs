@@ -4,8 +4,8 @@
 use serde_json::json;
 
 use super::common::{
-    allowed, audit, caller, err, err_at, holds_creator, membership, org_or_active, require_permission,
-    reissue_session_cookie, set_active_org, set_active_team, settings, Audit,
+    allowed, audit, caller, err, err_at, holds_creator, membership, org_or_active,
+    reissue_session_cookie, require_permission, set_active_org, set_active_team, settings, Audit,
 };
 use super::dto::{
     CreateOrganizationBody, CreatedOrganization, FullOrganization, InvitationDto, MemberDto,
@@ -27,11 +27,15 @@ pub async fn create(
     let caller = caller(state, ctx).await?;
     let cfg = settings(state);
     if !cfg.allow_user_to_create_organization {
-        return Err(err(errors::YOU_ARE_NOT_ALLOWED_TO_CREATE_A_NEW_ORGANIZATION));
+        return Err(err(
+            errors::YOU_ARE_NOT_ALLOWED_TO_CREATE_A_NEW_ORGANIZATION,
+        ));
     }
     if let Some(limit) = cfg.organization_limit {
         if store::count_orgs_of_user(&state.db, caller.user_id()).await? >= i64::from(limit) {
-            return Err(err(errors::YOU_HAVE_REACHED_THE_MAXIMUM_NUMBER_OF_ORGANIZATIONS));
+            return Err(err(
+                errors::YOU_HAVE_REACHED_THE_MAXIMUM_NUMBER_OF_ORGANIZATIONS,
+            ));
         }
     }
     check_field_length(state, "name", &body.name)?;
@@ -39,7 +43,10 @@ pub async fn create(
     if let Some(logo) = &body.logo {
         check_field_length(state, "logo", logo)?;
     }
-    if store::find_org_by_slug(&state.db, &body.slug).await?.is_some() {
+    if store::find_org_by_slug(&state.db, &body.slug)
+        .await?
+        .is_some()
+    {
         return Err(err(errors::ORGANIZATION_ALREADY_EXISTS));
     }
     let now = state.now();
@@ -120,7 +127,11 @@ pub async fn create(
     })
 }
 
-pub async fn check_slug(state: &AppState, ctx: &RequestContext, slug: &str) -> Result<(), ApiError> {
+pub async fn check_slug(
+    state: &AppState,
+    ctx: &RequestContext,
+    slug: &str,
+) -> Result<(), ApiError> {
     caller(state, ctx).await?;
     if store::find_org_by_slug(&state.db, slug).await?.is_some() {
         return Err(err(errors::ORGANIZATION_SLUG_ALREADY_TAKEN));
@@ -279,7 +290,7 @@ async fn readable(
         (None, None) => return Ok(None),
     };
     let org = org.ok_or_else(|| err(errors::ORGANIZATION_NOT_FOUND))?;
-    match store::find_member(&state.db, &org.id, caller.user_id()).await? {
+    match super::common::find_member(state, &org.id, caller.user_id()).await? {
         Some(m) => Ok(Some((org, m))),
         None => {
             set_active_org(state, caller, None).await?;
@@ -308,32 +319,76 @@ pub async fn get_full(
     members_limit: Option<u32>,
 ) -> Result<Option<FullOrganization>, ApiError> {
     let caller = caller(state, ctx).await?;
-    let Some((org, me)) = readable(state, &caller, id, slug).await? else {
-        return Ok(None);
+    let org_id = match (slug.filter(|s| !s.is_empty()), org_or_active(id, &caller)) {
+        (Some(slug), _) => {
+            store::find_org_by_slug(&state.db, slug)
+                .await?
+                .ok_or_else(|| err(errors::ORGANIZATION_NOT_FOUND))?
+                .id
+        }
+        (None, Some(id)) => id,
+        (None, None) => return Ok(None),
     };
     let cfg = settings(state);
+    // The organization with all its members, invitations and teams: read
+    // once, served from the cache until the next write (see `cache`).
+    let parts = cfg
+        .cache
+        .full(state, &org_id, || load_full(state, &org_id, cfg.teams))
+        .await?;
+    let Some(me) = super::common::find_member(state, &org_id, caller.user_id()).await? else {
+        set_active_org(state, &caller, None).await?;
+        return Err(err(errors::USER_IS_NOT_A_MEMBER_OF_THE_ORGANIZATION));
+    };
     let limit = members_limit
         .filter(|l| *l > 0)
         .unwrap_or(cfg.membership_limit) as usize;
-    let mut rows = store::list_all_members(&state.db, &org.id).await?;
-    rows.truncate(limit);
-    let members = with_users(state, &rows).await?;
     // Invitation ids are invitation links: only members who may invite see them,
     // and invitations to the creator role only members holding it.
     let invitations = if allowed(state, &me, "invitation", "create").await? {
         let creator = holds_creator(state, &me.role);
-        store::list_invitations(&state.db, &org.id)
-            .await?
+        parts
+            .invitations
             .iter()
-            .filter(|i| creator || !holds_creator(state, i.role.as_deref().unwrap_or("")))
-            .map(InvitationDto::from)
+            .filter(|(role, _)| creator || !holds_creator(state, role.as_deref().unwrap_or("")))
+            .map(|(_, i)| i.clone())
             .collect()
     } else {
         Vec::new()
     };
-    let teams = if cfg.teams {
+    let dto = OrganizationDto::from(&parts.org);
+    Ok(Some(FullOrganization {
+        id: dto.id,
+        name: dto.name,
+        slug: dto.slug,
+        logo: dto.logo,
+        created_at: dto.created_at,
+        metadata: dto.metadata,
+        members: parts.members.iter().take(limit).cloned().collect(),
+        invitations,
+        teams: parts.teams.clone(),
+    }))
+}
+
+/// Everything `get-full-organization` shows of an organization, from the database.
+async fn load_full(
+    state: &AppState,
+    org_id: &str,
+    teams: bool,
+) -> Result<std::sync::Arc<super::cache::FullParts>, ApiError> {
+    let org = store::find_org(&state.db, org_id)
+        .await?
+        .ok_or_else(|| err(errors::ORGANIZATION_NOT_FOUND))?;
+    let rows = store::list_all_members(&state.db, org_id).await?;
+    let members = with_users(state, &rows).await?;
+    let invitations = store::list_invitations(&state.db, org_id)
+        .await?
+        .iter()
+        .map(|i| (i.role.clone(), InvitationDto::from(i)))
+        .collect();
+    let teams = if teams {
         Some(
-            store::list_teams(&state.db, &org.id)
+            store::list_teams(&state.db, org_id)
                 .await?
                 .iter()
                 .map(TeamWithCount::from)
@@ -342,14 +397,8 @@ pub async fn get_full(
     } else {
         None
     };
-    let dto = OrganizationDto::from(&org);
-    Ok(Some(FullOrganization {
-        id: dto.id,
-        name: dto.name,
-        slug: dto.slug,
-        logo: dto.logo,
-        created_at: dto.created_at,
-        metadata: dto.metadata,
+    Ok(std::sync::Arc::new(super::cache::FullParts {
+        org,
         members,
         invitations,
         teams,
@@ -362,17 +411,22 @@ pub async fn with_users(
     rows: &[MemberRow],
 ) -> Result<Vec<MemberWithUser>, ApiError> {
     let ids: Vec<String> = rows.iter().map(|m| m.user_id.clone()).collect();
-    let users = store::find_users(&state.db, &ids).await?;
+    let users: std::collections::HashMap<String, crate::db::models::UserRow> =
+        store::find_users(&state.db, &ids)
+            .await?
+            .into_iter()
+            .map(|u| (u.id.clone(), u))
+            .collect();
     Ok(rows
         .iter()
-        .filter_map(|m| {
-            let u = users.iter().find(|u| u.id == m.user_id)?;
-            Some(MemberWithUser::new(m, u))
-        })
+        .filter_map(|m| Some(MemberWithUser::new(m, users.get(&m.user_id)?)))
         .collect())
 }
 
-pub async fn list(state: &AppState, ctx: &RequestContext) -> Result<Vec<OrganizationDto>, ApiError> {
+pub async fn list(
+    state: &AppState,
+    ctx: &RequestContext,
+) -> Result<Vec<OrganizationDto>, ApiError> {
     let caller = caller(state, ctx).await?;
     Ok(store::list_orgs_of_user(&state.db, caller.user_id())
         .await?

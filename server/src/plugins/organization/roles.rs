@@ -100,7 +100,9 @@ async fn check_grants(
     if roles.ac.check_statements(permission).is_err() {
         return Err(err(errors::INVALID_RESOURCE));
     }
-    if !holds_creator(state, member_roles) && !statements_cover(&roles.held(member_roles), permission) {
+    if !holds_creator(state, member_roles)
+        && !statements_cover(&roles.held(member_roles), permission)
+    {
         return Err(err(denied));
     }
     Ok(())
@@ -182,7 +184,9 @@ async fn named_role(
     name: Option<&str>,
     id: Option<&str>,
 ) -> Result<RoleRow, ApiError> {
-    let name = name.filter(|n| !n.is_empty()).map(|n| n.trim().to_lowercase());
+    let name = name
+        .filter(|n| !n.is_empty())
+        .map(|n| n.trim().to_lowercase());
     let id = id.filter(|i| !i.is_empty());
     if name.is_none() && id.is_none() {
         return Err(err(errors::ROLE_NOT_FOUND));
@@ -209,7 +213,9 @@ pub async fn delete(
     )
     .await?;
     if let Some(n) = name.filter(|n| !n.is_empty()) {
-        if settings(state).is_predefined_role(&n.trim().to_lowercase()) || settings(state).is_predefined_role(n) {
+        if settings(state).is_predefined_role(&n.trim().to_lowercase())
+            || settings(state).is_predefined_role(n)
+        {
             return Err(err(errors::CANNOT_DELETE_A_PRE_DEFINED_ROLE));
         }
     }

@@ -35,14 +35,20 @@ impl OrganizationApi {
     ///
     /// Sets it as the session's active organization unless
     /// `keepCurrentActiveOrganization`.
-    #[oai(path = "/organization/create", method = "post", operation_id = "organizationCreate")]
+    #[oai(
+        path = "/organization/create",
+        method = "post",
+        operation_id = "organizationCreate"
+    )]
     async fn create(
         &self,
         state: Data<&Arc<AppState>>,
         req: &Request,
         body: Json<CreateOrganizationBody>,
     ) -> ApiResult<CreatedOrganization> {
-        Ok(Json(orgs::create(&state, &request_context(req), &body).await?))
+        Ok(Json(
+            orgs::create(&state, &request_context(req), &body).await?,
+        ))
     }
 
     /// Check that a slug is free
@@ -62,18 +68,28 @@ impl OrganizationApi {
     }
 
     /// Update an organization (`organization:update`)
-    #[oai(path = "/organization/update", method = "post", operation_id = "organizationUpdate")]
+    #[oai(
+        path = "/organization/update",
+        method = "post",
+        operation_id = "organizationUpdate"
+    )]
     async fn update(
         &self,
         state: Data<&Arc<AppState>>,
         req: &Request,
         body: Json<UpdateOrganizationBody>,
     ) -> ApiResult<OrganizationDto> {
-        Ok(Json(orgs::update(&state, &request_context(req), &body).await?))
+        Ok(Json(
+            orgs::update(&state, &request_context(req), &body).await?,
+        ))
     }
 
     /// Delete an organization (`organization:delete`)
-    #[oai(path = "/organization/delete", method = "post", operation_id = "organizationDelete")]
+    #[oai(
+        path = "/organization/delete",
+        method = "post",
+        operation_id = "organizationDelete"
+    )]
     async fn delete(
         &self,
         state: Data<&Arc<AppState>>,
@@ -152,7 +168,11 @@ impl OrganizationApi {
     }
 
     /// The organizations the caller belongs to
-    #[oai(path = "/organization/list", method = "get", operation_id = "organizationList")]
+    #[oai(
+        path = "/organization/list",
+        method = "get",
+        operation_id = "organizationList"
+    )]
     async fn list(
         &self,
         state: Data<&Arc<AppState>>,
@@ -345,7 +365,11 @@ impl OrganizationApi {
     }
 
     /// Leave an organization (not as its last creator-role member)
-    #[oai(path = "/organization/leave", method = "post", operation_id = "organizationLeave")]
+    #[oai(
+        path = "/organization/leave",
+        method = "post",
+        operation_id = "organizationLeave"
+    )]
     async fn leave(
         &self,
         state: Data<&Arc<AppState>>,
@@ -393,7 +417,9 @@ impl OrganizationApi {
             organization_id: organization_id.0,
             organization_slug: organization_slug.0,
         };
-        Ok(Json(members::list(&state, &request_context(req), &q).await?))
+        Ok(Json(
+            members::list(&state, &request_context(req), &q).await?,
+        ))
     }
 
     /// The roles of the caller (or of `userId`) in an organization
@@ -436,14 +462,13 @@ impl OrganizationApi {
         req: &Request,
         body: Json<HasPermissionBody>,
     ) -> ApiResult<PermissionResult> {
-        let request = match (&body.permissions, &body.permission) {
-            (Some(p), None) | (None, Some(p)) => p,
-            _ => {
-                return Err(ApiError::validation(
+        let request =
+            match (&body.permissions, &body.permission) {
+                (Some(p), None) | (None, Some(p)) => p,
+                _ => return Err(ApiError::validation(
                     "[body] Invalid input: exactly one of permissions or permission is required",
-                ))
-            }
-        };
+                )),
+            };
         let success = roles::has_permission(
             &state,
             &request_context(req),

@@ -67,6 +67,9 @@ pub struct OrganizationSettings {
     /// The statements and roles, checked and merged at start-up.
     #[serde(skip)]
     compiled: Option<Arc<AccessControl>>,
+    /// Memberships, stored roles and full organizations, briefly cached.
+    #[serde(skip)]
+    pub cache: Arc<super::cache::OrgCache>,
 }
 
 impl Default for OrganizationSettings {
@@ -92,6 +95,7 @@ impl Default for OrganizationSettings {
             statements: BTreeMap::new(),
             roles: BTreeMap::new(),
             compiled: None,
+            cache: Arc::default(),
         }
     }
 }
@@ -140,7 +144,9 @@ impl OrganizationSettings {
         let mut roles = access::default_roles();
         for (name, grants) in &self.roles {
             if name.trim().is_empty() || name.contains(',') {
-                return Err(format!("roles.{name:?}: a role name is non-empty and has no comma"));
+                return Err(format!(
+                    "roles.{name:?}: a role name is non-empty and has no comma"
+                ));
             }
             roles.insert(name.clone(), grants.clone());
         }

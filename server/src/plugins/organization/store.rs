@@ -506,16 +506,15 @@ pub async fn update_org(
 pub async fn delete_org(db: &Db, id: &str) -> Result<Option<Vec<String>>, StorageError> {
     with_conn!(db, |conn| {
         in_transaction!(conn, {
-            let cleared: Vec<String> = diesel::update(
-                sessions::table.filter(sessions::active_organization_id.eq(id)),
-            )
-            .set((
-                sessions::active_organization_id.eq(None::<String>),
-                sessions::active_team_id.eq(None::<String>),
-            ))
-            .returning(sessions::user_id)
-            .get_results(conn)
-            .await?;
+            let cleared: Vec<String> =
+                diesel::update(sessions::table.filter(sessions::active_organization_id.eq(id)))
+                    .set((
+                        sessions::active_organization_id.eq(None::<String>),
+                        sessions::active_team_id.eq(None::<String>),
+                    ))
+                    .returning(sessions::user_id)
+                    .get_results(conn)
+                    .await?;
             let org_teams = teams::table
                 .filter(teams::organization_id.eq(id))
                 .select(teams::id);
@@ -677,7 +676,6 @@ fn like_escape(s: &str) -> String {
         .replace('_', "\\_")
 }
 
-
 /// Applies a text filter on `$col` to the boxed query `$q`.
 macro_rules! text_filter {
     ($q:expr, $col:expr, $op:expr, $values:expr) => {{
@@ -717,7 +715,9 @@ macro_rules! member_query {
                 (FilterValue::Text(v), MemberField::UserId) => {
                     text_filter!(q, members::user_id, f.op, v)
                 }
-                (FilterValue::Text(v), MemberField::Role) => text_filter!(q, members::role, f.op, v),
+                (FilterValue::Text(v), MemberField::Role) => {
+                    text_filter!(q, members::role, f.op, v)
+                }
                 (FilterValue::Text(v), MemberField::OrganizationId) => {
                     text_filter!(q, members::organization_id, f.op, v)
                 }
@@ -756,9 +756,7 @@ pub async fn list_members_page(
             (Some(MemberField::Role), false) => q.order(members::role.asc()),
             (Some(MemberField::Role), true) => q.order(members::role.desc()),
             (Some(MemberField::OrganizationId), false) => q.order(members::organization_id.asc()),
-            (Some(MemberField::OrganizationId), true) => {
-                q.order(members::organization_id.desc())
-            }
+            (Some(MemberField::OrganizationId), true) => q.order(members::organization_id.desc()),
             (Some(MemberField::CreatedAt) | None, false) => q.order(members::created_at.asc()),
             (Some(MemberField::CreatedAt) | None, true) => q.order(members::created_at.desc()),
         };
@@ -806,8 +804,6 @@ pub struct TeamSeat {
     pub row: TeamMemberRow,
     pub maximum: Option<i32>,
 }
-
-
 
 /// Gives a member new roles, unless that takes the last `creator_role`
 /// away from the organization.
@@ -894,7 +890,6 @@ pub async fn remove_member(db: &Db, member: &MemberRow, creator_role: &str) -> R
         })
     })
 }
-
 
 // ---- invitations ----
 
@@ -1194,10 +1189,7 @@ pub async fn find_team_member(
         .optional()?))
 }
 
-pub async fn list_team_members(
-    db: &Db,
-    team_id: &str,
-) -> Result<Vec<TeamMemberRow>, StorageError> {
+pub async fn list_team_members(db: &Db, team_id: &str) -> Result<Vec<TeamMemberRow>, StorageError> {
     with_conn!(db, |conn| Ok(team_members::table
         .filter(team_members::team_id.eq(team_id))
         .order((team_members::created_at.asc(), team_members::id.asc()))
@@ -1326,7 +1318,10 @@ pub async fn set_team_member_role(
 pub async fn list_roles(db: &Db, org_id: &str) -> Result<Vec<RoleRow>, StorageError> {
     with_conn!(db, |conn| Ok(organization_roles::table
         .filter(organization_roles::organization_id.eq(org_id))
-        .order((organization_roles::created_at.asc(), organization_roles::id.asc()))
+        .order((
+            organization_roles::created_at.asc(),
+            organization_roles::id.asc()
+        ))
         .select(RoleRow::as_select())
         .load(conn)
         .await?))
@@ -1394,12 +1389,14 @@ pub async fn update_role(
         permission,
         updated_at: Some(now),
     };
-    with_conn!(db, |conn| Ok(diesel::update(organization_roles::table.find(id))
-        .set(&changes)
-        .returning(RoleRow::as_returning())
-        .get_result(conn)
-        .await
-        .optional()?))
+    with_conn!(db, |conn| Ok(diesel::update(
+        organization_roles::table.find(id)
+    )
+    .set(&changes)
+    .returning(RoleRow::as_returning())
+    .get_result(conn)
+    .await
+    .optional()?))
 }
 
 /// Deletes a stored role unless a member of the organization holds it

@@ -306,7 +306,13 @@ pub async fn list_members(
         .await?
         .ok_or_else(|| err(errors::TEAM_NOT_FOUND))?;
     let not_in_team = || err(errors::USER_IS_NOT_A_MEMBER_OF_THE_TEAM);
-    membership(state, &team.organization_id, caller.user_id(), not_in_team()).await?;
+    membership(
+        state,
+        &team.organization_id,
+        caller.user_id(),
+        not_in_team(),
+    )
+    .await?;
     store::find_team_member(&state.db, &team.id, caller.user_id())
         .await?
         .ok_or_else(not_in_team)?;
@@ -377,10 +383,7 @@ impl TeamStanding {
 }
 
 /// Validated team-role names, joined; `None` for no role.
-fn team_role(
-    roles: &OrgRoles,
-    input: Option<&[String]>,
-) -> Result<Option<String>, ApiError> {
+fn team_role(roles: &OrgRoles, input: Option<&[String]>) -> Result<Option<String>, ApiError> {
     let Some(input) = input else {
         return Ok(None);
     };

@@ -9,8 +9,8 @@
 //! credentials, so it works signed out and for conditional UI.
 
 pub mod routes;
-pub mod store;
 pub mod settings;
+pub mod store;
 
 pub use routes::PasskeyApi;
 
@@ -24,7 +24,8 @@ use crate::plugin::Plugin;
 
 /// The plugin's id: its spec tag, `/plugins` entry, configuration section and client namespace.
 pub const ID: &str = "passkey";
-pub const DESCRIPTION: &str = "WebAuthn passkeys: register while signed in, then sign in without a password.";
+pub const DESCRIPTION: &str =
+    "WebAuthn passkeys: register while signed in, then sign in without a password.";
 
 pub struct Passkey;
 

@@ -17,6 +17,7 @@ use webauthn_rs::prelude::{
     RegisterPublicKeyCredential, Url, Uuid, Webauthn, WebauthnBuilder,
 };
 
+use super::settings::PasskeySettings;
 use super::store::{self as pk_store, PasskeyRow};
 use super::*;
 use crate::config::Config;
@@ -32,7 +33,6 @@ use crate::db::store;
 use crate::error::{codes, ApiError, ApiResult};
 use crate::http::context::{request_context, RequestContext};
 use crate::plugin::PluginApi;
-use super::settings::PasskeySettings;
 use crate::state::AppState;
 
 /// A registered passkey (Better Auth's shape).
@@ -127,7 +127,10 @@ fn relying_party(state: &AppState) -> Result<Webauthn, ApiError> {
 }
 
 /// Builds the relying party; the error names the settings to fix.
-pub(super) fn relying_party_for(cfg: &PasskeySettings, config: &Config) -> Result<Webauthn, String> {
+pub(super) fn relying_party_for(
+    cfg: &PasskeySettings,
+    config: &Config,
+) -> Result<Webauthn, String> {
     let origin_text = cfg.origin.clone().unwrap_or_else(|| config.base_url());
     let origin = Url::parse(&origin_text)
         .map_err(|e| format!("origin {origin_text:?} is not a URL: {e}"))?;
@@ -156,9 +159,7 @@ pub(super) fn relying_party_for(cfg: &PasskeySettings, config: &Config) -> Resul
     }
     WebauthnBuilder::new(&rp_id, &origin)
         .and_then(|b| b.rp_name(&rp_name).build())
-        .map_err(|e| {
-            format!("rp_id {rp_id:?} does not fit origin {origin_text:?} ({e}). {fix}")
-        })
+        .map_err(|e| format!("rp_id {rp_id:?} does not fit origin {origin_text:?} ({e}). {fix}"))
 }
 
 /// A stable, opaque WebAuthn user handle: not the user id itself.

@@ -15,4 +15,3 @@ pub struct PasskeySettings {
     /// The web origin ceremonies must come from; defaults to the base URL's origin.
     pub origin: Option<String>,
 }
-

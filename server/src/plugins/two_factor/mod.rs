@@ -10,8 +10,8 @@
 pub mod routes;
 pub mod server_api;
 pub mod service;
-pub mod store;
 pub mod settings;
+pub mod store;
 
 use std::sync::Arc;
 
@@ -23,7 +23,6 @@ use serde_json::{Map, Value};
 
 pub use routes::TwoFactorApi;
 
-use crate::mail::templates::{MailKind, MailTemplate};
 use crate::db::models::UserRow;
 use crate::db::store::Tx;
 use crate::db::{Db, MigrationSet};
@@ -31,12 +30,14 @@ use crate::docs::{RouteAuth, RouteDoc};
 use crate::error::{codes, ApiError, ErrorCode};
 use crate::http::context::RequestContext;
 use crate::http::rate_limit::RateLimitRule;
+use crate::mail::templates::{MailKind, MailTemplate};
 use crate::plugin::{Plugin, SchemaOf, SignInChallenge, UserFields};
 use crate::state::AppState;
 
 /// The plugin's id: its spec tag, `/plugins` entry, configuration section and client namespace.
 pub const ID: &str = "two-factor";
-pub const DESCRIPTION: &str = "A second factor after password sign-in: TOTP, emailed codes, backup codes.";
+pub const DESCRIPTION: &str =
+    "A second factor after password sign-in: TOTP, emailed codes, backup codes.";
 
 pub struct TwoFactor;
 

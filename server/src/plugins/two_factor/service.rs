@@ -16,10 +16,10 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
+use super::routes::TwoFactorRedirect;
 use super::store::{self as tf_store, TwoFactorRow};
 use super::*;
 use crate::core::dto::TokenUserResponse;
-use super::routes::TwoFactorRedirect;
 use crate::core::links;
 use crate::core::session::{
     create_session, resolve_session, user_json, AuthSession, ResolveOptions,
@@ -114,7 +114,11 @@ async fn verifier(
         return Err(invalid());
     };
     let failures: u32 = failures.parse().unwrap_or(u32::MAX);
-    if failures >= state.settings::<super::settings::TwoFactorSettings>().allowed_attempts {
+    if failures
+        >= state
+            .settings::<super::settings::TwoFactorSettings>()
+            .allowed_attempts
+    {
         // The challenge is spent: the user must sign in again.
         if !take {
             links::consume(state, CHALLENGE, &raw).await?;
@@ -151,7 +155,12 @@ async fn restore(state: &AppState, c: &Challenge, failed: bool) -> Result<(), Ap
 fn issuer(state: &AppState, requested: Option<&str>) -> String {
     requested
         .map(str::to_string)
-        .or_else(|| state.settings::<super::settings::TwoFactorSettings>().issuer.clone())
+        .or_else(|| {
+            state
+                .settings::<super::settings::TwoFactorSettings>()
+                .issuer
+                .clone()
+        })
         .unwrap_or_else(|| state.config.app_name.clone())
 }
 
@@ -339,7 +348,11 @@ pub async fn generate_backup_codes(
 ) -> Result<Vec<String>, ApiError> {
     check_password(state, &s.user.id, password).await?;
     let row = require_row(state, &s.user.id, TWO_FACTOR_NOT_ENABLED).await?;
-    let codes = new_backup_codes(state.settings::<super::settings::TwoFactorSettings>().backup_code_count);
+    let codes = new_backup_codes(
+        state
+            .settings::<super::settings::TwoFactorSettings>()
+            .backup_code_count,
+    );
     if !tf_store::swap_backup_codes(
         &state.db,
         &row.id,
@@ -379,16 +392,15 @@ pub async fn send_otp(state: &AppState, ctx: &RequestContext) -> Result<(), ApiE
         &state.db,
         &id,
         &format!("{}:0", token::hash_token(&code)),
-        now + Duration::seconds(state.settings::<super::settings::TwoFactorSettings>().otp_expires_in),
+        now + Duration::seconds(
+            state
+                .settings::<super::settings::TwoFactorSettings>()
+                .otp_expires_in,
+        ),
         now,
     )
     .await?;
-    links::mail(
-        state,
-        &super::OTP_MAIL,
-        &user.email,
-        &code,
-    );
+    links::mail(state, &super::OTP_MAIL, &user.email, &code);
     Ok(())
 }
 
@@ -437,7 +449,11 @@ async fn check_otp(state: &AppState, v: &Verifier, code: &str) -> Result<Check, 
     }
     let (hash, failures) = value.rsplit_once(':').unwrap_or((&value, "0"));
     let failures: u32 = failures.parse().unwrap_or(u32::MAX);
-    if failures >= state.settings::<super::settings::TwoFactorSettings>().allowed_attempts {
+    if failures
+        >= state
+            .settings::<super::settings::TwoFactorSettings>()
+            .allowed_attempts
+    {
         return Err(ApiError::new(TOO_MANY_ATTEMPTS_REQUEST_NEW_CODE));
     }
     if bool::from(
@@ -567,7 +583,10 @@ async fn complete(
             (Some(s.token.clone()), s.user.clone(), Some(s.user_json()))
         }
         Verifier::Challenge(c) => {
-            ctx.set_cookie(&challenge_cookie(state), names.expire(&challenge_cookie(state)));
+            ctx.set_cookie(
+                &challenge_cookie(state),
+                names.expire(&challenge_cookie(state)),
+            );
             let token = if create_new_session {
                 let (_, raw) = create_session(state, ctx, &c.user.id, c.remember).await?;
                 Some(raw)
@@ -622,7 +641,9 @@ async fn issue_trust(
     binding: &str,
 ) -> Result<(), ApiError> {
     let identifier = format!("trust-device-{}", token::random_alphanumeric(32));
-    let max_age = state.settings::<super::settings::TwoFactorSettings>().trust_device_max_age;
+    let max_age = state
+        .settings::<super::settings::TwoFactorSettings>()
+        .trust_device_max_age;
     links::issue(state, TRUST, identifier.clone(), binding, max_age).await?;
     let cookie = format!("{}!{identifier}", device_mac(state, user_id, &identifier));
     let names = &state.cookies;

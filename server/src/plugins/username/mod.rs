@@ -3,8 +3,8 @@
 
 pub mod errors;
 pub mod routes;
-pub mod store;
 pub mod settings;
+pub mod store;
 
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
