@@ -77,6 +77,9 @@ pub struct OrgCache {
     members: Map<(String, String), Option<MemberRow>>,
     roles: Map<String, Arc<std::collections::BTreeMap<String, Statements>>>,
     full: Map<String, Arc<FullParts>>,
+    /// Rendered `get-full-organization` bodies by (organization, members
+    /// limit, which invitations the caller sees).
+    rendered: Map<(String, usize, u8), bytes::Bytes>,
 }
 
 impl std::fmt::Debug for OrgCache {
@@ -97,6 +100,7 @@ impl OrgCache {
         self.members.clear();
         self.roles.clear();
         self.full.clear();
+        self.rendered.clear();
     }
 
     async fn cached<K, V, F, Fut>(
@@ -155,6 +159,19 @@ impl OrgCache {
             .await
     }
 
+    pub async fn rendered<F, Fut>(
+        &self,
+        state: &AppState,
+        key: (String, usize, u8),
+        render: F,
+    ) -> Result<bytes::Bytes, ApiError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<bytes::Bytes, ApiError>>,
+    {
+        self.cached(state, &self.rendered, key, render).await
+    }
+
     pub async fn full<F, Fut>(
         &self,
         state: &AppState,
@@ -167,5 +184,69 @@ impl OrgCache {
     {
         self.cached(state, &self.full, org_id.to_string(), load)
             .await
+    }
+}
+
+/// A JSON response rendered once and served as bytes: its spec entry is
+/// `T`'s (as `Json<T>` would give), its body the cached rendering.
+pub struct RenderedJson<T> {
+    body: bytes::Bytes,
+    _schema: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: poem_openapi::types::ToJSON> RenderedJson<T> {
+    /// Renders `value` as `Json<value>` would.
+    pub fn render(value: &T) -> bytes::Bytes {
+        let json = value.to_json().unwrap_or(serde_json::Value::Null);
+        serde_json::to_vec(&json).unwrap_or_default().into()
+    }
+
+    pub fn new(body: bytes::Bytes) -> Self {
+        RenderedJson {
+            body,
+            _schema: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<T: poem_openapi::types::Type> poem_openapi::payload::Payload for RenderedJson<T> {
+    const CONTENT_TYPE: &'static str = "application/json; charset=utf-8";
+
+    fn schema_ref() -> poem_openapi::registry::MetaSchemaRef {
+        T::schema_ref()
+    }
+
+    fn register(registry: &mut poem_openapi::registry::Registry) {
+        T::register(registry);
+    }
+}
+
+impl<T: Send> poem::IntoResponse for RenderedJson<T> {
+    fn into_response(self) -> poem::Response {
+        poem::Response::builder()
+            .content_type("application/json; charset=utf-8")
+            .body(poem::Body::from_bytes(self.body))
+    }
+}
+
+impl<T: poem_openapi::types::Type + Send> poem_openapi::ApiResponse for RenderedJson<T> {
+    fn meta() -> poem_openapi::registry::MetaResponses {
+        use poem_openapi::payload::Payload;
+        poem_openapi::registry::MetaResponses {
+            responses: vec![poem_openapi::registry::MetaResponse {
+                description: "",
+                status: Some(200),
+                status_range: None,
+                content: vec![poem_openapi::registry::MetaMediaType {
+                    content_type: Self::CONTENT_TYPE,
+                    schema: Self::schema_ref(),
+                }],
+                headers: vec![],
+            }],
+        }
+    }
+
+    fn register(registry: &mut poem_openapi::registry::Registry) {
+        T::register(registry);
     }
 }

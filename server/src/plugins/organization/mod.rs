@@ -30,7 +30,7 @@
 //!   Auth clears only the caller's own active organization, never the team).
 
 pub mod access;
-mod cache;
+pub mod cache;
 mod common;
 mod docs;
 pub mod dto;

@@ -3,6 +3,7 @@
 
 use serde_json::json;
 
+use super::cache::RenderedJson;
 use super::common::{
     allowed, audit, caller, err, err_at, holds_creator, membership, org_or_active,
     reissue_session_cookie, require_permission, set_active_org, set_active_team, settings, Audit,
@@ -13,6 +14,7 @@ use super::dto::{
 };
 use super::errors;
 use super::store::{self, MemberRow, OrgChanges, OrgRow, TeamMemberRow, TeamRow};
+use crate::core::dto::Nullable;
 use crate::core::validate::check_field_length;
 use crate::crypto::token;
 use crate::error::ApiError;
@@ -317,7 +319,7 @@ pub async fn get_full(
     id: Option<&str>,
     slug: Option<&str>,
     members_limit: Option<u32>,
-) -> Result<Option<FullOrganization>, ApiError> {
+) -> Result<bytes::Bytes, ApiError> {
     let caller = caller(state, ctx).await?;
     let org_id = match (slug.filter(|s| !s.is_empty()), org_or_active(id, &caller)) {
         (Some(slug), _) => {
@@ -327,7 +329,11 @@ pub async fn get_full(
                 .id
         }
         (None, Some(id)) => id,
-        (None, None) => return Ok(None),
+        (None, None) => {
+            return Ok(RenderedJson::<Nullable<FullOrganization>>::render(
+                &Nullable(None),
+            ))
+        }
     };
     let cfg = settings(state);
     // The organization with all its members, invitations and teams: read
@@ -345,29 +351,40 @@ pub async fn get_full(
         .unwrap_or(cfg.membership_limit) as usize;
     // Invitation ids are invitation links: only members who may invite see them,
     // and invitations to the creator role only members holding it.
-    let invitations = if allowed(state, &me, "invitation", "create").await? {
-        let creator = holds_creator(state, &me.role);
-        parts
-            .invitations
-            .iter()
-            .filter(|(role, _)| creator || !holds_creator(state, role.as_deref().unwrap_or("")))
-            .map(|(_, i)| i.clone())
-            .collect()
+    let sees = if allowed(state, &me, "invitation", "create").await? {
+        if holds_creator(state, &me.role) {
+            2
+        } else {
+            1
+        }
     } else {
-        Vec::new()
+        0
     };
-    let dto = OrganizationDto::from(&parts.org);
-    Ok(Some(FullOrganization {
-        id: dto.id,
-        name: dto.name,
-        slug: dto.slug,
-        logo: dto.logo,
-        created_at: dto.created_at,
-        metadata: dto.metadata,
-        members: parts.members.iter().take(limit).cloned().collect(),
-        invitations,
-        teams: parts.teams.clone(),
-    }))
+    cfg.cache
+        .rendered(state, (org_id, limit, sees), || async {
+            let invitations = parts
+                .invitations
+                .iter()
+                .filter(|(role, _)| {
+                    sees == 2 || (sees == 1 && !holds_creator(state, role.as_deref().unwrap_or("")))
+                })
+                .map(|(_, i)| i.clone())
+                .collect();
+            let dto = OrganizationDto::from(&parts.org);
+            let full = Nullable(Some(FullOrganization {
+                id: dto.id,
+                name: dto.name,
+                slug: dto.slug,
+                logo: dto.logo,
+                created_at: dto.created_at,
+                metadata: dto.metadata,
+                members: parts.members.iter().take(limit).cloned().collect(),
+                invitations,
+                teams: parts.teams.clone(),
+            }));
+            Ok(RenderedJson::render(&full))
+        })
+        .await
 }
 
 /// Everything `get-full-organization` shows of an organization, from the database.

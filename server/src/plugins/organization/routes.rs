@@ -9,6 +9,7 @@ use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
 use poem_openapi::OpenApi;
 
+use super::cache::RenderedJson;
 use super::dto::*;
 use super::members::ListMembers;
 use super::{invitations, members, orgs, roles, teams};
@@ -138,9 +139,10 @@ impl OrganizationApi {
         #[oai(name = "organizationId")] organization_id: Query<Option<String>>,
         #[oai(name = "organizationSlug")] organization_slug: Query<Option<String>>,
         #[oai(name = "membersLimit")] members_limit: Query<Option<u32>>,
-    ) -> ApiResult<Nullable<FullOrganization>> {
+    ) -> Result<RenderedJson<Nullable<FullOrganization>>, ApiError> {
+        // Served from the organization cache, rendered once per write.
         let ctx = request_context(req);
-        let org = orgs::get_full(
+        let body = orgs::get_full(
             &state,
             &ctx,
             opt(&organization_id),
@@ -148,7 +150,7 @@ impl OrganizationApi {
             members_limit.0,
         )
         .await?;
-        Ok(Json(Nullable(org)))
+        Ok(RenderedJson::new(body))
     }
 
     /// Set (or, with `organizationId: null`, clear) the session's active organization
