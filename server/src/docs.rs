@@ -237,6 +237,12 @@ fn mark_optional_properties_nullable(registry: &mut Registry) {
                 MetaSchemaRef::Inline(inline) if inline.ty == "array" => {
                     MetaSchemaRef::Inline(inline)
                 }
+                // OpenAPI 3.0 allows `nullable` only beside a `type`: an untyped
+                // schema (any JSON value, or a `oneOf` such as string-or-list)
+                // stays as it is.
+                MetaSchemaRef::Inline(inline) if inline.ty.is_empty() => {
+                    MetaSchemaRef::Inline(inline)
+                }
                 MetaSchemaRef::Inline(mut inline) => {
                     inline.nullable = true;
                     MetaSchemaRef::Inline(inline)

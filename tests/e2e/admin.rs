@@ -17,6 +17,7 @@ on_both_backends!(
     roles_created_at_runtime_take_effect_at_once,
     sessions_passwords_and_permission_checks,
     audit_trail_records_privileged_writes,
+    role_limits_and_the_email_permission,
 );
 
 const ADMIN_PASSWORD: &str = "admin-password-42";
@@ -982,4 +983,74 @@ async fn audit_trail_records_privileged_writes(b: Backend) {
         .await;
     assert_eq!(r.json()["entries"].as_array().unwrap().len(), 2);
     assert_eq!(r.json()["total"], 5);
+}
+
+async fn role_limits_and_the_email_permission(b: Backend) {
+    let (s, admin_email) = server_with(b, "maximum_roles = 1\n").await;
+    let admin = admin_client(&s, &admin_email).await;
+    let (u, _, uid) = user(&s).await;
+    let (_, _, other) = user(&s).await;
+    let r = admin
+        .post(
+            "/admin/create-role",
+            json!({"role": "editor", "permission": {"user": ["update"]}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    admin
+        .post(
+            "/admin/create-role",
+            json!({"role": "second", "permission": {"user": ["get"]}}),
+        )
+        .await
+        .assert_error(400, "TOO_MANY_ADMIN_ROLES");
+    admin
+        .post("/admin/set-role", json!({"userId": uid, "role": "editor"}))
+        .await;
+    // `update` without `set-email`: names change, addresses do not.
+    let r = u
+        .post(
+            "/admin/update-user",
+            json!({"userId": other, "data": {"name": "Edited"}}),
+        )
+        .await;
+    assert_eq!(r.json()["name"], "Edited", "{}", r.text);
+    u.post(
+        "/admin/update-user",
+        json!({"userId": other, "data": {"email": email()}}),
+    )
+    .await
+    .assert_error(403, "YOU_ARE_NOT_ALLOWED_TO_SET_USERS_EMAIL");
+    u.post(
+        "/admin/update-user",
+        json!({"userId": other, "data": {"emailVerified": true}}),
+    )
+    .await
+    .assert_error(403, "YOU_ARE_NOT_ALLOWED_TO_SET_USERS_EMAIL");
+    u.post(
+        "/admin/update-user",
+        json!({"userId": other, "data": {"banned": true}}),
+    )
+    .await
+    .assert_error(403, "YOU_ARE_NOT_ALLOWED_TO_BAN_USERS");
+
+    // Stopping an impersonation needs the admin's session, kept in the
+    // signed admin_session cookie: without it, nothing changes.
+    let r = admin
+        .post("/admin/impersonate-user", json!({"userId": other}))
+        .await;
+    let token = r.json()["session"]["token"].as_str().unwrap().to_string();
+    let bare = s.client();
+    let r = bare
+        .request(
+            bare.raw()
+                .post(format!("{}/admin/stop-impersonating", s.base))
+                .header("origin", &s.origin)
+                .bearer_auth(&token)
+                .json(&json!({})),
+        )
+        .await;
+    r.assert_error(400, "ADMIN_SESSION_NOT_FOUND");
+    let still = admin.get("/get-session").await.json();
+    assert_eq!(still["user"]["id"], other);
 }

@@ -375,7 +375,7 @@ export interface PluginsResponse {
 export interface RejectedInvitation {
   invitation: Invitation;
   /** Always `null`. */
-  member?: Record<string, unknown> | null;
+  member?: unknown | null;
 }
 
 export interface RemoveMemberBody {
@@ -815,7 +815,7 @@ export interface VerifyEmailOtpResponse {
 export interface VerifyEmailResponse {
   status: boolean;
   /** The user when a session exists after verification, else null. */
-  user?: Record<string, unknown> | null;
+  user?: unknown | null;
 }
 
 /** Every error code a call can fail with (the server's and the client's own). */

@@ -60,7 +60,7 @@ pub mod types {
             Default::default()
         }
     }
-    ///`AddTeamMemberBodyRole`
+    ///Gatehouse: a team-scoped role.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(untagged)]
     pub enum AddTeamMemberBodyRole {
@@ -758,7 +758,7 @@ and, with teams, its teams.*/
             Self::Array(value)
         }
     }
-    ///`InviteMemberBodyTeamId`
+    ///With teams: the team(s) joined on acceptance.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(untagged)]
     pub enum InviteMemberBodyTeamId {
@@ -1070,7 +1070,6 @@ and, with teams, its teams.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct RejectedInvitation {
         pub invitation: Invitation,
-        ///Always `null`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub member: ::std::option::Option<Member>,
     }
@@ -2323,7 +2322,7 @@ that `revoke-session` accepts.*/
             Default::default()
         }
     }
-    ///`UpdateTeamMemberRoleBodyRole`
+    ///The team-scoped role(s); `null` removes it.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(untagged)]
     pub enum UpdateTeamMemberRoleBodyRole {
@@ -2519,7 +2518,6 @@ that `revoke-session` accepts.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct VerifyEmailResponse {
         pub status: bool,
-        ///The user when a session exists after verification, else null.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub user: ::std::option::Option<User>,
     }

@@ -359,21 +359,21 @@ pub struct PluginsResponse {
 }
 
 /// A string or a list of strings (Better Auth's `string | string[]`, e.g. a
-/// role or roles). Its schema is a plain `oneOf` of the two, which
-/// poem-openapi's `Union` cannot emit for non-object variants.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OneOrMany {
-    One(String),
-    Many(Vec<String>),
-}
+/// role or roles), read as the list. Its schema is a plain `oneOf` of the
+/// two, which poem-openapi's `Union` cannot emit for non-object variants.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OneOrMany(pub Vec<String>);
 
 impl OneOrMany {
     /// The strings, one or many.
     pub fn to_vec(&self) -> Vec<String> {
-        match self {
-            OneOrMany::One(s) => vec![s.clone()],
-            OneOrMany::Many(v) => v.clone(),
-        }
+        self.0.clone()
+    }
+
+    /// The comma-joined value (`["a", "b"]` -> `a,b`), as
+    /// role lists are stored.
+    pub fn joined(&self) -> String {
+        self.0.join(",")
     }
 }
 
@@ -406,28 +406,26 @@ impl Type for OneOrMany {
 
 impl ParseFromJSON for OneOrMany {
     fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        let expected = || ParseError::custom("expected a string or an array of strings");
         match value {
-            Some(Value::String(s)) => Ok(OneOrMany::One(s)),
+            Some(Value::String(s)) => Ok(OneOrMany(vec![s])),
             Some(Value::Array(items)) => items
                 .into_iter()
                 .map(|v| match v {
                     Value::String(s) => Ok(s),
-                    other => Err(ParseError::custom(format!(
-                        "expected a string, received {other}"
-                    ))),
+                    _ => Err(expected()),
                 })
                 .collect::<Result<Vec<_>, _>>()
-                .map(OneOrMany::Many),
-            other => Err(ParseError::expected_type(other.unwrap_or(Value::Null))),
+                .map(OneOrMany),
+            _ => Err(expected()),
         }
     }
 }
 
 impl ToJSON for OneOrMany {
     fn to_json(&self) -> Option<Value> {
-        Some(match self {
-            OneOrMany::One(s) => Value::String(s.clone()),
-            OneOrMany::Many(v) => Value::Array(v.iter().cloned().map(Value::String).collect()),
-        })
+        Some(Value::Array(
+            self.0.iter().cloned().map(Value::String).collect(),
+        ))
     }
 }

@@ -1,10 +1,8 @@
 //! Wire types of the organization routes (Better Auth's JSON shapes).
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use poem_openapi::registry::{MetaSchema, MetaSchemaRef, Registry};
-use poem_openapi::types::{MaybeUndefined, ParseError, ParseFromJSON, ParseResult, ToJSON, Type};
+use poem_openapi::types::MaybeUndefined;
 use poem_openapi::Object;
 use serde_json::Value;
 
@@ -15,74 +13,7 @@ use crate::db::models::UserRow;
 /// `{resource: [actions]}`.
 pub type Permissions = BTreeMap<String, Vec<String>>;
 
-/// A string or a list of strings (role names, team ids).
-#[derive(Debug, Clone, Default)]
-pub struct OneOrMany(pub Vec<String>);
-
-impl Type for OneOrMany {
-    const IS_REQUIRED: bool = true;
-    type RawValueType = Self;
-    type RawElementValueType = Self;
-
-    fn name() -> Cow<'static, str> {
-        "StringOrStrings".into()
-    }
-
-    fn schema_ref() -> MetaSchemaRef {
-        MetaSchemaRef::Inline(Box::new(MetaSchema {
-            one_of: vec![String::schema_ref(), Vec::<String>::schema_ref()],
-            ..MetaSchema::ANY
-        }))
-    }
-
-    fn register(_registry: &mut Registry) {}
-
-    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
-        Some(self)
-    }
-
-    fn raw_element_iter<'a>(
-        &'a self,
-    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
-        Box::new(std::iter::once(self))
-    }
-}
-
-impl ParseFromJSON for OneOrMany {
-    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
-        match value {
-            Some(Value::String(s)) => Ok(OneOrMany(vec![s])),
-            Some(Value::Array(items)) => items
-                .into_iter()
-                .map(|v| match v {
-                    Value::String(s) => Ok(s),
-                    _ => Err(ParseError::custom(
-                        "expected a string or an array of strings",
-                    )),
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map(OneOrMany),
-            _ => Err(ParseError::custom(
-                "expected a string or an array of strings",
-            )),
-        }
-    }
-}
-
-impl ToJSON for OneOrMany {
-    fn to_json(&self) -> Option<Value> {
-        Some(Value::Array(
-            self.0.iter().cloned().map(Value::String).collect(),
-        ))
-    }
-}
-
-impl OneOrMany {
-    /// The comma-joined value (`["admin", "member"]` -> `admin,member`).
-    pub fn joined(&self) -> String {
-        self.0.join(",")
-    }
-}
+pub use crate::core::dto::OneOrMany;
 
 fn parse_metadata(text: &Option<String>) -> Option<Value> {
     text.as_deref().and_then(|t| serde_json::from_str(t).ok())
