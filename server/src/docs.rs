@@ -175,6 +175,11 @@ pub fn finish_document(spec: &str) -> String {
         .map(|(name, _)| format!("#/components/schemas/{name}"))
         .collect();
     type_nullable_wrappers(&mut doc, &objects);
+    // The core's tag first, then the plugins' (alphabetical): readers and
+    // reference UIs such as Scalar list the sections in this order.
+    if let Some(tags) = doc["tags"].as_array_mut() {
+        tags.sort_by_key(|t| t["name"] != "core");
+    }
     for p in crate::plugin::active_plugins() {
         if let (Some(name), Some(tags)) = (p.client_factory(), doc["tags"].as_array_mut()) {
             for tag in tags.iter_mut().filter(|t| t["name"] == p.id()) {

@@ -40,7 +40,7 @@ export interface AdminUpdateUserBody {
   userId: string;
   /** The fields to change (`name`, `email`, `emailVerified`, `image`,
 `role`, `banned`, `banReason`, `banExpires`, and plugin user fields). */
-  data: unknown;
+  data: Record<string, unknown>;
 }
 
 export interface AuditEntry {
@@ -53,7 +53,7 @@ export interface AuditEntry {
   organizationId?: string | null;
   ipAddress?: string | null;
   userAgent?: string | null;
-  details: unknown;
+  details: Record<string, unknown>;
   createdAt: string;
 }
 
@@ -119,7 +119,7 @@ export interface CreateUserBody {
   name: string;
   role?: unknown | null;
   /** Extra user fields: `emailVerified`, `image`, `role`, `banned`, `banReason`, `banExpires`. */
-  data?: unknown | null;
+  data?: Record<string, unknown> | null;
 }
 
 /** A created organization with its first member. */

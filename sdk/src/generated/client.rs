@@ -108,7 +108,7 @@ pub mod types {
     pub struct AdminUpdateUserBody {
         /**The fields to change (`name`, `email`, `emailVerified`, `image`,
 `role`, `banned`, `banReason`, `banExpires`, and plugin user fields).*/
-        pub data: ::serde_json::Value,
+        pub data: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         #[serde(rename = "userId")]
         pub user_id: ::std::string::String,
     }
@@ -129,7 +129,7 @@ pub mod types {
         pub actor_id: ::std::option::Option<::std::string::String>,
         #[serde(rename = "createdAt")]
         pub created_at: ::std::string::String,
-        pub details: ::serde_json::Value,
+        pub details: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         pub id: ::std::string::String,
         #[serde(
             rename = "ipAddress",
@@ -472,7 +472,9 @@ pub mod types {
     pub struct CreateUserBody {
         ///Extra user fields: `emailVerified`, `image`, `role`, `banned`, `banReason`, `banExpires`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub data: ::std::option::Option<::serde_json::Value>,
+        pub data: ::std::option::Option<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        >,
         pub email: ::std::string::String,
         pub name: ::std::string::String,
         ///Without one, the user has no password (links, codes or passkeys only).
@@ -2987,7 +2989,10 @@ that `revoke-session` accepts.*/
         }
         #[derive(Clone, Debug)]
         pub struct AdminUpdateUserBody {
-            data: ::std::result::Result<::serde_json::Value, ::std::string::String>,
+            data: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
             user_id: ::std::result::Result<::std::string::String, ::std::string::String>,
         }
         impl ::std::default::Default for AdminUpdateUserBody {
@@ -3001,7 +3006,9 @@ that `revoke-session` accepts.*/
         impl AdminUpdateUserBody {
             pub fn data<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::serde_json::Value>,
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.data = value
@@ -3055,7 +3062,10 @@ that `revoke-session` accepts.*/
                 ::std::string::String,
                 ::std::string::String,
             >,
-            details: ::std::result::Result<::serde_json::Value, ::std::string::String>,
+            details: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
             id: ::std::result::Result<::std::string::String, ::std::string::String>,
             ip_address: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
@@ -3133,7 +3143,9 @@ that `revoke-session` accepts.*/
             }
             pub fn details<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::serde_json::Value>,
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.details = value
@@ -3952,7 +3964,9 @@ that `revoke-session` accepts.*/
         #[derive(Clone, Debug)]
         pub struct CreateUserBody {
             data: ::std::result::Result<
-                ::std::option::Option<::serde_json::Value>,
+                ::std::option::Option<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
                 ::std::string::String,
             >,
             email: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -3980,7 +3994,11 @@ that `revoke-session` accepts.*/
         impl CreateUserBody {
             pub fn data<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<
+                        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                    >,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.data = value

@@ -29,7 +29,7 @@ pub struct CreateUserBody {
     pub name: String,
     pub role: Option<OneOrMany>,
     /// Extra user fields: `emailVerified`, `image`, `role`, `banned`, `banReason`, `banExpires`.
-    pub data: Option<Value>,
+    pub data: Option<BTreeMap<String, Value>>,
 }
 
 #[derive(Debug, Clone, Object)]
@@ -43,7 +43,7 @@ pub struct AdminUpdateUserBody {
     pub user_id: String,
     /// The fields to change (`name`, `email`, `emailVerified`, `image`,
     /// `role`, `banned`, `banReason`, `banExpires`, and plugin user fields).
-    pub data: Value,
+    pub data: BTreeMap<String, Value>,
 }
 
 #[derive(Debug, Clone, Object)]
@@ -168,7 +168,7 @@ pub struct AuditEntry {
     pub organization_id: Option<String>,
     pub ip_address: Option<String>,
     pub user_agent: Option<String>,
-    pub details: Value,
+    pub details: BTreeMap<String, Value>,
     pub created_at: String,
 }
 

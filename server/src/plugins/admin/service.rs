@@ -212,15 +212,7 @@ pub async fn create_user(
 ) -> Result<UserEnvelope, ApiError> {
     let caller = Caller::require(state, ctx).await?;
     caller.check("user", &["create"], e::YOU_ARE_NOT_ALLOWED_TO_CREATE_USERS)?;
-    let data = match body.data {
-        None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(m)) => m,
-        Some(_) => {
-            return Err(ApiError::validation(
-                "[body.data] Invalid input: expected object",
-            ))
-        }
-    };
+    let data: Map<String, Value> = body.data.unwrap_or_default().into_iter().collect();
     let requested = match (&body.role, data.get("role")) {
         (Some(r), _) => Some(r.to_vec()),
         (None, Some(v)) => Some(role_names_in(v)?),
@@ -339,11 +331,7 @@ pub async fn update_user(
 ) -> Result<User, ApiError> {
     let caller = Caller::require(state, ctx).await?;
     caller.check("user", &["update"], e::YOU_ARE_NOT_ALLOWED_TO_UPDATE_USERS)?;
-    let Value::Object(data) = body.data else {
-        return Err(ApiError::validation(
-            "[body.data] Invalid input: expected object",
-        ));
-    };
+    let data: Map<String, Value> = body.data.into_iter().collect();
     if data.is_empty() {
         return Err(ApiError::new(e::NO_DATA_TO_UPDATE));
     }
@@ -1204,7 +1192,7 @@ pub async fn list_audit_logs(
                 organization_id: r.organization_id,
                 ip_address: r.ip_address,
                 user_agent: r.user_agent,
-                details: serde_json::from_str(&r.details).unwrap_or(Value::Null),
+                details: serde_json::from_str(&r.details).unwrap_or_default(),
                 created_at: iso(r.created_at),
             })
             .collect(),
