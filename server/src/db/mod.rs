@@ -207,3 +207,10 @@ impl Db {
         Ok(applied)
     }
 }
+
+/// `s` as a literal inside a `LIKE` pattern written with `ESCAPE '\\'`.
+pub fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}

@@ -153,10 +153,7 @@ pub async fn list(
             }
             if let Some(v) = &filter.action {
                 if let Some(prefix) = v.strip_suffix('.') {
-                    let escaped = prefix
-                        .replace('\\', "\\\\")
-                        .replace('%', "\\%")
-                        .replace('_', "\\_");
+                    let escaped = crate::db::escape_like(prefix);
                     q = q.filter(audit_log::action.like(format!("{escaped}.%")).escape('\\'));
                 } else {
                     q = q.filter(audit_log::action.eq(v.clone()));

@@ -17,7 +17,6 @@ use crate::core::dto::{OneOrMany, SessionDto, StatusResponse, SuccessResponse, U
 use crate::docs::{RouteAuth, RouteDoc};
 use crate::error::{codes, ApiResult, ErrorCode};
 use crate::http::context::request_context;
-use crate::plugin::access::Statements;
 use crate::plugin::PluginApi;
 use crate::state::AppState;
 
@@ -176,10 +175,6 @@ pub struct AuditEntry {
 pub struct AuditLogPage {
     pub entries: Vec<AuditEntry>,
     pub total: i64,
-}
-
-pub(crate) fn statements(m: &BTreeMap<String, Vec<String>>) -> Statements {
-    m.clone()
 }
 
 /// The listing's query, as Better Auth's client sends it.

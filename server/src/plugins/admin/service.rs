@@ -994,7 +994,7 @@ fn checked_statements(
     caller: &Caller,
     permission: &BTreeMap<String, Vec<String>>,
 ) -> Result<access::Statements, ApiError> {
-    let s = statements(permission);
+    let s = permission.clone();
     caller
         .book
         .settings()

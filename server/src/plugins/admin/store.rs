@@ -310,11 +310,7 @@ pub async fn delete_role(db: &Db, name: &str) -> Result<usize, StorageError> {
     .await?))
 }
 
-pub fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
-}
+use crate::db::escape_like;
 
 /// A text column the listing may search, filter or sort on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -670,11 +670,7 @@ pub struct MemberPage {
     pub filter: Option<MemberFilter>,
 }
 
-fn like_escape(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
-}
+use crate::db::escape_like as like_escape;
 
 /// Applies a text filter on `$col` to the boxed query `$q`.
 macro_rules! text_filter {
