@@ -12,7 +12,7 @@ use crate::crypto::{sign, token};
 use crate::db::models::{SessionRow, UserRow};
 use crate::db::store;
 use crate::error::{codes, ApiError};
-use crate::http::context::RequestContext;
+use crate::http::context::{CreatedSession, RequestContext};
 use crate::state::AppState;
 
 /// A valid session and its user.
@@ -146,6 +146,11 @@ pub async fn create_session(
         ApiError::new(codes::FAILED_TO_CREATE_SESSION)
     })?;
     set_session_cookies(state, ctx, &raw_token, remember);
+    ctx.set_created_session(CreatedSession {
+        session_id: row.id.clone(),
+        user_id: row.user_id.clone(),
+        token: raw_token.clone(),
+    });
     Ok((row, raw_token))
 }
 
@@ -198,10 +203,48 @@ pub struct ResolveOptions {
     pub disable_refresh: bool,
 }
 
-/// The request's session, if valid. Expired sessions are deleted and their
-/// cookies expired; a session due for refresh gets a later expiry (its token
-/// does not change).
+/// The request's session, if valid: one a plugin's `authenticate` hook
+/// vouches for (e.g. an API key), else the session token's. Expired
+/// sessions are deleted and their cookies expired; a session due for
+/// refresh gets a later expiry (its token does not change).
 pub async fn resolve_session(
+    state: &AppState,
+    ctx: &RequestContext,
+    opts: ResolveOptions,
+) -> Result<Option<AuthSession>, ApiError> {
+    if let Some(session) = plugin_session(state, ctx).await? {
+        ctx.set_resolved_session(Some(session.clone()));
+        return Ok(Some(session));
+    }
+    let found = resolve_token_session(state, ctx, opts).await?;
+    ctx.set_resolved_session(found.clone());
+    Ok(found)
+}
+
+/// What the enabled plugins' `authenticate` hooks say, asked once per request.
+async fn plugin_session(
+    state: &AppState,
+    ctx: &RequestContext,
+) -> Result<Option<AuthSession>, ApiError> {
+    let found = ctx
+        .plugin_session
+        .get_or_try_init(|| async {
+            for plugin in state.plugins.all() {
+                if let Some(session) = plugin.authenticate(state, ctx).await? {
+                    // Whatever vouches for the user, a refused user gets nothing.
+                    for check in state.plugins.all() {
+                        check.check_new_session(state, &session.user.id).await?;
+                    }
+                    return Ok::<_, ApiError>(Some(session));
+                }
+            }
+            Ok(None)
+        })
+        .await?;
+    Ok(found.clone())
+}
+
+async fn resolve_token_session(
     state: &AppState,
     ctx: &RequestContext,
     opts: ResolveOptions,
@@ -300,7 +343,10 @@ pub async fn require_fresh_session(
     Ok(s)
 }
 
-async fn load_user_fields(state: &AppState, user_id: &str) -> Result<Map<String, Value>, ApiError> {
+pub async fn load_user_fields(
+    state: &AppState,
+    user_id: &str,
+) -> Result<Map<String, Value>, ApiError> {
     let mut out = Map::new();
     for fields in state.plugins.user_fields() {
         out.extend(fields.load(&state.db, user_id).await?);

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use poem::Request;
 use serde_json::{Map, Value};
 
+use crate::core::session::AuthSession;
 use crate::crypto::sign;
 use crate::state::AppState;
 
@@ -19,8 +20,22 @@ struct Outgoing {
     headers: Vec<(&'static str, String)>,
     /// The signed session value if this response issues a session cookie.
     issued_session: Option<String>,
+    /// The session this request created, if any (not a refreshed one).
+    created_session: Option<CreatedSession>,
+    /// The last session `resolve_session` found for this request.
+    resolved_session: Option<AuthSession>,
     /// Answer with a 302 here instead of the route's JSON.
     redirect: Option<String>,
+}
+
+/// A session created while answering this request (see
+/// [`RequestContext::created_session`]).
+#[derive(Debug, Clone)]
+pub struct CreatedSession {
+    pub session_id: String,
+    pub user_id: String,
+    /// The raw token (the secret that names the session).
+    pub token: String,
 }
 
 /// A session token a plugin's `on_request` hook found and proved (checked
@@ -36,6 +51,9 @@ pub struct RequestContext {
     pub extensions: poem::http::Extensions,
     /// The JSON body as an object, when there was one.
     pub body: Option<Map<String, Value>>,
+    /// What plugins' `authenticate` hooks found, decided once per request
+    /// (e.g. an API key is verified, and its usage counted, once).
+    pub(crate) plugin_session: tokio::sync::OnceCell<Option<AuthSession>>,
     outgoing: Mutex<Outgoing>,
 }
 
@@ -51,6 +69,7 @@ impl RequestContext {
             cookies: crate::http::cookies::parse_cookie_header(req.headers()),
             extensions: poem::http::Extensions::new(),
             body: None,
+            plugin_session: tokio::sync::OnceCell::new(),
             outgoing: Mutex::new(Outgoing::default()),
         }
     }
@@ -63,6 +82,7 @@ impl RequestContext {
             cookies: HashMap::new(),
             extensions: poem::http::Extensions::new(),
             body: None,
+            plugin_session: tokio::sync::OnceCell::new(),
             outgoing: Mutex::new(Outgoing::default()),
         }
     }
@@ -148,6 +168,40 @@ impl RequestContext {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .issued_session
+            .clone()
+    }
+
+    pub(crate) fn set_created_session(&self, created: CreatedSession) {
+        self.outgoing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .created_session = Some(created);
+    }
+
+    /// The session this request created (a sign-in or sign-up of any kind),
+    /// as opposed to one it refreshed or re-activated.
+    pub fn created_session(&self) -> Option<CreatedSession> {
+        self.outgoing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .created_session
+            .clone()
+    }
+
+    pub(crate) fn set_resolved_session(&self, session: Option<AuthSession>) {
+        self.outgoing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .resolved_session = session;
+    }
+
+    /// The session the request was last found to carry (by
+    /// `core::session::resolve_session`), e.g. the one `get-session` answered with.
+    pub fn resolved_session(&self) -> Option<AuthSession> {
+        self.outgoing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .resolved_session
             .clone()
     }
 

@@ -7,7 +7,7 @@
 //! 5. origin/CSRF checks and callback-URL checks; strict body validation
 //!    against the spec;
 //! 6. the route; then every non-JSON error is turned into `{code, message}`,
-//!    queued cookies/headers are added, plugin `on_response` hooks run.
+//!    queued cookies/headers are added, plugin `after_response` hooks run.
 
 use std::sync::Arc;
 
@@ -141,7 +141,7 @@ impl<E: Endpoint> Endpoint for Pipeline<E> {
             }
         }
         for plugin in state.plugins.all() {
-            plugin.on_response(state, &ctx, &mut resp);
+            plugin.after_response(state, &ctx, &path, &mut resp).await;
         }
         Ok(resp)
     }

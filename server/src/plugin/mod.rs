@@ -25,6 +25,7 @@ use serde_json::{Map, Value};
 pub use settings::{parse_section, section_name, Settings, SettingsMap};
 
 use crate::config::Config;
+use crate::core::session::AuthSession;
 use crate::db::models::UserRow;
 use crate::db::store::Tx;
 use crate::db::{Db, MigrationSet};
@@ -179,8 +180,31 @@ pub trait Plugin: Send + Sync + 'static {
     /// data in the context's extensions.
     fn on_request(&self, _state: &AppState, _headers: &HeaderMap, _ctx: &mut RequestContext) {}
 
-    /// Runs on every response before it leaves.
-    fn on_response(&self, _state: &AppState, _ctx: &RequestContext, _resp: &mut Response) {}
+    /// Authenticates a request by something other than the session cookie
+    /// (an API key header, say): the session it stands for, or `None` to
+    /// leave the request to the cookie. Asked once per request, before the
+    /// cookie; an error is the answer of any route that reads the session.
+    /// Every plugin's `check_new_session` still applies to the user.
+    fn authenticate<'a>(
+        &'a self,
+        _state: &'a AppState,
+        _ctx: &'a RequestContext,
+    ) -> BoxFuture<'a, Result<Option<AuthSession>, ApiError>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    /// Runs on every response before it leaves, with the route's path
+    /// under the base path: may add headers and cookies, and do I/O (the
+    /// request's created or resolved session is on `ctx`).
+    fn after_response<'a>(
+        &'a self,
+        _state: &'a AppState,
+        _ctx: &'a RequestContext,
+        _path: &'a str,
+        _resp: &'a mut Response,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
 
     /// Routes outside the spec (documents, UIs), mounted under the base path.
     fn raw_routes(

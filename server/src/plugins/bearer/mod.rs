@@ -1,6 +1,7 @@
 //! `bearer`: `Authorization: Bearer <token>` authenticates like the session
 //! cookie, and responses that issue a session carry `set-auth-token`.
 
+use futures_util::future::BoxFuture;
 use percent_encoding::percent_decode_str;
 use poem::http::HeaderMap;
 use poem::Response;
@@ -83,23 +84,23 @@ impl Plugin for Bearer {
         ))
     }
 
-    fn on_response(&self, _state: &AppState, ctx: &RequestContext, resp: &mut Response) {
-        let Some(signed) = ctx.issued_session() else {
-            return;
-        };
-        let Ok(value) = signed.parse() else { return };
-        resp.headers_mut().insert("set-auth-token", value);
-        let expose = match resp
-            .headers()
-            .get("access-control-expose-headers")
-            .and_then(|v| v.to_str().ok())
-        {
-            Some(existing) if !existing.is_empty() => format!("{existing}, set-auth-token"),
-            _ => "set-auth-token".to_string(),
-        };
-        if let Ok(v) = expose.parse() {
-            resp.headers_mut()
-                .insert("access-control-expose-headers", v);
-        }
+    fn after_response<'a>(
+        &'a self,
+        _state: &'a AppState,
+        ctx: &'a RequestContext,
+        _path: &'a str,
+        resp: &'a mut Response,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async move { add_auth_token_header(ctx, resp) })
     }
+}
+
+/// `set-auth-token: <signed token>` when the response issues a session.
+fn add_auth_token_header(ctx: &RequestContext, resp: &mut Response) {
+    let Some(signed) = ctx.issued_session() else {
+        return;
+    };
+    let Ok(value) = signed.parse() else { return };
+    resp.headers_mut().insert("set-auth-token", value);
+    crate::http::expose_header(resp, "set-auth-token");
 }
