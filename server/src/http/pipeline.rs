@@ -130,6 +130,10 @@ impl<E: Endpoint> Endpoint for Pipeline<E> {
                 .content_type("application/json")
                 .finish();
         }
+        // Plugins' hooks first: they may queue cookies too (e.g. for other sessions).
+        for plugin in state.plugins.all() {
+            plugin.after_response(state, &ctx, &path, &mut resp).await;
+        }
         for line in ctx.set_cookie_lines() {
             if let Ok(v) = line.parse() {
                 resp.headers_mut().append(header::SET_COOKIE, v);
@@ -139,9 +143,6 @@ impl<E: Endpoint> Endpoint for Pipeline<E> {
             if let Ok(v) = value.parse() {
                 resp.headers_mut().insert(name, v);
             }
-        }
-        for plugin in state.plugins.all() {
-            plugin.after_response(state, &ctx, &path, &mut resp).await;
         }
         Ok(resp)
     }
