@@ -27,7 +27,7 @@ import Database from "better-sqlite3";
 import { betterAuth } from "better-auth";
 import { getMigrations } from "better-auth/db/migration";
 import { toNodeHandler } from "better-auth/node";
-import { admin, bearer, emailOTP, magicLink, openAPI, organization, twoFactor, username } from "better-auth/plugins";
+import { admin, anonymous, bearer, emailOTP, jwt, magicLink, multiSession, openAPI, organization, twoFactor, username } from "better-auth/plugins";
 import { createAccessControl } from "better-auth/plugins/access";
 import { adminAc, defaultStatements, memberAc, ownerAc } from "better-auth/plugins/organization/access";
 import { passkey } from "@better-auth/passkey";
@@ -126,6 +126,9 @@ const options = {
           `${inviter.user.name} (${inviter.user.email}) invited ${email} to join ${org.name} on ${appName} as ${role}. To accept, open:\n\n${baseURL}/accept-invitation/${id}\n`,
         ),
     }),
+    jwt(),
+    multiSession(),
+    anonymous(),
     // Gatehouse: [passkey] rp_id, rp_name, origin (run.mjs's TOML).
     passkey({
       rpID: new URL(baseURL).hostname,

@@ -206,7 +206,7 @@ async function startPair(pair) {
       GATEHOUSE_BASE_URL: gh.baseURL,
       GATEHOUSE_SECRET: secret,
       GATEHOUSE_RATE_LIMIT: "off",
-      GATEHOUSE_PLUGINS: "username,bearer,open-api,magic-link,email-otp,two-factor,passkey,admin,organization",
+      GATEHOUSE_PLUGINS: "username,bearer,open-api,magic-link,email-otp,two-factor,passkey,admin,organization,jwt,multi-session,anonymous",
       GATEHOUSE_ADMIN_EMAIL: ADMIN_EMAIL,
       GATEHOUSE_ADMIN_PASSWORD: ADMIN_PASSWORD,
       GATEHOUSE_SMTP_URL: `smtp://127.0.0.1:${sink.port}`,
@@ -281,6 +281,7 @@ function classify(field, d) {
   if (head === "contentType") return "content-type";
   if (head === "location") return "location";
   if (head === "setAuthToken") return "set-auth-token header";
+  if (head === "setAuthJwt") return "set-auth-jwt header";
   if (head === "request") return "request shape";
   if (head.startsWith("cookies")) return `cookie: ${sub || "(set)"}`;
   if (head.startsWith("body")) {

@@ -6,6 +6,8 @@
 // Keep inputs deterministic: names and emails come from t.email(tag), which
 // depends only on the scenario id and the seed.
 
+import { createLocalJWKSet, decodeJwt, jwtVerify } from "jose";
+
 import { FLAGS, SoftAuthenticator } from "./lib/webauthn.mjs";
 
 export const scenarios = [];
@@ -1238,4 +1240,86 @@ scenario("organization/dynamic-roles", async (t) => {
   await a.client.organization.deleteRole({ roleName: "reader" });
   await a.client.organization.deleteRole({ roleName: "reader" });
   await a.client.organization.listRoles({ query: { organizationId: orgId } });
+});
+
+// ---------------------------------------------------------------- jwt
+
+scenario("jwt/token-jwks-and-the-session-header", async (t) => {
+  const a = t.actor("a");
+  await a.client.token();
+  await a.client.getSession();
+  const jwksBefore = (await a.client.jwks()).data;
+  await a.client.signUp.email({ name: "Jwt User", email: t.email("u"), password: PW });
+  const { data } = await a.client.token();
+  const session = await a.client.getSession();
+  const jwks = (await a.client.jwks()).data;
+  const { payload, protectedHeader } = await jwtVerify(data.token, createLocalJWKSet(jwks), { issuer: t.origin, audience: t.origin });
+  await a.client.signOut();
+  await a.client.token();
+  return {
+    sameKeyBeforeAndAfter: jwksBefore.keys[0].kid === jwks.keys[0].kid,
+    header: Object.keys(protectedHeader).sort(),
+    alg: protectedHeader.alg,
+    claims: Object.keys(payload).sort(),
+    lifetime: payload.exp - payload.iat,
+    subIsUser: payload.sub === session.data.user.id && payload.id === payload.sub,
+    email: payload.email === session.data.user.email,
+    decodedOk: decodeJwt(data.token).sub === payload.sub,
+  };
+});
+
+// ---------------------------------------------------------------- multi-session
+
+scenario("multi-session/list-switch-revoke-sign-out", async (t) => {
+  const { email: e1 } = await signedUp(t, "one");
+  const { email: e2 } = await signedUp(t, "two");
+  const b = t.actor("browser");
+  await b.client.multiSession.listDeviceSessions();
+  const t1 = (await b.client.signIn.email({ email: e1, password: PW })).data.token;
+  const t2 = (await b.client.signIn.email({ email: e2, password: PW })).data.token;
+  const jarTwoAccounts = b.cookieNames();
+  const listed = (await b.client.multiSession.listDeviceSessions()).data;
+  await b.client.multiSession.setActive({ sessionToken: t1 });
+  const active = (await b.client.getSession()).data;
+  await b.client.multiSession.setActive({ sessionToken: "not-a-session-token" });
+  await b.client.multiSession.revoke({ sessionToken: t2 });
+  const afterRevoke = (await b.client.multiSession.listDeviceSessions()).data;
+  await b.client.signIn.email({ email: e1, password: PW });
+  const afterSameUser = (await b.client.multiSession.listDeviceSessions()).data;
+  await b.client.signOut();
+  await b.client.multiSession.listDeviceSessions();
+  await b.client.multiSession.revoke({ sessionToken: t1 });
+  return {
+    jarTwoAccounts,
+    listedEmails: listed.map((e) => e.user.email === e1 ? "one" : "two"),
+    activeIsOne: active.user.email === e1,
+    afterRevoke: afterRevoke.map((e) => e.user.email === e1 ? "one" : "two"),
+    afterSameUser: afterSameUser.length,
+    jarAfterSignOut: b.cookieNames(),
+  };
+});
+
+// ---------------------------------------------------------------- anonymous
+
+scenario("anonymous/guest-links-on-sign-up-and-delete", async (t) => {
+  const g = t.actor("guest");
+  const signedIn = (await g.client.signIn.anonymous()).data;
+  await g.client.getSession();
+  await g.client.signIn.anonymous();
+  await g.client.signUp.email({ name: "Shopper", email: t.email("shopper"), password: PW });
+  const afterLink = (await g.client.getSession()).data;
+  const h = t.actor("guest2");
+  await h.client.signIn.anonymous();
+  await h.client.deleteAnonymousUser();
+  await h.client.getSession();
+  const { a } = await signedUp(t, "member");
+  await a.client.deleteAnonymousUser();
+  const o = t.actor("nobody");
+  await o.client.deleteAnonymousUser();
+  return {
+    guestEmailIsPlaceholder: signedIn.user.email.endsWith("@anonymous.placeholder.invalid"),
+    linkedIsNewUser: afterLink.user.isAnonymous === false && afterLink.user.id !== signedIn.user.id,
+    jarGuest: g.cookieNames(),
+    jarDeleted: h.cookieNames(),
+  };
 });

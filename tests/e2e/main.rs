@@ -2,6 +2,7 @@
 //! SQLite and, when `GATEHOUSE_TEST_POSTGRES_URL` is set, on PostgreSQL.
 
 mod admin;
+mod anonymous;
 mod change_email;
 mod connections;
 mod delete_confirmation;
@@ -9,8 +10,10 @@ mod email_otp;
 mod email_password;
 mod email_verification;
 mod http_rules;
+mod jwt;
 mod library;
 mod magic_link;
+mod multi_session;
 mod organization;
 mod ownership;
 mod passkey;

@@ -94,7 +94,7 @@ echo "run.sh: starting $bin on $url (database: ${db_url%%://*})"
   exec env \
     DATABASE_URL="$db_url" \
     GATEHOUSE_LISTEN="127.0.0.1:$port" \
-    GATEHOUSE_PLUGINS=username,bearer,two-factor,admin \
+    GATEHOUSE_PLUGINS=username,bearer,two-factor,admin,jwt,multi-session,anonymous \
     GATEHOUSE_ADMIN_EMAIL="$admin_email" \
     GATEHOUSE_ADMIN_PASSWORD="$admin_password" \
     GATEHOUSE_RATE_LIMIT=off \

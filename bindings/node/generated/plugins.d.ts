@@ -5,11 +5,20 @@ import type * as T from "./types";
 /** The `admin` plugin: User management for operators: roles (editable at runtime), bans, impersonation, sessions, audit trail. */
 export declare function adminClient(): ClientPlugin<"admin">;
 
+/** The `anonymous` plugin: Guest users without credentials, linked to the account they later sign in or up with. */
+export declare function anonymousClient(): ClientPlugin<"anonymous">;
+
 /** The `email-otp` plugin: One-time codes by email: sign-in, verification, password reset. */
 export declare function emailOTPClient(): ClientPlugin<"email-otp">;
 
+/** The `jwt` plugin: JWTs of the session's user (`GET /token`, the `set-auth-jwt` header on get-session) and the public keys to verify them (`GET /jwks`). */
+export declare function jwtClient(): ClientPlugin<"jwt">;
+
 /** The `magic-link` plugin: Sign-in by a link mailed to the address. */
 export declare function magicLinkClient(): ClientPlugin<"magic-link">;
+
+/** The `multi-session` plugin: Several signed-in accounts in one browser: list them, switch the active one, revoke one; sign-out ends them all. */
+export declare function multiSessionClient(): ClientPlugin<"multi-session">;
 
 /** The `organization` plugin: Organizations, members, invitations by email, teams and per-organization roles. */
 export declare function organizationClient(): ClientPlugin<"organization">;

@@ -7,11 +7,20 @@ const plugin = (id) => (options = {}) => ({ ...options, id });
 /** The `admin` plugin. */
 exports.adminClient = plugin("admin");
 
+/** The `anonymous` plugin. */
+exports.anonymousClient = plugin("anonymous");
+
 /** The `email-otp` plugin. */
 exports.emailOTPClient = plugin("email-otp");
 
+/** The `jwt` plugin. */
+exports.jwtClient = plugin("jwt");
+
 /** The `magic-link` plugin. */
 exports.magicLinkClient = plugin("magic-link");
+
+/** The `multi-session` plugin. */
+exports.multiSessionClient = plugin("multi-session");
 
 /** The `organization` plugin. */
 exports.organizationClient = plugin("organization");

@@ -50,6 +50,16 @@ export interface AdminRoutes {
   };
 }
 
+/** Routes of `anonymous`. */
+export interface AnonymousRoutes {
+  /** Delete the anonymous user (`POST /delete-anonymous-user`) */
+  deleteAnonymousUser(): Promise<Result<T.SuccessResponse>>;
+  signIn: {
+    /** Sign in as a guest (`POST /sign-in/anonymous`) */
+    anonymous(): Promise<Result<T.TokenUserResponse>>;
+  };
+}
+
 /** Routes of `core`. */
 export interface CoreRoutes {
   /** Change the email address (`POST /change-email`) */
@@ -126,6 +136,14 @@ export interface EmailOtpRoutes {
   };
 }
 
+/** Routes of `jwt`. */
+export interface JwtRoutes {
+  /** The public keys (`GET /jwks`) */
+  jwks(): Promise<Result<T.JwtJwksResponse>>;
+  /** A JWT of the session (`GET /token`) */
+  token(): Promise<Result<T.JwtTokenResponse>>;
+}
+
 /** Routes of `magic-link`. */
 export interface MagicLinkRoutes {
   magicLink: {
@@ -135,6 +153,18 @@ export interface MagicLinkRoutes {
   signIn: {
     /** Mail a sign-in link (`POST /sign-in/magic-link`) */
     magicLink(body: T.SignInMagicLinkBody): Promise<Result<T.StatusResponse>>;
+  };
+}
+
+/** Routes of `multi-session`. */
+export interface MultiSessionRoutes {
+  multiSession: {
+    /** The browser's sessions (`GET /multi-session/list-device-sessions`) */
+    listDeviceSessions(): Promise<Result<T.SessionWithUser[]>>;
+    /** Revoke one of the browser's sessions (`POST /multi-session/revoke`) */
+    revoke(body: T.MultiSessionTokenBody): Promise<Result<T.StatusResponse>>;
+    /** Switch the active session (`POST /multi-session/set-active`) */
+    setActive(body: T.MultiSessionTokenBody): Promise<Result<T.SessionWithUser>>;
   };
 }
 
@@ -273,8 +303,11 @@ export interface UsernameRoutes {
 /** The routes each plugin adds, by plugin id. */
 export interface PluginRoutes {
   "admin": AdminRoutes;
+  "anonymous": AnonymousRoutes;
   "email-otp": EmailOtpRoutes;
+  "jwt": JwtRoutes;
   "magic-link": MagicLinkRoutes;
+  "multi-session": MultiSessionRoutes;
   "organization": OrganizationRoutes;
   "passkey": PasskeyRoutes;
   "two-factor": TwoFactorRoutes;

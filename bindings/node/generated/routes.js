@@ -110,4 +110,11 @@ module.exports = [
   { method: "GET", path: "/organization/list-roles", plugin: "organization", clientPath: ["organization", "listRoles"] },
   { method: "GET", path: "/organization/get-role", plugin: "organization", clientPath: ["organization", "getRole"] },
   { method: "POST", path: "/organization/update-role", plugin: "organization", clientPath: ["organization", "updateRole"] },
+  { method: "GET", path: "/token", plugin: "jwt", clientPath: ["token"] },
+  { method: "GET", path: "/jwks", plugin: "jwt", clientPath: ["jwks"] },
+  { method: "GET", path: "/multi-session/list-device-sessions", plugin: "multi-session", clientPath: ["multiSession", "listDeviceSessions"] },
+  { method: "POST", path: "/multi-session/set-active", plugin: "multi-session", clientPath: ["multiSession", "setActive"] },
+  { method: "POST", path: "/multi-session/revoke", plugin: "multi-session", clientPath: ["multiSession", "revoke"] },
+  { method: "POST", path: "/sign-in/anonymous", plugin: "anonymous", clientPath: ["signIn", "anonymous"] },
+  { method: "POST", path: "/delete-anonymous-user", plugin: "anonymous", clientPath: ["deleteAnonymousUser"] },
 ];

@@ -241,6 +241,31 @@ export interface IsUsernameAvailableResponse {
   available: boolean;
 }
 
+export interface JwtJwksResponse {
+  /** The current key and those rotated out less than the grace period ago. */
+  keys: JwtPublicJwk[];
+}
+
+/** A public key, as RFC 7517 writes it. */
+export interface JwtPublicJwk {
+  /** The key's id: the `kid` of the tokens it signed. */
+  kid: string;
+  /** `OKP` (Ed25519), `EC` (P-256) or `RSA`. */
+  kty: string;
+  /** `EdDSA`, `ES256` or `RS256`. */
+  alg: string;
+  crv?: string | null;
+  x?: string | null;
+  y?: string | null;
+  n?: string | null;
+  e?: string | null;
+}
+
+export interface JwtTokenResponse {
+  /** A JWT of the session's user, signed with the current key. */
+  token: string;
+}
+
 export interface ListUsersResponse {
   users: User[];
   total: number;
@@ -292,6 +317,11 @@ export interface MembersPage {
 
 export interface MessageResponse {
   message: string;
+}
+
+export interface MultiSessionTokenBody {
+  /** The token of one of the browser's sessions (from list-device-sessions). */
+  sessionToken: string;
 }
 
 export interface OkResponse {
@@ -769,6 +799,7 @@ export interface User {
   banned?: boolean | null;
   banReason?: string | null;
   banExpires?: string | null;
+  isAnonymous?: boolean | null;
 }
 
 export interface UserEnvelope {
@@ -996,6 +1027,10 @@ export type ErrorCode =
   | "CANNOT_DELETE_A_PRE_DEFINED_ROLE"
   | "ROLE_IS_ASSIGNED_TO_MEMBERS"
   | "INVALID_TEAM_ID"
+  | "INVALID_SESSION_TOKEN"
+  | "ANONYMOUS_USERS_CANNOT_SIGN_IN_AGAIN_ANONYMOUSLY"
+  | "USER_IS_NOT_ANONYMOUS"
+  | "DELETE_ANONYMOUS_USER_DISABLED"
   | "PLUGIN_NOT_ENABLED"
   | "SIGN_IN_CHALLENGE"
   | "NETWORK_ERROR"

@@ -793,6 +793,53 @@ and, with teams, its teams.*/
             Default::default()
         }
     }
+    ///`JwtJwksResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct JwtJwksResponse {
+        ///The current key and those rotated out less than the grace period ago.
+        pub keys: ::std::vec::Vec<JwtPublicJwk>,
+    }
+    impl JwtJwksResponse {
+        pub fn builder() -> builder::JwtJwksResponse {
+            Default::default()
+        }
+    }
+    ///A public key, as RFC 7517 writes it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct JwtPublicJwk {
+        ///`EdDSA`, `ES256` or `RS256`.
+        pub alg: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub crv: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub e: ::std::option::Option<::std::string::String>,
+        ///The key's id: the `kid` of the tokens it signed.
+        pub kid: ::std::string::String,
+        ///`OKP` (Ed25519), `EC` (P-256) or `RSA`.
+        pub kty: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub n: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub x: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub y: ::std::option::Option<::std::string::String>,
+    }
+    impl JwtPublicJwk {
+        pub fn builder() -> builder::JwtPublicJwk {
+            Default::default()
+        }
+    }
+    ///`JwtTokenResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct JwtTokenResponse {
+        ///A JWT of the session's user, signed with the current key.
+        pub token: ::std::string::String,
+    }
+    impl JwtTokenResponse {
+        pub fn builder() -> builder::JwtTokenResponse {
+            Default::default()
+        }
+    }
     ///`ListUsersResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct ListUsersResponse {
@@ -897,6 +944,18 @@ and, with teams, its teams.*/
     }
     impl MessageResponse {
         pub fn builder() -> builder::MessageResponse {
+            Default::default()
+        }
+    }
+    ///`MultiSessionTokenBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct MultiSessionTokenBody {
+        ///The token of one of the browser's sessions (from list-device-sessions).
+        #[serde(rename = "sessionToken")]
+        pub session_token: ::std::string::String,
+    }
+    impl MultiSessionTokenBody {
+        pub fn builder() -> builder::MultiSessionTokenBody {
             Default::default()
         }
     }
@@ -2399,6 +2458,11 @@ that `revoke-session` accepts.*/
         pub id: ::std::string::String,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub image: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "isAnonymous",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub is_anonymous: ::std::option::Option<bool>,
         pub name: ::std::string::String,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub role: ::std::option::Option<::std::string::String>,
@@ -5576,6 +5640,246 @@ that `revoke-session` accepts.*/
             }
         }
         #[derive(Clone, Debug)]
+        pub struct JwtJwksResponse {
+            keys: ::std::result::Result<
+                ::std::vec::Vec<super::JwtPublicJwk>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for JwtJwksResponse {
+            fn default() -> Self {
+                Self {
+                    keys: Err("no value supplied for keys".to_string()),
+                }
+            }
+        }
+        impl JwtJwksResponse {
+            pub fn keys<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::JwtPublicJwk>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.keys = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for keys: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<JwtJwksResponse> for super::JwtJwksResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: JwtJwksResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { keys: value.keys? })
+            }
+        }
+        impl ::std::convert::From<super::JwtJwksResponse> for JwtJwksResponse {
+            fn from(value: super::JwtJwksResponse) -> Self {
+                Self { keys: Ok(value.keys) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct JwtPublicJwk {
+            alg: ::std::result::Result<::std::string::String, ::std::string::String>,
+            crv: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            e: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            kid: ::std::result::Result<::std::string::String, ::std::string::String>,
+            kty: ::std::result::Result<::std::string::String, ::std::string::String>,
+            n: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            x: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            y: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for JwtPublicJwk {
+            fn default() -> Self {
+                Self {
+                    alg: Err("no value supplied for alg".to_string()),
+                    crv: Ok(Default::default()),
+                    e: Ok(Default::default()),
+                    kid: Err("no value supplied for kid".to_string()),
+                    kty: Err("no value supplied for kty".to_string()),
+                    n: Ok(Default::default()),
+                    x: Ok(Default::default()),
+                    y: Ok(Default::default()),
+                }
+            }
+        }
+        impl JwtPublicJwk {
+            pub fn alg<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.alg = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for alg: {e}")
+                    });
+                self
+            }
+            pub fn crv<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.crv = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for crv: {e}")
+                    });
+                self
+            }
+            pub fn e<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.e = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for e: {e}"));
+                self
+            }
+            pub fn kid<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.kid = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for kid: {e}")
+                    });
+                self
+            }
+            pub fn kty<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.kty = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for kty: {e}")
+                    });
+                self
+            }
+            pub fn n<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.n = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for n: {e}"));
+                self
+            }
+            pub fn x<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.x = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for x: {e}"));
+                self
+            }
+            pub fn y<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.y = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for y: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<JwtPublicJwk> for super::JwtPublicJwk {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: JwtPublicJwk,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    alg: value.alg?,
+                    crv: value.crv?,
+                    e: value.e?,
+                    kid: value.kid?,
+                    kty: value.kty?,
+                    n: value.n?,
+                    x: value.x?,
+                    y: value.y?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::JwtPublicJwk> for JwtPublicJwk {
+            fn from(value: super::JwtPublicJwk) -> Self {
+                Self {
+                    alg: Ok(value.alg),
+                    crv: Ok(value.crv),
+                    e: Ok(value.e),
+                    kid: Ok(value.kid),
+                    kty: Ok(value.kty),
+                    n: Ok(value.n),
+                    x: Ok(value.x),
+                    y: Ok(value.y),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct JwtTokenResponse {
+            token: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for JwtTokenResponse {
+            fn default() -> Self {
+                Self {
+                    token: Err("no value supplied for token".to_string()),
+                }
+            }
+        }
+        impl JwtTokenResponse {
+            pub fn token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for token: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<JwtTokenResponse> for super::JwtTokenResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: JwtTokenResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { token: value.token? })
+            }
+        }
+        impl ::std::convert::From<super::JwtTokenResponse> for JwtTokenResponse {
+            fn from(value: super::JwtTokenResponse) -> Self {
+                Self { token: Ok(value.token) }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct ListUsersResponse {
             limit: ::std::result::Result<
                 ::std::option::Option<i64>,
@@ -6220,6 +6524,53 @@ that `revoke-session` accepts.*/
         impl ::std::convert::From<super::MessageResponse> for MessageResponse {
             fn from(value: super::MessageResponse) -> Self {
                 Self { message: Ok(value.message) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MultiSessionTokenBody {
+            session_token: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MultiSessionTokenBody {
+            fn default() -> Self {
+                Self {
+                    session_token: Err("no value supplied for session_token".to_string()),
+                }
+            }
+        }
+        impl MultiSessionTokenBody {
+            pub fn session_token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.session_token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for session_token: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MultiSessionTokenBody>
+        for super::MultiSessionTokenBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MultiSessionTokenBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    session_token: value.session_token?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MultiSessionTokenBody>
+        for MultiSessionTokenBody {
+            fn from(value: super::MultiSessionTokenBody) -> Self {
+                Self {
+                    session_token: Ok(value.session_token),
+                }
             }
         }
         #[derive(Clone, Debug)]
@@ -11598,6 +11949,10 @@ that `revoke-session` accepts.*/
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
+            is_anonymous: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
             name: ::std::result::Result<::std::string::String, ::std::string::String>,
             role: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
@@ -11630,6 +11985,7 @@ that `revoke-session` accepts.*/
                     ),
                     id: Err("no value supplied for id".to_string()),
                     image: Ok(Default::default()),
+                    is_anonymous: Ok(Default::default()),
                     name: Err("no value supplied for name".to_string()),
                     role: Ok(Default::default()),
                     two_factor_enabled: Ok(Default::default()),
@@ -11749,6 +12105,18 @@ that `revoke-session` accepts.*/
                     });
                 self
             }
+            pub fn is_anonymous<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.is_anonymous = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for is_anonymous: {e}")
+                    });
+                self
+            }
             pub fn name<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::string::String>,
@@ -11827,6 +12195,7 @@ that `revoke-session` accepts.*/
                     email_verified: value.email_verified?,
                     id: value.id?,
                     image: value.image?,
+                    is_anonymous: value.is_anonymous?,
                     name: value.name?,
                     role: value.role?,
                     two_factor_enabled: value.two_factor_enabled?,
@@ -11847,6 +12216,7 @@ that `revoke-session` accepts.*/
                     email_verified: Ok(value.email_verified),
                     id: Ok(value.id),
                     image: Ok(value.image),
+                    is_anonymous: Ok(value.is_anonymous),
                     name: Ok(value.name),
                     role: Ok(value.role),
                     two_factor_enabled: Ok(value.two_factor_enabled),
@@ -14108,6 +14478,106 @@ let response = client.organization_update_role()
 ```*/
     pub fn organization_update_role(&self) -> builder::OrganizationUpdateRole<'_> {
         builder::OrganizationUpdateRole::new(self)
+    }
+    /**A JWT of the session
+
+Claims: the user object, `sub` (the user's id), `iat`, `exp`, `iss`, `aud`.
+
+Sends a `GET` request to `/token`
+
+```ignore
+let response = client.get_jwt_token()
+    .send()
+    .await;
+```*/
+    pub fn get_jwt_token(&self) -> builder::GetJwtToken<'_> {
+        builder::GetJwtToken::new(self)
+    }
+    /**The public keys
+
+A JSON Web Key Set for verifying the tokens offline.
+
+Sends a `GET` request to `/jwks`
+
+```ignore
+let response = client.get_jwks()
+    .send()
+    .await;
+```*/
+    pub fn get_jwks(&self) -> builder::GetJwks<'_> {
+        builder::GetJwks::new(self)
+    }
+    /**The browser's sessions
+
+One entry per account this browser is signed in to (`[]` when none).
+
+Sends a `GET` request to `/multi-session/list-device-sessions`
+
+```ignore
+let response = client.list_device_sessions()
+    .send()
+    .await;
+```*/
+    pub fn list_device_sessions(&self) -> builder::ListDeviceSessions<'_> {
+        builder::ListDeviceSessions::new(self)
+    }
+    /**Switch the active session
+
+Makes one of the browser's sessions the active one.
+
+Sends a `POST` request to `/multi-session/set-active`
+
+```ignore
+let response = client.set_active_session()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn set_active_session(&self) -> builder::SetActiveSession<'_> {
+        builder::SetActiveSession::new(self)
+    }
+    /**Revoke one of the browser's sessions
+
+When it was the active one, the next of the browser's sessions becomes active.
+
+Sends a `POST` request to `/multi-session/revoke`
+
+```ignore
+let response = client.revoke_device_session()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn revoke_device_session(&self) -> builder::RevokeDeviceSession<'_> {
+        builder::RevokeDeviceSession::new(self)
+    }
+    /**Sign in as a guest
+
+Creates an anonymous user (`isAnonymous: true`, name "Anonymous") and its session.
+
+Sends a `POST` request to `/sign-in/anonymous`
+
+```ignore
+let response = client.sign_in_anonymous()
+    .send()
+    .await;
+```*/
+    pub fn sign_in_anonymous(&self) -> builder::SignInAnonymous<'_> {
+        builder::SignInAnonymous::new(self)
+    }
+    /**Delete the anonymous user
+
+The signed-in anonymous user and everything it holds; the cookies are cleared.
+
+Sends a `POST` request to `/delete-anonymous-user`
+
+```ignore
+let response = client.delete_anonymous_user()
+    .send()
+    .await;
+```*/
+    pub fn delete_anonymous_user(&self) -> builder::DeleteAnonymousUser<'_> {
+        builder::DeleteAnonymousUser::new(self)
     }
 }
 /// Types for composing operation parameters.
@@ -29213,6 +29683,690 @@ pub mod builder {
                     )
                 }
                 415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::get_jwt_token`]
+
+[`Client::get_jwt_token`]: super::Client::get_jwt_token*/
+    #[derive(Debug, Clone)]
+    pub struct GetJwtToken<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> GetJwtToken<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `GET` request to `/token`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::JwtTokenResponse>, Error<types::ErrorBody>> {
+            let Self { client } = self;
+            let url = format!("{}/token", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "get_jwt_token",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::get_jwks`]
+
+[`Client::get_jwks`]: super::Client::get_jwks*/
+    #[derive(Debug, Clone)]
+    pub struct GetJwks<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> GetJwks<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `GET` request to `/jwks`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::JwtJwksResponse>, Error<types::ErrorBody>> {
+            let Self { client } = self;
+            let url = format!("{}/jwks", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "get_jwks",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::list_device_sessions`]
+
+[`Client::list_device_sessions`]: super::Client::list_device_sessions*/
+    #[derive(Debug, Clone)]
+    pub struct ListDeviceSessions<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> ListDeviceSessions<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `GET` request to `/multi-session/list-device-sessions`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<::std::vec::Vec<types::SessionWithUser>>,
+            Error<types::ErrorBody>,
+        > {
+            let Self { client } = self;
+            let url = format!("{}/multi-session/list-device-sessions", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "list_device_sessions",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::set_active_session`]
+
+[`Client::set_active_session`]: super::Client::set_active_session*/
+    #[derive(Debug, Clone)]
+    pub struct SetActiveSession<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::MultiSessionTokenBody, String>,
+    }
+    impl<'a> SetActiveSession<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::MultiSessionTokenBody>,
+            <V as std::convert::TryInto<
+                types::MultiSessionTokenBody,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `MultiSessionTokenBody` for body failed: {}", s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::MultiSessionTokenBody,
+            ) -> types::builder::MultiSessionTokenBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/multi-session/set-active`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::SessionWithUser>, Error<types::ErrorBody>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::MultiSessionTokenBody::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/multi-session/set-active", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "set_active_session",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::revoke_device_session`]
+
+[`Client::revoke_device_session`]: super::Client::revoke_device_session*/
+    #[derive(Debug, Clone)]
+    pub struct RevokeDeviceSession<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::MultiSessionTokenBody, String>,
+    }
+    impl<'a> RevokeDeviceSession<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::MultiSessionTokenBody>,
+            <V as std::convert::TryInto<
+                types::MultiSessionTokenBody,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `MultiSessionTokenBody` for body failed: {}", s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::MultiSessionTokenBody,
+            ) -> types::builder::MultiSessionTokenBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/multi-session/revoke`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::StatusResponse>, Error<types::ErrorBody>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::MultiSessionTokenBody::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/multi-session/revoke", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "revoke_device_session",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::sign_in_anonymous`]
+
+[`Client::sign_in_anonymous`]: super::Client::sign_in_anonymous*/
+    #[derive(Debug, Clone)]
+    pub struct SignInAnonymous<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> SignInAnonymous<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `POST` request to `/sign-in/anonymous`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::TokenUserResponse>, Error<types::ErrorBody>> {
+            let Self { client } = self;
+            let url = format!("{}/sign-in/anonymous", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "sign_in_anonymous",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::delete_anonymous_user`]
+
+[`Client::delete_anonymous_user`]: super::Client::delete_anonymous_user*/
+    #[derive(Debug, Clone)]
+    pub struct DeleteAnonymousUser<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> DeleteAnonymousUser<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `POST` request to `/delete-anonymous-user`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::SuccessResponse>, Error<types::ErrorBody>> {
+            let Self { client } = self;
+            let url = format!("{}/delete-anonymous-user", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "delete_anonymous_user",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,

@@ -356,6 +356,14 @@ pub enum ErrorCode {
     RoleIsAssignedToMembers,
     /// `INVALID_TEAM_ID`: Team id contains a reserved character
     InvalidTeamId,
+    /// `INVALID_SESSION_TOKEN`: Invalid session token
+    InvalidSessionToken,
+    /// `ANONYMOUS_USERS_CANNOT_SIGN_IN_AGAIN_ANONYMOUSLY`: Anonymous users cannot sign in again anonymously
+    AnonymousUsersCannotSignInAgainAnonymously,
+    /// `USER_IS_NOT_ANONYMOUS`: User is not anonymous
+    UserIsNotAnonymous,
+    /// `DELETE_ANONYMOUS_USER_DISABLED`: Deleting anonymous users is disabled
+    DeleteAnonymousUserDisabled,
     /// `PLUGIN_NOT_ENABLED`: The plugin is not enabled on this server
     PluginNotEnabled,
     /// `SIGN_IN_CHALLENGE`: The sign-in needs another step first (a plugin's challenge, e.g. a second factor)
@@ -548,6 +556,10 @@ impl ErrorCode {
             ErrorCode::CannotDeleteAPreDefinedRole => "CANNOT_DELETE_A_PRE_DEFINED_ROLE",
             ErrorCode::RoleIsAssignedToMembers => "ROLE_IS_ASSIGNED_TO_MEMBERS",
             ErrorCode::InvalidTeamId => "INVALID_TEAM_ID",
+            ErrorCode::InvalidSessionToken => "INVALID_SESSION_TOKEN",
+            ErrorCode::AnonymousUsersCannotSignInAgainAnonymously => "ANONYMOUS_USERS_CANNOT_SIGN_IN_AGAIN_ANONYMOUSLY",
+            ErrorCode::UserIsNotAnonymous => "USER_IS_NOT_ANONYMOUS",
+            ErrorCode::DeleteAnonymousUserDisabled => "DELETE_ANONYMOUS_USER_DISABLED",
             ErrorCode::PluginNotEnabled => "PLUGIN_NOT_ENABLED",
             ErrorCode::SignInChallenge => "SIGN_IN_CHALLENGE",
             ErrorCode::NetworkError => "NETWORK_ERROR",
@@ -735,6 +747,10 @@ impl ErrorCode {
             "CANNOT_DELETE_A_PRE_DEFINED_ROLE" => ErrorCode::CannotDeleteAPreDefinedRole,
             "ROLE_IS_ASSIGNED_TO_MEMBERS" => ErrorCode::RoleIsAssignedToMembers,
             "INVALID_TEAM_ID" => ErrorCode::InvalidTeamId,
+            "INVALID_SESSION_TOKEN" => ErrorCode::InvalidSessionToken,
+            "ANONYMOUS_USERS_CANNOT_SIGN_IN_AGAIN_ANONYMOUSLY" => ErrorCode::AnonymousUsersCannotSignInAgainAnonymously,
+            "USER_IS_NOT_ANONYMOUS" => ErrorCode::UserIsNotAnonymous,
+            "DELETE_ANONYMOUS_USER_DISABLED" => ErrorCode::DeleteAnonymousUserDisabled,
             "PLUGIN_NOT_ENABLED" => ErrorCode::PluginNotEnabled,
             "SIGN_IN_CHALLENGE" => ErrorCode::SignInChallenge,
             "NETWORK_ERROR" => ErrorCode::NetworkError,

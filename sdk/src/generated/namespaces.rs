@@ -14,12 +14,21 @@ pub enum Plugin {
     /// `admin`.
     #[cfg(feature = "admin")]
     Admin,
+    /// `anonymous`.
+    #[cfg(feature = "anonymous")]
+    Anonymous,
     /// `email-otp`.
     #[cfg(feature = "email-otp")]
     EmailOtp,
+    /// `jwt`.
+    #[cfg(feature = "jwt")]
+    Jwt,
     /// `magic-link`.
     #[cfg(feature = "magic-link")]
     MagicLink,
+    /// `multi-session`.
+    #[cfg(feature = "multi-session")]
+    MultiSession,
     /// `organization`.
     #[cfg(feature = "organization")]
     Organization,
@@ -40,10 +49,16 @@ impl Plugin {
         match self {
             #[cfg(feature = "admin")]
             Plugin::Admin => "admin",
+            #[cfg(feature = "anonymous")]
+            Plugin::Anonymous => "anonymous",
             #[cfg(feature = "email-otp")]
             Plugin::EmailOtp => "email-otp",
+            #[cfg(feature = "jwt")]
+            Plugin::Jwt => "jwt",
             #[cfg(feature = "magic-link")]
             Plugin::MagicLink => "magic-link",
+            #[cfg(feature = "multi-session")]
+            Plugin::MultiSession => "multi-session",
             #[cfg(feature = "organization")]
             Plugin::Organization => "organization",
             #[cfg(feature = "passkey")]
@@ -211,6 +226,37 @@ impl AdminApi<'_> {
         let b = match offset { Some(v) => b.offset(v), None => b };
         let b = match organization_id { Some(v) => b.organization_id(v), None => b };
         let b = match target_id { Some(v) => b.target_id(v), None => b };
+        self.client.call(b.send()).await
+    }
+}
+
+#[cfg(feature = "anonymous")]
+impl AuthClient {
+    /// The `anonymous` plugin's operations; `PluginNotEnabled` unless the
+    /// plugin is registered on this client and enabled on the server.
+    pub fn anonymous(&self) -> Result<AnonymousApi<'_>, AuthError> {
+        self.require_plugin("anonymous")?;
+        Ok(AnonymousApi { client: self })
+    }
+}
+
+/// The operations of `anonymous`.
+#[cfg(feature = "anonymous")]
+#[derive(Debug, Clone, Copy)]
+pub struct AnonymousApi<'a> {
+    client: &'a AuthClient,
+}
+
+#[cfg(feature = "anonymous")]
+impl AnonymousApi<'_> {
+    /// Sign in as a guest (`POST /sign-in/anonymous`).
+    pub async fn sign_in_anonymous(&self) -> Result<types::TokenUserResponse, AuthError> {
+        let b = self.client.raw().sign_in_anonymous();
+        self.client.call(b.send()).await
+    }
+    /// Delete the anonymous user (`POST /delete-anonymous-user`).
+    pub async fn delete_anonymous_user(&self) -> Result<types::SuccessResponse, AuthError> {
+        let b = self.client.raw().delete_anonymous_user();
         self.client.call(b.send()).await
     }
 }
@@ -437,6 +483,37 @@ impl EmailOtpApi<'_> {
     }
 }
 
+#[cfg(feature = "jwt")]
+impl AuthClient {
+    /// The `jwt` plugin's operations; `PluginNotEnabled` unless the
+    /// plugin is registered on this client and enabled on the server.
+    pub fn jwt(&self) -> Result<JwtApi<'_>, AuthError> {
+        self.require_plugin("jwt")?;
+        Ok(JwtApi { client: self })
+    }
+}
+
+/// The operations of `jwt`.
+#[cfg(feature = "jwt")]
+#[derive(Debug, Clone, Copy)]
+pub struct JwtApi<'a> {
+    client: &'a AuthClient,
+}
+
+#[cfg(feature = "jwt")]
+impl JwtApi<'_> {
+    /// A JWT of the session (`GET /token`).
+    pub async fn get_jwt_token(&self) -> Result<types::JwtTokenResponse, AuthError> {
+        let b = self.client.raw().get_jwt_token();
+        self.client.call(b.send()).await
+    }
+    /// The public keys (`GET /jwks`).
+    pub async fn get_jwks(&self) -> Result<types::JwtJwksResponse, AuthError> {
+        let b = self.client.raw().get_jwks();
+        self.client.call(b.send()).await
+    }
+}
+
 #[cfg(feature = "magic-link")]
 impl AuthClient {
     /// The `magic-link` plugin's operations; `PluginNotEnabled` unless the
@@ -469,6 +546,44 @@ impl MagicLinkApi<'_> {
         let b = match error_callback_url { Some(v) => b.error_callback_url(v), None => b };
         let b = match new_user_callback_url { Some(v) => b.new_user_callback_url(v), None => b };
         let b = b.token(token);
+        self.client.call(b.send()).await
+    }
+}
+
+#[cfg(feature = "multi-session")]
+impl AuthClient {
+    /// The `multi-session` plugin's operations; `PluginNotEnabled` unless the
+    /// plugin is registered on this client and enabled on the server.
+    pub fn multi_session(&self) -> Result<MultiSessionApi<'_>, AuthError> {
+        self.require_plugin("multi-session")?;
+        Ok(MultiSessionApi { client: self })
+    }
+}
+
+/// The operations of `multi-session`.
+#[cfg(feature = "multi-session")]
+#[derive(Debug, Clone, Copy)]
+pub struct MultiSessionApi<'a> {
+    client: &'a AuthClient,
+}
+
+#[cfg(feature = "multi-session")]
+impl MultiSessionApi<'_> {
+    /// The browser's sessions (`GET /multi-session/list-device-sessions`).
+    pub async fn list_device_sessions(&self) -> Result<::std::vec::Vec<types::SessionWithUser>, AuthError> {
+        let b = self.client.raw().list_device_sessions();
+        self.client.call(b.send()).await
+    }
+    /// Switch the active session (`POST /multi-session/set-active`).
+    pub async fn set_active_session<B>(&self, body: B) -> Result<types::SessionWithUser, AuthError> where B: TryInto<types::MultiSessionTokenBody>, <B as TryInto<types::MultiSessionTokenBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().set_active_session();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// Revoke one of the browser's sessions (`POST /multi-session/revoke`).
+    pub async fn revoke_device_session<B>(&self, body: B) -> Result<types::StatusResponse, AuthError> where B: TryInto<types::MultiSessionTokenBody>, <B as TryInto<types::MultiSessionTokenBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().revoke_device_session();
+        let b = b.body(body);
         self.client.call(b.send()).await
     }
 }

@@ -12,4 +12,7 @@ crate::declare_plugins! {
     passkey: Passkey => PasskeyApi,
     admin: Admin => AdminApi,
     organization: Organization => OrganizationApi,
+    jwt: Jwt => JwtApi,
+    multi_session: MultiSession => MultiSessionApi,
+    anonymous: Anonymous => AnonymousApi,
 }

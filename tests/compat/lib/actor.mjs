@@ -4,7 +4,7 @@
 // Every request it sends is recorded in the side's transport trace.
 
 import { createAuthClient } from "better-auth/client";
-import { adminClient, emailOTPClient, magicLinkClient, organizationClient, twoFactorClient, usernameClient } from "better-auth/client/plugins";
+import { adminClient, anonymousClient, emailOTPClient, jwtClient, magicLinkClient, multiSessionClient, organizationClient, twoFactorClient, usernameClient } from "better-auth/client/plugins";
 import { passkeyClient } from "@better-auth/passkey/client";
 
 import { CookieJar } from "../../node/cookie-jar.mjs";
@@ -71,6 +71,7 @@ export function makeActor(side, label, opts = {}) {
       location: res.headers.has("location") ? pathAndQuery(res.headers.get("location"), side.origin) : undefined,
       cookies: cookieAttributes(setCookies),
       setAuthToken: res.headers.has("set-auth-token"),
+      setAuthJwt: res.headers.has("set-auth-jwt"),
       // A page (the error page's HTML) is compared by status and content type only.
       body: compareNextBody ? (repr ?? normalise(parsed, nctx)) : "<not compared>",
       raw: { url: url.toString(), status: res.status, setCookies, location: res.headers.get("location"), body: repr ?? parsed },
@@ -88,6 +89,9 @@ export function makeActor(side, label, opts = {}) {
       passkeyClient(),
       adminClient(),
       organizationClient({ teams: { enabled: true }, dynamicAccessControl: { enabled: true } }),
+      jwtClient(),
+      multiSessionClient(),
+      anonymousClient(),
     ],
     fetchOptions: { customFetchImpl: actorFetch },
   });

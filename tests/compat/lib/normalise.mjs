@@ -3,10 +3,13 @@
 // - values under `id`, `*Id`/`*ID` (but not `providerId`, a name such as
 //   "credential"), any key containing `token`, `*At`, `*URL`/`*Url`, and
 //   WebAuthn's random `challenge` and per-credential `publicKey`, `impersonatedBy`, replaced by a
+//   placeholder; in a JSON Web Key (an object with `kty`), `kid` and the key
+//   material (`x`, `y`, `n`, `e`, `d`) replaced by their decoded length, i.e. a
 //   placeholder (null stays null, so "a token" vs "no token" is still a difference);
 // - dates (Date objects and ISO-8601 strings) replaced by a placeholder;
 // - `location` reduced to path + query, token-like query values and path
 //   tokens/ids (reset-password/:token, accept-invitation/:id) masked;
+// - an anonymous user's placeholder email has its random id masked;
 // - the two servers listen on different ports, so a string starting with the
 //   server's own origin has that origin replaced by `<origin>`;
 // - random secrets that are not under such keys are reduced to their format:
@@ -14,6 +17,7 @@
 // Everything else (error code, message, status, names, emails, booleans, ...)
 // is compared literally.
 
+const ANON_EMAIL = /^[a-z0-9]+@(anonymous\.placeholder\.invalid)$/;
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})$/;
 // Query values that are secrets, or ids (which differ between the two servers).
 const TOKEN_QUERY_KEYS = /token|otp|code|state|secret|signature|^id$|Id$/;
@@ -59,6 +63,9 @@ function backupCodeFormat(s) {
   return typeof s === "string" ? `<code:${s.replace(/[A-Za-z0-9]/g, "x")}>` : s;
 }
 
+// A JWK's kid and key material, compared by length only.
+const JWK_MATERIAL = new Set(["kid", "x", "y", "n", "e", "d"]);
+
 /** The normalised form of a value observed by the client (literal comparison). */
 export function normalise(value, ctx = {}, key = undefined) {
   const origin = ctx.origin;
@@ -71,7 +78,13 @@ export function normalise(value, ctx = {}, key = undefined) {
   }
   if (typeof value === "object") {
     const out = {};
+    // A JSON Web Key: its id and key material are random per server.
+    const jwk = typeof value.kty === "string";
     for (const k of Object.keys(value).sort()) {
+      if (jwk && JWK_MATERIAL.has(k) && typeof value[k] === "string") {
+        out[k] = `<${k}:${Buffer.from(value[k], "base64url").length} bytes>`;
+        continue;
+      }
       const v = normalise(value[k], ctx, k);
       if (v !== undefined) out[k] = v;
     }
@@ -90,6 +103,8 @@ export function normalise(value, ctx = {}, key = undefined) {
         return value;
       }
     }
+    // An anonymous user's placeholder address embeds a random id.
+    if (ANON_EMAIL.test(value)) return value.replace(ANON_EMAIL, "<id>@$1");
     if (origin && value.startsWith(origin)) return `<origin>${value.slice(origin.length)}`;
     return value;
   }

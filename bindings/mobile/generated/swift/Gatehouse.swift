@@ -1190,6 +1190,166 @@ public func FfiConverterTypeAdminApi_lower(_ value: AdminApi) -> UInt64 {
 
 
 /**
+ * The operations of `anonymous`.
+ */
+public protocol AnonymousApiProtocol: AnyObject, Sendable {
+    
+    /**
+     * Delete the anonymous user (`POST /delete-anonymous-user`).
+     */
+    func deleteAnonymousUser() async throws  -> SuccessResponse
+    
+    /**
+     * Sign in as a guest (`POST /sign-in/anonymous`).
+     */
+    func signInAnonymous() async throws  -> TokenUserResponse
+    
+}
+/**
+ * The operations of `anonymous`.
+ */
+open class AnonymousApi: AnonymousApiProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_gatehouse_mobile_fn_clone_anonymousapi(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_gatehouse_mobile_fn_free_anonymousapi(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Delete the anonymous user (`POST /delete-anonymous-user`).
+     */
+open func deleteAnonymousUser()async throws  -> SuccessResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_anonymousapi_delete_anonymous_user(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSuccessResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Sign in as a guest (`POST /sign-in/anonymous`).
+     */
+open func signInAnonymous()async throws  -> TokenUserResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_anonymousapi_sign_in_anonymous(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeTokenUserResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAnonymousApi: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = AnonymousApi
+
+    public static func lift(_ handle: UInt64) throws -> AnonymousApi {
+        return AnonymousApi(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: AnonymousApi) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AnonymousApi {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: AnonymousApi, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAnonymousApi_lift(_ handle: UInt64) throws -> AnonymousApi {
+    return try FfiConverterTypeAnonymousApi.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAnonymousApi_lower(_ value: AnonymousApi) -> UInt64 {
+    return FfiConverterTypeAnonymousApi.lower(value)
+}
+
+
+
+
+
+
+/**
  * A client for one server. Connects on first use, checking that the server
  * has every registered plugin; a failed connection (server down, offline)
  * is not kept: the next call tries again.
@@ -1216,6 +1376,12 @@ public protocol AuthClientProtocol: AnyObject, Sendable {
     func admin() async throws  -> AdminApi
     
     /**
+     * The `anonymous` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
+     */
+    func anonymous() async throws  -> AnonymousApi
+    
+    /**
      * Every core operation.
      */
     func core()  -> CoreApi
@@ -1227,10 +1393,22 @@ public protocol AuthClientProtocol: AnyObject, Sendable {
     func emailOtp() async throws  -> EmailOtpApi
     
     /**
+     * The `jwt` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
+     */
+    func jwt() async throws  -> JwtApi
+    
+    /**
      * The `magic-link` plugin's operations; `PluginNotEnabled` unless the plugin
      * is registered here and enabled on the server.
      */
     func magicLink() async throws  -> MagicLinkApi
+    
+    /**
+     * The `multi-session` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
+     */
+    func multiSession() async throws  -> MultiSessionApi
     
     /**
      * The `organization` plugin's operations; `PluginNotEnabled` unless the plugin
@@ -1407,6 +1585,26 @@ open func admin()async throws  -> AdminApi  {
 }
     
     /**
+     * The `anonymous` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
+     */
+open func anonymous()async throws  -> AnonymousApi  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_authclient_anonymous(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_u64,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_u64,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_u64,
+            liftFunc: FfiConverterTypeAnonymousApi_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
      * Every core operation.
      */
 open func core() -> CoreApi  {
@@ -1439,6 +1637,26 @@ open func emailOtp()async throws  -> EmailOtpApi  {
 }
     
     /**
+     * The `jwt` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
+     */
+open func jwt()async throws  -> JwtApi  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_authclient_jwt(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_u64,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_u64,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_u64,
+            liftFunc: FfiConverterTypeJwtApi_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
      * The `magic-link` plugin's operations; `PluginNotEnabled` unless the plugin
      * is registered here and enabled on the server.
      */
@@ -1454,6 +1672,26 @@ open func magicLink()async throws  -> MagicLinkApi  {
             completeFunc: ffi_gatehouse_mobile_rust_future_complete_u64,
             freeFunc: ffi_gatehouse_mobile_rust_future_free_u64,
             liftFunc: FfiConverterTypeMagicLinkApi_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * The `multi-session` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
+     */
+open func multiSession()async throws  -> MultiSessionApi  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_authclient_multi_session(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_u64,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_u64,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_u64,
+            liftFunc: FfiConverterTypeMultiSessionApi_lift,
             errorHandler: FfiConverterTypeAuthError_lift
         )
 }
@@ -2557,6 +2795,166 @@ public func FfiConverterTypeEmailOtpApi_lower(_ value: EmailOtpApi) -> UInt64 {
 
 
 /**
+ * The operations of `jwt`.
+ */
+public protocol JwtApiProtocol: AnyObject, Sendable {
+    
+    /**
+     * The public keys (`GET /jwks`).
+     */
+    func getJwks() async throws  -> JwtJwksResponse
+    
+    /**
+     * A JWT of the session (`GET /token`).
+     */
+    func getJwtToken() async throws  -> JwtTokenResponse
+    
+}
+/**
+ * The operations of `jwt`.
+ */
+open class JwtApi: JwtApiProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_gatehouse_mobile_fn_clone_jwtapi(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_gatehouse_mobile_fn_free_jwtapi(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The public keys (`GET /jwks`).
+     */
+open func getJwks()async throws  -> JwtJwksResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_jwtapi_get_jwks(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeJwtJwksResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * A JWT of the session (`GET /token`).
+     */
+open func getJwtToken()async throws  -> JwtTokenResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_jwtapi_get_jwt_token(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeJwtTokenResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeJwtApi: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = JwtApi
+
+    public static func lift(_ handle: UInt64) throws -> JwtApi {
+        return JwtApi(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: JwtApi) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> JwtApi {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: JwtApi, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeJwtApi_lift(_ handle: UInt64) throws -> JwtApi {
+    return try FfiConverterTypeJwtApi.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeJwtApi_lower(_ value: JwtApi) -> UInt64 {
+    return FfiConverterTypeJwtApi.lower(value)
+}
+
+
+
+
+
+
+/**
  * The operations of `magic-link`.
  */
 public protocol MagicLinkApiProtocol: AnyObject, Sendable {
@@ -2709,6 +3107,190 @@ public func FfiConverterTypeMagicLinkApi_lift(_ handle: UInt64) throws -> MagicL
 #endif
 public func FfiConverterTypeMagicLinkApi_lower(_ value: MagicLinkApi) -> UInt64 {
     return FfiConverterTypeMagicLinkApi.lower(value)
+}
+
+
+
+
+
+
+/**
+ * The operations of `multi-session`.
+ */
+public protocol MultiSessionApiProtocol: AnyObject, Sendable {
+    
+    /**
+     * The browser's sessions (`GET /multi-session/list-device-sessions`).
+     */
+    func listDeviceSessions() async throws  -> [SessionWithUser]
+    
+    /**
+     * Revoke one of the browser's sessions (`POST /multi-session/revoke`).
+     */
+    func revokeDeviceSession(body: MultiSessionTokenBody) async throws  -> StatusResponse
+    
+    /**
+     * Switch the active session (`POST /multi-session/set-active`).
+     */
+    func setActiveSession(body: MultiSessionTokenBody) async throws  -> SessionWithUser
+    
+}
+/**
+ * The operations of `multi-session`.
+ */
+open class MultiSessionApi: MultiSessionApiProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_gatehouse_mobile_fn_clone_multisessionapi(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_gatehouse_mobile_fn_free_multisessionapi(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The browser's sessions (`GET /multi-session/list-device-sessions`).
+     */
+open func listDeviceSessions()async throws  -> [SessionWithUser]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_multisessionapi_list_device_sessions(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeSessionWithUser.lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Revoke one of the browser's sessions (`POST /multi-session/revoke`).
+     */
+open func revokeDeviceSession(body: MultiSessionTokenBody)async throws  -> StatusResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_multisessionapi_revoke_device_session(
+                        self.uniffiCloneHandle(),FfiConverterTypeMultiSessionTokenBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeStatusResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Switch the active session (`POST /multi-session/set-active`).
+     */
+open func setActiveSession(body: MultiSessionTokenBody)async throws  -> SessionWithUser  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_multisessionapi_set_active_session(
+                        self.uniffiCloneHandle(),FfiConverterTypeMultiSessionTokenBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSessionWithUser_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMultiSessionApi: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = MultiSessionApi
+
+    public static func lift(_ handle: UInt64) throws -> MultiSessionApi {
+        return MultiSessionApi(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: MultiSessionApi) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> MultiSessionApi {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: MultiSessionApi, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMultiSessionApi_lift(_ handle: UInt64) throws -> MultiSessionApi {
+    return try FfiConverterTypeMultiSessionApi.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMultiSessionApi_lower(_ value: MultiSessionApi) -> UInt64 {
+    return FfiConverterTypeMultiSessionApi.lower(value)
 }
 
 
@@ -6759,6 +7341,217 @@ public func FfiConverterTypeIsUsernameAvailableResponse_lower(_ value: IsUsernam
 }
 
 
+public struct JwtJwksResponse: Equatable, Hashable {
+    /**
+     * The current key and those rotated out less than the grace period ago.
+     */
+    public var keys: [JwtPublicJwk]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The current key and those rotated out less than the grace period ago.
+         */keys: [JwtPublicJwk]) {
+        self.keys = keys
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension JwtJwksResponse: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeJwtJwksResponse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> JwtJwksResponse {
+        return
+            try JwtJwksResponse(
+                keys: FfiConverterSequenceTypeJwtPublicJwk.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: JwtJwksResponse, into buf: inout [UInt8]) {
+        FfiConverterSequenceTypeJwtPublicJwk.write(value.keys, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeJwtJwksResponse_lift(_ buf: RustBuffer) throws -> JwtJwksResponse {
+    return try FfiConverterTypeJwtJwksResponse.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeJwtJwksResponse_lower(_ value: JwtJwksResponse) -> RustBuffer {
+    return FfiConverterTypeJwtJwksResponse.lower(value)
+}
+
+
+/**
+ * A public key, as RFC 7517 writes it.
+ */
+public struct JwtPublicJwk: Equatable, Hashable {
+    /**
+     * The key's id: the `kid` of the tokens it signed.
+     */
+    public var kid: String
+    /**
+     * `OKP` (Ed25519), `EC` (P-256) or `RSA`.
+     */
+    public var kty: String
+    /**
+     * `EdDSA`, `ES256` or `RS256`.
+     */
+    public var alg: String
+    public var crv: String?
+    public var x: String?
+    public var y: String?
+    public var n: String?
+    public var e: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The key's id: the `kid` of the tokens it signed.
+         */kid: String, 
+        /**
+         * `OKP` (Ed25519), `EC` (P-256) or `RSA`.
+         */kty: String, 
+        /**
+         * `EdDSA`, `ES256` or `RS256`.
+         */alg: String, crv: String? = nil, x: String? = nil, y: String? = nil, n: String? = nil, e: String? = nil) {
+        self.kid = kid
+        self.kty = kty
+        self.alg = alg
+        self.crv = crv
+        self.x = x
+        self.y = y
+        self.n = n
+        self.e = e
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension JwtPublicJwk: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeJwtPublicJwk: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> JwtPublicJwk {
+        return
+            try JwtPublicJwk(
+                kid: FfiConverterString.read(from: &buf), 
+                kty: FfiConverterString.read(from: &buf), 
+                alg: FfiConverterString.read(from: &buf), 
+                crv: FfiConverterOptionString.read(from: &buf), 
+                x: FfiConverterOptionString.read(from: &buf), 
+                y: FfiConverterOptionString.read(from: &buf), 
+                n: FfiConverterOptionString.read(from: &buf), 
+                e: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: JwtPublicJwk, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.kid, into: &buf)
+        FfiConverterString.write(value.kty, into: &buf)
+        FfiConverterString.write(value.alg, into: &buf)
+        FfiConverterOptionString.write(value.crv, into: &buf)
+        FfiConverterOptionString.write(value.x, into: &buf)
+        FfiConverterOptionString.write(value.y, into: &buf)
+        FfiConverterOptionString.write(value.n, into: &buf)
+        FfiConverterOptionString.write(value.e, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeJwtPublicJwk_lift(_ buf: RustBuffer) throws -> JwtPublicJwk {
+    return try FfiConverterTypeJwtPublicJwk.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeJwtPublicJwk_lower(_ value: JwtPublicJwk) -> RustBuffer {
+    return FfiConverterTypeJwtPublicJwk.lower(value)
+}
+
+
+public struct JwtTokenResponse: Equatable, Hashable {
+    /**
+     * A JWT of the session's user, signed with the current key.
+     */
+    public var token: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * A JWT of the session's user, signed with the current key.
+         */token: String) {
+        self.token = token
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension JwtTokenResponse: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeJwtTokenResponse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> JwtTokenResponse {
+        return
+            try JwtTokenResponse(
+                token: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: JwtTokenResponse, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.token, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeJwtTokenResponse_lift(_ buf: RustBuffer) throws -> JwtTokenResponse {
+    return try FfiConverterTypeJwtTokenResponse.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeJwtTokenResponse_lower(_ value: JwtTokenResponse) -> RustBuffer {
+    return FfiConverterTypeJwtTokenResponse.lower(value)
+}
+
+
 public struct ListUsersResponse: Equatable, Hashable {
     public var users: [User]
     public var total: Int64
@@ -7237,6 +8030,62 @@ public func FfiConverterTypeMessageResponse_lift(_ buf: RustBuffer) throws -> Me
 #endif
 public func FfiConverterTypeMessageResponse_lower(_ value: MessageResponse) -> RustBuffer {
     return FfiConverterTypeMessageResponse.lower(value)
+}
+
+
+public struct MultiSessionTokenBody: Equatable, Hashable {
+    /**
+     * The token of one of the browser's sessions (from list-device-sessions).
+     */
+    public var sessionToken: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The token of one of the browser's sessions (from list-device-sessions).
+         */sessionToken: String) {
+        self.sessionToken = sessionToken
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension MultiSessionTokenBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMultiSessionTokenBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> MultiSessionTokenBody {
+        return
+            try MultiSessionTokenBody(
+                sessionToken: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: MultiSessionTokenBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.sessionToken, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMultiSessionTokenBody_lift(_ buf: RustBuffer) throws -> MultiSessionTokenBody {
+    return try FfiConverterTypeMultiSessionTokenBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMultiSessionTokenBody_lower(_ value: MultiSessionTokenBody) -> RustBuffer {
+    return FfiConverterTypeMultiSessionTokenBody.lower(value)
 }
 
 
@@ -11572,6 +12421,7 @@ public struct User: Equatable, Hashable {
     public var banned: Bool?
     public var banReason: String?
     public var banExpires: String?
+    public var isAnonymous: Bool?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -11581,7 +12431,7 @@ public struct User: Equatable, Hashable {
          */createdAt: String, 
         /**
          * ISO-8601 date-time.
-         */updatedAt: String, username: String? = nil, displayUsername: String? = nil, twoFactorEnabled: Bool? = nil, role: String? = nil, banned: Bool? = nil, banReason: String? = nil, banExpires: String? = nil) {
+         */updatedAt: String, username: String? = nil, displayUsername: String? = nil, twoFactorEnabled: Bool? = nil, role: String? = nil, banned: Bool? = nil, banReason: String? = nil, banExpires: String? = nil, isAnonymous: Bool? = nil) {
         self.id = id
         self.name = name
         self.email = email
@@ -11596,6 +12446,7 @@ public struct User: Equatable, Hashable {
         self.banned = banned
         self.banReason = banReason
         self.banExpires = banExpires
+        self.isAnonymous = isAnonymous
     }
 
     
@@ -11627,7 +12478,8 @@ public struct FfiConverterTypeUser: FfiConverterRustBuffer {
                 role: FfiConverterOptionString.read(from: &buf), 
                 banned: FfiConverterOptionBool.read(from: &buf), 
                 banReason: FfiConverterOptionString.read(from: &buf), 
-                banExpires: FfiConverterOptionString.read(from: &buf)
+                banExpires: FfiConverterOptionString.read(from: &buf), 
+                isAnonymous: FfiConverterOptionBool.read(from: &buf)
         )
     }
 
@@ -11646,6 +12498,7 @@ public struct FfiConverterTypeUser: FfiConverterRustBuffer {
         FfiConverterOptionBool.write(value.banned, into: &buf)
         FfiConverterOptionString.write(value.banReason, into: &buf)
         FfiConverterOptionString.write(value.banExpires, into: &buf)
+        FfiConverterOptionBool.write(value.isAnonymous, into: &buf)
     }
 }
 
@@ -12219,13 +13072,25 @@ public enum ClientPlugin: Equatable, Hashable {
      */
     case admin
     /**
+     * `anonymous`.
+     */
+    case anonymous
+    /**
      * `email-otp`.
      */
     case emailOtp
     /**
+     * `jwt`.
+     */
+    case jwt
+    /**
      * `magic-link`.
      */
     case magicLink
+    /**
+     * `multi-session`.
+     */
+    case multiSession
     /**
      * `organization`.
      */
@@ -12265,17 +13130,23 @@ public struct FfiConverterTypeClientPlugin: FfiConverterRustBuffer {
         
         case 1: return .admin
         
-        case 2: return .emailOtp
+        case 2: return .anonymous
         
-        case 3: return .magicLink
+        case 3: return .emailOtp
         
-        case 4: return .organization
+        case 4: return .jwt
         
-        case 5: return .passkey
+        case 5: return .magicLink
         
-        case 6: return .twoFactor
+        case 6: return .multiSession
         
-        case 7: return .username
+        case 7: return .organization
+        
+        case 8: return .passkey
+        
+        case 9: return .twoFactor
+        
+        case 10: return .username
         
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -12289,28 +13160,40 @@ public struct FfiConverterTypeClientPlugin: FfiConverterRustBuffer {
             writeInt(&buf, Int32(1))
         
         
-        case .emailOtp:
+        case .anonymous:
             writeInt(&buf, Int32(2))
         
         
-        case .magicLink:
+        case .emailOtp:
             writeInt(&buf, Int32(3))
         
         
-        case .organization:
+        case .jwt:
             writeInt(&buf, Int32(4))
         
         
-        case .passkey:
+        case .magicLink:
             writeInt(&buf, Int32(5))
         
         
-        case .twoFactor:
+        case .multiSession:
             writeInt(&buf, Int32(6))
         
         
-        case .username:
+        case .organization:
             writeInt(&buf, Int32(7))
+        
+        
+        case .passkey:
+            writeInt(&buf, Int32(8))
+        
+        
+        case .twoFactor:
+            writeInt(&buf, Int32(9))
+        
+        
+        case .username:
+            writeInt(&buf, Int32(10))
         
         }
     }
@@ -13039,6 +13922,31 @@ fileprivate struct FfiConverterSequenceTypeInvitation: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeJwtPublicJwk: FfiConverterRustBuffer {
+    typealias SwiftType = [JwtPublicJwk]
+
+    public static func write(_ value: [JwtPublicJwk], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeJwtPublicJwk.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [JwtPublicJwk] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [JwtPublicJwk]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeJwtPublicJwk.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeMember: FfiConverterRustBuffer {
     typealias SwiftType = [Member]
 
@@ -13206,6 +14114,31 @@ fileprivate struct FfiConverterSequenceTypeSession: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeSession.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeSessionWithUser: FfiConverterRustBuffer {
+    typealias SwiftType = [SessionWithUser]
+
+    public static func write(_ value: [SessionWithUser], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeSessionWithUser.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [SessionWithUser] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [SessionWithUser]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeSessionWithUser.read(from: &buf))
         }
         return seq
     }
@@ -13433,13 +14366,22 @@ private let initializationResult: InitializationResult = {
     if (uniffi_gatehouse_mobile_checksum_method_authclient_admin() != 2891) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_gatehouse_mobile_checksum_method_authclient_anonymous() != 38018) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_gatehouse_mobile_checksum_method_authclient_core() != 62841) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gatehouse_mobile_checksum_method_authclient_email_otp() != 57233) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_gatehouse_mobile_checksum_method_authclient_jwt() != 41630) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_gatehouse_mobile_checksum_method_authclient_magic_link() != 46409) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_authclient_multi_session() != 42470) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gatehouse_mobile_checksum_method_authclient_organization() != 7908) {
@@ -13521,6 +14463,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gatehouse_mobile_checksum_method_adminapi_user_has_permission() != 38430) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_anonymousapi_delete_anonymous_user() != 49925) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_anonymousapi_sign_in_anonymous() != 37053) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gatehouse_mobile_checksum_method_coreapi_change_email() != 10797) {
@@ -13616,10 +14564,25 @@ private let initializationResult: InitializationResult = {
     if (uniffi_gatehouse_mobile_checksum_method_emailotpapi_verify_email() != 23424) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_gatehouse_mobile_checksum_method_jwtapi_get_jwks() != 43702) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_jwtapi_get_jwt_token() != 60821) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_gatehouse_mobile_checksum_method_magiclinkapi_sign_in_magic_link() != 15203) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gatehouse_mobile_checksum_method_magiclinkapi_verify() != 21587) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_multisessionapi_list_device_sessions() != 50269) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_multisessionapi_revoke_device_session() != 53000) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_multisessionapi_set_active_session() != 9357) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gatehouse_mobile_checksum_method_organizationapi_accept_invitation() != 61411) {

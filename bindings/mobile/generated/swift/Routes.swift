@@ -433,4 +433,32 @@ extension AuthClient {
     public func organizationUpdateRoleJson(bodyJson: String = "{}") async throws -> String {
         try await request(method: "POST", path: "/organization/update-role", bodyJson: bodyJson, plugin: "organization")
     }
+    /// A JWT of the session (`GET /token`). JSON in, JSON out.
+    public func getJwtTokenJson(query: String = "") async throws -> String {
+        try await request(method: "GET", path: query.isEmpty ? "/token" : "/token?\(query)", bodyJson: nil, plugin: "jwt")
+    }
+    /// The public keys (`GET /jwks`). JSON in, JSON out.
+    public func getJwksJson(query: String = "") async throws -> String {
+        try await request(method: "GET", path: query.isEmpty ? "/jwks" : "/jwks?\(query)", bodyJson: nil, plugin: "jwt")
+    }
+    /// The browser's sessions (`GET /multi-session/list-device-sessions`). JSON in, JSON out.
+    public func listDeviceSessionsJson(query: String = "") async throws -> String {
+        try await request(method: "GET", path: query.isEmpty ? "/multi-session/list-device-sessions" : "/multi-session/list-device-sessions?\(query)", bodyJson: nil, plugin: "multi-session")
+    }
+    /// Switch the active session (`POST /multi-session/set-active`). JSON in, JSON out.
+    public func setActiveSessionJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/multi-session/set-active", bodyJson: bodyJson, plugin: "multi-session")
+    }
+    /// Revoke one of the browser's sessions (`POST /multi-session/revoke`). JSON in, JSON out.
+    public func revokeDeviceSessionJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/multi-session/revoke", bodyJson: bodyJson, plugin: "multi-session")
+    }
+    /// Sign in as a guest (`POST /sign-in/anonymous`). JSON in, JSON out.
+    public func signInAnonymousJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/sign-in/anonymous", bodyJson: bodyJson, plugin: "anonymous")
+    }
+    /// Delete the anonymous user (`POST /delete-anonymous-user`). JSON in, JSON out.
+    public func deleteAnonymousUserJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/delete-anonymous-user", bodyJson: bodyJson, plugin: "anonymous")
+    }
 }

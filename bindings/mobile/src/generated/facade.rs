@@ -439,6 +439,49 @@ pub struct IsUsernameAvailableResponse {
 }
 
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct JwtJwksResponse {
+    /// The current key and those rotated out less than the grace period ago.
+    #[serde(rename = "keys")]
+    pub keys: Vec<JwtPublicJwk>,
+}
+
+/// A public key, as RFC 7517 writes it.
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct JwtPublicJwk {
+    /// The key's id: the `kid` of the tokens it signed.
+    #[serde(rename = "kid")]
+    pub kid: String,
+    /// `OKP` (Ed25519), `EC` (P-256) or `RSA`.
+    #[serde(rename = "kty")]
+    pub kty: String,
+    /// `EdDSA`, `ES256` or `RS256`.
+    #[serde(rename = "alg")]
+    pub alg: String,
+    #[serde(rename = "crv", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub crv: Option<String>,
+    #[serde(rename = "x", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub x: Option<String>,
+    #[serde(rename = "y", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub y: Option<String>,
+    #[serde(rename = "n", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub n: Option<String>,
+    #[serde(rename = "e", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub e: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct JwtTokenResponse {
+    /// A JWT of the session's user, signed with the current key.
+    #[serde(rename = "token")]
+    pub token: String,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
 pub struct ListUsersResponse {
     #[serde(rename = "users")]
     pub users: Vec<User>,
@@ -526,6 +569,13 @@ pub struct MembersPage {
 pub struct MessageResponse {
     #[serde(rename = "message")]
     pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct MultiSessionTokenBody {
+    /// The token of one of the browser's sessions (from list-device-sessions).
+    #[serde(rename = "sessionToken")]
+    pub session_token: String,
 }
 
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
@@ -1389,6 +1439,9 @@ pub struct User {
     #[serde(rename = "banExpires", default, skip_serializing_if = "Option::is_none")]
     #[uniffi(default = None)]
     pub ban_expires: Option<String>,
+    #[serde(rename = "isAnonymous", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub is_anonymous: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
@@ -1478,10 +1531,16 @@ pub struct VerifyEmailResponse {
 pub enum ClientPlugin {
     /// `admin`.
     Admin,
+    /// `anonymous`.
+    Anonymous,
     /// `email-otp`.
     EmailOtp,
+    /// `jwt`.
+    Jwt,
     /// `magic-link`.
     MagicLink,
+    /// `multi-session`.
+    MultiSession,
     /// `organization`.
     Organization,
     /// `passkey`.
@@ -1497,8 +1556,11 @@ impl ClientPlugin {
     pub fn id(self) -> &'static str {
         match self {
             ClientPlugin::Admin => "admin",
+            ClientPlugin::Anonymous => "anonymous",
             ClientPlugin::EmailOtp => "email-otp",
+            ClientPlugin::Jwt => "jwt",
             ClientPlugin::MagicLink => "magic-link",
+            ClientPlugin::MultiSession => "multi-session",
             ClientPlugin::Organization => "organization",
             ClientPlugin::Passkey => "passkey",
             ClientPlugin::TwoFactor => "two-factor",
@@ -1516,6 +1578,13 @@ impl AuthClient {
         Ok(Arc::new(AdminApi { client: self }))
     }
 
+    /// The `anonymous` plugin's operations; `PluginNotEnabled` unless the plugin
+    /// is registered here and enabled on the server.
+    pub async fn anonymous(self: Arc<Self>) -> Result<Arc<AnonymousApi>, AuthError> {
+        self.require_plugin("anonymous").await?;
+        Ok(Arc::new(AnonymousApi { client: self }))
+    }
+
     /// Every core operation.
     pub fn core(self: Arc<Self>) -> Arc<CoreApi> {
         Arc::new(CoreApi { client: self })
@@ -1528,11 +1597,25 @@ impl AuthClient {
         Ok(Arc::new(EmailOtpApi { client: self }))
     }
 
+    /// The `jwt` plugin's operations; `PluginNotEnabled` unless the plugin
+    /// is registered here and enabled on the server.
+    pub async fn jwt(self: Arc<Self>) -> Result<Arc<JwtApi>, AuthError> {
+        self.require_plugin("jwt").await?;
+        Ok(Arc::new(JwtApi { client: self }))
+    }
+
     /// The `magic-link` plugin's operations; `PluginNotEnabled` unless the plugin
     /// is registered here and enabled on the server.
     pub async fn magic_link(self: Arc<Self>) -> Result<Arc<MagicLinkApi>, AuthError> {
         self.require_plugin("magic-link").await?;
         Ok(Arc::new(MagicLinkApi { client: self }))
+    }
+
+    /// The `multi-session` plugin's operations; `PluginNotEnabled` unless the plugin
+    /// is registered here and enabled on the server.
+    pub async fn multi_session(self: Arc<Self>) -> Result<Arc<MultiSessionApi>, AuthError> {
+        self.require_plugin("multi-session").await?;
+        Ok(Arc::new(MultiSessionApi { client: self }))
     }
 
     /// The `organization` plugin's operations; `PluginNotEnabled` unless the plugin
@@ -1697,6 +1780,28 @@ impl AdminApi {
     pub async fn list_audit_logs(&self, actor_id: Option<String>, target_id: Option<String>, organization_id: Option<String>, action: Option<String>, limit: Option<String>, offset: Option<String>) -> Result<AuditLogPage, AuthError> {
         let path = crate::with_query("/admin/list-audit-logs".to_string(), &[("actorId", actor_id.as_deref()), ("targetId", target_id.as_deref()), ("organizationId", organization_id.as_deref()), ("action", action.as_deref()), ("limit", limit.as_deref()), ("offset", offset.as_deref())]);
         crate::decode(self.client.call("GET", &path, None, Some("admin")).await?)
+    }
+
+}
+
+/// The operations of `anonymous`.
+#[derive(uniffi::Object)]
+pub struct AnonymousApi {
+    client: Arc<AuthClient>,
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl AnonymousApi {
+    /// Sign in as a guest (`POST /sign-in/anonymous`).
+    pub async fn sign_in_anonymous(&self) -> Result<TokenUserResponse, AuthError> {
+        let path = crate::with_query("/sign-in/anonymous".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, None, Some("anonymous")).await?)
+    }
+
+    /// Delete the anonymous user (`POST /delete-anonymous-user`).
+    pub async fn delete_anonymous_user(&self) -> Result<SuccessResponse, AuthError> {
+        let path = crate::with_query("/delete-anonymous-user".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, None, Some("anonymous")).await?)
     }
 
 }
@@ -1907,6 +2012,28 @@ impl EmailOtpApi {
 
 }
 
+/// The operations of `jwt`.
+#[derive(uniffi::Object)]
+pub struct JwtApi {
+    client: Arc<AuthClient>,
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl JwtApi {
+    /// A JWT of the session (`GET /token`).
+    pub async fn get_jwt_token(&self) -> Result<JwtTokenResponse, AuthError> {
+        let path = crate::with_query("/token".to_string(), &[]);
+        crate::decode(self.client.call("GET", &path, None, Some("jwt")).await?)
+    }
+
+    /// The public keys (`GET /jwks`).
+    pub async fn get_jwks(&self) -> Result<JwtJwksResponse, AuthError> {
+        let path = crate::with_query("/jwks".to_string(), &[]);
+        crate::decode(self.client.call("GET", &path, None, Some("jwt")).await?)
+    }
+
+}
+
 /// The operations of `magic-link`.
 #[derive(uniffi::Object)]
 pub struct MagicLinkApi {
@@ -1925,6 +2052,34 @@ impl MagicLinkApi {
     pub async fn verify(&self, token: String, callback_url: Option<String>, new_user_callback_url: Option<String>, error_callback_url: Option<String>) -> Result<MagicLinkVerifyResponse, AuthError> {
         let path = crate::with_query("/magic-link/verify".to_string(), &[("token", Some(token.as_str())), ("callbackURL", callback_url.as_deref()), ("newUserCallbackURL", new_user_callback_url.as_deref()), ("errorCallbackURL", error_callback_url.as_deref())]);
         crate::decode(self.client.call("GET", &path, None, Some("magic-link")).await?)
+    }
+
+}
+
+/// The operations of `multi-session`.
+#[derive(uniffi::Object)]
+pub struct MultiSessionApi {
+    client: Arc<AuthClient>,
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl MultiSessionApi {
+    /// The browser's sessions (`GET /multi-session/list-device-sessions`).
+    pub async fn list_device_sessions(&self) -> Result<Vec<SessionWithUser>, AuthError> {
+        let path = crate::with_query("/multi-session/list-device-sessions".to_string(), &[]);
+        crate::decode(self.client.call("GET", &path, None, Some("multi-session")).await?)
+    }
+
+    /// Switch the active session (`POST /multi-session/set-active`).
+    pub async fn set_active_session(&self, body: MultiSessionTokenBody) -> Result<SessionWithUser, AuthError> {
+        let path = crate::with_query("/multi-session/set-active".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("multi-session")).await?)
+    }
+
+    /// Revoke one of the browser's sessions (`POST /multi-session/revoke`).
+    pub async fn revoke_device_session(&self, body: MultiSessionTokenBody) -> Result<StatusResponse, AuthError> {
+        let path = crate::with_query("/multi-session/revoke".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("multi-session")).await?)
     }
 
 }

@@ -432,3 +432,31 @@ suspend fun AuthClient.`organizationGetRoleJson`(query: String = ""): String =
 /** Rename or re-permission a stored role (`ac:update`, no escalation) (`POST /organization/update-role`). JSON in, JSON out. */
 suspend fun AuthClient.`organizationUpdateRoleJson`(bodyJson: String = "{}"): String =
     request("POST", "/organization/update-role", bodyJson, "organization")
+
+/** A JWT of the session (`GET /token`). JSON in, JSON out. */
+suspend fun AuthClient.`getJwtTokenJson`(query: String = ""): String =
+    request("GET", if (query.isEmpty()) "/token" else "/token?$query", null, "jwt")
+
+/** The public keys (`GET /jwks`). JSON in, JSON out. */
+suspend fun AuthClient.`getJwksJson`(query: String = ""): String =
+    request("GET", if (query.isEmpty()) "/jwks" else "/jwks?$query", null, "jwt")
+
+/** The browser's sessions (`GET /multi-session/list-device-sessions`). JSON in, JSON out. */
+suspend fun AuthClient.`listDeviceSessionsJson`(query: String = ""): String =
+    request("GET", if (query.isEmpty()) "/multi-session/list-device-sessions" else "/multi-session/list-device-sessions?$query", null, "multi-session")
+
+/** Switch the active session (`POST /multi-session/set-active`). JSON in, JSON out. */
+suspend fun AuthClient.`setActiveSessionJson`(bodyJson: String = "{}"): String =
+    request("POST", "/multi-session/set-active", bodyJson, "multi-session")
+
+/** Revoke one of the browser's sessions (`POST /multi-session/revoke`). JSON in, JSON out. */
+suspend fun AuthClient.`revokeDeviceSessionJson`(bodyJson: String = "{}"): String =
+    request("POST", "/multi-session/revoke", bodyJson, "multi-session")
+
+/** Sign in as a guest (`POST /sign-in/anonymous`). JSON in, JSON out. */
+suspend fun AuthClient.`signInAnonymousJson`(bodyJson: String = "{}"): String =
+    request("POST", "/sign-in/anonymous", bodyJson, "anonymous")
+
+/** Delete the anonymous user (`POST /delete-anonymous-user`). JSON in, JSON out. */
+suspend fun AuthClient.`deleteAnonymousUserJson`(bodyJson: String = "{}"): String =
+    request("POST", "/delete-anonymous-user", bodyJson, "anonymous")

@@ -716,11 +716,17 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_authclient_admin(
     ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_authclient_anonymous(
+    ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_authclient_core(
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_authclient_email_otp(
     ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_authclient_jwt(
+    ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_authclient_magic_link(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_authclient_multi_session(
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_authclient_organization(
     ): Int
@@ -775,6 +781,10 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_gatehouse_mobile_checksum_method_adminapi_update_user(
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_adminapi_user_has_permission(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_anonymousapi_delete_anonymous_user(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_anonymousapi_sign_in_anonymous(
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_coreapi_change_email(
     ): Int
@@ -838,9 +848,19 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_emailotpapi_verify_email(
     ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_jwtapi_get_jwks(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_jwtapi_get_jwt_token(
+    ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_magiclinkapi_sign_in_magic_link(
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_magiclinkapi_verify(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_multisessionapi_list_device_sessions(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_multisessionapi_revoke_device_session(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_multisessionapi_set_active_session(
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_organizationapi_accept_invitation(
     ): Int
@@ -989,11 +1009,17 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_gatehouse_mobile_fn_method_authclient_admin(`ptr`: Long,
     ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_authclient_anonymous(`ptr`: Long,
+    ): Long
     external fun uniffi_gatehouse_mobile_fn_method_authclient_core(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_gatehouse_mobile_fn_method_authclient_email_otp(`ptr`: Long,
     ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_authclient_jwt(`ptr`: Long,
+    ): Long
     external fun uniffi_gatehouse_mobile_fn_method_authclient_magic_link(`ptr`: Long,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_authclient_multi_session(`ptr`: Long,
     ): Long
     external fun uniffi_gatehouse_mobile_fn_method_authclient_organization(`ptr`: Long,
     ): Long
@@ -1058,6 +1084,14 @@ internal object UniffiLib {
     external fun uniffi_gatehouse_mobile_fn_method_adminapi_update_user(`ptr`: Long,`body`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_gatehouse_mobile_fn_method_adminapi_user_has_permission(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_clone_anonymousapi(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_free_anonymousapi(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_gatehouse_mobile_fn_method_anonymousapi_delete_anonymous_user(`ptr`: Long,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_anonymousapi_sign_in_anonymous(`ptr`: Long,
     ): Long
     external fun uniffi_gatehouse_mobile_fn_clone_coreapi(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1129,6 +1163,14 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_gatehouse_mobile_fn_method_emailotpapi_verify_email(`ptr`: Long,`body`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_gatehouse_mobile_fn_clone_jwtapi(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_free_jwtapi(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_gatehouse_mobile_fn_method_jwtapi_get_jwks(`ptr`: Long,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_jwtapi_get_jwt_token(`ptr`: Long,
+    ): Long
     external fun uniffi_gatehouse_mobile_fn_clone_magiclinkapi(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_gatehouse_mobile_fn_free_magiclinkapi(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1136,6 +1178,16 @@ internal object UniffiLib {
     external fun uniffi_gatehouse_mobile_fn_method_magiclinkapi_sign_in_magic_link(`ptr`: Long,`body`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_gatehouse_mobile_fn_method_magiclinkapi_verify(`ptr`: Long,`token`: RustBuffer.ByValue,`callbackUrl`: RustBuffer.ByValue,`newUserCallbackUrl`: RustBuffer.ByValue,`errorCallbackUrl`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_clone_multisessionapi(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_free_multisessionapi(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_gatehouse_mobile_fn_method_multisessionapi_list_device_sessions(`ptr`: Long,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_multisessionapi_revoke_device_session(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_multisessionapi_set_active_session(`ptr`: Long,`body`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_gatehouse_mobile_fn_clone_organizationapi(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1389,13 +1441,22 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_gatehouse_mobile_checksum_method_authclient_admin() and 0xFFFF) != 2891) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_authclient_anonymous() and 0xFFFF) != 38018) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_authclient_core() and 0xFFFF) != 62841) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_authclient_email_otp() and 0xFFFF) != 57233) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_authclient_jwt() and 0xFFFF) != 41630) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_authclient_magic_link() and 0xFFFF) != 46409) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_authclient_multi_session() and 0xFFFF) != 42470) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_authclient_organization() and 0xFFFF) != 7908) {
@@ -1477,6 +1538,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_adminapi_user_has_permission() and 0xFFFF) != 38430) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_anonymousapi_delete_anonymous_user() and 0xFFFF) != 49925) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_anonymousapi_sign_in_anonymous() and 0xFFFF) != 37053) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_change_email() and 0xFFFF) != 10797) {
@@ -1572,10 +1639,25 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_gatehouse_mobile_checksum_method_emailotpapi_verify_email() and 0xFFFF) != 23424) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_jwtapi_get_jwks() and 0xFFFF) != 43702) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_jwtapi_get_jwt_token() and 0xFFFF) != 60821) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_magiclinkapi_sign_in_magic_link() and 0xFFFF) != 15203) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_magiclinkapi_verify() and 0xFFFF) != 21587) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_multisessionapi_list_device_sessions() and 0xFFFF) != 50269) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_multisessionapi_revoke_device_session() and 0xFFFF) != 53000) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_multisessionapi_set_active_session() and 0xFFFF) != 9357) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_organizationapi_accept_invitation() and 0xFFFF) != 61411) {
@@ -3089,6 +3171,310 @@ public object FfiConverterTypeAdminApi: FfiConverter<AdminApi, Long> {
 
 
 /**
+ * The operations of `anonymous`.
+ */
+public interface AnonymousApiInterface {
+    
+    /**
+     * Delete the anonymous user (`POST /delete-anonymous-user`).
+     */
+    suspend fun `deleteAnonymousUser`(): SuccessResponse
+    
+    /**
+     * Sign in as a guest (`POST /sign-in/anonymous`).
+     */
+    suspend fun `signInAnonymous`(): TokenUserResponse
+    
+    companion object
+}
+
+/**
+ * The operations of `anonymous`.
+ */
+open class AnonymousApi: Disposable, AutoCloseable, AnonymousApiInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_gatehouse_mobile_fn_free_anonymousapi(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_clone_anonymousapi(handle, status)
+        }
+    }
+
+    
+    /**
+     * Delete the anonymous user (`POST /delete-anonymous-user`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `deleteAnonymousUser`() : SuccessResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_anonymousapi_delete_anonymous_user(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSuccessResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Sign in as a guest (`POST /sign-in/anonymous`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `signInAnonymous`() : TokenUserResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_anonymousapi_sign_in_anonymous(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeTokenUserResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAnonymousApi: FfiConverter<AnonymousApi, Long> {
+    override fun lower(value: AnonymousApi): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): AnonymousApi {
+        return AnonymousApi(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): AnonymousApi {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: AnonymousApi) = 8UL
+
+    override fun write(value: AnonymousApi, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * A client for one server. Connects on first use, checking that the server
  * has every registered plugin; a failed connection (server down, offline)
  * is not kept: the next call tries again.
@@ -3115,6 +3501,12 @@ public interface AuthClientInterface {
     suspend fun `admin`(): AdminApi
     
     /**
+     * The `anonymous` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
+     */
+    suspend fun `anonymous`(): AnonymousApi
+    
+    /**
      * Every core operation.
      */
     fun `core`(): CoreApi
@@ -3126,10 +3518,22 @@ public interface AuthClientInterface {
     suspend fun `emailOtp`(): EmailOtpApi
     
     /**
+     * The `jwt` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
+     */
+    suspend fun `jwt`(): JwtApi
+    
+    /**
      * The `magic-link` plugin's operations; `PluginNotEnabled` unless the plugin
      * is registered here and enabled on the server.
      */
     suspend fun `magicLink`(): MagicLinkApi
+    
+    /**
+     * The `multi-session` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
+     */
+    suspend fun `multiSession`(): MultiSessionApi
     
     /**
      * The `organization` plugin's operations; `PluginNotEnabled` unless the plugin
@@ -3361,6 +3765,31 @@ open class AuthClient: Disposable, AutoCloseable, AuthClientInterface
 
     
     /**
+     * The `anonymous` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `anonymous`() : AnonymousApi {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_authclient_anonymous(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_u64(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_u64(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_u64(future) },
+        // lift function
+        { FfiConverterTypeAnonymousApi.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
      * Every core operation.
      */override fun `core`(): CoreApi {
             return FfiConverterTypeCoreApi.lift(
@@ -3402,6 +3831,31 @@ open class AuthClient: Disposable, AutoCloseable, AuthClientInterface
 
     
     /**
+     * The `jwt` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `jwt`() : JwtApi {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_authclient_jwt(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_u64(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_u64(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_u64(future) },
+        // lift function
+        { FfiConverterTypeJwtApi.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
      * The `magic-link` plugin's operations; `PluginNotEnabled` unless the plugin
      * is registered here and enabled on the server.
      */
@@ -3420,6 +3874,31 @@ open class AuthClient: Disposable, AutoCloseable, AuthClientInterface
         { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_u64(future) },
         // lift function
         { FfiConverterTypeMagicLinkApi.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The `multi-session` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `multiSession`() : MultiSessionApi {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_authclient_multi_session(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_u64(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_u64(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_u64(future) },
+        // lift function
+        { FfiConverterTypeMultiSessionApi.lift(it) },
         // Error FFI converter
         AuthException.ErrorHandler,
     )
@@ -5097,6 +5576,310 @@ public object FfiConverterTypeEmailOtpApi: FfiConverter<EmailOtpApi, Long> {
 
 
 /**
+ * The operations of `jwt`.
+ */
+public interface JwtApiInterface {
+    
+    /**
+     * The public keys (`GET /jwks`).
+     */
+    suspend fun `getJwks`(): JwtJwksResponse
+    
+    /**
+     * A JWT of the session (`GET /token`).
+     */
+    suspend fun `getJwtToken`(): JwtTokenResponse
+    
+    companion object
+}
+
+/**
+ * The operations of `jwt`.
+ */
+open class JwtApi: Disposable, AutoCloseable, JwtApiInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_gatehouse_mobile_fn_free_jwtapi(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_clone_jwtapi(handle, status)
+        }
+    }
+
+    
+    /**
+     * The public keys (`GET /jwks`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `getJwks`() : JwtJwksResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_jwtapi_get_jwks(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeJwtJwksResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * A JWT of the session (`GET /token`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `getJwtToken`() : JwtTokenResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_jwtapi_get_jwt_token(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeJwtTokenResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeJwtApi: FfiConverter<JwtApi, Long> {
+    override fun lower(value: JwtApi): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): JwtApi {
+        return JwtApi(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): JwtApi {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: JwtApi) = 8UL
+
+    override fun write(value: JwtApi, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * The operations of `magic-link`.
  */
 public interface MagicLinkApiInterface {
@@ -5305,6 +6088,341 @@ public object FfiConverterTypeMagicLinkApi: FfiConverter<MagicLinkApi, Long> {
     override fun allocationSize(value: MagicLinkApi) = 8UL
 
     override fun write(value: MagicLinkApi, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * The operations of `multi-session`.
+ */
+public interface MultiSessionApiInterface {
+    
+    /**
+     * The browser's sessions (`GET /multi-session/list-device-sessions`).
+     */
+    suspend fun `listDeviceSessions`(): List<SessionWithUser>
+    
+    /**
+     * Revoke one of the browser's sessions (`POST /multi-session/revoke`).
+     */
+    suspend fun `revokeDeviceSession`(`body`: MultiSessionTokenBody): StatusResponse
+    
+    /**
+     * Switch the active session (`POST /multi-session/set-active`).
+     */
+    suspend fun `setActiveSession`(`body`: MultiSessionTokenBody): SessionWithUser
+    
+    companion object
+}
+
+/**
+ * The operations of `multi-session`.
+ */
+open class MultiSessionApi: Disposable, AutoCloseable, MultiSessionApiInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_gatehouse_mobile_fn_free_multisessionapi(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_clone_multisessionapi(handle, status)
+        }
+    }
+
+    
+    /**
+     * The browser's sessions (`GET /multi-session/list-device-sessions`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `listDeviceSessions`() : List<SessionWithUser> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_multisessionapi_list_device_sessions(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeSessionWithUser.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Revoke one of the browser's sessions (`POST /multi-session/revoke`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `revokeDeviceSession`(`body`: MultiSessionTokenBody) : StatusResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_multisessionapi_revoke_device_session(
+                uniffiHandle,
+                
+        FfiConverterTypeMultiSessionTokenBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeStatusResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Switch the active session (`POST /multi-session/set-active`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `setActiveSession`(`body`: MultiSessionTokenBody) : SessionWithUser {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_multisessionapi_set_active_session(
+                uniffiHandle,
+                
+        FfiConverterTypeMultiSessionTokenBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSessionWithUser.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeMultiSessionApi: FfiConverter<MultiSessionApi, Long> {
+    override fun lower(value: MultiSessionApi): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): MultiSessionApi {
+        return MultiSessionApi(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): MultiSessionApi {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: MultiSessionApi) = 8UL
+
+    override fun write(value: MultiSessionApi, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -9829,6 +10947,158 @@ public object FfiConverterTypeIsUsernameAvailableResponse: FfiConverterRustBuffe
 
 
 
+data class JwtJwksResponse (
+    /**
+     * The current key and those rotated out less than the grace period ago.
+     */
+    var `keys`: List<JwtPublicJwk>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeJwtJwksResponse: FfiConverterRustBuffer<JwtJwksResponse> {
+    override fun read(buf: ByteBuffer): JwtJwksResponse {
+        return JwtJwksResponse(
+            FfiConverterSequenceTypeJwtPublicJwk.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: JwtJwksResponse) = (
+            FfiConverterSequenceTypeJwtPublicJwk.allocationSize(value.`keys`)
+    )
+
+    override fun write(value: JwtJwksResponse, buf: ByteBuffer) {
+            FfiConverterSequenceTypeJwtPublicJwk.write(value.`keys`, buf)
+    }
+}
+
+
+
+/**
+ * A public key, as RFC 7517 writes it.
+ */
+data class JwtPublicJwk (
+    /**
+     * The key's id: the `kid` of the tokens it signed.
+     */
+    var `kid`: kotlin.String
+    , 
+    /**
+     * `OKP` (Ed25519), `EC` (P-256) or `RSA`.
+     */
+    var `kty`: kotlin.String
+    , 
+    /**
+     * `EdDSA`, `ES256` or `RS256`.
+     */
+    var `alg`: kotlin.String
+    , 
+    var `crv`: kotlin.String? = null 
+    , 
+    var `x`: kotlin.String? = null 
+    , 
+    var `y`: kotlin.String? = null 
+    , 
+    var `n`: kotlin.String? = null 
+    , 
+    var `e`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeJwtPublicJwk: FfiConverterRustBuffer<JwtPublicJwk> {
+    override fun read(buf: ByteBuffer): JwtPublicJwk {
+        return JwtPublicJwk(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: JwtPublicJwk) = (
+            FfiConverterString.allocationSize(value.`kid`) +
+            FfiConverterString.allocationSize(value.`kty`) +
+            FfiConverterString.allocationSize(value.`alg`) +
+            FfiConverterOptionalString.allocationSize(value.`crv`) +
+            FfiConverterOptionalString.allocationSize(value.`x`) +
+            FfiConverterOptionalString.allocationSize(value.`y`) +
+            FfiConverterOptionalString.allocationSize(value.`n`) +
+            FfiConverterOptionalString.allocationSize(value.`e`)
+    )
+
+    override fun write(value: JwtPublicJwk, buf: ByteBuffer) {
+            FfiConverterString.write(value.`kid`, buf)
+            FfiConverterString.write(value.`kty`, buf)
+            FfiConverterString.write(value.`alg`, buf)
+            FfiConverterOptionalString.write(value.`crv`, buf)
+            FfiConverterOptionalString.write(value.`x`, buf)
+            FfiConverterOptionalString.write(value.`y`, buf)
+            FfiConverterOptionalString.write(value.`n`, buf)
+            FfiConverterOptionalString.write(value.`e`, buf)
+    }
+}
+
+
+
+data class JwtTokenResponse (
+    /**
+     * A JWT of the session's user, signed with the current key.
+     */
+    var `token`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeJwtTokenResponse: FfiConverterRustBuffer<JwtTokenResponse> {
+    override fun read(buf: ByteBuffer): JwtTokenResponse {
+        return JwtTokenResponse(
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: JwtTokenResponse) = (
+            FfiConverterString.allocationSize(value.`token`)
+    )
+
+    override fun write(value: JwtTokenResponse, buf: ByteBuffer) {
+            FfiConverterString.write(value.`token`, buf)
+    }
+}
+
+
+
 data class ListUsersResponse (
     var `users`: List<User>
     , 
@@ -10187,6 +11457,42 @@ public object FfiConverterTypeMessageResponse: FfiConverterRustBuffer<MessageRes
 
     override fun write(value: MessageResponse, buf: ByteBuffer) {
             FfiConverterString.write(value.`message`, buf)
+    }
+}
+
+
+
+data class MultiSessionTokenBody (
+    /**
+     * The token of one of the browser's sessions (from list-device-sessions).
+     */
+    var `sessionToken`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeMultiSessionTokenBody: FfiConverterRustBuffer<MultiSessionTokenBody> {
+    override fun read(buf: ByteBuffer): MultiSessionTokenBody {
+        return MultiSessionTokenBody(
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: MultiSessionTokenBody) = (
+            FfiConverterString.allocationSize(value.`sessionToken`)
+    )
+
+    override fun write(value: MultiSessionTokenBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`sessionToken`, buf)
     }
 }
 
@@ -13333,6 +14639,8 @@ data class User (
     var `banReason`: kotlin.String? = null 
     , 
     var `banExpires`: kotlin.String? = null 
+    , 
+    var `isAnonymous`: kotlin.Boolean? = null 
     
 ){
     
@@ -13363,6 +14671,7 @@ public object FfiConverterTypeUser: FfiConverterRustBuffer<User> {
             FfiConverterOptionalBoolean.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
         )
     }
 
@@ -13380,7 +14689,8 @@ public object FfiConverterTypeUser: FfiConverterRustBuffer<User> {
             FfiConverterOptionalString.allocationSize(value.`role`) +
             FfiConverterOptionalBoolean.allocationSize(value.`banned`) +
             FfiConverterOptionalString.allocationSize(value.`banReason`) +
-            FfiConverterOptionalString.allocationSize(value.`banExpires`)
+            FfiConverterOptionalString.allocationSize(value.`banExpires`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`isAnonymous`)
     )
 
     override fun write(value: User, buf: ByteBuffer) {
@@ -13398,6 +14708,7 @@ public object FfiConverterTypeUser: FfiConverterRustBuffer<User> {
             FfiConverterOptionalBoolean.write(value.`banned`, buf)
             FfiConverterOptionalString.write(value.`banReason`, buf)
             FfiConverterOptionalString.write(value.`banExpires`, buf)
+            FfiConverterOptionalBoolean.write(value.`isAnonymous`, buf)
     }
 }
 
@@ -13904,13 +15215,25 @@ enum class ClientPlugin {
      */
     ADMIN,
     /**
+     * `anonymous`.
+     */
+    ANONYMOUS,
+    /**
      * `email-otp`.
      */
     EMAIL_OTP,
     /**
+     * `jwt`.
+     */
+    JWT,
+    /**
      * `magic-link`.
      */
     MAGIC_LINK,
+    /**
+     * `multi-session`.
+     */
+    MULTI_SESSION,
     /**
      * `organization`.
      */
@@ -14858,6 +16181,34 @@ public object FfiConverterSequenceTypeInvitation: FfiConverterRustBuffer<List<In
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeJwtPublicJwk: FfiConverterRustBuffer<List<JwtPublicJwk>> {
+    override fun read(buf: ByteBuffer): List<JwtPublicJwk> {
+        val len = buf.getInt()
+        return List<JwtPublicJwk>(len) {
+            FfiConverterTypeJwtPublicJwk.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<JwtPublicJwk>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeJwtPublicJwk.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<JwtPublicJwk>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeJwtPublicJwk.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeMember: FfiConverterRustBuffer<List<Member>> {
     override fun read(buf: ByteBuffer): List<Member> {
         val len = buf.getInt()
@@ -15044,6 +16395,34 @@ public object FfiConverterSequenceTypeSession: FfiConverterRustBuffer<List<Sessi
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeSession.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeSessionWithUser: FfiConverterRustBuffer<List<SessionWithUser>> {
+    override fun read(buf: ByteBuffer): List<SessionWithUser> {
+        val len = buf.getInt()
+        return List<SessionWithUser>(len) {
+            FfiConverterTypeSessionWithUser.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<SessionWithUser>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeSessionWithUser.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<SessionWithUser>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeSessionWithUser.write(it, buf)
         }
     }
 }
