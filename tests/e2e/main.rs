@@ -2,6 +2,7 @@
 //! SQLite and, when `GATEHOUSE_TEST_POSTGRES_URL` is set, on PostgreSQL.
 
 mod admin;
+mod api_key;
 mod change_email;
 mod connections;
 mod delete_confirmation;

@@ -5,6 +5,9 @@ import type * as T from "./types";
 /** The `admin` plugin: User management for operators: roles (editable at runtime), bans, impersonation, sessions, audit trail. */
 export declare function adminClient(): ClientPlugin<"admin">;
 
+/** The `api-key` plugin: API keys: create, list, update and delete over HTTP, verification server-side; a key in `x-api-key` can stand for its owner's session. */
+export declare function apiKeyClient(): ClientPlugin<"api-key">;
+
 /** The `email-otp` plugin: One-time codes by email: sign-in, verification, password reset. */
 export declare function emailOTPClient(): ClientPlugin<"email-otp">;
 

@@ -7,6 +7,9 @@ const plugin = (id) => (options = {}) => ({ ...options, id });
 /** The `admin` plugin. */
 exports.adminClient = plugin("admin");
 
+/** The `api-key` plugin. */
+exports.apiKeyClient = plugin("api-key");
+
 /** The `email-otp` plugin. */
 exports.emailOTPClient = plugin("email-otp");
 

@@ -110,4 +110,9 @@ module.exports = [
   { method: "GET", path: "/organization/list-roles", plugin: "organization", clientPath: ["organization", "listRoles"] },
   { method: "GET", path: "/organization/get-role", plugin: "organization", clientPath: ["organization", "getRole"] },
   { method: "POST", path: "/organization/update-role", plugin: "organization", clientPath: ["organization", "updateRole"] },
+  { method: "POST", path: "/api-key/create", plugin: "api-key", clientPath: ["apiKey", "create"] },
+  { method: "GET", path: "/api-key/get", plugin: "api-key", clientPath: ["apiKey", "get"] },
+  { method: "POST", path: "/api-key/update", plugin: "api-key", clientPath: ["apiKey", "update"] },
+  { method: "POST", path: "/api-key/delete", plugin: "api-key", clientPath: ["apiKey", "delete"] },
+  { method: "GET", path: "/api-key/list", plugin: "api-key", clientPath: ["apiKey", "list"] },
 ];

@@ -1190,6 +1190,238 @@ public func FfiConverterTypeAdminApi_lower(_ value: AdminApi) -> UInt64 {
 
 
 /**
+ * The operations of `api-key`.
+ */
+public protocol ApiKeyApiProtocol: AnyObject, Sendable {
+    
+    /**
+     * Create an API key (`POST /api-key/create`).
+     */
+    func createApiKey(body: ApiKeyCreateBody?) async throws  -> ApiKeyCreated
+    
+    /**
+     * Delete an API key (`POST /api-key/delete`).
+     */
+    func deleteApiKey(body: ApiKeyDeleteBody) async throws  -> SuccessResponse
+    
+    /**
+     * Get an API key (`GET /api-key/get`).
+     */
+    func getApiKey(id: String, configId: String?) async throws  -> ApiKey
+    
+    /**
+     * List API keys (`GET /api-key/list`).
+     */
+    func listApiKeys(configId: String?, organizationId: String?, limit: String?, offset: String?, sortBy: String?, sortDirection: String?) async throws  -> ApiKeyList
+    
+    /**
+     * Update an API key (`POST /api-key/update`).
+     */
+    func updateApiKey(body: ApiKeyUpdateBody) async throws  -> ApiKey
+    
+}
+/**
+ * The operations of `api-key`.
+ */
+open class ApiKeyApi: ApiKeyApiProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_gatehouse_mobile_fn_clone_apikeyapi(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_gatehouse_mobile_fn_free_apikeyapi(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Create an API key (`POST /api-key/create`).
+     */
+open func createApiKey(body: ApiKeyCreateBody?)async throws  -> ApiKeyCreated  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_apikeyapi_create_api_key(
+                        self.uniffiCloneHandle(),FfiConverterOptionTypeApiKeyCreateBody.lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeApiKeyCreated_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Delete an API key (`POST /api-key/delete`).
+     */
+open func deleteApiKey(body: ApiKeyDeleteBody)async throws  -> SuccessResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_apikeyapi_delete_api_key(
+                        self.uniffiCloneHandle(),FfiConverterTypeApiKeyDeleteBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSuccessResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Get an API key (`GET /api-key/get`).
+     */
+open func getApiKey(id: String, configId: String?)async throws  -> ApiKey  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_apikeyapi_get_api_key(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(id),FfiConverterOptionString.lower(configId)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeApiKey_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * List API keys (`GET /api-key/list`).
+     */
+open func listApiKeys(configId: String?, organizationId: String?, limit: String?, offset: String?, sortBy: String?, sortDirection: String?)async throws  -> ApiKeyList  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_apikeyapi_list_api_keys(
+                        self.uniffiCloneHandle(),FfiConverterOptionString.lower(configId),FfiConverterOptionString.lower(organizationId),FfiConverterOptionString.lower(limit),FfiConverterOptionString.lower(offset),FfiConverterOptionString.lower(sortBy),FfiConverterOptionString.lower(sortDirection)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeApiKeyList_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Update an API key (`POST /api-key/update`).
+     */
+open func updateApiKey(body: ApiKeyUpdateBody)async throws  -> ApiKey  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_apikeyapi_update_api_key(
+                        self.uniffiCloneHandle(),FfiConverterTypeApiKeyUpdateBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeApiKey_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeApiKeyApi: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = ApiKeyApi
+
+    public static func lift(_ handle: UInt64) throws -> ApiKeyApi {
+        return ApiKeyApi(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: ApiKeyApi) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ApiKeyApi {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: ApiKeyApi, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeApiKeyApi_lift(_ handle: UInt64) throws -> ApiKeyApi {
+    return try FfiConverterTypeApiKeyApi.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeApiKeyApi_lower(_ value: ApiKeyApi) -> UInt64 {
+    return FfiConverterTypeApiKeyApi.lower(value)
+}
+
+
+
+
+
+
+/**
  * A client for one server. Connects on first use, checking that the server
  * has every registered plugin; a failed connection (server down, offline)
  * is not kept: the next call tries again.
@@ -1214,6 +1446,12 @@ public protocol AuthClientProtocol: AnyObject, Sendable {
      * is registered here and enabled on the server.
      */
     func admin() async throws  -> AdminApi
+    
+    /**
+     * The `api-key` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
+     */
+    func apiKey() async throws  -> ApiKeyApi
     
     /**
      * Every core operation.
@@ -1402,6 +1640,26 @@ open func admin()async throws  -> AdminApi  {
             completeFunc: ffi_gatehouse_mobile_rust_future_complete_u64,
             freeFunc: ffi_gatehouse_mobile_rust_future_free_u64,
             liftFunc: FfiConverterTypeAdminApi_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * The `api-key` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
+     */
+open func apiKey()async throws  -> ApiKeyApi  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_authclient_api_key(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_u64,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_u64,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_u64,
+            liftFunc: FfiConverterTypeApiKeyApi_lift,
             errorHandler: FfiConverterTypeAuthError_lift
         )
 }
@@ -5086,6 +5344,844 @@ public func FfiConverterTypeAdminUpdateUserBody_lift(_ buf: RustBuffer) throws -
 #endif
 public func FfiConverterTypeAdminUpdateUserBody_lower(_ value: AdminUpdateUserBody) -> RustBuffer {
     return FfiConverterTypeAdminUpdateUserBody.lower(value)
+}
+
+
+/**
+ * A key as `get`, `list` and `update` return it: never the key itself.
+ */
+public struct ApiKey: Equatable, Hashable {
+    public var id: String
+    /**
+     * The key configuration it belongs to (`default` unless created with a `configId`).
+     */
+    public var configId: String
+    public var name: String?
+    /**
+     * The key's first characters (prefix included), for display.
+     */
+    public var start: String?
+    /**
+     * The owner: a user id, or an organization id for organization-owned keys.
+     */
+    public var referenceId: String
+    public var prefix: String?
+    /**
+     * Milliseconds between refills of `remaining`.
+     */
+    public var refillInterval: Int64?
+    public var refillAmount: Int64?
+    public var lastRefillAt: String?
+    public var enabled: Bool
+    public var rateLimitEnabled: Bool
+    /**
+     * Milliseconds.
+     */
+    public var rateLimitTimeWindow: Int64?
+    public var rateLimitMax: Int64?
+    public var requestCount: Int64
+    /**
+     * Uses left (`null`: unlimited).
+     */
+    public var remaining: Int64?
+    public var lastRequest: String?
+    public var expiresAt: String?
+    public var createdAt: String
+    public var updatedAt: String
+    /**
+     * `{resource: [actions]}` the key grants.
+     */
+    public var permissions: String?
+    /**
+     * Any JSON object stored with the key (with `enable_metadata`).
+     */
+    public var metadata: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(id: String, 
+        /**
+         * The key configuration it belongs to (`default` unless created with a `configId`).
+         */configId: String, name: String? = nil, 
+        /**
+         * The key's first characters (prefix included), for display.
+         */start: String? = nil, 
+        /**
+         * The owner: a user id, or an organization id for organization-owned keys.
+         */referenceId: String, prefix: String? = nil, 
+        /**
+         * Milliseconds between refills of `remaining`.
+         */refillInterval: Int64? = nil, refillAmount: Int64? = nil, lastRefillAt: String? = nil, enabled: Bool, rateLimitEnabled: Bool, 
+        /**
+         * Milliseconds.
+         */rateLimitTimeWindow: Int64? = nil, rateLimitMax: Int64? = nil, requestCount: Int64, 
+        /**
+         * Uses left (`null`: unlimited).
+         */remaining: Int64? = nil, lastRequest: String? = nil, expiresAt: String? = nil, createdAt: String, updatedAt: String, 
+        /**
+         * `{resource: [actions]}` the key grants.
+         */permissions: String? = nil, 
+        /**
+         * Any JSON object stored with the key (with `enable_metadata`).
+         */metadata: String? = nil) {
+        self.id = id
+        self.configId = configId
+        self.name = name
+        self.start = start
+        self.referenceId = referenceId
+        self.prefix = prefix
+        self.refillInterval = refillInterval
+        self.refillAmount = refillAmount
+        self.lastRefillAt = lastRefillAt
+        self.enabled = enabled
+        self.rateLimitEnabled = rateLimitEnabled
+        self.rateLimitTimeWindow = rateLimitTimeWindow
+        self.rateLimitMax = rateLimitMax
+        self.requestCount = requestCount
+        self.remaining = remaining
+        self.lastRequest = lastRequest
+        self.expiresAt = expiresAt
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.permissions = permissions
+        self.metadata = metadata
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ApiKey: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeApiKey: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ApiKey {
+        return
+            try ApiKey(
+                id: FfiConverterString.read(from: &buf), 
+                configId: FfiConverterString.read(from: &buf), 
+                name: FfiConverterOptionString.read(from: &buf), 
+                start: FfiConverterOptionString.read(from: &buf), 
+                referenceId: FfiConverterString.read(from: &buf), 
+                prefix: FfiConverterOptionString.read(from: &buf), 
+                refillInterval: FfiConverterOptionInt64.read(from: &buf), 
+                refillAmount: FfiConverterOptionInt64.read(from: &buf), 
+                lastRefillAt: FfiConverterOptionString.read(from: &buf), 
+                enabled: FfiConverterBool.read(from: &buf), 
+                rateLimitEnabled: FfiConverterBool.read(from: &buf), 
+                rateLimitTimeWindow: FfiConverterOptionInt64.read(from: &buf), 
+                rateLimitMax: FfiConverterOptionInt64.read(from: &buf), 
+                requestCount: FfiConverterInt64.read(from: &buf), 
+                remaining: FfiConverterOptionInt64.read(from: &buf), 
+                lastRequest: FfiConverterOptionString.read(from: &buf), 
+                expiresAt: FfiConverterOptionString.read(from: &buf), 
+                createdAt: FfiConverterString.read(from: &buf), 
+                updatedAt: FfiConverterString.read(from: &buf), 
+                permissions: FfiConverterOptionString.read(from: &buf), 
+                metadata: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ApiKey, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.configId, into: &buf)
+        FfiConverterOptionString.write(value.name, into: &buf)
+        FfiConverterOptionString.write(value.start, into: &buf)
+        FfiConverterString.write(value.referenceId, into: &buf)
+        FfiConverterOptionString.write(value.prefix, into: &buf)
+        FfiConverterOptionInt64.write(value.refillInterval, into: &buf)
+        FfiConverterOptionInt64.write(value.refillAmount, into: &buf)
+        FfiConverterOptionString.write(value.lastRefillAt, into: &buf)
+        FfiConverterBool.write(value.enabled, into: &buf)
+        FfiConverterBool.write(value.rateLimitEnabled, into: &buf)
+        FfiConverterOptionInt64.write(value.rateLimitTimeWindow, into: &buf)
+        FfiConverterOptionInt64.write(value.rateLimitMax, into: &buf)
+        FfiConverterInt64.write(value.requestCount, into: &buf)
+        FfiConverterOptionInt64.write(value.remaining, into: &buf)
+        FfiConverterOptionString.write(value.lastRequest, into: &buf)
+        FfiConverterOptionString.write(value.expiresAt, into: &buf)
+        FfiConverterString.write(value.createdAt, into: &buf)
+        FfiConverterString.write(value.updatedAt, into: &buf)
+        FfiConverterOptionString.write(value.permissions, into: &buf)
+        FfiConverterOptionString.write(value.metadata, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeApiKey_lift(_ buf: RustBuffer) throws -> ApiKey {
+    return try FfiConverterTypeApiKey.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeApiKey_lower(_ value: ApiKey) -> RustBuffer {
+    return FfiConverterTypeApiKey.lower(value)
+}
+
+
+/**
+ * `create`'s body. Properties marked server-only are refused over HTTP
+ * (`SERVER_ONLY_PROPERTY`; `userId`: `UNAUTHORIZED_SESSION`): they exist
+ * for the server-side call.
+ */
+public struct ApiKeyCreateBody: Equatable, Hashable {
+    /**
+     * The key configuration (default when absent or unknown).
+     */
+    public var configId: String?
+    public var name: String?
+    /**
+     * Seconds until the key expires (within the configuration's bounds).
+     */
+    public var expiresIn: Int64?
+    /**
+     * `[a-zA-Z0-9_-]`, prepended to the key.
+     */
+    public var prefix: String?
+    /**
+     * An object (with `enable_metadata`).
+     */
+    public var metadata: String?
+    /**
+     * Server-only: uses allowed (`null`: unlimited).
+     */
+    public var remaining: Int64?
+    /**
+     * Server-only: `remaining` after each refill.
+     */
+    public var refillAmount: Int64?
+    /**
+     * Server-only: milliseconds between refills.
+     */
+    public var refillInterval: Int64?
+    /**
+     * Server-only: milliseconds of the key's rate-limit window.
+     */
+    public var rateLimitTimeWindow: Int64?
+    /**
+     * Server-only: verifications per window.
+     */
+    public var rateLimitMax: Int64?
+    /**
+     * Server-only.
+     */
+    public var rateLimitEnabled: Bool?
+    /**
+     * Server-only: `{resource: [actions]}`.
+     */
+    public var permissions: String?
+    /**
+     * Server-only: the owner (over HTTP the owner is the caller).
+     */
+    public var userId: String?
+    /**
+     * The owning organization (configurations with `references = "organization"`).
+     */
+    public var organizationId: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The key configuration (default when absent or unknown).
+         */configId: String? = nil, name: String? = nil, 
+        /**
+         * Seconds until the key expires (within the configuration's bounds).
+         */expiresIn: Int64? = nil, 
+        /**
+         * `[a-zA-Z0-9_-]`, prepended to the key.
+         */prefix: String? = nil, 
+        /**
+         * An object (with `enable_metadata`).
+         */metadata: String? = nil, 
+        /**
+         * Server-only: uses allowed (`null`: unlimited).
+         */remaining: Int64? = nil, 
+        /**
+         * Server-only: `remaining` after each refill.
+         */refillAmount: Int64? = nil, 
+        /**
+         * Server-only: milliseconds between refills.
+         */refillInterval: Int64? = nil, 
+        /**
+         * Server-only: milliseconds of the key's rate-limit window.
+         */rateLimitTimeWindow: Int64? = nil, 
+        /**
+         * Server-only: verifications per window.
+         */rateLimitMax: Int64? = nil, 
+        /**
+         * Server-only.
+         */rateLimitEnabled: Bool? = nil, 
+        /**
+         * Server-only: `{resource: [actions]}`.
+         */permissions: String? = nil, 
+        /**
+         * Server-only: the owner (over HTTP the owner is the caller).
+         */userId: String? = nil, 
+        /**
+         * The owning organization (configurations with `references = "organization"`).
+         */organizationId: String? = nil) {
+        self.configId = configId
+        self.name = name
+        self.expiresIn = expiresIn
+        self.prefix = prefix
+        self.metadata = metadata
+        self.remaining = remaining
+        self.refillAmount = refillAmount
+        self.refillInterval = refillInterval
+        self.rateLimitTimeWindow = rateLimitTimeWindow
+        self.rateLimitMax = rateLimitMax
+        self.rateLimitEnabled = rateLimitEnabled
+        self.permissions = permissions
+        self.userId = userId
+        self.organizationId = organizationId
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ApiKeyCreateBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeApiKeyCreateBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ApiKeyCreateBody {
+        return
+            try ApiKeyCreateBody(
+                configId: FfiConverterOptionString.read(from: &buf), 
+                name: FfiConverterOptionString.read(from: &buf), 
+                expiresIn: FfiConverterOptionInt64.read(from: &buf), 
+                prefix: FfiConverterOptionString.read(from: &buf), 
+                metadata: FfiConverterOptionString.read(from: &buf), 
+                remaining: FfiConverterOptionInt64.read(from: &buf), 
+                refillAmount: FfiConverterOptionInt64.read(from: &buf), 
+                refillInterval: FfiConverterOptionInt64.read(from: &buf), 
+                rateLimitTimeWindow: FfiConverterOptionInt64.read(from: &buf), 
+                rateLimitMax: FfiConverterOptionInt64.read(from: &buf), 
+                rateLimitEnabled: FfiConverterOptionBool.read(from: &buf), 
+                permissions: FfiConverterOptionString.read(from: &buf), 
+                userId: FfiConverterOptionString.read(from: &buf), 
+                organizationId: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ApiKeyCreateBody, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.configId, into: &buf)
+        FfiConverterOptionString.write(value.name, into: &buf)
+        FfiConverterOptionInt64.write(value.expiresIn, into: &buf)
+        FfiConverterOptionString.write(value.prefix, into: &buf)
+        FfiConverterOptionString.write(value.metadata, into: &buf)
+        FfiConverterOptionInt64.write(value.remaining, into: &buf)
+        FfiConverterOptionInt64.write(value.refillAmount, into: &buf)
+        FfiConverterOptionInt64.write(value.refillInterval, into: &buf)
+        FfiConverterOptionInt64.write(value.rateLimitTimeWindow, into: &buf)
+        FfiConverterOptionInt64.write(value.rateLimitMax, into: &buf)
+        FfiConverterOptionBool.write(value.rateLimitEnabled, into: &buf)
+        FfiConverterOptionString.write(value.permissions, into: &buf)
+        FfiConverterOptionString.write(value.userId, into: &buf)
+        FfiConverterOptionString.write(value.organizationId, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeApiKeyCreateBody_lift(_ buf: RustBuffer) throws -> ApiKeyCreateBody {
+    return try FfiConverterTypeApiKeyCreateBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeApiKeyCreateBody_lower(_ value: ApiKeyCreateBody) -> RustBuffer {
+    return FfiConverterTypeApiKeyCreateBody.lower(value)
+}
+
+
+/**
+ * A key just created: the only time the key itself is shown.
+ */
+public struct ApiKeyCreated: Equatable, Hashable {
+    public var id: String
+    /**
+     * The key configuration it belongs to (`default` unless created with a `configId`).
+     */
+    public var configId: String
+    public var name: String?
+    /**
+     * The key's first characters (prefix included), for display.
+     */
+    public var start: String?
+    /**
+     * The owner: a user id, or an organization id for organization-owned keys.
+     */
+    public var referenceId: String
+    public var prefix: String?
+    /**
+     * Milliseconds between refills of `remaining`.
+     */
+    public var refillInterval: Int64?
+    public var refillAmount: Int64?
+    public var lastRefillAt: String?
+    public var enabled: Bool
+    public var rateLimitEnabled: Bool
+    /**
+     * Milliseconds.
+     */
+    public var rateLimitTimeWindow: Int64?
+    public var rateLimitMax: Int64?
+    public var requestCount: Int64
+    /**
+     * Uses left (`null`: unlimited).
+     */
+    public var remaining: Int64?
+    public var lastRequest: String?
+    public var expiresAt: String?
+    public var createdAt: String
+    public var updatedAt: String
+    /**
+     * `{resource: [actions]}` the key grants.
+     */
+    public var permissions: String?
+    /**
+     * Any JSON object stored with the key (with `enable_metadata`).
+     */
+    public var metadata: String?
+    /**
+     * The full key. Stored only as a hash: it cannot be shown again.
+     */
+    public var key: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(id: String, 
+        /**
+         * The key configuration it belongs to (`default` unless created with a `configId`).
+         */configId: String, name: String? = nil, 
+        /**
+         * The key's first characters (prefix included), for display.
+         */start: String? = nil, 
+        /**
+         * The owner: a user id, or an organization id for organization-owned keys.
+         */referenceId: String, prefix: String? = nil, 
+        /**
+         * Milliseconds between refills of `remaining`.
+         */refillInterval: Int64? = nil, refillAmount: Int64? = nil, lastRefillAt: String? = nil, enabled: Bool, rateLimitEnabled: Bool, 
+        /**
+         * Milliseconds.
+         */rateLimitTimeWindow: Int64? = nil, rateLimitMax: Int64? = nil, requestCount: Int64, 
+        /**
+         * Uses left (`null`: unlimited).
+         */remaining: Int64? = nil, lastRequest: String? = nil, expiresAt: String? = nil, createdAt: String, updatedAt: String, 
+        /**
+         * `{resource: [actions]}` the key grants.
+         */permissions: String? = nil, 
+        /**
+         * Any JSON object stored with the key (with `enable_metadata`).
+         */metadata: String? = nil, 
+        /**
+         * The full key. Stored only as a hash: it cannot be shown again.
+         */key: String) {
+        self.id = id
+        self.configId = configId
+        self.name = name
+        self.start = start
+        self.referenceId = referenceId
+        self.prefix = prefix
+        self.refillInterval = refillInterval
+        self.refillAmount = refillAmount
+        self.lastRefillAt = lastRefillAt
+        self.enabled = enabled
+        self.rateLimitEnabled = rateLimitEnabled
+        self.rateLimitTimeWindow = rateLimitTimeWindow
+        self.rateLimitMax = rateLimitMax
+        self.requestCount = requestCount
+        self.remaining = remaining
+        self.lastRequest = lastRequest
+        self.expiresAt = expiresAt
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.permissions = permissions
+        self.metadata = metadata
+        self.key = key
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ApiKeyCreated: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeApiKeyCreated: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ApiKeyCreated {
+        return
+            try ApiKeyCreated(
+                id: FfiConverterString.read(from: &buf), 
+                configId: FfiConverterString.read(from: &buf), 
+                name: FfiConverterOptionString.read(from: &buf), 
+                start: FfiConverterOptionString.read(from: &buf), 
+                referenceId: FfiConverterString.read(from: &buf), 
+                prefix: FfiConverterOptionString.read(from: &buf), 
+                refillInterval: FfiConverterOptionInt64.read(from: &buf), 
+                refillAmount: FfiConverterOptionInt64.read(from: &buf), 
+                lastRefillAt: FfiConverterOptionString.read(from: &buf), 
+                enabled: FfiConverterBool.read(from: &buf), 
+                rateLimitEnabled: FfiConverterBool.read(from: &buf), 
+                rateLimitTimeWindow: FfiConverterOptionInt64.read(from: &buf), 
+                rateLimitMax: FfiConverterOptionInt64.read(from: &buf), 
+                requestCount: FfiConverterInt64.read(from: &buf), 
+                remaining: FfiConverterOptionInt64.read(from: &buf), 
+                lastRequest: FfiConverterOptionString.read(from: &buf), 
+                expiresAt: FfiConverterOptionString.read(from: &buf), 
+                createdAt: FfiConverterString.read(from: &buf), 
+                updatedAt: FfiConverterString.read(from: &buf), 
+                permissions: FfiConverterOptionString.read(from: &buf), 
+                metadata: FfiConverterOptionString.read(from: &buf), 
+                key: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ApiKeyCreated, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.configId, into: &buf)
+        FfiConverterOptionString.write(value.name, into: &buf)
+        FfiConverterOptionString.write(value.start, into: &buf)
+        FfiConverterString.write(value.referenceId, into: &buf)
+        FfiConverterOptionString.write(value.prefix, into: &buf)
+        FfiConverterOptionInt64.write(value.refillInterval, into: &buf)
+        FfiConverterOptionInt64.write(value.refillAmount, into: &buf)
+        FfiConverterOptionString.write(value.lastRefillAt, into: &buf)
+        FfiConverterBool.write(value.enabled, into: &buf)
+        FfiConverterBool.write(value.rateLimitEnabled, into: &buf)
+        FfiConverterOptionInt64.write(value.rateLimitTimeWindow, into: &buf)
+        FfiConverterOptionInt64.write(value.rateLimitMax, into: &buf)
+        FfiConverterInt64.write(value.requestCount, into: &buf)
+        FfiConverterOptionInt64.write(value.remaining, into: &buf)
+        FfiConverterOptionString.write(value.lastRequest, into: &buf)
+        FfiConverterOptionString.write(value.expiresAt, into: &buf)
+        FfiConverterString.write(value.createdAt, into: &buf)
+        FfiConverterString.write(value.updatedAt, into: &buf)
+        FfiConverterOptionString.write(value.permissions, into: &buf)
+        FfiConverterOptionString.write(value.metadata, into: &buf)
+        FfiConverterString.write(value.key, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeApiKeyCreated_lift(_ buf: RustBuffer) throws -> ApiKeyCreated {
+    return try FfiConverterTypeApiKeyCreated.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeApiKeyCreated_lower(_ value: ApiKeyCreated) -> RustBuffer {
+    return FfiConverterTypeApiKeyCreated.lower(value)
+}
+
+
+public struct ApiKeyDeleteBody: Equatable, Hashable {
+    public var configId: String?
+    public var keyId: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(configId: String? = nil, keyId: String) {
+        self.configId = configId
+        self.keyId = keyId
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ApiKeyDeleteBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeApiKeyDeleteBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ApiKeyDeleteBody {
+        return
+            try ApiKeyDeleteBody(
+                configId: FfiConverterOptionString.read(from: &buf), 
+                keyId: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ApiKeyDeleteBody, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.configId, into: &buf)
+        FfiConverterString.write(value.keyId, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeApiKeyDeleteBody_lift(_ buf: RustBuffer) throws -> ApiKeyDeleteBody {
+    return try FfiConverterTypeApiKeyDeleteBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeApiKeyDeleteBody_lower(_ value: ApiKeyDeleteBody) -> RustBuffer {
+    return FfiConverterTypeApiKeyDeleteBody.lower(value)
+}
+
+
+public struct ApiKeyList: Equatable, Hashable {
+    public var apiKeys: [ApiKey]
+    public var total: Int64
+    public var limit: Int64?
+    public var offset: Int64?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(apiKeys: [ApiKey], total: Int64, limit: Int64? = nil, offset: Int64? = nil) {
+        self.apiKeys = apiKeys
+        self.total = total
+        self.limit = limit
+        self.offset = offset
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ApiKeyList: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeApiKeyList: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ApiKeyList {
+        return
+            try ApiKeyList(
+                apiKeys: FfiConverterSequenceTypeApiKey.read(from: &buf), 
+                total: FfiConverterInt64.read(from: &buf), 
+                limit: FfiConverterOptionInt64.read(from: &buf), 
+                offset: FfiConverterOptionInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ApiKeyList, into buf: inout [UInt8]) {
+        FfiConverterSequenceTypeApiKey.write(value.apiKeys, into: &buf)
+        FfiConverterInt64.write(value.total, into: &buf)
+        FfiConverterOptionInt64.write(value.limit, into: &buf)
+        FfiConverterOptionInt64.write(value.offset, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeApiKeyList_lift(_ buf: RustBuffer) throws -> ApiKeyList {
+    return try FfiConverterTypeApiKeyList.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeApiKeyList_lower(_ value: ApiKeyList) -> RustBuffer {
+    return FfiConverterTypeApiKeyList.lower(value)
+}
+
+
+/**
+ * `update`'s body; absent properties are left alone.
+ */
+public struct ApiKeyUpdateBody: Equatable, Hashable {
+    public var configId: String?
+    public var keyId: String
+    /**
+     * Server-only: the owner the key must belong to.
+     */
+    public var userId: String?
+    public var name: String?
+    public var enabled: Bool?
+    /**
+     * Server-only.
+     */
+    public var remaining: Int64?
+    /**
+     * Server-only.
+     */
+    public var refillAmount: Int64?
+    /**
+     * Server-only.
+     */
+    public var refillInterval: Int64?
+    /**
+     * An object, or `null` to clear (ignored without `enable_metadata`).
+     */
+    public var metadata: String?
+    /**
+     * Seconds from now; `null` removes the expiry.
+     */
+    public var expiresIn: Int64?
+    /**
+     * Server-only.
+     */
+    public var rateLimitEnabled: Bool?
+    /**
+     * Server-only.
+     */
+    public var rateLimitTimeWindow: Int64?
+    /**
+     * Server-only.
+     */
+    public var rateLimitMax: Int64?
+    /**
+     * Server-only: `{resource: [actions]}`, or `null` to clear.
+     */
+    public var permissions: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(configId: String? = nil, keyId: String, 
+        /**
+         * Server-only: the owner the key must belong to.
+         */userId: String? = nil, name: String? = nil, enabled: Bool? = nil, 
+        /**
+         * Server-only.
+         */remaining: Int64? = nil, 
+        /**
+         * Server-only.
+         */refillAmount: Int64? = nil, 
+        /**
+         * Server-only.
+         */refillInterval: Int64? = nil, 
+        /**
+         * An object, or `null` to clear (ignored without `enable_metadata`).
+         */metadata: String? = nil, 
+        /**
+         * Seconds from now; `null` removes the expiry.
+         */expiresIn: Int64? = nil, 
+        /**
+         * Server-only.
+         */rateLimitEnabled: Bool? = nil, 
+        /**
+         * Server-only.
+         */rateLimitTimeWindow: Int64? = nil, 
+        /**
+         * Server-only.
+         */rateLimitMax: Int64? = nil, 
+        /**
+         * Server-only: `{resource: [actions]}`, or `null` to clear.
+         */permissions: String? = nil) {
+        self.configId = configId
+        self.keyId = keyId
+        self.userId = userId
+        self.name = name
+        self.enabled = enabled
+        self.remaining = remaining
+        self.refillAmount = refillAmount
+        self.refillInterval = refillInterval
+        self.metadata = metadata
+        self.expiresIn = expiresIn
+        self.rateLimitEnabled = rateLimitEnabled
+        self.rateLimitTimeWindow = rateLimitTimeWindow
+        self.rateLimitMax = rateLimitMax
+        self.permissions = permissions
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ApiKeyUpdateBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeApiKeyUpdateBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ApiKeyUpdateBody {
+        return
+            try ApiKeyUpdateBody(
+                configId: FfiConverterOptionString.read(from: &buf), 
+                keyId: FfiConverterString.read(from: &buf), 
+                userId: FfiConverterOptionString.read(from: &buf), 
+                name: FfiConverterOptionString.read(from: &buf), 
+                enabled: FfiConverterOptionBool.read(from: &buf), 
+                remaining: FfiConverterOptionInt64.read(from: &buf), 
+                refillAmount: FfiConverterOptionInt64.read(from: &buf), 
+                refillInterval: FfiConverterOptionInt64.read(from: &buf), 
+                metadata: FfiConverterOptionString.read(from: &buf), 
+                expiresIn: FfiConverterOptionInt64.read(from: &buf), 
+                rateLimitEnabled: FfiConverterOptionBool.read(from: &buf), 
+                rateLimitTimeWindow: FfiConverterOptionInt64.read(from: &buf), 
+                rateLimitMax: FfiConverterOptionInt64.read(from: &buf), 
+                permissions: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ApiKeyUpdateBody, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.configId, into: &buf)
+        FfiConverterString.write(value.keyId, into: &buf)
+        FfiConverterOptionString.write(value.userId, into: &buf)
+        FfiConverterOptionString.write(value.name, into: &buf)
+        FfiConverterOptionBool.write(value.enabled, into: &buf)
+        FfiConverterOptionInt64.write(value.remaining, into: &buf)
+        FfiConverterOptionInt64.write(value.refillAmount, into: &buf)
+        FfiConverterOptionInt64.write(value.refillInterval, into: &buf)
+        FfiConverterOptionString.write(value.metadata, into: &buf)
+        FfiConverterOptionInt64.write(value.expiresIn, into: &buf)
+        FfiConverterOptionBool.write(value.rateLimitEnabled, into: &buf)
+        FfiConverterOptionInt64.write(value.rateLimitTimeWindow, into: &buf)
+        FfiConverterOptionInt64.write(value.rateLimitMax, into: &buf)
+        FfiConverterOptionString.write(value.permissions, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeApiKeyUpdateBody_lift(_ buf: RustBuffer) throws -> ApiKeyUpdateBody {
+    return try FfiConverterTypeApiKeyUpdateBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeApiKeyUpdateBody_lower(_ value: ApiKeyUpdateBody) -> RustBuffer {
+    return FfiConverterTypeApiKeyUpdateBody.lower(value)
 }
 
 
@@ -12219,6 +13315,10 @@ public enum ClientPlugin: Equatable, Hashable {
      */
     case admin
     /**
+     * `api-key`.
+     */
+    case apiKey
+    /**
      * `email-otp`.
      */
     case emailOtp
@@ -12265,17 +13365,19 @@ public struct FfiConverterTypeClientPlugin: FfiConverterRustBuffer {
         
         case 1: return .admin
         
-        case 2: return .emailOtp
+        case 2: return .apiKey
         
-        case 3: return .magicLink
+        case 3: return .emailOtp
         
-        case 4: return .organization
+        case 4: return .magicLink
         
-        case 5: return .passkey
+        case 5: return .organization
         
-        case 6: return .twoFactor
+        case 6: return .passkey
         
-        case 7: return .username
+        case 7: return .twoFactor
+        
+        case 8: return .username
         
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -12289,28 +13391,32 @@ public struct FfiConverterTypeClientPlugin: FfiConverterRustBuffer {
             writeInt(&buf, Int32(1))
         
         
-        case .emailOtp:
+        case .apiKey:
             writeInt(&buf, Int32(2))
         
         
-        case .magicLink:
+        case .emailOtp:
             writeInt(&buf, Int32(3))
         
         
-        case .organization:
+        case .magicLink:
             writeInt(&buf, Int32(4))
         
         
-        case .passkey:
+        case .organization:
             writeInt(&buf, Int32(5))
         
         
-        case .twoFactor:
+        case .passkey:
             writeInt(&buf, Int32(6))
         
         
-        case .username:
+        case .twoFactor:
             writeInt(&buf, Int32(7))
+        
+        
+        case .username:
+            writeInt(&buf, Int32(8))
         
         }
     }
@@ -12498,6 +13604,30 @@ fileprivate struct FfiConverterOptionTypeTokenStorage: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeTokenStorage.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeApiKeyCreateBody: FfiConverterRustBuffer {
+    typealias SwiftType = ApiKeyCreateBody?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeApiKeyCreateBody.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeApiKeyCreateBody.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -12989,6 +14119,31 @@ fileprivate struct FfiConverterSequenceTypeAdminRole: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeApiKey: FfiConverterRustBuffer {
+    typealias SwiftType = [ApiKey]
+
+    public static func write(_ value: [ApiKey], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeApiKey.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ApiKey] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ApiKey]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeApiKey.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeAuditEntry: FfiConverterRustBuffer {
     typealias SwiftType = [AuditEntry]
 
@@ -13433,6 +14588,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_gatehouse_mobile_checksum_method_authclient_admin() != 2891) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_gatehouse_mobile_checksum_method_authclient_api_key() != 28265) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_gatehouse_mobile_checksum_method_authclient_core() != 62841) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -13521,6 +14679,21 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gatehouse_mobile_checksum_method_adminapi_user_has_permission() != 38430) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_apikeyapi_create_api_key() != 55960) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_apikeyapi_delete_api_key() != 27444) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_apikeyapi_get_api_key() != 20486) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_apikeyapi_list_api_keys() != 5670) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_apikeyapi_update_api_key() != 63867) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gatehouse_mobile_checksum_method_coreapi_change_email() != 10797) {

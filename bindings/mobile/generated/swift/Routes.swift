@@ -433,4 +433,24 @@ extension AuthClient {
     public func organizationUpdateRoleJson(bodyJson: String = "{}") async throws -> String {
         try await request(method: "POST", path: "/organization/update-role", bodyJson: bodyJson, plugin: "organization")
     }
+    /// Create an API key (`POST /api-key/create`). JSON in, JSON out.
+    public func createApiKeyJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/api-key/create", bodyJson: bodyJson, plugin: "api-key")
+    }
+    /// Get an API key (`GET /api-key/get`). JSON in, JSON out.
+    public func getApiKeyJson(query: String = "") async throws -> String {
+        try await request(method: "GET", path: query.isEmpty ? "/api-key/get" : "/api-key/get?\(query)", bodyJson: nil, plugin: "api-key")
+    }
+    /// Update an API key (`POST /api-key/update`). JSON in, JSON out.
+    public func updateApiKeyJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/api-key/update", bodyJson: bodyJson, plugin: "api-key")
+    }
+    /// Delete an API key (`POST /api-key/delete`). JSON in, JSON out.
+    public func deleteApiKeyJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/api-key/delete", bodyJson: bodyJson, plugin: "api-key")
+    }
+    /// List API keys (`GET /api-key/list`). JSON in, JSON out.
+    public func listApiKeysJson(query: String = "") async throws -> String {
+        try await request(method: "GET", path: query.isEmpty ? "/api-key/list" : "/api-key/list?\(query)", bodyJson: nil, plugin: "api-key")
+    }
 }

@@ -81,6 +81,286 @@ pub struct AdminUpdateUserBody {
     pub data: String,
 }
 
+/// A key as `get`, `list` and `update` return it: never the key itself.
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct ApiKey {
+    #[serde(rename = "id")]
+    pub id: String,
+    /// The key configuration it belongs to (`default` unless created with a `configId`).
+    #[serde(rename = "configId")]
+    pub config_id: String,
+    #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub name: Option<String>,
+    /// The key's first characters (prefix included), for display.
+    #[serde(rename = "start", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub start: Option<String>,
+    /// The owner: a user id, or an organization id for organization-owned keys.
+    #[serde(rename = "referenceId")]
+    pub reference_id: String,
+    #[serde(rename = "prefix", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub prefix: Option<String>,
+    /// Milliseconds between refills of `remaining`.
+    #[serde(rename = "refillInterval", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub refill_interval: Option<i64>,
+    #[serde(rename = "refillAmount", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub refill_amount: Option<i64>,
+    #[serde(rename = "lastRefillAt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub last_refill_at: Option<String>,
+    #[serde(rename = "enabled")]
+    pub enabled: bool,
+    #[serde(rename = "rateLimitEnabled")]
+    pub rate_limit_enabled: bool,
+    /// Milliseconds.
+    #[serde(rename = "rateLimitTimeWindow", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub rate_limit_time_window: Option<i64>,
+    #[serde(rename = "rateLimitMax", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub rate_limit_max: Option<i64>,
+    #[serde(rename = "requestCount")]
+    pub request_count: i64,
+    /// Uses left (`null`: unlimited).
+    #[serde(rename = "remaining", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub remaining: Option<i64>,
+    #[serde(rename = "lastRequest", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub last_request: Option<String>,
+    #[serde(rename = "expiresAt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub expires_at: Option<String>,
+    #[serde(rename = "createdAt")]
+    pub created_at: String,
+    #[serde(rename = "updatedAt")]
+    pub updated_at: String,
+    /// `{resource: [actions]}` the key grants.
+    #[serde(rename = "permissions", with = "json_text_opt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub permissions: Option<String>,
+    /// Any JSON object stored with the key (with `enable_metadata`).
+    #[serde(rename = "metadata", with = "json_text_opt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub metadata: Option<String>,
+}
+
+/// `create`'s body. Properties marked server-only are refused over HTTP
+/// (`SERVER_ONLY_PROPERTY`; `userId`: `UNAUTHORIZED_SESSION`): they exist
+/// for the server-side call.
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct ApiKeyCreateBody {
+    /// The key configuration (default when absent or unknown).
+    #[serde(rename = "configId", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub config_id: Option<String>,
+    #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub name: Option<String>,
+    /// Seconds until the key expires (within the configuration's bounds).
+    #[serde(rename = "expiresIn", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub expires_in: Option<i64>,
+    /// `[a-zA-Z0-9_-]`, prepended to the key.
+    #[serde(rename = "prefix", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub prefix: Option<String>,
+    /// An object (with `enable_metadata`).
+    #[serde(rename = "metadata", with = "json_text_opt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub metadata: Option<String>,
+    /// Server-only: uses allowed (`null`: unlimited).
+    #[serde(rename = "remaining", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub remaining: Option<i64>,
+    /// Server-only: `remaining` after each refill.
+    #[serde(rename = "refillAmount", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub refill_amount: Option<i64>,
+    /// Server-only: milliseconds between refills.
+    #[serde(rename = "refillInterval", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub refill_interval: Option<i64>,
+    /// Server-only: milliseconds of the key's rate-limit window.
+    #[serde(rename = "rateLimitTimeWindow", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub rate_limit_time_window: Option<i64>,
+    /// Server-only: verifications per window.
+    #[serde(rename = "rateLimitMax", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub rate_limit_max: Option<i64>,
+    /// Server-only.
+    #[serde(rename = "rateLimitEnabled", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub rate_limit_enabled: Option<bool>,
+    /// Server-only: `{resource: [actions]}`.
+    #[serde(rename = "permissions", with = "json_text_opt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub permissions: Option<String>,
+    /// Server-only: the owner (over HTTP the owner is the caller).
+    #[serde(rename = "userId", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub user_id: Option<String>,
+    /// The owning organization (configurations with `references = "organization"`).
+    #[serde(rename = "organizationId", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub organization_id: Option<String>,
+}
+
+/// A key just created: the only time the key itself is shown.
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct ApiKeyCreated {
+    #[serde(rename = "id")]
+    pub id: String,
+    /// The key configuration it belongs to (`default` unless created with a `configId`).
+    #[serde(rename = "configId")]
+    pub config_id: String,
+    #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub name: Option<String>,
+    /// The key's first characters (prefix included), for display.
+    #[serde(rename = "start", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub start: Option<String>,
+    /// The owner: a user id, or an organization id for organization-owned keys.
+    #[serde(rename = "referenceId")]
+    pub reference_id: String,
+    #[serde(rename = "prefix", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub prefix: Option<String>,
+    /// Milliseconds between refills of `remaining`.
+    #[serde(rename = "refillInterval", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub refill_interval: Option<i64>,
+    #[serde(rename = "refillAmount", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub refill_amount: Option<i64>,
+    #[serde(rename = "lastRefillAt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub last_refill_at: Option<String>,
+    #[serde(rename = "enabled")]
+    pub enabled: bool,
+    #[serde(rename = "rateLimitEnabled")]
+    pub rate_limit_enabled: bool,
+    /// Milliseconds.
+    #[serde(rename = "rateLimitTimeWindow", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub rate_limit_time_window: Option<i64>,
+    #[serde(rename = "rateLimitMax", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub rate_limit_max: Option<i64>,
+    #[serde(rename = "requestCount")]
+    pub request_count: i64,
+    /// Uses left (`null`: unlimited).
+    #[serde(rename = "remaining", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub remaining: Option<i64>,
+    #[serde(rename = "lastRequest", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub last_request: Option<String>,
+    #[serde(rename = "expiresAt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub expires_at: Option<String>,
+    #[serde(rename = "createdAt")]
+    pub created_at: String,
+    #[serde(rename = "updatedAt")]
+    pub updated_at: String,
+    /// `{resource: [actions]}` the key grants.
+    #[serde(rename = "permissions", with = "json_text_opt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub permissions: Option<String>,
+    /// Any JSON object stored with the key (with `enable_metadata`).
+    #[serde(rename = "metadata", with = "json_text_opt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub metadata: Option<String>,
+    /// The full key. Stored only as a hash: it cannot be shown again.
+    #[serde(rename = "key")]
+    pub key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct ApiKeyDeleteBody {
+    #[serde(rename = "configId", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub config_id: Option<String>,
+    #[serde(rename = "keyId")]
+    pub key_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct ApiKeyList {
+    #[serde(rename = "apiKeys")]
+    pub api_keys: Vec<ApiKey>,
+    #[serde(rename = "total")]
+    pub total: i64,
+    #[serde(rename = "limit", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub limit: Option<i64>,
+    #[serde(rename = "offset", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub offset: Option<i64>,
+}
+
+/// `update`'s body; absent properties are left alone.
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct ApiKeyUpdateBody {
+    #[serde(rename = "configId", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub config_id: Option<String>,
+    #[serde(rename = "keyId")]
+    pub key_id: String,
+    /// Server-only: the owner the key must belong to.
+    #[serde(rename = "userId", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub user_id: Option<String>,
+    #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub name: Option<String>,
+    #[serde(rename = "enabled", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub enabled: Option<bool>,
+    /// Server-only.
+    #[serde(rename = "remaining", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub remaining: Option<i64>,
+    /// Server-only.
+    #[serde(rename = "refillAmount", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub refill_amount: Option<i64>,
+    /// Server-only.
+    #[serde(rename = "refillInterval", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub refill_interval: Option<i64>,
+    /// An object, or `null` to clear (ignored without `enable_metadata`).
+    #[serde(rename = "metadata", with = "json_text_opt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub metadata: Option<String>,
+    /// Seconds from now; `null` removes the expiry.
+    #[serde(rename = "expiresIn", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub expires_in: Option<i64>,
+    /// Server-only.
+    #[serde(rename = "rateLimitEnabled", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub rate_limit_enabled: Option<bool>,
+    /// Server-only.
+    #[serde(rename = "rateLimitTimeWindow", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub rate_limit_time_window: Option<i64>,
+    /// Server-only.
+    #[serde(rename = "rateLimitMax", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub rate_limit_max: Option<i64>,
+    /// Server-only: `{resource: [actions]}`, or `null` to clear.
+    #[serde(rename = "permissions", with = "json_text_opt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub permissions: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
 pub struct AuditEntry {
     #[serde(rename = "id")]
@@ -1478,6 +1758,8 @@ pub struct VerifyEmailResponse {
 pub enum ClientPlugin {
     /// `admin`.
     Admin,
+    /// `api-key`.
+    ApiKey,
     /// `email-otp`.
     EmailOtp,
     /// `magic-link`.
@@ -1497,6 +1779,7 @@ impl ClientPlugin {
     pub fn id(self) -> &'static str {
         match self {
             ClientPlugin::Admin => "admin",
+            ClientPlugin::ApiKey => "api-key",
             ClientPlugin::EmailOtp => "email-otp",
             ClientPlugin::MagicLink => "magic-link",
             ClientPlugin::Organization => "organization",
@@ -1514,6 +1797,13 @@ impl AuthClient {
     pub async fn admin(self: Arc<Self>) -> Result<Arc<AdminApi>, AuthError> {
         self.require_plugin("admin").await?;
         Ok(Arc::new(AdminApi { client: self }))
+    }
+
+    /// The `api-key` plugin's operations; `PluginNotEnabled` unless the plugin
+    /// is registered here and enabled on the server.
+    pub async fn api_key(self: Arc<Self>) -> Result<Arc<ApiKeyApi>, AuthError> {
+        self.require_plugin("api-key").await?;
+        Ok(Arc::new(ApiKeyApi { client: self }))
     }
 
     /// Every core operation.
@@ -1697,6 +1987,46 @@ impl AdminApi {
     pub async fn list_audit_logs(&self, actor_id: Option<String>, target_id: Option<String>, organization_id: Option<String>, action: Option<String>, limit: Option<String>, offset: Option<String>) -> Result<AuditLogPage, AuthError> {
         let path = crate::with_query("/admin/list-audit-logs".to_string(), &[("actorId", actor_id.as_deref()), ("targetId", target_id.as_deref()), ("organizationId", organization_id.as_deref()), ("action", action.as_deref()), ("limit", limit.as_deref()), ("offset", offset.as_deref())]);
         crate::decode(self.client.call("GET", &path, None, Some("admin")).await?)
+    }
+
+}
+
+/// The operations of `api-key`.
+#[derive(uniffi::Object)]
+pub struct ApiKeyApi {
+    client: Arc<AuthClient>,
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl ApiKeyApi {
+    /// Create an API key (`POST /api-key/create`).
+    pub async fn create_api_key(&self, body: Option<ApiKeyCreateBody>) -> Result<ApiKeyCreated, AuthError> {
+        let path = crate::with_query("/api-key/create".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&body.map(|b| serde_json::to_value(b).unwrap_or_default()).unwrap_or_else(|| serde_json::json!({}))), Some("api-key")).await?)
+    }
+
+    /// Get an API key (`GET /api-key/get`).
+    pub async fn get_api_key(&self, id: String, config_id: Option<String>) -> Result<ApiKey, AuthError> {
+        let path = crate::with_query("/api-key/get".to_string(), &[("id", Some(id.as_str())), ("configId", config_id.as_deref())]);
+        crate::decode(self.client.call("GET", &path, None, Some("api-key")).await?)
+    }
+
+    /// Update an API key (`POST /api-key/update`).
+    pub async fn update_api_key(&self, body: ApiKeyUpdateBody) -> Result<ApiKey, AuthError> {
+        let path = crate::with_query("/api-key/update".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("api-key")).await?)
+    }
+
+    /// Delete an API key (`POST /api-key/delete`).
+    pub async fn delete_api_key(&self, body: ApiKeyDeleteBody) -> Result<SuccessResponse, AuthError> {
+        let path = crate::with_query("/api-key/delete".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("api-key")).await?)
+    }
+
+    /// List API keys (`GET /api-key/list`).
+    pub async fn list_api_keys(&self, config_id: Option<String>, organization_id: Option<String>, limit: Option<String>, offset: Option<String>, sort_by: Option<String>, sort_direction: Option<String>) -> Result<ApiKeyList, AuthError> {
+        let path = crate::with_query("/api-key/list".to_string(), &[("configId", config_id.as_deref()), ("organizationId", organization_id.as_deref()), ("limit", limit.as_deref()), ("offset", offset.as_deref()), ("sortBy", sort_by.as_deref()), ("sortDirection", sort_direction.as_deref())]);
+        crate::decode(self.client.call("GET", &path, None, Some("api-key")).await?)
     }
 
 }

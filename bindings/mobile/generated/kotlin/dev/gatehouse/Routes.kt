@@ -432,3 +432,23 @@ suspend fun AuthClient.`organizationGetRoleJson`(query: String = ""): String =
 /** Rename or re-permission a stored role (`ac:update`, no escalation) (`POST /organization/update-role`). JSON in, JSON out. */
 suspend fun AuthClient.`organizationUpdateRoleJson`(bodyJson: String = "{}"): String =
     request("POST", "/organization/update-role", bodyJson, "organization")
+
+/** Create an API key (`POST /api-key/create`). JSON in, JSON out. */
+suspend fun AuthClient.`createApiKeyJson`(bodyJson: String = "{}"): String =
+    request("POST", "/api-key/create", bodyJson, "api-key")
+
+/** Get an API key (`GET /api-key/get`). JSON in, JSON out. */
+suspend fun AuthClient.`getApiKeyJson`(query: String = ""): String =
+    request("GET", if (query.isEmpty()) "/api-key/get" else "/api-key/get?$query", null, "api-key")
+
+/** Update an API key (`POST /api-key/update`). JSON in, JSON out. */
+suspend fun AuthClient.`updateApiKeyJson`(bodyJson: String = "{}"): String =
+    request("POST", "/api-key/update", bodyJson, "api-key")
+
+/** Delete an API key (`POST /api-key/delete`). JSON in, JSON out. */
+suspend fun AuthClient.`deleteApiKeyJson`(bodyJson: String = "{}"): String =
+    request("POST", "/api-key/delete", bodyJson, "api-key")
+
+/** List API keys (`GET /api-key/list`). JSON in, JSON out. */
+suspend fun AuthClient.`listApiKeysJson`(query: String = ""): String =
+    request("GET", if (query.isEmpty()) "/api-key/list" else "/api-key/list?$query", null, "api-key")
