@@ -133,7 +133,7 @@ pub struct KeyConfig {
     pub references: References,
     pub permissions: PermissionsConfig,
     /// Set from the section layout, not by the operator.
-    #[serde(skip_deserializing)]
+    #[serde(skip)]
     pub config_id: String,
 }
 
