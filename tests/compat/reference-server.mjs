@@ -31,6 +31,7 @@ import { admin, anonymous, bearer, emailOTP, jwt, magicLink, multiSession, openA
 import { createAccessControl } from "better-auth/plugins/access";
 import { adminAc, defaultStatements, memberAc, ownerAc } from "better-auth/plugins/organization/access";
 import { passkey } from "@better-auth/passkey";
+import { apiKey } from "@better-auth/api-key";
 import nodemailer from "nodemailer";
 
 const env = (name) => {
@@ -135,6 +136,8 @@ const options = {
       rpName: appName,
       origin: new URL(baseURL).origin,
     }),
+    // Gatehouse: [api_key] enable_session_for_api_keys, enable_metadata (run.mjs's TOML).
+    apiKey({ enableSessionForAPIKeys: true, enableMetadata: true }),
   ],
 };
 

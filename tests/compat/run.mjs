@@ -170,6 +170,10 @@ async function startPair(pair) {
       "[organization]",
       "teams = true",
       "dynamic_access_control = true",
+      // Alike on the reference: apiKey({ enableSessionForAPIKeys, enableMetadata }).
+      "[api_key]",
+      "enable_session_for_api_keys = true",
+      "enable_metadata = true",
       // The relying party, set explicitly and alike on the reference.
       "[passkey]",
       'rp_id = "localhost"',
@@ -206,7 +210,7 @@ async function startPair(pair) {
       GATEHOUSE_BASE_URL: gh.baseURL,
       GATEHOUSE_SECRET: secret,
       GATEHOUSE_RATE_LIMIT: "off",
-      GATEHOUSE_PLUGINS: "username,bearer,open-api,magic-link,email-otp,two-factor,passkey,admin,organization,jwt,multi-session,anonymous",
+      GATEHOUSE_PLUGINS: "username,bearer,open-api,magic-link,email-otp,two-factor,passkey,admin,organization,jwt,multi-session,anonymous,api-key",
       GATEHOUSE_ADMIN_EMAIL: ADMIN_EMAIL,
       GATEHOUSE_ADMIN_PASSWORD: ADMIN_PASSWORD,
       GATEHOUSE_SMTP_URL: `smtp://127.0.0.1:${sink.port}`,

@@ -1322,4 +1322,112 @@ scenario("anonymous/guest-links-on-sign-up-and-delete", async (t) => {
     jarGuest: g.cookieNames(),
     jarDeleted: h.cookieNames(),
   };
+// ---------------------------------------------------------------- api-key
+// Both servers: apiKey({ enableSessionForAPIKeys: true, enableMetadata: true }) /
+// [api_key] enable_session_for_api_keys, enable_metadata. The key itself and its
+// `start` are random: creates are compared by status, and their bodies come back
+// in the result with those two reduced to their format.
+
+/** A create's body with the random key and start reduced to their shape. */
+function keyShape(body) {
+  if (!body || typeof body !== "object" || typeof body.key !== "string") return body;
+  const fmt = (s) => s.replace(/[A-Za-z]/g, "x");
+  return { ...body, key: fmt(body.key), start: body.start === body.key.slice(0, 6) ? "<first 6>" : body.start };
+}
+
+async function createKey(a, body) {
+  const r = await a.request("POST", "/api-key/create", { body, compareBody: false });
+  return { status: r.status, body: keyShape(r.body), key: r.body?.key ?? "missing", id: r.body?.id ?? "missing" };
+}
+
+scenario("api-key/create", async (t) => {
+  const { a } = await signedUp(t);
+  const plain = await createKey(a, {});
+  const named = await createKey(a, { name: "ci", prefix: "gh_", expiresIn: 7 * 86400, metadata: { env: "ci", n: 1 } });
+  const errors = [];
+  for (const body of [
+    { name: "x".repeat(33) },
+    { prefix: "p".repeat(33) },
+    { prefix: "bad prefix" },
+    { expiresIn: 3600 },
+    { expiresIn: 400 * 86400 },
+    { expiresIn: 0 },
+    { metadata: "text" },
+  ]) {
+    errors.push(await a.request("POST", "/api-key/create", { body }));
+  }
+  const anon = t.actor("anon");
+  await anon.request("POST", "/api-key/create", { body: { name: "nope" } });
+  return { plain: plain.body, named: named.body, statuses: [plain.status, named.status], errors: errors.map((e) => e.status) };
+});
+
+scenario("api-key/server-only-properties", async (t) => {
+  const { a } = await signedUp(t);
+  const victim = await signedUp(t, "victim");
+  const victimId = (await victim.a.client.getSession()).data?.user?.id ?? "missing";
+  for (const extra of [
+    { remaining: 5 },
+    { refillAmount: 10, refillInterval: 1000 },
+    { rateLimitTimeWindow: 1 },
+    { rateLimitMax: 1000 },
+    { rateLimitEnabled: false },
+    { permissions: { files: ["read"] } },
+    { userId: victimId },
+    { userId: victimId, remaining: 5 },
+  ]) {
+    await a.request("POST", "/api-key/create", { body: { name: "x", ...extra } });
+  }
+  const mine = await createKey(a, { name: "mine" });
+  for (const extra of [{ remaining: 5 }, { rateLimitMax: 1000 }, { permissions: { files: ["read"] } }, { refillAmount: 1, refillInterval: 1 }]) {
+    await a.request("POST", "/api-key/update", { body: { keyId: mine.id, ...extra } });
+  }
+  await victim.a.request("GET", "/api-key/list");
+  await a.request("GET", `/api-key/get?id=${mine.id}`);
+});
+
+scenario("api-key/get-list-update-delete", async (t) => {
+  const { a } = await signedUp(t);
+  const b = await signedUp(t, "b");
+  const one = await createKey(a, { name: "one", metadata: { plan: "pro" } });
+  const two = await createKey(a, { name: "two", prefix: "tk_" });
+  await a.request("GET", `/api-key/get?id=${one.id}`);
+  await a.request("GET", "/api-key/get?id=no-such-key");
+  await b.a.request("GET", `/api-key/get?id=${one.id}`);
+  await a.request("GET", "/api-key/list");
+  await a.request("GET", "/api-key/list?limit=1&offset=0&sortBy=name&sortDirection=desc");
+  await a.request("GET", "/api-key/list?offset=1&sortBy=name");
+  await b.a.request("GET", "/api-key/list");
+  await a.request("POST", "/api-key/update", { body: { keyId: one.id, name: "renamed", enabled: false, metadata: { plan: "team" } } });
+  await a.request("POST", "/api-key/update", { body: { keyId: one.id, expiresIn: 30 * 86400 } });
+  await a.request("POST", "/api-key/update", { body: { keyId: one.id, expiresIn: null } });
+  await a.request("POST", "/api-key/update", { body: { keyId: one.id } });
+  await a.request("POST", "/api-key/update", { body: { keyId: one.id, expiresIn: 60 } });
+  await a.request("POST", "/api-key/update", { body: { keyId: one.id, name: "x".repeat(40) } });
+  await b.a.request("POST", "/api-key/update", { body: { keyId: one.id, name: "stolen" } });
+  await b.a.request("POST", "/api-key/delete", { body: { keyId: one.id } });
+  await a.request("POST", "/api-key/delete", { body: { keyId: one.id } });
+  await a.request("POST", "/api-key/delete", { body: { keyId: one.id } });
+  await a.request("GET", "/api-key/list");
+  const anon = t.actor("anon");
+  await anon.request("GET", "/api-key/list");
+  await anon.request("GET", `/api-key/get?id=${two.id}`);
+  await anon.request("POST", "/api-key/update", { body: { keyId: two.id, name: "x" } });
+  await anon.request("POST", "/api-key/delete", { body: { keyId: two.id } });
+});
+
+scenario("api-key/x-api-key-session", async (t) => {
+  const { a } = await signedUp(t);
+  const k = await createKey(a, { name: "bot" });
+  const bot = t.actor("bot", { noCookies: true });
+  await bot.request("GET", "/get-session", { headers: { "x-api-key": k.key } });
+  await bot.request("GET", "/api-key/list", { headers: { "x-api-key": k.key } });
+  await bot.request("GET", "/get-session", { headers: { "x-api-key": "abc" } });
+  await bot.request("GET", "/get-session", { headers: { "x-api-key": "Q".repeat(64) } });
+  await a.request("POST", "/api-key/update", { body: { keyId: k.id, enabled: false } });
+  await bot.request("GET", "/get-session", { headers: { "x-api-key": k.key } });
+  await a.request("POST", "/api-key/delete", { body: { keyId: k.id } });
+  await bot.request("GET", "/get-session", { headers: { "x-api-key": k.key } });
+  // Verification is server-side only.
+  await a.request("POST", "/api-key/verify", { body: { key: k.key } });
+  await a.request("POST", "/api-key/delete-all-expired-api-keys", { body: {} });
 });

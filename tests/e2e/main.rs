@@ -3,6 +3,7 @@
 
 mod admin;
 mod anonymous;
+mod api_key;
 mod change_email;
 mod connections;
 mod delete_confirmation;

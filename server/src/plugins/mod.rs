@@ -15,4 +15,5 @@ crate::declare_plugins! {
     jwt: Jwt => JwtApi,
     multi_session: MultiSession => MultiSessionApi,
     anonymous: Anonymous => AnonymousApi,
+    api_key: ApiKeyPlugin => ApiKeyApi,
 }
