@@ -12,4 +12,5 @@ crate::declare_plugins! {
     passkey: Passkey => PasskeyApi,
     admin: Admin => AdminApi,
     organization: Organization => OrganizationApi,
+    phone_number: PhoneNumber => PhoneNumberApi,
 }
