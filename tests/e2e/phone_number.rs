@@ -44,7 +44,11 @@ const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 fn base64(bytes: &[u8]) -> String {
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -58,7 +62,8 @@ fn base64(bytes: &[u8]) -> String {
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    (s.len() % 2 == 0)
+    s.len()
+        .is_multiple_of(2)
         .then(|| {
             (0..s.len())
                 .step_by(2)
@@ -81,9 +86,7 @@ fn signature_ok(timestamp: &str, header: &str, body: &str) -> Result<(), String>
     if now.abs_diff(ts) > 300 {
         return Err(format!("stale timestamp {ts}"));
     }
-    let hex = header
-        .strip_prefix("sha256=")
-        .ok_or("no sha256= prefix")?;
+    let hex = header.strip_prefix("sha256=").ok_or("no sha256= prefix")?;
     let given = unhex(hex).ok_or("not hex")?;
     let expected =
         gatehouse_server::crypto::sign::signature(SMS_SECRET, &format!("{timestamp}.{body}"));
@@ -133,7 +136,10 @@ impl SmsSink {
                                 }
                                 buf.extend_from_slice(&chunk[..k]);
                             }
-                            break (head, String::from_utf8_lossy(&buf[i + 4..i + 4 + len]).to_string());
+                            break (
+                                head,
+                                String::from_utf8_lossy(&buf[i + 4..i + 4 + len]).to_string(),
+                            );
                         }
                     };
                     let header = |name: &str| {
@@ -285,7 +291,10 @@ async fn phone_number_sign_up_by_code_reset_and_sign_in(b: Backend) {
     // The code is stored keyed-hashed, never in clear.
     let rows = stored_codes(&s).await;
     assert_eq!(rows.len(), 1);
-    assert!(!rows[0].0.contains(&number) && !rows[0].1.contains(&sms.code), "stored in clear: {rows:?}");
+    assert!(
+        !rows[0].0.contains(&number) && !rows[0].1.contains(&sms.code),
+        "stored in clear: {rows:?}"
+    );
 
     // Verifying an unknown number signs a user up with placeholders.
     let r = c
@@ -408,7 +417,10 @@ async fn phone_number_sign_up_by_code_reset_and_sign_in(b: Backend) {
         c.get("/get-session").await.json()["user"]["phoneNumber"],
         number.as_str()
     );
-    for (who, password) in [(number.as_str(), "wrong-password-1"), (ghost.as_str(), PASSWORD)] {
+    for (who, password) in [
+        (number.as_str(), "wrong-password-1"),
+        (ghost.as_str(), PASSWORD),
+    ] {
         s.client()
             .post(
                 "/sign-in/phone-number",
@@ -484,7 +496,10 @@ async fn phone_number_code_attempts_expiry_and_concurrency(b: Backend) {
     let guesses: Vec<_> = (0..12)
         .map(|i| {
             let client = s.client();
-            let body = verify(&format!("{:06}", (code.parse::<u32>().unwrap() + 1 + i) % 1_000_000));
+            let body = verify(&format!(
+                "{:06}",
+                (code.parse::<u32>().unwrap() + 1 + i) % 1_000_000
+            ));
             tokio::spawn(async move { client.post("/phone-number/verify", body).await })
         })
         .collect();

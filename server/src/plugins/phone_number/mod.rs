@@ -295,7 +295,10 @@ impl UserFields for PhoneNumber {
                 .await?
                 .unwrap_or((None, None));
             let mut out = Map::new();
-            out.insert("phoneNumber".into(), phone.map_or(Value::Null, Value::String));
+            out.insert(
+                "phoneNumber".into(),
+                phone.map_or(Value::Null, Value::String),
+            );
             out.insert(
                 "phoneNumberVerified".into(),
                 verified.map_or(Value::Null, Value::Bool),

@@ -27,7 +27,10 @@ fn identifier(kind: SmsKind, phone: &str) -> String {
 /// Keyed, so a copy of the table alone does not give the codes away (six
 /// digits are quickly found from a plain hash).
 fn code_hash(state: &AppState, identifier: &str, code: &str) -> String {
-    sign::signature(&state.secret, &format!("phone-number-otp:{identifier}:{code}"))
+    sign::signature(
+        &state.secret,
+        &format!("phone-number-otp:{identifier}:{code}"),
+    )
 }
 
 /// Whether codes can be delivered at all (a relay, or the development log).
@@ -67,7 +70,12 @@ pub async fn issue(state: &AppState, kind: SmsKind, phone: &str) -> Result<(), A
 }
 
 /// Checks `code` and spends it when right.
-pub async fn verify(state: &AppState, kind: SmsKind, phone: &str, code: &str) -> Result<(), ApiError> {
+pub async fn verify(
+    state: &AppState,
+    kind: SmsKind,
+    phone: &str,
+    code: &str,
+) -> Result<(), ApiError> {
     let cfg = state.settings::<PhoneNumberSettings>();
     let allowed = i32::try_from(cfg.allowed_attempts).unwrap_or(i32::MAX);
     let id = identifier(kind, phone);

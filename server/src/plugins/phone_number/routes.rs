@@ -16,7 +16,9 @@ use super::sms::SmsKind;
 use super::store::{self, PhoneUser};
 use super::{errors, normalize, otp};
 use crate::core::dto::{StatusResponse, User, WithPluginFields};
-use crate::core::session::{create_session, require_session, resolve_session, user_json, ResolveOptions};
+use crate::core::session::{
+    create_session, require_session, resolve_session, user_json, ResolveOptions,
+};
 use crate::core::validate::{check_password_length, js_length};
 use crate::crypto::password::Verified;
 use crate::db::models::{AccountRow, UserRow};
@@ -197,7 +199,10 @@ async fn prove_number(
     });
     done?;
     if !registrant {
-        tracing::info!(user_id, "phone number proven by its owner; earlier credentials removed");
+        tracing::info!(
+            user_id,
+            "phone number proven by its owner; earlier credentials removed"
+        );
     }
     state.sessions.invalidate_user(user_id);
     Ok(())
@@ -245,13 +250,15 @@ async fn sign_up(
     let now = state.now();
     let created: Result<(), ApiError> = with_conn!(&state.db, |conn| {
         in_transaction!(conn, {
-            core_store::insert_user(conn.into(), &user).await.map_err(|e| {
-                if e.is_unique_violation() {
-                    ApiError::new(codes::FAILED_TO_CREATE_USER)
-                } else {
-                    ApiError::from(e)
-                }
-            })?;
+            core_store::insert_user(conn.into(), &user)
+                .await
+                .map_err(|e| {
+                    if e.is_unique_violation() {
+                        ApiError::new(codes::FAILED_TO_CREATE_USER)
+                    } else {
+                        ApiError::from(e)
+                    }
+                })?;
             for (fields, values) in &plugin_values {
                 fields.write(conn.into(), &user.id, values).await?;
             }
@@ -401,7 +408,10 @@ impl PhoneNumberApi {
                 .await
                 .map_err(|_| ApiError::new(codes::USER_NOT_FOUND).with_status(401))?;
             otp::verify(&state, SmsKind::PhoneVerification, &phone, &input.code).await?;
-            if store::find_user_by_phone(&state.db, &phone).await?.is_some() {
+            if store::find_user_by_phone(&state.db, &phone)
+                .await?
+                .is_some()
+            {
                 return Err(ApiError::new(errors::PHONE_NUMBER_EXIST));
             }
             store::set_verified_phone(&state.db, &session.user.id, &phone, state.now())

@@ -40,7 +40,11 @@ pub struct Sender(pub Option<Arc<dyn SmsSender>>);
 
 impl std::fmt::Debug for Sender {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_some() { "Sender(..)" } else { "None" })
+        f.write_str(if self.0.is_some() {
+            "Sender(..)"
+        } else {
+            "None"
+        })
     }
 }
 

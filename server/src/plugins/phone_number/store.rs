@@ -59,11 +59,13 @@ pub async fn find_user_by_phone(db: &Db, phone: &str) -> Result<Option<PhoneUser
     let Some((id, verified)) = found else {
         return Ok(None);
     };
-    Ok(store::find_user_by_id(db, &id).await?.map(|user| PhoneUser {
-        user,
-        phone_number: Some(phone.to_string()),
-        verified: verified.unwrap_or(false),
-    }))
+    Ok(store::find_user_by_id(db, &id)
+        .await?
+        .map(|user| PhoneUser {
+            user,
+            phone_number: Some(phone.to_string()),
+            verified: verified.unwrap_or(false),
+        }))
 }
 
 /// `(phoneNumber, phoneNumberVerified)` of a user.
@@ -106,7 +108,13 @@ pub async fn set_verified_phone(
     phone: &str,
     now: NaiveDateTime,
 ) -> Result<(), StorageError> {
-    with_conn!(db, |conn| set_verified_phone_in(conn.into(), user_id, phone, now).await)
+    with_conn!(db, |conn| set_verified_phone_in(
+        conn.into(),
+        user_id,
+        phone,
+        now
+    )
+    .await)
 }
 
 /// [`set_verified_phone`] inside the caller's transaction.
@@ -221,11 +229,9 @@ pub async fn delete_dead_code(
 ) -> Result<(), StorageError> {
     with_conn!(db, |conn| {
         diesel::delete(
-            otps::table.filter(otps::identifier.eq(identifier)).filter(
-                otps::attempts
-                    .ge(allowed)
-                    .or(otps::expires_at.le(now)),
-            ),
+            otps::table
+                .filter(otps::identifier.eq(identifier))
+                .filter(otps::attempts.ge(allowed).or(otps::expires_at.le(now))),
         )
         .execute(conn)
         .await?;
