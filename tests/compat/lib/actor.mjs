@@ -4,7 +4,15 @@
 // Every request it sends is recorded in the side's transport trace.
 
 import { createAuthClient } from "better-auth/client";
-import { adminClient, emailOTPClient, magicLinkClient, organizationClient, twoFactorClient, usernameClient } from "better-auth/client/plugins";
+import {
+  adminClient,
+  emailOTPClient,
+  magicLinkClient,
+  organizationClient,
+  phoneNumberClient,
+  twoFactorClient,
+  usernameClient,
+} from "better-auth/client/plugins";
 import { passkeyClient } from "@better-auth/passkey/client";
 
 import { CookieJar } from "../../node/cookie-jar.mjs";
@@ -88,6 +96,7 @@ export function makeActor(side, label, opts = {}) {
       passkeyClient(),
       adminClient(),
       organizationClient({ teams: { enabled: true }, dynamicAccessControl: { enabled: true } }),
+      phoneNumberClient(),
     ],
     fetchOptions: { customFetchImpl: actorFetch },
   });
