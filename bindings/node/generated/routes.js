@@ -110,4 +110,9 @@ module.exports = [
   { method: "GET", path: "/organization/list-roles", plugin: "organization", clientPath: ["organization", "listRoles"] },
   { method: "GET", path: "/organization/get-role", plugin: "organization", clientPath: ["organization", "getRole"] },
   { method: "POST", path: "/organization/update-role", plugin: "organization", clientPath: ["organization", "updateRole"] },
+  { method: "POST", path: "/sign-in/phone-number", plugin: "phone-number", clientPath: ["signIn", "phoneNumber"] },
+  { method: "POST", path: "/phone-number/send-otp", plugin: "phone-number", clientPath: ["phoneNumber", "sendOtp"] },
+  { method: "POST", path: "/phone-number/verify", plugin: "phone-number", clientPath: ["phoneNumber", "verify"] },
+  { method: "POST", path: "/phone-number/request-password-reset", plugin: "phone-number", clientPath: ["phoneNumber", "requestPasswordReset"] },
+  { method: "POST", path: "/phone-number/reset-password", plugin: "phone-number", clientPath: ["phoneNumber", "resetPassword"] },
 ];

@@ -360,6 +360,58 @@ export interface PermissionResult {
   success: boolean;
 }
 
+export interface PhoneNumberBody {
+  phoneNumber: string;
+}
+
+export interface PhoneNumberMessageResponse {
+  /** `code sent`. */
+  message: string;
+}
+
+export interface PhoneNumberResetPasswordBody {
+  otp: string;
+  phoneNumber: string;
+  newPassword: string;
+}
+
+export interface PhoneNumberSignInBody {
+  /** The number, international (`+14155550123`) or, with `default_country`, national. */
+  phoneNumber: string;
+  password: string;
+  /** Defaults to true; false gives a one-day, browser-session cookie. */
+  rememberMe?: boolean | null;
+}
+
+/** A phone sign-in's session. */
+export interface PhoneNumberSignInResponse {
+  token: string;
+  user: User;
+}
+
+/** What a phone sign-in answers: a session, or a plugin's challenge (e.g. a second factor). */
+export type PhoneNumberSignInResult = PhoneNumberSignInResponse | TwoFactorRedirect;
+
+/** `verify`'s body; other plugins' user fields are taken too when the
+number signs a new user up. */
+export interface PhoneNumberVerifyBody {
+  phoneNumber: string;
+  code: string;
+  /** No session is created (the number is only marked verified). */
+  disableSession?: boolean | null;
+  /** Gives the number to the signed-in user instead. */
+  updatePhoneNumber?: boolean | null;
+  username?: string | null;
+  displayUsername?: string | null;
+}
+
+/** `verify`'s answer: `token` is the session's (none with `disableSession`). */
+export interface PhoneNumberVerifyResponse {
+  status: boolean;
+  token?: string | null;
+  user: User;
+}
+
 export interface PluginInfo {
   /** Plugin id, Better Auth's plugin name in kebab-case. */
   id: string;
@@ -769,6 +821,8 @@ export interface User {
   banned?: boolean | null;
   banReason?: string | null;
   banExpires?: string | null;
+  phoneNumber?: string | null;
+  phoneNumberVerified?: boolean | null;
 }
 
 export interface UserEnvelope {
@@ -996,6 +1050,17 @@ export type ErrorCode =
   | "CANNOT_DELETE_A_PRE_DEFINED_ROLE"
   | "ROLE_IS_ASSIGNED_TO_MEMBERS"
   | "INVALID_TEAM_ID"
+  | "INVALID_PHONE_NUMBER"
+  | "PHONE_NUMBER_EXIST"
+  | "PHONE_NUMBER_NOT_EXIST"
+  | "INVALID_PHONE_NUMBER_OR_PASSWORD"
+  | "UNEXPECTED_ERROR"
+  | "OTP_NOT_FOUND"
+  | "PHONE_NUMBER_NOT_VERIFIED"
+  | "PHONE_NUMBER_PENDING_VERIFICATION"
+  | "PHONE_NUMBER_CANNOT_BE_UPDATED"
+  | "PHONE_NUMBER_CANNOT_BE_SET"
+  | "SEND_OTP_NOT_IMPLEMENTED"
   | "PLUGIN_NOT_ENABLED"
   | "SIGN_IN_CHALLENGE"
   | "NETWORK_ERROR"

@@ -1044,6 +1044,134 @@ and, with teams, its teams.*/
             Default::default()
         }
     }
+    ///`PhoneNumberBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct PhoneNumberBody {
+        #[serde(rename = "phoneNumber")]
+        pub phone_number: ::std::string::String,
+    }
+    impl PhoneNumberBody {
+        pub fn builder() -> builder::PhoneNumberBody {
+            Default::default()
+        }
+    }
+    ///`PhoneNumberMessageResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct PhoneNumberMessageResponse {
+        ///`code sent`.
+        pub message: ::std::string::String,
+    }
+    impl PhoneNumberMessageResponse {
+        pub fn builder() -> builder::PhoneNumberMessageResponse {
+            Default::default()
+        }
+    }
+    ///`PhoneNumberResetPasswordBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct PhoneNumberResetPasswordBody {
+        #[serde(rename = "newPassword")]
+        pub new_password: ::std::string::String,
+        pub otp: ::std::string::String,
+        #[serde(rename = "phoneNumber")]
+        pub phone_number: ::std::string::String,
+    }
+    impl PhoneNumberResetPasswordBody {
+        pub fn builder() -> builder::PhoneNumberResetPasswordBody {
+            Default::default()
+        }
+    }
+    ///`PhoneNumberSignInBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct PhoneNumberSignInBody {
+        pub password: ::std::string::String,
+        ///The number, international (`+14155550123`) or, with `default_country`, national.
+        #[serde(rename = "phoneNumber")]
+        pub phone_number: ::std::string::String,
+        ///Defaults to true; false gives a one-day, browser-session cookie.
+        #[serde(
+            rename = "rememberMe",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub remember_me: ::std::option::Option<bool>,
+    }
+    impl PhoneNumberSignInBody {
+        pub fn builder() -> builder::PhoneNumberSignInBody {
+            Default::default()
+        }
+    }
+    ///A phone sign-in's session.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct PhoneNumberSignInResponse {
+        pub token: ::std::string::String,
+        pub user: User,
+    }
+    impl PhoneNumberSignInResponse {
+        pub fn builder() -> builder::PhoneNumberSignInResponse {
+            Default::default()
+        }
+    }
+    ///What a phone sign-in answers: a session, or a plugin's challenge (e.g. a second factor).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(untagged)]
+    pub enum PhoneNumberSignInResult {
+        PhoneNumberSignInResponse(PhoneNumberSignInResponse),
+        TwoFactorRedirect(TwoFactorRedirect),
+    }
+    impl ::std::convert::From<PhoneNumberSignInResponse> for PhoneNumberSignInResult {
+        fn from(value: PhoneNumberSignInResponse) -> Self {
+            Self::PhoneNumberSignInResponse(value)
+        }
+    }
+    impl ::std::convert::From<TwoFactorRedirect> for PhoneNumberSignInResult {
+        fn from(value: TwoFactorRedirect) -> Self {
+            Self::TwoFactorRedirect(value)
+        }
+    }
+    /**`verify`'s body; other plugins' user fields are taken too when the
+number signs a new user up.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct PhoneNumberVerifyBody {
+        pub code: ::std::string::String,
+        ///No session is created (the number is only marked verified).
+        #[serde(
+            rename = "disableSession",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub disable_session: ::std::option::Option<bool>,
+        #[serde(
+            rename = "displayUsername",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub display_username: ::std::option::Option<::std::string::String>,
+        #[serde(rename = "phoneNumber")]
+        pub phone_number: ::std::string::String,
+        ///Gives the number to the signed-in user instead.
+        #[serde(
+            rename = "updatePhoneNumber",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub update_phone_number: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub username: ::std::option::Option<::std::string::String>,
+    }
+    impl PhoneNumberVerifyBody {
+        pub fn builder() -> builder::PhoneNumberVerifyBody {
+            Default::default()
+        }
+    }
+    ///`verify`'s answer: `token` is the session's (none with `disableSession`).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct PhoneNumberVerifyResponse {
+        pub status: bool,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub token: ::std::option::Option<::std::string::String>,
+        pub user: User,
+    }
+    impl PhoneNumberVerifyResponse {
+        pub fn builder() -> builder::PhoneNumberVerifyResponse {
+            Default::default()
+        }
+    }
     ///`PluginInfo`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct PluginInfo {
@@ -2400,6 +2528,16 @@ that `revoke-session` accepts.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub image: ::std::option::Option<::std::string::String>,
         pub name: ::std::string::String,
+        #[serde(
+            rename = "phoneNumber",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub phone_number: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "phoneNumberVerified",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub phone_number_verified: ::std::option::Option<bool>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub role: ::std::option::Option<::std::string::String>,
         #[serde(
@@ -7006,6 +7144,542 @@ that `revoke-session` accepts.*/
             }
         }
         #[derive(Clone, Debug)]
+        pub struct PhoneNumberBody {
+            phone_number: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for PhoneNumberBody {
+            fn default() -> Self {
+                Self {
+                    phone_number: Err("no value supplied for phone_number".to_string()),
+                }
+            }
+        }
+        impl PhoneNumberBody {
+            pub fn phone_number<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.phone_number = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for phone_number: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<PhoneNumberBody> for super::PhoneNumberBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: PhoneNumberBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    phone_number: value.phone_number?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::PhoneNumberBody> for PhoneNumberBody {
+            fn from(value: super::PhoneNumberBody) -> Self {
+                Self {
+                    phone_number: Ok(value.phone_number),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct PhoneNumberMessageResponse {
+            message: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for PhoneNumberMessageResponse {
+            fn default() -> Self {
+                Self {
+                    message: Err("no value supplied for message".to_string()),
+                }
+            }
+        }
+        impl PhoneNumberMessageResponse {
+            pub fn message<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.message = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for message: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<PhoneNumberMessageResponse>
+        for super::PhoneNumberMessageResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: PhoneNumberMessageResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { message: value.message? })
+            }
+        }
+        impl ::std::convert::From<super::PhoneNumberMessageResponse>
+        for PhoneNumberMessageResponse {
+            fn from(value: super::PhoneNumberMessageResponse) -> Self {
+                Self { message: Ok(value.message) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct PhoneNumberResetPasswordBody {
+            new_password: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            otp: ::std::result::Result<::std::string::String, ::std::string::String>,
+            phone_number: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for PhoneNumberResetPasswordBody {
+            fn default() -> Self {
+                Self {
+                    new_password: Err("no value supplied for new_password".to_string()),
+                    otp: Err("no value supplied for otp".to_string()),
+                    phone_number: Err("no value supplied for phone_number".to_string()),
+                }
+            }
+        }
+        impl PhoneNumberResetPasswordBody {
+            pub fn new_password<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.new_password = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for new_password: {e}")
+                    });
+                self
+            }
+            pub fn otp<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.otp = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for otp: {e}")
+                    });
+                self
+            }
+            pub fn phone_number<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.phone_number = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for phone_number: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<PhoneNumberResetPasswordBody>
+        for super::PhoneNumberResetPasswordBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: PhoneNumberResetPasswordBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    new_password: value.new_password?,
+                    otp: value.otp?,
+                    phone_number: value.phone_number?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::PhoneNumberResetPasswordBody>
+        for PhoneNumberResetPasswordBody {
+            fn from(value: super::PhoneNumberResetPasswordBody) -> Self {
+                Self {
+                    new_password: Ok(value.new_password),
+                    otp: Ok(value.otp),
+                    phone_number: Ok(value.phone_number),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct PhoneNumberSignInBody {
+            password: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            phone_number: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            remember_me: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for PhoneNumberSignInBody {
+            fn default() -> Self {
+                Self {
+                    password: Err("no value supplied for password".to_string()),
+                    phone_number: Err("no value supplied for phone_number".to_string()),
+                    remember_me: Ok(Default::default()),
+                }
+            }
+        }
+        impl PhoneNumberSignInBody {
+            pub fn password<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.password = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for password: {e}")
+                    });
+                self
+            }
+            pub fn phone_number<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.phone_number = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for phone_number: {e}")
+                    });
+                self
+            }
+            pub fn remember_me<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.remember_me = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for remember_me: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<PhoneNumberSignInBody>
+        for super::PhoneNumberSignInBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: PhoneNumberSignInBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    password: value.password?,
+                    phone_number: value.phone_number?,
+                    remember_me: value.remember_me?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::PhoneNumberSignInBody>
+        for PhoneNumberSignInBody {
+            fn from(value: super::PhoneNumberSignInBody) -> Self {
+                Self {
+                    password: Ok(value.password),
+                    phone_number: Ok(value.phone_number),
+                    remember_me: Ok(value.remember_me),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct PhoneNumberSignInResponse {
+            token: ::std::result::Result<::std::string::String, ::std::string::String>,
+            user: ::std::result::Result<super::User, ::std::string::String>,
+        }
+        impl ::std::default::Default for PhoneNumberSignInResponse {
+            fn default() -> Self {
+                Self {
+                    token: Err("no value supplied for token".to_string()),
+                    user: Err("no value supplied for user".to_string()),
+                }
+            }
+        }
+        impl PhoneNumberSignInResponse {
+            pub fn token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for token: {e}")
+                    });
+                self
+            }
+            pub fn user<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::User>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<PhoneNumberSignInResponse>
+        for super::PhoneNumberSignInResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: PhoneNumberSignInResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    token: value.token?,
+                    user: value.user?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::PhoneNumberSignInResponse>
+        for PhoneNumberSignInResponse {
+            fn from(value: super::PhoneNumberSignInResponse) -> Self {
+                Self {
+                    token: Ok(value.token),
+                    user: Ok(value.user),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct PhoneNumberVerifyBody {
+            code: ::std::result::Result<::std::string::String, ::std::string::String>,
+            disable_session: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            display_username: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            phone_number: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            update_phone_number: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            username: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for PhoneNumberVerifyBody {
+            fn default() -> Self {
+                Self {
+                    code: Err("no value supplied for code".to_string()),
+                    disable_session: Ok(Default::default()),
+                    display_username: Ok(Default::default()),
+                    phone_number: Err("no value supplied for phone_number".to_string()),
+                    update_phone_number: Ok(Default::default()),
+                    username: Ok(Default::default()),
+                }
+            }
+        }
+        impl PhoneNumberVerifyBody {
+            pub fn code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.code = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for code: {e}")
+                    });
+                self
+            }
+            pub fn disable_session<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.disable_session = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for disable_session: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn display_username<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.display_username = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for display_username: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn phone_number<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.phone_number = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for phone_number: {e}")
+                    });
+                self
+            }
+            pub fn update_phone_number<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.update_phone_number = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for update_phone_number: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn username<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.username = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for username: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<PhoneNumberVerifyBody>
+        for super::PhoneNumberVerifyBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: PhoneNumberVerifyBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    code: value.code?,
+                    disable_session: value.disable_session?,
+                    display_username: value.display_username?,
+                    phone_number: value.phone_number?,
+                    update_phone_number: value.update_phone_number?,
+                    username: value.username?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::PhoneNumberVerifyBody>
+        for PhoneNumberVerifyBody {
+            fn from(value: super::PhoneNumberVerifyBody) -> Self {
+                Self {
+                    code: Ok(value.code),
+                    disable_session: Ok(value.disable_session),
+                    display_username: Ok(value.display_username),
+                    phone_number: Ok(value.phone_number),
+                    update_phone_number: Ok(value.update_phone_number),
+                    username: Ok(value.username),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct PhoneNumberVerifyResponse {
+            status: ::std::result::Result<bool, ::std::string::String>,
+            token: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            user: ::std::result::Result<super::User, ::std::string::String>,
+        }
+        impl ::std::default::Default for PhoneNumberVerifyResponse {
+            fn default() -> Self {
+                Self {
+                    status: Err("no value supplied for status".to_string()),
+                    token: Ok(Default::default()),
+                    user: Err("no value supplied for user".to_string()),
+                }
+            }
+        }
+        impl PhoneNumberVerifyResponse {
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for status: {e}")
+                    });
+                self
+            }
+            pub fn token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for token: {e}")
+                    });
+                self
+            }
+            pub fn user<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::User>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<PhoneNumberVerifyResponse>
+        for super::PhoneNumberVerifyResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: PhoneNumberVerifyResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    status: value.status?,
+                    token: value.token?,
+                    user: value.user?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::PhoneNumberVerifyResponse>
+        for PhoneNumberVerifyResponse {
+            fn from(value: super::PhoneNumberVerifyResponse) -> Self {
+                Self {
+                    status: Ok(value.status),
+                    token: Ok(value.token),
+                    user: Ok(value.user),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct PluginInfo {
             id: ::std::result::Result<::std::string::String, ::std::string::String>,
             version: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -11599,6 +12273,14 @@ that `revoke-session` accepts.*/
                 ::std::string::String,
             >,
             name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            phone_number: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            phone_number_verified: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
             role: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -11631,6 +12313,8 @@ that `revoke-session` accepts.*/
                     id: Err("no value supplied for id".to_string()),
                     image: Ok(Default::default()),
                     name: Err("no value supplied for name".to_string()),
+                    phone_number: Ok(Default::default()),
+                    phone_number_verified: Ok(Default::default()),
                     role: Ok(Default::default()),
                     two_factor_enabled: Ok(Default::default()),
                     updated_at: Err("no value supplied for updated_at".to_string()),
@@ -11761,6 +12445,32 @@ that `revoke-session` accepts.*/
                     });
                 self
             }
+            pub fn phone_number<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.phone_number = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for phone_number: {e}")
+                    });
+                self
+            }
+            pub fn phone_number_verified<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.phone_number_verified = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for phone_number_verified: {e}"
+                        )
+                    });
+                self
+            }
             pub fn role<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -11828,6 +12538,8 @@ that `revoke-session` accepts.*/
                     id: value.id?,
                     image: value.image?,
                     name: value.name?,
+                    phone_number: value.phone_number?,
+                    phone_number_verified: value.phone_number_verified?,
                     role: value.role?,
                     two_factor_enabled: value.two_factor_enabled?,
                     updated_at: value.updated_at?,
@@ -11848,6 +12560,8 @@ that `revoke-session` accepts.*/
                     id: Ok(value.id),
                     image: Ok(value.image),
                     name: Ok(value.name),
+                    phone_number: Ok(value.phone_number),
+                    phone_number_verified: Ok(value.phone_number_verified),
                     role: Ok(value.role),
                     two_factor_enabled: Ok(value.two_factor_enabled),
                     updated_at: Ok(value.updated_at),
@@ -14108,6 +14822,88 @@ let response = client.organization_update_role()
 ```*/
     pub fn organization_update_role(&self) -> builder::OrganizationUpdateRole<'_> {
         builder::OrganizationUpdateRole::new(self)
+    }
+    /**Sign in with phone number and password
+
+An unknown number and a wrong password get the same answer, after the
+same hashing work. With `require_verification`, a number never verified
+is refused (after the password checked out) and sent a code.
+
+Sends a `POST` request to `/sign-in/phone-number`
+
+```ignore
+let response = client.sign_in_phone_number()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn sign_in_phone_number(&self) -> builder::SignInPhoneNumber<'_> {
+        builder::SignInPhoneNumber::new(self)
+    }
+    /**Text a one-time code to a number
+
+Any valid number gets one (the code signs in or signs up on `verify`).
+
+Sends a `POST` request to `/phone-number/send-otp`
+
+```ignore
+let response = client.phone_number_send_otp()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn phone_number_send_otp(&self) -> builder::PhoneNumberSendOtp<'_> {
+        builder::PhoneNumberSendOtp::new(self)
+    }
+    /**Verify a number with its code
+
+Marks the number verified and signs its user in (unless
+`disableSession`); an unknown number signs a new user up when
+`sign_up_on_verification` is set. With `updatePhoneNumber`, the
+number goes to the signed-in user instead.
+
+Sends a `POST` request to `/phone-number/verify`
+
+```ignore
+let response = client.phone_number_verify()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn phone_number_verify(&self) -> builder::PhoneNumberVerify<'_> {
+        builder::PhoneNumberVerify::new(self)
+    }
+    /**Text a password-reset code
+
+The answer is the same whether or not the number has an account.
+
+Sends a `POST` request to `/phone-number/request-password-reset`
+
+```ignore
+let response = client.phone_number_request_password_reset()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn phone_number_request_password_reset(
+        &self,
+    ) -> builder::PhoneNumberRequestPasswordReset<'_> {
+        builder::PhoneNumberRequestPasswordReset::new(self)
+    }
+    /**Set a new password with a texted code
+
+Signs out every session of the user.
+
+Sends a `POST` request to `/phone-number/reset-password`
+
+```ignore
+let response = client.phone_number_reset_password()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn phone_number_reset_password(&self) -> builder::PhoneNumberResetPassword<'_> {
+        builder::PhoneNumberResetPassword::new(self)
     }
 }
 /// Types for composing operation parameters.
@@ -29227,6 +30023,753 @@ pub mod builder {
                     )
                 }
                 500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::sign_in_phone_number`]
+
+[`Client::sign_in_phone_number`]: super::Client::sign_in_phone_number*/
+    #[derive(Debug, Clone)]
+    pub struct SignInPhoneNumber<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::PhoneNumberSignInBody, String>,
+    }
+    impl<'a> SignInPhoneNumber<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::PhoneNumberSignInBody>,
+            <V as std::convert::TryInto<
+                types::PhoneNumberSignInBody,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `PhoneNumberSignInBody` for body failed: {}", s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::PhoneNumberSignInBody,
+            ) -> types::builder::PhoneNumberSignInBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/sign-in/phone-number`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::PhoneNumberSignInResult>,
+            Error<types::ErrorBody>,
+        > {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::PhoneNumberSignInBody::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/sign-in/phone-number", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "sign_in_phone_number",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::phone_number_send_otp`]
+
+[`Client::phone_number_send_otp`]: super::Client::phone_number_send_otp*/
+    #[derive(Debug, Clone)]
+    pub struct PhoneNumberSendOtp<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::PhoneNumberBody, String>,
+    }
+    impl<'a> PhoneNumberSendOtp<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::PhoneNumberBody>,
+            <V as std::convert::TryInto<
+                types::PhoneNumberBody,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `PhoneNumberBody` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::PhoneNumberBody,
+            ) -> types::builder::PhoneNumberBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/phone-number/send-otp`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::PhoneNumberMessageResponse>,
+            Error<types::ErrorBody>,
+        > {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::PhoneNumberBody::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/phone-number/send-otp", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "phone_number_send_otp",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                501u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::phone_number_verify`]
+
+[`Client::phone_number_verify`]: super::Client::phone_number_verify*/
+    #[derive(Debug, Clone)]
+    pub struct PhoneNumberVerify<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::PhoneNumberVerifyBody, String>,
+    }
+    impl<'a> PhoneNumberVerify<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::PhoneNumberVerifyBody>,
+            <V as std::convert::TryInto<
+                types::PhoneNumberVerifyBody,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `PhoneNumberVerifyBody` for body failed: {}", s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::PhoneNumberVerifyBody,
+            ) -> types::builder::PhoneNumberVerifyBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/phone-number/verify`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::PhoneNumberVerifyResponse>,
+            Error<types::ErrorBody>,
+        > {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::PhoneNumberVerifyBody::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/phone-number/verify", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "phone_number_verify",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::phone_number_request_password_reset`]
+
+[`Client::phone_number_request_password_reset`]: super::Client::phone_number_request_password_reset*/
+    #[derive(Debug, Clone)]
+    pub struct PhoneNumberRequestPasswordReset<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::PhoneNumberBody, String>,
+    }
+    impl<'a> PhoneNumberRequestPasswordReset<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::PhoneNumberBody>,
+            <V as std::convert::TryInto<
+                types::PhoneNumberBody,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `PhoneNumberBody` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::PhoneNumberBody,
+            ) -> types::builder::PhoneNumberBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/phone-number/request-password-reset`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::StatusResponse>, Error<types::ErrorBody>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::PhoneNumberBody::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/phone-number/request-password-reset", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "phone_number_request_password_reset",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::phone_number_reset_password`]
+
+[`Client::phone_number_reset_password`]: super::Client::phone_number_reset_password*/
+    #[derive(Debug, Clone)]
+    pub struct PhoneNumberResetPassword<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::PhoneNumberResetPasswordBody, String>,
+    }
+    impl<'a> PhoneNumberResetPassword<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::PhoneNumberResetPasswordBody>,
+            <V as std::convert::TryInto<
+                types::PhoneNumberResetPasswordBody,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `PhoneNumberResetPasswordBody` for body failed: {}",
+                        s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::PhoneNumberResetPasswordBody,
+            ) -> types::builder::PhoneNumberResetPasswordBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/phone-number/reset-password`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::StatusResponse>, Error<types::ErrorBody>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::PhoneNumberResetPasswordBody::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/phone-number/reset-password", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "phone_number_reset_password",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,

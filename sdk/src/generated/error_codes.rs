@@ -356,6 +356,28 @@ pub enum ErrorCode {
     RoleIsAssignedToMembers,
     /// `INVALID_TEAM_ID`: Team id contains a reserved character
     InvalidTeamId,
+    /// `INVALID_PHONE_NUMBER`: Invalid phone number
+    InvalidPhoneNumber,
+    /// `PHONE_NUMBER_EXIST`: Phone number already exists
+    PhoneNumberExist,
+    /// `PHONE_NUMBER_NOT_EXIST`: phone number isn't registered
+    PhoneNumberNotExist,
+    /// `INVALID_PHONE_NUMBER_OR_PASSWORD`: Invalid phone number or password
+    InvalidPhoneNumberOrPassword,
+    /// `UNEXPECTED_ERROR`: Unexpected error
+    UnexpectedError,
+    /// `OTP_NOT_FOUND`: OTP not found
+    OtpNotFound,
+    /// `PHONE_NUMBER_NOT_VERIFIED`: Phone number not verified
+    PhoneNumberNotVerified,
+    /// `PHONE_NUMBER_PENDING_VERIFICATION`: Phone number requires account ownership proof
+    PhoneNumberPendingVerification,
+    /// `PHONE_NUMBER_CANNOT_BE_UPDATED`: Phone number cannot be updated
+    PhoneNumberCannotBeUpdated,
+    /// `PHONE_NUMBER_CANNOT_BE_SET`: Phone number can only be set by verifying it
+    PhoneNumberCannotBeSet,
+    /// `SEND_OTP_NOT_IMPLEMENTED`: sendOTP not implemented
+    SendOtpNotImplemented,
     /// `PLUGIN_NOT_ENABLED`: The plugin is not enabled on this server
     PluginNotEnabled,
     /// `SIGN_IN_CHALLENGE`: The sign-in needs another step first (a plugin's challenge, e.g. a second factor)
@@ -548,6 +570,17 @@ impl ErrorCode {
             ErrorCode::CannotDeleteAPreDefinedRole => "CANNOT_DELETE_A_PRE_DEFINED_ROLE",
             ErrorCode::RoleIsAssignedToMembers => "ROLE_IS_ASSIGNED_TO_MEMBERS",
             ErrorCode::InvalidTeamId => "INVALID_TEAM_ID",
+            ErrorCode::InvalidPhoneNumber => "INVALID_PHONE_NUMBER",
+            ErrorCode::PhoneNumberExist => "PHONE_NUMBER_EXIST",
+            ErrorCode::PhoneNumberNotExist => "PHONE_NUMBER_NOT_EXIST",
+            ErrorCode::InvalidPhoneNumberOrPassword => "INVALID_PHONE_NUMBER_OR_PASSWORD",
+            ErrorCode::UnexpectedError => "UNEXPECTED_ERROR",
+            ErrorCode::OtpNotFound => "OTP_NOT_FOUND",
+            ErrorCode::PhoneNumberNotVerified => "PHONE_NUMBER_NOT_VERIFIED",
+            ErrorCode::PhoneNumberPendingVerification => "PHONE_NUMBER_PENDING_VERIFICATION",
+            ErrorCode::PhoneNumberCannotBeUpdated => "PHONE_NUMBER_CANNOT_BE_UPDATED",
+            ErrorCode::PhoneNumberCannotBeSet => "PHONE_NUMBER_CANNOT_BE_SET",
+            ErrorCode::SendOtpNotImplemented => "SEND_OTP_NOT_IMPLEMENTED",
             ErrorCode::PluginNotEnabled => "PLUGIN_NOT_ENABLED",
             ErrorCode::SignInChallenge => "SIGN_IN_CHALLENGE",
             ErrorCode::NetworkError => "NETWORK_ERROR",
@@ -735,6 +768,17 @@ impl ErrorCode {
             "CANNOT_DELETE_A_PRE_DEFINED_ROLE" => ErrorCode::CannotDeleteAPreDefinedRole,
             "ROLE_IS_ASSIGNED_TO_MEMBERS" => ErrorCode::RoleIsAssignedToMembers,
             "INVALID_TEAM_ID" => ErrorCode::InvalidTeamId,
+            "INVALID_PHONE_NUMBER" => ErrorCode::InvalidPhoneNumber,
+            "PHONE_NUMBER_EXIST" => ErrorCode::PhoneNumberExist,
+            "PHONE_NUMBER_NOT_EXIST" => ErrorCode::PhoneNumberNotExist,
+            "INVALID_PHONE_NUMBER_OR_PASSWORD" => ErrorCode::InvalidPhoneNumberOrPassword,
+            "UNEXPECTED_ERROR" => ErrorCode::UnexpectedError,
+            "OTP_NOT_FOUND" => ErrorCode::OtpNotFound,
+            "PHONE_NUMBER_NOT_VERIFIED" => ErrorCode::PhoneNumberNotVerified,
+            "PHONE_NUMBER_PENDING_VERIFICATION" => ErrorCode::PhoneNumberPendingVerification,
+            "PHONE_NUMBER_CANNOT_BE_UPDATED" => ErrorCode::PhoneNumberCannotBeUpdated,
+            "PHONE_NUMBER_CANNOT_BE_SET" => ErrorCode::PhoneNumberCannotBeSet,
+            "SEND_OTP_NOT_IMPLEMENTED" => ErrorCode::SendOtpNotImplemented,
             "PLUGIN_NOT_ENABLED" => ErrorCode::PluginNotEnabled,
             "SIGN_IN_CHALLENGE" => ErrorCode::SignInChallenge,
             "NETWORK_ERROR" => ErrorCode::NetworkError,

@@ -433,4 +433,24 @@ extension AuthClient {
     public func organizationUpdateRoleJson(bodyJson: String = "{}") async throws -> String {
         try await request(method: "POST", path: "/organization/update-role", bodyJson: bodyJson, plugin: "organization")
     }
+    /// Sign in with phone number and password (`POST /sign-in/phone-number`). JSON in, JSON out.
+    public func signInPhoneNumberJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/sign-in/phone-number", bodyJson: bodyJson, plugin: "phone-number")
+    }
+    /// Text a one-time code to a number (`POST /phone-number/send-otp`). JSON in, JSON out.
+    public func phoneNumberSendOtpJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/phone-number/send-otp", bodyJson: bodyJson, plugin: "phone-number")
+    }
+    /// Verify a number with its code (`POST /phone-number/verify`). JSON in, JSON out.
+    public func phoneNumberVerifyJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/phone-number/verify", bodyJson: bodyJson, plugin: "phone-number")
+    }
+    /// Text a password-reset code (`POST /phone-number/request-password-reset`). JSON in, JSON out.
+    public func phoneNumberRequestPasswordResetJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/phone-number/request-password-reset", bodyJson: bodyJson, plugin: "phone-number")
+    }
+    /// Set a new password with a texted code (`POST /phone-number/reset-password`). JSON in, JSON out.
+    public func phoneNumberResetPasswordJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/phone-number/reset-password", bodyJson: bodyJson, plugin: "phone-number")
+    }
 }

@@ -644,6 +644,116 @@ pub struct PermissionResult {
 }
 
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct PhoneNumberBody {
+    #[serde(rename = "phoneNumber")]
+    pub phone_number: String,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct PhoneNumberMessageResponse {
+    /// `code sent`.
+    #[serde(rename = "message")]
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct PhoneNumberResetPasswordBody {
+    #[serde(rename = "otp")]
+    pub otp: String,
+    #[serde(rename = "phoneNumber")]
+    pub phone_number: String,
+    #[serde(rename = "newPassword")]
+    pub new_password: String,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct PhoneNumberSignInBody {
+    /// The number, international (`+14155550123`) or, with `default_country`, national.
+    #[serde(rename = "phoneNumber")]
+    pub phone_number: String,
+    #[serde(rename = "password")]
+    pub password: String,
+    /// Defaults to true; false gives a one-day, browser-session cookie.
+    #[serde(rename = "rememberMe", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub remember_me: Option<bool>,
+}
+
+/// A phone sign-in's session.
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct PhoneNumberSignInResponse {
+    #[serde(rename = "token")]
+    pub token: String,
+    #[serde(rename = "user")]
+    pub user: User,
+}
+
+/// What a phone sign-in answers: a session, or a plugin's challenge (e.g. a second factor).
+#[derive(Debug, Clone, PartialEq, uniffi::Enum)]
+pub enum PhoneNumberSignInResult {
+    PhoneNumberSignInResponse { value: PhoneNumberSignInResponse },
+    TwoFactorRedirect { value: TwoFactorRedirect },
+}
+
+impl Serialize for PhoneNumberSignInResult {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            PhoneNumberSignInResult::PhoneNumberSignInResponse { value } => value.serialize(s),
+            PhoneNumberSignInResult::TwoFactorRedirect { value } => value.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for PhoneNumberSignInResult {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = serde_json::Value::deserialize(d)?;
+        if let Ok(value) = serde_json::from_value::<PhoneNumberSignInResponse>(v.clone()) {
+            return Ok(PhoneNumberSignInResult::PhoneNumberSignInResponse { value });
+        }
+        if let Ok(value) = serde_json::from_value::<TwoFactorRedirect>(v.clone()) {
+            return Ok(PhoneNumberSignInResult::TwoFactorRedirect { value });
+        }
+        Err(serde::de::Error::custom("no member of PhoneNumberSignInResult matches"))
+    }
+}
+
+/// `verify`'s body; other plugins' user fields are taken too when the
+/// number signs a new user up.
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct PhoneNumberVerifyBody {
+    #[serde(rename = "phoneNumber")]
+    pub phone_number: String,
+    #[serde(rename = "code")]
+    pub code: String,
+    /// No session is created (the number is only marked verified).
+    #[serde(rename = "disableSession", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub disable_session: Option<bool>,
+    /// Gives the number to the signed-in user instead.
+    #[serde(rename = "updatePhoneNumber", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub update_phone_number: Option<bool>,
+    #[serde(rename = "username", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub username: Option<String>,
+    #[serde(rename = "displayUsername", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub display_username: Option<String>,
+}
+
+/// `verify`'s answer: `token` is the session's (none with `disableSession`).
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct PhoneNumberVerifyResponse {
+    #[serde(rename = "status")]
+    pub status: bool,
+    #[serde(rename = "token", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub token: Option<String>,
+    #[serde(rename = "user")]
+    pub user: User,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
 pub struct PluginInfo {
     /// Plugin id, Better Auth's plugin name in kebab-case.
     #[serde(rename = "id")]
@@ -1389,6 +1499,12 @@ pub struct User {
     #[serde(rename = "banExpires", default, skip_serializing_if = "Option::is_none")]
     #[uniffi(default = None)]
     pub ban_expires: Option<String>,
+    #[serde(rename = "phoneNumber", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub phone_number: Option<String>,
+    #[serde(rename = "phoneNumberVerified", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub phone_number_verified: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
@@ -1486,6 +1602,8 @@ pub enum ClientPlugin {
     Organization,
     /// `passkey`.
     Passkey,
+    /// `phone-number`.
+    PhoneNumber,
     /// `two-factor`.
     TwoFactor,
     /// `username`.
@@ -1501,6 +1619,7 @@ impl ClientPlugin {
             ClientPlugin::MagicLink => "magic-link",
             ClientPlugin::Organization => "organization",
             ClientPlugin::Passkey => "passkey",
+            ClientPlugin::PhoneNumber => "phone-number",
             ClientPlugin::TwoFactor => "two-factor",
             ClientPlugin::Username => "username",
         }
@@ -1547,6 +1666,13 @@ impl AuthClient {
     pub async fn passkey(self: Arc<Self>) -> Result<Arc<PasskeyApi>, AuthError> {
         self.require_plugin("passkey").await?;
         Ok(Arc::new(PasskeyApi { client: self }))
+    }
+
+    /// The `phone-number` plugin's operations; `PluginNotEnabled` unless the plugin
+    /// is registered here and enabled on the server.
+    pub async fn phone_number(self: Arc<Self>) -> Result<Arc<PhoneNumberApi>, AuthError> {
+        self.require_plugin("phone-number").await?;
+        Ok(Arc::new(PhoneNumberApi { client: self }))
     }
 
     /// The `two-factor` plugin's operations; `PluginNotEnabled` unless the plugin
@@ -2209,6 +2335,46 @@ impl PasskeyApi {
     pub async fn update_passkey(&self, body: UpdatePasskeyBody) -> Result<UpdatePasskeyResponse, AuthError> {
         let path = crate::with_query("/passkey/update-passkey".to_string(), &[]);
         crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("passkey")).await?)
+    }
+
+}
+
+/// The operations of `phone-number`.
+#[derive(uniffi::Object)]
+pub struct PhoneNumberApi {
+    client: Arc<AuthClient>,
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl PhoneNumberApi {
+    /// Sign in with phone number and password (`POST /sign-in/phone-number`).
+    pub async fn sign_in_phone_number(&self, body: PhoneNumberSignInBody) -> Result<PhoneNumberSignInResult, AuthError> {
+        let path = crate::with_query("/sign-in/phone-number".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("phone-number")).await?)
+    }
+
+    /// Text a one-time code to a number (`POST /phone-number/send-otp`).
+    pub async fn send_otp(&self, body: PhoneNumberBody) -> Result<PhoneNumberMessageResponse, AuthError> {
+        let path = crate::with_query("/phone-number/send-otp".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("phone-number")).await?)
+    }
+
+    /// Verify a number with its code (`POST /phone-number/verify`).
+    pub async fn verify(&self, body: PhoneNumberVerifyBody) -> Result<PhoneNumberVerifyResponse, AuthError> {
+        let path = crate::with_query("/phone-number/verify".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("phone-number")).await?)
+    }
+
+    /// Text a password-reset code (`POST /phone-number/request-password-reset`).
+    pub async fn request_password_reset(&self, body: PhoneNumberBody) -> Result<StatusResponse, AuthError> {
+        let path = crate::with_query("/phone-number/request-password-reset".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("phone-number")).await?)
+    }
+
+    /// Set a new password with a texted code (`POST /phone-number/reset-password`).
+    pub async fn reset_password(&self, body: PhoneNumberResetPasswordBody) -> Result<StatusResponse, AuthError> {
+        let path = crate::with_query("/phone-number/reset-password".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("phone-number")).await?)
     }
 
 }

@@ -432,3 +432,23 @@ suspend fun AuthClient.`organizationGetRoleJson`(query: String = ""): String =
 /** Rename or re-permission a stored role (`ac:update`, no escalation) (`POST /organization/update-role`). JSON in, JSON out. */
 suspend fun AuthClient.`organizationUpdateRoleJson`(bodyJson: String = "{}"): String =
     request("POST", "/organization/update-role", bodyJson, "organization")
+
+/** Sign in with phone number and password (`POST /sign-in/phone-number`). JSON in, JSON out. */
+suspend fun AuthClient.`signInPhoneNumberJson`(bodyJson: String = "{}"): String =
+    request("POST", "/sign-in/phone-number", bodyJson, "phone-number")
+
+/** Text a one-time code to a number (`POST /phone-number/send-otp`). JSON in, JSON out. */
+suspend fun AuthClient.`phoneNumberSendOtpJson`(bodyJson: String = "{}"): String =
+    request("POST", "/phone-number/send-otp", bodyJson, "phone-number")
+
+/** Verify a number with its code (`POST /phone-number/verify`). JSON in, JSON out. */
+suspend fun AuthClient.`phoneNumberVerifyJson`(bodyJson: String = "{}"): String =
+    request("POST", "/phone-number/verify", bodyJson, "phone-number")
+
+/** Text a password-reset code (`POST /phone-number/request-password-reset`). JSON in, JSON out. */
+suspend fun AuthClient.`phoneNumberRequestPasswordResetJson`(bodyJson: String = "{}"): String =
+    request("POST", "/phone-number/request-password-reset", bodyJson, "phone-number")
+
+/** Set a new password with a texted code (`POST /phone-number/reset-password`). JSON in, JSON out. */
+suspend fun AuthClient.`phoneNumberResetPasswordJson`(bodyJson: String = "{}"): String =
+    request("POST", "/phone-number/reset-password", bodyJson, "phone-number")
