@@ -1245,6 +1245,12 @@ public protocol AuthClientProtocol: AnyObject, Sendable {
     func passkey() async throws  -> PasskeyApi
     
     /**
+     * The `phone-number` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
+     */
+    func phoneNumber() async throws  -> PhoneNumberApi
+    
+    /**
      * The `two-factor` plugin's operations; `PluginNotEnabled` unless the plugin
      * is registered here and enabled on the server.
      */
@@ -1494,6 +1500,26 @@ open func passkey()async throws  -> PasskeyApi  {
             completeFunc: ffi_gatehouse_mobile_rust_future_complete_u64,
             freeFunc: ffi_gatehouse_mobile_rust_future_free_u64,
             liftFunc: FfiConverterTypePasskeyApi_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * The `phone-number` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
+     */
+open func phoneNumber()async throws  -> PhoneNumberApi  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_authclient_phone_number(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_u64,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_u64,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_u64,
+            liftFunc: FfiConverterTypePhoneNumberApi_lift,
             errorHandler: FfiConverterTypeAuthError_lift
         )
 }
@@ -3989,6 +4015,238 @@ public func FfiConverterTypePasskeyApi_lift(_ handle: UInt64) throws -> PasskeyA
 #endif
 public func FfiConverterTypePasskeyApi_lower(_ value: PasskeyApi) -> UInt64 {
     return FfiConverterTypePasskeyApi.lower(value)
+}
+
+
+
+
+
+
+/**
+ * The operations of `phone-number`.
+ */
+public protocol PhoneNumberApiProtocol: AnyObject, Sendable {
+    
+    /**
+     * Text a password-reset code (`POST /phone-number/request-password-reset`).
+     */
+    func requestPasswordReset(body: PhoneNumberBody) async throws  -> StatusResponse
+    
+    /**
+     * Set a new password with a texted code (`POST /phone-number/reset-password`).
+     */
+    func resetPassword(body: PhoneNumberResetPasswordBody) async throws  -> StatusResponse
+    
+    /**
+     * Text a one-time code to a number (`POST /phone-number/send-otp`).
+     */
+    func sendOtp(body: PhoneNumberBody) async throws  -> PhoneNumberMessageResponse
+    
+    /**
+     * Sign in with phone number and password (`POST /sign-in/phone-number`).
+     */
+    func signInPhoneNumber(body: PhoneNumberSignInBody) async throws  -> PhoneNumberSignInResult
+    
+    /**
+     * Verify a number with its code (`POST /phone-number/verify`).
+     */
+    func verify(body: PhoneNumberVerifyBody) async throws  -> PhoneNumberVerifyResponse
+    
+}
+/**
+ * The operations of `phone-number`.
+ */
+open class PhoneNumberApi: PhoneNumberApiProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_gatehouse_mobile_fn_clone_phonenumberapi(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_gatehouse_mobile_fn_free_phonenumberapi(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Text a password-reset code (`POST /phone-number/request-password-reset`).
+     */
+open func requestPasswordReset(body: PhoneNumberBody)async throws  -> StatusResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_phonenumberapi_request_password_reset(
+                        self.uniffiCloneHandle(),FfiConverterTypePhoneNumberBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeStatusResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Set a new password with a texted code (`POST /phone-number/reset-password`).
+     */
+open func resetPassword(body: PhoneNumberResetPasswordBody)async throws  -> StatusResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_phonenumberapi_reset_password(
+                        self.uniffiCloneHandle(),FfiConverterTypePhoneNumberResetPasswordBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeStatusResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Text a one-time code to a number (`POST /phone-number/send-otp`).
+     */
+open func sendOtp(body: PhoneNumberBody)async throws  -> PhoneNumberMessageResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_phonenumberapi_send_otp(
+                        self.uniffiCloneHandle(),FfiConverterTypePhoneNumberBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypePhoneNumberMessageResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Sign in with phone number and password (`POST /sign-in/phone-number`).
+     */
+open func signInPhoneNumber(body: PhoneNumberSignInBody)async throws  -> PhoneNumberSignInResult  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_phonenumberapi_sign_in_phone_number(
+                        self.uniffiCloneHandle(),FfiConverterTypePhoneNumberSignInBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypePhoneNumberSignInResult_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Verify a number with its code (`POST /phone-number/verify`).
+     */
+open func verify(body: PhoneNumberVerifyBody)async throws  -> PhoneNumberVerifyResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_phonenumberapi_verify(
+                        self.uniffiCloneHandle(),FfiConverterTypePhoneNumberVerifyBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypePhoneNumberVerifyResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePhoneNumberApi: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = PhoneNumberApi
+
+    public static func lift(_ handle: UInt64) throws -> PhoneNumberApi {
+        return PhoneNumberApi(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: PhoneNumberApi) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PhoneNumberApi {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: PhoneNumberApi, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePhoneNumberApi_lift(_ handle: UInt64) throws -> PhoneNumberApi {
+    return try FfiConverterTypePhoneNumberApi.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePhoneNumberApi_lower(_ value: PhoneNumberApi) -> UInt64 {
+    return FfiConverterTypePhoneNumberApi.lower(value)
 }
 
 
@@ -7817,6 +8075,444 @@ public func FfiConverterTypePermissionResult_lower(_ value: PermissionResult) ->
 }
 
 
+public struct PhoneNumberBody: Equatable, Hashable {
+    public var phoneNumber: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(phoneNumber: String) {
+        self.phoneNumber = phoneNumber
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PhoneNumberBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePhoneNumberBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PhoneNumberBody {
+        return
+            try PhoneNumberBody(
+                phoneNumber: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PhoneNumberBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.phoneNumber, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePhoneNumberBody_lift(_ buf: RustBuffer) throws -> PhoneNumberBody {
+    return try FfiConverterTypePhoneNumberBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePhoneNumberBody_lower(_ value: PhoneNumberBody) -> RustBuffer {
+    return FfiConverterTypePhoneNumberBody.lower(value)
+}
+
+
+public struct PhoneNumberMessageResponse: Equatable, Hashable {
+    /**
+     * `code sent`.
+     */
+    public var message: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * `code sent`.
+         */message: String) {
+        self.message = message
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PhoneNumberMessageResponse: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePhoneNumberMessageResponse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PhoneNumberMessageResponse {
+        return
+            try PhoneNumberMessageResponse(
+                message: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PhoneNumberMessageResponse, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.message, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePhoneNumberMessageResponse_lift(_ buf: RustBuffer) throws -> PhoneNumberMessageResponse {
+    return try FfiConverterTypePhoneNumberMessageResponse.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePhoneNumberMessageResponse_lower(_ value: PhoneNumberMessageResponse) -> RustBuffer {
+    return FfiConverterTypePhoneNumberMessageResponse.lower(value)
+}
+
+
+public struct PhoneNumberResetPasswordBody: Equatable, Hashable {
+    public var otp: String
+    public var phoneNumber: String
+    public var newPassword: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(otp: String, phoneNumber: String, newPassword: String) {
+        self.otp = otp
+        self.phoneNumber = phoneNumber
+        self.newPassword = newPassword
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PhoneNumberResetPasswordBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePhoneNumberResetPasswordBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PhoneNumberResetPasswordBody {
+        return
+            try PhoneNumberResetPasswordBody(
+                otp: FfiConverterString.read(from: &buf), 
+                phoneNumber: FfiConverterString.read(from: &buf), 
+                newPassword: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PhoneNumberResetPasswordBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.otp, into: &buf)
+        FfiConverterString.write(value.phoneNumber, into: &buf)
+        FfiConverterString.write(value.newPassword, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePhoneNumberResetPasswordBody_lift(_ buf: RustBuffer) throws -> PhoneNumberResetPasswordBody {
+    return try FfiConverterTypePhoneNumberResetPasswordBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePhoneNumberResetPasswordBody_lower(_ value: PhoneNumberResetPasswordBody) -> RustBuffer {
+    return FfiConverterTypePhoneNumberResetPasswordBody.lower(value)
+}
+
+
+public struct PhoneNumberSignInBody: Equatable, Hashable {
+    /**
+     * The number, international (`+14155550123`) or, with `default_country`, national.
+     */
+    public var phoneNumber: String
+    public var password: String
+    /**
+     * Defaults to true; false gives a one-day, browser-session cookie.
+     */
+    public var rememberMe: Bool?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The number, international (`+14155550123`) or, with `default_country`, national.
+         */phoneNumber: String, password: String, 
+        /**
+         * Defaults to true; false gives a one-day, browser-session cookie.
+         */rememberMe: Bool? = nil) {
+        self.phoneNumber = phoneNumber
+        self.password = password
+        self.rememberMe = rememberMe
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PhoneNumberSignInBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePhoneNumberSignInBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PhoneNumberSignInBody {
+        return
+            try PhoneNumberSignInBody(
+                phoneNumber: FfiConverterString.read(from: &buf), 
+                password: FfiConverterString.read(from: &buf), 
+                rememberMe: FfiConverterOptionBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PhoneNumberSignInBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.phoneNumber, into: &buf)
+        FfiConverterString.write(value.password, into: &buf)
+        FfiConverterOptionBool.write(value.rememberMe, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePhoneNumberSignInBody_lift(_ buf: RustBuffer) throws -> PhoneNumberSignInBody {
+    return try FfiConverterTypePhoneNumberSignInBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePhoneNumberSignInBody_lower(_ value: PhoneNumberSignInBody) -> RustBuffer {
+    return FfiConverterTypePhoneNumberSignInBody.lower(value)
+}
+
+
+/**
+ * A phone sign-in's session.
+ */
+public struct PhoneNumberSignInResponse: Equatable, Hashable {
+    public var token: String
+    public var user: User
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(token: String, user: User) {
+        self.token = token
+        self.user = user
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PhoneNumberSignInResponse: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePhoneNumberSignInResponse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PhoneNumberSignInResponse {
+        return
+            try PhoneNumberSignInResponse(
+                token: FfiConverterString.read(from: &buf), 
+                user: FfiConverterTypeUser.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PhoneNumberSignInResponse, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.token, into: &buf)
+        FfiConverterTypeUser.write(value.user, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePhoneNumberSignInResponse_lift(_ buf: RustBuffer) throws -> PhoneNumberSignInResponse {
+    return try FfiConverterTypePhoneNumberSignInResponse.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePhoneNumberSignInResponse_lower(_ value: PhoneNumberSignInResponse) -> RustBuffer {
+    return FfiConverterTypePhoneNumberSignInResponse.lower(value)
+}
+
+
+/**
+ * `verify`'s body; other plugins' user fields are taken too when the
+ * number signs a new user up.
+ */
+public struct PhoneNumberVerifyBody: Equatable, Hashable {
+    public var phoneNumber: String
+    public var code: String
+    /**
+     * No session is created (the number is only marked verified).
+     */
+    public var disableSession: Bool?
+    /**
+     * Gives the number to the signed-in user instead.
+     */
+    public var updatePhoneNumber: Bool?
+    public var username: String?
+    public var displayUsername: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(phoneNumber: String, code: String, 
+        /**
+         * No session is created (the number is only marked verified).
+         */disableSession: Bool? = nil, 
+        /**
+         * Gives the number to the signed-in user instead.
+         */updatePhoneNumber: Bool? = nil, username: String? = nil, displayUsername: String? = nil) {
+        self.phoneNumber = phoneNumber
+        self.code = code
+        self.disableSession = disableSession
+        self.updatePhoneNumber = updatePhoneNumber
+        self.username = username
+        self.displayUsername = displayUsername
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PhoneNumberVerifyBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePhoneNumberVerifyBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PhoneNumberVerifyBody {
+        return
+            try PhoneNumberVerifyBody(
+                phoneNumber: FfiConverterString.read(from: &buf), 
+                code: FfiConverterString.read(from: &buf), 
+                disableSession: FfiConverterOptionBool.read(from: &buf), 
+                updatePhoneNumber: FfiConverterOptionBool.read(from: &buf), 
+                username: FfiConverterOptionString.read(from: &buf), 
+                displayUsername: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PhoneNumberVerifyBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.phoneNumber, into: &buf)
+        FfiConverterString.write(value.code, into: &buf)
+        FfiConverterOptionBool.write(value.disableSession, into: &buf)
+        FfiConverterOptionBool.write(value.updatePhoneNumber, into: &buf)
+        FfiConverterOptionString.write(value.username, into: &buf)
+        FfiConverterOptionString.write(value.displayUsername, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePhoneNumberVerifyBody_lift(_ buf: RustBuffer) throws -> PhoneNumberVerifyBody {
+    return try FfiConverterTypePhoneNumberVerifyBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePhoneNumberVerifyBody_lower(_ value: PhoneNumberVerifyBody) -> RustBuffer {
+    return FfiConverterTypePhoneNumberVerifyBody.lower(value)
+}
+
+
+/**
+ * `verify`'s answer: `token` is the session's (none with `disableSession`).
+ */
+public struct PhoneNumberVerifyResponse: Equatable, Hashable {
+    public var status: Bool
+    public var token: String?
+    public var user: User
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(status: Bool, token: String? = nil, user: User) {
+        self.status = status
+        self.token = token
+        self.user = user
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PhoneNumberVerifyResponse: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePhoneNumberVerifyResponse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PhoneNumberVerifyResponse {
+        return
+            try PhoneNumberVerifyResponse(
+                status: FfiConverterBool.read(from: &buf), 
+                token: FfiConverterOptionString.read(from: &buf), 
+                user: FfiConverterTypeUser.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PhoneNumberVerifyResponse, into buf: inout [UInt8]) {
+        FfiConverterBool.write(value.status, into: &buf)
+        FfiConverterOptionString.write(value.token, into: &buf)
+        FfiConverterTypeUser.write(value.user, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePhoneNumberVerifyResponse_lift(_ buf: RustBuffer) throws -> PhoneNumberVerifyResponse {
+    return try FfiConverterTypePhoneNumberVerifyResponse.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePhoneNumberVerifyResponse_lower(_ value: PhoneNumberVerifyResponse) -> RustBuffer {
+    return FfiConverterTypePhoneNumberVerifyResponse.lower(value)
+}
+
+
 public struct PluginInfo: Equatable, Hashable {
     /**
      * Plugin id, Better Auth's plugin name in kebab-case.
@@ -11572,6 +12268,8 @@ public struct User: Equatable, Hashable {
     public var banned: Bool?
     public var banReason: String?
     public var banExpires: String?
+    public var phoneNumber: String?
+    public var phoneNumberVerified: Bool?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -11581,7 +12279,7 @@ public struct User: Equatable, Hashable {
          */createdAt: String, 
         /**
          * ISO-8601 date-time.
-         */updatedAt: String, username: String? = nil, displayUsername: String? = nil, twoFactorEnabled: Bool? = nil, role: String? = nil, banned: Bool? = nil, banReason: String? = nil, banExpires: String? = nil) {
+         */updatedAt: String, username: String? = nil, displayUsername: String? = nil, twoFactorEnabled: Bool? = nil, role: String? = nil, banned: Bool? = nil, banReason: String? = nil, banExpires: String? = nil, phoneNumber: String? = nil, phoneNumberVerified: Bool? = nil) {
         self.id = id
         self.name = name
         self.email = email
@@ -11596,6 +12294,8 @@ public struct User: Equatable, Hashable {
         self.banned = banned
         self.banReason = banReason
         self.banExpires = banExpires
+        self.phoneNumber = phoneNumber
+        self.phoneNumberVerified = phoneNumberVerified
     }
 
     
@@ -11627,7 +12327,9 @@ public struct FfiConverterTypeUser: FfiConverterRustBuffer {
                 role: FfiConverterOptionString.read(from: &buf), 
                 banned: FfiConverterOptionBool.read(from: &buf), 
                 banReason: FfiConverterOptionString.read(from: &buf), 
-                banExpires: FfiConverterOptionString.read(from: &buf)
+                banExpires: FfiConverterOptionString.read(from: &buf), 
+                phoneNumber: FfiConverterOptionString.read(from: &buf), 
+                phoneNumberVerified: FfiConverterOptionBool.read(from: &buf)
         )
     }
 
@@ -11646,6 +12348,8 @@ public struct FfiConverterTypeUser: FfiConverterRustBuffer {
         FfiConverterOptionBool.write(value.banned, into: &buf)
         FfiConverterOptionString.write(value.banReason, into: &buf)
         FfiConverterOptionString.write(value.banExpires, into: &buf)
+        FfiConverterOptionString.write(value.phoneNumber, into: &buf)
+        FfiConverterOptionBool.write(value.phoneNumberVerified, into: &buf)
     }
 }
 
@@ -12235,6 +12939,10 @@ public enum ClientPlugin: Equatable, Hashable {
      */
     case passkey
     /**
+     * `phone-number`.
+     */
+    case phoneNumber
+    /**
      * `two-factor`.
      */
     case twoFactor
@@ -12273,9 +12981,11 @@ public struct FfiConverterTypeClientPlugin: FfiConverterRustBuffer {
         
         case 5: return .passkey
         
-        case 6: return .twoFactor
+        case 6: return .phoneNumber
         
-        case 7: return .username
+        case 7: return .twoFactor
+        
+        case 8: return .username
         
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -12305,12 +13015,16 @@ public struct FfiConverterTypeClientPlugin: FfiConverterRustBuffer {
             writeInt(&buf, Int32(5))
         
         
-        case .twoFactor:
+        case .phoneNumber:
             writeInt(&buf, Int32(6))
         
         
-        case .username:
+        case .twoFactor:
             writeInt(&buf, Int32(7))
+        
+        
+        case .username:
+            writeInt(&buf, Int32(8))
         
         }
     }
@@ -12329,6 +13043,81 @@ public func FfiConverterTypeClientPlugin_lift(_ buf: RustBuffer) throws -> Clien
 #endif
 public func FfiConverterTypeClientPlugin_lower(_ value: ClientPlugin) -> RustBuffer {
     return FfiConverterTypeClientPlugin.lower(value)
+}
+
+
+
+/**
+ * What a phone sign-in answers: a session, or a plugin's challenge (e.g. a second factor).
+ */
+
+public enum PhoneNumberSignInResult: Equatable, Hashable {
+    
+    case phoneNumberSignInResponse(value: PhoneNumberSignInResponse
+    )
+    case twoFactorRedirect(value: TwoFactorRedirect
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension PhoneNumberSignInResult: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePhoneNumberSignInResult: FfiConverterRustBuffer {
+    typealias SwiftType = PhoneNumberSignInResult
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PhoneNumberSignInResult {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .phoneNumberSignInResponse(value: try FfiConverterTypePhoneNumberSignInResponse.read(from: &buf)
+        )
+        
+        case 2: return .twoFactorRedirect(value: try FfiConverterTypeTwoFactorRedirect.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: PhoneNumberSignInResult, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .phoneNumberSignInResponse(value):
+            writeInt(&buf, Int32(1))
+            FfiConverterTypePhoneNumberSignInResponse.write(value, into: &buf)
+            
+        
+        case let .twoFactorRedirect(value):
+            writeInt(&buf, Int32(2))
+            FfiConverterTypeTwoFactorRedirect.write(value, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePhoneNumberSignInResult_lift(_ buf: RustBuffer) throws -> PhoneNumberSignInResult {
+    return try FfiConverterTypePhoneNumberSignInResult.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePhoneNumberSignInResult_lower(_ value: PhoneNumberSignInResult) -> RustBuffer {
+    return FfiConverterTypePhoneNumberSignInResult.lower(value)
 }
 
 
@@ -13448,6 +14237,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_gatehouse_mobile_checksum_method_authclient_passkey() != 14074) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_gatehouse_mobile_checksum_method_authclient_phone_number() != 58430) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_gatehouse_mobile_checksum_method_authclient_two_factor() != 3647) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -13752,6 +14544,21 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gatehouse_mobile_checksum_method_passkeyapi_verify_registration() != 11855) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_phonenumberapi_request_password_reset() != 39414) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_phonenumberapi_reset_password() != 15007) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_phonenumberapi_send_otp() != 20718) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_phonenumberapi_sign_in_phone_number() != 28859) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_phonenumberapi_verify() != 20687) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gatehouse_mobile_checksum_method_twofactorapi_disable() != 51625) {
