@@ -45,17 +45,7 @@ pub async fn issue(state: &AppState, kind: SmsKind, phone: &str) -> Result<(), A
     let Some(sender) = cfg.sender.0.clone() else {
         return Err(ApiError::new(errors::SEND_OTP_NOT_IMPLEMENTED));
     };
-    let code = token::random_digits(cfg.otp_length);
-    let id = identifier(kind, phone);
-    let now = state.now();
-    store::put_code(
-        &state.db,
-        &id,
-        &code_hash(state, &id, &code),
-        now + chrono::Duration::seconds(cfg.expires_in),
-        now,
-    )
-    .await?;
+    let code = store_new_code(state, kind, phone).await?;
     let timeout = Duration::from_secs(cfg.sms.timeout.unwrap_or(10));
     sms::send_later(
         Arc::clone(&sender),
@@ -67,6 +57,29 @@ pub async fn issue(state: &AppState, kind: SmsKind, phone: &str) -> Result<(), A
         timeout,
     );
     Ok(())
+}
+
+/// Stores a fresh code for (kind, phone), replacing any earlier one, and
+/// returns it. Alone (nothing sent), it makes a number without an account
+/// answer later guesses exactly like one with an account.
+pub async fn store_new_code(
+    state: &AppState,
+    kind: SmsKind,
+    phone: &str,
+) -> Result<String, ApiError> {
+    let cfg = state.settings::<PhoneNumberSettings>();
+    let code = token::random_digits(cfg.otp_length);
+    let id = identifier(kind, phone);
+    let now = state.now();
+    store::put_code(
+        &state.db,
+        &id,
+        &code_hash(state, &id, &code),
+        now + chrono::Duration::seconds(cfg.expires_in),
+        now,
+    )
+    .await?;
+    Ok(code)
 }
 
 /// Checks `code` and spends it when right.

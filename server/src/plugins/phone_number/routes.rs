@@ -474,10 +474,17 @@ impl PhoneNumberApi {
                 Ok(Some(h)) => h.verified || !settings(&state).require_verification,
                 _ => false,
             };
-            if eligible {
-                if let Err(e) = otp::issue(&state, SmsKind::PasswordReset, &phone).await {
-                    tracing::warn!(error = %e, "password-reset code not issued");
-                }
+            // A code is stored either way (as Better Auth does), so guesses at
+            // `reset-password` answer alike for numbers with and without an account.
+            let issued = if eligible && otp::can_send(&state) {
+                otp::issue(&state, SmsKind::PasswordReset, &phone).await
+            } else {
+                otp::store_new_code(&state, SmsKind::PasswordReset, &phone)
+                    .await
+                    .map(|_| ())
+            };
+            if let Err(e) = issued {
+                tracing::warn!(error = %e, "password-reset code not issued");
             }
         });
         Ok(Json(StatusResponse { status: true }))
