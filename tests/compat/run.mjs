@@ -21,6 +21,7 @@ import { generate as totpGenerate } from "otplib";
 import { diff, normalise, pathAndQuery } from "./lib/normalise.mjs";
 import { makeActor } from "./lib/actor.mjs";
 import { MailSink, codeIn, linkIn } from "./lib/sink.mjs";
+import { SmsSink } from "./lib/sms.mjs";
 import { scenarios } from "./scenarios.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -89,6 +90,9 @@ const tmp = mkdtempSync(path.join(os.tmpdir(), "gatehouse-compat-"));
 const secret = randomBytes(24).toString("hex"); // 48 chars, both servers
 const children = [];
 let sink;
+let sms;
+// Gatehouse signs its text-message posts with this; the relay checks them.
+const smsSecret = randomBytes(24).toString("hex");
 
 async function cleanup() {
   for (const c of children) {
@@ -99,6 +103,7 @@ async function cleanup() {
     }
   }
   if (sink) await sink.stop().catch(() => {});
+  if (sms) await sms.stop().catch(() => {});
   if (!opt.keep) rmSync(tmp, { recursive: true, force: true });
 }
 process.on("SIGINT", async () => {
@@ -124,12 +129,14 @@ async function startPair(pair) {
     pair,
     baseURL: `http://localhost:${refPort}`,
     mailFrom: `reference${suffix}@compat.test`,
+    smsPath: `/reference${suffix}`,
   };
   const gh = {
     name: "gatehouse",
     pair,
     baseURL: `http://localhost:${ghPort}`,
     mailFrom: `gatehouse${suffix}@compat.test`,
+    smsPath: `/gatehouse${suffix}`,
   };
 
   const refLog = path.join(tmp, `reference${suffix}.log`);
@@ -145,6 +152,7 @@ async function startPair(pair) {
       REF_SECRET: secret,
       REF_SMTP_PORT: String(sink.port),
       REF_MAIL_FROM: ref.mailFrom,
+      REF_SMS_URL: sms.url(ref.smsPath),
       REF_APP_NAME: "Gatehouse",
       REF_ADMIN_EMAIL: ADMIN_EMAIL,
       REF_ADMIN_PASSWORD: ADMIN_PASSWORD,
@@ -179,6 +187,12 @@ async function startPair(pair) {
       'rp_id = "localhost"',
       'rp_name = "Gatehouse"',
       `origin = "${new URL(gh.baseURL).origin}"`,
+      // Alike on the reference: phoneNumber({ sendOTP, signUpOnVerification }).
+      "[phone_number.sign_up_on_verification]",
+      'temp_email_domain = "phone.example.com"',
+      "[phone_number.sms]",
+      `url = "${sms.url(gh.smsPath)}"`,
+      `secret = "${smsSecret}"`,
       // The short pair: alike on the reference (REF_SHORT_SECS).
       ...(short
         ? [
@@ -191,6 +205,8 @@ async function startPair(pair) {
             "[magic_link]",
             `expires_in = ${SHORT_SECS}`,
             "[email_otp]",
+            `expires_in = ${SHORT_SECS}`,
+            "[phone_number]",
             `expires_in = ${SHORT_SECS}`,
           ]
         : []),
@@ -210,7 +226,7 @@ async function startPair(pair) {
       GATEHOUSE_BASE_URL: gh.baseURL,
       GATEHOUSE_SECRET: secret,
       GATEHOUSE_RATE_LIMIT: "off",
-      GATEHOUSE_PLUGINS: "username,bearer,open-api,magic-link,email-otp,two-factor,passkey,admin,organization,jwt,multi-session,anonymous,api-key",
+      GATEHOUSE_PLUGINS: "username,bearer,open-api,magic-link,email-otp,two-factor,passkey,admin,organization,jwt,multi-session,anonymous,api-key,phone-number",
       GATEHOUSE_ADMIN_EMAIL: ADMIN_EMAIL,
       GATEHOUSE_ADMIN_PASSWORD: ADMIN_PASSWORD,
       GATEHOUSE_SMTP_URL: `smtp://127.0.0.1:${sink.port}`,
@@ -230,6 +246,7 @@ async function startPair(pair) {
 /** Both pairs, started together: { default: [ref, gh], short: [ref, gh] }. */
 async function startServers() {
   sink = await new MailSink().start();
+  sms = await new SmsSink(smsSecret).start();
   const [def, shortPair] = await Promise.all([startPair("default"), startPair("short")]);
   return { default: def, short: shortPair };
 }
@@ -254,6 +271,13 @@ async function runScenario(sc, sideTemplate) {
     admin: { email: ADMIN_EMAIL, password: ADMIN_PASSWORD },
     email: (tag) => `${slug(sc.id)}.${tag}.${opt.seed}@example.com`.replace(/-+/g, "-"),
     mail: (to, timeoutMs) => sink.take(side.mailFrom, to, timeoutMs),
+    /** The next text message to `to` on this side: {code, kind}, or null. */
+    sms: (to, timeoutMs) => sms.take(side.smsPath, to, timeoutMs),
+    /** A valid mobile number (E.164) that depends only on the scenario id, tag and seed. */
+    phone: (tag) => {
+      const h = createHmac("sha256", "compat-phone").update(`${sc.id}|${tag}|${opt.seed}`).digest();
+      return `+4477001${String(h.readUInt32BE(0) % 100000).padStart(5, "0")}`;
+    },
     linkIn,
     codeIn,
     /** Real time passing; both sides of a scenario wait at once. */

@@ -1322,6 +1322,8 @@ scenario("anonymous/guest-links-on-sign-up-and-delete", async (t) => {
     jarGuest: g.cookieNames(),
     jarDeleted: h.cookieNames(),
   };
+});
+
 // ---------------------------------------------------------------- api-key
 // Both servers: apiKey({ enableSessionForAPIKeys: true, enableMetadata: true }) /
 // [api_key] enable_session_for_api_keys, enable_metadata. The key itself and its
@@ -1430,4 +1432,100 @@ scenario("api-key/x-api-key-session", async (t) => {
   // Verification is server-side only.
   await a.request("POST", "/api-key/verify", { body: { key: k.key } });
   await a.request("POST", "/api-key/delete-all-expired-api-keys", { body: {} });
+});
+
+// ---------------------------------------------------------------- phone-number
+// Codes reach the scenario through the harness's text-message relay (t.sms).
+// Numbers are valid E.164 (Gatehouse checks them against libphonenumber's
+// metadata; the reference's phoneNumberValidator checks the E.164 shape).
+
+/** A user signed up by verifying `number` with a texted code: { a, number }. */
+async function phoneUser(t, tag = "p") {
+  const a = t.actor(tag);
+  const number = t.phone(tag);
+  await a.client.phoneNumber.sendOtp({ phoneNumber: number });
+  const sms = await t.sms(number);
+  await a.client.phoneNumber.verify({ phoneNumber: number, code: sms?.code ?? "none" });
+  return { a, number };
+}
+
+scenario("phone-number/send-otp-verify-sign-up", async (t) => {
+  const a = t.actor("a");
+  const number = t.phone("a");
+  await a.client.phoneNumber.sendOtp({ phoneNumber: "not-a-number" });
+  await a.client.phoneNumber.sendOtp({ phoneNumber: number });
+  const sms = await t.sms(number);
+  await a.client.phoneNumber.verify({ phoneNumber: number, code: sms?.code === "000000" ? "111111" : "000000" });
+  await a.client.phoneNumber.verify({ phoneNumber: number, code: sms?.code ?? "none" });
+  await a.client.getSession();
+  // Spent.
+  await t.actor("b").client.phoneNumber.verify({ phoneNumber: number, code: sms?.code ?? "none" });
+  await t.actor("c").client.phoneNumber.verify({ phoneNumber: t.phone("nobody"), code: "123456" });
+  return { kind: sms?.kind, codeLength: sms?.code?.length, jar: a.cookieNames() };
+});
+
+scenario("phone-number/too-many-attempts", async (t) => {
+  const a = t.actor("a");
+  const number = t.phone("a");
+  await a.client.phoneNumber.sendOtp({ phoneNumber: number });
+  const sms = await t.sms(number);
+  const wrong = sms?.code === "000000" ? "111111" : "000000";
+  for (let i = 0; i < 3; i++) await a.client.phoneNumber.verify({ phoneNumber: number, code: wrong });
+  await a.client.phoneNumber.verify({ phoneNumber: number, code: sms?.code ?? "none" });
+  await a.client.phoneNumber.verify({ phoneNumber: number, code: sms?.code ?? "none" });
+  await a.client.getSession();
+});
+
+scenario("phone-number/verify-disable-session", async (t) => {
+  const { number } = await phoneUser(t);
+  const b = t.actor("b");
+  await b.client.phoneNumber.sendOtp({ phoneNumber: number });
+  const sms = await t.sms(number);
+  await b.client.phoneNumber.verify({ phoneNumber: number, code: sms?.code ?? "none", disableSession: true });
+  await b.client.getSession();
+  return { jar: b.cookieNames() };
+});
+
+scenario("phone-number/password-reset-and-sign-in", async (t) => {
+  const { number } = await phoneUser(t);
+  const b = t.actor("b");
+  // No password yet.
+  await b.client.signIn.phoneNumber({ phoneNumber: number, password: PW });
+  await b.client.phoneNumber.requestPasswordReset({ phoneNumber: number });
+  const sms = await t.sms(number);
+  await b.client.phoneNumber.resetPassword({ phoneNumber: number, otp: sms?.code ?? "none", newPassword: "short" });
+  await b.client.phoneNumber.resetPassword({ phoneNumber: number, otp: sms?.code === "000000" ? "111111" : "000000", newPassword: PW });
+  await b.client.phoneNumber.resetPassword({ phoneNumber: number, otp: sms?.code ?? "none", newPassword: PW });
+  await b.client.phoneNumber.resetPassword({ phoneNumber: number, otp: sms?.code ?? "none", newPassword: PW2 });
+  await b.client.signIn.phoneNumber({ phoneNumber: number, password: "wrong-password-1" });
+  await b.client.signIn.phoneNumber({ phoneNumber: t.phone("nobody"), password: PW });
+  await b.client.signIn.phoneNumber({ phoneNumber: number, password: PW, rememberMe: false });
+  await b.client.getSession();
+  const c = t.actor("c");
+  await c.client.signIn.phoneNumber({ phoneNumber: number, password: PW });
+  await c.client.getSession();
+  return { kind: sms?.kind, jarB: b.cookieNames(), jarC: c.cookieNames() };
+});
+
+scenario("phone-number/update-number", async (t) => {
+  const { a } = await signedUp(t, "u");
+  await a.client.updateUser({ phoneNumber: t.phone("u") });
+  const number = t.phone("u");
+  await a.client.phoneNumber.sendOtp({ phoneNumber: number });
+  const sms = await t.sms(number);
+  await a.client.phoneNumber.verify({ phoneNumber: number, code: sms?.code ?? "none", updatePhoneNumber: true });
+  await a.client.getSession();
+  // Someone else proving the same number cannot take it.
+  const { a: b } = await signedUp(t, "v");
+  await b.client.phoneNumber.sendOtp({ phoneNumber: number });
+  const sms2 = await t.sms(number);
+  await b.client.phoneNumber.verify({ phoneNumber: number, code: sms2?.code ?? "none", updatePhoneNumber: true });
+  // Cleared by update-user.
+  await a.client.updateUser({ phoneNumber: null });
+  await a.client.getSession();
+});
+
+scenario("phone-number/sign-up-cannot-set-number", async (t) => {
+  const a = t.actor("a");
+  await a.client.signUp.email({ name: "Phone", email: t.email("a"), password: PW, phoneNumber: t.phone("a") });
 });

@@ -19,6 +19,7 @@ mod organization;
 mod ownership;
 mod passkey;
 mod password_reset;
+mod phone_number;
 mod plugins;
 mod redirects;
 mod sessions;

@@ -26,6 +26,9 @@ export declare function organizationClient(): ClientPlugin<"organization">;
 /** The `passkey` plugin: WebAuthn passkeys: register while signed in, then sign in without a password. */
 export declare function passkeyClient(): ClientPlugin<"passkey">;
 
+/** The `phone-number` plugin: Phone numbers: sign-in by number and password, codes by text message, verification and password reset. */
+export declare function phoneNumberClient(): ClientPlugin<"phone-number">;
+
 /** The `two-factor` plugin: A second factor after password sign-in: TOTP, emailed codes, backup codes. */
 export declare function twoFactorClient(options?: {
   /** Called when a sign-in answers `twoFactorRedirect` (no session yet). */

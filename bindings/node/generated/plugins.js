@@ -28,6 +28,9 @@ exports.organizationClient = plugin("organization");
 /** The `passkey` plugin. */
 exports.passkeyClient = plugin("passkey");
 
+/** The `phone-number` plugin. */
+exports.phoneNumberClient = plugin("phone-number");
+
 /** The `two-factor` plugin. */
 exports.twoFactorClient = plugin("two-factor");
 

@@ -268,6 +268,24 @@ export interface PasskeyRoutes {
   };
 }
 
+/** Routes of `phone-number`. */
+export interface PhoneNumberRoutes {
+  phoneNumber: {
+    /** Text a password-reset code (`POST /phone-number/request-password-reset`) */
+    requestPasswordReset(body: T.PhoneNumberBody): Promise<Result<T.StatusResponse>>;
+    /** Set a new password with a texted code (`POST /phone-number/reset-password`) */
+    resetPassword(body: T.PhoneNumberResetPasswordBody): Promise<Result<T.StatusResponse>>;
+    /** Text a one-time code to a number (`POST /phone-number/send-otp`) */
+    sendOtp(body: T.PhoneNumberBody): Promise<Result<T.PhoneNumberMessageResponse>>;
+    /** Verify a number with its code (`POST /phone-number/verify`) */
+    verify(body: T.PhoneNumberVerifyBody): Promise<Result<T.PhoneNumberVerifyResponse>>;
+  };
+  signIn: {
+    /** Sign in with phone number and password (`POST /sign-in/phone-number`) */
+    phoneNumber(body: T.PhoneNumberSignInBody): Promise<Result<T.PhoneNumberSignInResult>>;
+  };
+}
+
 /** Routes of `two-factor`. */
 export interface TwoFactorRoutes {
   twoFactor: {
@@ -310,6 +328,7 @@ export interface PluginRoutes {
   "multi-session": MultiSessionRoutes;
   "organization": OrganizationRoutes;
   "passkey": PasskeyRoutes;
+  "phone-number": PhoneNumberRoutes;
   "two-factor": TwoFactorRoutes;
   "username": UsernameRoutes;
 }

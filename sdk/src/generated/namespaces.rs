@@ -35,6 +35,9 @@ pub enum Plugin {
     /// `passkey`.
     #[cfg(feature = "passkey")]
     Passkey,
+    /// `phone-number`.
+    #[cfg(feature = "phone-number")]
+    PhoneNumber,
     /// `two-factor`.
     #[cfg(feature = "two-factor")]
     TwoFactor,
@@ -63,6 +66,8 @@ impl Plugin {
             Plugin::Organization => "organization",
             #[cfg(feature = "passkey")]
             Plugin::Passkey => "passkey",
+            #[cfg(feature = "phone-number")]
+            Plugin::PhoneNumber => "phone-number",
             #[cfg(feature = "two-factor")]
             Plugin::TwoFactor => "two-factor",
             #[cfg(feature = "username")]
@@ -901,6 +906,57 @@ impl PasskeyApi<'_> {
     /// Rename one of the caller's passkeys (`POST /passkey/update-passkey`).
     pub async fn update_passkey<B>(&self, body: B) -> Result<types::UpdatePasskeyResponse, AuthError> where B: TryInto<types::UpdatePasskeyBody>, <B as TryInto<types::UpdatePasskeyBody>>::Error: std::fmt::Display {
         let b = self.client.raw().passkey_update_passkey();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+}
+
+#[cfg(feature = "phone-number")]
+impl AuthClient {
+    /// The `phone-number` plugin's operations; `PluginNotEnabled` unless the
+    /// plugin is registered on this client and enabled on the server.
+    pub fn phone_number(&self) -> Result<PhoneNumberApi<'_>, AuthError> {
+        self.require_plugin("phone-number")?;
+        Ok(PhoneNumberApi { client: self })
+    }
+}
+
+/// The operations of `phone-number`.
+#[cfg(feature = "phone-number")]
+#[derive(Debug, Clone, Copy)]
+pub struct PhoneNumberApi<'a> {
+    client: &'a AuthClient,
+}
+
+#[cfg(feature = "phone-number")]
+impl PhoneNumberApi<'_> {
+    /// Sign in with phone number and password (`POST /sign-in/phone-number`).
+    pub async fn sign_in_phone_number<B>(&self, body: B) -> Result<types::PhoneNumberSignInResult, AuthError> where B: TryInto<types::PhoneNumberSignInBody>, <B as TryInto<types::PhoneNumberSignInBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().sign_in_phone_number();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// Text a one-time code to a number (`POST /phone-number/send-otp`).
+    pub async fn send_otp<B>(&self, body: B) -> Result<types::PhoneNumberMessageResponse, AuthError> where B: TryInto<types::PhoneNumberBody>, <B as TryInto<types::PhoneNumberBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().phone_number_send_otp();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// Verify a number with its code (`POST /phone-number/verify`).
+    pub async fn verify<B>(&self, body: B) -> Result<types::PhoneNumberVerifyResponse, AuthError> where B: TryInto<types::PhoneNumberVerifyBody>, <B as TryInto<types::PhoneNumberVerifyBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().phone_number_verify();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// Text a password-reset code (`POST /phone-number/request-password-reset`).
+    pub async fn request_password_reset<B>(&self, body: B) -> Result<types::StatusResponse, AuthError> where B: TryInto<types::PhoneNumberBody>, <B as TryInto<types::PhoneNumberBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().phone_number_request_password_reset();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// Set a new password with a texted code (`POST /phone-number/reset-password`).
+    pub async fn reset_password<B>(&self, body: B) -> Result<types::StatusResponse, AuthError> where B: TryInto<types::PhoneNumberResetPasswordBody>, <B as TryInto<types::PhoneNumberResetPasswordBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().phone_number_reset_password();
         let b = b.body(body);
         self.client.call(b.send()).await
     }

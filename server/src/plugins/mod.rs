@@ -16,4 +16,5 @@ crate::declare_plugins! {
     multi_session: MultiSession => MultiSessionApi,
     anonymous: Anonymous => AnonymousApi,
     api_key: ApiKeyPlugin => ApiKeyApi,
+    phone_number: PhoneNumber => PhoneNumberApi,
 }

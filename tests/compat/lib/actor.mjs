@@ -4,7 +4,18 @@
 // Every request it sends is recorded in the side's transport trace.
 
 import { createAuthClient } from "better-auth/client";
-import { adminClient, anonymousClient, emailOTPClient, jwtClient, magicLinkClient, multiSessionClient, organizationClient, twoFactorClient, usernameClient } from "better-auth/client/plugins";
+import {
+  adminClient,
+  anonymousClient,
+  emailOTPClient,
+  jwtClient,
+  magicLinkClient,
+  multiSessionClient,
+  organizationClient,
+  phoneNumberClient,
+  twoFactorClient,
+  usernameClient,
+} from "better-auth/client/plugins";
 import { passkeyClient } from "@better-auth/passkey/client";
 
 import { CookieJar } from "../../node/cookie-jar.mjs";
@@ -92,6 +103,7 @@ export function makeActor(side, label, opts = {}) {
       jwtClient(),
       multiSessionClient(),
       anonymousClient(),
+      phoneNumberClient(),
     ],
     fetchOptions: { customFetchImpl: actorFetch },
   });
