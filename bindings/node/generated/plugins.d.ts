@@ -8,6 +8,9 @@ export declare function adminClient(): ClientPlugin<"admin">;
 /** The `anonymous` plugin: Guest users without credentials, linked to the account they later sign in or up with. */
 export declare function anonymousClient(): ClientPlugin<"anonymous">;
 
+/** The `api-key` plugin: API keys: create, list, update and delete over HTTP, verification server-side; a key in `x-api-key` can stand for its owner's session. */
+export declare function apiKeyClient(): ClientPlugin<"api-key">;
+
 /** The `email-otp` plugin: One-time codes by email: sign-in, verification, password reset. */
 export declare function emailOTPClient(): ClientPlugin<"email-otp">;
 

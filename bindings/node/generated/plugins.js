@@ -10,6 +10,9 @@ exports.adminClient = plugin("admin");
 /** The `anonymous` plugin. */
 exports.anonymousClient = plugin("anonymous");
 
+/** The `api-key` plugin. */
+exports.apiKeyClient = plugin("api-key");
+
 /** The `email-otp` plugin. */
 exports.emailOTPClient = plugin("email-otp");
 

@@ -60,6 +60,22 @@ export interface AnonymousRoutes {
   };
 }
 
+/** Routes of `api-key`. */
+export interface ApiKeyRoutes {
+  apiKey: {
+    /** Create an API key (`POST /api-key/create`) */
+    create(body?: T.ApiKeyCreateBody): Promise<Result<T.ApiKeyCreated>>;
+    /** Delete an API key (`POST /api-key/delete`) */
+    delete(body: T.ApiKeyDeleteBody): Promise<Result<T.SuccessResponse>>;
+    /** Get an API key (`GET /api-key/get`) */
+    get(arg: { query: { id: string; configId?: string } }): Promise<Result<T.ApiKey>>;
+    /** List API keys (`GET /api-key/list`) */
+    list(arg?: { query?: { configId?: string; organizationId?: string; limit?: string; offset?: string; sortBy?: string; sortDirection?: string } }): Promise<Result<T.ApiKeyList>>;
+    /** Update an API key (`POST /api-key/update`) */
+    update(body: T.ApiKeyUpdateBody): Promise<Result<T.ApiKey>>;
+  };
+}
+
 /** Routes of `core`. */
 export interface CoreRoutes {
   /** Change the email address (`POST /change-email`) */
@@ -322,6 +338,7 @@ export interface UsernameRoutes {
 export interface PluginRoutes {
   "admin": AdminRoutes;
   "anonymous": AnonymousRoutes;
+  "api-key": ApiKeyRoutes;
   "email-otp": EmailOtpRoutes;
   "jwt": JwtRoutes;
   "magic-link": MagicLinkRoutes;

@@ -43,6 +43,147 @@ export interface AdminUpdateUserBody {
   data: Record<string, unknown>;
 }
 
+/** A key as `get`, `list` and `update` return it: never the key itself. */
+export interface ApiKey {
+  id: string;
+  /** The key configuration it belongs to (`default` unless created with a `configId`). */
+  configId: string;
+  name?: string | null;
+  /** The key's first characters (prefix included), for display. */
+  start?: string | null;
+  /** The owner: a user id, or an organization id for organization-owned keys. */
+  referenceId: string;
+  prefix?: string | null;
+  /** Milliseconds between refills of `remaining`. */
+  refillInterval?: number | null;
+  refillAmount?: number | null;
+  lastRefillAt?: string | null;
+  enabled: boolean;
+  rateLimitEnabled: boolean;
+  /** Milliseconds. */
+  rateLimitTimeWindow?: number | null;
+  rateLimitMax?: number | null;
+  requestCount: number;
+  /** Uses left (`null`: unlimited). */
+  remaining?: number | null;
+  lastRequest?: string | null;
+  expiresAt?: string | null;
+  createdAt: string;
+  updatedAt: string;
+  /** `{resource: [actions]}` the key grants. */
+  permissions?: Record<string, unknown> | null;
+  /** Any JSON object stored with the key (with `enable_metadata`). */
+  metadata?: unknown | null;
+}
+
+/** `create`'s body. Properties marked server-only are refused over HTTP
+(`SERVER_ONLY_PROPERTY`; `userId`: `UNAUTHORIZED_SESSION`): they exist
+for the server-side call. */
+export interface ApiKeyCreateBody {
+  /** The key configuration (default when absent or unknown). */
+  configId?: string | null;
+  name?: string | null;
+  /** Seconds until the key expires (within the configuration's bounds). */
+  expiresIn?: number | null;
+  /** `[a-zA-Z0-9_-]`, prepended to the key. */
+  prefix?: string | null;
+  /** An object (with `enable_metadata`). */
+  metadata?: unknown | null;
+  /** Server-only: uses allowed (`null`: unlimited). */
+  remaining?: number | null;
+  /** Server-only: `remaining` after each refill. */
+  refillAmount?: number | null;
+  /** Server-only: milliseconds between refills. */
+  refillInterval?: number | null;
+  /** Server-only: milliseconds of the key's rate-limit window. */
+  rateLimitTimeWindow?: number | null;
+  /** Server-only: verifications per window. */
+  rateLimitMax?: number | null;
+  /** Server-only. */
+  rateLimitEnabled?: boolean | null;
+  /** Server-only: `{resource: [actions]}`. */
+  permissions?: Record<string, unknown> | null;
+  /** Server-only: the owner (over HTTP the owner is the caller). */
+  userId?: string | null;
+  /** The owning organization (configurations with `references = "organization"`). */
+  organizationId?: string | null;
+}
+
+/** A key just created: the only time the key itself is shown. */
+export interface ApiKeyCreated {
+  id: string;
+  /** The key configuration it belongs to (`default` unless created with a `configId`). */
+  configId: string;
+  name?: string | null;
+  /** The key's first characters (prefix included), for display. */
+  start?: string | null;
+  /** The owner: a user id, or an organization id for organization-owned keys. */
+  referenceId: string;
+  prefix?: string | null;
+  /** Milliseconds between refills of `remaining`. */
+  refillInterval?: number | null;
+  refillAmount?: number | null;
+  lastRefillAt?: string | null;
+  enabled: boolean;
+  rateLimitEnabled: boolean;
+  /** Milliseconds. */
+  rateLimitTimeWindow?: number | null;
+  rateLimitMax?: number | null;
+  requestCount: number;
+  /** Uses left (`null`: unlimited). */
+  remaining?: number | null;
+  lastRequest?: string | null;
+  expiresAt?: string | null;
+  createdAt: string;
+  updatedAt: string;
+  /** `{resource: [actions]}` the key grants. */
+  permissions?: Record<string, unknown> | null;
+  /** Any JSON object stored with the key (with `enable_metadata`). */
+  metadata?: unknown | null;
+  /** The full key. Stored only as a hash: it cannot be shown again. */
+  key: string;
+}
+
+export interface ApiKeyDeleteBody {
+  configId?: string | null;
+  keyId: string;
+}
+
+export interface ApiKeyList {
+  apiKeys: ApiKey[];
+  total: number;
+  limit?: number | null;
+  offset?: number | null;
+}
+
+/** `update`'s body; absent properties are left alone. */
+export interface ApiKeyUpdateBody {
+  configId?: string | null;
+  keyId: string;
+  /** Server-only: the owner the key must belong to. */
+  userId?: string | null;
+  name?: string | null;
+  enabled?: boolean | null;
+  /** Server-only. */
+  remaining?: number | null;
+  /** Server-only. */
+  refillAmount?: number | null;
+  /** Server-only. */
+  refillInterval?: number | null;
+  /** An object, or `null` to clear (ignored without `enable_metadata`). */
+  metadata?: unknown | null;
+  /** Seconds from now; `null` removes the expiry. */
+  expiresIn?: number | null;
+  /** Server-only. */
+  rateLimitEnabled?: boolean | null;
+  /** Server-only. */
+  rateLimitTimeWindow?: number | null;
+  /** Server-only. */
+  rateLimitMax?: number | null;
+  /** Server-only: `{resource: [actions]}`, or `null` to clear. */
+  permissions?: Record<string, unknown> | null;
+}
+
 export interface AuditEntry {
   id: string;
   /** The signed-in user who acted; `null` for server-side calls and start-up. */
@@ -388,6 +529,58 @@ export interface PermissionResult {
   /** Always `null`. */
   error?: string | null;
   success: boolean;
+}
+
+export interface PhoneNumberBody {
+  phoneNumber: string;
+}
+
+export interface PhoneNumberMessageResponse {
+  /** `code sent`. */
+  message: string;
+}
+
+export interface PhoneNumberResetPasswordBody {
+  otp: string;
+  phoneNumber: string;
+  newPassword: string;
+}
+
+export interface PhoneNumberSignInBody {
+  /** The number, international (`+14155550123`) or, with `default_country`, national. */
+  phoneNumber: string;
+  password: string;
+  /** Defaults to true; false gives a one-day, browser-session cookie. */
+  rememberMe?: boolean | null;
+}
+
+/** A phone sign-in's session. */
+export interface PhoneNumberSignInResponse {
+  token: string;
+  user: User;
+}
+
+/** What a phone sign-in answers: a session, or a plugin's challenge (e.g. a second factor). */
+export type PhoneNumberSignInResult = PhoneNumberSignInResponse | TwoFactorRedirect;
+
+/** `verify`'s body; other plugins' user fields are taken too when the
+number signs a new user up. */
+export interface PhoneNumberVerifyBody {
+  phoneNumber: string;
+  code: string;
+  /** No session is created (the number is only marked verified). */
+  disableSession?: boolean | null;
+  /** Gives the number to the signed-in user instead. */
+  updatePhoneNumber?: boolean | null;
+  username?: string | null;
+  displayUsername?: string | null;
+}
+
+/** `verify`'s answer: `token` is the session's (none with `disableSession`). */
+export interface PhoneNumberVerifyResponse {
+  status: boolean;
+  token?: string | null;
+  user: User;
 }
 
 export interface PluginInfo {
@@ -800,6 +993,8 @@ export interface User {
   banReason?: string | null;
   banExpires?: string | null;
   isAnonymous?: boolean | null;
+  phoneNumber?: string | null;
+  phoneNumberVerified?: boolean | null;
 }
 
 export interface UserEnvelope {
@@ -1031,6 +1226,48 @@ export type ErrorCode =
   | "ANONYMOUS_USERS_CANNOT_SIGN_IN_AGAIN_ANONYMOUSLY"
   | "USER_IS_NOT_ANONYMOUS"
   | "DELETE_ANONYMOUS_USER_DISABLED"
+  | "INVALID_METADATA_TYPE"
+  | "REFILL_AMOUNT_AND_INTERVAL_REQUIRED"
+  | "REFILL_INTERVAL_AND_AMOUNT_REQUIRED"
+  | "USER_BANNED"
+  | "UNAUTHORIZED_SESSION"
+  | "KEY_NOT_FOUND"
+  | "KEY_DISABLED"
+  | "KEY_EXPIRED"
+  | "USAGE_EXCEEDED"
+  | "KEY_NOT_RECOVERABLE"
+  | "EXPIRES_IN_IS_TOO_SMALL"
+  | "EXPIRES_IN_IS_TOO_LARGE"
+  | "INVALID_REMAINING"
+  | "INVALID_PREFIX_LENGTH"
+  | "INVALID_NAME_LENGTH"
+  | "METADATA_DISABLED"
+  | "RATE_LIMIT_EXCEEDED"
+  | "NO_VALUES_TO_UPDATE"
+  | "KEY_DISABLED_EXPIRATION"
+  | "INVALID_API_KEY"
+  | "INVALID_USER_ID_FROM_API_KEY"
+  | "INVALID_REFERENCE_ID_FROM_API_KEY"
+  | "SERVER_ONLY_PROPERTY"
+  | "FAILED_TO_UPDATE_API_KEY"
+  | "NAME_REQUIRED"
+  | "ORGANIZATION_ID_REQUIRED"
+  | "USER_NOT_MEMBER_OF_ORGANIZATION"
+  | "INSUFFICIENT_API_KEY_PERMISSIONS"
+  | "NO_DEFAULT_API_KEY_CONFIGURATION_FOUND"
+  | "ORGANIZATION_PLUGIN_REQUIRED"
+  | "RATE_LIMITED"
+  | "INVALID_PHONE_NUMBER"
+  | "PHONE_NUMBER_EXIST"
+  | "PHONE_NUMBER_NOT_EXIST"
+  | "INVALID_PHONE_NUMBER_OR_PASSWORD"
+  | "UNEXPECTED_ERROR"
+  | "OTP_NOT_FOUND"
+  | "PHONE_NUMBER_NOT_VERIFIED"
+  | "PHONE_NUMBER_PENDING_VERIFICATION"
+  | "PHONE_NUMBER_CANNOT_BE_UPDATED"
+  | "PHONE_NUMBER_CANNOT_BE_SET"
+  | "SEND_OTP_NOT_IMPLEMENTED"
   | "PLUGIN_NOT_ENABLED"
   | "SIGN_IN_CHALLENGE"
   | "NETWORK_ERROR"

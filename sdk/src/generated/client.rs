@@ -117,6 +117,366 @@ pub mod types {
             Default::default()
         }
     }
+    ///A key as `get`, `list` and `update` return it: never the key itself.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct ApiKey {
+        ///The key configuration it belongs to (`default` unless created with a `configId`).
+        #[serde(rename = "configId")]
+        pub config_id: ::std::string::String,
+        #[serde(rename = "createdAt")]
+        pub created_at: ::std::string::String,
+        pub enabled: bool,
+        #[serde(
+            rename = "expiresAt",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub expires_at: ::std::option::Option<::std::string::String>,
+        pub id: ::std::string::String,
+        #[serde(
+            rename = "lastRefillAt",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub last_refill_at: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "lastRequest",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub last_request: ::std::option::Option<::std::string::String>,
+        ///Any JSON object stored with the key (with `enable_metadata`).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub metadata: ::std::option::Option<::serde_json::Value>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        ///`{resource: [actions]}` the key grants.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub permissions: ::std::option::Option<
+            ::std::collections::HashMap<
+                ::std::string::String,
+                ::std::vec::Vec<::std::string::String>,
+            >,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub prefix: ::std::option::Option<::std::string::String>,
+        #[serde(rename = "rateLimitEnabled")]
+        pub rate_limit_enabled: bool,
+        #[serde(
+            rename = "rateLimitMax",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub rate_limit_max: ::std::option::Option<i64>,
+        ///Milliseconds.
+        #[serde(
+            rename = "rateLimitTimeWindow",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub rate_limit_time_window: ::std::option::Option<i64>,
+        ///The owner: a user id, or an organization id for organization-owned keys.
+        #[serde(rename = "referenceId")]
+        pub reference_id: ::std::string::String,
+        #[serde(
+            rename = "refillAmount",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub refill_amount: ::std::option::Option<i64>,
+        ///Milliseconds between refills of `remaining`.
+        #[serde(
+            rename = "refillInterval",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub refill_interval: ::std::option::Option<i64>,
+        ///Uses left (`null`: unlimited).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub remaining: ::std::option::Option<i64>,
+        #[serde(rename = "requestCount")]
+        pub request_count: i64,
+        ///The key's first characters (prefix included), for display.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub start: ::std::option::Option<::std::string::String>,
+        #[serde(rename = "updatedAt")]
+        pub updated_at: ::std::string::String,
+    }
+    impl ApiKey {
+        pub fn builder() -> builder::ApiKey {
+            Default::default()
+        }
+    }
+    /**`create`'s body. Properties marked server-only are refused over HTTP
+(`SERVER_ONLY_PROPERTY`; `userId`: `UNAUTHORIZED_SESSION`): they exist
+for the server-side call.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct ApiKeyCreateBody {
+        ///The key configuration (default when absent or unknown).
+        #[serde(
+            rename = "configId",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub config_id: ::std::option::Option<::std::string::String>,
+        ///Seconds until the key expires (within the configuration's bounds).
+        #[serde(
+            rename = "expiresIn",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub expires_in: ::std::option::Option<i64>,
+        ///An object (with `enable_metadata`).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub metadata: ::std::option::Option<::serde_json::Value>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        ///The owning organization (configurations with `references = "organization"`).
+        #[serde(
+            rename = "organizationId",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub organization_id: ::std::option::Option<::std::string::String>,
+        ///Server-only: `{resource: [actions]}`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub permissions: ::std::option::Option<
+            ::std::collections::HashMap<
+                ::std::string::String,
+                ::std::vec::Vec<::std::string::String>,
+            >,
+        >,
+        ///`[a-zA-Z0-9_-]`, prepended to the key.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub prefix: ::std::option::Option<::std::string::String>,
+        ///Server-only.
+        #[serde(
+            rename = "rateLimitEnabled",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub rate_limit_enabled: ::std::option::Option<bool>,
+        ///Server-only: verifications per window.
+        #[serde(
+            rename = "rateLimitMax",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub rate_limit_max: ::std::option::Option<i64>,
+        ///Server-only: milliseconds of the key's rate-limit window.
+        #[serde(
+            rename = "rateLimitTimeWindow",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub rate_limit_time_window: ::std::option::Option<i64>,
+        ///Server-only: `remaining` after each refill.
+        #[serde(
+            rename = "refillAmount",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub refill_amount: ::std::option::Option<i64>,
+        ///Server-only: milliseconds between refills.
+        #[serde(
+            rename = "refillInterval",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub refill_interval: ::std::option::Option<i64>,
+        ///Server-only: uses allowed (`null`: unlimited).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub remaining: ::std::option::Option<i64>,
+        ///Server-only: the owner (over HTTP the owner is the caller).
+        #[serde(
+            rename = "userId",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub user_id: ::std::option::Option<::std::string::String>,
+    }
+    impl ApiKeyCreateBody {
+        pub fn builder() -> builder::ApiKeyCreateBody {
+            Default::default()
+        }
+    }
+    ///A key just created: the only time the key itself is shown.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct ApiKeyCreated {
+        ///The key configuration it belongs to (`default` unless created with a `configId`).
+        #[serde(rename = "configId")]
+        pub config_id: ::std::string::String,
+        #[serde(rename = "createdAt")]
+        pub created_at: ::std::string::String,
+        pub enabled: bool,
+        #[serde(
+            rename = "expiresAt",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub expires_at: ::std::option::Option<::std::string::String>,
+        pub id: ::std::string::String,
+        ///The full key. Stored only as a hash: it cannot be shown again.
+        pub key: ::std::string::String,
+        #[serde(
+            rename = "lastRefillAt",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub last_refill_at: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "lastRequest",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub last_request: ::std::option::Option<::std::string::String>,
+        ///Any JSON object stored with the key (with `enable_metadata`).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub metadata: ::std::option::Option<::serde_json::Value>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        ///`{resource: [actions]}` the key grants.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub permissions: ::std::option::Option<
+            ::std::collections::HashMap<
+                ::std::string::String,
+                ::std::vec::Vec<::std::string::String>,
+            >,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub prefix: ::std::option::Option<::std::string::String>,
+        #[serde(rename = "rateLimitEnabled")]
+        pub rate_limit_enabled: bool,
+        #[serde(
+            rename = "rateLimitMax",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub rate_limit_max: ::std::option::Option<i64>,
+        ///Milliseconds.
+        #[serde(
+            rename = "rateLimitTimeWindow",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub rate_limit_time_window: ::std::option::Option<i64>,
+        ///The owner: a user id, or an organization id for organization-owned keys.
+        #[serde(rename = "referenceId")]
+        pub reference_id: ::std::string::String,
+        #[serde(
+            rename = "refillAmount",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub refill_amount: ::std::option::Option<i64>,
+        ///Milliseconds between refills of `remaining`.
+        #[serde(
+            rename = "refillInterval",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub refill_interval: ::std::option::Option<i64>,
+        ///Uses left (`null`: unlimited).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub remaining: ::std::option::Option<i64>,
+        #[serde(rename = "requestCount")]
+        pub request_count: i64,
+        ///The key's first characters (prefix included), for display.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub start: ::std::option::Option<::std::string::String>,
+        #[serde(rename = "updatedAt")]
+        pub updated_at: ::std::string::String,
+    }
+    impl ApiKeyCreated {
+        pub fn builder() -> builder::ApiKeyCreated {
+            Default::default()
+        }
+    }
+    ///`ApiKeyDeleteBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct ApiKeyDeleteBody {
+        #[serde(
+            rename = "configId",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub config_id: ::std::option::Option<::std::string::String>,
+        #[serde(rename = "keyId")]
+        pub key_id: ::std::string::String,
+    }
+    impl ApiKeyDeleteBody {
+        pub fn builder() -> builder::ApiKeyDeleteBody {
+            Default::default()
+        }
+    }
+    ///`ApiKeyList`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct ApiKeyList {
+        #[serde(rename = "apiKeys")]
+        pub api_keys: ::std::vec::Vec<ApiKey>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub limit: ::std::option::Option<i64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub offset: ::std::option::Option<i64>,
+        pub total: i64,
+    }
+    impl ApiKeyList {
+        pub fn builder() -> builder::ApiKeyList {
+            Default::default()
+        }
+    }
+    ///`update`'s body; absent properties are left alone.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct ApiKeyUpdateBody {
+        #[serde(
+            rename = "configId",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub config_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub enabled: ::std::option::Option<bool>,
+        ///Seconds from now; `null` removes the expiry.
+        #[serde(
+            rename = "expiresIn",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub expires_in: ::std::option::Option<i64>,
+        #[serde(rename = "keyId")]
+        pub key_id: ::std::string::String,
+        ///An object, or `null` to clear (ignored without `enable_metadata`).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub metadata: ::std::option::Option<::serde_json::Value>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        ///Server-only: `{resource: [actions]}`, or `null` to clear.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub permissions: ::std::option::Option<
+            ::std::collections::HashMap<
+                ::std::string::String,
+                ::std::vec::Vec<::std::string::String>,
+            >,
+        >,
+        ///Server-only.
+        #[serde(
+            rename = "rateLimitEnabled",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub rate_limit_enabled: ::std::option::Option<bool>,
+        ///Server-only.
+        #[serde(
+            rename = "rateLimitMax",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub rate_limit_max: ::std::option::Option<i64>,
+        ///Server-only.
+        #[serde(
+            rename = "rateLimitTimeWindow",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub rate_limit_time_window: ::std::option::Option<i64>,
+        ///Server-only.
+        #[serde(
+            rename = "refillAmount",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub refill_amount: ::std::option::Option<i64>,
+        ///Server-only.
+        #[serde(
+            rename = "refillInterval",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub refill_interval: ::std::option::Option<i64>,
+        ///Server-only.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub remaining: ::std::option::Option<i64>,
+        ///Server-only: the owner the key must belong to.
+        #[serde(
+            rename = "userId",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub user_id: ::std::option::Option<::std::string::String>,
+    }
+    impl ApiKeyUpdateBody {
+        pub fn builder() -> builder::ApiKeyUpdateBody {
+            Default::default()
+        }
+    }
     ///`AuditEntry`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct AuditEntry {
@@ -1100,6 +1460,134 @@ and, with teams, its teams.*/
     }
     impl PermissionResult {
         pub fn builder() -> builder::PermissionResult {
+            Default::default()
+        }
+    }
+    ///`PhoneNumberBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct PhoneNumberBody {
+        #[serde(rename = "phoneNumber")]
+        pub phone_number: ::std::string::String,
+    }
+    impl PhoneNumberBody {
+        pub fn builder() -> builder::PhoneNumberBody {
+            Default::default()
+        }
+    }
+    ///`PhoneNumberMessageResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct PhoneNumberMessageResponse {
+        ///`code sent`.
+        pub message: ::std::string::String,
+    }
+    impl PhoneNumberMessageResponse {
+        pub fn builder() -> builder::PhoneNumberMessageResponse {
+            Default::default()
+        }
+    }
+    ///`PhoneNumberResetPasswordBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct PhoneNumberResetPasswordBody {
+        #[serde(rename = "newPassword")]
+        pub new_password: ::std::string::String,
+        pub otp: ::std::string::String,
+        #[serde(rename = "phoneNumber")]
+        pub phone_number: ::std::string::String,
+    }
+    impl PhoneNumberResetPasswordBody {
+        pub fn builder() -> builder::PhoneNumberResetPasswordBody {
+            Default::default()
+        }
+    }
+    ///`PhoneNumberSignInBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct PhoneNumberSignInBody {
+        pub password: ::std::string::String,
+        ///The number, international (`+14155550123`) or, with `default_country`, national.
+        #[serde(rename = "phoneNumber")]
+        pub phone_number: ::std::string::String,
+        ///Defaults to true; false gives a one-day, browser-session cookie.
+        #[serde(
+            rename = "rememberMe",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub remember_me: ::std::option::Option<bool>,
+    }
+    impl PhoneNumberSignInBody {
+        pub fn builder() -> builder::PhoneNumberSignInBody {
+            Default::default()
+        }
+    }
+    ///A phone sign-in's session.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct PhoneNumberSignInResponse {
+        pub token: ::std::string::String,
+        pub user: User,
+    }
+    impl PhoneNumberSignInResponse {
+        pub fn builder() -> builder::PhoneNumberSignInResponse {
+            Default::default()
+        }
+    }
+    ///What a phone sign-in answers: a session, or a plugin's challenge (e.g. a second factor).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(untagged)]
+    pub enum PhoneNumberSignInResult {
+        PhoneNumberSignInResponse(PhoneNumberSignInResponse),
+        TwoFactorRedirect(TwoFactorRedirect),
+    }
+    impl ::std::convert::From<PhoneNumberSignInResponse> for PhoneNumberSignInResult {
+        fn from(value: PhoneNumberSignInResponse) -> Self {
+            Self::PhoneNumberSignInResponse(value)
+        }
+    }
+    impl ::std::convert::From<TwoFactorRedirect> for PhoneNumberSignInResult {
+        fn from(value: TwoFactorRedirect) -> Self {
+            Self::TwoFactorRedirect(value)
+        }
+    }
+    /**`verify`'s body; other plugins' user fields are taken too when the
+number signs a new user up.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct PhoneNumberVerifyBody {
+        pub code: ::std::string::String,
+        ///No session is created (the number is only marked verified).
+        #[serde(
+            rename = "disableSession",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub disable_session: ::std::option::Option<bool>,
+        #[serde(
+            rename = "displayUsername",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub display_username: ::std::option::Option<::std::string::String>,
+        #[serde(rename = "phoneNumber")]
+        pub phone_number: ::std::string::String,
+        ///Gives the number to the signed-in user instead.
+        #[serde(
+            rename = "updatePhoneNumber",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub update_phone_number: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub username: ::std::option::Option<::std::string::String>,
+    }
+    impl PhoneNumberVerifyBody {
+        pub fn builder() -> builder::PhoneNumberVerifyBody {
+            Default::default()
+        }
+    }
+    ///`verify`'s answer: `token` is the session's (none with `disableSession`).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct PhoneNumberVerifyResponse {
+        pub status: bool,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub token: ::std::option::Option<::std::string::String>,
+        pub user: User,
+    }
+    impl PhoneNumberVerifyResponse {
+        pub fn builder() -> builder::PhoneNumberVerifyResponse {
             Default::default()
         }
     }
@@ -2464,6 +2952,16 @@ that `revoke-session` accepts.*/
         )]
         pub is_anonymous: ::std::option::Option<bool>,
         pub name: ::std::string::String,
+        #[serde(
+            rename = "phoneNumber",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub phone_number: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "phoneNumberVerified",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub phone_number_verified: ::std::option::Option<bool>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub role: ::std::option::Option<::std::string::String>,
         #[serde(
@@ -3111,6 +3609,1679 @@ that `revoke-session` accepts.*/
             fn from(value: super::AdminUpdateUserBody) -> Self {
                 Self {
                     data: Ok(value.data),
+                    user_id: Ok(value.user_id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ApiKey {
+            config_id: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            created_at: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            enabled: ::std::result::Result<bool, ::std::string::String>,
+            expires_at: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            last_refill_at: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            last_request: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            metadata: ::std::result::Result<
+                ::std::option::Option<::serde_json::Value>,
+                ::std::string::String,
+            >,
+            name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            permissions: ::std::result::Result<
+                ::std::option::Option<
+                    ::std::collections::HashMap<
+                        ::std::string::String,
+                        ::std::vec::Vec<::std::string::String>,
+                    >,
+                >,
+                ::std::string::String,
+            >,
+            prefix: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            rate_limit_enabled: ::std::result::Result<bool, ::std::string::String>,
+            rate_limit_max: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            rate_limit_time_window: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            reference_id: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            refill_amount: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            refill_interval: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            remaining: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            request_count: ::std::result::Result<i64, ::std::string::String>,
+            start: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            updated_at: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ApiKey {
+            fn default() -> Self {
+                Self {
+                    config_id: Err("no value supplied for config_id".to_string()),
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    enabled: Err("no value supplied for enabled".to_string()),
+                    expires_at: Ok(Default::default()),
+                    id: Err("no value supplied for id".to_string()),
+                    last_refill_at: Ok(Default::default()),
+                    last_request: Ok(Default::default()),
+                    metadata: Ok(Default::default()),
+                    name: Ok(Default::default()),
+                    permissions: Ok(Default::default()),
+                    prefix: Ok(Default::default()),
+                    rate_limit_enabled: Err(
+                        "no value supplied for rate_limit_enabled".to_string(),
+                    ),
+                    rate_limit_max: Ok(Default::default()),
+                    rate_limit_time_window: Ok(Default::default()),
+                    reference_id: Err("no value supplied for reference_id".to_string()),
+                    refill_amount: Ok(Default::default()),
+                    refill_interval: Ok(Default::default()),
+                    remaining: Ok(Default::default()),
+                    request_count: Err(
+                        "no value supplied for request_count".to_string(),
+                    ),
+                    start: Ok(Default::default()),
+                    updated_at: Err("no value supplied for updated_at".to_string()),
+                }
+            }
+        }
+        impl ApiKey {
+            pub fn config_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.config_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for config_id: {e}")
+                    });
+                self
+            }
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
+                self
+            }
+            pub fn enabled<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.enabled = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for enabled: {e}")
+                    });
+                self
+            }
+            pub fn expires_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.expires_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for expires_at: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn last_refill_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.last_refill_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for last_refill_at: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn last_request<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.last_request = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for last_request: {e}")
+                    });
+                self
+            }
+            pub fn metadata<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.metadata = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for metadata: {e}")
+                    });
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+            pub fn permissions<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<
+                        ::std::collections::HashMap<
+                            ::std::string::String,
+                            ::std::vec::Vec<::std::string::String>,
+                        >,
+                    >,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.permissions = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for permissions: {e}")
+                    });
+                self
+            }
+            pub fn prefix<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.prefix = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for prefix: {e}")
+                    });
+                self
+            }
+            pub fn rate_limit_enabled<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.rate_limit_enabled = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for rate_limit_enabled: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn rate_limit_max<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.rate_limit_max = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for rate_limit_max: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn rate_limit_time_window<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.rate_limit_time_window = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for rate_limit_time_window: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn reference_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.reference_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for reference_id: {e}")
+                    });
+                self
+            }
+            pub fn refill_amount<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.refill_amount = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for refill_amount: {e}")
+                    });
+                self
+            }
+            pub fn refill_interval<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.refill_interval = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for refill_interval: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn remaining<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.remaining = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for remaining: {e}")
+                    });
+                self
+            }
+            pub fn request_count<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_count = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for request_count: {e}")
+                    });
+                self
+            }
+            pub fn start<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.start = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for start: {e}")
+                    });
+                self
+            }
+            pub fn updated_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.updated_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for updated_at: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ApiKey> for super::ApiKey {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ApiKey,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    config_id: value.config_id?,
+                    created_at: value.created_at?,
+                    enabled: value.enabled?,
+                    expires_at: value.expires_at?,
+                    id: value.id?,
+                    last_refill_at: value.last_refill_at?,
+                    last_request: value.last_request?,
+                    metadata: value.metadata?,
+                    name: value.name?,
+                    permissions: value.permissions?,
+                    prefix: value.prefix?,
+                    rate_limit_enabled: value.rate_limit_enabled?,
+                    rate_limit_max: value.rate_limit_max?,
+                    rate_limit_time_window: value.rate_limit_time_window?,
+                    reference_id: value.reference_id?,
+                    refill_amount: value.refill_amount?,
+                    refill_interval: value.refill_interval?,
+                    remaining: value.remaining?,
+                    request_count: value.request_count?,
+                    start: value.start?,
+                    updated_at: value.updated_at?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ApiKey> for ApiKey {
+            fn from(value: super::ApiKey) -> Self {
+                Self {
+                    config_id: Ok(value.config_id),
+                    created_at: Ok(value.created_at),
+                    enabled: Ok(value.enabled),
+                    expires_at: Ok(value.expires_at),
+                    id: Ok(value.id),
+                    last_refill_at: Ok(value.last_refill_at),
+                    last_request: Ok(value.last_request),
+                    metadata: Ok(value.metadata),
+                    name: Ok(value.name),
+                    permissions: Ok(value.permissions),
+                    prefix: Ok(value.prefix),
+                    rate_limit_enabled: Ok(value.rate_limit_enabled),
+                    rate_limit_max: Ok(value.rate_limit_max),
+                    rate_limit_time_window: Ok(value.rate_limit_time_window),
+                    reference_id: Ok(value.reference_id),
+                    refill_amount: Ok(value.refill_amount),
+                    refill_interval: Ok(value.refill_interval),
+                    remaining: Ok(value.remaining),
+                    request_count: Ok(value.request_count),
+                    start: Ok(value.start),
+                    updated_at: Ok(value.updated_at),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ApiKeyCreateBody {
+            config_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            expires_in: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            metadata: ::std::result::Result<
+                ::std::option::Option<::serde_json::Value>,
+                ::std::string::String,
+            >,
+            name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            organization_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            permissions: ::std::result::Result<
+                ::std::option::Option<
+                    ::std::collections::HashMap<
+                        ::std::string::String,
+                        ::std::vec::Vec<::std::string::String>,
+                    >,
+                >,
+                ::std::string::String,
+            >,
+            prefix: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            rate_limit_enabled: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            rate_limit_max: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            rate_limit_time_window: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            refill_amount: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            refill_interval: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            remaining: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            user_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ApiKeyCreateBody {
+            fn default() -> Self {
+                Self {
+                    config_id: Ok(Default::default()),
+                    expires_in: Ok(Default::default()),
+                    metadata: Ok(Default::default()),
+                    name: Ok(Default::default()),
+                    organization_id: Ok(Default::default()),
+                    permissions: Ok(Default::default()),
+                    prefix: Ok(Default::default()),
+                    rate_limit_enabled: Ok(Default::default()),
+                    rate_limit_max: Ok(Default::default()),
+                    rate_limit_time_window: Ok(Default::default()),
+                    refill_amount: Ok(Default::default()),
+                    refill_interval: Ok(Default::default()),
+                    remaining: Ok(Default::default()),
+                    user_id: Ok(Default::default()),
+                }
+            }
+        }
+        impl ApiKeyCreateBody {
+            pub fn config_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.config_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for config_id: {e}")
+                    });
+                self
+            }
+            pub fn expires_in<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.expires_in = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for expires_in: {e}")
+                    });
+                self
+            }
+            pub fn metadata<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.metadata = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for metadata: {e}")
+                    });
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+            pub fn organization_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.organization_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for organization_id: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn permissions<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<
+                        ::std::collections::HashMap<
+                            ::std::string::String,
+                            ::std::vec::Vec<::std::string::String>,
+                        >,
+                    >,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.permissions = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for permissions: {e}")
+                    });
+                self
+            }
+            pub fn prefix<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.prefix = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for prefix: {e}")
+                    });
+                self
+            }
+            pub fn rate_limit_enabled<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.rate_limit_enabled = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for rate_limit_enabled: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn rate_limit_max<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.rate_limit_max = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for rate_limit_max: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn rate_limit_time_window<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.rate_limit_time_window = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for rate_limit_time_window: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn refill_amount<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.refill_amount = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for refill_amount: {e}")
+                    });
+                self
+            }
+            pub fn refill_interval<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.refill_interval = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for refill_interval: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn remaining<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.remaining = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for remaining: {e}")
+                    });
+                self
+            }
+            pub fn user_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user_id: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ApiKeyCreateBody> for super::ApiKeyCreateBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ApiKeyCreateBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    config_id: value.config_id?,
+                    expires_in: value.expires_in?,
+                    metadata: value.metadata?,
+                    name: value.name?,
+                    organization_id: value.organization_id?,
+                    permissions: value.permissions?,
+                    prefix: value.prefix?,
+                    rate_limit_enabled: value.rate_limit_enabled?,
+                    rate_limit_max: value.rate_limit_max?,
+                    rate_limit_time_window: value.rate_limit_time_window?,
+                    refill_amount: value.refill_amount?,
+                    refill_interval: value.refill_interval?,
+                    remaining: value.remaining?,
+                    user_id: value.user_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ApiKeyCreateBody> for ApiKeyCreateBody {
+            fn from(value: super::ApiKeyCreateBody) -> Self {
+                Self {
+                    config_id: Ok(value.config_id),
+                    expires_in: Ok(value.expires_in),
+                    metadata: Ok(value.metadata),
+                    name: Ok(value.name),
+                    organization_id: Ok(value.organization_id),
+                    permissions: Ok(value.permissions),
+                    prefix: Ok(value.prefix),
+                    rate_limit_enabled: Ok(value.rate_limit_enabled),
+                    rate_limit_max: Ok(value.rate_limit_max),
+                    rate_limit_time_window: Ok(value.rate_limit_time_window),
+                    refill_amount: Ok(value.refill_amount),
+                    refill_interval: Ok(value.refill_interval),
+                    remaining: Ok(value.remaining),
+                    user_id: Ok(value.user_id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ApiKeyCreated {
+            config_id: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            created_at: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            enabled: ::std::result::Result<bool, ::std::string::String>,
+            expires_at: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            key: ::std::result::Result<::std::string::String, ::std::string::String>,
+            last_refill_at: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            last_request: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            metadata: ::std::result::Result<
+                ::std::option::Option<::serde_json::Value>,
+                ::std::string::String,
+            >,
+            name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            permissions: ::std::result::Result<
+                ::std::option::Option<
+                    ::std::collections::HashMap<
+                        ::std::string::String,
+                        ::std::vec::Vec<::std::string::String>,
+                    >,
+                >,
+                ::std::string::String,
+            >,
+            prefix: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            rate_limit_enabled: ::std::result::Result<bool, ::std::string::String>,
+            rate_limit_max: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            rate_limit_time_window: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            reference_id: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            refill_amount: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            refill_interval: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            remaining: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            request_count: ::std::result::Result<i64, ::std::string::String>,
+            start: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            updated_at: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ApiKeyCreated {
+            fn default() -> Self {
+                Self {
+                    config_id: Err("no value supplied for config_id".to_string()),
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    enabled: Err("no value supplied for enabled".to_string()),
+                    expires_at: Ok(Default::default()),
+                    id: Err("no value supplied for id".to_string()),
+                    key: Err("no value supplied for key".to_string()),
+                    last_refill_at: Ok(Default::default()),
+                    last_request: Ok(Default::default()),
+                    metadata: Ok(Default::default()),
+                    name: Ok(Default::default()),
+                    permissions: Ok(Default::default()),
+                    prefix: Ok(Default::default()),
+                    rate_limit_enabled: Err(
+                        "no value supplied for rate_limit_enabled".to_string(),
+                    ),
+                    rate_limit_max: Ok(Default::default()),
+                    rate_limit_time_window: Ok(Default::default()),
+                    reference_id: Err("no value supplied for reference_id".to_string()),
+                    refill_amount: Ok(Default::default()),
+                    refill_interval: Ok(Default::default()),
+                    remaining: Ok(Default::default()),
+                    request_count: Err(
+                        "no value supplied for request_count".to_string(),
+                    ),
+                    start: Ok(Default::default()),
+                    updated_at: Err("no value supplied for updated_at".to_string()),
+                }
+            }
+        }
+        impl ApiKeyCreated {
+            pub fn config_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.config_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for config_id: {e}")
+                    });
+                self
+            }
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
+                self
+            }
+            pub fn enabled<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.enabled = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for enabled: {e}")
+                    });
+                self
+            }
+            pub fn expires_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.expires_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for expires_at: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn key<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.key = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for key: {e}")
+                    });
+                self
+            }
+            pub fn last_refill_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.last_refill_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for last_refill_at: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn last_request<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.last_request = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for last_request: {e}")
+                    });
+                self
+            }
+            pub fn metadata<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.metadata = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for metadata: {e}")
+                    });
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+            pub fn permissions<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<
+                        ::std::collections::HashMap<
+                            ::std::string::String,
+                            ::std::vec::Vec<::std::string::String>,
+                        >,
+                    >,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.permissions = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for permissions: {e}")
+                    });
+                self
+            }
+            pub fn prefix<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.prefix = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for prefix: {e}")
+                    });
+                self
+            }
+            pub fn rate_limit_enabled<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.rate_limit_enabled = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for rate_limit_enabled: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn rate_limit_max<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.rate_limit_max = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for rate_limit_max: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn rate_limit_time_window<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.rate_limit_time_window = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for rate_limit_time_window: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn reference_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.reference_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for reference_id: {e}")
+                    });
+                self
+            }
+            pub fn refill_amount<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.refill_amount = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for refill_amount: {e}")
+                    });
+                self
+            }
+            pub fn refill_interval<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.refill_interval = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for refill_interval: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn remaining<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.remaining = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for remaining: {e}")
+                    });
+                self
+            }
+            pub fn request_count<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_count = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for request_count: {e}")
+                    });
+                self
+            }
+            pub fn start<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.start = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for start: {e}")
+                    });
+                self
+            }
+            pub fn updated_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.updated_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for updated_at: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ApiKeyCreated> for super::ApiKeyCreated {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ApiKeyCreated,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    config_id: value.config_id?,
+                    created_at: value.created_at?,
+                    enabled: value.enabled?,
+                    expires_at: value.expires_at?,
+                    id: value.id?,
+                    key: value.key?,
+                    last_refill_at: value.last_refill_at?,
+                    last_request: value.last_request?,
+                    metadata: value.metadata?,
+                    name: value.name?,
+                    permissions: value.permissions?,
+                    prefix: value.prefix?,
+                    rate_limit_enabled: value.rate_limit_enabled?,
+                    rate_limit_max: value.rate_limit_max?,
+                    rate_limit_time_window: value.rate_limit_time_window?,
+                    reference_id: value.reference_id?,
+                    refill_amount: value.refill_amount?,
+                    refill_interval: value.refill_interval?,
+                    remaining: value.remaining?,
+                    request_count: value.request_count?,
+                    start: value.start?,
+                    updated_at: value.updated_at?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ApiKeyCreated> for ApiKeyCreated {
+            fn from(value: super::ApiKeyCreated) -> Self {
+                Self {
+                    config_id: Ok(value.config_id),
+                    created_at: Ok(value.created_at),
+                    enabled: Ok(value.enabled),
+                    expires_at: Ok(value.expires_at),
+                    id: Ok(value.id),
+                    key: Ok(value.key),
+                    last_refill_at: Ok(value.last_refill_at),
+                    last_request: Ok(value.last_request),
+                    metadata: Ok(value.metadata),
+                    name: Ok(value.name),
+                    permissions: Ok(value.permissions),
+                    prefix: Ok(value.prefix),
+                    rate_limit_enabled: Ok(value.rate_limit_enabled),
+                    rate_limit_max: Ok(value.rate_limit_max),
+                    rate_limit_time_window: Ok(value.rate_limit_time_window),
+                    reference_id: Ok(value.reference_id),
+                    refill_amount: Ok(value.refill_amount),
+                    refill_interval: Ok(value.refill_interval),
+                    remaining: Ok(value.remaining),
+                    request_count: Ok(value.request_count),
+                    start: Ok(value.start),
+                    updated_at: Ok(value.updated_at),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ApiKeyDeleteBody {
+            config_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            key_id: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for ApiKeyDeleteBody {
+            fn default() -> Self {
+                Self {
+                    config_id: Ok(Default::default()),
+                    key_id: Err("no value supplied for key_id".to_string()),
+                }
+            }
+        }
+        impl ApiKeyDeleteBody {
+            pub fn config_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.config_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for config_id: {e}")
+                    });
+                self
+            }
+            pub fn key_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.key_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for key_id: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ApiKeyDeleteBody> for super::ApiKeyDeleteBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ApiKeyDeleteBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    config_id: value.config_id?,
+                    key_id: value.key_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ApiKeyDeleteBody> for ApiKeyDeleteBody {
+            fn from(value: super::ApiKeyDeleteBody) -> Self {
+                Self {
+                    config_id: Ok(value.config_id),
+                    key_id: Ok(value.key_id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ApiKeyList {
+            api_keys: ::std::result::Result<
+                ::std::vec::Vec<super::ApiKey>,
+                ::std::string::String,
+            >,
+            limit: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            offset: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            total: ::std::result::Result<i64, ::std::string::String>,
+        }
+        impl ::std::default::Default for ApiKeyList {
+            fn default() -> Self {
+                Self {
+                    api_keys: Err("no value supplied for api_keys".to_string()),
+                    limit: Ok(Default::default()),
+                    offset: Ok(Default::default()),
+                    total: Err("no value supplied for total".to_string()),
+                }
+            }
+        }
+        impl ApiKeyList {
+            pub fn api_keys<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::ApiKey>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.api_keys = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for api_keys: {e}")
+                    });
+                self
+            }
+            pub fn limit<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.limit = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for limit: {e}")
+                    });
+                self
+            }
+            pub fn offset<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.offset = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for offset: {e}")
+                    });
+                self
+            }
+            pub fn total<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.total = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for total: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ApiKeyList> for super::ApiKeyList {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ApiKeyList,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    api_keys: value.api_keys?,
+                    limit: value.limit?,
+                    offset: value.offset?,
+                    total: value.total?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ApiKeyList> for ApiKeyList {
+            fn from(value: super::ApiKeyList) -> Self {
+                Self {
+                    api_keys: Ok(value.api_keys),
+                    limit: Ok(value.limit),
+                    offset: Ok(value.offset),
+                    total: Ok(value.total),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ApiKeyUpdateBody {
+            config_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            enabled: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            expires_in: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            key_id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            metadata: ::std::result::Result<
+                ::std::option::Option<::serde_json::Value>,
+                ::std::string::String,
+            >,
+            name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            permissions: ::std::result::Result<
+                ::std::option::Option<
+                    ::std::collections::HashMap<
+                        ::std::string::String,
+                        ::std::vec::Vec<::std::string::String>,
+                    >,
+                >,
+                ::std::string::String,
+            >,
+            rate_limit_enabled: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            rate_limit_max: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            rate_limit_time_window: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            refill_amount: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            refill_interval: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            remaining: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            user_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ApiKeyUpdateBody {
+            fn default() -> Self {
+                Self {
+                    config_id: Ok(Default::default()),
+                    enabled: Ok(Default::default()),
+                    expires_in: Ok(Default::default()),
+                    key_id: Err("no value supplied for key_id".to_string()),
+                    metadata: Ok(Default::default()),
+                    name: Ok(Default::default()),
+                    permissions: Ok(Default::default()),
+                    rate_limit_enabled: Ok(Default::default()),
+                    rate_limit_max: Ok(Default::default()),
+                    rate_limit_time_window: Ok(Default::default()),
+                    refill_amount: Ok(Default::default()),
+                    refill_interval: Ok(Default::default()),
+                    remaining: Ok(Default::default()),
+                    user_id: Ok(Default::default()),
+                }
+            }
+        }
+        impl ApiKeyUpdateBody {
+            pub fn config_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.config_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for config_id: {e}")
+                    });
+                self
+            }
+            pub fn enabled<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.enabled = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for enabled: {e}")
+                    });
+                self
+            }
+            pub fn expires_in<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.expires_in = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for expires_in: {e}")
+                    });
+                self
+            }
+            pub fn key_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.key_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for key_id: {e}")
+                    });
+                self
+            }
+            pub fn metadata<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.metadata = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for metadata: {e}")
+                    });
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+            pub fn permissions<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<
+                        ::std::collections::HashMap<
+                            ::std::string::String,
+                            ::std::vec::Vec<::std::string::String>,
+                        >,
+                    >,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.permissions = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for permissions: {e}")
+                    });
+                self
+            }
+            pub fn rate_limit_enabled<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.rate_limit_enabled = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for rate_limit_enabled: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn rate_limit_max<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.rate_limit_max = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for rate_limit_max: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn rate_limit_time_window<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.rate_limit_time_window = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for rate_limit_time_window: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn refill_amount<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.refill_amount = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for refill_amount: {e}")
+                    });
+                self
+            }
+            pub fn refill_interval<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.refill_interval = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for refill_interval: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn remaining<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.remaining = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for remaining: {e}")
+                    });
+                self
+            }
+            pub fn user_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user_id: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ApiKeyUpdateBody> for super::ApiKeyUpdateBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ApiKeyUpdateBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    config_id: value.config_id?,
+                    enabled: value.enabled?,
+                    expires_in: value.expires_in?,
+                    key_id: value.key_id?,
+                    metadata: value.metadata?,
+                    name: value.name?,
+                    permissions: value.permissions?,
+                    rate_limit_enabled: value.rate_limit_enabled?,
+                    rate_limit_max: value.rate_limit_max?,
+                    rate_limit_time_window: value.rate_limit_time_window?,
+                    refill_amount: value.refill_amount?,
+                    refill_interval: value.refill_interval?,
+                    remaining: value.remaining?,
+                    user_id: value.user_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ApiKeyUpdateBody> for ApiKeyUpdateBody {
+            fn from(value: super::ApiKeyUpdateBody) -> Self {
+                Self {
+                    config_id: Ok(value.config_id),
+                    enabled: Ok(value.enabled),
+                    expires_in: Ok(value.expires_in),
+                    key_id: Ok(value.key_id),
+                    metadata: Ok(value.metadata),
+                    name: Ok(value.name),
+                    permissions: Ok(value.permissions),
+                    rate_limit_enabled: Ok(value.rate_limit_enabled),
+                    rate_limit_max: Ok(value.rate_limit_max),
+                    rate_limit_time_window: Ok(value.rate_limit_time_window),
+                    refill_amount: Ok(value.refill_amount),
+                    refill_interval: Ok(value.refill_interval),
+                    remaining: Ok(value.remaining),
                     user_id: Ok(value.user_id),
                 }
             }
@@ -7353,6 +9524,542 @@ that `revoke-session` accepts.*/
                 Self {
                     error: Ok(value.error),
                     success: Ok(value.success),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct PhoneNumberBody {
+            phone_number: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for PhoneNumberBody {
+            fn default() -> Self {
+                Self {
+                    phone_number: Err("no value supplied for phone_number".to_string()),
+                }
+            }
+        }
+        impl PhoneNumberBody {
+            pub fn phone_number<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.phone_number = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for phone_number: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<PhoneNumberBody> for super::PhoneNumberBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: PhoneNumberBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    phone_number: value.phone_number?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::PhoneNumberBody> for PhoneNumberBody {
+            fn from(value: super::PhoneNumberBody) -> Self {
+                Self {
+                    phone_number: Ok(value.phone_number),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct PhoneNumberMessageResponse {
+            message: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for PhoneNumberMessageResponse {
+            fn default() -> Self {
+                Self {
+                    message: Err("no value supplied for message".to_string()),
+                }
+            }
+        }
+        impl PhoneNumberMessageResponse {
+            pub fn message<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.message = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for message: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<PhoneNumberMessageResponse>
+        for super::PhoneNumberMessageResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: PhoneNumberMessageResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { message: value.message? })
+            }
+        }
+        impl ::std::convert::From<super::PhoneNumberMessageResponse>
+        for PhoneNumberMessageResponse {
+            fn from(value: super::PhoneNumberMessageResponse) -> Self {
+                Self { message: Ok(value.message) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct PhoneNumberResetPasswordBody {
+            new_password: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            otp: ::std::result::Result<::std::string::String, ::std::string::String>,
+            phone_number: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for PhoneNumberResetPasswordBody {
+            fn default() -> Self {
+                Self {
+                    new_password: Err("no value supplied for new_password".to_string()),
+                    otp: Err("no value supplied for otp".to_string()),
+                    phone_number: Err("no value supplied for phone_number".to_string()),
+                }
+            }
+        }
+        impl PhoneNumberResetPasswordBody {
+            pub fn new_password<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.new_password = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for new_password: {e}")
+                    });
+                self
+            }
+            pub fn otp<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.otp = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for otp: {e}")
+                    });
+                self
+            }
+            pub fn phone_number<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.phone_number = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for phone_number: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<PhoneNumberResetPasswordBody>
+        for super::PhoneNumberResetPasswordBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: PhoneNumberResetPasswordBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    new_password: value.new_password?,
+                    otp: value.otp?,
+                    phone_number: value.phone_number?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::PhoneNumberResetPasswordBody>
+        for PhoneNumberResetPasswordBody {
+            fn from(value: super::PhoneNumberResetPasswordBody) -> Self {
+                Self {
+                    new_password: Ok(value.new_password),
+                    otp: Ok(value.otp),
+                    phone_number: Ok(value.phone_number),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct PhoneNumberSignInBody {
+            password: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            phone_number: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            remember_me: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for PhoneNumberSignInBody {
+            fn default() -> Self {
+                Self {
+                    password: Err("no value supplied for password".to_string()),
+                    phone_number: Err("no value supplied for phone_number".to_string()),
+                    remember_me: Ok(Default::default()),
+                }
+            }
+        }
+        impl PhoneNumberSignInBody {
+            pub fn password<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.password = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for password: {e}")
+                    });
+                self
+            }
+            pub fn phone_number<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.phone_number = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for phone_number: {e}")
+                    });
+                self
+            }
+            pub fn remember_me<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.remember_me = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for remember_me: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<PhoneNumberSignInBody>
+        for super::PhoneNumberSignInBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: PhoneNumberSignInBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    password: value.password?,
+                    phone_number: value.phone_number?,
+                    remember_me: value.remember_me?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::PhoneNumberSignInBody>
+        for PhoneNumberSignInBody {
+            fn from(value: super::PhoneNumberSignInBody) -> Self {
+                Self {
+                    password: Ok(value.password),
+                    phone_number: Ok(value.phone_number),
+                    remember_me: Ok(value.remember_me),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct PhoneNumberSignInResponse {
+            token: ::std::result::Result<::std::string::String, ::std::string::String>,
+            user: ::std::result::Result<super::User, ::std::string::String>,
+        }
+        impl ::std::default::Default for PhoneNumberSignInResponse {
+            fn default() -> Self {
+                Self {
+                    token: Err("no value supplied for token".to_string()),
+                    user: Err("no value supplied for user".to_string()),
+                }
+            }
+        }
+        impl PhoneNumberSignInResponse {
+            pub fn token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for token: {e}")
+                    });
+                self
+            }
+            pub fn user<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::User>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<PhoneNumberSignInResponse>
+        for super::PhoneNumberSignInResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: PhoneNumberSignInResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    token: value.token?,
+                    user: value.user?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::PhoneNumberSignInResponse>
+        for PhoneNumberSignInResponse {
+            fn from(value: super::PhoneNumberSignInResponse) -> Self {
+                Self {
+                    token: Ok(value.token),
+                    user: Ok(value.user),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct PhoneNumberVerifyBody {
+            code: ::std::result::Result<::std::string::String, ::std::string::String>,
+            disable_session: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            display_username: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            phone_number: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            update_phone_number: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            username: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for PhoneNumberVerifyBody {
+            fn default() -> Self {
+                Self {
+                    code: Err("no value supplied for code".to_string()),
+                    disable_session: Ok(Default::default()),
+                    display_username: Ok(Default::default()),
+                    phone_number: Err("no value supplied for phone_number".to_string()),
+                    update_phone_number: Ok(Default::default()),
+                    username: Ok(Default::default()),
+                }
+            }
+        }
+        impl PhoneNumberVerifyBody {
+            pub fn code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.code = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for code: {e}")
+                    });
+                self
+            }
+            pub fn disable_session<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.disable_session = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for disable_session: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn display_username<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.display_username = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for display_username: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn phone_number<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.phone_number = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for phone_number: {e}")
+                    });
+                self
+            }
+            pub fn update_phone_number<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.update_phone_number = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for update_phone_number: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn username<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.username = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for username: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<PhoneNumberVerifyBody>
+        for super::PhoneNumberVerifyBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: PhoneNumberVerifyBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    code: value.code?,
+                    disable_session: value.disable_session?,
+                    display_username: value.display_username?,
+                    phone_number: value.phone_number?,
+                    update_phone_number: value.update_phone_number?,
+                    username: value.username?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::PhoneNumberVerifyBody>
+        for PhoneNumberVerifyBody {
+            fn from(value: super::PhoneNumberVerifyBody) -> Self {
+                Self {
+                    code: Ok(value.code),
+                    disable_session: Ok(value.disable_session),
+                    display_username: Ok(value.display_username),
+                    phone_number: Ok(value.phone_number),
+                    update_phone_number: Ok(value.update_phone_number),
+                    username: Ok(value.username),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct PhoneNumberVerifyResponse {
+            status: ::std::result::Result<bool, ::std::string::String>,
+            token: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            user: ::std::result::Result<super::User, ::std::string::String>,
+        }
+        impl ::std::default::Default for PhoneNumberVerifyResponse {
+            fn default() -> Self {
+                Self {
+                    status: Err("no value supplied for status".to_string()),
+                    token: Ok(Default::default()),
+                    user: Err("no value supplied for user".to_string()),
+                }
+            }
+        }
+        impl PhoneNumberVerifyResponse {
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for status: {e}")
+                    });
+                self
+            }
+            pub fn token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for token: {e}")
+                    });
+                self
+            }
+            pub fn user<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::User>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<PhoneNumberVerifyResponse>
+        for super::PhoneNumberVerifyResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: PhoneNumberVerifyResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    status: value.status?,
+                    token: value.token?,
+                    user: value.user?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::PhoneNumberVerifyResponse>
+        for PhoneNumberVerifyResponse {
+            fn from(value: super::PhoneNumberVerifyResponse) -> Self {
+                Self {
+                    status: Ok(value.status),
+                    token: Ok(value.token),
+                    user: Ok(value.user),
                 }
             }
         }
@@ -11954,6 +14661,14 @@ that `revoke-session` accepts.*/
                 ::std::string::String,
             >,
             name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            phone_number: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            phone_number_verified: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
             role: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -11987,6 +14702,8 @@ that `revoke-session` accepts.*/
                     image: Ok(Default::default()),
                     is_anonymous: Ok(Default::default()),
                     name: Err("no value supplied for name".to_string()),
+                    phone_number: Ok(Default::default()),
+                    phone_number_verified: Ok(Default::default()),
                     role: Ok(Default::default()),
                     two_factor_enabled: Ok(Default::default()),
                     updated_at: Err("no value supplied for updated_at".to_string()),
@@ -12129,6 +14846,32 @@ that `revoke-session` accepts.*/
                     });
                 self
             }
+            pub fn phone_number<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.phone_number = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for phone_number: {e}")
+                    });
+                self
+            }
+            pub fn phone_number_verified<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.phone_number_verified = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for phone_number_verified: {e}"
+                        )
+                    });
+                self
+            }
             pub fn role<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -12197,6 +14940,8 @@ that `revoke-session` accepts.*/
                     image: value.image?,
                     is_anonymous: value.is_anonymous?,
                     name: value.name?,
+                    phone_number: value.phone_number?,
+                    phone_number_verified: value.phone_number_verified?,
                     role: value.role?,
                     two_factor_enabled: value.two_factor_enabled?,
                     updated_at: value.updated_at?,
@@ -12218,6 +14963,8 @@ that `revoke-session` accepts.*/
                     image: Ok(value.image),
                     is_anonymous: Ok(value.is_anonymous),
                     name: Ok(value.name),
+                    phone_number: Ok(value.phone_number),
+                    phone_number_verified: Ok(value.phone_number_verified),
                     role: Ok(value.role),
                     two_factor_enabled: Ok(value.two_factor_enabled),
                     updated_at: Ok(value.updated_at),
@@ -14579,6 +17326,172 @@ let response = client.delete_anonymous_user()
     pub fn delete_anonymous_user(&self) -> builder::DeleteAnonymousUser<'_> {
         builder::DeleteAnonymousUser::new(self)
     }
+    /**Create an API key
+
+Returns the key object with the key itself (`key`), shown this once:
+only its SHA-256 is stored. Properties marked server-only are refused.
+
+Sends a `POST` request to `/api-key/create`
+
+```ignore
+let response = client.create_api_key()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn create_api_key(&self) -> builder::CreateApiKey<'_> {
+        builder::CreateApiKey::new(self)
+    }
+    /**Get an API key
+
+One of the caller's keys (or, for organization-owned keys, its
+organization's), without the key itself.
+
+Sends a `GET` request to `/api-key/get`
+
+```ignore
+let response = client.get_api_key()
+    .config_id(config_id)
+    .id(id)
+    .send()
+    .await;
+```*/
+    pub fn get_api_key(&self) -> builder::GetApiKey<'_> {
+        builder::GetApiKey::new(self)
+    }
+    /**Update an API key
+
+Name, enabled, expiry (`expiresIn` seconds, `null` for none) and
+metadata; the usage and rate-limit properties are server-only.
+
+Sends a `POST` request to `/api-key/update`
+
+```ignore
+let response = client.update_api_key()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn update_api_key(&self) -> builder::UpdateApiKey<'_> {
+        builder::UpdateApiKey::new(self)
+    }
+    /**Delete an API key
+
+Sends a `POST` request to `/api-key/delete`
+
+```ignore
+let response = client.delete_api_key()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn delete_api_key(&self) -> builder::DeleteApiKey<'_> {
+        builder::DeleteApiKey::new(self)
+    }
+    /**List API keys
+
+The caller's keys, or an organization's with `organizationId`;
+`configId` filters, `sortBy` (any key property) and `sortDirection`
+order, `limit` and `offset` page; `total` counts before paging.
+
+Sends a `GET` request to `/api-key/list`
+
+```ignore
+let response = client.list_api_keys()
+    .config_id(config_id)
+    .limit(limit)
+    .offset(offset)
+    .organization_id(organization_id)
+    .sort_by(sort_by)
+    .sort_direction(sort_direction)
+    .send()
+    .await;
+```*/
+    pub fn list_api_keys(&self) -> builder::ListApiKeys<'_> {
+        builder::ListApiKeys::new(self)
+    }
+    /**Sign in with phone number and password
+
+An unknown number and a wrong password get the same answer, after the
+same hashing work. With `require_verification`, a number never verified
+is refused (after the password checked out) and sent a code.
+
+Sends a `POST` request to `/sign-in/phone-number`
+
+```ignore
+let response = client.sign_in_phone_number()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn sign_in_phone_number(&self) -> builder::SignInPhoneNumber<'_> {
+        builder::SignInPhoneNumber::new(self)
+    }
+    /**Text a one-time code to a number
+
+Any valid number gets one (the code signs in or signs up on `verify`).
+
+Sends a `POST` request to `/phone-number/send-otp`
+
+```ignore
+let response = client.phone_number_send_otp()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn phone_number_send_otp(&self) -> builder::PhoneNumberSendOtp<'_> {
+        builder::PhoneNumberSendOtp::new(self)
+    }
+    /**Verify a number with its code
+
+Marks the number verified and signs its user in (unless
+`disableSession`); an unknown number signs a new user up when
+`sign_up_on_verification` is set. With `updatePhoneNumber`, the
+number goes to the signed-in user instead.
+
+Sends a `POST` request to `/phone-number/verify`
+
+```ignore
+let response = client.phone_number_verify()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn phone_number_verify(&self) -> builder::PhoneNumberVerify<'_> {
+        builder::PhoneNumberVerify::new(self)
+    }
+    /**Text a password-reset code
+
+The answer is the same whether or not the number has an account.
+
+Sends a `POST` request to `/phone-number/request-password-reset`
+
+```ignore
+let response = client.phone_number_request_password_reset()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn phone_number_request_password_reset(
+        &self,
+    ) -> builder::PhoneNumberRequestPasswordReset<'_> {
+        builder::PhoneNumberRequestPasswordReset::new(self)
+    }
+    /**Set a new password with a texted code
+
+Signs out every session of the user.
+
+Sends a `POST` request to `/phone-number/reset-password`
+
+```ignore
+let response = client.phone_number_reset_password()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn phone_number_reset_password(&self) -> builder::PhoneNumberResetPassword<'_> {
+        builder::PhoneNumberResetPassword::new(self)
+    }
 }
 /// Types for composing operation parameters.
 #[allow(clippy::all)]
@@ -15133,6 +18046,13 @@ pub mod builder {
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
                 400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -30381,6 +33301,1548 @@ pub mod builder {
                     )
                 }
                 500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::create_api_key`]
+
+[`Client::create_api_key`]: super::Client::create_api_key*/
+    #[derive(Debug, Clone)]
+    pub struct CreateApiKey<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::ApiKeyCreateBody, String>,
+    }
+    impl<'a> CreateApiKey<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ApiKeyCreateBody>,
+            <V as std::convert::TryInto<
+                types::ApiKeyCreateBody,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `ApiKeyCreateBody` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::ApiKeyCreateBody,
+            ) -> types::builder::ApiKeyCreateBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/api-key/create`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::ApiKeyCreated>, Error<types::ErrorBody>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::ApiKeyCreateBody::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/api-key/create", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "create_api_key",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::get_api_key`]
+
+[`Client::get_api_key`]: super::Client::get_api_key*/
+    #[derive(Debug, Clone)]
+    pub struct GetApiKey<'a> {
+        client: &'a super::Client,
+        config_id: Result<Option<::std::string::String>, String>,
+        id: Result<::std::string::String, String>,
+    }
+    impl<'a> GetApiKey<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                config_id: Ok(None),
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn config_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.config_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for config_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for id failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/api-key/get`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::ApiKey>, Error<types::ErrorBody>> {
+            let Self { client, config_id, id } = self;
+            let config_id = config_id.map_err(Error::InvalidRequest)?;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/api-key/get", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("configId", &config_id))
+                .query(&progenitor_client::QueryParam::new("id", &id))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "get_api_key",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::update_api_key`]
+
+[`Client::update_api_key`]: super::Client::update_api_key*/
+    #[derive(Debug, Clone)]
+    pub struct UpdateApiKey<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::ApiKeyUpdateBody, String>,
+    }
+    impl<'a> UpdateApiKey<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ApiKeyUpdateBody>,
+            <V as std::convert::TryInto<
+                types::ApiKeyUpdateBody,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `ApiKeyUpdateBody` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::ApiKeyUpdateBody,
+            ) -> types::builder::ApiKeyUpdateBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/api-key/update`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::ApiKey>, Error<types::ErrorBody>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::ApiKeyUpdateBody::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/api-key/update", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "update_api_key",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::delete_api_key`]
+
+[`Client::delete_api_key`]: super::Client::delete_api_key*/
+    #[derive(Debug, Clone)]
+    pub struct DeleteApiKey<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::ApiKeyDeleteBody, String>,
+    }
+    impl<'a> DeleteApiKey<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ApiKeyDeleteBody>,
+            <V as std::convert::TryInto<
+                types::ApiKeyDeleteBody,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `ApiKeyDeleteBody` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::ApiKeyDeleteBody,
+            ) -> types::builder::ApiKeyDeleteBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/api-key/delete`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::SuccessResponse>, Error<types::ErrorBody>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::ApiKeyDeleteBody::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/api-key/delete", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "delete_api_key",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::list_api_keys`]
+
+[`Client::list_api_keys`]: super::Client::list_api_keys*/
+    #[derive(Debug, Clone)]
+    pub struct ListApiKeys<'a> {
+        client: &'a super::Client,
+        config_id: Result<Option<::std::string::String>, String>,
+        limit: Result<Option<::std::string::String>, String>,
+        offset: Result<Option<::std::string::String>, String>,
+        organization_id: Result<Option<::std::string::String>, String>,
+        sort_by: Result<Option<::std::string::String>, String>,
+        sort_direction: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> ListApiKeys<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                config_id: Ok(None),
+                limit: Ok(None),
+                offset: Ok(None),
+                organization_id: Ok(None),
+                sort_by: Ok(None),
+                sort_direction: Ok(None),
+            }
+        }
+        pub fn config_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.config_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for config_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.limit = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for limit failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn offset<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.offset = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for offset failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn organization_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.organization_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for organization_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn sort_by<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.sort_by = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for sort_by failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn sort_direction<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.sort_direction = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for sort_direction failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/api-key/list`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::ApiKeyList>, Error<types::ErrorBody>> {
+            let Self {
+                client,
+                config_id,
+                limit,
+                offset,
+                organization_id,
+                sort_by,
+                sort_direction,
+            } = self;
+            let config_id = config_id.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let offset = offset.map_err(Error::InvalidRequest)?;
+            let organization_id = organization_id.map_err(Error::InvalidRequest)?;
+            let sort_by = sort_by.map_err(Error::InvalidRequest)?;
+            let sort_direction = sort_direction.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/api-key/list", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("configId", &config_id))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .query(&progenitor_client::QueryParam::new("offset", &offset))
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "organizationId",
+                        &organization_id,
+                    ),
+                )
+                .query(&progenitor_client::QueryParam::new("sortBy", &sort_by))
+                .query(
+                    &progenitor_client::QueryParam::new("sortDirection", &sort_direction),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "list_api_keys",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::sign_in_phone_number`]
+
+[`Client::sign_in_phone_number`]: super::Client::sign_in_phone_number*/
+    #[derive(Debug, Clone)]
+    pub struct SignInPhoneNumber<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::PhoneNumberSignInBody, String>,
+    }
+    impl<'a> SignInPhoneNumber<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::PhoneNumberSignInBody>,
+            <V as std::convert::TryInto<
+                types::PhoneNumberSignInBody,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `PhoneNumberSignInBody` for body failed: {}", s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::PhoneNumberSignInBody,
+            ) -> types::builder::PhoneNumberSignInBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/sign-in/phone-number`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::PhoneNumberSignInResult>,
+            Error<types::ErrorBody>,
+        > {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::PhoneNumberSignInBody::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/sign-in/phone-number", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "sign_in_phone_number",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::phone_number_send_otp`]
+
+[`Client::phone_number_send_otp`]: super::Client::phone_number_send_otp*/
+    #[derive(Debug, Clone)]
+    pub struct PhoneNumberSendOtp<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::PhoneNumberBody, String>,
+    }
+    impl<'a> PhoneNumberSendOtp<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::PhoneNumberBody>,
+            <V as std::convert::TryInto<
+                types::PhoneNumberBody,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `PhoneNumberBody` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::PhoneNumberBody,
+            ) -> types::builder::PhoneNumberBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/phone-number/send-otp`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::PhoneNumberMessageResponse>,
+            Error<types::ErrorBody>,
+        > {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::PhoneNumberBody::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/phone-number/send-otp", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "phone_number_send_otp",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                501u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::phone_number_verify`]
+
+[`Client::phone_number_verify`]: super::Client::phone_number_verify*/
+    #[derive(Debug, Clone)]
+    pub struct PhoneNumberVerify<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::PhoneNumberVerifyBody, String>,
+    }
+    impl<'a> PhoneNumberVerify<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::PhoneNumberVerifyBody>,
+            <V as std::convert::TryInto<
+                types::PhoneNumberVerifyBody,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `PhoneNumberVerifyBody` for body failed: {}", s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::PhoneNumberVerifyBody,
+            ) -> types::builder::PhoneNumberVerifyBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/phone-number/verify`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::PhoneNumberVerifyResponse>,
+            Error<types::ErrorBody>,
+        > {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::PhoneNumberVerifyBody::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/phone-number/verify", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "phone_number_verify",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::phone_number_request_password_reset`]
+
+[`Client::phone_number_request_password_reset`]: super::Client::phone_number_request_password_reset*/
+    #[derive(Debug, Clone)]
+    pub struct PhoneNumberRequestPasswordReset<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::PhoneNumberBody, String>,
+    }
+    impl<'a> PhoneNumberRequestPasswordReset<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::PhoneNumberBody>,
+            <V as std::convert::TryInto<
+                types::PhoneNumberBody,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `PhoneNumberBody` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::PhoneNumberBody,
+            ) -> types::builder::PhoneNumberBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/phone-number/request-password-reset`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::StatusResponse>, Error<types::ErrorBody>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::PhoneNumberBody::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/phone-number/request-password-reset", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "phone_number_request_password_reset",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::phone_number_reset_password`]
+
+[`Client::phone_number_reset_password`]: super::Client::phone_number_reset_password*/
+    #[derive(Debug, Clone)]
+    pub struct PhoneNumberResetPassword<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::PhoneNumberResetPasswordBody, String>,
+    }
+    impl<'a> PhoneNumberResetPassword<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::PhoneNumberResetPasswordBody>,
+            <V as std::convert::TryInto<
+                types::PhoneNumberResetPasswordBody,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `PhoneNumberResetPasswordBody` for body failed: {}",
+                        s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::PhoneNumberResetPasswordBody,
+            ) -> types::builder::PhoneNumberResetPasswordBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/phone-number/reset-password`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::StatusResponse>, Error<types::ErrorBody>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::PhoneNumberResetPasswordBody::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/phone-number/reset-password", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "phone_number_reset_password",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,

@@ -364,6 +364,90 @@ pub enum ErrorCode {
     UserIsNotAnonymous,
     /// `DELETE_ANONYMOUS_USER_DISABLED`: Deleting anonymous users is disabled
     DeleteAnonymousUserDisabled,
+    /// `INVALID_METADATA_TYPE`: metadata must be an object or undefined
+    InvalidMetadataType,
+    /// `REFILL_AMOUNT_AND_INTERVAL_REQUIRED`: refillAmount is required when refillInterval is provided
+    RefillAmountAndIntervalRequired,
+    /// `REFILL_INTERVAL_AND_AMOUNT_REQUIRED`: refillInterval is required when refillAmount is provided
+    RefillIntervalAndAmountRequired,
+    /// `USER_BANNED`: User is banned
+    UserBanned,
+    /// `UNAUTHORIZED_SESSION`: Unauthorized or invalid session
+    UnauthorizedSession,
+    /// `KEY_NOT_FOUND`: API Key not found
+    KeyNotFound,
+    /// `KEY_DISABLED`: API Key is disabled
+    KeyDisabled,
+    /// `KEY_EXPIRED`: API Key has expired
+    KeyExpired,
+    /// `USAGE_EXCEEDED`: API Key has reached its usage limit
+    UsageExceeded,
+    /// `KEY_NOT_RECOVERABLE`: API Key is not recoverable
+    KeyNotRecoverable,
+    /// `EXPIRES_IN_IS_TOO_SMALL`: The expiresIn is smaller than the predefined minimum value.
+    ExpiresInIsTooSmall,
+    /// `EXPIRES_IN_IS_TOO_LARGE`: The expiresIn is larger than the predefined maximum value.
+    ExpiresInIsTooLarge,
+    /// `INVALID_REMAINING`: The remaining count is either too large or too small.
+    InvalidRemaining,
+    /// `INVALID_PREFIX_LENGTH`: The prefix length is either too large or too small.
+    InvalidPrefixLength,
+    /// `INVALID_NAME_LENGTH`: The name length is either too large or too small.
+    InvalidNameLength,
+    /// `METADATA_DISABLED`: Metadata is disabled.
+    MetadataDisabled,
+    /// `RATE_LIMIT_EXCEEDED`: Rate limit exceeded.
+    RateLimitExceeded,
+    /// `NO_VALUES_TO_UPDATE`: No values to update.
+    NoValuesToUpdate,
+    /// `KEY_DISABLED_EXPIRATION`: Custom key expiration values are disabled.
+    KeyDisabledExpiration,
+    /// `INVALID_API_KEY`: Invalid API key.
+    InvalidApiKey,
+    /// `INVALID_USER_ID_FROM_API_KEY`: The user id from the API key is invalid.
+    InvalidUserIdFromApiKey,
+    /// `INVALID_REFERENCE_ID_FROM_API_KEY`: The reference id from the API key is invalid.
+    InvalidReferenceIdFromApiKey,
+    /// `SERVER_ONLY_PROPERTY`: The property you're trying to set can only be set from the server auth instance only.
+    ServerOnlyProperty,
+    /// `FAILED_TO_UPDATE_API_KEY`: Failed to update API key
+    FailedToUpdateApiKey,
+    /// `NAME_REQUIRED`: API Key name is required.
+    NameRequired,
+    /// `ORGANIZATION_ID_REQUIRED`: Organization ID is required for organization-owned API keys.
+    OrganizationIdRequired,
+    /// `USER_NOT_MEMBER_OF_ORGANIZATION`: You are not a member of the organization that owns this API key.
+    UserNotMemberOfOrganization,
+    /// `INSUFFICIENT_API_KEY_PERMISSIONS`: You do not have permission to perform this action on organization API keys.
+    InsufficientApiKeyPermissions,
+    /// `NO_DEFAULT_API_KEY_CONFIGURATION_FOUND`: No default api-key configuration found.
+    NoDefaultApiKeyConfigurationFound,
+    /// `ORGANIZATION_PLUGIN_REQUIRED`: Organization plugin is required for organization-owned API keys. Please install and configure the organization plugin.
+    OrganizationPluginRequired,
+    /// `RATE_LIMITED`: Rate limit exceeded.
+    RateLimited,
+    /// `INVALID_PHONE_NUMBER`: Invalid phone number
+    InvalidPhoneNumber,
+    /// `PHONE_NUMBER_EXIST`: Phone number already exists
+    PhoneNumberExist,
+    /// `PHONE_NUMBER_NOT_EXIST`: phone number isn't registered
+    PhoneNumberNotExist,
+    /// `INVALID_PHONE_NUMBER_OR_PASSWORD`: Invalid phone number or password
+    InvalidPhoneNumberOrPassword,
+    /// `UNEXPECTED_ERROR`: Unexpected error
+    UnexpectedError,
+    /// `OTP_NOT_FOUND`: OTP not found
+    OtpNotFound,
+    /// `PHONE_NUMBER_NOT_VERIFIED`: Phone number not verified
+    PhoneNumberNotVerified,
+    /// `PHONE_NUMBER_PENDING_VERIFICATION`: Phone number requires account ownership proof
+    PhoneNumberPendingVerification,
+    /// `PHONE_NUMBER_CANNOT_BE_UPDATED`: Phone number cannot be updated
+    PhoneNumberCannotBeUpdated,
+    /// `PHONE_NUMBER_CANNOT_BE_SET`: Phone number can only be set by verifying it
+    PhoneNumberCannotBeSet,
+    /// `SEND_OTP_NOT_IMPLEMENTED`: sendOTP not implemented
+    SendOtpNotImplemented,
     /// `PLUGIN_NOT_ENABLED`: The plugin is not enabled on this server
     PluginNotEnabled,
     /// `SIGN_IN_CHALLENGE`: The sign-in needs another step first (a plugin's challenge, e.g. a second factor)
@@ -560,6 +644,48 @@ impl ErrorCode {
             ErrorCode::AnonymousUsersCannotSignInAgainAnonymously => "ANONYMOUS_USERS_CANNOT_SIGN_IN_AGAIN_ANONYMOUSLY",
             ErrorCode::UserIsNotAnonymous => "USER_IS_NOT_ANONYMOUS",
             ErrorCode::DeleteAnonymousUserDisabled => "DELETE_ANONYMOUS_USER_DISABLED",
+            ErrorCode::InvalidMetadataType => "INVALID_METADATA_TYPE",
+            ErrorCode::RefillAmountAndIntervalRequired => "REFILL_AMOUNT_AND_INTERVAL_REQUIRED",
+            ErrorCode::RefillIntervalAndAmountRequired => "REFILL_INTERVAL_AND_AMOUNT_REQUIRED",
+            ErrorCode::UserBanned => "USER_BANNED",
+            ErrorCode::UnauthorizedSession => "UNAUTHORIZED_SESSION",
+            ErrorCode::KeyNotFound => "KEY_NOT_FOUND",
+            ErrorCode::KeyDisabled => "KEY_DISABLED",
+            ErrorCode::KeyExpired => "KEY_EXPIRED",
+            ErrorCode::UsageExceeded => "USAGE_EXCEEDED",
+            ErrorCode::KeyNotRecoverable => "KEY_NOT_RECOVERABLE",
+            ErrorCode::ExpiresInIsTooSmall => "EXPIRES_IN_IS_TOO_SMALL",
+            ErrorCode::ExpiresInIsTooLarge => "EXPIRES_IN_IS_TOO_LARGE",
+            ErrorCode::InvalidRemaining => "INVALID_REMAINING",
+            ErrorCode::InvalidPrefixLength => "INVALID_PREFIX_LENGTH",
+            ErrorCode::InvalidNameLength => "INVALID_NAME_LENGTH",
+            ErrorCode::MetadataDisabled => "METADATA_DISABLED",
+            ErrorCode::RateLimitExceeded => "RATE_LIMIT_EXCEEDED",
+            ErrorCode::NoValuesToUpdate => "NO_VALUES_TO_UPDATE",
+            ErrorCode::KeyDisabledExpiration => "KEY_DISABLED_EXPIRATION",
+            ErrorCode::InvalidApiKey => "INVALID_API_KEY",
+            ErrorCode::InvalidUserIdFromApiKey => "INVALID_USER_ID_FROM_API_KEY",
+            ErrorCode::InvalidReferenceIdFromApiKey => "INVALID_REFERENCE_ID_FROM_API_KEY",
+            ErrorCode::ServerOnlyProperty => "SERVER_ONLY_PROPERTY",
+            ErrorCode::FailedToUpdateApiKey => "FAILED_TO_UPDATE_API_KEY",
+            ErrorCode::NameRequired => "NAME_REQUIRED",
+            ErrorCode::OrganizationIdRequired => "ORGANIZATION_ID_REQUIRED",
+            ErrorCode::UserNotMemberOfOrganization => "USER_NOT_MEMBER_OF_ORGANIZATION",
+            ErrorCode::InsufficientApiKeyPermissions => "INSUFFICIENT_API_KEY_PERMISSIONS",
+            ErrorCode::NoDefaultApiKeyConfigurationFound => "NO_DEFAULT_API_KEY_CONFIGURATION_FOUND",
+            ErrorCode::OrganizationPluginRequired => "ORGANIZATION_PLUGIN_REQUIRED",
+            ErrorCode::RateLimited => "RATE_LIMITED",
+            ErrorCode::InvalidPhoneNumber => "INVALID_PHONE_NUMBER",
+            ErrorCode::PhoneNumberExist => "PHONE_NUMBER_EXIST",
+            ErrorCode::PhoneNumberNotExist => "PHONE_NUMBER_NOT_EXIST",
+            ErrorCode::InvalidPhoneNumberOrPassword => "INVALID_PHONE_NUMBER_OR_PASSWORD",
+            ErrorCode::UnexpectedError => "UNEXPECTED_ERROR",
+            ErrorCode::OtpNotFound => "OTP_NOT_FOUND",
+            ErrorCode::PhoneNumberNotVerified => "PHONE_NUMBER_NOT_VERIFIED",
+            ErrorCode::PhoneNumberPendingVerification => "PHONE_NUMBER_PENDING_VERIFICATION",
+            ErrorCode::PhoneNumberCannotBeUpdated => "PHONE_NUMBER_CANNOT_BE_UPDATED",
+            ErrorCode::PhoneNumberCannotBeSet => "PHONE_NUMBER_CANNOT_BE_SET",
+            ErrorCode::SendOtpNotImplemented => "SEND_OTP_NOT_IMPLEMENTED",
             ErrorCode::PluginNotEnabled => "PLUGIN_NOT_ENABLED",
             ErrorCode::SignInChallenge => "SIGN_IN_CHALLENGE",
             ErrorCode::NetworkError => "NETWORK_ERROR",
@@ -751,6 +877,48 @@ impl ErrorCode {
             "ANONYMOUS_USERS_CANNOT_SIGN_IN_AGAIN_ANONYMOUSLY" => ErrorCode::AnonymousUsersCannotSignInAgainAnonymously,
             "USER_IS_NOT_ANONYMOUS" => ErrorCode::UserIsNotAnonymous,
             "DELETE_ANONYMOUS_USER_DISABLED" => ErrorCode::DeleteAnonymousUserDisabled,
+            "INVALID_METADATA_TYPE" => ErrorCode::InvalidMetadataType,
+            "REFILL_AMOUNT_AND_INTERVAL_REQUIRED" => ErrorCode::RefillAmountAndIntervalRequired,
+            "REFILL_INTERVAL_AND_AMOUNT_REQUIRED" => ErrorCode::RefillIntervalAndAmountRequired,
+            "USER_BANNED" => ErrorCode::UserBanned,
+            "UNAUTHORIZED_SESSION" => ErrorCode::UnauthorizedSession,
+            "KEY_NOT_FOUND" => ErrorCode::KeyNotFound,
+            "KEY_DISABLED" => ErrorCode::KeyDisabled,
+            "KEY_EXPIRED" => ErrorCode::KeyExpired,
+            "USAGE_EXCEEDED" => ErrorCode::UsageExceeded,
+            "KEY_NOT_RECOVERABLE" => ErrorCode::KeyNotRecoverable,
+            "EXPIRES_IN_IS_TOO_SMALL" => ErrorCode::ExpiresInIsTooSmall,
+            "EXPIRES_IN_IS_TOO_LARGE" => ErrorCode::ExpiresInIsTooLarge,
+            "INVALID_REMAINING" => ErrorCode::InvalidRemaining,
+            "INVALID_PREFIX_LENGTH" => ErrorCode::InvalidPrefixLength,
+            "INVALID_NAME_LENGTH" => ErrorCode::InvalidNameLength,
+            "METADATA_DISABLED" => ErrorCode::MetadataDisabled,
+            "RATE_LIMIT_EXCEEDED" => ErrorCode::RateLimitExceeded,
+            "NO_VALUES_TO_UPDATE" => ErrorCode::NoValuesToUpdate,
+            "KEY_DISABLED_EXPIRATION" => ErrorCode::KeyDisabledExpiration,
+            "INVALID_API_KEY" => ErrorCode::InvalidApiKey,
+            "INVALID_USER_ID_FROM_API_KEY" => ErrorCode::InvalidUserIdFromApiKey,
+            "INVALID_REFERENCE_ID_FROM_API_KEY" => ErrorCode::InvalidReferenceIdFromApiKey,
+            "SERVER_ONLY_PROPERTY" => ErrorCode::ServerOnlyProperty,
+            "FAILED_TO_UPDATE_API_KEY" => ErrorCode::FailedToUpdateApiKey,
+            "NAME_REQUIRED" => ErrorCode::NameRequired,
+            "ORGANIZATION_ID_REQUIRED" => ErrorCode::OrganizationIdRequired,
+            "USER_NOT_MEMBER_OF_ORGANIZATION" => ErrorCode::UserNotMemberOfOrganization,
+            "INSUFFICIENT_API_KEY_PERMISSIONS" => ErrorCode::InsufficientApiKeyPermissions,
+            "NO_DEFAULT_API_KEY_CONFIGURATION_FOUND" => ErrorCode::NoDefaultApiKeyConfigurationFound,
+            "ORGANIZATION_PLUGIN_REQUIRED" => ErrorCode::OrganizationPluginRequired,
+            "RATE_LIMITED" => ErrorCode::RateLimited,
+            "INVALID_PHONE_NUMBER" => ErrorCode::InvalidPhoneNumber,
+            "PHONE_NUMBER_EXIST" => ErrorCode::PhoneNumberExist,
+            "PHONE_NUMBER_NOT_EXIST" => ErrorCode::PhoneNumberNotExist,
+            "INVALID_PHONE_NUMBER_OR_PASSWORD" => ErrorCode::InvalidPhoneNumberOrPassword,
+            "UNEXPECTED_ERROR" => ErrorCode::UnexpectedError,
+            "OTP_NOT_FOUND" => ErrorCode::OtpNotFound,
+            "PHONE_NUMBER_NOT_VERIFIED" => ErrorCode::PhoneNumberNotVerified,
+            "PHONE_NUMBER_PENDING_VERIFICATION" => ErrorCode::PhoneNumberPendingVerification,
+            "PHONE_NUMBER_CANNOT_BE_UPDATED" => ErrorCode::PhoneNumberCannotBeUpdated,
+            "PHONE_NUMBER_CANNOT_BE_SET" => ErrorCode::PhoneNumberCannotBeSet,
+            "SEND_OTP_NOT_IMPLEMENTED" => ErrorCode::SendOtpNotImplemented,
             "PLUGIN_NOT_ENABLED" => ErrorCode::PluginNotEnabled,
             "SIGN_IN_CHALLENGE" => ErrorCode::SignInChallenge,
             "NETWORK_ERROR" => ErrorCode::NetworkError,

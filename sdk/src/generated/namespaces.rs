@@ -17,6 +17,9 @@ pub enum Plugin {
     /// `anonymous`.
     #[cfg(feature = "anonymous")]
     Anonymous,
+    /// `api-key`.
+    #[cfg(feature = "api-key")]
+    ApiKey,
     /// `email-otp`.
     #[cfg(feature = "email-otp")]
     EmailOtp,
@@ -54,6 +57,8 @@ impl Plugin {
             Plugin::Admin => "admin",
             #[cfg(feature = "anonymous")]
             Plugin::Anonymous => "anonymous",
+            #[cfg(feature = "api-key")]
+            Plugin::ApiKey => "api-key",
             #[cfg(feature = "email-otp")]
             Plugin::EmailOtp => "email-otp",
             #[cfg(feature = "jwt")]
@@ -262,6 +267,63 @@ impl AnonymousApi<'_> {
     /// Delete the anonymous user (`POST /delete-anonymous-user`).
     pub async fn delete_anonymous_user(&self) -> Result<types::SuccessResponse, AuthError> {
         let b = self.client.raw().delete_anonymous_user();
+        self.client.call(b.send()).await
+    }
+}
+
+#[cfg(feature = "api-key")]
+impl AuthClient {
+    /// The `api-key` plugin's operations; `PluginNotEnabled` unless the
+    /// plugin is registered on this client and enabled on the server.
+    pub fn api_key(&self) -> Result<ApiKeyApi<'_>, AuthError> {
+        self.require_plugin("api-key")?;
+        Ok(ApiKeyApi { client: self })
+    }
+}
+
+/// The operations of `api-key`.
+#[cfg(feature = "api-key")]
+#[derive(Debug, Clone, Copy)]
+pub struct ApiKeyApi<'a> {
+    client: &'a AuthClient,
+}
+
+#[cfg(feature = "api-key")]
+impl ApiKeyApi<'_> {
+    /// Create an API key (`POST /api-key/create`).
+    pub async fn create_api_key<B>(&self, body: B) -> Result<types::ApiKeyCreated, AuthError> where B: TryInto<types::ApiKeyCreateBody>, <B as TryInto<types::ApiKeyCreateBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().create_api_key();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// Get an API key (`GET /api-key/get`).
+    pub async fn get_api_key(&self, config_id: Option<::std::string::String>, id: ::std::string::String) -> Result<types::ApiKey, AuthError> {
+        let b = self.client.raw().get_api_key();
+        let b = match config_id { Some(v) => b.config_id(v), None => b };
+        let b = b.id(id);
+        self.client.call(b.send()).await
+    }
+    /// Update an API key (`POST /api-key/update`).
+    pub async fn update_api_key<B>(&self, body: B) -> Result<types::ApiKey, AuthError> where B: TryInto<types::ApiKeyUpdateBody>, <B as TryInto<types::ApiKeyUpdateBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().update_api_key();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// Delete an API key (`POST /api-key/delete`).
+    pub async fn delete_api_key<B>(&self, body: B) -> Result<types::SuccessResponse, AuthError> where B: TryInto<types::ApiKeyDeleteBody>, <B as TryInto<types::ApiKeyDeleteBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().delete_api_key();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// List API keys (`GET /api-key/list`).
+    pub async fn list_api_keys(&self, config_id: Option<::std::string::String>, limit: Option<::std::string::String>, offset: Option<::std::string::String>, organization_id: Option<::std::string::String>, sort_by: Option<::std::string::String>, sort_direction: Option<::std::string::String>) -> Result<types::ApiKeyList, AuthError> {
+        let b = self.client.raw().list_api_keys();
+        let b = match config_id { Some(v) => b.config_id(v), None => b };
+        let b = match limit { Some(v) => b.limit(v), None => b };
+        let b = match offset { Some(v) => b.offset(v), None => b };
+        let b = match organization_id { Some(v) => b.organization_id(v), None => b };
+        let b = match sort_by { Some(v) => b.sort_by(v), None => b };
+        let b = match sort_direction { Some(v) => b.sort_direction(v), None => b };
         self.client.call(b.send()).await
     }
 }

@@ -1350,6 +1350,238 @@ public func FfiConverterTypeAnonymousApi_lower(_ value: AnonymousApi) -> UInt64 
 
 
 /**
+ * The operations of `api-key`.
+ */
+public protocol ApiKeyApiProtocol: AnyObject, Sendable {
+    
+    /**
+     * Create an API key (`POST /api-key/create`).
+     */
+    func createApiKey(body: ApiKeyCreateBody?) async throws  -> ApiKeyCreated
+    
+    /**
+     * Delete an API key (`POST /api-key/delete`).
+     */
+    func deleteApiKey(body: ApiKeyDeleteBody) async throws  -> SuccessResponse
+    
+    /**
+     * Get an API key (`GET /api-key/get`).
+     */
+    func getApiKey(id: String, configId: String?) async throws  -> ApiKey
+    
+    /**
+     * List API keys (`GET /api-key/list`).
+     */
+    func listApiKeys(configId: String?, organizationId: String?, limit: String?, offset: String?, sortBy: String?, sortDirection: String?) async throws  -> ApiKeyList
+    
+    /**
+     * Update an API key (`POST /api-key/update`).
+     */
+    func updateApiKey(body: ApiKeyUpdateBody) async throws  -> ApiKey
+    
+}
+/**
+ * The operations of `api-key`.
+ */
+open class ApiKeyApi: ApiKeyApiProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_gatehouse_mobile_fn_clone_apikeyapi(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_gatehouse_mobile_fn_free_apikeyapi(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Create an API key (`POST /api-key/create`).
+     */
+open func createApiKey(body: ApiKeyCreateBody?)async throws  -> ApiKeyCreated  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_apikeyapi_create_api_key(
+                        self.uniffiCloneHandle(),FfiConverterOptionTypeApiKeyCreateBody.lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeApiKeyCreated_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Delete an API key (`POST /api-key/delete`).
+     */
+open func deleteApiKey(body: ApiKeyDeleteBody)async throws  -> SuccessResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_apikeyapi_delete_api_key(
+                        self.uniffiCloneHandle(),FfiConverterTypeApiKeyDeleteBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSuccessResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Get an API key (`GET /api-key/get`).
+     */
+open func getApiKey(id: String, configId: String?)async throws  -> ApiKey  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_apikeyapi_get_api_key(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(id),FfiConverterOptionString.lower(configId)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeApiKey_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * List API keys (`GET /api-key/list`).
+     */
+open func listApiKeys(configId: String?, organizationId: String?, limit: String?, offset: String?, sortBy: String?, sortDirection: String?)async throws  -> ApiKeyList  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_apikeyapi_list_api_keys(
+                        self.uniffiCloneHandle(),FfiConverterOptionString.lower(configId),FfiConverterOptionString.lower(organizationId),FfiConverterOptionString.lower(limit),FfiConverterOptionString.lower(offset),FfiConverterOptionString.lower(sortBy),FfiConverterOptionString.lower(sortDirection)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeApiKeyList_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Update an API key (`POST /api-key/update`).
+     */
+open func updateApiKey(body: ApiKeyUpdateBody)async throws  -> ApiKey  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_apikeyapi_update_api_key(
+                        self.uniffiCloneHandle(),FfiConverterTypeApiKeyUpdateBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeApiKey_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeApiKeyApi: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = ApiKeyApi
+
+    public static func lift(_ handle: UInt64) throws -> ApiKeyApi {
+        return ApiKeyApi(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: ApiKeyApi) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ApiKeyApi {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: ApiKeyApi, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeApiKeyApi_lift(_ handle: UInt64) throws -> ApiKeyApi {
+    return try FfiConverterTypeApiKeyApi.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeApiKeyApi_lower(_ value: ApiKeyApi) -> UInt64 {
+    return FfiConverterTypeApiKeyApi.lower(value)
+}
+
+
+
+
+
+
+/**
  * A client for one server. Connects on first use, checking that the server
  * has every registered plugin; a failed connection (server down, offline)
  * is not kept: the next call tries again.
@@ -1380,6 +1612,12 @@ public protocol AuthClientProtocol: AnyObject, Sendable {
      * is registered here and enabled on the server.
      */
     func anonymous() async throws  -> AnonymousApi
+    
+    /**
+     * The `api-key` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
+     */
+    func apiKey() async throws  -> ApiKeyApi
     
     /**
      * Every core operation.
@@ -1421,6 +1659,12 @@ public protocol AuthClientProtocol: AnyObject, Sendable {
      * is registered here and enabled on the server.
      */
     func passkey() async throws  -> PasskeyApi
+    
+    /**
+     * The `phone-number` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
+     */
+    func phoneNumber() async throws  -> PhoneNumberApi
     
     /**
      * The `two-factor` plugin's operations; `PluginNotEnabled` unless the plugin
@@ -1605,6 +1849,26 @@ open func anonymous()async throws  -> AnonymousApi  {
 }
     
     /**
+     * The `api-key` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
+     */
+open func apiKey()async throws  -> ApiKeyApi  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_authclient_api_key(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_u64,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_u64,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_u64,
+            liftFunc: FfiConverterTypeApiKeyApi_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
      * Every core operation.
      */
 open func core() -> CoreApi  {
@@ -1732,6 +1996,26 @@ open func passkey()async throws  -> PasskeyApi  {
             completeFunc: ffi_gatehouse_mobile_rust_future_complete_u64,
             freeFunc: ffi_gatehouse_mobile_rust_future_free_u64,
             liftFunc: FfiConverterTypePasskeyApi_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * The `phone-number` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
+     */
+open func phoneNumber()async throws  -> PhoneNumberApi  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_authclient_phone_number(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_u64,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_u64,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_u64,
+            liftFunc: FfiConverterTypePhoneNumberApi_lift,
             errorHandler: FfiConverterTypeAuthError_lift
         )
 }
@@ -4579,6 +4863,238 @@ public func FfiConverterTypePasskeyApi_lower(_ value: PasskeyApi) -> UInt64 {
 
 
 /**
+ * The operations of `phone-number`.
+ */
+public protocol PhoneNumberApiProtocol: AnyObject, Sendable {
+    
+    /**
+     * Text a password-reset code (`POST /phone-number/request-password-reset`).
+     */
+    func requestPasswordReset(body: PhoneNumberBody) async throws  -> StatusResponse
+    
+    /**
+     * Set a new password with a texted code (`POST /phone-number/reset-password`).
+     */
+    func resetPassword(body: PhoneNumberResetPasswordBody) async throws  -> StatusResponse
+    
+    /**
+     * Text a one-time code to a number (`POST /phone-number/send-otp`).
+     */
+    func sendOtp(body: PhoneNumberBody) async throws  -> PhoneNumberMessageResponse
+    
+    /**
+     * Sign in with phone number and password (`POST /sign-in/phone-number`).
+     */
+    func signInPhoneNumber(body: PhoneNumberSignInBody) async throws  -> PhoneNumberSignInResult
+    
+    /**
+     * Verify a number with its code (`POST /phone-number/verify`).
+     */
+    func verify(body: PhoneNumberVerifyBody) async throws  -> PhoneNumberVerifyResponse
+    
+}
+/**
+ * The operations of `phone-number`.
+ */
+open class PhoneNumberApi: PhoneNumberApiProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_gatehouse_mobile_fn_clone_phonenumberapi(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_gatehouse_mobile_fn_free_phonenumberapi(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Text a password-reset code (`POST /phone-number/request-password-reset`).
+     */
+open func requestPasswordReset(body: PhoneNumberBody)async throws  -> StatusResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_phonenumberapi_request_password_reset(
+                        self.uniffiCloneHandle(),FfiConverterTypePhoneNumberBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeStatusResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Set a new password with a texted code (`POST /phone-number/reset-password`).
+     */
+open func resetPassword(body: PhoneNumberResetPasswordBody)async throws  -> StatusResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_phonenumberapi_reset_password(
+                        self.uniffiCloneHandle(),FfiConverterTypePhoneNumberResetPasswordBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeStatusResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Text a one-time code to a number (`POST /phone-number/send-otp`).
+     */
+open func sendOtp(body: PhoneNumberBody)async throws  -> PhoneNumberMessageResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_phonenumberapi_send_otp(
+                        self.uniffiCloneHandle(),FfiConverterTypePhoneNumberBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypePhoneNumberMessageResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Sign in with phone number and password (`POST /sign-in/phone-number`).
+     */
+open func signInPhoneNumber(body: PhoneNumberSignInBody)async throws  -> PhoneNumberSignInResult  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_phonenumberapi_sign_in_phone_number(
+                        self.uniffiCloneHandle(),FfiConverterTypePhoneNumberSignInBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypePhoneNumberSignInResult_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Verify a number with its code (`POST /phone-number/verify`).
+     */
+open func verify(body: PhoneNumberVerifyBody)async throws  -> PhoneNumberVerifyResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_phonenumberapi_verify(
+                        self.uniffiCloneHandle(),FfiConverterTypePhoneNumberVerifyBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypePhoneNumberVerifyResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePhoneNumberApi: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = PhoneNumberApi
+
+    public static func lift(_ handle: UInt64) throws -> PhoneNumberApi {
+        return PhoneNumberApi(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: PhoneNumberApi) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PhoneNumberApi {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: PhoneNumberApi, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePhoneNumberApi_lift(_ handle: UInt64) throws -> PhoneNumberApi {
+    return try FfiConverterTypePhoneNumberApi.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePhoneNumberApi_lower(_ value: PhoneNumberApi) -> UInt64 {
+    return FfiConverterTypePhoneNumberApi.lower(value)
+}
+
+
+
+
+
+
+/**
  * Where the app keeps the session token (Keychain, Keystore, a file...).
  */
 public protocol TokenStorage: AnyObject, Sendable {
@@ -5668,6 +6184,844 @@ public func FfiConverterTypeAdminUpdateUserBody_lift(_ buf: RustBuffer) throws -
 #endif
 public func FfiConverterTypeAdminUpdateUserBody_lower(_ value: AdminUpdateUserBody) -> RustBuffer {
     return FfiConverterTypeAdminUpdateUserBody.lower(value)
+}
+
+
+/**
+ * A key as `get`, `list` and `update` return it: never the key itself.
+ */
+public struct ApiKey: Equatable, Hashable {
+    public var id: String
+    /**
+     * The key configuration it belongs to (`default` unless created with a `configId`).
+     */
+    public var configId: String
+    public var name: String?
+    /**
+     * The key's first characters (prefix included), for display.
+     */
+    public var start: String?
+    /**
+     * The owner: a user id, or an organization id for organization-owned keys.
+     */
+    public var referenceId: String
+    public var prefix: String?
+    /**
+     * Milliseconds between refills of `remaining`.
+     */
+    public var refillInterval: Int64?
+    public var refillAmount: Int64?
+    public var lastRefillAt: String?
+    public var enabled: Bool
+    public var rateLimitEnabled: Bool
+    /**
+     * Milliseconds.
+     */
+    public var rateLimitTimeWindow: Int64?
+    public var rateLimitMax: Int64?
+    public var requestCount: Int64
+    /**
+     * Uses left (`null`: unlimited).
+     */
+    public var remaining: Int64?
+    public var lastRequest: String?
+    public var expiresAt: String?
+    public var createdAt: String
+    public var updatedAt: String
+    /**
+     * `{resource: [actions]}` the key grants.
+     */
+    public var permissions: String?
+    /**
+     * Any JSON object stored with the key (with `enable_metadata`).
+     */
+    public var metadata: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(id: String, 
+        /**
+         * The key configuration it belongs to (`default` unless created with a `configId`).
+         */configId: String, name: String? = nil, 
+        /**
+         * The key's first characters (prefix included), for display.
+         */start: String? = nil, 
+        /**
+         * The owner: a user id, or an organization id for organization-owned keys.
+         */referenceId: String, prefix: String? = nil, 
+        /**
+         * Milliseconds between refills of `remaining`.
+         */refillInterval: Int64? = nil, refillAmount: Int64? = nil, lastRefillAt: String? = nil, enabled: Bool, rateLimitEnabled: Bool, 
+        /**
+         * Milliseconds.
+         */rateLimitTimeWindow: Int64? = nil, rateLimitMax: Int64? = nil, requestCount: Int64, 
+        /**
+         * Uses left (`null`: unlimited).
+         */remaining: Int64? = nil, lastRequest: String? = nil, expiresAt: String? = nil, createdAt: String, updatedAt: String, 
+        /**
+         * `{resource: [actions]}` the key grants.
+         */permissions: String? = nil, 
+        /**
+         * Any JSON object stored with the key (with `enable_metadata`).
+         */metadata: String? = nil) {
+        self.id = id
+        self.configId = configId
+        self.name = name
+        self.start = start
+        self.referenceId = referenceId
+        self.prefix = prefix
+        self.refillInterval = refillInterval
+        self.refillAmount = refillAmount
+        self.lastRefillAt = lastRefillAt
+        self.enabled = enabled
+        self.rateLimitEnabled = rateLimitEnabled
+        self.rateLimitTimeWindow = rateLimitTimeWindow
+        self.rateLimitMax = rateLimitMax
+        self.requestCount = requestCount
+        self.remaining = remaining
+        self.lastRequest = lastRequest
+        self.expiresAt = expiresAt
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.permissions = permissions
+        self.metadata = metadata
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ApiKey: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeApiKey: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ApiKey {
+        return
+            try ApiKey(
+                id: FfiConverterString.read(from: &buf), 
+                configId: FfiConverterString.read(from: &buf), 
+                name: FfiConverterOptionString.read(from: &buf), 
+                start: FfiConverterOptionString.read(from: &buf), 
+                referenceId: FfiConverterString.read(from: &buf), 
+                prefix: FfiConverterOptionString.read(from: &buf), 
+                refillInterval: FfiConverterOptionInt64.read(from: &buf), 
+                refillAmount: FfiConverterOptionInt64.read(from: &buf), 
+                lastRefillAt: FfiConverterOptionString.read(from: &buf), 
+                enabled: FfiConverterBool.read(from: &buf), 
+                rateLimitEnabled: FfiConverterBool.read(from: &buf), 
+                rateLimitTimeWindow: FfiConverterOptionInt64.read(from: &buf), 
+                rateLimitMax: FfiConverterOptionInt64.read(from: &buf), 
+                requestCount: FfiConverterInt64.read(from: &buf), 
+                remaining: FfiConverterOptionInt64.read(from: &buf), 
+                lastRequest: FfiConverterOptionString.read(from: &buf), 
+                expiresAt: FfiConverterOptionString.read(from: &buf), 
+                createdAt: FfiConverterString.read(from: &buf), 
+                updatedAt: FfiConverterString.read(from: &buf), 
+                permissions: FfiConverterOptionString.read(from: &buf), 
+                metadata: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ApiKey, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.configId, into: &buf)
+        FfiConverterOptionString.write(value.name, into: &buf)
+        FfiConverterOptionString.write(value.start, into: &buf)
+        FfiConverterString.write(value.referenceId, into: &buf)
+        FfiConverterOptionString.write(value.prefix, into: &buf)
+        FfiConverterOptionInt64.write(value.refillInterval, into: &buf)
+        FfiConverterOptionInt64.write(value.refillAmount, into: &buf)
+        FfiConverterOptionString.write(value.lastRefillAt, into: &buf)
+        FfiConverterBool.write(value.enabled, into: &buf)
+        FfiConverterBool.write(value.rateLimitEnabled, into: &buf)
+        FfiConverterOptionInt64.write(value.rateLimitTimeWindow, into: &buf)
+        FfiConverterOptionInt64.write(value.rateLimitMax, into: &buf)
+        FfiConverterInt64.write(value.requestCount, into: &buf)
+        FfiConverterOptionInt64.write(value.remaining, into: &buf)
+        FfiConverterOptionString.write(value.lastRequest, into: &buf)
+        FfiConverterOptionString.write(value.expiresAt, into: &buf)
+        FfiConverterString.write(value.createdAt, into: &buf)
+        FfiConverterString.write(value.updatedAt, into: &buf)
+        FfiConverterOptionString.write(value.permissions, into: &buf)
+        FfiConverterOptionString.write(value.metadata, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeApiKey_lift(_ buf: RustBuffer) throws -> ApiKey {
+    return try FfiConverterTypeApiKey.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeApiKey_lower(_ value: ApiKey) -> RustBuffer {
+    return FfiConverterTypeApiKey.lower(value)
+}
+
+
+/**
+ * `create`'s body. Properties marked server-only are refused over HTTP
+ * (`SERVER_ONLY_PROPERTY`; `userId`: `UNAUTHORIZED_SESSION`): they exist
+ * for the server-side call.
+ */
+public struct ApiKeyCreateBody: Equatable, Hashable {
+    /**
+     * The key configuration (default when absent or unknown).
+     */
+    public var configId: String?
+    public var name: String?
+    /**
+     * Seconds until the key expires (within the configuration's bounds).
+     */
+    public var expiresIn: Int64?
+    /**
+     * `[a-zA-Z0-9_-]`, prepended to the key.
+     */
+    public var prefix: String?
+    /**
+     * An object (with `enable_metadata`).
+     */
+    public var metadata: String?
+    /**
+     * Server-only: uses allowed (`null`: unlimited).
+     */
+    public var remaining: Int64?
+    /**
+     * Server-only: `remaining` after each refill.
+     */
+    public var refillAmount: Int64?
+    /**
+     * Server-only: milliseconds between refills.
+     */
+    public var refillInterval: Int64?
+    /**
+     * Server-only: milliseconds of the key's rate-limit window.
+     */
+    public var rateLimitTimeWindow: Int64?
+    /**
+     * Server-only: verifications per window.
+     */
+    public var rateLimitMax: Int64?
+    /**
+     * Server-only.
+     */
+    public var rateLimitEnabled: Bool?
+    /**
+     * Server-only: `{resource: [actions]}`.
+     */
+    public var permissions: String?
+    /**
+     * Server-only: the owner (over HTTP the owner is the caller).
+     */
+    public var userId: String?
+    /**
+     * The owning organization (configurations with `references = "organization"`).
+     */
+    public var organizationId: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The key configuration (default when absent or unknown).
+         */configId: String? = nil, name: String? = nil, 
+        /**
+         * Seconds until the key expires (within the configuration's bounds).
+         */expiresIn: Int64? = nil, 
+        /**
+         * `[a-zA-Z0-9_-]`, prepended to the key.
+         */prefix: String? = nil, 
+        /**
+         * An object (with `enable_metadata`).
+         */metadata: String? = nil, 
+        /**
+         * Server-only: uses allowed (`null`: unlimited).
+         */remaining: Int64? = nil, 
+        /**
+         * Server-only: `remaining` after each refill.
+         */refillAmount: Int64? = nil, 
+        /**
+         * Server-only: milliseconds between refills.
+         */refillInterval: Int64? = nil, 
+        /**
+         * Server-only: milliseconds of the key's rate-limit window.
+         */rateLimitTimeWindow: Int64? = nil, 
+        /**
+         * Server-only: verifications per window.
+         */rateLimitMax: Int64? = nil, 
+        /**
+         * Server-only.
+         */rateLimitEnabled: Bool? = nil, 
+        /**
+         * Server-only: `{resource: [actions]}`.
+         */permissions: String? = nil, 
+        /**
+         * Server-only: the owner (over HTTP the owner is the caller).
+         */userId: String? = nil, 
+        /**
+         * The owning organization (configurations with `references = "organization"`).
+         */organizationId: String? = nil) {
+        self.configId = configId
+        self.name = name
+        self.expiresIn = expiresIn
+        self.prefix = prefix
+        self.metadata = metadata
+        self.remaining = remaining
+        self.refillAmount = refillAmount
+        self.refillInterval = refillInterval
+        self.rateLimitTimeWindow = rateLimitTimeWindow
+        self.rateLimitMax = rateLimitMax
+        self.rateLimitEnabled = rateLimitEnabled
+        self.permissions = permissions
+        self.userId = userId
+        self.organizationId = organizationId
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ApiKeyCreateBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeApiKeyCreateBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ApiKeyCreateBody {
+        return
+            try ApiKeyCreateBody(
+                configId: FfiConverterOptionString.read(from: &buf), 
+                name: FfiConverterOptionString.read(from: &buf), 
+                expiresIn: FfiConverterOptionInt64.read(from: &buf), 
+                prefix: FfiConverterOptionString.read(from: &buf), 
+                metadata: FfiConverterOptionString.read(from: &buf), 
+                remaining: FfiConverterOptionInt64.read(from: &buf), 
+                refillAmount: FfiConverterOptionInt64.read(from: &buf), 
+                refillInterval: FfiConverterOptionInt64.read(from: &buf), 
+                rateLimitTimeWindow: FfiConverterOptionInt64.read(from: &buf), 
+                rateLimitMax: FfiConverterOptionInt64.read(from: &buf), 
+                rateLimitEnabled: FfiConverterOptionBool.read(from: &buf), 
+                permissions: FfiConverterOptionString.read(from: &buf), 
+                userId: FfiConverterOptionString.read(from: &buf), 
+                organizationId: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ApiKeyCreateBody, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.configId, into: &buf)
+        FfiConverterOptionString.write(value.name, into: &buf)
+        FfiConverterOptionInt64.write(value.expiresIn, into: &buf)
+        FfiConverterOptionString.write(value.prefix, into: &buf)
+        FfiConverterOptionString.write(value.metadata, into: &buf)
+        FfiConverterOptionInt64.write(value.remaining, into: &buf)
+        FfiConverterOptionInt64.write(value.refillAmount, into: &buf)
+        FfiConverterOptionInt64.write(value.refillInterval, into: &buf)
+        FfiConverterOptionInt64.write(value.rateLimitTimeWindow, into: &buf)
+        FfiConverterOptionInt64.write(value.rateLimitMax, into: &buf)
+        FfiConverterOptionBool.write(value.rateLimitEnabled, into: &buf)
+        FfiConverterOptionString.write(value.permissions, into: &buf)
+        FfiConverterOptionString.write(value.userId, into: &buf)
+        FfiConverterOptionString.write(value.organizationId, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeApiKeyCreateBody_lift(_ buf: RustBuffer) throws -> ApiKeyCreateBody {
+    return try FfiConverterTypeApiKeyCreateBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeApiKeyCreateBody_lower(_ value: ApiKeyCreateBody) -> RustBuffer {
+    return FfiConverterTypeApiKeyCreateBody.lower(value)
+}
+
+
+/**
+ * A key just created: the only time the key itself is shown.
+ */
+public struct ApiKeyCreated: Equatable, Hashable {
+    public var id: String
+    /**
+     * The key configuration it belongs to (`default` unless created with a `configId`).
+     */
+    public var configId: String
+    public var name: String?
+    /**
+     * The key's first characters (prefix included), for display.
+     */
+    public var start: String?
+    /**
+     * The owner: a user id, or an organization id for organization-owned keys.
+     */
+    public var referenceId: String
+    public var prefix: String?
+    /**
+     * Milliseconds between refills of `remaining`.
+     */
+    public var refillInterval: Int64?
+    public var refillAmount: Int64?
+    public var lastRefillAt: String?
+    public var enabled: Bool
+    public var rateLimitEnabled: Bool
+    /**
+     * Milliseconds.
+     */
+    public var rateLimitTimeWindow: Int64?
+    public var rateLimitMax: Int64?
+    public var requestCount: Int64
+    /**
+     * Uses left (`null`: unlimited).
+     */
+    public var remaining: Int64?
+    public var lastRequest: String?
+    public var expiresAt: String?
+    public var createdAt: String
+    public var updatedAt: String
+    /**
+     * `{resource: [actions]}` the key grants.
+     */
+    public var permissions: String?
+    /**
+     * Any JSON object stored with the key (with `enable_metadata`).
+     */
+    public var metadata: String?
+    /**
+     * The full key. Stored only as a hash: it cannot be shown again.
+     */
+    public var key: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(id: String, 
+        /**
+         * The key configuration it belongs to (`default` unless created with a `configId`).
+         */configId: String, name: String? = nil, 
+        /**
+         * The key's first characters (prefix included), for display.
+         */start: String? = nil, 
+        /**
+         * The owner: a user id, or an organization id for organization-owned keys.
+         */referenceId: String, prefix: String? = nil, 
+        /**
+         * Milliseconds between refills of `remaining`.
+         */refillInterval: Int64? = nil, refillAmount: Int64? = nil, lastRefillAt: String? = nil, enabled: Bool, rateLimitEnabled: Bool, 
+        /**
+         * Milliseconds.
+         */rateLimitTimeWindow: Int64? = nil, rateLimitMax: Int64? = nil, requestCount: Int64, 
+        /**
+         * Uses left (`null`: unlimited).
+         */remaining: Int64? = nil, lastRequest: String? = nil, expiresAt: String? = nil, createdAt: String, updatedAt: String, 
+        /**
+         * `{resource: [actions]}` the key grants.
+         */permissions: String? = nil, 
+        /**
+         * Any JSON object stored with the key (with `enable_metadata`).
+         */metadata: String? = nil, 
+        /**
+         * The full key. Stored only as a hash: it cannot be shown again.
+         */key: String) {
+        self.id = id
+        self.configId = configId
+        self.name = name
+        self.start = start
+        self.referenceId = referenceId
+        self.prefix = prefix
+        self.refillInterval = refillInterval
+        self.refillAmount = refillAmount
+        self.lastRefillAt = lastRefillAt
+        self.enabled = enabled
+        self.rateLimitEnabled = rateLimitEnabled
+        self.rateLimitTimeWindow = rateLimitTimeWindow
+        self.rateLimitMax = rateLimitMax
+        self.requestCount = requestCount
+        self.remaining = remaining
+        self.lastRequest = lastRequest
+        self.expiresAt = expiresAt
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.permissions = permissions
+        self.metadata = metadata
+        self.key = key
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ApiKeyCreated: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeApiKeyCreated: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ApiKeyCreated {
+        return
+            try ApiKeyCreated(
+                id: FfiConverterString.read(from: &buf), 
+                configId: FfiConverterString.read(from: &buf), 
+                name: FfiConverterOptionString.read(from: &buf), 
+                start: FfiConverterOptionString.read(from: &buf), 
+                referenceId: FfiConverterString.read(from: &buf), 
+                prefix: FfiConverterOptionString.read(from: &buf), 
+                refillInterval: FfiConverterOptionInt64.read(from: &buf), 
+                refillAmount: FfiConverterOptionInt64.read(from: &buf), 
+                lastRefillAt: FfiConverterOptionString.read(from: &buf), 
+                enabled: FfiConverterBool.read(from: &buf), 
+                rateLimitEnabled: FfiConverterBool.read(from: &buf), 
+                rateLimitTimeWindow: FfiConverterOptionInt64.read(from: &buf), 
+                rateLimitMax: FfiConverterOptionInt64.read(from: &buf), 
+                requestCount: FfiConverterInt64.read(from: &buf), 
+                remaining: FfiConverterOptionInt64.read(from: &buf), 
+                lastRequest: FfiConverterOptionString.read(from: &buf), 
+                expiresAt: FfiConverterOptionString.read(from: &buf), 
+                createdAt: FfiConverterString.read(from: &buf), 
+                updatedAt: FfiConverterString.read(from: &buf), 
+                permissions: FfiConverterOptionString.read(from: &buf), 
+                metadata: FfiConverterOptionString.read(from: &buf), 
+                key: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ApiKeyCreated, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.configId, into: &buf)
+        FfiConverterOptionString.write(value.name, into: &buf)
+        FfiConverterOptionString.write(value.start, into: &buf)
+        FfiConverterString.write(value.referenceId, into: &buf)
+        FfiConverterOptionString.write(value.prefix, into: &buf)
+        FfiConverterOptionInt64.write(value.refillInterval, into: &buf)
+        FfiConverterOptionInt64.write(value.refillAmount, into: &buf)
+        FfiConverterOptionString.write(value.lastRefillAt, into: &buf)
+        FfiConverterBool.write(value.enabled, into: &buf)
+        FfiConverterBool.write(value.rateLimitEnabled, into: &buf)
+        FfiConverterOptionInt64.write(value.rateLimitTimeWindow, into: &buf)
+        FfiConverterOptionInt64.write(value.rateLimitMax, into: &buf)
+        FfiConverterInt64.write(value.requestCount, into: &buf)
+        FfiConverterOptionInt64.write(value.remaining, into: &buf)
+        FfiConverterOptionString.write(value.lastRequest, into: &buf)
+        FfiConverterOptionString.write(value.expiresAt, into: &buf)
+        FfiConverterString.write(value.createdAt, into: &buf)
+        FfiConverterString.write(value.updatedAt, into: &buf)
+        FfiConverterOptionString.write(value.permissions, into: &buf)
+        FfiConverterOptionString.write(value.metadata, into: &buf)
+        FfiConverterString.write(value.key, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeApiKeyCreated_lift(_ buf: RustBuffer) throws -> ApiKeyCreated {
+    return try FfiConverterTypeApiKeyCreated.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeApiKeyCreated_lower(_ value: ApiKeyCreated) -> RustBuffer {
+    return FfiConverterTypeApiKeyCreated.lower(value)
+}
+
+
+public struct ApiKeyDeleteBody: Equatable, Hashable {
+    public var configId: String?
+    public var keyId: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(configId: String? = nil, keyId: String) {
+        self.configId = configId
+        self.keyId = keyId
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ApiKeyDeleteBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeApiKeyDeleteBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ApiKeyDeleteBody {
+        return
+            try ApiKeyDeleteBody(
+                configId: FfiConverterOptionString.read(from: &buf), 
+                keyId: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ApiKeyDeleteBody, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.configId, into: &buf)
+        FfiConverterString.write(value.keyId, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeApiKeyDeleteBody_lift(_ buf: RustBuffer) throws -> ApiKeyDeleteBody {
+    return try FfiConverterTypeApiKeyDeleteBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeApiKeyDeleteBody_lower(_ value: ApiKeyDeleteBody) -> RustBuffer {
+    return FfiConverterTypeApiKeyDeleteBody.lower(value)
+}
+
+
+public struct ApiKeyList: Equatable, Hashable {
+    public var apiKeys: [ApiKey]
+    public var total: Int64
+    public var limit: Int64?
+    public var offset: Int64?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(apiKeys: [ApiKey], total: Int64, limit: Int64? = nil, offset: Int64? = nil) {
+        self.apiKeys = apiKeys
+        self.total = total
+        self.limit = limit
+        self.offset = offset
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ApiKeyList: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeApiKeyList: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ApiKeyList {
+        return
+            try ApiKeyList(
+                apiKeys: FfiConverterSequenceTypeApiKey.read(from: &buf), 
+                total: FfiConverterInt64.read(from: &buf), 
+                limit: FfiConverterOptionInt64.read(from: &buf), 
+                offset: FfiConverterOptionInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ApiKeyList, into buf: inout [UInt8]) {
+        FfiConverterSequenceTypeApiKey.write(value.apiKeys, into: &buf)
+        FfiConverterInt64.write(value.total, into: &buf)
+        FfiConverterOptionInt64.write(value.limit, into: &buf)
+        FfiConverterOptionInt64.write(value.offset, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeApiKeyList_lift(_ buf: RustBuffer) throws -> ApiKeyList {
+    return try FfiConverterTypeApiKeyList.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeApiKeyList_lower(_ value: ApiKeyList) -> RustBuffer {
+    return FfiConverterTypeApiKeyList.lower(value)
+}
+
+
+/**
+ * `update`'s body; absent properties are left alone.
+ */
+public struct ApiKeyUpdateBody: Equatable, Hashable {
+    public var configId: String?
+    public var keyId: String
+    /**
+     * Server-only: the owner the key must belong to.
+     */
+    public var userId: String?
+    public var name: String?
+    public var enabled: Bool?
+    /**
+     * Server-only.
+     */
+    public var remaining: Int64?
+    /**
+     * Server-only.
+     */
+    public var refillAmount: Int64?
+    /**
+     * Server-only.
+     */
+    public var refillInterval: Int64?
+    /**
+     * An object, or `null` to clear (ignored without `enable_metadata`).
+     */
+    public var metadata: String?
+    /**
+     * Seconds from now; `null` removes the expiry.
+     */
+    public var expiresIn: Int64?
+    /**
+     * Server-only.
+     */
+    public var rateLimitEnabled: Bool?
+    /**
+     * Server-only.
+     */
+    public var rateLimitTimeWindow: Int64?
+    /**
+     * Server-only.
+     */
+    public var rateLimitMax: Int64?
+    /**
+     * Server-only: `{resource: [actions]}`, or `null` to clear.
+     */
+    public var permissions: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(configId: String? = nil, keyId: String, 
+        /**
+         * Server-only: the owner the key must belong to.
+         */userId: String? = nil, name: String? = nil, enabled: Bool? = nil, 
+        /**
+         * Server-only.
+         */remaining: Int64? = nil, 
+        /**
+         * Server-only.
+         */refillAmount: Int64? = nil, 
+        /**
+         * Server-only.
+         */refillInterval: Int64? = nil, 
+        /**
+         * An object, or `null` to clear (ignored without `enable_metadata`).
+         */metadata: String? = nil, 
+        /**
+         * Seconds from now; `null` removes the expiry.
+         */expiresIn: Int64? = nil, 
+        /**
+         * Server-only.
+         */rateLimitEnabled: Bool? = nil, 
+        /**
+         * Server-only.
+         */rateLimitTimeWindow: Int64? = nil, 
+        /**
+         * Server-only.
+         */rateLimitMax: Int64? = nil, 
+        /**
+         * Server-only: `{resource: [actions]}`, or `null` to clear.
+         */permissions: String? = nil) {
+        self.configId = configId
+        self.keyId = keyId
+        self.userId = userId
+        self.name = name
+        self.enabled = enabled
+        self.remaining = remaining
+        self.refillAmount = refillAmount
+        self.refillInterval = refillInterval
+        self.metadata = metadata
+        self.expiresIn = expiresIn
+        self.rateLimitEnabled = rateLimitEnabled
+        self.rateLimitTimeWindow = rateLimitTimeWindow
+        self.rateLimitMax = rateLimitMax
+        self.permissions = permissions
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ApiKeyUpdateBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeApiKeyUpdateBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ApiKeyUpdateBody {
+        return
+            try ApiKeyUpdateBody(
+                configId: FfiConverterOptionString.read(from: &buf), 
+                keyId: FfiConverterString.read(from: &buf), 
+                userId: FfiConverterOptionString.read(from: &buf), 
+                name: FfiConverterOptionString.read(from: &buf), 
+                enabled: FfiConverterOptionBool.read(from: &buf), 
+                remaining: FfiConverterOptionInt64.read(from: &buf), 
+                refillAmount: FfiConverterOptionInt64.read(from: &buf), 
+                refillInterval: FfiConverterOptionInt64.read(from: &buf), 
+                metadata: FfiConverterOptionString.read(from: &buf), 
+                expiresIn: FfiConverterOptionInt64.read(from: &buf), 
+                rateLimitEnabled: FfiConverterOptionBool.read(from: &buf), 
+                rateLimitTimeWindow: FfiConverterOptionInt64.read(from: &buf), 
+                rateLimitMax: FfiConverterOptionInt64.read(from: &buf), 
+                permissions: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ApiKeyUpdateBody, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.configId, into: &buf)
+        FfiConverterString.write(value.keyId, into: &buf)
+        FfiConverterOptionString.write(value.userId, into: &buf)
+        FfiConverterOptionString.write(value.name, into: &buf)
+        FfiConverterOptionBool.write(value.enabled, into: &buf)
+        FfiConverterOptionInt64.write(value.remaining, into: &buf)
+        FfiConverterOptionInt64.write(value.refillAmount, into: &buf)
+        FfiConverterOptionInt64.write(value.refillInterval, into: &buf)
+        FfiConverterOptionString.write(value.metadata, into: &buf)
+        FfiConverterOptionInt64.write(value.expiresIn, into: &buf)
+        FfiConverterOptionBool.write(value.rateLimitEnabled, into: &buf)
+        FfiConverterOptionInt64.write(value.rateLimitTimeWindow, into: &buf)
+        FfiConverterOptionInt64.write(value.rateLimitMax, into: &buf)
+        FfiConverterOptionString.write(value.permissions, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeApiKeyUpdateBody_lift(_ buf: RustBuffer) throws -> ApiKeyUpdateBody {
+    return try FfiConverterTypeApiKeyUpdateBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeApiKeyUpdateBody_lower(_ value: ApiKeyUpdateBody) -> RustBuffer {
+    return FfiConverterTypeApiKeyUpdateBody.lower(value)
 }
 
 
@@ -8663,6 +10017,444 @@ public func FfiConverterTypePermissionResult_lift(_ buf: RustBuffer) throws -> P
 #endif
 public func FfiConverterTypePermissionResult_lower(_ value: PermissionResult) -> RustBuffer {
     return FfiConverterTypePermissionResult.lower(value)
+}
+
+
+public struct PhoneNumberBody: Equatable, Hashable {
+    public var phoneNumber: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(phoneNumber: String) {
+        self.phoneNumber = phoneNumber
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PhoneNumberBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePhoneNumberBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PhoneNumberBody {
+        return
+            try PhoneNumberBody(
+                phoneNumber: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PhoneNumberBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.phoneNumber, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePhoneNumberBody_lift(_ buf: RustBuffer) throws -> PhoneNumberBody {
+    return try FfiConverterTypePhoneNumberBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePhoneNumberBody_lower(_ value: PhoneNumberBody) -> RustBuffer {
+    return FfiConverterTypePhoneNumberBody.lower(value)
+}
+
+
+public struct PhoneNumberMessageResponse: Equatable, Hashable {
+    /**
+     * `code sent`.
+     */
+    public var message: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * `code sent`.
+         */message: String) {
+        self.message = message
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PhoneNumberMessageResponse: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePhoneNumberMessageResponse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PhoneNumberMessageResponse {
+        return
+            try PhoneNumberMessageResponse(
+                message: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PhoneNumberMessageResponse, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.message, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePhoneNumberMessageResponse_lift(_ buf: RustBuffer) throws -> PhoneNumberMessageResponse {
+    return try FfiConverterTypePhoneNumberMessageResponse.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePhoneNumberMessageResponse_lower(_ value: PhoneNumberMessageResponse) -> RustBuffer {
+    return FfiConverterTypePhoneNumberMessageResponse.lower(value)
+}
+
+
+public struct PhoneNumberResetPasswordBody: Equatable, Hashable {
+    public var otp: String
+    public var phoneNumber: String
+    public var newPassword: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(otp: String, phoneNumber: String, newPassword: String) {
+        self.otp = otp
+        self.phoneNumber = phoneNumber
+        self.newPassword = newPassword
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PhoneNumberResetPasswordBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePhoneNumberResetPasswordBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PhoneNumberResetPasswordBody {
+        return
+            try PhoneNumberResetPasswordBody(
+                otp: FfiConverterString.read(from: &buf), 
+                phoneNumber: FfiConverterString.read(from: &buf), 
+                newPassword: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PhoneNumberResetPasswordBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.otp, into: &buf)
+        FfiConverterString.write(value.phoneNumber, into: &buf)
+        FfiConverterString.write(value.newPassword, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePhoneNumberResetPasswordBody_lift(_ buf: RustBuffer) throws -> PhoneNumberResetPasswordBody {
+    return try FfiConverterTypePhoneNumberResetPasswordBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePhoneNumberResetPasswordBody_lower(_ value: PhoneNumberResetPasswordBody) -> RustBuffer {
+    return FfiConverterTypePhoneNumberResetPasswordBody.lower(value)
+}
+
+
+public struct PhoneNumberSignInBody: Equatable, Hashable {
+    /**
+     * The number, international (`+14155550123`) or, with `default_country`, national.
+     */
+    public var phoneNumber: String
+    public var password: String
+    /**
+     * Defaults to true; false gives a one-day, browser-session cookie.
+     */
+    public var rememberMe: Bool?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The number, international (`+14155550123`) or, with `default_country`, national.
+         */phoneNumber: String, password: String, 
+        /**
+         * Defaults to true; false gives a one-day, browser-session cookie.
+         */rememberMe: Bool? = nil) {
+        self.phoneNumber = phoneNumber
+        self.password = password
+        self.rememberMe = rememberMe
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PhoneNumberSignInBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePhoneNumberSignInBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PhoneNumberSignInBody {
+        return
+            try PhoneNumberSignInBody(
+                phoneNumber: FfiConverterString.read(from: &buf), 
+                password: FfiConverterString.read(from: &buf), 
+                rememberMe: FfiConverterOptionBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PhoneNumberSignInBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.phoneNumber, into: &buf)
+        FfiConverterString.write(value.password, into: &buf)
+        FfiConverterOptionBool.write(value.rememberMe, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePhoneNumberSignInBody_lift(_ buf: RustBuffer) throws -> PhoneNumberSignInBody {
+    return try FfiConverterTypePhoneNumberSignInBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePhoneNumberSignInBody_lower(_ value: PhoneNumberSignInBody) -> RustBuffer {
+    return FfiConverterTypePhoneNumberSignInBody.lower(value)
+}
+
+
+/**
+ * A phone sign-in's session.
+ */
+public struct PhoneNumberSignInResponse: Equatable, Hashable {
+    public var token: String
+    public var user: User
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(token: String, user: User) {
+        self.token = token
+        self.user = user
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PhoneNumberSignInResponse: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePhoneNumberSignInResponse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PhoneNumberSignInResponse {
+        return
+            try PhoneNumberSignInResponse(
+                token: FfiConverterString.read(from: &buf), 
+                user: FfiConverterTypeUser.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PhoneNumberSignInResponse, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.token, into: &buf)
+        FfiConverterTypeUser.write(value.user, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePhoneNumberSignInResponse_lift(_ buf: RustBuffer) throws -> PhoneNumberSignInResponse {
+    return try FfiConverterTypePhoneNumberSignInResponse.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePhoneNumberSignInResponse_lower(_ value: PhoneNumberSignInResponse) -> RustBuffer {
+    return FfiConverterTypePhoneNumberSignInResponse.lower(value)
+}
+
+
+/**
+ * `verify`'s body; other plugins' user fields are taken too when the
+ * number signs a new user up.
+ */
+public struct PhoneNumberVerifyBody: Equatable, Hashable {
+    public var phoneNumber: String
+    public var code: String
+    /**
+     * No session is created (the number is only marked verified).
+     */
+    public var disableSession: Bool?
+    /**
+     * Gives the number to the signed-in user instead.
+     */
+    public var updatePhoneNumber: Bool?
+    public var username: String?
+    public var displayUsername: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(phoneNumber: String, code: String, 
+        /**
+         * No session is created (the number is only marked verified).
+         */disableSession: Bool? = nil, 
+        /**
+         * Gives the number to the signed-in user instead.
+         */updatePhoneNumber: Bool? = nil, username: String? = nil, displayUsername: String? = nil) {
+        self.phoneNumber = phoneNumber
+        self.code = code
+        self.disableSession = disableSession
+        self.updatePhoneNumber = updatePhoneNumber
+        self.username = username
+        self.displayUsername = displayUsername
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PhoneNumberVerifyBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePhoneNumberVerifyBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PhoneNumberVerifyBody {
+        return
+            try PhoneNumberVerifyBody(
+                phoneNumber: FfiConverterString.read(from: &buf), 
+                code: FfiConverterString.read(from: &buf), 
+                disableSession: FfiConverterOptionBool.read(from: &buf), 
+                updatePhoneNumber: FfiConverterOptionBool.read(from: &buf), 
+                username: FfiConverterOptionString.read(from: &buf), 
+                displayUsername: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PhoneNumberVerifyBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.phoneNumber, into: &buf)
+        FfiConverterString.write(value.code, into: &buf)
+        FfiConverterOptionBool.write(value.disableSession, into: &buf)
+        FfiConverterOptionBool.write(value.updatePhoneNumber, into: &buf)
+        FfiConverterOptionString.write(value.username, into: &buf)
+        FfiConverterOptionString.write(value.displayUsername, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePhoneNumberVerifyBody_lift(_ buf: RustBuffer) throws -> PhoneNumberVerifyBody {
+    return try FfiConverterTypePhoneNumberVerifyBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePhoneNumberVerifyBody_lower(_ value: PhoneNumberVerifyBody) -> RustBuffer {
+    return FfiConverterTypePhoneNumberVerifyBody.lower(value)
+}
+
+
+/**
+ * `verify`'s answer: `token` is the session's (none with `disableSession`).
+ */
+public struct PhoneNumberVerifyResponse: Equatable, Hashable {
+    public var status: Bool
+    public var token: String?
+    public var user: User
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(status: Bool, token: String? = nil, user: User) {
+        self.status = status
+        self.token = token
+        self.user = user
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PhoneNumberVerifyResponse: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePhoneNumberVerifyResponse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PhoneNumberVerifyResponse {
+        return
+            try PhoneNumberVerifyResponse(
+                status: FfiConverterBool.read(from: &buf), 
+                token: FfiConverterOptionString.read(from: &buf), 
+                user: FfiConverterTypeUser.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PhoneNumberVerifyResponse, into buf: inout [UInt8]) {
+        FfiConverterBool.write(value.status, into: &buf)
+        FfiConverterOptionString.write(value.token, into: &buf)
+        FfiConverterTypeUser.write(value.user, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePhoneNumberVerifyResponse_lift(_ buf: RustBuffer) throws -> PhoneNumberVerifyResponse {
+    return try FfiConverterTypePhoneNumberVerifyResponse.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePhoneNumberVerifyResponse_lower(_ value: PhoneNumberVerifyResponse) -> RustBuffer {
+    return FfiConverterTypePhoneNumberVerifyResponse.lower(value)
 }
 
 
@@ -12422,6 +14214,8 @@ public struct User: Equatable, Hashable {
     public var banReason: String?
     public var banExpires: String?
     public var isAnonymous: Bool?
+    public var phoneNumber: String?
+    public var phoneNumberVerified: Bool?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -12431,7 +14225,7 @@ public struct User: Equatable, Hashable {
          */createdAt: String, 
         /**
          * ISO-8601 date-time.
-         */updatedAt: String, username: String? = nil, displayUsername: String? = nil, twoFactorEnabled: Bool? = nil, role: String? = nil, banned: Bool? = nil, banReason: String? = nil, banExpires: String? = nil, isAnonymous: Bool? = nil) {
+         */updatedAt: String, username: String? = nil, displayUsername: String? = nil, twoFactorEnabled: Bool? = nil, role: String? = nil, banned: Bool? = nil, banReason: String? = nil, banExpires: String? = nil, isAnonymous: Bool? = nil, phoneNumber: String? = nil, phoneNumberVerified: Bool? = nil) {
         self.id = id
         self.name = name
         self.email = email
@@ -12447,6 +14241,8 @@ public struct User: Equatable, Hashable {
         self.banReason = banReason
         self.banExpires = banExpires
         self.isAnonymous = isAnonymous
+        self.phoneNumber = phoneNumber
+        self.phoneNumberVerified = phoneNumberVerified
     }
 
     
@@ -12479,7 +14275,9 @@ public struct FfiConverterTypeUser: FfiConverterRustBuffer {
                 banned: FfiConverterOptionBool.read(from: &buf), 
                 banReason: FfiConverterOptionString.read(from: &buf), 
                 banExpires: FfiConverterOptionString.read(from: &buf), 
-                isAnonymous: FfiConverterOptionBool.read(from: &buf)
+                isAnonymous: FfiConverterOptionBool.read(from: &buf), 
+                phoneNumber: FfiConverterOptionString.read(from: &buf), 
+                phoneNumberVerified: FfiConverterOptionBool.read(from: &buf)
         )
     }
 
@@ -12499,6 +14297,8 @@ public struct FfiConverterTypeUser: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.banReason, into: &buf)
         FfiConverterOptionString.write(value.banExpires, into: &buf)
         FfiConverterOptionBool.write(value.isAnonymous, into: &buf)
+        FfiConverterOptionString.write(value.phoneNumber, into: &buf)
+        FfiConverterOptionBool.write(value.phoneNumberVerified, into: &buf)
     }
 }
 
@@ -13076,6 +14876,10 @@ public enum ClientPlugin: Equatable, Hashable {
      */
     case anonymous
     /**
+     * `api-key`.
+     */
+    case apiKey
+    /**
      * `email-otp`.
      */
     case emailOtp
@@ -13099,6 +14903,10 @@ public enum ClientPlugin: Equatable, Hashable {
      * `passkey`.
      */
     case passkey
+    /**
+     * `phone-number`.
+     */
+    case phoneNumber
     /**
      * `two-factor`.
      */
@@ -13132,21 +14940,25 @@ public struct FfiConverterTypeClientPlugin: FfiConverterRustBuffer {
         
         case 2: return .anonymous
         
-        case 3: return .emailOtp
+        case 3: return .apiKey
         
-        case 4: return .jwt
+        case 4: return .emailOtp
         
-        case 5: return .magicLink
+        case 5: return .jwt
         
-        case 6: return .multiSession
+        case 6: return .magicLink
         
-        case 7: return .organization
+        case 7: return .multiSession
         
-        case 8: return .passkey
+        case 8: return .organization
         
-        case 9: return .twoFactor
+        case 9: return .passkey
         
-        case 10: return .username
+        case 10: return .phoneNumber
+        
+        case 11: return .twoFactor
+        
+        case 12: return .username
         
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -13164,36 +14976,44 @@ public struct FfiConverterTypeClientPlugin: FfiConverterRustBuffer {
             writeInt(&buf, Int32(2))
         
         
-        case .emailOtp:
+        case .apiKey:
             writeInt(&buf, Int32(3))
         
         
-        case .jwt:
+        case .emailOtp:
             writeInt(&buf, Int32(4))
         
         
-        case .magicLink:
+        case .jwt:
             writeInt(&buf, Int32(5))
         
         
-        case .multiSession:
+        case .magicLink:
             writeInt(&buf, Int32(6))
         
         
-        case .organization:
+        case .multiSession:
             writeInt(&buf, Int32(7))
         
         
-        case .passkey:
+        case .organization:
             writeInt(&buf, Int32(8))
         
         
-        case .twoFactor:
+        case .passkey:
             writeInt(&buf, Int32(9))
         
         
-        case .username:
+        case .phoneNumber:
             writeInt(&buf, Int32(10))
+        
+        
+        case .twoFactor:
+            writeInt(&buf, Int32(11))
+        
+        
+        case .username:
+            writeInt(&buf, Int32(12))
         
         }
     }
@@ -13212,6 +15032,81 @@ public func FfiConverterTypeClientPlugin_lift(_ buf: RustBuffer) throws -> Clien
 #endif
 public func FfiConverterTypeClientPlugin_lower(_ value: ClientPlugin) -> RustBuffer {
     return FfiConverterTypeClientPlugin.lower(value)
+}
+
+
+
+/**
+ * What a phone sign-in answers: a session, or a plugin's challenge (e.g. a second factor).
+ */
+
+public enum PhoneNumberSignInResult: Equatable, Hashable {
+    
+    case phoneNumberSignInResponse(value: PhoneNumberSignInResponse
+    )
+    case twoFactorRedirect(value: TwoFactorRedirect
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension PhoneNumberSignInResult: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePhoneNumberSignInResult: FfiConverterRustBuffer {
+    typealias SwiftType = PhoneNumberSignInResult
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PhoneNumberSignInResult {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .phoneNumberSignInResponse(value: try FfiConverterTypePhoneNumberSignInResponse.read(from: &buf)
+        )
+        
+        case 2: return .twoFactorRedirect(value: try FfiConverterTypeTwoFactorRedirect.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: PhoneNumberSignInResult, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .phoneNumberSignInResponse(value):
+            writeInt(&buf, Int32(1))
+            FfiConverterTypePhoneNumberSignInResponse.write(value, into: &buf)
+            
+        
+        case let .twoFactorRedirect(value):
+            writeInt(&buf, Int32(2))
+            FfiConverterTypeTwoFactorRedirect.write(value, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePhoneNumberSignInResult_lift(_ buf: RustBuffer) throws -> PhoneNumberSignInResult {
+    return try FfiConverterTypePhoneNumberSignInResult.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePhoneNumberSignInResult_lower(_ value: PhoneNumberSignInResult) -> RustBuffer {
+    return FfiConverterTypePhoneNumberSignInResult.lower(value)
 }
 
 
@@ -13381,6 +15276,30 @@ fileprivate struct FfiConverterOptionTypeTokenStorage: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeTokenStorage.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeApiKeyCreateBody: FfiConverterRustBuffer {
+    typealias SwiftType = ApiKeyCreateBody?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeApiKeyCreateBody.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeApiKeyCreateBody.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -13864,6 +15783,31 @@ fileprivate struct FfiConverterSequenceTypeAdminRole: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeAdminRole.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeApiKey: FfiConverterRustBuffer {
+    typealias SwiftType = [ApiKey]
+
+    public static func write(_ value: [ApiKey], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeApiKey.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ApiKey] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ApiKey]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeApiKey.read(from: &buf))
         }
         return seq
     }
@@ -14369,6 +16313,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_gatehouse_mobile_checksum_method_authclient_anonymous() != 38018) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_gatehouse_mobile_checksum_method_authclient_api_key() != 28265) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_gatehouse_mobile_checksum_method_authclient_core() != 62841) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -14388,6 +16335,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gatehouse_mobile_checksum_method_authclient_passkey() != 14074) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_authclient_phone_number() != 58430) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gatehouse_mobile_checksum_method_authclient_two_factor() != 3647) {
@@ -14469,6 +16419,21 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gatehouse_mobile_checksum_method_anonymousapi_sign_in_anonymous() != 37053) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_apikeyapi_create_api_key() != 55960) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_apikeyapi_delete_api_key() != 27444) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_apikeyapi_get_api_key() != 20486) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_apikeyapi_list_api_keys() != 5670) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_apikeyapi_update_api_key() != 63867) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gatehouse_mobile_checksum_method_coreapi_change_email() != 10797) {
@@ -14715,6 +16680,21 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gatehouse_mobile_checksum_method_passkeyapi_verify_registration() != 11855) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_phonenumberapi_request_password_reset() != 39414) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_phonenumberapi_reset_password() != 15007) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_phonenumberapi_send_otp() != 20718) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_phonenumberapi_sign_in_phone_number() != 28859) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_phonenumberapi_verify() != 20687) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gatehouse_mobile_checksum_method_twofactorapi_disable() != 51625) {

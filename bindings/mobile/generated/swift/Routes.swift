@@ -461,4 +461,44 @@ extension AuthClient {
     public func deleteAnonymousUserJson(bodyJson: String = "{}") async throws -> String {
         try await request(method: "POST", path: "/delete-anonymous-user", bodyJson: bodyJson, plugin: "anonymous")
     }
+    /// Create an API key (`POST /api-key/create`). JSON in, JSON out.
+    public func createApiKeyJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/api-key/create", bodyJson: bodyJson, plugin: "api-key")
+    }
+    /// Get an API key (`GET /api-key/get`). JSON in, JSON out.
+    public func getApiKeyJson(query: String = "") async throws -> String {
+        try await request(method: "GET", path: query.isEmpty ? "/api-key/get" : "/api-key/get?\(query)", bodyJson: nil, plugin: "api-key")
+    }
+    /// Update an API key (`POST /api-key/update`). JSON in, JSON out.
+    public func updateApiKeyJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/api-key/update", bodyJson: bodyJson, plugin: "api-key")
+    }
+    /// Delete an API key (`POST /api-key/delete`). JSON in, JSON out.
+    public func deleteApiKeyJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/api-key/delete", bodyJson: bodyJson, plugin: "api-key")
+    }
+    /// List API keys (`GET /api-key/list`). JSON in, JSON out.
+    public func listApiKeysJson(query: String = "") async throws -> String {
+        try await request(method: "GET", path: query.isEmpty ? "/api-key/list" : "/api-key/list?\(query)", bodyJson: nil, plugin: "api-key")
+    }
+    /// Sign in with phone number and password (`POST /sign-in/phone-number`). JSON in, JSON out.
+    public func signInPhoneNumberJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/sign-in/phone-number", bodyJson: bodyJson, plugin: "phone-number")
+    }
+    /// Text a one-time code to a number (`POST /phone-number/send-otp`). JSON in, JSON out.
+    public func phoneNumberSendOtpJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/phone-number/send-otp", bodyJson: bodyJson, plugin: "phone-number")
+    }
+    /// Verify a number with its code (`POST /phone-number/verify`). JSON in, JSON out.
+    public func phoneNumberVerifyJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/phone-number/verify", bodyJson: bodyJson, plugin: "phone-number")
+    }
+    /// Text a password-reset code (`POST /phone-number/request-password-reset`). JSON in, JSON out.
+    public func phoneNumberRequestPasswordResetJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/phone-number/request-password-reset", bodyJson: bodyJson, plugin: "phone-number")
+    }
+    /// Set a new password with a texted code (`POST /phone-number/reset-password`). JSON in, JSON out.
+    public func phoneNumberResetPasswordJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/phone-number/reset-password", bodyJson: bodyJson, plugin: "phone-number")
+    }
 }

@@ -81,6 +81,286 @@ pub struct AdminUpdateUserBody {
     pub data: String,
 }
 
+/// A key as `get`, `list` and `update` return it: never the key itself.
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct ApiKey {
+    #[serde(rename = "id")]
+    pub id: String,
+    /// The key configuration it belongs to (`default` unless created with a `configId`).
+    #[serde(rename = "configId")]
+    pub config_id: String,
+    #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub name: Option<String>,
+    /// The key's first characters (prefix included), for display.
+    #[serde(rename = "start", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub start: Option<String>,
+    /// The owner: a user id, or an organization id for organization-owned keys.
+    #[serde(rename = "referenceId")]
+    pub reference_id: String,
+    #[serde(rename = "prefix", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub prefix: Option<String>,
+    /// Milliseconds between refills of `remaining`.
+    #[serde(rename = "refillInterval", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub refill_interval: Option<i64>,
+    #[serde(rename = "refillAmount", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub refill_amount: Option<i64>,
+    #[serde(rename = "lastRefillAt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub last_refill_at: Option<String>,
+    #[serde(rename = "enabled")]
+    pub enabled: bool,
+    #[serde(rename = "rateLimitEnabled")]
+    pub rate_limit_enabled: bool,
+    /// Milliseconds.
+    #[serde(rename = "rateLimitTimeWindow", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub rate_limit_time_window: Option<i64>,
+    #[serde(rename = "rateLimitMax", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub rate_limit_max: Option<i64>,
+    #[serde(rename = "requestCount")]
+    pub request_count: i64,
+    /// Uses left (`null`: unlimited).
+    #[serde(rename = "remaining", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub remaining: Option<i64>,
+    #[serde(rename = "lastRequest", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub last_request: Option<String>,
+    #[serde(rename = "expiresAt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub expires_at: Option<String>,
+    #[serde(rename = "createdAt")]
+    pub created_at: String,
+    #[serde(rename = "updatedAt")]
+    pub updated_at: String,
+    /// `{resource: [actions]}` the key grants.
+    #[serde(rename = "permissions", with = "json_text_opt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub permissions: Option<String>,
+    /// Any JSON object stored with the key (with `enable_metadata`).
+    #[serde(rename = "metadata", with = "json_text_opt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub metadata: Option<String>,
+}
+
+/// `create`'s body. Properties marked server-only are refused over HTTP
+/// (`SERVER_ONLY_PROPERTY`; `userId`: `UNAUTHORIZED_SESSION`): they exist
+/// for the server-side call.
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct ApiKeyCreateBody {
+    /// The key configuration (default when absent or unknown).
+    #[serde(rename = "configId", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub config_id: Option<String>,
+    #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub name: Option<String>,
+    /// Seconds until the key expires (within the configuration's bounds).
+    #[serde(rename = "expiresIn", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub expires_in: Option<i64>,
+    /// `[a-zA-Z0-9_-]`, prepended to the key.
+    #[serde(rename = "prefix", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub prefix: Option<String>,
+    /// An object (with `enable_metadata`).
+    #[serde(rename = "metadata", with = "json_text_opt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub metadata: Option<String>,
+    /// Server-only: uses allowed (`null`: unlimited).
+    #[serde(rename = "remaining", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub remaining: Option<i64>,
+    /// Server-only: `remaining` after each refill.
+    #[serde(rename = "refillAmount", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub refill_amount: Option<i64>,
+    /// Server-only: milliseconds between refills.
+    #[serde(rename = "refillInterval", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub refill_interval: Option<i64>,
+    /// Server-only: milliseconds of the key's rate-limit window.
+    #[serde(rename = "rateLimitTimeWindow", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub rate_limit_time_window: Option<i64>,
+    /// Server-only: verifications per window.
+    #[serde(rename = "rateLimitMax", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub rate_limit_max: Option<i64>,
+    /// Server-only.
+    #[serde(rename = "rateLimitEnabled", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub rate_limit_enabled: Option<bool>,
+    /// Server-only: `{resource: [actions]}`.
+    #[serde(rename = "permissions", with = "json_text_opt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub permissions: Option<String>,
+    /// Server-only: the owner (over HTTP the owner is the caller).
+    #[serde(rename = "userId", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub user_id: Option<String>,
+    /// The owning organization (configurations with `references = "organization"`).
+    #[serde(rename = "organizationId", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub organization_id: Option<String>,
+}
+
+/// A key just created: the only time the key itself is shown.
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct ApiKeyCreated {
+    #[serde(rename = "id")]
+    pub id: String,
+    /// The key configuration it belongs to (`default` unless created with a `configId`).
+    #[serde(rename = "configId")]
+    pub config_id: String,
+    #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub name: Option<String>,
+    /// The key's first characters (prefix included), for display.
+    #[serde(rename = "start", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub start: Option<String>,
+    /// The owner: a user id, or an organization id for organization-owned keys.
+    #[serde(rename = "referenceId")]
+    pub reference_id: String,
+    #[serde(rename = "prefix", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub prefix: Option<String>,
+    /// Milliseconds between refills of `remaining`.
+    #[serde(rename = "refillInterval", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub refill_interval: Option<i64>,
+    #[serde(rename = "refillAmount", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub refill_amount: Option<i64>,
+    #[serde(rename = "lastRefillAt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub last_refill_at: Option<String>,
+    #[serde(rename = "enabled")]
+    pub enabled: bool,
+    #[serde(rename = "rateLimitEnabled")]
+    pub rate_limit_enabled: bool,
+    /// Milliseconds.
+    #[serde(rename = "rateLimitTimeWindow", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub rate_limit_time_window: Option<i64>,
+    #[serde(rename = "rateLimitMax", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub rate_limit_max: Option<i64>,
+    #[serde(rename = "requestCount")]
+    pub request_count: i64,
+    /// Uses left (`null`: unlimited).
+    #[serde(rename = "remaining", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub remaining: Option<i64>,
+    #[serde(rename = "lastRequest", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub last_request: Option<String>,
+    #[serde(rename = "expiresAt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub expires_at: Option<String>,
+    #[serde(rename = "createdAt")]
+    pub created_at: String,
+    #[serde(rename = "updatedAt")]
+    pub updated_at: String,
+    /// `{resource: [actions]}` the key grants.
+    #[serde(rename = "permissions", with = "json_text_opt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub permissions: Option<String>,
+    /// Any JSON object stored with the key (with `enable_metadata`).
+    #[serde(rename = "metadata", with = "json_text_opt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub metadata: Option<String>,
+    /// The full key. Stored only as a hash: it cannot be shown again.
+    #[serde(rename = "key")]
+    pub key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct ApiKeyDeleteBody {
+    #[serde(rename = "configId", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub config_id: Option<String>,
+    #[serde(rename = "keyId")]
+    pub key_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct ApiKeyList {
+    #[serde(rename = "apiKeys")]
+    pub api_keys: Vec<ApiKey>,
+    #[serde(rename = "total")]
+    pub total: i64,
+    #[serde(rename = "limit", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub limit: Option<i64>,
+    #[serde(rename = "offset", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub offset: Option<i64>,
+}
+
+/// `update`'s body; absent properties are left alone.
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct ApiKeyUpdateBody {
+    #[serde(rename = "configId", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub config_id: Option<String>,
+    #[serde(rename = "keyId")]
+    pub key_id: String,
+    /// Server-only: the owner the key must belong to.
+    #[serde(rename = "userId", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub user_id: Option<String>,
+    #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub name: Option<String>,
+    #[serde(rename = "enabled", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub enabled: Option<bool>,
+    /// Server-only.
+    #[serde(rename = "remaining", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub remaining: Option<i64>,
+    /// Server-only.
+    #[serde(rename = "refillAmount", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub refill_amount: Option<i64>,
+    /// Server-only.
+    #[serde(rename = "refillInterval", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub refill_interval: Option<i64>,
+    /// An object, or `null` to clear (ignored without `enable_metadata`).
+    #[serde(rename = "metadata", with = "json_text_opt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub metadata: Option<String>,
+    /// Seconds from now; `null` removes the expiry.
+    #[serde(rename = "expiresIn", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub expires_in: Option<i64>,
+    /// Server-only.
+    #[serde(rename = "rateLimitEnabled", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub rate_limit_enabled: Option<bool>,
+    /// Server-only.
+    #[serde(rename = "rateLimitTimeWindow", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub rate_limit_time_window: Option<i64>,
+    /// Server-only.
+    #[serde(rename = "rateLimitMax", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub rate_limit_max: Option<i64>,
+    /// Server-only: `{resource: [actions]}`, or `null` to clear.
+    #[serde(rename = "permissions", with = "json_text_opt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub permissions: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
 pub struct AuditEntry {
     #[serde(rename = "id")]
@@ -691,6 +971,116 @@ pub struct PermissionResult {
     pub error: Option<String>,
     #[serde(rename = "success")]
     pub success: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct PhoneNumberBody {
+    #[serde(rename = "phoneNumber")]
+    pub phone_number: String,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct PhoneNumberMessageResponse {
+    /// `code sent`.
+    #[serde(rename = "message")]
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct PhoneNumberResetPasswordBody {
+    #[serde(rename = "otp")]
+    pub otp: String,
+    #[serde(rename = "phoneNumber")]
+    pub phone_number: String,
+    #[serde(rename = "newPassword")]
+    pub new_password: String,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct PhoneNumberSignInBody {
+    /// The number, international (`+14155550123`) or, with `default_country`, national.
+    #[serde(rename = "phoneNumber")]
+    pub phone_number: String,
+    #[serde(rename = "password")]
+    pub password: String,
+    /// Defaults to true; false gives a one-day, browser-session cookie.
+    #[serde(rename = "rememberMe", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub remember_me: Option<bool>,
+}
+
+/// A phone sign-in's session.
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct PhoneNumberSignInResponse {
+    #[serde(rename = "token")]
+    pub token: String,
+    #[serde(rename = "user")]
+    pub user: User,
+}
+
+/// What a phone sign-in answers: a session, or a plugin's challenge (e.g. a second factor).
+#[derive(Debug, Clone, PartialEq, uniffi::Enum)]
+pub enum PhoneNumberSignInResult {
+    PhoneNumberSignInResponse { value: PhoneNumberSignInResponse },
+    TwoFactorRedirect { value: TwoFactorRedirect },
+}
+
+impl Serialize for PhoneNumberSignInResult {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            PhoneNumberSignInResult::PhoneNumberSignInResponse { value } => value.serialize(s),
+            PhoneNumberSignInResult::TwoFactorRedirect { value } => value.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for PhoneNumberSignInResult {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = serde_json::Value::deserialize(d)?;
+        if let Ok(value) = serde_json::from_value::<PhoneNumberSignInResponse>(v.clone()) {
+            return Ok(PhoneNumberSignInResult::PhoneNumberSignInResponse { value });
+        }
+        if let Ok(value) = serde_json::from_value::<TwoFactorRedirect>(v.clone()) {
+            return Ok(PhoneNumberSignInResult::TwoFactorRedirect { value });
+        }
+        Err(serde::de::Error::custom("no member of PhoneNumberSignInResult matches"))
+    }
+}
+
+/// `verify`'s body; other plugins' user fields are taken too when the
+/// number signs a new user up.
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct PhoneNumberVerifyBody {
+    #[serde(rename = "phoneNumber")]
+    pub phone_number: String,
+    #[serde(rename = "code")]
+    pub code: String,
+    /// No session is created (the number is only marked verified).
+    #[serde(rename = "disableSession", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub disable_session: Option<bool>,
+    /// Gives the number to the signed-in user instead.
+    #[serde(rename = "updatePhoneNumber", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub update_phone_number: Option<bool>,
+    #[serde(rename = "username", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub username: Option<String>,
+    #[serde(rename = "displayUsername", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub display_username: Option<String>,
+}
+
+/// `verify`'s answer: `token` is the session's (none with `disableSession`).
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct PhoneNumberVerifyResponse {
+    #[serde(rename = "status")]
+    pub status: bool,
+    #[serde(rename = "token", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub token: Option<String>,
+    #[serde(rename = "user")]
+    pub user: User,
 }
 
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
@@ -1442,6 +1832,12 @@ pub struct User {
     #[serde(rename = "isAnonymous", default, skip_serializing_if = "Option::is_none")]
     #[uniffi(default = None)]
     pub is_anonymous: Option<bool>,
+    #[serde(rename = "phoneNumber", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub phone_number: Option<String>,
+    #[serde(rename = "phoneNumberVerified", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub phone_number_verified: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
@@ -1533,6 +1929,8 @@ pub enum ClientPlugin {
     Admin,
     /// `anonymous`.
     Anonymous,
+    /// `api-key`.
+    ApiKey,
     /// `email-otp`.
     EmailOtp,
     /// `jwt`.
@@ -1545,6 +1943,8 @@ pub enum ClientPlugin {
     Organization,
     /// `passkey`.
     Passkey,
+    /// `phone-number`.
+    PhoneNumber,
     /// `two-factor`.
     TwoFactor,
     /// `username`.
@@ -1557,12 +1957,14 @@ impl ClientPlugin {
         match self {
             ClientPlugin::Admin => "admin",
             ClientPlugin::Anonymous => "anonymous",
+            ClientPlugin::ApiKey => "api-key",
             ClientPlugin::EmailOtp => "email-otp",
             ClientPlugin::Jwt => "jwt",
             ClientPlugin::MagicLink => "magic-link",
             ClientPlugin::MultiSession => "multi-session",
             ClientPlugin::Organization => "organization",
             ClientPlugin::Passkey => "passkey",
+            ClientPlugin::PhoneNumber => "phone-number",
             ClientPlugin::TwoFactor => "two-factor",
             ClientPlugin::Username => "username",
         }
@@ -1583,6 +1985,13 @@ impl AuthClient {
     pub async fn anonymous(self: Arc<Self>) -> Result<Arc<AnonymousApi>, AuthError> {
         self.require_plugin("anonymous").await?;
         Ok(Arc::new(AnonymousApi { client: self }))
+    }
+
+    /// The `api-key` plugin's operations; `PluginNotEnabled` unless the plugin
+    /// is registered here and enabled on the server.
+    pub async fn api_key(self: Arc<Self>) -> Result<Arc<ApiKeyApi>, AuthError> {
+        self.require_plugin("api-key").await?;
+        Ok(Arc::new(ApiKeyApi { client: self }))
     }
 
     /// Every core operation.
@@ -1630,6 +2039,13 @@ impl AuthClient {
     pub async fn passkey(self: Arc<Self>) -> Result<Arc<PasskeyApi>, AuthError> {
         self.require_plugin("passkey").await?;
         Ok(Arc::new(PasskeyApi { client: self }))
+    }
+
+    /// The `phone-number` plugin's operations; `PluginNotEnabled` unless the plugin
+    /// is registered here and enabled on the server.
+    pub async fn phone_number(self: Arc<Self>) -> Result<Arc<PhoneNumberApi>, AuthError> {
+        self.require_plugin("phone-number").await?;
+        Ok(Arc::new(PhoneNumberApi { client: self }))
     }
 
     /// The `two-factor` plugin's operations; `PluginNotEnabled` unless the plugin
@@ -1802,6 +2218,46 @@ impl AnonymousApi {
     pub async fn delete_anonymous_user(&self) -> Result<SuccessResponse, AuthError> {
         let path = crate::with_query("/delete-anonymous-user".to_string(), &[]);
         crate::decode(self.client.call("POST", &path, None, Some("anonymous")).await?)
+    }
+
+}
+
+/// The operations of `api-key`.
+#[derive(uniffi::Object)]
+pub struct ApiKeyApi {
+    client: Arc<AuthClient>,
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl ApiKeyApi {
+    /// Create an API key (`POST /api-key/create`).
+    pub async fn create_api_key(&self, body: Option<ApiKeyCreateBody>) -> Result<ApiKeyCreated, AuthError> {
+        let path = crate::with_query("/api-key/create".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&body.map(|b| serde_json::to_value(b).unwrap_or_default()).unwrap_or_else(|| serde_json::json!({}))), Some("api-key")).await?)
+    }
+
+    /// Get an API key (`GET /api-key/get`).
+    pub async fn get_api_key(&self, id: String, config_id: Option<String>) -> Result<ApiKey, AuthError> {
+        let path = crate::with_query("/api-key/get".to_string(), &[("id", Some(id.as_str())), ("configId", config_id.as_deref())]);
+        crate::decode(self.client.call("GET", &path, None, Some("api-key")).await?)
+    }
+
+    /// Update an API key (`POST /api-key/update`).
+    pub async fn update_api_key(&self, body: ApiKeyUpdateBody) -> Result<ApiKey, AuthError> {
+        let path = crate::with_query("/api-key/update".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("api-key")).await?)
+    }
+
+    /// Delete an API key (`POST /api-key/delete`).
+    pub async fn delete_api_key(&self, body: ApiKeyDeleteBody) -> Result<SuccessResponse, AuthError> {
+        let path = crate::with_query("/api-key/delete".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("api-key")).await?)
+    }
+
+    /// List API keys (`GET /api-key/list`).
+    pub async fn list_api_keys(&self, config_id: Option<String>, organization_id: Option<String>, limit: Option<String>, offset: Option<String>, sort_by: Option<String>, sort_direction: Option<String>) -> Result<ApiKeyList, AuthError> {
+        let path = crate::with_query("/api-key/list".to_string(), &[("configId", config_id.as_deref()), ("organizationId", organization_id.as_deref()), ("limit", limit.as_deref()), ("offset", offset.as_deref()), ("sortBy", sort_by.as_deref()), ("sortDirection", sort_direction.as_deref())]);
+        crate::decode(self.client.call("GET", &path, None, Some("api-key")).await?)
     }
 
 }
@@ -2364,6 +2820,46 @@ impl PasskeyApi {
     pub async fn update_passkey(&self, body: UpdatePasskeyBody) -> Result<UpdatePasskeyResponse, AuthError> {
         let path = crate::with_query("/passkey/update-passkey".to_string(), &[]);
         crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("passkey")).await?)
+    }
+
+}
+
+/// The operations of `phone-number`.
+#[derive(uniffi::Object)]
+pub struct PhoneNumberApi {
+    client: Arc<AuthClient>,
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl PhoneNumberApi {
+    /// Sign in with phone number and password (`POST /sign-in/phone-number`).
+    pub async fn sign_in_phone_number(&self, body: PhoneNumberSignInBody) -> Result<PhoneNumberSignInResult, AuthError> {
+        let path = crate::with_query("/sign-in/phone-number".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("phone-number")).await?)
+    }
+
+    /// Text a one-time code to a number (`POST /phone-number/send-otp`).
+    pub async fn send_otp(&self, body: PhoneNumberBody) -> Result<PhoneNumberMessageResponse, AuthError> {
+        let path = crate::with_query("/phone-number/send-otp".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("phone-number")).await?)
+    }
+
+    /// Verify a number with its code (`POST /phone-number/verify`).
+    pub async fn verify(&self, body: PhoneNumberVerifyBody) -> Result<PhoneNumberVerifyResponse, AuthError> {
+        let path = crate::with_query("/phone-number/verify".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("phone-number")).await?)
+    }
+
+    /// Text a password-reset code (`POST /phone-number/request-password-reset`).
+    pub async fn request_password_reset(&self, body: PhoneNumberBody) -> Result<StatusResponse, AuthError> {
+        let path = crate::with_query("/phone-number/request-password-reset".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("phone-number")).await?)
+    }
+
+    /// Set a new password with a texted code (`POST /phone-number/reset-password`).
+    pub async fn reset_password(&self, body: PhoneNumberResetPasswordBody) -> Result<StatusResponse, AuthError> {
+        let path = crate::with_query("/phone-number/reset-password".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("phone-number")).await?)
     }
 
 }

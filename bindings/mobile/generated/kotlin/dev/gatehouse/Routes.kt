@@ -460,3 +460,43 @@ suspend fun AuthClient.`signInAnonymousJson`(bodyJson: String = "{}"): String =
 /** Delete the anonymous user (`POST /delete-anonymous-user`). JSON in, JSON out. */
 suspend fun AuthClient.`deleteAnonymousUserJson`(bodyJson: String = "{}"): String =
     request("POST", "/delete-anonymous-user", bodyJson, "anonymous")
+
+/** Create an API key (`POST /api-key/create`). JSON in, JSON out. */
+suspend fun AuthClient.`createApiKeyJson`(bodyJson: String = "{}"): String =
+    request("POST", "/api-key/create", bodyJson, "api-key")
+
+/** Get an API key (`GET /api-key/get`). JSON in, JSON out. */
+suspend fun AuthClient.`getApiKeyJson`(query: String = ""): String =
+    request("GET", if (query.isEmpty()) "/api-key/get" else "/api-key/get?$query", null, "api-key")
+
+/** Update an API key (`POST /api-key/update`). JSON in, JSON out. */
+suspend fun AuthClient.`updateApiKeyJson`(bodyJson: String = "{}"): String =
+    request("POST", "/api-key/update", bodyJson, "api-key")
+
+/** Delete an API key (`POST /api-key/delete`). JSON in, JSON out. */
+suspend fun AuthClient.`deleteApiKeyJson`(bodyJson: String = "{}"): String =
+    request("POST", "/api-key/delete", bodyJson, "api-key")
+
+/** List API keys (`GET /api-key/list`). JSON in, JSON out. */
+suspend fun AuthClient.`listApiKeysJson`(query: String = ""): String =
+    request("GET", if (query.isEmpty()) "/api-key/list" else "/api-key/list?$query", null, "api-key")
+
+/** Sign in with phone number and password (`POST /sign-in/phone-number`). JSON in, JSON out. */
+suspend fun AuthClient.`signInPhoneNumberJson`(bodyJson: String = "{}"): String =
+    request("POST", "/sign-in/phone-number", bodyJson, "phone-number")
+
+/** Text a one-time code to a number (`POST /phone-number/send-otp`). JSON in, JSON out. */
+suspend fun AuthClient.`phoneNumberSendOtpJson`(bodyJson: String = "{}"): String =
+    request("POST", "/phone-number/send-otp", bodyJson, "phone-number")
+
+/** Verify a number with its code (`POST /phone-number/verify`). JSON in, JSON out. */
+suspend fun AuthClient.`phoneNumberVerifyJson`(bodyJson: String = "{}"): String =
+    request("POST", "/phone-number/verify", bodyJson, "phone-number")
+
+/** Text a password-reset code (`POST /phone-number/request-password-reset`). JSON in, JSON out. */
+suspend fun AuthClient.`phoneNumberRequestPasswordResetJson`(bodyJson: String = "{}"): String =
+    request("POST", "/phone-number/request-password-reset", bodyJson, "phone-number")
+
+/** Set a new password with a texted code (`POST /phone-number/reset-password`). JSON in, JSON out. */
+suspend fun AuthClient.`phoneNumberResetPasswordJson`(bodyJson: String = "{}"): String =
+    request("POST", "/phone-number/reset-password", bodyJson, "phone-number")

@@ -718,6 +718,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_authclient_anonymous(
     ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_authclient_api_key(
+    ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_authclient_core(
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_authclient_email_otp(
@@ -731,6 +733,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_gatehouse_mobile_checksum_method_authclient_organization(
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_authclient_passkey(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_authclient_phone_number(
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_authclient_two_factor(
     ): Int
@@ -785,6 +789,16 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_gatehouse_mobile_checksum_method_anonymousapi_delete_anonymous_user(
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_anonymousapi_sign_in_anonymous(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_apikeyapi_create_api_key(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_apikeyapi_delete_api_key(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_apikeyapi_get_api_key(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_apikeyapi_list_api_keys(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_apikeyapi_update_api_key(
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_coreapi_change_email(
     ): Int
@@ -950,6 +964,16 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_passkeyapi_verify_registration(
     ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_phonenumberapi_request_password_reset(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_phonenumberapi_reset_password(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_phonenumberapi_send_otp(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_phonenumberapi_sign_in_phone_number(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_phonenumberapi_verify(
+    ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_twofactorapi_disable(
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_twofactorapi_enable(
@@ -1011,6 +1035,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_gatehouse_mobile_fn_method_authclient_anonymous(`ptr`: Long,
     ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_authclient_api_key(`ptr`: Long,
+    ): Long
     external fun uniffi_gatehouse_mobile_fn_method_authclient_core(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_gatehouse_mobile_fn_method_authclient_email_otp(`ptr`: Long,
@@ -1024,6 +1050,8 @@ internal object UniffiLib {
     external fun uniffi_gatehouse_mobile_fn_method_authclient_organization(`ptr`: Long,
     ): Long
     external fun uniffi_gatehouse_mobile_fn_method_authclient_passkey(`ptr`: Long,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_authclient_phone_number(`ptr`: Long,
     ): Long
     external fun uniffi_gatehouse_mobile_fn_method_authclient_two_factor(`ptr`: Long,
     ): Long
@@ -1092,6 +1120,20 @@ internal object UniffiLib {
     external fun uniffi_gatehouse_mobile_fn_method_anonymousapi_delete_anonymous_user(`ptr`: Long,
     ): Long
     external fun uniffi_gatehouse_mobile_fn_method_anonymousapi_sign_in_anonymous(`ptr`: Long,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_clone_apikeyapi(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_free_apikeyapi(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_gatehouse_mobile_fn_method_apikeyapi_create_api_key(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_apikeyapi_delete_api_key(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_apikeyapi_get_api_key(`ptr`: Long,`id`: RustBuffer.ByValue,`configId`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_apikeyapi_list_api_keys(`ptr`: Long,`configId`: RustBuffer.ByValue,`organizationId`: RustBuffer.ByValue,`limit`: RustBuffer.ByValue,`offset`: RustBuffer.ByValue,`sortBy`: RustBuffer.ByValue,`sortDirection`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_apikeyapi_update_api_key(`ptr`: Long,`body`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_gatehouse_mobile_fn_clone_coreapi(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1285,6 +1327,20 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_gatehouse_mobile_fn_method_passkeyapi_verify_registration(`ptr`: Long,`body`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_gatehouse_mobile_fn_clone_phonenumberapi(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_free_phonenumberapi(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_gatehouse_mobile_fn_method_phonenumberapi_request_password_reset(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_phonenumberapi_reset_password(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_phonenumberapi_send_otp(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_phonenumberapi_sign_in_phone_number(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_phonenumberapi_verify(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_gatehouse_mobile_fn_clone_twofactorapi(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_gatehouse_mobile_fn_free_twofactorapi(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1444,6 +1500,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_gatehouse_mobile_checksum_method_authclient_anonymous() and 0xFFFF) != 38018) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_authclient_api_key() and 0xFFFF) != 28265) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_authclient_core() and 0xFFFF) != 62841) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1463,6 +1522,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_authclient_passkey() and 0xFFFF) != 14074) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_authclient_phone_number() and 0xFFFF) != 58430) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_authclient_two_factor() and 0xFFFF) != 3647) {
@@ -1544,6 +1606,21 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_anonymousapi_sign_in_anonymous() and 0xFFFF) != 37053) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_apikeyapi_create_api_key() and 0xFFFF) != 55960) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_apikeyapi_delete_api_key() and 0xFFFF) != 27444) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_apikeyapi_get_api_key() and 0xFFFF) != 20486) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_apikeyapi_list_api_keys() and 0xFFFF) != 5670) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_apikeyapi_update_api_key() and 0xFFFF) != 63867) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_change_email() and 0xFFFF) != 10797) {
@@ -1790,6 +1867,21 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_passkeyapi_verify_registration() and 0xFFFF) != 11855) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_phonenumberapi_request_password_reset() and 0xFFFF) != 39414) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_phonenumberapi_reset_password() and 0xFFFF) != 15007) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_phonenumberapi_send_otp() and 0xFFFF) != 20718) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_phonenumberapi_sign_in_phone_number() and 0xFFFF) != 28859) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_phonenumberapi_verify() and 0xFFFF) != 20687) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_twofactorapi_disable() and 0xFFFF) != 51625) {
@@ -3475,6 +3567,408 @@ public object FfiConverterTypeAnonymousApi: FfiConverter<AnonymousApi, Long> {
 
 
 /**
+ * The operations of `api-key`.
+ */
+public interface ApiKeyApiInterface {
+    
+    /**
+     * Create an API key (`POST /api-key/create`).
+     */
+    suspend fun `createApiKey`(`body`: ApiKeyCreateBody?): ApiKeyCreated
+    
+    /**
+     * Delete an API key (`POST /api-key/delete`).
+     */
+    suspend fun `deleteApiKey`(`body`: ApiKeyDeleteBody): SuccessResponse
+    
+    /**
+     * Get an API key (`GET /api-key/get`).
+     */
+    suspend fun `getApiKey`(`id`: kotlin.String, `configId`: kotlin.String?): ApiKey
+    
+    /**
+     * List API keys (`GET /api-key/list`).
+     */
+    suspend fun `listApiKeys`(`configId`: kotlin.String?, `organizationId`: kotlin.String?, `limit`: kotlin.String?, `offset`: kotlin.String?, `sortBy`: kotlin.String?, `sortDirection`: kotlin.String?): ApiKeyList
+    
+    /**
+     * Update an API key (`POST /api-key/update`).
+     */
+    suspend fun `updateApiKey`(`body`: ApiKeyUpdateBody): ApiKey
+    
+    companion object
+}
+
+/**
+ * The operations of `api-key`.
+ */
+open class ApiKeyApi: Disposable, AutoCloseable, ApiKeyApiInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_gatehouse_mobile_fn_free_apikeyapi(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_clone_apikeyapi(handle, status)
+        }
+    }
+
+    
+    /**
+     * Create an API key (`POST /api-key/create`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `createApiKey`(`body`: ApiKeyCreateBody?) : ApiKeyCreated {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_apikeyapi_create_api_key(
+                uniffiHandle,
+                
+        FfiConverterOptionalTypeApiKeyCreateBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeApiKeyCreated.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Delete an API key (`POST /api-key/delete`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `deleteApiKey`(`body`: ApiKeyDeleteBody) : SuccessResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_apikeyapi_delete_api_key(
+                uniffiHandle,
+                
+        FfiConverterTypeApiKeyDeleteBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSuccessResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Get an API key (`GET /api-key/get`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `getApiKey`(`id`: kotlin.String, `configId`: kotlin.String?) : ApiKey {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_apikeyapi_get_api_key(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`id`),
+        FfiConverterOptionalString.lower(`configId`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeApiKey.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * List API keys (`GET /api-key/list`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `listApiKeys`(`configId`: kotlin.String?, `organizationId`: kotlin.String?, `limit`: kotlin.String?, `offset`: kotlin.String?, `sortBy`: kotlin.String?, `sortDirection`: kotlin.String?) : ApiKeyList {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_apikeyapi_list_api_keys(
+                uniffiHandle,
+                
+        FfiConverterOptionalString.lower(`configId`),
+        FfiConverterOptionalString.lower(`organizationId`),
+        FfiConverterOptionalString.lower(`limit`),
+        FfiConverterOptionalString.lower(`offset`),
+        FfiConverterOptionalString.lower(`sortBy`),
+        FfiConverterOptionalString.lower(`sortDirection`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeApiKeyList.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Update an API key (`POST /api-key/update`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `updateApiKey`(`body`: ApiKeyUpdateBody) : ApiKey {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_apikeyapi_update_api_key(
+                uniffiHandle,
+                
+        FfiConverterTypeApiKeyUpdateBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeApiKey.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeApiKeyApi: FfiConverter<ApiKeyApi, Long> {
+    override fun lower(value: ApiKeyApi): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): ApiKeyApi {
+        return ApiKeyApi(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): ApiKeyApi {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: ApiKeyApi) = 8UL
+
+    override fun write(value: ApiKeyApi, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * A client for one server. Connects on first use, checking that the server
  * has every registered plugin; a failed connection (server down, offline)
  * is not kept: the next call tries again.
@@ -3505,6 +3999,12 @@ public interface AuthClientInterface {
      * is registered here and enabled on the server.
      */
     suspend fun `anonymous`(): AnonymousApi
+    
+    /**
+     * The `api-key` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
+     */
+    suspend fun `apiKey`(): ApiKeyApi
     
     /**
      * Every core operation.
@@ -3546,6 +4046,12 @@ public interface AuthClientInterface {
      * is registered here and enabled on the server.
      */
     suspend fun `passkey`(): PasskeyApi
+    
+    /**
+     * The `phone-number` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
+     */
+    suspend fun `phoneNumber`(): PhoneNumberApi
     
     /**
      * The `two-factor` plugin's operations; `PluginNotEnabled` unless the plugin
@@ -3790,6 +4296,31 @@ open class AuthClient: Disposable, AutoCloseable, AuthClientInterface
 
     
     /**
+     * The `api-key` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `apiKey`() : ApiKeyApi {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_authclient_api_key(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_u64(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_u64(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_u64(future) },
+        // lift function
+        { FfiConverterTypeApiKeyApi.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
      * Every core operation.
      */override fun `core`(): CoreApi {
             return FfiConverterTypeCoreApi.lift(
@@ -3949,6 +4480,31 @@ open class AuthClient: Disposable, AutoCloseable, AuthClientInterface
         { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_u64(future) },
         // lift function
         { FfiConverterTypePasskeyApi.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The `phone-number` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `phoneNumber`() : PhoneNumberApi {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_authclient_phone_number(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_u64(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_u64(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_u64(future) },
+        // lift function
+        { FfiConverterTypePhoneNumberApi.lift(it) },
         // Error FFI converter
         AuthException.ErrorHandler,
     )
@@ -8348,6 +8904,402 @@ public object FfiConverterTypePasskeyApi: FfiConverter<PasskeyApi, Long> {
 
 
 /**
+ * The operations of `phone-number`.
+ */
+public interface PhoneNumberApiInterface {
+    
+    /**
+     * Text a password-reset code (`POST /phone-number/request-password-reset`).
+     */
+    suspend fun `requestPasswordReset`(`body`: PhoneNumberBody): StatusResponse
+    
+    /**
+     * Set a new password with a texted code (`POST /phone-number/reset-password`).
+     */
+    suspend fun `resetPassword`(`body`: PhoneNumberResetPasswordBody): StatusResponse
+    
+    /**
+     * Text a one-time code to a number (`POST /phone-number/send-otp`).
+     */
+    suspend fun `sendOtp`(`body`: PhoneNumberBody): PhoneNumberMessageResponse
+    
+    /**
+     * Sign in with phone number and password (`POST /sign-in/phone-number`).
+     */
+    suspend fun `signInPhoneNumber`(`body`: PhoneNumberSignInBody): PhoneNumberSignInResult
+    
+    /**
+     * Verify a number with its code (`POST /phone-number/verify`).
+     */
+    suspend fun `verify`(`body`: PhoneNumberVerifyBody): PhoneNumberVerifyResponse
+    
+    companion object
+}
+
+/**
+ * The operations of `phone-number`.
+ */
+open class PhoneNumberApi: Disposable, AutoCloseable, PhoneNumberApiInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_gatehouse_mobile_fn_free_phonenumberapi(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_clone_phonenumberapi(handle, status)
+        }
+    }
+
+    
+    /**
+     * Text a password-reset code (`POST /phone-number/request-password-reset`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `requestPasswordReset`(`body`: PhoneNumberBody) : StatusResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_phonenumberapi_request_password_reset(
+                uniffiHandle,
+                
+        FfiConverterTypePhoneNumberBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeStatusResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Set a new password with a texted code (`POST /phone-number/reset-password`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `resetPassword`(`body`: PhoneNumberResetPasswordBody) : StatusResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_phonenumberapi_reset_password(
+                uniffiHandle,
+                
+        FfiConverterTypePhoneNumberResetPasswordBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeStatusResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Text a one-time code to a number (`POST /phone-number/send-otp`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `sendOtp`(`body`: PhoneNumberBody) : PhoneNumberMessageResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_phonenumberapi_send_otp(
+                uniffiHandle,
+                
+        FfiConverterTypePhoneNumberBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypePhoneNumberMessageResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Sign in with phone number and password (`POST /sign-in/phone-number`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `signInPhoneNumber`(`body`: PhoneNumberSignInBody) : PhoneNumberSignInResult {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_phonenumberapi_sign_in_phone_number(
+                uniffiHandle,
+                
+        FfiConverterTypePhoneNumberSignInBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypePhoneNumberSignInResult.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Verify a number with its code (`POST /phone-number/verify`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `verify`(`body`: PhoneNumberVerifyBody) : PhoneNumberVerifyResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_phonenumberapi_verify(
+                uniffiHandle,
+                
+        FfiConverterTypePhoneNumberVerifyBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypePhoneNumberVerifyResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePhoneNumberApi: FfiConverter<PhoneNumberApi, Long> {
+    override fun lower(value: PhoneNumberApi): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): PhoneNumberApi {
+        return PhoneNumberApi(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): PhoneNumberApi {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: PhoneNumberApi) = 8UL
+
+    override fun write(value: PhoneNumberApi, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * Where the app keeps the session token (Keychain, Keystore, a file...).
  */
 public interface TokenStorage {
@@ -9677,6 +10629,693 @@ public object FfiConverterTypeAdminUpdateUserBody: FfiConverterRustBuffer<AdminU
     override fun write(value: AdminUpdateUserBody, buf: ByteBuffer) {
             FfiConverterString.write(value.`userId`, buf)
             FfiConverterString.write(value.`data`, buf)
+    }
+}
+
+
+
+/**
+ * A key as `get`, `list` and `update` return it: never the key itself.
+ */
+data class ApiKey (
+    var `id`: kotlin.String
+    , 
+    /**
+     * The key configuration it belongs to (`default` unless created with a `configId`).
+     */
+    var `configId`: kotlin.String
+    , 
+    var `name`: kotlin.String? = null 
+    , 
+    /**
+     * The key's first characters (prefix included), for display.
+     */
+    var `start`: kotlin.String? = null 
+    , 
+    /**
+     * The owner: a user id, or an organization id for organization-owned keys.
+     */
+    var `referenceId`: kotlin.String
+    , 
+    var `prefix`: kotlin.String? = null 
+    , 
+    /**
+     * Milliseconds between refills of `remaining`.
+     */
+    var `refillInterval`: kotlin.Long? = null 
+    , 
+    var `refillAmount`: kotlin.Long? = null 
+    , 
+    var `lastRefillAt`: kotlin.String? = null 
+    , 
+    var `enabled`: kotlin.Boolean
+    , 
+    var `rateLimitEnabled`: kotlin.Boolean
+    , 
+    /**
+     * Milliseconds.
+     */
+    var `rateLimitTimeWindow`: kotlin.Long? = null 
+    , 
+    var `rateLimitMax`: kotlin.Long? = null 
+    , 
+    var `requestCount`: kotlin.Long
+    , 
+    /**
+     * Uses left (`null`: unlimited).
+     */
+    var `remaining`: kotlin.Long? = null 
+    , 
+    var `lastRequest`: kotlin.String? = null 
+    , 
+    var `expiresAt`: kotlin.String? = null 
+    , 
+    var `createdAt`: kotlin.String
+    , 
+    var `updatedAt`: kotlin.String
+    , 
+    /**
+     * `{resource: [actions]}` the key grants.
+     */
+    var `permissions`: kotlin.String? = null 
+    , 
+    /**
+     * Any JSON object stored with the key (with `enable_metadata`).
+     */
+    var `metadata`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeApiKey: FfiConverterRustBuffer<ApiKey> {
+    override fun read(buf: ByteBuffer): ApiKey {
+        return ApiKey(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ApiKey) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`configId`) +
+            FfiConverterOptionalString.allocationSize(value.`name`) +
+            FfiConverterOptionalString.allocationSize(value.`start`) +
+            FfiConverterString.allocationSize(value.`referenceId`) +
+            FfiConverterOptionalString.allocationSize(value.`prefix`) +
+            FfiConverterOptionalLong.allocationSize(value.`refillInterval`) +
+            FfiConverterOptionalLong.allocationSize(value.`refillAmount`) +
+            FfiConverterOptionalString.allocationSize(value.`lastRefillAt`) +
+            FfiConverterBoolean.allocationSize(value.`enabled`) +
+            FfiConverterBoolean.allocationSize(value.`rateLimitEnabled`) +
+            FfiConverterOptionalLong.allocationSize(value.`rateLimitTimeWindow`) +
+            FfiConverterOptionalLong.allocationSize(value.`rateLimitMax`) +
+            FfiConverterLong.allocationSize(value.`requestCount`) +
+            FfiConverterOptionalLong.allocationSize(value.`remaining`) +
+            FfiConverterOptionalString.allocationSize(value.`lastRequest`) +
+            FfiConverterOptionalString.allocationSize(value.`expiresAt`) +
+            FfiConverterString.allocationSize(value.`createdAt`) +
+            FfiConverterString.allocationSize(value.`updatedAt`) +
+            FfiConverterOptionalString.allocationSize(value.`permissions`) +
+            FfiConverterOptionalString.allocationSize(value.`metadata`)
+    )
+
+    override fun write(value: ApiKey, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`configId`, buf)
+            FfiConverterOptionalString.write(value.`name`, buf)
+            FfiConverterOptionalString.write(value.`start`, buf)
+            FfiConverterString.write(value.`referenceId`, buf)
+            FfiConverterOptionalString.write(value.`prefix`, buf)
+            FfiConverterOptionalLong.write(value.`refillInterval`, buf)
+            FfiConverterOptionalLong.write(value.`refillAmount`, buf)
+            FfiConverterOptionalString.write(value.`lastRefillAt`, buf)
+            FfiConverterBoolean.write(value.`enabled`, buf)
+            FfiConverterBoolean.write(value.`rateLimitEnabled`, buf)
+            FfiConverterOptionalLong.write(value.`rateLimitTimeWindow`, buf)
+            FfiConverterOptionalLong.write(value.`rateLimitMax`, buf)
+            FfiConverterLong.write(value.`requestCount`, buf)
+            FfiConverterOptionalLong.write(value.`remaining`, buf)
+            FfiConverterOptionalString.write(value.`lastRequest`, buf)
+            FfiConverterOptionalString.write(value.`expiresAt`, buf)
+            FfiConverterString.write(value.`createdAt`, buf)
+            FfiConverterString.write(value.`updatedAt`, buf)
+            FfiConverterOptionalString.write(value.`permissions`, buf)
+            FfiConverterOptionalString.write(value.`metadata`, buf)
+    }
+}
+
+
+
+/**
+ * `create`'s body. Properties marked server-only are refused over HTTP
+ * (`SERVER_ONLY_PROPERTY`; `userId`: `UNAUTHORIZED_SESSION`): they exist
+ * for the server-side call.
+ */
+data class ApiKeyCreateBody (
+    /**
+     * The key configuration (default when absent or unknown).
+     */
+    var `configId`: kotlin.String? = null 
+    , 
+    var `name`: kotlin.String? = null 
+    , 
+    /**
+     * Seconds until the key expires (within the configuration's bounds).
+     */
+    var `expiresIn`: kotlin.Long? = null 
+    , 
+    /**
+     * `[a-zA-Z0-9_-]`, prepended to the key.
+     */
+    var `prefix`: kotlin.String? = null 
+    , 
+    /**
+     * An object (with `enable_metadata`).
+     */
+    var `metadata`: kotlin.String? = null 
+    , 
+    /**
+     * Server-only: uses allowed (`null`: unlimited).
+     */
+    var `remaining`: kotlin.Long? = null 
+    , 
+    /**
+     * Server-only: `remaining` after each refill.
+     */
+    var `refillAmount`: kotlin.Long? = null 
+    , 
+    /**
+     * Server-only: milliseconds between refills.
+     */
+    var `refillInterval`: kotlin.Long? = null 
+    , 
+    /**
+     * Server-only: milliseconds of the key's rate-limit window.
+     */
+    var `rateLimitTimeWindow`: kotlin.Long? = null 
+    , 
+    /**
+     * Server-only: verifications per window.
+     */
+    var `rateLimitMax`: kotlin.Long? = null 
+    , 
+    /**
+     * Server-only.
+     */
+    var `rateLimitEnabled`: kotlin.Boolean? = null 
+    , 
+    /**
+     * Server-only: `{resource: [actions]}`.
+     */
+    var `permissions`: kotlin.String? = null 
+    , 
+    /**
+     * Server-only: the owner (over HTTP the owner is the caller).
+     */
+    var `userId`: kotlin.String? = null 
+    , 
+    /**
+     * The owning organization (configurations with `references = "organization"`).
+     */
+    var `organizationId`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeApiKeyCreateBody: FfiConverterRustBuffer<ApiKeyCreateBody> {
+    override fun read(buf: ByteBuffer): ApiKeyCreateBody {
+        return ApiKeyCreateBody(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ApiKeyCreateBody) = (
+            FfiConverterOptionalString.allocationSize(value.`configId`) +
+            FfiConverterOptionalString.allocationSize(value.`name`) +
+            FfiConverterOptionalLong.allocationSize(value.`expiresIn`) +
+            FfiConverterOptionalString.allocationSize(value.`prefix`) +
+            FfiConverterOptionalString.allocationSize(value.`metadata`) +
+            FfiConverterOptionalLong.allocationSize(value.`remaining`) +
+            FfiConverterOptionalLong.allocationSize(value.`refillAmount`) +
+            FfiConverterOptionalLong.allocationSize(value.`refillInterval`) +
+            FfiConverterOptionalLong.allocationSize(value.`rateLimitTimeWindow`) +
+            FfiConverterOptionalLong.allocationSize(value.`rateLimitMax`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`rateLimitEnabled`) +
+            FfiConverterOptionalString.allocationSize(value.`permissions`) +
+            FfiConverterOptionalString.allocationSize(value.`userId`) +
+            FfiConverterOptionalString.allocationSize(value.`organizationId`)
+    )
+
+    override fun write(value: ApiKeyCreateBody, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`configId`, buf)
+            FfiConverterOptionalString.write(value.`name`, buf)
+            FfiConverterOptionalLong.write(value.`expiresIn`, buf)
+            FfiConverterOptionalString.write(value.`prefix`, buf)
+            FfiConverterOptionalString.write(value.`metadata`, buf)
+            FfiConverterOptionalLong.write(value.`remaining`, buf)
+            FfiConverterOptionalLong.write(value.`refillAmount`, buf)
+            FfiConverterOptionalLong.write(value.`refillInterval`, buf)
+            FfiConverterOptionalLong.write(value.`rateLimitTimeWindow`, buf)
+            FfiConverterOptionalLong.write(value.`rateLimitMax`, buf)
+            FfiConverterOptionalBoolean.write(value.`rateLimitEnabled`, buf)
+            FfiConverterOptionalString.write(value.`permissions`, buf)
+            FfiConverterOptionalString.write(value.`userId`, buf)
+            FfiConverterOptionalString.write(value.`organizationId`, buf)
+    }
+}
+
+
+
+/**
+ * A key just created: the only time the key itself is shown.
+ */
+data class ApiKeyCreated (
+    var `id`: kotlin.String
+    , 
+    /**
+     * The key configuration it belongs to (`default` unless created with a `configId`).
+     */
+    var `configId`: kotlin.String
+    , 
+    var `name`: kotlin.String? = null 
+    , 
+    /**
+     * The key's first characters (prefix included), for display.
+     */
+    var `start`: kotlin.String? = null 
+    , 
+    /**
+     * The owner: a user id, or an organization id for organization-owned keys.
+     */
+    var `referenceId`: kotlin.String
+    , 
+    var `prefix`: kotlin.String? = null 
+    , 
+    /**
+     * Milliseconds between refills of `remaining`.
+     */
+    var `refillInterval`: kotlin.Long? = null 
+    , 
+    var `refillAmount`: kotlin.Long? = null 
+    , 
+    var `lastRefillAt`: kotlin.String? = null 
+    , 
+    var `enabled`: kotlin.Boolean
+    , 
+    var `rateLimitEnabled`: kotlin.Boolean
+    , 
+    /**
+     * Milliseconds.
+     */
+    var `rateLimitTimeWindow`: kotlin.Long? = null 
+    , 
+    var `rateLimitMax`: kotlin.Long? = null 
+    , 
+    var `requestCount`: kotlin.Long
+    , 
+    /**
+     * Uses left (`null`: unlimited).
+     */
+    var `remaining`: kotlin.Long? = null 
+    , 
+    var `lastRequest`: kotlin.String? = null 
+    , 
+    var `expiresAt`: kotlin.String? = null 
+    , 
+    var `createdAt`: kotlin.String
+    , 
+    var `updatedAt`: kotlin.String
+    , 
+    /**
+     * `{resource: [actions]}` the key grants.
+     */
+    var `permissions`: kotlin.String? = null 
+    , 
+    /**
+     * Any JSON object stored with the key (with `enable_metadata`).
+     */
+    var `metadata`: kotlin.String? = null 
+    , 
+    /**
+     * The full key. Stored only as a hash: it cannot be shown again.
+     */
+    var `key`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeApiKeyCreated: FfiConverterRustBuffer<ApiKeyCreated> {
+    override fun read(buf: ByteBuffer): ApiKeyCreated {
+        return ApiKeyCreated(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ApiKeyCreated) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`configId`) +
+            FfiConverterOptionalString.allocationSize(value.`name`) +
+            FfiConverterOptionalString.allocationSize(value.`start`) +
+            FfiConverterString.allocationSize(value.`referenceId`) +
+            FfiConverterOptionalString.allocationSize(value.`prefix`) +
+            FfiConverterOptionalLong.allocationSize(value.`refillInterval`) +
+            FfiConverterOptionalLong.allocationSize(value.`refillAmount`) +
+            FfiConverterOptionalString.allocationSize(value.`lastRefillAt`) +
+            FfiConverterBoolean.allocationSize(value.`enabled`) +
+            FfiConverterBoolean.allocationSize(value.`rateLimitEnabled`) +
+            FfiConverterOptionalLong.allocationSize(value.`rateLimitTimeWindow`) +
+            FfiConverterOptionalLong.allocationSize(value.`rateLimitMax`) +
+            FfiConverterLong.allocationSize(value.`requestCount`) +
+            FfiConverterOptionalLong.allocationSize(value.`remaining`) +
+            FfiConverterOptionalString.allocationSize(value.`lastRequest`) +
+            FfiConverterOptionalString.allocationSize(value.`expiresAt`) +
+            FfiConverterString.allocationSize(value.`createdAt`) +
+            FfiConverterString.allocationSize(value.`updatedAt`) +
+            FfiConverterOptionalString.allocationSize(value.`permissions`) +
+            FfiConverterOptionalString.allocationSize(value.`metadata`) +
+            FfiConverterString.allocationSize(value.`key`)
+    )
+
+    override fun write(value: ApiKeyCreated, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`configId`, buf)
+            FfiConverterOptionalString.write(value.`name`, buf)
+            FfiConverterOptionalString.write(value.`start`, buf)
+            FfiConverterString.write(value.`referenceId`, buf)
+            FfiConverterOptionalString.write(value.`prefix`, buf)
+            FfiConverterOptionalLong.write(value.`refillInterval`, buf)
+            FfiConverterOptionalLong.write(value.`refillAmount`, buf)
+            FfiConverterOptionalString.write(value.`lastRefillAt`, buf)
+            FfiConverterBoolean.write(value.`enabled`, buf)
+            FfiConverterBoolean.write(value.`rateLimitEnabled`, buf)
+            FfiConverterOptionalLong.write(value.`rateLimitTimeWindow`, buf)
+            FfiConverterOptionalLong.write(value.`rateLimitMax`, buf)
+            FfiConverterLong.write(value.`requestCount`, buf)
+            FfiConverterOptionalLong.write(value.`remaining`, buf)
+            FfiConverterOptionalString.write(value.`lastRequest`, buf)
+            FfiConverterOptionalString.write(value.`expiresAt`, buf)
+            FfiConverterString.write(value.`createdAt`, buf)
+            FfiConverterString.write(value.`updatedAt`, buf)
+            FfiConverterOptionalString.write(value.`permissions`, buf)
+            FfiConverterOptionalString.write(value.`metadata`, buf)
+            FfiConverterString.write(value.`key`, buf)
+    }
+}
+
+
+
+data class ApiKeyDeleteBody (
+    var `configId`: kotlin.String? = null 
+    , 
+    var `keyId`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeApiKeyDeleteBody: FfiConverterRustBuffer<ApiKeyDeleteBody> {
+    override fun read(buf: ByteBuffer): ApiKeyDeleteBody {
+        return ApiKeyDeleteBody(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ApiKeyDeleteBody) = (
+            FfiConverterOptionalString.allocationSize(value.`configId`) +
+            FfiConverterString.allocationSize(value.`keyId`)
+    )
+
+    override fun write(value: ApiKeyDeleteBody, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`configId`, buf)
+            FfiConverterString.write(value.`keyId`, buf)
+    }
+}
+
+
+
+data class ApiKeyList (
+    var `apiKeys`: List<ApiKey>
+    , 
+    var `total`: kotlin.Long
+    , 
+    var `limit`: kotlin.Long? = null 
+    , 
+    var `offset`: kotlin.Long? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeApiKeyList: FfiConverterRustBuffer<ApiKeyList> {
+    override fun read(buf: ByteBuffer): ApiKeyList {
+        return ApiKeyList(
+            FfiConverterSequenceTypeApiKey.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ApiKeyList) = (
+            FfiConverterSequenceTypeApiKey.allocationSize(value.`apiKeys`) +
+            FfiConverterLong.allocationSize(value.`total`) +
+            FfiConverterOptionalLong.allocationSize(value.`limit`) +
+            FfiConverterOptionalLong.allocationSize(value.`offset`)
+    )
+
+    override fun write(value: ApiKeyList, buf: ByteBuffer) {
+            FfiConverterSequenceTypeApiKey.write(value.`apiKeys`, buf)
+            FfiConverterLong.write(value.`total`, buf)
+            FfiConverterOptionalLong.write(value.`limit`, buf)
+            FfiConverterOptionalLong.write(value.`offset`, buf)
+    }
+}
+
+
+
+/**
+ * `update`'s body; absent properties are left alone.
+ */
+data class ApiKeyUpdateBody (
+    var `configId`: kotlin.String? = null 
+    , 
+    var `keyId`: kotlin.String
+    , 
+    /**
+     * Server-only: the owner the key must belong to.
+     */
+    var `userId`: kotlin.String? = null 
+    , 
+    var `name`: kotlin.String? = null 
+    , 
+    var `enabled`: kotlin.Boolean? = null 
+    , 
+    /**
+     * Server-only.
+     */
+    var `remaining`: kotlin.Long? = null 
+    , 
+    /**
+     * Server-only.
+     */
+    var `refillAmount`: kotlin.Long? = null 
+    , 
+    /**
+     * Server-only.
+     */
+    var `refillInterval`: kotlin.Long? = null 
+    , 
+    /**
+     * An object, or `null` to clear (ignored without `enable_metadata`).
+     */
+    var `metadata`: kotlin.String? = null 
+    , 
+    /**
+     * Seconds from now; `null` removes the expiry.
+     */
+    var `expiresIn`: kotlin.Long? = null 
+    , 
+    /**
+     * Server-only.
+     */
+    var `rateLimitEnabled`: kotlin.Boolean? = null 
+    , 
+    /**
+     * Server-only.
+     */
+    var `rateLimitTimeWindow`: kotlin.Long? = null 
+    , 
+    /**
+     * Server-only.
+     */
+    var `rateLimitMax`: kotlin.Long? = null 
+    , 
+    /**
+     * Server-only: `{resource: [actions]}`, or `null` to clear.
+     */
+    var `permissions`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeApiKeyUpdateBody: FfiConverterRustBuffer<ApiKeyUpdateBody> {
+    override fun read(buf: ByteBuffer): ApiKeyUpdateBody {
+        return ApiKeyUpdateBody(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ApiKeyUpdateBody) = (
+            FfiConverterOptionalString.allocationSize(value.`configId`) +
+            FfiConverterString.allocationSize(value.`keyId`) +
+            FfiConverterOptionalString.allocationSize(value.`userId`) +
+            FfiConverterOptionalString.allocationSize(value.`name`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`enabled`) +
+            FfiConverterOptionalLong.allocationSize(value.`remaining`) +
+            FfiConverterOptionalLong.allocationSize(value.`refillAmount`) +
+            FfiConverterOptionalLong.allocationSize(value.`refillInterval`) +
+            FfiConverterOptionalString.allocationSize(value.`metadata`) +
+            FfiConverterOptionalLong.allocationSize(value.`expiresIn`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`rateLimitEnabled`) +
+            FfiConverterOptionalLong.allocationSize(value.`rateLimitTimeWindow`) +
+            FfiConverterOptionalLong.allocationSize(value.`rateLimitMax`) +
+            FfiConverterOptionalString.allocationSize(value.`permissions`)
+    )
+
+    override fun write(value: ApiKeyUpdateBody, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`configId`, buf)
+            FfiConverterString.write(value.`keyId`, buf)
+            FfiConverterOptionalString.write(value.`userId`, buf)
+            FfiConverterOptionalString.write(value.`name`, buf)
+            FfiConverterOptionalBoolean.write(value.`enabled`, buf)
+            FfiConverterOptionalLong.write(value.`remaining`, buf)
+            FfiConverterOptionalLong.write(value.`refillAmount`, buf)
+            FfiConverterOptionalLong.write(value.`refillInterval`, buf)
+            FfiConverterOptionalString.write(value.`metadata`, buf)
+            FfiConverterOptionalLong.write(value.`expiresIn`, buf)
+            FfiConverterOptionalBoolean.write(value.`rateLimitEnabled`, buf)
+            FfiConverterOptionalLong.write(value.`rateLimitTimeWindow`, buf)
+            FfiConverterOptionalLong.write(value.`rateLimitMax`, buf)
+            FfiConverterOptionalString.write(value.`permissions`, buf)
     }
 }
 
@@ -11924,6 +13563,322 @@ public object FfiConverterTypePermissionResult: FfiConverterRustBuffer<Permissio
     override fun write(value: PermissionResult, buf: ByteBuffer) {
             FfiConverterOptionalString.write(value.`error`, buf)
             FfiConverterBoolean.write(value.`success`, buf)
+    }
+}
+
+
+
+data class PhoneNumberBody (
+    var `phoneNumber`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePhoneNumberBody: FfiConverterRustBuffer<PhoneNumberBody> {
+    override fun read(buf: ByteBuffer): PhoneNumberBody {
+        return PhoneNumberBody(
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PhoneNumberBody) = (
+            FfiConverterString.allocationSize(value.`phoneNumber`)
+    )
+
+    override fun write(value: PhoneNumberBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`phoneNumber`, buf)
+    }
+}
+
+
+
+data class PhoneNumberMessageResponse (
+    /**
+     * `code sent`.
+     */
+    var `message`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePhoneNumberMessageResponse: FfiConverterRustBuffer<PhoneNumberMessageResponse> {
+    override fun read(buf: ByteBuffer): PhoneNumberMessageResponse {
+        return PhoneNumberMessageResponse(
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PhoneNumberMessageResponse) = (
+            FfiConverterString.allocationSize(value.`message`)
+    )
+
+    override fun write(value: PhoneNumberMessageResponse, buf: ByteBuffer) {
+            FfiConverterString.write(value.`message`, buf)
+    }
+}
+
+
+
+data class PhoneNumberResetPasswordBody (
+    var `otp`: kotlin.String
+    , 
+    var `phoneNumber`: kotlin.String
+    , 
+    var `newPassword`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePhoneNumberResetPasswordBody: FfiConverterRustBuffer<PhoneNumberResetPasswordBody> {
+    override fun read(buf: ByteBuffer): PhoneNumberResetPasswordBody {
+        return PhoneNumberResetPasswordBody(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PhoneNumberResetPasswordBody) = (
+            FfiConverterString.allocationSize(value.`otp`) +
+            FfiConverterString.allocationSize(value.`phoneNumber`) +
+            FfiConverterString.allocationSize(value.`newPassword`)
+    )
+
+    override fun write(value: PhoneNumberResetPasswordBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`otp`, buf)
+            FfiConverterString.write(value.`phoneNumber`, buf)
+            FfiConverterString.write(value.`newPassword`, buf)
+    }
+}
+
+
+
+data class PhoneNumberSignInBody (
+    /**
+     * The number, international (`+14155550123`) or, with `default_country`, national.
+     */
+    var `phoneNumber`: kotlin.String
+    , 
+    var `password`: kotlin.String
+    , 
+    /**
+     * Defaults to true; false gives a one-day, browser-session cookie.
+     */
+    var `rememberMe`: kotlin.Boolean? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePhoneNumberSignInBody: FfiConverterRustBuffer<PhoneNumberSignInBody> {
+    override fun read(buf: ByteBuffer): PhoneNumberSignInBody {
+        return PhoneNumberSignInBody(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PhoneNumberSignInBody) = (
+            FfiConverterString.allocationSize(value.`phoneNumber`) +
+            FfiConverterString.allocationSize(value.`password`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`rememberMe`)
+    )
+
+    override fun write(value: PhoneNumberSignInBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`phoneNumber`, buf)
+            FfiConverterString.write(value.`password`, buf)
+            FfiConverterOptionalBoolean.write(value.`rememberMe`, buf)
+    }
+}
+
+
+
+/**
+ * A phone sign-in's session.
+ */
+data class PhoneNumberSignInResponse (
+    var `token`: kotlin.String
+    , 
+    var `user`: User
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePhoneNumberSignInResponse: FfiConverterRustBuffer<PhoneNumberSignInResponse> {
+    override fun read(buf: ByteBuffer): PhoneNumberSignInResponse {
+        return PhoneNumberSignInResponse(
+            FfiConverterString.read(buf),
+            FfiConverterTypeUser.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PhoneNumberSignInResponse) = (
+            FfiConverterString.allocationSize(value.`token`) +
+            FfiConverterTypeUser.allocationSize(value.`user`)
+    )
+
+    override fun write(value: PhoneNumberSignInResponse, buf: ByteBuffer) {
+            FfiConverterString.write(value.`token`, buf)
+            FfiConverterTypeUser.write(value.`user`, buf)
+    }
+}
+
+
+
+/**
+ * `verify`'s body; other plugins' user fields are taken too when the
+ * number signs a new user up.
+ */
+data class PhoneNumberVerifyBody (
+    var `phoneNumber`: kotlin.String
+    , 
+    var `code`: kotlin.String
+    , 
+    /**
+     * No session is created (the number is only marked verified).
+     */
+    var `disableSession`: kotlin.Boolean? = null 
+    , 
+    /**
+     * Gives the number to the signed-in user instead.
+     */
+    var `updatePhoneNumber`: kotlin.Boolean? = null 
+    , 
+    var `username`: kotlin.String? = null 
+    , 
+    var `displayUsername`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePhoneNumberVerifyBody: FfiConverterRustBuffer<PhoneNumberVerifyBody> {
+    override fun read(buf: ByteBuffer): PhoneNumberVerifyBody {
+        return PhoneNumberVerifyBody(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PhoneNumberVerifyBody) = (
+            FfiConverterString.allocationSize(value.`phoneNumber`) +
+            FfiConverterString.allocationSize(value.`code`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`disableSession`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`updatePhoneNumber`) +
+            FfiConverterOptionalString.allocationSize(value.`username`) +
+            FfiConverterOptionalString.allocationSize(value.`displayUsername`)
+    )
+
+    override fun write(value: PhoneNumberVerifyBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`phoneNumber`, buf)
+            FfiConverterString.write(value.`code`, buf)
+            FfiConverterOptionalBoolean.write(value.`disableSession`, buf)
+            FfiConverterOptionalBoolean.write(value.`updatePhoneNumber`, buf)
+            FfiConverterOptionalString.write(value.`username`, buf)
+            FfiConverterOptionalString.write(value.`displayUsername`, buf)
+    }
+}
+
+
+
+/**
+ * `verify`'s answer: `token` is the session's (none with `disableSession`).
+ */
+data class PhoneNumberVerifyResponse (
+    var `status`: kotlin.Boolean
+    , 
+    var `token`: kotlin.String? = null 
+    , 
+    var `user`: User
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePhoneNumberVerifyResponse: FfiConverterRustBuffer<PhoneNumberVerifyResponse> {
+    override fun read(buf: ByteBuffer): PhoneNumberVerifyResponse {
+        return PhoneNumberVerifyResponse(
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterTypeUser.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PhoneNumberVerifyResponse) = (
+            FfiConverterBoolean.allocationSize(value.`status`) +
+            FfiConverterOptionalString.allocationSize(value.`token`) +
+            FfiConverterTypeUser.allocationSize(value.`user`)
+    )
+
+    override fun write(value: PhoneNumberVerifyResponse, buf: ByteBuffer) {
+            FfiConverterBoolean.write(value.`status`, buf)
+            FfiConverterOptionalString.write(value.`token`, buf)
+            FfiConverterTypeUser.write(value.`user`, buf)
     }
 }
 
@@ -14641,6 +16596,10 @@ data class User (
     var `banExpires`: kotlin.String? = null 
     , 
     var `isAnonymous`: kotlin.Boolean? = null 
+    , 
+    var `phoneNumber`: kotlin.String? = null 
+    , 
+    var `phoneNumberVerified`: kotlin.Boolean? = null 
     
 ){
     
@@ -14672,6 +16631,8 @@ public object FfiConverterTypeUser: FfiConverterRustBuffer<User> {
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
         )
     }
 
@@ -14690,7 +16651,9 @@ public object FfiConverterTypeUser: FfiConverterRustBuffer<User> {
             FfiConverterOptionalBoolean.allocationSize(value.`banned`) +
             FfiConverterOptionalString.allocationSize(value.`banReason`) +
             FfiConverterOptionalString.allocationSize(value.`banExpires`) +
-            FfiConverterOptionalBoolean.allocationSize(value.`isAnonymous`)
+            FfiConverterOptionalBoolean.allocationSize(value.`isAnonymous`) +
+            FfiConverterOptionalString.allocationSize(value.`phoneNumber`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`phoneNumberVerified`)
     )
 
     override fun write(value: User, buf: ByteBuffer) {
@@ -14709,6 +16672,8 @@ public object FfiConverterTypeUser: FfiConverterRustBuffer<User> {
             FfiConverterOptionalString.write(value.`banReason`, buf)
             FfiConverterOptionalString.write(value.`banExpires`, buf)
             FfiConverterOptionalBoolean.write(value.`isAnonymous`, buf)
+            FfiConverterOptionalString.write(value.`phoneNumber`, buf)
+            FfiConverterOptionalBoolean.write(value.`phoneNumberVerified`, buf)
     }
 }
 
@@ -15219,6 +17184,10 @@ enum class ClientPlugin {
      */
     ANONYMOUS,
     /**
+     * `api-key`.
+     */
+    API_KEY,
+    /**
      * `email-otp`.
      */
     EMAIL_OTP,
@@ -15242,6 +17211,10 @@ enum class ClientPlugin {
      * `passkey`.
      */
     PASSKEY,
+    /**
+     * `phone-number`.
+     */
+    PHONE_NUMBER,
     /**
      * `two-factor`.
      */
@@ -15272,6 +17245,92 @@ public object FfiConverterTypeClientPlugin: FfiConverterRustBuffer<ClientPlugin>
 
     override fun write(value: ClientPlugin, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * What a phone sign-in answers: a session, or a plugin's challenge (e.g. a second factor).
+ */
+sealed class PhoneNumberSignInResult {
+    
+    data class PhoneNumberSignInResponse(
+        val `value`: dev.gatehouse.PhoneNumberSignInResponse) : PhoneNumberSignInResult()
+        
+    {
+        
+
+        companion object
+    }
+    
+    data class TwoFactorRedirect(
+        val `value`: dev.gatehouse.TwoFactorRedirect) : PhoneNumberSignInResult()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePhoneNumberSignInResult : FfiConverterRustBuffer<PhoneNumberSignInResult>{
+    override fun read(buf: ByteBuffer): PhoneNumberSignInResult {
+        return when(buf.getInt()) {
+            1 -> PhoneNumberSignInResult.PhoneNumberSignInResponse(
+                FfiConverterTypePhoneNumberSignInResponse.read(buf),
+                )
+            2 -> PhoneNumberSignInResult.TwoFactorRedirect(
+                FfiConverterTypeTwoFactorRedirect.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: PhoneNumberSignInResult): ULong = when(value) {
+        is PhoneNumberSignInResult.PhoneNumberSignInResponse -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypePhoneNumberSignInResponse.allocationSize(value.`value`)
+            )
+        }
+        is PhoneNumberSignInResult.TwoFactorRedirect -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeTwoFactorRedirect.allocationSize(value.`value`)
+            )
+        }
+    }
+
+    override fun write(value: PhoneNumberSignInResult, buf: ByteBuffer) {
+        when(value) {
+            is PhoneNumberSignInResult.PhoneNumberSignInResponse -> {
+                buf.putInt(1)
+                FfiConverterTypePhoneNumberSignInResponse.write(value.`value`, buf)
+                Unit
+            }
+            is PhoneNumberSignInResult.TwoFactorRedirect -> {
+                buf.putInt(2)
+                FfiConverterTypeTwoFactorRedirect.write(value.`value`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
     }
 }
 
@@ -15487,6 +17546,38 @@ public object FfiConverterOptionalTypeTokenStorage: FfiConverterRustBuffer<Token
         } else {
             buf.put(1)
             FfiConverterTypeTokenStorage.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeApiKeyCreateBody: FfiConverterRustBuffer<ApiKeyCreateBody?> {
+    override fun read(buf: ByteBuffer): ApiKeyCreateBody? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeApiKeyCreateBody.read(buf)
+    }
+
+    override fun allocationSize(value: ApiKeyCreateBody?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeApiKeyCreateBody.allocationSize(value)
+        }
+    }
+
+    override fun write(value: ApiKeyCreateBody?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeApiKeyCreateBody.write(value, buf)
         }
     }
 }
@@ -16115,6 +18206,34 @@ public object FfiConverterSequenceTypeAdminRole: FfiConverterRustBuffer<List<Adm
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeAdminRole.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeApiKey: FfiConverterRustBuffer<List<ApiKey>> {
+    override fun read(buf: ByteBuffer): List<ApiKey> {
+        val len = buf.getInt()
+        return List<ApiKey>(len) {
+            FfiConverterTypeApiKey.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ApiKey>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeApiKey.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ApiKey>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeApiKey.write(it, buf)
         }
     }
 }
