@@ -18,6 +18,11 @@ pub struct ErrorBody {
     pub code: String,
     /// Human-readable message.
     pub message: String,
+    /// More about this error, for the few codes that carry it (e.g.
+    /// `RATE_LIMITED`'s `{"tryAgainIn": <ms>}`).
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
 }
 
 /// An error code with its default message and status, declared as data.
@@ -101,6 +106,9 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: Cow<'static, str>,
     pub message: Cow<'static, str>,
+    /// Sent as the body's `details` when set (boxed: errors travel in
+    /// `Result`s everywhere and the common case carries none).
+    pub details: Option<Box<serde_json::Value>>,
 }
 
 impl ApiError {
@@ -109,6 +117,7 @@ impl ApiError {
             status: StatusCode::from_u16(code.status).unwrap_or(StatusCode::BAD_REQUEST),
             code: Cow::Borrowed(code.code),
             message: Cow::Borrowed(code.message),
+            details: None,
         }
     }
 
@@ -125,6 +134,12 @@ impl ApiError {
         self
     }
 
+    /// Adds the body's `details` (e.g. how long to wait).
+    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+        self.details = Some(Box::new(details));
+        self
+    }
+
     pub fn validation(message: impl Into<Cow<'static, str>>) -> Self {
         ApiError::with_message(codes::VALIDATION_ERROR, message)
     }
@@ -137,6 +152,7 @@ impl ApiError {
         ErrorBody {
             code: self.code.to_string(),
             message: self.message.to_string(),
+            details: self.details.as_deref().cloned(),
         }
     }
 }

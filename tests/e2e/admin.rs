@@ -3,8 +3,9 @@
 //! at runtime, escalation guards and the audit trail.
 
 use chrono::Duration;
-use gatehouse_server::config::Config;
-use gatehouse_tests::{email, on_both_backends, Backend, Client, TestServer, PASSWORD};
+use gatehouse_tests::{
+    add_sections, email, on_both_backends, Backend, Client, TestServer, PASSWORD,
+};
 use serde_json::{json, Value};
 
 on_both_backends!(
@@ -26,12 +27,6 @@ fn admin_section(admin_email: &str, extra: &str) -> String {
     format!(
         "[admin]\nbootstrap_email = \"{admin_email}\"\nbootstrap_password = \"{ADMIN_PASSWORD}\"\n{extra}"
     )
-}
-
-fn add_sections(c: &mut Config, text: &str) {
-    let parsed = Config::from_toml(text, &gatehouse_server::plugins::catalog())
-        .unwrap_or_else(|e| panic!("test config: {e}"));
-    c.plugin_sections.extend(parsed.plugin_sections);
 }
 
 /// A server with the admin plugin and a bootstrap admin; returns it with the admin's email.

@@ -4,9 +4,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use gatehouse_server::config::Config;
-use gatehouse_server::plugins::anonymous::link::{signature, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use gatehouse_server::plugins::anonymous::settings::LinkAccount;
+use gatehouse_tests::webhook::WebhookSink;
 use gatehouse_tests::{email, on_both_backends, Backend, Client, TestServer, PASSWORD};
 use serde_json::{json, Value};
 
@@ -19,14 +18,7 @@ on_both_backends!(
 );
 
 async fn server_with(b: Backend, section: &str) -> TestServer {
-    let section = section.to_string();
-    TestServer::start_with(b, move |c| {
-        c.plugins.push("anonymous".into());
-        let parsed = Config::from_toml(&section, &gatehouse_server::plugins::catalog())
-            .unwrap_or_else(|e| panic!("test config: {e}"));
-        c.plugin_sections.extend(parsed.plugin_sections);
-    })
-    .await
+    TestServer::with_plugin(b, "anonymous", section).await
 }
 
 async fn guest(c: &Client) -> Value {
@@ -213,67 +205,29 @@ async fn a_failing_hook_keeps_the_guest(b: Backend) {
     );
 }
 
-/// What the webhook receiver got: (headers, body) per request.
-type Received = Arc<Mutex<Vec<(poem::http::HeaderMap, String)>>>;
-
-/// A local HTTP receiver for the webhook: records requests and answers `status`.
-async fn webhook_sink(status: u16) -> (String, Received) {
-    use poem::{handler, web::Data, EndpointExt, Route};
-    let received: Received = Arc::default();
-    #[handler]
-    async fn hook(
-        req: &poem::Request,
-        body: String,
-        data: Data<&(Received, u16)>,
-    ) -> poem::Response {
-        data.0
-             .0
-            .lock()
-            .unwrap()
-            .push((req.headers().clone(), body));
-        poem::Response::builder()
-            .status(poem::http::StatusCode::from_u16(data.0 .1).unwrap())
-            .finish()
-    }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = Route::new()
-        .at("/hooks/link", poem::post(hook))
-        .data((received.clone(), status));
-    let acceptor = poem::listener::TcpAcceptor::from_tokio(listener).unwrap();
-    tokio::spawn(async move {
-        let _ = poem::Server::new_with_acceptor(acceptor).run(app).await;
-    });
-    (format!("http://{addr}/hooks/link"), received)
-}
-
 const WEBHOOK_SECRET: &str = "webhook-secret-0123456789";
 
 async fn the_webhook_is_signed_and_awaited(b: Backend) {
     for (status, deleted) in [(200u16, true), (500, false)] {
-        let (url, received) = webhook_sink(status).await;
+        let hook = WebhookSink::start("/hooks/link", status).await;
         let s = server_with(
             b.clone(),
-            &format!("[anonymous]\non_link_account_url = \"{url}\"\nwebhook_secret = \"{WEBHOOK_SECRET}\"\n"),
+            &format!(
+                "[anonymous]\non_link_account_url = \"{}\"\nwebhook_secret = \"{WEBHOOK_SECRET}\"\n",
+                hook.url
+            ),
         )
         .await;
         let c = s.client();
         let anon_id = guest(&c).await["user"]["id"].as_str().unwrap().to_string();
         let (addr, _) = c.sign_up().await;
-        let got = received.lock().unwrap().clone();
+        let got = hook.received();
         assert_eq!(got.len(), 1, "the webhook ran before the answer");
-        let (headers, body) = &got[0];
-        let ts: i64 = headers[TIMESTAMP_HEADER].to_str().unwrap().parse().unwrap();
-        assert_eq!(
-            headers[SIGNATURE_HEADER].to_str().unwrap(),
-            signature(WEBHOOK_SECRET, ts, body),
-            "HMAC over timestamp.body"
-        );
-        assert_ne!(
-            headers[SIGNATURE_HEADER].to_str().unwrap(),
-            signature("another-secret-0123456789", ts, body)
-        );
-        let json: Value = serde_json::from_str(body).unwrap();
+        got[0]
+            .signed_with(WEBHOOK_SECRET)
+            .expect("HMAC over timestamp.body");
+        assert!(got[0].signed_with("another-secret-0123456789").is_err());
+        let json: Value = serde_json::from_str(&got[0].body).unwrap();
         assert_eq!(json["type"], "anonymous.link_account");
         assert_eq!(json["anonymousUser"]["id"], anon_id.as_str());
         assert_eq!(json["newUser"]["email"], addr.as_str());

@@ -5,11 +5,12 @@
 //! several configurations and organization-owned keys.
 
 use chrono::Duration;
-use gatehouse_server::config::Config;
 use gatehouse_server::crypto::token::hash_token;
 use gatehouse_server::plugins::api_key::dto::{ApiKeyCreateBody, ApiKeyUpdateBody};
 use gatehouse_server::plugins::api_key::store as key_store;
-use gatehouse_tests::{email, on_both_backends, Backend, Client, TestServer, PASSWORD};
+use gatehouse_tests::{
+    add_sections, email, on_both_backends, Backend, Client, TestServer, PASSWORD,
+};
 use serde_json::{json, Value};
 
 on_both_backends!(
@@ -24,12 +25,6 @@ on_both_backends!(
     api_key_configurations_by_config_id,
     api_key_organization_owned_keys,
 );
-
-fn add_sections(c: &mut Config, text: &str) {
-    let parsed = Config::from_toml(text, &gatehouse_server::plugins::catalog())
-        .unwrap_or_else(|e| panic!("test config: {e}"));
-    c.plugin_sections.extend(parsed.plugin_sections);
-}
 
 async fn server_with(b: Backend, plugins: &[&str], section: &str) -> TestServer {
     let section = section.to_string();

@@ -6,7 +6,6 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::Duration;
-use gatehouse_server::config::Config;
 use gatehouse_tests::{on_both_backends, Backend, Client, TestServer};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -21,14 +20,7 @@ on_both_backends!(
 );
 
 async fn server_with(b: Backend, section: &str) -> TestServer {
-    let section = section.to_string();
-    TestServer::start_with(b, move |c| {
-        c.plugins.push("jwt".into());
-        let parsed = Config::from_toml(&section, &gatehouse_server::plugins::catalog())
-            .unwrap_or_else(|e| panic!("test config: {e}"));
-        c.plugin_sections.extend(parsed.plugin_sections);
-    })
-    .await
+    TestServer::with_plugin(b, "jwt", section).await
 }
 
 async fn jwks(c: &Client) -> JwkSet {

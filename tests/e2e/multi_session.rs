@@ -3,7 +3,6 @@
 //! `maximum_sessions` bound, sign-out ending every session, and forged
 //! `_multi-` cookies refused.
 
-use gatehouse_server::config::Config;
 use gatehouse_tests::{email, on_both_backends, Backend, Client, TestServer, PASSWORD};
 use serde_json::{json, Value};
 
@@ -17,14 +16,7 @@ on_both_backends!(
 const SESSION_COOKIE: &str = "better-auth.session_token";
 
 async fn server_with(b: Backend, section: &str) -> TestServer {
-    let section = section.to_string();
-    TestServer::start_with(b, move |c| {
-        c.plugins.push("multi-session".into());
-        let parsed = Config::from_toml(&section, &gatehouse_server::plugins::catalog())
-            .unwrap_or_else(|e| panic!("test config: {e}"));
-        c.plugin_sections.extend(parsed.plugin_sections);
-    })
-    .await
+    TestServer::with_plugin(b, "multi-session", section).await
 }
 
 /// Signs up an account from another client; returns its email.

@@ -2,16 +2,13 @@
 //! a small server in the test receives the signed POSTs, checks each
 //! signature (HMAC-SHA256 over "<timestamp>.<body>") and hands the codes over.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Duration as Span;
-use gatehouse_server::config::{Config, Environment};
-use gatehouse_tests::{email, on_both_backends, Backend, TestServer, PASSWORD};
+use gatehouse_server::config::Environment;
+use gatehouse_tests::webhook::{Received, WebhookSink};
+use gatehouse_tests::{add_sections, email, on_both_backends, Backend, TestServer, PASSWORD};
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
-use tokio::sync::Notify;
 
 on_both_backends!(
     phone_number_sign_up_by_code_reset_and_sign_in,
@@ -31,188 +28,59 @@ struct Sms {
     kind: String,
 }
 
-/// An HTTP relay on loopback that accepts only correctly signed, fresh POSTs.
-struct SmsSink {
-    url: String,
-    received: Arc<Mutex<Vec<Sms>>>,
-    bad: Arc<Mutex<Vec<String>>>,
-    notify: Arc<Notify>,
-}
-
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-fn base64(bytes: &[u8]) -> String {
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(B64[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    s.len()
-        .is_multiple_of(2)
-        .then(|| {
-            (0..s.len())
-                .step_by(2)
-                .map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok())
-                .collect()
-        })
-        .flatten()
-}
-
-/// Whether `sha256=<hex>` is HMAC-SHA256(secret, "<timestamp>.<body>") and
-/// the timestamp is within five minutes. The MAC is computed by the core's
-/// HMAC (base64) and compared with the header's hex, so the message layout
-/// and the encoding are checked independently of the sender.
-fn signature_ok(timestamp: &str, header: &str, body: &str) -> Result<(), String> {
-    let ts: u64 = timestamp.parse().map_err(|_| "timestamp".to_string())?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    if now.abs_diff(ts) > 300 {
-        return Err(format!("stale timestamp {ts}"));
-    }
-    let hex = header.strip_prefix("sha256=").ok_or("no sha256= prefix")?;
-    let given = unhex(hex).ok_or("not hex")?;
-    let expected =
-        gatehouse_server::crypto::sign::signature(SMS_SECRET, &format!("{timestamp}.{body}"));
-    if base64(&given) == expected {
-        Ok(())
-    } else {
-        Err("signature mismatch".into())
-    }
-}
+/// The relay: a real HTTP receiver; only correctly signed, fresh POSTs count.
+struct SmsSink(WebhookSink);
 
 impl SmsSink {
     async fn start() -> SmsSink {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let url = format!("http://{}/sms", listener.local_addr().expect("addr"));
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let bad = Arc::new(Mutex::new(Vec::new()));
-        let notify = Arc::new(Notify::new());
-        let (r, b, n) = (received.clone(), bad.clone(), notify.clone());
-        tokio::spawn(async move {
-            while let Ok((mut sock, _)) = listener.accept().await {
-                let (r, b, n) = (r.clone(), b.clone(), n.clone());
-                tokio::spawn(async move {
-                    let mut buf = Vec::new();
-                    let mut chunk = [0u8; 4096];
-                    // Headers, then exactly content-length bytes of body.
-                    let (head, body) = loop {
-                        let k = sock.read(&mut chunk).await.unwrap_or(0);
-                        if k == 0 {
-                            return;
-                        }
-                        buf.extend_from_slice(&chunk[..k]);
-                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                            let head = String::from_utf8_lossy(&buf[..i]).to_string();
-                            let len = head
-                                .lines()
-                                .find_map(|l| {
-                                    let (k, v) = l.split_once(':')?;
-                                    k.eq_ignore_ascii_case("content-length")
-                                        .then(|| v.trim().parse::<usize>().ok())
-                                        .flatten()
-                                })
-                                .unwrap_or(0);
-                            while buf.len() < i + 4 + len {
-                                let k = sock.read(&mut chunk).await.unwrap_or(0);
-                                if k == 0 {
-                                    return;
-                                }
-                                buf.extend_from_slice(&chunk[..k]);
-                            }
-                            break (
-                                head,
-                                String::from_utf8_lossy(&buf[i + 4..i + 4 + len]).to_string(),
-                            );
-                        }
-                    };
-                    let header = |name: &str| {
-                        head.lines()
-                            .find_map(|l| {
-                                let (k, v) = l.split_once(':')?;
-                                k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
-                            })
-                            .unwrap_or_default()
-                    };
-                    let check = signature_ok(
-                        &header("x-gatehouse-timestamp"),
-                        &header("x-gatehouse-signature"),
-                        &body,
-                    );
-                    let status = match check {
-                        Ok(()) if head.starts_with("POST /sms ") => {
-                            let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-                            r.lock().unwrap().push(Sms {
-                                to: v["to"].as_str().unwrap_or_default().into(),
-                                code: v["code"].as_str().unwrap_or_default().into(),
-                                kind: v["kind"].as_str().unwrap_or_default().into(),
-                            });
-                            n.notify_waiters();
-                            "200 OK"
-                        }
-                        Ok(()) => "404 Not Found",
-                        Err(e) => {
-                            b.lock().unwrap().push(e);
-                            "401 Unauthorized"
-                        }
-                    };
-                    let _ = sock
-                        .write_all(
-                            format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-                                .as_bytes(),
-                        )
-                        .await;
-                });
-            }
-        });
-        SmsSink {
-            url,
-            received,
-            bad,
-            notify,
-        }
+        SmsSink(WebhookSink::start("/sms", 200).await)
+    }
+
+    fn url(&self) -> &str {
+        &self.0.url
+    }
+
+    /// Why each badly signed request failed (none expected).
+    fn bad(&self) -> Vec<String> {
+        bad_of(&self.0.received())
     }
 
     fn to(&self, phone: &str) -> Vec<Sms> {
-        self.received
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|m| m.to == phone)
-            .cloned()
-            .collect()
+        messages_to(&self.0.received(), phone)
     }
 
     /// The `n`-th message (from 1) to `phone`, waiting up to ten seconds.
     async fn wait_for(&self, phone: &str, n: usize) -> Sms {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let notified = self.notify.notified();
-            if let Some(m) = self.to(phone).get(n - 1) {
-                assert!(self.bad.lock().unwrap().is_empty(), "{:?}", self.bad);
-                return m.clone();
-            }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                panic!("no message #{n} to {phone}; bad requests: {:?}", self.bad);
-            }
-        }
+        let sms = self
+            .0
+            .wait_for(&format!("message #{n} to {phone}"), |all| {
+                messages_to(all, phone).get(n - 1).cloned()
+            })
+            .await;
+        assert!(self.bad().is_empty(), "{:?}", self.bad());
+        sms
     }
+}
+
+fn bad_of(all: &[Received]) -> Vec<String> {
+    all.iter()
+        .filter_map(|r| r.signed_with(SMS_SECRET).err())
+        .collect()
+}
+
+fn messages_to(all: &[Received], phone: &str) -> Vec<Sms> {
+    all.iter()
+        .filter(|r| r.signed_with(SMS_SECRET).is_ok())
+        .filter_map(|r| {
+            let v: Value = serde_json::from_str(&r.body).ok()?;
+            Some(Sms {
+                to: v["to"].as_str()?.into(),
+                code: v["code"].as_str()?.into(),
+                kind: v["kind"].as_str()?.into(),
+            })
+        })
+        .filter(|m| m.to == phone)
+        .collect()
 }
 
 /// (identifier, codeHash) of every stored code.
@@ -230,20 +98,14 @@ async fn stored_codes(s: &TestServer) -> Vec<(String, String)> {
     rows.unwrap()
 }
 
-fn add_section(c: &mut Config, text: &str) {
-    let parsed = Config::from_toml(text, &gatehouse_server::plugins::catalog())
-        .unwrap_or_else(|e| panic!("test config: {e}"));
-    c.plugin_sections.extend(parsed.plugin_sections);
-}
-
 async fn server(b: Backend, sink: &SmsSink, extra: &str) -> TestServer {
     let section = format!(
         "[phone_number]\n{extra}\n[phone_number.sms]\nurl = \"{}\"\nsecret = \"{SMS_SECRET}\"\n",
-        sink.url
+        sink.url()
     );
     TestServer::start_with(b, |c| {
         c.plugins.push("phone-number".into());
-        add_section(c, &section);
+        add_sections(c, &section);
     })
     .await
 }
@@ -456,7 +318,7 @@ async fn phone_number_sign_up_by_code_reset_and_sign_in(b: Backend) {
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(sink.to(&ghost).is_empty());
-    assert!(sink.bad.lock().unwrap().is_empty());
+    assert!(sink.bad().is_empty());
 }
 
 async fn phone_number_code_attempts_expiry_and_concurrency(b: Backend) {
@@ -771,12 +633,12 @@ async fn phone_number_rate_limit_and_production_without_relay(b: Backend) {
     let sink = SmsSink::start().await;
     let section = format!(
         "[phone_number.sms]\nurl = \"{}\"\nsecret = \"{SMS_SECRET}\"\n",
-        sink.url
+        sink.url()
     );
     let s = TestServer::start_with(b.clone(), |c| {
         c.plugins.push("phone-number".into());
         c.rate_limit.enabled = true;
-        add_section(c, &section);
+        add_sections(c, &section);
     })
     .await;
     let c = s.client();

@@ -6,111 +6,23 @@
 // The shared server of tests/node/run.sh does not enable api-key, so this suite
 // starts its own (GATEHOUSE_BIN, a fresh SQLite file, its own configuration).
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { test } from "node:test";
 
-import { createAuthClient } from "better-auth/client";
 import { apiKeyClient } from "@better-auth/api-key/client";
 
-import { CookieJar } from "./cookie-jar.mjs";
-
-const BIN = process.env.GATEHOUSE_BIN;
-if (!BIN) throw new Error("GATEHOUSE_BIN is not set; run this suite through tests/node/run.sh");
-
-async function freePort() {
-  const probe = createServer();
-  const port = await new Promise((resolve, reject) => {
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => resolve(probe.address().port));
-  });
-  await new Promise((r) => probe.close(r));
-  return port;
-}
-
-async function waitFor(fn, what, ms = 15_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import { browser, ok, refused, startGatehouse } from "./harness.mjs";
 
 /** Gatehouse with api-key (sessions from keys, metadata on); stopped after `t`. */
-async function server(t) {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), "gatehouse-api-key-"));
-  const config = join(dir, "gatehouse.toml");
-  writeFileSync(config, "[api_key]\nenable_session_for_api_keys = true\nenable_metadata = true\n");
-  const url = `http://127.0.0.1:${port}`;
-  const child = spawn(BIN, ["serve"], {
-    cwd: dir,
-    env: {
-      PATH: process.env.PATH,
-      DATABASE_URL: `sqlite://${join(dir, "api-key.db")}`,
-      GATEHOUSE_CONFIG: config,
-      GATEHOUSE_LISTEN: `127.0.0.1:${port}`,
-      GATEHOUSE_BASE_URL: url,
-      GATEHOUSE_SECRET: randomBytes(24).toString("hex"),
-      GATEHOUSE_PLUGINS: "api-key",
-      GATEHOUSE_RATE_LIMIT: "off",
-      RUST_LOG: "warn",
-    },
-    stdio: ["ignore", "pipe", "pipe"],
+const server = (t) =>
+  startGatehouse(t, {
+    name: "api-key",
+    plugins: "api-key",
+    toml: "[api_key]\nenable_session_for_api_keys = true\nenable_metadata = true\n",
   });
-  let log = "";
-  const keep = (chunk) => {
-    log = (log + chunk).slice(-20_000);
-  };
-  child.stdout.on("data", keep);
-  child.stderr.on("data", keep);
-  const exited = new Promise((r) => child.once("exit", r));
-  t.after(async () => {
-    child.kill();
-    await exited;
-    rmSync(dir, { recursive: true, force: true });
-  });
-  await waitFor(async () => {
-    if (child.exitCode !== null) throw new Error(`gatehouse exited (${child.exitCode}):\n${log}`);
-    return (await fetch(`${url}/api/auth/ok`).catch(() => null))?.ok;
-  }, "GET /api/auth/ok");
-  return { url, log: () => log };
-}
 
-/** A Better Auth client with apiKeyClient() and its own cookie jar (one browser). */
-function device(base, extraHeaders = {}) {
-  const jar = new CookieJar();
-  const origin = new URL(base).origin;
-  const customFetchImpl = async (input, init = {}) => {
-    const headers = new Headers(init.headers);
-    const cookie = jar.header();
-    if (cookie) headers.set("cookie", cookie);
-    headers.set("origin", origin);
-    for (const [k, v] of Object.entries(extraHeaders)) headers.set(k, v);
-    const res = await fetch(input, { ...init, headers });
-    for (const sc of res.headers.getSetCookie()) jar.store(sc);
-    return res;
-  };
-  return createAuthClient({ baseURL: base, plugins: [apiKeyClient()], fetchOptions: { customFetchImpl } });
-}
-
-const ok = (r) => {
-  assert.equal(r.error, null, JSON.stringify(r.error));
-  return r.data;
-};
-
-const refused = (r, status, code) => {
-  assert.equal(r.data, null, `expected ${status} ${code}, got data ${JSON.stringify(r.data)}`);
-  assert.equal(r.error?.status, status, JSON.stringify(r.error));
-  assert.equal(r.error.code, code, JSON.stringify(r.error));
-  return r.error;
-};
+/** An apiKeyClient() browser sending `headers` (e.g. x-api-key). */
+const device = (base, headers = {}) => browser(base, [apiKeyClient()], headers).client;
 
 test("Better Auth apiKeyClient: create, get, list, update, delete, x-api-key sessions", async (t) => {
   const { url } = await server(t);

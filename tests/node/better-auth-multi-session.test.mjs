@@ -8,39 +8,15 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { test } from "node:test";
 
-import { createAuthClient } from "better-auth/client";
 import { anonymousClient, multiSessionClient } from "better-auth/client/plugins";
 
-import { CookieJar } from "./cookie-jar.mjs";
+import { browser, ok } from "./harness.mjs";
 
 const BASE = process.env.GATEHOUSE_URL;
 if (!BASE) throw new Error("run this suite through tests/node/run.sh");
-const ORIGIN = new URL(BASE).origin;
 const PASSWORD = "multi-session-password";
 
-function device() {
-  const jar = new CookieJar();
-  const customFetchImpl = async (input, init = {}) => {
-    const headers = new Headers(init.headers);
-    const cookie = jar.header();
-    if (cookie) headers.set("cookie", cookie);
-    headers.set("origin", ORIGIN);
-    const res = await fetch(input, { ...init, headers });
-    for (const sc of res.headers.getSetCookie()) jar.store(sc);
-    return res;
-  };
-  const client = createAuthClient({
-    baseURL: BASE,
-    plugins: [multiSessionClient(), anonymousClient()],
-    fetchOptions: { customFetchImpl },
-  });
-  return { client, jar };
-}
-
-const ok = (r) => {
-  assert.equal(r.error, null, JSON.stringify(r.error));
-  return r.data;
-};
+const device = () => browser(BASE, [multiSessionClient(), anonymousClient()]);
 
 async function account(tag) {
   const email = `ba-multi-${tag}-${randomBytes(5).toString("hex")}@example.com`;

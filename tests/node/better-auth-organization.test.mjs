@@ -7,21 +7,15 @@
 // The shared server of tests/node/run.sh has no mail, so this suite starts its own
 // (GATEHOUSE_BIN, a fresh SQLite file, GATEHOUSE_SMTP_URL pointing at the sink).
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { test } from "node:test";
 
-import { createAuthClient } from "better-auth/client";
 import { organizationClient } from "better-auth/client/plugins";
 
-import { CookieJar } from "./cookie-jar.mjs";
+import { browser, listenOnLoopback, ok, refused, startGatehouse, waitFor } from "./harness.mjs";
 
-const BIN = process.env.GATEHOUSE_BIN;
-if (!BIN) throw new Error("GATEHOUSE_BIN is not set; run this suite through tests/node/run.sh");
+/** An organizationClient() browser with its own cookie jar. */
+const device = (base) => browser(base, [organizationClient()]).client;
 
 // ---------------------------------------------------------------------------
 // A minimal SMTP sink (RFC 5321): EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT.
@@ -155,107 +149,26 @@ function textParts(raw) {
 // ---------------------------------------------------------------------------
 // The server under test.
 
-async function listenOnLoopback(server) {
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve(server.address().port));
-  });
-}
-
-async function freePort() {
-  const probe = createServer();
-  const port = await listenOnLoopback(probe);
-  await new Promise((r) => probe.close(r));
-  return port;
-}
-
-async function waitFor(fn, what, ms = 15_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 /** Gatehouse with the organization plugin (teams on), mailing to a fresh sink; stopped after `t`. */
 async function serverWithMail(t) {
   const sink = smtpSink();
   const smtpPort = await listenOnLoopback(sink.server);
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), "gatehouse-org-"));
-  const config = join(dir, "gatehouse.toml");
-  writeFileSync(config, "[organization]\nteams = true\n");
-  const url = `http://127.0.0.1:${port}`;
-  const server = spawn(BIN, ["serve"], {
-    cwd: dir,
-    env: {
-      PATH: process.env.PATH,
-      DATABASE_URL: `sqlite://${join(dir, "org.db")}`,
-      GATEHOUSE_CONFIG: config,
-      GATEHOUSE_LISTEN: `127.0.0.1:${port}`,
-      GATEHOUSE_BASE_URL: url,
-      GATEHOUSE_SECRET: randomBytes(24).toString("hex"),
-      GATEHOUSE_PLUGINS: "organization",
-      GATEHOUSE_SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
-      GATEHOUSE_RATE_LIMIT: "off",
-      RUST_LOG: "warn",
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let log = "";
-  const keep = (chunk) => {
-    log = (log + chunk).slice(-20_000);
-  };
-  server.stdout.on("data", keep);
-  server.stderr.on("data", keep);
-  const exited = new Promise((r) => server.once("exit", r));
   t.after(async () => {
-    server.kill();
-    await exited;
     for (const s of sink.sockets) s.destroy();
     await new Promise((r) => sink.server.close(r));
-    rmSync(dir, { recursive: true, force: true });
   });
-  await waitFor(async () => {
-    if (server.exitCode !== null) throw new Error(`gatehouse exited (${server.exitCode}):\n${log}`);
-    return (await fetch(`${url}/api/auth/ok`).catch(() => null))?.ok;
-  }, "GET /api/auth/ok");
-  return { url, sink, log: () => log };
+  const { url, log } = await startGatehouse(t, {
+    name: "org",
+    plugins: "organization",
+    toml: "[organization]\nteams = true\n",
+    env: { GATEHOUSE_SMTP_URL: `smtp://127.0.0.1:${smtpPort}` },
+  });
+  return { url, sink, log };
 }
 
 // ---------------------------------------------------------------------------
 
-/** A Better Auth client with organizationClient() and its own cookie jar (one browser). */
-function device(base) {
-  const jar = new CookieJar();
-  const origin = new URL(base).origin;
-  const customFetchImpl = async (input, init = {}) => {
-    const headers = new Headers(init.headers);
-    const cookie = jar.header();
-    if (cookie) headers.set("cookie", cookie);
-    headers.set("origin", origin);
-    const res = await fetch(input, { ...init, headers });
-    for (const sc of res.headers.getSetCookie()) jar.store(sc);
-    return res;
-  };
-  return createAuthClient({ baseURL: base, plugins: [organizationClient()], fetchOptions: { customFetchImpl } });
-}
-
-const ok = (r) => {
-  assert.equal(r.error, null, JSON.stringify(r.error));
-  return r.data;
-};
-
 /** The Better Auth error of `r`, checked to be `status` with `code`. */
-const refused = (r, status, code) => {
-  assert.equal(r.data, null, `expected ${status} ${code}, got data ${JSON.stringify(r.data)}`);
-  assert.equal(r.error?.status, status, JSON.stringify(r.error));
-  assert.equal(r.error.code, code, JSON.stringify(r.error));
-  return r.error;
-};
-
 test("Better Auth organizationClient: organization, mailed invitations, roles, teams, leaving", async (t) => {
   const started = Date.now();
   const { url, sink } = await serverWithMail(t);

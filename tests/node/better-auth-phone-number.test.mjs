@@ -7,22 +7,16 @@
 // The shared server of tests/node/run.sh has no relay, so this suite starts its
 // own (GATEHOUSE_BIN, a fresh SQLite file, [phone_number.sms] pointing at the relay).
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer } from "node:http";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { test } from "node:test";
 
-import { createAuthClient } from "better-auth/client";
 import { phoneNumberClient } from "better-auth/client/plugins";
 
-import { CookieJar } from "./cookie-jar.mjs";
+import { browser, listenOnLoopback, ok, refused, startGatehouse, waitFor } from "./harness.mjs";
 
-const BIN = process.env.GATEHOUSE_BIN;
-if (!BIN) throw new Error("GATEHOUSE_BIN is not set; run this suite through tests/node/run.sh");
+/** A phoneNumberClient() with its own cookie jar (one phone). */
+const device = (base) => browser(base, [phoneNumberClient()]).client;
 
 const RELAY_SECRET = randomBytes(24).toString("hex");
 
@@ -52,113 +46,26 @@ function smsRelay() {
   return { server, messages, refused };
 }
 
-async function listenOnLoopback(server) {
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve(server.address().port));
-  });
-}
-
-async function freePort() {
-  const probe = createServer();
-  const port = await listenOnLoopback(probe);
-  await new Promise((r) => probe.close(r));
-  return port;
-}
-
-async function waitFor(fn, what, ms = 15_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 /** Gatehouse with the phone-number plugin, texting through the relay; stopped after `t`. */
 async function serverWithRelay(t) {
   const relay = smsRelay();
   const relayPort = await listenOnLoopback(relay.server);
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), "gatehouse-phone-"));
-  const config = join(dir, "gatehouse.toml");
-  writeFileSync(
-    config,
-    [
-      "[phone_number]",
-      "[phone_number.sign_up_on_verification]",
-      'temp_email_domain = "phone.example.com"',
-      "[phone_number.sms]",
-      `url = "http://127.0.0.1:${relayPort}/sms"`,
-      `secret = "${RELAY_SECRET}"`,
-      "",
-    ].join("\n"),
-  );
-  const url = `http://127.0.0.1:${port}`;
-  const server = spawn(BIN, ["serve"], {
-    cwd: dir,
-    env: {
-      PATH: process.env.PATH,
-      DATABASE_URL: `sqlite://${join(dir, "phone.db")}`,
-      GATEHOUSE_CONFIG: config,
-      GATEHOUSE_LISTEN: `127.0.0.1:${port}`,
-      GATEHOUSE_BASE_URL: url,
-      GATEHOUSE_SECRET: randomBytes(24).toString("hex"),
-      GATEHOUSE_PLUGINS: "phone-number",
-      GATEHOUSE_RATE_LIMIT: "off",
-      RUST_LOG: "warn",
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let log = "";
-  const keep = (chunk) => {
-    log = (log + chunk).slice(-20_000);
-  };
-  server.stdout.on("data", keep);
-  server.stderr.on("data", keep);
-  const exited = new Promise((r) => server.once("exit", r));
   t.after(async () => {
-    server.kill();
-    await exited;
     relay.server.closeAllConnections?.();
     await new Promise((r) => relay.server.close(r));
-    rmSync(dir, { recursive: true, force: true });
   });
-  await waitFor(async () => {
-    if (server.exitCode !== null) throw new Error(`gatehouse exited (${server.exitCode}):\n${log}`);
-    return (await fetch(`${url}/api/auth/ok`).catch(() => null))?.ok;
-  }, "GET /api/auth/ok");
+  const toml = [
+    "[phone_number]",
+    "[phone_number.sign_up_on_verification]",
+    'temp_email_domain = "phone.example.com"',
+    "[phone_number.sms]",
+    `url = "http://127.0.0.1:${relayPort}/sms"`,
+    `secret = "${RELAY_SECRET}"`,
+    "",
+  ].join("\n");
+  const { url } = await startGatehouse(t, { name: "phone", plugins: "phone-number", toml });
   return { url, relay };
 }
-
-/** A Better Auth client with phoneNumberClient() and its own cookie jar (one phone). */
-function device(base) {
-  const jar = new CookieJar();
-  const origin = new URL(base).origin;
-  const customFetchImpl = async (input, init = {}) => {
-    const headers = new Headers(init.headers);
-    const cookie = jar.header();
-    if (cookie) headers.set("cookie", cookie);
-    headers.set("origin", origin);
-    const res = await fetch(input, { ...init, headers });
-    for (const sc of res.headers.getSetCookie()) jar.store(sc);
-    return res;
-  };
-  return createAuthClient({ baseURL: base, plugins: [phoneNumberClient()], fetchOptions: { customFetchImpl } });
-}
-
-const ok = (r) => {
-  assert.equal(r.error, null, JSON.stringify(r.error));
-  return r.data;
-};
-
-const refused = (r, status, code) => {
-  assert.equal(r.data, null, `expected ${status} ${code}, got data ${JSON.stringify(r.data)}`);
-  assert.equal(r.error?.status, status, JSON.stringify(r.error));
-  assert.equal(r.error.code, code, JSON.stringify(r.error));
-  return r.error;
-};
 
 test("Better Auth phoneNumberClient: codes by signed relay, sign-up, update, reset, sign-in, attempts", async (t) => {
   const { url, relay } = await serverWithRelay(t);

@@ -3,6 +3,7 @@
 //! manual clock, and talks to it over real HTTP.
 
 pub mod smtp;
+pub mod webhook;
 
 use std::sync::Arc;
 
@@ -297,5 +298,23 @@ impl Client {
             .await;
         assert_eq!(r.status, 200, "sign-up failed: {}", r.text);
         (email, r.json())
+    }
+}
+
+/// Adds plugin sections written as TOML (`[jwt]\n...`) to a test configuration.
+pub fn add_sections(c: &mut Config, text: &str) {
+    let parsed = Config::from_toml(text, &gatehouse_server::plugins::catalog())
+        .unwrap_or_else(|e| panic!("test config: {e}"));
+    c.plugin_sections.extend(parsed.plugin_sections);
+}
+
+impl TestServer {
+    /// A server with `plugin` enabled and the plugin sections in `toml`.
+    pub async fn with_plugin(backend: Backend, plugin: &str, toml: &str) -> TestServer {
+        TestServer::start_with(backend, |c| {
+            c.plugins.push(plugin.into());
+            add_sections(c, toml);
+        })
+        .await
     }
 }

@@ -302,6 +302,9 @@ export interface ErrorBody {
   code: string;
   /** Human-readable message. */
   message: string;
+  /** More about this error, for the few codes that carry it (e.g.
+`RATE_LIMITED`'s `{"tryAgainIn": <ms>}`). */
+  details?: unknown | null;
 }
 
 /** An organization with its members, the invitations the caller may see

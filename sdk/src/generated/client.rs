@@ -941,6 +941,10 @@ for the server-side call.*/
     pub struct ErrorBody {
         ///Stable UPPER_SNAKE error code (Better Auth's codes, plus the plugins').
         pub code: ::std::string::String,
+        /**More about this error, for the few codes that carry it (e.g.
+`RATE_LIMITED`'s `{"tryAgainIn": <ms>}`).*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub details: ::std::option::Option<::serde_json::Value>,
         ///Human-readable message.
         pub message: ::std::string::String,
     }
@@ -6738,12 +6742,17 @@ that `revoke-session` accepts.*/
         #[derive(Clone, Debug)]
         pub struct ErrorBody {
             code: ::std::result::Result<::std::string::String, ::std::string::String>,
+            details: ::std::result::Result<
+                ::std::option::Option<::serde_json::Value>,
+                ::std::string::String,
+            >,
             message: ::std::result::Result<::std::string::String, ::std::string::String>,
         }
         impl ::std::default::Default for ErrorBody {
             fn default() -> Self {
                 Self {
                     code: Err("no value supplied for code".to_string()),
+                    details: Ok(Default::default()),
                     message: Err("no value supplied for message".to_string()),
                 }
             }
@@ -6758,6 +6767,18 @@ that `revoke-session` accepts.*/
                     .try_into()
                     .map_err(|e| {
                         format!("error converting supplied value for code: {e}")
+                    });
+                self
+            }
+            pub fn details<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.details = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for details: {e}")
                     });
                 self
             }
@@ -6781,6 +6802,7 @@ that `revoke-session` accepts.*/
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     code: value.code?,
+                    details: value.details?,
                     message: value.message?,
                 })
             }
@@ -6789,6 +6811,7 @@ that `revoke-session` accepts.*/
             fn from(value: super::ErrorBody) -> Self {
                 Self {
                     code: Ok(value.code),
+                    details: Ok(value.details),
                     message: Ok(value.message),
                 }
             }

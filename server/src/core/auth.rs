@@ -6,7 +6,7 @@ use poem_openapi::Object;
 use std::sync::Arc;
 
 use crate::core::dto::{
-    SignInResponse, SignInResult, TokenUserResponse, UserCore, WithPluginFields,
+    SignInOutcome, SignInResponse, SignInResult, TokenUserResponse, UserCore, WithPluginFields,
 };
 use crate::core::email_verification;
 use crate::core::session::{create_session, expire_session_cookies, user_json};
@@ -150,17 +150,15 @@ pub async fn sign_up_email(
     })
 }
 
-/// Checks a password for a looked-up user and signs them in. Unknown users
-/// cost the same hashing work as wrong passwords, so timing reveals nothing.
-pub async fn sign_in_with_password(
-    state: &Arc<AppState>,
-    ctx: &RequestContext,
+/// Checks a password for a looked-up user: the user, or `invalid`. Unknown
+/// users cost the same hashing work as wrong passwords, so timing reveals
+/// nothing. A hash due for an upgrade (scrypt, weaker parameters) is redone.
+pub async fn check_password(
+    state: &AppState,
     user: Option<UserRow>,
     password: &str,
-    remember_me: Option<bool>,
-    callback_url: Option<&str>,
     invalid: ErrorCode,
-) -> Result<SignInResult, ApiError> {
+) -> Result<UserRow, ApiError> {
     let credential = match &user {
         Some(u) => store::find_user_with_credential(&state.db, &u.id).await?,
         None => None,
@@ -188,6 +186,40 @@ pub async fn sign_in_with_password(
             Err(e) => tracing::warn!(error = %e, "rehash failed; keeping the old hash"),
         }
     }
+    Ok(user)
+}
+
+/// After a password checked out: a plugin's challenge (another factor
+/// before any session exists), else a new session and its raw token.
+pub async fn session_or_challenge(
+    state: &Arc<AppState>,
+    ctx: &RequestContext,
+    user: &UserRow,
+    remember: bool,
+) -> Result<SignInOutcome<String>, ApiError> {
+    for plugin in state.plugins.all() {
+        if let Some(challenge) = plugin
+            .challenge_password_sign_in(state, ctx, user, remember)
+            .await?
+        {
+            return Ok(SignInOutcome::Challenge(challenge));
+        }
+    }
+    let (_, raw) = create_session(state, ctx, &user.id, remember).await?;
+    Ok(SignInOutcome::Session(raw))
+}
+
+/// Checks a password for a looked-up user and signs them in.
+pub async fn sign_in_with_password(
+    state: &Arc<AppState>,
+    ctx: &RequestContext,
+    user: Option<UserRow>,
+    password: &str,
+    remember_me: Option<bool>,
+    callback_url: Option<&str>,
+    invalid: ErrorCode,
+) -> Result<SignInResult, ApiError> {
+    let user = check_password(state, user, password, invalid).await?;
     if state.config.email_and_password.require_email_verification && !user.email_verified {
         // A fresh link goes out; the stale one may have expired.
         if state.mailer.enabled() {
@@ -202,21 +234,14 @@ pub async fn sign_in_with_password(
         }
         return Err(ApiError::new(codes::EMAIL_NOT_VERIFIED));
     }
-    let remember = remember_me.unwrap_or(true);
-    // A plugin may ask for another factor before any session exists.
-    for plugin in state.plugins.all() {
-        if let Some(challenge) = plugin
-            .challenge_password_sign_in(state, ctx, &user, remember)
-            .await?
-        {
-            return Ok(SignInResult::Challenge(challenge));
-        }
-    }
-    let (_, raw) = create_session(state, ctx, &user.id, remember).await?;
+    let raw = match session_or_challenge(state, ctx, &user, remember_me.unwrap_or(true)).await? {
+        SignInOutcome::Session(raw) => raw,
+        SignInOutcome::Challenge(challenge) => return Ok(SignInOutcome::Challenge(challenge)),
+    };
     if let Some(url) = callback_url {
         ctx.set_header("location", url.to_string());
     }
-    Ok(SignInResult::Session(SignInResponse {
+    Ok(SignInOutcome::Session(SignInResponse {
         redirect: callback_url.is_some(),
         token: raw,
         url: callback_url.map(str::to_string),

@@ -261,23 +261,40 @@ pub struct SignInResponse {
     pub user: User,
 }
 
+/// The session part of a sign-in answer, named for the schema of the
+/// `oneOf` it forms with the enabled plugins' challenges.
+pub trait SignInSession: Type + ToJSON + Clone + Send + Sync {
+    /// The result schema's name (`SignInResult`, `PhoneNumberSignInResult`).
+    const RESULT_NAME: &'static str;
+    const RESULT_DESCRIPTION: &'static str;
+}
+
+impl SignInSession for SignInResponse {
+    const RESULT_NAME: &'static str = "SignInResult";
+    const RESULT_DESCRIPTION: &'static str =
+        "What a sign-in answers: a session, or a plugin's challenge (e.g. a second factor).";
+}
+
 /// What a password sign-in answers: a session, or the challenge of a plugin
 /// that wants more proof first (`Plugin::challenge_password_sign_in`). The
 /// schema is `oneOf` the session and the enabled plugins' challenges.
 #[derive(Debug, Clone)]
 #[allow(clippy::large_enum_variant)] // built once per sign-in; boxing buys nothing
-pub enum SignInResult {
-    Session(SignInResponse),
+pub enum SignInOutcome<S> {
+    Session(S),
     Challenge(SignInChallenge),
 }
 
-impl Type for SignInResult {
+/// The email and username sign-ins' answer.
+pub type SignInResult = SignInOutcome<SignInResponse>;
+
+impl<S: SignInSession> Type for SignInOutcome<S> {
     const IS_REQUIRED: bool = true;
     type RawValueType = Self;
     type RawElementValueType = Self;
 
     fn name() -> Cow<'static, str> {
-        "SignInResult".into()
+        S::RESULT_NAME.into()
     }
 
     fn schema_ref() -> MetaSchemaRef {
@@ -285,8 +302,8 @@ impl Type for SignInResult {
     }
 
     fn register(registry: &mut Registry) {
-        SignInResponse::register(registry);
-        let mut one_of = vec![SignInResponse::schema_ref()];
+        S::register(registry);
+        let mut one_of = vec![S::schema_ref()];
         for challenge in crate::plugin::active_plugins()
             .iter()
             .filter_map(|p| p.sign_in_challenge())
@@ -297,10 +314,7 @@ impl Type for SignInResult {
         registry.schemas.insert(
             Self::name().into_owned(),
             MetaSchema {
-                description: Some(
-                    "What a sign-in answers: a session, or a plugin's challenge \
-                     (e.g. a second factor).",
-                ),
+                description: Some(S::RESULT_DESCRIPTION),
                 one_of,
                 ..MetaSchema::new("object")
             },
@@ -318,11 +332,11 @@ impl Type for SignInResult {
     }
 }
 
-impl ToJSON for SignInResult {
+impl<S: SignInSession> ToJSON for SignInOutcome<S> {
     fn to_json(&self) -> Option<Value> {
         match self {
-            SignInResult::Session(s) => s.to_json(),
-            SignInResult::Challenge(c) => Some(c.0.clone()),
+            SignInOutcome::Session(s) => s.to_json(),
+            SignInOutcome::Challenge(c) => Some(c.0.clone()),
         }
     }
 }

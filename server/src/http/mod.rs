@@ -12,6 +12,7 @@ pub mod pipeline;
 pub mod rate_limit;
 pub mod redirect;
 pub mod server;
+pub mod webhook;
 
 /// Adds `name` to `Access-Control-Expose-Headers`, so that browser clients
 /// can read a header a plugin sets (`set-auth-token`, `set-auth-jwt`).

@@ -385,6 +385,7 @@ async fn normalize(resp: Response) -> Response {
         &ErrorBody {
             code: code.to_string(),
             message,
+            details: None,
         },
     )
 }

@@ -8044,6 +8044,11 @@ public struct ErrorBody: Equatable, Hashable {
      * Human-readable message.
      */
     public var message: String
+    /**
+     * More about this error, for the few codes that carry it (e.g.
+     * `RATE_LIMITED`'s `{"tryAgainIn": <ms>}`).
+     */
+    public var details: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -8053,9 +8058,14 @@ public struct ErrorBody: Equatable, Hashable {
          */code: String, 
         /**
          * Human-readable message.
-         */message: String) {
+         */message: String, 
+        /**
+         * More about this error, for the few codes that carry it (e.g.
+         * `RATE_LIMITED`'s `{"tryAgainIn": <ms>}`).
+         */details: String? = nil) {
         self.code = code
         self.message = message
+        self.details = details
     }
 
     
@@ -8075,13 +8085,15 @@ public struct FfiConverterTypeErrorBody: FfiConverterRustBuffer {
         return
             try ErrorBody(
                 code: FfiConverterString.read(from: &buf), 
-                message: FfiConverterString.read(from: &buf)
+                message: FfiConverterString.read(from: &buf), 
+                details: FfiConverterOptionString.read(from: &buf)
         )
     }
 
     public static func write(_ value: ErrorBody, into buf: inout [UInt8]) {
         FfiConverterString.write(value.code, into: &buf)
         FfiConverterString.write(value.message, into: &buf)
+        FfiConverterOptionString.write(value.details, into: &buf)
     }
 }
 

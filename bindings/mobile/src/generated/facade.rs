@@ -574,6 +574,11 @@ pub struct ErrorBody {
     /// Human-readable message.
     #[serde(rename = "message")]
     pub message: String,
+    /// More about this error, for the few codes that carry it (e.g.
+    /// `RATE_LIMITED`'s `{"tryAgainIn": <ms>}`).
+    #[serde(rename = "details", with = "json_text_opt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub details: Option<String>,
 }
 
 /// An organization with its members, the invitations the caller may see

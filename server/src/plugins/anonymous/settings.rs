@@ -1,10 +1,13 @@
 //! The `[anonymous]` configuration section, and the link hook.
 
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use crate::http::webhook::SignedPoster;
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -22,6 +25,9 @@ pub struct AnonymousSettings {
     pub webhook_secret: Option<String>,
     /// Seconds to wait for the webhook.
     pub webhook_timeout: u64,
+    /// The webhook's client, built from the three settings above.
+    #[serde(skip)]
+    pub webhook: Option<Arc<SignedPoster>>,
     /// The library's `on_link_account` callback, registered through
     /// `gatehouse.api().anonymous().on_link_account(..)`.
     #[serde(skip)]
@@ -60,25 +66,22 @@ impl LinkHookSlot {
 
 impl AnonymousSettings {
     pub fn check(mut self) -> Result<Self, String> {
+        if self.webhook_timeout == 0 {
+            self.webhook_timeout = 10;
+        }
         if let Some(url) = &self.on_link_account_url {
-            let parsed =
-                url::Url::parse(url).map_err(|e| format!("on_link_account_url {url:?}: {e}"))?;
-            if parsed.scheme() != "http" {
-                return Err(format!(
-                    "on_link_account_url {url:?}: only http:// is supported (reach an https endpoint through a local relay)"
-                ));
-            }
-            if self.webhook_secret.as_deref().is_none_or(|s| s.len() < 16) {
-                return Err("on_link_account_url needs webhook_secret (at least 16 characters) to sign its requests".into());
-            }
+            let secret = match self.webhook_secret.as_deref() {
+                Some(s) if s.len() >= 16 => s,
+                _ => return Err("on_link_account_url needs webhook_secret (at least 16 characters) to sign its requests".into()),
+            };
+            let poster = SignedPoster::new(url, secret, Duration::from_secs(self.webhook_timeout))
+                .map_err(|e| format!("on_link_account_url {e}"))?;
+            self.webhook = Some(Arc::new(poster));
         }
         if let Some(domain) = &self.email_domain_name {
             if domain.is_empty() || domain.contains('@') || domain.contains(char::is_whitespace) {
                 return Err(format!("email_domain_name {domain:?} is not a domain"));
             }
-        }
-        if self.webhook_timeout == 0 {
-            self.webhook_timeout = 10;
         }
         Ok(self)
     }

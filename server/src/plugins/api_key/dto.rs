@@ -170,19 +170,11 @@ pub struct ApiKeyDeleteBody {
     pub key_id: String,
 }
 
-/// Why a verification failed (`details.tryAgainIn`: milliseconds, on `RATE_LIMITED`).
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct ApiKeyVerifyError {
-    pub code: String,
-    pub message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub details: Option<Value>,
-}
-
 /// What the server-side `verify_api_key` answers (Better Auth's shape).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ApiKeyVerifyResult {
     pub valid: bool,
-    pub error: Option<ApiKeyVerifyError>,
+    /// Why it failed (`details.tryAgainIn`: milliseconds, on `RATE_LIMITED`).
+    pub error: Option<crate::error::ErrorBody>,
     pub key: Option<ApiKey>,
 }

@@ -15,13 +15,10 @@ pub mod service;
 pub mod settings;
 pub mod store;
 
-use std::sync::{Arc, Mutex};
-
 use chrono::Duration;
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
-use poem::http::{HeaderMap, StatusCode};
-use poem::Response;
+use poem::http::HeaderMap;
 
 pub use routes::ApiKeyApi;
 use settings::{ApiKeySettings, References};
@@ -52,9 +49,6 @@ struct PresentedApiKey {
     key: String,
     /// The configuration whose header carried it.
     config_id: String,
-    /// Milliseconds until the key's window reopens, once it is refused with
-    /// `RATE_LIMITED` (added to the error body as `details.tryAgainIn`).
-    try_again_in: Arc<Mutex<Option<i64>>>,
 }
 
 impl Plugin for ApiKeyPlugin {
@@ -104,7 +98,6 @@ impl Plugin for ApiKeyPlugin {
                         // An unreadable value is no key: refused as too short.
                         key: value.to_str().unwrap_or_default().to_string(),
                         config_id: cfg.config_id.clone(),
-                        try_again_in: Arc::default(),
                     });
                     return;
                 }
@@ -125,35 +118,6 @@ impl Plugin for ApiKeyPlugin {
         }
         .boxed()
     }
-
-    fn after_response<'a>(
-        &'a self,
-        _state: &'a AppState,
-        ctx: &'a RequestContext,
-        _path: &'a str,
-        resp: &'a mut Response,
-    ) -> BoxFuture<'a, ()> {
-        async move {
-            let Some(presented) = ctx.extensions.get::<PresentedApiKey>() else {
-                return;
-            };
-            let wait = *presented
-                .try_again_in
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            if let (Some(ms), StatusCode::TOO_MANY_REQUESTS) = (wait, resp.status()) {
-                // Better Auth's rate-limit refusal carries `details`, which
-                // the common error body has no room for.
-                let body = serde_json::json!({
-                    "code": errors::RATE_LIMITED.code,
-                    "message": errors::RATE_LIMITED.message,
-                    "details": {"tryAgainIn": ms},
-                });
-                resp.set_body(body.to_string());
-            }
-        }
-        .boxed()
-    }
 }
 
 /// The session a key in the header stands for (Better Auth's synthetic
@@ -171,18 +135,7 @@ async fn session_from_key(
     // The default configuration's header accepts a key of any configuration.
     let expected = (!settings::is_default_config_id(Some(&presented.config_id)))
         .then_some(presented.config_id.as_str());
-    let row = match service::validate(state, &presented.key, expected, None).await {
-        Ok(row) => row,
-        Err(rejection) => {
-            if let Some(ms) = rejection.try_again_in {
-                *presented
-                    .try_again_in
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner()) = Some(ms);
-            }
-            return Err(rejection.error);
-        }
-    };
+    let row = service::validate(state, &presented.key, expected, None).await?;
     let invalid_reference = || ApiError::new(errors::INVALID_REFERENCE_ID_FROM_API_KEY);
     let own = settings.resolve(Some(&row.config_id));
     if cfg.references != References::User || own.references != References::User {

@@ -5,10 +5,7 @@ use std::collections::BTreeMap;
 
 use poem::http::HeaderMap;
 
-use super::dto::{
-    ApiKey, ApiKeyCreateBody, ApiKeyCreated, ApiKeyUpdateBody, ApiKeyVerifyError,
-    ApiKeyVerifyResult,
-};
+use super::dto::{ApiKey, ApiKeyCreateBody, ApiKeyCreated, ApiKeyUpdateBody, ApiKeyVerifyResult};
 use super::service::{self, Caller};
 use crate::api::ServerApi;
 use crate::error::{codes, ApiError};
@@ -51,15 +48,9 @@ impl ApiKeyServerApi<'_> {
                     error: None,
                     key: Some(ApiKey::from(&row)),
                 },
-                Err(r) => ApiKeyVerifyResult {
+                Err(refused) => ApiKeyVerifyResult {
                     valid: false,
-                    error: Some(ApiKeyVerifyError {
-                        code: r.error.code.to_string(),
-                        message: r.error.message.to_string(),
-                        details: r
-                            .try_again_in
-                            .map(|ms| serde_json::json!({"tryAgainIn": ms})),
-                    }),
+                    error: Some(refused.body()),
                     key: None,
                 },
             },

@@ -35,28 +35,6 @@ fn with_status(code: ErrorCode, status: u16) -> ApiError {
     ApiError::new(code).with_status(status)
 }
 
-/// A refused verification; `try_again_in` (ms) comes with `RATE_LIMITED`.
-#[derive(Debug, Clone)]
-pub struct Rejection {
-    pub error: ApiError,
-    pub try_again_in: Option<i64>,
-}
-
-impl From<ApiError> for Rejection {
-    fn from(error: ApiError) -> Self {
-        Rejection {
-            error,
-            try_again_in: None,
-        }
-    }
-}
-
-impl From<crate::db::StorageError> for Rejection {
-    fn from(e: crate::db::StorageError) -> Self {
-        Rejection::from(ApiError::from(e))
-    }
-}
-
 const LETTERS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
 /// `<prefix><length random letters>` (Better Auth's default generator).
@@ -634,23 +612,23 @@ pub async fn validate(
     key: &str,
     expected_config: Option<&str>,
     permissions: Option<&Statements>,
-) -> Result<ApiKeyRow, Rejection> {
+) -> Result<ApiKeyRow, ApiError> {
     let settings = state.settings::<ApiKeySettings>();
     let invalid = || with_status(e::INVALID_API_KEY, 401);
     let row = store::find_by_hash(&state.db, &token::hash_token(key))
         .await?
         .ok_or_else(invalid)?;
     if expected_config.is_some_and(|c| !config_id_matches(&row.config_id, Some(c))) {
-        return Err(invalid().into());
+        return Err(invalid());
     }
     let cfg = settings.resolve(Some(&row.config_id));
     if row.enabled == Some(false) {
-        return Err(err(e::KEY_DISABLED).into());
+        return Err(err(e::KEY_DISABLED));
     }
     let now = state.now();
     if row.expires_at.is_some_and(|t| now > t) {
         store::delete(&state.db, &row.id).await?;
-        return Err(err(e::KEY_EXPIRED).into());
+        return Err(err(e::KEY_EXPIRED));
     }
     if let Some(wanted) = permissions {
         let held: Option<Statements> = row
@@ -658,12 +636,12 @@ pub async fn validate(
             .as_deref()
             .and_then(|p| serde_json::from_str(p).ok());
         if !held.is_some_and(|h| grants(&h, wanted)) {
-            return Err(with_status(e::KEY_NOT_FOUND, 401).into());
+            return Err(with_status(e::KEY_NOT_FOUND, 401));
         }
     }
     if row.remaining == Some(0) && row.refill_amount.is_none() {
         store::delete(&state.db, &row.id).await?;
-        return Err(err(e::USAGE_EXCEEDED).into());
+        return Err(err(e::USAGE_EXCEEDED));
     }
     let mut spent = row.clone();
     if row.remaining.is_some() {
@@ -680,11 +658,7 @@ pub async fn validate(
 
 /// One use of a key with `remaining`: the due refill (one winner), else
 /// the guarded decrement. Returns what is left (as far as this request knows).
-async fn claim_use(
-    state: &AppState,
-    row: &ApiKeyRow,
-    now: NaiveDateTime,
-) -> Result<i64, Rejection> {
+async fn claim_use(state: &AppState, row: &ApiKeyRow, now: NaiveDateTime) -> Result<i64, ApiError> {
     if let (Some(interval), Some(amount)) = (row.refill_interval, row.refill_amount) {
         if interval != 0 && amount != 0 {
             let last = row.last_refill_at.unwrap_or(row.created_at);
@@ -698,7 +672,7 @@ async fn claim_use(
     if store::claim_use(&state.db, &row.id).await? {
         Ok((row.remaining.unwrap_or(1) - 1).max(0))
     } else {
-        Err(err(e::USAGE_EXCEEDED).into())
+        Err(err(e::USAGE_EXCEEDED))
     }
 }
 
@@ -709,7 +683,7 @@ async fn claim_rate_limit(
     cfg: &KeyConfig,
     id: &str,
     now: NaiveDateTime,
-) -> Result<(), Rejection> {
+) -> Result<(), ApiError> {
     for _ in 0..32 {
         let Some(row) = store::find_by_id(&state.db, id).await? else {
             // Deleted meanwhile (used up by others): this use was already paid.
@@ -730,10 +704,8 @@ async fn claim_rate_limit(
                 if since > window {
                     store::claim_window_start(&state.db, id, Some(window_start), now).await?
                 } else if row.request_count.unwrap_or(0) >= max {
-                    return Err(Rejection {
-                        error: err(e::RATE_LIMITED),
-                        try_again_in: Some((window - since).max(0)),
-                    });
+                    return Err(err(e::RATE_LIMITED)
+                        .with_details(serde_json::json!({"tryAgainIn": (window - since).max(0)})));
                 } else {
                     store::claim_window_slot(&state.db, id, window_start, max, now).await?
                 }
@@ -744,5 +716,5 @@ async fn claim_rate_limit(
         }
     }
     // Lost every race: as busy as a full window.
-    Err(err(e::RATE_LIMITED).into())
+    Err(err(e::RATE_LIMITED))
 }

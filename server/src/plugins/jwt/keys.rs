@@ -15,6 +15,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use super::routes::JwtPublicJwk;
 use super::settings::JwtSettings;
 use super::store::{self, KeyRow};
 use crate::crypto::{seal, token};
@@ -73,7 +74,7 @@ pub struct Key {
     encoding: EncodingKey,
     decoding: DecodingKey,
     /// The public JWK as `/jwks` lists it (with `kid` and `alg`).
-    pub public_jwk: Value,
+    pub public_jwk: JwtPublicJwk,
 }
 
 struct Loaded {
@@ -219,7 +220,7 @@ fn key_from_row(secret: &str, row: &KeyRow) -> Result<Key, String> {
         .as_deref()
         .and_then(Alg::parse)
         .ok_or_else(|| format!("unsupported alg {:?}", row.alg))?;
-    let mut public: Value =
+    let public: Value =
         serde_json::from_str(&row.public_key).map_err(|e| format!("public key: {e}"))?;
     let private_json = seal::open(secret, &row.private_key)
         .ok_or("the private key does not open with this secret")?;
@@ -227,8 +228,17 @@ fn key_from_row(secret: &str, row: &KeyRow) -> Result<Key, String> {
         serde_json::from_str(&private_json).map_err(|e| format!("private key: {e}"))?;
     let encoding = encoding_key(alg, &private)?;
     let decoding = decoding_key(alg, &public)?;
-    public["alg"] = Value::String(alg.name().into());
-    public["kid"] = Value::String(row.id.clone());
+    let part = |name: &str| public.get(name).and_then(Value::as_str).map(str::to_string);
+    let public_jwk = JwtPublicJwk {
+        kid: row.id.clone(),
+        kty: part("kty").unwrap_or_default(),
+        alg: alg.name().into(),
+        crv: part("crv"),
+        x: part("x"),
+        y: part("y"),
+        n: part("n"),
+        e: part("e"),
+    };
     Ok(Key {
         id: row.id.clone(),
         alg,
@@ -236,7 +246,7 @@ fn key_from_row(secret: &str, row: &KeyRow) -> Result<Key, String> {
         expires_at: row.expires_at,
         encoding,
         decoding,
-        public_jwk: public,
+        public_jwk,
     })
 }
 
@@ -292,7 +302,7 @@ impl KeyRing {
         &self,
         state: &AppState,
         s: &JwtSettings,
-    ) -> Result<Vec<Value>, ApiError> {
+    ) -> Result<Vec<JwtPublicJwk>, ApiError> {
         // Publishing creates the first key, so /jwks is never empty.
         self.signing_key(state, s).await?;
         Ok(self

@@ -93,22 +93,6 @@ impl JwtApi {
     async fn jwks(&self, state: Data<&Arc<AppState>>) -> ApiResult<JwtJwksResponse> {
         let settings = state.settings::<JwtSettings>();
         let keys = settings.keys.public_jwks(&state, &settings).await?;
-        let field = |k: &serde_json::Value, name: &str| {
-            k.get(name).and_then(|v| v.as_str()).map(str::to_string)
-        };
-        let keys = keys
-            .iter()
-            .map(|k| JwtPublicJwk {
-                kid: field(k, "kid").unwrap_or_default(),
-                kty: field(k, "kty").unwrap_or_default(),
-                alg: field(k, "alg").unwrap_or_default(),
-                crv: field(k, "crv"),
-                x: field(k, "x"),
-                y: field(k, "y"),
-                n: field(k, "n"),
-                e: field(k, "e"),
-            })
-            .collect();
         Ok(Json(JwtJwksResponse { keys }))
     }
 }

@@ -29,6 +29,7 @@ use crate::db::{Db, MigrationSet};
 use crate::docs::{RouteAuth, RouteDoc};
 use crate::error::{codes, ApiError, ErrorCode};
 use crate::http::rate_limit::RateLimitRule;
+use crate::http::webhook::SignedPoster;
 use crate::plugin::{Plugin, UserFields};
 use crate::state::AppState;
 use settings::{PhoneNumberSettings, Sender};
@@ -99,31 +100,24 @@ impl Plugin for PhoneNumber {
                 ));
             }
         }
-        s.sender = match &s.sms.url {
-            Some(url) => {
-                let parsed = url::Url::parse(url)
-                    .map_err(|e| format!("sms.url {url:?} is not a URL: {e}"))?;
-                if parsed.scheme() != "http" {
-                    return Err(format!(
-                        "sms.url {url:?}: only http:// relays are supported (this build's HTTP \
-                         client has no TLS); run the relay beside the server or behind a local proxy"
-                    ));
+        s.sender =
+            match &s.sms.url {
+                Some(url) => {
+                    let secret =
+                        s.sms.secret.as_deref().filter(|k| k.len() >= 32).ok_or(
+                            "sms.secret (at least 32 characters) is required with sms.url",
+                        )?;
+                    let timeout = Duration::from_secs(s.sms.timeout.unwrap_or(10).max(1));
+                    let poster = SignedPoster::new(url, secret, timeout)
+                        .map_err(|e| format!("sms.url {e}"))?;
+                    Sender(Some(Arc::new(sms::HttpSender(poster))))
                 }
-                let secret = s
-                    .sms
-                    .secret
-                    .as_deref()
-                    .filter(|k| k.len() >= 32)
-                    .ok_or("sms.secret (at least 32 characters) is required with sms.url")?;
-                let timeout = Duration::from_secs(s.sms.timeout.unwrap_or(10).max(1));
-                Sender(Some(Arc::new(sms::HttpSender::new(url, secret, timeout)?)))
-            }
-            None if config.env == Environment::Development => {
-                Sender(Some(Arc::new(sms::LogSender { reveal_codes: true })))
-            }
-            // Production without a relay: `send-otp` answers SEND_OTP_NOT_IMPLEMENTED.
-            None => Sender(None),
-        };
+                None if config.env == Environment::Development => {
+                    Sender(Some(Arc::new(sms::LogSender { reveal_codes: true })))
+                }
+                // Production without a relay: `send-otp` answers SEND_OTP_NOT_IMPLEMENTED.
+                None => Sender(None),
+            };
         Ok(Some(crate::plugin::Settings::new(s)))
     }
 

@@ -1,13 +1,10 @@
 //! The phone-number routes.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use poem::web::Data;
 use poem::Request;
 use poem_openapi::payload::Json;
-use poem_openapi::registry::{MetaSchema, MetaSchemaRef, Registry};
-use poem_openapi::types::{ToJSON, Type};
 use poem_openapi::{Object, OpenApi};
 use serde_json::{Map, Value};
 
@@ -15,17 +12,17 @@ use super::settings::PhoneNumberSettings;
 use super::sms::SmsKind;
 use super::store::{self, PhoneUser};
 use super::{errors, normalize, otp};
-use crate::core::dto::{StatusResponse, User, WithPluginFields};
+use crate::core::auth::{check_password, session_or_challenge};
+use crate::core::dto::{SignInOutcome, SignInSession, StatusResponse, User, WithPluginFields};
 use crate::core::session::{
     create_session, require_session, resolve_session, user_json, ResolveOptions,
 };
 use crate::core::validate::{check_password_length, js_length};
-use crate::crypto::password::Verified;
 use crate::db::models::{AccountRow, UserRow};
 use crate::db::store as core_store;
 use crate::error::{codes, ApiError, ApiResult};
 use crate::http::context::{request_context, RequestContext};
-use crate::plugin::{PluginApi, SignInChallenge};
+use crate::plugin::PluginApi;
 use crate::state::AppState;
 use crate::{in_transaction, with_conn};
 
@@ -87,69 +84,10 @@ pub struct PhoneNumberSignInResponse {
     pub user: User,
 }
 
-/// What a phone sign-in answers: a session, or a plugin's challenge (a
-/// second factor), like the other password sign-ins.
-#[derive(Debug, Clone)]
-#[allow(clippy::large_enum_variant)] // built once per sign-in
-pub enum PhoneNumberSignInResult {
-    Session(PhoneNumberSignInResponse),
-    Challenge(SignInChallenge),
-}
-
-impl Type for PhoneNumberSignInResult {
-    const IS_REQUIRED: bool = true;
-    type RawValueType = Self;
-    type RawElementValueType = Self;
-
-    fn name() -> Cow<'static, str> {
-        "PhoneNumberSignInResult".into()
-    }
-
-    fn schema_ref() -> MetaSchemaRef {
-        MetaSchemaRef::Reference(Self::name().into_owned())
-    }
-
-    fn register(registry: &mut Registry) {
-        PhoneNumberSignInResponse::register(registry);
-        let mut one_of = vec![PhoneNumberSignInResponse::schema_ref()];
-        for challenge in crate::plugin::active_plugins()
-            .iter()
-            .filter_map(|p| p.sign_in_challenge())
-        {
-            (challenge.register)(registry);
-            one_of.push((challenge.schema_ref)());
-        }
-        registry.schemas.insert(
-            Self::name().into_owned(),
-            MetaSchema {
-                description: Some(
-                    "What a phone sign-in answers: a session, or a plugin's challenge \
-                     (e.g. a second factor).",
-                ),
-                one_of,
-                ..MetaSchema::new("object")
-            },
-        );
-    }
-
-    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
-        Some(self)
-    }
-
-    fn raw_element_iter<'a>(
-        &'a self,
-    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
-        Box::new(std::iter::once(self))
-    }
-}
-
-impl ToJSON for PhoneNumberSignInResult {
-    fn to_json(&self) -> Option<Value> {
-        match self {
-            PhoneNumberSignInResult::Session(s) => s.to_json(),
-            PhoneNumberSignInResult::Challenge(c) => Some(c.0.clone()),
-        }
-    }
+impl SignInSession for PhoneNumberSignInResponse {
+    const RESULT_NAME: &'static str = "PhoneNumberSignInResult";
+    const RESULT_DESCRIPTION: &'static str =
+        "What a phone sign-in answers: a session, or a plugin's challenge (e.g. a second factor).";
 }
 
 fn settings(state: &AppState) -> Arc<PhoneNumberSettings> {
@@ -303,38 +241,21 @@ impl PhoneNumberApi {
         state: Data<&Arc<AppState>>,
         req: &Request,
         body: Json<PhoneNumberSignInBody>,
-    ) -> ApiResult<PhoneNumberSignInResult> {
+    ) -> ApiResult<SignInOutcome<PhoneNumberSignInResponse>> {
         let phone = normalize(&state, &body.phone_number)?;
         if js_length(&body.password) > state.config.email_and_password.max_password_length {
             return Err(ApiError::new(codes::PASSWORD_TOO_LONG));
         }
-        let invalid = || ApiError::new(errors::INVALID_PHONE_NUMBER_OR_PASSWORD);
         let holder = store::find_user_by_phone(&state.db, &phone).await?;
-        let credential = match &holder {
-            Some(h) => core_store::find_user_with_credential(&state.db, &h.user.id)
-                .await?
-                .filter(|a| a.password.is_some()),
-            None => None,
-        };
-        let (Some(holder), Some(account)) = (holder, credential) else {
-            state.hasher.verify_dummy(&body.password).await?;
-            return Err(invalid());
-        };
-        let stored = account.password.clone().unwrap_or_default();
-        let verified = state.hasher.verify(&body.password, &stored).await?;
-        if !verified.ok() {
-            return Err(invalid());
-        }
-        if verified == Verified::YesRehash {
-            match state.hasher.hash(&body.password).await {
-                Ok(h) => {
-                    core_store::update_account_password(&state.db, &account.id, &h, state.now())
-                        .await?
-                }
-                Err(e) => tracing::warn!(error = %e, "rehash failed; keeping the old hash"),
-            }
-        }
-        if settings(&state).require_verification && !holder.verified {
+        let verified = holder.as_ref().is_some_and(|h| h.verified);
+        let user = check_password(
+            &state,
+            holder.map(|h| h.user),
+            &body.password,
+            errors::INVALID_PHONE_NUMBER_OR_PASSWORD,
+        )
+        .await?;
+        if settings(&state).require_verification && !verified {
             if otp::can_send(&state) {
                 otp::issue(&state, SmsKind::PhoneVerification, &phone).await?;
             }
@@ -342,21 +263,17 @@ impl PhoneNumberApi {
         }
         let ctx = request_context(req);
         let remember = body.remember_me.unwrap_or(true);
-        for plugin in state.plugins.all() {
-            if let Some(challenge) = plugin
-                .challenge_password_sign_in(&state, &ctx, &holder.user, remember)
-                .await?
-            {
-                return Ok(Json(PhoneNumberSignInResult::Challenge(challenge)));
-            }
-        }
-        let (_, token) = create_session(&state, &ctx, &holder.user.id, remember).await?;
-        Ok(Json(PhoneNumberSignInResult::Session(
-            PhoneNumberSignInResponse {
-                token,
-                user: user_json(&state, &holder.user).await?,
+        Ok(Json(
+            match session_or_challenge(&state, &ctx, &user, remember).await? {
+                SignInOutcome::Session(token) => {
+                    SignInOutcome::Session(PhoneNumberSignInResponse {
+                        token,
+                        user: user_json(&state, &user).await?,
+                    })
+                }
+                SignInOutcome::Challenge(c) => SignInOutcome::Challenge(c),
             },
-        )))
+        ))
     }
 
     /// Text a one-time code to a number

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
-use hmac::{Hmac, KeyInit, Mac};
-use sha2::Sha256;
+
+use crate::http::webhook::SignedPoster;
 
 /// Why a code is sent: the `kind` of the relay's JSON.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,77 +64,14 @@ impl SmsSender for LogSender {
     }
 }
 
-/// The header carrying the signature: `sha256=<hex HMAC-SHA256>`.
-pub const SIGNATURE_HEADER: &str = "x-gatehouse-signature";
-/// The header carrying the signing time (Unix seconds), part of the signed bytes.
-pub const TIMESTAMP_HEADER: &str = "x-gatehouse-timestamp";
-
-/// `sha256=` + hex(HMAC-SHA256(secret, "<timestamp>." + body)): what
-/// [`SIGNATURE_HEADER`] carries. A relay recomputes it over the raw body
-/// and refuses stale timestamps, so a captured request cannot be replayed
-/// later or altered.
-pub fn signature(secret: &str, timestamp: &str, body: &[u8]) -> String {
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes())
-        .expect("HMAC accepts any key length");
-    mac.update(timestamp.as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
-}
-
-/// POSTs `{"to","code","kind"}` to the relay, signed.
-pub struct HttpSender {
-    client: reqwest::Client,
-    url: String,
-    secret: String,
-}
-
-impl HttpSender {
-    pub fn new(url: &str, secret: &str, timeout: Duration) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| format!("the SMS relay client: {e}"))?;
-        Ok(HttpSender {
-            client,
-            url: url.to_string(),
-            secret: secret.to_string(),
-        })
-    }
-}
+/// POSTs `{"to","code","kind"}` to the relay, signed (see [`crate::http::webhook`]).
+pub struct HttpSender(pub SignedPoster);
 
 impl SmsSender for HttpSender {
     fn send<'a>(&'a self, m: &'a SmsMessage) -> BoxFuture<'a, Result<(), String>> {
         async move {
-            let body = serde_json::to_vec(&serde_json::json!({
-                "to": m.to,
-                "code": m.code,
-                "kind": m.kind.as_str(),
-            }))
-            .map_err(|e| e.to_string())?;
-            // The relay's clock is real time, whatever clock the server runs on.
-            let timestamp = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0)
-                .to_string();
-            let resp = self
-                .client
-                .post(&self.url)
-                .header("content-type", "application/json")
-                .header(TIMESTAMP_HEADER, &timestamp)
-                .header(SIGNATURE_HEADER, signature(&self.secret, &timestamp, &body))
-                .body(body)
-                .send()
-                .await
-                // Without the URL: it may carry credentials.
-                .map_err(|e| e.without_url().to_string())?;
-            if resp.status().is_success() {
-                Ok(())
-            } else {
-                Err(format!("the SMS relay answered {}", resp.status()))
-            }
+            let body = serde_json::json!({"to": m.to, "code": m.code, "kind": m.kind.as_str()});
+            self.0.post_json(&body).await
         }
         .boxed()
     }

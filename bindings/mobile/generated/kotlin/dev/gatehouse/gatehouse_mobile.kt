@@ -12084,6 +12084,12 @@ data class ErrorBody (
      * Human-readable message.
      */
     var `message`: kotlin.String
+    , 
+    /**
+     * More about this error, for the few codes that carry it (e.g.
+     * `RATE_LIMITED`'s `{"tryAgainIn": <ms>}`).
+     */
+    var `details`: kotlin.String? = null 
     
 ){
     
@@ -12102,17 +12108,20 @@ public object FfiConverterTypeErrorBody: FfiConverterRustBuffer<ErrorBody> {
         return ErrorBody(
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
         )
     }
 
     override fun allocationSize(value: ErrorBody) = (
             FfiConverterString.allocationSize(value.`code`) +
-            FfiConverterString.allocationSize(value.`message`)
+            FfiConverterString.allocationSize(value.`message`) +
+            FfiConverterOptionalString.allocationSize(value.`details`)
     )
 
     override fun write(value: ErrorBody, buf: ByteBuffer) {
             FfiConverterString.write(value.`code`, buf)
             FfiConverterString.write(value.`message`, buf)
+            FfiConverterOptionalString.write(value.`details`, buf)
     }
 }
 
