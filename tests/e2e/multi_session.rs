@@ -11,6 +11,7 @@ on_both_backends!(
     sign_out_ends_every_session,
     the_same_user_replaces_its_session_and_the_maximum_holds,
     forged_multi_session_cookies_are_refused,
+    a_reissued_session_cookie_joins_the_set,
 );
 
 const SESSION_COOKIE: &str = "better-auth.session_token";
@@ -301,5 +302,43 @@ async fn forged_multi_session_cookies_are_refused(b: Backend) {
     assert!(
         token_is_live(&s, &victim_token).await,
         "the victim's session is untouched"
+    );
+}
+
+/// A route that re-issues the session cookie (update-user) adds the session's
+/// `_multi-` cookie when the browser lacks it (a bearer caller), and not
+/// again when the browser holds it, as Better Auth does.
+async fn a_reissued_session_cookie_joins_the_set(b: Backend) {
+    let s = server_with(b, "").await;
+    let browser = s.client();
+    let a = account(&s).await;
+    let token = sign_in(&browser, &a).await;
+    let multi = format!("{SESSION_COOKIE}_multi-{}", token.to_lowercase());
+
+    let held = browser.post("/update-user", json!({"name": "Held"})).await;
+    assert_eq!(held.status, 200, "{}", held.text);
+    assert!(
+        held.set_cookie(&multi).is_none(),
+        "the browser already holds it"
+    );
+
+    let c = s.client();
+    let url = format!("{}/update-user", c.base);
+    let r = c
+        .request(
+            c.raw()
+                .post(url)
+                .bearer_auth(&token)
+                .json(&json!({"name": "Bearer"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let line = r
+        .set_cookie(&multi)
+        .expect("a _multi- cookie for the bearer's session");
+    assert!(line.contains("Max-Age=604800"), "{line}");
+    assert!(
+        token_is_live(&s, &token).await,
+        "the session itself goes on"
     );
 }

@@ -8,6 +8,7 @@
 // (GATEHOUSE_BIN, a fresh SQLite file, GATEHOUSE_SMTP_URL pointing at the sink).
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { createServer } from "node:net";
 import { test } from "node:test";
 
 import { organizationClient } from "better-auth/client/plugins";

@@ -148,34 +148,49 @@ pub(crate) async fn delete_session(state: &AppState, raw_token: &str) -> Result<
     Ok(())
 }
 
-/// A new session (any sign-in or sign-up) joins the browser's set: the
-/// browser's older sessions of the same user end, and past
-/// `maximum_sessions` the new one is not added.
+/// A session cookie this response sets (a sign-in or sign-up of any kind,
+/// or a route that re-issues the cookie, such as update-user) joins the
+/// browser's set unless the browser already holds it: the browser's older
+/// sessions of the same user end, and past `maximum_sessions` it is not
+/// added. Cookies of sessions that no longer exist are left alone, as Better
+/// Auth does (they name nothing and list-device-sessions skips them).
 async fn remember_new_session(state: &AppState, ctx: &RequestContext) -> Result<(), ApiError> {
-    let Some(created) = ctx.created_session() else {
-        return Ok(());
+    let (token, user_id) = match ctx.created_session() {
+        Some(created) => (created.token, created.user_id),
+        None => {
+            let Some(token) = ctx
+                .issued_session()
+                .and_then(|signed| sign::verify_signed(&state.secret, &signed))
+            else {
+                return Ok(());
+            };
+            let Some((session, _)) = live_session(state, &token).await? else {
+                return Ok(());
+            };
+            (token, session.user_id)
+        }
     };
+    let name = cookie_name(state, &token);
+    if ctx.cookies.contains_key(&name) {
+        return Ok(());
+    }
     let settings = state.settings::<MultiSessionSettings>();
     let mut others = 0;
     for cookie in presented(state, ctx) {
-        let Some(token) = cookie.token else { continue };
-        if token == created.token {
-            continue;
-        }
-        match live_session(state, &token).await? {
-            Some((session, _)) if session.user_id == created.user_id => {
-                delete_session(state, &token).await?;
+        let Some(other) = cookie.token else { continue };
+        match live_session(state, &other).await? {
+            Some((session, _)) if session.user_id == user_id => {
+                delete_session(state, &other).await?;
                 ctx.set_cookie(&cookie.name, state.cookies.expire(&cookie.name));
             }
             Some(_) => others += 1,
-            None => ctx.set_cookie(&cookie.name, state.cookies.expire(&cookie.name)),
+            None => {}
         }
     }
     if others >= settings.maximum_sessions {
         return Ok(());
     }
-    let name = cookie_name(state, &created.token);
-    let value = sign::sign_value(&state.secret, &created.token);
+    let value = sign::sign_value(&state.secret, &token);
     let max_age = Some(state.config.session.expires_in);
     ctx.set_cookie(&name, state.cookies.set_cookie(&name, &value, max_age));
     Ok(())
