@@ -9,8 +9,10 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 export GATEHOUSE_BIN="$1"
 target="${CARGO_TARGET_DIR:-$repo/target}/debug"
-# The native libraries the Node and Kotlin clients load (test builds skip cdylibs).
-cargo build --locked -p gatehouse-node -p gatehouse-mobile
+# The native libraries the Node and Kotlin clients load (test builds skip
+# cdylibs). Whole workspace, every target: the test build's selection, so its
+# features are shared and nothing recompiles.
+cargo build --locked --workspace --all-targets
 SERVE_DIR="$(mktemp -d)"
 source "$repo/scripts/serve.sh"
 trap 'stop_servers; rm -rf "$SERVE_DIR"' EXIT
@@ -22,9 +24,9 @@ echo "servers: $GATEHOUSE_URL (username, bearer), $GATEHOUSE_URL_NO_USERNAME (no
 
 echo "--- Rust (sdk/tests/client.rs against the shared servers)"
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --locked -p gatehouse --test client
+  cargo nextest run --locked --workspace -E 'package(gatehouse) & binary(client)'
 else
-  cargo test --locked -p gatehouse --test client
+  cargo test --locked --workspace --test client
 fi
 
 echo "--- Node (@gatehouse/client)"

@@ -156,7 +156,11 @@ def rust_snippet(text: str, deps: str):
         + text + "    Ok(())\n}\n"
     )
     try:
-        run(["cargo", "run", "-q", "-p", "gatehouse", "--example", "readme_snippet"], cwd=ROOT)
+        # Built with the test build's selection (whole workspace, every
+        # target) so no dependency recompiles, then run directly.
+        run(["cargo", "build", "-q", "--workspace", "--all-targets"], cwd=ROOT)
+        target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+        run([str(target / "debug" / "examples" / "readme_snippet")], cwd=ROOT)
     finally:
         example.unlink()
 
@@ -188,7 +192,7 @@ def kotlin_snippet(text: str, scratch: Path, n: int):
         capture_output=True, text=True,
     ).stdout.strip()
     target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
-    run(["cargo", "build", "-q", "-p", "gatehouse-mobile"], cwd=ROOT)
+    run(["cargo", "build", "-q", "--workspace", "--all-targets"], cwd=ROOT)
     work = scratch / f"kotlin-{n}"
     work.mkdir()
     body = "\n".join("    " + line for line in text.splitlines())

@@ -250,14 +250,10 @@ fn render_rust_error_codes(all: &[(&str, &str)]) -> anyhow::Result<String> {
 fn mobile_sources(root: &Path) -> anyhow::Result<Vec<(PathBuf, String)>> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = std::process::Command::new(&cargo)
-        .args([
-            "build",
-            "-q",
-            "-p",
-            "gatehouse-mobile",
-            "-p",
-            "uniffi-bindgen",
-        ])
+        // The whole workspace with every target: the selection the test
+        // build makes, so its features (and artifacts) are shared and nothing
+        // recompiles for this step.
+        .args(["build", "-q", "--workspace", "--all-targets"])
         .current_dir(root)
         .status()?;
     anyhow::ensure!(status.success(), "building gatehouse-mobile failed");

@@ -2,6 +2,7 @@
 // gatehouse.<triple>.node (what index.js loads in a source checkout).
 //   --release            a release build (what `npm run build` and installs use)
 //   --platform-package   also copy it into npm/<triple>/, the platform package
+//   --prebuilt           no cargo build: copy what target/debug (or release) holds
 import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -13,7 +14,12 @@ const { platformTriple } = require("./platform.js");
 const here = dirname(fileURLToPath(import.meta.url));
 const pkg = join(here, "..");
 const release = process.argv.includes("--release");
-execFileSync("cargo", ["build", "-p", "gatehouse-node", ...(release ? ["--release"] : [])], { cwd: pkg, stdio: "inherit" });
+// --prebuilt: take the library a workspace build already made (CI builds the
+// whole workspace once; a `-p gatehouse-node` build would unify features
+// differently and recompile much of the tree).
+if (!process.argv.includes("--prebuilt")) {
+  execFileSync("cargo", ["build", "-p", "gatehouse-node", ...(release ? ["--release"] : [])], { cwd: pkg, stdio: "inherit" });
+}
 const target = process.env.CARGO_TARGET_DIR ?? join(pkg, "..", "..", "target");
 const lib = { linux: "libgatehouse_node.so", darwin: "libgatehouse_node.dylib", win32: "gatehouse_node.dll" }[process.platform];
 const triple = platformTriple();
