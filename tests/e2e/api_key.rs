@@ -24,6 +24,7 @@ on_both_backends!(
     api_key_rate_limit_is_per_key_and_atomic,
     api_key_configurations_by_config_id,
     api_key_organization_owned_keys,
+    api_key_cached_sessions_end_with_the_key,
 );
 
 async fn server_with(b: Backend, plugins: &[&str], section: &str) -> TestServer {
@@ -921,4 +922,56 @@ async fn api_key_organization_owned_keys(b: Backend) {
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
+}
+
+/// A key without per-use accounting (no `remaining`, rate limit off) is
+/// served from the session cache; disabling or deleting it, or a change to
+/// its owner, still takes effect on the very next request.
+async fn api_key_cached_sessions_end_with_the_key(b: Backend) {
+    let s = server_with(
+        b,
+        &[],
+        "[api_key]\nenable_session_for_api_keys = true\nrate_limit = { enabled = false }\n",
+    )
+    .await;
+    let (c, me) = user(&s).await;
+    let k = create(&c, json!({"name": "cached"})).await;
+    let key = k["key"].as_str().unwrap();
+    for _ in 0..3 {
+        let r = with_key(&s, "/get-session", key).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.json()["user"]["id"], me);
+    }
+    // Served from the cache after the first use: one verification written.
+    let row = key_store::find_by_id(s.db(), &id(&k))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(row.last_request.is_some());
+
+    // A profile change shows at once.
+    let renamed = c.post("/update-user", json!({"name": "Renamed"})).await;
+    assert_eq!(renamed.status, 200, "{}", renamed.text);
+    let r = with_key(&s, "/get-session", key).await;
+    assert_eq!(r.json()["user"]["name"], "Renamed");
+
+    let off = c
+        .post(
+            "/api-key/update",
+            json!({"keyId": id(&k), "enabled": false}),
+        )
+        .await;
+    assert_eq!(off.status, 200, "{}", off.text);
+    with_key(&s, "/get-session", key)
+        .await
+        .assert_error(401, "KEY_DISABLED");
+
+    let k2 = create(&c, json!({"name": "deleted"})).await;
+    let key2 = k2["key"].as_str().unwrap();
+    assert_eq!(with_key(&s, "/get-session", key2).await.status, 200);
+    let del = c.post("/api-key/delete", json!({"keyId": id(&k2)})).await;
+    assert_eq!(del.status, 200, "{}", del.text);
+    with_key(&s, "/get-session", key2)
+        .await
+        .assert_error(401, "INVALID_API_KEY");
 }

@@ -94,6 +94,41 @@ impl SessionCache {
         entries.insert(token_hash, entry);
     }
 
+    /// A session a plugin's authenticator built (an API key's synthetic
+    /// session), cached under the plugin's own `key` with the same TTL and
+    /// the same invalidation: [`Self::invalidate_token`] with that key, and
+    /// [`Self::invalidate_user`] for the user's bans, profile changes and
+    /// deletion.
+    pub fn get_authenticated(
+        &self,
+        key: &str,
+        token: &str,
+        now: NaiveDateTime,
+    ) -> Option<AuthSession> {
+        let c = self.get(key, now)?;
+        (c.session.expires_at > now).then(|| AuthSession {
+            session: c.session,
+            user: c.user,
+            user_fields: c.user_fields,
+            session_fields: c.session_fields,
+            token: token.to_string(),
+        })
+    }
+
+    /// Caches `session` under `key` (see [`Self::get_authenticated`]).
+    pub fn put_authenticated(&self, key: String, session: &AuthSession, now: NaiveDateTime) {
+        self.put(
+            key,
+            Cached {
+                session: session.session.clone(),
+                user: session.user.clone(),
+                user_fields: session.user_fields.clone(),
+                session_fields: session.session_fields.clone(),
+                loaded_at: now,
+            },
+        );
+    }
+
     /// Forgets one session.
     pub fn invalidate_token(&self, token_hash: &str) {
         self.entries

@@ -24,6 +24,7 @@ pub use routes::ApiKeyApi;
 use settings::{ApiKeySettings, References};
 
 use crate::core::session::{load_user_fields, AuthSession};
+use crate::crypto::token;
 use crate::db::models::SessionRow;
 use crate::db::MigrationSet;
 use crate::error::{ApiError, ErrorCode};
@@ -135,6 +136,19 @@ async fn session_from_key(
     // The default configuration's header accepts a key of any configuration.
     let expected = (!settings::is_default_config_id(Some(&presented.config_id)))
         .then_some(presented.config_id.as_str());
+    // Keys that need no accounting on each use (no `remaining`, no per-key
+    // rate limit) are served from the session cache for its TTL, like
+    // cookie sessions: their `lastRequest` then moves at most once per TTL.
+    let cache_key = service::session_cache_key(&token::hash_token(&presented.key));
+    let now = state.now();
+    if expected.is_none() {
+        if let Some(cached) = state
+            .sessions
+            .get_authenticated(&cache_key, &presented.key, now)
+        {
+            return Ok(cached);
+        }
+    }
     let row = service::validate(state, &presented.key, expected, None).await?;
     let invalid_reference = || ApiError::new(errors::INVALID_REFERENCE_ID_FROM_API_KEY);
     let own = settings.resolve(Some(&row.config_id));
@@ -144,7 +158,6 @@ async fn session_from_key(
     let user = crate::db::store::find_user_by_id(&state.db, &row.reference_id)
         .await?
         .ok_or_else(invalid_reference)?;
-    let now = state.now();
     let session = SessionRow {
         id: row.id.clone(),
         expires_at: row
@@ -157,7 +170,7 @@ async fn session_from_key(
         user_agent: ctx.user_agent.clone(),
         user_id: user.id.clone(),
     };
-    Ok(AuthSession {
+    let authenticated = AuthSession {
         user_fields: load_user_fields(state, &user.id).await?,
         // No session row stands behind it, so no plugin session columns
         // either (Better Auth's synthetic session has none).
@@ -165,5 +178,12 @@ async fn session_from_key(
         session,
         user,
         token: presented.key.clone(),
-    })
+    };
+    let rate_limited = own.rate_limit.enabled && row.rate_limit_enabled != Some(false);
+    if row.remaining.is_none() && !rate_limited {
+        state
+            .sessions
+            .put_authenticated(cache_key, &authenticated, now);
+    }
+    Ok(authenticated)
 }

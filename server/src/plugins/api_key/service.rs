@@ -324,6 +324,12 @@ pub async fn get(
     Ok(ApiKey::from(&row))
 }
 
+/// Where a key's synthetic session is cached (see `session_from_key`),
+/// from the key's stored hash; updates and deletes forget it.
+pub fn session_cache_key(key_hash: &str) -> String {
+    format!("api-key:{key_hash}")
+}
+
 pub async fn delete(
     state: &AppState,
     ctx: &RequestContext,
@@ -333,6 +339,9 @@ pub async fn delete(
     let session = require_session(state, ctx).await?;
     let row = owned_key(state, &session.user.id, key_id, config_id, "delete").await?;
     store::delete(&state.db, &row.id).await?;
+    state
+        .sessions
+        .invalidate_token(&session_cache_key(&row.key));
     sweep_expired(state, false).await?;
     Ok(())
 }
@@ -474,6 +483,9 @@ pub async fn update(
     if !store::update(&state.db, &row.id, &changes).await? {
         return Err(err(e::KEY_NOT_FOUND));
     }
+    state
+        .sessions
+        .invalidate_token(&session_cache_key(&row.key));
     sweep_expired(state, false).await?;
     let row = store::find_by_id(&state.db, &row.id)
         .await?
