@@ -14,97 +14,20 @@ DURATION="${DURATION:-10}"
 THREADS="${THREADS:-2}"
 CONNECTIONS="${CONNECTIONS:-32}"
 
-die() { echo "bench: error: $*" >&2; exit 1; }
-log() { echo "bench: $*" >&2; }
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+check_knobs DURATION THREADS CONNECTIONS
+need_tools
+server_binary
+scratch credentials
 
-for v in DURATION THREADS CONNECTIONS; do
-    [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer (got '${!v}')"
-done
-(( CONNECTIONS >= THREADS )) || die "CONNECTIONS ($CONNECTIONS) must be >= THREADS ($THREADS)"
-
-missing=()
-command -v wrk >/dev/null 2>&1 || missing+=(wrk)
-command -v curl >/dev/null 2>&1 || missing+=(curl)
-command -v python3 >/dev/null 2>&1 || missing+=(python3)
-if (( ${#missing[@]} )); then
-    log "installing ${missing[*]} from Debian"
-    apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null \
-        || die "could not install ${missing[*]}"
-fi
-
-if [[ -n "${GATEHOUSE_BIN:-}" ]]; then
-    BIN="$GATEHOUSE_BIN"
-else
-    TARGET_DIR="${CARGO_TARGET_DIR:-target}"
-    [[ "$TARGET_DIR" = /* ]] || TARGET_DIR="$ROOT/$TARGET_DIR"
-    BIN="$TARGET_DIR/release/gatehouse"
-    if [[ "${BUILD:-0}" == 1 || ! -x "$BIN" ]]; then
-        log "building the release server (cargo build --release -p gatehouse-server)"
-        (cd "$ROOT" && CARGO_TARGET_DIR="$TARGET_DIR" cargo build --release -p gatehouse-server) \
-            || die "release build failed"
-    fi
-fi
-[[ -x "$BIN" ]] || die "no server binary at $BIN"
-
-TMP="$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-bench-credentials.XXXXXX")"
-SERVER_PID=""
-SCHEMA=""
-cleanup() {
-    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    if [[ -n "$SCHEMA" ]]; then
-        psql "$DATABASE_URL" -qc "DROP SCHEMA IF EXISTS $SCHEMA CASCADE" >/dev/null 2>&1 || true
-    fi
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-case "${DATABASE_URL:-}" in
-    postgres://* | postgresql://*)
-        SCHEMA="bench_credentials_$$"
-        psql "$DATABASE_URL" -qc "CREATE SCHEMA $SCHEMA" || die "cannot create schema $SCHEMA"
-        sep="?"; [[ "$DATABASE_URL" == *\?* ]] && sep="&"
-        DB_URL="$DATABASE_URL${sep}options=-csearch_path%3D$SCHEMA"
-        BACKEND=postgres
-        ;;
-    *) DB_URL="sqlite://$TMP/bench.db"; BACKEND=sqlite ;;
-esac
-
-PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')"
-ORIGIN="http://127.0.0.1:$PORT"
-BASE="$ORIGIN/api/auth"
-SECRET="$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')"
 # The per-key rate limit is off so that wrk measures verification, not 429s.
 cat >"$TMP/gatehouse.toml" <<'TOML'
 [api_key]
 enable_session_for_api_keys = true
 rate_limit = { enabled = false }
 TOML
-
-log "server: $BIN on $ORIGIN ($BACKEND), plugins jwt and api-key"
-(
-    cd "$TMP"
-    exec env -i PATH="$PATH" HOME="${HOME:-$TMP}" \
-        DATABASE_URL="$DB_URL" \
-        GATEHOUSE_CONFIG="$TMP/gatehouse.toml" \
-        GATEHOUSE_RATE_LIMIT=off \
-        GATEHOUSE_SECRET="$SECRET" \
-        GATEHOUSE_PLUGINS=jwt,api-key \
-        GATEHOUSE_LISTEN="127.0.0.1:$PORT" \
-        RUST_LOG=warn \
-        "$BIN" serve
-) >"$TMP/server.log" 2>&1 &
-SERVER_PID=$!
-deadline=$(( SECONDS + 30 ))
-until curl -fsS --max-time 2 -o /dev/null "$BASE/ok" 2>/dev/null; do
-    kill -0 "$SERVER_PID" 2>/dev/null || { tail -50 "$TMP/server.log" >&2; die "the server exited"; }
-    (( SECONDS < deadline )) || { tail -50 "$TMP/server.log" >&2; die "no answer within 30 s"; }
-    sleep 0.2
-done
+start_server jwt,api-key
 
 # Setup over HTTP: a user with a session cookie and an API key; checks that
 # each load answers what it should before it is measured.
@@ -150,15 +73,6 @@ cat >"$TMP/api-key.lua" <<LUA
 wrk.headers["x-api-key"] = "$KEY"
 LUA
 
-run() { # name url [script]
-    local name="$1" url="$2" script="${3:-}"
-    local args=(-t "$THREADS" -c "$CONNECTIONS" -d "${DURATION}s" --latency)
-    [[ -n "$script" ]] && args+=(-s "$script")
-    wrk "${args[@]}" "$url" >"$TMP/$name.out" 2>&1 || { cat "$TMP/$name.out" >&2; die "wrk failed on $name"; }
-    if grep -q "Non-2xx" "$TMP/$name.out"; then cat "$TMP/$name.out" >&2; die "$name had non-2xx answers"; fi
-    awk '/Requests\/sec/ {print $2}' "$TMP/$name.out"
-}
-p99() { awk '/ 99%/ {print $2}' "$TMP/$1.out"; }
 
 log "loads: $DURATION s each, $THREADS threads, $CONNECTIONS connections"
 OK="$(run ok "$BASE/ok")"
@@ -166,7 +80,6 @@ JWT="$(run session "$BASE/get-session" "$TMP/session.lua")"
 APIKEY="$(run api-key "$BASE/get-session" "$TMP/api-key.lua")"
 JWKS="$(run jwks "$BASE/jwks")"
 
-pct() { python3 -c "print(f'{100*float(\"$1\")/float(\"$2\"):.0f}%')"; }
 echo "# machine-credentials bench ($BACKEND): $DURATION s per load, $THREADS threads, $CONNECTIONS connections"
 printf '%-36s %12s %10s %10s %8s\n' load "req/s" "p99" "of ok" target
 printf '%-36s %12s %10s %10s %8s\n' "ok" "$OK" "$(p99 ok)" "100%" ""
