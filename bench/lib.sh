@@ -1,4 +1,4 @@
-# Shared by the per-feature benchmarks (bench/organization.sh, bench/credentials.sh):
+# Shared by the benchmarks (bench/run.sh, bench/organization.sh, bench/credentials.sh):
 # knob checks, tools, the release binary, a scratch database, the server, and
 # wrk runs reported against `ok`. Source it after setting ROOT and the knobs.
 
@@ -15,15 +15,19 @@ check_knobs() {
 }
 
 need_tools() {
-    local missing=()
+    local missing=() sudo=""
     command -v wrk >/dev/null 2>&1 || missing+=(wrk)
     command -v curl >/dev/null 2>&1 || missing+=(curl)
     command -v python3 >/dev/null 2>&1 || missing+=(python3)
-    if (( ${#missing[@]} )); then
-        log "installing ${missing[*]} from Debian"
-        apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null \
-            || die "could not install ${missing[*]}"
+    (( ${#missing[@]} )) || return 0
+    log "installing ${missing[*]} from Debian"
+    if (( EUID != 0 )); then
+        command -v sudo >/dev/null 2>&1 || die "need root (or sudo) to install ${missing[*]}"
+        sudo="sudo"
     fi
+    $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}" >/dev/null \
+        || die "could not install ${missing[*]} (apt-get install -y ${missing[*]})"
+    command -v wrk >/dev/null 2>&1 || die "wrk still not on PATH after install"
 }
 
 # Sets BIN: GATEHOUSE_BIN, else the release build (made when missing or BUILD=1).
@@ -41,6 +45,7 @@ server_binary() {
         fi
     fi
     [[ -x "$BIN" ]] || die "no server binary at $BIN"
+    BIN="$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")"
 }
 
 # scratch NAME: sets TMP, DB_URL and BACKEND (a fresh PostgreSQL schema when

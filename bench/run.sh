@@ -20,48 +20,15 @@ PROBE_RATE="${PROBE_RATE:-200}"
 EMAIL="bench@example.com"
 PASSWORD="bench-password-1"
 
-die() { echo "bench: error: $*" >&2; exit 1; }
-log() { echo "bench: $*" >&2; }
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 
-for v in DURATION THREADS CONNECTIONS SIGNIN_CONNECTIONS STORM_CONNECTIONS PROBE_RATE; do
-    [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer (got '${!v}')"
-done
+check_knobs DURATION THREADS CONNECTIONS SIGNIN_CONNECTIONS STORM_CONNECTIONS PROBE_RATE
 # wrk refuses fewer connections than threads.
-(( CONNECTIONS >= THREADS )) || die "CONNECTIONS ($CONNECTIONS) must be >= THREADS ($THREADS)"
 (( SIGNIN_CONNECTIONS >= THREADS )) || die "SIGNIN_CONNECTIONS ($SIGNIN_CONNECTIONS) must be >= THREADS ($THREADS)"
 
-# --- tools -------------------------------------------------------------------
-missing=()
-command -v wrk >/dev/null 2>&1 || missing+=(wrk)
-command -v curl >/dev/null 2>&1 || missing+=(curl)
-if (( ${#missing[@]} )); then
-    log "installing ${missing[*]} from Debian"
-    SUDO=""
-    if (( EUID != 0 )); then
-        command -v sudo >/dev/null 2>&1 || die "need root (or sudo) to install ${missing[*]}"
-        SUDO="sudo"
-    fi
-    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null \
-        || die "could not install ${missing[*]} (apt-get install -y ${missing[*]})"
-    command -v wrk >/dev/null 2>&1 || die "wrk still not on PATH after install"
-fi
-
-# --- server binary -------------------------------------------------------------
-if [[ -n "${GATEHOUSE_BIN:-}" ]]; then
-    BIN="$GATEHOUSE_BIN"
-    [[ -x "$BIN" ]] || die "GATEHOUSE_BIN=$BIN is not an executable file"
-else
-    TARGET_DIR="${CARGO_TARGET_DIR:-target}"
-    [[ "$TARGET_DIR" = /* ]] || TARGET_DIR="$ROOT/$TARGET_DIR"
-    BIN="$TARGET_DIR/release/gatehouse"
-    if [[ "${BUILD:-0}" == 1 || ! -x "$BIN" ]]; then
-        log "building the release server (cargo build --release -p gatehouse-server)"
-        (cd "$ROOT" && CARGO_TARGET_DIR="$TARGET_DIR" cargo build --release -p gatehouse-server) \
-            || die "release build failed"
-        [[ -x "$BIN" ]] || die "build finished but $BIN is missing"
-    fi
-fi
-BIN="$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")"
+need_tools
+server_binary
 
 # --- temp dir, cleanup ---------------------------------------------------------
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-bench.XXXXXX")"

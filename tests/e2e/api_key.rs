@@ -937,17 +937,27 @@ async fn api_key_cached_sessions_end_with_the_key(b: Backend) {
     let (c, me) = user(&s).await;
     let k = create(&c, json!({"name": "cached"})).await;
     let key = k["key"].as_str().unwrap();
-    for _ in 0..3 {
-        let r = with_key(&s, "/get-session", key).await;
-        assert_eq!(r.status, 200, "{}", r.text);
-        assert_eq!(r.json()["user"]["id"], me);
-    }
-    // Served from the cache after the first use: one verification written.
-    let row = key_store::find_by_id(s.db(), &id(&k))
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(row.last_request.is_some());
+    let last_request = || async {
+        key_store::find_by_id(s.db(), &id(&k))
+            .await
+            .unwrap()
+            .unwrap()
+            .last_request
+    };
+    let r = with_key(&s, "/get-session", key).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["user"]["id"], me);
+    let first = last_request().await.expect("the first use is recorded");
+    // Within the cache's TTL (5 s) later uses are served from it: nothing written.
+    s.clock.advance(Duration::seconds(2));
+    let r = with_key(&s, "/get-session", key).await;
+    assert_eq!(r.json()["user"]["id"], me);
+    assert_eq!(last_request().await, Some(first));
+    // Past the TTL the key is verified (and recorded) again.
+    s.clock.advance(Duration::seconds(4));
+    let r = with_key(&s, "/get-session", key).await;
+    assert_eq!(r.json()["user"]["id"], me);
+    assert!(last_request().await.unwrap() > first);
 
     // A profile change shows at once.
     let renamed = c.post("/update-user", json!({"name": "Renamed"})).await;

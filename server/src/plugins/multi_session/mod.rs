@@ -156,6 +156,7 @@ pub(crate) async fn delete_session(state: &AppState, raw_token: &str) -> Result<
 /// Auth does (they name nothing and list-device-sessions skips them).
 async fn remember_new_session(state: &AppState, ctx: &RequestContext) -> Result<(), ApiError> {
     let (token, user_id) = match ctx.created_session() {
+        // A new token: the browser cannot hold its cookie yet.
         Some(created) => (created.token, created.user_id),
         None => {
             let Some(token) = ctx
@@ -164,16 +165,22 @@ async fn remember_new_session(state: &AppState, ctx: &RequestContext) -> Result<
             else {
                 return Ok(());
             };
-            let Some((session, _)) = live_session(state, &token).await? else {
+            if ctx.cookies.contains_key(&cookie_name(state, &token)) {
                 return Ok(());
+            }
+            // A re-issued cookie (update-user, a refresh) names the session
+            // the request resolved: no second lookup.
+            let user_id = match ctx.resolved_session().filter(|s| s.token == token) {
+                Some(resolved) => resolved.user.id,
+                None => match live_session(state, &token).await? {
+                    Some((session, _)) => session.user_id,
+                    None => return Ok(()),
+                },
             };
-            (token, session.user_id)
+            (token, user_id)
         }
     };
     let name = cookie_name(state, &token);
-    if ctx.cookies.contains_key(&name) {
-        return Ok(());
-    }
     let settings = state.settings::<MultiSessionSettings>();
     let mut others = 0;
     for cookie in presented(state, ctx) {
