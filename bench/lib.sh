@@ -110,6 +110,14 @@ start_server() {
     done
 }
 
+stop_server() {
+    if [[ -n "$SERVER_PID" ]]; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+        SERVER_PID=""
+    fi
+}
+
 run() { # name url [script]: prints req/s; any non-2xx answer fails the run
     local name="$1" url="$2" script="${3:-}"
     local args=(-t "$THREADS" -c "$CONNECTIONS" -d "${DURATION}s" --latency)

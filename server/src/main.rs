@@ -7,6 +7,10 @@ use clap::{Parser, Subcommand};
 use gatehouse_server::config::{redact_url, Config, ProcessEnv};
 use gatehouse_server::{Gatehouse, StartError};
 
+/// Only the binary sets the allocator; an app embedding the library keeps its own.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "gatehouse",

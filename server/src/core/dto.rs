@@ -12,8 +12,37 @@ use crate::db::models::{SessionRow, UserRow};
 use crate::plugin::SignInChallenge;
 
 /// ISO-8601 UTC with milliseconds, as JavaScript's `toISOString()`.
+///
+/// Written out by hand: every user and session on the wire carries two or
+/// three of these, and chrono's `format` re-parses its pattern each time
+/// (a few per cent of a `get-session` answer under load).
 pub fn iso(ts: NaiveDateTime) -> String {
-    ts.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    use chrono::{Datelike, Timelike};
+    let year = ts.year();
+    if !(0..=9999).contains(&year) {
+        return ts.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    }
+    let nanos = ts.nanosecond();
+    // chrono keeps a leap second as nanoseconds past 1e9 of second 59.
+    let second = ts.second() + u32::from(nanos >= 1_000_000_000);
+    let millis = nanos % 1_000_000_000 / 1_000_000;
+    let mut out = String::with_capacity(24);
+    let mut push = |n: u32, width: u32, sep: Option<char>| {
+        for place in (0..width).rev() {
+            out.push(char::from(b'0' + (n / 10u32.pow(place) % 10) as u8));
+        }
+        if let Some(c) = sep {
+            out.push(c);
+        }
+    };
+    push(year as u32, 4, Some('-'));
+    push(ts.month(), 2, Some('-'));
+    push(ts.day(), 2, Some('T'));
+    push(ts.hour(), 2, Some(':'));
+    push(ts.minute(), 2, Some(':'));
+    push(second, 2, Some('.'));
+    push(millis, 3, Some('Z'));
+    out
 }
 
 /// A user; enabled plugins add their own fields.
@@ -441,5 +470,41 @@ impl ToJSON for OneOrMany {
         Some(Value::Array(
             self.0.iter().cloned().map(Value::String).collect(),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, NaiveDate};
+
+    use super::iso;
+
+    #[test]
+    fn iso_matches_the_chrono_pattern_it_replaces() {
+        let pattern = |ts: chrono::NaiveDateTime| ts.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+        // Every tenth of a day for 60 years, with varied milliseconds.
+        let mut secs: i64 = 0;
+        while secs < 60 * 365 * 86_400 {
+            let nanos = (secs % 1000) as u32 * 1_000_000 + 987_654;
+            let ts = DateTime::from_timestamp(secs, nanos).unwrap().naive_utc();
+            assert_eq!(iso(ts), pattern(ts));
+            secs += 8_641;
+        }
+        let leap = NaiveDate::from_ymd_opt(2016, 12, 31)
+            .unwrap()
+            .and_hms_milli_opt(23, 59, 59, 1_500)
+            .unwrap();
+        assert_eq!(iso(leap), "2016-12-31T23:59:60.500Z");
+        assert_eq!(iso(leap), pattern(leap));
+        let far = NaiveDate::from_ymd_opt(12_345, 1, 2)
+            .unwrap()
+            .and_hms_opt(3, 4, 5)
+            .unwrap();
+        assert_eq!(iso(far), pattern(far));
+        let early = NaiveDate::from_ymd_opt(7, 8, 9)
+            .unwrap()
+            .and_hms_opt(1, 2, 3)
+            .unwrap();
+        assert_eq!(iso(early), "0007-08-09T01:02:03.000Z");
     }
 }

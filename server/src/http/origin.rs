@@ -14,6 +14,11 @@ impl TrustedOrigins {
         TrustedOrigins { patterns }
     }
 
+    /// The origin of the base URL, parsed once at start.
+    pub fn base_origin(&self) -> &str {
+        &self.patterns[0]
+    }
+
     /// Is this `Origin` header value trusted?
     pub fn is_trusted_origin(&self, origin: &str) -> bool {
         self.matches(origin, false)

@@ -1,9 +1,12 @@
 //! Signing keys: generation (Ed25519, P-256, RSA-2048), their JWKs, sealed
 //! storage, rotation, and the in-process key ring that signs and verifies.
 //!
-//! Tokens are signed and checked with the `jsonwebtoken` crate (pure-Rust
-//! backend; it supports EdDSA, so no second JOSE library is needed). The
-//! key pairs come from the generators it already depends on.
+//! Tokens are verified with the `jsonwebtoken` crate (pure-Rust backend; it
+//! supports EdDSA). They are signed with `ring`, which the SMTP client's TLS
+//! already builds: a signature is most of a `get-session` answer's cost when
+//! the plugin is on, and ring's assembly signs Ed25519 and P-256 in about
+//! half the time of the pure-Rust crates. The key pairs come from the
+//! generators jsonwebtoken already depends on.
 
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
@@ -11,7 +14,9 @@ use std::sync::{Arc, RwLock};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{Duration, NaiveDateTime};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use ring::rand::SystemRandom;
+use ring::signature::{EcdsaKeyPair, Ed25519KeyPair, RsaKeyPair};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -79,39 +84,44 @@ pub struct Key {
     pub public_jwk: JwtPublicJwk,
 }
 
-/// The private half, parsed once. jsonwebtoken's `encode` re-reads the
-/// PKCS#8 DER and recomputes the public point on every call, which for
-/// Ed25519 and P-256 is about half of each signature's cost; those two sign
-/// here directly. RSA goes through jsonwebtoken.
+/// The private half, parsed once (re-reading a PKCS#8 document and
+/// recomputing the public point on every token doubled each signature's cost).
 enum KeySigner {
-    Ed(ed25519_dalek::SigningKey),
-    Es(p256::ecdsa::SigningKey),
-    Rs(EncodingKey),
+    Ed(Ed25519KeyPair),
+    Es(EcdsaKeyPair),
+    Rs(RsaKeyPair),
 }
 
 impl KeySigner {
     /// A compact JWS over `header_b64.claims_b64`.
     fn sign(&self, key: &Key, claims: &Map<String, Value>) -> Result<String, String> {
         let payload = serde_json::to_vec(claims).map_err(|e| e.to_string())?;
-        let signing_input = format!("{}.{}", key.header_b64, b64(&payload));
+        let mut token = String::with_capacity(key.header_b64.len() + payload.len() * 4 / 3 + 360);
+        token.push_str(&key.header_b64);
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(&payload, &mut token);
         let signature = match self {
-            KeySigner::Ed(k) => {
-                use ed25519_dalek::Signer;
-                k.sign(signing_input.as_bytes()).to_bytes().to_vec()
-            }
-            KeySigner::Es(k) => {
-                use p256::ecdsa::signature::Signer;
-                let sig: p256::ecdsa::Signature = k.sign(signing_input.as_bytes());
-                sig.to_bytes().to_vec()
-            }
-            KeySigner::Rs(encoding) => {
-                let mut header = Header::new(key.alg.jwt());
-                header.typ = None;
-                header.kid = Some(key.id.clone());
-                return jsonwebtoken::encode(&header, claims, encoding).map_err(|e| e.to_string());
+            KeySigner::Ed(k) => k.sign(token.as_bytes()).as_ref().to_vec(),
+            KeySigner::Es(k) => k
+                .sign(&SystemRandom::new(), token.as_bytes())
+                .map_err(|_| "ES256 signing failed".to_string())?
+                .as_ref()
+                .to_vec(),
+            KeySigner::Rs(k) => {
+                let mut sig = vec![0; k.public().modulus_len()];
+                k.sign(
+                    &ring::signature::RSA_PKCS1_SHA256,
+                    &SystemRandom::new(),
+                    token.as_bytes(),
+                    &mut sig,
+                )
+                .map_err(|_| "RS256 signing failed".to_string())?;
+                sig
             }
         };
-        Ok(format!("{signing_input}.{}", b64(&signature)))
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(&signature, &mut token);
+        Ok(token)
     }
 }
 
@@ -203,15 +213,25 @@ fn generate(alg: Alg) -> Result<(Value, Value), String> {
 fn key_signer(alg: Alg, private: &Value) -> Result<KeySigner, String> {
     match alg {
         Alg::EdDsa => {
-            let seed: [u8; 32] = unb64(private, "d")?
-                .try_into()
-                .map_err(|_| "Ed25519 key: the seed is not 32 bytes".to_string())?;
-            Ok(KeySigner::Ed(ed25519_dalek::SigningKey::from_bytes(&seed)))
+            let seed = unb64(private, "d")?;
+            let public = unb64(private, "x")?;
+            Ed25519KeyPair::from_seed_and_public_key(&seed, &public)
+                .map(KeySigner::Ed)
+                .map_err(|e| format!("Ed25519 key: {e}"))
         }
         Alg::Es256 => {
-            let secret = p256::SecretKey::from_slice(&unb64(private, "d")?)
-                .map_err(|e| format!("P-256 key: {e}"))?;
-            Ok(KeySigner::Es(secret.into()))
+            use p256::elliptic_curve::sec1::ToEncodedPoint;
+            let d = unb64(private, "d")?;
+            let secret = p256::SecretKey::from_slice(&d).map_err(|e| format!("P-256 key: {e}"))?;
+            let public = secret.public_key().to_encoded_point(false);
+            EcdsaKeyPair::from_private_key_and_public_key(
+                &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                &d,
+                public.as_bytes(),
+                &SystemRandom::new(),
+            )
+            .map(KeySigner::Es)
+            .map_err(|e| format!("P-256 key: {e}"))
         }
         Alg::Rs256 => {
             use rsa::pkcs1::EncodeRsaPrivateKey;
@@ -224,7 +244,9 @@ fn key_signer(alg: Alg, private: &Value) -> Result<KeySigner, String> {
             )
             .map_err(|e| format!("RSA key: {e}"))?;
             let der = key.to_pkcs1_der().map_err(|e| format!("RSA key: {e}"))?;
-            Ok(KeySigner::Rs(EncodingKey::from_rsa_der(der.as_bytes())))
+            RsaKeyPair::from_der(der.as_bytes())
+                .map(KeySigner::Rs)
+                .map_err(|e| format!("RSA key: {e}"))
         }
     }
 }

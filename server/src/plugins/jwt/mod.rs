@@ -100,14 +100,14 @@ impl Plugin for Jwt {
 pub fn issuer(state: &AppState, s: &JwtSettings) -> String {
     s.issuer
         .clone()
-        .unwrap_or_else(|| state.config.base_origin())
+        .unwrap_or_else(|| state.origins.base_origin().to_string())
 }
 
 /// `aud` of issued tokens.
 pub fn audience(state: &AppState, s: &JwtSettings) -> String {
     s.audience
         .clone()
-        .unwrap_or_else(|| state.config.base_origin())
+        .unwrap_or_else(|| state.origins.base_origin().to_string())
 }
 
 /// Adds `iat`, `exp`, `iss` and `aud` (unless given) to `claims` and signs them.
