@@ -45,9 +45,12 @@ pub fn iso(ts: NaiveDateTime) -> String {
     out
 }
 
-/// A user; enabled plugins add their own fields.
-#[derive(Debug, Clone, Object)]
+/// A user; enabled plugins add their own fields. `Serialize` writes the same
+/// members as the wire object, for payloads built without a JSON tree (the
+/// jwt plugin's claims).
+#[derive(Debug, Clone, Object, serde::Serialize)]
 #[oai(rename = "User", rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct UserCore {
     pub id: String,
     pub name: String,

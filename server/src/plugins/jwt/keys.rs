@@ -93,13 +93,12 @@ enum KeySigner {
 }
 
 impl KeySigner {
-    /// A compact JWS over `header_b64.claims_b64`.
-    fn sign(&self, key: &Key, claims: &Map<String, Value>) -> Result<String, String> {
-        let payload = serde_json::to_vec(claims).map_err(|e| e.to_string())?;
+    /// A compact JWS over `header_b64.base64url(payload)`.
+    fn sign(&self, key: &Key, payload: &[u8]) -> Result<String, String> {
         let mut token = String::with_capacity(key.header_b64.len() + payload.len() * 4 / 3 + 360);
         token.push_str(&key.header_b64);
         token.push('.');
-        URL_SAFE_NO_PAD.encode_string(&payload, &mut token);
+        URL_SAFE_NO_PAD.encode_string(payload, &mut token);
         let signature = match self {
             KeySigner::Ed(k) => k.sign(token.as_bytes()).as_ref().to_vec(),
             KeySigner::Es(k) => k
@@ -436,10 +435,11 @@ impl KeyRing {
         &self,
         state: &AppState,
         s: &JwtSettings,
-        claims: &Map<String, Value>,
+        claims: &impl Serialize,
     ) -> Result<String, ApiError> {
+        let payload = serde_json::to_vec(claims).map_err(storage_err)?;
         let key = self.signing_key(state, s).await?;
-        key.signer.sign(&key, claims).map_err(storage_err)
+        key.signer.sign(&key, &payload).map_err(storage_err)
     }
 
     /// Verifies a token issued here: a known key within its grace period,

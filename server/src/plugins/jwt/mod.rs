@@ -13,12 +13,13 @@ pub mod store;
 use futures_util::future::BoxFuture;
 use poem::http::StatusCode;
 use poem::Response;
-use poem_openapi::types::ToJSON;
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 pub use routes::JwtApi;
 use settings::JwtSettings;
 
+use crate::core::dto::UserCore;
 use crate::core::session::AuthSession;
 use crate::db::MigrationSet;
 use crate::error::ApiError;
@@ -131,16 +132,47 @@ pub async fn sign_claims(
 }
 
 /// The token of a session: the wire user (with every plugin's fields) as
-/// the payload, `sub` = the user's id.
+/// the payload, `sub` = the user's id. Serialized straight from the user
+/// rather than through a JSON tree: it runs on every `get-session`.
 pub async fn session_token(
     state: &AppState,
     s: &JwtSettings,
     session: &AuthSession,
 ) -> Result<String, ApiError> {
-    let mut claims = match session.user_json().to_json() {
-        Some(Value::Object(m)) => m,
-        _ => Map::new(),
+    #[derive(Serialize)]
+    struct SessionClaims<'a> {
+        #[serde(flatten)]
+        user: &'a UserCore,
+        #[serde(flatten)]
+        plugin_fields: Unregistered<'a>,
+        sub: &'a str,
+        iat: i64,
+        exp: i64,
+        iss: &'a str,
+        aud: &'a str,
+    }
+    /// Plugin fields, minus any that would shadow a registered claim.
+    struct Unregistered<'a>(&'a Map<String, Value>);
+    impl Serialize for Unregistered<'_> {
+        fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+            const REGISTERED: [&str; 5] = ["sub", "iat", "exp", "iss", "aud"];
+            ser.collect_map(
+                self.0
+                    .iter()
+                    .filter(|(k, _)| !REGISTERED.contains(&k.as_str())),
+            )
+        }
+    }
+    let user = UserCore::from(&session.user);
+    let iat = state.now().and_utc().timestamp();
+    let claims = SessionClaims {
+        user: &user,
+        plugin_fields: Unregistered(&session.user_fields),
+        sub: &session.user.id,
+        iat,
+        exp: iat + s.expiration_time,
+        iss: s.issuer.as_deref().unwrap_or(state.origins.base_origin()),
+        aud: s.audience.as_deref().unwrap_or(state.origins.base_origin()),
     };
-    claims.insert("sub".into(), Value::String(session.user.id.clone()));
-    sign_claims(state, s, claims).await
+    s.keys.sign(state, s, &claims).await
 }
