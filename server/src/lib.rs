@@ -17,6 +17,7 @@ pub mod http;
 pub mod mail;
 pub mod plugin;
 pub mod plugins;
+pub mod social;
 pub mod state;
 
 use std::path::PathBuf;

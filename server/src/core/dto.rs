@@ -45,9 +45,10 @@ pub fn iso(ts: NaiveDateTime) -> String {
     out
 }
 
-/// A user; enabled plugins add their own fields. `Serialize` writes the same
-/// members as the wire object, for payloads built without a JSON tree (the
-/// jwt plugin's claims).
+// `Serialize` writes the same members as the wire object, for payloads built
+// without a JSON tree (the jwt plugin's claims). A plain comment: doc comments
+// here become the spec's description of `User`.
+/// A user; enabled plugins add their own fields.
 #[derive(Debug, Clone, Object, serde::Serialize)]
 #[oai(rename = "User", rename_all = "camelCase")]
 #[serde(rename_all = "camelCase")]
