@@ -232,6 +232,22 @@ mod tests {
         }
     }
 
+    /// The store holds a user with the identity's address.
+    fn with_email(user: LocalUser<'static>) -> Known<'static> {
+        Known {
+            user_with_email: Some(user),
+            ..Known::default()
+        }
+    }
+
+    /// The identity is already linked to `user`.
+    fn owned_by(user: LocalUser<'static>) -> Known<'static> {
+        Known {
+            account_owner: Some(user),
+            ..Known::default()
+        }
+    }
+
     const SIGN_IN: Intent<'static> = Intent::SignIn {
         request_sign_up: false,
     };
@@ -268,10 +284,7 @@ mod tests {
 
     #[test]
     fn a_verified_address_links_to_a_verified_user() {
-        let known = Known {
-            user_with_email: Some(ALICE),
-            ..Known::default()
-        };
+        let known = with_email(ALICE);
         let d = sign_in(
             &Policy::default(),
             identity(Some("alice@example.com"), true),
@@ -288,10 +301,7 @@ mod tests {
 
     #[test]
     fn an_unverified_provider_address_never_reaches_an_existing_user() {
-        let known = Known {
-            user_with_email: Some(ALICE),
-            ..Known::default()
-        };
+        let known = with_email(ALICE);
         let d = sign_in(
             &Policy::default(),
             identity(Some("alice@example.com"), false),
@@ -305,10 +315,7 @@ mod tests {
     fn a_pre_registered_unproven_local_user_is_not_taken_over() {
         // Someone signed up with alice's address first and never verified it;
         // alice's verified provider identity must not sign in as that user.
-        let known = Known {
-            user_with_email: Some(UNPROVEN_ALICE),
-            ..Known::default()
-        };
+        let known = with_email(UNPROVEN_ALICE);
         let d = sign_in(
             &Policy::default(),
             identity(Some("alice@example.com"), true),
@@ -336,10 +343,7 @@ mod tests {
             trusted_providers: vec!["github".into()],
             ..Policy::default()
         };
-        let known = Known {
-            user_with_email: Some(ALICE),
-            ..Known::default()
-        };
+        let known = with_email(ALICE);
         let d = sign_in(&policy, identity(Some("alice@example.com"), false), known);
         assert_eq!(
             d,
@@ -366,10 +370,7 @@ mod tests {
             trusted_providers: vec!["github".into()],
             ..Policy::default()
         };
-        let known = Known {
-            user_with_email: Some(ALICE),
-            ..Known::default()
-        };
+        let known = with_email(ALICE);
         let d = sign_in(&policy, identity(Some("alice@example.com"), true), known);
         assert_eq!(d, Decision::Refuse(Refusal::NotLinkable));
         let d = link(
@@ -422,10 +423,7 @@ mod tests {
             Decision::CreateUser
         );
         // Sign-up switches never stop an existing owner.
-        let known = Known {
-            account_owner: Some(BOB),
-            ..Known::default()
-        };
+        let known = owned_by(BOB);
         assert_eq!(
             sign_in(&off, id, known),
             Decision::SignInLinked { user_id: "u-bob" }
@@ -450,10 +448,7 @@ mod tests {
 
     #[test]
     fn link_social_of_an_identity_already_held() {
-        let mine = Known {
-            account_owner: Some(ALICE),
-            ..Known::default()
-        };
+        let mine = owned_by(ALICE);
         let d = link(
             &Policy::default(),
             identity(Some("alice@example.com"), true),
@@ -466,10 +461,7 @@ mod tests {
                 already: true
             }
         );
-        let theirs = Known {
-            account_owner: Some(BOB),
-            ..Known::default()
-        };
+        let theirs = owned_by(BOB);
         let d = link(
             &Policy::default(),
             identity(Some("bob@example.com"), true),

@@ -97,18 +97,18 @@ impl Plugin for Jwt {
     }
 }
 
-/// `iss` of issued tokens.
-pub fn issuer(state: &AppState, s: &JwtSettings) -> String {
+/// `iss` of issued tokens: the configured one, else the base URL's origin.
+pub fn issuer<'a>(state: &'a AppState, s: &'a JwtSettings) -> &'a str {
     s.issuer
-        .clone()
-        .unwrap_or_else(|| state.origins.base_origin().to_string())
+        .as_deref()
+        .unwrap_or_else(|| state.origins.base_origin())
 }
 
-/// `aud` of issued tokens.
-pub fn audience(state: &AppState, s: &JwtSettings) -> String {
+/// `aud` of issued tokens: the configured one, else the base URL's origin.
+pub fn audience<'a>(state: &'a AppState, s: &'a JwtSettings) -> &'a str {
     s.audience
-        .clone()
-        .unwrap_or_else(|| state.origins.base_origin().to_string())
+        .as_deref()
+        .unwrap_or_else(|| state.origins.base_origin())
 }
 
 /// Adds `iat`, `exp`, `iss` and `aud` (unless given) to `claims` and signs them.
@@ -124,10 +124,10 @@ pub async fn sign_claims(
         .or_insert(Value::from(iat + s.expiration_time));
     claims
         .entry("iss")
-        .or_insert_with(|| Value::String(issuer(state, s)));
+        .or_insert_with(|| Value::from(issuer(state, s)));
     claims
         .entry("aud")
-        .or_insert_with(|| Value::String(audience(state, s)));
+        .or_insert_with(|| Value::from(audience(state, s)));
     s.keys.sign(state, s, &claims).await
 }
 
@@ -171,8 +171,8 @@ pub async fn session_token(
         sub: &session.user.id,
         iat,
         exp: iat + s.expiration_time,
-        iss: s.issuer.as_deref().unwrap_or(state.origins.base_origin()),
-        aud: s.audience.as_deref().unwrap_or(state.origins.base_origin()),
+        iss: issuer(state, s),
+        aud: audience(state, s),
     };
     s.keys.sign(state, s, &claims).await
 }

@@ -39,6 +39,6 @@ impl JwtServerApi<'_> {
         let s = self.settings().map_err(VerifyError::Storage)?;
         let state = self.0.state();
         let (iss, aud) = (super::issuer(state, &s), super::audience(state, &s));
-        s.keys.verify(state, &s, token, &iss, &aud).await
+        s.keys.verify(state, &s, token, iss, aud).await
     }
 }
