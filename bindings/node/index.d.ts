@@ -23,6 +23,8 @@ export interface ClientPlugin<Id extends string = string> {
 
 /** The `bearer` plugin: sessions travel as `Authorization: Bearer`. */
 export declare function bearerClient(): ClientPlugin<"bearer">;
+/** The `generic-oauth` plugin: its providers use `signIn.social` and `linkSocial`. */
+export declare function genericOAuthClient(): ClientPlugin<"generic-oauth">;
 
 type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;
 type RoutesOf<Id> = Id extends keyof PluginRoutes ? PluginRoutes[Id] : unknown;

@@ -102,4 +102,17 @@ function createAuthClient(options = {}) {
 
 // The plugin factories (`usernameClient`...) come from the spec; spread from
 // `require` so that ES modules can import every name.
-module.exports = { createAuthClient, bearerClient, ...require("./generated/plugins.js") };
+/**
+ * The `generic-oauth` plugin: its providers sign in through `signIn.social`
+ * and `linkSocial` like the built-in ones (it has no routes of its own).
+ */
+function genericOAuthClient() {
+  return { id: "generic-oauth" };
+}
+
+module.exports = {
+  createAuthClient,
+  bearerClient,
+  genericOAuthClient,
+  ...require("./generated/plugins.js"),
+};

@@ -318,11 +318,16 @@ impl AuthClientBuilder {
         };
         let http = match self.http {
             Some(h) => h,
-            None => reqwest::Client::builder()
-                .timeout(std::time::Duration::from_secs(30))
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .map_err(|e| AuthError::Unexpected(e.to_string()))?,
+            None => {
+                // TLS through rustls with ring; an app that installed
+                // another provider keeps it.
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                reqwest::Client::builder()
+                    .timeout(std::time::Duration::from_secs(30))
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .map_err(|e| AuthError::Unexpected(e.to_string()))?
+            }
         };
         let raw = raw::Client::new_with_client(&api_base, http, state.clone());
         let listed = raw

@@ -59,6 +59,10 @@ pub struct Config {
     pub user: UserConfig,
     pub mail: MailConfig,
     pub email_verification: EmailVerificationConfig,
+    /// Built-in social providers by id (`[social.github]`); see `social::settings`.
+    pub social: BTreeMap<String, crate::social::settings::SocialProviderConfig>,
+    /// Linked accounts: token encryption and the linking rules.
+    pub account: crate::social::settings::AccountConfig,
     /// Plugin sections (`[my_plugin]`, ...) by section name, as written;
     /// each enabled plugin parses and checks its own at start-up.
     #[serde(skip)]
@@ -281,6 +285,8 @@ impl Default for Config {
             user: UserConfig::default(),
             mail: MailConfig::default(),
             email_verification: EmailVerificationConfig::default(),
+            social: BTreeMap::new(),
+            account: Default::default(),
             plugin_sections: toml::Table::new(),
         }
     }
@@ -564,6 +570,26 @@ impl Config {
                 }
             };
         }
+        // Provider credentials from the environment; a built-in provider
+        // named there is turned on without a section.
+        for record in crate::social::providers::PROVIDERS {
+            let prefix = format!(
+                "GATEHOUSE_SOCIAL_{}_",
+                record.id.to_ascii_uppercase().replace('-', "_")
+            );
+            let id = env.get(&format!("{prefix}CLIENT_ID"));
+            let secret = env.get(&format!("{prefix}CLIENT_SECRET"));
+            if id.is_none() && secret.is_none() {
+                continue;
+            }
+            let entry = self.social.entry(record.id.to_string()).or_default();
+            if let Some(id) = id {
+                entry.client_id = id;
+            }
+            if secret.is_some() {
+                entry.client_secret = secret;
+            }
+        }
         if let Some(v) = env.get("GATEHOUSE_PLUGINS") {
             for id in split_list(&v) {
                 if !self.plugins.contains(&id) {
@@ -654,6 +680,7 @@ impl Config {
                 "rate_limit window and max must be > 0".into(),
             ));
         }
+        crate::social::check_config(&self.social).map_err(ConfigError::Invalid)?;
         Ok(())
     }
 }

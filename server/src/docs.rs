@@ -52,6 +52,7 @@ const WITH_BODY: &[ErrorCode] = &[
 /// The route docs of the core and the plugins active in the current scope.
 pub fn active_route_docs() -> Vec<RouteDoc> {
     let mut docs = crate::core::routes::ROUTE_DOCS.to_vec();
+    docs.extend_from_slice(crate::social::routes::ROUTE_DOCS);
     docs.extend(crate::plugin::active_route_docs());
     docs
 }

@@ -97,6 +97,21 @@ pub mod codes {
         REQUEST_TIMEOUT = (408, "The request body did not arrive in time");
         SERVER_BUSY = (503, "The server is busy. Please try again shortly.");
         INTERNAL_SERVER_ERROR = (500, "Internal Server Error");
+        PROVIDER_NOT_FOUND = (404, "Provider not found");
+        ID_TOKEN_NOT_SUPPORTED = (404, "id_token not supported");
+        USER_EMAIL_NOT_FOUND = (401, "User email not found");
+        OAUTH_LINK_ERROR = (401, "Unable to link account");
+        LINKING_NOT_ALLOWED = (401, "Account not linked - linking not allowed");
+        LINKING_DIFFERENT_EMAILS_NOT_ALLOWED = (401, "Account not linked - different emails not allowed");
+        LINKING_FAILED = (417, "Account not linked - unable to create account");
+        SOCIAL_ACCOUNT_ALREADY_LINKED = (409, "Social account already linked");
+        FAILED_TO_UNLINK_LAST_ACCOUNT = (400, "You can't unlink your last account");
+        ACCOUNT_NOT_FOUND = (400, "Account not found");
+        PROVIDER_NOT_SUPPORTED = (400, "Provider not supported");
+        FAILED_TO_GET_ACCESS_TOKEN = (400, "Failed to get a valid access token");
+        TOKEN_REFRESH_NOT_SUPPORTED = (400, "Token refresh not supported");
+        REFRESH_TOKEN_NOT_FOUND = (400, "Refresh token not found");
+        FAILED_TO_REFRESH_ACCESS_TOKEN = (400, "Failed to refresh access token");
     }
 }
 

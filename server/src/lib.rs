@@ -45,11 +45,11 @@ use crate::http::rate_limit::{builtin_rules, RateLimitRule, RateLimiter};
 use crate::plugin::{PluginRegistry, SpecDocuments};
 use crate::plugins::PluginApis;
 
-/// Every route: the core first, then each plugin's (gated) API.
-pub type AuthApis = (CoreApi, PluginApis);
+/// Every route: the core first (social sign-in included), then each plugin's (gated) API.
+pub type AuthApis = (CoreApi, social::routes::SocialApi, PluginApis);
 
 fn auth_apis() -> AuthApis {
-    (CoreApi, plugins::plugin_apis())
+    (CoreApi, social::routes::SocialApi, plugins::plugin_apis())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -141,6 +141,11 @@ impl GatehouseBuilder {
             run_migrations(&db, &registry).await?;
         }
         let secret = resolve_secret(&config)?;
+        // Providers resolve before anything serves: a discovery document
+        // that cannot be fetched stops the start here, naming the provider.
+        let social = social::SocialRegistry::build(&config.social, registry.social_providers())
+            .await
+            .map_err(StartError::Other)?;
         let mut rules = builtin_rules();
         rules.extend(registry.rate_limit_rules());
         rules.extend(
@@ -167,6 +172,7 @@ impl GatehouseBuilder {
                 mail::Mailer::from_config(&config.mail, config.env).map_err(StartError::Other)?,
             ),
             plugins: registry,
+            social,
             secret,
             db,
             clock: self.clock,

@@ -56,6 +56,8 @@ pub struct AppState {
     pub hasher: PasswordHasher,
     pub cookies: CookieNames,
     pub plugins: PluginRegistry,
+    /// The sign-in providers (built-ins from `[social.*]`, plugins' others).
+    pub social: crate::social::SocialRegistry,
     pub origins: TrustedOrigins,
     pub limiter: RateLimiter,
     pub client_ip: ClientIpResolver,

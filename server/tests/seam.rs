@@ -25,6 +25,7 @@ fn every_operation_is_documented() {
     let spec = full_spec();
     let docs: Vec<&str> = gatehouse_server::core::routes::ROUTE_DOCS
         .iter()
+        .chain(gatehouse_server::social::routes::ROUTE_DOCS)
         .chain(catalog().iter().flat_map(|p| p.route_docs().iter()))
         .map(|d| d.operation_id)
         .collect();

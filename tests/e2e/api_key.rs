@@ -592,7 +592,9 @@ async fn burst(s: &TestServer, key: &str, n: usize) -> Vec<(u16, Value)> {
         let url = format!("{}/get-session", s.base);
         let key = key.to_string();
         tasks.push(tokio::spawn(async move {
-            let r = reqwest::Client::new()
+            let r = gatehouse_tests::http_client()
+                .build()
+                .unwrap()
                 .get(url)
                 .header("x-api-key", key)
                 .send()

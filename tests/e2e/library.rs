@@ -44,7 +44,9 @@ async fn app_route_protected_by_session(b: Backend) {
         .as_str()
         .unwrap()
         .to_string();
-    let r = reqwest::Client::new()
+    let r = gatehouse_tests::http_client()
+        .build()
+        .unwrap()
         .get(&url)
         .bearer_auth(&token)
         .send()

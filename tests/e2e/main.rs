@@ -23,6 +23,7 @@ mod phone_number;
 mod plugins;
 mod redirects;
 mod sessions;
+mod social;
 mod startup;
 mod two_factor;
 mod user_account;

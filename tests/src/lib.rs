@@ -2,6 +2,7 @@
 //! own database (a SQLite temp file, or a fresh PostgreSQL schema) and a
 //! manual clock, and talks to it over real HTTP.
 
+pub mod providers;
 pub mod smtp;
 pub mod webhook;
 
@@ -73,6 +74,12 @@ impl Drop for TestServer {
     }
 }
 
+/// A plain HTTP client builder (TLS through the ring provider, as the server's).
+pub fn http_client() -> reqwest::ClientBuilder {
+    gatehouse_server::http::outbound::install_crypto_provider();
+    reqwest::Client::builder()
+}
+
 /// A cheap password hash so suites stay fast; the production cost is
 /// exercised by unit tests and the bench.
 pub fn test_config() -> Config {
@@ -94,10 +101,23 @@ impl TestServer {
     }
 
     pub async fn start_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> TestServer {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        Self::start_on(Self::reserve().await, backend, configure).await
+    }
+
+    /// A listener for a server started later with [`TestServer::start_on`]:
+    /// its address is known first (to register callback URLs elsewhere).
+    pub async fn reserve() -> tokio::net::TcpListener {
+        tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
-            .expect("bind");
+            .expect("bind")
+    }
+
+    pub async fn start_on(
+        listener: tokio::net::TcpListener,
+        backend: Backend,
+        configure: impl FnOnce(&mut Config),
+    ) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
         let addr = listener.local_addr().expect("tcp address");
         let origin = format!("http://{addr}");
 
@@ -241,7 +261,7 @@ pub struct Client {
 impl Client {
     fn new(server: &TestServer, send_origin: bool) -> Client {
         Client {
-            http: reqwest::Client::builder()
+            http: http_client()
                 .cookie_store(true)
                 .redirect(reqwest::redirect::Policy::none())
                 .build()

@@ -78,6 +78,12 @@ export interface ApiKeyRoutes {
 
 /** Routes of `core`. */
 export interface CoreRoutes {
+  /** The provider's profile of a linked account (`GET /account-info`) */
+  accountInfo(arg?: { query?: { accountId?: string; providerId?: string } }): Promise<Result<T.AccountInfoResponse>>;
+  callback: {
+    /** The provider's form-posted redirect back (Apple's `form_post`) (`POST /callback/{id}`) */
+    {id}(): Promise<Result<T.StatusResponse>>;
+  };
   /** Change the email address (`POST /change-email`) */
   changeEmail(body: T.ChangeEmailBody): Promise<Result<T.StatusResponse>>;
   /** Change the password (`POST /change-password`) */
@@ -88,8 +94,12 @@ export interface CoreRoutes {
   error(arg?: { query?: { error?: string } }): Promise<Result<string>>;
   /** Request a password-reset link (the older path) (`POST /forget-password`) */
   forgetPassword(body: T.RequestPasswordResetBody): Promise<Result<T.StatusMessageResponse>>;
+  /** A valid access token for a linked account (`POST /get-access-token`) */
+  getAccessToken(body?: T.AccountSelector): Promise<Result<T.AccessTokenResponse>>;
   /** Get the current session (`GET /get-session`) */
   getSession(arg?: { query?: { disableRefresh?: string; disableCookieCache?: string } }): Promise<Result<T.SessionWithUser | null>>;
+  /** Link a social or OAuth provider to the signed-in user (`POST /link-social`) */
+  linkSocial(body: T.LinkSocialBody): Promise<Result<T.LinkSocialResponse>>;
   /** List the user's linked accounts (`GET /list-accounts`) */
   listAccounts(): Promise<Result<T.AccountDto[]>>;
   /** List the user's active sessions (`GET /list-sessions`) */
@@ -98,6 +108,8 @@ export interface CoreRoutes {
   ok(): Promise<Result<T.OkResponse>>;
   /** The registered plugins and their versions (`GET /plugins`) */
   plugins(): Promise<Result<T.PluginsResponse>>;
+  /** Refresh a linked account's tokens at the provider (`POST /refresh-token`) */
+  refreshToken(body?: T.AccountSelector): Promise<Result<T.RefreshTokenResponse>>;
   /** Request a password-reset link by email (`POST /request-password-reset`) */
   requestPasswordReset(body: T.RequestPasswordResetBody): Promise<Result<T.StatusMessageResponse>>;
   /** Set a new password with a reset token (`POST /reset-password`) */
@@ -115,6 +127,8 @@ export interface CoreRoutes {
   signIn: {
     /** Sign in with email and password (`POST /sign-in/email`) */
     email(body: T.SignInEmailBody): Promise<Result<T.SignInResult>>;
+    /** Sign in with a social or OAuth provider (`POST /sign-in/social`) */
+    social(body: T.SignInSocialBody): Promise<Result<T.SocialSignInResponse>>;
   };
   /** Sign out (`POST /sign-out`) */
   signOut(body?: T.SignOutBody): Promise<Result<T.SuccessResponse>>;
@@ -122,6 +136,8 @@ export interface CoreRoutes {
     /** Sign up with email and password (`POST /sign-up/email`) */
     email(body: T.SignUpEmailBody): Promise<Result<T.TokenUserResponse>>;
   };
+  /** Unlink an account (`POST /unlink-account`) */
+  unlinkAccount(body: T.UnlinkAccountBody): Promise<Result<T.StatusResponse>>;
   /** Update the user's profile (`POST /update-user`) */
   updateUser(body?: T.UpdateUserBody): Promise<Result<T.StatusResponse>>;
   /** Verify an email address from a mailed link (`GET /verify-email`) */

@@ -5,6 +5,13 @@ export interface AcceptedInvitation {
   member: Member;
 }
 
+export interface AccessTokenResponse {
+  accessToken: string;
+  accessTokenExpiresAt?: string | null;
+  scopes: string[];
+  idToken?: string | null;
+}
+
 export interface AccountDto {
   id: string;
   providerId: string;
@@ -13,6 +20,36 @@ export interface AccountDto {
   createdAt: string;
   updatedAt: string;
   scopes: string[];
+}
+
+export interface AccountInfoResponse {
+  user: AccountInfoUser;
+  /** The provider's profile as it answered. */
+  data: unknown;
+  account: AccountRef;
+}
+
+export interface AccountInfoUser {
+  id?: string | null;
+  name: string;
+  email?: string | null;
+  image?: string | null;
+  emailVerified: boolean;
+}
+
+export interface AccountRef {
+  id: string;
+  providerId: string;
+  accountId: string;
+}
+
+/** Which linked account: `accountId` (the row id from `list-accounts`), or
+`providerId` for the user's account at that provider. */
+export interface AccountSelector {
+  accountId?: string | null;
+  providerId?: string | null;
+  /** Server-side calls only; over HTTP the session's user is used. */
+  userId?: string | null;
 }
 
 export interface AddTeamMemberBody {
@@ -331,6 +368,19 @@ export interface HasPermissionBody {
   teamId?: string | null;
 }
 
+/** An ID token the app obtained natively (Google/Apple SDKs on mobile). */
+export interface IdTokenInput {
+  token: string;
+  /** The nonce the app sent to the provider; the token must carry it. */
+  nonce?: string | null;
+  accessToken?: string | null;
+  refreshToken?: string | null;
+  /** When `accessToken` expires, in milliseconds since the epoch. */
+  expiresAt?: number | null;
+  /** Apple's first-login user object (`{name: {firstName, lastName}, email}`). */
+  user?: unknown | null;
+}
+
 /** An invitation; `status` is `pending`, `accepted`, `rejected` or `canceled`. */
 export interface Invitation {
   id: string;
@@ -408,6 +458,27 @@ export interface JwtPublicJwk {
 export interface JwtTokenResponse {
   /** A JWT of the session's user, signed with the current key. */
   token: string;
+}
+
+export interface LinkSocialBody {
+  provider: string;
+  callbackURL?: string | null;
+  errorCallbackURL?: string | null;
+  disableRedirect?: boolean | null;
+  idToken?: IdTokenInput | null;
+  scopes?: string[] | null;
+  requestSignUp?: boolean | null;
+  loginHint?: string | null;
+  additionalParams?: Record<string, unknown> | null;
+  additionalData?: unknown | null;
+}
+
+/** `{url, redirect}` for a redirect flow; `{url: "", status: true, redirect: false}`
+after an ID-token link. */
+export interface LinkSocialResponse {
+  url: string;
+  redirect: boolean;
+  status?: boolean | null;
 }
 
 export interface ListUsersResponse {
@@ -598,6 +669,17 @@ export interface PluginsResponse {
   plugins: PluginInfo[];
 }
 
+export interface RefreshTokenResponse {
+  accessToken?: string | null;
+  refreshToken?: string | null;
+  accessTokenExpiresAt?: string | null;
+  refreshTokenExpiresAt?: string | null;
+  scope?: string | null;
+  idToken?: string | null;
+  providerId: string;
+  accountId: string;
+}
+
 export interface RejectedInvitation {
   invitation: Invitation;
   /** Always `null`. */
@@ -774,6 +856,25 @@ export interface SignInResponse {
 /** What a sign-in answers: a session, or a plugin's challenge (e.g. a second factor). */
 export type SignInResult = SignInResponse | TwoFactorRedirect;
 
+export interface SignInSocialBody {
+  /** A built-in provider id (`google`, `github`...) or a generic-oauth provider id. */
+  provider: string;
+  callbackURL?: string | null;
+  newUserCallbackURL?: string | null;
+  errorCallbackURL?: string | null;
+  disableRedirect?: boolean | null;
+  idToken?: IdTokenInput | null;
+  /** Scopes requested on top of the configured ones. */
+  scopes?: string[] | null;
+  /** With `disable_implicit_sign_up`, a new user is created only when this is true. */
+  requestSignUp?: boolean | null;
+  loginHint?: string | null;
+  /** Extra authorization parameters (OAuth's own are refused). */
+  additionalParams?: Record<string, unknown> | null;
+  /** Any JSON object, kept with the flow's state. */
+  additionalData?: unknown | null;
+}
+
 export interface SignInUsernameBody {
   username: string;
   password: string;
@@ -795,6 +896,15 @@ export interface SignUpEmailBody {
   rememberMe?: boolean | null;
   username?: string | null;
   displayUsername?: string | null;
+}
+
+/** `{url, redirect}` for a redirect flow; `{redirect: false, token, user}`
+after an ID-token sign-in. */
+export interface SocialSignInResponse {
+  redirect: boolean;
+  url?: string | null;
+  token?: string | null;
+  user?: User | null;
 }
 
 export interface StatusMessageResponse {
@@ -902,6 +1012,11 @@ export interface TwoFactorVerifyCodeBody {
   code: string;
   /** Skip the second factor on this device for 30 days. */
   trustDevice?: boolean | null;
+}
+
+export interface UnlinkAccountBody {
+  /** The account's row id (`id` in `list-accounts`). */
+  accountId: string;
 }
 
 export interface UpdateMemberRoleBody {
@@ -1099,6 +1214,21 @@ export type ErrorCode =
   | "REQUEST_TIMEOUT"
   | "SERVER_BUSY"
   | "INTERNAL_SERVER_ERROR"
+  | "PROVIDER_NOT_FOUND"
+  | "ID_TOKEN_NOT_SUPPORTED"
+  | "USER_EMAIL_NOT_FOUND"
+  | "OAUTH_LINK_ERROR"
+  | "LINKING_NOT_ALLOWED"
+  | "LINKING_DIFFERENT_EMAILS_NOT_ALLOWED"
+  | "LINKING_FAILED"
+  | "SOCIAL_ACCOUNT_ALREADY_LINKED"
+  | "FAILED_TO_UNLINK_LAST_ACCOUNT"
+  | "ACCOUNT_NOT_FOUND"
+  | "PROVIDER_NOT_SUPPORTED"
+  | "FAILED_TO_GET_ACCESS_TOKEN"
+  | "TOKEN_REFRESH_NOT_SUPPORTED"
+  | "REFRESH_TOKEN_NOT_FOUND"
+  | "FAILED_TO_REFRESH_ACCESS_TOKEN"
   | "INVALID_USERNAME_OR_PASSWORD"
   | "USERNAME_IS_ALREADY_TAKEN"
   | "USERNAME_TOO_SHORT"

@@ -18,6 +18,28 @@ pub mod types {
             Default::default()
         }
     }
+    ///`AccessTokenResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AccessTokenResponse {
+        #[serde(rename = "accessToken")]
+        pub access_token: ::std::string::String,
+        #[serde(
+            rename = "accessTokenExpiresAt",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub access_token_expires_at: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "idToken",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub id_token: ::std::option::Option<::std::string::String>,
+        pub scopes: ::std::vec::Vec<::std::string::String>,
+    }
+    impl AccessTokenResponse {
+        pub fn builder() -> builder::AccessTokenResponse {
+            Default::default()
+        }
+    }
     ///`AccountDto`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct AccountDto {
@@ -36,6 +58,77 @@ pub mod types {
     }
     impl AccountDto {
         pub fn builder() -> builder::AccountDto {
+            Default::default()
+        }
+    }
+    ///`AccountInfoResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AccountInfoResponse {
+        pub account: AccountRef,
+        ///The provider's profile as it answered.
+        pub data: ::serde_json::Value,
+        pub user: AccountInfoUser,
+    }
+    impl AccountInfoResponse {
+        pub fn builder() -> builder::AccountInfoResponse {
+            Default::default()
+        }
+    }
+    ///`AccountInfoUser`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AccountInfoUser {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub email: ::std::option::Option<::std::string::String>,
+        #[serde(rename = "emailVerified")]
+        pub email_verified: bool,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub image: ::std::option::Option<::std::string::String>,
+        pub name: ::std::string::String,
+    }
+    impl AccountInfoUser {
+        pub fn builder() -> builder::AccountInfoUser {
+            Default::default()
+        }
+    }
+    ///`AccountRef`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AccountRef {
+        #[serde(rename = "accountId")]
+        pub account_id: ::std::string::String,
+        pub id: ::std::string::String,
+        #[serde(rename = "providerId")]
+        pub provider_id: ::std::string::String,
+    }
+    impl AccountRef {
+        pub fn builder() -> builder::AccountRef {
+            Default::default()
+        }
+    }
+    /**Which linked account: `accountId` (the row id from `list-accounts`), or
+`providerId` for the user's account at that provider.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct AccountSelector {
+        #[serde(
+            rename = "accountId",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub account_id: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "providerId",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub provider_id: ::std::option::Option<::std::string::String>,
+        ///Server-side calls only; over HTTP the session's user is used.
+        #[serde(
+            rename = "userId",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub user_id: ::std::option::Option<::std::string::String>,
+    }
+    impl AccountSelector {
+        pub fn builder() -> builder::AccountSelector {
             Default::default()
         }
     }
@@ -1012,6 +1105,38 @@ and, with teams, its teams.*/
             Default::default()
         }
     }
+    ///An ID token the app obtained natively (Google/Apple SDKs on mobile).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct IdTokenInput {
+        #[serde(
+            rename = "accessToken",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub access_token: ::std::option::Option<::std::string::String>,
+        ///When `accessToken` expires, in milliseconds since the epoch.
+        #[serde(
+            rename = "expiresAt",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub expires_at: ::std::option::Option<i64>,
+        ///The nonce the app sent to the provider; the token must carry it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub nonce: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "refreshToken",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub refresh_token: ::std::option::Option<::std::string::String>,
+        pub token: ::std::string::String,
+        ///Apple's first-login user object (`{name: {firstName, lastName}, email}`).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub user: ::std::option::Option<::serde_json::Value>,
+    }
+    impl IdTokenInput {
+        pub fn builder() -> builder::IdTokenInput {
+            Default::default()
+        }
+    }
     ///An invitation; `status` is `pending`, `accepted`, `rejected` or `canceled`.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct Invitation {
@@ -1201,6 +1326,74 @@ and, with teams, its teams.*/
     }
     impl JwtTokenResponse {
         pub fn builder() -> builder::JwtTokenResponse {
+            Default::default()
+        }
+    }
+    ///`LinkSocialBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct LinkSocialBody {
+        #[serde(
+            rename = "additionalData",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub additional_data: ::std::option::Option<::serde_json::Value>,
+        #[serde(
+            rename = "additionalParams",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub additional_params: ::std::option::Option<
+            ::std::collections::HashMap<::std::string::String, ::std::string::String>,
+        >,
+        #[serde(
+            rename = "callbackURL",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub callback_url: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "disableRedirect",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub disable_redirect: ::std::option::Option<bool>,
+        #[serde(
+            rename = "errorCallbackURL",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub error_callback_url: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "idToken",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub id_token: ::std::option::Option<IdTokenInput>,
+        #[serde(
+            rename = "loginHint",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub login_hint: ::std::option::Option<::std::string::String>,
+        pub provider: ::std::string::String,
+        #[serde(
+            rename = "requestSignUp",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub request_sign_up: ::std::option::Option<bool>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub scopes: ::std::vec::Vec<::std::string::String>,
+    }
+    impl LinkSocialBody {
+        pub fn builder() -> builder::LinkSocialBody {
+            Default::default()
+        }
+    }
+    /**`{url, redirect}` for a redirect flow; `{url: "", status: true, redirect: false}`
+after an ID-token link.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct LinkSocialResponse {
+        pub redirect: bool,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub status: ::std::option::Option<bool>,
+        pub url: ::std::string::String,
+    }
+    impl LinkSocialResponse {
+        pub fn builder() -> builder::LinkSocialResponse {
             Default::default()
         }
     }
@@ -1616,6 +1809,46 @@ number signs a new user up.*/
     }
     impl PluginsResponse {
         pub fn builder() -> builder::PluginsResponse {
+            Default::default()
+        }
+    }
+    ///`RefreshTokenResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct RefreshTokenResponse {
+        #[serde(
+            rename = "accessToken",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub access_token: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "accessTokenExpiresAt",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub access_token_expires_at: ::std::option::Option<::std::string::String>,
+        #[serde(rename = "accountId")]
+        pub account_id: ::std::string::String,
+        #[serde(
+            rename = "idToken",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub id_token: ::std::option::Option<::std::string::String>,
+        #[serde(rename = "providerId")]
+        pub provider_id: ::std::string::String,
+        #[serde(
+            rename = "refreshToken",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub refresh_token: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "refreshTokenExpiresAt",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub refresh_token_expires_at: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub scope: ::std::option::Option<::std::string::String>,
+    }
+    impl RefreshTokenResponse {
+        pub fn builder() -> builder::RefreshTokenResponse {
             Default::default()
         }
     }
@@ -2099,6 +2332,70 @@ that `revoke-session` accepts.*/
             Self::TwoFactorRedirect(value)
         }
     }
+    ///`SignInSocialBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct SignInSocialBody {
+        ///Any JSON object, kept with the flow's state.
+        #[serde(
+            rename = "additionalData",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub additional_data: ::std::option::Option<::serde_json::Value>,
+        ///Extra authorization parameters (OAuth's own are refused).
+        #[serde(
+            rename = "additionalParams",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub additional_params: ::std::option::Option<
+            ::std::collections::HashMap<::std::string::String, ::std::string::String>,
+        >,
+        #[serde(
+            rename = "callbackURL",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub callback_url: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "disableRedirect",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub disable_redirect: ::std::option::Option<bool>,
+        #[serde(
+            rename = "errorCallbackURL",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub error_callback_url: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "idToken",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub id_token: ::std::option::Option<IdTokenInput>,
+        #[serde(
+            rename = "loginHint",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub login_hint: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "newUserCallbackURL",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub new_user_callback_url: ::std::option::Option<::std::string::String>,
+        ///A built-in provider id (`google`, `github`...) or a generic-oauth provider id.
+        pub provider: ::std::string::String,
+        ///With `disable_implicit_sign_up`, a new user is created only when this is true.
+        #[serde(
+            rename = "requestSignUp",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub request_sign_up: ::std::option::Option<bool>,
+        ///Scopes requested on top of the configured ones.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub scopes: ::std::vec::Vec<::std::string::String>,
+    }
+    impl SignInSocialBody {
+        pub fn builder() -> builder::SignInSocialBody {
+            Default::default()
+        }
+    }
     ///`SignInUsernameBody`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct SignInUsernameBody {
@@ -2218,6 +2515,23 @@ that `revoke-session` accepts.*/
                 .map_err(|e: self::error::ConversionError| {
                     <D::Error as ::serde::de::Error>::custom(e.to_string())
                 })
+        }
+    }
+    /**`{url, redirect}` for a redirect flow; `{redirect: false, token, user}`
+after an ID-token sign-in.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct SocialSignInResponse {
+        pub redirect: bool,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub token: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub url: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub user: ::std::option::Option<User>,
+    }
+    impl SocialSignInResponse {
+        pub fn builder() -> builder::SocialSignInResponse {
+            Default::default()
         }
     }
     ///`StatusMessageResponse`
@@ -2473,6 +2787,18 @@ that `revoke-session` accepts.*/
     }
     impl TwoFactorVerifyCodeBody {
         pub fn builder() -> builder::TwoFactorVerifyCodeBody {
+            Default::default()
+        }
+    }
+    ///`UnlinkAccountBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct UnlinkAccountBody {
+        ///The account's row id (`id` in `list-accounts`).
+        #[serde(rename = "accountId")]
+        pub account_id: ::std::string::String,
+    }
+    impl UnlinkAccountBody {
+        pub fn builder() -> builder::UnlinkAccountBody {
             Default::default()
         }
     }
@@ -3155,6 +3481,111 @@ that `revoke-session` accepts.*/
             }
         }
         #[derive(Clone, Debug)]
+        pub struct AccessTokenResponse {
+            access_token: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            access_token_expires_at: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            id_token: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            scopes: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for AccessTokenResponse {
+            fn default() -> Self {
+                Self {
+                    access_token: Err("no value supplied for access_token".to_string()),
+                    access_token_expires_at: Ok(Default::default()),
+                    id_token: Ok(Default::default()),
+                    scopes: Err("no value supplied for scopes".to_string()),
+                }
+            }
+        }
+        impl AccessTokenResponse {
+            pub fn access_token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.access_token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for access_token: {e}")
+                    });
+                self
+            }
+            pub fn access_token_expires_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.access_token_expires_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for access_token_expires_at: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn id_token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id_token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for id_token: {e}")
+                    });
+                self
+            }
+            pub fn scopes<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.scopes = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for scopes: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<AccessTokenResponse>
+        for super::AccessTokenResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: AccessTokenResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    access_token: value.access_token?,
+                    access_token_expires_at: value.access_token_expires_at?,
+                    id_token: value.id_token?,
+                    scopes: value.scopes?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::AccessTokenResponse> for AccessTokenResponse {
+            fn from(value: super::AccessTokenResponse) -> Self {
+                Self {
+                    access_token: Ok(value.access_token),
+                    access_token_expires_at: Ok(value.access_token_expires_at),
+                    id_token: Ok(value.id_token),
+                    scopes: Ok(value.scopes),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct AccountDto {
             account_id: ::std::result::Result<
                 ::std::string::String,
@@ -3301,6 +3732,359 @@ that `revoke-session` accepts.*/
                     provider_id: Ok(value.provider_id),
                     scopes: Ok(value.scopes),
                     updated_at: Ok(value.updated_at),
+                    user_id: Ok(value.user_id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct AccountInfoResponse {
+            account: ::std::result::Result<super::AccountRef, ::std::string::String>,
+            data: ::std::result::Result<::serde_json::Value, ::std::string::String>,
+            user: ::std::result::Result<super::AccountInfoUser, ::std::string::String>,
+        }
+        impl ::std::default::Default for AccountInfoResponse {
+            fn default() -> Self {
+                Self {
+                    account: Err("no value supplied for account".to_string()),
+                    data: Err("no value supplied for data".to_string()),
+                    user: Err("no value supplied for user".to_string()),
+                }
+            }
+        }
+        impl AccountInfoResponse {
+            pub fn account<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::AccountRef>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.account = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for account: {e}")
+                    });
+                self
+            }
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::serde_json::Value>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn user<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::AccountInfoUser>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<AccountInfoResponse>
+        for super::AccountInfoResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: AccountInfoResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    account: value.account?,
+                    data: value.data?,
+                    user: value.user?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::AccountInfoResponse> for AccountInfoResponse {
+            fn from(value: super::AccountInfoResponse) -> Self {
+                Self {
+                    account: Ok(value.account),
+                    data: Ok(value.data),
+                    user: Ok(value.user),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct AccountInfoUser {
+            email: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            email_verified: ::std::result::Result<bool, ::std::string::String>,
+            id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            image: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for AccountInfoUser {
+            fn default() -> Self {
+                Self {
+                    email: Ok(Default::default()),
+                    email_verified: Err(
+                        "no value supplied for email_verified".to_string(),
+                    ),
+                    id: Ok(Default::default()),
+                    image: Ok(Default::default()),
+                    name: Err("no value supplied for name".to_string()),
+                }
+            }
+        }
+        impl AccountInfoUser {
+            pub fn email<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.email = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for email: {e}")
+                    });
+                self
+            }
+            pub fn email_verified<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.email_verified = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for email_verified: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn image<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.image = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for image: {e}")
+                    });
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<AccountInfoUser> for super::AccountInfoUser {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: AccountInfoUser,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    email: value.email?,
+                    email_verified: value.email_verified?,
+                    id: value.id?,
+                    image: value.image?,
+                    name: value.name?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::AccountInfoUser> for AccountInfoUser {
+            fn from(value: super::AccountInfoUser) -> Self {
+                Self {
+                    email: Ok(value.email),
+                    email_verified: Ok(value.email_verified),
+                    id: Ok(value.id),
+                    image: Ok(value.image),
+                    name: Ok(value.name),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct AccountRef {
+            account_id: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            provider_id: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for AccountRef {
+            fn default() -> Self {
+                Self {
+                    account_id: Err("no value supplied for account_id".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    provider_id: Err("no value supplied for provider_id".to_string()),
+                }
+            }
+        }
+        impl AccountRef {
+            pub fn account_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.account_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for account_id: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn provider_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.provider_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for provider_id: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<AccountRef> for super::AccountRef {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: AccountRef,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    account_id: value.account_id?,
+                    id: value.id?,
+                    provider_id: value.provider_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::AccountRef> for AccountRef {
+            fn from(value: super::AccountRef) -> Self {
+                Self {
+                    account_id: Ok(value.account_id),
+                    id: Ok(value.id),
+                    provider_id: Ok(value.provider_id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct AccountSelector {
+            account_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            provider_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            user_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for AccountSelector {
+            fn default() -> Self {
+                Self {
+                    account_id: Ok(Default::default()),
+                    provider_id: Ok(Default::default()),
+                    user_id: Ok(Default::default()),
+                }
+            }
+        }
+        impl AccountSelector {
+            pub fn account_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.account_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for account_id: {e}")
+                    });
+                self
+            }
+            pub fn provider_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.provider_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for provider_id: {e}")
+                    });
+                self
+            }
+            pub fn user_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user_id: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<AccountSelector> for super::AccountSelector {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: AccountSelector,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    account_id: value.account_id?,
+                    provider_id: value.provider_id?,
+                    user_id: value.user_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::AccountSelector> for AccountSelector {
+            fn from(value: super::AccountSelector) -> Self {
+                Self {
+                    account_id: Ok(value.account_id),
+                    provider_id: Ok(value.provider_id),
                     user_id: Ok(value.user_id),
                 }
             }
@@ -7131,6 +7915,143 @@ that `revoke-session` accepts.*/
             }
         }
         #[derive(Clone, Debug)]
+        pub struct IdTokenInput {
+            access_token: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            expires_at: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            nonce: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            refresh_token: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            token: ::std::result::Result<::std::string::String, ::std::string::String>,
+            user: ::std::result::Result<
+                ::std::option::Option<::serde_json::Value>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for IdTokenInput {
+            fn default() -> Self {
+                Self {
+                    access_token: Ok(Default::default()),
+                    expires_at: Ok(Default::default()),
+                    nonce: Ok(Default::default()),
+                    refresh_token: Ok(Default::default()),
+                    token: Err("no value supplied for token".to_string()),
+                    user: Ok(Default::default()),
+                }
+            }
+        }
+        impl IdTokenInput {
+            pub fn access_token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.access_token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for access_token: {e}")
+                    });
+                self
+            }
+            pub fn expires_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.expires_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for expires_at: {e}")
+                    });
+                self
+            }
+            pub fn nonce<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.nonce = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for nonce: {e}")
+                    });
+                self
+            }
+            pub fn refresh_token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.refresh_token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for refresh_token: {e}")
+                    });
+                self
+            }
+            pub fn token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for token: {e}")
+                    });
+                self
+            }
+            pub fn user<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<IdTokenInput> for super::IdTokenInput {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: IdTokenInput,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    access_token: value.access_token?,
+                    expires_at: value.expires_at?,
+                    nonce: value.nonce?,
+                    refresh_token: value.refresh_token?,
+                    token: value.token?,
+                    user: value.user?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::IdTokenInput> for IdTokenInput {
+            fn from(value: super::IdTokenInput) -> Self {
+                Self {
+                    access_token: Ok(value.access_token),
+                    expires_at: Ok(value.expires_at),
+                    nonce: Ok(value.nonce),
+                    refresh_token: Ok(value.refresh_token),
+                    token: Ok(value.token),
+                    user: Ok(value.user),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct Invitation {
             created_at: ::std::result::Result<
                 ::std::string::String,
@@ -8071,6 +8992,321 @@ that `revoke-session` accepts.*/
         impl ::std::convert::From<super::JwtTokenResponse> for JwtTokenResponse {
             fn from(value: super::JwtTokenResponse) -> Self {
                 Self { token: Ok(value.token) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct LinkSocialBody {
+            additional_data: ::std::result::Result<
+                ::std::option::Option<::serde_json::Value>,
+                ::std::string::String,
+            >,
+            additional_params: ::std::result::Result<
+                ::std::option::Option<
+                    ::std::collections::HashMap<
+                        ::std::string::String,
+                        ::std::string::String,
+                    >,
+                >,
+                ::std::string::String,
+            >,
+            callback_url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            disable_redirect: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            error_callback_url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            id_token: ::std::result::Result<
+                ::std::option::Option<super::IdTokenInput>,
+                ::std::string::String,
+            >,
+            login_hint: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            provider: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            request_sign_up: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            scopes: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for LinkSocialBody {
+            fn default() -> Self {
+                Self {
+                    additional_data: Ok(Default::default()),
+                    additional_params: Ok(Default::default()),
+                    callback_url: Ok(Default::default()),
+                    disable_redirect: Ok(Default::default()),
+                    error_callback_url: Ok(Default::default()),
+                    id_token: Ok(Default::default()),
+                    login_hint: Ok(Default::default()),
+                    provider: Err("no value supplied for provider".to_string()),
+                    request_sign_up: Ok(Default::default()),
+                    scopes: Ok(Default::default()),
+                }
+            }
+        }
+        impl LinkSocialBody {
+            pub fn additional_data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.additional_data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for additional_data: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn additional_params<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<
+                        ::std::collections::HashMap<
+                            ::std::string::String,
+                            ::std::string::String,
+                        >,
+                    >,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.additional_params = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for additional_params: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn callback_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.callback_url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for callback_url: {e}")
+                    });
+                self
+            }
+            pub fn disable_redirect<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.disable_redirect = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for disable_redirect: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn error_callback_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.error_callback_url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for error_callback_url: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn id_token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::IdTokenInput>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id_token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for id_token: {e}")
+                    });
+                self
+            }
+            pub fn login_hint<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.login_hint = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for login_hint: {e}")
+                    });
+                self
+            }
+            pub fn provider<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.provider = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for provider: {e}")
+                    });
+                self
+            }
+            pub fn request_sign_up<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_sign_up = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for request_sign_up: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn scopes<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.scopes = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for scopes: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<LinkSocialBody> for super::LinkSocialBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: LinkSocialBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    additional_data: value.additional_data?,
+                    additional_params: value.additional_params?,
+                    callback_url: value.callback_url?,
+                    disable_redirect: value.disable_redirect?,
+                    error_callback_url: value.error_callback_url?,
+                    id_token: value.id_token?,
+                    login_hint: value.login_hint?,
+                    provider: value.provider?,
+                    request_sign_up: value.request_sign_up?,
+                    scopes: value.scopes?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::LinkSocialBody> for LinkSocialBody {
+            fn from(value: super::LinkSocialBody) -> Self {
+                Self {
+                    additional_data: Ok(value.additional_data),
+                    additional_params: Ok(value.additional_params),
+                    callback_url: Ok(value.callback_url),
+                    disable_redirect: Ok(value.disable_redirect),
+                    error_callback_url: Ok(value.error_callback_url),
+                    id_token: Ok(value.id_token),
+                    login_hint: Ok(value.login_hint),
+                    provider: Ok(value.provider),
+                    request_sign_up: Ok(value.request_sign_up),
+                    scopes: Ok(value.scopes),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct LinkSocialResponse {
+            redirect: ::std::result::Result<bool, ::std::string::String>,
+            status: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            url: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for LinkSocialResponse {
+            fn default() -> Self {
+                Self {
+                    redirect: Err("no value supplied for redirect".to_string()),
+                    status: Ok(Default::default()),
+                    url: Err("no value supplied for url".to_string()),
+                }
+            }
+        }
+        impl LinkSocialResponse {
+            pub fn redirect<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.redirect = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for redirect: {e}")
+                    });
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for status: {e}")
+                    });
+                self
+            }
+            pub fn url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for url: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<LinkSocialResponse> for super::LinkSocialResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: LinkSocialResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    redirect: value.redirect?,
+                    status: value.status?,
+                    url: value.url?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::LinkSocialResponse> for LinkSocialResponse {
+            fn from(value: super::LinkSocialResponse) -> Self {
+                Self {
+                    redirect: Ok(value.redirect),
+                    status: Ok(value.status),
+                    url: Ok(value.url),
+                }
             }
         }
         #[derive(Clone, Debug)]
@@ -10204,6 +11440,189 @@ that `revoke-session` accepts.*/
             }
         }
         #[derive(Clone, Debug)]
+        pub struct RefreshTokenResponse {
+            access_token: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            access_token_expires_at: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            account_id: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            id_token: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            provider_id: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            refresh_token: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            refresh_token_expires_at: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            scope: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for RefreshTokenResponse {
+            fn default() -> Self {
+                Self {
+                    access_token: Ok(Default::default()),
+                    access_token_expires_at: Ok(Default::default()),
+                    account_id: Err("no value supplied for account_id".to_string()),
+                    id_token: Ok(Default::default()),
+                    provider_id: Err("no value supplied for provider_id".to_string()),
+                    refresh_token: Ok(Default::default()),
+                    refresh_token_expires_at: Ok(Default::default()),
+                    scope: Ok(Default::default()),
+                }
+            }
+        }
+        impl RefreshTokenResponse {
+            pub fn access_token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.access_token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for access_token: {e}")
+                    });
+                self
+            }
+            pub fn access_token_expires_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.access_token_expires_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for access_token_expires_at: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn account_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.account_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for account_id: {e}")
+                    });
+                self
+            }
+            pub fn id_token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id_token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for id_token: {e}")
+                    });
+                self
+            }
+            pub fn provider_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.provider_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for provider_id: {e}")
+                    });
+                self
+            }
+            pub fn refresh_token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.refresh_token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for refresh_token: {e}")
+                    });
+                self
+            }
+            pub fn refresh_token_expires_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.refresh_token_expires_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for refresh_token_expires_at: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn scope<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.scope = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for scope: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RefreshTokenResponse>
+        for super::RefreshTokenResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RefreshTokenResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    access_token: value.access_token?,
+                    access_token_expires_at: value.access_token_expires_at?,
+                    account_id: value.account_id?,
+                    id_token: value.id_token?,
+                    provider_id: value.provider_id?,
+                    refresh_token: value.refresh_token?,
+                    refresh_token_expires_at: value.refresh_token_expires_at?,
+                    scope: value.scope?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RefreshTokenResponse> for RefreshTokenResponse {
+            fn from(value: super::RefreshTokenResponse) -> Self {
+                Self {
+                    access_token: Ok(value.access_token),
+                    access_token_expires_at: Ok(value.access_token_expires_at),
+                    account_id: Ok(value.account_id),
+                    id_token: Ok(value.id_token),
+                    provider_id: Ok(value.provider_id),
+                    refresh_token: Ok(value.refresh_token),
+                    refresh_token_expires_at: Ok(value.refresh_token_expires_at),
+                    scope: Ok(value.scope),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct RejectedInvitation {
             invitation: ::std::result::Result<super::Invitation, ::std::string::String>,
             member: ::std::result::Result<
@@ -12195,6 +13614,265 @@ that `revoke-session` accepts.*/
             }
         }
         #[derive(Clone, Debug)]
+        pub struct SignInSocialBody {
+            additional_data: ::std::result::Result<
+                ::std::option::Option<::serde_json::Value>,
+                ::std::string::String,
+            >,
+            additional_params: ::std::result::Result<
+                ::std::option::Option<
+                    ::std::collections::HashMap<
+                        ::std::string::String,
+                        ::std::string::String,
+                    >,
+                >,
+                ::std::string::String,
+            >,
+            callback_url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            disable_redirect: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            error_callback_url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            id_token: ::std::result::Result<
+                ::std::option::Option<super::IdTokenInput>,
+                ::std::string::String,
+            >,
+            login_hint: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            new_user_callback_url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            provider: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            request_sign_up: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            scopes: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for SignInSocialBody {
+            fn default() -> Self {
+                Self {
+                    additional_data: Ok(Default::default()),
+                    additional_params: Ok(Default::default()),
+                    callback_url: Ok(Default::default()),
+                    disable_redirect: Ok(Default::default()),
+                    error_callback_url: Ok(Default::default()),
+                    id_token: Ok(Default::default()),
+                    login_hint: Ok(Default::default()),
+                    new_user_callback_url: Ok(Default::default()),
+                    provider: Err("no value supplied for provider".to_string()),
+                    request_sign_up: Ok(Default::default()),
+                    scopes: Ok(Default::default()),
+                }
+            }
+        }
+        impl SignInSocialBody {
+            pub fn additional_data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.additional_data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for additional_data: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn additional_params<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<
+                        ::std::collections::HashMap<
+                            ::std::string::String,
+                            ::std::string::String,
+                        >,
+                    >,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.additional_params = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for additional_params: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn callback_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.callback_url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for callback_url: {e}")
+                    });
+                self
+            }
+            pub fn disable_redirect<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.disable_redirect = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for disable_redirect: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn error_callback_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.error_callback_url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for error_callback_url: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn id_token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::IdTokenInput>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id_token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for id_token: {e}")
+                    });
+                self
+            }
+            pub fn login_hint<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.login_hint = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for login_hint: {e}")
+                    });
+                self
+            }
+            pub fn new_user_callback_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.new_user_callback_url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for new_user_callback_url: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn provider<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.provider = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for provider: {e}")
+                    });
+                self
+            }
+            pub fn request_sign_up<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_sign_up = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for request_sign_up: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn scopes<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.scopes = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for scopes: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<SignInSocialBody> for super::SignInSocialBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: SignInSocialBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    additional_data: value.additional_data?,
+                    additional_params: value.additional_params?,
+                    callback_url: value.callback_url?,
+                    disable_redirect: value.disable_redirect?,
+                    error_callback_url: value.error_callback_url?,
+                    id_token: value.id_token?,
+                    login_hint: value.login_hint?,
+                    new_user_callback_url: value.new_user_callback_url?,
+                    provider: value.provider?,
+                    request_sign_up: value.request_sign_up?,
+                    scopes: value.scopes?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::SignInSocialBody> for SignInSocialBody {
+            fn from(value: super::SignInSocialBody) -> Self {
+                Self {
+                    additional_data: Ok(value.additional_data),
+                    additional_params: Ok(value.additional_params),
+                    callback_url: Ok(value.callback_url),
+                    disable_redirect: Ok(value.disable_redirect),
+                    error_callback_url: Ok(value.error_callback_url),
+                    id_token: Ok(value.id_token),
+                    login_hint: Ok(value.login_hint),
+                    new_user_callback_url: Ok(value.new_user_callback_url),
+                    provider: Ok(value.provider),
+                    request_sign_up: Ok(value.request_sign_up),
+                    scopes: Ok(value.scopes),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct SignInUsernameBody {
             callback_url: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
@@ -12512,6 +14190,106 @@ that `revoke-session` accepts.*/
                     password: Ok(value.password),
                     remember_me: Ok(value.remember_me),
                     username: Ok(value.username),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct SocialSignInResponse {
+            redirect: ::std::result::Result<bool, ::std::string::String>,
+            token: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            user: ::std::result::Result<
+                ::std::option::Option<super::User>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for SocialSignInResponse {
+            fn default() -> Self {
+                Self {
+                    redirect: Err("no value supplied for redirect".to_string()),
+                    token: Ok(Default::default()),
+                    url: Ok(Default::default()),
+                    user: Ok(Default::default()),
+                }
+            }
+        }
+        impl SocialSignInResponse {
+            pub fn redirect<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.redirect = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for redirect: {e}")
+                    });
+                self
+            }
+            pub fn token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for token: {e}")
+                    });
+                self
+            }
+            pub fn url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for url: {e}")
+                    });
+                self
+            }
+            pub fn user<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::User>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<SocialSignInResponse>
+        for super::SocialSignInResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: SocialSignInResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    redirect: value.redirect?,
+                    token: value.token?,
+                    url: value.url?,
+                    user: value.user?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::SocialSignInResponse> for SocialSignInResponse {
+            fn from(value: super::SocialSignInResponse) -> Self {
+                Self {
+                    redirect: Ok(value.redirect),
+                    token: Ok(value.token),
+                    url: Ok(value.url),
+                    user: Ok(value.user),
                 }
             }
         }
@@ -13710,6 +15488,51 @@ that `revoke-session` accepts.*/
                 Self {
                     code: Ok(value.code),
                     trust_device: Ok(value.trust_device),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct UnlinkAccountBody {
+            account_id: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for UnlinkAccountBody {
+            fn default() -> Self {
+                Self {
+                    account_id: Err("no value supplied for account_id".to_string()),
+                }
+            }
+        }
+        impl UnlinkAccountBody {
+            pub fn account_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.account_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for account_id: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<UnlinkAccountBody> for super::UnlinkAccountBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: UnlinkAccountBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    account_id: value.account_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::UnlinkAccountBody> for UnlinkAccountBody {
+            fn from(value: super::UnlinkAccountBody) -> Self {
+                Self {
+                    account_id: Ok(value.account_id),
                 }
             }
         }
@@ -16001,6 +17824,131 @@ let response = client.list_plugins()
 ```*/
     pub fn list_plugins(&self) -> builder::ListPlugins<'_> {
         builder::ListPlugins::new(self)
+    }
+    /**Sign in with a social or OAuth provider
+
+Redirect flow: answers `{url, redirect}` (and `Location`) for the
+provider's authorization page; the provider returns to
+`/callback/{provider}`. With `idToken` (a token the app obtained
+natively): verifies it and answers `{redirect: false, token, user}`.
+
+Sends a `POST` request to `/sign-in/social`
+
+```ignore
+let response = client.sign_in_social()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn sign_in_social(&self) -> builder::SignInSocial<'_> {
+        builder::SignInSocial::new(self)
+    }
+    /**The provider's redirect back after authorization
+
+Always a `302`: to the flow's `callbackURL` (or `newUserCallbackURL`
+for a new user) with the session cookie set, or to its error URL with
+`?error=<code>`.
+
+Sends a `GET` request to `/callback/{id}`
+
+```ignore
+let response = client.oauth_callback()
+    .id(id)
+    .send()
+    .await;
+```*/
+    pub fn oauth_callback(&self) -> builder::OauthCallback<'_> {
+        builder::OauthCallback::new(self)
+    }
+    /**The provider's form-posted redirect back (Apple's `form_post`)
+
+Answers `302` to the GET form with the same parameters, so that the
+browser sends its SameSite=Lax cookies along.
+
+Sends a `POST` request to `/callback/{id}`
+
+```ignore
+let response = client.oauth_callback_post()
+    .id(id)
+    .send()
+    .await;
+```*/
+    pub fn oauth_callback_post(&self) -> builder::OauthCallbackPost<'_> {
+        builder::OauthCallbackPost::new(self)
+    }
+    /**Link a social or OAuth provider to the signed-in user
+
+Redirect flow like `sign-in/social`; with `idToken`, links at once
+and answers `{url: "", status: true, redirect: false}`.
+
+Sends a `POST` request to `/link-social`
+
+```ignore
+let response = client.link_social()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn link_social(&self) -> builder::LinkSocial<'_> {
+        builder::LinkSocial::new(self)
+    }
+    /**Unlink an account
+
+Needs a fresh session. The last account stays unless
+`account.account_linking.allow_unlinking_all` is set.
+
+Sends a `POST` request to `/unlink-account`
+
+```ignore
+let response = client.unlink_account()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn unlink_account(&self) -> builder::UnlinkAccount<'_> {
+        builder::UnlinkAccount::new(self)
+    }
+    /**A valid access token for a linked account
+
+Refreshed at the provider first when the stored one expires within 5 s.
+
+Sends a `POST` request to `/get-access-token`
+
+```ignore
+let response = client.get_access_token()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn get_access_token(&self) -> builder::GetAccessToken<'_> {
+        builder::GetAccessToken::new(self)
+    }
+    /**Refresh a linked account's tokens at the provider
+
+Sends a `POST` request to `/refresh-token`
+
+```ignore
+let response = client.refresh_token()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn refresh_token(&self) -> builder::RefreshToken<'_> {
+        builder::RefreshToken::new(self)
+    }
+    /**The provider's profile of a linked account
+
+Sends a `GET` request to `/account-info`
+
+```ignore
+let response = client.account_info()
+    .account_id(account_id)
+    .provider_id(provider_id)
+    .send()
+    .await;
+```*/
+    pub fn account_info(&self) -> builder::AccountInfo<'_> {
+        builder::AccountInfo::new(self)
     }
     /**Sign in with username and password
 
@@ -20512,6 +22460,1096 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::sign_in_social`]
+
+[`Client::sign_in_social`]: super::Client::sign_in_social*/
+    #[derive(Debug, Clone)]
+    pub struct SignInSocial<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::SignInSocialBody, String>,
+    }
+    impl<'a> SignInSocial<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::SignInSocialBody>,
+            <V as std::convert::TryInto<
+                types::SignInSocialBody,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `SignInSocialBody` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::SignInSocialBody,
+            ) -> types::builder::SignInSocialBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/sign-in/social`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::SocialSignInResponse>,
+            Error<types::ErrorBody>,
+        > {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::SignInSocialBody::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/sign-in/social", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "sign_in_social",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::oauth_callback`]
+
+[`Client::oauth_callback`]: super::Client::oauth_callback*/
+    #[derive(Debug, Clone)]
+    pub struct OauthCallback<'a> {
+        client: &'a super::Client,
+        id: Result<::std::string::String, String>,
+    }
+    impl<'a> OauthCallback<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for id failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/callback/{id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::StatusResponse>, Error<types::ErrorBody>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/callback/{}", client.baseurl, encode_path(& id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "oauth_callback",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::oauth_callback_post`]
+
+[`Client::oauth_callback_post`]: super::Client::oauth_callback_post*/
+    #[derive(Debug, Clone)]
+    pub struct OauthCallbackPost<'a> {
+        client: &'a super::Client,
+        id: Result<::std::string::String, String>,
+    }
+    impl<'a> OauthCallbackPost<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for id failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `POST` request to `/callback/{id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::StatusResponse>, Error<types::ErrorBody>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/callback/{}", client.baseurl, encode_path(& id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "oauth_callback_post",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::link_social`]
+
+[`Client::link_social`]: super::Client::link_social*/
+    #[derive(Debug, Clone)]
+    pub struct LinkSocial<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::LinkSocialBody, String>,
+    }
+    impl<'a> LinkSocial<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::LinkSocialBody>,
+            <V as std::convert::TryInto<
+                types::LinkSocialBody,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `LinkSocialBody` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::LinkSocialBody,
+            ) -> types::builder::LinkSocialBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/link-social`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::LinkSocialResponse>, Error<types::ErrorBody>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::LinkSocialBody::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/link-social", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "link_social",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                417u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::unlink_account`]
+
+[`Client::unlink_account`]: super::Client::unlink_account*/
+    #[derive(Debug, Clone)]
+    pub struct UnlinkAccount<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::UnlinkAccountBody, String>,
+    }
+    impl<'a> UnlinkAccount<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::UnlinkAccountBody>,
+            <V as std::convert::TryInto<
+                types::UnlinkAccountBody,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `UnlinkAccountBody` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::UnlinkAccountBody,
+            ) -> types::builder::UnlinkAccountBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/unlink-account`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::StatusResponse>, Error<types::ErrorBody>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::UnlinkAccountBody::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/unlink-account", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "unlink_account",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::get_access_token`]
+
+[`Client::get_access_token`]: super::Client::get_access_token*/
+    #[derive(Debug, Clone)]
+    pub struct GetAccessToken<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::AccountSelector, String>,
+    }
+    impl<'a> GetAccessToken<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::AccountSelector>,
+            <V as std::convert::TryInto<
+                types::AccountSelector,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `AccountSelector` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::AccountSelector,
+            ) -> types::builder::AccountSelector,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/get-access-token`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::AccessTokenResponse>, Error<types::ErrorBody>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::AccountSelector::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/get-access-token", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "get_access_token",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::refresh_token`]
+
+[`Client::refresh_token`]: super::Client::refresh_token*/
+    #[derive(Debug, Clone)]
+    pub struct RefreshToken<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::AccountSelector, String>,
+    }
+    impl<'a> RefreshToken<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::AccountSelector>,
+            <V as std::convert::TryInto<
+                types::AccountSelector,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `AccountSelector` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::AccountSelector,
+            ) -> types::builder::AccountSelector,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/refresh-token`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::RefreshTokenResponse>,
+            Error<types::ErrorBody>,
+        > {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::AccountSelector::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/refresh-token", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "refresh_token",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::account_info`]
+
+[`Client::account_info`]: super::Client::account_info*/
+    #[derive(Debug, Clone)]
+    pub struct AccountInfo<'a> {
+        client: &'a super::Client,
+        account_id: Result<Option<::std::string::String>, String>,
+        provider_id: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> AccountInfo<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                account_id: Ok(None),
+                provider_id: Ok(None),
+            }
+        }
+        pub fn account_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.account_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for account_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn provider_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.provider_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for provider_id failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/account-info`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::AccountInfoResponse>, Error<types::ErrorBody>> {
+            let Self { client, account_id, provider_id } = self;
+            let account_id = account_id.map_err(Error::InvalidRequest)?;
+            let provider_id = provider_id.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/account-info", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("accountId", &account_id))
+                .query(&progenitor_client::QueryParam::new("providerId", &provider_id))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "account_info",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 429u16 => {
                     Err(
                         Error::ErrorResponse(

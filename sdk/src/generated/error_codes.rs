@@ -104,6 +104,36 @@ pub enum ErrorCode {
     ServerBusy,
     /// `INTERNAL_SERVER_ERROR`: Internal Server Error
     InternalServerError,
+    /// `PROVIDER_NOT_FOUND`: Provider not found
+    ProviderNotFound,
+    /// `ID_TOKEN_NOT_SUPPORTED`: id_token not supported
+    IdTokenNotSupported,
+    /// `USER_EMAIL_NOT_FOUND`: User email not found
+    UserEmailNotFound,
+    /// `OAUTH_LINK_ERROR`: Unable to link account
+    OauthLinkError,
+    /// `LINKING_NOT_ALLOWED`: Account not linked - linking not allowed
+    LinkingNotAllowed,
+    /// `LINKING_DIFFERENT_EMAILS_NOT_ALLOWED`: Account not linked - different emails not allowed
+    LinkingDifferentEmailsNotAllowed,
+    /// `LINKING_FAILED`: Account not linked - unable to create account
+    LinkingFailed,
+    /// `SOCIAL_ACCOUNT_ALREADY_LINKED`: Social account already linked
+    SocialAccountAlreadyLinked,
+    /// `FAILED_TO_UNLINK_LAST_ACCOUNT`: You can't unlink your last account
+    FailedToUnlinkLastAccount,
+    /// `ACCOUNT_NOT_FOUND`: Account not found
+    AccountNotFound,
+    /// `PROVIDER_NOT_SUPPORTED`: Provider not supported
+    ProviderNotSupported,
+    /// `FAILED_TO_GET_ACCESS_TOKEN`: Failed to get a valid access token
+    FailedToGetAccessToken,
+    /// `TOKEN_REFRESH_NOT_SUPPORTED`: Token refresh not supported
+    TokenRefreshNotSupported,
+    /// `REFRESH_TOKEN_NOT_FOUND`: Refresh token not found
+    RefreshTokenNotFound,
+    /// `FAILED_TO_REFRESH_ACCESS_TOKEN`: Failed to refresh access token
+    FailedToRefreshAccessToken,
     /// `INVALID_USERNAME_OR_PASSWORD`: Invalid username or password
     InvalidUsernameOrPassword,
     /// `USERNAME_IS_ALREADY_TAKEN`: Username is already taken. Please try another.
@@ -514,6 +544,21 @@ impl ErrorCode {
             ErrorCode::RequestTimeout => "REQUEST_TIMEOUT",
             ErrorCode::ServerBusy => "SERVER_BUSY",
             ErrorCode::InternalServerError => "INTERNAL_SERVER_ERROR",
+            ErrorCode::ProviderNotFound => "PROVIDER_NOT_FOUND",
+            ErrorCode::IdTokenNotSupported => "ID_TOKEN_NOT_SUPPORTED",
+            ErrorCode::UserEmailNotFound => "USER_EMAIL_NOT_FOUND",
+            ErrorCode::OauthLinkError => "OAUTH_LINK_ERROR",
+            ErrorCode::LinkingNotAllowed => "LINKING_NOT_ALLOWED",
+            ErrorCode::LinkingDifferentEmailsNotAllowed => "LINKING_DIFFERENT_EMAILS_NOT_ALLOWED",
+            ErrorCode::LinkingFailed => "LINKING_FAILED",
+            ErrorCode::SocialAccountAlreadyLinked => "SOCIAL_ACCOUNT_ALREADY_LINKED",
+            ErrorCode::FailedToUnlinkLastAccount => "FAILED_TO_UNLINK_LAST_ACCOUNT",
+            ErrorCode::AccountNotFound => "ACCOUNT_NOT_FOUND",
+            ErrorCode::ProviderNotSupported => "PROVIDER_NOT_SUPPORTED",
+            ErrorCode::FailedToGetAccessToken => "FAILED_TO_GET_ACCESS_TOKEN",
+            ErrorCode::TokenRefreshNotSupported => "TOKEN_REFRESH_NOT_SUPPORTED",
+            ErrorCode::RefreshTokenNotFound => "REFRESH_TOKEN_NOT_FOUND",
+            ErrorCode::FailedToRefreshAccessToken => "FAILED_TO_REFRESH_ACCESS_TOKEN",
             ErrorCode::InvalidUsernameOrPassword => "INVALID_USERNAME_OR_PASSWORD",
             ErrorCode::UsernameIsAlreadyTaken => "USERNAME_IS_ALREADY_TAKEN",
             ErrorCode::UsernameTooShort => "USERNAME_TOO_SHORT",
@@ -747,6 +792,21 @@ impl ErrorCode {
             "REQUEST_TIMEOUT" => ErrorCode::RequestTimeout,
             "SERVER_BUSY" => ErrorCode::ServerBusy,
             "INTERNAL_SERVER_ERROR" => ErrorCode::InternalServerError,
+            "PROVIDER_NOT_FOUND" => ErrorCode::ProviderNotFound,
+            "ID_TOKEN_NOT_SUPPORTED" => ErrorCode::IdTokenNotSupported,
+            "USER_EMAIL_NOT_FOUND" => ErrorCode::UserEmailNotFound,
+            "OAUTH_LINK_ERROR" => ErrorCode::OauthLinkError,
+            "LINKING_NOT_ALLOWED" => ErrorCode::LinkingNotAllowed,
+            "LINKING_DIFFERENT_EMAILS_NOT_ALLOWED" => ErrorCode::LinkingDifferentEmailsNotAllowed,
+            "LINKING_FAILED" => ErrorCode::LinkingFailed,
+            "SOCIAL_ACCOUNT_ALREADY_LINKED" => ErrorCode::SocialAccountAlreadyLinked,
+            "FAILED_TO_UNLINK_LAST_ACCOUNT" => ErrorCode::FailedToUnlinkLastAccount,
+            "ACCOUNT_NOT_FOUND" => ErrorCode::AccountNotFound,
+            "PROVIDER_NOT_SUPPORTED" => ErrorCode::ProviderNotSupported,
+            "FAILED_TO_GET_ACCESS_TOKEN" => ErrorCode::FailedToGetAccessToken,
+            "TOKEN_REFRESH_NOT_SUPPORTED" => ErrorCode::TokenRefreshNotSupported,
+            "REFRESH_TOKEN_NOT_FOUND" => ErrorCode::RefreshTokenNotFound,
+            "FAILED_TO_REFRESH_ACCESS_TOKEN" => ErrorCode::FailedToRefreshAccessToken,
             "INVALID_USERNAME_OR_PASSWORD" => ErrorCode::InvalidUsernameOrPassword,
             "USERNAME_IS_ALREADY_TAKEN" => ErrorCode::UsernameIsAlreadyTaken,
             "USERNAME_TOO_SHORT" => ErrorCode::UsernameTooShort,

@@ -485,6 +485,55 @@ impl CoreApi<'_> {
         let b = self.client.raw().list_plugins();
         self.client.call(b.send()).await
     }
+    /// Sign in with a social or OAuth provider (`POST /sign-in/social`).
+    pub async fn sign_in_social<B>(&self, body: B) -> Result<types::SocialSignInResponse, AuthError> where B: TryInto<types::SignInSocialBody>, <B as TryInto<types::SignInSocialBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().sign_in_social();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// The provider's redirect back after authorization (`GET /callback/{id}`).
+    pub async fn oauth_callback(&self, id: ::std::string::String) -> Result<types::StatusResponse, AuthError> {
+        let b = self.client.raw().oauth_callback();
+        let b = b.id(id);
+        self.client.call(b.send()).await
+    }
+    /// The provider's form-posted redirect back (Apple's `form_post`) (`POST /callback/{id}`).
+    pub async fn oauth_callback_post(&self, id: ::std::string::String) -> Result<types::StatusResponse, AuthError> {
+        let b = self.client.raw().oauth_callback_post();
+        let b = b.id(id);
+        self.client.call(b.send()).await
+    }
+    /// Link a social or OAuth provider to the signed-in user (`POST /link-social`).
+    pub async fn link_social<B>(&self, body: B) -> Result<types::LinkSocialResponse, AuthError> where B: TryInto<types::LinkSocialBody>, <B as TryInto<types::LinkSocialBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().link_social();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// Unlink an account (`POST /unlink-account`).
+    pub async fn unlink_account<B>(&self, body: B) -> Result<types::StatusResponse, AuthError> where B: TryInto<types::UnlinkAccountBody>, <B as TryInto<types::UnlinkAccountBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().unlink_account();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// A valid access token for a linked account (`POST /get-access-token`).
+    pub async fn get_access_token<B>(&self, body: B) -> Result<types::AccessTokenResponse, AuthError> where B: TryInto<types::AccountSelector>, <B as TryInto<types::AccountSelector>>::Error: std::fmt::Display {
+        let b = self.client.raw().get_access_token();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// Refresh a linked account's tokens at the provider (`POST /refresh-token`).
+    pub async fn refresh_token<B>(&self, body: B) -> Result<types::RefreshTokenResponse, AuthError> where B: TryInto<types::AccountSelector>, <B as TryInto<types::AccountSelector>>::Error: std::fmt::Display {
+        let b = self.client.raw().refresh_token();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// The provider's profile of a linked account (`GET /account-info`).
+    pub async fn account_info(&self, account_id: Option<::std::string::String>, provider_id: Option<::std::string::String>) -> Result<types::AccountInfoResponse, AuthError> {
+        let b = self.client.raw().account_info();
+        let b = match account_id { Some(v) => b.account_id(v), None => b };
+        let b = match provider_id { Some(v) => b.provider_id(v), None => b };
+        self.client.call(b.send()).await
+    }
 }
 
 #[cfg(feature = "email-otp")]

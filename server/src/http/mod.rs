@@ -8,6 +8,7 @@ pub mod client_ip;
 pub mod context;
 pub mod cookies;
 pub mod origin;
+pub mod outbound;
 pub mod pipeline;
 pub mod rate_limit;
 pub mod redirect;

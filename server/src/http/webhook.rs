@@ -23,8 +23,7 @@ pub fn signature(secret: &str, timestamp: &str, body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-/// POSTs signed JSON to one URL (plain HTTP: reach an https endpoint
-/// through a local relay). Redirects are not followed.
+/// POSTs signed JSON to one URL (http or https). Redirects are not followed.
 pub struct SignedPoster {
     client: reqwest::Client,
     url: String,
@@ -32,19 +31,13 @@ pub struct SignedPoster {
 }
 
 impl SignedPoster {
-    /// `url` must be `http://`; errors name what is wrong.
+    /// `url` must be `http://` or `https://`; errors name what is wrong.
     pub fn new(url: &str, secret: &str, timeout: Duration) -> Result<Self, String> {
         let parsed = url::Url::parse(url).map_err(|e| format!("{url:?}: {e}"))?;
-        if parsed.scheme() != "http" {
-            return Err(format!(
-                "{url:?}: only http:// is supported (reach an https endpoint through a local relay)"
-            ));
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(format!("{url:?}: only http:// and https:// are supported"));
         }
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| format!("the HTTP client: {e}"))?;
+        let client = super::outbound::client(timeout)?;
         Ok(SignedPoster {
             client,
             url: url.to_string(),

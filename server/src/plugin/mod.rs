@@ -144,6 +144,13 @@ pub trait Plugin: Send + Sync + 'static {
         Box::pin(async { Ok(()) })
     }
 
+    /// Sign-in providers this plugin adds to the built-in ones (e.g.
+    /// `generic-oauth`'s), from its parsed `settings`. Resolved (and
+    /// discovered) at start-up by `social::SocialRegistry`.
+    fn social_providers(&self, _settings: &SettingsMap) -> Vec<crate::social::ProviderSpec> {
+        Vec::new()
+    }
+
     /// Runs once at start-up, after the migrations (e.g. creating a
     /// bootstrap account). An error stops the start with its message.
     fn on_start<'a>(&'a self, _state: &'a Arc<AppState>) -> BoxFuture<'a, Result<(), String>> {
@@ -621,6 +628,14 @@ impl PluginRegistry {
 
     pub fn migrations(&self) -> Vec<&'static MigrationSet> {
         self.plugins.iter().filter_map(|p| p.migrations()).collect()
+    }
+
+    /// Every enabled plugin's sign-in providers.
+    pub fn social_providers(&self) -> Vec<crate::social::ProviderSpec> {
+        self.all()
+            .iter()
+            .flat_map(|p| p.social_providers(self.settings()))
+            .collect()
     }
 
     pub fn rate_limit_rules(&self) -> Vec<RateLimitRule> {

@@ -17,4 +17,5 @@ crate::declare_plugins! {
     anonymous: Anonymous => AnonymousApi,
     api_key: ApiKeyPlugin => ApiKeyApi,
     phone_number: PhoneNumber => PhoneNumberApi,
+    generic_oauth: GenericOAuth,
 }

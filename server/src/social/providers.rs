@@ -362,19 +362,33 @@ impl ProviderRecord {
         profile: &Value,
         emails: Option<&Value>,
     ) -> Result<ProviderProfile, String> {
-        match self.profile {
-            ProfileShape::OidcClaims | ProfileShape::LinkedIn => map_oidc(profile),
-            ProfileShape::GitHub => map_github(profile, emails),
-            ProfileShape::Discord => map_discord(profile),
-            ProfileShape::Facebook => map_facebook(profile),
-            ProfileShape::Twitter => map_twitter(profile, emails),
-            ProfileShape::GitLab => map_gitlab(profile),
-            ProfileShape::Twitch => map_twitch(profile),
-            ProfileShape::Slack => map_slack(profile),
-            ProfileShape::Microsoft => map_microsoft(profile),
-            ProfileShape::Apple => map_apple(profile),
-        }
+        map_profile_shape(self.profile, profile, emails)
     }
+}
+
+/// Maps a profile of this shape (see [`ProviderRecord::map_profile`]).
+pub fn map_profile_shape(
+    shape: ProfileShape,
+    profile: &Value,
+    emails: Option<&Value>,
+) -> Result<ProviderProfile, String> {
+    match shape {
+        ProfileShape::OidcClaims | ProfileShape::LinkedIn => map_oidc(profile),
+        ProfileShape::GitHub => map_github(profile, emails),
+        ProfileShape::Discord => map_discord(profile),
+        ProfileShape::Facebook => map_facebook(profile),
+        ProfileShape::Twitter => map_twitter(profile, emails),
+        ProfileShape::GitLab => map_gitlab(profile),
+        ProfileShape::Twitch => map_twitch(profile),
+        ProfileShape::Slack => map_slack(profile),
+        ProfileShape::Microsoft => map_microsoft(profile),
+        ProfileShape::Apple => map_apple(profile),
+    }
+}
+
+/// Standard OIDC claims to a profile.
+pub fn map_oidc_claims(p: &Value) -> Result<ProviderProfile, String> {
+    map_oidc(p)
 }
 
 static NULL: Value = Value::Null;
@@ -667,7 +681,13 @@ fn map_apple(p: &Value) -> Result<ProviderProfile, String> {
         email: email_of(p, "email"),
         // Apple sends "true"/"false" strings.
         email_verified: flag(p.get("email_verified")),
-        name: owned(p, "name").unwrap_or_default(),
+        // The name comes once, in the first callback's `user` form field.
+        name: owned(p, "name").unwrap_or_else(|| {
+            let n = p.get("user").and_then(|u| u.get("name"));
+            let first = n.and_then(|n| text(n, "firstName")).unwrap_or("");
+            let last = n.and_then(|n| text(n, "lastName")).unwrap_or("");
+            format!("{first} {last}").trim().to_owned()
+        }),
         image: None,
         raw: p.clone(),
     })

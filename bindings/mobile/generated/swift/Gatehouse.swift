@@ -2116,6 +2116,11 @@ public func FfiConverterTypeAuthClient_lower(_ value: AuthClient) -> UInt64 {
 public protocol CoreApiProtocol: AnyObject, Sendable {
     
     /**
+     * The provider's profile of a linked account (`GET /account-info`).
+     */
+    func accountInfo(accountId: String?, providerId: String?) async throws  -> AccountInfoResponse
+    
+    /**
      * Change the email address (`POST /change-email`).
      */
     func changeEmail(body: ChangeEmailBody) async throws  -> StatusResponse
@@ -2146,9 +2151,19 @@ public protocol CoreApiProtocol: AnyObject, Sendable {
     func forgetPassword(body: RequestPasswordResetBody) async throws  -> StatusMessageResponse
     
     /**
+     * A valid access token for a linked account (`POST /get-access-token`).
+     */
+    func getAccessToken(body: AccountSelector?) async throws  -> AccessTokenResponse
+    
+    /**
      * Get the current session (`GET /get-session`).
      */
     func getSession(disableRefresh: String?, disableCookieCache: String?) async throws  -> SessionWithUser?
+    
+    /**
+     * Link a social or OAuth provider to the signed-in user (`POST /link-social`).
+     */
+    func linkSocial(body: LinkSocialBody) async throws  -> LinkSocialResponse
     
     /**
      * List the user's linked accounts (`GET /list-accounts`).
@@ -2166,9 +2181,24 @@ public protocol CoreApiProtocol: AnyObject, Sendable {
     func listSessions() async throws  -> [Session]
     
     /**
+     * The provider's redirect back after authorization (`GET /callback/{id}`).
+     */
+    func oauthCallback(id: String) async throws  -> StatusResponse
+    
+    /**
+     * The provider's form-posted redirect back (Apple's `form_post`) (`POST /callback/{id}`).
+     */
+    func oauthCallbackPost(id: String) async throws  -> StatusResponse
+    
+    /**
      * Liveness check (`GET /ok`).
      */
     func ok() async throws  -> OkResponse
+    
+    /**
+     * Refresh a linked account's tokens at the provider (`POST /refresh-token`).
+     */
+    func refreshToken(body: AccountSelector?) async throws  -> RefreshTokenResponse
     
     /**
      * Request a password-reset link by email (`POST /request-password-reset`).
@@ -2216,6 +2246,11 @@ public protocol CoreApiProtocol: AnyObject, Sendable {
     func signInEmail(body: SignInEmailBody) async throws  -> SignInResult
     
     /**
+     * Sign in with a social or OAuth provider (`POST /sign-in/social`).
+     */
+    func signInSocial(body: SignInSocialBody) async throws  -> SocialSignInResponse
+    
+    /**
      * Sign out (`POST /sign-out`).
      */
     func signOut(body: SignOutBody?) async throws  -> SuccessResponse
@@ -2224,6 +2259,11 @@ public protocol CoreApiProtocol: AnyObject, Sendable {
      * Sign up with email and password (`POST /sign-up/email`).
      */
     func signUpEmail(body: SignUpEmailBody) async throws  -> TokenUserResponse
+    
+    /**
+     * Unlink an account (`POST /unlink-account`).
+     */
+    func unlinkAccount(body: UnlinkAccountBody) async throws  -> StatusResponse
     
     /**
      * Update the user's profile (`POST /update-user`).
@@ -2291,6 +2331,25 @@ open class CoreApi: CoreApiProtocol, @unchecked Sendable {
 
     
 
+    
+    /**
+     * The provider's profile of a linked account (`GET /account-info`).
+     */
+open func accountInfo(accountId: String?, providerId: String?)async throws  -> AccountInfoResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_coreapi_account_info(
+                        self.uniffiCloneHandle(),FfiConverterOptionString.lower(accountId),FfiConverterOptionString.lower(providerId)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeAccountInfoResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
     
     /**
      * Change the email address (`POST /change-email`).
@@ -2407,6 +2466,25 @@ open func forgetPassword(body: RequestPasswordResetBody)async throws  -> StatusM
 }
     
     /**
+     * A valid access token for a linked account (`POST /get-access-token`).
+     */
+open func getAccessToken(body: AccountSelector?)async throws  -> AccessTokenResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_coreapi_get_access_token(
+                        self.uniffiCloneHandle(),FfiConverterOptionTypeAccountSelector.lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeAccessTokenResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
      * Get the current session (`GET /get-session`).
      */
 open func getSession(disableRefresh: String?, disableCookieCache: String?)async throws  -> SessionWithUser?  {
@@ -2421,6 +2499,25 @@ open func getSession(disableRefresh: String?, disableCookieCache: String?)async 
             completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
             freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
             liftFunc: FfiConverterOptionTypeSessionWithUser.lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Link a social or OAuth provider to the signed-in user (`POST /link-social`).
+     */
+open func linkSocial(body: LinkSocialBody)async throws  -> LinkSocialResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_coreapi_link_social(
+                        self.uniffiCloneHandle(),FfiConverterTypeLinkSocialBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeLinkSocialResponse_lift,
             errorHandler: FfiConverterTypeAuthError_lift
         )
 }
@@ -2483,6 +2580,44 @@ open func listSessions()async throws  -> [Session]  {
 }
     
     /**
+     * The provider's redirect back after authorization (`GET /callback/{id}`).
+     */
+open func oauthCallback(id: String)async throws  -> StatusResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_coreapi_oauth_callback(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(id)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeStatusResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * The provider's form-posted redirect back (Apple's `form_post`) (`POST /callback/{id}`).
+     */
+open func oauthCallbackPost(id: String)async throws  -> StatusResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_coreapi_oauth_callback_post(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(id)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeStatusResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
      * Liveness check (`GET /ok`).
      */
 open func ok()async throws  -> OkResponse  {
@@ -2497,6 +2632,25 @@ open func ok()async throws  -> OkResponse  {
             completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
             freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeOkResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Refresh a linked account's tokens at the provider (`POST /refresh-token`).
+     */
+open func refreshToken(body: AccountSelector?)async throws  -> RefreshTokenResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_coreapi_refresh_token(
+                        self.uniffiCloneHandle(),FfiConverterOptionTypeAccountSelector.lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeRefreshTokenResponse_lift,
             errorHandler: FfiConverterTypeAuthError_lift
         )
 }
@@ -2673,6 +2827,25 @@ open func signInEmail(body: SignInEmailBody)async throws  -> SignInResult  {
 }
     
     /**
+     * Sign in with a social or OAuth provider (`POST /sign-in/social`).
+     */
+open func signInSocial(body: SignInSocialBody)async throws  -> SocialSignInResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_coreapi_sign_in_social(
+                        self.uniffiCloneHandle(),FfiConverterTypeSignInSocialBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSocialSignInResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
      * Sign out (`POST /sign-out`).
      */
 open func signOut(body: SignOutBody?)async throws  -> SuccessResponse  {
@@ -2706,6 +2879,25 @@ open func signUpEmail(body: SignUpEmailBody)async throws  -> TokenUserResponse  
             completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
             freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeTokenUserResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Unlink an account (`POST /unlink-account`).
+     */
+open func unlinkAccount(body: UnlinkAccountBody)async throws  -> StatusResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_coreapi_unlink_account(
+                        self.uniffiCloneHandle(),FfiConverterTypeUnlinkAccountBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeStatusResponse_lift,
             errorHandler: FfiConverterTypeAuthError_lift
         )
 }
@@ -5859,6 +6051,68 @@ public func FfiConverterTypeAcceptedInvitation_lower(_ value: AcceptedInvitation
 }
 
 
+public struct AccessTokenResponse: Equatable, Hashable {
+    public var accessToken: String
+    public var accessTokenExpiresAt: String?
+    public var scopes: [String]
+    public var idToken: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(accessToken: String, accessTokenExpiresAt: String? = nil, scopes: [String], idToken: String? = nil) {
+        self.accessToken = accessToken
+        self.accessTokenExpiresAt = accessTokenExpiresAt
+        self.scopes = scopes
+        self.idToken = idToken
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension AccessTokenResponse: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAccessTokenResponse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AccessTokenResponse {
+        return
+            try AccessTokenResponse(
+                accessToken: FfiConverterString.read(from: &buf), 
+                accessTokenExpiresAt: FfiConverterOptionString.read(from: &buf), 
+                scopes: FfiConverterSequenceString.read(from: &buf), 
+                idToken: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: AccessTokenResponse, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.accessToken, into: &buf)
+        FfiConverterOptionString.write(value.accessTokenExpiresAt, into: &buf)
+        FfiConverterSequenceString.write(value.scopes, into: &buf)
+        FfiConverterOptionString.write(value.idToken, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAccessTokenResponse_lift(_ buf: RustBuffer) throws -> AccessTokenResponse {
+    return try FfiConverterTypeAccessTokenResponse.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAccessTokenResponse_lower(_ value: AccessTokenResponse) -> RustBuffer {
+    return FfiConverterTypeAccessTokenResponse.lower(value)
+}
+
+
 public struct AccountDto: Equatable, Hashable {
     public var id: String
     public var providerId: String
@@ -5930,6 +6184,262 @@ public func FfiConverterTypeAccountDto_lift(_ buf: RustBuffer) throws -> Account
 #endif
 public func FfiConverterTypeAccountDto_lower(_ value: AccountDto) -> RustBuffer {
     return FfiConverterTypeAccountDto.lower(value)
+}
+
+
+public struct AccountInfoResponse: Equatable, Hashable {
+    public var user: AccountInfoUser
+    /**
+     * The provider's profile as it answered.
+     */
+    public var data: String
+    public var account: AccountRef
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(user: AccountInfoUser, 
+        /**
+         * The provider's profile as it answered.
+         */data: String, account: AccountRef) {
+        self.user = user
+        self.data = data
+        self.account = account
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension AccountInfoResponse: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAccountInfoResponse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AccountInfoResponse {
+        return
+            try AccountInfoResponse(
+                user: FfiConverterTypeAccountInfoUser.read(from: &buf), 
+                data: FfiConverterString.read(from: &buf), 
+                account: FfiConverterTypeAccountRef.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: AccountInfoResponse, into buf: inout [UInt8]) {
+        FfiConverterTypeAccountInfoUser.write(value.user, into: &buf)
+        FfiConverterString.write(value.data, into: &buf)
+        FfiConverterTypeAccountRef.write(value.account, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAccountInfoResponse_lift(_ buf: RustBuffer) throws -> AccountInfoResponse {
+    return try FfiConverterTypeAccountInfoResponse.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAccountInfoResponse_lower(_ value: AccountInfoResponse) -> RustBuffer {
+    return FfiConverterTypeAccountInfoResponse.lower(value)
+}
+
+
+public struct AccountInfoUser: Equatable, Hashable {
+    public var id: String?
+    public var name: String
+    public var email: String?
+    public var image: String?
+    public var emailVerified: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(id: String? = nil, name: String, email: String? = nil, image: String? = nil, emailVerified: Bool) {
+        self.id = id
+        self.name = name
+        self.email = email
+        self.image = image
+        self.emailVerified = emailVerified
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension AccountInfoUser: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAccountInfoUser: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AccountInfoUser {
+        return
+            try AccountInfoUser(
+                id: FfiConverterOptionString.read(from: &buf), 
+                name: FfiConverterString.read(from: &buf), 
+                email: FfiConverterOptionString.read(from: &buf), 
+                image: FfiConverterOptionString.read(from: &buf), 
+                emailVerified: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: AccountInfoUser, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.id, into: &buf)
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterOptionString.write(value.email, into: &buf)
+        FfiConverterOptionString.write(value.image, into: &buf)
+        FfiConverterBool.write(value.emailVerified, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAccountInfoUser_lift(_ buf: RustBuffer) throws -> AccountInfoUser {
+    return try FfiConverterTypeAccountInfoUser.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAccountInfoUser_lower(_ value: AccountInfoUser) -> RustBuffer {
+    return FfiConverterTypeAccountInfoUser.lower(value)
+}
+
+
+public struct AccountRef: Equatable, Hashable {
+    public var id: String
+    public var providerId: String
+    public var accountId: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(id: String, providerId: String, accountId: String) {
+        self.id = id
+        self.providerId = providerId
+        self.accountId = accountId
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension AccountRef: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAccountRef: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AccountRef {
+        return
+            try AccountRef(
+                id: FfiConverterString.read(from: &buf), 
+                providerId: FfiConverterString.read(from: &buf), 
+                accountId: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: AccountRef, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.providerId, into: &buf)
+        FfiConverterString.write(value.accountId, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAccountRef_lift(_ buf: RustBuffer) throws -> AccountRef {
+    return try FfiConverterTypeAccountRef.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAccountRef_lower(_ value: AccountRef) -> RustBuffer {
+    return FfiConverterTypeAccountRef.lower(value)
+}
+
+
+/**
+ * Which linked account: `accountId` (the row id from `list-accounts`), or
+ * `providerId` for the user's account at that provider.
+ */
+public struct AccountSelector: Equatable, Hashable {
+    public var accountId: String?
+    public var providerId: String?
+    /**
+     * Server-side calls only; over HTTP the session's user is used.
+     */
+    public var userId: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(accountId: String? = nil, providerId: String? = nil, 
+        /**
+         * Server-side calls only; over HTTP the session's user is used.
+         */userId: String? = nil) {
+        self.accountId = accountId
+        self.providerId = providerId
+        self.userId = userId
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension AccountSelector: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAccountSelector: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AccountSelector {
+        return
+            try AccountSelector(
+                accountId: FfiConverterOptionString.read(from: &buf), 
+                providerId: FfiConverterOptionString.read(from: &buf), 
+                userId: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: AccountSelector, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.accountId, into: &buf)
+        FfiConverterOptionString.write(value.providerId, into: &buf)
+        FfiConverterOptionString.write(value.userId, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAccountSelector_lift(_ buf: RustBuffer) throws -> AccountSelector {
+    return try FfiConverterTypeAccountSelector.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAccountSelector_lower(_ value: AccountSelector) -> RustBuffer {
+    return FfiConverterTypeAccountSelector.lower(value)
 }
 
 
@@ -8280,6 +8790,97 @@ public func FfiConverterTypeHasPermissionBody_lower(_ value: HasPermissionBody) 
 
 
 /**
+ * An ID token the app obtained natively (Google/Apple SDKs on mobile).
+ */
+public struct IdTokenInput: Equatable, Hashable {
+    public var token: String
+    /**
+     * The nonce the app sent to the provider; the token must carry it.
+     */
+    public var nonce: String?
+    public var accessToken: String?
+    public var refreshToken: String?
+    /**
+     * When `accessToken` expires, in milliseconds since the epoch.
+     */
+    public var expiresAt: Int64?
+    /**
+     * Apple's first-login user object (`{name: {firstName, lastName}, email}`).
+     */
+    public var user: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(token: String, 
+        /**
+         * The nonce the app sent to the provider; the token must carry it.
+         */nonce: String? = nil, accessToken: String? = nil, refreshToken: String? = nil, 
+        /**
+         * When `accessToken` expires, in milliseconds since the epoch.
+         */expiresAt: Int64? = nil, 
+        /**
+         * Apple's first-login user object (`{name: {firstName, lastName}, email}`).
+         */user: String? = nil) {
+        self.token = token
+        self.nonce = nonce
+        self.accessToken = accessToken
+        self.refreshToken = refreshToken
+        self.expiresAt = expiresAt
+        self.user = user
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension IdTokenInput: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeIdTokenInput: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> IdTokenInput {
+        return
+            try IdTokenInput(
+                token: FfiConverterString.read(from: &buf), 
+                nonce: FfiConverterOptionString.read(from: &buf), 
+                accessToken: FfiConverterOptionString.read(from: &buf), 
+                refreshToken: FfiConverterOptionString.read(from: &buf), 
+                expiresAt: FfiConverterOptionInt64.read(from: &buf), 
+                user: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: IdTokenInput, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.token, into: &buf)
+        FfiConverterOptionString.write(value.nonce, into: &buf)
+        FfiConverterOptionString.write(value.accessToken, into: &buf)
+        FfiConverterOptionString.write(value.refreshToken, into: &buf)
+        FfiConverterOptionInt64.write(value.expiresAt, into: &buf)
+        FfiConverterOptionString.write(value.user, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeIdTokenInput_lift(_ buf: RustBuffer) throws -> IdTokenInput {
+    return try FfiConverterTypeIdTokenInput.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeIdTokenInput_lower(_ value: IdTokenInput) -> RustBuffer {
+    return FfiConverterTypeIdTokenInput.lower(value)
+}
+
+
+/**
  * An invitation; `status` is `pending`, `accepted`, `rejected` or `canceled`.
  */
 public struct Invitation: Equatable, Hashable {
@@ -8915,6 +9516,154 @@ public func FfiConverterTypeJwtTokenResponse_lift(_ buf: RustBuffer) throws -> J
 #endif
 public func FfiConverterTypeJwtTokenResponse_lower(_ value: JwtTokenResponse) -> RustBuffer {
     return FfiConverterTypeJwtTokenResponse.lower(value)
+}
+
+
+public struct LinkSocialBody: Equatable, Hashable {
+    public var provider: String
+    public var callbackUrl: String?
+    public var errorCallbackUrl: String?
+    public var disableRedirect: Bool?
+    public var idToken: IdTokenInput?
+    public var scopes: [String]?
+    public var requestSignUp: Bool?
+    public var loginHint: String?
+    public var additionalParams: String?
+    public var additionalData: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(provider: String, callbackUrl: String? = nil, errorCallbackUrl: String? = nil, disableRedirect: Bool? = nil, idToken: IdTokenInput? = nil, scopes: [String]? = nil, requestSignUp: Bool? = nil, loginHint: String? = nil, additionalParams: String? = nil, additionalData: String? = nil) {
+        self.provider = provider
+        self.callbackUrl = callbackUrl
+        self.errorCallbackUrl = errorCallbackUrl
+        self.disableRedirect = disableRedirect
+        self.idToken = idToken
+        self.scopes = scopes
+        self.requestSignUp = requestSignUp
+        self.loginHint = loginHint
+        self.additionalParams = additionalParams
+        self.additionalData = additionalData
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension LinkSocialBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLinkSocialBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LinkSocialBody {
+        return
+            try LinkSocialBody(
+                provider: FfiConverterString.read(from: &buf), 
+                callbackUrl: FfiConverterOptionString.read(from: &buf), 
+                errorCallbackUrl: FfiConverterOptionString.read(from: &buf), 
+                disableRedirect: FfiConverterOptionBool.read(from: &buf), 
+                idToken: FfiConverterOptionTypeIdTokenInput.read(from: &buf), 
+                scopes: FfiConverterOptionSequenceString.read(from: &buf), 
+                requestSignUp: FfiConverterOptionBool.read(from: &buf), 
+                loginHint: FfiConverterOptionString.read(from: &buf), 
+                additionalParams: FfiConverterOptionString.read(from: &buf), 
+                additionalData: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: LinkSocialBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.provider, into: &buf)
+        FfiConverterOptionString.write(value.callbackUrl, into: &buf)
+        FfiConverterOptionString.write(value.errorCallbackUrl, into: &buf)
+        FfiConverterOptionBool.write(value.disableRedirect, into: &buf)
+        FfiConverterOptionTypeIdTokenInput.write(value.idToken, into: &buf)
+        FfiConverterOptionSequenceString.write(value.scopes, into: &buf)
+        FfiConverterOptionBool.write(value.requestSignUp, into: &buf)
+        FfiConverterOptionString.write(value.loginHint, into: &buf)
+        FfiConverterOptionString.write(value.additionalParams, into: &buf)
+        FfiConverterOptionString.write(value.additionalData, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLinkSocialBody_lift(_ buf: RustBuffer) throws -> LinkSocialBody {
+    return try FfiConverterTypeLinkSocialBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLinkSocialBody_lower(_ value: LinkSocialBody) -> RustBuffer {
+    return FfiConverterTypeLinkSocialBody.lower(value)
+}
+
+
+/**
+ * `{url, redirect}` for a redirect flow; `{url: "", status: true, redirect: false}`
+ * after an ID-token link.
+ */
+public struct LinkSocialResponse: Equatable, Hashable {
+    public var url: String
+    public var redirect: Bool
+    public var status: Bool?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(url: String, redirect: Bool, status: Bool? = nil) {
+        self.url = url
+        self.redirect = redirect
+        self.status = status
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension LinkSocialResponse: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLinkSocialResponse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LinkSocialResponse {
+        return
+            try LinkSocialResponse(
+                url: FfiConverterString.read(from: &buf), 
+                redirect: FfiConverterBool.read(from: &buf), 
+                status: FfiConverterOptionBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: LinkSocialResponse, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.url, into: &buf)
+        FfiConverterBool.write(value.redirect, into: &buf)
+        FfiConverterOptionBool.write(value.status, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLinkSocialResponse_lift(_ buf: RustBuffer) throws -> LinkSocialResponse {
+    return try FfiConverterTypeLinkSocialResponse.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLinkSocialResponse_lower(_ value: LinkSocialResponse) -> RustBuffer {
+    return FfiConverterTypeLinkSocialResponse.lower(value)
 }
 
 
@@ -10587,6 +11336,84 @@ public func FfiConverterTypePluginsResponse_lift(_ buf: RustBuffer) throws -> Pl
 #endif
 public func FfiConverterTypePluginsResponse_lower(_ value: PluginsResponse) -> RustBuffer {
     return FfiConverterTypePluginsResponse.lower(value)
+}
+
+
+public struct RefreshTokenResponse: Equatable, Hashable {
+    public var accessToken: String?
+    public var refreshToken: String?
+    public var accessTokenExpiresAt: String?
+    public var refreshTokenExpiresAt: String?
+    public var scope: String?
+    public var idToken: String?
+    public var providerId: String
+    public var accountId: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(accessToken: String? = nil, refreshToken: String? = nil, accessTokenExpiresAt: String? = nil, refreshTokenExpiresAt: String? = nil, scope: String? = nil, idToken: String? = nil, providerId: String, accountId: String) {
+        self.accessToken = accessToken
+        self.refreshToken = refreshToken
+        self.accessTokenExpiresAt = accessTokenExpiresAt
+        self.refreshTokenExpiresAt = refreshTokenExpiresAt
+        self.scope = scope
+        self.idToken = idToken
+        self.providerId = providerId
+        self.accountId = accountId
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RefreshTokenResponse: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRefreshTokenResponse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RefreshTokenResponse {
+        return
+            try RefreshTokenResponse(
+                accessToken: FfiConverterOptionString.read(from: &buf), 
+                refreshToken: FfiConverterOptionString.read(from: &buf), 
+                accessTokenExpiresAt: FfiConverterOptionString.read(from: &buf), 
+                refreshTokenExpiresAt: FfiConverterOptionString.read(from: &buf), 
+                scope: FfiConverterOptionString.read(from: &buf), 
+                idToken: FfiConverterOptionString.read(from: &buf), 
+                providerId: FfiConverterString.read(from: &buf), 
+                accountId: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RefreshTokenResponse, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.accessToken, into: &buf)
+        FfiConverterOptionString.write(value.refreshToken, into: &buf)
+        FfiConverterOptionString.write(value.accessTokenExpiresAt, into: &buf)
+        FfiConverterOptionString.write(value.refreshTokenExpiresAt, into: &buf)
+        FfiConverterOptionString.write(value.scope, into: &buf)
+        FfiConverterOptionString.write(value.idToken, into: &buf)
+        FfiConverterString.write(value.providerId, into: &buf)
+        FfiConverterString.write(value.accountId, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRefreshTokenResponse_lift(_ buf: RustBuffer) throws -> RefreshTokenResponse {
+    return try FfiConverterTypeRefreshTokenResponse.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRefreshTokenResponse_lower(_ value: RefreshTokenResponse) -> RustBuffer {
+    return FfiConverterTypeRefreshTokenResponse.lower(value)
 }
 
 
@@ -12286,6 +13113,126 @@ public func FfiConverterTypeSignInResponse_lower(_ value: SignInResponse) -> Rus
 }
 
 
+public struct SignInSocialBody: Equatable, Hashable {
+    /**
+     * A built-in provider id (`google`, `github`...) or a generic-oauth provider id.
+     */
+    public var provider: String
+    public var callbackUrl: String?
+    public var newUserCallbackUrl: String?
+    public var errorCallbackUrl: String?
+    public var disableRedirect: Bool?
+    public var idToken: IdTokenInput?
+    /**
+     * Scopes requested on top of the configured ones.
+     */
+    public var scopes: [String]?
+    /**
+     * With `disable_implicit_sign_up`, a new user is created only when this is true.
+     */
+    public var requestSignUp: Bool?
+    public var loginHint: String?
+    /**
+     * Extra authorization parameters (OAuth's own are refused).
+     */
+    public var additionalParams: String?
+    /**
+     * Any JSON object, kept with the flow's state.
+     */
+    public var additionalData: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * A built-in provider id (`google`, `github`...) or a generic-oauth provider id.
+         */provider: String, callbackUrl: String? = nil, newUserCallbackUrl: String? = nil, errorCallbackUrl: String? = nil, disableRedirect: Bool? = nil, idToken: IdTokenInput? = nil, 
+        /**
+         * Scopes requested on top of the configured ones.
+         */scopes: [String]? = nil, 
+        /**
+         * With `disable_implicit_sign_up`, a new user is created only when this is true.
+         */requestSignUp: Bool? = nil, loginHint: String? = nil, 
+        /**
+         * Extra authorization parameters (OAuth's own are refused).
+         */additionalParams: String? = nil, 
+        /**
+         * Any JSON object, kept with the flow's state.
+         */additionalData: String? = nil) {
+        self.provider = provider
+        self.callbackUrl = callbackUrl
+        self.newUserCallbackUrl = newUserCallbackUrl
+        self.errorCallbackUrl = errorCallbackUrl
+        self.disableRedirect = disableRedirect
+        self.idToken = idToken
+        self.scopes = scopes
+        self.requestSignUp = requestSignUp
+        self.loginHint = loginHint
+        self.additionalParams = additionalParams
+        self.additionalData = additionalData
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SignInSocialBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSignInSocialBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SignInSocialBody {
+        return
+            try SignInSocialBody(
+                provider: FfiConverterString.read(from: &buf), 
+                callbackUrl: FfiConverterOptionString.read(from: &buf), 
+                newUserCallbackUrl: FfiConverterOptionString.read(from: &buf), 
+                errorCallbackUrl: FfiConverterOptionString.read(from: &buf), 
+                disableRedirect: FfiConverterOptionBool.read(from: &buf), 
+                idToken: FfiConverterOptionTypeIdTokenInput.read(from: &buf), 
+                scopes: FfiConverterOptionSequenceString.read(from: &buf), 
+                requestSignUp: FfiConverterOptionBool.read(from: &buf), 
+                loginHint: FfiConverterOptionString.read(from: &buf), 
+                additionalParams: FfiConverterOptionString.read(from: &buf), 
+                additionalData: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SignInSocialBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.provider, into: &buf)
+        FfiConverterOptionString.write(value.callbackUrl, into: &buf)
+        FfiConverterOptionString.write(value.newUserCallbackUrl, into: &buf)
+        FfiConverterOptionString.write(value.errorCallbackUrl, into: &buf)
+        FfiConverterOptionBool.write(value.disableRedirect, into: &buf)
+        FfiConverterOptionTypeIdTokenInput.write(value.idToken, into: &buf)
+        FfiConverterOptionSequenceString.write(value.scopes, into: &buf)
+        FfiConverterOptionBool.write(value.requestSignUp, into: &buf)
+        FfiConverterOptionString.write(value.loginHint, into: &buf)
+        FfiConverterOptionString.write(value.additionalParams, into: &buf)
+        FfiConverterOptionString.write(value.additionalData, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSignInSocialBody_lift(_ buf: RustBuffer) throws -> SignInSocialBody {
+    return try FfiConverterTypeSignInSocialBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSignInSocialBody_lower(_ value: SignInSocialBody) -> RustBuffer {
+    return FfiConverterTypeSignInSocialBody.lower(value)
+}
+
+
 public struct SignInUsernameBody: Equatable, Hashable {
     public var username: String
     public var password: String
@@ -12479,6 +13426,72 @@ public func FfiConverterTypeSignUpEmailBody_lift(_ buf: RustBuffer) throws -> Si
 #endif
 public func FfiConverterTypeSignUpEmailBody_lower(_ value: SignUpEmailBody) -> RustBuffer {
     return FfiConverterTypeSignUpEmailBody.lower(value)
+}
+
+
+/**
+ * `{url, redirect}` for a redirect flow; `{redirect: false, token, user}`
+ * after an ID-token sign-in.
+ */
+public struct SocialSignInResponse: Equatable, Hashable {
+    public var redirect: Bool
+    public var url: String?
+    public var token: String?
+    public var user: User?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(redirect: Bool, url: String? = nil, token: String? = nil, user: User? = nil) {
+        self.redirect = redirect
+        self.url = url
+        self.token = token
+        self.user = user
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SocialSignInResponse: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSocialSignInResponse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SocialSignInResponse {
+        return
+            try SocialSignInResponse(
+                redirect: FfiConverterBool.read(from: &buf), 
+                url: FfiConverterOptionString.read(from: &buf), 
+                token: FfiConverterOptionString.read(from: &buf), 
+                user: FfiConverterOptionTypeUser.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SocialSignInResponse, into buf: inout [UInt8]) {
+        FfiConverterBool.write(value.redirect, into: &buf)
+        FfiConverterOptionString.write(value.url, into: &buf)
+        FfiConverterOptionString.write(value.token, into: &buf)
+        FfiConverterOptionTypeUser.write(value.user, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSocialSignInResponse_lift(_ buf: RustBuffer) throws -> SocialSignInResponse {
+    return try FfiConverterTypeSocialSignInResponse.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSocialSignInResponse_lower(_ value: SocialSignInResponse) -> RustBuffer {
+    return FfiConverterTypeSocialSignInResponse.lower(value)
 }
 
 
@@ -13488,6 +14501,62 @@ public func FfiConverterTypeTwoFactorVerifyCodeBody_lift(_ buf: RustBuffer) thro
 #endif
 public func FfiConverterTypeTwoFactorVerifyCodeBody_lower(_ value: TwoFactorVerifyCodeBody) -> RustBuffer {
     return FfiConverterTypeTwoFactorVerifyCodeBody.lower(value)
+}
+
+
+public struct UnlinkAccountBody: Equatable, Hashable {
+    /**
+     * The account's row id (`id` in `list-accounts`).
+     */
+    public var accountId: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The account's row id (`id` in `list-accounts`).
+         */accountId: String) {
+        self.accountId = accountId
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension UnlinkAccountBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeUnlinkAccountBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UnlinkAccountBody {
+        return
+            try UnlinkAccountBody(
+                accountId: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: UnlinkAccountBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.accountId, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUnlinkAccountBody_lift(_ buf: RustBuffer) throws -> UnlinkAccountBody {
+    return try FfiConverterTypeUnlinkAccountBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUnlinkAccountBody_lower(_ value: UnlinkAccountBody) -> RustBuffer {
+    return FfiConverterTypeUnlinkAccountBody.lower(value)
 }
 
 
@@ -15296,6 +16365,30 @@ fileprivate struct FfiConverterOptionTypeTokenStorage: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeAccountSelector: FfiConverterRustBuffer {
+    typealias SwiftType = AccountSelector?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeAccountSelector.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeAccountSelector.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeApiKeyCreateBody: FfiConverterRustBuffer {
     typealias SwiftType = ApiKeyCreateBody?
 
@@ -15384,6 +16477,30 @@ fileprivate struct FfiConverterOptionTypeHasPermissionBody: FfiConverterRustBuff
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeHasPermissionBody.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeIdTokenInput: FfiConverterRustBuffer {
+    typealias SwiftType = IdTokenInput?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeIdTokenInput.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeIdTokenInput.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -16448,6 +17565,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_gatehouse_mobile_checksum_method_apikeyapi_update_api_key() != 63867) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_gatehouse_mobile_checksum_method_coreapi_account_info() != 29841) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_gatehouse_mobile_checksum_method_coreapi_change_email() != 10797) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -16466,7 +17586,13 @@ private let initializationResult: InitializationResult = {
     if (uniffi_gatehouse_mobile_checksum_method_coreapi_forget_password() != 4929) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_gatehouse_mobile_checksum_method_coreapi_get_access_token() != 22543) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_gatehouse_mobile_checksum_method_coreapi_get_session() != 37545) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_coreapi_link_social() != 33187) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gatehouse_mobile_checksum_method_coreapi_list_accounts() != 11031) {
@@ -16478,7 +17604,16 @@ private let initializationResult: InitializationResult = {
     if (uniffi_gatehouse_mobile_checksum_method_coreapi_list_sessions() != 8729) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_gatehouse_mobile_checksum_method_coreapi_oauth_callback() != 62667) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_coreapi_oauth_callback_post() != 9409) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_gatehouse_mobile_checksum_method_coreapi_ok() != 63546) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_coreapi_refresh_token() != 55121) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gatehouse_mobile_checksum_method_coreapi_request_password_reset() != 45528) {
@@ -16508,10 +17643,16 @@ private let initializationResult: InitializationResult = {
     if (uniffi_gatehouse_mobile_checksum_method_coreapi_sign_in_email() != 62496) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_gatehouse_mobile_checksum_method_coreapi_sign_in_social() != 50) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_gatehouse_mobile_checksum_method_coreapi_sign_out() != 5140) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gatehouse_mobile_checksum_method_coreapi_sign_up_email() != 2024) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_coreapi_unlink_account() != 32666) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gatehouse_mobile_checksum_method_coreapi_update_user() != 678) {

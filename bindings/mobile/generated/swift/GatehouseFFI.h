@@ -567,6 +567,11 @@ uint64_t uniffi_gatehouse_mobile_fn_clone_coreapi(uint64_t handle, RustCallStatu
 void uniffi_gatehouse_mobile_fn_free_coreapi(uint64_t handle, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_FN_METHOD_COREAPI_ACCOUNT_INFO
+#define UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_FN_METHOD_COREAPI_ACCOUNT_INFO
+uint64_t uniffi_gatehouse_mobile_fn_method_coreapi_account_info(uint64_t ptr, RustBuffer account_id, RustBuffer provider_id
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_FN_METHOD_COREAPI_CHANGE_EMAIL
 #define UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_FN_METHOD_COREAPI_CHANGE_EMAIL
 uint64_t uniffi_gatehouse_mobile_fn_method_coreapi_change_email(uint64_t ptr, RustBuffer body
@@ -597,9 +602,19 @@ uint64_t uniffi_gatehouse_mobile_fn_method_coreapi_error_page(uint64_t ptr, Rust
 uint64_t uniffi_gatehouse_mobile_fn_method_coreapi_forget_password(uint64_t ptr, RustBuffer body
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_FN_METHOD_COREAPI_GET_ACCESS_TOKEN
+#define UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_FN_METHOD_COREAPI_GET_ACCESS_TOKEN
+uint64_t uniffi_gatehouse_mobile_fn_method_coreapi_get_access_token(uint64_t ptr, RustBuffer body
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_FN_METHOD_COREAPI_GET_SESSION
 #define UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_FN_METHOD_COREAPI_GET_SESSION
 uint64_t uniffi_gatehouse_mobile_fn_method_coreapi_get_session(uint64_t ptr, RustBuffer disable_refresh, RustBuffer disable_cookie_cache
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_FN_METHOD_COREAPI_LINK_SOCIAL
+#define UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_FN_METHOD_COREAPI_LINK_SOCIAL
+uint64_t uniffi_gatehouse_mobile_fn_method_coreapi_link_social(uint64_t ptr, RustBuffer body
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_FN_METHOD_COREAPI_LIST_ACCOUNTS
@@ -617,9 +632,24 @@ uint64_t uniffi_gatehouse_mobile_fn_method_coreapi_list_plugins(uint64_t ptr
 uint64_t uniffi_gatehouse_mobile_fn_method_coreapi_list_sessions(uint64_t ptr
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_FN_METHOD_COREAPI_OAUTH_CALLBACK
+#define UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_FN_METHOD_COREAPI_OAUTH_CALLBACK
+uint64_t uniffi_gatehouse_mobile_fn_method_coreapi_oauth_callback(uint64_t ptr, RustBuffer id
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_FN_METHOD_COREAPI_OAUTH_CALLBACK_POST
+#define UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_FN_METHOD_COREAPI_OAUTH_CALLBACK_POST
+uint64_t uniffi_gatehouse_mobile_fn_method_coreapi_oauth_callback_post(uint64_t ptr, RustBuffer id
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_FN_METHOD_COREAPI_OK
 #define UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_FN_METHOD_COREAPI_OK
 uint64_t uniffi_gatehouse_mobile_fn_method_coreapi_ok(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_FN_METHOD_COREAPI_REFRESH_TOKEN
+#define UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_FN_METHOD_COREAPI_REFRESH_TOKEN
+uint64_t uniffi_gatehouse_mobile_fn_method_coreapi_refresh_token(uint64_t ptr, RustBuffer body
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_FN_METHOD_COREAPI_REQUEST_PASSWORD_RESET
@@ -667,6 +697,11 @@ uint64_t uniffi_gatehouse_mobile_fn_method_coreapi_set_password(uint64_t ptr, Ru
 uint64_t uniffi_gatehouse_mobile_fn_method_coreapi_sign_in_email(uint64_t ptr, RustBuffer body
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_FN_METHOD_COREAPI_SIGN_IN_SOCIAL
+#define UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_FN_METHOD_COREAPI_SIGN_IN_SOCIAL
+uint64_t uniffi_gatehouse_mobile_fn_method_coreapi_sign_in_social(uint64_t ptr, RustBuffer body
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_FN_METHOD_COREAPI_SIGN_OUT
 #define UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_FN_METHOD_COREAPI_SIGN_OUT
 uint64_t uniffi_gatehouse_mobile_fn_method_coreapi_sign_out(uint64_t ptr, RustBuffer body
@@ -675,6 +710,11 @@ uint64_t uniffi_gatehouse_mobile_fn_method_coreapi_sign_out(uint64_t ptr, RustBu
 #ifndef UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_FN_METHOD_COREAPI_SIGN_UP_EMAIL
 #define UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_FN_METHOD_COREAPI_SIGN_UP_EMAIL
 uint64_t uniffi_gatehouse_mobile_fn_method_coreapi_sign_up_email(uint64_t ptr, RustBuffer body
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_FN_METHOD_COREAPI_UNLINK_ACCOUNT
+#define UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_FN_METHOD_COREAPI_UNLINK_ACCOUNT
+uint64_t uniffi_gatehouse_mobile_fn_method_coreapi_unlink_account(uint64_t ptr, RustBuffer body
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_FN_METHOD_COREAPI_UPDATE_USER
@@ -1672,6 +1712,12 @@ uint16_t uniffi_gatehouse_mobile_checksum_method_apikeyapi_update_api_key(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_CHECKSUM_METHOD_COREAPI_ACCOUNT_INFO
+#define UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_CHECKSUM_METHOD_COREAPI_ACCOUNT_INFO
+uint16_t uniffi_gatehouse_mobile_checksum_method_coreapi_account_info(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_CHECKSUM_METHOD_COREAPI_CHANGE_EMAIL
 #define UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_CHECKSUM_METHOD_COREAPI_CHANGE_EMAIL
 uint16_t uniffi_gatehouse_mobile_checksum_method_coreapi_change_email(void
@@ -1708,9 +1754,21 @@ uint16_t uniffi_gatehouse_mobile_checksum_method_coreapi_forget_password(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_CHECKSUM_METHOD_COREAPI_GET_ACCESS_TOKEN
+#define UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_CHECKSUM_METHOD_COREAPI_GET_ACCESS_TOKEN
+uint16_t uniffi_gatehouse_mobile_checksum_method_coreapi_get_access_token(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_CHECKSUM_METHOD_COREAPI_GET_SESSION
 #define UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_CHECKSUM_METHOD_COREAPI_GET_SESSION
 uint16_t uniffi_gatehouse_mobile_checksum_method_coreapi_get_session(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_CHECKSUM_METHOD_COREAPI_LINK_SOCIAL
+#define UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_CHECKSUM_METHOD_COREAPI_LINK_SOCIAL
+uint16_t uniffi_gatehouse_mobile_checksum_method_coreapi_link_social(void
     
 );
 #endif
@@ -1732,9 +1790,27 @@ uint16_t uniffi_gatehouse_mobile_checksum_method_coreapi_list_sessions(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_CHECKSUM_METHOD_COREAPI_OAUTH_CALLBACK
+#define UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_CHECKSUM_METHOD_COREAPI_OAUTH_CALLBACK
+uint16_t uniffi_gatehouse_mobile_checksum_method_coreapi_oauth_callback(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_CHECKSUM_METHOD_COREAPI_OAUTH_CALLBACK_POST
+#define UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_CHECKSUM_METHOD_COREAPI_OAUTH_CALLBACK_POST
+uint16_t uniffi_gatehouse_mobile_checksum_method_coreapi_oauth_callback_post(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_CHECKSUM_METHOD_COREAPI_OK
 #define UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_CHECKSUM_METHOD_COREAPI_OK
 uint16_t uniffi_gatehouse_mobile_checksum_method_coreapi_ok(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_CHECKSUM_METHOD_COREAPI_REFRESH_TOKEN
+#define UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_CHECKSUM_METHOD_COREAPI_REFRESH_TOKEN
+uint16_t uniffi_gatehouse_mobile_checksum_method_coreapi_refresh_token(void
     
 );
 #endif
@@ -1792,6 +1868,12 @@ uint16_t uniffi_gatehouse_mobile_checksum_method_coreapi_sign_in_email(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_CHECKSUM_METHOD_COREAPI_SIGN_IN_SOCIAL
+#define UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_CHECKSUM_METHOD_COREAPI_SIGN_IN_SOCIAL
+uint16_t uniffi_gatehouse_mobile_checksum_method_coreapi_sign_in_social(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_CHECKSUM_METHOD_COREAPI_SIGN_OUT
 #define UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_CHECKSUM_METHOD_COREAPI_SIGN_OUT
 uint16_t uniffi_gatehouse_mobile_checksum_method_coreapi_sign_out(void
@@ -1801,6 +1883,12 @@ uint16_t uniffi_gatehouse_mobile_checksum_method_coreapi_sign_out(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_CHECKSUM_METHOD_COREAPI_SIGN_UP_EMAIL
 #define UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_CHECKSUM_METHOD_COREAPI_SIGN_UP_EMAIL
 uint16_t uniffi_gatehouse_mobile_checksum_method_coreapi_sign_up_email(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_CHECKSUM_METHOD_COREAPI_UNLINK_ACCOUNT
+#define UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_CHECKSUM_METHOD_COREAPI_UNLINK_ACCOUNT
+uint16_t uniffi_gatehouse_mobile_checksum_method_coreapi_unlink_account(void
     
 );
 #endif

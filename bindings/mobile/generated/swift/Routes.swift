@@ -97,6 +97,38 @@ extension AuthClient {
     public func listPluginsJson(query: String = "") async throws -> String {
         try await request(method: "GET", path: query.isEmpty ? "/plugins" : "/plugins?\(query)", bodyJson: nil, plugin: nil)
     }
+    /// Sign in with a social or OAuth provider (`POST /sign-in/social`). JSON in, JSON out.
+    public func signInSocialJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/sign-in/social", bodyJson: bodyJson, plugin: nil)
+    }
+    /// The provider's redirect back after authorization (`GET /callback/{id}`). JSON in, JSON out.
+    public func oauthCallbackJson(query: String = "") async throws -> String {
+        try await request(method: "GET", path: query.isEmpty ? "/callback/{id}" : "/callback/{id}?\(query)", bodyJson: nil, plugin: nil)
+    }
+    /// The provider's form-posted redirect back (Apple's `form_post`) (`POST /callback/{id}`). JSON in, JSON out.
+    public func oauthCallbackPostJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/callback/{id}", bodyJson: bodyJson, plugin: nil)
+    }
+    /// Link a social or OAuth provider to the signed-in user (`POST /link-social`). JSON in, JSON out.
+    public func linkSocialJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/link-social", bodyJson: bodyJson, plugin: nil)
+    }
+    /// Unlink an account (`POST /unlink-account`). JSON in, JSON out.
+    public func unlinkAccountJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/unlink-account", bodyJson: bodyJson, plugin: nil)
+    }
+    /// A valid access token for a linked account (`POST /get-access-token`). JSON in, JSON out.
+    public func getAccessTokenJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/get-access-token", bodyJson: bodyJson, plugin: nil)
+    }
+    /// Refresh a linked account's tokens at the provider (`POST /refresh-token`). JSON in, JSON out.
+    public func refreshTokenJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/refresh-token", bodyJson: bodyJson, plugin: nil)
+    }
+    /// The provider's profile of a linked account (`GET /account-info`). JSON in, JSON out.
+    public func accountInfoJson(query: String = "") async throws -> String {
+        try await request(method: "GET", path: query.isEmpty ? "/account-info" : "/account-info?\(query)", bodyJson: nil, plugin: nil)
+    }
     /// Sign in with username and password (`POST /sign-in/username`). JSON in, JSON out.
     public func signInUsernameJson(bodyJson: String = "{}") async throws -> String {
         try await request(method: "POST", path: "/sign-in/username", bodyJson: bodyJson, plugin: "username")

@@ -18,6 +18,20 @@ pub struct AcceptedInvitation {
 }
 
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct AccessTokenResponse {
+    #[serde(rename = "accessToken")]
+    pub access_token: String,
+    #[serde(rename = "accessTokenExpiresAt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub access_token_expires_at: Option<String>,
+    #[serde(rename = "scopes")]
+    pub scopes: Vec<String>,
+    #[serde(rename = "idToken", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub id_token: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
 pub struct AccountDto {
     #[serde(rename = "id")]
     pub id: String,
@@ -33,6 +47,60 @@ pub struct AccountDto {
     pub updated_at: String,
     #[serde(rename = "scopes")]
     pub scopes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct AccountInfoResponse {
+    #[serde(rename = "user")]
+    pub user: AccountInfoUser,
+    /// The provider's profile as it answered.
+    #[serde(rename = "data", with = "json_text")]
+    pub data: String,
+    #[serde(rename = "account")]
+    pub account: AccountRef,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct AccountInfoUser {
+    #[serde(rename = "id", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub id: Option<String>,
+    #[serde(rename = "name")]
+    pub name: String,
+    #[serde(rename = "email", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub email: Option<String>,
+    #[serde(rename = "image", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub image: Option<String>,
+    #[serde(rename = "emailVerified")]
+    pub email_verified: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct AccountRef {
+    #[serde(rename = "id")]
+    pub id: String,
+    #[serde(rename = "providerId")]
+    pub provider_id: String,
+    #[serde(rename = "accountId")]
+    pub account_id: String,
+}
+
+/// Which linked account: `accountId` (the row id from `list-accounts`), or
+/// `providerId` for the user's account at that provider.
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct AccountSelector {
+    #[serde(rename = "accountId", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub account_id: Option<String>,
+    #[serde(rename = "providerId", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub provider_id: Option<String>,
+    /// Server-side calls only; over HTTP the session's user is used.
+    #[serde(rename = "userId", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub user_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
@@ -627,6 +695,31 @@ pub struct HasPermissionBody {
     pub team_id: Option<String>,
 }
 
+/// An ID token the app obtained natively (Google/Apple SDKs on mobile).
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct IdTokenInput {
+    #[serde(rename = "token")]
+    pub token: String,
+    /// The nonce the app sent to the provider; the token must carry it.
+    #[serde(rename = "nonce", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub nonce: Option<String>,
+    #[serde(rename = "accessToken", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub access_token: Option<String>,
+    #[serde(rename = "refreshToken", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub refresh_token: Option<String>,
+    /// When `accessToken` expires, in milliseconds since the epoch.
+    #[serde(rename = "expiresAt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub expires_at: Option<i64>,
+    /// Apple's first-login user object (`{name: {firstName, lastName}, email}`).
+    #[serde(rename = "user", with = "json_text_opt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub user: Option<String>,
+}
+
 /// An invitation; `status` is `pending`, `accepted`, `rejected` or `canceled`.
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
 pub struct Invitation {
@@ -764,6 +857,52 @@ pub struct JwtTokenResponse {
     /// A JWT of the session's user, signed with the current key.
     #[serde(rename = "token")]
     pub token: String,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct LinkSocialBody {
+    #[serde(rename = "provider")]
+    pub provider: String,
+    #[serde(rename = "callbackURL", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub callback_url: Option<String>,
+    #[serde(rename = "errorCallbackURL", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub error_callback_url: Option<String>,
+    #[serde(rename = "disableRedirect", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub disable_redirect: Option<bool>,
+    #[serde(rename = "idToken", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub id_token: Option<IdTokenInput>,
+    #[serde(rename = "scopes", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub scopes: Option<Vec<String>>,
+    #[serde(rename = "requestSignUp", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub request_sign_up: Option<bool>,
+    #[serde(rename = "loginHint", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub login_hint: Option<String>,
+    #[serde(rename = "additionalParams", with = "json_text_opt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub additional_params: Option<String>,
+    #[serde(rename = "additionalData", with = "json_text_opt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub additional_data: Option<String>,
+}
+
+/// `{url, redirect}` for a redirect flow; `{url: "", status: true, redirect: false}`
+/// after an ID-token link.
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct LinkSocialResponse {
+    #[serde(rename = "url")]
+    pub url: String,
+    #[serde(rename = "redirect")]
+    pub redirect: bool,
+    #[serde(rename = "status", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub status: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
@@ -1107,6 +1246,32 @@ pub struct PluginsResponse {
 }
 
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct RefreshTokenResponse {
+    #[serde(rename = "accessToken", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub access_token: Option<String>,
+    #[serde(rename = "refreshToken", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub refresh_token: Option<String>,
+    #[serde(rename = "accessTokenExpiresAt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub access_token_expires_at: Option<String>,
+    #[serde(rename = "refreshTokenExpiresAt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub refresh_token_expires_at: Option<String>,
+    #[serde(rename = "scope", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub scope: Option<String>,
+    #[serde(rename = "idToken", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub id_token: Option<String>,
+    #[serde(rename = "providerId")]
+    pub provider_id: String,
+    #[serde(rename = "accountId")]
+    pub account_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
 pub struct RejectedInvitation {
     #[serde(rename = "invitation")]
     pub invitation: Invitation,
@@ -1432,6 +1597,47 @@ impl<'de> Deserialize<'de> for SignInResult {
 }
 
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct SignInSocialBody {
+    /// A built-in provider id (`google`, `github`...) or a generic-oauth provider id.
+    #[serde(rename = "provider")]
+    pub provider: String,
+    #[serde(rename = "callbackURL", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub callback_url: Option<String>,
+    #[serde(rename = "newUserCallbackURL", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub new_user_callback_url: Option<String>,
+    #[serde(rename = "errorCallbackURL", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub error_callback_url: Option<String>,
+    #[serde(rename = "disableRedirect", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub disable_redirect: Option<bool>,
+    #[serde(rename = "idToken", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub id_token: Option<IdTokenInput>,
+    /// Scopes requested on top of the configured ones.
+    #[serde(rename = "scopes", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub scopes: Option<Vec<String>>,
+    /// With `disable_implicit_sign_up`, a new user is created only when this is true.
+    #[serde(rename = "requestSignUp", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub request_sign_up: Option<bool>,
+    #[serde(rename = "loginHint", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub login_hint: Option<String>,
+    /// Extra authorization parameters (OAuth's own are refused).
+    #[serde(rename = "additionalParams", with = "json_text_opt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub additional_params: Option<String>,
+    /// Any JSON object, kept with the flow's state.
+    #[serde(rename = "additionalData", with = "json_text_opt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub additional_data: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
 pub struct SignInUsernameBody {
     #[serde(rename = "username")]
     pub username: String,
@@ -1476,6 +1682,23 @@ pub struct SignUpEmailBody {
     #[serde(rename = "displayUsername", default, skip_serializing_if = "Option::is_none")]
     #[uniffi(default = None)]
     pub display_username: Option<String>,
+}
+
+/// `{url, redirect}` for a redirect flow; `{redirect: false, token, user}`
+/// after an ID-token sign-in.
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct SocialSignInResponse {
+    #[serde(rename = "redirect")]
+    pub redirect: bool,
+    #[serde(rename = "url", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub url: Option<String>,
+    #[serde(rename = "token", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub token: Option<String>,
+    #[serde(rename = "user", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub user: Option<User>,
 }
 
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
@@ -1655,6 +1878,13 @@ pub struct TwoFactorVerifyCodeBody {
     #[serde(rename = "trustDevice", default, skip_serializing_if = "Option::is_none")]
     #[uniffi(default = None)]
     pub trust_device: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct UnlinkAccountBody {
+    /// The account's row id (`id` in `list-accounts`).
+    #[serde(rename = "accountId")]
+    pub account_id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
@@ -2416,6 +2646,54 @@ impl CoreApi {
     /// The registered plugins and their versions (`GET /plugins`).
     pub async fn list_plugins(&self) -> Result<PluginsResponse, AuthError> {
         let path = crate::with_query("/plugins".to_string(), &[]);
+        crate::decode(self.client.call("GET", &path, None, None).await?)
+    }
+
+    /// Sign in with a social or OAuth provider (`POST /sign-in/social`).
+    pub async fn sign_in_social(&self, body: SignInSocialBody) -> Result<SocialSignInResponse, AuthError> {
+        let path = crate::with_query("/sign-in/social".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), None).await?)
+    }
+
+    /// The provider's redirect back after authorization (`GET /callback/{id}`).
+    pub async fn oauth_callback(&self, id: String) -> Result<StatusResponse, AuthError> {
+        let path = crate::with_query("/callback/{id}".to_string().replace("{id}", &gatehouse::encode_uri_component(&id)), &[]);
+        crate::decode(self.client.call("GET", &path, None, None).await?)
+    }
+
+    /// The provider's form-posted redirect back (Apple's `form_post`) (`POST /callback/{id}`).
+    pub async fn oauth_callback_post(&self, id: String) -> Result<StatusResponse, AuthError> {
+        let path = crate::with_query("/callback/{id}".to_string().replace("{id}", &gatehouse::encode_uri_component(&id)), &[]);
+        crate::decode(self.client.call("POST", &path, None, None).await?)
+    }
+
+    /// Link a social or OAuth provider to the signed-in user (`POST /link-social`).
+    pub async fn link_social(&self, body: LinkSocialBody) -> Result<LinkSocialResponse, AuthError> {
+        let path = crate::with_query("/link-social".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), None).await?)
+    }
+
+    /// Unlink an account (`POST /unlink-account`).
+    pub async fn unlink_account(&self, body: UnlinkAccountBody) -> Result<StatusResponse, AuthError> {
+        let path = crate::with_query("/unlink-account".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), None).await?)
+    }
+
+    /// A valid access token for a linked account (`POST /get-access-token`).
+    pub async fn get_access_token(&self, body: Option<AccountSelector>) -> Result<AccessTokenResponse, AuthError> {
+        let path = crate::with_query("/get-access-token".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&body.map(|b| serde_json::to_value(b).unwrap_or_default()).unwrap_or_else(|| serde_json::json!({}))), None).await?)
+    }
+
+    /// Refresh a linked account's tokens at the provider (`POST /refresh-token`).
+    pub async fn refresh_token(&self, body: Option<AccountSelector>) -> Result<RefreshTokenResponse, AuthError> {
+        let path = crate::with_query("/refresh-token".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&body.map(|b| serde_json::to_value(b).unwrap_or_default()).unwrap_or_else(|| serde_json::json!({}))), None).await?)
+    }
+
+    /// The provider's profile of a linked account (`GET /account-info`).
+    pub async fn account_info(&self, account_id: Option<String>, provider_id: Option<String>) -> Result<AccountInfoResponse, AuthError> {
+        let path = crate::with_query("/account-info".to_string(), &[("accountId", account_id.as_deref()), ("providerId", provider_id.as_deref())]);
         crate::decode(self.client.call("GET", &path, None, None).await?)
     }
 

@@ -97,6 +97,38 @@ suspend fun AuthClient.`errorPageJson`(query: String = ""): String =
 suspend fun AuthClient.`listPluginsJson`(query: String = ""): String =
     request("GET", if (query.isEmpty()) "/plugins" else "/plugins?$query", null, null)
 
+/** Sign in with a social or OAuth provider (`POST /sign-in/social`). JSON in, JSON out. */
+suspend fun AuthClient.`signInSocialJson`(bodyJson: String = "{}"): String =
+    request("POST", "/sign-in/social", bodyJson, null)
+
+/** The provider's redirect back after authorization (`GET /callback/{id}`). JSON in, JSON out. */
+suspend fun AuthClient.`oauthCallbackJson`(query: String = ""): String =
+    request("GET", if (query.isEmpty()) "/callback/{id}" else "/callback/{id}?$query", null, null)
+
+/** The provider's form-posted redirect back (Apple's `form_post`) (`POST /callback/{id}`). JSON in, JSON out. */
+suspend fun AuthClient.`oauthCallbackPostJson`(bodyJson: String = "{}"): String =
+    request("POST", "/callback/{id}", bodyJson, null)
+
+/** Link a social or OAuth provider to the signed-in user (`POST /link-social`). JSON in, JSON out. */
+suspend fun AuthClient.`linkSocialJson`(bodyJson: String = "{}"): String =
+    request("POST", "/link-social", bodyJson, null)
+
+/** Unlink an account (`POST /unlink-account`). JSON in, JSON out. */
+suspend fun AuthClient.`unlinkAccountJson`(bodyJson: String = "{}"): String =
+    request("POST", "/unlink-account", bodyJson, null)
+
+/** A valid access token for a linked account (`POST /get-access-token`). JSON in, JSON out. */
+suspend fun AuthClient.`getAccessTokenJson`(bodyJson: String = "{}"): String =
+    request("POST", "/get-access-token", bodyJson, null)
+
+/** Refresh a linked account's tokens at the provider (`POST /refresh-token`). JSON in, JSON out. */
+suspend fun AuthClient.`refreshTokenJson`(bodyJson: String = "{}"): String =
+    request("POST", "/refresh-token", bodyJson, null)
+
+/** The provider's profile of a linked account (`GET /account-info`). JSON in, JSON out. */
+suspend fun AuthClient.`accountInfoJson`(query: String = ""): String =
+    request("GET", if (query.isEmpty()) "/account-info" else "/account-info?$query", null, null)
+
 /** Sign in with username and password (`POST /sign-in/username`). JSON in, JSON out. */
 suspend fun AuthClient.`signInUsernameJson`(bodyJson: String = "{}"): String =
     request("POST", "/sign-in/username", bodyJson, "username")

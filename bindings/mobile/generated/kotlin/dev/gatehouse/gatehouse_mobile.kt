@@ -800,6 +800,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_apikeyapi_update_api_key(
     ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_coreapi_account_info(
+    ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_coreapi_change_email(
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_coreapi_change_password(
@@ -812,7 +814,11 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_coreapi_forget_password(
     ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_coreapi_get_access_token(
+    ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_coreapi_get_session(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_coreapi_link_social(
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_coreapi_list_accounts(
     ): Int
@@ -820,7 +826,13 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_coreapi_list_sessions(
     ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_coreapi_oauth_callback(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_coreapi_oauth_callback_post(
+    ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_coreapi_ok(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_coreapi_refresh_token(
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_coreapi_request_password_reset(
     ): Int
@@ -840,9 +852,13 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_coreapi_sign_in_email(
     ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_coreapi_sign_in_social(
+    ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_coreapi_sign_out(
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_coreapi_sign_up_email(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_coreapi_unlink_account(
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_coreapi_update_user(
     ): Int
@@ -1139,6 +1155,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_gatehouse_mobile_fn_free_coreapi(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_gatehouse_mobile_fn_method_coreapi_account_info(`ptr`: Long,`accountId`: RustBuffer.ByValue,`providerId`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_gatehouse_mobile_fn_method_coreapi_change_email(`ptr`: Long,`body`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_gatehouse_mobile_fn_method_coreapi_change_password(`ptr`: Long,`body`: RustBuffer.ByValue,
@@ -1151,7 +1169,11 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_gatehouse_mobile_fn_method_coreapi_forget_password(`ptr`: Long,`body`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_coreapi_get_access_token(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_gatehouse_mobile_fn_method_coreapi_get_session(`ptr`: Long,`disableRefresh`: RustBuffer.ByValue,`disableCookieCache`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_coreapi_link_social(`ptr`: Long,`body`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_gatehouse_mobile_fn_method_coreapi_list_accounts(`ptr`: Long,
     ): Long
@@ -1159,7 +1181,13 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_gatehouse_mobile_fn_method_coreapi_list_sessions(`ptr`: Long,
     ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_coreapi_oauth_callback(`ptr`: Long,`id`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_coreapi_oauth_callback_post(`ptr`: Long,`id`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_gatehouse_mobile_fn_method_coreapi_ok(`ptr`: Long,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_coreapi_refresh_token(`ptr`: Long,`body`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_gatehouse_mobile_fn_method_coreapi_request_password_reset(`ptr`: Long,`body`: RustBuffer.ByValue,
     ): Long
@@ -1179,9 +1207,13 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_gatehouse_mobile_fn_method_coreapi_sign_in_email(`ptr`: Long,`body`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_coreapi_sign_in_social(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_gatehouse_mobile_fn_method_coreapi_sign_out(`ptr`: Long,`body`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_gatehouse_mobile_fn_method_coreapi_sign_up_email(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_coreapi_unlink_account(`ptr`: Long,`body`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_gatehouse_mobile_fn_method_coreapi_update_user(`ptr`: Long,`body`: RustBuffer.ByValue,
     ): Long
@@ -1623,6 +1655,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_gatehouse_mobile_checksum_method_apikeyapi_update_api_key() and 0xFFFF) != 63867) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_account_info() and 0xFFFF) != 29841) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_change_email() and 0xFFFF) != 10797) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1641,7 +1676,13 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_forget_password() and 0xFFFF) != 4929) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_get_access_token() and 0xFFFF) != 22543) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_get_session() and 0xFFFF) != 37545) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_link_social() and 0xFFFF) != 33187) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_list_accounts() and 0xFFFF) != 11031) {
@@ -1653,7 +1694,16 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_list_sessions() and 0xFFFF) != 8729) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_oauth_callback() and 0xFFFF) != 62667) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_oauth_callback_post() and 0xFFFF) != 9409) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_ok() and 0xFFFF) != 63546) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_refresh_token() and 0xFFFF) != 55121) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_request_password_reset() and 0xFFFF) != 45528) {
@@ -1683,10 +1733,16 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_sign_in_email() and 0xFFFF) != 62496) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_sign_in_social() and 0xFFFF) != 50) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_sign_out() and 0xFFFF) != 5140) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_sign_up_email() and 0xFFFF) != 2024) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_unlink_account() and 0xFFFF) != 32666) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_update_user() and 0xFFFF) != 678) {
@@ -4716,6 +4772,11 @@ public object FfiConverterTypeAuthClient: FfiConverter<AuthClient, Long> {
 public interface CoreApiInterface {
     
     /**
+     * The provider's profile of a linked account (`GET /account-info`).
+     */
+    suspend fun `accountInfo`(`accountId`: kotlin.String?, `providerId`: kotlin.String?): AccountInfoResponse
+    
+    /**
      * Change the email address (`POST /change-email`).
      */
     suspend fun `changeEmail`(`body`: ChangeEmailBody): StatusResponse
@@ -4746,9 +4807,19 @@ public interface CoreApiInterface {
     suspend fun `forgetPassword`(`body`: RequestPasswordResetBody): StatusMessageResponse
     
     /**
+     * A valid access token for a linked account (`POST /get-access-token`).
+     */
+    suspend fun `getAccessToken`(`body`: AccountSelector?): AccessTokenResponse
+    
+    /**
      * Get the current session (`GET /get-session`).
      */
     suspend fun `getSession`(`disableRefresh`: kotlin.String?, `disableCookieCache`: kotlin.String?): SessionWithUser?
+    
+    /**
+     * Link a social or OAuth provider to the signed-in user (`POST /link-social`).
+     */
+    suspend fun `linkSocial`(`body`: LinkSocialBody): LinkSocialResponse
     
     /**
      * List the user's linked accounts (`GET /list-accounts`).
@@ -4766,9 +4837,24 @@ public interface CoreApiInterface {
     suspend fun `listSessions`(): List<Session>
     
     /**
+     * The provider's redirect back after authorization (`GET /callback/{id}`).
+     */
+    suspend fun `oauthCallback`(`id`: kotlin.String): StatusResponse
+    
+    /**
+     * The provider's form-posted redirect back (Apple's `form_post`) (`POST /callback/{id}`).
+     */
+    suspend fun `oauthCallbackPost`(`id`: kotlin.String): StatusResponse
+    
+    /**
      * Liveness check (`GET /ok`).
      */
     suspend fun `ok`(): OkResponse
+    
+    /**
+     * Refresh a linked account's tokens at the provider (`POST /refresh-token`).
+     */
+    suspend fun `refreshToken`(`body`: AccountSelector?): RefreshTokenResponse
     
     /**
      * Request a password-reset link by email (`POST /request-password-reset`).
@@ -4816,6 +4902,11 @@ public interface CoreApiInterface {
     suspend fun `signInEmail`(`body`: SignInEmailBody): SignInResult
     
     /**
+     * Sign in with a social or OAuth provider (`POST /sign-in/social`).
+     */
+    suspend fun `signInSocial`(`body`: SignInSocialBody): SocialSignInResponse
+    
+    /**
      * Sign out (`POST /sign-out`).
      */
     suspend fun `signOut`(`body`: SignOutBody?): SuccessResponse
@@ -4824,6 +4915,11 @@ public interface CoreApiInterface {
      * Sign up with email and password (`POST /sign-up/email`).
      */
     suspend fun `signUpEmail`(`body`: SignUpEmailBody): TokenUserResponse
+    
+    /**
+     * Unlink an account (`POST /unlink-account`).
+     */
+    suspend fun `unlinkAccount`(`body`: UnlinkAccountBody): StatusResponse
     
     /**
      * Update the user's profile (`POST /update-user`).
@@ -4940,6 +5036,32 @@ open class CoreApi: Disposable, AutoCloseable, CoreApiInterface
         return uniffiRustCall() { status ->
             UniffiLib.uniffi_gatehouse_mobile_fn_clone_coreapi(handle, status)
         }
+    }
+
+    
+    /**
+     * The provider's profile of a linked account (`GET /account-info`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `accountInfo`(`accountId`: kotlin.String?, `providerId`: kotlin.String?) : AccountInfoResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_coreapi_account_info(
+                uniffiHandle,
+                
+        FfiConverterOptionalString.lower(`accountId`),
+        FfiConverterOptionalString.lower(`providerId`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeAccountInfoResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
     }
 
     
@@ -5095,6 +5217,31 @@ open class CoreApi: Disposable, AutoCloseable, CoreApiInterface
 
     
     /**
+     * A valid access token for a linked account (`POST /get-access-token`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `getAccessToken`(`body`: AccountSelector?) : AccessTokenResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_coreapi_get_access_token(
+                uniffiHandle,
+                
+        FfiConverterOptionalTypeAccountSelector.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeAccessTokenResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
      * Get the current session (`GET /get-session`).
      */
     @Throws(AuthException::class)
@@ -5114,6 +5261,31 @@ open class CoreApi: Disposable, AutoCloseable, CoreApiInterface
         { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
         // lift function
         { FfiConverterOptionalTypeSessionWithUser.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Link a social or OAuth provider to the signed-in user (`POST /link-social`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `linkSocial`(`body`: LinkSocialBody) : LinkSocialResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_coreapi_link_social(
+                uniffiHandle,
+                
+        FfiConverterTypeLinkSocialBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeLinkSocialResponse.lift(it) },
         // Error FFI converter
         AuthException.ErrorHandler,
     )
@@ -5193,6 +5365,56 @@ open class CoreApi: Disposable, AutoCloseable, CoreApiInterface
 
     
     /**
+     * The provider's redirect back after authorization (`GET /callback/{id}`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `oauthCallback`(`id`: kotlin.String) : StatusResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_coreapi_oauth_callback(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`id`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeStatusResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The provider's form-posted redirect back (Apple's `form_post`) (`POST /callback/{id}`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `oauthCallbackPost`(`id`: kotlin.String) : StatusResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_coreapi_oauth_callback_post(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`id`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeStatusResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
      * Liveness check (`GET /ok`).
      */
     @Throws(AuthException::class)
@@ -5210,6 +5432,31 @@ open class CoreApi: Disposable, AutoCloseable, CoreApiInterface
         { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
         // lift function
         { FfiConverterTypeOkResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Refresh a linked account's tokens at the provider (`POST /refresh-token`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `refreshToken`(`body`: AccountSelector?) : RefreshTokenResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_coreapi_refresh_token(
+                uniffiHandle,
+                
+        FfiConverterOptionalTypeAccountSelector.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeRefreshTokenResponse.lift(it) },
         // Error FFI converter
         AuthException.ErrorHandler,
     )
@@ -5442,6 +5689,31 @@ open class CoreApi: Disposable, AutoCloseable, CoreApiInterface
 
     
     /**
+     * Sign in with a social or OAuth provider (`POST /sign-in/social`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `signInSocial`(`body`: SignInSocialBody) : SocialSignInResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_coreapi_sign_in_social(
+                uniffiHandle,
+                
+        FfiConverterTypeSignInSocialBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSocialSignInResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
      * Sign out (`POST /sign-out`).
      */
     @Throws(AuthException::class)
@@ -5485,6 +5757,31 @@ open class CoreApi: Disposable, AutoCloseable, CoreApiInterface
         { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
         // lift function
         { FfiConverterTypeTokenUserResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Unlink an account (`POST /unlink-account`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `unlinkAccount`(`body`: UnlinkAccountBody) : StatusResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_coreapi_unlink_account(
+                uniffiHandle,
+                
+        FfiConverterTypeUnlinkAccountBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeStatusResponse.lift(it) },
         // Error FFI converter
         AuthException.ErrorHandler,
     )
@@ -10391,6 +10688,54 @@ public object FfiConverterTypeAcceptedInvitation: FfiConverterRustBuffer<Accepte
 
 
 
+data class AccessTokenResponse (
+    var `accessToken`: kotlin.String
+    , 
+    var `accessTokenExpiresAt`: kotlin.String? = null 
+    , 
+    var `scopes`: List<kotlin.String>
+    , 
+    var `idToken`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAccessTokenResponse: FfiConverterRustBuffer<AccessTokenResponse> {
+    override fun read(buf: ByteBuffer): AccessTokenResponse {
+        return AccessTokenResponse(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: AccessTokenResponse) = (
+            FfiConverterString.allocationSize(value.`accessToken`) +
+            FfiConverterOptionalString.allocationSize(value.`accessTokenExpiresAt`) +
+            FfiConverterSequenceString.allocationSize(value.`scopes`) +
+            FfiConverterOptionalString.allocationSize(value.`idToken`)
+    )
+
+    override fun write(value: AccessTokenResponse, buf: ByteBuffer) {
+            FfiConverterString.write(value.`accessToken`, buf)
+            FfiConverterOptionalString.write(value.`accessTokenExpiresAt`, buf)
+            FfiConverterSequenceString.write(value.`scopes`, buf)
+            FfiConverterOptionalString.write(value.`idToken`, buf)
+    }
+}
+
+
+
 data class AccountDto (
     var `id`: kotlin.String
     , 
@@ -10449,6 +10794,198 @@ public object FfiConverterTypeAccountDto: FfiConverterRustBuffer<AccountDto> {
             FfiConverterString.write(value.`createdAt`, buf)
             FfiConverterString.write(value.`updatedAt`, buf)
             FfiConverterSequenceString.write(value.`scopes`, buf)
+    }
+}
+
+
+
+data class AccountInfoResponse (
+    var `user`: AccountInfoUser
+    , 
+    /**
+     * The provider's profile as it answered.
+     */
+    var `data`: kotlin.String
+    , 
+    var `account`: AccountRef
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAccountInfoResponse: FfiConverterRustBuffer<AccountInfoResponse> {
+    override fun read(buf: ByteBuffer): AccountInfoResponse {
+        return AccountInfoResponse(
+            FfiConverterTypeAccountInfoUser.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeAccountRef.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: AccountInfoResponse) = (
+            FfiConverterTypeAccountInfoUser.allocationSize(value.`user`) +
+            FfiConverterString.allocationSize(value.`data`) +
+            FfiConverterTypeAccountRef.allocationSize(value.`account`)
+    )
+
+    override fun write(value: AccountInfoResponse, buf: ByteBuffer) {
+            FfiConverterTypeAccountInfoUser.write(value.`user`, buf)
+            FfiConverterString.write(value.`data`, buf)
+            FfiConverterTypeAccountRef.write(value.`account`, buf)
+    }
+}
+
+
+
+data class AccountInfoUser (
+    var `id`: kotlin.String? = null 
+    , 
+    var `name`: kotlin.String
+    , 
+    var `email`: kotlin.String? = null 
+    , 
+    var `image`: kotlin.String? = null 
+    , 
+    var `emailVerified`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAccountInfoUser: FfiConverterRustBuffer<AccountInfoUser> {
+    override fun read(buf: ByteBuffer): AccountInfoUser {
+        return AccountInfoUser(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: AccountInfoUser) = (
+            FfiConverterOptionalString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterOptionalString.allocationSize(value.`email`) +
+            FfiConverterOptionalString.allocationSize(value.`image`) +
+            FfiConverterBoolean.allocationSize(value.`emailVerified`)
+    )
+
+    override fun write(value: AccountInfoUser, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`id`, buf)
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterOptionalString.write(value.`email`, buf)
+            FfiConverterOptionalString.write(value.`image`, buf)
+            FfiConverterBoolean.write(value.`emailVerified`, buf)
+    }
+}
+
+
+
+data class AccountRef (
+    var `id`: kotlin.String
+    , 
+    var `providerId`: kotlin.String
+    , 
+    var `accountId`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAccountRef: FfiConverterRustBuffer<AccountRef> {
+    override fun read(buf: ByteBuffer): AccountRef {
+        return AccountRef(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: AccountRef) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`providerId`) +
+            FfiConverterString.allocationSize(value.`accountId`)
+    )
+
+    override fun write(value: AccountRef, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`providerId`, buf)
+            FfiConverterString.write(value.`accountId`, buf)
+    }
+}
+
+
+
+/**
+ * Which linked account: `accountId` (the row id from `list-accounts`), or
+ * `providerId` for the user's account at that provider.
+ */
+data class AccountSelector (
+    var `accountId`: kotlin.String? = null 
+    , 
+    var `providerId`: kotlin.String? = null 
+    , 
+    /**
+     * Server-side calls only; over HTTP the session's user is used.
+     */
+    var `userId`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAccountSelector: FfiConverterRustBuffer<AccountSelector> {
+    override fun read(buf: ByteBuffer): AccountSelector {
+        return AccountSelector(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: AccountSelector) = (
+            FfiConverterOptionalString.allocationSize(value.`accountId`) +
+            FfiConverterOptionalString.allocationSize(value.`providerId`) +
+            FfiConverterOptionalString.allocationSize(value.`userId`)
+    )
+
+    override fun write(value: AccountSelector, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`accountId`, buf)
+            FfiConverterOptionalString.write(value.`providerId`, buf)
+            FfiConverterOptionalString.write(value.`userId`, buf)
     }
 }
 
@@ -12262,6 +12799,76 @@ public object FfiConverterTypeHasPermissionBody: FfiConverterRustBuffer<HasPermi
 
 
 /**
+ * An ID token the app obtained natively (Google/Apple SDKs on mobile).
+ */
+data class IdTokenInput (
+    var `token`: kotlin.String
+    , 
+    /**
+     * The nonce the app sent to the provider; the token must carry it.
+     */
+    var `nonce`: kotlin.String? = null 
+    , 
+    var `accessToken`: kotlin.String? = null 
+    , 
+    var `refreshToken`: kotlin.String? = null 
+    , 
+    /**
+     * When `accessToken` expires, in milliseconds since the epoch.
+     */
+    var `expiresAt`: kotlin.Long? = null 
+    , 
+    /**
+     * Apple's first-login user object (`{name: {firstName, lastName}, email}`).
+     */
+    var `user`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeIdTokenInput: FfiConverterRustBuffer<IdTokenInput> {
+    override fun read(buf: ByteBuffer): IdTokenInput {
+        return IdTokenInput(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: IdTokenInput) = (
+            FfiConverterString.allocationSize(value.`token`) +
+            FfiConverterOptionalString.allocationSize(value.`nonce`) +
+            FfiConverterOptionalString.allocationSize(value.`accessToken`) +
+            FfiConverterOptionalString.allocationSize(value.`refreshToken`) +
+            FfiConverterOptionalLong.allocationSize(value.`expiresAt`) +
+            FfiConverterOptionalString.allocationSize(value.`user`)
+    )
+
+    override fun write(value: IdTokenInput, buf: ByteBuffer) {
+            FfiConverterString.write(value.`token`, buf)
+            FfiConverterOptionalString.write(value.`nonce`, buf)
+            FfiConverterOptionalString.write(value.`accessToken`, buf)
+            FfiConverterOptionalString.write(value.`refreshToken`, buf)
+            FfiConverterOptionalLong.write(value.`expiresAt`, buf)
+            FfiConverterOptionalString.write(value.`user`, buf)
+    }
+}
+
+
+
+/**
  * An invitation; `status` is `pending`, `accepted`, `rejected` or `canceled`.
  */
 data class Invitation (
@@ -12742,6 +13349,131 @@ public object FfiConverterTypeJwtTokenResponse: FfiConverterRustBuffer<JwtTokenR
 
     override fun write(value: JwtTokenResponse, buf: ByteBuffer) {
             FfiConverterString.write(value.`token`, buf)
+    }
+}
+
+
+
+data class LinkSocialBody (
+    var `provider`: kotlin.String
+    , 
+    var `callbackUrl`: kotlin.String? = null 
+    , 
+    var `errorCallbackUrl`: kotlin.String? = null 
+    , 
+    var `disableRedirect`: kotlin.Boolean? = null 
+    , 
+    var `idToken`: IdTokenInput? = null 
+    , 
+    var `scopes`: List<kotlin.String>? = null 
+    , 
+    var `requestSignUp`: kotlin.Boolean? = null 
+    , 
+    var `loginHint`: kotlin.String? = null 
+    , 
+    var `additionalParams`: kotlin.String? = null 
+    , 
+    var `additionalData`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLinkSocialBody: FfiConverterRustBuffer<LinkSocialBody> {
+    override fun read(buf: ByteBuffer): LinkSocialBody {
+        return LinkSocialBody(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+            FfiConverterOptionalTypeIdTokenInput.read(buf),
+            FfiConverterOptionalSequenceString.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: LinkSocialBody) = (
+            FfiConverterString.allocationSize(value.`provider`) +
+            FfiConverterOptionalString.allocationSize(value.`callbackUrl`) +
+            FfiConverterOptionalString.allocationSize(value.`errorCallbackUrl`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`disableRedirect`) +
+            FfiConverterOptionalTypeIdTokenInput.allocationSize(value.`idToken`) +
+            FfiConverterOptionalSequenceString.allocationSize(value.`scopes`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`requestSignUp`) +
+            FfiConverterOptionalString.allocationSize(value.`loginHint`) +
+            FfiConverterOptionalString.allocationSize(value.`additionalParams`) +
+            FfiConverterOptionalString.allocationSize(value.`additionalData`)
+    )
+
+    override fun write(value: LinkSocialBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`provider`, buf)
+            FfiConverterOptionalString.write(value.`callbackUrl`, buf)
+            FfiConverterOptionalString.write(value.`errorCallbackUrl`, buf)
+            FfiConverterOptionalBoolean.write(value.`disableRedirect`, buf)
+            FfiConverterOptionalTypeIdTokenInput.write(value.`idToken`, buf)
+            FfiConverterOptionalSequenceString.write(value.`scopes`, buf)
+            FfiConverterOptionalBoolean.write(value.`requestSignUp`, buf)
+            FfiConverterOptionalString.write(value.`loginHint`, buf)
+            FfiConverterOptionalString.write(value.`additionalParams`, buf)
+            FfiConverterOptionalString.write(value.`additionalData`, buf)
+    }
+}
+
+
+
+/**
+ * `{url, redirect}` for a redirect flow; `{url: "", status: true, redirect: false}`
+ * after an ID-token link.
+ */
+data class LinkSocialResponse (
+    var `url`: kotlin.String
+    , 
+    var `redirect`: kotlin.Boolean
+    , 
+    var `status`: kotlin.Boolean? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLinkSocialResponse: FfiConverterRustBuffer<LinkSocialResponse> {
+    override fun read(buf: ByteBuffer): LinkSocialResponse {
+        return LinkSocialResponse(
+            FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: LinkSocialResponse) = (
+            FfiConverterString.allocationSize(value.`url`) +
+            FfiConverterBoolean.allocationSize(value.`redirect`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`status`)
+    )
+
+    override fun write(value: LinkSocialResponse, buf: ByteBuffer) {
+            FfiConverterString.write(value.`url`, buf)
+            FfiConverterBoolean.write(value.`redirect`, buf)
+            FfiConverterOptionalBoolean.write(value.`status`, buf)
     }
 }
 
@@ -13975,6 +14707,74 @@ public object FfiConverterTypePluginsResponse: FfiConverterRustBuffer<PluginsRes
 
 
 
+data class RefreshTokenResponse (
+    var `accessToken`: kotlin.String? = null 
+    , 
+    var `refreshToken`: kotlin.String? = null 
+    , 
+    var `accessTokenExpiresAt`: kotlin.String? = null 
+    , 
+    var `refreshTokenExpiresAt`: kotlin.String? = null 
+    , 
+    var `scope`: kotlin.String? = null 
+    , 
+    var `idToken`: kotlin.String? = null 
+    , 
+    var `providerId`: kotlin.String
+    , 
+    var `accountId`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRefreshTokenResponse: FfiConverterRustBuffer<RefreshTokenResponse> {
+    override fun read(buf: ByteBuffer): RefreshTokenResponse {
+        return RefreshTokenResponse(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RefreshTokenResponse) = (
+            FfiConverterOptionalString.allocationSize(value.`accessToken`) +
+            FfiConverterOptionalString.allocationSize(value.`refreshToken`) +
+            FfiConverterOptionalString.allocationSize(value.`accessTokenExpiresAt`) +
+            FfiConverterOptionalString.allocationSize(value.`refreshTokenExpiresAt`) +
+            FfiConverterOptionalString.allocationSize(value.`scope`) +
+            FfiConverterOptionalString.allocationSize(value.`idToken`) +
+            FfiConverterString.allocationSize(value.`providerId`) +
+            FfiConverterString.allocationSize(value.`accountId`)
+    )
+
+    override fun write(value: RefreshTokenResponse, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`accessToken`, buf)
+            FfiConverterOptionalString.write(value.`refreshToken`, buf)
+            FfiConverterOptionalString.write(value.`accessTokenExpiresAt`, buf)
+            FfiConverterOptionalString.write(value.`refreshTokenExpiresAt`, buf)
+            FfiConverterOptionalString.write(value.`scope`, buf)
+            FfiConverterOptionalString.write(value.`idToken`, buf)
+            FfiConverterString.write(value.`providerId`, buf)
+            FfiConverterString.write(value.`accountId`, buf)
+    }
+}
+
+
+
 data class RejectedInvitation (
     var `invitation`: Invitation
     , 
@@ -15179,6 +15979,104 @@ public object FfiConverterTypeSignInResponse: FfiConverterRustBuffer<SignInRespo
 
 
 
+data class SignInSocialBody (
+    /**
+     * A built-in provider id (`google`, `github`...) or a generic-oauth provider id.
+     */
+    var `provider`: kotlin.String
+    , 
+    var `callbackUrl`: kotlin.String? = null 
+    , 
+    var `newUserCallbackUrl`: kotlin.String? = null 
+    , 
+    var `errorCallbackUrl`: kotlin.String? = null 
+    , 
+    var `disableRedirect`: kotlin.Boolean? = null 
+    , 
+    var `idToken`: IdTokenInput? = null 
+    , 
+    /**
+     * Scopes requested on top of the configured ones.
+     */
+    var `scopes`: List<kotlin.String>? = null 
+    , 
+    /**
+     * With `disable_implicit_sign_up`, a new user is created only when this is true.
+     */
+    var `requestSignUp`: kotlin.Boolean? = null 
+    , 
+    var `loginHint`: kotlin.String? = null 
+    , 
+    /**
+     * Extra authorization parameters (OAuth's own are refused).
+     */
+    var `additionalParams`: kotlin.String? = null 
+    , 
+    /**
+     * Any JSON object, kept with the flow's state.
+     */
+    var `additionalData`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSignInSocialBody: FfiConverterRustBuffer<SignInSocialBody> {
+    override fun read(buf: ByteBuffer): SignInSocialBody {
+        return SignInSocialBody(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+            FfiConverterOptionalTypeIdTokenInput.read(buf),
+            FfiConverterOptionalSequenceString.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SignInSocialBody) = (
+            FfiConverterString.allocationSize(value.`provider`) +
+            FfiConverterOptionalString.allocationSize(value.`callbackUrl`) +
+            FfiConverterOptionalString.allocationSize(value.`newUserCallbackUrl`) +
+            FfiConverterOptionalString.allocationSize(value.`errorCallbackUrl`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`disableRedirect`) +
+            FfiConverterOptionalTypeIdTokenInput.allocationSize(value.`idToken`) +
+            FfiConverterOptionalSequenceString.allocationSize(value.`scopes`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`requestSignUp`) +
+            FfiConverterOptionalString.allocationSize(value.`loginHint`) +
+            FfiConverterOptionalString.allocationSize(value.`additionalParams`) +
+            FfiConverterOptionalString.allocationSize(value.`additionalData`)
+    )
+
+    override fun write(value: SignInSocialBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`provider`, buf)
+            FfiConverterOptionalString.write(value.`callbackUrl`, buf)
+            FfiConverterOptionalString.write(value.`newUserCallbackUrl`, buf)
+            FfiConverterOptionalString.write(value.`errorCallbackUrl`, buf)
+            FfiConverterOptionalBoolean.write(value.`disableRedirect`, buf)
+            FfiConverterOptionalTypeIdTokenInput.write(value.`idToken`, buf)
+            FfiConverterOptionalSequenceString.write(value.`scopes`, buf)
+            FfiConverterOptionalBoolean.write(value.`requestSignUp`, buf)
+            FfiConverterOptionalString.write(value.`loginHint`, buf)
+            FfiConverterOptionalString.write(value.`additionalParams`, buf)
+            FfiConverterOptionalString.write(value.`additionalData`, buf)
+    }
+}
+
+
+
 data class SignInUsernameBody (
     var `username`: kotlin.String
     , 
@@ -15326,6 +16224,58 @@ public object FfiConverterTypeSignUpEmailBody: FfiConverterRustBuffer<SignUpEmai
             FfiConverterOptionalBoolean.write(value.`rememberMe`, buf)
             FfiConverterOptionalString.write(value.`username`, buf)
             FfiConverterOptionalString.write(value.`displayUsername`, buf)
+    }
+}
+
+
+
+/**
+ * `{url, redirect}` for a redirect flow; `{redirect: false, token, user}`
+ * after an ID-token sign-in.
+ */
+data class SocialSignInResponse (
+    var `redirect`: kotlin.Boolean
+    , 
+    var `url`: kotlin.String? = null 
+    , 
+    var `token`: kotlin.String? = null 
+    , 
+    var `user`: User? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSocialSignInResponse: FfiConverterRustBuffer<SocialSignInResponse> {
+    override fun read(buf: ByteBuffer): SocialSignInResponse {
+        return SocialSignInResponse(
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalTypeUser.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SocialSignInResponse) = (
+            FfiConverterBoolean.allocationSize(value.`redirect`) +
+            FfiConverterOptionalString.allocationSize(value.`url`) +
+            FfiConverterOptionalString.allocationSize(value.`token`) +
+            FfiConverterOptionalTypeUser.allocationSize(value.`user`)
+    )
+
+    override fun write(value: SocialSignInResponse, buf: ByteBuffer) {
+            FfiConverterBoolean.write(value.`redirect`, buf)
+            FfiConverterOptionalString.write(value.`url`, buf)
+            FfiConverterOptionalString.write(value.`token`, buf)
+            FfiConverterOptionalTypeUser.write(value.`user`, buf)
     }
 }
 
@@ -16050,6 +17000,42 @@ public object FfiConverterTypeTwoFactorVerifyCodeBody: FfiConverterRustBuffer<Tw
     override fun write(value: TwoFactorVerifyCodeBody, buf: ByteBuffer) {
             FfiConverterString.write(value.`code`, buf)
             FfiConverterOptionalBoolean.write(value.`trustDevice`, buf)
+    }
+}
+
+
+
+data class UnlinkAccountBody (
+    /**
+     * The account's row id (`id` in `list-accounts`).
+     */
+    var `accountId`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeUnlinkAccountBody: FfiConverterRustBuffer<UnlinkAccountBody> {
+    override fun read(buf: ByteBuffer): UnlinkAccountBody {
+        return UnlinkAccountBody(
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: UnlinkAccountBody) = (
+            FfiConverterString.allocationSize(value.`accountId`)
+    )
+
+    override fun write(value: UnlinkAccountBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`accountId`, buf)
     }
 }
 
@@ -17565,6 +18551,38 @@ public object FfiConverterOptionalTypeTokenStorage: FfiConverterRustBuffer<Token
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeAccountSelector: FfiConverterRustBuffer<AccountSelector?> {
+    override fun read(buf: ByteBuffer): AccountSelector? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeAccountSelector.read(buf)
+    }
+
+    override fun allocationSize(value: AccountSelector?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeAccountSelector.allocationSize(value)
+        }
+    }
+
+    override fun write(value: AccountSelector?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeAccountSelector.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeApiKeyCreateBody: FfiConverterRustBuffer<ApiKeyCreateBody?> {
     override fun read(buf: ByteBuffer): ApiKeyCreateBody? {
         if (buf.get().toInt() == 0) {
@@ -17683,6 +18701,38 @@ public object FfiConverterOptionalTypeHasPermissionBody: FfiConverterRustBuffer<
         } else {
             buf.put(1)
             FfiConverterTypeHasPermissionBody.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeIdTokenInput: FfiConverterRustBuffer<IdTokenInput?> {
+    override fun read(buf: ByteBuffer): IdTokenInput? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeIdTokenInput.read(buf)
+    }
+
+    override fun allocationSize(value: IdTokenInput?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeIdTokenInput.allocationSize(value)
+        }
+    }
+
+    override fun write(value: IdTokenInput?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeIdTokenInput.write(value, buf)
         }
     }
 }

@@ -1,0 +1,666 @@
+//! Social sign-in against real providers on loopback (tests/providers): an
+//! OpenID provider (oidc-provider) behind `generic-oauth` and as "Google",
+//! and a GitHub-shaped OAuth 2 server behind the built-in `github`. Each
+//! flow goes browser -> Gatehouse -> provider -> Gatehouse over real HTTP.
+
+use chrono::Duration as Span;
+use gatehouse_server::social::settings::SocialProviderConfig;
+use gatehouse_tests::providers::{follow_until, op_client, NodeProvider};
+use gatehouse_tests::{add_sections, email, on_both_backends, Backend, Client, TestServer};
+use serde_json::{json, Value};
+
+on_both_backends!(
+    social_generic_oidc_sign_in_tokens_and_accounts,
+    social_callback_failures_redirect_with_codes,
+    social_linking_rules_over_http,
+    social_github_shape_and_id_token_refusal,
+    social_id_token_sign_in_is_verified,
+);
+
+const OIDC_ID: &str = "local-oidc";
+const OIDC_SECRET: &str = "local-oidc-secret";
+
+/// Gatehouse with `generic-oauth` in front of a fresh OP (discovery at start-up).
+async fn oidc_server(backend: Backend) -> (TestServer, NodeProvider) {
+    let listener = TestServer::reserve().await;
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let op = NodeProvider::openid(
+        json!([op_client(
+            OIDC_ID,
+            OIDC_SECRET,
+            &[format!("{base}/api/auth/callback/{OIDC_ID}")]
+        )]),
+        None,
+    )
+    .await;
+    let discovery = format!("{}/.well-known/openid-configuration", op.url);
+    let server = TestServer::start_on(listener, backend, |c| {
+        c.plugins.push("generic-oauth".into());
+        add_sections(
+            c,
+            &format!(
+                "[generic_oauth.{OIDC_ID}]\nclient_id = \"{OIDC_ID}\"\nclient_secret = \"{OIDC_SECRET}\"\n\
+                 discovery_url = \"{discovery}\"\nscopes = [\"openid\", \"email\", \"profile\"]\n"
+            ),
+        );
+    })
+    .await;
+    (server, op)
+}
+
+/// Starts a redirect sign-in as `login` and walks the provider's login;
+/// returns the callback URL the provider sent the browser to.
+async fn authorize(s: &TestServer, c: &Client, provider: &str, body: Value) -> String {
+    let r = c.post("/sign-in/social", body).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let j = r.json();
+    assert_eq!(j["redirect"], true);
+    let url = j["url"].as_str().unwrap().to_string();
+    assert_eq!(r.header("location").as_deref(), Some(url.as_str()));
+    assert!(r
+        .set_cookie("better-auth.state")
+        .is_some_and(|l| l.contains("Max-Age=300")));
+    follow_until(c.raw(), &url, &format!("{}/callback/{provider}", s.base)).await
+}
+
+/// The callback, in the browser that started the flow.
+async fn finish(c: &Client, callback: &str) -> gatehouse_tests::Response {
+    c.request(c.raw().get(callback)).await
+}
+
+fn query(url: &str) -> Vec<(String, String)> {
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect()
+}
+
+fn param(url: &str, key: &str) -> Option<String> {
+    query(url)
+        .into_iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v)
+}
+
+async fn social_generic_oidc_sign_in_tokens_and_accounts(backend: Backend) {
+    let (s, op) = oidc_server(backend).await;
+    let c = s.client();
+    let login = email();
+    let body = json!({
+        "provider": OIDC_ID, "callbackURL": "/dashboard", "newUserCallbackURL": "/welcome",
+        "loginHint": login,
+    });
+    let r = c.post("/sign-in/social", body.clone()).await;
+    let url = r.json()["url"].as_str().unwrap().to_string();
+    // PKCE S256, a nonce, our callback; the order is Better Auth's.
+    assert!(
+        url.starts_with(&format!(
+            "{}/auth?response_type=code&client_id={OIDC_ID}&state=",
+            op.url
+        )),
+        "{url}"
+    );
+    assert_eq!(
+        param(&url, "code_challenge_method").as_deref(),
+        Some("S256")
+    );
+    assert_eq!(param(&url, "code_challenge").map(|c| c.len()), Some(43));
+    assert_eq!(param(&url, "nonce").map(|n| n.len()), Some(32));
+    assert_eq!(
+        param(&url, "scope").as_deref(),
+        Some("openid email profile")
+    );
+    assert_eq!(
+        param(&url, "redirect_uri"),
+        Some(format!("{}/callback/{OIDC_ID}", s.base))
+    );
+
+    // The first sign-in creates the user: 302 to newUserCallbackURL.
+    let cb = authorize(&s, &c, OIDC_ID, body.clone()).await;
+    assert_eq!(param(&cb, "iss").as_deref(), Some(op.url.as_str()));
+    let r = finish(&c, &cb).await;
+    assert_eq!(r.status, 302, "{}", r.text);
+    assert_eq!(r.header("location").as_deref(), Some("/welcome"));
+    assert!(r.set_cookie("better-auth.session_token").is_some());
+    assert!(r
+        .set_cookie("better-auth.state")
+        .is_some_and(|l| l.contains("Max-Age=0")));
+    let session = c.get("/get-session").await.json();
+    assert_eq!(session["user"]["email"], login.as_str());
+    assert_eq!(session["user"]["emailVerified"], true);
+    assert_eq!(session["user"]["name"], login.split('@').next().unwrap());
+
+    // The same callback again: the state was used.
+    let r = finish(&c, &cb).await;
+    assert_eq!(r.status, 302);
+    assert_eq!(
+        r.header("location"),
+        Some(format!("{}/error?error=state_mismatch", s.base))
+    );
+
+    // A returning user goes to callbackURL.
+    let cb = authorize(&s, &c, OIDC_ID, body).await;
+    let r = finish(&c, &cb).await;
+    assert_eq!(
+        r.header("location").as_deref(),
+        Some("/dashboard"),
+        "{}",
+        r.text
+    );
+
+    let accounts = c.get("/list-accounts").await.json();
+    let accounts = accounts.as_array().unwrap();
+    assert_eq!(accounts.len(), 1, "{accounts:?}");
+    assert_eq!(accounts[0]["providerId"], OIDC_ID);
+    assert!(accounts[0]["accountId"]
+        .as_str()
+        .unwrap()
+        .starts_with("sub-"));
+    assert_eq!(accounts[0]["scopes"], json!(["openid", "email", "profile"]));
+    assert!(accounts[0].get("accessToken").is_none());
+    let account_row = accounts[0]["id"].as_str().unwrap().to_string();
+
+    // Provider tokens: usable through the API, sealed in the database.
+    let r = c
+        .post("/get-access-token", json!({"accountId": account_row}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let first = r.json()["accessToken"].as_str().unwrap().to_string();
+    assert_eq!(r.json()["scopes"], json!(["openid", "email", "profile"]));
+    assert!(r.json()["idToken"]
+        .as_str()
+        .is_some_and(|t| t.split('.').count() == 3));
+    let stored = stored_access_token(&s, &account_row).await;
+    assert_ne!(stored, first);
+    assert!(stored.chars().all(|ch| ch.is_ascii_hexdigit()), "{stored}");
+    // The OP's access token is the userinfo key.
+    let me = gatehouse_tests::http_client()
+        .build()
+        .unwrap()
+        .get(format!("{}/me", op.url))
+        .bearer_auth(&first)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+
+    // Not yet near expiry: the same token. Within 5 s of it: refreshed at the OP.
+    let again = c
+        .post("/get-access-token", json!({"accountId": account_row}))
+        .await;
+    assert_eq!(again.json()["accessToken"].as_str(), Some(first.as_str()));
+    s.clock.advance(Span::seconds(3600 - 4));
+    let refreshed = c
+        .post("/get-access-token", json!({"accountId": account_row}))
+        .await;
+    assert_eq!(refreshed.status, 200, "{}", refreshed.text);
+    let second = refreshed.json()["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(second, first);
+
+    let r = c
+        .post("/refresh-token", json!({"accountId": account_row}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let j = r.json();
+    assert_eq!(j["providerId"], OIDC_ID);
+    assert!(j["refreshToken"].is_string() && j["accessTokenExpiresAt"].is_string());
+    assert_ne!(j["accessToken"].as_str(), Some(second.as_str()));
+
+    let r = c
+        .get(&format!("/account-info?accountId={account_row}"))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["user"]["email"], login.as_str());
+    assert_eq!(r.json()["account"]["providerId"], OIDC_ID);
+
+    // The only way in cannot be unlinked; an unknown account is named.
+    c.post("/unlink-account", json!({"accountId": account_row}))
+        .await
+        .assert_error(400, "FAILED_TO_UNLINK_LAST_ACCOUNT");
+    c.post("/unlink-account", json!({"accountId": "nope"}))
+        .await
+        .assert_error(400, "ACCOUNT_NOT_FOUND");
+    c.post("/get-access-token", json!({"accountId": "nope"}))
+        .await
+        .assert_error(400, "ACCOUNT_NOT_FOUND");
+    // Signed out: no tokens.
+    s.client()
+        .post("/get-access-token", json!({"accountId": account_row}))
+        .await
+        .assert_error(401, "UNAUTHORIZED");
+}
+
+async fn stored_access_token(s: &TestServer, id: &str) -> String {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use gatehouse_server::db::schema::accounts;
+    let v: Result<Option<String>, gatehouse_server::db::StorageError> = async {
+        gatehouse_server::with_conn!(s.db(), |conn| Ok(accounts::table
+            .find(id)
+            .select(accounts::access_token)
+            .first(conn)
+            .await?))
+    }
+    .await;
+    v.unwrap().expect("a stored access token")
+}
+
+async fn social_callback_failures_redirect_with_codes(backend: Backend) {
+    let (s, op) = oidc_server(backend).await;
+    let c = s.client();
+    // The user cancels at the provider: the flow's error URL gets the provider's error.
+    let cb = authorize(
+        &s,
+        &c,
+        OIDC_ID,
+        json!({"provider": OIDC_ID, "errorCallbackURL": "/oops", "loginHint": "deny@example.com"}),
+    )
+    .await;
+    let r = finish(&c, &cb).await;
+    let loc = r.header("location").unwrap();
+    assert!(
+        loc.starts_with("/oops?error=access_denied&error_description="),
+        "{loc}"
+    );
+
+    // Another browser (no state cookie) cannot finish someone's flow, and
+    // cannot burn it either: the right browser still can.
+    let cb = authorize(
+        &s,
+        &c,
+        OIDC_ID,
+        json!({"provider": OIDC_ID, "loginHint": email()}),
+    )
+    .await;
+    let other = s.client();
+    let r = finish(&other, &cb).await;
+    assert_eq!(
+        r.header("location"),
+        Some(format!("{}/error?error=state_mismatch", s.base))
+    );
+    assert!(r.set_cookie("better-auth.session_token").is_none());
+    let r = finish(&c, &cb).await;
+    assert_eq!(
+        r.header("location").as_deref(),
+        Some(&format!("{}/", s.origin)[..])
+    );
+
+    // RFC 9207: an answer naming another issuer is refused.
+    let cb = authorize(
+        &s,
+        &c,
+        OIDC_ID,
+        json!({"provider": OIDC_ID, "loginHint": email()}),
+    )
+    .await;
+    let forged = cb.replace(
+        &format!(
+            "iss={}",
+            url::form_urlencoded::byte_serialize(op.url.as_bytes()).collect::<String>()
+        ),
+        "iss=http%3A%2F%2Fevil.example",
+    );
+    assert_ne!(forged, cb);
+    let r = finish(&c, &forged).await;
+    assert_eq!(
+        r.header("location"),
+        Some(format!("{}/error?error=issuer_mismatch", s.base))
+    );
+
+    // A code the provider does not know.
+    let cb = authorize(
+        &s,
+        &c,
+        OIDC_ID,
+        json!({"provider": OIDC_ID, "loginHint": email()}),
+    )
+    .await;
+    let code = param(&cb, "code").unwrap();
+    let r = finish(&c, &cb.replace(&code, "not-a-code")).await;
+    assert_eq!(
+        r.header("location"),
+        Some(format!("{}/error?error=invalid_code", s.base))
+    );
+
+    // No state at all; a form-posted callback goes to the GET form.
+    let r = finish(&c, &format!("{}/callback/{OIDC_ID}?code=x", s.base)).await;
+    assert_eq!(
+        r.header("location"),
+        Some(format!("{}/error?error=state_not_found", s.base))
+    );
+    let r = c
+        .request(
+            c.raw()
+                .post(format!("{}/callback/{OIDC_ID}", s.base))
+                .header("origin", "https://appleid.apple.com")
+                .form(&[("code", "abc"), ("state", "xyz")]),
+        )
+        .await;
+    assert_eq!(r.status, 302, "{}", r.text);
+    assert_eq!(
+        r.header("location"),
+        Some(format!("{}/callback/{OIDC_ID}?code=abc&state=xyz", s.base))
+    );
+
+    // Refusals before any redirect.
+    c.post("/sign-in/social", json!({"provider": "nope"}))
+        .await
+        .assert_error(404, "PROVIDER_NOT_FOUND");
+    c.post(
+        "/sign-in/social",
+        json!({"provider": OIDC_ID, "callbackURL": "https://evil.example/"}),
+    )
+    .await
+    .assert_error(403, "INVALID_CALLBACK_URL");
+    c.post(
+        "/sign-in/social",
+        json!({"provider": OIDC_ID, "additionalParams": {"redirect_uri": "https://evil.example/"}}),
+    )
+    .await
+    .assert_error(400, "VALIDATION_ERROR");
+    let r = c
+        .post(
+            "/sign-in/social",
+            json!({"provider": OIDC_ID, "disableRedirect": true}),
+        )
+        .await;
+    assert_eq!(r.json()["redirect"], false);
+    assert!(r.header("location").is_none());
+}
+
+async fn social_linking_rules_over_http(backend: Backend) {
+    let (s, _op) = oidc_server(backend).await;
+    // An unverified local account with the provider's (verified) address is
+    // not taken over: someone may have registered it first.
+    let squatter = s.client();
+    let (addr, _) = squatter.sign_up().await;
+    let c = s.client();
+    let cb = authorize(
+        &s,
+        &c,
+        OIDC_ID,
+        json!({"provider": OIDC_ID, "loginHint": addr}),
+    )
+    .await;
+    let r = finish(&c, &cb).await;
+    assert_eq!(
+        r.header("location"),
+        Some(format!("{}/error?error=account_not_linked", s.base))
+    );
+    assert!(r.set_cookie("better-auth.session_token").is_none());
+
+    // A provider address it did not verify creates an unverified user (in
+    // a new browser: the provider remembers who logged in).
+    let c = s.client();
+    let unverified = format!("unverified.{}", email());
+    let cb = authorize(
+        &s,
+        &c,
+        OIDC_ID,
+        json!({"provider": OIDC_ID, "loginHint": unverified}),
+    )
+    .await;
+    let r = finish(&c, &cb).await;
+    assert_eq!(r.header("location"), Some(format!("{}/", s.origin)));
+    assert_eq!(
+        c.get("/get-session").await.json()["user"]["emailVerified"],
+        false
+    );
+
+    // link-social: the signed-in user adds the provider (same address), then
+    // may unlink it again since the password remains.
+    let me = s.client();
+    let (my_addr, _) = me.sign_up().await;
+    let r = me
+        .post(
+            "/link-social",
+            json!({"provider": OIDC_ID, "callbackURL": "/settings", "loginHint": my_addr}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let url = r.json()["url"].as_str().unwrap().to_string();
+    let cb = follow_until(me.raw(), &url, &format!("{}/callback/{OIDC_ID}", s.base)).await;
+    let r = finish(&me, &cb).await;
+    assert_eq!(
+        r.header("location").as_deref(),
+        Some("/settings"),
+        "{}",
+        r.text
+    );
+    let accounts = me.get("/list-accounts").await.json();
+    let providers: Vec<&str> = accounts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["providerId"].as_str().unwrap())
+        .collect();
+    assert_eq!(providers.len(), 2, "{accounts}");
+    assert!(providers.contains(&"credential") && providers.contains(&OIDC_ID));
+    let linked = accounts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["providerId"] == OIDC_ID)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // The identity is now this user's: another user cannot link it.
+    let thief = s.client();
+    thief.sign_up().await;
+    let r = thief
+        .post(
+            "/link-social",
+            json!({"provider": OIDC_ID, "loginHint": my_addr}),
+        )
+        .await;
+    let url = r.json()["url"].as_str().unwrap().to_string();
+    let cb = follow_until(thief.raw(), &url, &format!("{}/callback/{OIDC_ID}", s.base)).await;
+    let r = finish(&thief, &cb).await;
+    assert_eq!(
+        r.header("location"),
+        Some(format!(
+            "{}/error?error=account_already_linked_to_different_user",
+            s.base
+        ))
+    );
+
+    let r = me
+        .post("/unlink-account", json!({"accountId": linked}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["status"], true);
+    assert_eq!(
+        me.get("/list-accounts")
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // Signed out, link-social needs a session.
+    s.client()
+        .post("/link-social", json!({"provider": OIDC_ID}))
+        .await
+        .assert_error(401, "UNAUTHORIZED");
+}
+
+async fn social_github_shape_and_id_token_refusal(backend: Backend) {
+    let gh = NodeProvider::github().await;
+    let s = TestServer::start_with(backend, |c| {
+        c.social.insert(
+            "github".into(),
+            SocialProviderConfig {
+                client_id: "github-client".into(),
+                client_secret: Some("github-secret".into()),
+                authorization_url: Some(format!("{}/login/oauth/authorize", gh.url)),
+                token_url: Some(format!("{}/login/oauth/access_token", gh.url)),
+                userinfo_url: Some(format!("{}/user", gh.url)),
+                emails_url: Some(format!("{}/user/emails", gh.url)),
+                ..Default::default()
+            },
+        );
+    })
+    .await;
+    let c = s.client();
+    let login = format!("octo{}", gatehouse_tests::random_suffix(6).to_lowercase());
+    let cb = authorize(
+        &s,
+        &c,
+        "github",
+        json!({"provider": "github", "callbackURL": "/home", "loginHint": login}),
+    )
+    .await;
+    let r = finish(&c, &cb).await;
+    assert_eq!(r.header("location").as_deref(), Some("/home"), "{}", r.text);
+    let user = c.get("/get-session").await.json()["user"].clone();
+    assert_eq!(user["email"], format!("{login}@example.com"));
+    assert_eq!(user["emailVerified"], true);
+    assert_eq!(user["name"], format!("The {login}"));
+    assert_eq!(user["image"], format!("https://avatars.example/u/{login}"));
+    // GitHub has no ID tokens.
+    c.post(
+        "/sign-in/social",
+        json!({"provider": "github", "idToken": {"token": "a.b.c"}}),
+    )
+    .await
+    .assert_error(404, "ID_TOKEN_NOT_SUPPORTED");
+}
+
+/// Runs the code flow directly against the OP (as a mobile app's SDK
+/// would) and returns its ID token.
+async fn native_id_token(
+    op: &NodeProvider,
+    client_id: &str,
+    secret: &str,
+    nonce: &str,
+    login: &str,
+) -> String {
+    let http = gatehouse_tests::http_client()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let redirect = "http://127.0.0.1:9/native";
+    let verifier = "v".repeat(64);
+    let challenge = {
+        use base64::Engine;
+        use sha2::Digest;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(sha2::Sha256::digest(verifier.as_bytes()))
+    };
+    let mut url = url::Url::parse(&format!("{}/auth", op.url)).unwrap();
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", client_id)
+        .append_pair("redirect_uri", redirect)
+        .append_pair("scope", "openid email profile")
+        .append_pair("state", "s")
+        .append_pair("nonce", nonce)
+        .append_pair("login_hint", login)
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256");
+    let back = follow_until(&http, url.as_str(), redirect).await;
+    let code = param(&back, "code").expect("a code");
+    let tokens: Value = http
+        .post(format!("{}/token", op.url))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", redirect),
+            ("code_verifier", &verifier),
+            ("client_id", client_id),
+            ("client_secret", secret),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    tokens["id_token"]
+        .as_str()
+        .expect("an ID token")
+        .to_string()
+}
+
+async fn social_id_token_sign_in_is_verified(backend: Backend) {
+    // The OP mints Google-issuer tokens while serving on loopback.
+    let op = NodeProvider::openid(
+        json!([
+            op_client(
+                "google-client",
+                "google-secret",
+                &["http://127.0.0.1:9/native".into()]
+            ),
+            op_client(
+                "other-client",
+                "other-secret",
+                &["http://127.0.0.1:9/native".into()]
+            ),
+        ]),
+        Some("https://accounts.google.com"),
+    )
+    .await;
+    let s = TestServer::start_with(backend, |c| {
+        c.social.insert(
+            "google".into(),
+            SocialProviderConfig {
+                client_id: "google-client".into(),
+                client_secret: Some("google-secret".into()),
+                authorization_url: Some(format!("{}/auth", op.url)),
+                token_url: Some(format!("{}/token", op.url)),
+                jwks_url: Some(format!("{}/jwks", op.url)),
+                ..Default::default()
+            },
+        );
+    })
+    .await;
+    let c = s.client();
+    let login = email();
+    let token = native_id_token(&op, "google-client", "google-secret", "n-123", &login).await;
+
+    // A wrong nonce, a tampered payload, a token for another client: refused.
+    let sign_in = |t: String, nonce: &str| json!({"provider": "google", "idToken": {"token": t, "nonce": nonce}});
+    c.post("/sign-in/social", sign_in(token.clone(), "other"))
+        .await
+        .assert_error(401, "INVALID_TOKEN");
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let mut claims: Value = serde_json::from_slice(&b64.decode(&parts[1]).unwrap()).unwrap();
+        claims["email"] = json!("victim@example.com");
+        parts[1] = b64.encode(serde_json::to_vec(&claims).unwrap());
+    }
+    c.post("/sign-in/social", sign_in(parts.join("."), "n-123"))
+        .await
+        .assert_error(401, "INVALID_TOKEN");
+    let foreign = native_id_token(&op, "other-client", "other-secret", "n-123", &login).await;
+    c.post("/sign-in/social", sign_in(foreign, "n-123"))
+        .await
+        .assert_error(401, "INVALID_TOKEN");
+    assert!(c.get("/get-session").await.json().is_null());
+
+    // The real one signs in (and creates the user).
+    let r = c.post("/sign-in/social", sign_in(token, "n-123")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let j = r.json();
+    assert_eq!(j["redirect"], false);
+    assert!(j["token"].as_str().is_some_and(|t| t.len() == 32));
+    assert_eq!(j["user"]["email"], login.as_str());
+    assert_eq!(j["user"]["emailVerified"], true);
+    assert!(j.get("url").is_none());
+    assert_eq!(
+        c.get("/get-session").await.json()["user"]["email"],
+        login.as_str()
+    );
+    let accounts = c.get("/list-accounts").await.json();
+    assert_eq!(accounts[0]["providerId"], "google");
+}
