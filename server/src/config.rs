@@ -784,6 +784,28 @@ mod tests {
     }
 
     #[test]
+    fn social_credentials_from_env_turn_a_provider_on() {
+        let c = Config::load(
+            None,
+            &env(&[
+                ("GATEHOUSE_SOCIAL_GITHUB_CLIENT_ID", "gh-id"),
+                ("GATEHOUSE_SOCIAL_GITHUB_CLIENT_SECRET", "gh-secret"),
+            ]),
+        )
+        .unwrap();
+        let gh = &c.social["github"];
+        assert_eq!(gh.client_id, "gh-id");
+        assert_eq!(gh.client_secret.as_deref(), Some("gh-secret"));
+        assert!(!c.social.contains_key("google"));
+        // `gatehouse info` never shows the secret.
+        let shown = toml::Value::try_from(&c).unwrap().to_string();
+        assert!(
+            !shown.contains("gh-secret") && shown.contains("<redacted>"),
+            "{shown}"
+        );
+    }
+
+    #[test]
     fn bad_env_values_are_rejected() {
         assert!(Config::load(None, &env(&[("GATEHOUSE_RATE_LIMIT", "maybe")])).is_err());
         assert!(Config::load(None, &env(&[("GATEHOUSE_LISTEN", "nope")])).is_err());

@@ -15,6 +15,12 @@
 //                   address (Gatehouse: GATEHOUSE_ADMIN_EMAIL / GATEHOUSE_ADMIN_PASSWORD)
 //   (organization: teams and dynamic access control on, invitations mailed with the link
 //   <baseURL>/accept-invitation/<id>, as Gatehouse's default invitation_url)
+//   REF_OIDC_DISCOVERY, REF_OIDC_SECRET
+//                   optional: genericOAuth provider "local-oidc" (client id "local-oidc") from
+//                   this discovery URL (Gatehouse: [generic_oauth.local-oidc])
+//   REF_GITHUB_URL  optional: the GitHub-shaped server; socialProviders.github points there
+//                   (authorizationEndpoint, plus a fetch shim for the URLs Better Auth
+//                   hard-codes; Gatehouse: [social.github] with URL overrides)
 //   REF_SHORT_SECS  optional: session.freshAge and the lifetimes of the email-OTP code, the
 //                   magic link, the reset link and the verification link, in seconds (the
 //                   "short" pair; Gatehouse gets the same in its TOML)
@@ -27,7 +33,7 @@ import Database from "better-sqlite3";
 import { betterAuth } from "better-auth";
 import { getMigrations } from "better-auth/db/migration";
 import { toNodeHandler } from "better-auth/node";
-import { admin, anonymous, bearer, emailOTP, jwt, magicLink, multiSession, openAPI, organization, phoneNumber, twoFactor, username } from "better-auth/plugins";
+import { admin, anonymous, bearer, emailOTP, genericOAuth, jwt, magicLink, multiSession, openAPI, organization, phoneNumber, twoFactor, username } from "better-auth/plugins";
 import { createAccessControl } from "better-auth/plugins/access";
 import { adminAc, defaultStatements, memberAc, ownerAc } from "better-auth/plugins/organization/access";
 import { passkey } from "@better-auth/passkey";
@@ -65,6 +71,23 @@ async function sms(to, code, kind) {
   await fetch(smsURL, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ to, code, kind }) });
 }
 
+// Better Auth hard-codes GitHub's token and API URLs; better-fetch resolves
+// globalThis.fetch per call, so this shim retargets them to the local server.
+const githubURL = process.env.REF_GITHUB_URL;
+if (githubURL) {
+  const rewrite = [
+    ["https://github.com/login/oauth/access_token", `${githubURL}/login/oauth/access_token`],
+    ["https://api.github.com/", `${githubURL}/`],
+  ];
+  const realFetch = globalThis.fetch;
+  globalThis.fetch = (input, init) => {
+    let url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+    for (const [from, to] of rewrite) if (url.startsWith(from)) url = to + url.slice(from.length);
+    return realFetch(typeof input === "string" || input instanceof URL ? url : new Request(url, input), init);
+  };
+}
+const oidcDiscovery = process.env.REF_OIDC_DISCOVERY;
+
 const options = {
   appName,
   baseURL,
@@ -98,7 +121,33 @@ const options = {
     },
     changeEmail: { enabled: true },
   },
+  ...(githubURL
+    ? {
+        socialProviders: {
+          github: {
+            clientId: "github-client",
+            clientSecret: "github-secret",
+            authorizationEndpoint: `${githubURL}/login/oauth/authorize`,
+          },
+        },
+      }
+    : {}),
   plugins: [
+    ...(oidcDiscovery
+      ? [
+          genericOAuth({
+            config: [
+              {
+                providerId: "local-oidc",
+                discoveryUrl: oidcDiscovery,
+                clientId: "local-oidc",
+                clientSecret: env("REF_OIDC_SECRET"),
+                scopes: ["openid", "email", "profile"],
+              },
+            ],
+          }),
+        ]
+      : []),
     username(),
     bearer(),
     openAPI(),

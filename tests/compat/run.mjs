@@ -9,7 +9,7 @@
 // harness itself failed (a server did not start, ...).
 
 import { spawn } from "node:child_process";
-import { createHmac, randomBytes } from "node:crypto";
+import { createHash, createHmac, randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, existsSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
@@ -21,6 +21,7 @@ import { generate as totpGenerate } from "otplib";
 import { diff, normalise, pathAndQuery } from "./lib/normalise.mjs";
 import { makeActor } from "./lib/actor.mjs";
 import { MailSink, codeIn, linkIn } from "./lib/sink.mjs";
+import { CookieJar } from "../node/cookie-jar.mjs";
 import { SmsSink } from "./lib/sms.mjs";
 import { scenarios } from "./scenarios.mjs";
 
@@ -120,10 +121,54 @@ const SHORT_SECS = 2;
 const ADMIN_EMAIL = "operator@compat.example";
 const ADMIN_PASSWORD = "operator-password-1";
 
-async function startPair(pair) {
+// The identity providers of tests/providers: an OpenID provider (behind
+// generic OAuth as "local-oidc") and a GitHub-shaped server (the built-in
+// "github"), configured on the default pair only.
+const providersDir = path.join(here, "..", "providers");
+const OIDC_SECRET = "local-oidc-secret";
+/** Where the scenarios' native apps receive codes (registered at the OP). */
+const NATIVE_REDIRECT = "http://127.0.0.1:9/native";
+let idp;
+
+async function startProvider(script, port, env = {}) {
+  const log = path.join(tmp, `${script}.log`);
+  const child = spawn(process.execPath, [path.join(providersDir, script), String(port)], {
+    cwd: providersDir,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME ?? tmp, ...env },
+    stdio: ["ignore", "pipe", openSync(log, "a")],
+  });
+  children.push(child);
+  await new Promise((resolve, reject) => {
+    let out = "";
+    child.stdout.on("data", (d) => {
+      out += d;
+      if (out.includes("READY ")) resolve();
+    });
+    child.once("exit", (code) => reject(new Error(`${script} exited (${code}); log:\n${readFileSync(log, "utf8").slice(-2000)}`)));
+  });
+  return `http://127.0.0.1:${port}`;
+}
+
+async function startProviders(callbackBases) {
+  const [opPort, ghPort] = [await freePort(), await freePort()];
+  const client = {
+    client_id: "local-oidc",
+    client_secret: OIDC_SECRET,
+    redirect_uris: [...callbackBases.map((b) => `${b}/api/auth/callback/local-oidc`), NATIVE_REDIRECT],
+    grant_types: ["authorization_code", "refresh_token"],
+    response_types: ["code"],
+    token_endpoint_auth_method: "client_secret_post",
+  };
+  const [op, github] = await Promise.all([
+    startProvider("op.mjs", opPort, { OP_CLIENTS: JSON.stringify([client]) }),
+    startProvider("ghmock.mjs", ghPort),
+  ]);
+  return { op, github };
+}
+
+async function startPair(pair, [refPort, ghPort]) {
   const short = pair === "short";
   const suffix = short ? "-short" : "";
-  const [refPort, ghPort] = [await freePort(), await freePort()];
   const ref = {
     name: "reference",
     pair,
@@ -154,6 +199,13 @@ async function startPair(pair) {
       REF_MAIL_FROM: ref.mailFrom,
       REF_SMS_URL: sms.url(ref.smsPath),
       REF_APP_NAME: "Gatehouse",
+      ...(short
+        ? {}
+        : {
+            REF_OIDC_DISCOVERY: `${idp.op}/.well-known/openid-configuration`,
+            REF_OIDC_SECRET: OIDC_SECRET,
+            REF_GITHUB_URL: idp.github,
+          }),
       REF_ADMIN_EMAIL: ADMIN_EMAIL,
       REF_ADMIN_PASSWORD: ADMIN_PASSWORD,
       ...(short ? { REF_SHORT_SECS: String(SHORT_SECS) } : {}),
@@ -193,6 +245,23 @@ async function startPair(pair) {
       "[phone_number.sms]",
       `url = "${sms.url(gh.smsPath)}"`,
       `secret = "${smsSecret}"`,
+      // Alike on the reference: genericOAuth "local-oidc" and socialProviders.github.
+      ...(short
+        ? []
+        : [
+            "[generic_oauth.local-oidc]",
+            'client_id = "local-oidc"',
+            `client_secret = "${OIDC_SECRET}"`,
+            `discovery_url = "${idp.op}/.well-known/openid-configuration"`,
+            'scopes = ["openid", "email", "profile"]',
+            "[social.github]",
+            'client_id = "github-client"',
+            'client_secret = "github-secret"',
+            `authorization_url = "${idp.github}/login/oauth/authorize"`,
+            `token_url = "${idp.github}/login/oauth/access_token"`,
+            `userinfo_url = "${idp.github}/user"`,
+            `emails_url = "${idp.github}/user/emails"`,
+          ]),
       // The short pair: alike on the reference (REF_SHORT_SECS).
       ...(short
         ? [
@@ -226,7 +295,9 @@ async function startPair(pair) {
       GATEHOUSE_BASE_URL: gh.baseURL,
       GATEHOUSE_SECRET: secret,
       GATEHOUSE_RATE_LIMIT: "off",
-      GATEHOUSE_PLUGINS: "username,bearer,open-api,magic-link,email-otp,two-factor,passkey,admin,organization,jwt,multi-session,anonymous,api-key,phone-number",
+      GATEHOUSE_PLUGINS:
+        "username,bearer,open-api,magic-link,email-otp,two-factor,passkey,admin,organization,jwt,multi-session,anonymous,api-key,phone-number" +
+        (short ? "" : ",generic-oauth"),
       GATEHOUSE_ADMIN_EMAIL: ADMIN_EMAIL,
       GATEHOUSE_ADMIN_PASSWORD: ADMIN_PASSWORD,
       GATEHOUSE_SMTP_URL: `smtp://127.0.0.1:${sink.port}`,
@@ -247,8 +318,62 @@ async function startPair(pair) {
 async function startServers() {
   sink = await new MailSink().start();
   sms = await new SmsSink(smsSecret).start();
-  const [def, shortPair] = await Promise.all([startPair("default"), startPair("short")]);
+  const ports = { default: [await freePort(), await freePort()], short: [await freePort(), await freePort()] };
+  idp = await startProviders(ports.default.map((p) => `http://localhost:${p}`));
+  const [def, shortPair] = await Promise.all([startPair("default", ports.default), startPair("short", ports.short)]);
   return { default: def, short: shortPair };
+}
+
+async function followProvider(url, stopPrefix) {
+  const jar = new CookieJar();
+  let current = url;
+  for (let i = 0; i < 20; i++) {
+    if (current.startsWith(stopPrefix)) return current;
+    const headers = new Headers();
+    const cookie = jar.header();
+    if (cookie) headers.set("cookie", cookie);
+    const res = await fetch(current, { headers, redirect: "manual" });
+    for (const sc of res.headers.getSetCookie()) jar.store(sc);
+    const loc = res.headers.get("location");
+    if (!loc) throw new Error(`${current} answered ${res.status} without a redirect`);
+    current = new URL(loc, current).toString();
+  }
+  throw new Error(`more than 20 redirects from ${url}`);
+}
+
+async function nativeIdToken(login, nonce) {
+  const verifier = randomBytes(32).toString("base64url");
+  const challenge = createHash("sha256").update(verifier).digest("base64url");
+  const u = new URL(`${idp.op}/auth`);
+  for (const [k, v] of Object.entries({
+    response_type: "code",
+    client_id: "local-oidc",
+    redirect_uri: NATIVE_REDIRECT,
+    scope: "openid email profile",
+    state: "native",
+    nonce,
+    login_hint: login,
+    code_challenge: challenge,
+    code_challenge_method: "S256",
+  }))
+    u.searchParams.set(k, v);
+  const back = await followProvider(u.toString(), NATIVE_REDIRECT);
+  const code = new URL(back).searchParams.get("code");
+  const res = await fetch(`${idp.op}/token`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({
+      grant_type: "authorization_code",
+      code,
+      redirect_uri: NATIVE_REDIRECT,
+      code_verifier: verifier,
+      client_id: "local-oidc",
+      client_secret: OIDC_SECRET,
+    }),
+  });
+  const tokens = await res.json();
+  if (!tokens.id_token) throw new Error(`no ID token: ${JSON.stringify(tokens)}`);
+  return tokens.id_token;
 }
 
 // ------------------------------------------------------------------ running
@@ -288,6 +413,18 @@ async function runScenario(sc, sideTemplate) {
     jwt: (claims, expiresIn) => {
       const now = Math.floor(Date.now() / 1000);
       return hs256(secret, { ...claims, iat: now + Math.min(0, expiresIn) - 60, exp: now + expiresIn });
+    },
+    /** The local identity providers (default pair only). */
+    idp: {
+      op: idp?.op,
+      /**
+       * A fresh browser walks a provider's login from `url` (who logs in
+       * comes from the request's login_hint); returns the URL it is sent
+       * back to on this side (the callback), not yet opened.
+       */
+      login: (url) => followProvider(url, side.baseURL),
+      /** An ID token from the OP, as a native app's SDK gets one. */
+      idToken: (login, nonce) => nativeIdToken(login, nonce),
     },
   };
   let result;

@@ -26,5 +26,9 @@ command -v node >/dev/null || { echo "run.sh: node is not installed" >&2; exit 2
 if [[ ! -d "$here/node_modules" ]]; then
   (cd "$here" && npm ci --no-audit --no-fund)
 fi
+# The identity providers the social scenarios sign in at.
+if [[ ! -d "$here/../providers/node_modules" ]]; then
+  (cd "$here/../providers" && npm ci --no-audit --no-fund)
+fi
 
 exec node "$here/run.mjs" "$bin" "$@"

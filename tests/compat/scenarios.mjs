@@ -1529,3 +1529,116 @@ scenario("phone-number/sign-up-cannot-set-number", async (t) => {
   const a = t.actor("a");
   await a.client.signUp.email({ name: "Phone", email: t.email("a"), password: PW, phoneNumber: t.phone("a") });
 });
+
+// ---------------------------------------------------------------- social sign-in
+// A generic OAuth provider ("local-oidc": the OpenID provider of tests/providers,
+// from its discovery document) and the built-in "github" (the GitHub-shaped
+// server). `t.idp.login(url)` is the user's browser at the provider.
+
+/** signIn.social through the provider's login; returns the callback URL (not yet opened). */
+async function socialRedirect(t, a, body) {
+  const r = await a.client.signIn.social({ disableRedirect: false, ...body });
+  const url = r.data?.url;
+  return url ? t.idp.login(url) : null;
+}
+
+scenario("social/oidc-sign-in-and-tokens", async (t) => {
+  const a = t.actor("a");
+  const login = t.email("alice");
+  const body = { provider: "local-oidc", callbackURL: "/dashboard", newUserCallbackURL: "/welcome", loginHint: login };
+  const cb = await socialRedirect(t, a, body);
+  await a.request("GET", cb);
+  const session = await a.client.getSession();
+  // The used state cannot finish a flow twice.
+  await a.request("GET", cb);
+  // A returning user goes to callbackURL (in another browser: Better Auth
+  // 1.7.25 with multi-session expires the session cookie it has just set when
+  // a signed-in browser signs in again this way).
+  const b = t.actor("b");
+  const again = await socialRedirect(t, b, body);
+  await b.request("GET", again);
+  const accounts = await a.client.listAccounts();
+  const accountId = accounts.data?.[0]?.id;
+  const token = await a.client.$fetch("/get-access-token", { method: "POST", body: { accountId } });
+  await a.client.$fetch("/refresh-token", { method: "POST", body: { accountId } });
+  await a.client.$fetch("/account-info", { method: "GET", query: { accountId } });
+  // The only account cannot be unlinked.
+  await a.client.unlinkAccount({ accountId });
+  return {
+    user: session.data?.user,
+    accountKeys: Object.keys(accounts.data?.[0] ?? {}).sort(),
+    tokenKeys: Object.keys(token.data ?? {}).sort(),
+  };
+});
+
+scenario("social/oidc-callback-failures", async (t) => {
+  const a = t.actor("a");
+  // The user cancels at the provider: the flow's errorCallbackURL gets the provider's error.
+  const cancelled = await socialRedirect(t, a, { provider: "local-oidc", errorCallbackURL: "/oops", loginHint: "deny@example.com" });
+  await a.request("GET", cancelled);
+  // Another browser (no state cookie) cannot finish the flow.
+  const cb = await socialRedirect(t, a, { provider: "local-oidc", loginHint: t.email("b") });
+  const other = t.actor("other");
+  await other.request("GET", cb);
+  // An answer naming another issuer (RFC 9207).
+  const cb2 = await socialRedirect(t, a, { provider: "local-oidc", loginHint: t.email("c") });
+  const forged = new URL(cb2);
+  forged.searchParams.set("iss", "http://evil.example");
+  await a.request("GET", forged.toString());
+  // No state at all.
+  await a.request("GET", "/callback/local-oidc?code=abc");
+  // A form-posted callback (Apple's form_post) is sent on to the GET form.
+  await a.request("POST", "/callback/local-oidc", { body: { code: "abc", state: "xyz" } });
+  // Refusals before any redirect.
+  await a.client.signIn.social({ provider: "nope" });
+  await a.client.signIn.social({ provider: "local-oidc", callbackURL: "https://evil.example/" });
+  await a.client.signIn.social({ provider: "github", idToken: { token: "a.b.c" } });
+  await a.client.signIn.social({ provider: "local-oidc", disableRedirect: true });
+});
+
+scenario("social/squatter-not-taken-over", async (t) => {
+  // Someone registered the address first (unverified); the provider's verified
+  // identity with that address must not get their account.
+  const { email } = await signedUp(t, "squatter");
+  const a = t.actor("a");
+  const cb = await socialRedirect(t, a, { provider: "local-oidc", loginHint: email });
+  await a.request("GET", cb);
+  await a.client.getSession();
+});
+
+scenario("social/unverified-provider-address", async (t) => {
+  const a = t.actor("a");
+  const cb = await socialRedirect(t, a, { provider: "local-oidc", loginHint: `unverified.${t.email("a")}` });
+  await a.request("GET", cb);
+  const s = await a.client.getSession();
+  return { emailVerified: s.data?.user?.emailVerified };
+});
+
+scenario("social/link-and-unlink", async (t) => {
+  const { a, email } = await signedUp(t, "u");
+  const r = await a.client.linkSocial({ provider: "local-oidc", callbackURL: "/settings", loginHint: email });
+  const cb = r.data?.url ? await t.idp.login(r.data.url) : null;
+  await a.request("GET", cb);
+  const accounts = await a.client.listAccounts();
+  const linked = accounts.data?.find((x) => x.providerId === "local-oidc");
+  await a.client.unlinkAccount({ accountId: linked?.id });
+  await a.client.listAccounts();
+});
+
+scenario("social/github", async (t) => {
+  const a = t.actor("a");
+  const login = `octo-${t.email("a").split("@")[0].replace(/[^a-z0-9]/g, "")}`;
+  const cb = await socialRedirect(t, a, { provider: "github", callbackURL: "/home", loginHint: login });
+  await a.request("GET", cb);
+  await a.client.getSession();
+  await a.client.listAccounts();
+});
+
+scenario("social/id-token-sign-in", async (t) => {
+  const a = t.actor("a");
+  const login = t.email("a");
+  const token = await t.idp.idToken(login, "nonce-1");
+  await a.client.signIn.social({ provider: "local-oidc", idToken: { token, nonce: "wrong" } });
+  await a.client.signIn.social({ provider: "local-oidc", idToken: { token, nonce: "nonce-1" } });
+  await a.client.getSession();
+});

@@ -186,3 +186,70 @@ async fn forwarded_for_counts_only_from_trusted_proxies(b: Backend) {
     }
     assert_eq!(sign_in(&d, "192.0.2.99").await.status, 429);
 }
+
+/// A provider that cannot be used stops the start with a message naming it:
+/// an unreachable discovery document, an unknown built-in, a missing client id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn social_providers_fail_loudly_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = || Config {
+        database_url: format!("sqlite://{}", dir.path().join("s.db").display()),
+        ..test_config()
+    };
+    // Nothing listens on port 9 of loopback.
+    let mut c = base();
+    c.plugins.push("generic-oauth".into());
+    gatehouse_tests::add_sections(
+        &mut c,
+        "[generic_oauth.corp-sso]\nclient_id = \"x\"\n\
+         discovery_url = \"http://127.0.0.1:9/.well-known/openid-configuration\"\n",
+    );
+    let err = Gatehouse::builder(c)
+        .build()
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        err.contains("\"corp-sso\"") && err.contains("discovery at http://127.0.0.1:9/"),
+        "{err}"
+    );
+
+    let mut c = base();
+    c.social.insert("myspace".into(), Default::default());
+    let err = Gatehouse::builder(c)
+        .build()
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        err.contains("[social.myspace]") && err.contains("github"),
+        "{err}"
+    );
+
+    let mut c = base();
+    c.social.insert("github".into(), Default::default());
+    let err = Gatehouse::builder(c)
+        .build()
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(err.contains("GATEHOUSE_SOCIAL_GITHUB_CLIENT_ID"), "{err}");
+
+    // A built-in shadowed by a generic provider of the same id.
+    let mut c = base();
+    c.plugins.push("generic-oauth".into());
+    gatehouse_tests::add_sections(
+        &mut c,
+        "[generic_oauth.github]\nclient_id = \"x\"\nauthorization_url = \"http://127.0.0.1:9/a\"\ntoken_url = \"http://127.0.0.1:9/t\"\nuser_info_url = \"http://127.0.0.1:9/u\"\n",
+    );
+    let err = Gatehouse::builder(c)
+        .build()
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(err.contains("[social.github]"), "{err}");
+}

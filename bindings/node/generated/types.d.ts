@@ -30,7 +30,6 @@ export interface AccountInfoResponse {
 }
 
 export interface AccountInfoUser {
-  id?: string | null;
   name: string;
   email?: string | null;
   image?: string | null;

@@ -82,8 +82,6 @@ pub mod types {
         #[serde(rename = "emailVerified")]
         pub email_verified: bool,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub id: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub image: ::std::option::Option<::std::string::String>,
         pub name: ::std::string::String,
     }
@@ -3818,10 +3816,6 @@ after an ID-token sign-in.*/
                 ::std::string::String,
             >,
             email_verified: ::std::result::Result<bool, ::std::string::String>,
-            id: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
             image: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -3835,7 +3829,6 @@ after an ID-token sign-in.*/
                     email_verified: Err(
                         "no value supplied for email_verified".to_string(),
                     ),
-                    id: Ok(Default::default()),
                     image: Ok(Default::default()),
                     name: Err("no value supplied for name".to_string()),
                 }
@@ -3866,16 +3859,6 @@ after an ID-token sign-in.*/
                             "error converting supplied value for email_verified: {e}"
                         )
                     });
-                self
-            }
-            pub fn id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.id = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for id: {e}"));
                 self
             }
             pub fn image<T>(mut self, value: T) -> Self
@@ -3911,7 +3894,6 @@ after an ID-token sign-in.*/
                 Ok(Self {
                     email: value.email?,
                     email_verified: value.email_verified?,
-                    id: value.id?,
                     image: value.image?,
                     name: value.name?,
                 })
@@ -3922,7 +3904,6 @@ after an ID-token sign-in.*/
                 Self {
                     email: Ok(value.email),
                     email_verified: Ok(value.email_verified),
-                    id: Ok(value.id),
                     image: Ok(value.image),
                     name: Ok(value.name),
                 }

@@ -68,8 +68,6 @@ pub struct RefreshTokenResponse {
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct AccountInfoUser {
-    #[oai(skip_serializing_if_is_none)]
-    pub id: Option<String>,
     pub name: String,
     #[oai(skip_serializing_if_is_none)]
     pub email: Option<String>,
@@ -273,8 +271,14 @@ pub async fn account_info(
         access_token: open(state, &account.access_token),
         ..Tokens::default()
     };
-    let raw = match (&provider.userinfo_url, open(state, &account.id_token)) {
-        (Some(_), _) => {
+    // As at sign-in: the stored ID token's claims when they name the user,
+    // else the provider's userinfo (with a fresh access token).
+    let claims = open(state, &account.id_token)
+        .and_then(|t| stored_claims(&t))
+        .filter(|c| c.contains_key("sub") && c.contains_key("email"));
+    let raw = match (claims, &provider.userinfo_url) {
+        (Some(c), _) => Value::Object(c),
+        (None, Some(_)) => {
             let profile = oauth::profile(&state.social.http, &provider, &tokens, None, None)
                 .await
                 .map_err(|e| {
@@ -283,7 +287,6 @@ pub async fn account_info(
                 })?;
             profile.raw
         }
-        (None, Some(t)) => Value::Object(stored_claims(&t).ok_or_else(info_error)?),
         (None, None) => return Err(info_error()),
     };
     let mapped = if provider.generic {
@@ -295,15 +298,26 @@ pub async fn account_info(
         Some(m) => m,
         None => super::providers::map_oidc_claims(&raw).map_err(|_| info_error())?,
     };
+    // Better Auth's `data`: the mapped id, emailVerified and image, then the profile.
+    let mut data = Map::new();
+    data.insert("id".into(), Value::String(mapped.account_id.clone()));
+    data.insert("emailVerified".into(), Value::Bool(mapped.email_verified));
+    if let Some(image) = &mapped.image {
+        data.insert("image".into(), Value::String(image.clone()));
+    }
+    if let Value::Object(profile) = raw {
+        for (k, v) in profile {
+            data.insert(k, v);
+        }
+    }
     Ok(AccountInfoResponse {
         user: AccountInfoUser {
-            id: Some(mapped.account_id.clone()),
             name: mapped.name,
             email: mapped.email,
             image: mapped.image,
             email_verified: mapped.email_verified,
         },
-        data: raw,
+        data: Value::Object(data),
         account: AccountRef {
             id: account.id,
             provider_id: account.provider_id,

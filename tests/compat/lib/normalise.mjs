@@ -2,7 +2,8 @@
 // - object keys sorted;
 // - values under `id`, `*Id`/`*ID` (but not `providerId`, a name such as
 //   "credential"), any key containing `token`, `*At`, `*URL`/`*Url`, and
-//   WebAuthn's random `challenge` and per-credential `publicKey`, `impersonatedBy`, replaced by a
+//   WebAuthn's random `challenge` and per-credential `publicKey`, `impersonatedBy`, an ID
+//   token's `nonce`, replaced by a
 //   placeholder; in a JSON Web Key (an object with `kty`), `kid` and the key
 //   material (`x`, `y`, `n`, `e`, `d`) replaced by their decoded length, i.e. a
 //   placeholder (null stays null, so "a token" vs "no token" is still a difference);
@@ -20,7 +21,8 @@
 const ANON_EMAIL = /^[a-z0-9]+@(anonymous\.placeholder\.invalid)$/;
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})$/;
 // Query values that are secrets, or ids (which differ between the two servers).
-const TOKEN_QUERY_KEYS = /token|otp|code|state|secret|signature|^id$|Id$/;
+// (`nonce`: an OIDC flow's random binding.)
+const TOKEN_QUERY_KEYS = /token|otp|code|state|secret|signature|nonce|^id$|Id$/;
 
 export function isMaskedKey(key) {
   if (typeof key !== "string") return false;
@@ -33,6 +35,8 @@ export function isMaskedKey(key) {
     /At$/.test(key) ||
     /(URL|Url)$/.test(key) ||
     key === "challenge" ||
+    // An OIDC flow's random binding (in ID-token claims).
+    key === "nonce" ||
     key === "publicKey" ||
     // A user id under a name that does not end in Id (admin's impersonation marker).
     key === "impersonatedBy"
@@ -48,8 +52,11 @@ export function pathAndQuery(raw, base = "http://x.invalid") {
   } catch {
     return `<unparsable:${raw}>`;
   }
+  // A query value naming the server itself (a provider's redirect_uri) has
+  // its origin replaced, as the two servers listen on different ports.
+  const own = (v) => (base && v.startsWith(new URL(base).origin) ? `<origin>${v.slice(new URL(base).origin.length)}` : v);
   const qs = [...u.searchParams]
-    .map(([k, v]) => `${encodeURIComponent(k)}=${TOKEN_QUERY_KEYS.test(k) && v !== "" ? "<masked>" : encodeURIComponent(v)}`)
+    .map(([k, v]) => `${encodeURIComponent(k)}=${TOKEN_QUERY_KEYS.test(k) && v !== "" ? "<masked>" : encodeURIComponent(own(v))}`)
     .join("&");
   // Tokens and ids carried in the path (reset-password/:token, the mailed
   // organization invitation's accept-invitation/:id).
@@ -92,6 +99,15 @@ export function normalise(value, ctx = {}, key = undefined) {
   }
   if (typeof value === "string") {
     if (key === "location") return pathAndQuery(value, origin);
+    // An authorization URL at another origin (a provider): that origin, then
+    // the path and query with their secrets masked.
+    if (key === "url" && /^https?:\/\//.test(value) && !(origin && value.startsWith(origin))) {
+      try {
+        return new URL(value).origin + pathAndQuery(value, origin);
+      } catch {
+        return value;
+      }
+    }
     if (isMaskedKey(key)) return "<masked>";
     if (ISO_DATE.test(value)) return "<date>";
     if (value.startsWith("otpauth://")) {

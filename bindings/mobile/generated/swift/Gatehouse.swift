@@ -6252,7 +6252,6 @@ public func FfiConverterTypeAccountInfoResponse_lower(_ value: AccountInfoRespon
 
 
 public struct AccountInfoUser: Equatable, Hashable {
-    public var id: String?
     public var name: String
     public var email: String?
     public var image: String?
@@ -6260,8 +6259,7 @@ public struct AccountInfoUser: Equatable, Hashable {
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
-    public init(id: String? = nil, name: String, email: String? = nil, image: String? = nil, emailVerified: Bool) {
-        self.id = id
+    public init(name: String, email: String? = nil, image: String? = nil, emailVerified: Bool) {
         self.name = name
         self.email = email
         self.image = image
@@ -6284,7 +6282,6 @@ public struct FfiConverterTypeAccountInfoUser: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AccountInfoUser {
         return
             try AccountInfoUser(
-                id: FfiConverterOptionString.read(from: &buf), 
                 name: FfiConverterString.read(from: &buf), 
                 email: FfiConverterOptionString.read(from: &buf), 
                 image: FfiConverterOptionString.read(from: &buf), 
@@ -6293,7 +6290,6 @@ public struct FfiConverterTypeAccountInfoUser: FfiConverterRustBuffer {
     }
 
     public static func write(_ value: AccountInfoUser, into buf: inout [UInt8]) {
-        FfiConverterOptionString.write(value.id, into: &buf)
         FfiConverterString.write(value.name, into: &buf)
         FfiConverterOptionString.write(value.email, into: &buf)
         FfiConverterOptionString.write(value.image, into: &buf)

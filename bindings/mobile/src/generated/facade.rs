@@ -62,9 +62,6 @@ pub struct AccountInfoResponse {
 
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
 pub struct AccountInfoUser {
-    #[serde(rename = "id", default, skip_serializing_if = "Option::is_none")]
-    #[uniffi(default = None)]
-    pub id: Option<String>,
     #[serde(rename = "name")]
     pub name: String,
     #[serde(rename = "email", default, skip_serializing_if = "Option::is_none")]

@@ -10846,8 +10846,6 @@ public object FfiConverterTypeAccountInfoResponse: FfiConverterRustBuffer<Accoun
 
 
 data class AccountInfoUser (
-    var `id`: kotlin.String? = null 
-    , 
     var `name`: kotlin.String
     , 
     var `email`: kotlin.String? = null 
@@ -10871,7 +10869,6 @@ data class AccountInfoUser (
 public object FfiConverterTypeAccountInfoUser: FfiConverterRustBuffer<AccountInfoUser> {
     override fun read(buf: ByteBuffer): AccountInfoUser {
         return AccountInfoUser(
-            FfiConverterOptionalString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
@@ -10880,7 +10877,6 @@ public object FfiConverterTypeAccountInfoUser: FfiConverterRustBuffer<AccountInf
     }
 
     override fun allocationSize(value: AccountInfoUser) = (
-            FfiConverterOptionalString.allocationSize(value.`id`) +
             FfiConverterString.allocationSize(value.`name`) +
             FfiConverterOptionalString.allocationSize(value.`email`) +
             FfiConverterOptionalString.allocationSize(value.`image`) +
@@ -10888,7 +10884,6 @@ public object FfiConverterTypeAccountInfoUser: FfiConverterRustBuffer<AccountInf
     )
 
     override fun write(value: AccountInfoUser, buf: ByteBuffer) {
-            FfiConverterOptionalString.write(value.`id`, buf)
             FfiConverterString.write(value.`name`, buf)
             FfiConverterOptionalString.write(value.`email`, buf)
             FfiConverterOptionalString.write(value.`image`, buf)
