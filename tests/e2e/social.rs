@@ -15,6 +15,8 @@ on_both_backends!(
     social_linking_rules_over_http,
     social_github_shape_and_id_token_refusal,
     social_id_token_sign_in_is_verified,
+    social_flow_security,
+    social_trusted_providers_and_bans,
 );
 
 const OIDC_ID: &str = "local-oidc";
@@ -22,6 +24,24 @@ const OIDC_SECRET: &str = "local-oidc-secret";
 
 /// Gatehouse with `generic-oauth` in front of a fresh OP (discovery at start-up).
 async fn oidc_server(backend: Backend) -> (TestServer, NodeProvider) {
+    oidc_server_with(backend, &[], "").await
+}
+
+/// [`oidc_server`] with more plugins and configuration.
+async fn oidc_server_with(
+    backend: Backend,
+    plugins: &[&str],
+    extra_toml: &str,
+) -> (TestServer, NodeProvider) {
+    oidc_server_configured(backend, plugins, extra_toml, |_| {}).await
+}
+
+async fn oidc_server_configured(
+    backend: Backend,
+    plugins: &[&str],
+    extra_toml: &str,
+    configure: impl FnOnce(&mut gatehouse_server::Config),
+) -> (TestServer, NodeProvider) {
     let listener = TestServer::reserve().await;
     let base = format!("http://{}", listener.local_addr().unwrap());
     let op = NodeProvider::openid(
@@ -36,13 +56,15 @@ async fn oidc_server(backend: Backend) -> (TestServer, NodeProvider) {
     let discovery = format!("{}/.well-known/openid-configuration", op.url);
     let server = TestServer::start_on(listener, backend, |c| {
         c.plugins.push("generic-oauth".into());
+        c.plugins.extend(plugins.iter().map(|p| p.to_string()));
         add_sections(
             c,
             &format!(
                 "[generic_oauth.{OIDC_ID}]\nclient_id = \"{OIDC_ID}\"\nclient_secret = \"{OIDC_SECRET}\"\n\
-                 discovery_url = \"{discovery}\"\nscopes = [\"openid\", \"email\", \"profile\"]\n"
+                 discovery_url = \"{discovery}\"\nscopes = [\"openid\", \"email\", \"profile\"]\n{extra_toml}"
             ),
         );
+        configure(c);
     })
     .await;
     (server, op)
@@ -542,6 +564,16 @@ async fn native_id_token(
     nonce: &str,
     login: &str,
 ) -> String {
+    native_id_token_with(op, client_id, secret, Some(nonce), login).await
+}
+
+async fn native_id_token_with(
+    op: &NodeProvider,
+    client_id: &str,
+    secret: &str,
+    nonce: Option<&str>,
+    login: &str,
+) -> String {
     let http = gatehouse_tests::http_client()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -562,10 +594,12 @@ async fn native_id_token(
         .append_pair("redirect_uri", redirect)
         .append_pair("scope", "openid email profile")
         .append_pair("state", "s")
-        .append_pair("nonce", nonce)
         .append_pair("login_hint", login)
         .append_pair("code_challenge", &challenge)
         .append_pair("code_challenge_method", "S256");
+    if let Some(n) = nonce {
+        url.query_pairs_mut().append_pair("nonce", n);
+    }
     let back = follow_until(&http, url.as_str(), redirect).await;
     let code = param(&back, "code").expect("a code");
     let tokens: Value = http
@@ -646,7 +680,47 @@ async fn social_id_token_sign_in_is_verified(backend: Backend) {
     c.post("/sign-in/social", sign_in(foreign, "n-123"))
         .await
         .assert_error(401, "INVALID_TOKEN");
+    // `alg: none` with the real claims.
+    {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let none = format!(
+            "{}.{}.",
+            b64.encode(br#"{"alg":"none","typ":"JWT"}"#),
+            token.split('.').nth(1).unwrap()
+        );
+        c.post("/sign-in/social", sign_in(none, "n-123"))
+            .await
+            .assert_error(401, "INVALID_TOKEN");
+    }
+    // The app sent a nonce the token does not carry.
+    let without_nonce =
+        native_id_token_with(&op, "google-client", "google-secret", None, &login).await;
+    c.post("/sign-in/social", sign_in(without_nonce.clone(), "n-123"))
+        .await
+        .assert_error(401, "INVALID_TOKEN");
     assert!(c.get("/get-session").await.json().is_null());
+    // A server that expects another issuer refuses the same, valid token.
+    let picky = TestServer::start_with(Backend::Sqlite, |c| {
+        c.social.insert(
+            "google".into(),
+            SocialProviderConfig {
+                client_id: "google-client".into(),
+                jwks_url: Some(format!("{}/jwks", op.url)),
+                issuers: Some(vec!["https://issuer.example".into()]),
+                ..Default::default()
+            },
+        );
+    })
+    .await;
+    picky
+        .client()
+        .post(
+            "/sign-in/social",
+            json!({"provider": "google", "idToken": {"token": without_nonce}}),
+        )
+        .await
+        .assert_error(401, "INVALID_TOKEN");
 
     // The real one signs in (and creates the user).
     let r = c.post("/sign-in/social", sign_in(token, "n-123")).await;
@@ -663,4 +737,204 @@ async fn social_id_token_sign_in_is_verified(backend: Backend) {
     );
     let accounts = c.get("/list-accounts").await.json();
     assert_eq!(accounts[0]["providerId"], "google");
+}
+
+async fn social_flow_security(backend: Backend) {
+    let (s, _op) = oidc_server(backend).await;
+    let c = s.client();
+    // Open redirects through any of the flow's URLs are refused up front.
+    for (field, bad, code) in [
+        ("callbackURL", "//evil.com", "INVALID_CALLBACK_URL"),
+        ("callbackURL", "https:evil.com", "INVALID_CALLBACK_URL"),
+        ("callbackURL", "https://evil.com/x", "INVALID_CALLBACK_URL"),
+        (
+            "newUserCallbackURL",
+            "https://evil.com/",
+            "INVALID_NEW_USER_CALLBACK_URL",
+        ),
+        (
+            "errorCallbackURL",
+            "//evil.com/",
+            "INVALID_ERROR_CALLBACK_URL",
+        ),
+    ] {
+        let mut body = json!({"provider": OIDC_ID});
+        body[field] = json!(bad);
+        c.post("/sign-in/social", body)
+            .await
+            .assert_error(403, code);
+    }
+
+    // An expired state (10 minutes) is refused.
+    let cb = authorize(
+        &s,
+        &c,
+        OIDC_ID,
+        json!({"provider": OIDC_ID, "loginHint": email()}),
+    )
+    .await;
+    s.clock.advance(Span::minutes(11));
+    let r = finish(&c, &cb).await;
+    assert_eq!(
+        r.header("location"),
+        Some(format!("{}/error?error=state_mismatch", s.base))
+    );
+    assert!(r.set_cookie("better-auth.session_token").is_none());
+
+    // The provider refuses a wrong PKCE verifier: the flow's stored verifier
+    // is swapped before the callback, so the exchange fails.
+    let cb = authorize(
+        &s,
+        &c,
+        OIDC_ID,
+        json!({"provider": OIDC_ID, "loginHint": email()}),
+    )
+    .await;
+    let state = param(&cb, "state").unwrap();
+    swap_verifier(&s, &state).await;
+    let r = finish(&c, &cb).await;
+    assert_eq!(
+        r.header("location"),
+        Some(format!("{}/error?error=invalid_code", s.base))
+    );
+    assert!(r.set_cookie("better-auth.session_token").is_none());
+}
+
+/// Replaces the PKCE verifier stored with a flow's state.
+async fn swap_verifier(s: &TestServer, state: &str) {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use gatehouse_server::db::schema::verifications;
+    let key = format!("auth-state:{state}");
+    let done: Result<usize, gatehouse_server::db::StorageError> = async {
+        gatehouse_server::with_conn!(s.db(), |conn| {
+            let value: String = verifications::table
+                .filter(verifications::identifier.eq(&key))
+                .select(verifications::value)
+                .first(conn)
+                .await?;
+            let mut v: Value = serde_json::from_str(&value).unwrap();
+            v["codeVerifier"] = json!("x".repeat(128));
+            Ok(
+                diesel::update(verifications::table.filter(verifications::identifier.eq(&key)))
+                    .set(verifications::value.eq(v.to_string()))
+                    .execute(conn)
+                    .await?,
+            )
+        })
+    }
+    .await;
+    assert_eq!(done.unwrap(), 1);
+}
+
+async fn mark_verified(s: &TestServer, email: &str) {
+    let user = gatehouse_server::db::store::find_user_by_email(s.db(), email)
+        .await
+        .unwrap()
+        .unwrap();
+    gatehouse_server::db::store::mark_email_verified(
+        s.db(),
+        &user.id,
+        email,
+        chrono::Utc::now().naive_utc(),
+    )
+    .await
+    .unwrap();
+}
+
+async fn social_trusted_providers_and_bans(backend: Backend) {
+    let admin = email();
+    let admin_section = format!(
+        "[admin]\nbootstrap_email = \"{admin}\"\nbootstrap_password = \"admin-password-42\"\n"
+    );
+    // A verified local user; the provider says it has not verified the address.
+    let addr = format!("unverified.{}", email());
+    async fn verified_local_user(s: &TestServer, addr: &str) {
+        let r = s
+            .client()
+            .post(
+                "/sign-up/email",
+                json!({"name": "Local", "email": addr, "password": gatehouse_tests::PASSWORD}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        mark_verified(s, addr).await;
+    }
+    {
+        let (s, _op) = oidc_server_with(backend.clone(), &["admin"], &admin_section).await;
+        verified_local_user(&s, &addr).await;
+        let c = s.client();
+        let cb = authorize(
+            &s,
+            &c,
+            OIDC_ID,
+            json!({"provider": OIDC_ID, "loginHint": addr}),
+        )
+        .await;
+        let r = finish(&c, &cb).await;
+        assert_eq!(
+            r.header("location"),
+            Some(format!("{}/error?error=account_not_linked", s.base))
+        );
+    }
+
+    // With the provider trusted, its word on the address is enough to link.
+    let (s, _op) = oidc_server_configured(backend, &["admin"], &admin_section, |c| {
+        c.account.account_linking.trusted_providers = vec![OIDC_ID.into()];
+    })
+    .await;
+    verified_local_user(&s, &addr).await;
+    let c = s.client();
+    let cb = authorize(
+        &s,
+        &c,
+        OIDC_ID,
+        json!({"provider": OIDC_ID, "callbackURL": "/in", "loginHint": addr}),
+    )
+    .await;
+    let r = finish(&c, &cb).await;
+    assert_eq!(r.header("location").as_deref(), Some("/in"), "{}", r.text);
+    let me = c.get("/get-session").await.json();
+    assert_eq!(me["user"]["email"], addr.as_str());
+    let user_id = me["user"]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        c.get("/list-accounts")
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // A banned user is refused at the callback with the ban's own code.
+    let operator = s.client();
+    operator
+        .post(
+            "/sign-in/email",
+            json!({"email": admin, "password": "admin-password-42"}),
+        )
+        .await;
+    let r = operator
+        .post("/admin/ban-user", json!({"userId": user_id}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let again = s.client();
+    let cb = authorize(
+        &s,
+        &again,
+        OIDC_ID,
+        json!({"provider": OIDC_ID, "loginHint": addr}),
+    )
+    .await;
+    let r = finish(&again, &cb).await;
+    let loc = r.header("location").unwrap();
+    assert!(
+        loc.starts_with(&format!(
+            "{}/error?error=BANNED_USER&error_description=",
+            s.base
+        )),
+        "{loc}"
+    );
+    assert!(r.set_cookie("better-auth.session_token").is_none());
 }
