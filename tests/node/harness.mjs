@@ -42,13 +42,14 @@ export async function waitFor(fn, what, ms = 15_000) {
 
 /**
  * Starts Gatehouse with `plugins` (comma-separated ids), `toml` as its
- * configuration file and `env` on top; stops it after the test `t`.
+ * configuration file and `env` on top (on `port` when given, e.g. one already
+ * registered elsewhere); stops it after the test `t`.
  * Resolves with `{ url, log }` once GET /api/auth/ok answers.
  */
-export async function startGatehouse(t, { name, plugins, toml = "", env = {} }) {
+export async function startGatehouse(t, { name, plugins, toml = "", env = {}, port: chosen }) {
   const bin = process.env.GATEHOUSE_BIN;
   if (!bin) throw new Error("GATEHOUSE_BIN is not set; run this suite through tests/node/run.sh");
-  const port = await freePort();
+  const port = chosen ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), `gatehouse-${name}-`));
   const config = join(dir, "gatehouse.toml");
   writeFileSync(config, toml);
