@@ -17,6 +17,7 @@ on_both_backends!(
     social_id_token_sign_in_is_verified,
     social_flow_security,
     social_trusted_providers_and_bans,
+    social_discord_and_facebook_shapes,
 );
 
 const OIDC_ID: &str = "local-oidc";
@@ -937,4 +938,83 @@ async fn social_trusted_providers_and_bans(backend: Backend) {
         "{loc}"
     );
     assert!(r.set_cookie("better-auth.session_token").is_none());
+}
+
+/// Built-in providers whose profiles are not OIDC claims, reached through
+/// their endpoint overrides at the shape server (`ghmock.mjs`).
+async fn social_discord_and_facebook_shapes(backend: Backend) {
+    let mock = NodeProvider::github().await;
+    let at = |path: &str| Some(format!("{}{path}", mock.url));
+    let s = TestServer::start_with(backend, |c| {
+        for (id, userinfo) in [
+            ("discord", "/discord/users/@me"),
+            ("facebook", "/facebook/me?fields=id,name,email,picture"),
+        ] {
+            c.social.insert(
+                id.into(),
+                SocialProviderConfig {
+                    client_id: format!("{id}-client"),
+                    client_secret: Some(format!("{id}-secret")),
+                    authorization_url: at("/login/oauth/authorize"),
+                    token_url: at("/login/oauth/access_token"),
+                    userinfo_url: at(userinfo),
+                    ..Default::default()
+                },
+            );
+        }
+    })
+    .await;
+    let login = format!("shape{}", gatehouse_tests::random_suffix(6).to_lowercase());
+
+    let c = s.client();
+    let cb = authorize(
+        &s,
+        &c,
+        "discord",
+        json!({"provider": "discord", "loginHint": login}),
+    )
+    .await;
+    let r = finish(&c, &cb).await;
+    assert_eq!(r.status, 302, "{}", r.text);
+    let user = c.get("/get-session").await.json()["user"].clone();
+    assert_eq!(user["email"], format!("{login}@example.com"));
+    assert_eq!(user["emailVerified"], true);
+    assert_eq!(user["name"], format!("The {login}"));
+    let image = user["image"].as_str().unwrap();
+    assert!(
+        image.starts_with("https://cdn.discordapp.com/avatars/")
+            && image.ends_with("/8342729096ea3675442027381ff50dfe.png"),
+        "{image}"
+    );
+
+    // Facebook's Graph profile has no verification flag: the address counts
+    // as unverified, so it never joins the Discord-made user.
+    let f = s.client();
+    let cb = authorize(
+        &s,
+        &f,
+        "facebook",
+        json!({"provider": "facebook", "loginHint": login}),
+    )
+    .await;
+    let r = finish(&f, &cb).await;
+    assert_eq!(
+        r.header("location"),
+        Some(format!("{}/error?error=account_not_linked", s.base))
+    );
+    let other = format!("{login}x");
+    let f = s.client();
+    let cb = authorize(
+        &s,
+        &f,
+        "facebook",
+        json!({"provider": "facebook", "loginHint": other}),
+    )
+    .await;
+    let r = finish(&f, &cb).await;
+    assert_eq!(r.status, 302, "{}", r.text);
+    let user = f.get("/get-session").await.json()["user"].clone();
+    assert_eq!(user["email"], format!("{other}@example.com"));
+    assert_eq!(user["emailVerified"], false);
+    assert_eq!(user["image"], format!("https://graph.example/{other}.jpg"));
 }

@@ -2,6 +2,9 @@
 //   GET  /login/oauth/authorize   -> 302 redirect_uri?code&state   (auto-approves; login from login= param or "octocat")
 //   POST /login/oauth/access_token -> {access_token, token_type:"bearer", scope}  (form or JSON; checks PKCE S256)
 //   GET  /user, GET /user/emails   (Authorization: Bearer / token <access_token>)
+//   GET  /discord/users/@me        Discord's /users/@me JSON for the same login (Bearer)
+//   GET  /facebook/me              Facebook Graph's /me JSON (fields id,name,email,picture) (Bearer)
+// The authorize and token endpoints serve every shape.
 //   node ghmock.mjs <port>   -> "READY http://127.0.0.1:<port>"
 import { createHash, randomBytes } from "node:crypto";
 import http from "node:http";
@@ -53,6 +56,31 @@ http.createServer(async (req, res) => {
   if (url.pathname === "/user" || url.pathname === "/user/emails") {
     if (!login) return json(res, 401, { message: "Bad credentials", documentation_url: "https://docs.github.com/rest" });
     return json(res, 200, url.pathname === "/user" ? user(login).profile : user(login).emails);
+  }
+  if (url.pathname === "/discord/users/@me") {
+    if (!login) return json(res, 401, { message: "401: Unauthorized", code: 0 });
+    const u = user(login).profile;
+    return json(res, 200, {
+      id: String(80351110224678912n + BigInt(u.id)),
+      username: login,
+      global_name: login === "noname" ? null : `The ${login}`,
+      avatar: "8342729096ea3675442027381ff50dfe",
+      discriminator: "0",
+      email: `${login}@example.com`,
+      verified: !login.includes("unverified"),
+      locale: "en-US",
+      mfa_enabled: false,
+    });
+  }
+  if (url.pathname === "/facebook/me") {
+    if (!login) return json(res, 400, { error: { message: "Invalid OAuth access token.", type: "OAuthException", code: 190 } });
+    const u = user(login).profile;
+    return json(res, 200, {
+      id: String(10150000000000000n + BigInt(u.id)),
+      name: `The ${login}`,
+      email: `${login}@example.com`,
+      picture: { data: { height: 50, is_silhouette: false, url: `https://graph.example/${login}.jpg`, width: 50 } },
+    });
   }
   json(res, 404, { message: "Not Found" });
 }).listen(port, "127.0.0.1", () => process.stdout.write(`READY http://127.0.0.1:${port}\n`));

@@ -393,7 +393,13 @@ fn node_routes(ops: &[spec::Operation]) -> anyhow::Result<(String, String)> {
         // Nested namespaces as a tree of client path segments.
         let mut tree: std::collections::BTreeMap<Vec<String>, &Route> =
             std::collections::BTreeMap::new();
-        for r in routes.iter().filter(|r| r.plugin == *plugin) {
+        // A path with a parameter (`/callback/{id}`, `/reset-password/{token}`)
+        // is where a provider or a mailed link sends the browser, not a
+        // client call: it gets no method.
+        for r in routes
+            .iter()
+            .filter(|r| r.plugin == *plugin && !r.path.contains('{'))
+        {
             tree.insert(r.client_path.clone(), r);
         }
         ts.push_str(&format!(

@@ -80,10 +80,6 @@ export interface ApiKeyRoutes {
 export interface CoreRoutes {
   /** The provider's profile of a linked account (`GET /account-info`) */
   accountInfo(arg?: { query?: { accountId?: string; providerId?: string } }): Promise<Result<T.AccountInfoResponse>>;
-  callback: {
-    /** The provider's form-posted redirect back (Apple's `form_post`) (`POST /callback/{id}`) */
-    {id}(): Promise<Result<T.StatusResponse>>;
-  };
   /** Change the email address (`POST /change-email`) */
   changeEmail(body: T.ChangeEmailBody): Promise<Result<T.StatusResponse>>;
   /** Change the password (`POST /change-password`) */
