@@ -66,7 +66,10 @@ fn free_port() -> u16 {
 
 impl NodeProvider {
     async fn spawn(script: &str, env: &[(&str, String)]) -> NodeProvider {
-        ensure_installed();
+        // Waiting for npm (or another test's install) must not hold a runtime thread.
+        tokio::task::spawn_blocking(ensure_installed)
+            .await
+            .expect("the install check finishes");
         let port = free_port();
         let mut cmd = Command::new("node");
         cmd.arg(script)

@@ -237,7 +237,7 @@ pub async fn sign_in_social(
                 token: Some(token),
                 user: Some(user_json(state, &user).await?),
             }),
-            Finished::Refused(r) => Err(refusal_error(r, false)),
+            Finished::Refused(r) => Err(ApiError::new(r.api_error(false))),
             Finished::Linked => Err(ApiError::internal()),
         };
     }
@@ -301,7 +301,7 @@ pub async fn link_social(
                 redirect: false,
                 status: Some(true),
             }),
-            Finished::Refused(r) => Err(refusal_error(r, true)),
+            Finished::Refused(r) => Err(ApiError::new(r.api_error(true))),
             Finished::SignedIn { .. } => Err(ApiError::internal()),
         };
     }
@@ -372,17 +372,6 @@ fn id_token_tokens(input: &IdTokenInput) -> Tokens {
         refresh_token_expires_at: None,
         scope: None,
     }
-}
-
-fn refusal_error(r: Refusal, link: bool) -> ApiError {
-    let (_, code) = r.api_error(link);
-    ApiError::new(match code {
-        "USER_EMAIL_NOT_FOUND" => codes::USER_EMAIL_NOT_FOUND,
-        "LINKING_NOT_ALLOWED" => codes::LINKING_NOT_ALLOWED,
-        "SOCIAL_ACCOUNT_ALREADY_LINKED" => codes::SOCIAL_ACCOUNT_ALREADY_LINKED,
-        "LINKING_DIFFERENT_EMAILS_NOT_ALLOWED" => codes::LINKING_DIFFERENT_EMAILS_NOT_ALLOWED,
-        _ => codes::OAUTH_LINK_ERROR,
-    })
 }
 
 pub enum Finished {

@@ -8,6 +8,8 @@
 //! existing user, and neither does a verified one whose local owner never
 //! proved it (someone may have registered it first, waiting for the real owner).
 
+use crate::error::{codes, ErrorCode};
+
 /// The `account_linking` settings and the provider's sign-up switches.
 #[derive(Debug, Clone)]
 pub struct Policy {
@@ -128,15 +130,14 @@ impl Refusal {
         }
     }
 
-    /// The JSON error of the ID-token forms: (status, code).
-    pub fn api_error(self, intent_is_link: bool) -> (u16, &'static str) {
+    /// The JSON error of the ID-token forms (its status is the code's).
+    pub fn api_error(self, intent_is_link: bool) -> ErrorCode {
         match self {
-            Refusal::EmailNotFound => (401, "USER_EMAIL_NOT_FOUND"),
-            Refusal::NotLinkable if intent_is_link => (401, "LINKING_NOT_ALLOWED"),
-            Refusal::NotLinkable => (401, "OAUTH_LINK_ERROR"),
-            Refusal::SignUpDisabled => (401, "OAUTH_LINK_ERROR"),
-            Refusal::LinkedToAnotherUser => (409, "SOCIAL_ACCOUNT_ALREADY_LINKED"),
-            Refusal::DifferentEmail => (401, "LINKING_DIFFERENT_EMAILS_NOT_ALLOWED"),
+            Refusal::EmailNotFound => codes::USER_EMAIL_NOT_FOUND,
+            Refusal::NotLinkable if intent_is_link => codes::LINKING_NOT_ALLOWED,
+            Refusal::NotLinkable | Refusal::SignUpDisabled => codes::OAUTH_LINK_ERROR,
+            Refusal::LinkedToAnotherUser => codes::SOCIAL_ACCOUNT_ALREADY_LINKED,
+            Refusal::DifferentEmail => codes::LINKING_DIFFERENT_EMAILS_NOT_ALLOWED,
         }
     }
 }
@@ -469,7 +470,10 @@ mod tests {
         );
         assert_eq!(d, Decision::Refuse(Refusal::LinkedToAnotherUser));
         assert_eq!(
-            Refusal::LinkedToAnotherUser.api_error(true),
+            {
+                let e = Refusal::LinkedToAnotherUser.api_error(true);
+                (e.status, e.code)
+            },
             (409, "SOCIAL_ACCOUNT_ALREADY_LINKED")
         );
         assert_eq!(
@@ -487,7 +491,10 @@ mod tests {
         );
         assert_eq!(d, Decision::Refuse(Refusal::NotLinkable));
         assert_eq!(
-            Refusal::NotLinkable.api_error(true),
+            {
+                let e = Refusal::NotLinkable.api_error(true);
+                (e.status, e.code)
+            },
             (401, "LINKING_NOT_ALLOWED")
         );
     }
@@ -498,7 +505,10 @@ mod tests {
         let d = link(&Policy::default(), other, Known::default());
         assert_eq!(d, Decision::Refuse(Refusal::DifferentEmail));
         assert_eq!(
-            Refusal::DifferentEmail.api_error(true),
+            {
+                let e = Refusal::DifferentEmail.api_error(true);
+                (e.status, e.code)
+            },
             (401, "LINKING_DIFFERENT_EMAILS_NOT_ALLOWED")
         );
         assert_eq!(
