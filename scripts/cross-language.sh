@@ -22,11 +22,11 @@ GATEHOUSE_URL_NO_USERNAME="$(start_server "")"
 export GATEHOUSE_URL GATEHOUSE_URL_NO_USERNAME
 echo "servers: $GATEHOUSE_URL (username, bearer), $GATEHOUSE_URL_NO_USERNAME (no username)"
 
-echo "--- Rust (sdk/tests/client.rs against the shared servers)"
+echo "--- Rust (sdk/tests/scenarios/client.rs against the shared servers)"
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --locked --workspace -E 'package(gatehouse) & binary(client)'
+  cargo nextest run --locked --workspace -E 'package(gatehouse) & binary(scenarios) & test(/^client::/)'
 else
-  cargo test --locked --workspace --test client
+  cargo test --locked --workspace --test scenarios client::
 fi
 
 echo "--- Node (@gatehouse/client)"

@@ -20,7 +20,10 @@ mod namespaces;
 #[path = "generated/client.rs"]
 mod raw;
 
+mod loopback;
+
 pub use error_codes::ErrorCode;
+pub use loopback::{open_in_browser, LoopbackOptions};
 pub use namespaces::*;
 /// Request and response types, generated from the spec.
 pub use raw::types;

@@ -112,6 +112,8 @@ pub mod codes {
         TOKEN_REFRESH_NOT_SUPPORTED = (400, "Token refresh not supported");
         REFRESH_TOKEN_NOT_FOUND = (400, "Refresh token not found");
         FAILED_TO_REFRESH_ACCESS_TOKEN = (400, "Failed to refresh access token");
+        INVALID_LOOPBACK_REDIRECT = (400, "Invalid loopback redirect");
+        INVALID_LOOPBACK_CODE = (400, "Invalid or expired sign-in code");
     }
 }
 

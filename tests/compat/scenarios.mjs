@@ -1634,6 +1634,17 @@ scenario("social/github", async (t) => {
   await a.client.listAccounts();
 });
 
+scenario("social/loopback-gatehouse-only", async (t) => {
+  // Gatehouse's desktop sign-in (RFC 8252 loopback redirect): Better Auth has
+  // no such routes and answers 404; Gatehouse refuses a non-loopback address
+  // and an unknown code (the full flow runs in tests/e2e and sdk/tests).
+  const a = t.actor("a");
+  await a.request("GET", "/sign-in/social/loopback?provider=local-oidc&redirect_uri=http%3A%2F%2Flocalhost%3A1%2Fcb&code_challenge=x&state=s");
+  await a.request("POST", "/sign-in/social/loopback/token", {
+    body: { code: "not-a-code", codeVerifier: "v".repeat(43), redirectURI: "http://127.0.0.1:1/cb" },
+  });
+});
+
 scenario("social/id-token-sign-in", async (t) => {
   const a = t.actor("a");
   const login = t.email("a");

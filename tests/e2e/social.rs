@@ -18,6 +18,9 @@ on_both_backends!(
     social_flow_security,
     social_trusted_providers_and_bans,
     social_discord_and_facebook_shapes,
+    social_loopback_hand_off,
+    social_callback_refusals,
+    social_id_token_refusals_and_account_errors,
 );
 
 const OIDC_ID: &str = "local-oidc";
@@ -255,6 +258,18 @@ async fn social_generic_oidc_sign_in_tokens_and_accounts(backend: Backend) {
         .post("/get-access-token", json!({"accountId": account_row}))
         .await
         .assert_error(401, "UNAUTHORIZED");
+
+    // The provider is gone: refreshing fails, and so does a token that
+    // would need refreshing.
+    drop(op);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    c.post("/refresh-token", json!({"accountId": account_row}))
+        .await
+        .assert_error(400, "FAILED_TO_REFRESH_ACCESS_TOKEN");
+    s.clock.advance(Span::seconds(3600));
+    c.post("/get-access-token", json!({"accountId": account_row}))
+        .await
+        .assert_error(400, "FAILED_TO_GET_ACCESS_TOKEN");
 }
 
 async fn stored_access_token(s: &TestServer, id: &str) -> String {
@@ -348,6 +363,61 @@ async fn social_callback_failures_redirect_with_codes(backend: Backend) {
         r.header("location"),
         Some(format!("{}/error?error=invalid_code", s.base))
     );
+
+    // A callback with a state but no code; one on another provider's path.
+    let cb = authorize(
+        &s,
+        &c,
+        OIDC_ID,
+        json!({"provider": OIDC_ID, "loginHint": email()}),
+    )
+    .await;
+    let mut without_code = url::Url::parse(&cb).unwrap();
+    let kept: Vec<(String, String)> = query(&cb)
+        .into_iter()
+        .filter(|(k, _)| k != "code")
+        .collect();
+    without_code.query_pairs_mut().clear().extend_pairs(kept);
+    let r = finish(&c, without_code.as_str()).await;
+    assert_eq!(
+        r.header("location"),
+        Some(format!("{}/error?error=no_code", s.base))
+    );
+    let cb = authorize(
+        &s,
+        &c,
+        OIDC_ID,
+        json!({"provider": OIDC_ID, "loginHint": email()}),
+    )
+    .await;
+    let elsewhere = cb.replace(
+        &format!("/callback/{OIDC_ID}?"),
+        "/callback/not-configured?",
+    );
+    let r = finish(&c, &elsewhere).await;
+    assert_eq!(
+        r.header("location"),
+        Some(format!("{}/error?error=oauth_provider_not_found", s.base))
+    );
+    // An OpenID flow whose stored state lost its nonce is not finished
+    // (the ID token could not be bound to it).
+    let cb = authorize(
+        &s,
+        &c,
+        OIDC_ID,
+        json!({"provider": OIDC_ID, "loginHint": email()}),
+    )
+    .await;
+    edit_flow(&s, &param(&cb, "state").unwrap(), |v| {
+        v.as_object_mut().unwrap().remove("idTokenNonce");
+    })
+    .await;
+    let r = finish(&c, &cb).await;
+    assert_eq!(
+        r.header("location"),
+        Some(format!("{}/error?error=nonce_binding_missing", s.base))
+    );
+    assert!(r.set_cookie("better-auth.session_token").is_none());
 
     // No state at all; a form-posted callback goes to the GET form.
     let r = finish(&c, &format!("{}/callback/{OIDC_ID}?code=x", s.base)).await;
@@ -554,6 +624,33 @@ async fn social_github_shape_and_id_token_refusal(backend: Backend) {
     )
     .await
     .assert_error(404, "ID_TOKEN_NOT_SUPPORTED");
+    // account-info asks the provider's API (GitHub has no ID token).
+    let r = c.get("/account-info?providerId=github").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["data"]["login"], login.as_str());
+
+    // A GitHub account without any address cannot sign in.
+    let other = s.client();
+    let cb = authorize(
+        &s,
+        &other,
+        "github",
+        json!({"provider": "github", "loginHint": format!("noemail{login}")}),
+    )
+    .await;
+    let r = finish(&other, &cb).await;
+    assert_eq!(
+        r.header("location"),
+        Some(format!("{}/error?error=email_not_found", s.base))
+    );
+    assert!(r.set_cookie("better-auth.session_token").is_none());
+
+    // The provider is gone: its profile cannot be fetched.
+    drop(gh);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    c.get("/account-info?providerId=github")
+        .await
+        .assert_error(404, "FAILED_TO_GET_USER_INFO");
 }
 
 /// Runs the code flow directly against the OP (as a mobile app's SDK
@@ -723,7 +820,30 @@ async fn social_id_token_sign_in_is_verified(backend: Backend) {
         .await
         .assert_error(401, "INVALID_TOKEN");
 
-    // The real one signs in (and creates the user).
+    // Expired: the real claims re-signed with the provider's own key, with
+    // `exp` past the 30 s leeway, are refused; the same claims with a
+    // current `exp`, signed the same way, are accepted further down.
+    let mut claims: Value = {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        serde_json::from_slice(&b64.decode(token.split('.').nth(1).unwrap()).unwrap()).unwrap()
+    };
+    let now = chrono::Utc::now().timestamp();
+    claims["iat"] = json!(now - 3700);
+    claims["exp"] = json!(now - 100);
+    let expired = op.sign(&claims).await;
+    c.post("/sign-in/social", sign_in(expired, "n-123"))
+        .await
+        .assert_error(401, "INVALID_TOKEN");
+    assert!(c.get("/get-session").await.json().is_null());
+    claims["iat"] = json!(now - 10);
+    claims["exp"] = json!(now + 600);
+    let resigned = op.sign(&claims).await;
+    let r = c.post("/sign-in/social", sign_in(resigned, "n-123")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    c.post("/sign-out", json!({})).await;
+
+    // The real one signs in.
     let r = c.post("/sign-in/social", sign_in(token, "n-123")).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let j = r.json();
@@ -803,6 +923,11 @@ async fn social_flow_security(backend: Backend) {
 
 /// Replaces the PKCE verifier stored with a flow's state.
 async fn swap_verifier(s: &TestServer, state: &str) {
+    edit_flow(s, state, |v| v["codeVerifier"] = json!("x".repeat(128))).await;
+}
+
+/// Edits the data stored with a flow's state.
+async fn edit_flow(s: &TestServer, state: &str, edit: impl FnOnce(&mut Value)) {
     use diesel::prelude::*;
     use diesel_async::RunQueryDsl;
     use gatehouse_server::db::schema::verifications;
@@ -815,7 +940,7 @@ async fn swap_verifier(s: &TestServer, state: &str) {
                 .first(conn)
                 .await?;
             let mut v: Value = serde_json::from_str(&value).unwrap();
-            v["codeVerifier"] = json!("x".repeat(128));
+            edit(&mut v);
             Ok(
                 diesel::update(verifications::table.filter(verifications::identifier.eq(&key)))
                     .set(verifications::value.eq(v.to_string()))
@@ -1017,4 +1142,536 @@ async fn social_discord_and_facebook_shapes(backend: Backend) {
     assert_eq!(user["email"], format!("{other}@example.com"));
     assert_eq!(user["emailVerified"], false);
     assert_eq!(user["image"], format!("https://graph.example/{other}.jpg"));
+}
+
+/// S256 of a PKCE verifier, computed here independently of the server.
+fn s256(verifier: &str) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier))
+}
+
+/// `GET /sign-in/social/loopback` in the browser `c`; walks the provider's
+/// login and the callback; returns the callback's answer.
+async fn loopback_flow(
+    s: &TestServer,
+    op_url: &str,
+    c: &Client,
+    redirect: &str,
+    challenge: &str,
+    login: &str,
+) -> gatehouse_tests::Response {
+    let start = format!(
+        "{}/sign-in/social/loopback?provider={OIDC_ID}&redirect_uri={}&code_challenge={challenge}\
+         &code_challenge_method=S256&state=app-state-1&login_hint={}",
+        s.base,
+        urlencode(redirect),
+        urlencode(login)
+    );
+    let r = c.request(c.raw().get(&start)).await;
+    assert_eq!(r.status, 302, "{}", r.text);
+    assert!(r.set_cookie("better-auth.state").is_some());
+    let to_provider = r.header("location").unwrap();
+    assert!(to_provider.starts_with(op_url), "{to_provider}");
+    assert_eq!(
+        param(&to_provider, "code_challenge_method").as_deref(),
+        Some("S256")
+    );
+    // The provider sees Gatehouse's own callback, never the app's address.
+    assert_eq!(
+        param(&to_provider, "redirect_uri"),
+        Some(format!("{}/callback/{OIDC_ID}", s.base))
+    );
+    let cb = follow_until(
+        c.raw(),
+        &to_provider,
+        &format!("{}/callback/{OIDC_ID}", s.base),
+    )
+    .await;
+    finish(c, &cb).await
+}
+
+fn urlencode(v: &str) -> String {
+    url::form_urlencoded::byte_serialize(v.as_bytes()).collect()
+}
+
+async fn social_loopback_hand_off(backend: Backend) {
+    let (s, op) = oidc_server(backend).await;
+    let c = s.client();
+    let redirect = "http://127.0.0.1:45123/callback";
+    let verifier = "v".repeat(20) + &gatehouse_tests::random_suffix(30);
+    let challenge = s256(&verifier);
+
+    // Addresses other than a loopback IP literal with a port are refused
+    // as JSON: there is nowhere safe to redirect the error.
+    for bad in [
+        "http://localhost:45123/callback",
+        "https://127.0.0.1:45123/callback",
+        "http://127.0.0.1/callback",
+        "http://evil.example:45123/callback",
+    ] {
+        let url = format!(
+            "{}/sign-in/social/loopback?provider={OIDC_ID}&redirect_uri={}&code_challenge={challenge}&state=x",
+            s.base,
+            urlencode(bad)
+        );
+        c.request(c.raw().get(&url))
+            .await
+            .assert_error(400, "INVALID_LOOPBACK_REDIRECT");
+    }
+    // Later failures go back to the app, with its state.
+    for (query, code) in [
+        (
+            format!("provider=nope&code_challenge={challenge}"),
+            "PROVIDER_NOT_FOUND",
+        ),
+        (
+            format!("provider={OIDC_ID}&code_challenge=short"),
+            "VALIDATION_ERROR",
+        ),
+        (
+            format!("provider={OIDC_ID}&code_challenge={challenge}&code_challenge_method=plain"),
+            "VALIDATION_ERROR",
+        ),
+    ] {
+        let url = format!(
+            "{}/sign-in/social/loopback?{query}&redirect_uri={}&state=s-9",
+            s.base,
+            urlencode(redirect)
+        );
+        let r = c.request(c.raw().get(&url)).await;
+        assert_eq!(r.status, 302, "{query}: {}", r.text);
+        let loc = r.header("location").unwrap();
+        assert!(loc.starts_with(redirect), "{loc}");
+        assert_eq!(param(&loc, "error").as_deref(), Some(code), "{query}");
+        assert_eq!(param(&loc, "state").as_deref(), Some("s-9"));
+    }
+
+    // The flow ends at the app's address with a code; the browser gets no session.
+    let login = email();
+    let r = loopback_flow(&s, &op.url, &c, redirect, &challenge, &login).await;
+    assert_eq!(r.status, 302);
+    let back = r.header("location").unwrap();
+    assert!(back.starts_with(&format!("{redirect}?")), "{back}");
+    assert_eq!(param(&back, "state").as_deref(), Some("app-state-1"));
+    let code = param(&back, "code").unwrap();
+    assert_eq!(code.len(), 43);
+    assert!(r.set_cookie("better-auth.session_token").is_none());
+    assert_eq!(c.get("/get-session").await.text, "null");
+
+    // A wrong verifier spends the code. (The app is another client: its
+    // own cookies, and the Origin the SDK sends.)
+    let app = s.client();
+    let redeem = |code: &str, verifier: &str, redirect: &str| json!({"code": code, "codeVerifier": verifier, "redirectURI": redirect});
+    app.post(
+        "/sign-in/social/loopback/token",
+        redeem(&code, &"w".repeat(50), redirect),
+    )
+    .await
+    .assert_error(400, "INVALID_LOOPBACK_CODE");
+    app.post(
+        "/sign-in/social/loopback/token",
+        redeem(&code, &verifier, redirect),
+    )
+    .await
+    .assert_error(400, "INVALID_LOOPBACK_CODE");
+
+    // Another address than the flow's is refused (and spends the code too).
+    let r = loopback_flow(&s, &op.url, &c, redirect, &challenge, &login).await;
+    let code = param(&r.header("location").unwrap(), "code").unwrap();
+    app.post(
+        "/sign-in/social/loopback/token",
+        redeem(&code, &verifier, "http://127.0.0.1:45124/callback"),
+    )
+    .await
+    .assert_error(400, "INVALID_LOOPBACK_CODE");
+
+    // The right verifier: a session for the app, once.
+    let r = loopback_flow(&s, &op.url, &c, redirect, &challenge, &login).await;
+    let code = param(&r.header("location").unwrap(), "code").unwrap();
+    let signed_in = app
+        .post(
+            "/sign-in/social/loopback/token",
+            redeem(&code, &verifier, redirect),
+        )
+        .await;
+    assert_eq!(signed_in.status, 200, "{}", signed_in.text);
+    let body = signed_in.json();
+    assert_eq!(body["redirect"], false);
+    assert_eq!(body["user"]["email"], login.as_str());
+    assert!(body["token"].as_str().is_some_and(|t| t.len() >= 32));
+    assert!(signed_in.set_cookie("better-auth.session_token").is_some());
+    let session = app.get("/get-session").await.json();
+    assert_eq!(session["user"]["email"], login.as_str());
+    let accounts = app.get("/list-accounts").await.json();
+    assert_eq!(accounts[0]["providerId"], OIDC_ID);
+    app.post(
+        "/sign-in/social/loopback/token",
+        redeem(&code, &verifier, redirect),
+    )
+    .await
+    .assert_error(400, "INVALID_LOOPBACK_CODE");
+
+    // A code lives two minutes.
+    let r = loopback_flow(&s, &op.url, &c, redirect, &challenge, &login).await;
+    let code = param(&r.header("location").unwrap(), "code").unwrap();
+    s.clock.advance(Span::minutes(3));
+    app.post(
+        "/sign-in/social/loopback/token",
+        redeem(&code, &verifier, redirect),
+    )
+    .await
+    .assert_error(400, "INVALID_LOOPBACK_CODE");
+
+    // The user cancels at the provider (in a browser the provider has not
+    // seen yet): the app hears it, with its state.
+    let fresh = s.client();
+    let r = loopback_flow(
+        &s,
+        &op.url,
+        &fresh,
+        redirect,
+        &challenge,
+        "deny@example.com",
+    )
+    .await;
+    let back = r.header("location").unwrap();
+    assert!(back.starts_with(&format!("{redirect}?")), "{back}");
+    assert_eq!(param(&back, "error").as_deref(), Some("access_denied"));
+    assert_eq!(param(&back, "state").as_deref(), Some("app-state-1"));
+    assert!(param(&back, "code").is_none());
+}
+
+/// Everything the process logs, at every level and from every crate.
+#[derive(Clone, Default)]
+struct LogCapture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogCapture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Provider tokens, codes, the state, the session token and the client
+/// secret never reach the logs, even at TRACE and from the HTTP crates,
+/// through a flow that also fails in every way that logs a reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn social_tokens_never_reach_the_logs() {
+    let capture = LogCapture::default();
+    let sink = capture.clone();
+    // All but the test's own browser jar (`cookie_store` logs the cookies it
+    // receives, as a browser's devtools would): that is not the server.
+    tracing_subscriber::fmt()
+        .with_env_filter("trace,cookie_store=off")
+        .with_ansi(false)
+        .with_writer(move || sink.clone())
+        .try_init()
+        .expect("this test's process has no other log subscriber");
+
+    let (s, op) = oidc_server(Backend::Sqlite).await;
+    let c = s.client();
+    let login = email();
+    let cb = authorize(
+        &s,
+        &c,
+        OIDC_ID,
+        json!({"provider": OIDC_ID, "loginHint": login}),
+    )
+    .await;
+    let mut secrets = vec![
+        OIDC_SECRET.to_string(),
+        param(&cb, "code").unwrap(),
+        param(&cb, "state").unwrap(),
+    ];
+    let r = finish(&c, &cb).await;
+    assert_eq!(r.status, 302, "{}", r.text);
+    let session_cookie = r.set_cookie("better-auth.session_token").unwrap();
+    let raw_session = session_cookie
+        .strip_prefix("better-auth.session_token=")
+        .and_then(|v| v.split('.').next())
+        .unwrap()
+        .to_string();
+    secrets.push(raw_session);
+    // Replaying the callback is refused (and logged).
+    assert!(finish(&c, &cb)
+        .await
+        .header("location")
+        .is_some_and(|l| l.contains("state_mismatch")));
+
+    let account = c.get("/list-accounts").await.json()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let t = c
+        .post("/get-access-token", json!({"accountId": account}))
+        .await
+        .json();
+    secrets.push(t["accessToken"].as_str().unwrap().to_string());
+    secrets.push(t["idToken"].as_str().unwrap().to_string());
+    let t = c
+        .post("/refresh-token", json!({"accountId": account}))
+        .await
+        .json();
+    for k in ["accessToken", "refreshToken", "idToken"] {
+        secrets.push(t[k].as_str().unwrap().to_string());
+    }
+    assert_eq!(
+        c.get(&format!("/account-info?accountId={account}"))
+            .await
+            .status,
+        200
+    );
+
+    // A refused ID token (wrong nonce) logs why, not the token.
+    let refused = t["idToken"].as_str().unwrap().to_string();
+    c.post(
+        "/sign-in/social",
+        json!({"provider": OIDC_ID, "idToken": {"token": refused, "nonce": "wrong"}}),
+    )
+    .await
+    .assert_error(401, "INVALID_TOKEN");
+    // A code the provider refuses: the exchange failure is logged.
+    let cb = authorize(
+        &s,
+        &c,
+        OIDC_ID,
+        json!({"provider": OIDC_ID, "loginHint": email()}),
+    )
+    .await;
+    let bad = cb.replace(&param(&cb, "code").unwrap(), "not-a-real-code");
+    assert!(finish(&c, &bad)
+        .await
+        .header("location")
+        .is_some_and(|l| l.contains("invalid_code")));
+    drop(op);
+
+    let logs = String::from_utf8_lossy(&capture.0.lock().unwrap()).into_owned();
+    // The capture works: the refusals above were logged, and so was HTTP traffic.
+    for expected in [
+        "ID token refused",
+        "code exchange failed",
+        "OAuth state refused",
+    ] {
+        assert!(logs.contains(expected), "no {expected:?} in the logs");
+    }
+    assert!(
+        logs.lines().count() > 50,
+        "only {} log lines",
+        logs.lines().count()
+    );
+    for secret in &secrets {
+        // A JWT is searched for by its signature: every JWT's header starts alike.
+        let probe = secret.rsplit('.').next().unwrap();
+        assert!(probe.len() >= 16, "{secret:?} is too short to search for");
+        if let Some(line) = logs.lines().find(|l| l.contains(probe)) {
+            panic!(
+                "a secret ({}...) is in the logs: {}",
+                &probe[..6],
+                line.replace(probe, "<SECRET>")
+            );
+        }
+    }
+}
+
+/// The callback's refusals that depend on the user or the configuration:
+/// sign-up off, another address on a link, a link whose user is gone.
+async fn social_callback_refusals(backend: Backend) {
+    let (s, _op) = oidc_server_with(backend, &[], "disable_sign_up = true\n").await;
+    let c = s.client();
+    let cb = authorize(
+        &s,
+        &c,
+        OIDC_ID,
+        json!({"provider": OIDC_ID, "loginHint": email()}),
+    )
+    .await;
+    let r = finish(&c, &cb).await;
+    assert_eq!(
+        r.header("location"),
+        Some(format!("{}/error?error=signup_disabled", s.base))
+    );
+    assert!(r.set_cookie("better-auth.session_token").is_none());
+
+    // link-social with the provider's login at another address.
+    let me = s.client();
+    me.sign_up().await;
+    let r = me
+        .post(
+            "/link-social",
+            json!({"provider": OIDC_ID, "loginHint": email()}),
+        )
+        .await;
+    let url = r.json()["url"].as_str().unwrap().to_string();
+    let cb = follow_until(me.raw(), &url, &format!("{}/callback/{OIDC_ID}", s.base)).await;
+    let r = finish(&me, &cb).await;
+    assert_eq!(
+        r.header("location"),
+        Some(format!("{}/error?error=email_does_not_match", s.base))
+    );
+    assert_eq!(
+        me.get("/list-accounts")
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // The user who started a link is deleted before the provider answers.
+    let gone = s.client();
+    let (gone_addr, _) = gone.sign_up().await;
+    let r = gone
+        .post(
+            "/link-social",
+            json!({"provider": OIDC_ID, "loginHint": gone_addr}),
+        )
+        .await;
+    let url = r.json()["url"].as_str().unwrap().to_string();
+    let cb = follow_until(gone.raw(), &url, &format!("{}/callback/{OIDC_ID}", s.base)).await;
+    let user = gatehouse_server::db::store::find_user_by_email(s.db(), &gone_addr)
+        .await
+        .unwrap()
+        .unwrap();
+    gatehouse_server::db::store::delete_user(s.db(), &user.id)
+        .await
+        .unwrap();
+    let r = finish(&gone, &cb).await;
+    assert_eq!(
+        r.header("location"),
+        Some(format!("{}/error?error=unable_to_link_account", s.base))
+    );
+}
+
+/// An OpenID provider minting Google-issuer tokens, and a server with it as `google`.
+async fn google_pair(
+    backend: Backend,
+    configure: impl FnOnce(&mut gatehouse_server::Config),
+) -> (TestServer, NodeProvider) {
+    let op = NodeProvider::openid(
+        json!([op_client(
+            "google-client",
+            "google-secret",
+            &["http://127.0.0.1:9/native".into()]
+        )]),
+        Some("https://accounts.google.com"),
+    )
+    .await;
+    let jwks = format!("{}/jwks", op.url);
+    let s = TestServer::start_with(backend, move |c| {
+        c.social.insert(
+            "google".into(),
+            SocialProviderConfig {
+                client_id: "google-client".into(),
+                client_secret: Some("google-secret".into()),
+                jwks_url: Some(jwks),
+                ..Default::default()
+            },
+        );
+        configure(c);
+    })
+    .await;
+    (s, op)
+}
+
+/// The ID-token forms' refusals and the account routes' errors, each over HTTP.
+async fn social_id_token_refusals_and_account_errors(backend: Backend) {
+    let (s, op) = google_pair(backend.clone(), |_| {}).await;
+    let id_token = |t: &str, nonce: &str| json!({"provider": "google", "idToken": {"token": t, "nonce": nonce}});
+    let token_for = |login: String, nonce: &'static str| {
+        let op = &op;
+        async move { native_id_token(op, "google-client", "google-secret", nonce, &login).await }
+    };
+
+    // A token without an address cannot sign in.
+    let t = token_for(email(), "n-1").await;
+    let mut claims: Value = {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        serde_json::from_slice(&b64.decode(t.split('.').nth(1).unwrap()).unwrap()).unwrap()
+    };
+    claims.as_object_mut().unwrap().remove("email");
+    let no_email = op.sign(&claims).await;
+    s.client()
+        .post("/sign-in/social", id_token(&no_email, "n-1"))
+        .await
+        .assert_error(401, "USER_EMAIL_NOT_FOUND");
+
+    // An address someone registered (and never verified) is not joined.
+    let (squatted, _) = s.client().sign_up().await;
+    let t = token_for(squatted, "n-2").await;
+    s.client()
+        .post("/sign-in/social", id_token(&t, "n-2"))
+        .await
+        .assert_error(401, "OAUTH_LINK_ERROR");
+
+    // link-social with an ID token: unverified at the provider, another
+    // address, then the user's own (linked), then someone else's.
+    let me = s.client();
+    let (mine, _) = me.sign_up().await;
+    let t = token_for(format!("unverified.{}", email()), "n-3").await;
+    me.post("/link-social", id_token(&t, "n-3"))
+        .await
+        .assert_error(401, "LINKING_NOT_ALLOWED");
+    let t = token_for(email(), "n-4").await;
+    me.post("/link-social", id_token(&t, "n-4"))
+        .await
+        .assert_error(401, "LINKING_DIFFERENT_EMAILS_NOT_ALLOWED");
+    let own = token_for(mine.clone(), "n-5").await;
+    let r = me.post("/link-social", id_token(&own, "n-5")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        r.json(),
+        json!({"url": "", "status": true, "redirect": false})
+    );
+    let thief = s.client();
+    thief.sign_up().await;
+    thief
+        .post("/link-social", id_token(&own, "n-5"))
+        .await
+        .assert_error(409, "SOCIAL_ACCOUNT_ALREADY_LINKED");
+
+    // The linked account holds no provider tokens but the ID token.
+    me.post("/refresh-token", json!({"providerId": "google"}))
+        .await
+        .assert_error(400, "REFRESH_TOKEN_NOT_FOUND");
+    me.post("/get-access-token", json!({"providerId": "google"}))
+        .await
+        .assert_error(400, "FAILED_TO_GET_ACCESS_TOKEN");
+    me.post("/get-access-token", json!({"providerId": "credential"}))
+        .await
+        .assert_error(400, "PROVIDER_NOT_SUPPORTED");
+    let google = me
+        .get("/list-accounts")
+        .await
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["providerId"] == "google")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Unlinking needs a fresh session (a day old at most).
+    s.clock.advance(Span::hours(25));
+    me.post("/unlink-account", json!({"accountId": google}))
+        .await
+        .assert_error(403, "SESSION_NOT_FRESH");
+
+    // Sign-up through the provider turned off: a new identity is refused.
+    let (closed, op2) = google_pair(backend, |c| {
+        c.social.get_mut("google").unwrap().disable_sign_up = true;
+    })
+    .await;
+    let t = native_id_token(&op2, "google-client", "google-secret", "n-6", &email()).await;
+    closed
+        .client()
+        .post("/sign-in/social", id_token(&t, "n-6"))
+        .await
+        .assert_error(401, "OAUTH_LINK_ERROR");
 }

@@ -18,8 +18,9 @@ function user(login) {
   if (!users.has(login)) {
     const unverified = login.includes("unverified");
     users.set(login, {
-      profile: { login, id: nextId++, node_id: "MDQ6VXNlcj" + nextId, avatar_url: `https://avatars.example/u/${login}`, name: login === "noname" ? null : `The ${login}`, email: login.includes("private") ? null : `${login}@example.com`, type: "User" },
-      emails: [{ email: `${login}@example.com`, primary: true, verified: !unverified, visibility: login.includes("private") ? null : "public" }],
+      profile: { login, id: nextId++, node_id: "MDQ6VXNlcj" + nextId, avatar_url: `https://avatars.example/u/${login}`, name: login === "noname" ? null : `The ${login}`, email: login.includes("private") || login.includes("noemail") ? null : `${login}@example.com`, type: "User" },
+      // "noemail" logins have no address at all (GitHub allows an account without a public or verified one).
+      emails: login.includes("noemail") ? [] : [{ email: `${login}@example.com`, primary: true, verified: !unverified, visibility: login.includes("private") ? null : "public" }],
     });
   }
   return users.get(login);

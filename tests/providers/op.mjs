@@ -28,12 +28,13 @@
 // A client that follows 302/303 redirects with a cookie jar therefore goes
 //   /auth?...  -> 303 /interaction/<uid> -> 303 /auth/<uid> -> 303 /interaction/<uid2> (consent)
 //   -> 303 /auth/<uid2> -> 303 <redirect_uri>?code=...&state=...&iss=<issuer>
-// Test-only control API (JSON): POST /__test/next, POST /__test/accounts (upsert), GET /__test/accounts.
+// Test-only control API (JSON): POST /__test/next, POST /__test/accounts (upsert), GET /__test/accounts,
+// POST /__test/sign {"claims": {...}} -> {"token"}: any claims signed with the OP's key.
 
 import { createHash } from "node:crypto";
 import http from "node:http";
 
-import { exportJWK, generateKeyPair } from "jose";
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import Provider, { errors } from "oidc-provider";
 
 const port = Number(process.argv[2] || process.env.OP_PORT || 0);
@@ -194,6 +195,13 @@ async function testApi(req, res, url) {
     return json(200, upsertAccount(JSON.parse(await readBody(req)))), true;
   }
   if (req.method === "GET" && url.pathname === "/__test/accounts") return json(200, [...accounts.values()]), true;
+  if (req.method === "POST" && url.pathname === "/__test/sign") {
+    // Signs any claims with the OP's own key: tokens the OP would never
+    // issue (expired, future-dated...) that still carry a valid signature.
+    const { claims } = JSON.parse((await readBody(req)) || "{}");
+    const token = await new SignJWT(claims).setProtectedHeader({ alg: "RS256", kid: jwk.kid, typ: "JWT" }).sign(privateKey);
+    return json(200, { token }), true;
+  }
   return json(404, { error: "not_found" }), true;
 }
 

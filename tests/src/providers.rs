@@ -115,6 +115,23 @@ impl NodeProvider {
         Self::spawn("op.mjs", &env).await
     }
 
+    /// Any claims signed with the OP's own key (its test API), as a JWT the
+    /// OP's JWKS verifies.
+    pub async fn sign(&self, claims: &serde_json::Value) -> String {
+        let r: serde_json::Value = crate::http_client()
+            .build()
+            .expect("a client")
+            .post(format!("{}/__test/sign", self.url))
+            .json(&serde_json::json!({ "claims": claims }))
+            .send()
+            .await
+            .expect("the OP answers")
+            .json()
+            .await
+            .expect("JSON");
+        r["token"].as_str().expect("a token").to_string()
+    }
+
     /// The GitHub-shaped server (`ghmock.mjs`).
     pub async fn github() -> NodeProvider {
         Self::spawn("ghmock.mjs", &[]).await

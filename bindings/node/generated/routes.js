@@ -27,6 +27,8 @@ module.exports = [
   { method: "GET", path: "/error", plugin: "core", clientPath: ["error"] },
   { method: "GET", path: "/plugins", plugin: "core", clientPath: ["plugins"] },
   { method: "POST", path: "/sign-in/social", plugin: "core", clientPath: ["signIn", "social"] },
+  { method: "GET", path: "/sign-in/social/loopback", plugin: "core", clientPath: ["signIn", "social", "loopback"] },
+  { method: "POST", path: "/sign-in/social/loopback/token", plugin: "core", clientPath: ["signIn", "social", "loopback", "token"] },
   { method: "GET", path: "/callback/{id}", plugin: "core", clientPath: ["callback", "{id}"] },
   { method: "POST", path: "/callback/{id}", plugin: "core", clientPath: ["callback", "{id}"] },
   { method: "POST", path: "/link-social", plugin: "core", clientPath: ["linkSocial"] },

@@ -487,6 +487,16 @@ export interface ListUsersResponse {
   offset?: number | null;
 }
 
+/** `POST /sign-in/social/loopback/token`. */
+export interface LoopbackTokenBody {
+  /** The `code` the browser brought to the app's loopback address. */
+  code: string;
+  /** The PKCE verifier whose S256 challenge started the flow. */
+  codeVerifier: string;
+  /** The same loopback address the flow started with. */
+  redirectURI: string;
+}
+
 export interface MagicLinkVerifyResponse {
   token: string;
   user: User;
@@ -1228,6 +1238,8 @@ export type ErrorCode =
   | "TOKEN_REFRESH_NOT_SUPPORTED"
   | "REFRESH_TOKEN_NOT_FOUND"
   | "FAILED_TO_REFRESH_ACCESS_TOKEN"
+  | "INVALID_LOOPBACK_REDIRECT"
+  | "INVALID_LOOPBACK_CODE"
   | "INVALID_USERNAME_OR_PASSWORD"
   | "USERNAME_IS_ALREADY_TAKEN"
   | "USERNAME_TOO_SHORT"

@@ -1410,6 +1410,193 @@ after an ID-token link.*/
             Default::default()
         }
     }
+    ///`POST /sign-in/social/loopback/token`.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct LoopbackTokenBody {
+        ///The `code` the browser brought to the app's loopback address.
+        pub code: LoopbackTokenBodyCode,
+        ///The PKCE verifier whose S256 challenge started the flow.
+        #[serde(rename = "codeVerifier")]
+        pub code_verifier: LoopbackTokenBodyCodeVerifier,
+        ///The same loopback address the flow started with.
+        #[serde(rename = "redirectURI")]
+        pub redirect_uri: LoopbackTokenBodyRedirectUri,
+    }
+    impl LoopbackTokenBody {
+        pub fn builder() -> builder::LoopbackTokenBody {
+            Default::default()
+        }
+    }
+    ///The `code` the browser brought to the app's loopback address.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct LoopbackTokenBodyCode(::std::string::String);
+    impl ::std::ops::Deref for LoopbackTokenBodyCode {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<LoopbackTokenBodyCode> for ::std::string::String {
+        fn from(value: LoopbackTokenBodyCode) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for LoopbackTokenBodyCode {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 256usize {
+                return Err("longer than 256 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for LoopbackTokenBodyCode {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for LoopbackTokenBodyCode {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for LoopbackTokenBodyCode {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///The PKCE verifier whose S256 challenge started the flow.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct LoopbackTokenBodyCodeVerifier(::std::string::String);
+    impl ::std::ops::Deref for LoopbackTokenBodyCodeVerifier {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<LoopbackTokenBodyCodeVerifier> for ::std::string::String {
+        fn from(value: LoopbackTokenBodyCodeVerifier) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for LoopbackTokenBodyCodeVerifier {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 128usize {
+                return Err("longer than 128 characters".into());
+            }
+            if value.chars().count() < 43usize {
+                return Err("shorter than 43 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for LoopbackTokenBodyCodeVerifier {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for LoopbackTokenBodyCodeVerifier {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for LoopbackTokenBodyCodeVerifier {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///The same loopback address the flow started with.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct LoopbackTokenBodyRedirectUri(::std::string::String);
+    impl ::std::ops::Deref for LoopbackTokenBodyRedirectUri {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<LoopbackTokenBodyRedirectUri> for ::std::string::String {
+        fn from(value: LoopbackTokenBodyRedirectUri) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for LoopbackTokenBodyRedirectUri {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 2048usize {
+                return Err("longer than 2048 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for LoopbackTokenBodyRedirectUri {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for LoopbackTokenBodyRedirectUri {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for LoopbackTokenBodyRedirectUri {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///`MagicLinkVerifyResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct MagicLinkVerifyResponse {
@@ -9386,6 +9573,91 @@ after an ID-token sign-in.*/
                     offset: Ok(value.offset),
                     total: Ok(value.total),
                     users: Ok(value.users),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct LoopbackTokenBody {
+            code: ::std::result::Result<
+                super::LoopbackTokenBodyCode,
+                ::std::string::String,
+            >,
+            code_verifier: ::std::result::Result<
+                super::LoopbackTokenBodyCodeVerifier,
+                ::std::string::String,
+            >,
+            redirect_uri: ::std::result::Result<
+                super::LoopbackTokenBodyRedirectUri,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for LoopbackTokenBody {
+            fn default() -> Self {
+                Self {
+                    code: Err("no value supplied for code".to_string()),
+                    code_verifier: Err(
+                        "no value supplied for code_verifier".to_string(),
+                    ),
+                    redirect_uri: Err("no value supplied for redirect_uri".to_string()),
+                }
+            }
+        }
+        impl LoopbackTokenBody {
+            pub fn code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::LoopbackTokenBodyCode>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.code = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for code: {e}")
+                    });
+                self
+            }
+            pub fn code_verifier<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::LoopbackTokenBodyCodeVerifier>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.code_verifier = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for code_verifier: {e}")
+                    });
+                self
+            }
+            pub fn redirect_uri<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::LoopbackTokenBodyRedirectUri>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.redirect_uri = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for redirect_uri: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<LoopbackTokenBody> for super::LoopbackTokenBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: LoopbackTokenBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    code: value.code?,
+                    code_verifier: value.code_verifier?,
+                    redirect_uri: value.redirect_uri?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::LoopbackTokenBody> for LoopbackTokenBody {
+            fn from(value: super::LoopbackTokenBody) -> Self {
+                Self {
+                    code: Ok(value.code),
+                    code_verifier: Ok(value.code_verifier),
+                    redirect_uri: Ok(value.redirect_uri),
                 }
             }
         }
@@ -17824,6 +18096,52 @@ let response = client.sign_in_social()
     pub fn sign_in_social(&self) -> builder::SignInSocial<'_> {
         builder::SignInSocial::new(self)
     }
+    /**Start a desktop or CLI app's sign-in (loopback redirect)
+
+Gatehouse's own route (RFC 8252). The app opens this in the user's
+browser with its loopback address (`http://127.0.0.1:<port>/...`), a
+random `state` and an S256 `code_challenge`; the browser goes on to
+the provider. The flow ends with a `302` to that address carrying
+`code` and `state` (or `error`, `error_description` and `state`),
+which the app redeems at `sign-in/social/loopback/token`. A bad
+address is answered here, as JSON.
+
+Sends a `GET` request to `/sign-in/social/loopback`
+
+```ignore
+let response = client.sign_in_social_loopback()
+    .code_challenge(code_challenge)
+    .code_challenge_method(code_challenge_method)
+    .login_hint(login_hint)
+    .provider(provider)
+    .redirect_uri(redirect_uri)
+    .state(state)
+    .send()
+    .await;
+```*/
+    pub fn sign_in_social_loopback(&self) -> builder::SignInSocialLoopback<'_> {
+        builder::SignInSocialLoopback::new(self)
+    }
+    /**Redeem a loopback sign-in's code for a session
+
+Gatehouse's own route. `code` is single use and expires after two
+minutes; `codeVerifier` must match the flow's `code_challenge` and
+`redirectURI` its address. Answers like an ID-token sign-in:
+`{redirect: false, token, user}` and the session cookie.
+
+Sends a `POST` request to `/sign-in/social/loopback/token`
+
+```ignore
+let response = client.sign_in_social_loopback_token()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn sign_in_social_loopback_token(
+        &self,
+    ) -> builder::SignInSocialLoopbackToken<'_> {
+        builder::SignInSocialLoopbackToken::new(self)
+    }
     /**The provider's redirect back after authorization
 
 Always a `302`: to the flow's `callbackURL` (or `newUserCallbackURL`
@@ -22598,6 +22916,350 @@ pub mod builder {
                     )
                 }
                 422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::sign_in_social_loopback`]
+
+[`Client::sign_in_social_loopback`]: super::Client::sign_in_social_loopback*/
+    #[derive(Debug, Clone)]
+    pub struct SignInSocialLoopback<'a> {
+        client: &'a super::Client,
+        code_challenge: Result<Option<::std::string::String>, String>,
+        code_challenge_method: Result<Option<::std::string::String>, String>,
+        login_hint: Result<Option<::std::string::String>, String>,
+        provider: Result<Option<::std::string::String>, String>,
+        redirect_uri: Result<Option<::std::string::String>, String>,
+        state: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> SignInSocialLoopback<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                code_challenge: Ok(None),
+                code_challenge_method: Ok(None),
+                login_hint: Ok(None),
+                provider: Ok(None),
+                redirect_uri: Ok(None),
+                state: Ok(None),
+            }
+        }
+        pub fn code_challenge<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.code_challenge = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for code_challenge failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn code_challenge_method<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.code_challenge_method = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for code_challenge_method failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn login_hint<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.login_hint = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for login_hint failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn provider<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.provider = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for provider failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn redirect_uri<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.redirect_uri = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for redirect_uri failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn state<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.state = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for state failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/sign-in/social/loopback`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::StatusResponse>, Error<types::ErrorBody>> {
+            let Self {
+                client,
+                code_challenge,
+                code_challenge_method,
+                login_hint,
+                provider,
+                redirect_uri,
+                state,
+            } = self;
+            let code_challenge = code_challenge.map_err(Error::InvalidRequest)?;
+            let code_challenge_method = code_challenge_method
+                .map_err(Error::InvalidRequest)?;
+            let login_hint = login_hint.map_err(Error::InvalidRequest)?;
+            let provider = provider.map_err(Error::InvalidRequest)?;
+            let redirect_uri = redirect_uri.map_err(Error::InvalidRequest)?;
+            let state = state.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/sign-in/social/loopback", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "code_challenge",
+                        &code_challenge,
+                    ),
+                )
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "code_challenge_method",
+                        &code_challenge_method,
+                    ),
+                )
+                .query(&progenitor_client::QueryParam::new("login_hint", &login_hint))
+                .query(&progenitor_client::QueryParam::new("provider", &provider))
+                .query(
+                    &progenitor_client::QueryParam::new("redirect_uri", &redirect_uri),
+                )
+                .query(&progenitor_client::QueryParam::new("state", &state))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "sign_in_social_loopback",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::sign_in_social_loopback_token`]
+
+[`Client::sign_in_social_loopback_token`]: super::Client::sign_in_social_loopback_token*/
+    #[derive(Debug, Clone)]
+    pub struct SignInSocialLoopbackToken<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::LoopbackTokenBody, String>,
+    }
+    impl<'a> SignInSocialLoopbackToken<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::LoopbackTokenBody>,
+            <V as std::convert::TryInto<
+                types::LoopbackTokenBody,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `LoopbackTokenBody` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::LoopbackTokenBody,
+            ) -> types::builder::LoopbackTokenBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/sign-in/social/loopback/token`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::SocialSignInResponse>,
+            Error<types::ErrorBody>,
+        > {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::LoopbackTokenBody::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/sign-in/social/loopback/token", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "sign_in_social_loopback_token",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,

@@ -134,6 +134,10 @@ pub enum ErrorCode {
     RefreshTokenNotFound,
     /// `FAILED_TO_REFRESH_ACCESS_TOKEN`: Failed to refresh access token
     FailedToRefreshAccessToken,
+    /// `INVALID_LOOPBACK_REDIRECT`: Invalid loopback redirect
+    InvalidLoopbackRedirect,
+    /// `INVALID_LOOPBACK_CODE`: Invalid or expired sign-in code
+    InvalidLoopbackCode,
     /// `INVALID_USERNAME_OR_PASSWORD`: Invalid username or password
     InvalidUsernameOrPassword,
     /// `USERNAME_IS_ALREADY_TAKEN`: Username is already taken. Please try another.
@@ -559,6 +563,8 @@ impl ErrorCode {
             ErrorCode::TokenRefreshNotSupported => "TOKEN_REFRESH_NOT_SUPPORTED",
             ErrorCode::RefreshTokenNotFound => "REFRESH_TOKEN_NOT_FOUND",
             ErrorCode::FailedToRefreshAccessToken => "FAILED_TO_REFRESH_ACCESS_TOKEN",
+            ErrorCode::InvalidLoopbackRedirect => "INVALID_LOOPBACK_REDIRECT",
+            ErrorCode::InvalidLoopbackCode => "INVALID_LOOPBACK_CODE",
             ErrorCode::InvalidUsernameOrPassword => "INVALID_USERNAME_OR_PASSWORD",
             ErrorCode::UsernameIsAlreadyTaken => "USERNAME_IS_ALREADY_TAKEN",
             ErrorCode::UsernameTooShort => "USERNAME_TOO_SHORT",
@@ -807,6 +813,8 @@ impl ErrorCode {
             "TOKEN_REFRESH_NOT_SUPPORTED" => ErrorCode::TokenRefreshNotSupported,
             "REFRESH_TOKEN_NOT_FOUND" => ErrorCode::RefreshTokenNotFound,
             "FAILED_TO_REFRESH_ACCESS_TOKEN" => ErrorCode::FailedToRefreshAccessToken,
+            "INVALID_LOOPBACK_REDIRECT" => ErrorCode::InvalidLoopbackRedirect,
+            "INVALID_LOOPBACK_CODE" => ErrorCode::InvalidLoopbackCode,
             "INVALID_USERNAME_OR_PASSWORD" => ErrorCode::InvalidUsernameOrPassword,
             "USERNAME_IS_ALREADY_TAKEN" => ErrorCode::UsernameIsAlreadyTaken,
             "USERNAME_TOO_SHORT" => ErrorCode::UsernameTooShort,

@@ -491,6 +491,23 @@ impl CoreApi<'_> {
         let b = b.body(body);
         self.client.call(b.send()).await
     }
+    /// Start a desktop or CLI app's sign-in (loopback redirect) (`GET /sign-in/social/loopback`).
+    pub async fn sign_in_social_loopback(&self, code_challenge: Option<::std::string::String>, code_challenge_method: Option<::std::string::String>, login_hint: Option<::std::string::String>, provider: Option<::std::string::String>, redirect_uri: Option<::std::string::String>, state: Option<::std::string::String>) -> Result<types::StatusResponse, AuthError> {
+        let b = self.client.raw().sign_in_social_loopback();
+        let b = match code_challenge { Some(v) => b.code_challenge(v), None => b };
+        let b = match code_challenge_method { Some(v) => b.code_challenge_method(v), None => b };
+        let b = match login_hint { Some(v) => b.login_hint(v), None => b };
+        let b = match provider { Some(v) => b.provider(v), None => b };
+        let b = match redirect_uri { Some(v) => b.redirect_uri(v), None => b };
+        let b = match state { Some(v) => b.state(v), None => b };
+        self.client.call(b.send()).await
+    }
+    /// Redeem a loopback sign-in's code for a session (`POST /sign-in/social/loopback/token`).
+    pub async fn sign_in_social_loopback_token<B>(&self, body: B) -> Result<types::SocialSignInResponse, AuthError> where B: TryInto<types::LoopbackTokenBody>, <B as TryInto<types::LoopbackTokenBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().sign_in_social_loopback_token();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
     /// The provider's redirect back after authorization (`GET /callback/{id}`).
     pub async fn oauth_callback(&self, id: ::std::string::String) -> Result<types::StatusResponse, AuthError> {
         let b = self.client.raw().oauth_callback();

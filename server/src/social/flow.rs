@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 
 use super::flow_state::{self, FlowData, LinkTarget, StateError};
 use super::linking::{self, Decision, Identity, Intent, Known, LocalUser, Policy, Refusal};
+use super::loopback::{self, LoopbackTarget};
 use super::oauth::{self, AuthorizationRequest, Tokens};
 use super::providers::ProviderProfile;
 use super::store::StoredTokens;
@@ -150,6 +151,7 @@ struct Start<'a> {
     additional_params: Option<&'a BTreeMap<String, String>>,
     additional_data: Option<&'a Value>,
     link: Option<LinkTarget>,
+    loopback: Option<LoopbackTarget>,
 }
 
 /// Stores the flow and answers the authorization URL.
@@ -199,6 +201,7 @@ async fn start_redirect(
             request_sign_up: s.request_sign_up,
             id_token_nonce: nonce,
             oauth_state: String::new(),
+            loopback: s.loopback,
             additional,
         },
     )
@@ -255,6 +258,7 @@ pub async fn sign_in_social(
             additional_params: body.additional_params.as_ref(),
             additional_data: body.additional_data.as_ref(),
             link: None,
+            loopback: None,
         },
     )
     .await?;
@@ -268,6 +272,37 @@ pub async fn sign_in_social(
         token: None,
         user: None,
     })
+}
+
+/// Starts a sign-in whose result goes to a desktop app's loopback address
+/// (see [`loopback`]): the browser is sent to the provider at once.
+pub async fn start_loopback(
+    state: &Arc<AppState>,
+    ctx: &RequestContext,
+    provider_id: &str,
+    login_hint: Option<&str>,
+    target: LoopbackTarget,
+) -> Result<String, ApiError> {
+    let p = provider(state, provider_id)?;
+    let callback_url = target.redirect_uri.clone();
+    start_redirect(
+        state,
+        ctx,
+        Start {
+            provider: &p,
+            callback_url: Some(&callback_url),
+            new_user_url: None,
+            error_url: None,
+            scopes: &[],
+            request_sign_up: None,
+            login_hint,
+            additional_params: None,
+            additional_data: None,
+            link: None,
+            loopback: Some(target),
+        },
+    )
+    .await
 }
 
 pub async fn link_social(
@@ -322,6 +357,7 @@ pub async fn link_social(
                 user_id: s.user.id.clone(),
                 email: s.user.email.clone(),
             }),
+            loopback: None,
         },
     )
     .await?;
@@ -468,8 +504,8 @@ async fn store_tokens(
     Ok(())
 }
 
-/// Decides and carries out: the identity signs in, is linked, creates a
-/// user, or is refused.
+/// Decides and carries out, then signs the user in on this request: the
+/// identity signs in, is linked, creates a user, or is refused.
 pub async fn finish(
     state: &Arc<AppState>,
     ctx: &RequestContext,
@@ -479,6 +515,40 @@ pub async fn finish(
     intent: Intent<'_>,
     requested: &[String],
 ) -> Result<Finished, ApiError> {
+    Ok(
+        match resolve(state, ctx, p, profile, tokens, intent, requested).await? {
+            Resolved::User { user, is_new } => {
+                let (_, token) = create_session(state, ctx, &user.id, true).await?;
+                Finished::SignedIn {
+                    user,
+                    token,
+                    is_new,
+                }
+            }
+            Resolved::Linked => Finished::Linked,
+            Resolved::Refused(r) => Finished::Refused(r),
+        },
+    )
+}
+
+/// Who the identity turned out to be, before any session exists.
+pub enum Resolved {
+    User { user: UserRow, is_new: bool },
+    Linked,
+    Refused(Refusal),
+}
+
+/// Decides and carries out everything but the session: links, creates the
+/// user, stores the provider's tokens.
+async fn resolve(
+    state: &Arc<AppState>,
+    ctx: &RequestContext,
+    p: &OAuthProvider,
+    profile: &ProviderProfile,
+    tokens: &Tokens,
+    intent: Intent<'_>,
+    requested: &[String],
+) -> Result<Resolved, ApiError> {
     let linked = social_store::find_linked(&state.db, &p.id, &profile.account_id).await?;
     let by_email = match (&intent, &linked, &profile.email) {
         (Intent::SignIn { .. }, None, Some(email)) => {
@@ -506,7 +576,7 @@ pub async fn finish(
     };
     let decision = linking::decide(&policy(state, p), &identity, intent, known);
     let (user, is_new) = match decision {
-        Decision::Refuse(r) => return Ok(Finished::Refused(r)),
+        Decision::Refuse(r) => return Ok(Resolved::Refused(r)),
         Decision::Linked { already, .. } => {
             match (&linked, already) {
                 (Some((account, _)), true) => {
@@ -527,7 +597,7 @@ pub async fn finish(
                     })?;
                 }
             }
-            return Ok(Finished::Linked);
+            return Ok(Resolved::Linked);
         }
         Decision::SignInLinked { .. } => {
             let Some((account, user)) = linked else {
@@ -577,12 +647,7 @@ pub async fn finish(
             (user, true)
         }
     };
-    let (_, token) = create_session(state, ctx, &user.id, true).await?;
-    Ok(Finished::SignedIn {
-        user,
-        token,
-        is_new,
-    })
+    Ok(Resolved::User { user, is_new })
 }
 
 async fn refresh_user_info(
@@ -637,7 +702,12 @@ pub async fn callback(
             return fail(&default_error, code);
         }
     };
-    let error_url = flow.error_url.clone().unwrap_or(default_error);
+    // A loopback flow reports to the app, with the app's state.
+    let error_url = match &flow.loopback {
+        Some(l) => crate::http::redirect::location(&l.redirect_uri, &[("state", &l.state)])
+            .unwrap_or(default_error),
+        None => flow.error_url.clone().unwrap_or(default_error),
+    };
     if let Some(error) = get("error") {
         let description = get("error_description").unwrap_or("");
         ctx.set_redirect(
@@ -715,6 +785,23 @@ pub async fn callback(
             request_sign_up: flow.request_sign_up.unwrap_or(false),
         },
     };
+    if let Some(target) = &flow.loopback {
+        let outcome = match resolve(state, ctx, &p, &profile, &tokens, intent, &p.scopes).await {
+            Ok(Resolved::User { user, .. }) => {
+                loopback::hand_off(state, ctx, target, &user.id).await
+            }
+            Ok(Resolved::Refused(r)) => return fail(&error_url, r.callback_error()),
+            Ok(Resolved::Linked) => Err(ApiError::internal()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = outcome {
+            ctx.set_redirect(
+                &error_url,
+                &[("error", &e.code), ("error_description", &e.message)],
+            );
+        }
+        return;
+    }
     match finish(state, ctx, &p, &profile, &tokens, intent, &p.scopes).await {
         Ok(Finished::SignedIn { is_new, .. }) => {
             let target = match (&flow.new_user_url, is_new) {

@@ -56,6 +56,9 @@ pub struct FlowData {
     pub id_token_nonce: Option<String>,
     #[serde(rename = "oauthState")]
     pub oauth_state: String,
+    /// A desktop app's loopback hand-off (Gatehouse's own; see `loopback`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loopback: Option<super::loopback::LoopbackTarget>,
     /// The app's `additionalData`, round-tripped.
     #[serde(flatten)]
     pub additional: Map<String, Value>,

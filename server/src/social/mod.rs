@@ -17,6 +17,7 @@ pub mod flow;
 pub mod flow_state;
 pub mod id_token;
 pub mod linking;
+pub mod loopback;
 pub mod oauth;
 pub mod providers;
 pub mod routes;

@@ -11,6 +11,7 @@ use poem_openapi::OpenApi;
 
 use super::accounts::{self, AccountSelector, UnlinkAccountBody};
 use super::flow::{self, CallbackParams, LinkSocialBody, SignInSocialBody};
+use super::loopback::{self, LoopbackStart, LoopbackTokenBody};
 use crate::core::dto::StatusResponse;
 use crate::core::routes::CoreTags;
 use crate::docs::{RouteAuth, RouteDoc};
@@ -36,6 +37,19 @@ pub const ROUTE_DOCS: &[RouteDoc] = &[
             codes::INVALID_CALLBACK_URL,
             codes::INVALID_ERROR_CALLBACK_URL,
             codes::INVALID_NEW_USER_CALLBACK_URL,
+        ],
+    },
+    RouteDoc {
+        operation_id: "signInSocialLoopback",
+        auth: RouteAuth::Public,
+        errors: &[codes::INVALID_LOOPBACK_REDIRECT, codes::VALIDATION_ERROR],
+    },
+    RouteDoc {
+        operation_id: "signInSocialLoopbackToken",
+        auth: RouteAuth::Public,
+        errors: &[
+            codes::INVALID_LOOPBACK_CODE,
+            codes::FAILED_TO_CREATE_SESSION,
         ],
     },
     RouteDoc {
@@ -148,6 +162,78 @@ impl SocialApi {
     ) -> ApiResult<flow::SocialSignInResponse> {
         Ok(Json(
             flow::sign_in_social(&state, &request_context(req), &body).await?,
+        ))
+    }
+
+    /// Start a desktop or CLI app's sign-in (loopback redirect)
+    ///
+    /// Gatehouse's own route (RFC 8252). The app opens this in the user's
+    /// browser with its loopback address (`http://127.0.0.1:<port>/...`), a
+    /// random `state` and an S256 `code_challenge`; the browser goes on to
+    /// the provider. The flow ends with a `302` to that address carrying
+    /// `code` and `state` (or `error`, `error_description` and `state`),
+    /// which the app redeems at `sign-in/social/loopback/token`. A bad
+    /// address is answered here, as JSON.
+    #[oai(
+        path = "/sign-in/social/loopback",
+        method = "get",
+        operation_id = "signInSocialLoopback"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    async fn sign_in_social_loopback(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        provider: Query<Option<String>>,
+        redirect_uri: Query<Option<String>>,
+        code_challenge: Query<Option<String>>,
+        code_challenge_method: Query<Option<String>>,
+        #[oai(name = "state")] app_state: Query<Option<String>>,
+        login_hint: Query<Option<String>>,
+    ) -> ApiResult<StatusResponse> {
+        let ctx = request_context(req);
+        let start = LoopbackStart {
+            provider: provider.0,
+            redirect_uri: redirect_uri.0,
+            code_challenge: code_challenge.0,
+            code_challenge_method: code_challenge_method.0,
+            state: app_state.0.clone(),
+            login_hint: login_hint.0,
+        };
+        match loopback::start(&state, &ctx, start).await {
+            Ok(url) => ctx.set_redirect(&url, &[]),
+            Err((None, e)) => return Err(e),
+            Err((Some(back), e)) => ctx.set_redirect(
+                &back,
+                &[
+                    ("error", &e.code),
+                    ("error_description", &e.message),
+                    ("state", app_state.0.as_deref().unwrap_or_default()),
+                ],
+            ),
+        }
+        Ok(Json(StatusResponse { status: true }))
+    }
+
+    /// Redeem a loopback sign-in's code for a session
+    ///
+    /// Gatehouse's own route. `code` is single use and expires after two
+    /// minutes; `codeVerifier` must match the flow's `code_challenge` and
+    /// `redirectURI` its address. Answers like an ID-token sign-in:
+    /// `{redirect: false, token, user}` and the session cookie.
+    #[oai(
+        path = "/sign-in/social/loopback/token",
+        method = "post",
+        operation_id = "signInSocialLoopbackToken"
+    )]
+    async fn sign_in_social_loopback_token(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        body: Json<LoopbackTokenBody>,
+    ) -> ApiResult<flow::SocialSignInResponse> {
+        Ok(Json(
+            loopback::redeem(&state, &request_context(req), &body).await?,
         ))
     }
 

@@ -2251,6 +2251,16 @@ public protocol CoreApiProtocol: AnyObject, Sendable {
     func signInSocial(body: SignInSocialBody) async throws  -> SocialSignInResponse
     
     /**
+     * Start a desktop or CLI app's sign-in (loopback redirect) (`GET /sign-in/social/loopback`).
+     */
+    func signInSocialLoopback(provider: String?, redirectUri: String?, codeChallenge: String?, codeChallengeMethod: String?, state: String?, loginHint: String?) async throws  -> StatusResponse
+    
+    /**
+     * Redeem a loopback sign-in's code for a session (`POST /sign-in/social/loopback/token`).
+     */
+    func signInSocialLoopbackToken(body: LoopbackTokenBody) async throws  -> SocialSignInResponse
+    
+    /**
      * Sign out (`POST /sign-out`).
      */
     func signOut(body: SignOutBody?) async throws  -> SuccessResponse
@@ -2835,6 +2845,44 @@ open func signInSocial(body: SignInSocialBody)async throws  -> SocialSignInRespo
             rustFutureFunc: {
                 uniffi_gatehouse_mobile_fn_method_coreapi_sign_in_social(
                         self.uniffiCloneHandle(),FfiConverterTypeSignInSocialBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSocialSignInResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Start a desktop or CLI app's sign-in (loopback redirect) (`GET /sign-in/social/loopback`).
+     */
+open func signInSocialLoopback(provider: String?, redirectUri: String?, codeChallenge: String?, codeChallengeMethod: String?, state: String?, loginHint: String?)async throws  -> StatusResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_coreapi_sign_in_social_loopback(
+                        self.uniffiCloneHandle(),FfiConverterOptionString.lower(provider),FfiConverterOptionString.lower(redirectUri),FfiConverterOptionString.lower(codeChallenge),FfiConverterOptionString.lower(codeChallengeMethod),FfiConverterOptionString.lower(state),FfiConverterOptionString.lower(loginHint)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeStatusResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Redeem a loopback sign-in's code for a session (`POST /sign-in/social/loopback/token`).
+     */
+open func signInSocialLoopbackToken(body: LoopbackTokenBody)async throws  -> SocialSignInResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_coreapi_sign_in_social_loopback_token(
+                        self.uniffiCloneHandle(),FfiConverterTypeLoopbackTokenBody_lower(body)
                 )
             },
             pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
@@ -9722,6 +9770,85 @@ public func FfiConverterTypeListUsersResponse_lift(_ buf: RustBuffer) throws -> 
 #endif
 public func FfiConverterTypeListUsersResponse_lower(_ value: ListUsersResponse) -> RustBuffer {
     return FfiConverterTypeListUsersResponse.lower(value)
+}
+
+
+/**
+ * `POST /sign-in/social/loopback/token`.
+ */
+public struct LoopbackTokenBody: Equatable, Hashable {
+    /**
+     * The `code` the browser brought to the app's loopback address.
+     */
+    public var code: String
+    /**
+     * The PKCE verifier whose S256 challenge started the flow.
+     */
+    public var codeVerifier: String
+    /**
+     * The same loopback address the flow started with.
+     */
+    public var redirectUri: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The `code` the browser brought to the app's loopback address.
+         */code: String, 
+        /**
+         * The PKCE verifier whose S256 challenge started the flow.
+         */codeVerifier: String, 
+        /**
+         * The same loopback address the flow started with.
+         */redirectUri: String) {
+        self.code = code
+        self.codeVerifier = codeVerifier
+        self.redirectUri = redirectUri
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension LoopbackTokenBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLoopbackTokenBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LoopbackTokenBody {
+        return
+            try LoopbackTokenBody(
+                code: FfiConverterString.read(from: &buf), 
+                codeVerifier: FfiConverterString.read(from: &buf), 
+                redirectUri: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: LoopbackTokenBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.code, into: &buf)
+        FfiConverterString.write(value.codeVerifier, into: &buf)
+        FfiConverterString.write(value.redirectUri, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLoopbackTokenBody_lift(_ buf: RustBuffer) throws -> LoopbackTokenBody {
+    return try FfiConverterTypeLoopbackTokenBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLoopbackTokenBody_lower(_ value: LoopbackTokenBody) -> RustBuffer {
+    return FfiConverterTypeLoopbackTokenBody.lower(value)
 }
 
 
@@ -17640,6 +17767,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gatehouse_mobile_checksum_method_coreapi_sign_in_social() != 50) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_coreapi_sign_in_social_loopback() != 39473) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_coreapi_sign_in_social_loopback_token() != 40293) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gatehouse_mobile_checksum_method_coreapi_sign_out() != 5140) {

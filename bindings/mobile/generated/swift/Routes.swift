@@ -101,6 +101,14 @@ extension AuthClient {
     public func signInSocialJson(bodyJson: String = "{}") async throws -> String {
         try await request(method: "POST", path: "/sign-in/social", bodyJson: bodyJson, plugin: nil)
     }
+    /// Start a desktop or CLI app's sign-in (loopback redirect) (`GET /sign-in/social/loopback`). JSON in, JSON out.
+    public func signInSocialLoopbackJson(query: String = "") async throws -> String {
+        try await request(method: "GET", path: query.isEmpty ? "/sign-in/social/loopback" : "/sign-in/social/loopback?\(query)", bodyJson: nil, plugin: nil)
+    }
+    /// Redeem a loopback sign-in's code for a session (`POST /sign-in/social/loopback/token`). JSON in, JSON out.
+    public func signInSocialLoopbackTokenJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/sign-in/social/loopback/token", bodyJson: bodyJson, plugin: nil)
+    }
     /// The provider's redirect back after authorization (`GET /callback/{id}`). JSON in, JSON out.
     public func oauthCallbackJson(query: String = "") async throws -> String {
         try await request(method: "GET", path: query.isEmpty ? "/callback/{id}" : "/callback/{id}?\(query)", bodyJson: nil, plugin: nil)

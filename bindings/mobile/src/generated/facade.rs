@@ -916,6 +916,20 @@ pub struct ListUsersResponse {
     pub offset: Option<i64>,
 }
 
+/// `POST /sign-in/social/loopback/token`.
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct LoopbackTokenBody {
+    /// The `code` the browser brought to the app's loopback address.
+    #[serde(rename = "code")]
+    pub code: String,
+    /// The PKCE verifier whose S256 challenge started the flow.
+    #[serde(rename = "codeVerifier")]
+    pub code_verifier: String,
+    /// The same loopback address the flow started with.
+    #[serde(rename = "redirectURI")]
+    pub redirect_uri: String,
+}
+
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
 pub struct MagicLinkVerifyResponse {
     #[serde(rename = "token")]
@@ -2649,6 +2663,18 @@ impl CoreApi {
     /// Sign in with a social or OAuth provider (`POST /sign-in/social`).
     pub async fn sign_in_social(&self, body: SignInSocialBody) -> Result<SocialSignInResponse, AuthError> {
         let path = crate::with_query("/sign-in/social".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), None).await?)
+    }
+
+    /// Start a desktop or CLI app's sign-in (loopback redirect) (`GET /sign-in/social/loopback`).
+    pub async fn sign_in_social_loopback(&self, provider: Option<String>, redirect_uri: Option<String>, code_challenge: Option<String>, code_challenge_method: Option<String>, state: Option<String>, login_hint: Option<String>) -> Result<StatusResponse, AuthError> {
+        let path = crate::with_query("/sign-in/social/loopback".to_string(), &[("provider", provider.as_deref()), ("redirect_uri", redirect_uri.as_deref()), ("code_challenge", code_challenge.as_deref()), ("code_challenge_method", code_challenge_method.as_deref()), ("state", state.as_deref()), ("login_hint", login_hint.as_deref())]);
+        crate::decode(self.client.call("GET", &path, None, None).await?)
+    }
+
+    /// Redeem a loopback sign-in's code for a session (`POST /sign-in/social/loopback/token`).
+    pub async fn sign_in_social_loopback_token(&self, body: LoopbackTokenBody) -> Result<SocialSignInResponse, AuthError> {
+        let path = crate::with_query("/sign-in/social/loopback/token".to_string(), &[]);
         crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), None).await?)
     }
 

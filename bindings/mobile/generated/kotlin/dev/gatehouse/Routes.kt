@@ -101,6 +101,14 @@ suspend fun AuthClient.`listPluginsJson`(query: String = ""): String =
 suspend fun AuthClient.`signInSocialJson`(bodyJson: String = "{}"): String =
     request("POST", "/sign-in/social", bodyJson, null)
 
+/** Start a desktop or CLI app's sign-in (loopback redirect) (`GET /sign-in/social/loopback`). JSON in, JSON out. */
+suspend fun AuthClient.`signInSocialLoopbackJson`(query: String = ""): String =
+    request("GET", if (query.isEmpty()) "/sign-in/social/loopback" else "/sign-in/social/loopback?$query", null, null)
+
+/** Redeem a loopback sign-in's code for a session (`POST /sign-in/social/loopback/token`). JSON in, JSON out. */
+suspend fun AuthClient.`signInSocialLoopbackTokenJson`(bodyJson: String = "{}"): String =
+    request("POST", "/sign-in/social/loopback/token", bodyJson, null)
+
 /** The provider's redirect back after authorization (`GET /callback/{id}`). JSON in, JSON out. */
 suspend fun AuthClient.`oauthCallbackJson`(query: String = ""): String =
     request("GET", if (query.isEmpty()) "/callback/{id}" else "/callback/{id}?$query", null, null)

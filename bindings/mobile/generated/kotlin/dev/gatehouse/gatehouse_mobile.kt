@@ -854,6 +854,10 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_coreapi_sign_in_social(
     ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_coreapi_sign_in_social_loopback(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_coreapi_sign_in_social_loopback_token(
+    ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_coreapi_sign_out(
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_coreapi_sign_up_email(
@@ -1208,6 +1212,10 @@ internal object UniffiLib {
     external fun uniffi_gatehouse_mobile_fn_method_coreapi_sign_in_email(`ptr`: Long,`body`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_gatehouse_mobile_fn_method_coreapi_sign_in_social(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_coreapi_sign_in_social_loopback(`ptr`: Long,`provider`: RustBuffer.ByValue,`redirectUri`: RustBuffer.ByValue,`codeChallenge`: RustBuffer.ByValue,`codeChallengeMethod`: RustBuffer.ByValue,`state`: RustBuffer.ByValue,`loginHint`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_coreapi_sign_in_social_loopback_token(`ptr`: Long,`body`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_gatehouse_mobile_fn_method_coreapi_sign_out(`ptr`: Long,`body`: RustBuffer.ByValue,
     ): Long
@@ -1734,6 +1742,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_sign_in_social() and 0xFFFF) != 50) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_sign_in_social_loopback() and 0xFFFF) != 39473) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_sign_in_social_loopback_token() and 0xFFFF) != 40293) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_sign_out() and 0xFFFF) != 5140) {
@@ -4907,6 +4921,16 @@ public interface CoreApiInterface {
     suspend fun `signInSocial`(`body`: SignInSocialBody): SocialSignInResponse
     
     /**
+     * Start a desktop or CLI app's sign-in (loopback redirect) (`GET /sign-in/social/loopback`).
+     */
+    suspend fun `signInSocialLoopback`(`provider`: kotlin.String?, `redirectUri`: kotlin.String?, `codeChallenge`: kotlin.String?, `codeChallengeMethod`: kotlin.String?, `state`: kotlin.String?, `loginHint`: kotlin.String?): StatusResponse
+    
+    /**
+     * Redeem a loopback sign-in's code for a session (`POST /sign-in/social/loopback/token`).
+     */
+    suspend fun `signInSocialLoopbackToken`(`body`: LoopbackTokenBody): SocialSignInResponse
+    
+    /**
      * Sign out (`POST /sign-out`).
      */
     suspend fun `signOut`(`body`: SignOutBody?): SuccessResponse
@@ -5700,6 +5724,61 @@ open class CoreApi: Disposable, AutoCloseable, CoreApiInterface
                 uniffiHandle,
                 
         FfiConverterTypeSignInSocialBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSocialSignInResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Start a desktop or CLI app's sign-in (loopback redirect) (`GET /sign-in/social/loopback`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `signInSocialLoopback`(`provider`: kotlin.String?, `redirectUri`: kotlin.String?, `codeChallenge`: kotlin.String?, `codeChallengeMethod`: kotlin.String?, `state`: kotlin.String?, `loginHint`: kotlin.String?) : StatusResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_coreapi_sign_in_social_loopback(
+                uniffiHandle,
+                
+        FfiConverterOptionalString.lower(`provider`),
+        FfiConverterOptionalString.lower(`redirectUri`),
+        FfiConverterOptionalString.lower(`codeChallenge`),
+        FfiConverterOptionalString.lower(`codeChallengeMethod`),
+        FfiConverterOptionalString.lower(`state`),
+        FfiConverterOptionalString.lower(`loginHint`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeStatusResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Redeem a loopback sign-in's code for a session (`POST /sign-in/social/loopback/token`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `signInSocialLoopbackToken`(`body`: LoopbackTokenBody) : SocialSignInResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_coreapi_sign_in_social_loopback_token(
+                uniffiHandle,
+                
+        FfiConverterTypeLoopbackTokenBody.lower(`body`),
             )
         },
         { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
@@ -13517,6 +13596,61 @@ public object FfiConverterTypeListUsersResponse: FfiConverterRustBuffer<ListUser
             FfiConverterLong.write(value.`total`, buf)
             FfiConverterOptionalLong.write(value.`limit`, buf)
             FfiConverterOptionalLong.write(value.`offset`, buf)
+    }
+}
+
+
+
+/**
+ * `POST /sign-in/social/loopback/token`.
+ */
+data class LoopbackTokenBody (
+    /**
+     * The `code` the browser brought to the app's loopback address.
+     */
+    var `code`: kotlin.String
+    , 
+    /**
+     * The PKCE verifier whose S256 challenge started the flow.
+     */
+    var `codeVerifier`: kotlin.String
+    , 
+    /**
+     * The same loopback address the flow started with.
+     */
+    var `redirectUri`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLoopbackTokenBody: FfiConverterRustBuffer<LoopbackTokenBody> {
+    override fun read(buf: ByteBuffer): LoopbackTokenBody {
+        return LoopbackTokenBody(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: LoopbackTokenBody) = (
+            FfiConverterString.allocationSize(value.`code`) +
+            FfiConverterString.allocationSize(value.`codeVerifier`) +
+            FfiConverterString.allocationSize(value.`redirectUri`)
+    )
+
+    override fun write(value: LoopbackTokenBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`code`, buf)
+            FfiConverterString.write(value.`codeVerifier`, buf)
+            FfiConverterString.write(value.`redirectUri`, buf)
     }
 }
 
