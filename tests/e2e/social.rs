@@ -21,6 +21,7 @@ on_both_backends!(
     social_loopback_hand_off,
     social_callback_refusals,
     social_id_token_refusals_and_account_errors,
+    social_storage_failures_are_reported,
 );
 
 const OIDC_ID: &str = "local-oidc";
@@ -1674,4 +1675,124 @@ async fn social_id_token_refusals_and_account_errors(backend: Backend) {
         .post("/sign-in/social", id_token(&t, "n-6"))
         .await
         .assert_error(401, "OAUTH_LINK_ERROR");
+}
+
+/// Makes the real database refuse `op` (INSERT or UPDATE) on `table`, with a
+/// trigger, until [`allow`]: storage failures reached over HTTP.
+async fn refuse(s: &TestServer, backend: &Backend, op: &str, table: &str) {
+    let name = format!("refuse_{}_{table}", op.to_lowercase());
+    let statements = match backend {
+        Backend::Sqlite => vec![format!(
+            "CREATE TRIGGER {name} BEFORE {op} ON \"{table}\" BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+        )],
+        Backend::Postgres(_) => vec![
+            "CREATE OR REPLACE FUNCTION gatehouse_test_refuse() RETURNS trigger LANGUAGE plpgsql \
+             AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$"
+                .to_string(),
+            format!(
+                "CREATE TRIGGER {name} BEFORE {op} ON \"{table}\" FOR EACH ROW EXECUTE FUNCTION gatehouse_test_refuse()"
+            ),
+        ],
+    };
+    run_sql(s, &statements).await;
+}
+
+async fn allow(s: &TestServer, backend: &Backend, op: &str, table: &str) {
+    let name = format!("refuse_{}_{table}", op.to_lowercase());
+    let statement = match backend {
+        Backend::Sqlite => format!("DROP TRIGGER {name}"),
+        Backend::Postgres(_) => format!("DROP TRIGGER {name} ON \"{table}\""),
+    };
+    run_sql(s, &[statement]).await;
+}
+
+async fn run_sql(s: &TestServer, statements: &[String]) {
+    use diesel_async::RunQueryDsl;
+    for sql in statements {
+        let done: Result<usize, gatehouse_server::db::StorageError> = async {
+            gatehouse_server::with_conn!(s.db(), |conn| Ok(diesel::sql_query(sql)
+                .execute(conn)
+                .await?))
+        }
+        .await;
+        done.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+}
+
+/// The codes for storage failures, reached through the real database
+/// refusing a write: the ID-token forms answer them as JSON, the callback
+/// as `?error=`.
+async fn social_storage_failures_are_reported(backend: Backend) {
+    let (s, op) = google_pair(backend.clone(), |_| {}).await;
+    let id_token = |t: &str| json!({"provider": "google", "idToken": {"token": t, "nonce": "n"}});
+    let login = email();
+    let t = native_id_token(&op, "google-client", "google-secret", "n", &login).await;
+
+    refuse(&s, &backend, "INSERT", "user").await;
+    s.client()
+        .post("/sign-in/social", id_token(&t))
+        .await
+        .assert_error(422, "FAILED_TO_CREATE_USER");
+    allow(&s, &backend, "INSERT", "user").await;
+    assert!(
+        gatehouse_server::db::store::find_user_by_email(s.db(), &login)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    refuse(&s, &backend, "INSERT", "session").await;
+    s.client()
+        .post("/sign-in/social", id_token(&t))
+        .await
+        .assert_error(500, "FAILED_TO_CREATE_SESSION");
+    allow(&s, &backend, "INSERT", "session").await;
+
+    let me = s.client();
+    let (mine, _) = me.sign_up().await;
+    let own = native_id_token(&op, "google-client", "google-secret", "n", &mine).await;
+    refuse(&s, &backend, "INSERT", "account").await;
+    me.post("/link-social", id_token(&own))
+        .await
+        .assert_error(417, "LINKING_FAILED");
+    allow(&s, &backend, "INSERT", "account").await;
+    assert_eq!(
+        me.get("/list-accounts")
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // The redirect flow's callback reports the same as `?error=` codes.
+    let (s, _op) = oidc_server(backend.clone()).await;
+    let c = s.client();
+    let login = email();
+    let body = json!({"provider": OIDC_ID, "loginHint": login});
+    refuse(&s, &backend, "INSERT", "user").await;
+    let cb = authorize(&s, &c, OIDC_ID, body.clone()).await;
+    assert_eq!(
+        finish(&c, &cb).await.header("location"),
+        Some(format!("{}/error?error=unable_to_create_user", s.base))
+    );
+    allow(&s, &backend, "INSERT", "user").await;
+    refuse(&s, &backend, "INSERT", "session").await;
+    let cb = authorize(&s, &c, OIDC_ID, body.clone()).await;
+    let r = finish(&c, &cb).await;
+    assert_eq!(
+        r.header("location"),
+        Some(format!("{}/error?error=unable_to_create_session", s.base))
+    );
+    assert!(r.set_cookie("better-auth.session_token").is_none());
+    allow(&s, &backend, "INSERT", "session").await;
+    // A returning user whose tokens cannot be stored.
+    refuse(&s, &backend, "UPDATE", "account").await;
+    let cb = authorize(&s, &c, OIDC_ID, body).await;
+    assert_eq!(
+        finish(&c, &cb).await.header("location"),
+        Some(format!("{}/error?error=internal_server_error", s.base))
+    );
+    allow(&s, &backend, "UPDATE", "account").await;
 }
