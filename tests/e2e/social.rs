@@ -90,6 +90,17 @@ async fn authorize(s: &TestServer, c: &Client, provider: &str, body: Value) -> S
     follow_until(c.raw(), &url, &format!("{}/callback/{provider}", s.base)).await
 }
 
+/// [`authorize`] for a new user of the generic provider.
+async fn new_user_callback(s: &TestServer, c: &Client) -> String {
+    authorize(
+        s,
+        c,
+        OIDC_ID,
+        json!({"provider": OIDC_ID, "loginHint": email()}),
+    )
+    .await
+}
+
 /// The callback, in the browser that started the flow.
 async fn finish(c: &Client, callback: &str) -> gatehouse_tests::Response {
     c.request(c.raw().get(callback)).await
@@ -308,13 +319,7 @@ async fn social_callback_failures_redirect_with_codes(backend: Backend) {
 
     // Another browser (no state cookie) cannot finish someone's flow, and
     // cannot burn it either: the right browser still can.
-    let cb = authorize(
-        &s,
-        &c,
-        OIDC_ID,
-        json!({"provider": OIDC_ID, "loginHint": email()}),
-    )
-    .await;
+    let cb = new_user_callback(&s, &c).await;
     let other = s.client();
     let r = finish(&other, &cb).await;
     assert_eq!(
@@ -329,13 +334,7 @@ async fn social_callback_failures_redirect_with_codes(backend: Backend) {
     );
 
     // RFC 9207: an answer naming another issuer is refused.
-    let cb = authorize(
-        &s,
-        &c,
-        OIDC_ID,
-        json!({"provider": OIDC_ID, "loginHint": email()}),
-    )
-    .await;
+    let cb = new_user_callback(&s, &c).await;
     let forged = cb.replace(
         &format!(
             "iss={}",
@@ -351,13 +350,7 @@ async fn social_callback_failures_redirect_with_codes(backend: Backend) {
     );
 
     // A code the provider does not know.
-    let cb = authorize(
-        &s,
-        &c,
-        OIDC_ID,
-        json!({"provider": OIDC_ID, "loginHint": email()}),
-    )
-    .await;
+    let cb = new_user_callback(&s, &c).await;
     let code = param(&cb, "code").unwrap();
     let r = finish(&c, &cb.replace(&code, "not-a-code")).await;
     assert_eq!(
@@ -366,13 +359,7 @@ async fn social_callback_failures_redirect_with_codes(backend: Backend) {
     );
 
     // A callback with a state but no code; one on another provider's path.
-    let cb = authorize(
-        &s,
-        &c,
-        OIDC_ID,
-        json!({"provider": OIDC_ID, "loginHint": email()}),
-    )
-    .await;
+    let cb = new_user_callback(&s, &c).await;
     let mut without_code = url::Url::parse(&cb).unwrap();
     let kept: Vec<(String, String)> = query(&cb)
         .into_iter()
@@ -384,13 +371,7 @@ async fn social_callback_failures_redirect_with_codes(backend: Backend) {
         r.header("location"),
         Some(format!("{}/error?error=no_code", s.base))
     );
-    let cb = authorize(
-        &s,
-        &c,
-        OIDC_ID,
-        json!({"provider": OIDC_ID, "loginHint": email()}),
-    )
-    .await;
+    let cb = new_user_callback(&s, &c).await;
     let elsewhere = cb.replace(
         &format!("/callback/{OIDC_ID}?"),
         "/callback/not-configured?",
@@ -402,13 +383,7 @@ async fn social_callback_failures_redirect_with_codes(backend: Backend) {
     );
     // An OpenID flow whose stored state lost its nonce is not finished
     // (the ID token could not be bound to it).
-    let cb = authorize(
-        &s,
-        &c,
-        OIDC_ID,
-        json!({"provider": OIDC_ID, "loginHint": email()}),
-    )
-    .await;
+    let cb = new_user_callback(&s, &c).await;
     edit_flow(&s, &param(&cb, "state").unwrap(), |v| {
         v.as_object_mut().unwrap().remove("idTokenNonce");
     })
@@ -888,13 +863,7 @@ async fn social_flow_security(backend: Backend) {
     }
 
     // An expired state (10 minutes) is refused.
-    let cb = authorize(
-        &s,
-        &c,
-        OIDC_ID,
-        json!({"provider": OIDC_ID, "loginHint": email()}),
-    )
-    .await;
+    let cb = new_user_callback(&s, &c).await;
     s.clock.advance(Span::minutes(11));
     let r = finish(&c, &cb).await;
     assert_eq!(
@@ -905,13 +874,7 @@ async fn social_flow_security(backend: Backend) {
 
     // The provider refuses a wrong PKCE verifier: the flow's stored verifier
     // is swapped before the callback, so the exchange fails.
-    let cb = authorize(
-        &s,
-        &c,
-        OIDC_ID,
-        json!({"provider": OIDC_ID, "loginHint": email()}),
-    )
-    .await;
+    let cb = new_user_callback(&s, &c).await;
     let state = param(&cb, "state").unwrap();
     swap_verifier(&s, &state).await;
     let r = finish(&c, &cb).await;
@@ -1436,13 +1399,7 @@ async fn social_tokens_never_reach_the_logs() {
     .await
     .assert_error(401, "INVALID_TOKEN");
     // A code the provider refuses: the exchange failure is logged.
-    let cb = authorize(
-        &s,
-        &c,
-        OIDC_ID,
-        json!({"provider": OIDC_ID, "loginHint": email()}),
-    )
-    .await;
+    let cb = new_user_callback(&s, &c).await;
     let bad = cb.replace(&param(&cb, "code").unwrap(), "not-a-real-code");
     assert!(finish(&c, &bad)
         .await
@@ -1483,13 +1440,7 @@ async fn social_tokens_never_reach_the_logs() {
 async fn social_callback_refusals(backend: Backend) {
     let (s, _op) = oidc_server_with(backend, &[], "disable_sign_up = true\n").await;
     let c = s.client();
-    let cb = authorize(
-        &s,
-        &c,
-        OIDC_ID,
-        json!({"provider": OIDC_ID, "loginHint": email()}),
-    )
-    .await;
+    let cb = new_user_callback(&s, &c).await;
     let r = finish(&c, &cb).await;
     assert_eq!(
         r.header("location"),

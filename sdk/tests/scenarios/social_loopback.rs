@@ -18,8 +18,8 @@ fn param(url: &str, key: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn loopback_sign_in_through_the_users_browser() {
+/// A server with `generic-oauth` in front of a fresh OpenID provider.
+async fn server_with_provider() -> (TestServer, NodeProvider) {
     let listener = TestServer::reserve().await;
     let base = format!("http://{}", listener.local_addr().unwrap());
     let op = NodeProvider::openid(
@@ -44,6 +44,12 @@ async fn loopback_sign_in_through_the_users_browser() {
         );
     })
     .await;
+    (server, op)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loopback_sign_in_through_the_users_browser() {
+    let (server, _op) = server_with_provider().await;
     let client = AuthClient::builder(&server.origin).build().await.unwrap();
     assert!(client.session_token().is_none());
 
@@ -110,30 +116,7 @@ async fn loopback_sign_in_through_the_users_browser() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn loopback_sign_in_reports_the_providers_refusal() {
-    let listener = TestServer::reserve().await;
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let op = NodeProvider::openid(
-        json!([op_client(
-            PROVIDER,
-            "local-oidc-secret",
-            &[format!("{base}/api/auth/callback/{PROVIDER}")]
-        )]),
-        None,
-    )
-    .await;
-    let discovery = format!("{}/.well-known/openid-configuration", op.url);
-    let server = TestServer::start_on(listener, Backend::Sqlite, |c| {
-        c.plugins.push("generic-oauth".into());
-        add_sections(
-            c,
-            &format!(
-                "[generic_oauth.{PROVIDER}]\nclient_id = \"{PROVIDER}\"\n\
-                 client_secret = \"local-oidc-secret\"\ndiscovery_url = \"{discovery}\"\n\
-                 scopes = [\"openid\", \"email\", \"profile\"]\n"
-            ),
-        );
-    })
-    .await;
+    let (server, _op) = server_with_provider().await;
     let client = AuthClient::builder(&server.origin).build().await.unwrap();
     let browser = http_client()
         .cookie_store(true)

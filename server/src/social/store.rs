@@ -67,44 +67,36 @@ pub async fn update_tokens(
         refresh_token_expires_at,
         scope,
     } = t;
+    // One statement: a column left `None` is not written, and an expiry is
+    // written (NULL included) exactly when its token is.
+    let changes = TokenChanges {
+        updated_at: now,
+        access_token_expires_at: access_token.is_some().then_some(access_token_expires_at),
+        access_token,
+        refresh_token_expires_at: refresh_token.is_some().then_some(refresh_token_expires_at),
+        refresh_token,
+        id_token,
+        scope,
+    };
     with_conn!(db, |conn| {
-        let target = accounts::table.find(id);
-        diesel::update(target)
-            .set(accounts::updated_at.eq(now))
+        diesel::update(accounts::table.find(id))
+            .set(changes)
             .execute(conn)
             .await?;
-        if access_token.is_some() {
-            diesel::update(target)
-                .set((
-                    accounts::access_token.eq(access_token),
-                    accounts::access_token_expires_at.eq(access_token_expires_at),
-                ))
-                .execute(conn)
-                .await?;
-        }
-        if refresh_token.is_some() {
-            diesel::update(target)
-                .set((
-                    accounts::refresh_token.eq(refresh_token),
-                    accounts::refresh_token_expires_at.eq(refresh_token_expires_at),
-                ))
-                .execute(conn)
-                .await?;
-        }
-        if id_token.is_some() {
-            diesel::update(target)
-                .set(accounts::id_token.eq(id_token))
-                .execute(conn)
-                .await?;
-        }
-        if scope.is_some() {
-            diesel::update(target)
-                .set(accounts::scope.eq(scope))
-                .execute(conn)
-                .await?;
-        }
         Ok(())
     })
+}
+
+#[derive(AsChangeset)]
+#[diesel(table_name = accounts)]
+struct TokenChanges {
+    updated_at: NaiveDateTime,
+    access_token: Option<String>,
+    access_token_expires_at: Option<Option<NaiveDateTime>>,
+    refresh_token: Option<String>,
+    refresh_token_expires_at: Option<Option<NaiveDateTime>>,
+    id_token: Option<String>,
+    scope: Option<String>,
 }
 
 /// Deletes one of the user's accounts; false when it was not theirs or gone.
