@@ -23,6 +23,8 @@ use crate::{types, AuthClient, AuthError, ErrorCode};
 
 /// The longest request line and headers read from the browser.
 const MAX_REQUEST: usize = 16 * 1024;
+/// How long one connection may take to send its request.
+const READ_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Options of [`AuthClient::sign_in_social_loopback_with`].
 #[derive(Debug, Clone)]
@@ -128,9 +130,17 @@ async fn read_target(stream: &mut TcpStream) -> Option<String> {
 async fn wait_for_answer(listener: &TcpListener, path: &str, state: &str) -> Answer {
     loop {
         let Ok((mut stream, _)) = listener.accept().await else {
+            // Out of descriptors or the like: do not spin.
+            tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
-        let Some(target) = read_target(&mut stream).await else {
+        // Browsers open spare connections they may never use: one that
+        // sends nothing must not hold up the one that brings the answer.
+        let target = tokio::time::timeout(READ_TIMEOUT, read_target(&mut stream))
+            .await
+            .ok()
+            .flatten();
+        let Some(target) = target else {
             respond(&mut stream, "400 Bad Request", "").await;
             continue;
         };

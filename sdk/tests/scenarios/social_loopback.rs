@@ -68,6 +68,15 @@ async fn loopback_sign_in_through_the_users_browser() {
             let url = url.to_string();
             tokio::spawn(async move {
                 let app = param(&url, "redirect_uri").unwrap();
+                // A spare connection that never sends a request (browsers
+                // open such), held open for the whole walk.
+                let listener = url::Url::parse(&app).unwrap();
+                let _idle = tokio::net::TcpStream::connect((
+                    listener.host_str().unwrap(),
+                    listener.port().unwrap(),
+                ))
+                .await
+                .unwrap();
                 let landing = follow_until(&browser_for_open, &url, &app).await;
                 let page = browser_for_open.get(&landing).send().await.unwrap();
                 let status = page.status().as_u16();

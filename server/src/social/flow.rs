@@ -786,19 +786,15 @@ pub async fn callback(
         },
     };
     if let Some(target) = &flow.loopback {
-        let outcome = match resolve(state, ctx, &p, &profile, &tokens, intent, &p.scopes).await {
+        match resolve(state, ctx, &p, &profile, &tokens, intent, &p.scopes).await {
             Ok(Resolved::User { user, .. }) => {
-                loopback::hand_off(state, ctx, target, &user.id).await
+                if let Err(e) = loopback::hand_off(state, ctx, target, &user.id).await {
+                    fail_with(ctx, &error_url, &e);
+                }
             }
-            Ok(Resolved::Refused(r)) => return fail(&error_url, r.callback_error()),
-            Ok(Resolved::Linked) => Err(ApiError::internal()),
-            Err(e) => Err(e),
-        };
-        if let Err(e) = outcome {
-            ctx.set_redirect(
-                &error_url,
-                &[("error", &e.code), ("error_description", &e.message)],
-            );
+            Ok(Resolved::Refused(r)) => fail(&error_url, r.callback_error()),
+            Ok(Resolved::Linked) => fail_with(ctx, &error_url, &ApiError::internal()),
+            Err(e) => fail_with(ctx, &error_url, &e),
         }
         return;
     }
@@ -812,17 +808,26 @@ pub async fn callback(
         }
         Ok(Finished::Linked) => ctx.set_redirect(&flow.callback_url, &[]),
         Ok(Finished::Refused(r)) => fail(&error_url, r.callback_error()),
-        Err(e) if e.code == codes::FAILED_TO_CREATE_USER.code => {
-            fail(&error_url, "unable_to_create_user")
-        }
-        Err(e) if e.code == codes::FAILED_TO_CREATE_SESSION.code => {
-            fail(&error_url, "unable_to_create_session")
-        }
-        Err(e) if e.status.is_server_error() => fail(&error_url, "internal_server_error"),
-        // A plugin's refusal (a ban, ...) keeps its code, as in Better Auth.
-        Err(e) => ctx.set_redirect(
-            &error_url,
-            &[("error", &e.code), ("error_description", &e.message)],
-        ),
+        Err(e) => fail_with(ctx, &error_url, &e),
     }
+}
+
+/// A callback's failure as Better Auth's `?error=` code: storage failures by
+/// their callback names; a plugin's refusal (a ban, ...) keeps its code and
+/// message.
+fn fail_with(ctx: &RequestContext, error_url: &str, e: &ApiError) {
+    let code = if e.code == codes::FAILED_TO_CREATE_USER.code {
+        "unable_to_create_user"
+    } else if e.code == codes::FAILED_TO_CREATE_SESSION.code {
+        "unable_to_create_session"
+    } else if e.status.is_server_error() {
+        "internal_server_error"
+    } else {
+        ctx.set_redirect(
+            error_url,
+            &[("error", &e.code), ("error_description", &e.message)],
+        );
+        return;
+    };
+    ctx.set_redirect(error_url, &[("error", code)]);
 }
