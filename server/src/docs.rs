@@ -11,7 +11,7 @@ use poem_openapi::registry::{
 };
 use poem_openapi::OpenApi;
 
-use crate::error::{codes, ErrorBody, ErrorCode};
+use crate::error::{codes, ErrorBody, ErrorCode, OAuthErrorBody};
 
 /// Who may call an operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,14 +76,34 @@ impl<T: OpenApi> OpenApi for Documented<T> {
             .iter()
             .filter_map(|p| p.security_scheme().map(|(name, _)| name))
             .collect();
+        let oauth_paths: Vec<&'static str> = crate::plugin::active_plugins()
+            .iter()
+            .flat_map(|p| p.oauth_paths().iter().copied())
+            .collect();
         let mut apis = T::meta();
         for api in &mut apis {
             for path in &mut api.paths {
+                let oauth = oauth_paths.contains(&path.path.as_str());
                 for op in &mut path.operations {
                     let Some((auth, route_codes)) = op.operation_id.and_then(|id| by_id.get(id))
                     else {
                         continue;
                     };
+                    if oauth {
+                        // OAuth's own shape: the route's codes plus the pipeline's refusals.
+                        let mut all: Vec<ErrorCode> = OAUTH_COMMON.to_vec();
+                        all.extend(route_codes.iter().copied());
+                        op.responses
+                            .responses
+                            .retain(|r| r.status.is_some_and(|s| s < 400));
+                        op.responses.responses.extend(error_responses_as(
+                            &all,
+                            "OAuth errors (`error`)",
+                            <OAuthErrorBody as poem_openapi::types::Type>::schema_ref(),
+                        ));
+                        op.security = security(*auth, &schemes);
+                        continue;
+                    }
                     let mut all: Vec<ErrorCode> = COMMON.to_vec();
                     if op.request.is_some() {
                         all.extend_from_slice(WITH_BODY);
@@ -107,6 +127,12 @@ impl<T: OpenApi> OpenApi for Documented<T> {
 
     fn register(registry: &mut Registry) {
         T::register(registry);
+        if crate::plugin::active_plugins()
+            .iter()
+            .any(|p| !p.oauth_paths().is_empty())
+        {
+            <OAuthErrorBody as poem_openapi::types::Type>::register(registry);
+        }
         mark_optional_properties_nullable(registry);
         // Better Auth's sign-up schema checks the address's form (z.email());
         // poem-openapi has no `format` attribute, so it is stated here.
@@ -284,6 +310,57 @@ fn security(
 /// One response per status, its description listing the codes, all with the
 /// shared `ErrorBody` schema.
 fn error_responses(all: &[ErrorCode]) -> Vec<MetaResponse> {
+    error_responses_as(
+        all,
+        "Error codes",
+        <ErrorBody as poem_openapi::types::Type>::schema_ref(),
+    )
+}
+
+/// The refusals of the pipeline on an OAuth path, as that path words them.
+const OAUTH_COMMON: &[ErrorCode] = &[
+    ErrorCode {
+        code: "invalid_request",
+        message: "The request is missing a parameter, repeats one, or is otherwise malformed (body rules, validation, origin)",
+        status: 400,
+    },
+    ErrorCode {
+        code: "invalid_request",
+        message: "The body took too long to arrive",
+        status: 408,
+    },
+    ErrorCode {
+        code: "invalid_request",
+        message: "The body is too large",
+        status: 413,
+    },
+    ErrorCode {
+        code: "invalid_request",
+        message: "The body is neither application/x-www-form-urlencoded nor application/json",
+        status: 415,
+    },
+    ErrorCode {
+        code: "invalid_request",
+        message: "A cookie-carrying request from an untrusted origin",
+        status: 403,
+    },
+    ErrorCode {
+        code: "temporarily_unavailable",
+        message: "Too many requests",
+        status: 429,
+    },
+    ErrorCode {
+        code: "server_error",
+        message: "Internal server error",
+        status: 500,
+    },
+];
+
+fn error_responses_as(
+    all: &[ErrorCode],
+    heading: &str,
+    schema: MetaSchemaRef,
+) -> Vec<MetaResponse> {
     let mut by_status: BTreeMap<u16, Vec<ErrorCode>> = BTreeMap::new();
     for c in all {
         let list = by_status.entry(c.status).or_default();
@@ -301,12 +378,12 @@ fn error_responses(all: &[ErrorCode]) -> Vec<MetaResponse> {
                 .join("; ");
             MetaResponse {
                 // Built once per spec build; the registry wants 'static text.
-                description: Box::leak(format!("Error codes: {text}").into_boxed_str()),
+                description: Box::leak(format!("{heading}: {text}").into_boxed_str()),
                 status: Some(status),
                 status_range: None,
                 content: vec![MetaMediaType {
                     content_type: "application/json",
-                    schema: <ErrorBody as poem_openapi::types::Type>::schema_ref(),
+                    schema: schema.clone(),
                 }],
                 headers: vec![],
             }

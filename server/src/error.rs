@@ -25,6 +25,17 @@ pub struct ErrorBody {
     pub details: Option<serde_json::Value>,
 }
 
+/// The error body of the routes that speak OAuth 2 (RFC 6749 §5.2), for
+/// the OAuth client libraries that call them; see `Plugin::oauth_paths`.
+#[derive(Debug, Clone, Object, serde::Serialize)]
+#[oai(rename = "OAuthErrorBody")]
+pub struct OAuthErrorBody {
+    /// An RFC 6749 / 7009 / 7662 / 8628 error code (`invalid_request`, `invalid_client`, `invalid_grant`, ...).
+    pub error: String,
+    /// Human-readable detail.
+    pub error_description: String,
+}
+
 /// An error code with its default message and status, declared as data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ErrorCode {

@@ -108,6 +108,8 @@ pub struct Gatehouse {
     state: Arc<AppState>,
     spec: Arc<String>,
     endpoint: Arc<BoxEndpoint<'static>>,
+    /// Plugins' routes at the origin root (see `Plugin::root_routes`).
+    root_routes: Vec<(String, Arc<BoxEndpoint<'static>>)>,
 }
 
 /// Options for [`Gatehouse::build`].
@@ -204,10 +206,18 @@ impl GatehouseBuilder {
             inner,
         }
         .boxed();
+        let root_routes = state
+            .plugins
+            .all()
+            .iter()
+            .flat_map(|p| p.root_routes(&state))
+            .map(|(path, ep)| (path, Arc::new(ep)))
+            .collect();
         Ok(Gatehouse {
             state,
             spec: built.spec,
             endpoint: Arc::new(endpoint),
+            root_routes,
         })
     }
 }
@@ -234,9 +244,20 @@ impl Gatehouse {
         self.endpoint.clone()
     }
 
-    /// A complete app: the auth API nested at the configured base path.
+    /// A complete app: the auth API nested at the configured base path,
+    /// and the plugins' routes at the origin root.
     pub fn app(&self) -> Route {
-        Route::new().nest(&self.state.config.base_path, self.endpoint.clone())
+        self.root_routes()
+            .into_iter()
+            .fold(Route::new(), |route, (path, ep)| route.at(path, ep))
+            .nest(&self.state.config.base_path, self.endpoint.clone())
+    }
+
+    /// Routes the enabled plugins serve at the origin root, outside the base
+    /// path (e.g. `oauth-provider`'s `/.well-known/openid-configuration`):
+    /// an app that nests [`Gatehouse::endpoint`] itself mounts these too.
+    pub fn root_routes(&self) -> Vec<(String, Arc<BoxEndpoint<'static>>)> {
+        self.root_routes.clone()
     }
 
     /// Server-side operations that bypass HTTP concerns (rate limits, origins).

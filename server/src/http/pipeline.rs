@@ -58,7 +58,18 @@ fn empty_404() -> Response {
 impl<E: Endpoint> Endpoint for Pipeline<E> {
     type Output = Response;
 
-    async fn call(&self, mut req: Request) -> poem::Result<Response> {
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        let path = canonical_path(req.uri().path());
+        let resp = self.handle(req).await?;
+        if self.state.plugins.is_oauth_path(&path) {
+            return Ok(oauth_shaped(resp).await);
+        }
+        Ok(resp)
+    }
+}
+
+impl<E: Endpoint> Pipeline<E> {
+    async fn handle(&self, mut req: Request) -> poem::Result<Response> {
         let state = &self.state;
         let raw_path = req.uri().path().to_string();
         let path = canonical_path(&raw_path);
@@ -207,7 +218,9 @@ async fn read_body(
                 serde_json::from_slice(&bytes).map_err(|_| ApiError::new(codes::BAD_REQUEST))?
             }
             Some("application/x-www-form-urlencoded")
-                if state.plugins.is_form_path(path) || is_provider_callback(path) =>
+                if state.plugins.is_form_path(path)
+                    || state.plugins.is_oauth_path(path)
+                    || is_provider_callback(path) =>
             {
                 let form: Map<String, Value> = url::form_urlencoded::parse(&bytes)
                     .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
@@ -215,11 +228,12 @@ async fn read_body(
                 Value::Object(form)
             }
             Some(ct) => {
-                let allowed = if state.plugins.is_form_path(path) {
-                    "application/x-www-form-urlencoded, application/json"
-                } else {
-                    "application/json"
-                };
+                let allowed =
+                    if state.plugins.is_form_path(path) || state.plugins.is_oauth_path(path) {
+                        "application/x-www-form-urlencoded, application/json"
+                    } else {
+                        "application/json"
+                    };
                 return Err(ApiError::with_message(
                     codes::UNSUPPORTED_MEDIA_TYPE,
                     format!("Content-Type \"{ct}\" is not allowed. Allowed types: {allowed}"),
@@ -354,6 +368,45 @@ fn zod_style_param_message(text: &str) -> Option<String> {
     Some(format!(
         "[query.{name}] Invalid input: expected {ty}, received undefined"
     ))
+}
+
+/// On an OAuth path, a refusal the pipeline (or an extractor) wrote as
+/// `{code, message}` becomes RFC 6749's `{error, error_description}`;
+/// the handlers there answer in that shape already.
+async fn oauth_shaped(resp: Response) -> Response {
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let bytes = body.into_bytes().await.unwrap_or_default();
+    let parsed: Option<Map<String, Value>> = serde_json::from_slice(&bytes).ok();
+    let Some(body) = parsed.filter(|b| b.contains_key("code") && !b.contains_key("error")) else {
+        return Response::from_parts(parts, Body::from(bytes));
+    };
+    let error = if status.is_server_error() {
+        "server_error"
+    } else if status == StatusCode::TOO_MANY_REQUESTS {
+        "temporarily_unavailable"
+    } else {
+        "invalid_request"
+    };
+    let description = body
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let mut out = Response::from_parts(
+        parts,
+        Body::from(
+            serde_json::to_vec(&serde_json::json!({
+                "error": error,
+                "error_description": description,
+            }))
+            .unwrap_or_default(),
+        ),
+    );
+    out.headers_mut().remove(header::CONTENT_LENGTH);
+    out
 }
 
 async fn normalize(resp: Response) -> Response {

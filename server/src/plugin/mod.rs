@@ -213,6 +213,34 @@ pub trait Plugin: Send + Sync + 'static {
         Box::pin(async {})
     }
 
+    /// Other plugins this one needs enabled (by id), e.g. `oauth-provider`
+    /// signs its ID tokens with `jwt`'s keys. A registration without them
+    /// is refused at start-up, naming what to add.
+    fn requires(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Paths (under the base path) that speak OAuth 2 rather than Better
+    /// Auth's JSON (RFC 6749 §5.2): they take form-urlencoded bodies as
+    /// well as JSON, and the pipeline's own refusals there (body rules,
+    /// validation, origin) are `{"error", "error_description"}`, the shape
+    /// every OAuth client library reads.
+    fn oauth_paths(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Routes at the origin root, outside the base path and its pipeline:
+    /// documents that specifications place there (RFC 8414's
+    /// `/.well-known/oauth-authorization-server`). `Gatehouse::app` mounts
+    /// them; an app that nests `Gatehouse::endpoint` itself mounts
+    /// `Gatehouse::root_routes`.
+    fn root_routes(
+        &self,
+        _state: &Arc<AppState>,
+    ) -> Vec<(String, poem::endpoint::BoxEndpoint<'static>)> {
+        Vec::new()
+    }
+
     /// Routes outside the spec (documents, UIs), mounted under the base path.
     fn raw_routes(
         &self,
@@ -434,6 +462,7 @@ pub struct PluginRegistry {
     plugins: Vec<Arc<dyn Plugin>>,
     settings: SettingsMap,
     form_paths: Arc<HashSet<&'static str>>,
+    oauth_paths: Arc<HashSet<&'static str>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -454,6 +483,8 @@ pub enum RegistryError {
         first: String,
         second: String,
     },
+    #[error("plugin {plugin:?} needs plugin {needs:?}: add {needs:?} to `plugins` (or GATEHOUSE_PLUGINS)")]
+    MissingRequirement { plugin: String, needs: &'static str },
     #[error("{0}")]
     Config(String),
 }
@@ -564,6 +595,18 @@ impl PluginRegistry {
                 }
             }
         }
+        for p in &plugins {
+            if let Some(needs) = p.requires().iter().find(|id| !ids.contains(*id)) {
+                return Err(RegistryError::MissingRequirement {
+                    plugin: p.id().into(),
+                    needs,
+                });
+            }
+        }
+        let oauth_paths = plugins
+            .iter()
+            .flat_map(|p| p.oauth_paths().iter().copied())
+            .collect();
         let form_paths = CORE_FORM_PATHS
             .iter()
             .copied()
@@ -573,6 +616,7 @@ impl PluginRegistry {
             plugins,
             settings: SettingsMap::default(),
             form_paths: Arc::new(form_paths),
+            oauth_paths: Arc::new(oauth_paths),
         })
     }
 
@@ -618,6 +662,10 @@ impl PluginRegistry {
         self.form_paths.contains(path)
     }
 
+    pub fn is_oauth_path(&self, path: &str) -> bool {
+        self.oauth_paths.contains(path)
+    }
+
     pub fn user_fields(&self) -> impl Iterator<Item = &dyn UserFields> {
         self.plugins.iter().filter_map(|p| p.user_fields())
     }
@@ -658,6 +706,28 @@ mod tests {
         fn error_codes(&self) -> &'static [ErrorCode] {
             self.1
         }
+    }
+
+    struct NeedsFake;
+    impl Plugin for NeedsFake {
+        fn id(&self) -> &'static str {
+            "needs-x"
+        }
+        fn requires(&self) -> &'static [&'static str] {
+            &["x"]
+        }
+    }
+
+    #[test]
+    fn a_missing_requirement_is_named() {
+        let err = PluginRegistry::new(vec![Arc::new(NeedsFake)])
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(err.contains("\"needs-x\" needs plugin \"x\""), "{err}");
+        // In any order, once both are there.
+        let ok = PluginRegistry::new(vec![Arc::new(NeedsFake), Arc::new(Fake("x", &[]))]);
+        assert!(ok.is_ok());
     }
 
     const A: &[ErrorCode] = &[ErrorCode {
