@@ -363,16 +363,34 @@ pub struct AuthClient {
     server_plugins: Vec<String>,
 }
 
-fn map_error(e: progenitor_client::Error<types::ErrorBody>) -> AuthError {
+/// An error body a generated operation answers with: Better Auth's
+/// `{code, message}`, or OAuth's `{error, error_description}` on the
+/// routes that speak OAuth (the code is then the OAuth error, e.g.
+/// `ErrorCode::Other("invalid_grant")`).
+pub trait ErrorPayload {
+    /// The error's code and human-readable message.
+    fn code_and_message(self) -> (String, String);
+}
+
+impl ErrorPayload for types::ErrorBody {
+    fn code_and_message(self) -> (String, String) {
+        (self.code, self.message)
+    }
+}
+
+fn map_error<B: ErrorPayload>(e: progenitor_client::Error<B>) -> AuthError
+where
+    progenitor_client::Error<B>: std::fmt::Display,
+{
     use progenitor_client::Error as E;
     match e {
         E::ErrorResponse(rv) => {
             let status = rv.status().as_u16();
-            let body = rv.into_inner();
+            let (code, message) = rv.into_inner().code_and_message();
             AuthError::Api {
                 status,
-                code: ErrorCode::parse(&body.code),
-                message: body.message,
+                code: ErrorCode::parse(&code),
+                message,
             }
         }
         E::CommunicationError(e) | E::ResponseBodyError(e) | E::InvalidUpgrade(e) => {
@@ -427,12 +445,13 @@ impl AuthClient {
         self.state.store.load()
     }
 
-    async fn call<T>(
+    async fn call<T, B: ErrorPayload>(
         &self,
-        fut: impl std::future::Future<
-            Output = Result<ResponseValue<T>, progenitor_client::Error<types::ErrorBody>>,
-        >,
-    ) -> Result<T, AuthError> {
+        fut: impl std::future::Future<Output = Result<ResponseValue<T>, progenitor_client::Error<B>>>,
+    ) -> Result<T, AuthError>
+    where
+        progenitor_client::Error<B>: std::fmt::Display,
+    {
         // Cookies were absorbed by `absorb_hook` already.
         fut.await.map(ResponseValue::into_inner).map_err(map_error)
     }

@@ -19,7 +19,8 @@ fn full_spec() -> Value {
 }
 
 /// Every operation: an id, one tag naming its plugin, a summary, and
-/// documented error responses that all use the shared error schema.
+/// documented error responses that all use the shared error schema (or,
+/// on a path a plugin declares as OAuth's, the OAuth error schema).
 #[test]
 fn every_operation_is_documented() {
     let spec = full_spec();
@@ -28,6 +29,10 @@ fn every_operation_is_documented() {
         .chain(gatehouse_server::social::routes::ROUTE_DOCS)
         .chain(catalog().iter().flat_map(|p| p.route_docs().iter()))
         .map(|d| d.operation_id)
+        .collect();
+    let oauth_paths: Vec<&str> = catalog()
+        .iter()
+        .flat_map(|p| p.oauth_paths().iter().copied())
         .collect();
     let mut ids = Vec::new();
     for (path, ops) in spec["paths"].as_object().unwrap() {
@@ -52,16 +57,23 @@ fn every_operation_is_documented() {
                 errors.iter().any(|(s, _)| *s == "429"),
                 "{id}: 429 documented"
             );
+            // Paths a plugin declares as OAuth's document OAuth's error shape.
+            let (heading, schema_name) = if oauth_paths.contains(&path.as_str()) {
+                ("OAuth errors (`error`): `", "OAuthErrorBody")
+            } else {
+                ("Error codes: `", "ErrorBody")
+            };
             for (status, r) in errors {
                 assert!(
-                    r["description"]
-                        .as_str()
-                        .unwrap()
-                        .starts_with("Error codes: `"),
+                    r["description"].as_str().unwrap().starts_with(heading),
                     "{id} {status}"
                 );
                 let schema = &r["content"]["application/json"]["schema"]["$ref"];
-                assert_eq!(schema, "#/components/schemas/ErrorBody", "{id} {status}");
+                assert_eq!(
+                    schema,
+                    &format!("#/components/schemas/{schema_name}"),
+                    "{id} {status}"
+                );
             }
         }
     }

@@ -179,6 +179,13 @@ pub fn namespaces(ops: &[Operation], client_rs: &str) -> anyhow::Result<String> 
         }
         out.push_str("}\n");
     }
+    // Routes that speak OAuth answer `{error, error_description}`: the same
+    // single error path reads it as a code and a message.
+    if client_rs.contains("pub struct OAuthErrorBody") {
+        out.push_str(
+            "\nimpl crate::ErrorPayload for types::OAuthErrorBody {\n    fn code_and_message(self) -> (String, String) {\n        (self.error, self.error_description)\n    }\n}\n",
+        );
+    }
     Ok(out)
 }
 
