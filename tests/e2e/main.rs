@@ -15,6 +15,7 @@ mod jwt;
 mod library;
 mod magic_link;
 mod multi_session;
+mod oauth_provider;
 mod organization;
 mod ownership;
 mod passkey;

@@ -25,6 +25,9 @@ exports.magicLinkClient = plugin("magic-link");
 /** The `multi-session` plugin. */
 exports.multiSessionClient = plugin("multi-session");
 
+/** The `oauth-provider` plugin. */
+exports.oauthProviderClient = plugin("oauth-provider");
+
 /** The `organization` plugin. */
 exports.organizationClient = plugin("organization");
 

@@ -196,6 +196,52 @@ export interface MultiSessionRoutes {
   };
 }
 
+/** Routes of `oauth-provider`. */
+export interface OauthProviderRoutes {
+  oauth2: {
+    /** Authorization request (form post) (`POST /oauth2/authorize`) */
+    authorize(body?: T.OAuthAuthorizeBody): Promise<Result<T.OAuthRedirectResponse>>;
+    client: {
+      /** A new secret for one of the signed-in user's confidential clients (`POST /oauth2/client/rotate-secret`) */
+      rotateSecret(body: T.OAuthClientIdBody): Promise<Result<T.OAuthClientResponse>>;
+    };
+    /** Answer a consent request (`POST /oauth2/consent`) */
+    consent(body: T.OAuthConsentBody): Promise<Result<T.OAuthRedirectResponse>>;
+    /** Continue an authorization (`POST /oauth2/continue`) */
+    continue(body: T.OAuthContinueBody): Promise<Result<T.OAuthRedirectResponse>>;
+    /** Create a client for the signed-in user (`POST /oauth2/create-client`) */
+    createClient(body?: T.OAuthClientMetadata): Promise<Result<T.OAuthClientResponse>>;
+    /** Delete one of the signed-in user's clients (`POST /oauth2/delete-client`) */
+    deleteClient(body: T.OAuthClientIdBody): Promise<Result<T.SuccessResponse>>;
+    /** Withdraw one of the signed-in user's consents (`POST /oauth2/delete-consent`) */
+    deleteConsent(body: T.OAuthConsentIdBody): Promise<Result<T.SuccessResponse>>;
+    /** One of the signed-in user's clients (`GET /oauth2/get-client`) */
+    getClient(arg: { query: { client_id: string } }): Promise<Result<T.OAuthClientResponse>>;
+    /** The signed-in user's clients (`GET /oauth2/get-clients`) */
+    getClients(): Promise<Result<T.OAuthClientResponse[]>>;
+    /** One of the signed-in user's consents (`GET /oauth2/get-consent`) */
+    getConsent(arg: { query: { id: string } }): Promise<Result<T.OAuthConsentResponse>>;
+    /** The signed-in user's consents (`GET /oauth2/get-consents`) */
+    getConsents(): Promise<Result<T.OAuthConsentResponse[]>>;
+    /** Token introspection (RFC 7662) (`POST /oauth2/introspect`) */
+    introspect(body: T.OAuthTokenQueryBody): Promise<Result<T.OAuthIntrospectionResponse>>;
+    /** What a consent page shows about a client (`GET /oauth2/public-client`) */
+    publicClient(arg: { query: { client_id: string } }): Promise<Result<T.OAuthPublicClientResponse>>;
+    /** Dynamic client registration (RFC 7591) (`POST /oauth2/register`) */
+    register(body?: T.OAuthClientMetadata): Promise<Result<string>>;
+    /** Token revocation (RFC 7009) (`POST /oauth2/revoke`) */
+    revoke(body: T.OAuthTokenQueryBody): Promise<Result<string>>;
+    /** Token request (`POST /oauth2/token`) */
+    token(body: T.OAuthTokenBody): Promise<Result<T.OAuthTokenResponse>>;
+    /** Update one of the signed-in user's clients (`POST /oauth2/update-client`) */
+    updateClient(body: T.OAuthUpdateClientBody): Promise<Result<T.OAuthClientResponse>>;
+    /** Narrow one of the signed-in user's consents (`POST /oauth2/update-consent`) */
+    updateConsent(body: T.OAuthUpdateConsentBody): Promise<Result<T.OAuthConsentResponse>>;
+    /** UserInfo (POST) (`POST /oauth2/userinfo`) */
+    userinfo(): Promise<Result<T.OAuthUserinfoResponse>>;
+  };
+}
+
 /** Routes of `organization`. */
 export interface OrganizationRoutes {
   organization: {
@@ -355,6 +401,7 @@ export interface PluginRoutes {
   "jwt": JwtRoutes;
   "magic-link": MagicLinkRoutes;
   "multi-session": MultiSessionRoutes;
+  "oauth-provider": OauthProviderRoutes;
   "organization": OrganizationRoutes;
   "passkey": PasskeyRoutes;
   "phone-number": PhoneNumberRoutes;

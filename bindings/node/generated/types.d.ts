@@ -548,6 +548,228 @@ export interface MultiSessionTokenBody {
   sessionToken: string;
 }
 
+/** The authorization request's parameters (RFC 6749 §4.1.1, OIDC Core
+§3.1.2.1), as a form body; the query form takes the same names. */
+export interface OAuthAuthorizeBody {
+  response_type?: string | null;
+  client_id?: string | null;
+  redirect_uri?: string | null;
+  scope?: string | null;
+  state?: string | null;
+  code_challenge?: string | null;
+  /** `S256` only. */
+  code_challenge_method?: string | null;
+  nonce?: string | null;
+  /** `none`, `login`, `consent`, `select_account`, `create`. */
+  prompt?: string | null;
+  /** Seconds: the oldest sign-in accepted. */
+  max_age?: string | null;
+  login_hint?: string | null;
+}
+
+export interface OAuthClientIdBody {
+  client_id: string;
+}
+
+/** RFC 7591 client metadata, as `register` and `create-client` take it. */
+export interface OAuthClientMetadata {
+  /** Exact redirect URIs (https; http only on a loopback address, for native clients; custom schemes for native clients). */
+  redirect_uris?: string[] | null;
+  post_logout_redirect_uris?: string[] | null;
+  /** `client_secret_basic` (the default), `client_secret_post`, or `none` (a public client, PKCE required). */
+  token_endpoint_auth_method?: string | null;
+  /** `authorization_code` (the default), `refresh_token`, `client_credentials`. */
+  grant_types?: string[] | null;
+  /** `code` only. */
+  response_types?: string[] | null;
+  client_name?: string | null;
+  client_uri?: string | null;
+  logo_uri?: string | null;
+  /** Space-separated scopes the client may request (default: the server's default scopes). */
+  scope?: string | null;
+  contacts?: string[] | null;
+  tos_uri?: string | null;
+  policy_uri?: string | null;
+  software_id?: string | null;
+  software_version?: string | null;
+  /** `web` (the default) or `native`. */
+  application_type?: string | null;
+  /** Whether a confidential client must use PKCE too (default true). */
+  require_pkce?: boolean | null;
+  /** Free-form data the registering app keeps with the client. */
+  metadata?: unknown | null;
+}
+
+/** A client as `register`, `create-client` and `get-client` answer. */
+export interface OAuthClientResponse {
+  client_id: string;
+  /** Only in the answer that created or rotated it: never shown again. */
+  client_secret?: string | null;
+  client_id_issued_at: number;
+  /** 0: the secret does not expire. Present for confidential clients. */
+  client_secret_expires_at?: number | null;
+  redirect_uris: string[];
+  post_logout_redirect_uris?: string[] | null;
+  token_endpoint_auth_method: string;
+  grant_types: string[];
+  response_types: string[];
+  client_name?: string | null;
+  client_uri?: string | null;
+  logo_uri?: string | null;
+  scope: string;
+  contacts?: string[] | null;
+  tos_uri?: string | null;
+  policy_uri?: string | null;
+  software_id?: string | null;
+  software_version?: string | null;
+  application_type: string;
+  require_pkce: boolean;
+  skip_consent: boolean;
+  disabled: boolean;
+  user_id?: string | null;
+  metadata?: unknown | null;
+}
+
+export interface OAuthConsentBody {
+  /** Whether the user grants the request. */
+  accept: boolean;
+  /** The scopes granted, space-separated: a subset of those requested (all when absent). */
+  scope?: string | null;
+  /** The signed query the consent page was opened with. */
+  oauth_query: string;
+}
+
+export interface OAuthConsentIdBody {
+  id: string;
+}
+
+export interface OAuthConsentResponse {
+  id: string;
+  clientId: string;
+  userId: string;
+  scopes: string[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface OAuthConsentUpdate {
+  /** The scopes the user keeps granting (a subset of those granted). */
+  scopes: string[];
+}
+
+export interface OAuthContinueBody {
+  /** The user chose an account (`prompt=select_account`). */
+  selected?: boolean | null;
+  /** The user created an account (`prompt=create`). */
+  created?: boolean | null;
+  /** The user has just signed in (`prompt=login`). */
+  postLogin?: boolean | null;
+  /** The signed query the page was opened with. */
+  oauth_query: string;
+}
+
+/** The error body of the routes that speak OAuth 2 (RFC 6749 §5.2), for
+the OAuth client libraries that call them; see `Plugin::oauth_paths`. */
+export interface OAuthErrorBody {
+  /** An RFC 6749 / 7009 / 7662 / 8628 error code (`invalid_request`, `invalid_client`, `invalid_grant`, ...). */
+  error: string;
+  /** Human-readable detail. */
+  error_description: string;
+}
+
+/** RFC 7662's answer: `{active: false}` for anything not live. */
+export interface OAuthIntrospectionResponse {
+  active: boolean;
+  token_type?: string | null;
+  client_id?: string | null;
+  scope?: string | null;
+  /** The user, or the client itself for client credentials. */
+  sub?: string | null;
+  iat?: number | null;
+  exp?: number | null;
+  iss?: string | null;
+  /** The session the grant came from. */
+  sid?: string | null;
+}
+
+/** What a consent page may show about a client. */
+export interface OAuthPublicClientResponse {
+  client_id: string;
+  client_name?: string | null;
+  client_uri?: string | null;
+  logo_uri?: string | null;
+  tos_uri?: string | null;
+  policy_uri?: string | null;
+}
+
+/** Where the browser goes next. */
+export interface OAuthRedirectResponse {
+  redirect: boolean;
+  url: string;
+}
+
+/** A token request (RFC 6749 §4.1.3, §6, §4.4), form-encoded. Client
+credentials go in `Authorization: Basic` or in the body. */
+export interface OAuthTokenBody {
+  /** `authorization_code`, `refresh_token` or `client_credentials`. */
+  grant_type: string;
+  code?: string | null;
+  redirect_uri?: string | null;
+  code_verifier?: string | null;
+  refresh_token?: string | null;
+  scope?: string | null;
+  client_id?: string | null;
+  client_secret?: string | null;
+}
+
+/** A token to introspect or revoke (RFC 7662, RFC 7009), with the client's credentials. */
+export interface OAuthTokenQueryBody {
+  token: string;
+  /** `access_token` or `refresh_token`: which kind to look for first. */
+  token_type_hint?: string | null;
+  client_id?: string | null;
+  client_secret?: string | null;
+}
+
+/** The token endpoint's answer (RFC 6749 §5.1). */
+export interface OAuthTokenResponse {
+  access_token: string;
+  /** `Bearer`. */
+  token_type: string;
+  /** Seconds the access token lives. */
+  expires_in: number;
+  /** Unix seconds when the access token expires. */
+  expires_at: number;
+  /** With `offline_access`: a single-use token for the next access token. */
+  refresh_token?: string | null;
+  /** The scopes granted, space-separated. */
+  scope: string;
+  /** With `openid`: the ID token, signed with the jwt plugin's current key. */
+  id_token?: string | null;
+}
+
+export interface OAuthUpdateClientBody {
+  client_id: string;
+  /** The client's new metadata (replaces the old; the authentication method is fixed). */
+  update: unknown;
+}
+
+export interface OAuthUpdateConsentBody {
+  id: string;
+  update: OAuthConsentUpdate;
+}
+
+/** OIDC Core §5.3: `sub` plus the claims the token's scopes release. */
+export interface OAuthUserinfoResponse {
+  sub: string;
+  name?: string | null;
+  given_name?: string | null;
+  family_name?: string | null;
+  picture?: string | null;
+  email?: string | null;
+  email_verified?: boolean | null;
+}
+
 export interface OkResponse {
   ok: boolean;
 }
@@ -1412,6 +1634,8 @@ export type ErrorCode =
   | "PHONE_NUMBER_CANNOT_BE_UPDATED"
   | "PHONE_NUMBER_CANNOT_BE_SET"
   | "SEND_OTP_NOT_IMPLEMENTED"
+  | "CLIENT_NOT_FOUND"
+  | "CONSENT_NOT_FOUND"
   | "PLUGIN_NOT_ENABLED"
   | "SIGN_IN_CHALLENGE"
   | "NETWORK_ERROR"

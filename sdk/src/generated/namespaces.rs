@@ -32,6 +32,9 @@ pub enum Plugin {
     /// `multi-session`.
     #[cfg(feature = "multi-session")]
     MultiSession,
+    /// `oauth-provider`.
+    #[cfg(feature = "oauth-provider")]
+    OauthProvider,
     /// `organization`.
     #[cfg(feature = "organization")]
     Organization,
@@ -67,6 +70,8 @@ impl Plugin {
             Plugin::MagicLink => "magic-link",
             #[cfg(feature = "multi-session")]
             Plugin::MultiSession => "multi-session",
+            #[cfg(feature = "oauth-provider")]
+            Plugin::OauthProvider => "oauth-provider",
             #[cfg(feature = "organization")]
             Plugin::Organization => "organization",
             #[cfg(feature = "passkey")]
@@ -721,6 +726,158 @@ impl MultiSessionApi<'_> {
     }
 }
 
+#[cfg(feature = "oauth-provider")]
+impl AuthClient {
+    /// The `oauth-provider` plugin's operations; `PluginNotEnabled` unless the
+    /// plugin is registered on this client and enabled on the server.
+    pub fn oauth_provider(&self) -> Result<OauthProviderApi<'_>, AuthError> {
+        self.require_plugin("oauth-provider")?;
+        Ok(OauthProviderApi { client: self })
+    }
+}
+
+/// The operations of `oauth-provider`.
+#[cfg(feature = "oauth-provider")]
+#[derive(Debug, Clone, Copy)]
+pub struct OauthProviderApi<'a> {
+    client: &'a AuthClient,
+}
+
+#[cfg(feature = "oauth-provider")]
+impl OauthProviderApi<'_> {
+    /// Authorization request (`GET /oauth2/authorize`).
+    pub async fn oauth2_authorize(&self, client_id: Option<::std::string::String>, code_challenge: Option<::std::string::String>, code_challenge_method: Option<::std::string::String>, max_age: Option<::std::string::String>, nonce: Option<::std::string::String>, prompt: Option<::std::string::String>, redirect_uri: Option<::std::string::String>, response_type: Option<::std::string::String>, scope: Option<::std::string::String>, state: Option<::std::string::String>) -> Result<types::OAuthRedirectResponse, AuthError> {
+        let b = self.client.raw().oauth2_authorize();
+        let b = match client_id { Some(v) => b.client_id(v), None => b };
+        let b = match code_challenge { Some(v) => b.code_challenge(v), None => b };
+        let b = match code_challenge_method { Some(v) => b.code_challenge_method(v), None => b };
+        let b = match max_age { Some(v) => b.max_age(v), None => b };
+        let b = match nonce { Some(v) => b.nonce(v), None => b };
+        let b = match prompt { Some(v) => b.prompt(v), None => b };
+        let b = match redirect_uri { Some(v) => b.redirect_uri(v), None => b };
+        let b = match response_type { Some(v) => b.response_type(v), None => b };
+        let b = match scope { Some(v) => b.scope(v), None => b };
+        let b = match state { Some(v) => b.state(v), None => b };
+        self.client.call(b.send()).await
+    }
+    /// Authorization request (form post) (`POST /oauth2/authorize`).
+    pub async fn oauth2_authorize_post<B>(&self, body: B) -> Result<types::OAuthRedirectResponse, AuthError> where B: TryInto<types::OAuthAuthorizeBody>, <B as TryInto<types::OAuthAuthorizeBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().oauth2_authorize_post();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// Answer a consent request (`POST /oauth2/consent`).
+    pub async fn oauth2_consent<B>(&self, body: B) -> Result<types::OAuthRedirectResponse, AuthError> where B: TryInto<types::OAuthConsentBody>, <B as TryInto<types::OAuthConsentBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().oauth2_consent();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// Continue an authorization (`POST /oauth2/continue`).
+    pub async fn oauth2_continue<B>(&self, body: B) -> Result<types::OAuthRedirectResponse, AuthError> where B: TryInto<types::OAuthContinueBody>, <B as TryInto<types::OAuthContinueBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().oauth2_continue();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// Token request (`POST /oauth2/token`).
+    pub async fn oauth2_token<B>(&self, body: B) -> Result<types::OAuthTokenResponse, AuthError> where B: TryInto<types::OAuthTokenBody>, <B as TryInto<types::OAuthTokenBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().oauth2_token();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// Token introspection (RFC 7662) (`POST /oauth2/introspect`).
+    pub async fn oauth2_introspect<B>(&self, body: B) -> Result<types::OAuthIntrospectionResponse, AuthError> where B: TryInto<types::OAuthTokenQueryBody>, <B as TryInto<types::OAuthTokenQueryBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().oauth2_introspect();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// Token revocation (RFC 7009) (`POST /oauth2/revoke`).
+    pub async fn oauth2_revoke<B>(&self, body: B) -> Result<(), AuthError> where B: TryInto<types::OAuthTokenQueryBody>, <B as TryInto<types::OAuthTokenQueryBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().oauth2_revoke();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// UserInfo (OIDC Core §5.3) (`GET /oauth2/userinfo`).
+    pub async fn oauth2_userinfo(&self) -> Result<types::OAuthUserinfoResponse, AuthError> {
+        let b = self.client.raw().oauth2_userinfo();
+        self.client.call(b.send()).await
+    }
+    /// UserInfo (POST) (`POST /oauth2/userinfo`).
+    pub async fn oauth2_userinfo_post(&self) -> Result<types::OAuthUserinfoResponse, AuthError> {
+        let b = self.client.raw().oauth2_userinfo_post();
+        self.client.call(b.send()).await
+    }
+    /// Dynamic client registration (RFC 7591) (`POST /oauth2/register`).
+    pub async fn oauth2_register<B>(&self, body: B) -> Result<types::OAuthClientResponse, AuthError> where B: TryInto<types::OAuthClientMetadata>, <B as TryInto<types::OAuthClientMetadata>>::Error: std::fmt::Display {
+        let b = self.client.raw().oauth2_register();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// Create a client for the signed-in user (`POST /oauth2/create-client`).
+    pub async fn oauth2_create_client<B>(&self, body: B) -> Result<types::OAuthClientResponse, AuthError> where B: TryInto<types::OAuthClientMetadata>, <B as TryInto<types::OAuthClientMetadata>>::Error: std::fmt::Display {
+        let b = self.client.raw().oauth2_create_client();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// One of the signed-in user's clients (`GET /oauth2/get-client`).
+    pub async fn oauth2_get_client(&self, client_id: ::std::string::String) -> Result<types::OAuthClientResponse, AuthError> {
+        let b = self.client.raw().oauth2_get_client();
+        let b = b.client_id(client_id);
+        self.client.call(b.send()).await
+    }
+    /// The signed-in user's clients (`GET /oauth2/get-clients`).
+    pub async fn oauth2_get_clients(&self) -> Result<::std::vec::Vec<types::OAuthClientResponse>, AuthError> {
+        let b = self.client.raw().oauth2_get_clients();
+        self.client.call(b.send()).await
+    }
+    /// What a consent page shows about a client (`GET /oauth2/public-client`).
+    pub async fn oauth2_public_client(&self, client_id: ::std::string::String) -> Result<types::OAuthPublicClientResponse, AuthError> {
+        let b = self.client.raw().oauth2_public_client();
+        let b = b.client_id(client_id);
+        self.client.call(b.send()).await
+    }
+    /// Update one of the signed-in user's clients (`POST /oauth2/update-client`).
+    pub async fn oauth2_update_client<B>(&self, body: B) -> Result<types::OAuthClientResponse, AuthError> where B: TryInto<types::OAuthUpdateClientBody>, <B as TryInto<types::OAuthUpdateClientBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().oauth2_update_client();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// A new secret for one of the signed-in user's confidential clients (`POST /oauth2/client/rotate-secret`).
+    pub async fn oauth2_rotate_client_secret<B>(&self, body: B) -> Result<types::OAuthClientResponse, AuthError> where B: TryInto<types::OAuthClientIdBody>, <B as TryInto<types::OAuthClientIdBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().oauth2_rotate_client_secret();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// Delete one of the signed-in user's clients (`POST /oauth2/delete-client`).
+    pub async fn oauth2_delete_client<B>(&self, body: B) -> Result<types::SuccessResponse, AuthError> where B: TryInto<types::OAuthClientIdBody>, <B as TryInto<types::OAuthClientIdBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().oauth2_delete_client();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// The signed-in user's consents (`GET /oauth2/get-consents`).
+    pub async fn oauth2_get_consents(&self) -> Result<::std::vec::Vec<types::OAuthConsentResponse>, AuthError> {
+        let b = self.client.raw().oauth2_get_consents();
+        self.client.call(b.send()).await
+    }
+    /// One of the signed-in user's consents (`GET /oauth2/get-consent`).
+    pub async fn oauth2_get_consent(&self, id: ::std::string::String) -> Result<types::OAuthConsentResponse, AuthError> {
+        let b = self.client.raw().oauth2_get_consent();
+        let b = b.id(id);
+        self.client.call(b.send()).await
+    }
+    /// Narrow one of the signed-in user's consents (`POST /oauth2/update-consent`).
+    pub async fn oauth2_update_consent<B>(&self, body: B) -> Result<types::OAuthConsentResponse, AuthError> where B: TryInto<types::OAuthUpdateConsentBody>, <B as TryInto<types::OAuthUpdateConsentBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().oauth2_update_consent();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// Withdraw one of the signed-in user's consents (`POST /oauth2/delete-consent`).
+    pub async fn oauth2_delete_consent<B>(&self, body: B) -> Result<types::SuccessResponse, AuthError> where B: TryInto<types::OAuthConsentIdBody>, <B as TryInto<types::OAuthConsentIdBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().oauth2_delete_consent();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+}
+
 #[cfg(feature = "organization")]
 impl AuthClient {
     /// The `organization` plugin's operations; `PluginNotEnabled` unless the
@@ -1189,5 +1346,11 @@ impl UsernameApi<'_> {
         let b = self.client.raw().is_username_available();
         let b = b.body(body);
         self.client.call(b.send()).await
+    }
+}
+
+impl crate::ErrorPayload for types::OAuthErrorBody {
+    fn code_and_message(self) -> (String, String) {
+        (self.error, self.error_description)
     }
 }

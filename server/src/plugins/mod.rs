@@ -18,4 +18,5 @@ crate::declare_plugins! {
     api_key: ApiKeyPlugin => ApiKeyApi,
     phone_number: PhoneNumber => PhoneNumberApi,
     generic_oauth: GenericOAuth,
+    oauth_provider: OAuthProvider => OAuthProviderApi,
 }

@@ -1649,6 +1649,12 @@ public protocol AuthClientProtocol: AnyObject, Sendable {
     func multiSession() async throws  -> MultiSessionApi
     
     /**
+     * The `oauth-provider` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
+     */
+    func oauthProvider() async throws  -> OauthProviderApi
+    
+    /**
      * The `organization` plugin's operations; `PluginNotEnabled` unless the plugin
      * is registered here and enabled on the server.
      */
@@ -1956,6 +1962,26 @@ open func multiSession()async throws  -> MultiSessionApi  {
             completeFunc: ffi_gatehouse_mobile_rust_future_complete_u64,
             freeFunc: ffi_gatehouse_mobile_rust_future_free_u64,
             liftFunc: FfiConverterTypeMultiSessionApi_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * The `oauth-provider` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
+     */
+open func oauthProvider()async throws  -> OauthProviderApi  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_authclient_oauth_provider(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_u64,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_u64,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_u64,
+            liftFunc: FfiConverterTypeOauthProviderApi_lift,
             errorHandler: FfiConverterTypeAuthError_lift
         )
 }
@@ -3815,6 +3841,622 @@ public func FfiConverterTypeMultiSessionApi_lift(_ handle: UInt64) throws -> Mul
 #endif
 public func FfiConverterTypeMultiSessionApi_lower(_ value: MultiSessionApi) -> UInt64 {
     return FfiConverterTypeMultiSessionApi.lower(value)
+}
+
+
+
+
+
+
+/**
+ * The operations of `oauth-provider`.
+ */
+public protocol OauthProviderApiProtocol: AnyObject, Sendable {
+    
+    /**
+     * Authorization request (`GET /oauth2/authorize`).
+     */
+    func oauth2Authorize(responseType: String?, clientId: String?, redirectUri: String?, scope: String?, state: String?, codeChallenge: String?, codeChallengeMethod: String?, nonce: String?, prompt: String?, maxAge: String?) async throws  -> OAuthRedirectResponse
+    
+    /**
+     * Authorization request (form post) (`POST /oauth2/authorize`).
+     */
+    func oauth2AuthorizePost(body: OAuthAuthorizeBody?) async throws  -> OAuthRedirectResponse
+    
+    /**
+     * Answer a consent request (`POST /oauth2/consent`).
+     */
+    func oauth2Consent(body: OAuthConsentBody) async throws  -> OAuthRedirectResponse
+    
+    /**
+     * Continue an authorization (`POST /oauth2/continue`).
+     */
+    func oauth2Continue(body: OAuthContinueBody) async throws  -> OAuthRedirectResponse
+    
+    /**
+     * Create a client for the signed-in user (`POST /oauth2/create-client`).
+     */
+    func oauth2CreateClient(body: OAuthClientMetadata?) async throws  -> OAuthClientResponse
+    
+    /**
+     * Delete one of the signed-in user's clients (`POST /oauth2/delete-client`).
+     */
+    func oauth2DeleteClient(body: OAuthClientIdBody) async throws  -> SuccessResponse
+    
+    /**
+     * Withdraw one of the signed-in user's consents (`POST /oauth2/delete-consent`).
+     */
+    func oauth2DeleteConsent(body: OAuthConsentIdBody) async throws  -> SuccessResponse
+    
+    /**
+     * One of the signed-in user's clients (`GET /oauth2/get-client`).
+     */
+    func oauth2GetClient(clientId: String) async throws  -> OAuthClientResponse
+    
+    /**
+     * The signed-in user's clients (`GET /oauth2/get-clients`).
+     */
+    func oauth2GetClients() async throws  -> [OAuthClientResponse]
+    
+    /**
+     * One of the signed-in user's consents (`GET /oauth2/get-consent`).
+     */
+    func oauth2GetConsent(id: String) async throws  -> OAuthConsentResponse
+    
+    /**
+     * The signed-in user's consents (`GET /oauth2/get-consents`).
+     */
+    func oauth2GetConsents() async throws  -> [OAuthConsentResponse]
+    
+    /**
+     * Token introspection (RFC 7662) (`POST /oauth2/introspect`).
+     */
+    func oauth2Introspect(body: OAuthTokenQueryBody) async throws  -> OAuthIntrospectionResponse
+    
+    /**
+     * What a consent page shows about a client (`GET /oauth2/public-client`).
+     */
+    func oauth2PublicClient(clientId: String) async throws  -> OAuthPublicClientResponse
+    
+    /**
+     * Dynamic client registration (RFC 7591) (`POST /oauth2/register`).
+     */
+    func oauth2Register(body: OAuthClientMetadata?) async throws 
+    
+    /**
+     * Token revocation (RFC 7009) (`POST /oauth2/revoke`).
+     */
+    func oauth2Revoke(body: OAuthTokenQueryBody) async throws 
+    
+    /**
+     * A new secret for one of the signed-in user's confidential clients (`POST /oauth2/client/rotate-secret`).
+     */
+    func oauth2RotateClientSecret(body: OAuthClientIdBody) async throws  -> OAuthClientResponse
+    
+    /**
+     * Token request (`POST /oauth2/token`).
+     */
+    func oauth2Token(body: OAuthTokenBody) async throws  -> OAuthTokenResponse
+    
+    /**
+     * Update one of the signed-in user's clients (`POST /oauth2/update-client`).
+     */
+    func oauth2UpdateClient(body: OAuthUpdateClientBody) async throws  -> OAuthClientResponse
+    
+    /**
+     * Narrow one of the signed-in user's consents (`POST /oauth2/update-consent`).
+     */
+    func oauth2UpdateConsent(body: OAuthUpdateConsentBody) async throws  -> OAuthConsentResponse
+    
+    /**
+     * UserInfo (OIDC Core §5.3) (`GET /oauth2/userinfo`).
+     */
+    func oauth2Userinfo() async throws  -> OAuthUserinfoResponse
+    
+    /**
+     * UserInfo (POST) (`POST /oauth2/userinfo`).
+     */
+    func oauth2UserinfoPost() async throws  -> OAuthUserinfoResponse
+    
+}
+/**
+ * The operations of `oauth-provider`.
+ */
+open class OauthProviderApi: OauthProviderApiProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_gatehouse_mobile_fn_clone_oauthproviderapi(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_gatehouse_mobile_fn_free_oauthproviderapi(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Authorization request (`GET /oauth2/authorize`).
+     */
+open func oauth2Authorize(responseType: String?, clientId: String?, redirectUri: String?, scope: String?, state: String?, codeChallenge: String?, codeChallengeMethod: String?, nonce: String?, prompt: String?, maxAge: String?)async throws  -> OAuthRedirectResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_authorize(
+                        self.uniffiCloneHandle(),FfiConverterOptionString.lower(responseType),FfiConverterOptionString.lower(clientId),FfiConverterOptionString.lower(redirectUri),FfiConverterOptionString.lower(scope),FfiConverterOptionString.lower(state),FfiConverterOptionString.lower(codeChallenge),FfiConverterOptionString.lower(codeChallengeMethod),FfiConverterOptionString.lower(nonce),FfiConverterOptionString.lower(prompt),FfiConverterOptionString.lower(maxAge)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeOAuthRedirectResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Authorization request (form post) (`POST /oauth2/authorize`).
+     */
+open func oauth2AuthorizePost(body: OAuthAuthorizeBody?)async throws  -> OAuthRedirectResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_authorize_post(
+                        self.uniffiCloneHandle(),FfiConverterOptionTypeOAuthAuthorizeBody.lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeOAuthRedirectResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Answer a consent request (`POST /oauth2/consent`).
+     */
+open func oauth2Consent(body: OAuthConsentBody)async throws  -> OAuthRedirectResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_consent(
+                        self.uniffiCloneHandle(),FfiConverterTypeOAuthConsentBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeOAuthRedirectResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Continue an authorization (`POST /oauth2/continue`).
+     */
+open func oauth2Continue(body: OAuthContinueBody)async throws  -> OAuthRedirectResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_continue(
+                        self.uniffiCloneHandle(),FfiConverterTypeOAuthContinueBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeOAuthRedirectResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Create a client for the signed-in user (`POST /oauth2/create-client`).
+     */
+open func oauth2CreateClient(body: OAuthClientMetadata?)async throws  -> OAuthClientResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_create_client(
+                        self.uniffiCloneHandle(),FfiConverterOptionTypeOAuthClientMetadata.lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeOAuthClientResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Delete one of the signed-in user's clients (`POST /oauth2/delete-client`).
+     */
+open func oauth2DeleteClient(body: OAuthClientIdBody)async throws  -> SuccessResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_delete_client(
+                        self.uniffiCloneHandle(),FfiConverterTypeOAuthClientIdBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSuccessResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Withdraw one of the signed-in user's consents (`POST /oauth2/delete-consent`).
+     */
+open func oauth2DeleteConsent(body: OAuthConsentIdBody)async throws  -> SuccessResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_delete_consent(
+                        self.uniffiCloneHandle(),FfiConverterTypeOAuthConsentIdBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSuccessResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * One of the signed-in user's clients (`GET /oauth2/get-client`).
+     */
+open func oauth2GetClient(clientId: String)async throws  -> OAuthClientResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_get_client(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(clientId)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeOAuthClientResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * The signed-in user's clients (`GET /oauth2/get-clients`).
+     */
+open func oauth2GetClients()async throws  -> [OAuthClientResponse]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_get_clients(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeOAuthClientResponse.lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * One of the signed-in user's consents (`GET /oauth2/get-consent`).
+     */
+open func oauth2GetConsent(id: String)async throws  -> OAuthConsentResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_get_consent(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(id)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeOAuthConsentResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * The signed-in user's consents (`GET /oauth2/get-consents`).
+     */
+open func oauth2GetConsents()async throws  -> [OAuthConsentResponse]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_get_consents(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeOAuthConsentResponse.lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Token introspection (RFC 7662) (`POST /oauth2/introspect`).
+     */
+open func oauth2Introspect(body: OAuthTokenQueryBody)async throws  -> OAuthIntrospectionResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_introspect(
+                        self.uniffiCloneHandle(),FfiConverterTypeOAuthTokenQueryBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeOAuthIntrospectionResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * What a consent page shows about a client (`GET /oauth2/public-client`).
+     */
+open func oauth2PublicClient(clientId: String)async throws  -> OAuthPublicClientResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_public_client(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(clientId)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeOAuthPublicClientResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Dynamic client registration (RFC 7591) (`POST /oauth2/register`).
+     */
+open func oauth2Register(body: OAuthClientMetadata?)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_register(
+                        self.uniffiCloneHandle(),FfiConverterOptionTypeOAuthClientMetadata.lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_void,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_void,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Token revocation (RFC 7009) (`POST /oauth2/revoke`).
+     */
+open func oauth2Revoke(body: OAuthTokenQueryBody)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_revoke(
+                        self.uniffiCloneHandle(),FfiConverterTypeOAuthTokenQueryBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_void,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_void,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * A new secret for one of the signed-in user's confidential clients (`POST /oauth2/client/rotate-secret`).
+     */
+open func oauth2RotateClientSecret(body: OAuthClientIdBody)async throws  -> OAuthClientResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_rotate_client_secret(
+                        self.uniffiCloneHandle(),FfiConverterTypeOAuthClientIdBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeOAuthClientResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Token request (`POST /oauth2/token`).
+     */
+open func oauth2Token(body: OAuthTokenBody)async throws  -> OAuthTokenResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_token(
+                        self.uniffiCloneHandle(),FfiConverterTypeOAuthTokenBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeOAuthTokenResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Update one of the signed-in user's clients (`POST /oauth2/update-client`).
+     */
+open func oauth2UpdateClient(body: OAuthUpdateClientBody)async throws  -> OAuthClientResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_update_client(
+                        self.uniffiCloneHandle(),FfiConverterTypeOAuthUpdateClientBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeOAuthClientResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Narrow one of the signed-in user's consents (`POST /oauth2/update-consent`).
+     */
+open func oauth2UpdateConsent(body: OAuthUpdateConsentBody)async throws  -> OAuthConsentResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_update_consent(
+                        self.uniffiCloneHandle(),FfiConverterTypeOAuthUpdateConsentBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeOAuthConsentResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * UserInfo (OIDC Core §5.3) (`GET /oauth2/userinfo`).
+     */
+open func oauth2Userinfo()async throws  -> OAuthUserinfoResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_userinfo(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeOAuthUserinfoResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * UserInfo (POST) (`POST /oauth2/userinfo`).
+     */
+open func oauth2UserinfoPost()async throws  -> OAuthUserinfoResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_userinfo_post(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeOAuthUserinfoResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOauthProviderApi: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = OauthProviderApi
+
+    public static func lift(_ handle: UInt64) throws -> OauthProviderApi {
+        return OauthProviderApi(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: OauthProviderApi) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OauthProviderApi {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: OauthProviderApi, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOauthProviderApi_lift(_ handle: UInt64) throws -> OauthProviderApi {
+    return try FfiConverterTypeOauthProviderApi.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOauthProviderApi_lower(_ value: OauthProviderApi) -> UInt64 {
+    return FfiConverterTypeOauthProviderApi.lower(value)
 }
 
 
@@ -10327,6 +10969,1588 @@ public func FfiConverterTypeMultiSessionTokenBody_lower(_ value: MultiSessionTok
 }
 
 
+/**
+ * The authorization request's parameters (RFC 6749 §4.1.1, OIDC Core
+ * §3.1.2.1), as a form body; the query form takes the same names.
+ */
+public struct OAuthAuthorizeBody: Equatable, Hashable {
+    public var responseType: String?
+    public var clientId: String?
+    public var redirectUri: String?
+    public var scope: String?
+    public var state: String?
+    public var codeChallenge: String?
+    /**
+     * `S256` only.
+     */
+    public var codeChallengeMethod: String?
+    public var nonce: String?
+    /**
+     * `none`, `login`, `consent`, `select_account`, `create`.
+     */
+    public var prompt: String?
+    /**
+     * Seconds: the oldest sign-in accepted.
+     */
+    public var maxAge: String?
+    public var loginHint: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(responseType: String? = nil, clientId: String? = nil, redirectUri: String? = nil, scope: String? = nil, state: String? = nil, codeChallenge: String? = nil, 
+        /**
+         * `S256` only.
+         */codeChallengeMethod: String? = nil, nonce: String? = nil, 
+        /**
+         * `none`, `login`, `consent`, `select_account`, `create`.
+         */prompt: String? = nil, 
+        /**
+         * Seconds: the oldest sign-in accepted.
+         */maxAge: String? = nil, loginHint: String? = nil) {
+        self.responseType = responseType
+        self.clientId = clientId
+        self.redirectUri = redirectUri
+        self.scope = scope
+        self.state = state
+        self.codeChallenge = codeChallenge
+        self.codeChallengeMethod = codeChallengeMethod
+        self.nonce = nonce
+        self.prompt = prompt
+        self.maxAge = maxAge
+        self.loginHint = loginHint
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OAuthAuthorizeBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOAuthAuthorizeBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OAuthAuthorizeBody {
+        return
+            try OAuthAuthorizeBody(
+                responseType: FfiConverterOptionString.read(from: &buf), 
+                clientId: FfiConverterOptionString.read(from: &buf), 
+                redirectUri: FfiConverterOptionString.read(from: &buf), 
+                scope: FfiConverterOptionString.read(from: &buf), 
+                state: FfiConverterOptionString.read(from: &buf), 
+                codeChallenge: FfiConverterOptionString.read(from: &buf), 
+                codeChallengeMethod: FfiConverterOptionString.read(from: &buf), 
+                nonce: FfiConverterOptionString.read(from: &buf), 
+                prompt: FfiConverterOptionString.read(from: &buf), 
+                maxAge: FfiConverterOptionString.read(from: &buf), 
+                loginHint: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OAuthAuthorizeBody, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.responseType, into: &buf)
+        FfiConverterOptionString.write(value.clientId, into: &buf)
+        FfiConverterOptionString.write(value.redirectUri, into: &buf)
+        FfiConverterOptionString.write(value.scope, into: &buf)
+        FfiConverterOptionString.write(value.state, into: &buf)
+        FfiConverterOptionString.write(value.codeChallenge, into: &buf)
+        FfiConverterOptionString.write(value.codeChallengeMethod, into: &buf)
+        FfiConverterOptionString.write(value.nonce, into: &buf)
+        FfiConverterOptionString.write(value.prompt, into: &buf)
+        FfiConverterOptionString.write(value.maxAge, into: &buf)
+        FfiConverterOptionString.write(value.loginHint, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOAuthAuthorizeBody_lift(_ buf: RustBuffer) throws -> OAuthAuthorizeBody {
+    return try FfiConverterTypeOAuthAuthorizeBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOAuthAuthorizeBody_lower(_ value: OAuthAuthorizeBody) -> RustBuffer {
+    return FfiConverterTypeOAuthAuthorizeBody.lower(value)
+}
+
+
+public struct OAuthClientIdBody: Equatable, Hashable {
+    public var clientId: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(clientId: String) {
+        self.clientId = clientId
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OAuthClientIdBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOAuthClientIdBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OAuthClientIdBody {
+        return
+            try OAuthClientIdBody(
+                clientId: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OAuthClientIdBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.clientId, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOAuthClientIdBody_lift(_ buf: RustBuffer) throws -> OAuthClientIdBody {
+    return try FfiConverterTypeOAuthClientIdBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOAuthClientIdBody_lower(_ value: OAuthClientIdBody) -> RustBuffer {
+    return FfiConverterTypeOAuthClientIdBody.lower(value)
+}
+
+
+/**
+ * RFC 7591 client metadata, as `register` and `create-client` take it.
+ */
+public struct OAuthClientMetadata: Equatable, Hashable {
+    /**
+     * Exact redirect URIs (https; http only on a loopback address, for native clients; custom schemes for native clients).
+     */
+    public var redirectUris: [String]?
+    public var postLogoutRedirectUris: [String]?
+    /**
+     * `client_secret_basic` (the default), `client_secret_post`, or `none` (a public client, PKCE required).
+     */
+    public var tokenEndpointAuthMethod: String?
+    /**
+     * `authorization_code` (the default), `refresh_token`, `client_credentials`.
+     */
+    public var grantTypes: [String]?
+    /**
+     * `code` only.
+     */
+    public var responseTypes: [String]?
+    public var clientName: String?
+    public var clientUri: String?
+    public var logoUri: String?
+    /**
+     * Space-separated scopes the client may request (default: the server's default scopes).
+     */
+    public var scope: String?
+    public var contacts: [String]?
+    public var tosUri: String?
+    public var policyUri: String?
+    public var softwareId: String?
+    public var softwareVersion: String?
+    /**
+     * `web` (the default) or `native`.
+     */
+    public var applicationType: String?
+    /**
+     * Whether a confidential client must use PKCE too (default true).
+     */
+    public var requirePkce: Bool?
+    /**
+     * Free-form data the registering app keeps with the client.
+     */
+    public var metadata: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Exact redirect URIs (https; http only on a loopback address, for native clients; custom schemes for native clients).
+         */redirectUris: [String]? = nil, postLogoutRedirectUris: [String]? = nil, 
+        /**
+         * `client_secret_basic` (the default), `client_secret_post`, or `none` (a public client, PKCE required).
+         */tokenEndpointAuthMethod: String? = nil, 
+        /**
+         * `authorization_code` (the default), `refresh_token`, `client_credentials`.
+         */grantTypes: [String]? = nil, 
+        /**
+         * `code` only.
+         */responseTypes: [String]? = nil, clientName: String? = nil, clientUri: String? = nil, logoUri: String? = nil, 
+        /**
+         * Space-separated scopes the client may request (default: the server's default scopes).
+         */scope: String? = nil, contacts: [String]? = nil, tosUri: String? = nil, policyUri: String? = nil, softwareId: String? = nil, softwareVersion: String? = nil, 
+        /**
+         * `web` (the default) or `native`.
+         */applicationType: String? = nil, 
+        /**
+         * Whether a confidential client must use PKCE too (default true).
+         */requirePkce: Bool? = nil, 
+        /**
+         * Free-form data the registering app keeps with the client.
+         */metadata: String? = nil) {
+        self.redirectUris = redirectUris
+        self.postLogoutRedirectUris = postLogoutRedirectUris
+        self.tokenEndpointAuthMethod = tokenEndpointAuthMethod
+        self.grantTypes = grantTypes
+        self.responseTypes = responseTypes
+        self.clientName = clientName
+        self.clientUri = clientUri
+        self.logoUri = logoUri
+        self.scope = scope
+        self.contacts = contacts
+        self.tosUri = tosUri
+        self.policyUri = policyUri
+        self.softwareId = softwareId
+        self.softwareVersion = softwareVersion
+        self.applicationType = applicationType
+        self.requirePkce = requirePkce
+        self.metadata = metadata
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OAuthClientMetadata: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOAuthClientMetadata: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OAuthClientMetadata {
+        return
+            try OAuthClientMetadata(
+                redirectUris: FfiConverterOptionSequenceString.read(from: &buf), 
+                postLogoutRedirectUris: FfiConverterOptionSequenceString.read(from: &buf), 
+                tokenEndpointAuthMethod: FfiConverterOptionString.read(from: &buf), 
+                grantTypes: FfiConverterOptionSequenceString.read(from: &buf), 
+                responseTypes: FfiConverterOptionSequenceString.read(from: &buf), 
+                clientName: FfiConverterOptionString.read(from: &buf), 
+                clientUri: FfiConverterOptionString.read(from: &buf), 
+                logoUri: FfiConverterOptionString.read(from: &buf), 
+                scope: FfiConverterOptionString.read(from: &buf), 
+                contacts: FfiConverterOptionSequenceString.read(from: &buf), 
+                tosUri: FfiConverterOptionString.read(from: &buf), 
+                policyUri: FfiConverterOptionString.read(from: &buf), 
+                softwareId: FfiConverterOptionString.read(from: &buf), 
+                softwareVersion: FfiConverterOptionString.read(from: &buf), 
+                applicationType: FfiConverterOptionString.read(from: &buf), 
+                requirePkce: FfiConverterOptionBool.read(from: &buf), 
+                metadata: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OAuthClientMetadata, into buf: inout [UInt8]) {
+        FfiConverterOptionSequenceString.write(value.redirectUris, into: &buf)
+        FfiConverterOptionSequenceString.write(value.postLogoutRedirectUris, into: &buf)
+        FfiConverterOptionString.write(value.tokenEndpointAuthMethod, into: &buf)
+        FfiConverterOptionSequenceString.write(value.grantTypes, into: &buf)
+        FfiConverterOptionSequenceString.write(value.responseTypes, into: &buf)
+        FfiConverterOptionString.write(value.clientName, into: &buf)
+        FfiConverterOptionString.write(value.clientUri, into: &buf)
+        FfiConverterOptionString.write(value.logoUri, into: &buf)
+        FfiConverterOptionString.write(value.scope, into: &buf)
+        FfiConverterOptionSequenceString.write(value.contacts, into: &buf)
+        FfiConverterOptionString.write(value.tosUri, into: &buf)
+        FfiConverterOptionString.write(value.policyUri, into: &buf)
+        FfiConverterOptionString.write(value.softwareId, into: &buf)
+        FfiConverterOptionString.write(value.softwareVersion, into: &buf)
+        FfiConverterOptionString.write(value.applicationType, into: &buf)
+        FfiConverterOptionBool.write(value.requirePkce, into: &buf)
+        FfiConverterOptionString.write(value.metadata, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOAuthClientMetadata_lift(_ buf: RustBuffer) throws -> OAuthClientMetadata {
+    return try FfiConverterTypeOAuthClientMetadata.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOAuthClientMetadata_lower(_ value: OAuthClientMetadata) -> RustBuffer {
+    return FfiConverterTypeOAuthClientMetadata.lower(value)
+}
+
+
+/**
+ * A client as `register`, `create-client` and `get-client` answer.
+ */
+public struct OAuthClientResponse: Equatable, Hashable {
+    public var clientId: String
+    /**
+     * Only in the answer that created or rotated it: never shown again.
+     */
+    public var clientSecret: String?
+    public var clientIdIssuedAt: Int64
+    /**
+     * 0: the secret does not expire. Present for confidential clients.
+     */
+    public var clientSecretExpiresAt: Int64?
+    public var redirectUris: [String]
+    public var postLogoutRedirectUris: [String]?
+    public var tokenEndpointAuthMethod: String
+    public var grantTypes: [String]
+    public var responseTypes: [String]
+    public var clientName: String?
+    public var clientUri: String?
+    public var logoUri: String?
+    public var scope: String
+    public var contacts: [String]?
+    public var tosUri: String?
+    public var policyUri: String?
+    public var softwareId: String?
+    public var softwareVersion: String?
+    public var applicationType: String
+    public var requirePkce: Bool
+    public var skipConsent: Bool
+    public var disabled: Bool
+    public var userId: String?
+    public var metadata: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(clientId: String, 
+        /**
+         * Only in the answer that created or rotated it: never shown again.
+         */clientSecret: String? = nil, clientIdIssuedAt: Int64, 
+        /**
+         * 0: the secret does not expire. Present for confidential clients.
+         */clientSecretExpiresAt: Int64? = nil, redirectUris: [String], postLogoutRedirectUris: [String]? = nil, tokenEndpointAuthMethod: String, grantTypes: [String], responseTypes: [String], clientName: String? = nil, clientUri: String? = nil, logoUri: String? = nil, scope: String, contacts: [String]? = nil, tosUri: String? = nil, policyUri: String? = nil, softwareId: String? = nil, softwareVersion: String? = nil, applicationType: String, requirePkce: Bool, skipConsent: Bool, disabled: Bool, userId: String? = nil, metadata: String? = nil) {
+        self.clientId = clientId
+        self.clientSecret = clientSecret
+        self.clientIdIssuedAt = clientIdIssuedAt
+        self.clientSecretExpiresAt = clientSecretExpiresAt
+        self.redirectUris = redirectUris
+        self.postLogoutRedirectUris = postLogoutRedirectUris
+        self.tokenEndpointAuthMethod = tokenEndpointAuthMethod
+        self.grantTypes = grantTypes
+        self.responseTypes = responseTypes
+        self.clientName = clientName
+        self.clientUri = clientUri
+        self.logoUri = logoUri
+        self.scope = scope
+        self.contacts = contacts
+        self.tosUri = tosUri
+        self.policyUri = policyUri
+        self.softwareId = softwareId
+        self.softwareVersion = softwareVersion
+        self.applicationType = applicationType
+        self.requirePkce = requirePkce
+        self.skipConsent = skipConsent
+        self.disabled = disabled
+        self.userId = userId
+        self.metadata = metadata
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OAuthClientResponse: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOAuthClientResponse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OAuthClientResponse {
+        return
+            try OAuthClientResponse(
+                clientId: FfiConverterString.read(from: &buf), 
+                clientSecret: FfiConverterOptionString.read(from: &buf), 
+                clientIdIssuedAt: FfiConverterInt64.read(from: &buf), 
+                clientSecretExpiresAt: FfiConverterOptionInt64.read(from: &buf), 
+                redirectUris: FfiConverterSequenceString.read(from: &buf), 
+                postLogoutRedirectUris: FfiConverterOptionSequenceString.read(from: &buf), 
+                tokenEndpointAuthMethod: FfiConverterString.read(from: &buf), 
+                grantTypes: FfiConverterSequenceString.read(from: &buf), 
+                responseTypes: FfiConverterSequenceString.read(from: &buf), 
+                clientName: FfiConverterOptionString.read(from: &buf), 
+                clientUri: FfiConverterOptionString.read(from: &buf), 
+                logoUri: FfiConverterOptionString.read(from: &buf), 
+                scope: FfiConverterString.read(from: &buf), 
+                contacts: FfiConverterOptionSequenceString.read(from: &buf), 
+                tosUri: FfiConverterOptionString.read(from: &buf), 
+                policyUri: FfiConverterOptionString.read(from: &buf), 
+                softwareId: FfiConverterOptionString.read(from: &buf), 
+                softwareVersion: FfiConverterOptionString.read(from: &buf), 
+                applicationType: FfiConverterString.read(from: &buf), 
+                requirePkce: FfiConverterBool.read(from: &buf), 
+                skipConsent: FfiConverterBool.read(from: &buf), 
+                disabled: FfiConverterBool.read(from: &buf), 
+                userId: FfiConverterOptionString.read(from: &buf), 
+                metadata: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OAuthClientResponse, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.clientId, into: &buf)
+        FfiConverterOptionString.write(value.clientSecret, into: &buf)
+        FfiConverterInt64.write(value.clientIdIssuedAt, into: &buf)
+        FfiConverterOptionInt64.write(value.clientSecretExpiresAt, into: &buf)
+        FfiConverterSequenceString.write(value.redirectUris, into: &buf)
+        FfiConverterOptionSequenceString.write(value.postLogoutRedirectUris, into: &buf)
+        FfiConverterString.write(value.tokenEndpointAuthMethod, into: &buf)
+        FfiConverterSequenceString.write(value.grantTypes, into: &buf)
+        FfiConverterSequenceString.write(value.responseTypes, into: &buf)
+        FfiConverterOptionString.write(value.clientName, into: &buf)
+        FfiConverterOptionString.write(value.clientUri, into: &buf)
+        FfiConverterOptionString.write(value.logoUri, into: &buf)
+        FfiConverterString.write(value.scope, into: &buf)
+        FfiConverterOptionSequenceString.write(value.contacts, into: &buf)
+        FfiConverterOptionString.write(value.tosUri, into: &buf)
+        FfiConverterOptionString.write(value.policyUri, into: &buf)
+        FfiConverterOptionString.write(value.softwareId, into: &buf)
+        FfiConverterOptionString.write(value.softwareVersion, into: &buf)
+        FfiConverterString.write(value.applicationType, into: &buf)
+        FfiConverterBool.write(value.requirePkce, into: &buf)
+        FfiConverterBool.write(value.skipConsent, into: &buf)
+        FfiConverterBool.write(value.disabled, into: &buf)
+        FfiConverterOptionString.write(value.userId, into: &buf)
+        FfiConverterOptionString.write(value.metadata, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOAuthClientResponse_lift(_ buf: RustBuffer) throws -> OAuthClientResponse {
+    return try FfiConverterTypeOAuthClientResponse.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOAuthClientResponse_lower(_ value: OAuthClientResponse) -> RustBuffer {
+    return FfiConverterTypeOAuthClientResponse.lower(value)
+}
+
+
+public struct OAuthConsentBody: Equatable, Hashable {
+    /**
+     * Whether the user grants the request.
+     */
+    public var accept: Bool
+    /**
+     * The scopes granted, space-separated: a subset of those requested (all when absent).
+     */
+    public var scope: String?
+    /**
+     * The signed query the consent page was opened with.
+     */
+    public var oauthQuery: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Whether the user grants the request.
+         */accept: Bool, 
+        /**
+         * The scopes granted, space-separated: a subset of those requested (all when absent).
+         */scope: String? = nil, 
+        /**
+         * The signed query the consent page was opened with.
+         */oauthQuery: String) {
+        self.accept = accept
+        self.scope = scope
+        self.oauthQuery = oauthQuery
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OAuthConsentBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOAuthConsentBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OAuthConsentBody {
+        return
+            try OAuthConsentBody(
+                accept: FfiConverterBool.read(from: &buf), 
+                scope: FfiConverterOptionString.read(from: &buf), 
+                oauthQuery: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OAuthConsentBody, into buf: inout [UInt8]) {
+        FfiConverterBool.write(value.accept, into: &buf)
+        FfiConverterOptionString.write(value.scope, into: &buf)
+        FfiConverterString.write(value.oauthQuery, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOAuthConsentBody_lift(_ buf: RustBuffer) throws -> OAuthConsentBody {
+    return try FfiConverterTypeOAuthConsentBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOAuthConsentBody_lower(_ value: OAuthConsentBody) -> RustBuffer {
+    return FfiConverterTypeOAuthConsentBody.lower(value)
+}
+
+
+public struct OAuthConsentIdBody: Equatable, Hashable {
+    public var id: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(id: String) {
+        self.id = id
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OAuthConsentIdBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOAuthConsentIdBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OAuthConsentIdBody {
+        return
+            try OAuthConsentIdBody(
+                id: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OAuthConsentIdBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOAuthConsentIdBody_lift(_ buf: RustBuffer) throws -> OAuthConsentIdBody {
+    return try FfiConverterTypeOAuthConsentIdBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOAuthConsentIdBody_lower(_ value: OAuthConsentIdBody) -> RustBuffer {
+    return FfiConverterTypeOAuthConsentIdBody.lower(value)
+}
+
+
+public struct OAuthConsentResponse: Equatable, Hashable {
+    public var id: String
+    public var clientId: String
+    public var userId: String
+    public var scopes: [String]
+    public var createdAt: String
+    public var updatedAt: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(id: String, clientId: String, userId: String, scopes: [String], createdAt: String, updatedAt: String) {
+        self.id = id
+        self.clientId = clientId
+        self.userId = userId
+        self.scopes = scopes
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OAuthConsentResponse: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOAuthConsentResponse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OAuthConsentResponse {
+        return
+            try OAuthConsentResponse(
+                id: FfiConverterString.read(from: &buf), 
+                clientId: FfiConverterString.read(from: &buf), 
+                userId: FfiConverterString.read(from: &buf), 
+                scopes: FfiConverterSequenceString.read(from: &buf), 
+                createdAt: FfiConverterString.read(from: &buf), 
+                updatedAt: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OAuthConsentResponse, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.clientId, into: &buf)
+        FfiConverterString.write(value.userId, into: &buf)
+        FfiConverterSequenceString.write(value.scopes, into: &buf)
+        FfiConverterString.write(value.createdAt, into: &buf)
+        FfiConverterString.write(value.updatedAt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOAuthConsentResponse_lift(_ buf: RustBuffer) throws -> OAuthConsentResponse {
+    return try FfiConverterTypeOAuthConsentResponse.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOAuthConsentResponse_lower(_ value: OAuthConsentResponse) -> RustBuffer {
+    return FfiConverterTypeOAuthConsentResponse.lower(value)
+}
+
+
+public struct OAuthConsentUpdate: Equatable, Hashable {
+    /**
+     * The scopes the user keeps granting (a subset of those granted).
+     */
+    public var scopes: [String]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The scopes the user keeps granting (a subset of those granted).
+         */scopes: [String]) {
+        self.scopes = scopes
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OAuthConsentUpdate: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOAuthConsentUpdate: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OAuthConsentUpdate {
+        return
+            try OAuthConsentUpdate(
+                scopes: FfiConverterSequenceString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OAuthConsentUpdate, into buf: inout [UInt8]) {
+        FfiConverterSequenceString.write(value.scopes, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOAuthConsentUpdate_lift(_ buf: RustBuffer) throws -> OAuthConsentUpdate {
+    return try FfiConverterTypeOAuthConsentUpdate.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOAuthConsentUpdate_lower(_ value: OAuthConsentUpdate) -> RustBuffer {
+    return FfiConverterTypeOAuthConsentUpdate.lower(value)
+}
+
+
+public struct OAuthContinueBody: Equatable, Hashable {
+    /**
+     * The user chose an account (`prompt=select_account`).
+     */
+    public var selected: Bool?
+    /**
+     * The user created an account (`prompt=create`).
+     */
+    public var created: Bool?
+    /**
+     * The user has just signed in (`prompt=login`).
+     */
+    public var postLogin: Bool?
+    /**
+     * The signed query the page was opened with.
+     */
+    public var oauthQuery: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The user chose an account (`prompt=select_account`).
+         */selected: Bool? = nil, 
+        /**
+         * The user created an account (`prompt=create`).
+         */created: Bool? = nil, 
+        /**
+         * The user has just signed in (`prompt=login`).
+         */postLogin: Bool? = nil, 
+        /**
+         * The signed query the page was opened with.
+         */oauthQuery: String) {
+        self.selected = selected
+        self.created = created
+        self.postLogin = postLogin
+        self.oauthQuery = oauthQuery
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OAuthContinueBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOAuthContinueBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OAuthContinueBody {
+        return
+            try OAuthContinueBody(
+                selected: FfiConverterOptionBool.read(from: &buf), 
+                created: FfiConverterOptionBool.read(from: &buf), 
+                postLogin: FfiConverterOptionBool.read(from: &buf), 
+                oauthQuery: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OAuthContinueBody, into buf: inout [UInt8]) {
+        FfiConverterOptionBool.write(value.selected, into: &buf)
+        FfiConverterOptionBool.write(value.created, into: &buf)
+        FfiConverterOptionBool.write(value.postLogin, into: &buf)
+        FfiConverterString.write(value.oauthQuery, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOAuthContinueBody_lift(_ buf: RustBuffer) throws -> OAuthContinueBody {
+    return try FfiConverterTypeOAuthContinueBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOAuthContinueBody_lower(_ value: OAuthContinueBody) -> RustBuffer {
+    return FfiConverterTypeOAuthContinueBody.lower(value)
+}
+
+
+/**
+ * The error body of the routes that speak OAuth 2 (RFC 6749 §5.2), for
+ * the OAuth client libraries that call them; see `Plugin::oauth_paths`.
+ */
+public struct OAuthErrorBody: Equatable, Hashable {
+    /**
+     * An RFC 6749 / 7009 / 7662 / 8628 error code (`invalid_request`, `invalid_client`, `invalid_grant`, ...).
+     */
+    public var error: String
+    /**
+     * Human-readable detail.
+     */
+    public var errorDescription: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * An RFC 6749 / 7009 / 7662 / 8628 error code (`invalid_request`, `invalid_client`, `invalid_grant`, ...).
+         */error: String, 
+        /**
+         * Human-readable detail.
+         */errorDescription: String) {
+        self.error = error
+        self.errorDescription = errorDescription
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OAuthErrorBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOAuthErrorBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OAuthErrorBody {
+        return
+            try OAuthErrorBody(
+                error: FfiConverterString.read(from: &buf), 
+                errorDescription: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OAuthErrorBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.error, into: &buf)
+        FfiConverterString.write(value.errorDescription, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOAuthErrorBody_lift(_ buf: RustBuffer) throws -> OAuthErrorBody {
+    return try FfiConverterTypeOAuthErrorBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOAuthErrorBody_lower(_ value: OAuthErrorBody) -> RustBuffer {
+    return FfiConverterTypeOAuthErrorBody.lower(value)
+}
+
+
+/**
+ * RFC 7662's answer: `{active: false}` for anything not live.
+ */
+public struct OAuthIntrospectionResponse: Equatable, Hashable {
+    public var active: Bool
+    public var tokenType: String?
+    public var clientId: String?
+    public var scope: String?
+    /**
+     * The user, or the client itself for client credentials.
+     */
+    public var sub: String?
+    public var iat: Int64?
+    public var exp: Int64?
+    public var iss: String?
+    /**
+     * The session the grant came from.
+     */
+    public var sid: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(active: Bool, tokenType: String? = nil, clientId: String? = nil, scope: String? = nil, 
+        /**
+         * The user, or the client itself for client credentials.
+         */sub: String? = nil, iat: Int64? = nil, exp: Int64? = nil, iss: String? = nil, 
+        /**
+         * The session the grant came from.
+         */sid: String? = nil) {
+        self.active = active
+        self.tokenType = tokenType
+        self.clientId = clientId
+        self.scope = scope
+        self.sub = sub
+        self.iat = iat
+        self.exp = exp
+        self.iss = iss
+        self.sid = sid
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OAuthIntrospectionResponse: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOAuthIntrospectionResponse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OAuthIntrospectionResponse {
+        return
+            try OAuthIntrospectionResponse(
+                active: FfiConverterBool.read(from: &buf), 
+                tokenType: FfiConverterOptionString.read(from: &buf), 
+                clientId: FfiConverterOptionString.read(from: &buf), 
+                scope: FfiConverterOptionString.read(from: &buf), 
+                sub: FfiConverterOptionString.read(from: &buf), 
+                iat: FfiConverterOptionInt64.read(from: &buf), 
+                exp: FfiConverterOptionInt64.read(from: &buf), 
+                iss: FfiConverterOptionString.read(from: &buf), 
+                sid: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OAuthIntrospectionResponse, into buf: inout [UInt8]) {
+        FfiConverterBool.write(value.active, into: &buf)
+        FfiConverterOptionString.write(value.tokenType, into: &buf)
+        FfiConverterOptionString.write(value.clientId, into: &buf)
+        FfiConverterOptionString.write(value.scope, into: &buf)
+        FfiConverterOptionString.write(value.sub, into: &buf)
+        FfiConverterOptionInt64.write(value.iat, into: &buf)
+        FfiConverterOptionInt64.write(value.exp, into: &buf)
+        FfiConverterOptionString.write(value.iss, into: &buf)
+        FfiConverterOptionString.write(value.sid, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOAuthIntrospectionResponse_lift(_ buf: RustBuffer) throws -> OAuthIntrospectionResponse {
+    return try FfiConverterTypeOAuthIntrospectionResponse.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOAuthIntrospectionResponse_lower(_ value: OAuthIntrospectionResponse) -> RustBuffer {
+    return FfiConverterTypeOAuthIntrospectionResponse.lower(value)
+}
+
+
+/**
+ * What a consent page may show about a client.
+ */
+public struct OAuthPublicClientResponse: Equatable, Hashable {
+    public var clientId: String
+    public var clientName: String?
+    public var clientUri: String?
+    public var logoUri: String?
+    public var tosUri: String?
+    public var policyUri: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(clientId: String, clientName: String? = nil, clientUri: String? = nil, logoUri: String? = nil, tosUri: String? = nil, policyUri: String? = nil) {
+        self.clientId = clientId
+        self.clientName = clientName
+        self.clientUri = clientUri
+        self.logoUri = logoUri
+        self.tosUri = tosUri
+        self.policyUri = policyUri
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OAuthPublicClientResponse: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOAuthPublicClientResponse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OAuthPublicClientResponse {
+        return
+            try OAuthPublicClientResponse(
+                clientId: FfiConverterString.read(from: &buf), 
+                clientName: FfiConverterOptionString.read(from: &buf), 
+                clientUri: FfiConverterOptionString.read(from: &buf), 
+                logoUri: FfiConverterOptionString.read(from: &buf), 
+                tosUri: FfiConverterOptionString.read(from: &buf), 
+                policyUri: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OAuthPublicClientResponse, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.clientId, into: &buf)
+        FfiConverterOptionString.write(value.clientName, into: &buf)
+        FfiConverterOptionString.write(value.clientUri, into: &buf)
+        FfiConverterOptionString.write(value.logoUri, into: &buf)
+        FfiConverterOptionString.write(value.tosUri, into: &buf)
+        FfiConverterOptionString.write(value.policyUri, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOAuthPublicClientResponse_lift(_ buf: RustBuffer) throws -> OAuthPublicClientResponse {
+    return try FfiConverterTypeOAuthPublicClientResponse.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOAuthPublicClientResponse_lower(_ value: OAuthPublicClientResponse) -> RustBuffer {
+    return FfiConverterTypeOAuthPublicClientResponse.lower(value)
+}
+
+
+/**
+ * Where the browser goes next.
+ */
+public struct OAuthRedirectResponse: Equatable, Hashable {
+    public var redirect: Bool
+    public var url: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(redirect: Bool, url: String) {
+        self.redirect = redirect
+        self.url = url
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OAuthRedirectResponse: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOAuthRedirectResponse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OAuthRedirectResponse {
+        return
+            try OAuthRedirectResponse(
+                redirect: FfiConverterBool.read(from: &buf), 
+                url: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OAuthRedirectResponse, into buf: inout [UInt8]) {
+        FfiConverterBool.write(value.redirect, into: &buf)
+        FfiConverterString.write(value.url, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOAuthRedirectResponse_lift(_ buf: RustBuffer) throws -> OAuthRedirectResponse {
+    return try FfiConverterTypeOAuthRedirectResponse.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOAuthRedirectResponse_lower(_ value: OAuthRedirectResponse) -> RustBuffer {
+    return FfiConverterTypeOAuthRedirectResponse.lower(value)
+}
+
+
+/**
+ * A token request (RFC 6749 §4.1.3, §6, §4.4), form-encoded. Client
+ * credentials go in `Authorization: Basic` or in the body.
+ */
+public struct OAuthTokenBody: Equatable, Hashable {
+    /**
+     * `authorization_code`, `refresh_token` or `client_credentials`.
+     */
+    public var grantType: String
+    public var code: String?
+    public var redirectUri: String?
+    public var codeVerifier: String?
+    public var refreshToken: String?
+    public var scope: String?
+    public var clientId: String?
+    public var clientSecret: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * `authorization_code`, `refresh_token` or `client_credentials`.
+         */grantType: String, code: String? = nil, redirectUri: String? = nil, codeVerifier: String? = nil, refreshToken: String? = nil, scope: String? = nil, clientId: String? = nil, clientSecret: String? = nil) {
+        self.grantType = grantType
+        self.code = code
+        self.redirectUri = redirectUri
+        self.codeVerifier = codeVerifier
+        self.refreshToken = refreshToken
+        self.scope = scope
+        self.clientId = clientId
+        self.clientSecret = clientSecret
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OAuthTokenBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOAuthTokenBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OAuthTokenBody {
+        return
+            try OAuthTokenBody(
+                grantType: FfiConverterString.read(from: &buf), 
+                code: FfiConverterOptionString.read(from: &buf), 
+                redirectUri: FfiConverterOptionString.read(from: &buf), 
+                codeVerifier: FfiConverterOptionString.read(from: &buf), 
+                refreshToken: FfiConverterOptionString.read(from: &buf), 
+                scope: FfiConverterOptionString.read(from: &buf), 
+                clientId: FfiConverterOptionString.read(from: &buf), 
+                clientSecret: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OAuthTokenBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.grantType, into: &buf)
+        FfiConverterOptionString.write(value.code, into: &buf)
+        FfiConverterOptionString.write(value.redirectUri, into: &buf)
+        FfiConverterOptionString.write(value.codeVerifier, into: &buf)
+        FfiConverterOptionString.write(value.refreshToken, into: &buf)
+        FfiConverterOptionString.write(value.scope, into: &buf)
+        FfiConverterOptionString.write(value.clientId, into: &buf)
+        FfiConverterOptionString.write(value.clientSecret, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOAuthTokenBody_lift(_ buf: RustBuffer) throws -> OAuthTokenBody {
+    return try FfiConverterTypeOAuthTokenBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOAuthTokenBody_lower(_ value: OAuthTokenBody) -> RustBuffer {
+    return FfiConverterTypeOAuthTokenBody.lower(value)
+}
+
+
+/**
+ * A token to introspect or revoke (RFC 7662, RFC 7009), with the client's credentials.
+ */
+public struct OAuthTokenQueryBody: Equatable, Hashable {
+    public var token: String
+    /**
+     * `access_token` or `refresh_token`: which kind to look for first.
+     */
+    public var tokenTypeHint: String?
+    public var clientId: String?
+    public var clientSecret: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(token: String, 
+        /**
+         * `access_token` or `refresh_token`: which kind to look for first.
+         */tokenTypeHint: String? = nil, clientId: String? = nil, clientSecret: String? = nil) {
+        self.token = token
+        self.tokenTypeHint = tokenTypeHint
+        self.clientId = clientId
+        self.clientSecret = clientSecret
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OAuthTokenQueryBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOAuthTokenQueryBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OAuthTokenQueryBody {
+        return
+            try OAuthTokenQueryBody(
+                token: FfiConverterString.read(from: &buf), 
+                tokenTypeHint: FfiConverterOptionString.read(from: &buf), 
+                clientId: FfiConverterOptionString.read(from: &buf), 
+                clientSecret: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OAuthTokenQueryBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.token, into: &buf)
+        FfiConverterOptionString.write(value.tokenTypeHint, into: &buf)
+        FfiConverterOptionString.write(value.clientId, into: &buf)
+        FfiConverterOptionString.write(value.clientSecret, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOAuthTokenQueryBody_lift(_ buf: RustBuffer) throws -> OAuthTokenQueryBody {
+    return try FfiConverterTypeOAuthTokenQueryBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOAuthTokenQueryBody_lower(_ value: OAuthTokenQueryBody) -> RustBuffer {
+    return FfiConverterTypeOAuthTokenQueryBody.lower(value)
+}
+
+
+/**
+ * The token endpoint's answer (RFC 6749 §5.1).
+ */
+public struct OAuthTokenResponse: Equatable, Hashable {
+    public var accessToken: String
+    /**
+     * `Bearer`.
+     */
+    public var tokenType: String
+    /**
+     * Seconds the access token lives.
+     */
+    public var expiresIn: Int64
+    /**
+     * Unix seconds when the access token expires.
+     */
+    public var expiresAt: Int64
+    /**
+     * With `offline_access`: a single-use token for the next access token.
+     */
+    public var refreshToken: String?
+    /**
+     * The scopes granted, space-separated.
+     */
+    public var scope: String
+    /**
+     * With `openid`: the ID token, signed with the jwt plugin's current key.
+     */
+    public var idToken: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(accessToken: String, 
+        /**
+         * `Bearer`.
+         */tokenType: String, 
+        /**
+         * Seconds the access token lives.
+         */expiresIn: Int64, 
+        /**
+         * Unix seconds when the access token expires.
+         */expiresAt: Int64, 
+        /**
+         * With `offline_access`: a single-use token for the next access token.
+         */refreshToken: String? = nil, 
+        /**
+         * The scopes granted, space-separated.
+         */scope: String, 
+        /**
+         * With `openid`: the ID token, signed with the jwt plugin's current key.
+         */idToken: String? = nil) {
+        self.accessToken = accessToken
+        self.tokenType = tokenType
+        self.expiresIn = expiresIn
+        self.expiresAt = expiresAt
+        self.refreshToken = refreshToken
+        self.scope = scope
+        self.idToken = idToken
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OAuthTokenResponse: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOAuthTokenResponse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OAuthTokenResponse {
+        return
+            try OAuthTokenResponse(
+                accessToken: FfiConverterString.read(from: &buf), 
+                tokenType: FfiConverterString.read(from: &buf), 
+                expiresIn: FfiConverterInt64.read(from: &buf), 
+                expiresAt: FfiConverterInt64.read(from: &buf), 
+                refreshToken: FfiConverterOptionString.read(from: &buf), 
+                scope: FfiConverterString.read(from: &buf), 
+                idToken: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OAuthTokenResponse, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.accessToken, into: &buf)
+        FfiConverterString.write(value.tokenType, into: &buf)
+        FfiConverterInt64.write(value.expiresIn, into: &buf)
+        FfiConverterInt64.write(value.expiresAt, into: &buf)
+        FfiConverterOptionString.write(value.refreshToken, into: &buf)
+        FfiConverterString.write(value.scope, into: &buf)
+        FfiConverterOptionString.write(value.idToken, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOAuthTokenResponse_lift(_ buf: RustBuffer) throws -> OAuthTokenResponse {
+    return try FfiConverterTypeOAuthTokenResponse.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOAuthTokenResponse_lower(_ value: OAuthTokenResponse) -> RustBuffer {
+    return FfiConverterTypeOAuthTokenResponse.lower(value)
+}
+
+
+public struct OAuthUpdateClientBody: Equatable, Hashable {
+    public var clientId: String
+    /**
+     * The client's new metadata (replaces the old; the authentication method is fixed).
+     */
+    public var update: OAuthClientMetadata
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(clientId: String, 
+        /**
+         * The client's new metadata (replaces the old; the authentication method is fixed).
+         */update: OAuthClientMetadata) {
+        self.clientId = clientId
+        self.update = update
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OAuthUpdateClientBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOAuthUpdateClientBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OAuthUpdateClientBody {
+        return
+            try OAuthUpdateClientBody(
+                clientId: FfiConverterString.read(from: &buf), 
+                update: FfiConverterTypeOAuthClientMetadata.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OAuthUpdateClientBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.clientId, into: &buf)
+        FfiConverterTypeOAuthClientMetadata.write(value.update, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOAuthUpdateClientBody_lift(_ buf: RustBuffer) throws -> OAuthUpdateClientBody {
+    return try FfiConverterTypeOAuthUpdateClientBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOAuthUpdateClientBody_lower(_ value: OAuthUpdateClientBody) -> RustBuffer {
+    return FfiConverterTypeOAuthUpdateClientBody.lower(value)
+}
+
+
+public struct OAuthUpdateConsentBody: Equatable, Hashable {
+    public var id: String
+    public var update: OAuthConsentUpdate
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(id: String, update: OAuthConsentUpdate) {
+        self.id = id
+        self.update = update
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OAuthUpdateConsentBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOAuthUpdateConsentBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OAuthUpdateConsentBody {
+        return
+            try OAuthUpdateConsentBody(
+                id: FfiConverterString.read(from: &buf), 
+                update: FfiConverterTypeOAuthConsentUpdate.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OAuthUpdateConsentBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterTypeOAuthConsentUpdate.write(value.update, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOAuthUpdateConsentBody_lift(_ buf: RustBuffer) throws -> OAuthUpdateConsentBody {
+    return try FfiConverterTypeOAuthUpdateConsentBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOAuthUpdateConsentBody_lower(_ value: OAuthUpdateConsentBody) -> RustBuffer {
+    return FfiConverterTypeOAuthUpdateConsentBody.lower(value)
+}
+
+
+/**
+ * OIDC Core §5.3: `sub` plus the claims the token's scopes release.
+ */
+public struct OAuthUserinfoResponse: Equatable, Hashable {
+    public var sub: String
+    public var name: String?
+    public var givenName: String?
+    public var familyName: String?
+    public var picture: String?
+    public var email: String?
+    public var emailVerified: Bool?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(sub: String, name: String? = nil, givenName: String? = nil, familyName: String? = nil, picture: String? = nil, email: String? = nil, emailVerified: Bool? = nil) {
+        self.sub = sub
+        self.name = name
+        self.givenName = givenName
+        self.familyName = familyName
+        self.picture = picture
+        self.email = email
+        self.emailVerified = emailVerified
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OAuthUserinfoResponse: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOAuthUserinfoResponse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OAuthUserinfoResponse {
+        return
+            try OAuthUserinfoResponse(
+                sub: FfiConverterString.read(from: &buf), 
+                name: FfiConverterOptionString.read(from: &buf), 
+                givenName: FfiConverterOptionString.read(from: &buf), 
+                familyName: FfiConverterOptionString.read(from: &buf), 
+                picture: FfiConverterOptionString.read(from: &buf), 
+                email: FfiConverterOptionString.read(from: &buf), 
+                emailVerified: FfiConverterOptionBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OAuthUserinfoResponse, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.sub, into: &buf)
+        FfiConverterOptionString.write(value.name, into: &buf)
+        FfiConverterOptionString.write(value.givenName, into: &buf)
+        FfiConverterOptionString.write(value.familyName, into: &buf)
+        FfiConverterOptionString.write(value.picture, into: &buf)
+        FfiConverterOptionString.write(value.email, into: &buf)
+        FfiConverterOptionBool.write(value.emailVerified, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOAuthUserinfoResponse_lift(_ buf: RustBuffer) throws -> OAuthUserinfoResponse {
+    return try FfiConverterTypeOAuthUserinfoResponse.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOAuthUserinfoResponse_lower(_ value: OAuthUserinfoResponse) -> RustBuffer {
+    return FfiConverterTypeOAuthUserinfoResponse.lower(value)
+}
+
+
 public struct OkResponse: Equatable, Hashable {
     public var ok: Bool
 
@@ -16100,6 +18324,10 @@ public enum ClientPlugin: Equatable, Hashable {
      */
     case multiSession
     /**
+     * `oauth-provider`.
+     */
+    case oauthProvider
+    /**
      * `organization`.
      */
     case organization
@@ -16154,15 +18382,17 @@ public struct FfiConverterTypeClientPlugin: FfiConverterRustBuffer {
         
         case 7: return .multiSession
         
-        case 8: return .organization
+        case 8: return .oauthProvider
         
-        case 9: return .passkey
+        case 9: return .organization
         
-        case 10: return .phoneNumber
+        case 10: return .passkey
         
-        case 11: return .twoFactor
+        case 11: return .phoneNumber
         
-        case 12: return .username
+        case 12: return .twoFactor
+        
+        case 13: return .username
         
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -16200,24 +18430,28 @@ public struct FfiConverterTypeClientPlugin: FfiConverterRustBuffer {
             writeInt(&buf, Int32(7))
         
         
-        case .organization:
+        case .oauthProvider:
             writeInt(&buf, Int32(8))
         
         
-        case .passkey:
+        case .organization:
             writeInt(&buf, Int32(9))
         
         
-        case .phoneNumber:
+        case .passkey:
             writeInt(&buf, Int32(10))
         
         
-        case .twoFactor:
+        case .phoneNumber:
             writeInt(&buf, Int32(11))
         
         
-        case .username:
+        case .twoFactor:
             writeInt(&buf, Int32(12))
+        
+        
+        case .username:
+            writeInt(&buf, Int32(13))
         
         }
     }
@@ -16648,6 +18882,54 @@ fileprivate struct FfiConverterOptionTypeMember: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeMember.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeOAuthAuthorizeBody: FfiConverterRustBuffer {
+    typealias SwiftType = OAuthAuthorizeBody?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeOAuthAuthorizeBody.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeOAuthAuthorizeBody.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeOAuthClientMetadata: FfiConverterRustBuffer {
+    typealias SwiftType = OAuthClientMetadata?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeOAuthClientMetadata.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeOAuthClientMetadata.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -17193,6 +19475,56 @@ fileprivate struct FfiConverterSequenceTypeMemberWithUser: FfiConverterRustBuffe
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeOAuthClientResponse: FfiConverterRustBuffer {
+    typealias SwiftType = [OAuthClientResponse]
+
+    public static func write(_ value: [OAuthClientResponse], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeOAuthClientResponse.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [OAuthClientResponse] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [OAuthClientResponse]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeOAuthClientResponse.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeOAuthConsentResponse: FfiConverterRustBuffer {
+    typealias SwiftType = [OAuthConsentResponse]
+
+    public static func write(_ value: [OAuthConsentResponse], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeOAuthConsentResponse.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [OAuthConsentResponse] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [OAuthConsentResponse]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeOAuthConsentResponse.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeOrganization: FfiConverterRustBuffer {
     typealias SwiftType = [Organization]
 
@@ -17583,6 +19915,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_gatehouse_mobile_checksum_method_authclient_multi_session() != 42470) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_gatehouse_mobile_checksum_method_authclient_oauth_provider() != 65182) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_gatehouse_mobile_checksum_method_authclient_organization() != 7908) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -17830,6 +20165,69 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gatehouse_mobile_checksum_method_multisessionapi_set_active_session() != 9357) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_authorize() != 42972) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_authorize_post() != 16482) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_consent() != 39217) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_continue() != 57089) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_create_client() != 47831) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_delete_client() != 10550) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_delete_consent() != 32089) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_get_client() != 41430) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_get_clients() != 16126) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_get_consent() != 54297) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_get_consents() != 57875) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_introspect() != 51992) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_public_client() != 23940) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_register() != 4291) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_revoke() != 16960) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_rotate_client_secret() != 56581) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_token() != 22598) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_update_client() != 16765) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_update_consent() != 23427) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_userinfo() != 29133) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_userinfo_post() != 24060) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gatehouse_mobile_checksum_method_organizationapi_accept_invitation() != 61411) {

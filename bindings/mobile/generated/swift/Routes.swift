@@ -541,4 +541,88 @@ extension AuthClient {
     public func phoneNumberResetPasswordJson(bodyJson: String = "{}") async throws -> String {
         try await request(method: "POST", path: "/phone-number/reset-password", bodyJson: bodyJson, plugin: "phone-number")
     }
+    /// Authorization request (`GET /oauth2/authorize`). JSON in, JSON out.
+    public func oauth2AuthorizeJson(query: String = "") async throws -> String {
+        try await request(method: "GET", path: query.isEmpty ? "/oauth2/authorize" : "/oauth2/authorize?\(query)", bodyJson: nil, plugin: "oauth-provider")
+    }
+    /// Authorization request (form post) (`POST /oauth2/authorize`). JSON in, JSON out.
+    public func oauth2AuthorizePostJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/oauth2/authorize", bodyJson: bodyJson, plugin: "oauth-provider")
+    }
+    /// Answer a consent request (`POST /oauth2/consent`). JSON in, JSON out.
+    public func oauth2ConsentJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/oauth2/consent", bodyJson: bodyJson, plugin: "oauth-provider")
+    }
+    /// Continue an authorization (`POST /oauth2/continue`). JSON in, JSON out.
+    public func oauth2ContinueJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/oauth2/continue", bodyJson: bodyJson, plugin: "oauth-provider")
+    }
+    /// Token request (`POST /oauth2/token`). JSON in, JSON out.
+    public func oauth2TokenJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/oauth2/token", bodyJson: bodyJson, plugin: "oauth-provider")
+    }
+    /// Token introspection (RFC 7662) (`POST /oauth2/introspect`). JSON in, JSON out.
+    public func oauth2IntrospectJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/oauth2/introspect", bodyJson: bodyJson, plugin: "oauth-provider")
+    }
+    /// Token revocation (RFC 7009) (`POST /oauth2/revoke`). JSON in, JSON out.
+    public func oauth2RevokeJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/oauth2/revoke", bodyJson: bodyJson, plugin: "oauth-provider")
+    }
+    /// UserInfo (OIDC Core §5.3) (`GET /oauth2/userinfo`). JSON in, JSON out.
+    public func oauth2UserinfoJson(query: String = "") async throws -> String {
+        try await request(method: "GET", path: query.isEmpty ? "/oauth2/userinfo" : "/oauth2/userinfo?\(query)", bodyJson: nil, plugin: "oauth-provider")
+    }
+    /// UserInfo (POST) (`POST /oauth2/userinfo`). JSON in, JSON out.
+    public func oauth2UserinfoPostJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/oauth2/userinfo", bodyJson: bodyJson, plugin: "oauth-provider")
+    }
+    /// Dynamic client registration (RFC 7591) (`POST /oauth2/register`). JSON in, JSON out.
+    public func oauth2RegisterJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/oauth2/register", bodyJson: bodyJson, plugin: "oauth-provider")
+    }
+    /// Create a client for the signed-in user (`POST /oauth2/create-client`). JSON in, JSON out.
+    public func oauth2CreateClientJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/oauth2/create-client", bodyJson: bodyJson, plugin: "oauth-provider")
+    }
+    /// One of the signed-in user's clients (`GET /oauth2/get-client`). JSON in, JSON out.
+    public func oauth2GetClientJson(query: String = "") async throws -> String {
+        try await request(method: "GET", path: query.isEmpty ? "/oauth2/get-client" : "/oauth2/get-client?\(query)", bodyJson: nil, plugin: "oauth-provider")
+    }
+    /// The signed-in user's clients (`GET /oauth2/get-clients`). JSON in, JSON out.
+    public func oauth2GetClientsJson(query: String = "") async throws -> String {
+        try await request(method: "GET", path: query.isEmpty ? "/oauth2/get-clients" : "/oauth2/get-clients?\(query)", bodyJson: nil, plugin: "oauth-provider")
+    }
+    /// What a consent page shows about a client (`GET /oauth2/public-client`). JSON in, JSON out.
+    public func oauth2PublicClientJson(query: String = "") async throws -> String {
+        try await request(method: "GET", path: query.isEmpty ? "/oauth2/public-client" : "/oauth2/public-client?\(query)", bodyJson: nil, plugin: "oauth-provider")
+    }
+    /// Update one of the signed-in user's clients (`POST /oauth2/update-client`). JSON in, JSON out.
+    public func oauth2UpdateClientJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/oauth2/update-client", bodyJson: bodyJson, plugin: "oauth-provider")
+    }
+    /// A new secret for one of the signed-in user's confidential clients (`POST /oauth2/client/rotate-secret`). JSON in, JSON out.
+    public func oauth2RotateClientSecretJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/oauth2/client/rotate-secret", bodyJson: bodyJson, plugin: "oauth-provider")
+    }
+    /// Delete one of the signed-in user's clients (`POST /oauth2/delete-client`). JSON in, JSON out.
+    public func oauth2DeleteClientJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/oauth2/delete-client", bodyJson: bodyJson, plugin: "oauth-provider")
+    }
+    /// The signed-in user's consents (`GET /oauth2/get-consents`). JSON in, JSON out.
+    public func oauth2GetConsentsJson(query: String = "") async throws -> String {
+        try await request(method: "GET", path: query.isEmpty ? "/oauth2/get-consents" : "/oauth2/get-consents?\(query)", bodyJson: nil, plugin: "oauth-provider")
+    }
+    /// One of the signed-in user's consents (`GET /oauth2/get-consent`). JSON in, JSON out.
+    public func oauth2GetConsentJson(query: String = "") async throws -> String {
+        try await request(method: "GET", path: query.isEmpty ? "/oauth2/get-consent" : "/oauth2/get-consent?\(query)", bodyJson: nil, plugin: "oauth-provider")
+    }
+    /// Narrow one of the signed-in user's consents (`POST /oauth2/update-consent`). JSON in, JSON out.
+    public func oauth2UpdateConsentJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/oauth2/update-consent", bodyJson: bodyJson, plugin: "oauth-provider")
+    }
+    /// Withdraw one of the signed-in user's consents (`POST /oauth2/delete-consent`). JSON in, JSON out.
+    public func oauth2DeleteConsentJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/oauth2/delete-consent", bodyJson: bodyJson, plugin: "oauth-provider")
+    }
 }

@@ -1013,6 +1013,440 @@ pub struct MultiSessionTokenBody {
     pub session_token: String,
 }
 
+/// The authorization request's parameters (RFC 6749 §4.1.1, OIDC Core
+/// §3.1.2.1), as a form body; the query form takes the same names.
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct OAuthAuthorizeBody {
+    #[serde(rename = "response_type", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub response_type: Option<String>,
+    #[serde(rename = "client_id", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub client_id: Option<String>,
+    #[serde(rename = "redirect_uri", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub redirect_uri: Option<String>,
+    #[serde(rename = "scope", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub scope: Option<String>,
+    #[serde(rename = "state", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub state: Option<String>,
+    #[serde(rename = "code_challenge", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub code_challenge: Option<String>,
+    /// `S256` only.
+    #[serde(rename = "code_challenge_method", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub code_challenge_method: Option<String>,
+    #[serde(rename = "nonce", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub nonce: Option<String>,
+    /// `none`, `login`, `consent`, `select_account`, `create`.
+    #[serde(rename = "prompt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub prompt: Option<String>,
+    /// Seconds: the oldest sign-in accepted.
+    #[serde(rename = "max_age", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub max_age: Option<String>,
+    #[serde(rename = "login_hint", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub login_hint: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct OAuthClientIdBody {
+    #[serde(rename = "client_id")]
+    pub client_id: String,
+}
+
+/// RFC 7591 client metadata, as `register` and `create-client` take it.
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct OAuthClientMetadata {
+    /// Exact redirect URIs (https; http only on a loopback address, for native clients; custom schemes for native clients).
+    #[serde(rename = "redirect_uris", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub redirect_uris: Option<Vec<String>>,
+    #[serde(rename = "post_logout_redirect_uris", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    /// `client_secret_basic` (the default), `client_secret_post`, or `none` (a public client, PKCE required).
+    #[serde(rename = "token_endpoint_auth_method", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub token_endpoint_auth_method: Option<String>,
+    /// `authorization_code` (the default), `refresh_token`, `client_credentials`.
+    #[serde(rename = "grant_types", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub grant_types: Option<Vec<String>>,
+    /// `code` only.
+    #[serde(rename = "response_types", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub response_types: Option<Vec<String>>,
+    #[serde(rename = "client_name", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub client_name: Option<String>,
+    #[serde(rename = "client_uri", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub client_uri: Option<String>,
+    #[serde(rename = "logo_uri", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub logo_uri: Option<String>,
+    /// Space-separated scopes the client may request (default: the server's default scopes).
+    #[serde(rename = "scope", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub scope: Option<String>,
+    #[serde(rename = "contacts", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub contacts: Option<Vec<String>>,
+    #[serde(rename = "tos_uri", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub tos_uri: Option<String>,
+    #[serde(rename = "policy_uri", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub policy_uri: Option<String>,
+    #[serde(rename = "software_id", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub software_id: Option<String>,
+    #[serde(rename = "software_version", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub software_version: Option<String>,
+    /// `web` (the default) or `native`.
+    #[serde(rename = "application_type", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub application_type: Option<String>,
+    /// Whether a confidential client must use PKCE too (default true).
+    #[serde(rename = "require_pkce", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub require_pkce: Option<bool>,
+    /// Free-form data the registering app keeps with the client.
+    #[serde(rename = "metadata", with = "json_text_opt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub metadata: Option<String>,
+}
+
+/// A client as `register`, `create-client` and `get-client` answer.
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct OAuthClientResponse {
+    #[serde(rename = "client_id")]
+    pub client_id: String,
+    /// Only in the answer that created or rotated it: never shown again.
+    #[serde(rename = "client_secret", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub client_secret: Option<String>,
+    #[serde(rename = "client_id_issued_at")]
+    pub client_id_issued_at: i64,
+    /// 0: the secret does not expire. Present for confidential clients.
+    #[serde(rename = "client_secret_expires_at", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub client_secret_expires_at: Option<i64>,
+    #[serde(rename = "redirect_uris")]
+    pub redirect_uris: Vec<String>,
+    #[serde(rename = "post_logout_redirect_uris", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    #[serde(rename = "token_endpoint_auth_method")]
+    pub token_endpoint_auth_method: String,
+    #[serde(rename = "grant_types")]
+    pub grant_types: Vec<String>,
+    #[serde(rename = "response_types")]
+    pub response_types: Vec<String>,
+    #[serde(rename = "client_name", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub client_name: Option<String>,
+    #[serde(rename = "client_uri", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub client_uri: Option<String>,
+    #[serde(rename = "logo_uri", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub logo_uri: Option<String>,
+    #[serde(rename = "scope")]
+    pub scope: String,
+    #[serde(rename = "contacts", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub contacts: Option<Vec<String>>,
+    #[serde(rename = "tos_uri", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub tos_uri: Option<String>,
+    #[serde(rename = "policy_uri", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub policy_uri: Option<String>,
+    #[serde(rename = "software_id", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub software_id: Option<String>,
+    #[serde(rename = "software_version", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub software_version: Option<String>,
+    #[serde(rename = "application_type")]
+    pub application_type: String,
+    #[serde(rename = "require_pkce")]
+    pub require_pkce: bool,
+    #[serde(rename = "skip_consent")]
+    pub skip_consent: bool,
+    #[serde(rename = "disabled")]
+    pub disabled: bool,
+    #[serde(rename = "user_id", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub user_id: Option<String>,
+    #[serde(rename = "metadata", with = "json_text_opt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub metadata: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct OAuthConsentBody {
+    /// Whether the user grants the request.
+    #[serde(rename = "accept")]
+    pub accept: bool,
+    /// The scopes granted, space-separated: a subset of those requested (all when absent).
+    #[serde(rename = "scope", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub scope: Option<String>,
+    /// The signed query the consent page was opened with.
+    #[serde(rename = "oauth_query")]
+    pub oauth_query: String,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct OAuthConsentIdBody {
+    #[serde(rename = "id")]
+    pub id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct OAuthConsentResponse {
+    #[serde(rename = "id")]
+    pub id: String,
+    #[serde(rename = "clientId")]
+    pub client_id: String,
+    #[serde(rename = "userId")]
+    pub user_id: String,
+    #[serde(rename = "scopes")]
+    pub scopes: Vec<String>,
+    #[serde(rename = "createdAt")]
+    pub created_at: String,
+    #[serde(rename = "updatedAt")]
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct OAuthConsentUpdate {
+    /// The scopes the user keeps granting (a subset of those granted).
+    #[serde(rename = "scopes")]
+    pub scopes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct OAuthContinueBody {
+    /// The user chose an account (`prompt=select_account`).
+    #[serde(rename = "selected", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub selected: Option<bool>,
+    /// The user created an account (`prompt=create`).
+    #[serde(rename = "created", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub created: Option<bool>,
+    /// The user has just signed in (`prompt=login`).
+    #[serde(rename = "postLogin", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub post_login: Option<bool>,
+    /// The signed query the page was opened with.
+    #[serde(rename = "oauth_query")]
+    pub oauth_query: String,
+}
+
+/// The error body of the routes that speak OAuth 2 (RFC 6749 §5.2), for
+/// the OAuth client libraries that call them; see `Plugin::oauth_paths`.
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct OAuthErrorBody {
+    /// An RFC 6749 / 7009 / 7662 / 8628 error code (`invalid_request`, `invalid_client`, `invalid_grant`, ...).
+    #[serde(rename = "error")]
+    pub error: String,
+    /// Human-readable detail.
+    #[serde(rename = "error_description")]
+    pub error_description: String,
+}
+
+/// RFC 7662's answer: `{active: false}` for anything not live.
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct OAuthIntrospectionResponse {
+    #[serde(rename = "active")]
+    pub active: bool,
+    #[serde(rename = "token_type", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub token_type: Option<String>,
+    #[serde(rename = "client_id", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub client_id: Option<String>,
+    #[serde(rename = "scope", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub scope: Option<String>,
+    /// The user, or the client itself for client credentials.
+    #[serde(rename = "sub", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub sub: Option<String>,
+    #[serde(rename = "iat", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub iat: Option<i64>,
+    #[serde(rename = "exp", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub exp: Option<i64>,
+    #[serde(rename = "iss", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub iss: Option<String>,
+    /// The session the grant came from.
+    #[serde(rename = "sid", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub sid: Option<String>,
+}
+
+/// What a consent page may show about a client.
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct OAuthPublicClientResponse {
+    #[serde(rename = "client_id")]
+    pub client_id: String,
+    #[serde(rename = "client_name", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub client_name: Option<String>,
+    #[serde(rename = "client_uri", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub client_uri: Option<String>,
+    #[serde(rename = "logo_uri", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub logo_uri: Option<String>,
+    #[serde(rename = "tos_uri", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub tos_uri: Option<String>,
+    #[serde(rename = "policy_uri", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub policy_uri: Option<String>,
+}
+
+/// Where the browser goes next.
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct OAuthRedirectResponse {
+    #[serde(rename = "redirect")]
+    pub redirect: bool,
+    #[serde(rename = "url")]
+    pub url: String,
+}
+
+/// A token request (RFC 6749 §4.1.3, §6, §4.4), form-encoded. Client
+/// credentials go in `Authorization: Basic` or in the body.
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct OAuthTokenBody {
+    /// `authorization_code`, `refresh_token` or `client_credentials`.
+    #[serde(rename = "grant_type")]
+    pub grant_type: String,
+    #[serde(rename = "code", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub code: Option<String>,
+    #[serde(rename = "redirect_uri", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub redirect_uri: Option<String>,
+    #[serde(rename = "code_verifier", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub code_verifier: Option<String>,
+    #[serde(rename = "refresh_token", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub refresh_token: Option<String>,
+    #[serde(rename = "scope", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub scope: Option<String>,
+    #[serde(rename = "client_id", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub client_id: Option<String>,
+    #[serde(rename = "client_secret", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub client_secret: Option<String>,
+}
+
+/// A token to introspect or revoke (RFC 7662, RFC 7009), with the client's credentials.
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct OAuthTokenQueryBody {
+    #[serde(rename = "token")]
+    pub token: String,
+    /// `access_token` or `refresh_token`: which kind to look for first.
+    #[serde(rename = "token_type_hint", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub token_type_hint: Option<String>,
+    #[serde(rename = "client_id", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub client_id: Option<String>,
+    #[serde(rename = "client_secret", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub client_secret: Option<String>,
+}
+
+/// The token endpoint's answer (RFC 6749 §5.1).
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct OAuthTokenResponse {
+    #[serde(rename = "access_token")]
+    pub access_token: String,
+    /// `Bearer`.
+    #[serde(rename = "token_type")]
+    pub token_type: String,
+    /// Seconds the access token lives.
+    #[serde(rename = "expires_in")]
+    pub expires_in: i64,
+    /// Unix seconds when the access token expires.
+    #[serde(rename = "expires_at")]
+    pub expires_at: i64,
+    /// With `offline_access`: a single-use token for the next access token.
+    #[serde(rename = "refresh_token", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub refresh_token: Option<String>,
+    /// The scopes granted, space-separated.
+    #[serde(rename = "scope")]
+    pub scope: String,
+    /// With `openid`: the ID token, signed with the jwt plugin's current key.
+    #[serde(rename = "id_token", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub id_token: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct OAuthUpdateClientBody {
+    #[serde(rename = "client_id")]
+    pub client_id: String,
+    /// The client's new metadata (replaces the old; the authentication method is fixed).
+    #[serde(rename = "update")]
+    pub update: OAuthClientMetadata,
+}
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct OAuthUpdateConsentBody {
+    #[serde(rename = "id")]
+    pub id: String,
+    #[serde(rename = "update")]
+    pub update: OAuthConsentUpdate,
+}
+
+/// OIDC Core §5.3: `sub` plus the claims the token's scopes release.
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct OAuthUserinfoResponse {
+    #[serde(rename = "sub")]
+    pub sub: String,
+    #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub name: Option<String>,
+    #[serde(rename = "given_name", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub given_name: Option<String>,
+    #[serde(rename = "family_name", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub family_name: Option<String>,
+    #[serde(rename = "picture", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub picture: Option<String>,
+    #[serde(rename = "email", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub email: Option<String>,
+    #[serde(rename = "email_verified", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub email_verified: Option<bool>,
+}
+
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
 pub struct OkResponse {
     #[serde(rename = "ok")]
@@ -2185,6 +2619,8 @@ pub enum ClientPlugin {
     MagicLink,
     /// `multi-session`.
     MultiSession,
+    /// `oauth-provider`.
+    OauthProvider,
     /// `organization`.
     Organization,
     /// `passkey`.
@@ -2208,6 +2644,7 @@ impl ClientPlugin {
             ClientPlugin::Jwt => "jwt",
             ClientPlugin::MagicLink => "magic-link",
             ClientPlugin::MultiSession => "multi-session",
+            ClientPlugin::OauthProvider => "oauth-provider",
             ClientPlugin::Organization => "organization",
             ClientPlugin::Passkey => "passkey",
             ClientPlugin::PhoneNumber => "phone-number",
@@ -2271,6 +2708,13 @@ impl AuthClient {
     pub async fn multi_session(self: Arc<Self>) -> Result<Arc<MultiSessionApi>, AuthError> {
         self.require_plugin("multi-session").await?;
         Ok(Arc::new(MultiSessionApi { client: self }))
+    }
+
+    /// The `oauth-provider` plugin's operations; `PluginNotEnabled` unless the plugin
+    /// is registered here and enabled on the server.
+    pub async fn oauth_provider(self: Arc<Self>) -> Result<Arc<OauthProviderApi>, AuthError> {
+        self.require_plugin("oauth-provider").await?;
+        Ok(Arc::new(OauthProviderApi { client: self }))
     }
 
     /// The `organization` plugin's operations; `PluginNotEnabled` unless the plugin
@@ -2842,6 +3286,144 @@ impl MultiSessionApi {
     pub async fn revoke_device_session(&self, body: MultiSessionTokenBody) -> Result<StatusResponse, AuthError> {
         let path = crate::with_query("/multi-session/revoke".to_string(), &[]);
         crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("multi-session")).await?)
+    }
+
+}
+
+/// The operations of `oauth-provider`.
+#[derive(uniffi::Object)]
+pub struct OauthProviderApi {
+    client: Arc<AuthClient>,
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl OauthProviderApi {
+    /// Authorization request (`GET /oauth2/authorize`).
+    pub async fn oauth2_authorize(&self, response_type: Option<String>, client_id: Option<String>, redirect_uri: Option<String>, scope: Option<String>, state: Option<String>, code_challenge: Option<String>, code_challenge_method: Option<String>, nonce: Option<String>, prompt: Option<String>, max_age: Option<String>) -> Result<OAuthRedirectResponse, AuthError> {
+        let path = crate::with_query("/oauth2/authorize".to_string(), &[("response_type", response_type.as_deref()), ("client_id", client_id.as_deref()), ("redirect_uri", redirect_uri.as_deref()), ("scope", scope.as_deref()), ("state", state.as_deref()), ("code_challenge", code_challenge.as_deref()), ("code_challenge_method", code_challenge_method.as_deref()), ("nonce", nonce.as_deref()), ("prompt", prompt.as_deref()), ("max_age", max_age.as_deref())]);
+        crate::decode(self.client.call("GET", &path, None, Some("oauth-provider")).await?)
+    }
+
+    /// Authorization request (form post) (`POST /oauth2/authorize`).
+    pub async fn oauth2_authorize_post(&self, body: Option<OAuthAuthorizeBody>) -> Result<OAuthRedirectResponse, AuthError> {
+        let path = crate::with_query("/oauth2/authorize".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&body.map(|b| serde_json::to_value(b).unwrap_or_default()).unwrap_or_else(|| serde_json::json!({}))), Some("oauth-provider")).await?)
+    }
+
+    /// Answer a consent request (`POST /oauth2/consent`).
+    pub async fn oauth2_consent(&self, body: OAuthConsentBody) -> Result<OAuthRedirectResponse, AuthError> {
+        let path = crate::with_query("/oauth2/consent".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("oauth-provider")).await?)
+    }
+
+    /// Continue an authorization (`POST /oauth2/continue`).
+    pub async fn oauth2_continue(&self, body: OAuthContinueBody) -> Result<OAuthRedirectResponse, AuthError> {
+        let path = crate::with_query("/oauth2/continue".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("oauth-provider")).await?)
+    }
+
+    /// Token request (`POST /oauth2/token`).
+    pub async fn oauth2_token(&self, body: OAuthTokenBody) -> Result<OAuthTokenResponse, AuthError> {
+        let path = crate::with_query("/oauth2/token".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("oauth-provider")).await?)
+    }
+
+    /// Token introspection (RFC 7662) (`POST /oauth2/introspect`).
+    pub async fn oauth2_introspect(&self, body: OAuthTokenQueryBody) -> Result<OAuthIntrospectionResponse, AuthError> {
+        let path = crate::with_query("/oauth2/introspect".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("oauth-provider")).await?)
+    }
+
+    /// Token revocation (RFC 7009) (`POST /oauth2/revoke`).
+    pub async fn oauth2_revoke(&self, body: OAuthTokenQueryBody) -> Result<(), AuthError> {
+        let path = crate::with_query("/oauth2/revoke".to_string(), &[]);
+        self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("oauth-provider")).await?;
+        Ok(())
+    }
+
+    /// UserInfo (OIDC Core §5.3) (`GET /oauth2/userinfo`).
+    pub async fn oauth2_userinfo(&self) -> Result<OAuthUserinfoResponse, AuthError> {
+        let path = crate::with_query("/oauth2/userinfo".to_string(), &[]);
+        crate::decode(self.client.call("GET", &path, None, Some("oauth-provider")).await?)
+    }
+
+    /// UserInfo (POST) (`POST /oauth2/userinfo`).
+    pub async fn oauth2_userinfo_post(&self) -> Result<OAuthUserinfoResponse, AuthError> {
+        let path = crate::with_query("/oauth2/userinfo".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, None, Some("oauth-provider")).await?)
+    }
+
+    /// Dynamic client registration (RFC 7591) (`POST /oauth2/register`).
+    pub async fn oauth2_register(&self, body: Option<OAuthClientMetadata>) -> Result<(), AuthError> {
+        let path = crate::with_query("/oauth2/register".to_string(), &[]);
+        self.client.call("POST", &path, Some(&body.map(|b| serde_json::to_value(b).unwrap_or_default()).unwrap_or_else(|| serde_json::json!({}))), Some("oauth-provider")).await?;
+        Ok(())
+    }
+
+    /// Create a client for the signed-in user (`POST /oauth2/create-client`).
+    pub async fn oauth2_create_client(&self, body: Option<OAuthClientMetadata>) -> Result<OAuthClientResponse, AuthError> {
+        let path = crate::with_query("/oauth2/create-client".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&body.map(|b| serde_json::to_value(b).unwrap_or_default()).unwrap_or_else(|| serde_json::json!({}))), Some("oauth-provider")).await?)
+    }
+
+    /// One of the signed-in user's clients (`GET /oauth2/get-client`).
+    pub async fn oauth2_get_client(&self, client_id: String) -> Result<OAuthClientResponse, AuthError> {
+        let path = crate::with_query("/oauth2/get-client".to_string(), &[("client_id", Some(client_id.as_str()))]);
+        crate::decode(self.client.call("GET", &path, None, Some("oauth-provider")).await?)
+    }
+
+    /// The signed-in user's clients (`GET /oauth2/get-clients`).
+    pub async fn oauth2_get_clients(&self) -> Result<Vec<OAuthClientResponse>, AuthError> {
+        let path = crate::with_query("/oauth2/get-clients".to_string(), &[]);
+        crate::decode(self.client.call("GET", &path, None, Some("oauth-provider")).await?)
+    }
+
+    /// What a consent page shows about a client (`GET /oauth2/public-client`).
+    pub async fn oauth2_public_client(&self, client_id: String) -> Result<OAuthPublicClientResponse, AuthError> {
+        let path = crate::with_query("/oauth2/public-client".to_string(), &[("client_id", Some(client_id.as_str()))]);
+        crate::decode(self.client.call("GET", &path, None, Some("oauth-provider")).await?)
+    }
+
+    /// Update one of the signed-in user's clients (`POST /oauth2/update-client`).
+    pub async fn oauth2_update_client(&self, body: OAuthUpdateClientBody) -> Result<OAuthClientResponse, AuthError> {
+        let path = crate::with_query("/oauth2/update-client".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("oauth-provider")).await?)
+    }
+
+    /// A new secret for one of the signed-in user's confidential clients (`POST /oauth2/client/rotate-secret`).
+    pub async fn oauth2_rotate_client_secret(&self, body: OAuthClientIdBody) -> Result<OAuthClientResponse, AuthError> {
+        let path = crate::with_query("/oauth2/client/rotate-secret".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("oauth-provider")).await?)
+    }
+
+    /// Delete one of the signed-in user's clients (`POST /oauth2/delete-client`).
+    pub async fn oauth2_delete_client(&self, body: OAuthClientIdBody) -> Result<SuccessResponse, AuthError> {
+        let path = crate::with_query("/oauth2/delete-client".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("oauth-provider")).await?)
+    }
+
+    /// The signed-in user's consents (`GET /oauth2/get-consents`).
+    pub async fn oauth2_get_consents(&self) -> Result<Vec<OAuthConsentResponse>, AuthError> {
+        let path = crate::with_query("/oauth2/get-consents".to_string(), &[]);
+        crate::decode(self.client.call("GET", &path, None, Some("oauth-provider")).await?)
+    }
+
+    /// One of the signed-in user's consents (`GET /oauth2/get-consent`).
+    pub async fn oauth2_get_consent(&self, id: String) -> Result<OAuthConsentResponse, AuthError> {
+        let path = crate::with_query("/oauth2/get-consent".to_string(), &[("id", Some(id.as_str()))]);
+        crate::decode(self.client.call("GET", &path, None, Some("oauth-provider")).await?)
+    }
+
+    /// Narrow one of the signed-in user's consents (`POST /oauth2/update-consent`).
+    pub async fn oauth2_update_consent(&self, body: OAuthUpdateConsentBody) -> Result<OAuthConsentResponse, AuthError> {
+        let path = crate::with_query("/oauth2/update-consent".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("oauth-provider")).await?)
+    }
+
+    /// Withdraw one of the signed-in user's consents (`POST /oauth2/delete-consent`).
+    pub async fn oauth2_delete_consent(&self, body: OAuthConsentIdBody) -> Result<SuccessResponse, AuthError> {
+        let path = crate::with_query("/oauth2/delete-consent".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("oauth-provider")).await?)
     }
 
 }

@@ -540,3 +540,87 @@ suspend fun AuthClient.`phoneNumberRequestPasswordResetJson`(bodyJson: String = 
 /** Set a new password with a texted code (`POST /phone-number/reset-password`). JSON in, JSON out. */
 suspend fun AuthClient.`phoneNumberResetPasswordJson`(bodyJson: String = "{}"): String =
     request("POST", "/phone-number/reset-password", bodyJson, "phone-number")
+
+/** Authorization request (`GET /oauth2/authorize`). JSON in, JSON out. */
+suspend fun AuthClient.`oauth2AuthorizeJson`(query: String = ""): String =
+    request("GET", if (query.isEmpty()) "/oauth2/authorize" else "/oauth2/authorize?$query", null, "oauth-provider")
+
+/** Authorization request (form post) (`POST /oauth2/authorize`). JSON in, JSON out. */
+suspend fun AuthClient.`oauth2AuthorizePostJson`(bodyJson: String = "{}"): String =
+    request("POST", "/oauth2/authorize", bodyJson, "oauth-provider")
+
+/** Answer a consent request (`POST /oauth2/consent`). JSON in, JSON out. */
+suspend fun AuthClient.`oauth2ConsentJson`(bodyJson: String = "{}"): String =
+    request("POST", "/oauth2/consent", bodyJson, "oauth-provider")
+
+/** Continue an authorization (`POST /oauth2/continue`). JSON in, JSON out. */
+suspend fun AuthClient.`oauth2ContinueJson`(bodyJson: String = "{}"): String =
+    request("POST", "/oauth2/continue", bodyJson, "oauth-provider")
+
+/** Token request (`POST /oauth2/token`). JSON in, JSON out. */
+suspend fun AuthClient.`oauth2TokenJson`(bodyJson: String = "{}"): String =
+    request("POST", "/oauth2/token", bodyJson, "oauth-provider")
+
+/** Token introspection (RFC 7662) (`POST /oauth2/introspect`). JSON in, JSON out. */
+suspend fun AuthClient.`oauth2IntrospectJson`(bodyJson: String = "{}"): String =
+    request("POST", "/oauth2/introspect", bodyJson, "oauth-provider")
+
+/** Token revocation (RFC 7009) (`POST /oauth2/revoke`). JSON in, JSON out. */
+suspend fun AuthClient.`oauth2RevokeJson`(bodyJson: String = "{}"): String =
+    request("POST", "/oauth2/revoke", bodyJson, "oauth-provider")
+
+/** UserInfo (OIDC Core §5.3) (`GET /oauth2/userinfo`). JSON in, JSON out. */
+suspend fun AuthClient.`oauth2UserinfoJson`(query: String = ""): String =
+    request("GET", if (query.isEmpty()) "/oauth2/userinfo" else "/oauth2/userinfo?$query", null, "oauth-provider")
+
+/** UserInfo (POST) (`POST /oauth2/userinfo`). JSON in, JSON out. */
+suspend fun AuthClient.`oauth2UserinfoPostJson`(bodyJson: String = "{}"): String =
+    request("POST", "/oauth2/userinfo", bodyJson, "oauth-provider")
+
+/** Dynamic client registration (RFC 7591) (`POST /oauth2/register`). JSON in, JSON out. */
+suspend fun AuthClient.`oauth2RegisterJson`(bodyJson: String = "{}"): String =
+    request("POST", "/oauth2/register", bodyJson, "oauth-provider")
+
+/** Create a client for the signed-in user (`POST /oauth2/create-client`). JSON in, JSON out. */
+suspend fun AuthClient.`oauth2CreateClientJson`(bodyJson: String = "{}"): String =
+    request("POST", "/oauth2/create-client", bodyJson, "oauth-provider")
+
+/** One of the signed-in user's clients (`GET /oauth2/get-client`). JSON in, JSON out. */
+suspend fun AuthClient.`oauth2GetClientJson`(query: String = ""): String =
+    request("GET", if (query.isEmpty()) "/oauth2/get-client" else "/oauth2/get-client?$query", null, "oauth-provider")
+
+/** The signed-in user's clients (`GET /oauth2/get-clients`). JSON in, JSON out. */
+suspend fun AuthClient.`oauth2GetClientsJson`(query: String = ""): String =
+    request("GET", if (query.isEmpty()) "/oauth2/get-clients" else "/oauth2/get-clients?$query", null, "oauth-provider")
+
+/** What a consent page shows about a client (`GET /oauth2/public-client`). JSON in, JSON out. */
+suspend fun AuthClient.`oauth2PublicClientJson`(query: String = ""): String =
+    request("GET", if (query.isEmpty()) "/oauth2/public-client" else "/oauth2/public-client?$query", null, "oauth-provider")
+
+/** Update one of the signed-in user's clients (`POST /oauth2/update-client`). JSON in, JSON out. */
+suspend fun AuthClient.`oauth2UpdateClientJson`(bodyJson: String = "{}"): String =
+    request("POST", "/oauth2/update-client", bodyJson, "oauth-provider")
+
+/** A new secret for one of the signed-in user's confidential clients (`POST /oauth2/client/rotate-secret`). JSON in, JSON out. */
+suspend fun AuthClient.`oauth2RotateClientSecretJson`(bodyJson: String = "{}"): String =
+    request("POST", "/oauth2/client/rotate-secret", bodyJson, "oauth-provider")
+
+/** Delete one of the signed-in user's clients (`POST /oauth2/delete-client`). JSON in, JSON out. */
+suspend fun AuthClient.`oauth2DeleteClientJson`(bodyJson: String = "{}"): String =
+    request("POST", "/oauth2/delete-client", bodyJson, "oauth-provider")
+
+/** The signed-in user's consents (`GET /oauth2/get-consents`). JSON in, JSON out. */
+suspend fun AuthClient.`oauth2GetConsentsJson`(query: String = ""): String =
+    request("GET", if (query.isEmpty()) "/oauth2/get-consents" else "/oauth2/get-consents?$query", null, "oauth-provider")
+
+/** One of the signed-in user's consents (`GET /oauth2/get-consent`). JSON in, JSON out. */
+suspend fun AuthClient.`oauth2GetConsentJson`(query: String = ""): String =
+    request("GET", if (query.isEmpty()) "/oauth2/get-consent" else "/oauth2/get-consent?$query", null, "oauth-provider")
+
+/** Narrow one of the signed-in user's consents (`POST /oauth2/update-consent`). JSON in, JSON out. */
+suspend fun AuthClient.`oauth2UpdateConsentJson`(bodyJson: String = "{}"): String =
+    request("POST", "/oauth2/update-consent", bodyJson, "oauth-provider")
+
+/** Withdraw one of the signed-in user's consents (`POST /oauth2/delete-consent`). JSON in, JSON out. */
+suspend fun AuthClient.`oauth2DeleteConsentJson`(bodyJson: String = "{}"): String =
+    request("POST", "/oauth2/delete-consent", bodyJson, "oauth-provider")

@@ -730,6 +730,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_authclient_multi_session(
     ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_authclient_oauth_provider(
+    ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_authclient_organization(
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_authclient_passkey(
@@ -895,6 +897,48 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_gatehouse_mobile_checksum_method_multisessionapi_revoke_device_session(
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_multisessionapi_set_active_session(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_authorize(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_authorize_post(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_consent(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_continue(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_create_client(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_delete_client(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_delete_consent(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_get_client(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_get_clients(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_get_consent(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_get_consents(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_introspect(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_public_client(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_register(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_revoke(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_rotate_client_secret(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_token(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_update_client(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_update_consent(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_userinfo(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_userinfo_post(
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_organizationapi_accept_invitation(
     ): Int
@@ -1066,6 +1110,8 @@ internal object UniffiLib {
     external fun uniffi_gatehouse_mobile_fn_method_authclient_magic_link(`ptr`: Long,
     ): Long
     external fun uniffi_gatehouse_mobile_fn_method_authclient_multi_session(`ptr`: Long,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_authclient_oauth_provider(`ptr`: Long,
     ): Long
     external fun uniffi_gatehouse_mobile_fn_method_authclient_organization(`ptr`: Long,
     ): Long
@@ -1270,6 +1316,52 @@ internal object UniffiLib {
     external fun uniffi_gatehouse_mobile_fn_method_multisessionapi_revoke_device_session(`ptr`: Long,`body`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_gatehouse_mobile_fn_method_multisessionapi_set_active_session(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_clone_oauthproviderapi(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_free_oauthproviderapi(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_authorize(`ptr`: Long,`responseType`: RustBuffer.ByValue,`clientId`: RustBuffer.ByValue,`redirectUri`: RustBuffer.ByValue,`scope`: RustBuffer.ByValue,`state`: RustBuffer.ByValue,`codeChallenge`: RustBuffer.ByValue,`codeChallengeMethod`: RustBuffer.ByValue,`nonce`: RustBuffer.ByValue,`prompt`: RustBuffer.ByValue,`maxAge`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_authorize_post(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_consent(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_continue(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_create_client(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_delete_client(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_delete_consent(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_get_client(`ptr`: Long,`clientId`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_get_clients(`ptr`: Long,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_get_consent(`ptr`: Long,`id`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_get_consents(`ptr`: Long,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_introspect(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_public_client(`ptr`: Long,`clientId`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_register(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_revoke(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_rotate_client_secret(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_token(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_update_client(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_update_consent(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_userinfo(`ptr`: Long,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_userinfo_post(`ptr`: Long,
     ): Long
     external fun uniffi_gatehouse_mobile_fn_clone_organizationapi(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1558,6 +1650,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_gatehouse_mobile_checksum_method_authclient_multi_session() and 0xFFFF) != 42470) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_authclient_oauth_provider() and 0xFFFF) != 65182) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_authclient_organization() and 0xFFFF) != 7908) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1805,6 +1900,69 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_multisessionapi_set_active_session() and 0xFFFF) != 9357) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_authorize() and 0xFFFF) != 42972) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_authorize_post() and 0xFFFF) != 16482) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_consent() and 0xFFFF) != 39217) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_continue() and 0xFFFF) != 57089) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_create_client() and 0xFFFF) != 47831) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_delete_client() and 0xFFFF) != 10550) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_delete_consent() and 0xFFFF) != 32089) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_get_client() and 0xFFFF) != 41430) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_get_clients() and 0xFFFF) != 16126) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_get_consent() and 0xFFFF) != 54297) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_get_consents() and 0xFFFF) != 57875) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_introspect() and 0xFFFF) != 51992) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_public_client() and 0xFFFF) != 23940) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_register() and 0xFFFF) != 4291) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_revoke() and 0xFFFF) != 16960) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_rotate_client_secret() and 0xFFFF) != 56581) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_token() and 0xFFFF) != 22598) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_update_client() and 0xFFFF) != 16765) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_update_consent() and 0xFFFF) != 23427) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_userinfo() and 0xFFFF) != 29133) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_userinfo_post() and 0xFFFF) != 24060) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_organizationapi_accept_invitation() and 0xFFFF) != 61411) {
@@ -4106,6 +4264,12 @@ public interface AuthClientInterface {
     suspend fun `multiSession`(): MultiSessionApi
     
     /**
+     * The `oauth-provider` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
+     */
+    suspend fun `oauthProvider`(): OauthProviderApi
+    
+    /**
      * The `organization` plugin's operations; `PluginNotEnabled` unless the plugin
      * is registered here and enabled on the server.
      */
@@ -4500,6 +4664,31 @@ open class AuthClient: Disposable, AutoCloseable, AuthClientInterface
         { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_u64(future) },
         // lift function
         { FfiConverterTypeMultiSessionApi.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The `oauth-provider` plugin's operations; `PluginNotEnabled` unless the plugin
+     * is registered here and enabled on the server.
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `oauthProvider`() : OauthProviderApi {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_authclient_oauth_provider(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_u64(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_u64(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_u64(future) },
+        // lift function
+        { FfiConverterTypeOauthProviderApi.lift(it) },
         // Error FFI converter
         AuthException.ErrorHandler,
     )
@@ -7355,6 +7544,889 @@ public object FfiConverterTypeMultiSessionApi: FfiConverter<MultiSessionApi, Lon
     override fun allocationSize(value: MultiSessionApi) = 8UL
 
     override fun write(value: MultiSessionApi, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * The operations of `oauth-provider`.
+ */
+public interface OauthProviderApiInterface {
+    
+    /**
+     * Authorization request (`GET /oauth2/authorize`).
+     */
+    suspend fun `oauth2Authorize`(`responseType`: kotlin.String?, `clientId`: kotlin.String?, `redirectUri`: kotlin.String?, `scope`: kotlin.String?, `state`: kotlin.String?, `codeChallenge`: kotlin.String?, `codeChallengeMethod`: kotlin.String?, `nonce`: kotlin.String?, `prompt`: kotlin.String?, `maxAge`: kotlin.String?): OAuthRedirectResponse
+    
+    /**
+     * Authorization request (form post) (`POST /oauth2/authorize`).
+     */
+    suspend fun `oauth2AuthorizePost`(`body`: OAuthAuthorizeBody?): OAuthRedirectResponse
+    
+    /**
+     * Answer a consent request (`POST /oauth2/consent`).
+     */
+    suspend fun `oauth2Consent`(`body`: OAuthConsentBody): OAuthRedirectResponse
+    
+    /**
+     * Continue an authorization (`POST /oauth2/continue`).
+     */
+    suspend fun `oauth2Continue`(`body`: OAuthContinueBody): OAuthRedirectResponse
+    
+    /**
+     * Create a client for the signed-in user (`POST /oauth2/create-client`).
+     */
+    suspend fun `oauth2CreateClient`(`body`: OAuthClientMetadata?): OAuthClientResponse
+    
+    /**
+     * Delete one of the signed-in user's clients (`POST /oauth2/delete-client`).
+     */
+    suspend fun `oauth2DeleteClient`(`body`: OAuthClientIdBody): SuccessResponse
+    
+    /**
+     * Withdraw one of the signed-in user's consents (`POST /oauth2/delete-consent`).
+     */
+    suspend fun `oauth2DeleteConsent`(`body`: OAuthConsentIdBody): SuccessResponse
+    
+    /**
+     * One of the signed-in user's clients (`GET /oauth2/get-client`).
+     */
+    suspend fun `oauth2GetClient`(`clientId`: kotlin.String): OAuthClientResponse
+    
+    /**
+     * The signed-in user's clients (`GET /oauth2/get-clients`).
+     */
+    suspend fun `oauth2GetClients`(): List<OAuthClientResponse>
+    
+    /**
+     * One of the signed-in user's consents (`GET /oauth2/get-consent`).
+     */
+    suspend fun `oauth2GetConsent`(`id`: kotlin.String): OAuthConsentResponse
+    
+    /**
+     * The signed-in user's consents (`GET /oauth2/get-consents`).
+     */
+    suspend fun `oauth2GetConsents`(): List<OAuthConsentResponse>
+    
+    /**
+     * Token introspection (RFC 7662) (`POST /oauth2/introspect`).
+     */
+    suspend fun `oauth2Introspect`(`body`: OAuthTokenQueryBody): OAuthIntrospectionResponse
+    
+    /**
+     * What a consent page shows about a client (`GET /oauth2/public-client`).
+     */
+    suspend fun `oauth2PublicClient`(`clientId`: kotlin.String): OAuthPublicClientResponse
+    
+    /**
+     * Dynamic client registration (RFC 7591) (`POST /oauth2/register`).
+     */
+    suspend fun `oauth2Register`(`body`: OAuthClientMetadata?)
+    
+    /**
+     * Token revocation (RFC 7009) (`POST /oauth2/revoke`).
+     */
+    suspend fun `oauth2Revoke`(`body`: OAuthTokenQueryBody)
+    
+    /**
+     * A new secret for one of the signed-in user's confidential clients (`POST /oauth2/client/rotate-secret`).
+     */
+    suspend fun `oauth2RotateClientSecret`(`body`: OAuthClientIdBody): OAuthClientResponse
+    
+    /**
+     * Token request (`POST /oauth2/token`).
+     */
+    suspend fun `oauth2Token`(`body`: OAuthTokenBody): OAuthTokenResponse
+    
+    /**
+     * Update one of the signed-in user's clients (`POST /oauth2/update-client`).
+     */
+    suspend fun `oauth2UpdateClient`(`body`: OAuthUpdateClientBody): OAuthClientResponse
+    
+    /**
+     * Narrow one of the signed-in user's consents (`POST /oauth2/update-consent`).
+     */
+    suspend fun `oauth2UpdateConsent`(`body`: OAuthUpdateConsentBody): OAuthConsentResponse
+    
+    /**
+     * UserInfo (OIDC Core §5.3) (`GET /oauth2/userinfo`).
+     */
+    suspend fun `oauth2Userinfo`(): OAuthUserinfoResponse
+    
+    /**
+     * UserInfo (POST) (`POST /oauth2/userinfo`).
+     */
+    suspend fun `oauth2UserinfoPost`(): OAuthUserinfoResponse
+    
+    companion object
+}
+
+/**
+ * The operations of `oauth-provider`.
+ */
+open class OauthProviderApi: Disposable, AutoCloseable, OauthProviderApiInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_gatehouse_mobile_fn_free_oauthproviderapi(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_clone_oauthproviderapi(handle, status)
+        }
+    }
+
+    
+    /**
+     * Authorization request (`GET /oauth2/authorize`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `oauth2Authorize`(`responseType`: kotlin.String?, `clientId`: kotlin.String?, `redirectUri`: kotlin.String?, `scope`: kotlin.String?, `state`: kotlin.String?, `codeChallenge`: kotlin.String?, `codeChallengeMethod`: kotlin.String?, `nonce`: kotlin.String?, `prompt`: kotlin.String?, `maxAge`: kotlin.String?) : OAuthRedirectResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_authorize(
+                uniffiHandle,
+                
+        FfiConverterOptionalString.lower(`responseType`),
+        FfiConverterOptionalString.lower(`clientId`),
+        FfiConverterOptionalString.lower(`redirectUri`),
+        FfiConverterOptionalString.lower(`scope`),
+        FfiConverterOptionalString.lower(`state`),
+        FfiConverterOptionalString.lower(`codeChallenge`),
+        FfiConverterOptionalString.lower(`codeChallengeMethod`),
+        FfiConverterOptionalString.lower(`nonce`),
+        FfiConverterOptionalString.lower(`prompt`),
+        FfiConverterOptionalString.lower(`maxAge`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeOAuthRedirectResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Authorization request (form post) (`POST /oauth2/authorize`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `oauth2AuthorizePost`(`body`: OAuthAuthorizeBody?) : OAuthRedirectResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_authorize_post(
+                uniffiHandle,
+                
+        FfiConverterOptionalTypeOAuthAuthorizeBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeOAuthRedirectResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Answer a consent request (`POST /oauth2/consent`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `oauth2Consent`(`body`: OAuthConsentBody) : OAuthRedirectResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_consent(
+                uniffiHandle,
+                
+        FfiConverterTypeOAuthConsentBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeOAuthRedirectResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Continue an authorization (`POST /oauth2/continue`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `oauth2Continue`(`body`: OAuthContinueBody) : OAuthRedirectResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_continue(
+                uniffiHandle,
+                
+        FfiConverterTypeOAuthContinueBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeOAuthRedirectResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Create a client for the signed-in user (`POST /oauth2/create-client`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `oauth2CreateClient`(`body`: OAuthClientMetadata?) : OAuthClientResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_create_client(
+                uniffiHandle,
+                
+        FfiConverterOptionalTypeOAuthClientMetadata.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeOAuthClientResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Delete one of the signed-in user's clients (`POST /oauth2/delete-client`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `oauth2DeleteClient`(`body`: OAuthClientIdBody) : SuccessResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_delete_client(
+                uniffiHandle,
+                
+        FfiConverterTypeOAuthClientIdBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSuccessResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Withdraw one of the signed-in user's consents (`POST /oauth2/delete-consent`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `oauth2DeleteConsent`(`body`: OAuthConsentIdBody) : SuccessResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_delete_consent(
+                uniffiHandle,
+                
+        FfiConverterTypeOAuthConsentIdBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSuccessResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * One of the signed-in user's clients (`GET /oauth2/get-client`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `oauth2GetClient`(`clientId`: kotlin.String) : OAuthClientResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_get_client(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`clientId`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeOAuthClientResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The signed-in user's clients (`GET /oauth2/get-clients`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `oauth2GetClients`() : List<OAuthClientResponse> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_get_clients(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeOAuthClientResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * One of the signed-in user's consents (`GET /oauth2/get-consent`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `oauth2GetConsent`(`id`: kotlin.String) : OAuthConsentResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_get_consent(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`id`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeOAuthConsentResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The signed-in user's consents (`GET /oauth2/get-consents`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `oauth2GetConsents`() : List<OAuthConsentResponse> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_get_consents(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeOAuthConsentResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Token introspection (RFC 7662) (`POST /oauth2/introspect`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `oauth2Introspect`(`body`: OAuthTokenQueryBody) : OAuthIntrospectionResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_introspect(
+                uniffiHandle,
+                
+        FfiConverterTypeOAuthTokenQueryBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeOAuthIntrospectionResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * What a consent page shows about a client (`GET /oauth2/public-client`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `oauth2PublicClient`(`clientId`: kotlin.String) : OAuthPublicClientResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_public_client(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`clientId`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeOAuthPublicClientResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Dynamic client registration (RFC 7591) (`POST /oauth2/register`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `oauth2Register`(`body`: OAuthClientMetadata?) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_register(
+                uniffiHandle,
+                
+        FfiConverterOptionalTypeOAuthClientMetadata.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Token revocation (RFC 7009) (`POST /oauth2/revoke`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `oauth2Revoke`(`body`: OAuthTokenQueryBody) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_revoke(
+                uniffiHandle,
+                
+        FfiConverterTypeOAuthTokenQueryBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * A new secret for one of the signed-in user's confidential clients (`POST /oauth2/client/rotate-secret`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `oauth2RotateClientSecret`(`body`: OAuthClientIdBody) : OAuthClientResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_rotate_client_secret(
+                uniffiHandle,
+                
+        FfiConverterTypeOAuthClientIdBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeOAuthClientResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Token request (`POST /oauth2/token`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `oauth2Token`(`body`: OAuthTokenBody) : OAuthTokenResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_token(
+                uniffiHandle,
+                
+        FfiConverterTypeOAuthTokenBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeOAuthTokenResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Update one of the signed-in user's clients (`POST /oauth2/update-client`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `oauth2UpdateClient`(`body`: OAuthUpdateClientBody) : OAuthClientResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_update_client(
+                uniffiHandle,
+                
+        FfiConverterTypeOAuthUpdateClientBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeOAuthClientResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Narrow one of the signed-in user's consents (`POST /oauth2/update-consent`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `oauth2UpdateConsent`(`body`: OAuthUpdateConsentBody) : OAuthConsentResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_update_consent(
+                uniffiHandle,
+                
+        FfiConverterTypeOAuthUpdateConsentBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeOAuthConsentResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * UserInfo (OIDC Core §5.3) (`GET /oauth2/userinfo`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `oauth2Userinfo`() : OAuthUserinfoResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_userinfo(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeOAuthUserinfoResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * UserInfo (POST) (`POST /oauth2/userinfo`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `oauth2UserinfoPost`() : OAuthUserinfoResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_userinfo_post(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeOAuthUserinfoResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOauthProviderApi: FfiConverter<OauthProviderApi, Long> {
+    override fun lower(value: OauthProviderApi): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): OauthProviderApi {
+        return OauthProviderApi(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): OauthProviderApi {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: OauthProviderApi) = 8UL
+
+    override fun write(value: OauthProviderApi, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -14007,6 +15079,1261 @@ public object FfiConverterTypeMultiSessionTokenBody: FfiConverterRustBuffer<Mult
 
 
 
+/**
+ * The authorization request's parameters (RFC 6749 §4.1.1, OIDC Core
+ * §3.1.2.1), as a form body; the query form takes the same names.
+ */
+data class OAuthAuthorizeBody (
+    var `responseType`: kotlin.String? = null 
+    , 
+    var `clientId`: kotlin.String? = null 
+    , 
+    var `redirectUri`: kotlin.String? = null 
+    , 
+    var `scope`: kotlin.String? = null 
+    , 
+    var `state`: kotlin.String? = null 
+    , 
+    var `codeChallenge`: kotlin.String? = null 
+    , 
+    /**
+     * `S256` only.
+     */
+    var `codeChallengeMethod`: kotlin.String? = null 
+    , 
+    var `nonce`: kotlin.String? = null 
+    , 
+    /**
+     * `none`, `login`, `consent`, `select_account`, `create`.
+     */
+    var `prompt`: kotlin.String? = null 
+    , 
+    /**
+     * Seconds: the oldest sign-in accepted.
+     */
+    var `maxAge`: kotlin.String? = null 
+    , 
+    var `loginHint`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOAuthAuthorizeBody: FfiConverterRustBuffer<OAuthAuthorizeBody> {
+    override fun read(buf: ByteBuffer): OAuthAuthorizeBody {
+        return OAuthAuthorizeBody(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: OAuthAuthorizeBody) = (
+            FfiConverterOptionalString.allocationSize(value.`responseType`) +
+            FfiConverterOptionalString.allocationSize(value.`clientId`) +
+            FfiConverterOptionalString.allocationSize(value.`redirectUri`) +
+            FfiConverterOptionalString.allocationSize(value.`scope`) +
+            FfiConverterOptionalString.allocationSize(value.`state`) +
+            FfiConverterOptionalString.allocationSize(value.`codeChallenge`) +
+            FfiConverterOptionalString.allocationSize(value.`codeChallengeMethod`) +
+            FfiConverterOptionalString.allocationSize(value.`nonce`) +
+            FfiConverterOptionalString.allocationSize(value.`prompt`) +
+            FfiConverterOptionalString.allocationSize(value.`maxAge`) +
+            FfiConverterOptionalString.allocationSize(value.`loginHint`)
+    )
+
+    override fun write(value: OAuthAuthorizeBody, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`responseType`, buf)
+            FfiConverterOptionalString.write(value.`clientId`, buf)
+            FfiConverterOptionalString.write(value.`redirectUri`, buf)
+            FfiConverterOptionalString.write(value.`scope`, buf)
+            FfiConverterOptionalString.write(value.`state`, buf)
+            FfiConverterOptionalString.write(value.`codeChallenge`, buf)
+            FfiConverterOptionalString.write(value.`codeChallengeMethod`, buf)
+            FfiConverterOptionalString.write(value.`nonce`, buf)
+            FfiConverterOptionalString.write(value.`prompt`, buf)
+            FfiConverterOptionalString.write(value.`maxAge`, buf)
+            FfiConverterOptionalString.write(value.`loginHint`, buf)
+    }
+}
+
+
+
+data class OAuthClientIdBody (
+    var `clientId`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOAuthClientIdBody: FfiConverterRustBuffer<OAuthClientIdBody> {
+    override fun read(buf: ByteBuffer): OAuthClientIdBody {
+        return OAuthClientIdBody(
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: OAuthClientIdBody) = (
+            FfiConverterString.allocationSize(value.`clientId`)
+    )
+
+    override fun write(value: OAuthClientIdBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`clientId`, buf)
+    }
+}
+
+
+
+/**
+ * RFC 7591 client metadata, as `register` and `create-client` take it.
+ */
+data class OAuthClientMetadata (
+    /**
+     * Exact redirect URIs (https; http only on a loopback address, for native clients; custom schemes for native clients).
+     */
+    var `redirectUris`: List<kotlin.String>? = null 
+    , 
+    var `postLogoutRedirectUris`: List<kotlin.String>? = null 
+    , 
+    /**
+     * `client_secret_basic` (the default), `client_secret_post`, or `none` (a public client, PKCE required).
+     */
+    var `tokenEndpointAuthMethod`: kotlin.String? = null 
+    , 
+    /**
+     * `authorization_code` (the default), `refresh_token`, `client_credentials`.
+     */
+    var `grantTypes`: List<kotlin.String>? = null 
+    , 
+    /**
+     * `code` only.
+     */
+    var `responseTypes`: List<kotlin.String>? = null 
+    , 
+    var `clientName`: kotlin.String? = null 
+    , 
+    var `clientUri`: kotlin.String? = null 
+    , 
+    var `logoUri`: kotlin.String? = null 
+    , 
+    /**
+     * Space-separated scopes the client may request (default: the server's default scopes).
+     */
+    var `scope`: kotlin.String? = null 
+    , 
+    var `contacts`: List<kotlin.String>? = null 
+    , 
+    var `tosUri`: kotlin.String? = null 
+    , 
+    var `policyUri`: kotlin.String? = null 
+    , 
+    var `softwareId`: kotlin.String? = null 
+    , 
+    var `softwareVersion`: kotlin.String? = null 
+    , 
+    /**
+     * `web` (the default) or `native`.
+     */
+    var `applicationType`: kotlin.String? = null 
+    , 
+    /**
+     * Whether a confidential client must use PKCE too (default true).
+     */
+    var `requirePkce`: kotlin.Boolean? = null 
+    , 
+    /**
+     * Free-form data the registering app keeps with the client.
+     */
+    var `metadata`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOAuthClientMetadata: FfiConverterRustBuffer<OAuthClientMetadata> {
+    override fun read(buf: ByteBuffer): OAuthClientMetadata {
+        return OAuthClientMetadata(
+            FfiConverterOptionalSequenceString.read(buf),
+            FfiConverterOptionalSequenceString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalSequenceString.read(buf),
+            FfiConverterOptionalSequenceString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalSequenceString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: OAuthClientMetadata) = (
+            FfiConverterOptionalSequenceString.allocationSize(value.`redirectUris`) +
+            FfiConverterOptionalSequenceString.allocationSize(value.`postLogoutRedirectUris`) +
+            FfiConverterOptionalString.allocationSize(value.`tokenEndpointAuthMethod`) +
+            FfiConverterOptionalSequenceString.allocationSize(value.`grantTypes`) +
+            FfiConverterOptionalSequenceString.allocationSize(value.`responseTypes`) +
+            FfiConverterOptionalString.allocationSize(value.`clientName`) +
+            FfiConverterOptionalString.allocationSize(value.`clientUri`) +
+            FfiConverterOptionalString.allocationSize(value.`logoUri`) +
+            FfiConverterOptionalString.allocationSize(value.`scope`) +
+            FfiConverterOptionalSequenceString.allocationSize(value.`contacts`) +
+            FfiConverterOptionalString.allocationSize(value.`tosUri`) +
+            FfiConverterOptionalString.allocationSize(value.`policyUri`) +
+            FfiConverterOptionalString.allocationSize(value.`softwareId`) +
+            FfiConverterOptionalString.allocationSize(value.`softwareVersion`) +
+            FfiConverterOptionalString.allocationSize(value.`applicationType`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`requirePkce`) +
+            FfiConverterOptionalString.allocationSize(value.`metadata`)
+    )
+
+    override fun write(value: OAuthClientMetadata, buf: ByteBuffer) {
+            FfiConverterOptionalSequenceString.write(value.`redirectUris`, buf)
+            FfiConverterOptionalSequenceString.write(value.`postLogoutRedirectUris`, buf)
+            FfiConverterOptionalString.write(value.`tokenEndpointAuthMethod`, buf)
+            FfiConverterOptionalSequenceString.write(value.`grantTypes`, buf)
+            FfiConverterOptionalSequenceString.write(value.`responseTypes`, buf)
+            FfiConverterOptionalString.write(value.`clientName`, buf)
+            FfiConverterOptionalString.write(value.`clientUri`, buf)
+            FfiConverterOptionalString.write(value.`logoUri`, buf)
+            FfiConverterOptionalString.write(value.`scope`, buf)
+            FfiConverterOptionalSequenceString.write(value.`contacts`, buf)
+            FfiConverterOptionalString.write(value.`tosUri`, buf)
+            FfiConverterOptionalString.write(value.`policyUri`, buf)
+            FfiConverterOptionalString.write(value.`softwareId`, buf)
+            FfiConverterOptionalString.write(value.`softwareVersion`, buf)
+            FfiConverterOptionalString.write(value.`applicationType`, buf)
+            FfiConverterOptionalBoolean.write(value.`requirePkce`, buf)
+            FfiConverterOptionalString.write(value.`metadata`, buf)
+    }
+}
+
+
+
+/**
+ * A client as `register`, `create-client` and `get-client` answer.
+ */
+data class OAuthClientResponse (
+    var `clientId`: kotlin.String
+    , 
+    /**
+     * Only in the answer that created or rotated it: never shown again.
+     */
+    var `clientSecret`: kotlin.String? = null 
+    , 
+    var `clientIdIssuedAt`: kotlin.Long
+    , 
+    /**
+     * 0: the secret does not expire. Present for confidential clients.
+     */
+    var `clientSecretExpiresAt`: kotlin.Long? = null 
+    , 
+    var `redirectUris`: List<kotlin.String>
+    , 
+    var `postLogoutRedirectUris`: List<kotlin.String>? = null 
+    , 
+    var `tokenEndpointAuthMethod`: kotlin.String
+    , 
+    var `grantTypes`: List<kotlin.String>
+    , 
+    var `responseTypes`: List<kotlin.String>
+    , 
+    var `clientName`: kotlin.String? = null 
+    , 
+    var `clientUri`: kotlin.String? = null 
+    , 
+    var `logoUri`: kotlin.String? = null 
+    , 
+    var `scope`: kotlin.String
+    , 
+    var `contacts`: List<kotlin.String>? = null 
+    , 
+    var `tosUri`: kotlin.String? = null 
+    , 
+    var `policyUri`: kotlin.String? = null 
+    , 
+    var `softwareId`: kotlin.String? = null 
+    , 
+    var `softwareVersion`: kotlin.String? = null 
+    , 
+    var `applicationType`: kotlin.String
+    , 
+    var `requirePkce`: kotlin.Boolean
+    , 
+    var `skipConsent`: kotlin.Boolean
+    , 
+    var `disabled`: kotlin.Boolean
+    , 
+    var `userId`: kotlin.String? = null 
+    , 
+    var `metadata`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOAuthClientResponse: FfiConverterRustBuffer<OAuthClientResponse> {
+    override fun read(buf: ByteBuffer): OAuthClientResponse {
+        return OAuthClientResponse(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterOptionalSequenceString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalSequenceString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: OAuthClientResponse) = (
+            FfiConverterString.allocationSize(value.`clientId`) +
+            FfiConverterOptionalString.allocationSize(value.`clientSecret`) +
+            FfiConverterLong.allocationSize(value.`clientIdIssuedAt`) +
+            FfiConverterOptionalLong.allocationSize(value.`clientSecretExpiresAt`) +
+            FfiConverterSequenceString.allocationSize(value.`redirectUris`) +
+            FfiConverterOptionalSequenceString.allocationSize(value.`postLogoutRedirectUris`) +
+            FfiConverterString.allocationSize(value.`tokenEndpointAuthMethod`) +
+            FfiConverterSequenceString.allocationSize(value.`grantTypes`) +
+            FfiConverterSequenceString.allocationSize(value.`responseTypes`) +
+            FfiConverterOptionalString.allocationSize(value.`clientName`) +
+            FfiConverterOptionalString.allocationSize(value.`clientUri`) +
+            FfiConverterOptionalString.allocationSize(value.`logoUri`) +
+            FfiConverterString.allocationSize(value.`scope`) +
+            FfiConverterOptionalSequenceString.allocationSize(value.`contacts`) +
+            FfiConverterOptionalString.allocationSize(value.`tosUri`) +
+            FfiConverterOptionalString.allocationSize(value.`policyUri`) +
+            FfiConverterOptionalString.allocationSize(value.`softwareId`) +
+            FfiConverterOptionalString.allocationSize(value.`softwareVersion`) +
+            FfiConverterString.allocationSize(value.`applicationType`) +
+            FfiConverterBoolean.allocationSize(value.`requirePkce`) +
+            FfiConverterBoolean.allocationSize(value.`skipConsent`) +
+            FfiConverterBoolean.allocationSize(value.`disabled`) +
+            FfiConverterOptionalString.allocationSize(value.`userId`) +
+            FfiConverterOptionalString.allocationSize(value.`metadata`)
+    )
+
+    override fun write(value: OAuthClientResponse, buf: ByteBuffer) {
+            FfiConverterString.write(value.`clientId`, buf)
+            FfiConverterOptionalString.write(value.`clientSecret`, buf)
+            FfiConverterLong.write(value.`clientIdIssuedAt`, buf)
+            FfiConverterOptionalLong.write(value.`clientSecretExpiresAt`, buf)
+            FfiConverterSequenceString.write(value.`redirectUris`, buf)
+            FfiConverterOptionalSequenceString.write(value.`postLogoutRedirectUris`, buf)
+            FfiConverterString.write(value.`tokenEndpointAuthMethod`, buf)
+            FfiConverterSequenceString.write(value.`grantTypes`, buf)
+            FfiConverterSequenceString.write(value.`responseTypes`, buf)
+            FfiConverterOptionalString.write(value.`clientName`, buf)
+            FfiConverterOptionalString.write(value.`clientUri`, buf)
+            FfiConverterOptionalString.write(value.`logoUri`, buf)
+            FfiConverterString.write(value.`scope`, buf)
+            FfiConverterOptionalSequenceString.write(value.`contacts`, buf)
+            FfiConverterOptionalString.write(value.`tosUri`, buf)
+            FfiConverterOptionalString.write(value.`policyUri`, buf)
+            FfiConverterOptionalString.write(value.`softwareId`, buf)
+            FfiConverterOptionalString.write(value.`softwareVersion`, buf)
+            FfiConverterString.write(value.`applicationType`, buf)
+            FfiConverterBoolean.write(value.`requirePkce`, buf)
+            FfiConverterBoolean.write(value.`skipConsent`, buf)
+            FfiConverterBoolean.write(value.`disabled`, buf)
+            FfiConverterOptionalString.write(value.`userId`, buf)
+            FfiConverterOptionalString.write(value.`metadata`, buf)
+    }
+}
+
+
+
+data class OAuthConsentBody (
+    /**
+     * Whether the user grants the request.
+     */
+    var `accept`: kotlin.Boolean
+    , 
+    /**
+     * The scopes granted, space-separated: a subset of those requested (all when absent).
+     */
+    var `scope`: kotlin.String? = null 
+    , 
+    /**
+     * The signed query the consent page was opened with.
+     */
+    var `oauthQuery`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOAuthConsentBody: FfiConverterRustBuffer<OAuthConsentBody> {
+    override fun read(buf: ByteBuffer): OAuthConsentBody {
+        return OAuthConsentBody(
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: OAuthConsentBody) = (
+            FfiConverterBoolean.allocationSize(value.`accept`) +
+            FfiConverterOptionalString.allocationSize(value.`scope`) +
+            FfiConverterString.allocationSize(value.`oauthQuery`)
+    )
+
+    override fun write(value: OAuthConsentBody, buf: ByteBuffer) {
+            FfiConverterBoolean.write(value.`accept`, buf)
+            FfiConverterOptionalString.write(value.`scope`, buf)
+            FfiConverterString.write(value.`oauthQuery`, buf)
+    }
+}
+
+
+
+data class OAuthConsentIdBody (
+    var `id`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOAuthConsentIdBody: FfiConverterRustBuffer<OAuthConsentIdBody> {
+    override fun read(buf: ByteBuffer): OAuthConsentIdBody {
+        return OAuthConsentIdBody(
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: OAuthConsentIdBody) = (
+            FfiConverterString.allocationSize(value.`id`)
+    )
+
+    override fun write(value: OAuthConsentIdBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+    }
+}
+
+
+
+data class OAuthConsentResponse (
+    var `id`: kotlin.String
+    , 
+    var `clientId`: kotlin.String
+    , 
+    var `userId`: kotlin.String
+    , 
+    var `scopes`: List<kotlin.String>
+    , 
+    var `createdAt`: kotlin.String
+    , 
+    var `updatedAt`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOAuthConsentResponse: FfiConverterRustBuffer<OAuthConsentResponse> {
+    override fun read(buf: ByteBuffer): OAuthConsentResponse {
+        return OAuthConsentResponse(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: OAuthConsentResponse) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`clientId`) +
+            FfiConverterString.allocationSize(value.`userId`) +
+            FfiConverterSequenceString.allocationSize(value.`scopes`) +
+            FfiConverterString.allocationSize(value.`createdAt`) +
+            FfiConverterString.allocationSize(value.`updatedAt`)
+    )
+
+    override fun write(value: OAuthConsentResponse, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`clientId`, buf)
+            FfiConverterString.write(value.`userId`, buf)
+            FfiConverterSequenceString.write(value.`scopes`, buf)
+            FfiConverterString.write(value.`createdAt`, buf)
+            FfiConverterString.write(value.`updatedAt`, buf)
+    }
+}
+
+
+
+data class OAuthConsentUpdate (
+    /**
+     * The scopes the user keeps granting (a subset of those granted).
+     */
+    var `scopes`: List<kotlin.String>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOAuthConsentUpdate: FfiConverterRustBuffer<OAuthConsentUpdate> {
+    override fun read(buf: ByteBuffer): OAuthConsentUpdate {
+        return OAuthConsentUpdate(
+            FfiConverterSequenceString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: OAuthConsentUpdate) = (
+            FfiConverterSequenceString.allocationSize(value.`scopes`)
+    )
+
+    override fun write(value: OAuthConsentUpdate, buf: ByteBuffer) {
+            FfiConverterSequenceString.write(value.`scopes`, buf)
+    }
+}
+
+
+
+data class OAuthContinueBody (
+    /**
+     * The user chose an account (`prompt=select_account`).
+     */
+    var `selected`: kotlin.Boolean? = null 
+    , 
+    /**
+     * The user created an account (`prompt=create`).
+     */
+    var `created`: kotlin.Boolean? = null 
+    , 
+    /**
+     * The user has just signed in (`prompt=login`).
+     */
+    var `postLogin`: kotlin.Boolean? = null 
+    , 
+    /**
+     * The signed query the page was opened with.
+     */
+    var `oauthQuery`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOAuthContinueBody: FfiConverterRustBuffer<OAuthContinueBody> {
+    override fun read(buf: ByteBuffer): OAuthContinueBody {
+        return OAuthContinueBody(
+            FfiConverterOptionalBoolean.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: OAuthContinueBody) = (
+            FfiConverterOptionalBoolean.allocationSize(value.`selected`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`created`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`postLogin`) +
+            FfiConverterString.allocationSize(value.`oauthQuery`)
+    )
+
+    override fun write(value: OAuthContinueBody, buf: ByteBuffer) {
+            FfiConverterOptionalBoolean.write(value.`selected`, buf)
+            FfiConverterOptionalBoolean.write(value.`created`, buf)
+            FfiConverterOptionalBoolean.write(value.`postLogin`, buf)
+            FfiConverterString.write(value.`oauthQuery`, buf)
+    }
+}
+
+
+
+/**
+ * The error body of the routes that speak OAuth 2 (RFC 6749 §5.2), for
+ * the OAuth client libraries that call them; see `Plugin::oauth_paths`.
+ */
+data class OAuthErrorBody (
+    /**
+     * An RFC 6749 / 7009 / 7662 / 8628 error code (`invalid_request`, `invalid_client`, `invalid_grant`, ...).
+     */
+    var `error`: kotlin.String
+    , 
+    /**
+     * Human-readable detail.
+     */
+    var `errorDescription`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOAuthErrorBody: FfiConverterRustBuffer<OAuthErrorBody> {
+    override fun read(buf: ByteBuffer): OAuthErrorBody {
+        return OAuthErrorBody(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: OAuthErrorBody) = (
+            FfiConverterString.allocationSize(value.`error`) +
+            FfiConverterString.allocationSize(value.`errorDescription`)
+    )
+
+    override fun write(value: OAuthErrorBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`error`, buf)
+            FfiConverterString.write(value.`errorDescription`, buf)
+    }
+}
+
+
+
+/**
+ * RFC 7662's answer: `{active: false}` for anything not live.
+ */
+data class OAuthIntrospectionResponse (
+    var `active`: kotlin.Boolean
+    , 
+    var `tokenType`: kotlin.String? = null 
+    , 
+    var `clientId`: kotlin.String? = null 
+    , 
+    var `scope`: kotlin.String? = null 
+    , 
+    /**
+     * The user, or the client itself for client credentials.
+     */
+    var `sub`: kotlin.String? = null 
+    , 
+    var `iat`: kotlin.Long? = null 
+    , 
+    var `exp`: kotlin.Long? = null 
+    , 
+    var `iss`: kotlin.String? = null 
+    , 
+    /**
+     * The session the grant came from.
+     */
+    var `sid`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOAuthIntrospectionResponse: FfiConverterRustBuffer<OAuthIntrospectionResponse> {
+    override fun read(buf: ByteBuffer): OAuthIntrospectionResponse {
+        return OAuthIntrospectionResponse(
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: OAuthIntrospectionResponse) = (
+            FfiConverterBoolean.allocationSize(value.`active`) +
+            FfiConverterOptionalString.allocationSize(value.`tokenType`) +
+            FfiConverterOptionalString.allocationSize(value.`clientId`) +
+            FfiConverterOptionalString.allocationSize(value.`scope`) +
+            FfiConverterOptionalString.allocationSize(value.`sub`) +
+            FfiConverterOptionalLong.allocationSize(value.`iat`) +
+            FfiConverterOptionalLong.allocationSize(value.`exp`) +
+            FfiConverterOptionalString.allocationSize(value.`iss`) +
+            FfiConverterOptionalString.allocationSize(value.`sid`)
+    )
+
+    override fun write(value: OAuthIntrospectionResponse, buf: ByteBuffer) {
+            FfiConverterBoolean.write(value.`active`, buf)
+            FfiConverterOptionalString.write(value.`tokenType`, buf)
+            FfiConverterOptionalString.write(value.`clientId`, buf)
+            FfiConverterOptionalString.write(value.`scope`, buf)
+            FfiConverterOptionalString.write(value.`sub`, buf)
+            FfiConverterOptionalLong.write(value.`iat`, buf)
+            FfiConverterOptionalLong.write(value.`exp`, buf)
+            FfiConverterOptionalString.write(value.`iss`, buf)
+            FfiConverterOptionalString.write(value.`sid`, buf)
+    }
+}
+
+
+
+/**
+ * What a consent page may show about a client.
+ */
+data class OAuthPublicClientResponse (
+    var `clientId`: kotlin.String
+    , 
+    var `clientName`: kotlin.String? = null 
+    , 
+    var `clientUri`: kotlin.String? = null 
+    , 
+    var `logoUri`: kotlin.String? = null 
+    , 
+    var `tosUri`: kotlin.String? = null 
+    , 
+    var `policyUri`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOAuthPublicClientResponse: FfiConverterRustBuffer<OAuthPublicClientResponse> {
+    override fun read(buf: ByteBuffer): OAuthPublicClientResponse {
+        return OAuthPublicClientResponse(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: OAuthPublicClientResponse) = (
+            FfiConverterString.allocationSize(value.`clientId`) +
+            FfiConverterOptionalString.allocationSize(value.`clientName`) +
+            FfiConverterOptionalString.allocationSize(value.`clientUri`) +
+            FfiConverterOptionalString.allocationSize(value.`logoUri`) +
+            FfiConverterOptionalString.allocationSize(value.`tosUri`) +
+            FfiConverterOptionalString.allocationSize(value.`policyUri`)
+    )
+
+    override fun write(value: OAuthPublicClientResponse, buf: ByteBuffer) {
+            FfiConverterString.write(value.`clientId`, buf)
+            FfiConverterOptionalString.write(value.`clientName`, buf)
+            FfiConverterOptionalString.write(value.`clientUri`, buf)
+            FfiConverterOptionalString.write(value.`logoUri`, buf)
+            FfiConverterOptionalString.write(value.`tosUri`, buf)
+            FfiConverterOptionalString.write(value.`policyUri`, buf)
+    }
+}
+
+
+
+/**
+ * Where the browser goes next.
+ */
+data class OAuthRedirectResponse (
+    var `redirect`: kotlin.Boolean
+    , 
+    var `url`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOAuthRedirectResponse: FfiConverterRustBuffer<OAuthRedirectResponse> {
+    override fun read(buf: ByteBuffer): OAuthRedirectResponse {
+        return OAuthRedirectResponse(
+            FfiConverterBoolean.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: OAuthRedirectResponse) = (
+            FfiConverterBoolean.allocationSize(value.`redirect`) +
+            FfiConverterString.allocationSize(value.`url`)
+    )
+
+    override fun write(value: OAuthRedirectResponse, buf: ByteBuffer) {
+            FfiConverterBoolean.write(value.`redirect`, buf)
+            FfiConverterString.write(value.`url`, buf)
+    }
+}
+
+
+
+/**
+ * A token request (RFC 6749 §4.1.3, §6, §4.4), form-encoded. Client
+ * credentials go in `Authorization: Basic` or in the body.
+ */
+data class OAuthTokenBody (
+    /**
+     * `authorization_code`, `refresh_token` or `client_credentials`.
+     */
+    var `grantType`: kotlin.String
+    , 
+    var `code`: kotlin.String? = null 
+    , 
+    var `redirectUri`: kotlin.String? = null 
+    , 
+    var `codeVerifier`: kotlin.String? = null 
+    , 
+    var `refreshToken`: kotlin.String? = null 
+    , 
+    var `scope`: kotlin.String? = null 
+    , 
+    var `clientId`: kotlin.String? = null 
+    , 
+    var `clientSecret`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOAuthTokenBody: FfiConverterRustBuffer<OAuthTokenBody> {
+    override fun read(buf: ByteBuffer): OAuthTokenBody {
+        return OAuthTokenBody(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: OAuthTokenBody) = (
+            FfiConverterString.allocationSize(value.`grantType`) +
+            FfiConverterOptionalString.allocationSize(value.`code`) +
+            FfiConverterOptionalString.allocationSize(value.`redirectUri`) +
+            FfiConverterOptionalString.allocationSize(value.`codeVerifier`) +
+            FfiConverterOptionalString.allocationSize(value.`refreshToken`) +
+            FfiConverterOptionalString.allocationSize(value.`scope`) +
+            FfiConverterOptionalString.allocationSize(value.`clientId`) +
+            FfiConverterOptionalString.allocationSize(value.`clientSecret`)
+    )
+
+    override fun write(value: OAuthTokenBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`grantType`, buf)
+            FfiConverterOptionalString.write(value.`code`, buf)
+            FfiConverterOptionalString.write(value.`redirectUri`, buf)
+            FfiConverterOptionalString.write(value.`codeVerifier`, buf)
+            FfiConverterOptionalString.write(value.`refreshToken`, buf)
+            FfiConverterOptionalString.write(value.`scope`, buf)
+            FfiConverterOptionalString.write(value.`clientId`, buf)
+            FfiConverterOptionalString.write(value.`clientSecret`, buf)
+    }
+}
+
+
+
+/**
+ * A token to introspect or revoke (RFC 7662, RFC 7009), with the client's credentials.
+ */
+data class OAuthTokenQueryBody (
+    var `token`: kotlin.String
+    , 
+    /**
+     * `access_token` or `refresh_token`: which kind to look for first.
+     */
+    var `tokenTypeHint`: kotlin.String? = null 
+    , 
+    var `clientId`: kotlin.String? = null 
+    , 
+    var `clientSecret`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOAuthTokenQueryBody: FfiConverterRustBuffer<OAuthTokenQueryBody> {
+    override fun read(buf: ByteBuffer): OAuthTokenQueryBody {
+        return OAuthTokenQueryBody(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: OAuthTokenQueryBody) = (
+            FfiConverterString.allocationSize(value.`token`) +
+            FfiConverterOptionalString.allocationSize(value.`tokenTypeHint`) +
+            FfiConverterOptionalString.allocationSize(value.`clientId`) +
+            FfiConverterOptionalString.allocationSize(value.`clientSecret`)
+    )
+
+    override fun write(value: OAuthTokenQueryBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`token`, buf)
+            FfiConverterOptionalString.write(value.`tokenTypeHint`, buf)
+            FfiConverterOptionalString.write(value.`clientId`, buf)
+            FfiConverterOptionalString.write(value.`clientSecret`, buf)
+    }
+}
+
+
+
+/**
+ * The token endpoint's answer (RFC 6749 §5.1).
+ */
+data class OAuthTokenResponse (
+    var `accessToken`: kotlin.String
+    , 
+    /**
+     * `Bearer`.
+     */
+    var `tokenType`: kotlin.String
+    , 
+    /**
+     * Seconds the access token lives.
+     */
+    var `expiresIn`: kotlin.Long
+    , 
+    /**
+     * Unix seconds when the access token expires.
+     */
+    var `expiresAt`: kotlin.Long
+    , 
+    /**
+     * With `offline_access`: a single-use token for the next access token.
+     */
+    var `refreshToken`: kotlin.String? = null 
+    , 
+    /**
+     * The scopes granted, space-separated.
+     */
+    var `scope`: kotlin.String
+    , 
+    /**
+     * With `openid`: the ID token, signed with the jwt plugin's current key.
+     */
+    var `idToken`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOAuthTokenResponse: FfiConverterRustBuffer<OAuthTokenResponse> {
+    override fun read(buf: ByteBuffer): OAuthTokenResponse {
+        return OAuthTokenResponse(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: OAuthTokenResponse) = (
+            FfiConverterString.allocationSize(value.`accessToken`) +
+            FfiConverterString.allocationSize(value.`tokenType`) +
+            FfiConverterLong.allocationSize(value.`expiresIn`) +
+            FfiConverterLong.allocationSize(value.`expiresAt`) +
+            FfiConverterOptionalString.allocationSize(value.`refreshToken`) +
+            FfiConverterString.allocationSize(value.`scope`) +
+            FfiConverterOptionalString.allocationSize(value.`idToken`)
+    )
+
+    override fun write(value: OAuthTokenResponse, buf: ByteBuffer) {
+            FfiConverterString.write(value.`accessToken`, buf)
+            FfiConverterString.write(value.`tokenType`, buf)
+            FfiConverterLong.write(value.`expiresIn`, buf)
+            FfiConverterLong.write(value.`expiresAt`, buf)
+            FfiConverterOptionalString.write(value.`refreshToken`, buf)
+            FfiConverterString.write(value.`scope`, buf)
+            FfiConverterOptionalString.write(value.`idToken`, buf)
+    }
+}
+
+
+
+data class OAuthUpdateClientBody (
+    var `clientId`: kotlin.String
+    , 
+    /**
+     * The client's new metadata (replaces the old; the authentication method is fixed).
+     */
+    var `update`: OAuthClientMetadata
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOAuthUpdateClientBody: FfiConverterRustBuffer<OAuthUpdateClientBody> {
+    override fun read(buf: ByteBuffer): OAuthUpdateClientBody {
+        return OAuthUpdateClientBody(
+            FfiConverterString.read(buf),
+            FfiConverterTypeOAuthClientMetadata.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: OAuthUpdateClientBody) = (
+            FfiConverterString.allocationSize(value.`clientId`) +
+            FfiConverterTypeOAuthClientMetadata.allocationSize(value.`update`)
+    )
+
+    override fun write(value: OAuthUpdateClientBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`clientId`, buf)
+            FfiConverterTypeOAuthClientMetadata.write(value.`update`, buf)
+    }
+}
+
+
+
+data class OAuthUpdateConsentBody (
+    var `id`: kotlin.String
+    , 
+    var `update`: OAuthConsentUpdate
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOAuthUpdateConsentBody: FfiConverterRustBuffer<OAuthUpdateConsentBody> {
+    override fun read(buf: ByteBuffer): OAuthUpdateConsentBody {
+        return OAuthUpdateConsentBody(
+            FfiConverterString.read(buf),
+            FfiConverterTypeOAuthConsentUpdate.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: OAuthUpdateConsentBody) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterTypeOAuthConsentUpdate.allocationSize(value.`update`)
+    )
+
+    override fun write(value: OAuthUpdateConsentBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterTypeOAuthConsentUpdate.write(value.`update`, buf)
+    }
+}
+
+
+
+/**
+ * OIDC Core §5.3: `sub` plus the claims the token's scopes release.
+ */
+data class OAuthUserinfoResponse (
+    var `sub`: kotlin.String
+    , 
+    var `name`: kotlin.String? = null 
+    , 
+    var `givenName`: kotlin.String? = null 
+    , 
+    var `familyName`: kotlin.String? = null 
+    , 
+    var `picture`: kotlin.String? = null 
+    , 
+    var `email`: kotlin.String? = null 
+    , 
+    var `emailVerified`: kotlin.Boolean? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOAuthUserinfoResponse: FfiConverterRustBuffer<OAuthUserinfoResponse> {
+    override fun read(buf: ByteBuffer): OAuthUserinfoResponse {
+        return OAuthUserinfoResponse(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: OAuthUserinfoResponse) = (
+            FfiConverterString.allocationSize(value.`sub`) +
+            FfiConverterOptionalString.allocationSize(value.`name`) +
+            FfiConverterOptionalString.allocationSize(value.`givenName`) +
+            FfiConverterOptionalString.allocationSize(value.`familyName`) +
+            FfiConverterOptionalString.allocationSize(value.`picture`) +
+            FfiConverterOptionalString.allocationSize(value.`email`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`emailVerified`)
+    )
+
+    override fun write(value: OAuthUserinfoResponse, buf: ByteBuffer) {
+            FfiConverterString.write(value.`sub`, buf)
+            FfiConverterOptionalString.write(value.`name`, buf)
+            FfiConverterOptionalString.write(value.`givenName`, buf)
+            FfiConverterOptionalString.write(value.`familyName`, buf)
+            FfiConverterOptionalString.write(value.`picture`, buf)
+            FfiConverterOptionalString.write(value.`email`, buf)
+            FfiConverterOptionalBoolean.write(value.`emailVerified`, buf)
+    }
+}
+
+
+
 data class OkResponse (
     var `ok`: kotlin.Boolean
     
@@ -18328,6 +20655,10 @@ enum class ClientPlugin {
      */
     MULTI_SESSION,
     /**
+     * `oauth-provider`.
+     */
+    OAUTH_PROVIDER,
+    /**
      * `organization`.
      */
     ORGANIZATION,
@@ -18894,6 +21225,70 @@ public object FfiConverterOptionalTypeMember: FfiConverterRustBuffer<Member?> {
         } else {
             buf.put(1)
             FfiConverterTypeMember.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeOAuthAuthorizeBody: FfiConverterRustBuffer<OAuthAuthorizeBody?> {
+    override fun read(buf: ByteBuffer): OAuthAuthorizeBody? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeOAuthAuthorizeBody.read(buf)
+    }
+
+    override fun allocationSize(value: OAuthAuthorizeBody?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeOAuthAuthorizeBody.allocationSize(value)
+        }
+    }
+
+    override fun write(value: OAuthAuthorizeBody?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeOAuthAuthorizeBody.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeOAuthClientMetadata: FfiConverterRustBuffer<OAuthClientMetadata?> {
+    override fun read(buf: ByteBuffer): OAuthClientMetadata? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeOAuthClientMetadata.read(buf)
+    }
+
+    override fun allocationSize(value: OAuthClientMetadata?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeOAuthClientMetadata.allocationSize(value)
+        }
+    }
+
+    override fun write(value: OAuthClientMetadata?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeOAuthClientMetadata.write(value, buf)
         }
     }
 }
@@ -19562,6 +21957,62 @@ public object FfiConverterSequenceTypeMemberWithUser: FfiConverterRustBuffer<Lis
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeMemberWithUser.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeOAuthClientResponse: FfiConverterRustBuffer<List<OAuthClientResponse>> {
+    override fun read(buf: ByteBuffer): List<OAuthClientResponse> {
+        val len = buf.getInt()
+        return List<OAuthClientResponse>(len) {
+            FfiConverterTypeOAuthClientResponse.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<OAuthClientResponse>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeOAuthClientResponse.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<OAuthClientResponse>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeOAuthClientResponse.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeOAuthConsentResponse: FfiConverterRustBuffer<List<OAuthConsentResponse>> {
+    override fun read(buf: ByteBuffer): List<OAuthConsentResponse> {
+        val len = buf.getInt()
+        return List<OAuthConsentResponse>(len) {
+            FfiConverterTypeOAuthConsentResponse.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<OAuthConsentResponse>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeOAuthConsentResponse.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<OAuthConsentResponse>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeOAuthConsentResponse.write(it, buf)
         }
     }
 }

@@ -1,0 +1,4 @@
+DROP TABLE "oauthConsent";
+DROP TABLE "oauthAccessToken";
+DROP TABLE "oauthRefreshToken";
+DROP TABLE "oauthClient";

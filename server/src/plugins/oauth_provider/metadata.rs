@@ -1,0 +1,84 @@
+//! The discovery documents: OpenID Connect Discovery 1.0
+//! (`/.well-known/openid-configuration`) and RFC 8414
+//! (`/.well-known/oauth-authorization-server`), with Better Auth's fields
+//! and cache header. Served under the base path and at the origin root.
+
+use std::sync::Arc;
+
+use poem::endpoint::BoxEndpoint;
+use poem::{EndpointExt, Response};
+use serde_json::{json, Value};
+
+use super::settings::OAuthProviderSettings;
+use crate::plugins::jwt::settings::JwtSettings;
+use crate::state::AppState;
+
+pub const OPENID_CONFIGURATION: &str = "/.well-known/openid-configuration";
+pub const AUTHORIZATION_SERVER: &str = "/.well-known/oauth-authorization-server";
+
+/// Better Auth's: short enough for key and endpoint changes to spread fast.
+const CACHE_CONTROL: &str = "public, max-age=15, stale-while-revalidate=15, stale-if-error=86400";
+
+/// RFC 8414's document; `openid` adds the OpenID Connect fields.
+pub fn document(state: &AppState, openid: bool) -> Value {
+    let s = state.settings::<OAuthProviderSettings>();
+    let jwt = state.settings::<JwtSettings>();
+    let base = format!("{}{}", state.config.base_url(), state.config.base_path);
+    let alg = jwt.alg.name();
+    let mut doc = json!({
+        "issuer": super::issuer(state),
+        "authorization_endpoint": format!("{base}/oauth2/authorize"),
+        "token_endpoint": format!("{base}/oauth2/token"),
+        "jwks_uri": format!("{base}/jwks"),
+        "introspection_endpoint": format!("{base}/oauth2/introspect"),
+        "revocation_endpoint": format!("{base}/oauth2/revoke"),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
+        "token_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "code_challenge_methods_supported": ["S256"],
+        "authorization_response_iss_parameter_supported": true,
+        "scopes_supported": s.scopes,
+    });
+    if s.allow_dynamic_client_registration {
+        doc["registration_endpoint"] = format!("{base}/oauth2/register").into();
+    }
+    if openid {
+        let extra = json!({
+            "userinfo_endpoint": format!("{base}/oauth2/userinfo"),
+            "claims_supported": [
+                "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "sid",
+                "name", "given_name", "family_name", "picture", "email", "email_verified"
+            ],
+            "claims_parameter_supported": false,
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": [alg],
+            "request_parameter_supported": false,
+            "request_uri_parameter_supported": false,
+            "prompt_values_supported": ["login", "consent", "create", "select_account", "none"],
+        });
+        if let (Some(d), Some(e)) = (doc.as_object_mut(), extra.as_object()) {
+            d.extend(e.clone());
+        }
+    }
+    doc
+}
+
+/// A GET endpoint answering with one of the documents.
+pub fn endpoint(state: &Arc<AppState>, openid: bool) -> BoxEndpoint<'static> {
+    let state = state.clone();
+    poem::endpoint::make(move |_req| {
+        let state = state.clone();
+        async move {
+            Response::builder()
+                .content_type("application/json")
+                .header("cache-control", CACHE_CONTROL)
+                .header("access-control-allow-origin", "*")
+                .body(document(&state, openid).to_string())
+        }
+    })
+    .with(poem::middleware::CatchPanic::new())
+    .boxed()
+}
