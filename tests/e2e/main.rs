@@ -16,6 +16,7 @@ mod library;
 mod magic_link;
 mod multi_session;
 mod oauth_provider;
+mod oauth_rp;
 mod organization;
 mod ownership;
 mod passkey;

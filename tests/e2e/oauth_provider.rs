@@ -30,6 +30,7 @@ on_both_backends!(
     consent_is_per_client_and_revocable,
     revocation_and_introspection,
     prompt_and_max_age,
+    rp_initiated_logout,
 );
 
 const REDIRECT: &str = "https://app.example/callback";
@@ -221,6 +222,10 @@ async fn discovery_documents(b: Backend) {
         format!("{issuer}/oauth2/register")
     );
     assert_eq!(doc["code_challenge_methods_supported"], json!(["S256"]));
+    assert_eq!(
+        doc["end_session_endpoint"],
+        format!("{issuer}/oauth2/end-session")
+    );
     assert_eq!(
         doc["id_token_signing_alg_values_supported"],
         json!(["EdDSA"])
@@ -1407,4 +1412,71 @@ fn needs_the_jwt_plugin() {
         &c
     )
     .is_ok());
+}
+
+async fn rp_initiated_logout(b: Backend) {
+    let s = server(b, "").await;
+    let user = s.client();
+    user.sign_up().await;
+    let (id, secret) = confidential(
+        &user,
+        json!({"post_logout_redirect_uris": ["https://app.example/bye"]}),
+    )
+    .await;
+    let t = redeem(
+        &user,
+        &id,
+        &secret,
+        &code_for(&user, &authorize_url(&id, "openid", &[])).await,
+    )
+    .await
+    .json();
+    let id_token = t["id_token"].as_str().unwrap().to_string();
+    let end = |q: &[(&str, &str)]| {
+        let mut ser = url::form_urlencoded::Serializer::new(String::new());
+        ser.extend_pairs(q);
+        format!("/oauth2/end-session?{}", ser.finish())
+    };
+
+    // Without the ID token, nobody is signed out (a planted link cannot do it).
+    let r = user.get(&end(&[("client_id", &id)])).await;
+    assert_oauth_error(&r, 400, "invalid_request");
+    // A forged or foreign token, an unregistered destination: refused.
+    let r = user.get(&end(&[("id_token_hint", "a.b.c")])).await;
+    assert_oauth_error(&r, 400, "invalid_request");
+    let r = user
+        .get(&end(&[
+            ("id_token_hint", &id_token),
+            ("post_logout_redirect_uri", "https://evil.example/"),
+        ]))
+        .await;
+    assert_oauth_error(&r, 400, "invalid_redirect_uri");
+    // Another user's browser keeps its session.
+    let other = s.client();
+    other.sign_up().await;
+    let r = other.get(&end(&[("id_token_hint", &id_token)])).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(other.get("/get-session").await.json()["user"].is_object());
+    assert!(
+        user.get("/get-session").await.json()["user"].is_object(),
+        "still signed in"
+    );
+
+    let r = user
+        .get(&end(&[
+            ("id_token_hint", &id_token),
+            ("post_logout_redirect_uri", "https://app.example/bye"),
+            ("state", "bye-1"),
+        ]))
+        .await;
+    assert_eq!(r.status, 302, "{}", r.text);
+    assert_eq!(
+        r.header("location").as_deref(),
+        Some("https://app.example/bye?state=bye-1")
+    );
+    assert_eq!(
+        user.get("/get-session").await.json(),
+        Value::Null,
+        "signed out"
+    );
 }

@@ -215,6 +215,8 @@ export interface OauthProviderRoutes {
     deleteClient(body: T.OAuthClientIdBody): Promise<Result<T.SuccessResponse>>;
     /** Withdraw one of the signed-in user's consents (`POST /oauth2/delete-consent`) */
     deleteConsent(body: T.OAuthConsentIdBody): Promise<Result<T.SuccessResponse>>;
+    /** RP-initiated logout (form post) (`POST /oauth2/end-session`) */
+    endSession(body?: T.OAuthEndSessionBody): Promise<Result<T.SuccessResponse>>;
     /** One of the signed-in user's clients (`GET /oauth2/get-client`) */
     getClient(arg: { query: { client_id: string } }): Promise<Result<T.OAuthClientResponse>>;
     /** The signed-in user's clients (`GET /oauth2/get-clients`) */

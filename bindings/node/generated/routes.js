@@ -146,6 +146,8 @@ module.exports = [
   { method: "POST", path: "/oauth2/revoke", plugin: "oauth-provider", clientPath: ["oauth2", "revoke"] },
   { method: "GET", path: "/oauth2/userinfo", plugin: "oauth-provider", clientPath: ["oauth2", "userinfo"] },
   { method: "POST", path: "/oauth2/userinfo", plugin: "oauth-provider", clientPath: ["oauth2", "userinfo"] },
+  { method: "GET", path: "/oauth2/end-session", plugin: "oauth-provider", clientPath: ["oauth2", "endSession"] },
+  { method: "POST", path: "/oauth2/end-session", plugin: "oauth-provider", clientPath: ["oauth2", "endSession"] },
   { method: "POST", path: "/oauth2/register", plugin: "oauth-provider", clientPath: ["oauth2", "register"] },
   { method: "POST", path: "/oauth2/create-client", plugin: "oauth-provider", clientPath: ["oauth2", "createClient"] },
   { method: "GET", path: "/oauth2/get-client", plugin: "oauth-provider", clientPath: ["oauth2", "getClient"] },

@@ -668,6 +668,16 @@ export interface OAuthContinueBody {
   oauth_query: string;
 }
 
+/** An RP-initiated logout request, as a form body. */
+export interface OAuthEndSessionBody {
+  /** The ID token the client holds for the user. */
+  id_token_hint?: string | null;
+  client_id?: string | null;
+  /** Where to send the browser afterwards: one the client registered. */
+  post_logout_redirect_uri?: string | null;
+  state?: string | null;
+}
+
 /** The error body of the routes that speak OAuth 2 (RFC 6749 §5.2), for
 the OAuth client libraries that call them; see `Plugin::oauth_paths`. */
 export interface OAuthErrorBody {

@@ -1924,6 +1924,25 @@ after an ID-token link.*/
             Default::default()
         }
     }
+    ///An RP-initiated logout request, as a form body.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct OAuthEndSessionBody {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub client_id: ::std::option::Option<::std::string::String>,
+        ///The ID token the client holds for the user.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id_token_hint: ::std::option::Option<::std::string::String>,
+        ///Where to send the browser afterwards: one the client registered.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub post_logout_redirect_uri: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub state: ::std::option::Option<::std::string::String>,
+    }
+    impl OAuthEndSessionBody {
+        pub fn builder() -> builder::OAuthEndSessionBody {
+            Default::default()
+        }
+    }
     /**The error body of the routes that speak OAuth 2 (RFC 6749 §5.2), for
 the OAuth client libraries that call them; see `Plugin::oauth_paths`.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -12188,6 +12207,111 @@ after an ID-token sign-in.*/
                     oauth_query: Ok(value.oauth_query),
                     post_login: Ok(value.post_login),
                     selected: Ok(value.selected),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct OAuthEndSessionBody {
+            client_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            id_token_hint: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            post_logout_redirect_uri: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            state: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for OAuthEndSessionBody {
+            fn default() -> Self {
+                Self {
+                    client_id: Ok(Default::default()),
+                    id_token_hint: Ok(Default::default()),
+                    post_logout_redirect_uri: Ok(Default::default()),
+                    state: Ok(Default::default()),
+                }
+            }
+        }
+        impl OAuthEndSessionBody {
+            pub fn client_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.client_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for client_id: {e}")
+                    });
+                self
+            }
+            pub fn id_token_hint<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id_token_hint = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for id_token_hint: {e}")
+                    });
+                self
+            }
+            pub fn post_logout_redirect_uri<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.post_logout_redirect_uri = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for post_logout_redirect_uri: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn state<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.state = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for state: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<OAuthEndSessionBody>
+        for super::OAuthEndSessionBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: OAuthEndSessionBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    client_id: value.client_id?,
+                    id_token_hint: value.id_token_hint?,
+                    post_logout_redirect_uri: value.post_logout_redirect_uri?,
+                    state: value.state?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::OAuthEndSessionBody> for OAuthEndSessionBody {
+            fn from(value: super::OAuthEndSessionBody) -> Self {
+                Self {
+                    client_id: Ok(value.client_id),
+                    id_token_hint: Ok(value.id_token_hint),
+                    post_logout_redirect_uri: Ok(value.post_logout_redirect_uri),
+                    state: Ok(value.state),
                 }
             }
         }
@@ -23032,6 +23156,40 @@ let response = client.oauth2_userinfo_post()
 ```*/
     pub fn oauth2_userinfo_post(&self) -> builder::Oauth2UserinfoPost<'_> {
         builder::Oauth2UserinfoPost::new(self)
+    }
+    /**RP-initiated logout
+
+With the `id_token_hint` the client holds: ends the browser's session
+of that user, then sends the browser to the registered
+`post_logout_redirect_uri` (with `state`), or answers
+`{success: true}` when none is given.
+
+Sends a `GET` request to `/oauth2/end-session`
+
+```ignore
+let response = client.oauth2_end_session()
+    .client_id(client_id)
+    .id_token_hint(id_token_hint)
+    .post_logout_redirect_uri(post_logout_redirect_uri)
+    .state(state)
+    .send()
+    .await;
+```*/
+    pub fn oauth2_end_session(&self) -> builder::Oauth2EndSession<'_> {
+        builder::Oauth2EndSession::new(self)
+    }
+    /**RP-initiated logout (form post)
+
+Sends a `POST` request to `/oauth2/end-session`
+
+```ignore
+let response = client.oauth2_end_session_post()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn oauth2_end_session_post(&self) -> builder::Oauth2EndSessionPost<'_> {
+        builder::Oauth2EndSessionPost::new(self)
     }
     /**Dynamic client registration (RFC 7591)
 
@@ -43383,6 +43541,340 @@ pub mod builder {
                     )
                 }
                 401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::oauth2_end_session`]
+
+[`Client::oauth2_end_session`]: super::Client::oauth2_end_session*/
+    #[derive(Debug, Clone)]
+    pub struct Oauth2EndSession<'a> {
+        client: &'a super::Client,
+        client_id: Result<Option<::std::string::String>, String>,
+        id_token_hint: Result<Option<::std::string::String>, String>,
+        post_logout_redirect_uri: Result<Option<::std::string::String>, String>,
+        state: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> Oauth2EndSession<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                client_id: Ok(None),
+                id_token_hint: Ok(None),
+                post_logout_redirect_uri: Ok(None),
+                state: Ok(None),
+            }
+        }
+        pub fn client_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.client_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for client_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn id_token_hint<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.id_token_hint = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for id_token_hint failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn post_logout_redirect_uri<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.post_logout_redirect_uri = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for post_logout_redirect_uri failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn state<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.state = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for state failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/oauth2/end-session`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::SuccessResponse>,
+            Error<types::OAuthErrorBody>,
+        > {
+            let Self {
+                client,
+                client_id,
+                id_token_hint,
+                post_logout_redirect_uri,
+                state,
+            } = self;
+            let client_id = client_id.map_err(Error::InvalidRequest)?;
+            let id_token_hint = id_token_hint.map_err(Error::InvalidRequest)?;
+            let post_logout_redirect_uri = post_logout_redirect_uri
+                .map_err(Error::InvalidRequest)?;
+            let state = state.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/oauth2/end-session", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("client_id", &client_id))
+                .query(
+                    &progenitor_client::QueryParam::new("id_token_hint", &id_token_hint),
+                )
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "post_logout_redirect_uri",
+                        &post_logout_redirect_uri,
+                    ),
+                )
+                .query(&progenitor_client::QueryParam::new("state", &state))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "oauth2_end_session",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::oauth2_end_session_post`]
+
+[`Client::oauth2_end_session_post`]: super::Client::oauth2_end_session_post*/
+    #[derive(Debug, Clone)]
+    pub struct Oauth2EndSessionPost<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::OAuthEndSessionBody, String>,
+    }
+    impl<'a> Oauth2EndSessionPost<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::OAuthEndSessionBody>,
+            <V as std::convert::TryInto<
+                types::OAuthEndSessionBody,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `OAuthEndSessionBody` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::OAuthEndSessionBody,
+            ) -> types::builder::OAuthEndSessionBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/oauth2/end-session`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::SuccessResponse>,
+            Error<types::OAuthErrorBody>,
+        > {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::OAuthEndSessionBody::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/oauth2/end-session", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "oauth2_end_session_post",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,

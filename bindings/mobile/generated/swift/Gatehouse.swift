@@ -3889,6 +3889,16 @@ public protocol OauthProviderApiProtocol: AnyObject, Sendable {
     func oauth2DeleteConsent(body: OAuthConsentIdBody) async throws  -> SuccessResponse
     
     /**
+     * RP-initiated logout (`GET /oauth2/end-session`).
+     */
+    func oauth2EndSession(idTokenHint: String?, clientId: String?, postLogoutRedirectUri: String?, state: String?) async throws  -> SuccessResponse
+    
+    /**
+     * RP-initiated logout (form post) (`POST /oauth2/end-session`).
+     */
+    func oauth2EndSessionPost(body: OAuthEndSessionBody?) async throws  -> SuccessResponse
+    
+    /**
      * One of the signed-in user's clients (`GET /oauth2/get-client`).
      */
     func oauth2GetClient(clientId: String) async throws  -> OAuthClientResponse
@@ -4138,6 +4148,44 @@ open func oauth2DeleteConsent(body: OAuthConsentIdBody)async throws  -> SuccessR
             rustFutureFunc: {
                 uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_delete_consent(
                         self.uniffiCloneHandle(),FfiConverterTypeOAuthConsentIdBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSuccessResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * RP-initiated logout (`GET /oauth2/end-session`).
+     */
+open func oauth2EndSession(idTokenHint: String?, clientId: String?, postLogoutRedirectUri: String?, state: String?)async throws  -> SuccessResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_end_session(
+                        self.uniffiCloneHandle(),FfiConverterOptionString.lower(idTokenHint),FfiConverterOptionString.lower(clientId),FfiConverterOptionString.lower(postLogoutRedirectUri),FfiConverterOptionString.lower(state)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSuccessResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * RP-initiated logout (form post) (`POST /oauth2/end-session`).
+     */
+open func oauth2EndSessionPost(body: OAuthEndSessionBody?)async throws  -> SuccessResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_end_session_post(
+                        self.uniffiCloneHandle(),FfiConverterOptionTypeOAuthEndSessionBody.lower(body)
                 )
             },
             pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
@@ -11792,6 +11840,83 @@ public func FfiConverterTypeOAuthContinueBody_lower(_ value: OAuthContinueBody) 
 
 
 /**
+ * An RP-initiated logout request, as a form body.
+ */
+public struct OAuthEndSessionBody: Equatable, Hashable {
+    /**
+     * The ID token the client holds for the user.
+     */
+    public var idTokenHint: String?
+    public var clientId: String?
+    /**
+     * Where to send the browser afterwards: one the client registered.
+     */
+    public var postLogoutRedirectUri: String?
+    public var state: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The ID token the client holds for the user.
+         */idTokenHint: String? = nil, clientId: String? = nil, 
+        /**
+         * Where to send the browser afterwards: one the client registered.
+         */postLogoutRedirectUri: String? = nil, state: String? = nil) {
+        self.idTokenHint = idTokenHint
+        self.clientId = clientId
+        self.postLogoutRedirectUri = postLogoutRedirectUri
+        self.state = state
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OAuthEndSessionBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOAuthEndSessionBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OAuthEndSessionBody {
+        return
+            try OAuthEndSessionBody(
+                idTokenHint: FfiConverterOptionString.read(from: &buf), 
+                clientId: FfiConverterOptionString.read(from: &buf), 
+                postLogoutRedirectUri: FfiConverterOptionString.read(from: &buf), 
+                state: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OAuthEndSessionBody, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.idTokenHint, into: &buf)
+        FfiConverterOptionString.write(value.clientId, into: &buf)
+        FfiConverterOptionString.write(value.postLogoutRedirectUri, into: &buf)
+        FfiConverterOptionString.write(value.state, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOAuthEndSessionBody_lift(_ buf: RustBuffer) throws -> OAuthEndSessionBody {
+    return try FfiConverterTypeOAuthEndSessionBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOAuthEndSessionBody_lower(_ value: OAuthEndSessionBody) -> RustBuffer {
+    return FfiConverterTypeOAuthEndSessionBody.lower(value)
+}
+
+
+/**
  * The error body of the routes that speak OAuth 2 (RFC 6749 §5.2), for
  * the OAuth client libraries that call them; see `Plugin::oauth_paths`.
  */
@@ -18938,6 +19063,30 @@ fileprivate struct FfiConverterOptionTypeOAuthClientMetadata: FfiConverterRustBu
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeOAuthEndSessionBody: FfiConverterRustBuffer {
+    typealias SwiftType = OAuthEndSessionBody?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeOAuthEndSessionBody.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeOAuthEndSessionBody.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeOrganization: FfiConverterRustBuffer {
     typealias SwiftType = Organization?
 
@@ -20186,6 +20335,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_delete_consent() != 32089) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_end_session() != 2807) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_end_session_post() != 42429) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_get_client() != 41430) {

@@ -577,6 +577,14 @@ extension AuthClient {
     public func oauth2UserinfoPostJson(bodyJson: String = "{}") async throws -> String {
         try await request(method: "POST", path: "/oauth2/userinfo", bodyJson: bodyJson, plugin: "oauth-provider")
     }
+    /// RP-initiated logout (`GET /oauth2/end-session`). JSON in, JSON out.
+    public func oauth2EndSessionJson(query: String = "") async throws -> String {
+        try await request(method: "GET", path: query.isEmpty ? "/oauth2/end-session" : "/oauth2/end-session?\(query)", bodyJson: nil, plugin: "oauth-provider")
+    }
+    /// RP-initiated logout (form post) (`POST /oauth2/end-session`). JSON in, JSON out.
+    public func oauth2EndSessionPostJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/oauth2/end-session", bodyJson: bodyJson, plugin: "oauth-provider")
+    }
     /// Dynamic client registration (RFC 7591) (`POST /oauth2/register`). JSON in, JSON out.
     public func oauth2RegisterJson(bodyJson: String = "{}") async throws -> String {
         try await request(method: "POST", path: "/oauth2/register", bodyJson: bodyJson, plugin: "oauth-provider")

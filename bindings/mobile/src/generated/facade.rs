@@ -1255,6 +1255,25 @@ pub struct OAuthContinueBody {
     pub oauth_query: String,
 }
 
+/// An RP-initiated logout request, as a form body.
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct OAuthEndSessionBody {
+    /// The ID token the client holds for the user.
+    #[serde(rename = "id_token_hint", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub id_token_hint: Option<String>,
+    #[serde(rename = "client_id", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub client_id: Option<String>,
+    /// Where to send the browser afterwards: one the client registered.
+    #[serde(rename = "post_logout_redirect_uri", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub post_logout_redirect_uri: Option<String>,
+    #[serde(rename = "state", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub state: Option<String>,
+}
+
 /// The error body of the routes that speak OAuth 2 (RFC 6749 §5.2), for
 /// the OAuth client libraries that call them; see `Plugin::oauth_paths`.
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
@@ -3351,6 +3370,18 @@ impl OauthProviderApi {
     pub async fn oauth2_userinfo_post(&self) -> Result<OAuthUserinfoResponse, AuthError> {
         let path = crate::with_query("/oauth2/userinfo".to_string(), &[]);
         crate::decode(self.client.call("POST", &path, None, Some("oauth-provider")).await?)
+    }
+
+    /// RP-initiated logout (`GET /oauth2/end-session`).
+    pub async fn oauth2_end_session(&self, id_token_hint: Option<String>, client_id: Option<String>, post_logout_redirect_uri: Option<String>, state: Option<String>) -> Result<SuccessResponse, AuthError> {
+        let path = crate::with_query("/oauth2/end-session".to_string(), &[("id_token_hint", id_token_hint.as_deref()), ("client_id", client_id.as_deref()), ("post_logout_redirect_uri", post_logout_redirect_uri.as_deref()), ("state", state.as_deref())]);
+        crate::decode(self.client.call("GET", &path, None, Some("oauth-provider")).await?)
+    }
+
+    /// RP-initiated logout (form post) (`POST /oauth2/end-session`).
+    pub async fn oauth2_end_session_post(&self, body: Option<OAuthEndSessionBody>) -> Result<SuccessResponse, AuthError> {
+        let path = crate::with_query("/oauth2/end-session".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&body.map(|b| serde_json::to_value(b).unwrap_or_default()).unwrap_or_else(|| serde_json::json!({}))), Some("oauth-provider")).await?)
     }
 
     /// Dynamic client registration (RFC 7591) (`POST /oauth2/register`).

@@ -211,7 +211,9 @@ pub async fn authorize(
     let client_id = params
         .get("client_id")
         .ok_or_else(|| OAuthError::invalid_request("client_id is required"))?;
-    let client = store::client(&state.db, client_id)
+    let client = s
+        .clients
+        .get(state, client_id)
         .await?
         .filter(|c| !c.disabled.unwrap_or(false))
         .ok_or_else(|| OAuthError::new(400, "invalid_client", "Unknown or disabled client"))?;

@@ -48,6 +48,7 @@ pub fn document(state: &AppState, openid: bool) -> Value {
     if openid {
         let extra = json!({
             "userinfo_endpoint": format!("{base}/oauth2/userinfo"),
+            "end_session_endpoint": format!("{base}/oauth2/end-session"),
             "claims_supported": [
                 "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "sid",
                 "name", "given_name", "family_name", "picture", "email", "email_verified"

@@ -16,6 +16,7 @@
 
 pub mod authorize;
 pub mod clients;
+pub mod end_session;
 pub mod errors;
 pub mod metadata;
 pub mod routes;
@@ -63,6 +64,7 @@ const OAUTH_PATHS: &[&str] = &[
     "/oauth2/revoke",
     "/oauth2/userinfo",
     "/oauth2/register",
+    "/oauth2/end-session",
 ];
 
 /// The issuer: the jwt plugin's configured `issuer`, else the base URL
@@ -107,6 +109,20 @@ impl Plugin for OAuthProvider {
 
     fn route_docs(&self) -> &'static [crate::docs::RouteDoc] {
         routes::ROUTE_DOCS
+    }
+
+    /// Better Auth's limits for these routes (per client address and minute);
+    /// `[rate_limit] rules` can change them.
+    fn rate_limit_rules(&self) -> Vec<crate::http::rate_limit::RateLimitRule> {
+        use crate::http::rate_limit::RateLimitRule;
+        vec![
+            RateLimitRule::new("/oauth2/token", 60, 20),
+            RateLimitRule::new("/oauth2/authorize", 60, 30),
+            RateLimitRule::new("/oauth2/introspect", 60, 100),
+            RateLimitRule::new("/oauth2/revoke", 60, 30),
+            RateLimitRule::new("/oauth2/register", 60, 5),
+            RateLimitRule::new("/oauth2/userinfo", 60, 60),
+        ]
     }
 
     fn oauth_paths(&self) -> &'static [&'static str] {

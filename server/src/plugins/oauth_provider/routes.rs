@@ -121,6 +121,16 @@ pub const ROUTE_DOCS: &[RouteDoc] = &[
         errors: &[oauth::INVALID_TOKEN, oauth::INSUFFICIENT_SCOPE],
     },
     RouteDoc {
+        operation_id: "oauth2EndSession",
+        auth: RouteAuth::Optional,
+        errors: &[oauth::INVALID_REQUEST, oauth::INVALID_REDIRECT_URI],
+    },
+    RouteDoc {
+        operation_id: "oauth2EndSessionPost",
+        auth: RouteAuth::Optional,
+        errors: &[oauth::INVALID_REQUEST, oauth::INVALID_REDIRECT_URI],
+    },
+    RouteDoc {
         operation_id: "oauth2Register",
         auth: RouteAuth::Optional,
         errors: REGISTER_ERRORS,
@@ -200,6 +210,17 @@ pub struct OAuthAuthorizeBody {
     /// Seconds: the oldest sign-in accepted.
     pub max_age: Option<String>,
     pub login_hint: Option<String>,
+}
+
+/// An RP-initiated logout request, as a form body.
+#[derive(Debug, Clone, Object)]
+pub struct OAuthEndSessionBody {
+    /// The ID token the client holds for the user.
+    pub id_token_hint: Option<String>,
+    pub client_id: Option<String>,
+    /// Where to send the browser afterwards: one the client registered.
+    pub post_logout_redirect_uri: Option<String>,
+    pub state: Option<String>,
 }
 
 /// Where the browser goes next.
@@ -712,6 +733,7 @@ impl OAuthProviderApi {
                     ));
                 }
                 store::revoke_access(&state.db, &r.id, now).await?;
+                state.settings::<OAuthProviderSettings>().tokens.clear();
             }
             Some(tokens::Found::Refresh(r)) => {
                 if r.client_id != client.client_id {
@@ -720,6 +742,7 @@ impl OAuthProviderApi {
                     ));
                 }
                 store::revoke_refresh(&state.db, &r.id, now).await?;
+                state.settings::<OAuthProviderSettings>().tokens.clear();
             }
         }
         Ok(EmptyAnswer::Ok)
@@ -754,6 +777,44 @@ impl OAuthProviderApi {
         req: &Request,
     ) -> Result<Json<OAuthUserinfoResponse>, OAuthError> {
         userinfo(&state, req).await
+    }
+
+    /// RP-initiated logout
+    ///
+    /// With the `id_token_hint` the client holds: ends the browser's session
+    /// of that user, then sends the browser to the registered
+    /// `post_logout_redirect_uri` (with `state`), or answers
+    /// `{success: true}` when none is given.
+    #[oai(
+        path = "/oauth2/end-session",
+        method = "get",
+        operation_id = "oauth2EndSession"
+    )]
+    async fn end_session_get(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        #[oai(name = "id_token_hint")] _id_token_hint: Query<Option<String>>,
+        #[oai(name = "client_id")] _client_id: Query<Option<String>>,
+        #[oai(name = "post_logout_redirect_uri")] _post_logout_redirect_uri: Query<Option<String>>,
+        #[oai(name = "state")] _logout_state: Query<Option<String>>,
+    ) -> Result<Json<SuccessResponse>, OAuthError> {
+        run_end_session(&state, req).await
+    }
+
+    /// RP-initiated logout (form post)
+    #[oai(
+        path = "/oauth2/end-session",
+        method = "post",
+        operation_id = "oauth2EndSessionPost"
+    )]
+    async fn end_session_post(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        _body: Json<OAuthEndSessionBody>,
+    ) -> Result<Json<SuccessResponse>, OAuthError> {
+        run_end_session(&state, req).await
     }
 
     /// Dynamic client registration (RFC 7591)
@@ -911,6 +972,7 @@ impl OAuthProviderApi {
         let row = clients::build_row(&state, &s, &body.update, Some(&existing), None)
             .map_err(metadata_api_error)?;
         store::update_client(&state.db, &row).await?;
+        s.clients.forget(&row.client_id);
         Ok(Json(row.to_response(None)))
     }
 
@@ -937,6 +999,10 @@ impl OAuthProviderApi {
         row.client_secret = Some(stored);
         row.updated_at = state.now();
         store::update_client(&state.db, &row).await?;
+        state
+            .settings::<OAuthProviderSettings>()
+            .clients
+            .forget(&row.client_id);
         Ok(Json(row.to_response(Some(secret))))
     }
 
@@ -957,6 +1023,11 @@ impl OAuthProviderApi {
         let session = require_session(&state, &request_context(req)).await?;
         let row = owned_client(&state, &session, &body.client_id).await?;
         store::delete_client(&state.db, &row.client_id).await?;
+        state.settings::<OAuthProviderSettings>().tokens.clear();
+        state
+            .settings::<OAuthProviderSettings>()
+            .clients
+            .forget(&row.client_id);
         Ok(Json(SuccessResponse { success: true }))
     }
 
@@ -1073,6 +1144,19 @@ impl OAuthProviderApi {
         let url = authorize::authorize(state, &s, session, params, resume, None).await?;
         Ok(navigate(req, &ctx, url))
     }
+}
+
+async fn run_end_session(
+    state: &AppState,
+    req: &Request,
+) -> Result<Json<SuccessResponse>, OAuthError> {
+    let ctx = request_context(req);
+    let params = request_params(req, &ctx)?;
+    let s = state.settings::<OAuthProviderSettings>();
+    if let Some(url) = super::end_session::end_session(state, &s, &ctx, &params).await? {
+        ctx.set_redirect(&url, &[]);
+    }
+    Ok(Json(SuccessResponse { success: true }))
 }
 
 fn new_client(

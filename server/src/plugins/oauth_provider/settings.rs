@@ -32,6 +32,12 @@ pub struct OAuthProviderSettings {
     pub id_token_expires_in: i64,
     /// How long a signed login/consent hand-off stays valid.
     pub hand_off_expires_in: i64,
+    /// Clients recently read, shared by every request.
+    #[serde(skip)]
+    pub clients: std::sync::Arc<super::clients::ClientCache>,
+    /// Access tokens recently looked up, shared by every request.
+    #[serde(skip)]
+    pub tokens: std::sync::Arc<super::tokens::TokenCache>,
 }
 
 impl Default for OAuthProviderSettings {
@@ -52,6 +58,8 @@ impl Default for OAuthProviderSettings {
             refresh_token_expires_in: 30 * 24 * 3600,
             id_token_expires_in: 36_000,
             hand_off_expires_in: 600,
+            clients: Default::default(),
+            tokens: Default::default(),
         }
     }
 }

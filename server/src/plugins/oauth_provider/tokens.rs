@@ -20,6 +20,46 @@ use crate::plugins::jwt::keys::Alg;
 use crate::plugins::jwt::settings::JwtSettings;
 use crate::state::AppState;
 
+/// Live access tokens recently looked up, by hash, kept for
+/// `session.cache_ttl` seconds (as sessions are), so introspection and
+/// userinfo need not read the row on every call. Expiry is checked on every
+/// use; any revocation made here empties the cache at once (revocations are
+/// rare next to lookups); another instance honours it within that window.
+#[derive(Default)]
+pub struct TokenCache(
+    std::sync::Mutex<std::collections::HashMap<String, (AccessRow, NaiveDateTime)>>,
+);
+
+impl std::fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenCache")
+    }
+}
+
+/// Bounds the cache: past it, it starts over.
+const MAX_CACHED_TOKENS: usize = 100_000;
+
+impl TokenCache {
+    fn get(&self, hash: &str, now: NaiveDateTime, ttl: i64) -> Option<AccessRow> {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let (row, at) = map.get(hash)?;
+        ((now - *at).num_seconds() < ttl).then(|| row.clone())
+    }
+
+    fn put(&self, row: &AccessRow, now: NaiveDateTime) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= MAX_CACHED_TOKENS {
+            map.clear();
+        }
+        map.insert(row.token.clone(), (row.clone(), now));
+    }
+
+    /// After any revocation made here.
+    pub fn clear(&self) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
 /// The token endpoint's answer (RFC 6749 §5.1).
 #[derive(Debug, Clone, serde::Serialize, poem_openapi::Object)]
 pub struct OAuthTokenResponse {
@@ -111,6 +151,7 @@ async fn authorization_code(
                 .await?;
         if spent.is_some() {
             store::revoke_grant(&state.db, &hash, now).await?;
+            s.tokens.clear();
             tracing::warn!(client_id = %client.client_id, "authorization code replayed: its tokens are revoked");
             return Err(OAuthError::invalid_grant(
                 "The authorization code was already used",
@@ -217,6 +258,7 @@ async fn refresh(
         // goes (OAuth 2.1 §6.1), the legitimate holder signs in again.
         if let Some(grant) = &row.authorization_code_id {
             store::revoke_grant(&state.db, grant, now).await?;
+            s.tokens.clear();
         }
         tracing::warn!(client_id = %client.client_id, "refresh token reused: its family is revoked");
         return Err(OAuthError::invalid_grant(
@@ -478,8 +520,19 @@ pub async fn find_live(
 
 async fn live_access(state: &AppState, hash: &str) -> Result<Option<Found>, OAuthError> {
     let now = state.now();
-    Ok(store::access_token(&state.db, hash)
-        .await?
+    let ttl = state.config.session.cache_ttl;
+    let cache = &state.settings::<OAuthProviderSettings>().tokens;
+    let row = match (ttl > 0).then(|| cache.get(hash, now, ttl)).flatten() {
+        Some(row) => Some(row),
+        None => {
+            let row = store::access_token(&state.db, hash).await?;
+            if let (Some(r), true) = (&row, ttl > 0) {
+                cache.put(r, now);
+            }
+            row
+        }
+    };
+    Ok(row
         .filter(|r| r.revoked.is_none() && r.expires_at > now)
         .map(Found::Access))
 }

@@ -577,6 +577,14 @@ suspend fun AuthClient.`oauth2UserinfoJson`(query: String = ""): String =
 suspend fun AuthClient.`oauth2UserinfoPostJson`(bodyJson: String = "{}"): String =
     request("POST", "/oauth2/userinfo", bodyJson, "oauth-provider")
 
+/** RP-initiated logout (`GET /oauth2/end-session`). JSON in, JSON out. */
+suspend fun AuthClient.`oauth2EndSessionJson`(query: String = ""): String =
+    request("GET", if (query.isEmpty()) "/oauth2/end-session" else "/oauth2/end-session?$query", null, "oauth-provider")
+
+/** RP-initiated logout (form post) (`POST /oauth2/end-session`). JSON in, JSON out. */
+suspend fun AuthClient.`oauth2EndSessionPostJson`(bodyJson: String = "{}"): String =
+    request("POST", "/oauth2/end-session", bodyJson, "oauth-provider")
+
 /** Dynamic client registration (RFC 7591) (`POST /oauth2/register`). JSON in, JSON out. */
 suspend fun AuthClient.`oauth2RegisterJson`(bodyJson: String = "{}"): String =
     request("POST", "/oauth2/register", bodyJson, "oauth-provider")

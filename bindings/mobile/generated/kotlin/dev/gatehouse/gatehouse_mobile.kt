@@ -912,6 +912,10 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_delete_consent(
     ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_end_session(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_end_session_post(
+    ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_get_client(
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_get_clients(
@@ -1334,6 +1338,10 @@ internal object UniffiLib {
     external fun uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_delete_client(`ptr`: Long,`body`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_delete_consent(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_end_session(`ptr`: Long,`idTokenHint`: RustBuffer.ByValue,`clientId`: RustBuffer.ByValue,`postLogoutRedirectUri`: RustBuffer.ByValue,`state`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_end_session_post(`ptr`: Long,`body`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_get_client(`ptr`: Long,`clientId`: RustBuffer.ByValue,
     ): Long
@@ -1921,6 +1929,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_delete_consent() and 0xFFFF) != 32089) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_end_session() and 0xFFFF) != 2807) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_end_session_post() and 0xFFFF) != 42429) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_get_client() and 0xFFFF) != 41430) {
@@ -7685,6 +7699,16 @@ public interface OauthProviderApiInterface {
     suspend fun `oauth2DeleteConsent`(`body`: OAuthConsentIdBody): SuccessResponse
     
     /**
+     * RP-initiated logout (`GET /oauth2/end-session`).
+     */
+    suspend fun `oauth2EndSession`(`idTokenHint`: kotlin.String?, `clientId`: kotlin.String?, `postLogoutRedirectUri`: kotlin.String?, `state`: kotlin.String?): SuccessResponse
+    
+    /**
+     * RP-initiated logout (form post) (`POST /oauth2/end-session`).
+     */
+    suspend fun `oauth2EndSessionPost`(`body`: OAuthEndSessionBody?): SuccessResponse
+    
+    /**
      * One of the signed-in user's clients (`GET /oauth2/get-client`).
      */
     suspend fun `oauth2GetClient`(`clientId`: kotlin.String): OAuthClientResponse
@@ -8033,6 +8057,59 @@ open class OauthProviderApi: Disposable, AutoCloseable, OauthProviderApiInterfac
                 uniffiHandle,
                 
         FfiConverterTypeOAuthConsentIdBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSuccessResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * RP-initiated logout (`GET /oauth2/end-session`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `oauth2EndSession`(`idTokenHint`: kotlin.String?, `clientId`: kotlin.String?, `postLogoutRedirectUri`: kotlin.String?, `state`: kotlin.String?) : SuccessResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_end_session(
+                uniffiHandle,
+                
+        FfiConverterOptionalString.lower(`idTokenHint`),
+        FfiConverterOptionalString.lower(`clientId`),
+        FfiConverterOptionalString.lower(`postLogoutRedirectUri`),
+        FfiConverterOptionalString.lower(`state`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSuccessResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * RP-initiated logout (form post) (`POST /oauth2/end-session`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `oauth2EndSessionPost`(`body`: OAuthEndSessionBody?) : SuccessResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_end_session_post(
+                uniffiHandle,
+                
+        FfiConverterOptionalTypeOAuthEndSessionBody.lower(`body`),
             )
         },
         { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
@@ -15745,6 +15822,63 @@ public object FfiConverterTypeOAuthContinueBody: FfiConverterRustBuffer<OAuthCon
 
 
 /**
+ * An RP-initiated logout request, as a form body.
+ */
+data class OAuthEndSessionBody (
+    /**
+     * The ID token the client holds for the user.
+     */
+    var `idTokenHint`: kotlin.String? = null 
+    , 
+    var `clientId`: kotlin.String? = null 
+    , 
+    /**
+     * Where to send the browser afterwards: one the client registered.
+     */
+    var `postLogoutRedirectUri`: kotlin.String? = null 
+    , 
+    var `state`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOAuthEndSessionBody: FfiConverterRustBuffer<OAuthEndSessionBody> {
+    override fun read(buf: ByteBuffer): OAuthEndSessionBody {
+        return OAuthEndSessionBody(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: OAuthEndSessionBody) = (
+            FfiConverterOptionalString.allocationSize(value.`idTokenHint`) +
+            FfiConverterOptionalString.allocationSize(value.`clientId`) +
+            FfiConverterOptionalString.allocationSize(value.`postLogoutRedirectUri`) +
+            FfiConverterOptionalString.allocationSize(value.`state`)
+    )
+
+    override fun write(value: OAuthEndSessionBody, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`idTokenHint`, buf)
+            FfiConverterOptionalString.write(value.`clientId`, buf)
+            FfiConverterOptionalString.write(value.`postLogoutRedirectUri`, buf)
+            FfiConverterOptionalString.write(value.`state`, buf)
+    }
+}
+
+
+
+/**
  * The error body of the routes that speak OAuth 2 (RFC 6749 §5.2), for
  * the OAuth client libraries that call them; see `Plugin::oauth_paths`.
  */
@@ -21289,6 +21423,38 @@ public object FfiConverterOptionalTypeOAuthClientMetadata: FfiConverterRustBuffe
         } else {
             buf.put(1)
             FfiConverterTypeOAuthClientMetadata.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeOAuthEndSessionBody: FfiConverterRustBuffer<OAuthEndSessionBody?> {
+    override fun read(buf: ByteBuffer): OAuthEndSessionBody? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeOAuthEndSessionBody.read(buf)
+    }
+
+    override fun allocationSize(value: OAuthEndSessionBody?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeOAuthEndSessionBody.allocationSize(value)
+        }
+    }
+
+    override fun write(value: OAuthEndSessionBody?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeOAuthEndSessionBody.write(value, buf)
         }
     }
 }
