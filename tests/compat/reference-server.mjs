@@ -21,6 +21,8 @@
 //   REF_GITHUB_URL  optional: the GitHub-shaped server; socialProviders.github points there
 //                   (authorizationEndpoint, plus a fetch shim for the URLs Better Auth
 //                   hard-codes; Gatehouse: [social.github] with URL overrides)
+//   (oauth-provider: jwt() plus oauthProvider with loginPage /sign-in, consentPage /consent and
+//   dynamic client registration on, as Gatehouse's [oauth_provider] in run.mjs's TOML)
 //   REF_SHORT_SECS  optional: session.freshAge and the lifetimes of the email-OTP code, the
 //                   magic link, the reset link and the verification link, in seconds (the
 //                   "short" pair; Gatehouse gets the same in its TOML)
@@ -38,6 +40,7 @@ import { createAccessControl } from "better-auth/plugins/access";
 import { adminAc, defaultStatements, memberAc, ownerAc } from "better-auth/plugins/organization/access";
 import { passkey } from "@better-auth/passkey";
 import { apiKey } from "@better-auth/api-key";
+import { oauthProvider } from "@better-auth/oauth-provider";
 import nodemailer from "nodemailer";
 
 const env = (name) => {
@@ -183,6 +186,7 @@ const options = {
           `${inviter.user.name} (${inviter.user.email}) invited ${email} to join ${org.name} on ${appName} as ${role}. To accept, open:\n\n${baseURL}/accept-invitation/${id}\n`,
         ),
     }),
+    // oauthProvider (below) requires it; Gatehouse: the jwt plugin.
     jwt(),
     multiSession(),
     anonymous(),
@@ -209,6 +213,25 @@ const options = {
     }),
     // Gatehouse: [api_key] enable_session_for_api_keys, enable_metadata (run.mjs's TOML).
     apiKey({ enableSessionForAPIKeys: true, enableMetadata: true }),
+    // Gatehouse: [oauth_provider] login_page, consent_page,
+    // allow_dynamic_client_registration (run.mjs's TOML); the rest are the defaults
+    // of both (scopes openid profile email offline_access, codes 600 s, access
+    // tokens 3600 s, refresh tokens 30 days, ID tokens 36000 s).
+    oauthProvider({
+      loginPage: "/sign-in",
+      consentPage: "/consent",
+      allowDynamicClientRegistration: true,
+      allowUnauthenticatedClientRegistration: false,
+      // Gatehouse sends prompt=select_account to its login page and never asks
+      // otherwise; Better Auth refuses that prompt unless a page is set.
+      selectAccount: { page: "/sign-in", shouldRedirect: async () => false },
+      scopes: ["openid", "profile", "email", "offline_access"],
+      codeExpiresIn: 600,
+      accessTokenExpiresIn: 3600,
+      m2mAccessTokenExpiresIn: 3600,
+      refreshTokenExpiresIn: 30 * 24 * 3600,
+      idTokenExpiresIn: 36000,
+    }),
   ],
 };
 

@@ -230,6 +230,12 @@ async function startPair(pair, [refPort, ghPort]) {
       "[organization]",
       "teams = true",
       "dynamic_access_control = true",
+      // Alike on the reference: oauthProvider({ loginPage, consentPage,
+      // allowDynamicClientRegistration }); the other options are both sides' defaults.
+      "[oauth_provider]",
+      'login_page = "/sign-in"',
+      'consent_page = "/consent"',
+      "allow_dynamic_client_registration = true",
       // Alike on the reference: apiKey({ enableSessionForAPIKeys, enableMetadata }).
       "[api_key]",
       "enable_session_for_api_keys = true",
@@ -296,7 +302,7 @@ async function startPair(pair, [refPort, ghPort]) {
       GATEHOUSE_SECRET: secret,
       GATEHOUSE_RATE_LIMIT: "off",
       GATEHOUSE_PLUGINS:
-        "username,bearer,open-api,magic-link,email-otp,two-factor,passkey,admin,organization,jwt,multi-session,anonymous,api-key,phone-number" +
+        "username,bearer,open-api,magic-link,email-otp,two-factor,passkey,admin,organization,jwt,multi-session,anonymous,api-key,phone-number,oauth-provider" +
         (short ? "" : ",generic-oauth"),
       GATEHOUSE_ADMIN_EMAIL: ADMIN_EMAIL,
       GATEHOUSE_ADMIN_PASSWORD: ADMIN_PASSWORD,

@@ -6,7 +6,9 @@
 // Keep inputs deterministic: names and emails come from t.email(tag), which
 // depends only on the scenario id and the seed.
 
-import { createLocalJWKSet, decodeJwt, jwtVerify } from "jose";
+import { createHash } from "node:crypto";
+
+import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from "jose";
 
 import { FLAGS, SoftAuthenticator } from "./lib/webauthn.mjs";
 
@@ -1652,4 +1654,530 @@ scenario("social/id-token-sign-in", async (t) => {
   await a.client.signIn.social({ provider: "local-oidc", idToken: { token, nonce: "wrong" } });
   await a.client.signIn.social({ provider: "local-oidc", idToken: { token, nonce: "nonce-1" } });
   await a.client.getSession();
+});
+
+// ---------------------------------------------------------------- oauth-provider
+// Both servers as an OAuth 2.1 / OpenID provider: oauthProvider({ loginPage:
+// "/sign-in", consentPage: "/consent", allowDynamicClientRegistration: true }) with
+// jwt() / [oauth_provider] login_page, consent_page, allow_dynamic_client_registration.
+// The relying party ("rp", no cookies) talks to the token, introspection,
+// revocation and userinfo endpoints with form posts; the user ("u") drives
+// authorize, the sign-in and consent hand-off, and manages clients and consents
+// with JSON. Client ids and secrets, codes, tokens and times are masked (see
+// lib/normalise.mjs); what they stand for is checked in the results.
+
+const OP_REDIRECT = "https://client.example/cb";
+const OP_VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const OP_CHALLENGE = createHash("sha256").update(OP_VERIFIER).digest("base64url");
+const OP_SCOPES = "openid profile email offline_access";
+
+/** A confidential client created by `owner` (create-client); its body ({client_id, client_secret, ...}). */
+async function opClient(owner, extra = {}) {
+  const r = await owner.request("POST", "/oauth2/create-client", {
+    body: { redirect_uris: [OP_REDIRECT], client_name: "Compat App", grant_types: ["authorization_code", "refresh_token"], ...extra },
+  });
+  return r.body ?? {};
+}
+
+/** An authorization request's path for `clientId` (PKCE S256, state, nonce); `extra` overrides, null drops. */
+function opAuthorizePath(clientId, extra = {}) {
+  const q = {
+    response_type: "code",
+    client_id: clientId,
+    redirect_uri: OP_REDIRECT,
+    scope: OP_SCOPES,
+    state: "st-123",
+    code_challenge: OP_CHALLENGE,
+    code_challenge_method: "S256",
+    nonce: "n-456",
+    ...extra,
+  };
+  for (const k of Object.keys(q)) if (q[k] === null) delete q[k];
+  return `/oauth2/authorize?${new URLSearchParams(q)}`;
+}
+
+/** Where a {redirect, url} answer (or a 302) sends the browser. */
+const opNext = (r) => r?.body?.url ?? r?.location ?? null;
+/** The query of a URL (the signed oauth_query of a login or consent page). */
+const opQuery = (url) => (url && url.includes("?") ? url.slice(url.indexOf("?") + 1) : "");
+/** A page's path ("/sign-in", "/consent", or the client's redirect URI). */
+const opPage = (url) => (url ? (url.startsWith(OP_REDIRECT) ? "redirect_uri" : new URL(url, "http://x.invalid").pathname) : null);
+/** A parameter of the URL. */
+const opParam = (url, k) => (url ? new URL(url, "http://x.invalid").searchParams.get(k) : null);
+
+/** The client's redirect URI as the RP sees it: which keys came back, and the error if any. */
+function opAnswer(url) {
+  if (!url) return null;
+  const u = new URL(url, "http://x.invalid");
+  // An error for response_type=token may come in the fragment.
+  const p = u.hash ? new URLSearchParams(u.hash.slice(1)) : u.searchParams;
+  return {
+    page: opPage(url),
+    in: u.hash ? "fragment" : "query",
+    keys: [...p.keys()],
+    error: p.get("error"),
+    stateKept: p.get("state") === "st-123",
+  };
+}
+
+/**
+ * Signed in as `u`, runs authorize for `clientId` and, when the consent page
+ * comes, accepts; returns the code (or null) and the URLs seen.
+ */
+async function opCode(u, clientId, extra = {}) {
+  const r = await u.request("GET", opAuthorizePath(clientId, extra));
+  let url = opNext(r);
+  if (opPage(url) === "/consent") {
+    const c = await u.request("POST", "/oauth2/consent", { body: { accept: true, oauth_query: opQuery(url) } });
+    url = opNext(c);
+  }
+  return { code: opParam(url, "code"), url };
+}
+
+/** A form post by the RP (no cookies): Basic client authentication when `basic` is [id, secret]. */
+async function opForm(rp, t, path, fields, { basic, headers } = {}) {
+  const h = new Headers(headers);
+  h.set("content-type", "application/x-www-form-urlencoded");
+  if (basic) h.set("authorization", `Basic ${Buffer.from(`${basic[0]}:${basic[1]}`).toString("base64")}`);
+  const form = new URLSearchParams(Object.entries(fields).filter(([, v]) => v !== undefined));
+  const res = await rp.fetch(`${t.base}${path}`, { method: "POST", headers: h, body: form.toString() });
+  const text = await res.text();
+  let body = null;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {}
+  return { status: res.status, body, wwwAuthenticate: res.headers.get("www-authenticate"), cacheControl: res.headers.get("cache-control") };
+}
+
+/** The token request for a code (PKCE verifier, redirect URI, Basic). */
+const opRedeem = (rp, t, c, code, extra = {}) =>
+  opForm(rp, t, "/oauth2/token", { grant_type: "authorization_code", code: code ?? "none", redirect_uri: OP_REDIRECT, code_verifier: OP_VERIFIER, ...extra }, { basic: [c.client_id, c.client_secret] });
+
+/** What a token answer holds, tokens reduced to presence. */
+function opTokens(r) {
+  const b = r?.body ?? {};
+  return {
+    status: r?.status,
+    keys: Object.keys(b).sort(),
+    token_type: b.token_type,
+    expires_in: b.expires_in,
+    expiresAtMatches: typeof b.expires_at === "number" ? Math.abs(b.expires_at - Math.floor(Date.now() / 1000) - b.expires_in) <= 5 : null,
+    scope: b.scope,
+    cacheControl: r?.cacheControl,
+  };
+}
+
+/** An ID token checked against the server's JWKS: header, protocol claims, and what it says about whom. */
+async function opIdToken(t, u, idToken, { clientId, userId, sessionId, accessToken }) {
+  if (!idToken) return null;
+  const jwks = (await u.request("GET", "/jwks")).body;
+  const { payload, protectedHeader } = await jwtVerify(idToken, createLocalJWKSet(jwks), { issuer: t.base, audience: clientId });
+  const profile = ["name", "given_name", "family_name", "picture", "email", "email_verified"];
+  const digest = createHash(protectedHeader.alg === "EdDSA" ? "sha512" : "sha256").update(accessToken ?? "").digest();
+  return {
+    alg: protectedHeader.alg,
+    typ: protectedHeader.typ ?? null,
+    kidInJwks: jwks.keys.some((k) => k.kid === protectedHeader.kid),
+    // Which claims are present (by name, so that one more or less shows as that claim).
+    protocolClaims: Object.fromEntries(Object.keys(payload).filter((k) => !profile.includes(k)).sort().map((k) => [k, true])),
+    profileClaims: Object.fromEntries(Object.keys(payload).filter((k) => profile.includes(k)).sort().map((k) => [k, true])),
+    subIsUser: payload.sub === userId,
+    nonce: payload.nonce ?? null,
+    atHashOk: payload.at_hash === digest.subarray(0, digest.length / 2).toString("base64url"),
+    lifetime: payload.exp - payload.iat,
+    authTimeRecent: typeof payload.auth_time === "number" ? Math.abs(payload.auth_time - payload.iat) < 120 : null,
+    sidIsSession: payload.sid === undefined ? null : payload.sid === sessionId,
+    acr: payload.acr ?? null,
+  };
+}
+
+scenario("oauth-provider/discovery", async (t) => {
+  const a = t.actor("a");
+  const oidc = await a.request("GET", "/.well-known/openid-configuration");
+  await a.request("GET", "/.well-known/oauth-authorization-server");
+  await a.request("POST", "/.well-known/openid-configuration", { body: {} });
+  const d = oidc.body ?? {};
+  return {
+    issuerIsBase: d.issuer === t.base,
+    endpoints: Object.fromEntries(
+      Object.entries(d)
+        .filter(([k, v]) => (k.endsWith("_endpoint") || k === "jwks_uri") && typeof v === "string")
+        .map(([k, v]) => [k, v.startsWith(t.base) ? v.slice(t.base.length) : v]),
+    ),
+  };
+});
+
+scenario("oauth-provider/register", async (t) => {
+  const anon = t.actor("anon");
+  await anon.request("POST", "/oauth2/register", { body: { redirect_uris: [OP_REDIRECT], client_name: "Dyn" } });
+  const { a: u } = await signedUp(t, "u");
+  const confidential = await u.request("POST", "/oauth2/register", { body: { redirect_uris: [OP_REDIRECT], client_name: "Dyn" } });
+  const pub = await u.request("POST", "/oauth2/register", {
+    body: { redirect_uris: [OP_REDIRECT], client_name: "Dyn Public", token_endpoint_auth_method: "none", scope: "openid profile" },
+  });
+  await u.request("POST", "/oauth2/register", {
+    body: { redirect_uris: ["http://127.0.0.1:8123/cb"], client_name: "Native", application_type: "native", grant_types: ["authorization_code", "refresh_token"] },
+  });
+  // Refusals: a web client on plain http, no redirect URI, an unknown scope.
+  await u.request("POST", "/oauth2/register", { body: { redirect_uris: ["http://app.example/cb"], client_name: "Plain" } });
+  await u.request("POST", "/oauth2/register", { body: { client_name: "Nowhere" } });
+  await u.request("POST", "/oauth2/register", { body: { redirect_uris: [OP_REDIRECT], scope: "openid admin" } });
+  await u.request("POST", "/oauth2/register", { body: { redirect_uris: ["not a url"] } });
+  // The registered client is the user's.
+  const listed = (await u.request("GET", "/oauth2/get-clients")).body;
+  const c = confidential.body ?? {};
+  return {
+    secretShape: typeof c.client_secret === "string" ? c.client_secret.replace(/[A-Za-z]/g, "x") : null,
+    idShape: typeof c.client_id === "string" ? c.client_id.replace(/[A-Za-z]/g, "x") : null,
+    publicHasSecret: pub.body ? "client_secret" in pub.body : null,
+    listedIds: Array.isArray(listed) ? listed.map((x) => (x.client_id === c.client_id ? "confidential" : x.client_id === pub.body?.client_id ? "public" : "other")).sort() : listed,
+  };
+});
+
+scenario("oauth-provider/clients", async (t) => {
+  const anon = t.actor("anon");
+  await anon.request("POST", "/oauth2/create-client", { body: { redirect_uris: [OP_REDIRECT] } });
+  const { a: u } = await signedUp(t, "u");
+  const { a: other } = await signedUp(t, "other");
+  const c = await opClient(u, { client_uri: "https://client.example", logo_uri: "https://client.example/logo.png", contacts: ["ops@client.example"] });
+  const pub = await opClient(u, { client_name: "Compat SPA", token_endpoint_auth_method: "none" });
+  await u.request("POST", "/oauth2/create-client", { body: { client_name: "Nowhere" } });
+  await u.request("GET", `/oauth2/get-client?client_id=${c.client_id}`);
+  await u.request("GET", "/oauth2/get-client?client_id=no-such-client");
+  await other.request("GET", `/oauth2/get-client?client_id=${c.client_id}`);
+  await anon.request("GET", `/oauth2/get-client?client_id=${c.client_id}`);
+  const listed = (await u.request("GET", "/oauth2/get-clients")).body;
+  await other.request("GET", "/oauth2/get-clients");
+  // What a consent page may show: any signed-in user may read it.
+  await other.request("GET", `/oauth2/public-client?client_id=${c.client_id}`);
+  await u.request("GET", "/oauth2/public-client?client_id=no-such-client");
+  await anon.request("GET", `/oauth2/public-client?client_id=${c.client_id}`);
+  // A partial update, then the whole metadata.
+  await u.request("POST", "/oauth2/update-client", { body: { client_id: c.client_id, update: { client_name: "Compat App 2" } } });
+  await u.request("POST", "/oauth2/update-client", {
+    body: {
+      client_id: c.client_id,
+      update: {
+        redirect_uris: [OP_REDIRECT],
+        client_name: "Compat App 2",
+        grant_types: ["authorization_code", "refresh_token"],
+        client_uri: "https://client.example",
+        logo_uri: "https://client.example/logo.png",
+        contacts: ["ops@client.example"],
+      },
+    },
+  });
+  await other.request("POST", "/oauth2/update-client", { body: { client_id: c.client_id, update: { client_name: "stolen" } } });
+  const rotated = await u.request("POST", "/oauth2/client/rotate-secret", { body: { client_id: c.client_id } });
+  await u.request("POST", "/oauth2/client/rotate-secret", { body: { client_id: pub.client_id } });
+  await other.request("POST", "/oauth2/client/rotate-secret", { body: { client_id: c.client_id } });
+  // The old secret no longer authenticates; the new one does.
+  const rp = t.actor("rp", { noCookies: true });
+  const oldSecret = await opForm(rp, t, "/oauth2/introspect", { token: "x" }, { basic: [c.client_id, c.client_secret] });
+  const newSecret = await opForm(rp, t, "/oauth2/introspect", { token: "x" }, { basic: [c.client_id, rotated.body?.client_secret] });
+  await other.request("POST", "/oauth2/delete-client", { body: { client_id: c.client_id } });
+  await u.request("POST", "/oauth2/delete-client", { body: { client_id: c.client_id } });
+  await u.request("GET", `/oauth2/get-client?client_id=${c.client_id}`);
+  await u.request("POST", "/oauth2/delete-client", { body: { client_id: c.client_id } });
+  const after = (await u.request("GET", "/oauth2/get-clients")).body;
+  return {
+    created: { confidentialHasSecret: typeof c.client_secret === "string", publicHasSecret: "client_secret" in pub },
+    listed: Array.isArray(listed) ? listed.map((x) => x.client_name).sort() : listed,
+    rotatedIsNew: typeof rotated.body?.client_secret === "string" && rotated.body.client_secret !== c.client_secret,
+    oldSecretStatus: oldSecret.status,
+    newSecretStatus: newSecret.status,
+    after: Array.isArray(after) ? after.map((x) => x.client_name).sort() : after,
+  };
+});
+
+scenario("oauth-provider/authorize-sign-in-and-consent", async (t) => {
+  const { a: owner } = await signedUp(t, "owner");
+  const c = await opClient(owner);
+  const email = t.email("user");
+  await t.actor("signup").client.signUp.email({ name: "Ada Lovelace", email, password: PW });
+  const u = t.actor("u");
+  // Signed out: the login page, with the signed query.
+  const login = await u.request("GET", opAuthorizePath(c.client_id));
+  const loginUrl = opNext(login);
+  // The sign-in carries the login page's query, as oauthProviderClient sends it:
+  // its answer is where the browser goes next (the consent page).
+  const signIn = await u.client.signIn.email({ email, password: PW, oauth_query: opQuery(loginUrl) });
+  const consentUrl = signIn.data?.url ?? null;
+  const session = (await u.client.getSession()).data;
+  await u.request("GET", `/oauth2/public-client?client_id=${c.client_id}`);
+  // A tampered query is refused.
+  await u.request("POST", "/oauth2/consent", { body: { accept: true, oauth_query: opQuery(consentUrl).replace("st-123", "st-999") } });
+  await u.request("POST", "/oauth2/consent", { body: { accept: true } });
+  await t.actor("anon").request("POST", "/oauth2/consent", { body: { accept: true, oauth_query: opQuery(consentUrl) } });
+  // Denied, then accepted.
+  const denied = await u.request("POST", "/oauth2/consent", { body: { accept: false, oauth_query: opQuery(consentUrl) } });
+  const accepted = await u.request("POST", "/oauth2/consent", { body: { accept: true, oauth_query: opQuery(consentUrl) } });
+  // Consented: straight to the code; a smaller request too; prompt=consent asks again.
+  const again = await u.request("GET", opAuthorizePath(c.client_id));
+  const narrower = await u.request("GET", opAuthorizePath(c.client_id, { scope: "openid email" }));
+  const prompted = await u.request("GET", opAuthorizePath(c.client_id, { prompt: "consent" }));
+  const partial = await u.request("POST", "/oauth2/consent", { body: { accept: true, scope: "openid profile", oauth_query: opQuery(opNext(prompted)) } });
+  await u.request("POST", "/oauth2/consent", { body: { accept: true, scope: "openid admin", oauth_query: opQuery(opNext(prompted)) } });
+  // prompt=none: a code when consented, an error for the RP otherwise.
+  const none = await u.request("GET", opAuthorizePath(c.client_id, { prompt: "none", scope: "openid profile" }));
+  const noneSignedOut = await t.actor("anon").request("GET", opAuthorizePath(c.client_id, { prompt: "none" }));
+  // The form-posted request (signed in, consented): the code.
+  const posted = await u.fetch(`${t.base}/oauth2/authorize`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URL(opAuthorizePath(c.client_id, { scope: "openid profile" }), "http://x.invalid").search.slice(1),
+  });
+  const postedUrl = (await posted.json().catch(() => null))?.url ?? null;
+  // prompt=login: back to the login page even though signed in (the wait: a
+  // sign-in in the same second as the request, see the README), and the sign-in
+  // from there goes on to the consent page (this request wants more than the
+  // consent kept).
+  await t.sleep(1100);
+  const relogin = await u.request("GET", opAuthorizePath(c.client_id, { prompt: "login" }));
+  // (Signed out first: Better Auth with multi-session expires the cookie of a
+  // browser that signs in again as the same user, see core/delete-user.)
+  await u.client.signOut();
+  const reloginSignIn = await u.client.signIn.email({ email, password: PW, oauth_query: opQuery(opNext(relogin)) });
+  return {
+    signedInAsUser: session?.user?.email === email,
+    pages: {
+      login: opPage(loginUrl),
+      loginUrlAbsolute: /^https?:/.test(loginUrl ?? ""),
+      afterSignIn: opPage(consentUrl),
+      signInKeys: Object.keys(signIn.data ?? {}).sort(),
+      prompted: opPage(opNext(prompted)),
+      relogin: opPage(opNext(relogin)),
+      afterRelogin: opPage(reloginSignIn.data?.url ?? null),
+    },
+    answers: {
+      denied: opAnswer(opNext(denied)),
+      accepted: opAnswer(opNext(accepted)),
+      again: opAnswer(opNext(again)),
+      narrower: opAnswer(opNext(narrower)),
+      partial: opAnswer(opNext(partial)),
+      none: opAnswer(opNext(none)),
+      noneSignedOut: opAnswer(opNext(noneSignedOut)),
+      posted: opAnswer(postedUrl),
+    },
+    issParam: opParam(opNext(accepted), "iss") === t.base,
+  };
+});
+
+scenario("oauth-provider/continue-select-account", async (t) => {
+  const { a: u } = await signedUp(t, "u");
+  const c = await opClient(u);
+  await opCode(u, c.client_id);
+  // prompt=select_account: the login page (Better Auth: selectAccount.page), then
+  // continue with the account chosen.
+  const chooser = await u.request("GET", opAuthorizePath(c.client_id, { prompt: "select_account" }));
+  const q = opQuery(opNext(chooser));
+  const chosen = await u.request("POST", "/oauth2/continue", { body: { selected: true, oauth_query: q } });
+  await u.request("POST", "/oauth2/continue", { body: { oauth_query: q } });
+  await u.request("POST", "/oauth2/continue", { body: { selected: true } });
+  await t.actor("anon").request("POST", "/oauth2/continue", { body: { selected: true, oauth_query: q } });
+  // The code it gave is good.
+  const rp = t.actor("rp", { noCookies: true });
+  const tok = await opRedeem(rp, t, c, opParam(opNext(chosen), "code"));
+  return { chooser: opPage(opNext(chooser)), chosen: opAnswer(opNext(chosen)), tokens: opTokens(tok) };
+});
+
+scenario("oauth-provider/token-authorization-code", async (t) => {
+  const { a: u } = await signedUp(t, "u");
+  const session = (await u.client.getSession()).data;
+  const c = await opClient(u);
+  const rp = t.actor("rp", { noCookies: true });
+  const basic = { basic: [c.client_id, c.client_secret] };
+  // Redeemed with the PKCE verifier and Basic authentication.
+  const { code } = await opCode(u, c.client_id);
+  const ok = await opRedeem(rp, t, c, code);
+  const id = await opIdToken(t, u, ok.body?.id_token, { clientId: c.client_id, userId: session?.user?.id, sessionId: session?.session?.id, accessToken: ok.body?.access_token });
+  // A replayed code is refused, and what it issued stops working.
+  const replay = await opRedeem(rp, t, c, code);
+  const afterReplay = await opForm(rp, t, "/oauth2/introspect", { token: ok.body?.access_token ?? "none" }, basic);
+  const refreshAfterReplay = await opForm(rp, t, "/oauth2/token", { grant_type: "refresh_token", refresh_token: ok.body?.refresh_token ?? "none" }, basic);
+  // Refusals, each with a fresh code (Better Auth spends a code before it
+  // authenticates the client, Gatehouse after).
+  const fresh = async (extra) => (await opCode(u, c.client_id, extra)).code;
+  const wrongSecret = await opRedeem(rp, t, { ...c, client_secret: "wrong-secret" }, await fresh());
+  const viaPost = await opForm(rp, t, "/oauth2/token", {
+    grant_type: "authorization_code",
+    code: await fresh(),
+    redirect_uri: OP_REDIRECT,
+    code_verifier: OP_VERIFIER,
+    client_id: c.client_id,
+    client_secret: c.client_secret,
+  });
+  await opForm(rp, t, "/oauth2/token", { grant_type: "password", username: "x", password: "y" }, basic);
+  await opForm(rp, t, "/oauth2/token", { grant_type: "authorization_code", redirect_uri: OP_REDIRECT, code_verifier: OP_VERIFIER }, basic);
+  await opRedeem(rp, t, c, "not-a-code");
+  // PKCE: a wrong verifier, a missing one; another redirect URI.
+  const badVerifier = await opRedeem(rp, t, c, await fresh(), { code_verifier: "x".repeat(43) });
+  const noVerifier = await opRedeem(rp, t, c, await fresh(), { code_verifier: undefined });
+  const otherRedirect = await opRedeem(rp, t, c, await fresh(), { redirect_uri: "https://client.example/other" });
+  // Without offline_access: no refresh token; without openid: no ID token.
+  const noOpenid = await opRedeem(rp, t, c, await fresh({ scope: "profile email", nonce: null }));
+  const noOffline = await opRedeem(rp, t, c, await fresh({ scope: "openid email" }));
+  // A JSON token request.
+  const json = await rp.request("POST", "/oauth2/token", {
+    body: { grant_type: "authorization_code", code: await fresh(), redirect_uri: OP_REDIRECT, code_verifier: OP_VERIFIER },
+    headers: { authorization: `Basic ${Buffer.from(`${c.client_id}:${c.client_secret}`).toString("base64")}` },
+  });
+  return {
+    ok: opTokens(ok),
+    idToken: id,
+    wrongSecret: { status: wrongSecret.status, error: wrongSecret.body?.error, wwwAuthenticate: wrongSecret.wwwAuthenticate ? wrongSecret.wwwAuthenticate.split(" ")[0] : null },
+    viaPost: `${viaPost.status} ${viaPost.body?.error}`,
+    replay: `${replay.status} ${replay.body?.error}`,
+    replayActive: afterReplay.body?.active ?? null,
+    refreshAfterReplay: refreshAfterReplay.body?.error ?? null,
+    pkce: [badVerifier, noVerifier].map((r) => `${r.status} ${r.body?.error}`),
+    otherRedirect: `${otherRedirect.status} ${otherRedirect.body?.error}`,
+    noOpenid: opTokens(noOpenid),
+    noOffline: opTokens(noOffline),
+    json: json.status,
+  };
+});
+
+scenario("oauth-provider/authorize-refusals", async (t) => {
+  const { a: u } = await signedUp(t, "u");
+  const c = await opClient(u);
+  await opCode(u, c.client_id);
+  const pub = await opClient(u, { client_name: "Compat SPA", token_endpoint_auth_method: "none" });
+  const answers = {};
+  for (const [name, extra] of [
+    ["noPkceConfidential", { code_challenge: null, code_challenge_method: null, nonce: null, scope: "openid profile" }],
+    ["noPkcePublic", { client_id: pub.client_id, code_challenge: null, code_challenge_method: null, scope: "openid" }],
+    ["plainPkce", { code_challenge_method: "plain" }],
+    ["badScope", { scope: "openid admin" }],
+    ["responseTypeToken", { response_type: "token" }],
+  ]) {
+    const r = await u.request("GET", opAuthorizePath(extra.client_id ?? c.client_id, { ...extra, client_id: extra.client_id ?? c.client_id }));
+    answers[name] = opAnswer(opNext(r));
+  }
+  // An unregistered redirect URI or an unknown client is never redirected to.
+  await u.request("GET", opAuthorizePath(c.client_id, { redirect_uri: "https://evil.example/cb" }));
+  await u.request("GET", opAuthorizePath("no-such-client"));
+  return answers;
+});
+
+scenario("oauth-provider/refresh-rotation", async (t) => {
+  const { a: u } = await signedUp(t, "u");
+  const c = await opClient(u);
+  const rp = t.actor("rp", { noCookies: true });
+  const { code } = await opCode(u, c.client_id);
+  const first = await opRedeem(rp, t, c, code);
+  const basic = { basic: [c.client_id, c.client_secret] };
+  const r1 = first.body?.refresh_token ?? "none";
+  const second = await opForm(rp, t, "/oauth2/token", { grant_type: "refresh_token", refresh_token: r1 }, basic);
+  const r2 = second.body?.refresh_token ?? "none";
+  // The access token from before the rotation still works.
+  const oldAccess = await opForm(rp, t, "/oauth2/introspect", { token: first.body?.access_token ?? "none" }, basic);
+  // A narrower access token from the new refresh token.
+  const narrowed = await opForm(rp, t, "/oauth2/token", { grant_type: "refresh_token", refresh_token: r2, scope: "openid profile" }, basic);
+  const r3 = narrowed.body?.refresh_token ?? "none";
+  await opForm(rp, t, "/oauth2/token", { grant_type: "refresh_token", refresh_token: r3, scope: "openid admin" }, basic);
+  // The spent first token comes back: refused, and the family is revoked.
+  const reuse = await opForm(rp, t, "/oauth2/token", { grant_type: "refresh_token", refresh_token: r1 }, basic);
+  const latest = await opForm(rp, t, "/oauth2/token", { grant_type: "refresh_token", refresh_token: r3 }, basic);
+  const introspected = await opForm(rp, t, "/oauth2/introspect", { token: r3, token_type_hint: "refresh_token" }, basic);
+  const familyAccess = await opForm(rp, t, "/oauth2/introspect", { token: narrowed.body?.access_token ?? "none" }, basic);
+  await opForm(rp, t, "/oauth2/token", { grant_type: "refresh_token", refresh_token: "not-a-token" }, basic);
+  await opForm(rp, t, "/oauth2/token", { grant_type: "refresh_token" }, basic);
+  return {
+    first: opTokens(first),
+    second: opTokens(second),
+    rotated: r2 !== r1,
+    narrowed: opTokens(narrowed),
+    reuse: `${reuse.status} ${reuse.body?.error}`,
+    latestAfterReuse: `${latest.status} ${latest.body?.error}`,
+    latestActive: introspected.body?.active ?? null,
+    oldAccessActiveAfterRotation: oldAccess.body?.active ?? null,
+    familyAccessActiveAfterReuse: familyAccess.body?.active ?? null,
+  };
+});
+
+scenario("oauth-provider/introspect-revoke-userinfo", async (t) => {
+  const { a: u } = await signedUp(t, "u", { name: "Grace Brewster Hopper" });
+  const c = await opClient(u);
+  const other = await opClient(u, { client_name: "Other App" });
+  const rp = t.actor("rp", { noCookies: true });
+  const basic = { basic: [c.client_id, c.client_secret] };
+  const { code } = await opCode(u, c.client_id);
+  const tok = (await opRedeem(rp, t, c, code)).body ?? {};
+  const at = tok.access_token ?? "none";
+  const rt = tok.refresh_token ?? "none";
+  // userinfo: the claims of the token's scopes.
+  await rp.request("GET", "/oauth2/userinfo", { headers: { authorization: `Bearer ${at}` } });
+  await rp.request("POST", "/oauth2/userinfo", { headers: { authorization: `Bearer ${at}` } });
+  await rp.request("GET", "/oauth2/userinfo");
+  await rp.request("GET", "/oauth2/userinfo", { headers: { authorization: "Bearer not-a-token" } });
+  const { code: code2 } = await opCode(u, c.client_id, { scope: "profile email", nonce: null });
+  const noOpenid = (await opRedeem(rp, t, c, code2)).body ?? {};
+  await rp.request("GET", "/oauth2/userinfo", { headers: { authorization: `Bearer ${noOpenid.access_token ?? "none"}` } });
+  // introspection: by the issuing client; another client learns nothing.
+  await opForm(rp, t, "/oauth2/introspect", { token: at }, basic);
+  await opForm(rp, t, "/oauth2/introspect", { token: rt, token_type_hint: "refresh_token" }, basic);
+  await opForm(rp, t, "/oauth2/introspect", { token: "not-a-token" }, basic);
+  await opForm(rp, t, "/oauth2/introspect", { token: at }, { basic: [other.client_id, other.client_secret] });
+  await opForm(rp, t, "/oauth2/introspect", { token: at });
+  await opForm(rp, t, "/oauth2/introspect", { token: at }, { basic: [c.client_id, "wrong-secret"] });
+  // revocation: not by another client; the access token, then the refresh
+  // token (and what it issued).
+  await opForm(rp, t, "/oauth2/revoke", { token: at }, { basic: [other.client_id, other.client_secret] });
+  await opForm(rp, t, "/oauth2/introspect", { token: at }, basic);
+  await opForm(rp, t, "/oauth2/revoke", { token: at, token_type_hint: "access_token" }, basic);
+  await opForm(rp, t, "/oauth2/introspect", { token: at }, basic);
+  await rp.request("GET", "/oauth2/userinfo", { headers: { authorization: `Bearer ${at}` } });
+  const refreshed = (await opForm(rp, t, "/oauth2/token", { grant_type: "refresh_token", refresh_token: rt }, basic)).body ?? {};
+  await opForm(rp, t, "/oauth2/revoke", { token: refreshed.refresh_token ?? "none", token_type_hint: "refresh_token" }, basic);
+  await opForm(rp, t, "/oauth2/introspect", { token: refreshed.refresh_token ?? "none", token_type_hint: "refresh_token" }, basic);
+  // The access token issued with the revoked refresh token goes with it.
+  await opForm(rp, t, "/oauth2/introspect", { token: refreshed.access_token ?? "none" }, basic);
+  await opForm(rp, t, "/oauth2/token", { grant_type: "refresh_token", refresh_token: refreshed.refresh_token ?? "none" }, basic);
+  await opForm(rp, t, "/oauth2/revoke", { token: "x" });
+  await opForm(rp, t, "/oauth2/revoke", { token: "not-a-token" }, basic);
+});
+
+scenario("oauth-provider/consents", async (t) => {
+  const { a: u } = await signedUp(t, "u");
+  const { a: other } = await signedUp(t, "other");
+  const c = await opClient(u);
+  const c2 = await opClient(u, { client_name: "Second App" });
+  await u.request("GET", "/oauth2/get-consents");
+  await opCode(u, c.client_id);
+  await opCode(u, c2.client_id, { scope: "openid profile" });
+  const list = (await u.request("GET", "/oauth2/get-consents")).body;
+  const mine = Array.isArray(list) ? list.find((x) => x.clientId === c.client_id) : null;
+  const id = mine?.id ?? "missing";
+  await u.request("GET", `/oauth2/get-consent?id=${id}`);
+  await u.request("GET", "/oauth2/get-consent?id=no-such-consent");
+  await other.request("GET", `/oauth2/get-consent?id=${id}`);
+  await other.request("GET", "/oauth2/get-consents");
+  await u.request("POST", "/oauth2/update-consent", { body: { id, update: { scopes: ["openid", "profile"] } } });
+  await u.request("POST", "/oauth2/update-consent", { body: { id, update: { scopes: ["openid", "admin"] } } });
+  await other.request("POST", "/oauth2/update-consent", { body: { id, update: { scopes: ["openid"] } } });
+  // Narrowed: a request for email asks again.
+  const again = await u.request("GET", opAuthorizePath(c.client_id));
+  await other.request("POST", "/oauth2/delete-consent", { body: { id } });
+  await u.request("POST", "/oauth2/delete-consent", { body: { id } });
+  await u.request("POST", "/oauth2/delete-consent", { body: { id } });
+  const after = (await u.request("GET", "/oauth2/get-consents")).body;
+  const afterDelete = await u.request("GET", opAuthorizePath(c.client_id, { scope: "openid profile" }));
+  await t.actor("anon").request("GET", "/oauth2/get-consents");
+  return {
+    listed: Array.isArray(list) ? list.map((x) => (x.clientId === c.client_id ? `c1:${x.scopes.join(" ")}` : `c2:${x.scopes.join(" ")}`)).sort() : list,
+    againPage: opPage(opNext(again)),
+    after: Array.isArray(after) ? after.length : after,
+    afterDeletePage: opPage(opNext(afterDelete)),
+  };
+});
+
+scenario("oauth-provider/client-credentials", async (t) => {
+  const { a: u } = await signedUp(t, "u");
+  const m2m = await opClient(u, { client_name: "Service", grant_types: ["client_credentials"], redirect_uris: undefined, scope: "profile email" });
+  const c = await opClient(u);
+  const rp = t.actor("rp", { noCookies: true });
+  const ok = await opForm(rp, t, "/oauth2/token", { grant_type: "client_credentials" }, { basic: [m2m.client_id, m2m.client_secret] });
+  await opForm(rp, t, "/oauth2/token", { grant_type: "client_credentials" }, { basic: [c.client_id, c.client_secret] });
+  return { ok: opTokens(ok) };
 });

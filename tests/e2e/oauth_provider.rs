@@ -52,7 +52,8 @@ fn challenge(verifier: &str) -> String {
 /// A client created by `owner` over HTTP: (client_id, client_secret).
 async fn create_client(owner: &Client, meta: Value) -> (String, Option<String>) {
     let r = owner.post("/oauth2/create-client", meta).await;
-    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.header("cache-control").as_deref(), Some("no-store"));
     let v = r.json();
     (
         v["client_id"].as_str().unwrap().to_string(),
@@ -244,6 +245,10 @@ async fn discovery_documents(b: Backend) {
         "alg none is never advertised"
     );
 
+    // Only GET and HEAD: under the base path another method is an unknown
+    // route (404, as for every route there); at the root, 405.
+    let r = c.post("/.well-known/openid-configuration", json!({})).await;
+    assert_eq!(r.status, 404, "{}", r.text);
     // At the origin root, too, and RFC 8414's path-suffixed form.
     let http = gatehouse_tests::http_client().build().unwrap();
     for path in [
@@ -251,6 +256,12 @@ async fn discovery_documents(b: Backend) {
         "/.well-known/oauth-authorization-server",
         "/.well-known/oauth-authorization-server/api/auth",
     ] {
+        let post = http
+            .post(format!("{}{path}", s.origin))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(post.status(), 405, "{path}");
         let r = http
             .get(format!("{}{path}", s.origin))
             .send()
@@ -1044,6 +1055,23 @@ async fn clients_belong_to_their_owner(b: Backend) {
         "client_secret_basic",
         "fixed at creation"
     );
+    // An update that names one field keeps the rest.
+    let r = alice
+        .post(
+            "/oauth2/update-client",
+            json!({"client_id": id, "update": {"client_name": "Only the name"}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["client_name"], "Only the name");
+    assert_eq!(
+        r.json()["redirect_uris"],
+        json!(["https://app.example/new"])
+    );
+    assert_eq!(
+        r.json()["grant_types"],
+        json!(["authorization_code", "refresh_token"])
+    );
 
     let rotated = alice
         .post("/oauth2/client/rotate-secret", json!({"client_id": id}))
@@ -1175,11 +1203,10 @@ async fn revocation_and_introspection(b: Backend) {
     let access = t["access_token"].as_str().unwrap().to_string();
     let refresh = t["refresh_token"].as_str().unwrap().to_string();
 
-    // Any confidential client may introspect (RFC 7662: resource servers);
-    // a public one may not.
+    // A client learns about its own tokens only (as in Better Auth).
     assert_eq!(
-        introspect(&anon, &other, &other_secret, &access).await["active"],
-        true
+        introspect(&anon, &other, &other_secret, &access).await,
+        json!({"active": false})
     );
     let r = form(
         &anon,
@@ -1381,6 +1408,10 @@ async fn prompt_and_max_age(b: Backend) {
         .unwrap()
         .1
         .to_string();
+    let r = user
+        .post("/oauth2/continue", json!({"oauth_query": q}))
+        .await;
+    assert_oauth_error(&r, 400, "invalid_request");
     let r = user
         .post(
             "/oauth2/continue",

@@ -58,7 +58,7 @@ async fn openidconnect_relying_party_signs_in(b: Backend) {
             json!({"redirect_uris": [REDIRECT], "client_name": "Rust RP"}),
         )
         .await;
-    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.status, 201, "{}", r.text);
     let registered = r.json();
 
     // The relying party: discovery from the issuer alone.

@@ -210,7 +210,7 @@ export interface OauthProviderRoutes {
     /** Continue an authorization (`POST /oauth2/continue`) */
     continue(body: T.OAuthContinueBody): Promise<Result<T.OAuthRedirectResponse>>;
     /** Create a client for the signed-in user (`POST /oauth2/create-client`) */
-    createClient(body?: T.OAuthClientMetadata): Promise<Result<T.OAuthClientResponse>>;
+    createClient(body?: T.OAuthClientMetadata): Promise<Result<string>>;
     /** Delete one of the signed-in user's clients (`POST /oauth2/delete-client`) */
     deleteClient(body: T.OAuthClientIdBody): Promise<Result<T.SuccessResponse>>;
     /** Withdraw one of the signed-in user's consents (`POST /oauth2/delete-consent`) */

@@ -1,7 +1,8 @@
 // Normalisation and diffing. The rules (and nothing looser):
 // - object keys sorted;
 // - values under `id`, `*Id`/`*ID` (but not `providerId`, a name such as
-//   "credential"), any key containing `token`, `*At`, `*URL`/`*Url`, and
+//   "credential"), any key containing `token` (but not OAuth's `token_type` and
+//   `token_endpoint*`), `*At`, `*URL`/`*Url`, and
 //   WebAuthn's random `challenge` and per-credential `publicKey`, `impersonatedBy`, an ID
 //   token's `nonce`, replaced by a
 //   placeholder; in a JSON Web Key (an object with `kty`), `kid` and the key
@@ -14,7 +15,18 @@
 // - the two servers listen on different ports, so a string starting with the
 //   server's own origin has that origin replaced by `<origin>`;
 // - random secrets that are not under such keys are reduced to their format:
-//   the TOTP secret inside an otpauth:// URI and each backup code.
+//   the TOTP secret inside an otpauth:// URI and each backup code;
+// - OAuth's snake_case identifiers and secrets (`client_id`, `client_secret`,
+//   `user_id`, and the token claims `sub`, `sid`, `azp`, `jti`, `at_hash`) masked,
+//   and its epoch-second times (`iat`, `exp`, `nbf`, `auth_time`, `expires_at`,
+//   `client_id_issued_at`, `client_secret_expires_at`) masked unless 0;
+// - in a URL query, `client_id` and a signed authorization query's envelope
+//   (`sig`, `exp`, `ba_iat`) masked; a signed query (one with `sig`: the login
+//   and consent pages' `oauth_query`) is reduced to its authorization
+//   parameters, sorted, with `ba_param` (Better Auth's list of the signed names)
+//   dropped: the two servers sign the same parameters in different formats;
+// - a `url` on the server's own origin, or a relative one, reduced to path +
+//   query like `location` (where the next page is, not how it is spelled).
 // Everything else (error code, message, status, names, emails, booleans, ...)
 // is compared literally.
 
@@ -22,12 +34,23 @@ const ANON_EMAIL = /^[a-z0-9]+@(anonymous\.placeholder\.invalid)$/;
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})$/;
 // Query values that are secrets, or ids (which differ between the two servers).
 // (`nonce`: an OIDC flow's random binding.)
-const TOKEN_QUERY_KEYS = /token|otp|code|state|secret|signature|nonce|^id$|Id$/;
+// (`client_id`: an OAuth client's random id; `sig`, `exp`, `ba_iat`: a signed
+// authorization query's signature, expiry and time.)
+const TOKEN_QUERY_KEYS = /token|otp|code|state|secret|signature|nonce|^id$|Id$|^client_id$|^sig$|^exp$|^ba_iat$/;
+// Better Auth's list of the names a signed authorization query covers.
+const SIGNED_QUERY_NAMES = "ba_param";
+
+// OAuth's random identifiers and secrets under snake_case (or claim) names.
+const OAUTH_MASKED = new Set(["client_id", "client_secret", "user_id", "sub", "sid", "azp", "jti", "at_hash"]);
+// OAuth's times, in epoch seconds.
+const OAUTH_EPOCH = new Set(["iat", "exp", "nbf", "auth_time", "expires_at", "client_id_issued_at", "client_secret_expires_at"]);
 
 export function isMaskedKey(key) {
   if (typeof key !== "string") return false;
   // An account's provider ("credential", ...) is a name, not an identifier.
   if (key === "providerId") return false;
+  // OAuth names with "token" in them that are not tokens ("Bearer", a URL, "client_secret_basic").
+  if (key === "token_type" || key.startsWith("token_endpoint")) return false;
   return (
     key === "id" ||
     /I[dD]$/.test(key) ||
@@ -35,6 +58,7 @@ export function isMaskedKey(key) {
     /At$/.test(key) ||
     /(URL|Url)$/.test(key) ||
     key === "challenge" ||
+    OAUTH_MASKED.has(key) ||
     // An OIDC flow's random binding (in ID-token claims).
     key === "nonce" ||
     key === "publicKey" ||
@@ -55,7 +79,13 @@ export function pathAndQuery(raw, base = "http://x.invalid") {
   // A query value naming the server itself (a provider's redirect_uri) has
   // its origin replaced, as the two servers listen on different ports.
   const own = (v) => (base && v.startsWith(new URL(base).origin) ? `<origin>${v.slice(new URL(base).origin.length)}` : v);
-  const qs = [...u.searchParams]
+  let entries = [...u.searchParams];
+  // A signed authorization query: its parameters, whatever order and
+  // envelope format the server signed them in.
+  if (u.searchParams.has("sig")) {
+    entries = entries.filter(([k]) => k !== SIGNED_QUERY_NAMES).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+  const qs = entries
     .map(([k, v]) => `${encodeURIComponent(k)}=${TOKEN_QUERY_KEYS.test(k) && v !== "" ? "<masked>" : encodeURIComponent(own(v))}`)
     .join("&");
   // Tokens and ids carried in the path (reset-password/:token, the mailed
@@ -99,6 +129,9 @@ export function normalise(value, ctx = {}, key = undefined) {
   }
   if (typeof value === "string") {
     if (key === "location") return pathAndQuery(value, origin);
+    // Where the browser goes next on this server (an OAuth login or consent
+    // page): compared like `location`.
+    if (key === "url" && (value.startsWith("/") || (origin && value.startsWith(`${origin}/`)))) return pathAndQuery(value, origin);
     // An authorization URL at another origin (a provider): that origin, then
     // the path and query with their secrets masked.
     if (key === "url" && /^https?:\/\//.test(value) && !(origin && value.startsWith(origin))) {
@@ -124,6 +157,7 @@ export function normalise(value, ctx = {}, key = undefined) {
     if (origin && value.startsWith(origin)) return `<origin>${value.slice(origin.length)}`;
     return value;
   }
+  if (typeof value === "number" && OAUTH_EPOCH.has(key) && value !== 0) return "<epoch>";
   return value;
 }
 

@@ -3876,7 +3876,7 @@ public protocol OauthProviderApiProtocol: AnyObject, Sendable {
     /**
      * Create a client for the signed-in user (`POST /oauth2/create-client`).
      */
-    func oauth2CreateClient(body: OAuthClientMetadata?) async throws  -> OAuthClientResponse
+    func oauth2CreateClient(body: OAuthClientMetadata?) async throws 
     
     /**
      * Delete one of the signed-in user's clients (`POST /oauth2/delete-client`).
@@ -4104,7 +4104,7 @@ open func oauth2Continue(body: OAuthContinueBody)async throws  -> OAuthRedirectR
     /**
      * Create a client for the signed-in user (`POST /oauth2/create-client`).
      */
-open func oauth2CreateClient(body: OAuthClientMetadata?)async throws  -> OAuthClientResponse  {
+open func oauth2CreateClient(body: OAuthClientMetadata?)async throws   {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
@@ -4112,10 +4112,10 @@ open func oauth2CreateClient(body: OAuthClientMetadata?)async throws  -> OAuthCl
                         self.uniffiCloneHandle(),FfiConverterOptionTypeOAuthClientMetadata.lower(body)
                 )
             },
-            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
-            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
-            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterTypeOAuthClientResponse_lift,
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_void,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_void,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_void,
+            liftFunc: { $0 },
             errorHandler: FfiConverterTypeAuthError_lift
         )
 }
@@ -20328,7 +20328,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_continue() != 57089) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_create_client() != 47831) {
+    if (uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_create_client() != 22167) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_delete_client() != 10550) {

@@ -3392,9 +3392,10 @@ impl OauthProviderApi {
     }
 
     /// Create a client for the signed-in user (`POST /oauth2/create-client`).
-    pub async fn oauth2_create_client(&self, body: Option<OAuthClientMetadata>) -> Result<OAuthClientResponse, AuthError> {
+    pub async fn oauth2_create_client(&self, body: Option<OAuthClientMetadata>) -> Result<(), AuthError> {
         let path = crate::with_query("/oauth2/create-client".to_string(), &[]);
-        crate::decode(self.client.call("POST", &path, Some(&body.map(|b| serde_json::to_value(b).unwrap_or_default()).unwrap_or_else(|| serde_json::json!({}))), Some("oauth-provider")).await?)
+        self.client.call("POST", &path, Some(&body.map(|b| serde_json::to_value(b).unwrap_or_default()).unwrap_or_else(|| serde_json::json!({}))), Some("oauth-provider")).await?;
+        Ok(())
     }
 
     /// One of the signed-in user's clients (`GET /oauth2/get-client`).

@@ -137,13 +137,15 @@ pub fn params_from_pairs(
 /// How a resumed authorization differs from a fresh one.
 #[derive(Default, Clone, Copy)]
 pub struct Resume {
-    /// When the original request was made (signed hand-off), else now.
+    /// When the original request was made, in Unix milliseconds (signed
+    /// hand-off), else now.
     pub issued_at: Option<i64>,
     /// The user chose the account (`prompt=select_account` done).
     pub selected: bool,
     /// The user created an account (`prompt=create` done).
     pub created: bool,
-    /// The user just signed in (`prompt=login` done, if the session is newer than the request).
+    /// The session was created by this very request, after the hand-off
+    /// (`prompt=login` done).
     pub post_login: bool,
 }
 
@@ -154,6 +156,8 @@ pub struct SignedIn {
     pub session_id: String,
     /// Unix seconds: when the session was created (the sign-in).
     pub auth_time: i64,
+    /// The same in milliseconds, to order it against the request.
+    pub auth_time_ms: i64,
 }
 
 impl SignedIn {
@@ -162,6 +166,7 @@ impl SignedIn {
             user_id: session.user.id.clone(),
             session_id: session.session.id.clone(),
             auth_time: session.session.created_at.and_utc().timestamp(),
+            auth_time_ms: session.session.created_at.and_utc().timestamp_millis(),
         }
     }
 }
@@ -344,7 +349,9 @@ pub async fn authorize(
 
     // 3. Who is signing in.
     let now = state.now().and_utc().timestamp();
-    let issued_at = resume.issued_at.unwrap_or(now);
+    let issued_at = resume
+        .issued_at
+        .unwrap_or_else(|| state.now().and_utc().timestamp_millis());
     let to_login = |state: &AppState| -> String {
         format!(
             "{}?{}",
@@ -361,7 +368,8 @@ pub async fn authorize(
     let auth_time = session.auth_time;
     let stale = max_age.is_some_and(|m| now - auth_time > m);
     // prompt=login: only a sign-in made after the request counts.
-    let needs_fresh_login = prompts.contains(&"login") && auth_time < issued_at;
+    let needs_fresh_login =
+        prompts.contains(&"login") && !resume.post_login && session.auth_time_ms <= issued_at;
     if prompts.contains(&"none") && stale {
         return fail("login_required", "The sign-in is older than max_age");
     }
@@ -372,7 +380,6 @@ pub async fn authorize(
     {
         return Ok(to_login(state));
     }
-    let _ = resume.post_login;
 
     // 4. Consent.
     let mut granted = scopes.clone();

@@ -272,6 +272,60 @@ impl ClientRow {
     }
 }
 
+impl ClientRow {
+    /// The registered metadata, as an update starts from it.
+    pub fn metadata_of(&self) -> OAuthClientMetadata {
+        let r = self.to_response(None);
+        OAuthClientMetadata {
+            redirect_uris: Some(r.redirect_uris),
+            post_logout_redirect_uris: r.post_logout_redirect_uris,
+            token_endpoint_auth_method: Some(r.token_endpoint_auth_method),
+            grant_types: Some(r.grant_types),
+            response_types: Some(r.response_types),
+            client_name: r.client_name,
+            client_uri: r.client_uri,
+            logo_uri: r.logo_uri,
+            scope: Some(r.scope),
+            contacts: r.contacts,
+            tos_uri: r.tos_uri,
+            policy_uri: r.policy_uri,
+            software_id: r.software_id,
+            software_version: r.software_version,
+            application_type: Some(r.application_type),
+            require_pkce: Some(r.require_pkce),
+            metadata: r.metadata,
+        }
+    }
+}
+
+/// `base` with every field `update` names replaced.
+pub fn merge(base: OAuthClientMetadata, update: &OAuthClientMetadata) -> OAuthClientMetadata {
+    let u = update.clone();
+    OAuthClientMetadata {
+        redirect_uris: u.redirect_uris.or(base.redirect_uris),
+        post_logout_redirect_uris: u
+            .post_logout_redirect_uris
+            .or(base.post_logout_redirect_uris),
+        token_endpoint_auth_method: u
+            .token_endpoint_auth_method
+            .or(base.token_endpoint_auth_method),
+        grant_types: u.grant_types.or(base.grant_types),
+        response_types: u.response_types.or(base.response_types),
+        client_name: u.client_name.or(base.client_name),
+        client_uri: u.client_uri.or(base.client_uri),
+        logo_uri: u.logo_uri.or(base.logo_uri),
+        scope: u.scope.or(base.scope),
+        contacts: u.contacts.or(base.contacts),
+        tos_uri: u.tos_uri.or(base.tos_uri),
+        policy_uri: u.policy_uri.or(base.policy_uri),
+        software_id: u.software_id.or(base.software_id),
+        software_version: u.software_version.or(base.software_version),
+        application_type: u.application_type.or(base.application_type),
+        require_pkce: u.require_pkce.or(base.require_pkce),
+        metadata: u.metadata.or(base.metadata),
+    }
+}
+
 fn metadata_error(d: impl Into<String>) -> OAuthError {
     OAuthError::new(400, "invalid_client_metadata", d)
 }

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use poem::endpoint::BoxEndpoint;
+use poem::http::{Method, StatusCode};
 use poem::{EndpointExt, Response};
 use serde_json::{json, Value};
 
@@ -70,9 +71,15 @@ pub fn document(state: &AppState, openid: bool) -> Value {
 /// A GET endpoint answering with one of the documents.
 pub fn endpoint(state: &Arc<AppState>, openid: bool) -> BoxEndpoint<'static> {
     let state = state.clone();
-    poem::endpoint::make(move |_req| {
+    poem::endpoint::make(move |req: poem::Request| {
         let state = state.clone();
         async move {
+            if !matches!(*req.method(), Method::GET | Method::HEAD) {
+                return Response::builder()
+                    .status(StatusCode::METHOD_NOT_ALLOWED)
+                    .header("allow", "GET, HEAD")
+                    .finish();
+            }
             Response::builder()
                 .content_type("application/json")
                 .header("cache-control", CACHE_CONTROL)

@@ -163,6 +163,7 @@ impl Plugin for OAuthProvider {
                         user_id: created.user_id,
                         session_id: created.session_id,
                         auth_time: state.now().and_utc().timestamp(),
+                        auth_time_ms: state.now().and_utc().timestamp_millis(),
                     };
                     let resume = Resume {
                         issued_at: Some(issued),

@@ -359,6 +359,16 @@ pub enum RegisterAnswer {
     ),
 }
 
+#[derive(ApiResponse)]
+pub enum CreatedClient {
+    /// The client; its secret (confidential clients) is shown only here.
+    #[oai(status = 201)]
+    Created(
+        Json<OAuthClientResponse>,
+        #[oai(header = "Cache-Control")] String,
+    ),
+}
+
 #[derive(Debug, Clone, Object)]
 pub struct OAuthClientIdBody {
     pub client_id: String,
@@ -620,6 +630,12 @@ impl OAuthProviderApi {
     ) -> Result<Json<OAuthRedirectResponse>, OAuthError> {
         let ctx = request_context(req);
         let session = hand_off_session(&state, &ctx).await?;
+        let flags = [body.selected, body.created, body.post_login];
+        if !flags.contains(&Some(true)) {
+            return Err(OAuthError::invalid_request(
+                "Missing parameters: one of selected, created or postLogin",
+            ));
+        }
         let s = state.settings::<OAuthProviderSettings>();
         let (params, issued) = authorize::verify_signed_query(&state, &body.oauth_query)?;
         let url = authorize::authorize(
@@ -689,7 +705,11 @@ impl OAuthProviderApi {
                 "Introspection needs a confidential client",
             ));
         }
-        let found = tokens::find_live(&state, &body.token, body.token_type_hint.as_deref()).await?;
+        // A client learns about its own tokens only: another client's is
+        // "not active" to it, as in Better Auth.
+        let found = tokens::find_live(&state, &body.token, body.token_type_hint.as_deref())
+            .await?
+            .filter(|f| f.client_id() == client.client_id);
         let v = tokens::introspection(&state, found);
         let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
         Ok(Json(OAuthIntrospectionResponse {
@@ -883,13 +903,16 @@ impl OAuthProviderApi {
         state: Data<&Arc<AppState>>,
         req: &Request,
         body: Json<OAuthClientMetadata>,
-    ) -> ApiResult<OAuthClientResponse> {
+    ) -> Result<CreatedClient, ApiError> {
         let session = require_session(&state, &request_context(req)).await?;
         let s = state.settings::<OAuthProviderSettings>();
         let (row, secret) =
             new_client(&state, &s, &body, Some(session.user.id)).map_err(metadata_api_error)?;
         store::insert_client(&state.db, &row).await?;
-        Ok(Json(row.to_response(secret)))
+        Ok(CreatedClient::Created(
+            Json(row.to_response(secret)),
+            "no-store".into(),
+        ))
     }
 
     /// One of the signed-in user's clients
@@ -969,7 +992,9 @@ impl OAuthProviderApi {
         let session = require_session(&state, &request_context(req)).await?;
         let existing = owned_client(&state, &session, &body.client_id).await?;
         let s = state.settings::<OAuthProviderSettings>();
-        let row = clients::build_row(&state, &s, &body.update, Some(&existing), None)
+        // What the update names replaces; the rest stays as registered.
+        let merged = clients::merge(existing.metadata_of(), &body.update);
+        let row = clients::build_row(&state, &s, &merged, Some(&existing), None)
             .map_err(metadata_api_error)?;
         store::update_client(&state.db, &row).await?;
         s.clients.forget(&row.client_id);

@@ -438,9 +438,9 @@ pub fn user_claims(user: &UserRow, scopes: &[String]) -> Map<String, Value> {
         if let Some(image) = &user.image {
             c.insert("picture".into(), image.clone().into());
         }
-        let mut parts = user.name.splitn(2, ' ');
-        if let (Some(given), Some(family)) = (parts.next(), parts.next()) {
-            c.insert("given_name".into(), given.into());
+        // Better Auth's split: the last word is the family name.
+        if let Some((given, family)) = user.name.trim().rsplit_once(' ') {
+            c.insert("given_name".into(), given.trim_end().into());
             c.insert("family_name".into(), family.into());
         }
     }
@@ -496,6 +496,15 @@ async fn id_token(
 pub enum Found {
     Access(AccessRow),
     Refresh(RefreshRow),
+}
+
+impl Found {
+    pub fn client_id(&self) -> &str {
+        match self {
+            Found::Access(r) => &r.client_id,
+            Found::Refresh(r) => &r.client_id,
+        }
+    }
 }
 
 /// Looks a token up (the hint says which table first); `None` when it is

@@ -1922,7 +1922,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_continue() and 0xFFFF) != 57089) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_create_client() and 0xFFFF) != 47831) {
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_create_client() and 0xFFFF) != 22167) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_delete_client() and 0xFFFF) != 10550) {
@@ -7686,7 +7686,7 @@ public interface OauthProviderApiInterface {
     /**
      * Create a client for the signed-in user (`POST /oauth2/create-client`).
      */
-    suspend fun `oauth2CreateClient`(`body`: OAuthClientMetadata?): OAuthClientResponse
+    suspend fun `oauth2CreateClient`(`body`: OAuthClientMetadata?)
     
     /**
      * Delete one of the signed-in user's clients (`POST /oauth2/delete-client`).
@@ -8000,7 +8000,7 @@ open class OauthProviderApi: Disposable, AutoCloseable, OauthProviderApiInterfac
      */
     @Throws(AuthException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `oauth2CreateClient`(`body`: OAuthClientMetadata?) : OAuthClientResponse {
+    override suspend fun `oauth2CreateClient`(`body`: OAuthClientMetadata?) {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
             UniffiLib.uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_create_client(
@@ -8009,11 +8009,12 @@ open class OauthProviderApi: Disposable, AutoCloseable, OauthProviderApiInterfac
         FfiConverterOptionalTypeOAuthClientMetadata.lower(`body`),
             )
         },
-        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
-        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_void(future) },
         // lift function
-        { FfiConverterTypeOAuthClientResponse.lift(it) },
+        { },
+        
         // Error FFI converter
         AuthException.ErrorHandler,
     )
