@@ -31,6 +31,8 @@ on_both_backends!(
     revocation_and_introspection,
     prompt_and_max_age,
     rp_initiated_logout,
+    id_tokens_verify_across_key_rotation,
+    native_loopback_redirects_may_change_port,
 );
 
 const REDIRECT: &str = "https://app.example/callback";
@@ -1510,4 +1512,84 @@ async fn rp_initiated_logout(b: Backend) {
         Value::Null,
         "signed out"
     );
+}
+
+/// Verifies an ID token offline against the published keys, by its `kid`.
+fn verify_id_token(set: &JwkSet, token: &str, issuer: &str, audience: &str) -> Map<String, Value> {
+    let header = jsonwebtoken::decode_header(token).unwrap();
+    let jwk = set
+        .find(header.kid.as_deref().unwrap())
+        .expect("the token's kid is published");
+    let mut v = Validation::new(header.alg);
+    v.set_audience(&[audience]);
+    v.set_issuer(&[issuer]);
+    jsonwebtoken::decode::<Map<String, Value>>(token, &DecodingKey::from_jwk(jwk).unwrap(), &v)
+        .expect("verifies")
+        .claims
+}
+
+async fn id_tokens_verify_across_key_rotation(b: Backend) {
+    let s = server(b, "[jwt]\nrotation_interval = 3600\ngrace_period = 86400\n").await;
+    let user = s.client();
+    user.sign_up().await;
+    let (id, secret) = confidential(&user, json!({})).await;
+    let issuer = format!("{}/api/auth", s.origin);
+    let first = redeem(
+        &user,
+        &id,
+        &secret,
+        &code_for(&user, &authorize_url(&id, "openid", &[])).await,
+    )
+    .await
+    .json()["id_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    s.clock.advance(chrono::Duration::hours(2));
+    let second = redeem(
+        &user,
+        &id,
+        &secret,
+        &code_for(&user, &authorize_url(&id, "openid", &[])).await,
+    )
+    .await
+    .json()["id_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let kid = |t: &str| jsonwebtoken::decode_header(t).unwrap().kid.unwrap();
+    assert_ne!(kid(&first), kid(&second), "signed with the rotated-in key");
+    let set: JwkSet = serde_json::from_str(&user.get("/jwks").await.text).unwrap();
+    assert_eq!(set.keys.len(), 2, "the old key stays for the grace period");
+    for t in [&first, &second] {
+        assert_eq!(verify_id_token(&set, t, &issuer, &id)["aud"], id.as_str());
+    }
+}
+
+async fn native_loopback_redirects_may_change_port(b: Backend) {
+    let s = server(b, "").await;
+    let user = s.client();
+    user.sign_up().await;
+    let (id, _) = create_client(
+        &user,
+        json!({"redirect_uris": ["http://127.0.0.1:8080/cb"], "application_type": "native", "token_endpoint_auth_method": "none"}),
+    )
+    .await;
+    let url = |redirect: &str| {
+        authorize_url(&id, "openid", &[]).replace(
+            &format!("redirect_uri={}", urlencode(REDIRECT)),
+            &format!("redirect_uri={}", urlencode(redirect)),
+        )
+    };
+    // RFC 8252 §7.3: the app listens on whatever port it got.
+    let r = user.get(&url("http://127.0.0.1:53682/cb")).await;
+    assert_eq!(r.status, 302, "{}", r.text);
+    assert!(r.header("location").unwrap().contains("/consent?"));
+    for bad in [
+        "http://127.0.0.1:53682/other",
+        "http://localhost:8080/cb",
+        "http://127.0.0.1:53682/cb#x",
+    ] {
+        assert_oauth_error(&user.get(&url(bad)).await, 400, "invalid_redirect_uri");
+    }
 }

@@ -224,7 +224,13 @@ pub async fn authorize(
         .ok_or_else(|| OAuthError::new(400, "invalid_client", "Unknown or disabled client"))?;
     let registered = client.redirect_uri_list();
     let (redirect_uri, redirect_uri_given) = match params.get("redirect_uri") {
-        Some(uri) if registered.iter().any(|r| r == uri) => (uri.clone(), true),
+        Some(uri)
+            if registered
+                .iter()
+                .any(|r| super::clients::redirect_matches(r, uri, client.is_native())) =>
+        {
+            (uri.clone(), true)
+        }
         Some(_) => {
             return Err(OAuthError::new(
                 400,

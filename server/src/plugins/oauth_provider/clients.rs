@@ -381,6 +381,29 @@ pub fn check_redirect_uri(uri: &str, native: bool) -> Result<(), OAuthError> {
     }
 }
 
+/// Whether a requested redirect URI is the registered one: the same
+/// string, except that a native client's plain-http loopback URI may name
+/// any port (RFC 8252 §7.3: the app listens where the system lets it).
+pub fn redirect_matches(registered: &str, requested: &str, native: bool) -> bool {
+    if registered == requested {
+        return true;
+    }
+    if !native || requested.contains('#') {
+        return false;
+    }
+    let (Ok(r), Ok(q)) = (url::Url::parse(registered), url::Url::parse(requested)) else {
+        return false;
+    };
+    r.scheme() == "http"
+        && q.scheme() == "http"
+        && is_loopback_host(&r)
+        && r.host() == q.host()
+        && r.path() == q.path()
+        && r.query() == q.query()
+        && q.username().is_empty()
+        && q.password().is_none()
+}
+
 /// A checked client row (new: `existing` is `None`) from metadata.
 pub fn build_row(
     state: &AppState,
@@ -627,5 +650,31 @@ pub async fn authenticate(
                 Err(unknown())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redirect_matches;
+
+    #[test]
+    fn loopback_ports_vary_for_native_clients_only() {
+        let reg = "http://127.0.0.1:8080/cb";
+        assert!(redirect_matches(reg, "http://127.0.0.1:51234/cb", true));
+        assert!(!redirect_matches(reg, "http://127.0.0.1:51234/cb", false));
+        assert!(!redirect_matches(reg, "http://127.0.0.1:51234/other", true));
+        assert!(!redirect_matches(reg, "http://127.0.0.2:8080/cb", true));
+        assert!(!redirect_matches(reg, "http://u@127.0.0.1:9/cb", true));
+        assert!(!redirect_matches(reg, "http://127.0.0.1:9/cb#x", true));
+        assert!(!redirect_matches(
+            "https://app.example/cb",
+            "https://app.example:444/cb",
+            true
+        ));
+        assert!(redirect_matches(
+            "https://app.example/cb",
+            "https://app.example/cb",
+            false
+        ));
     }
 }
