@@ -86,19 +86,26 @@ pub fn signed_query(
 /// parameters and its time. Any change, a repeated parameter or an expired
 /// hand-off is `invalid_signature`.
 pub fn verify_signed_query(state: &AppState, query: &str) -> Result<(Params, i64), OAuthError> {
-    let bad = || {
-        OAuthError::new(
-            400,
-            "invalid_signature",
-            "The signed authorization query is invalid or has expired",
-        )
-    };
     let mut p = Params::new();
     for (k, v) in url::form_urlencoded::parse(query.trim_start_matches('?').as_bytes()) {
         if p.insert(k.into_owned(), v.into_owned()).is_some() {
-            return Err(bad());
+            return Err(bad_signature());
         }
     }
+    verify_signed_params(state, p)
+}
+
+fn bad_signature() -> OAuthError {
+    OAuthError::new(
+        400,
+        "invalid_signature",
+        "The signed authorization query is invalid or has expired",
+    )
+}
+
+/// [`verify_signed_query`] for parameters already parsed.
+pub fn verify_signed_params(state: &AppState, mut p: Params) -> Result<(Params, i64), OAuthError> {
+    let bad = bad_signature;
     let sig = p.remove(SIGNATURE).ok_or_else(bad)?;
     let expected = sign::signature(&state.secret, &canonical(&p));
     if !bool::from(expected.as_bytes().ct_eq(sig.as_bytes())) {
@@ -197,10 +204,6 @@ fn resolve_page(state: &AppState, page: &str) -> String {
     }
 }
 
-pub fn issuer(state: &AppState) -> String {
-    super::issuer(state)
-}
-
 /// Runs the authorization request in `params` for `session` (the signed-in
 /// user, if any) and returns the URL to send the browser to. `Err` only
 /// when the client or redirect URI cannot be trusted with a redirect.
@@ -218,7 +221,7 @@ pub async fn authorize(
         .ok_or_else(|| OAuthError::invalid_request("client_id is required"))?;
     let client = s
         .clients
-        .get(state, client_id)
+        .get_or_load(state, client_id, store::client(&state.db, client_id))
         .await?
         .filter(|c| !c.disabled.unwrap_or(false))
         .ok_or_else(|| OAuthError::new(400, "invalid_client", "Unknown or disabled client"))?;
@@ -242,7 +245,7 @@ pub async fn authorize(
         None => return Err(OAuthError::invalid_request("redirect_uri is required")),
     };
     let state_param = params.get("state").cloned();
-    let iss = issuer(state);
+    let iss = super::issuer(state);
     let answer = |query: &[(&str, &str)]| -> String {
         let mut q: Vec<(&str, &str)> = query.to_vec();
         if let Some(st) = &state_param {

@@ -33,61 +33,6 @@ pub fn random_letters(len: usize) -> String {
         .collect()
 }
 
-/// Clients read by the protocol routes, kept for `session.cache_ttl`
-/// seconds (as sessions are): client authentication on every token and
-/// introspection request need not read the row again. Changes made here
-/// take effect at once; another instance sees a rotated secret or a
-/// deleted client within that window.
-#[derive(Default)]
-pub struct ClientCache(
-    std::sync::Mutex<std::collections::HashMap<String, (ClientRow, chrono::NaiveDateTime)>>,
-);
-
-impl std::fmt::Debug for ClientCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ClientCache")
-    }
-}
-
-/// Bounds the cache: past it, it starts over.
-const MAX_CACHED_CLIENTS: usize = 10_000;
-
-impl ClientCache {
-    pub async fn get(
-        &self,
-        state: &AppState,
-        client_id: &str,
-    ) -> Result<Option<ClientRow>, crate::db::StorageError> {
-        let ttl = state.config.session.cache_ttl;
-        let now = state.now();
-        if ttl > 0 {
-            let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some((row, at)) = map.get(client_id) {
-                if (now - *at).num_seconds() < ttl {
-                    return Ok(Some(row.clone()));
-                }
-            }
-        }
-        let row = store::client(&state.db, client_id).await?;
-        if let (Some(r), true) = (&row, ttl > 0) {
-            let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-            if map.len() >= MAX_CACHED_CLIENTS {
-                map.clear();
-            }
-            map.insert(client_id.to_string(), (r.clone(), now));
-        }
-        Ok(row)
-    }
-
-    /// After a change to the client made here.
-    pub fn forget(&self, client_id: &str) {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(client_id);
-    }
-}
-
 /// RFC 7591 client metadata, as `register` and `create-client` take it.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, poem_openapi::Object)]
 #[serde(default)]
@@ -617,7 +562,7 @@ pub async fn authenticate(
     let client = state
         .settings::<OAuthProviderSettings>()
         .clients
-        .get(state, &client_id)
+        .get_or_load(state, &client_id, store::client(&state.db, &client_id))
         .await?
         .ok_or_else(unknown)?;
     if client.disabled.unwrap_or(false) {

@@ -49,7 +49,11 @@ pub async fn end_session(
             "client_id is not the ID token's audience",
         ));
     }
-    let client = s.clients.get(state, &audience).await?.ok_or_else(invalid)?;
+    let client = s
+        .clients
+        .get_or_load(state, &audience, super::store::client(&state.db, &audience))
+        .await?
+        .ok_or_else(invalid)?;
     let redirect = match params.get("post_logout_redirect_uri") {
         None => None,
         Some(uri) => {

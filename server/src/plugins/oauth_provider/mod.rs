@@ -15,6 +15,7 @@
 //! - `metadata`: the discovery documents.
 
 pub mod authorize;
+pub mod cache;
 pub mod clients;
 pub mod end_session;
 pub mod errors;

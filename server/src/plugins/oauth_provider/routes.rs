@@ -710,19 +710,7 @@ impl OAuthProviderApi {
         let found = tokens::find_live(&state, &body.token, body.token_type_hint.as_deref())
             .await?
             .filter(|f| f.client_id() == client.client_id);
-        let v = tokens::introspection(&state, found);
-        let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
-        Ok(Json(OAuthIntrospectionResponse {
-            active: v["active"].as_bool().unwrap_or(false),
-            token_type: text("token_type"),
-            client_id: text("client_id"),
-            scope: text("scope"),
-            sub: text("sub"),
-            iat: v.get("iat").and_then(Value::as_i64),
-            exp: v.get("exp").and_then(Value::as_i64),
-            iss: text("iss"),
-            sid: text("sid"),
-        }))
+        Ok(Json(tokens::introspection(&state, found)))
     }
 
     /// Token revocation (RFC 7009)
@@ -1152,11 +1140,7 @@ impl OAuthProviderApi {
         // A login page that sends the user back with the signed query: the
         // original request, and when it was made.
         let resume = if params.contains_key("sig") {
-            let mut out = url::form_urlencoded::Serializer::new(String::new());
-            for (k, v) in &params {
-                out.append_pair(k, v);
-            }
-            let (original, issued) = authorize::verify_signed_query(state, &out.finish())?;
+            let (original, issued) = authorize::verify_signed_params(state, params)?;
             params = original;
             Resume {
                 issued_at: Some(issued),

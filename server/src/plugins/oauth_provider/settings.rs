@@ -3,6 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::cache::ReadCache;
+use super::store::{AccessRow, ClientRow};
+
 /// Scopes every server knows; others come from `scopes`.
 pub const OPENID: &str = "openid";
 pub const OFFLINE_ACCESS: &str = "offline_access";
@@ -32,12 +35,12 @@ pub struct OAuthProviderSettings {
     pub id_token_expires_in: i64,
     /// How long a signed login/consent hand-off stays valid.
     pub hand_off_expires_in: i64,
-    /// Clients recently read, shared by every request.
+    /// Clients recently read (by client id), shared by every request.
     #[serde(skip)]
-    pub clients: std::sync::Arc<super::clients::ClientCache>,
-    /// Access tokens recently looked up, shared by every request.
+    pub clients: std::sync::Arc<ReadCache<ClientRow>>,
+    /// Access tokens recently looked up (by hash), shared by every request.
     #[serde(skip)]
-    pub tokens: std::sync::Arc<super::tokens::TokenCache>,
+    pub tokens: std::sync::Arc<ReadCache<AccessRow>>,
 }
 
 impl Default for OAuthProviderSettings {
@@ -58,8 +61,8 @@ impl Default for OAuthProviderSettings {
             refresh_token_expires_in: 30 * 24 * 3600,
             id_token_expires_in: 36_000,
             hand_off_expires_in: 600,
-            clients: Default::default(),
-            tokens: Default::default(),
+            clients: std::sync::Arc::new(ReadCache::new(10_000)),
+            tokens: std::sync::Arc::new(ReadCache::new(100_000)),
         }
     }
 }

@@ -5,7 +5,9 @@
 //! and stored only as their SHA-256.
 
 use chrono::{Duration, NaiveDateTime};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
+
+use super::routes::OAuthIntrospectionResponse;
 use sha2::Digest;
 use subtle::ConstantTimeEq;
 
@@ -19,46 +21,6 @@ use crate::db::models::UserRow;
 use crate::plugins::jwt::keys::Alg;
 use crate::plugins::jwt::settings::JwtSettings;
 use crate::state::AppState;
-
-/// Live access tokens recently looked up, by hash, kept for
-/// `session.cache_ttl` seconds (as sessions are), so introspection and
-/// userinfo need not read the row on every call. Expiry is checked on every
-/// use; any revocation made here empties the cache at once (revocations are
-/// rare next to lookups); another instance honours it within that window.
-#[derive(Default)]
-pub struct TokenCache(
-    std::sync::Mutex<std::collections::HashMap<String, (AccessRow, NaiveDateTime)>>,
-);
-
-impl std::fmt::Debug for TokenCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TokenCache")
-    }
-}
-
-/// Bounds the cache: past it, it starts over.
-const MAX_CACHED_TOKENS: usize = 100_000;
-
-impl TokenCache {
-    fn get(&self, hash: &str, now: NaiveDateTime, ttl: i64) -> Option<AccessRow> {
-        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let (row, at) = map.get(hash)?;
-        ((now - *at).num_seconds() < ttl).then(|| row.clone())
-    }
-
-    fn put(&self, row: &AccessRow, now: NaiveDateTime) {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() >= MAX_CACHED_TOKENS {
-            map.clear();
-        }
-        map.insert(row.token.clone(), (row.clone(), now));
-    }
-
-    /// After any revocation made here.
-    pub fn clear(&self) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
-    }
-}
 
 /// The token endpoint's answer (RFC 6749 §5.1).
 #[derive(Debug, Clone, serde::Serialize, poem_openapi::Object)]
@@ -529,18 +491,11 @@ pub async fn find_live(
 
 async fn live_access(state: &AppState, hash: &str) -> Result<Option<Found>, OAuthError> {
     let now = state.now();
-    let ttl = state.config.session.cache_ttl;
-    let cache = &state.settings::<OAuthProviderSettings>().tokens;
-    let row = match (ttl > 0).then(|| cache.get(hash, now, ttl)).flatten() {
-        Some(row) => Some(row),
-        None => {
-            let row = store::access_token(&state.db, hash).await?;
-            if let (Some(r), true) = (&row, ttl > 0) {
-                cache.put(r, now);
-            }
-            row
-        }
-    };
+    let row = state
+        .settings::<OAuthProviderSettings>()
+        .tokens
+        .get_or_load(state, hash, store::access_token(&state.db, hash))
+        .await?;
     Ok(row
         .filter(|r| r.revoked.is_none() && r.expires_at > now)
         .map(Found::Access))
@@ -554,44 +509,51 @@ async fn live_refresh(state: &AppState, hash: &str) -> Result<Option<Found>, OAu
         .map(Found::Refresh))
 }
 
-/// RFC 7662's answer for a token.
-pub fn introspection(state: &AppState, found: Option<Found>) -> Value {
-    let ts = |t: NaiveDateTime| t.and_utc().timestamp();
-    match found {
-        None => json!({"active": false}),
-        Some(Found::Access(r)) => {
-            let scopes = parse_scopes(&r.scopes);
-            let mut v = json!({
-                "active": true,
-                "token_type": "Bearer",
-                "client_id": r.client_id,
-                "scope": scopes.join(" "),
-                "sub": r.user_id.clone().unwrap_or_else(|| r.client_id.clone()),
-                "iat": ts(r.created_at),
-                "exp": ts(r.expires_at),
-                "iss": super::issuer(state),
-            });
-            if let Some(sid) = r.session_id {
-                v["sid"] = sid.into();
-            }
-            v
-        }
-        Some(Found::Refresh(r)) => {
-            let scopes = parse_scopes(&r.scopes);
-            let mut v = json!({
-                "active": true,
-                "token_type": "refresh_token",
-                "client_id": r.client_id,
-                "scope": scopes.join(" "),
-                "sub": r.user_id,
-                "iat": ts(r.created_at),
-                "exp": ts(r.expires_at),
-                "iss": super::issuer(state),
-            });
-            if let Some(sid) = r.session_id {
-                v["sid"] = sid.into();
-            }
-            v
-        }
+/// RFC 7662's answer for a token (`{active: false}` for none).
+pub fn introspection(state: &AppState, found: Option<Found>) -> OAuthIntrospectionResponse {
+    let ts = |t: NaiveDateTime| Some(t.and_utc().timestamp());
+    let Some(found) = found else {
+        return OAuthIntrospectionResponse {
+            active: false,
+            token_type: None,
+            client_id: None,
+            scope: None,
+            sub: None,
+            iat: None,
+            exp: None,
+            iss: None,
+            sid: None,
+        };
+    };
+    let (token_type, client_id, scopes, sub, created, expires, sid) = match found {
+        Found::Access(r) => (
+            "Bearer",
+            r.client_id.clone(),
+            r.scopes,
+            r.user_id.unwrap_or(r.client_id),
+            r.created_at,
+            r.expires_at,
+            r.session_id,
+        ),
+        Found::Refresh(r) => (
+            "refresh_token",
+            r.client_id,
+            r.scopes,
+            r.user_id,
+            r.created_at,
+            r.expires_at,
+            r.session_id,
+        ),
+    };
+    OAuthIntrospectionResponse {
+        active: true,
+        token_type: Some(token_type.into()),
+        client_id: Some(client_id),
+        scope: Some(parse_scopes(&scopes).join(" ")),
+        sub: Some(sub),
+        iat: ts(created),
+        exp: ts(expires),
+        iss: Some(super::issuer(state)),
+        sid,
     }
 }
