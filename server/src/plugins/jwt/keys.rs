@@ -94,9 +94,9 @@ enum KeySigner {
 
 impl KeySigner {
     /// A compact JWS over `header_b64.base64url(payload)`.
-    fn sign(&self, key: &Key, payload: &[u8]) -> Result<String, String> {
-        let mut token = String::with_capacity(key.header_b64.len() + payload.len() * 4 / 3 + 360);
-        token.push_str(&key.header_b64);
+    fn sign(&self, header_b64: &str, payload: &[u8]) -> Result<String, String> {
+        let mut token = String::with_capacity(header_b64.len() + payload.len() * 4 / 3 + 360);
+        token.push_str(header_b64);
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(payload, &mut token);
         let signature = match self {
@@ -439,7 +439,28 @@ impl KeyRing {
     ) -> Result<String, ApiError> {
         let payload = serde_json::to_vec(claims).map_err(storage_err)?;
         let key = self.signing_key(state, s).await?;
-        key.signer.sign(&key, &payload).map_err(storage_err)
+        key.signer
+            .sign(&key.header_b64, &payload)
+            .map_err(storage_err)
+    }
+
+    /// Signs `claims` with the current key and a `typ` header: tokens of
+    /// another kind than this plugin's (an OAuth access token is
+    /// `at+jwt`, RFC 9068 §2.1), which a verifier must not mistake for one.
+    pub async fn sign_typed(
+        &self,
+        state: &AppState,
+        s: &JwtSettings,
+        typ: &str,
+        claims: &impl Serialize,
+    ) -> Result<String, ApiError> {
+        let payload = serde_json::to_vec(claims).map_err(storage_err)?;
+        let key = self.signing_key(state, s).await?;
+        let header = serde_json::to_vec(&json!({"alg": key.alg.name(), "kid": key.id, "typ": typ}))
+            .map_err(storage_err)?;
+        key.signer
+            .sign(&b64(&header), &payload)
+            .map_err(storage_err)
     }
 
     /// Verifies a token issued here: a known key within its grace period,
