@@ -15,6 +15,7 @@ mod jwt;
 mod library;
 mod magic_link;
 mod multi_session;
+mod oauth_grants;
 mod oauth_provider;
 mod oauth_rp;
 mod organization;

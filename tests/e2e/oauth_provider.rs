@@ -35,10 +35,10 @@ on_both_backends!(
     native_loopback_redirects_may_change_port,
 );
 
-const REDIRECT: &str = "https://app.example/callback";
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub(crate) const REDIRECT: &str = "https://app.example/callback";
+pub(crate) const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 
-async fn server(b: Backend, section: &str) -> TestServer {
+pub(crate) async fn server(b: Backend, section: &str) -> TestServer {
     TestServer::start_with(b, |c| {
         c.plugins.push("jwt".into());
         c.plugins.push("oauth-provider".into());
@@ -47,12 +47,12 @@ async fn server(b: Backend, section: &str) -> TestServer {
     .await
 }
 
-fn challenge(verifier: &str) -> String {
+pub(crate) fn challenge(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()))
 }
 
 /// A client created by `owner` over HTTP: (client_id, client_secret).
-async fn create_client(owner: &Client, meta: Value) -> (String, Option<String>) {
+pub(crate) async fn create_client(owner: &Client, meta: Value) -> (String, Option<String>) {
     let r = owner.post("/oauth2/create-client", meta).await;
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.header("cache-control").as_deref(), Some("no-store"));
@@ -63,7 +63,7 @@ async fn create_client(owner: &Client, meta: Value) -> (String, Option<String>) 
     )
 }
 
-async fn confidential(owner: &Client, extra: Value) -> (String, String) {
+pub(crate) async fn confidential(owner: &Client, extra: Value) -> (String, String) {
     let mut meta = json!({
         "redirect_uris": [REDIRECT],
         "client_name": "Test App",
@@ -76,7 +76,7 @@ async fn confidential(owner: &Client, extra: Value) -> (String, String) {
     (id, secret.expect("a confidential client gets a secret"))
 }
 
-fn authorize_url(client_id: &str, scope: &str, extra: &[(&str, &str)]) -> String {
+pub(crate) fn authorize_url(client_id: &str, scope: &str, extra: &[(&str, &str)]) -> String {
     let ch = challenge(VERIFIER);
     let mut pairs: Vec<(&str, &str)> = vec![
         ("response_type", "code"),
@@ -96,7 +96,7 @@ fn authorize_url(client_id: &str, scope: &str, extra: &[(&str, &str)]) -> String
     format!("/oauth2/authorize?{}", q.finish())
 }
 
-fn query_of(location: &str) -> Map<String, Value> {
+pub(crate) fn query_of(location: &str) -> Map<String, Value> {
     let url = url::Url::parse(location)
         .or_else(|_| url::Url::parse(&format!("http://x{location}")))
         .unwrap();
@@ -106,7 +106,7 @@ fn query_of(location: &str) -> Map<String, Value> {
 }
 
 /// Follows authorize (with consent when asked) to the code at the redirect URI.
-async fn code_for(user: &Client, url: &str) -> String {
+pub(crate) async fn code_for(user: &Client, url: &str) -> String {
     let r = user.get(url).await;
     assert_eq!(r.status, 302, "{}", r.text);
     let mut location = r.header("location").unwrap();
@@ -128,12 +128,12 @@ async fn code_for(user: &Client, url: &str) -> String {
     q["code"].as_str().unwrap().to_string()
 }
 
-fn basic(id: &str, secret: &str) -> String {
+pub(crate) fn basic(id: &str, secret: &str) -> String {
     format!("Basic {}", STANDARD.encode(format!("{id}:{secret}")))
 }
 
 /// A form post to `path` with Basic client authentication (when given).
-async fn form(
+pub(crate) async fn form(
     c: &Client,
     path: &str,
     auth: Option<(&str, &str)>,
@@ -154,7 +154,12 @@ async fn form(
     c.request(req).await
 }
 
-async fn redeem(c: &Client, id: &str, secret: &str, code: &str) -> gatehouse_tests::Response {
+pub(crate) async fn redeem(
+    c: &Client,
+    id: &str,
+    secret: &str,
+    code: &str,
+) -> gatehouse_tests::Response {
     form(
         c,
         "/oauth2/token",
@@ -170,7 +175,7 @@ async fn redeem(c: &Client, id: &str, secret: &str, code: &str) -> gatehouse_tes
 }
 
 #[track_caller]
-fn assert_oauth_error(r: &gatehouse_tests::Response, status: u16, error: &str) {
+pub(crate) fn assert_oauth_error(r: &gatehouse_tests::Response, status: u16, error: &str) {
     assert_eq!(r.status, status, "{}", r.text);
     assert_eq!(r.json()["error"], error, "{}", r.text);
     assert!(
@@ -182,7 +187,7 @@ fn assert_oauth_error(r: &gatehouse_tests::Response, status: u16, error: &str) {
     );
 }
 
-async fn introspect(c: &Client, id: &str, secret: &str, token: &str) -> Value {
+pub(crate) async fn introspect(c: &Client, id: &str, secret: &str, token: &str) -> Value {
     let r = form(
         c,
         "/oauth2/introspect",

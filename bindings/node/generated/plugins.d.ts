@@ -23,7 +23,7 @@ export declare function magicLinkClient(): ClientPlugin<"magic-link">;
 /** The `multi-session` plugin: Several signed-in accounts in one browser: list them, switch the active one, revoke one; sign-out ends them all. */
 export declare function multiSessionClient(): ClientPlugin<"multi-session">;
 
-/** The `oauth-provider` plugin: An OAuth 2.1 authorization server and OpenID Connect provider: authorize, token (authorization code with PKCE, refresh, client credentials), introspection, revocation, userinfo, discovery, client registration and consents. */
+/** The `oauth-provider` plugin: An OAuth 2.1 authorization server and OpenID Connect provider: authorize, token (authorization code with PKCE, refresh, client credentials, device code, token exchange), JWT access tokens for resource servers, private_key_jwt, introspection, revocation, userinfo, discovery, client registration and consents. */
 export declare function oauthProviderClient(): ClientPlugin<"oauth-provider">;
 
 /** The `organization` plugin: Organizations, members, invitations by email, teams and per-organization roles. */

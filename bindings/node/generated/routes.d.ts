@@ -215,6 +215,10 @@ export interface OauthProviderRoutes {
     deleteClient(body: T.OAuthClientIdBody): Promise<Result<T.SuccessResponse>>;
     /** Withdraw one of the signed-in user's consents (`POST /oauth2/delete-consent`) */
     deleteConsent(body: T.OAuthConsentIdBody): Promise<Result<T.SuccessResponse>>;
+    /** Enter a device's user code (`GET /oauth2/device`) */
+    device(arg: { query: { user_code: string } }): Promise<Result<T.OAuthDeviceVerificationResponse>>;
+    /** Device authorization request (RFC 8628) (`POST /oauth2/device-authorization`) */
+    deviceAuthorization(body?: T.OAuthDeviceAuthorizationBody): Promise<Result<T.OAuthDeviceAuthorizationResponse>>;
     /** RP-initiated logout (form post) (`POST /oauth2/end-session`) */
     endSession(body?: T.OAuthEndSessionBody): Promise<Result<T.SuccessResponse>>;
     /** One of the signed-in user's clients (`GET /oauth2/get-client`) */

@@ -565,6 +565,8 @@ export interface OAuthAuthorizeBody {
   /** Seconds: the oldest sign-in accepted. */
   max_age?: string | null;
   login_hint?: string | null;
+  /** RFC 8707: the resource server the tokens are for (its access tokens are JWTs). */
+  resource?: string | null;
 }
 
 export interface OAuthClientIdBody {
@@ -576,9 +578,15 @@ export interface OAuthClientMetadata {
   /** Exact redirect URIs (https; http only on a loopback address, for native clients; custom schemes for native clients). */
   redirect_uris?: string[] | null;
   post_logout_redirect_uris?: string[] | null;
-  /** `client_secret_basic` (the default), `client_secret_post`, or `none` (a public client, PKCE required). */
+  /** `client_secret_basic` (the default), `client_secret_post`, `private_key_jwt` (with `jwks` or `jwks_uri`), or `none` (a public client, PKCE required). */
   token_endpoint_auth_method?: string | null;
-  /** `authorization_code` (the default), `refresh_token`, `client_credentials`. */
+  /** `private_key_jwt`: the client's public keys, a JWK Set (`{"keys": [...]}`). */
+  jwks?: unknown | null;
+  /** `private_key_jwt`: where the client publishes its JWK Set (https). */
+  jwks_uri?: string | null;
+  /** `authorization_code` (the default), `refresh_token`, `client_credentials`,
+`urn:ietf:params:oauth:grant-type:device_code`, and (not at open registration)
+`urn:ietf:params:oauth:grant-type:token-exchange`. */
   grant_types?: string[] | null;
   /** `code` only. */
   response_types?: string[] | null;
@@ -611,6 +619,8 @@ export interface OAuthClientResponse {
   redirect_uris: string[];
   post_logout_redirect_uris?: string[] | null;
   token_endpoint_auth_method: string;
+  jwks?: unknown | null;
+  jwks_uri?: string | null;
   grant_types: string[];
   response_types: string[];
   client_name?: string | null;
@@ -668,6 +678,48 @@ export interface OAuthContinueBody {
   oauth_query: string;
 }
 
+/** A device asks for codes (RFC 8628 §3.1), form-encoded, with its client
+authentication (a public client sends `client_id` alone). */
+export interface OAuthDeviceAuthorizationBody {
+  client_id?: string | null;
+  /** Space-separated; the client's registered scopes when absent. */
+  scope?: string | null;
+  client_secret?: string | null;
+  client_assertion_type?: string | null;
+  client_assertion?: string | null;
+}
+
+/** RFC 8628 §3.2's answer. */
+export interface OAuthDeviceAuthorizationResponse {
+  /** What the device polls the token endpoint with. */
+  device_code: string;
+  /** What the user types on the device page (`XXXX-XXXX`). */
+  user_code: string;
+  verification_uri: string;
+  /** `verification_uri` with the user code in its query (for a QR code). */
+  verification_uri_complete: string;
+  expires_in: number;
+  /** Seconds to wait between polls. */
+  interval: number;
+}
+
+/** The user code the signed-in user typed on the device page. */
+export interface OAuthDeviceDecisionBody {
+  /** As shown on the device (`XXXX-XXXX`; case, spaces and dashes do not matter). */
+  userCode: string;
+}
+
+/** What the device page shows the user before they decide. */
+export interface OAuthDeviceVerificationResponse {
+  user_code: string;
+  /** `pending` (waiting for this user's decision), `approved` or `denied`. */
+  status: string;
+  client_id: string;
+  client_name?: string | null;
+  /** The scopes the device asks for, space-separated. */
+  scope: string;
+}
+
 /** An RP-initiated logout request, as a form body. */
 export interface OAuthEndSessionBody {
   /** The ID token the client holds for the user. */
@@ -700,6 +752,10 @@ export interface OAuthIntrospectionResponse {
   iss?: string | null;
   /** The session the grant came from. */
   sid?: string | null;
+  /** The resource server(s) a JWT access token is addressed to. */
+  aud?: unknown | null;
+  /** An exchanged token's actor chain (RFC 8693 §4.1). */
+  act?: unknown | null;
 }
 
 /** What a consent page may show about a client. */
@@ -718,18 +774,40 @@ export interface OAuthRedirectResponse {
   url: string;
 }
 
-/** A token request (RFC 6749 §4.1.3, §6, §4.4), form-encoded. Client
-credentials go in `Authorization: Basic` or in the body. */
+/** A token request (RFC 6749 §4.1.3, §6, §4.4; RFC 8628 §3.4; RFC 8693
+§2.1), form-encoded. Client credentials go in `Authorization: Basic`,
+in the body, or as a signed `client_assertion` (`private_key_jwt`). */
 export interface OAuthTokenBody {
-  /** `authorization_code`, `refresh_token` or `client_credentials`. */
+  /** `authorization_code`, `refresh_token`, `client_credentials`,
+`urn:ietf:params:oauth:grant-type:device_code` or
+`urn:ietf:params:oauth:grant-type:token-exchange`. */
   grant_type: string;
   code?: string | null;
   redirect_uri?: string | null;
   code_verifier?: string | null;
   refresh_token?: string | null;
   scope?: string | null;
+  /** RFC 8707: the resource server the access token is for (then a JWT). */
+  resource?: string | null;
+  /** The device code grant: what device authorization answered. */
+  device_code?: string | null;
+  /** Token exchange: the access token to exchange. */
+  subject_token?: string | null;
+  /** Token exchange: `urn:ietf:params:oauth:token-type:access_token`. */
+  subject_token_type?: string | null;
+  /** Token exchange: `urn:ietf:params:oauth:token-type:access_token` (the only one). */
+  requested_token_type?: string | null;
+  /** Token exchange: the resource server the new token is for (as `resource`). */
+  audience?: string | null;
+  /** Token exchange: not accepted (the actor is the authenticated client). */
+  actor_token?: string | null;
+  actor_token_type?: string | null;
   client_id?: string | null;
   client_secret?: string | null;
+  /** `private_key_jwt`: `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`. */
+  client_assertion_type?: string | null;
+  /** `private_key_jwt`: a JWT signed with one of the client's registered keys. */
+  client_assertion?: string | null;
 }
 
 /** A token to introspect or revoke (RFC 7662, RFC 7009), with the client's credentials. */
@@ -739,6 +817,8 @@ export interface OAuthTokenQueryBody {
   token_type_hint?: string | null;
   client_id?: string | null;
   client_secret?: string | null;
+  client_assertion_type?: string | null;
+  client_assertion?: string | null;
 }
 
 /** The token endpoint's answer (RFC 6749 §5.1). */
@@ -756,6 +836,8 @@ export interface OAuthTokenResponse {
   scope: string;
   /** With `openid`: the ID token, signed with the jwt plugin's current key. */
   id_token?: string | null;
+  /** Token exchange (RFC 8693 §2.2.1): what `access_token` is. */
+  issued_token_type?: string | null;
 }
 
 export interface OAuthUpdateClientBody {

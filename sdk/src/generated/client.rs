@@ -1724,6 +1724,9 @@ after an ID-token link.*/
         pub prompt: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub redirect_uri: ::std::option::Option<::std::string::String>,
+        ///RFC 8707: the resource server the tokens are for (its access tokens are JWTs).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub resource: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub response_type: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1758,9 +1761,17 @@ after an ID-token link.*/
         pub client_uri: ::std::option::Option<::std::string::String>,
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub contacts: ::std::vec::Vec<::std::string::String>,
-        ///`authorization_code` (the default), `refresh_token`, `client_credentials`.
+        /**`authorization_code` (the default), `refresh_token`, `client_credentials`,
+`urn:ietf:params:oauth:grant-type:device_code`, and (not at open registration)
+`urn:ietf:params:oauth:grant-type:token-exchange`.*/
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub grant_types: ::std::vec::Vec<::std::string::String>,
+        ///`private_key_jwt`: the client's public keys, a JWK Set (`{"keys": [...]}`).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub jwks: ::std::option::Option<::serde_json::Value>,
+        ///`private_key_jwt`: where the client publishes its JWK Set (https).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub jwks_uri: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub logo_uri: ::std::option::Option<::std::string::String>,
         ///Free-form data the registering app keeps with the client.
@@ -1786,7 +1797,7 @@ after an ID-token link.*/
         pub software_id: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub software_version: ::std::option::Option<::std::string::String>,
-        ///`client_secret_basic` (the default), `client_secret_post`, or `none` (a public client, PKCE required).
+        ///`client_secret_basic` (the default), `client_secret_post`, `private_key_jwt` (with `jwks` or `jwks_uri`), or `none` (a public client, PKCE required).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub token_endpoint_auth_method: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1817,6 +1828,10 @@ after an ID-token link.*/
         pub contacts: ::std::vec::Vec<::std::string::String>,
         pub disabled: bool,
         pub grant_types: ::std::vec::Vec<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub jwks: ::std::option::Option<::serde_json::Value>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub jwks_uri: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub logo_uri: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1924,6 +1939,75 @@ after an ID-token link.*/
             Default::default()
         }
     }
+    /**A device asks for codes (RFC 8628 §3.1), form-encoded, with its client
+authentication (a public client sends `client_id` alone).*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct OAuthDeviceAuthorizationBody {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub client_assertion: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub client_assertion_type: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub client_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub client_secret: ::std::option::Option<::std::string::String>,
+        ///Space-separated; the client's registered scopes when absent.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub scope: ::std::option::Option<::std::string::String>,
+    }
+    impl OAuthDeviceAuthorizationBody {
+        pub fn builder() -> builder::OAuthDeviceAuthorizationBody {
+            Default::default()
+        }
+    }
+    ///RFC 8628 §3.2's answer.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct OAuthDeviceAuthorizationResponse {
+        ///What the device polls the token endpoint with.
+        pub device_code: ::std::string::String,
+        pub expires_in: i64,
+        ///Seconds to wait between polls.
+        pub interval: i64,
+        ///What the user types on the device page (`XXXX-XXXX`).
+        pub user_code: ::std::string::String,
+        pub verification_uri: ::std::string::String,
+        ///`verification_uri` with the user code in its query (for a QR code).
+        pub verification_uri_complete: ::std::string::String,
+    }
+    impl OAuthDeviceAuthorizationResponse {
+        pub fn builder() -> builder::OAuthDeviceAuthorizationResponse {
+            Default::default()
+        }
+    }
+    ///The user code the signed-in user typed on the device page.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct OAuthDeviceDecisionBody {
+        ///As shown on the device (`XXXX-XXXX`; case, spaces and dashes do not matter).
+        #[serde(rename = "userCode")]
+        pub user_code: ::std::string::String,
+    }
+    impl OAuthDeviceDecisionBody {
+        pub fn builder() -> builder::OAuthDeviceDecisionBody {
+            Default::default()
+        }
+    }
+    ///What the device page shows the user before they decide.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct OAuthDeviceVerificationResponse {
+        pub client_id: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub client_name: ::std::option::Option<::std::string::String>,
+        ///The scopes the device asks for, space-separated.
+        pub scope: ::std::string::String,
+        ///`pending` (waiting for this user's decision), `approved` or `denied`.
+        pub status: ::std::string::String,
+        pub user_code: ::std::string::String,
+    }
+    impl OAuthDeviceVerificationResponse {
+        pub fn builder() -> builder::OAuthDeviceVerificationResponse {
+            Default::default()
+        }
+    }
     ///An RP-initiated logout request, as a form body.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     pub struct OAuthEndSessionBody {
@@ -1960,7 +2044,13 @@ the OAuth client libraries that call them; see `Plugin::oauth_paths`.*/
     ///RFC 7662's answer: `{active: false}` for anything not live.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct OAuthIntrospectionResponse {
+        ///An exchanged token's actor chain (RFC 8693 §4.1).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub act: ::std::option::Option<::serde_json::Value>,
         pub active: bool,
+        ///The resource server(s) a JWT access token is addressed to.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub aud: ::std::option::Option<::serde_json::Value>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub client_id: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2016,10 +2106,25 @@ the OAuth client libraries that call them; see `Plugin::oauth_paths`.*/
             Default::default()
         }
     }
-    /**A token request (RFC 6749 §4.1.3, §6, §4.4), form-encoded. Client
-credentials go in `Authorization: Basic` or in the body.*/
+    /**A token request (RFC 6749 §4.1.3, §6, §4.4; RFC 8628 §3.4; RFC 8693
+§2.1), form-encoded. Client credentials go in `Authorization: Basic`,
+in the body, or as a signed `client_assertion` (`private_key_jwt`).*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct OAuthTokenBody {
+        ///Token exchange: not accepted (the actor is the authenticated client).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub actor_token: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub actor_token_type: ::std::option::Option<::std::string::String>,
+        ///Token exchange: the resource server the new token is for (as `resource`).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub audience: ::std::option::Option<::std::string::String>,
+        ///`private_key_jwt`: a JWT signed with one of the client's registered keys.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub client_assertion: ::std::option::Option<::std::string::String>,
+        ///`private_key_jwt`: `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub client_assertion_type: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub client_id: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2028,14 +2133,31 @@ credentials go in `Authorization: Basic` or in the body.*/
         pub code: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub code_verifier: ::std::option::Option<::std::string::String>,
-        ///`authorization_code`, `refresh_token` or `client_credentials`.
+        ///The device code grant: what device authorization answered.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub device_code: ::std::option::Option<::std::string::String>,
+        /**`authorization_code`, `refresh_token`, `client_credentials`,
+`urn:ietf:params:oauth:grant-type:device_code` or
+`urn:ietf:params:oauth:grant-type:token-exchange`.*/
         pub grant_type: ::std::string::String,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub redirect_uri: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub refresh_token: ::std::option::Option<::std::string::String>,
+        ///Token exchange: `urn:ietf:params:oauth:token-type:access_token` (the only one).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub requested_token_type: ::std::option::Option<::std::string::String>,
+        ///RFC 8707: the resource server the access token is for (then a JWT).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub resource: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub scope: ::std::option::Option<::std::string::String>,
+        ///Token exchange: the access token to exchange.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub subject_token: ::std::option::Option<::std::string::String>,
+        ///Token exchange: `urn:ietf:params:oauth:token-type:access_token`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub subject_token_type: ::std::option::Option<::std::string::String>,
     }
     impl OAuthTokenBody {
         pub fn builder() -> builder::OAuthTokenBody {
@@ -2045,6 +2167,10 @@ credentials go in `Authorization: Basic` or in the body.*/
     ///A token to introspect or revoke (RFC 7662, RFC 7009), with the client's credentials.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct OAuthTokenQueryBody {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub client_assertion: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub client_assertion_type: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub client_id: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2070,6 +2196,9 @@ credentials go in `Authorization: Basic` or in the body.*/
         ///With `openid`: the ID token, signed with the jwt plugin's current key.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub id_token: ::std::option::Option<::std::string::String>,
+        ///Token exchange (RFC 8693 §2.2.1): what `access_token` is.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub issued_token_type: ::std::option::Option<::std::string::String>,
         ///With `offline_access`: a single-use token for the next access token.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub refresh_token: ::std::option::Option<::std::string::String>,
@@ -10716,6 +10845,10 @@ after an ID-token sign-in.*/
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
+            resource: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
             response_type: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -10740,6 +10873,7 @@ after an ID-token sign-in.*/
                     nonce: Ok(Default::default()),
                     prompt: Ok(Default::default()),
                     redirect_uri: Ok(Default::default()),
+                    resource: Ok(Default::default()),
                     response_type: Ok(Default::default()),
                     scope: Ok(Default::default()),
                     state: Ok(Default::default()),
@@ -10847,6 +10981,18 @@ after an ID-token sign-in.*/
                     });
                 self
             }
+            pub fn resource<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.resource = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for resource: {e}")
+                    });
+                self
+            }
             pub fn response_type<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -10898,6 +11044,7 @@ after an ID-token sign-in.*/
                     nonce: value.nonce?,
                     prompt: value.prompt?,
                     redirect_uri: value.redirect_uri?,
+                    resource: value.resource?,
                     response_type: value.response_type?,
                     scope: value.scope?,
                     state: value.state?,
@@ -10915,6 +11062,7 @@ after an ID-token sign-in.*/
                     nonce: Ok(value.nonce),
                     prompt: Ok(value.prompt),
                     redirect_uri: Ok(value.redirect_uri),
+                    resource: Ok(value.resource),
                     response_type: Ok(value.response_type),
                     scope: Ok(value.scope),
                     state: Ok(value.state),
@@ -10988,6 +11136,14 @@ after an ID-token sign-in.*/
                 ::std::vec::Vec<::std::string::String>,
                 ::std::string::String,
             >,
+            jwks: ::std::result::Result<
+                ::std::option::Option<::serde_json::Value>,
+                ::std::string::String,
+            >,
+            jwks_uri: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
             logo_uri: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -11045,6 +11201,8 @@ after an ID-token sign-in.*/
                     client_uri: Ok(Default::default()),
                     contacts: Ok(Default::default()),
                     grant_types: Ok(Default::default()),
+                    jwks: Ok(Default::default()),
+                    jwks_uri: Ok(Default::default()),
                     logo_uri: Ok(Default::default()),
                     metadata: Ok(Default::default()),
                     policy_uri: Ok(Default::default()),
@@ -11120,6 +11278,30 @@ after an ID-token sign-in.*/
                     .try_into()
                     .map_err(|e| {
                         format!("error converting supplied value for grant_types: {e}")
+                    });
+                self
+            }
+            pub fn jwks<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.jwks = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for jwks: {e}")
+                    });
+                self
+            }
+            pub fn jwks_uri<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.jwks_uri = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for jwks_uri: {e}")
                     });
                 self
             }
@@ -11288,6 +11470,8 @@ after an ID-token sign-in.*/
                     client_uri: value.client_uri?,
                     contacts: value.contacts?,
                     grant_types: value.grant_types?,
+                    jwks: value.jwks?,
+                    jwks_uri: value.jwks_uri?,
                     logo_uri: value.logo_uri?,
                     metadata: value.metadata?,
                     policy_uri: value.policy_uri?,
@@ -11311,6 +11495,8 @@ after an ID-token sign-in.*/
                     client_uri: Ok(value.client_uri),
                     contacts: Ok(value.contacts),
                     grant_types: Ok(value.grant_types),
+                    jwks: Ok(value.jwks),
+                    jwks_uri: Ok(value.jwks_uri),
                     logo_uri: Ok(value.logo_uri),
                     metadata: Ok(value.metadata),
                     policy_uri: Ok(value.policy_uri),
@@ -11360,6 +11546,14 @@ after an ID-token sign-in.*/
             disabled: ::std::result::Result<bool, ::std::string::String>,
             grant_types: ::std::result::Result<
                 ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+            jwks: ::std::result::Result<
+                ::std::option::Option<::serde_json::Value>,
+                ::std::string::String,
+            >,
+            jwks_uri: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
             logo_uri: ::std::result::Result<
@@ -11427,6 +11621,8 @@ after an ID-token sign-in.*/
                     contacts: Ok(Default::default()),
                     disabled: Err("no value supplied for disabled".to_string()),
                     grant_types: Err("no value supplied for grant_types".to_string()),
+                    jwks: Ok(Default::default()),
+                    jwks_uri: Ok(Default::default()),
                     logo_uri: Ok(Default::default()),
                     metadata: Ok(Default::default()),
                     policy_uri: Ok(Default::default()),
@@ -11574,6 +11770,30 @@ after an ID-token sign-in.*/
                     .try_into()
                     .map_err(|e| {
                         format!("error converting supplied value for grant_types: {e}")
+                    });
+                self
+            }
+            pub fn jwks<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.jwks = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for jwks: {e}")
+                    });
+                self
+            }
+            pub fn jwks_uri<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.jwks_uri = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for jwks_uri: {e}")
                     });
                 self
             }
@@ -11771,6 +11991,8 @@ after an ID-token sign-in.*/
                     contacts: value.contacts?,
                     disabled: value.disabled?,
                     grant_types: value.grant_types?,
+                    jwks: value.jwks?,
+                    jwks_uri: value.jwks_uri?,
                     logo_uri: value.logo_uri?,
                     metadata: value.metadata?,
                     policy_uri: value.policy_uri?,
@@ -11801,6 +12023,8 @@ after an ID-token sign-in.*/
                     contacts: Ok(value.contacts),
                     disabled: Ok(value.disabled),
                     grant_types: Ok(value.grant_types),
+                    jwks: Ok(value.jwks),
+                    jwks_uri: Ok(value.jwks_uri),
                     logo_uri: Ok(value.logo_uri),
                     metadata: Ok(value.metadata),
                     policy_uri: Ok(value.policy_uri),
@@ -12211,6 +12435,441 @@ after an ID-token sign-in.*/
             }
         }
         #[derive(Clone, Debug)]
+        pub struct OAuthDeviceAuthorizationBody {
+            client_assertion: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            client_assertion_type: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            client_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            client_secret: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            scope: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for OAuthDeviceAuthorizationBody {
+            fn default() -> Self {
+                Self {
+                    client_assertion: Ok(Default::default()),
+                    client_assertion_type: Ok(Default::default()),
+                    client_id: Ok(Default::default()),
+                    client_secret: Ok(Default::default()),
+                    scope: Ok(Default::default()),
+                }
+            }
+        }
+        impl OAuthDeviceAuthorizationBody {
+            pub fn client_assertion<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.client_assertion = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for client_assertion: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn client_assertion_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.client_assertion_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for client_assertion_type: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn client_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.client_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for client_id: {e}")
+                    });
+                self
+            }
+            pub fn client_secret<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.client_secret = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for client_secret: {e}")
+                    });
+                self
+            }
+            pub fn scope<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.scope = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for scope: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<OAuthDeviceAuthorizationBody>
+        for super::OAuthDeviceAuthorizationBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: OAuthDeviceAuthorizationBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    client_assertion: value.client_assertion?,
+                    client_assertion_type: value.client_assertion_type?,
+                    client_id: value.client_id?,
+                    client_secret: value.client_secret?,
+                    scope: value.scope?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::OAuthDeviceAuthorizationBody>
+        for OAuthDeviceAuthorizationBody {
+            fn from(value: super::OAuthDeviceAuthorizationBody) -> Self {
+                Self {
+                    client_assertion: Ok(value.client_assertion),
+                    client_assertion_type: Ok(value.client_assertion_type),
+                    client_id: Ok(value.client_id),
+                    client_secret: Ok(value.client_secret),
+                    scope: Ok(value.scope),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct OAuthDeviceAuthorizationResponse {
+            device_code: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            expires_in: ::std::result::Result<i64, ::std::string::String>,
+            interval: ::std::result::Result<i64, ::std::string::String>,
+            user_code: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            verification_uri: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            verification_uri_complete: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for OAuthDeviceAuthorizationResponse {
+            fn default() -> Self {
+                Self {
+                    device_code: Err("no value supplied for device_code".to_string()),
+                    expires_in: Err("no value supplied for expires_in".to_string()),
+                    interval: Err("no value supplied for interval".to_string()),
+                    user_code: Err("no value supplied for user_code".to_string()),
+                    verification_uri: Err(
+                        "no value supplied for verification_uri".to_string(),
+                    ),
+                    verification_uri_complete: Err(
+                        "no value supplied for verification_uri_complete".to_string(),
+                    ),
+                }
+            }
+        }
+        impl OAuthDeviceAuthorizationResponse {
+            pub fn device_code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.device_code = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for device_code: {e}")
+                    });
+                self
+            }
+            pub fn expires_in<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.expires_in = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for expires_in: {e}")
+                    });
+                self
+            }
+            pub fn interval<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.interval = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for interval: {e}")
+                    });
+                self
+            }
+            pub fn user_code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_code = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user_code: {e}")
+                    });
+                self
+            }
+            pub fn verification_uri<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.verification_uri = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for verification_uri: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn verification_uri_complete<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.verification_uri_complete = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for verification_uri_complete: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<OAuthDeviceAuthorizationResponse>
+        for super::OAuthDeviceAuthorizationResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: OAuthDeviceAuthorizationResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    device_code: value.device_code?,
+                    expires_in: value.expires_in?,
+                    interval: value.interval?,
+                    user_code: value.user_code?,
+                    verification_uri: value.verification_uri?,
+                    verification_uri_complete: value.verification_uri_complete?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::OAuthDeviceAuthorizationResponse>
+        for OAuthDeviceAuthorizationResponse {
+            fn from(value: super::OAuthDeviceAuthorizationResponse) -> Self {
+                Self {
+                    device_code: Ok(value.device_code),
+                    expires_in: Ok(value.expires_in),
+                    interval: Ok(value.interval),
+                    user_code: Ok(value.user_code),
+                    verification_uri: Ok(value.verification_uri),
+                    verification_uri_complete: Ok(value.verification_uri_complete),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct OAuthDeviceDecisionBody {
+            user_code: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for OAuthDeviceDecisionBody {
+            fn default() -> Self {
+                Self {
+                    user_code: Err("no value supplied for user_code".to_string()),
+                }
+            }
+        }
+        impl OAuthDeviceDecisionBody {
+            pub fn user_code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_code = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user_code: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<OAuthDeviceDecisionBody>
+        for super::OAuthDeviceDecisionBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: OAuthDeviceDecisionBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    user_code: value.user_code?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::OAuthDeviceDecisionBody>
+        for OAuthDeviceDecisionBody {
+            fn from(value: super::OAuthDeviceDecisionBody) -> Self {
+                Self {
+                    user_code: Ok(value.user_code),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct OAuthDeviceVerificationResponse {
+            client_id: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            client_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            scope: ::std::result::Result<::std::string::String, ::std::string::String>,
+            status: ::std::result::Result<::std::string::String, ::std::string::String>,
+            user_code: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for OAuthDeviceVerificationResponse {
+            fn default() -> Self {
+                Self {
+                    client_id: Err("no value supplied for client_id".to_string()),
+                    client_name: Ok(Default::default()),
+                    scope: Err("no value supplied for scope".to_string()),
+                    status: Err("no value supplied for status".to_string()),
+                    user_code: Err("no value supplied for user_code".to_string()),
+                }
+            }
+        }
+        impl OAuthDeviceVerificationResponse {
+            pub fn client_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.client_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for client_id: {e}")
+                    });
+                self
+            }
+            pub fn client_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.client_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for client_name: {e}")
+                    });
+                self
+            }
+            pub fn scope<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.scope = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for scope: {e}")
+                    });
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for status: {e}")
+                    });
+                self
+            }
+            pub fn user_code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_code = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user_code: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<OAuthDeviceVerificationResponse>
+        for super::OAuthDeviceVerificationResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: OAuthDeviceVerificationResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    client_id: value.client_id?,
+                    client_name: value.client_name?,
+                    scope: value.scope?,
+                    status: value.status?,
+                    user_code: value.user_code?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::OAuthDeviceVerificationResponse>
+        for OAuthDeviceVerificationResponse {
+            fn from(value: super::OAuthDeviceVerificationResponse) -> Self {
+                Self {
+                    client_id: Ok(value.client_id),
+                    client_name: Ok(value.client_name),
+                    scope: Ok(value.scope),
+                    status: Ok(value.status),
+                    user_code: Ok(value.user_code),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct OAuthEndSessionBody {
             client_id: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
@@ -12382,7 +13041,15 @@ after an ID-token sign-in.*/
         }
         #[derive(Clone, Debug)]
         pub struct OAuthIntrospectionResponse {
+            act: ::std::result::Result<
+                ::std::option::Option<::serde_json::Value>,
+                ::std::string::String,
+            >,
             active: ::std::result::Result<bool, ::std::string::String>,
+            aud: ::std::result::Result<
+                ::std::option::Option<::serde_json::Value>,
+                ::std::string::String,
+            >,
             client_id: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -12419,7 +13086,9 @@ after an ID-token sign-in.*/
         impl ::std::default::Default for OAuthIntrospectionResponse {
             fn default() -> Self {
                 Self {
+                    act: Ok(Default::default()),
                     active: Err("no value supplied for active".to_string()),
+                    aud: Ok(Default::default()),
                     client_id: Ok(Default::default()),
                     exp: Ok(Default::default()),
                     iat: Ok(Default::default()),
@@ -12432,6 +13101,18 @@ after an ID-token sign-in.*/
             }
         }
         impl OAuthIntrospectionResponse {
+            pub fn act<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.act = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for act: {e}")
+                    });
+                self
+            }
             pub fn active<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<bool>,
@@ -12441,6 +13122,18 @@ after an ID-token sign-in.*/
                     .try_into()
                     .map_err(|e| {
                         format!("error converting supplied value for active: {e}")
+                    });
+                self
+            }
+            pub fn aud<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.aud = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for aud: {e}")
                     });
                 self
             }
@@ -12548,7 +13241,9 @@ after an ID-token sign-in.*/
                 value: OAuthIntrospectionResponse,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
+                    act: value.act?,
                     active: value.active?,
+                    aud: value.aud?,
                     client_id: value.client_id?,
                     exp: value.exp?,
                     iat: value.iat?,
@@ -12564,7 +13259,9 @@ after an ID-token sign-in.*/
         for OAuthIntrospectionResponse {
             fn from(value: super::OAuthIntrospectionResponse) -> Self {
                 Self {
+                    act: Ok(value.act),
                     active: Ok(value.active),
+                    aud: Ok(value.aud),
                     client_id: Ok(value.client_id),
                     exp: Ok(value.exp),
                     iat: Ok(value.iat),
@@ -12780,6 +13477,26 @@ after an ID-token sign-in.*/
         }
         #[derive(Clone, Debug)]
         pub struct OAuthTokenBody {
+            actor_token: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            actor_token_type: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            audience: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            client_assertion: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            client_assertion_type: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
             client_id: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -12796,6 +13513,10 @@ after an ID-token sign-in.*/
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
+            device_code: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
             grant_type: ::std::result::Result<
                 ::std::string::String,
                 ::std::string::String,
@@ -12808,7 +13529,23 @@ after an ID-token sign-in.*/
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
+            requested_token_type: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            resource: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
             scope: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            subject_token: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            subject_token_type: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
@@ -12816,18 +13553,94 @@ after an ID-token sign-in.*/
         impl ::std::default::Default for OAuthTokenBody {
             fn default() -> Self {
                 Self {
+                    actor_token: Ok(Default::default()),
+                    actor_token_type: Ok(Default::default()),
+                    audience: Ok(Default::default()),
+                    client_assertion: Ok(Default::default()),
+                    client_assertion_type: Ok(Default::default()),
                     client_id: Ok(Default::default()),
                     client_secret: Ok(Default::default()),
                     code: Ok(Default::default()),
                     code_verifier: Ok(Default::default()),
+                    device_code: Ok(Default::default()),
                     grant_type: Err("no value supplied for grant_type".to_string()),
                     redirect_uri: Ok(Default::default()),
                     refresh_token: Ok(Default::default()),
+                    requested_token_type: Ok(Default::default()),
+                    resource: Ok(Default::default()),
                     scope: Ok(Default::default()),
+                    subject_token: Ok(Default::default()),
+                    subject_token_type: Ok(Default::default()),
                 }
             }
         }
         impl OAuthTokenBody {
+            pub fn actor_token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.actor_token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for actor_token: {e}")
+                    });
+                self
+            }
+            pub fn actor_token_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.actor_token_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for actor_token_type: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn audience<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.audience = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for audience: {e}")
+                    });
+                self
+            }
+            pub fn client_assertion<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.client_assertion = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for client_assertion: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn client_assertion_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.client_assertion_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for client_assertion_type: {e}"
+                        )
+                    });
+                self
+            }
             pub fn client_id<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -12876,6 +13689,18 @@ after an ID-token sign-in.*/
                     });
                 self
             }
+            pub fn device_code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.device_code = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for device_code: {e}")
+                    });
+                self
+            }
             pub fn grant_type<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::string::String>,
@@ -12912,6 +13737,32 @@ after an ID-token sign-in.*/
                     });
                 self
             }
+            pub fn requested_token_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.requested_token_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for requested_token_type: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn resource<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.resource = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for resource: {e}")
+                    });
+                self
+            }
             pub fn scope<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -12924,6 +13775,32 @@ after an ID-token sign-in.*/
                     });
                 self
             }
+            pub fn subject_token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.subject_token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for subject_token: {e}")
+                    });
+                self
+            }
+            pub fn subject_token_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.subject_token_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for subject_token_type: {e}"
+                        )
+                    });
+                self
+            }
         }
         impl ::std::convert::TryFrom<OAuthTokenBody> for super::OAuthTokenBody {
             type Error = super::error::ConversionError;
@@ -12931,33 +13808,61 @@ after an ID-token sign-in.*/
                 value: OAuthTokenBody,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
+                    actor_token: value.actor_token?,
+                    actor_token_type: value.actor_token_type?,
+                    audience: value.audience?,
+                    client_assertion: value.client_assertion?,
+                    client_assertion_type: value.client_assertion_type?,
                     client_id: value.client_id?,
                     client_secret: value.client_secret?,
                     code: value.code?,
                     code_verifier: value.code_verifier?,
+                    device_code: value.device_code?,
                     grant_type: value.grant_type?,
                     redirect_uri: value.redirect_uri?,
                     refresh_token: value.refresh_token?,
+                    requested_token_type: value.requested_token_type?,
+                    resource: value.resource?,
                     scope: value.scope?,
+                    subject_token: value.subject_token?,
+                    subject_token_type: value.subject_token_type?,
                 })
             }
         }
         impl ::std::convert::From<super::OAuthTokenBody> for OAuthTokenBody {
             fn from(value: super::OAuthTokenBody) -> Self {
                 Self {
+                    actor_token: Ok(value.actor_token),
+                    actor_token_type: Ok(value.actor_token_type),
+                    audience: Ok(value.audience),
+                    client_assertion: Ok(value.client_assertion),
+                    client_assertion_type: Ok(value.client_assertion_type),
                     client_id: Ok(value.client_id),
                     client_secret: Ok(value.client_secret),
                     code: Ok(value.code),
                     code_verifier: Ok(value.code_verifier),
+                    device_code: Ok(value.device_code),
                     grant_type: Ok(value.grant_type),
                     redirect_uri: Ok(value.redirect_uri),
                     refresh_token: Ok(value.refresh_token),
+                    requested_token_type: Ok(value.requested_token_type),
+                    resource: Ok(value.resource),
                     scope: Ok(value.scope),
+                    subject_token: Ok(value.subject_token),
+                    subject_token_type: Ok(value.subject_token_type),
                 }
             }
         }
         #[derive(Clone, Debug)]
         pub struct OAuthTokenQueryBody {
+            client_assertion: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            client_assertion_type: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
             client_id: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -12975,6 +13880,8 @@ after an ID-token sign-in.*/
         impl ::std::default::Default for OAuthTokenQueryBody {
             fn default() -> Self {
                 Self {
+                    client_assertion: Ok(Default::default()),
+                    client_assertion_type: Ok(Default::default()),
                     client_id: Ok(Default::default()),
                     client_secret: Ok(Default::default()),
                     token: Err("no value supplied for token".to_string()),
@@ -12983,6 +13890,34 @@ after an ID-token sign-in.*/
             }
         }
         impl OAuthTokenQueryBody {
+            pub fn client_assertion<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.client_assertion = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for client_assertion: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn client_assertion_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.client_assertion_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for client_assertion_type: {e}"
+                        )
+                    });
+                self
+            }
             pub fn client_id<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -13041,6 +13976,8 @@ after an ID-token sign-in.*/
                 value: OAuthTokenQueryBody,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
+                    client_assertion: value.client_assertion?,
+                    client_assertion_type: value.client_assertion_type?,
                     client_id: value.client_id?,
                     client_secret: value.client_secret?,
                     token: value.token?,
@@ -13051,6 +13988,8 @@ after an ID-token sign-in.*/
         impl ::std::convert::From<super::OAuthTokenQueryBody> for OAuthTokenQueryBody {
             fn from(value: super::OAuthTokenQueryBody) -> Self {
                 Self {
+                    client_assertion: Ok(value.client_assertion),
+                    client_assertion_type: Ok(value.client_assertion_type),
                     client_id: Ok(value.client_id),
                     client_secret: Ok(value.client_secret),
                     token: Ok(value.token),
@@ -13067,6 +14006,10 @@ after an ID-token sign-in.*/
             expires_at: ::std::result::Result<i64, ::std::string::String>,
             expires_in: ::std::result::Result<i64, ::std::string::String>,
             id_token: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            issued_token_type: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
@@ -13087,6 +14030,7 @@ after an ID-token sign-in.*/
                     expires_at: Err("no value supplied for expires_at".to_string()),
                     expires_in: Err("no value supplied for expires_in".to_string()),
                     id_token: Ok(Default::default()),
+                    issued_token_type: Ok(Default::default()),
                     refresh_token: Ok(Default::default()),
                     scope: Err("no value supplied for scope".to_string()),
                     token_type: Err("no value supplied for token_type".to_string()),
@@ -13142,6 +14086,20 @@ after an ID-token sign-in.*/
                     });
                 self
             }
+            pub fn issued_token_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.issued_token_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for issued_token_type: {e}"
+                        )
+                    });
+                self
+            }
             pub fn refresh_token<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -13189,6 +14147,7 @@ after an ID-token sign-in.*/
                     expires_at: value.expires_at?,
                     expires_in: value.expires_in?,
                     id_token: value.id_token?,
+                    issued_token_type: value.issued_token_type?,
                     refresh_token: value.refresh_token?,
                     scope: value.scope?,
                     token_type: value.token_type?,
@@ -13202,6 +14161,7 @@ after an ID-token sign-in.*/
                     expires_at: Ok(value.expires_at),
                     expires_in: Ok(value.expires_in),
                     id_token: Ok(value.id_token),
+                    issued_token_type: Ok(value.issued_token_type),
                     refresh_token: Ok(value.refresh_token),
                     scope: Ok(value.scope),
                     token_type: Ok(value.token_type),
@@ -23020,6 +23980,7 @@ let response = client.oauth2_authorize()
     .nonce(nonce)
     .prompt(prompt)
     .redirect_uri(redirect_uri)
+    .resource(resource)
     .response_type(response_type)
     .scope(scope)
     .state(state)
@@ -23079,12 +24040,80 @@ let response = client.oauth2_continue()
     pub fn oauth2_continue(&self) -> builder::Oauth2Continue<'_> {
         builder::Oauth2Continue::new(self)
     }
+    /**Device authorization request (RFC 8628)
+
+A device that cannot show a browser gets a `device_code` to poll the
+token endpoint with and a `user_code` for the user to enter at
+`verification_uri` (the app's device page), signed in.
+
+Sends a `POST` request to `/oauth2/device-authorization`
+
+```ignore
+let response = client.oauth2_device_authorization()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn oauth2_device_authorization(&self) -> builder::Oauth2DeviceAuthorization<'_> {
+        builder::Oauth2DeviceAuthorization::new(self)
+    }
+    /**Enter a device's user code
+
+The device page calls this when the signed-in user types the code:
+it answers what the device asks for, and binds the code to this
+user. Only the user who entered a code may then approve or deny it.
+
+Sends a `GET` request to `/oauth2/device`
+
+```ignore
+let response = client.oauth2_device_verify()
+    .user_code(user_code)
+    .send()
+    .await;
+```*/
+    pub fn oauth2_device_verify(&self) -> builder::Oauth2DeviceVerify<'_> {
+        builder::Oauth2DeviceVerify::new(self)
+    }
+    /**Approve a device
+
+The signed-in user who entered the code lets the device have tokens
+for the scopes it asked for; its next poll gets them.
+
+Sends a `POST` request to `/oauth2/device/approve`
+
+```ignore
+let response = client.oauth2_device_approve()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn oauth2_device_approve(&self) -> builder::Oauth2DeviceApprove<'_> {
+        builder::Oauth2DeviceApprove::new(self)
+    }
+    /**Deny a device
+
+The device's next poll gets `access_denied`.
+
+Sends a `POST` request to `/oauth2/device/deny`
+
+```ignore
+let response = client.oauth2_device_deny()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn oauth2_device_deny(&self) -> builder::Oauth2DeviceDeny<'_> {
+        builder::Oauth2DeviceDeny::new(self)
+    }
     /**Token request
 
 `authorization_code` (with the PKCE verifier), `refresh_token`
-(rotated on every use; a reused one revokes its whole family) or
-`client_credentials`. Form-encoded; client authentication by
-`client_secret_basic`, `client_secret_post` or `none` (public clients).
+(rotated on every use; a reused one revokes its whole family),
+`client_credentials`, the device code grant (RFC 8628), or token
+exchange (RFC 8693). With `resource`, the access token is a JWT
+(`at+jwt`, RFC 9068). Form-encoded; client authentication by
+`client_secret_basic`, `client_secret_post`, `private_key_jwt` or
+`none` (public clients).
 
 Sends a `POST` request to `/oauth2/token`
 
@@ -42171,6 +43200,7 @@ pub mod builder {
         nonce: Result<Option<::std::string::String>, String>,
         prompt: Result<Option<::std::string::String>, String>,
         redirect_uri: Result<Option<::std::string::String>, String>,
+        resource: Result<Option<::std::string::String>, String>,
         response_type: Result<Option<::std::string::String>, String>,
         scope: Result<Option<::std::string::String>, String>,
         state: Result<Option<::std::string::String>, String>,
@@ -42186,6 +43216,7 @@ pub mod builder {
                 nonce: Ok(None),
                 prompt: Ok(None),
                 redirect_uri: Ok(None),
+                resource: Ok(None),
                 response_type: Ok(None),
                 scope: Ok(None),
                 state: Ok(None),
@@ -42282,6 +43313,19 @@ pub mod builder {
                 });
             self
         }
+        pub fn resource<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.resource = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for resource failed"
+                        .to_string()
+                });
+            self
+        }
         pub fn response_type<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -42337,6 +43381,7 @@ pub mod builder {
                 nonce,
                 prompt,
                 redirect_uri,
+                resource,
                 response_type,
                 scope,
                 state,
@@ -42349,6 +43394,7 @@ pub mod builder {
             let nonce = nonce.map_err(Error::InvalidRequest)?;
             let prompt = prompt.map_err(Error::InvalidRequest)?;
             let redirect_uri = redirect_uri.map_err(Error::InvalidRequest)?;
+            let resource = resource.map_err(Error::InvalidRequest)?;
             let response_type = response_type.map_err(Error::InvalidRequest)?;
             let scope = scope.map_err(Error::InvalidRequest)?;
             let state = state.map_err(Error::InvalidRequest)?;
@@ -42388,6 +43434,7 @@ pub mod builder {
                 .query(
                     &progenitor_client::QueryParam::new("redirect_uri", &redirect_uri),
                 )
+                .query(&progenitor_client::QueryParam::new("resource", &resource))
                 .query(
                     &progenitor_client::QueryParam::new("response_type", &response_type),
                 )
@@ -42844,6 +43891,596 @@ pub mod builder {
                 .build()?;
             let info = OperationInfo {
                 operation_id: "oauth2_continue",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::oauth2_device_authorization`]
+
+[`Client::oauth2_device_authorization`]: super::Client::oauth2_device_authorization*/
+    #[derive(Debug, Clone)]
+    pub struct Oauth2DeviceAuthorization<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::OAuthDeviceAuthorizationBody, String>,
+    }
+    impl<'a> Oauth2DeviceAuthorization<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::OAuthDeviceAuthorizationBody>,
+            <V as std::convert::TryInto<
+                types::OAuthDeviceAuthorizationBody,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `OAuthDeviceAuthorizationBody` for body failed: {}",
+                        s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::OAuthDeviceAuthorizationBody,
+            ) -> types::builder::OAuthDeviceAuthorizationBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/oauth2/device-authorization`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::OAuthDeviceAuthorizationResponse>,
+            Error<types::OAuthErrorBody>,
+        > {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::OAuthDeviceAuthorizationBody::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/oauth2/device-authorization", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "oauth2_device_authorization",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::oauth2_device_verify`]
+
+[`Client::oauth2_device_verify`]: super::Client::oauth2_device_verify*/
+    #[derive(Debug, Clone)]
+    pub struct Oauth2DeviceVerify<'a> {
+        client: &'a super::Client,
+        user_code: Result<::std::string::String, String>,
+    }
+    impl<'a> Oauth2DeviceVerify<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                user_code: Err("user_code was not initialized".to_string()),
+            }
+        }
+        pub fn user_code<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.user_code = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for user_code failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/oauth2/device`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::OAuthDeviceVerificationResponse>,
+            Error<types::OAuthErrorBody>,
+        > {
+            let Self { client, user_code } = self;
+            let user_code = user_code.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/oauth2/device", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("user_code", &user_code))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "oauth2_device_verify",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::oauth2_device_approve`]
+
+[`Client::oauth2_device_approve`]: super::Client::oauth2_device_approve*/
+    #[derive(Debug, Clone)]
+    pub struct Oauth2DeviceApprove<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::OAuthDeviceDecisionBody, String>,
+    }
+    impl<'a> Oauth2DeviceApprove<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::OAuthDeviceDecisionBody>,
+            <V as std::convert::TryInto<
+                types::OAuthDeviceDecisionBody,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `OAuthDeviceDecisionBody` for body failed: {}", s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::OAuthDeviceDecisionBody,
+            ) -> types::builder::OAuthDeviceDecisionBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/oauth2/device/approve`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::SuccessResponse>,
+            Error<types::OAuthErrorBody>,
+        > {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::OAuthDeviceDecisionBody::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/oauth2/device/approve", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "oauth2_device_approve",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::oauth2_device_deny`]
+
+[`Client::oauth2_device_deny`]: super::Client::oauth2_device_deny*/
+    #[derive(Debug, Clone)]
+    pub struct Oauth2DeviceDeny<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::OAuthDeviceDecisionBody, String>,
+    }
+    impl<'a> Oauth2DeviceDeny<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::OAuthDeviceDecisionBody>,
+            <V as std::convert::TryInto<
+                types::OAuthDeviceDecisionBody,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `OAuthDeviceDecisionBody` for body failed: {}", s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::OAuthDeviceDecisionBody,
+            ) -> types::builder::OAuthDeviceDecisionBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/oauth2/device/deny`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::SuccessResponse>,
+            Error<types::OAuthErrorBody>,
+        > {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::OAuthDeviceDecisionBody::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/oauth2/device/deny", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "oauth2_device_deny",
             };
             match (crate::auth_hook)(&client.inner, &mut request).await {
                 Ok(_) => {}

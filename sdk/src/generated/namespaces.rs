@@ -746,7 +746,7 @@ pub struct OauthProviderApi<'a> {
 #[cfg(feature = "oauth-provider")]
 impl OauthProviderApi<'_> {
     /// Authorization request (`GET /oauth2/authorize`).
-    pub async fn oauth2_authorize(&self, client_id: Option<::std::string::String>, code_challenge: Option<::std::string::String>, code_challenge_method: Option<::std::string::String>, max_age: Option<::std::string::String>, nonce: Option<::std::string::String>, prompt: Option<::std::string::String>, redirect_uri: Option<::std::string::String>, response_type: Option<::std::string::String>, scope: Option<::std::string::String>, state: Option<::std::string::String>) -> Result<types::OAuthRedirectResponse, AuthError> {
+    pub async fn oauth2_authorize(&self, client_id: Option<::std::string::String>, code_challenge: Option<::std::string::String>, code_challenge_method: Option<::std::string::String>, max_age: Option<::std::string::String>, nonce: Option<::std::string::String>, prompt: Option<::std::string::String>, redirect_uri: Option<::std::string::String>, resource: Option<::std::string::String>, response_type: Option<::std::string::String>, scope: Option<::std::string::String>, state: Option<::std::string::String>) -> Result<types::OAuthRedirectResponse, AuthError> {
         let b = self.client.raw().oauth2_authorize();
         let b = match client_id { Some(v) => b.client_id(v), None => b };
         let b = match code_challenge { Some(v) => b.code_challenge(v), None => b };
@@ -755,6 +755,7 @@ impl OauthProviderApi<'_> {
         let b = match nonce { Some(v) => b.nonce(v), None => b };
         let b = match prompt { Some(v) => b.prompt(v), None => b };
         let b = match redirect_uri { Some(v) => b.redirect_uri(v), None => b };
+        let b = match resource { Some(v) => b.resource(v), None => b };
         let b = match response_type { Some(v) => b.response_type(v), None => b };
         let b = match scope { Some(v) => b.scope(v), None => b };
         let b = match state { Some(v) => b.state(v), None => b };
@@ -775,6 +776,30 @@ impl OauthProviderApi<'_> {
     /// Continue an authorization (`POST /oauth2/continue`).
     pub async fn oauth2_continue<B>(&self, body: B) -> Result<types::OAuthRedirectResponse, AuthError> where B: TryInto<types::OAuthContinueBody>, <B as TryInto<types::OAuthContinueBody>>::Error: std::fmt::Display {
         let b = self.client.raw().oauth2_continue();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// Device authorization request (RFC 8628) (`POST /oauth2/device-authorization`).
+    pub async fn oauth2_device_authorization<B>(&self, body: B) -> Result<types::OAuthDeviceAuthorizationResponse, AuthError> where B: TryInto<types::OAuthDeviceAuthorizationBody>, <B as TryInto<types::OAuthDeviceAuthorizationBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().oauth2_device_authorization();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// Enter a device's user code (`GET /oauth2/device`).
+    pub async fn oauth2_device_verify(&self, user_code: ::std::string::String) -> Result<types::OAuthDeviceVerificationResponse, AuthError> {
+        let b = self.client.raw().oauth2_device_verify();
+        let b = b.user_code(user_code);
+        self.client.call(b.send()).await
+    }
+    /// Approve a device (`POST /oauth2/device/approve`).
+    pub async fn oauth2_device_approve<B>(&self, body: B) -> Result<types::SuccessResponse, AuthError> where B: TryInto<types::OAuthDeviceDecisionBody>, <B as TryInto<types::OAuthDeviceDecisionBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().oauth2_device_approve();
+        let b = b.body(body);
+        self.client.call(b.send()).await
+    }
+    /// Deny a device (`POST /oauth2/device/deny`).
+    pub async fn oauth2_device_deny<B>(&self, body: B) -> Result<types::SuccessResponse, AuthError> where B: TryInto<types::OAuthDeviceDecisionBody>, <B as TryInto<types::OAuthDeviceDecisionBody>>::Error: std::fmt::Display {
+        let b = self.client.raw().oauth2_device_deny();
         let b = b.body(body);
         self.client.call(b.send()).await
     }

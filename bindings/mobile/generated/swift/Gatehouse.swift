@@ -3856,7 +3856,7 @@ public protocol OauthProviderApiProtocol: AnyObject, Sendable {
     /**
      * Authorization request (`GET /oauth2/authorize`).
      */
-    func oauth2Authorize(responseType: String?, clientId: String?, redirectUri: String?, scope: String?, state: String?, codeChallenge: String?, codeChallengeMethod: String?, nonce: String?, prompt: String?, maxAge: String?) async throws  -> OAuthRedirectResponse
+    func oauth2Authorize(responseType: String?, clientId: String?, redirectUri: String?, scope: String?, state: String?, codeChallenge: String?, codeChallengeMethod: String?, nonce: String?, prompt: String?, maxAge: String?, resource: String?) async throws  -> OAuthRedirectResponse
     
     /**
      * Authorization request (form post) (`POST /oauth2/authorize`).
@@ -3887,6 +3887,26 @@ public protocol OauthProviderApiProtocol: AnyObject, Sendable {
      * Withdraw one of the signed-in user's consents (`POST /oauth2/delete-consent`).
      */
     func oauth2DeleteConsent(body: OAuthConsentIdBody) async throws  -> SuccessResponse
+    
+    /**
+     * Approve a device (`POST /oauth2/device/approve`).
+     */
+    func oauth2DeviceApprove(body: OAuthDeviceDecisionBody) async throws  -> SuccessResponse
+    
+    /**
+     * Device authorization request (RFC 8628) (`POST /oauth2/device-authorization`).
+     */
+    func oauth2DeviceAuthorization(body: OAuthDeviceAuthorizationBody?) async throws  -> OAuthDeviceAuthorizationResponse
+    
+    /**
+     * Deny a device (`POST /oauth2/device/deny`).
+     */
+    func oauth2DeviceDeny(body: OAuthDeviceDecisionBody) async throws  -> SuccessResponse
+    
+    /**
+     * Enter a device's user code (`GET /oauth2/device`).
+     */
+    func oauth2DeviceVerify(userCode: String) async throws  -> OAuthDeviceVerificationResponse
     
     /**
      * RP-initiated logout (`GET /oauth2/end-session`).
@@ -4028,12 +4048,12 @@ open class OauthProviderApi: OauthProviderApiProtocol, @unchecked Sendable {
     /**
      * Authorization request (`GET /oauth2/authorize`).
      */
-open func oauth2Authorize(responseType: String?, clientId: String?, redirectUri: String?, scope: String?, state: String?, codeChallenge: String?, codeChallengeMethod: String?, nonce: String?, prompt: String?, maxAge: String?)async throws  -> OAuthRedirectResponse  {
+open func oauth2Authorize(responseType: String?, clientId: String?, redirectUri: String?, scope: String?, state: String?, codeChallenge: String?, codeChallengeMethod: String?, nonce: String?, prompt: String?, maxAge: String?, resource: String?)async throws  -> OAuthRedirectResponse  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_authorize(
-                        self.uniffiCloneHandle(),FfiConverterOptionString.lower(responseType),FfiConverterOptionString.lower(clientId),FfiConverterOptionString.lower(redirectUri),FfiConverterOptionString.lower(scope),FfiConverterOptionString.lower(state),FfiConverterOptionString.lower(codeChallenge),FfiConverterOptionString.lower(codeChallengeMethod),FfiConverterOptionString.lower(nonce),FfiConverterOptionString.lower(prompt),FfiConverterOptionString.lower(maxAge)
+                        self.uniffiCloneHandle(),FfiConverterOptionString.lower(responseType),FfiConverterOptionString.lower(clientId),FfiConverterOptionString.lower(redirectUri),FfiConverterOptionString.lower(scope),FfiConverterOptionString.lower(state),FfiConverterOptionString.lower(codeChallenge),FfiConverterOptionString.lower(codeChallengeMethod),FfiConverterOptionString.lower(nonce),FfiConverterOptionString.lower(prompt),FfiConverterOptionString.lower(maxAge),FfiConverterOptionString.lower(resource)
                 )
             },
             pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
@@ -4154,6 +4174,82 @@ open func oauth2DeleteConsent(body: OAuthConsentIdBody)async throws  -> SuccessR
             completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
             freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeSuccessResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Approve a device (`POST /oauth2/device/approve`).
+     */
+open func oauth2DeviceApprove(body: OAuthDeviceDecisionBody)async throws  -> SuccessResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_device_approve(
+                        self.uniffiCloneHandle(),FfiConverterTypeOAuthDeviceDecisionBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSuccessResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Device authorization request (RFC 8628) (`POST /oauth2/device-authorization`).
+     */
+open func oauth2DeviceAuthorization(body: OAuthDeviceAuthorizationBody?)async throws  -> OAuthDeviceAuthorizationResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_device_authorization(
+                        self.uniffiCloneHandle(),FfiConverterOptionTypeOAuthDeviceAuthorizationBody.lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeOAuthDeviceAuthorizationResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Deny a device (`POST /oauth2/device/deny`).
+     */
+open func oauth2DeviceDeny(body: OAuthDeviceDecisionBody)async throws  -> SuccessResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_device_deny(
+                        self.uniffiCloneHandle(),FfiConverterTypeOAuthDeviceDecisionBody_lower(body)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSuccessResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Enter a device's user code (`GET /oauth2/device`).
+     */
+open func oauth2DeviceVerify(userCode: String)async throws  -> OAuthDeviceVerificationResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_device_verify(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(userCode)
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeOAuthDeviceVerificationResponse_lift,
             errorHandler: FfiConverterTypeAuthError_lift
         )
 }
@@ -11042,6 +11138,10 @@ public struct OAuthAuthorizeBody: Equatable, Hashable {
      */
     public var maxAge: String?
     public var loginHint: String?
+    /**
+     * RFC 8707: the resource server the tokens are for (its access tokens are JWTs).
+     */
+    public var resource: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -11054,7 +11154,10 @@ public struct OAuthAuthorizeBody: Equatable, Hashable {
          */prompt: String? = nil, 
         /**
          * Seconds: the oldest sign-in accepted.
-         */maxAge: String? = nil, loginHint: String? = nil) {
+         */maxAge: String? = nil, loginHint: String? = nil, 
+        /**
+         * RFC 8707: the resource server the tokens are for (its access tokens are JWTs).
+         */resource: String? = nil) {
         self.responseType = responseType
         self.clientId = clientId
         self.redirectUri = redirectUri
@@ -11066,6 +11169,7 @@ public struct OAuthAuthorizeBody: Equatable, Hashable {
         self.prompt = prompt
         self.maxAge = maxAge
         self.loginHint = loginHint
+        self.resource = resource
     }
 
     
@@ -11094,7 +11198,8 @@ public struct FfiConverterTypeOAuthAuthorizeBody: FfiConverterRustBuffer {
                 nonce: FfiConverterOptionString.read(from: &buf), 
                 prompt: FfiConverterOptionString.read(from: &buf), 
                 maxAge: FfiConverterOptionString.read(from: &buf), 
-                loginHint: FfiConverterOptionString.read(from: &buf)
+                loginHint: FfiConverterOptionString.read(from: &buf), 
+                resource: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -11110,6 +11215,7 @@ public struct FfiConverterTypeOAuthAuthorizeBody: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.prompt, into: &buf)
         FfiConverterOptionString.write(value.maxAge, into: &buf)
         FfiConverterOptionString.write(value.loginHint, into: &buf)
+        FfiConverterOptionString.write(value.resource, into: &buf)
     }
 }
 
@@ -11189,11 +11295,21 @@ public struct OAuthClientMetadata: Equatable, Hashable {
     public var redirectUris: [String]?
     public var postLogoutRedirectUris: [String]?
     /**
-     * `client_secret_basic` (the default), `client_secret_post`, or `none` (a public client, PKCE required).
+     * `client_secret_basic` (the default), `client_secret_post`, `private_key_jwt` (with `jwks` or `jwks_uri`), or `none` (a public client, PKCE required).
      */
     public var tokenEndpointAuthMethod: String?
     /**
-     * `authorization_code` (the default), `refresh_token`, `client_credentials`.
+     * `private_key_jwt`: the client's public keys, a JWK Set (`{"keys": [...]}`).
+     */
+    public var jwks: String?
+    /**
+     * `private_key_jwt`: where the client publishes its JWK Set (https).
+     */
+    public var jwksUri: String?
+    /**
+     * `authorization_code` (the default), `refresh_token`, `client_credentials`,
+     * `urn:ietf:params:oauth:grant-type:device_code`, and (not at open registration)
+     * `urn:ietf:params:oauth:grant-type:token-exchange`.
      */
     public var grantTypes: [String]?
     /**
@@ -11232,10 +11348,18 @@ public struct OAuthClientMetadata: Equatable, Hashable {
          * Exact redirect URIs (https; http only on a loopback address, for native clients; custom schemes for native clients).
          */redirectUris: [String]? = nil, postLogoutRedirectUris: [String]? = nil, 
         /**
-         * `client_secret_basic` (the default), `client_secret_post`, or `none` (a public client, PKCE required).
+         * `client_secret_basic` (the default), `client_secret_post`, `private_key_jwt` (with `jwks` or `jwks_uri`), or `none` (a public client, PKCE required).
          */tokenEndpointAuthMethod: String? = nil, 
         /**
-         * `authorization_code` (the default), `refresh_token`, `client_credentials`.
+         * `private_key_jwt`: the client's public keys, a JWK Set (`{"keys": [...]}`).
+         */jwks: String? = nil, 
+        /**
+         * `private_key_jwt`: where the client publishes its JWK Set (https).
+         */jwksUri: String? = nil, 
+        /**
+         * `authorization_code` (the default), `refresh_token`, `client_credentials`,
+         * `urn:ietf:params:oauth:grant-type:device_code`, and (not at open registration)
+         * `urn:ietf:params:oauth:grant-type:token-exchange`.
          */grantTypes: [String]? = nil, 
         /**
          * `code` only.
@@ -11255,6 +11379,8 @@ public struct OAuthClientMetadata: Equatable, Hashable {
         self.redirectUris = redirectUris
         self.postLogoutRedirectUris = postLogoutRedirectUris
         self.tokenEndpointAuthMethod = tokenEndpointAuthMethod
+        self.jwks = jwks
+        self.jwksUri = jwksUri
         self.grantTypes = grantTypes
         self.responseTypes = responseTypes
         self.clientName = clientName
@@ -11290,6 +11416,8 @@ public struct FfiConverterTypeOAuthClientMetadata: FfiConverterRustBuffer {
                 redirectUris: FfiConverterOptionSequenceString.read(from: &buf), 
                 postLogoutRedirectUris: FfiConverterOptionSequenceString.read(from: &buf), 
                 tokenEndpointAuthMethod: FfiConverterOptionString.read(from: &buf), 
+                jwks: FfiConverterOptionString.read(from: &buf), 
+                jwksUri: FfiConverterOptionString.read(from: &buf), 
                 grantTypes: FfiConverterOptionSequenceString.read(from: &buf), 
                 responseTypes: FfiConverterOptionSequenceString.read(from: &buf), 
                 clientName: FfiConverterOptionString.read(from: &buf), 
@@ -11311,6 +11439,8 @@ public struct FfiConverterTypeOAuthClientMetadata: FfiConverterRustBuffer {
         FfiConverterOptionSequenceString.write(value.redirectUris, into: &buf)
         FfiConverterOptionSequenceString.write(value.postLogoutRedirectUris, into: &buf)
         FfiConverterOptionString.write(value.tokenEndpointAuthMethod, into: &buf)
+        FfiConverterOptionString.write(value.jwks, into: &buf)
+        FfiConverterOptionString.write(value.jwksUri, into: &buf)
         FfiConverterOptionSequenceString.write(value.grantTypes, into: &buf)
         FfiConverterOptionSequenceString.write(value.responseTypes, into: &buf)
         FfiConverterOptionString.write(value.clientName, into: &buf)
@@ -11361,6 +11491,8 @@ public struct OAuthClientResponse: Equatable, Hashable {
     public var redirectUris: [String]
     public var postLogoutRedirectUris: [String]?
     public var tokenEndpointAuthMethod: String
+    public var jwks: String?
+    public var jwksUri: String?
     public var grantTypes: [String]
     public var responseTypes: [String]
     public var clientName: String?
@@ -11387,7 +11519,7 @@ public struct OAuthClientResponse: Equatable, Hashable {
          */clientSecret: String? = nil, clientIdIssuedAt: Int64, 
         /**
          * 0: the secret does not expire. Present for confidential clients.
-         */clientSecretExpiresAt: Int64? = nil, redirectUris: [String], postLogoutRedirectUris: [String]? = nil, tokenEndpointAuthMethod: String, grantTypes: [String], responseTypes: [String], clientName: String? = nil, clientUri: String? = nil, logoUri: String? = nil, scope: String, contacts: [String]? = nil, tosUri: String? = nil, policyUri: String? = nil, softwareId: String? = nil, softwareVersion: String? = nil, applicationType: String, requirePkce: Bool, skipConsent: Bool, disabled: Bool, userId: String? = nil, metadata: String? = nil) {
+         */clientSecretExpiresAt: Int64? = nil, redirectUris: [String], postLogoutRedirectUris: [String]? = nil, tokenEndpointAuthMethod: String, jwks: String? = nil, jwksUri: String? = nil, grantTypes: [String], responseTypes: [String], clientName: String? = nil, clientUri: String? = nil, logoUri: String? = nil, scope: String, contacts: [String]? = nil, tosUri: String? = nil, policyUri: String? = nil, softwareId: String? = nil, softwareVersion: String? = nil, applicationType: String, requirePkce: Bool, skipConsent: Bool, disabled: Bool, userId: String? = nil, metadata: String? = nil) {
         self.clientId = clientId
         self.clientSecret = clientSecret
         self.clientIdIssuedAt = clientIdIssuedAt
@@ -11395,6 +11527,8 @@ public struct OAuthClientResponse: Equatable, Hashable {
         self.redirectUris = redirectUris
         self.postLogoutRedirectUris = postLogoutRedirectUris
         self.tokenEndpointAuthMethod = tokenEndpointAuthMethod
+        self.jwks = jwks
+        self.jwksUri = jwksUri
         self.grantTypes = grantTypes
         self.responseTypes = responseTypes
         self.clientName = clientName
@@ -11437,6 +11571,8 @@ public struct FfiConverterTypeOAuthClientResponse: FfiConverterRustBuffer {
                 redirectUris: FfiConverterSequenceString.read(from: &buf), 
                 postLogoutRedirectUris: FfiConverterOptionSequenceString.read(from: &buf), 
                 tokenEndpointAuthMethod: FfiConverterString.read(from: &buf), 
+                jwks: FfiConverterOptionString.read(from: &buf), 
+                jwksUri: FfiConverterOptionString.read(from: &buf), 
                 grantTypes: FfiConverterSequenceString.read(from: &buf), 
                 responseTypes: FfiConverterSequenceString.read(from: &buf), 
                 clientName: FfiConverterOptionString.read(from: &buf), 
@@ -11465,6 +11601,8 @@ public struct FfiConverterTypeOAuthClientResponse: FfiConverterRustBuffer {
         FfiConverterSequenceString.write(value.redirectUris, into: &buf)
         FfiConverterOptionSequenceString.write(value.postLogoutRedirectUris, into: &buf)
         FfiConverterString.write(value.tokenEndpointAuthMethod, into: &buf)
+        FfiConverterOptionString.write(value.jwks, into: &buf)
+        FfiConverterOptionString.write(value.jwksUri, into: &buf)
         FfiConverterSequenceString.write(value.grantTypes, into: &buf)
         FfiConverterSequenceString.write(value.responseTypes, into: &buf)
         FfiConverterOptionString.write(value.clientName, into: &buf)
@@ -11840,6 +11978,319 @@ public func FfiConverterTypeOAuthContinueBody_lower(_ value: OAuthContinueBody) 
 
 
 /**
+ * A device asks for codes (RFC 8628 §3.1), form-encoded, with its client
+ * authentication (a public client sends `client_id` alone).
+ */
+public struct OAuthDeviceAuthorizationBody: Equatable, Hashable {
+    public var clientId: String?
+    /**
+     * Space-separated; the client's registered scopes when absent.
+     */
+    public var scope: String?
+    public var clientSecret: String?
+    public var clientAssertionType: String?
+    public var clientAssertion: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(clientId: String? = nil, 
+        /**
+         * Space-separated; the client's registered scopes when absent.
+         */scope: String? = nil, clientSecret: String? = nil, clientAssertionType: String? = nil, clientAssertion: String? = nil) {
+        self.clientId = clientId
+        self.scope = scope
+        self.clientSecret = clientSecret
+        self.clientAssertionType = clientAssertionType
+        self.clientAssertion = clientAssertion
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OAuthDeviceAuthorizationBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOAuthDeviceAuthorizationBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OAuthDeviceAuthorizationBody {
+        return
+            try OAuthDeviceAuthorizationBody(
+                clientId: FfiConverterOptionString.read(from: &buf), 
+                scope: FfiConverterOptionString.read(from: &buf), 
+                clientSecret: FfiConverterOptionString.read(from: &buf), 
+                clientAssertionType: FfiConverterOptionString.read(from: &buf), 
+                clientAssertion: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OAuthDeviceAuthorizationBody, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.clientId, into: &buf)
+        FfiConverterOptionString.write(value.scope, into: &buf)
+        FfiConverterOptionString.write(value.clientSecret, into: &buf)
+        FfiConverterOptionString.write(value.clientAssertionType, into: &buf)
+        FfiConverterOptionString.write(value.clientAssertion, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOAuthDeviceAuthorizationBody_lift(_ buf: RustBuffer) throws -> OAuthDeviceAuthorizationBody {
+    return try FfiConverterTypeOAuthDeviceAuthorizationBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOAuthDeviceAuthorizationBody_lower(_ value: OAuthDeviceAuthorizationBody) -> RustBuffer {
+    return FfiConverterTypeOAuthDeviceAuthorizationBody.lower(value)
+}
+
+
+/**
+ * RFC 8628 §3.2's answer.
+ */
+public struct OAuthDeviceAuthorizationResponse: Equatable, Hashable {
+    /**
+     * What the device polls the token endpoint with.
+     */
+    public var deviceCode: String
+    /**
+     * What the user types on the device page (`XXXX-XXXX`).
+     */
+    public var userCode: String
+    public var verificationUri: String
+    /**
+     * `verification_uri` with the user code in its query (for a QR code).
+     */
+    public var verificationUriComplete: String
+    public var expiresIn: Int64
+    /**
+     * Seconds to wait between polls.
+     */
+    public var interval: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * What the device polls the token endpoint with.
+         */deviceCode: String, 
+        /**
+         * What the user types on the device page (`XXXX-XXXX`).
+         */userCode: String, verificationUri: String, 
+        /**
+         * `verification_uri` with the user code in its query (for a QR code).
+         */verificationUriComplete: String, expiresIn: Int64, 
+        /**
+         * Seconds to wait between polls.
+         */interval: Int64) {
+        self.deviceCode = deviceCode
+        self.userCode = userCode
+        self.verificationUri = verificationUri
+        self.verificationUriComplete = verificationUriComplete
+        self.expiresIn = expiresIn
+        self.interval = interval
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OAuthDeviceAuthorizationResponse: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOAuthDeviceAuthorizationResponse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OAuthDeviceAuthorizationResponse {
+        return
+            try OAuthDeviceAuthorizationResponse(
+                deviceCode: FfiConverterString.read(from: &buf), 
+                userCode: FfiConverterString.read(from: &buf), 
+                verificationUri: FfiConverterString.read(from: &buf), 
+                verificationUriComplete: FfiConverterString.read(from: &buf), 
+                expiresIn: FfiConverterInt64.read(from: &buf), 
+                interval: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OAuthDeviceAuthorizationResponse, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.deviceCode, into: &buf)
+        FfiConverterString.write(value.userCode, into: &buf)
+        FfiConverterString.write(value.verificationUri, into: &buf)
+        FfiConverterString.write(value.verificationUriComplete, into: &buf)
+        FfiConverterInt64.write(value.expiresIn, into: &buf)
+        FfiConverterInt64.write(value.interval, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOAuthDeviceAuthorizationResponse_lift(_ buf: RustBuffer) throws -> OAuthDeviceAuthorizationResponse {
+    return try FfiConverterTypeOAuthDeviceAuthorizationResponse.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOAuthDeviceAuthorizationResponse_lower(_ value: OAuthDeviceAuthorizationResponse) -> RustBuffer {
+    return FfiConverterTypeOAuthDeviceAuthorizationResponse.lower(value)
+}
+
+
+/**
+ * The user code the signed-in user typed on the device page.
+ */
+public struct OAuthDeviceDecisionBody: Equatable, Hashable {
+    /**
+     * As shown on the device (`XXXX-XXXX`; case, spaces and dashes do not matter).
+     */
+    public var userCode: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * As shown on the device (`XXXX-XXXX`; case, spaces and dashes do not matter).
+         */userCode: String) {
+        self.userCode = userCode
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OAuthDeviceDecisionBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOAuthDeviceDecisionBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OAuthDeviceDecisionBody {
+        return
+            try OAuthDeviceDecisionBody(
+                userCode: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OAuthDeviceDecisionBody, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.userCode, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOAuthDeviceDecisionBody_lift(_ buf: RustBuffer) throws -> OAuthDeviceDecisionBody {
+    return try FfiConverterTypeOAuthDeviceDecisionBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOAuthDeviceDecisionBody_lower(_ value: OAuthDeviceDecisionBody) -> RustBuffer {
+    return FfiConverterTypeOAuthDeviceDecisionBody.lower(value)
+}
+
+
+/**
+ * What the device page shows the user before they decide.
+ */
+public struct OAuthDeviceVerificationResponse: Equatable, Hashable {
+    public var userCode: String
+    /**
+     * `pending` (waiting for this user's decision), `approved` or `denied`.
+     */
+    public var status: String
+    public var clientId: String
+    public var clientName: String?
+    /**
+     * The scopes the device asks for, space-separated.
+     */
+    public var scope: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(userCode: String, 
+        /**
+         * `pending` (waiting for this user's decision), `approved` or `denied`.
+         */status: String, clientId: String, clientName: String? = nil, 
+        /**
+         * The scopes the device asks for, space-separated.
+         */scope: String) {
+        self.userCode = userCode
+        self.status = status
+        self.clientId = clientId
+        self.clientName = clientName
+        self.scope = scope
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OAuthDeviceVerificationResponse: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOAuthDeviceVerificationResponse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OAuthDeviceVerificationResponse {
+        return
+            try OAuthDeviceVerificationResponse(
+                userCode: FfiConverterString.read(from: &buf), 
+                status: FfiConverterString.read(from: &buf), 
+                clientId: FfiConverterString.read(from: &buf), 
+                clientName: FfiConverterOptionString.read(from: &buf), 
+                scope: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OAuthDeviceVerificationResponse, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.userCode, into: &buf)
+        FfiConverterString.write(value.status, into: &buf)
+        FfiConverterString.write(value.clientId, into: &buf)
+        FfiConverterOptionString.write(value.clientName, into: &buf)
+        FfiConverterString.write(value.scope, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOAuthDeviceVerificationResponse_lift(_ buf: RustBuffer) throws -> OAuthDeviceVerificationResponse {
+    return try FfiConverterTypeOAuthDeviceVerificationResponse.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOAuthDeviceVerificationResponse_lower(_ value: OAuthDeviceVerificationResponse) -> RustBuffer {
+    return FfiConverterTypeOAuthDeviceVerificationResponse.lower(value)
+}
+
+
+/**
  * An RP-initiated logout request, as a form body.
  */
 public struct OAuthEndSessionBody: Equatable, Hashable {
@@ -12005,6 +12456,14 @@ public struct OAuthIntrospectionResponse: Equatable, Hashable {
      * The session the grant came from.
      */
     public var sid: String?
+    /**
+     * The resource server(s) a JWT access token is addressed to.
+     */
+    public var aud: String?
+    /**
+     * An exchanged token's actor chain (RFC 8693 §4.1).
+     */
+    public var act: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -12014,7 +12473,13 @@ public struct OAuthIntrospectionResponse: Equatable, Hashable {
          */sub: String? = nil, iat: Int64? = nil, exp: Int64? = nil, iss: String? = nil, 
         /**
          * The session the grant came from.
-         */sid: String? = nil) {
+         */sid: String? = nil, 
+        /**
+         * The resource server(s) a JWT access token is addressed to.
+         */aud: String? = nil, 
+        /**
+         * An exchanged token's actor chain (RFC 8693 §4.1).
+         */act: String? = nil) {
         self.active = active
         self.tokenType = tokenType
         self.clientId = clientId
@@ -12024,6 +12489,8 @@ public struct OAuthIntrospectionResponse: Equatable, Hashable {
         self.exp = exp
         self.iss = iss
         self.sid = sid
+        self.aud = aud
+        self.act = act
     }
 
     
@@ -12050,7 +12517,9 @@ public struct FfiConverterTypeOAuthIntrospectionResponse: FfiConverterRustBuffer
                 iat: FfiConverterOptionInt64.read(from: &buf), 
                 exp: FfiConverterOptionInt64.read(from: &buf), 
                 iss: FfiConverterOptionString.read(from: &buf), 
-                sid: FfiConverterOptionString.read(from: &buf)
+                sid: FfiConverterOptionString.read(from: &buf), 
+                aud: FfiConverterOptionString.read(from: &buf), 
+                act: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -12064,6 +12533,8 @@ public struct FfiConverterTypeOAuthIntrospectionResponse: FfiConverterRustBuffer
         FfiConverterOptionInt64.write(value.exp, into: &buf)
         FfiConverterOptionString.write(value.iss, into: &buf)
         FfiConverterOptionString.write(value.sid, into: &buf)
+        FfiConverterOptionString.write(value.aud, into: &buf)
+        FfiConverterOptionString.write(value.act, into: &buf)
     }
 }
 
@@ -12214,12 +12685,15 @@ public func FfiConverterTypeOAuthRedirectResponse_lower(_ value: OAuthRedirectRe
 
 
 /**
- * A token request (RFC 6749 §4.1.3, §6, §4.4), form-encoded. Client
- * credentials go in `Authorization: Basic` or in the body.
+ * A token request (RFC 6749 §4.1.3, §6, §4.4; RFC 8628 §3.4; RFC 8693
+ * §2.1), form-encoded. Client credentials go in `Authorization: Basic`,
+ * in the body, or as a signed `client_assertion` (`private_key_jwt`).
  */
 public struct OAuthTokenBody: Equatable, Hashable {
     /**
-     * `authorization_code`, `refresh_token` or `client_credentials`.
+     * `authorization_code`, `refresh_token`, `client_credentials`,
+     * `urn:ietf:params:oauth:grant-type:device_code` or
+     * `urn:ietf:params:oauth:grant-type:token-exchange`.
      */
     public var grantType: String
     public var code: String?
@@ -12227,23 +12701,99 @@ public struct OAuthTokenBody: Equatable, Hashable {
     public var codeVerifier: String?
     public var refreshToken: String?
     public var scope: String?
+    /**
+     * RFC 8707: the resource server the access token is for (then a JWT).
+     */
+    public var resource: String?
+    /**
+     * The device code grant: what device authorization answered.
+     */
+    public var deviceCode: String?
+    /**
+     * Token exchange: the access token to exchange.
+     */
+    public var subjectToken: String?
+    /**
+     * Token exchange: `urn:ietf:params:oauth:token-type:access_token`.
+     */
+    public var subjectTokenType: String?
+    /**
+     * Token exchange: `urn:ietf:params:oauth:token-type:access_token` (the only one).
+     */
+    public var requestedTokenType: String?
+    /**
+     * Token exchange: the resource server the new token is for (as `resource`).
+     */
+    public var audience: String?
+    /**
+     * Token exchange: not accepted (the actor is the authenticated client).
+     */
+    public var actorToken: String?
+    public var actorTokenType: String?
     public var clientId: String?
     public var clientSecret: String?
+    /**
+     * `private_key_jwt`: `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`.
+     */
+    public var clientAssertionType: String?
+    /**
+     * `private_key_jwt`: a JWT signed with one of the client's registered keys.
+     */
+    public var clientAssertion: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
     public init(
         /**
-         * `authorization_code`, `refresh_token` or `client_credentials`.
-         */grantType: String, code: String? = nil, redirectUri: String? = nil, codeVerifier: String? = nil, refreshToken: String? = nil, scope: String? = nil, clientId: String? = nil, clientSecret: String? = nil) {
+         * `authorization_code`, `refresh_token`, `client_credentials`,
+         * `urn:ietf:params:oauth:grant-type:device_code` or
+         * `urn:ietf:params:oauth:grant-type:token-exchange`.
+         */grantType: String, code: String? = nil, redirectUri: String? = nil, codeVerifier: String? = nil, refreshToken: String? = nil, scope: String? = nil, 
+        /**
+         * RFC 8707: the resource server the access token is for (then a JWT).
+         */resource: String? = nil, 
+        /**
+         * The device code grant: what device authorization answered.
+         */deviceCode: String? = nil, 
+        /**
+         * Token exchange: the access token to exchange.
+         */subjectToken: String? = nil, 
+        /**
+         * Token exchange: `urn:ietf:params:oauth:token-type:access_token`.
+         */subjectTokenType: String? = nil, 
+        /**
+         * Token exchange: `urn:ietf:params:oauth:token-type:access_token` (the only one).
+         */requestedTokenType: String? = nil, 
+        /**
+         * Token exchange: the resource server the new token is for (as `resource`).
+         */audience: String? = nil, 
+        /**
+         * Token exchange: not accepted (the actor is the authenticated client).
+         */actorToken: String? = nil, actorTokenType: String? = nil, clientId: String? = nil, clientSecret: String? = nil, 
+        /**
+         * `private_key_jwt`: `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`.
+         */clientAssertionType: String? = nil, 
+        /**
+         * `private_key_jwt`: a JWT signed with one of the client's registered keys.
+         */clientAssertion: String? = nil) {
         self.grantType = grantType
         self.code = code
         self.redirectUri = redirectUri
         self.codeVerifier = codeVerifier
         self.refreshToken = refreshToken
         self.scope = scope
+        self.resource = resource
+        self.deviceCode = deviceCode
+        self.subjectToken = subjectToken
+        self.subjectTokenType = subjectTokenType
+        self.requestedTokenType = requestedTokenType
+        self.audience = audience
+        self.actorToken = actorToken
+        self.actorTokenType = actorTokenType
         self.clientId = clientId
         self.clientSecret = clientSecret
+        self.clientAssertionType = clientAssertionType
+        self.clientAssertion = clientAssertion
     }
 
     
@@ -12268,8 +12818,18 @@ public struct FfiConverterTypeOAuthTokenBody: FfiConverterRustBuffer {
                 codeVerifier: FfiConverterOptionString.read(from: &buf), 
                 refreshToken: FfiConverterOptionString.read(from: &buf), 
                 scope: FfiConverterOptionString.read(from: &buf), 
+                resource: FfiConverterOptionString.read(from: &buf), 
+                deviceCode: FfiConverterOptionString.read(from: &buf), 
+                subjectToken: FfiConverterOptionString.read(from: &buf), 
+                subjectTokenType: FfiConverterOptionString.read(from: &buf), 
+                requestedTokenType: FfiConverterOptionString.read(from: &buf), 
+                audience: FfiConverterOptionString.read(from: &buf), 
+                actorToken: FfiConverterOptionString.read(from: &buf), 
+                actorTokenType: FfiConverterOptionString.read(from: &buf), 
                 clientId: FfiConverterOptionString.read(from: &buf), 
-                clientSecret: FfiConverterOptionString.read(from: &buf)
+                clientSecret: FfiConverterOptionString.read(from: &buf), 
+                clientAssertionType: FfiConverterOptionString.read(from: &buf), 
+                clientAssertion: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -12280,8 +12840,18 @@ public struct FfiConverterTypeOAuthTokenBody: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.codeVerifier, into: &buf)
         FfiConverterOptionString.write(value.refreshToken, into: &buf)
         FfiConverterOptionString.write(value.scope, into: &buf)
+        FfiConverterOptionString.write(value.resource, into: &buf)
+        FfiConverterOptionString.write(value.deviceCode, into: &buf)
+        FfiConverterOptionString.write(value.subjectToken, into: &buf)
+        FfiConverterOptionString.write(value.subjectTokenType, into: &buf)
+        FfiConverterOptionString.write(value.requestedTokenType, into: &buf)
+        FfiConverterOptionString.write(value.audience, into: &buf)
+        FfiConverterOptionString.write(value.actorToken, into: &buf)
+        FfiConverterOptionString.write(value.actorTokenType, into: &buf)
         FfiConverterOptionString.write(value.clientId, into: &buf)
         FfiConverterOptionString.write(value.clientSecret, into: &buf)
+        FfiConverterOptionString.write(value.clientAssertionType, into: &buf)
+        FfiConverterOptionString.write(value.clientAssertion, into: &buf)
     }
 }
 
@@ -12312,17 +12882,21 @@ public struct OAuthTokenQueryBody: Equatable, Hashable {
     public var tokenTypeHint: String?
     public var clientId: String?
     public var clientSecret: String?
+    public var clientAssertionType: String?
+    public var clientAssertion: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
     public init(token: String, 
         /**
          * `access_token` or `refresh_token`: which kind to look for first.
-         */tokenTypeHint: String? = nil, clientId: String? = nil, clientSecret: String? = nil) {
+         */tokenTypeHint: String? = nil, clientId: String? = nil, clientSecret: String? = nil, clientAssertionType: String? = nil, clientAssertion: String? = nil) {
         self.token = token
         self.tokenTypeHint = tokenTypeHint
         self.clientId = clientId
         self.clientSecret = clientSecret
+        self.clientAssertionType = clientAssertionType
+        self.clientAssertion = clientAssertion
     }
 
     
@@ -12344,7 +12918,9 @@ public struct FfiConverterTypeOAuthTokenQueryBody: FfiConverterRustBuffer {
                 token: FfiConverterString.read(from: &buf), 
                 tokenTypeHint: FfiConverterOptionString.read(from: &buf), 
                 clientId: FfiConverterOptionString.read(from: &buf), 
-                clientSecret: FfiConverterOptionString.read(from: &buf)
+                clientSecret: FfiConverterOptionString.read(from: &buf), 
+                clientAssertionType: FfiConverterOptionString.read(from: &buf), 
+                clientAssertion: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -12353,6 +12929,8 @@ public struct FfiConverterTypeOAuthTokenQueryBody: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.tokenTypeHint, into: &buf)
         FfiConverterOptionString.write(value.clientId, into: &buf)
         FfiConverterOptionString.write(value.clientSecret, into: &buf)
+        FfiConverterOptionString.write(value.clientAssertionType, into: &buf)
+        FfiConverterOptionString.write(value.clientAssertion, into: &buf)
     }
 }
 
@@ -12401,6 +12979,10 @@ public struct OAuthTokenResponse: Equatable, Hashable {
      * With `openid`: the ID token, signed with the jwt plugin's current key.
      */
     public var idToken: String?
+    /**
+     * Token exchange (RFC 8693 §2.2.1): what `access_token` is.
+     */
+    public var issuedTokenType: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -12422,7 +13004,10 @@ public struct OAuthTokenResponse: Equatable, Hashable {
          */scope: String, 
         /**
          * With `openid`: the ID token, signed with the jwt plugin's current key.
-         */idToken: String? = nil) {
+         */idToken: String? = nil, 
+        /**
+         * Token exchange (RFC 8693 §2.2.1): what `access_token` is.
+         */issuedTokenType: String? = nil) {
         self.accessToken = accessToken
         self.tokenType = tokenType
         self.expiresIn = expiresIn
@@ -12430,6 +13015,7 @@ public struct OAuthTokenResponse: Equatable, Hashable {
         self.refreshToken = refreshToken
         self.scope = scope
         self.idToken = idToken
+        self.issuedTokenType = issuedTokenType
     }
 
     
@@ -12454,7 +13040,8 @@ public struct FfiConverterTypeOAuthTokenResponse: FfiConverterRustBuffer {
                 expiresAt: FfiConverterInt64.read(from: &buf), 
                 refreshToken: FfiConverterOptionString.read(from: &buf), 
                 scope: FfiConverterString.read(from: &buf), 
-                idToken: FfiConverterOptionString.read(from: &buf)
+                idToken: FfiConverterOptionString.read(from: &buf), 
+                issuedTokenType: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -12466,6 +13053,7 @@ public struct FfiConverterTypeOAuthTokenResponse: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.refreshToken, into: &buf)
         FfiConverterString.write(value.scope, into: &buf)
         FfiConverterOptionString.write(value.idToken, into: &buf)
+        FfiConverterOptionString.write(value.issuedTokenType, into: &buf)
     }
 }
 
@@ -19063,6 +19651,30 @@ fileprivate struct FfiConverterOptionTypeOAuthClientMetadata: FfiConverterRustBu
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeOAuthDeviceAuthorizationBody: FfiConverterRustBuffer {
+    typealias SwiftType = OAuthDeviceAuthorizationBody?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeOAuthDeviceAuthorizationBody.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeOAuthDeviceAuthorizationBody.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeOAuthEndSessionBody: FfiConverterRustBuffer {
     typealias SwiftType = OAuthEndSessionBody?
 
@@ -20316,7 +20928,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_gatehouse_mobile_checksum_method_multisessionapi_set_active_session() != 9357) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_authorize() != 42972) {
+    if (uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_authorize() != 42018) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_authorize_post() != 16482) {
@@ -20335,6 +20947,18 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_delete_consent() != 32089) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_device_approve() != 22427) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_device_authorization() != 25275) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_device_deny() != 3363) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_device_verify() != 9140) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_end_session() != 2807) {

@@ -557,6 +557,22 @@ extension AuthClient {
     public func oauth2ContinueJson(bodyJson: String = "{}") async throws -> String {
         try await request(method: "POST", path: "/oauth2/continue", bodyJson: bodyJson, plugin: "oauth-provider")
     }
+    /// Device authorization request (RFC 8628) (`POST /oauth2/device-authorization`). JSON in, JSON out.
+    public func oauth2DeviceAuthorizationJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/oauth2/device-authorization", bodyJson: bodyJson, plugin: "oauth-provider")
+    }
+    /// Enter a device's user code (`GET /oauth2/device`). JSON in, JSON out.
+    public func oauth2DeviceVerifyJson(query: String = "") async throws -> String {
+        try await request(method: "GET", path: query.isEmpty ? "/oauth2/device" : "/oauth2/device?\(query)", bodyJson: nil, plugin: "oauth-provider")
+    }
+    /// Approve a device (`POST /oauth2/device/approve`). JSON in, JSON out.
+    public func oauth2DeviceApproveJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/oauth2/device/approve", bodyJson: bodyJson, plugin: "oauth-provider")
+    }
+    /// Deny a device (`POST /oauth2/device/deny`). JSON in, JSON out.
+    public func oauth2DeviceDenyJson(bodyJson: String = "{}") async throws -> String {
+        try await request(method: "POST", path: "/oauth2/device/deny", bodyJson: bodyJson, plugin: "oauth-provider")
+    }
     /// Token request (`POST /oauth2/token`). JSON in, JSON out.
     public func oauth2TokenJson(bodyJson: String = "{}") async throws -> String {
         try await request(method: "POST", path: "/oauth2/token", bodyJson: bodyJson, plugin: "oauth-provider")

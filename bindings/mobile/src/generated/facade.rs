@@ -1053,6 +1053,10 @@ pub struct OAuthAuthorizeBody {
     #[serde(rename = "login_hint", default, skip_serializing_if = "Option::is_none")]
     #[uniffi(default = None)]
     pub login_hint: Option<String>,
+    /// RFC 8707: the resource server the tokens are for (its access tokens are JWTs).
+    #[serde(rename = "resource", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub resource: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
@@ -1071,11 +1075,21 @@ pub struct OAuthClientMetadata {
     #[serde(rename = "post_logout_redirect_uris", default, skip_serializing_if = "Option::is_none")]
     #[uniffi(default = None)]
     pub post_logout_redirect_uris: Option<Vec<String>>,
-    /// `client_secret_basic` (the default), `client_secret_post`, or `none` (a public client, PKCE required).
+    /// `client_secret_basic` (the default), `client_secret_post`, `private_key_jwt` (with `jwks` or `jwks_uri`), or `none` (a public client, PKCE required).
     #[serde(rename = "token_endpoint_auth_method", default, skip_serializing_if = "Option::is_none")]
     #[uniffi(default = None)]
     pub token_endpoint_auth_method: Option<String>,
-    /// `authorization_code` (the default), `refresh_token`, `client_credentials`.
+    /// `private_key_jwt`: the client's public keys, a JWK Set (`{"keys": [...]}`).
+    #[serde(rename = "jwks", with = "json_text_opt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub jwks: Option<String>,
+    /// `private_key_jwt`: where the client publishes its JWK Set (https).
+    #[serde(rename = "jwks_uri", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub jwks_uri: Option<String>,
+    /// `authorization_code` (the default), `refresh_token`, `client_credentials`,
+    /// `urn:ietf:params:oauth:grant-type:device_code`, and (not at open registration)
+    /// `urn:ietf:params:oauth:grant-type:token-exchange`.
     #[serde(rename = "grant_types", default, skip_serializing_if = "Option::is_none")]
     #[uniffi(default = None)]
     pub grant_types: Option<Vec<String>>,
@@ -1147,6 +1161,12 @@ pub struct OAuthClientResponse {
     pub post_logout_redirect_uris: Option<Vec<String>>,
     #[serde(rename = "token_endpoint_auth_method")]
     pub token_endpoint_auth_method: String,
+    #[serde(rename = "jwks", with = "json_text_opt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub jwks: Option<String>,
+    #[serde(rename = "jwks_uri", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub jwks_uri: Option<String>,
     #[serde(rename = "grant_types")]
     pub grant_types: Vec<String>,
     #[serde(rename = "response_types")]
@@ -1255,6 +1275,75 @@ pub struct OAuthContinueBody {
     pub oauth_query: String,
 }
 
+/// A device asks for codes (RFC 8628 §3.1), form-encoded, with its client
+/// authentication (a public client sends `client_id` alone).
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct OAuthDeviceAuthorizationBody {
+    #[serde(rename = "client_id", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub client_id: Option<String>,
+    /// Space-separated; the client's registered scopes when absent.
+    #[serde(rename = "scope", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub scope: Option<String>,
+    #[serde(rename = "client_secret", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub client_secret: Option<String>,
+    #[serde(rename = "client_assertion_type", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub client_assertion_type: Option<String>,
+    #[serde(rename = "client_assertion", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub client_assertion: Option<String>,
+}
+
+/// RFC 8628 §3.2's answer.
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct OAuthDeviceAuthorizationResponse {
+    /// What the device polls the token endpoint with.
+    #[serde(rename = "device_code")]
+    pub device_code: String,
+    /// What the user types on the device page (`XXXX-XXXX`).
+    #[serde(rename = "user_code")]
+    pub user_code: String,
+    #[serde(rename = "verification_uri")]
+    pub verification_uri: String,
+    /// `verification_uri` with the user code in its query (for a QR code).
+    #[serde(rename = "verification_uri_complete")]
+    pub verification_uri_complete: String,
+    #[serde(rename = "expires_in")]
+    pub expires_in: i64,
+    /// Seconds to wait between polls.
+    #[serde(rename = "interval")]
+    pub interval: i64,
+}
+
+/// The user code the signed-in user typed on the device page.
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct OAuthDeviceDecisionBody {
+    /// As shown on the device (`XXXX-XXXX`; case, spaces and dashes do not matter).
+    #[serde(rename = "userCode")]
+    pub user_code: String,
+}
+
+/// What the device page shows the user before they decide.
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct OAuthDeviceVerificationResponse {
+    #[serde(rename = "user_code")]
+    pub user_code: String,
+    /// `pending` (waiting for this user's decision), `approved` or `denied`.
+    #[serde(rename = "status")]
+    pub status: String,
+    #[serde(rename = "client_id")]
+    pub client_id: String,
+    #[serde(rename = "client_name", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub client_name: Option<String>,
+    /// The scopes the device asks for, space-separated.
+    #[serde(rename = "scope")]
+    pub scope: String,
+}
+
 /// An RP-initiated logout request, as a form body.
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
 pub struct OAuthEndSessionBody {
@@ -1317,6 +1406,14 @@ pub struct OAuthIntrospectionResponse {
     #[serde(rename = "sid", default, skip_serializing_if = "Option::is_none")]
     #[uniffi(default = None)]
     pub sid: Option<String>,
+    /// The resource server(s) a JWT access token is addressed to.
+    #[serde(rename = "aud", with = "json_text_opt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub aud: Option<String>,
+    /// An exchanged token's actor chain (RFC 8693 §4.1).
+    #[serde(rename = "act", with = "json_text_opt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub act: Option<String>,
 }
 
 /// What a consent page may show about a client.
@@ -1350,11 +1447,14 @@ pub struct OAuthRedirectResponse {
     pub url: String,
 }
 
-/// A token request (RFC 6749 §4.1.3, §6, §4.4), form-encoded. Client
-/// credentials go in `Authorization: Basic` or in the body.
+/// A token request (RFC 6749 §4.1.3, §6, §4.4; RFC 8628 §3.4; RFC 8693
+/// §2.1), form-encoded. Client credentials go in `Authorization: Basic`,
+/// in the body, or as a signed `client_assertion` (`private_key_jwt`).
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
 pub struct OAuthTokenBody {
-    /// `authorization_code`, `refresh_token` or `client_credentials`.
+    /// `authorization_code`, `refresh_token`, `client_credentials`,
+    /// `urn:ietf:params:oauth:grant-type:device_code` or
+    /// `urn:ietf:params:oauth:grant-type:token-exchange`.
     #[serde(rename = "grant_type")]
     pub grant_type: String,
     #[serde(rename = "code", default, skip_serializing_if = "Option::is_none")]
@@ -1372,12 +1472,51 @@ pub struct OAuthTokenBody {
     #[serde(rename = "scope", default, skip_serializing_if = "Option::is_none")]
     #[uniffi(default = None)]
     pub scope: Option<String>,
+    /// RFC 8707: the resource server the access token is for (then a JWT).
+    #[serde(rename = "resource", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub resource: Option<String>,
+    /// The device code grant: what device authorization answered.
+    #[serde(rename = "device_code", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub device_code: Option<String>,
+    /// Token exchange: the access token to exchange.
+    #[serde(rename = "subject_token", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub subject_token: Option<String>,
+    /// Token exchange: `urn:ietf:params:oauth:token-type:access_token`.
+    #[serde(rename = "subject_token_type", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub subject_token_type: Option<String>,
+    /// Token exchange: `urn:ietf:params:oauth:token-type:access_token` (the only one).
+    #[serde(rename = "requested_token_type", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub requested_token_type: Option<String>,
+    /// Token exchange: the resource server the new token is for (as `resource`).
+    #[serde(rename = "audience", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub audience: Option<String>,
+    /// Token exchange: not accepted (the actor is the authenticated client).
+    #[serde(rename = "actor_token", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub actor_token: Option<String>,
+    #[serde(rename = "actor_token_type", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub actor_token_type: Option<String>,
     #[serde(rename = "client_id", default, skip_serializing_if = "Option::is_none")]
     #[uniffi(default = None)]
     pub client_id: Option<String>,
     #[serde(rename = "client_secret", default, skip_serializing_if = "Option::is_none")]
     #[uniffi(default = None)]
     pub client_secret: Option<String>,
+    /// `private_key_jwt`: `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`.
+    #[serde(rename = "client_assertion_type", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub client_assertion_type: Option<String>,
+    /// `private_key_jwt`: a JWT signed with one of the client's registered keys.
+    #[serde(rename = "client_assertion", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub client_assertion: Option<String>,
 }
 
 /// A token to introspect or revoke (RFC 7662, RFC 7009), with the client's credentials.
@@ -1395,6 +1534,12 @@ pub struct OAuthTokenQueryBody {
     #[serde(rename = "client_secret", default, skip_serializing_if = "Option::is_none")]
     #[uniffi(default = None)]
     pub client_secret: Option<String>,
+    #[serde(rename = "client_assertion_type", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub client_assertion_type: Option<String>,
+    #[serde(rename = "client_assertion", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub client_assertion: Option<String>,
 }
 
 /// The token endpoint's answer (RFC 6749 §5.1).
@@ -1422,6 +1567,10 @@ pub struct OAuthTokenResponse {
     #[serde(rename = "id_token", default, skip_serializing_if = "Option::is_none")]
     #[uniffi(default = None)]
     pub id_token: Option<String>,
+    /// Token exchange (RFC 8693 §2.2.1): what `access_token` is.
+    #[serde(rename = "issued_token_type", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub issued_token_type: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
@@ -3318,8 +3467,8 @@ pub struct OauthProviderApi {
 #[uniffi::export(async_runtime = "tokio")]
 impl OauthProviderApi {
     /// Authorization request (`GET /oauth2/authorize`).
-    pub async fn oauth2_authorize(&self, response_type: Option<String>, client_id: Option<String>, redirect_uri: Option<String>, scope: Option<String>, state: Option<String>, code_challenge: Option<String>, code_challenge_method: Option<String>, nonce: Option<String>, prompt: Option<String>, max_age: Option<String>) -> Result<OAuthRedirectResponse, AuthError> {
-        let path = crate::with_query("/oauth2/authorize".to_string(), &[("response_type", response_type.as_deref()), ("client_id", client_id.as_deref()), ("redirect_uri", redirect_uri.as_deref()), ("scope", scope.as_deref()), ("state", state.as_deref()), ("code_challenge", code_challenge.as_deref()), ("code_challenge_method", code_challenge_method.as_deref()), ("nonce", nonce.as_deref()), ("prompt", prompt.as_deref()), ("max_age", max_age.as_deref())]);
+    pub async fn oauth2_authorize(&self, response_type: Option<String>, client_id: Option<String>, redirect_uri: Option<String>, scope: Option<String>, state: Option<String>, code_challenge: Option<String>, code_challenge_method: Option<String>, nonce: Option<String>, prompt: Option<String>, max_age: Option<String>, resource: Option<String>) -> Result<OAuthRedirectResponse, AuthError> {
+        let path = crate::with_query("/oauth2/authorize".to_string(), &[("response_type", response_type.as_deref()), ("client_id", client_id.as_deref()), ("redirect_uri", redirect_uri.as_deref()), ("scope", scope.as_deref()), ("state", state.as_deref()), ("code_challenge", code_challenge.as_deref()), ("code_challenge_method", code_challenge_method.as_deref()), ("nonce", nonce.as_deref()), ("prompt", prompt.as_deref()), ("max_age", max_age.as_deref()), ("resource", resource.as_deref())]);
         crate::decode(self.client.call("GET", &path, None, Some("oauth-provider")).await?)
     }
 
@@ -3338,6 +3487,30 @@ impl OauthProviderApi {
     /// Continue an authorization (`POST /oauth2/continue`).
     pub async fn oauth2_continue(&self, body: OAuthContinueBody) -> Result<OAuthRedirectResponse, AuthError> {
         let path = crate::with_query("/oauth2/continue".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("oauth-provider")).await?)
+    }
+
+    /// Device authorization request (RFC 8628) (`POST /oauth2/device-authorization`).
+    pub async fn oauth2_device_authorization(&self, body: Option<OAuthDeviceAuthorizationBody>) -> Result<OAuthDeviceAuthorizationResponse, AuthError> {
+        let path = crate::with_query("/oauth2/device-authorization".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&body.map(|b| serde_json::to_value(b).unwrap_or_default()).unwrap_or_else(|| serde_json::json!({}))), Some("oauth-provider")).await?)
+    }
+
+    /// Enter a device's user code (`GET /oauth2/device`).
+    pub async fn oauth2_device_verify(&self, user_code: String) -> Result<OAuthDeviceVerificationResponse, AuthError> {
+        let path = crate::with_query("/oauth2/device".to_string(), &[("user_code", Some(user_code.as_str()))]);
+        crate::decode(self.client.call("GET", &path, None, Some("oauth-provider")).await?)
+    }
+
+    /// Approve a device (`POST /oauth2/device/approve`).
+    pub async fn oauth2_device_approve(&self, body: OAuthDeviceDecisionBody) -> Result<SuccessResponse, AuthError> {
+        let path = crate::with_query("/oauth2/device/approve".to_string(), &[]);
+        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("oauth-provider")).await?)
+    }
+
+    /// Deny a device (`POST /oauth2/device/deny`).
+    pub async fn oauth2_device_deny(&self, body: OAuthDeviceDecisionBody) -> Result<SuccessResponse, AuthError> {
+        let path = crate::with_query("/oauth2/device/deny".to_string(), &[]);
         crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("oauth-provider")).await?)
     }
 

@@ -48,6 +48,10 @@ pub struct CodeGrant {
     pub nonce: Option<String>,
     /// Unix seconds: when the user signed in.
     pub auth_time: i64,
+    /// The resource servers the request named (RFC 8707): its access
+    /// tokens are JWTs addressed to them.
+    #[serde(default)]
+    pub resource: Vec<String>,
 }
 
 fn canonical(params: &Params) -> String {
@@ -196,7 +200,8 @@ pub struct ConsentDecision {
     pub scope: Option<String>,
 }
 
-fn resolve_page(state: &AppState, page: &str) -> String {
+/// A configured page (a path on the base URL's origin, or an absolute URL) as a URL.
+pub fn resolve_page(state: &AppState, page: &str) -> String {
     if page.starts_with('/') {
         format!("{}{page}", state.origins.base_origin())
     } else {
@@ -294,6 +299,16 @@ pub async fn authorize(
         return fail(
             "invalid_scope",
             &format!("Scope {bad} is not allowed for this client"),
+        );
+    }
+    let resource: Vec<String> = params
+        .get("resource")
+        .map(|r| r.split_whitespace().map(String::from).collect())
+        .unwrap_or_default();
+    if let Some(bad) = resource.iter().find(|r| !s.audiences(state).contains(r)) {
+        return fail(
+            "invalid_target",
+            &format!("{bad} is not a resource this server issues tokens for"),
         );
     }
     let nonce = params.get("nonce").cloned();
@@ -442,6 +457,7 @@ pub async fn authorize(
         code_challenge: challenge,
         nonce,
         auth_time,
+        resource,
     };
     let value = serde_json::to_string(&grant).map_err(|_| OAuthError::server_error())?;
     let at: NaiveDateTime = state.now();

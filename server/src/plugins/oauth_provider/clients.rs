@@ -1,7 +1,7 @@
 //! Clients: registration metadata (RFC 7591) checked and stored, secrets
 //! generated and hashed, and client authentication at the token,
 //! introspection and revocation endpoints (`client_secret_basic`,
-//! `client_secret_post`, `none`).
+//! `client_secret_post`, `none`, and `private_key_jwt` through `assertion`).
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -23,6 +23,17 @@ pub const AUTH_POST: &str = "client_secret_post";
 pub const GRANT_CODE: &str = "authorization_code";
 pub const GRANT_REFRESH: &str = "refresh_token";
 pub const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
+/// RFC 7523 §2.2: the client signs an assertion with a key it registered.
+pub const AUTH_PRIVATE_KEY_JWT: &str = "private_key_jwt";
+pub const GRANT_DEVICE: &str = "urn:ietf:params:oauth:grant-type:device_code";
+pub const GRANT_TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+pub const GRANTS: &[&str] = &[
+    GRANT_CODE,
+    GRANT_REFRESH,
+    GRANT_CLIENT_CREDENTIALS,
+    GRANT_DEVICE,
+    GRANT_TOKEN_EXCHANGE,
+];
 
 /// `len` letters `[a-zA-Z]` (Better Auth's client id and secret shape).
 pub fn random_letters(len: usize) -> String {
@@ -42,10 +53,18 @@ pub struct OAuthClientMetadata {
     pub redirect_uris: Option<Vec<String>>,
     #[oai(skip_serializing_if_is_none)]
     pub post_logout_redirect_uris: Option<Vec<String>>,
-    /// `client_secret_basic` (the default), `client_secret_post`, or `none` (a public client, PKCE required).
+    /// `client_secret_basic` (the default), `client_secret_post`, `private_key_jwt` (with `jwks` or `jwks_uri`), or `none` (a public client, PKCE required).
     #[oai(skip_serializing_if_is_none)]
     pub token_endpoint_auth_method: Option<String>,
-    /// `authorization_code` (the default), `refresh_token`, `client_credentials`.
+    /// `private_key_jwt`: the client's public keys, a JWK Set (`{"keys": [...]}`).
+    #[oai(skip_serializing_if_is_none)]
+    pub jwks: Option<Value>,
+    /// `private_key_jwt`: where the client publishes its JWK Set (https).
+    #[oai(skip_serializing_if_is_none)]
+    pub jwks_uri: Option<String>,
+    /// `authorization_code` (the default), `refresh_token`, `client_credentials`,
+    /// `urn:ietf:params:oauth:grant-type:device_code`, and (not at open registration)
+    /// `urn:ietf:params:oauth:grant-type:token-exchange`.
     #[oai(skip_serializing_if_is_none)]
     pub grant_types: Option<Vec<String>>,
     /// `code` only.
@@ -96,6 +115,10 @@ pub struct OAuthClientResponse {
     #[oai(skip_serializing_if_is_none)]
     pub post_logout_redirect_uris: Option<Vec<String>>,
     pub token_endpoint_auth_method: String,
+    #[oai(skip_serializing_if_is_none)]
+    pub jwks: Option<Value>,
+    #[oai(skip_serializing_if_is_none)]
+    pub jwks_uri: Option<String>,
     pub grant_types: Vec<String>,
     pub response_types: Vec<String>,
     #[oai(skip_serializing_if_is_none)]
@@ -140,6 +163,14 @@ impl ClientRow {
         self.token_endpoint_auth_method.as_deref() == Some(AUTH_NONE)
     }
 
+    /// Whether the client authenticates with a secret (and so has one).
+    pub fn uses_secret(&self) -> bool {
+        !matches!(
+            self.token_endpoint_auth_method.as_deref(),
+            Some(AUTH_NONE) | Some(AUTH_PRIVATE_KEY_JWT)
+        )
+    }
+
     pub fn is_native(&self) -> bool {
         self.application_type.as_deref() == Some("native")
     }
@@ -168,7 +199,7 @@ impl ClientRow {
     }
 
     pub fn to_response(&self, secret: Option<String>) -> OAuthClientResponse {
-        let public = self.is_public();
+        let public = !self.uses_secret();
         OAuthClientResponse {
             client_id: self.client_id.clone(),
             client_secret: secret,
@@ -183,6 +214,11 @@ impl ClientRow {
                 .token_endpoint_auth_method
                 .clone()
                 .unwrap_or_else(|| AUTH_BASIC.into()),
+            jwks: self
+                .jwks
+                .as_deref()
+                .and_then(|j| serde_json::from_str(j).ok()),
+            jwks_uri: self.jwks_uri.clone(),
             grant_types: self.grant_type_list(),
             response_types: {
                 let l = list(&self.response_types);
@@ -225,6 +261,8 @@ impl ClientRow {
             redirect_uris: Some(r.redirect_uris),
             post_logout_redirect_uris: r.post_logout_redirect_uris,
             token_endpoint_auth_method: Some(r.token_endpoint_auth_method),
+            jwks: r.jwks,
+            jwks_uri: r.jwks_uri,
             grant_types: Some(r.grant_types),
             response_types: Some(r.response_types),
             client_name: r.client_name,
@@ -254,6 +292,8 @@ pub fn merge(base: OAuthClientMetadata, update: &OAuthClientMetadata) -> OAuthCl
         token_endpoint_auth_method: u
             .token_endpoint_auth_method
             .or(base.token_endpoint_auth_method),
+        jwks: u.jwks.or(base.jwks),
+        jwks_uri: u.jwks_uri.or(base.jwks_uri),
         grant_types: u.grant_types.or(base.grant_types),
         response_types: u.response_types.or(base.response_types),
         client_name: u.client_name.or(base.client_name),
@@ -377,24 +417,32 @@ pub fn build_row(
             .clone()
             .unwrap_or_else(|| AUTH_BASIC.into()),
     };
-    if ![AUTH_NONE, AUTH_BASIC, AUTH_POST].contains(&method.as_str()) {
+    if ![AUTH_NONE, AUTH_BASIC, AUTH_POST, AUTH_PRIVATE_KEY_JWT].contains(&method.as_str()) {
         return Err(metadata_error(format!(
-            "token_endpoint_auth_method {method:?} is not supported: none, client_secret_basic or client_secret_post"
+            "token_endpoint_auth_method {method:?} is not supported: none, client_secret_basic, client_secret_post or private_key_jwt"
         )));
     }
+    let (jwks, jwks_uri) = super::assertion::check_client_keys(
+        method == AUTH_PRIVATE_KEY_JWT,
+        state.config.base_url().starts_with("http://"),
+        meta.jwks.as_ref(),
+        meta.jwks_uri.as_deref(),
+    )?;
     let grant_types = meta
         .grant_types
         .clone()
         .unwrap_or_else(|| vec![GRANT_CODE.into()]);
     for g in &grant_types {
-        if ![GRANT_CODE, GRANT_REFRESH, GRANT_CLIENT_CREDENTIALS].contains(&g.as_str()) {
+        if !GRANTS.contains(&g.as_str()) {
             return Err(metadata_error(format!("grant type {g:?} is not supported")));
         }
     }
-    if method == AUTH_NONE && grant_types.iter().any(|g| g == GRANT_CLIENT_CREDENTIALS) {
-        return Err(metadata_error(
-            "A public client (token_endpoint_auth_method none) cannot use client_credentials",
-        ));
+    for confidential_only in [GRANT_CLIENT_CREDENTIALS, GRANT_TOKEN_EXCHANGE] {
+        if method == AUTH_NONE && grant_types.iter().any(|g| g == confidential_only) {
+            return Err(metadata_error(format!(
+                "A public client (token_endpoint_auth_method none) cannot use {confidential_only}"
+            )));
+        }
     }
     let response_types = meta
         .response_types
@@ -492,6 +540,8 @@ pub fn build_row(
         response_types: Some(to_text(&response_types)),
         require_pkce: meta.require_pkce.or(Some(true)),
         metadata,
+        jwks,
+        jwks_uri,
     })
 }
 
@@ -524,6 +574,21 @@ pub async fn authenticate(
                 .eq_ignore_ascii_case("basic")
                 .then(|| rest.trim().to_string())
         });
+    if let Some(assertion) = field("client_assertion") {
+        if basic.is_some() || field("client_secret").is_some() {
+            return Err(OAuthError::invalid_request(
+                "Use one client authentication method, not several",
+            ));
+        }
+        if field("client_assertion_type").as_deref() != Some(super::assertion::ASSERTION_TYPE) {
+            return Err(OAuthError::invalid_request(format!(
+                "client_assertion_type must be {}",
+                super::assertion::ASSERTION_TYPE
+            )));
+        }
+        return super::assertion::authenticate(state, &assertion, field("client_id").as_deref())
+            .await;
+    }
     let (client_id, secret, method) = if let Some(b64) = basic {
         if field("client_secret").is_some() {
             return Err(OAuthError::invalid_request(

@@ -155,4 +155,10 @@ oauth_codes! {
     LOGIN_REQUIRED = (401, "login_required", "A session is required");
     INVALID_SIGNATURE = (400, "invalid_signature", "The signed authorization query does not verify or has expired");
     UNSUPPORTED_TOKEN_TYPE = (400, "unsupported_token_type", "The token type hint names a type this server does not revoke");
+    AUTHORIZATION_PENDING = (400, "authorization_pending", "The user has not approved the device yet: poll again after the interval");
+    SLOW_DOWN = (400, "slow_down", "Polled sooner than the interval: wait 5 seconds longer from now on");
+    EXPIRED_TOKEN = (400, "expired_token", "The device code has expired: start again");
+    DEVICE_ACCESS_DENIED = (400, "access_denied", "The user denied the device");
+    INVALID_TARGET = (400, "invalid_target", "The resource or audience is not one this server issues tokens for");
+    USER_CODE_TAKEN = (403, "access_denied", "Another user entered this code: only that user may decide on it");
 }

@@ -12,11 +12,15 @@
 //!   login/consent hand-off.
 //! - `tokens`: the grants, ID tokens, and token lookups.
 //! - `clients`: registration metadata and client authentication.
+//! - `assertion`: `private_key_jwt` client authentication.
+//! - `device`: device authorization (RFC 8628).
 //! - `metadata`: the discovery documents.
 
+pub mod assertion;
 pub mod authorize;
 pub mod cache;
 pub mod clients;
+pub mod device;
 pub mod end_session;
 pub mod errors;
 pub mod metadata;
@@ -46,7 +50,7 @@ pub mod tokens;
 /// The plugin's id: its spec tag, `/plugins` entry, configuration section and client namespace.
 pub const ID: &str = "oauth-provider";
 pub const DESCRIPTION: &str =
-    "An OAuth 2.1 authorization server and OpenID Connect provider: authorize, token (authorization code with PKCE, refresh, client credentials), introspection, revocation, userinfo, discovery, client registration and consents.";
+    "An OAuth 2.1 authorization server and OpenID Connect provider: authorize, token (authorization code with PKCE, refresh, client credentials, device code, token exchange), JWT access tokens for resource servers, private_key_jwt, introspection, revocation, userinfo, discovery, client registration and consents.";
 
 pub struct OAuthProvider;
 
@@ -66,6 +70,10 @@ const OAUTH_PATHS: &[&str] = &[
     "/oauth2/userinfo",
     "/oauth2/register",
     "/oauth2/end-session",
+    "/oauth2/device-authorization",
+    "/oauth2/device",
+    "/oauth2/device/approve",
+    "/oauth2/device/deny",
 ];
 
 /// The issuer: the jwt plugin's configured `issuer`, else the base URL
@@ -123,6 +131,9 @@ impl Plugin for OAuthProvider {
             RateLimitRule::new("/oauth2/revoke", 60, 30),
             RateLimitRule::new("/oauth2/register", 60, 5),
             RateLimitRule::new("/oauth2/userinfo", 60, 60),
+            RateLimitRule::new("/oauth2/device-authorization", 60, 10),
+            // Guessing user codes: a few tries per minute per address.
+            RateLimitRule::new("/oauth2/device", 60, 10),
         ]
     }
 

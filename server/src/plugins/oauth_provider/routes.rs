@@ -52,6 +52,11 @@ const TOKEN_ERRORS: &[ErrorCode] = &[
     oauth::UNAUTHORIZED_CLIENT,
     oauth::UNSUPPORTED_GRANT_TYPE,
     oauth::INVALID_SCOPE,
+    oauth::INVALID_TARGET,
+    oauth::AUTHORIZATION_PENDING,
+    oauth::SLOW_DOWN,
+    oauth::EXPIRED_TOKEN,
+    oauth::DEVICE_ACCESS_DENIED,
 ];
 const HAND_OFF_ERRORS: &[ErrorCode] = &[
     oauth::INVALID_REQUEST,
@@ -70,7 +75,39 @@ const REGISTER_ERRORS: &[ErrorCode] = &[
 ];
 const MANAGE_ERRORS: &[ErrorCode] = &[CLIENT_NOT_FOUND, codes::VALIDATION_ERROR];
 
+const DEVICE_ERRORS: &[ErrorCode] = &[
+    oauth::INVALID_REQUEST,
+    oauth::LOGIN_REQUIRED,
+    oauth::EXPIRED_TOKEN,
+    oauth::USER_CODE_TAKEN,
+];
+
 pub const ROUTE_DOCS: &[RouteDoc] = &[
+    RouteDoc {
+        operation_id: "oauth2DeviceAuthorization",
+        auth: RouteAuth::Public,
+        errors: &[
+            oauth::INVALID_REQUEST,
+            oauth::INVALID_CLIENT,
+            oauth::UNAUTHORIZED_CLIENT,
+            oauth::INVALID_SCOPE,
+        ],
+    },
+    RouteDoc {
+        operation_id: "oauth2DeviceVerify",
+        auth: RouteAuth::Session,
+        errors: DEVICE_ERRORS,
+    },
+    RouteDoc {
+        operation_id: "oauth2DeviceApprove",
+        auth: RouteAuth::Session,
+        errors: DEVICE_ERRORS,
+    },
+    RouteDoc {
+        operation_id: "oauth2DeviceDeny",
+        auth: RouteAuth::Session,
+        errors: DEVICE_ERRORS,
+    },
     RouteDoc {
         operation_id: "oauth2Authorize",
         auth: RouteAuth::Optional,
@@ -210,6 +247,8 @@ pub struct OAuthAuthorizeBody {
     /// Seconds: the oldest sign-in accepted.
     pub max_age: Option<String>,
     pub login_hint: Option<String>,
+    /// RFC 8707: the resource server the tokens are for (its access tokens are JWTs).
+    pub resource: Option<String>,
 }
 
 /// An RP-initiated logout request, as a form body.
@@ -264,19 +303,71 @@ pub struct OAuthContinueBody {
     pub oauth_query: String,
 }
 
-/// A token request (RFC 6749 §4.1.3, §6, §4.4), form-encoded. Client
-/// credentials go in `Authorization: Basic` or in the body.
+/// A token request (RFC 6749 §4.1.3, §6, §4.4; RFC 8628 §3.4; RFC 8693
+/// §2.1), form-encoded. Client credentials go in `Authorization: Basic`,
+/// in the body, or as a signed `client_assertion` (`private_key_jwt`).
 #[derive(Debug, Clone, Object)]
 pub struct OAuthTokenBody {
-    /// `authorization_code`, `refresh_token` or `client_credentials`.
+    /// `authorization_code`, `refresh_token`, `client_credentials`,
+    /// `urn:ietf:params:oauth:grant-type:device_code` or
+    /// `urn:ietf:params:oauth:grant-type:token-exchange`.
     pub grant_type: String,
     pub code: Option<String>,
     pub redirect_uri: Option<String>,
     pub code_verifier: Option<String>,
     pub refresh_token: Option<String>,
     pub scope: Option<String>,
+    /// RFC 8707: the resource server the access token is for (then a JWT).
+    pub resource: Option<String>,
+    /// The device code grant: what device authorization answered.
+    pub device_code: Option<String>,
+    /// Token exchange: the access token to exchange.
+    pub subject_token: Option<String>,
+    /// Token exchange: `urn:ietf:params:oauth:token-type:access_token`.
+    pub subject_token_type: Option<String>,
+    /// Token exchange: `urn:ietf:params:oauth:token-type:access_token` (the only one).
+    pub requested_token_type: Option<String>,
+    /// Token exchange: the resource server the new token is for (as `resource`).
+    pub audience: Option<String>,
+    /// Token exchange: not accepted (the actor is the authenticated client).
+    pub actor_token: Option<String>,
+    pub actor_token_type: Option<String>,
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
+    /// `private_key_jwt`: `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`.
+    pub client_assertion_type: Option<String>,
+    /// `private_key_jwt`: a JWT signed with one of the client's registered keys.
+    pub client_assertion: Option<String>,
+}
+
+/// A device asks for codes (RFC 8628 §3.1), form-encoded, with its client
+/// authentication (a public client sends `client_id` alone).
+#[derive(Debug, Clone, Object)]
+pub struct OAuthDeviceAuthorizationBody {
+    pub client_id: Option<String>,
+    /// Space-separated; the client's registered scopes when absent.
+    pub scope: Option<String>,
+    pub client_secret: Option<String>,
+    pub client_assertion_type: Option<String>,
+    pub client_assertion: Option<String>,
+}
+
+#[derive(ApiResponse)]
+pub enum DeviceAuthorizationAnswer {
+    /// The codes; never cached.
+    #[oai(status = 200)]
+    Ok(
+        Json<super::device::OAuthDeviceAuthorizationResponse>,
+        #[oai(header = "Cache-Control")] String,
+    ),
+}
+
+/// The user code the signed-in user typed on the device page.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct OAuthDeviceDecisionBody {
+    /// As shown on the device (`XXXX-XXXX`; case, spaces and dashes do not matter).
+    pub user_code: String,
 }
 
 #[derive(ApiResponse)]
@@ -298,6 +389,8 @@ pub struct OAuthTokenQueryBody {
     pub token_type_hint: Option<String>,
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
+    pub client_assertion_type: Option<String>,
+    pub client_assertion: Option<String>,
 }
 
 /// RFC 7662's answer: `{active: false}` for anything not live.
@@ -322,6 +415,12 @@ pub struct OAuthIntrospectionResponse {
     /// The session the grant came from.
     #[oai(skip_serializing_if_is_none)]
     pub sid: Option<String>,
+    /// The resource server(s) a JWT access token is addressed to.
+    #[oai(skip_serializing_if_is_none)]
+    pub aud: Option<Value>,
+    /// An exchanged token's actor chain (RFC 8693 §4.1).
+    #[oai(skip_serializing_if_is_none)]
+    pub act: Option<Value>,
 }
 
 #[derive(ApiResponse)]
@@ -549,6 +648,7 @@ impl OAuthProviderApi {
         #[oai(name = "nonce")] _nonce: Query<Option<String>>,
         #[oai(name = "prompt")] _prompt: Query<Option<String>>,
         #[oai(name = "max_age")] _max_age: Query<Option<String>>,
+        #[oai(name = "resource")] _resource: Query<Option<String>>,
     ) -> Result<AuthorizeResponse, OAuthError> {
         self.run_authorize(&state, req).await
     }
@@ -658,12 +758,103 @@ impl OAuthProviderApi {
         }))
     }
 
+    /// Device authorization request (RFC 8628)
+    ///
+    /// A device that cannot show a browser gets a `device_code` to poll the
+    /// token endpoint with and a `user_code` for the user to enter at
+    /// `verification_uri` (the app's device page), signed in.
+    #[oai(
+        path = "/oauth2/device-authorization",
+        method = "post",
+        operation_id = "oauth2DeviceAuthorization"
+    )]
+    async fn device_authorization(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        _body: Json<OAuthDeviceAuthorizationBody>,
+    ) -> Result<DeviceAuthorizationAnswer, OAuthError> {
+        let ctx = request_context(req);
+        let body = body_map(&ctx);
+        let client = clients::authenticate(&state, req.headers(), &body).await?;
+        let s = state.settings::<OAuthProviderSettings>();
+        let answer = super::device::start(&state, &s, &client, &body).await?;
+        Ok(DeviceAuthorizationAnswer::Ok(
+            Json(answer),
+            "no-store".into(),
+        ))
+    }
+
+    /// Enter a device's user code
+    ///
+    /// The device page calls this when the signed-in user types the code:
+    /// it answers what the device asks for, and binds the code to this
+    /// user. Only the user who entered a code may then approve or deny it.
+    #[oai(
+        path = "/oauth2/device",
+        method = "get",
+        operation_id = "oauth2DeviceVerify"
+    )]
+    async fn device_verify(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        #[oai(name = "user_code")] user_code: Query<String>,
+    ) -> Result<Json<super::device::OAuthDeviceVerificationResponse>, OAuthError> {
+        let session = hand_off_session(&state, &request_context(req)).await?;
+        Ok(Json(
+            super::device::enter(&state, &session, &user_code.0).await?,
+        ))
+    }
+
+    /// Approve a device
+    ///
+    /// The signed-in user who entered the code lets the device have tokens
+    /// for the scopes it asked for; its next poll gets them.
+    #[oai(
+        path = "/oauth2/device/approve",
+        method = "post",
+        operation_id = "oauth2DeviceApprove"
+    )]
+    async fn device_approve(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        body: Json<OAuthDeviceDecisionBody>,
+    ) -> Result<Json<SuccessResponse>, OAuthError> {
+        let session = hand_off_session(&state, &request_context(req)).await?;
+        super::device::decide(&state, &session, &body.user_code, true).await?;
+        Ok(Json(SuccessResponse { success: true }))
+    }
+
+    /// Deny a device
+    ///
+    /// The device's next poll gets `access_denied`.
+    #[oai(
+        path = "/oauth2/device/deny",
+        method = "post",
+        operation_id = "oauth2DeviceDeny"
+    )]
+    async fn device_deny(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        body: Json<OAuthDeviceDecisionBody>,
+    ) -> Result<Json<SuccessResponse>, OAuthError> {
+        let session = hand_off_session(&state, &request_context(req)).await?;
+        super::device::decide(&state, &session, &body.user_code, false).await?;
+        Ok(Json(SuccessResponse { success: true }))
+    }
+
     /// Token request
     ///
     /// `authorization_code` (with the PKCE verifier), `refresh_token`
-    /// (rotated on every use; a reused one revokes its whole family) or
-    /// `client_credentials`. Form-encoded; client authentication by
-    /// `client_secret_basic`, `client_secret_post` or `none` (public clients).
+    /// (rotated on every use; a reused one revokes its whole family),
+    /// `client_credentials`, the device code grant (RFC 8628), or token
+    /// exchange (RFC 8693). With `resource`, the access token is a JWT
+    /// (`at+jwt`, RFC 9068). Form-encoded; client authentication by
+    /// `client_secret_basic`, `client_secret_post`, `private_key_jwt` or
+    /// `none` (public clients).
     #[oai(path = "/oauth2/token", method = "post", operation_id = "oauth2Token")]
     async fn token(
         &self,
@@ -1005,8 +1196,10 @@ impl OAuthProviderApi {
     ) -> ApiResult<OAuthClientResponse> {
         let session = require_session(&state, &request_context(req)).await?;
         let mut row = owned_client(&state, &session, &body.client_id).await?;
-        if row.is_public() {
-            return Err(ApiError::validation("A public client has no secret"));
+        if !row.uses_secret() {
+            return Err(ApiError::validation(
+                "This client has no secret (public, or private_key_jwt)",
+            ));
         }
         let (secret, stored) = clients::new_secret();
         row.client_secret = Some(stored);
@@ -1175,7 +1368,7 @@ fn new_client(
     owner: Option<String>,
 ) -> Result<(store::ClientRow, Option<String>), OAuthError> {
     let mut row = clients::build_row(state, s, meta, None, owner)?;
-    let secret = if row.is_public() {
+    let secret = if !row.uses_secret() {
         None
     } else {
         let (secret, stored) = clients::new_secret();

@@ -35,12 +35,31 @@ pub struct OAuthProviderSettings {
     pub id_token_expires_in: i64,
     /// How long a signed login/consent hand-off stays valid.
     pub hand_off_expires_in: i64,
+    /// Resource servers a client may address a token to (`resource`,
+    /// RFC 8707; `audience` in token exchange). Such tokens are JWTs
+    /// (RFC 9068). Empty: the base URL alone.
+    pub valid_audiences: Vec<String>,
+    /// Clients allowed to exchange tokens (RFC 8693), by `client_id`: an
+    /// operator's decision, since an exchanged token reaches resource
+    /// servers the subject token did not. The client must also list the
+    /// grant type in its `grant_types`.
+    pub token_exchange_clients: Vec<String>,
+    /// The app's page where a user enters a device's user code (RFC 8628
+    /// `verification_uri`): a path on the base URL's origin, or an absolute URL.
+    pub device_page: String,
+    /// How long a device code waits for the user.
+    pub device_code_expires_in: i64,
+    /// Seconds a device waits between polls (it grows by 5 on `slow_down`).
+    pub device_code_interval: i64,
     /// Clients recently read (by client id), shared by every request.
     #[serde(skip)]
     pub clients: std::sync::Arc<ReadCache<ClientRow>>,
     /// Access tokens recently looked up (by hash), shared by every request.
     #[serde(skip)]
     pub tokens: std::sync::Arc<ReadCache<AccessRow>>,
+    /// `private_key_jwt` clients' fetched JWK Sets (by `jwks_uri`).
+    #[serde(skip)]
+    pub jwks: std::sync::Arc<super::assertion::JwksCache>,
 }
 
 impl Default for OAuthProviderSettings {
@@ -61,8 +80,14 @@ impl Default for OAuthProviderSettings {
             refresh_token_expires_in: 30 * 24 * 3600,
             id_token_expires_in: 36_000,
             hand_off_expires_in: 600,
+            valid_audiences: Vec::new(),
+            token_exchange_clients: Vec::new(),
+            device_page: "/device".into(),
+            device_code_expires_in: 1800,
+            device_code_interval: 5,
             clients: std::sync::Arc::new(ReadCache::new(10_000)),
             tokens: std::sync::Arc::new(ReadCache::new(100_000)),
+            jwks: Default::default(),
         }
     }
 }
@@ -79,6 +104,8 @@ impl OAuthProviderSettings {
             ("refresh_token_expires_in", self.refresh_token_expires_in),
             ("id_token_expires_in", self.id_token_expires_in),
             ("hand_off_expires_in", self.hand_off_expires_in),
+            ("device_code_expires_in", self.device_code_expires_in),
+            ("device_code_interval", self.device_code_interval),
         ] {
             if v <= 0 {
                 return Err(format!("{name} must be a positive number of seconds"));
@@ -97,6 +124,7 @@ impl OAuthProviderSettings {
         for (name, page) in [
             ("login_page", &self.login_page),
             ("consent_page", &self.consent_page),
+            ("device_page", &self.device_page),
         ] {
             if !page.starts_with('/') && url::Url::parse(page).is_err() {
                 return Err(format!(
@@ -104,6 +132,23 @@ impl OAuthProviderSettings {
                 ));
             }
         }
+        if self.device_code_interval > 3600 {
+            return Err("device_code_interval must be at most 3600 seconds".into());
+        }
+        for a in &self.valid_audiences {
+            if url::Url::parse(a).is_err() {
+                return Err(format!("valid_audiences: {a:?} is not an absolute URI"));
+            }
+        }
         Ok(self)
+    }
+
+    /// The audiences tokens may be addressed to.
+    pub fn audiences(&self, state: &crate::state::AppState) -> Vec<String> {
+        if self.valid_audiences.is_empty() {
+            vec![state.config.base_url()]
+        } else {
+            self.valid_audiences.clone()
+        }
     }
 }

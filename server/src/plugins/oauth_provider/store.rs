@@ -56,6 +56,9 @@ diesel::table! {
         #[sql_name = "requirePKCE"]
         require_pkce -> Nullable<Bool>,
         metadata -> Nullable<Text>,
+        jwks -> Nullable<Text>,
+        #[sql_name = "jwksUri"]
+        jwks_uri -> Nullable<Text>,
     }
 }
 
@@ -106,6 +109,49 @@ diesel::table! {
         created_at -> Timestamp,
         revoked -> Nullable<Timestamp>,
         scopes -> Text,
+        audience -> Nullable<Text>,
+        actor -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    #[sql_name = "oauthClientAssertion"]
+    oauth_client_assertion (id) {
+        id -> Text,
+        #[sql_name = "clientId"]
+        client_id -> Text,
+        jti -> Text,
+        #[sql_name = "expiresAt"]
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    #[sql_name = "oauthDeviceCode"]
+    oauth_device_code (id) {
+        id -> Text,
+        #[sql_name = "deviceCode"]
+        device_code -> Text,
+        #[sql_name = "userCode"]
+        user_code -> Text,
+        #[sql_name = "clientId"]
+        client_id -> Text,
+        scopes -> Text,
+        status -> Text,
+        #[sql_name = "userId"]
+        user_id -> Nullable<Text>,
+        #[sql_name = "sessionId"]
+        session_id -> Nullable<Text>,
+        #[sql_name = "authTime"]
+        auth_time -> Nullable<Timestamp>,
+        #[sql_name = "pollInterval"]
+        poll_interval -> Integer,
+        #[sql_name = "lastPolledAt"]
+        last_polled_at -> Nullable<Timestamp>,
+        #[sql_name = "expiresAt"]
+        expires_at -> Timestamp,
+        #[sql_name = "createdAt"]
+        created_at -> Timestamp,
     }
 }
 
@@ -155,6 +201,9 @@ pub struct ClientRow {
     pub response_types: Option<String>,
     pub require_pkce: Option<bool>,
     pub metadata: Option<String>,
+    /// A `private_key_jwt` client's JWK Set (JSON).
+    pub jwks: Option<String>,
+    pub jwks_uri: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -188,6 +237,28 @@ pub struct AccessRow {
     pub created_at: NaiveDateTime,
     pub revoked: Option<NaiveDateTime>,
     pub scopes: String,
+    /// JSON array of resource URIs: set for JWT access tokens.
+    pub audience: Option<String>,
+    /// JSON `act` claim: set for exchanged tokens.
+    pub actor: Option<String>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = oauth_device_code)]
+pub struct DeviceCodeRow {
+    pub id: String,
+    pub device_code: String,
+    pub user_code: String,
+    pub client_id: String,
+    pub scopes: String,
+    pub status: String,
+    pub user_id: Option<String>,
+    pub session_id: Option<String>,
+    pub auth_time: Option<NaiveDateTime>,
+    pub poll_interval: i32,
+    pub last_polled_at: Option<NaiveDateTime>,
+    pub expires_at: NaiveDateTime,
+    pub created_at: NaiveDateTime,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -257,6 +328,14 @@ pub async fn delete_client(db: &Db, client_id: &str) -> Result<(), StorageError>
         diesel::delete(oauth_consent::table.filter(oauth_consent::client_id.eq(client_id)))
             .execute(conn)
             .await?;
+        diesel::delete(oauth_device_code::table.filter(oauth_device_code::client_id.eq(client_id)))
+            .execute(conn)
+            .await?;
+        diesel::delete(
+            oauth_client_assertion::table.filter(oauth_client_assertion::client_id.eq(client_id)),
+        )
+        .execute(conn)
+        .await?;
         diesel::delete(oauth_client::table.filter(oauth_client::client_id.eq(client_id)))
             .execute(conn)
             .await?;
@@ -488,5 +567,183 @@ pub async fn delete_consent(db: &Db, id: &str) -> Result<(), StorageError> {
             .execute(conn)
             .await?;
         Ok(())
+    })
+}
+
+// ---- client assertions (private_key_jwt) ----
+
+/// Records an assertion's `jti` for its client; false when it was seen
+/// before (a replay). Expired records are swept on the way.
+pub async fn record_assertion(
+    db: &Db,
+    client_id: &str,
+    jti_hash: &str,
+    expires_at: NaiveDateTime,
+    now: NaiveDateTime,
+) -> Result<bool, StorageError> {
+    with_conn!(db, |conn| {
+        diesel::delete(
+            oauth_client_assertion::table.filter(oauth_client_assertion::expires_at.lt(now)),
+        )
+        .execute(conn)
+        .await?;
+        let n = diesel::insert_into(oauth_client_assertion::table)
+            .values((
+                oauth_client_assertion::id.eq(crate::crypto::token::new_id()),
+                oauth_client_assertion::client_id.eq(client_id),
+                oauth_client_assertion::jti.eq(jti_hash),
+                oauth_client_assertion::expires_at.eq(expires_at),
+            ))
+            .on_conflict((
+                oauth_client_assertion::client_id,
+                oauth_client_assertion::jti,
+            ))
+            .do_nothing()
+            .execute(conn)
+            .await?;
+        Ok(n == 1)
+    })
+}
+
+// ---- device codes ----
+
+pub async fn insert_device_code(db: &Db, row: &DeviceCodeRow) -> Result<(), StorageError> {
+    with_conn!(db, |conn| {
+        diesel::insert_into(oauth_device_code::table)
+            .values(row)
+            .execute(conn)
+            .await?;
+        Ok(())
+    })
+}
+
+pub async fn device_code_by_device(
+    db: &Db,
+    hash: &str,
+) -> Result<Option<DeviceCodeRow>, StorageError> {
+    with_conn!(db, |conn| Ok(oauth_device_code::table
+        .filter(oauth_device_code::device_code.eq(hash))
+        .select(DeviceCodeRow::as_select())
+        .first(conn)
+        .await
+        .optional()?))
+}
+
+pub async fn device_code_by_user(
+    db: &Db,
+    hash: &str,
+) -> Result<Option<DeviceCodeRow>, StorageError> {
+    with_conn!(db, |conn| Ok(oauth_device_code::table
+        .filter(oauth_device_code::user_code.eq(hash))
+        .select(DeviceCodeRow::as_select())
+        .first(conn)
+        .await
+        .optional()?))
+}
+
+/// Binds a pending code to the user who entered it; true when it is now
+/// bound to `user_id` (it was unbound, or already theirs).
+pub async fn bind_device_code(
+    db: &Db,
+    id: &str,
+    user_id: &str,
+    session_id: &str,
+    auth_time: NaiveDateTime,
+) -> Result<bool, StorageError> {
+    with_conn!(db, |conn| {
+        let n = diesel::update(
+            oauth_device_code::table
+                .find(id)
+                .filter(oauth_device_code::status.eq("pending"))
+                .filter(
+                    oauth_device_code::user_id
+                        .is_null()
+                        .or(oauth_device_code::user_id.eq(user_id)),
+                ),
+        )
+        .set((
+            oauth_device_code::user_id.eq(user_id),
+            oauth_device_code::session_id.eq(session_id),
+            oauth_device_code::auth_time.eq(auth_time),
+        ))
+        .execute(conn)
+        .await?;
+        Ok(n == 1)
+    })
+}
+
+/// Approves or denies a pending code bound to `user_id`; false when it
+/// is not pending or another user entered it.
+pub async fn decide_device_code(
+    db: &Db,
+    id: &str,
+    user_id: &str,
+    status: &str,
+) -> Result<bool, StorageError> {
+    with_conn!(db, |conn| {
+        let n = diesel::update(
+            oauth_device_code::table
+                .find(id)
+                .filter(oauth_device_code::status.eq("pending"))
+                .filter(oauth_device_code::user_id.eq(user_id)),
+        )
+        .set(oauth_device_code::status.eq(status))
+        .execute(conn)
+        .await?;
+        Ok(n == 1)
+    })
+}
+
+/// Records a poll unless the previous one was less than the interval ago
+/// (then the interval grows by 5 s, RFC 8628 §3.5, and false comes back).
+pub async fn poll_device_code(
+    db: &Db,
+    id: &str,
+    now: NaiveDateTime,
+    interval: i32,
+) -> Result<bool, StorageError> {
+    let since = now - chrono::Duration::seconds(i64::from(interval));
+    with_conn!(db, |conn| {
+        let n = diesel::update(
+            oauth_device_code::table.find(id).filter(
+                oauth_device_code::last_polled_at
+                    .is_null()
+                    .or(oauth_device_code::last_polled_at.le(since)),
+            ),
+        )
+        .set(oauth_device_code::last_polled_at.eq(now))
+        .execute(conn)
+        .await?;
+        if n == 1 {
+            return Ok(true);
+        }
+        diesel::update(oauth_device_code::table.find(id))
+            .set((
+                oauth_device_code::last_polled_at.eq(now),
+                oauth_device_code::poll_interval.eq(oauth_device_code::poll_interval + 5),
+            ))
+            .execute(conn)
+            .await?;
+        Ok(false)
+    })
+}
+
+/// Moves a code from `from` to `to` (approved -> redeemed); true for the one caller that did.
+pub async fn transition_device_code(
+    db: &Db,
+    id: &str,
+    from: &str,
+    to: &str,
+) -> Result<bool, StorageError> {
+    with_conn!(db, |conn| {
+        let n = diesel::update(
+            oauth_device_code::table
+                .find(id)
+                .filter(oauth_device_code::status.eq(from)),
+        )
+        .set(oauth_device_code::status.eq(to))
+        .execute(conn)
+        .await?;
+        Ok(n == 1)
     })
 }

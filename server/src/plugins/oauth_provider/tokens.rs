@@ -1,8 +1,11 @@
 //! The token endpoint's grants (authorization code with PKCE, refresh with
-//! rotation and reuse detection, client credentials), ID tokens signed with
-//! the jwt plugin's keys, and the token lookups behind introspection,
-//! revocation and userinfo. Access and refresh tokens are opaque, random
-//! and stored only as their SHA-256.
+//! rotation and reuse detection, client credentials, token exchange; the
+//! device code grant is in `device`), ID tokens signed with the jwt
+//! plugin's keys, and the token lookups behind introspection, revocation
+//! and userinfo. Access tokens are opaque by default; addressed to a
+//! resource server (`resource`, RFC 8707) they are JWTs (`at+jwt`, RFC 9068)
+//! it verifies offline. Either kind, and every refresh token, is stored
+//! only as its SHA-256, so revocation and introspection treat them alike.
 
 use chrono::{Duration, NaiveDateTime};
 use serde_json::{Map, Value};
@@ -12,7 +15,9 @@ use sha2::Digest;
 use subtle::ConstantTimeEq;
 
 use super::authorize::{CodeGrant, CODE_PREFIX, SPENT_CODE_PREFIX};
-use super::clients::{self, GRANT_CLIENT_CREDENTIALS, GRANT_CODE, GRANT_REFRESH};
+use super::clients::{
+    self, GRANT_CLIENT_CREDENTIALS, GRANT_CODE, GRANT_DEVICE, GRANT_REFRESH, GRANT_TOKEN_EXCHANGE,
+};
 use super::errors::OAuthError;
 use super::settings::{OAuthProviderSettings, OFFLINE_ACCESS, OPENID};
 use super::store::{self, AccessRow, ClientRow, RefreshRow};
@@ -40,6 +45,49 @@ pub struct OAuthTokenResponse {
     /// With `openid`: the ID token, signed with the jwt plugin's current key.
     #[oai(skip_serializing_if_is_none)]
     pub id_token: Option<String>,
+    /// Token exchange (RFC 8693 §2.2.1): what `access_token` is.
+    #[oai(skip_serializing_if_is_none)]
+    pub issued_token_type: Option<String>,
+}
+
+/// RFC 8693's name for an access token, as subject and as result.
+pub const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
+
+/// The resource servers a token request names (`resource`, and for token
+/// exchange `audience` too), each one this server issues tokens for and,
+/// when the grant named some, one of those; none named: the grant's.
+fn requested_audience(
+    state: &AppState,
+    s: &OAuthProviderSettings,
+    body: &Map<String, Value>,
+    keys: &[&str],
+    granted: &[String],
+) -> Result<Vec<String>, OAuthError> {
+    let mut asked: Vec<String> = Vec::new();
+    for k in keys {
+        match body.get(*k) {
+            Some(Value::String(v)) => asked.extend(v.split_whitespace().map(String::from)),
+            Some(Value::Array(list)) => {
+                asked.extend(list.iter().filter_map(Value::as_str).map(String::from))
+            }
+            _ => {}
+        }
+    }
+    if asked.is_empty() {
+        return Ok(granted.to_vec());
+    }
+    asked.dedup();
+    let valid = s.audiences(state);
+    for a in &asked {
+        if !valid.contains(a) || (!granted.is_empty() && !granted.contains(a)) {
+            return Err(OAuthError::new(
+                400,
+                "invalid_target",
+                format!("{a} is not a resource this grant may address"),
+            ));
+        }
+    }
+    Ok(asked)
 }
 
 fn field<'a>(body: &'a Map<String, Value>, k: &str) -> Option<&'a str> {
@@ -69,7 +117,11 @@ pub async fn grant(
 ) -> Result<OAuthTokenResponse, OAuthError> {
     let grant_type = required(body, "grant_type")?;
     match grant_type {
-        GRANT_CODE | GRANT_REFRESH | GRANT_CLIENT_CREDENTIALS => {}
+        GRANT_CODE
+        | GRANT_REFRESH
+        | GRANT_CLIENT_CREDENTIALS
+        | GRANT_DEVICE
+        | GRANT_TOKEN_EXCHANGE => {}
         other => {
             return Err(OAuthError::new(
                 400,
@@ -86,6 +138,8 @@ pub async fn grant(
     match grant_type {
         GRANT_CODE => authorization_code(state, s, client, body).await,
         GRANT_REFRESH => refresh(state, s, client, body).await,
+        GRANT_DEVICE => super::device::redeem(state, s, client, body).await,
+        GRANT_TOKEN_EXCHANGE => token_exchange(state, s, client, body).await,
         _ => client_credentials(state, s, client, body).await,
     }
 }
@@ -171,6 +225,7 @@ async fn authorization_code(
         }
         (None, None) => {}
     }
+    let audience = requested_audience(state, s, body, &["resource"], &grant.resource)?;
     let user = crate::db::store::find_user_by_id(&state.db, &grant.user_id)
         .await?
         .ok_or_else(|| OAuthError::invalid_grant("The user no longer exists"))?;
@@ -187,6 +242,9 @@ async fn authorization_code(
             nonce: grant.nonce.clone(),
             auth_time: Some(grant.auth_time),
             with_refresh: grant.scopes.iter().any(|x| x == OFFLINE_ACCESS),
+            audience,
+            actor: None,
+            expires_at_most: None,
         },
     )
     .await
@@ -240,6 +298,7 @@ async fn refresh(
         }
         None => original.clone(),
     };
+    let audience = requested_audience(state, s, body, &["resource"], &[])?;
     let user = crate::db::store::find_user_by_id(&state.db, &row.user_id)
         .await?
         .ok_or_else(invalid)?;
@@ -261,6 +320,9 @@ async fn refresh(
             nonce: None,
             auth_time: row.auth_time.map(|t| t.and_utc().timestamp()),
             with_refresh: true,
+            audience,
+            actor: None,
+            expires_at_most: None,
         },
     )
     .await
@@ -295,6 +357,7 @@ async fn client_credentials(
         }
         None => allowed,
     };
+    let audience = requested_audience(state, s, body, &["resource"], &[])?;
     issue(
         state,
         s,
@@ -308,37 +371,151 @@ async fn client_credentials(
             nonce: None,
             auth_time: None,
             with_refresh: false,
+            audience,
+            actor: None,
+            expires_at_most: None,
         },
     )
     .await
 }
 
-struct Issue<'a> {
-    user: Option<&'a UserRow>,
-    session_id: Option<String>,
-    /// The code's hash, or a new id: every token of one grant shares it.
-    grant_id: String,
-    scopes: Vec<String>,
-    /// What a new refresh token carries (the grant's scopes).
-    refresh_scopes: Vec<String>,
-    nonce: Option<String>,
-    auth_time: Option<i64>,
-    with_refresh: bool,
+/// Token exchange (RFC 8693): a service holding a user's access token gets
+/// a narrower one, for itself or another resource server, that says who
+/// acts (`act`, nested when the subject token was itself delegated). Only
+/// confidential clients registered for the grant and listed by the operator
+/// in `token_exchange_clients` may exchange; the new
+/// token has at most the subject token's scopes, lives no longer, gets no
+/// refresh token, and is revoked with the subject token's grant.
+async fn token_exchange(
+    state: &AppState,
+    s: &OAuthProviderSettings,
+    client: &ClientRow,
+    body: &Map<String, Value>,
+) -> Result<OAuthTokenResponse, OAuthError> {
+    if client.is_public() || !s.token_exchange_clients.contains(&client.client_id) {
+        return Err(OAuthError::unauthorized_client(
+            "The client is not allowed to exchange tokens (token_exchange_clients)",
+        ));
+    }
+    let subject = required(body, "subject_token")?;
+    if required(body, "subject_token_type")? != ACCESS_TOKEN_TYPE {
+        return Err(OAuthError::invalid_request(format!(
+            "subject_token_type must be {ACCESS_TOKEN_TYPE}"
+        )));
+    }
+    if field(body, "requested_token_type").is_some_and(|t| t != ACCESS_TOKEN_TYPE) {
+        return Err(OAuthError::invalid_request(format!(
+            "requested_token_type must be {ACCESS_TOKEN_TYPE}"
+        )));
+    }
+    if body.contains_key("actor_token") {
+        return Err(OAuthError::invalid_request(
+            "actor_token is not accepted: the actor is the authenticated client",
+        ));
+    }
+    let Some(Found::Access(row)) = live_access(state, &token::hash_token(subject)).await? else {
+        return Err(OAuthError::invalid_grant(
+            "The subject token is invalid, expired or revoked",
+        ));
+    };
+    let held = parse_scopes(&row.scopes);
+    let scopes: Vec<String> = match field(body, "scope") {
+        Some(text) => {
+            let asked: Vec<String> = text.split_whitespace().map(String::from).collect();
+            if let Some(bad) = asked.iter().find(|a| !held.contains(a)) {
+                return Err(OAuthError::invalid_scope(format!(
+                    "Scope {bad} is beyond the subject token's scopes"
+                )));
+            }
+            asked
+        }
+        None => held.into_iter().filter(|x| x != OFFLINE_ACCESS).collect(),
+    };
+    let audience = requested_audience(state, s, body, &["resource", "audience"], &[])?;
+    let mut actor = Map::new();
+    actor.insert("sub".into(), client.client_id.clone().into());
+    if let Some(prior) = row
+        .actor
+        .as_deref()
+        .and_then(|a| serde_json::from_str::<Value>(a).ok())
+    {
+        actor.insert("act".into(), prior);
+    }
+    let user = match &row.user_id {
+        Some(id) => Some(
+            crate::db::store::find_user_by_id(&state.db, id)
+                .await?
+                .ok_or_else(|| OAuthError::invalid_grant("The user no longer exists"))?,
+        ),
+        None => None,
+    };
+    let mut answer = issue(
+        state,
+        s,
+        client,
+        Issue {
+            user: user.as_ref(),
+            session_id: row.session_id.clone(),
+            grant_id: row
+                .authorization_code_id
+                .clone()
+                .unwrap_or_else(token::new_id),
+            refresh_scopes: Vec::new(),
+            scopes: scopes.into_iter().filter(|x| x != OFFLINE_ACCESS).collect(),
+            nonce: None,
+            auth_time: None,
+            with_refresh: false,
+            audience,
+            actor: Some(Value::Object(actor)),
+            expires_at_most: Some(row.expires_at),
+        },
+    )
+    .await?;
+    answer.issued_token_type = Some(ACCESS_TOKEN_TYPE.into());
+    Ok(answer)
 }
 
-async fn issue(
+/// One issuance: what the tokens stand for.
+pub struct Issue<'a> {
+    pub user: Option<&'a UserRow>,
+    pub session_id: Option<String>,
+    /// The code's hash, or a new id: every token of one grant shares it.
+    pub grant_id: String,
+    pub scopes: Vec<String>,
+    /// What a new refresh token carries (the grant's scopes).
+    pub refresh_scopes: Vec<String>,
+    pub nonce: Option<String>,
+    pub auth_time: Option<i64>,
+    pub with_refresh: bool,
+    /// Resource servers the access token is for: non-empty makes it a JWT.
+    pub audience: Vec<String>,
+    /// RFC 8693 `act`: who acts for the subject.
+    pub actor: Option<Value>,
+    /// The access token expires no later than this (an exchanged token
+    /// does not outlive its subject token).
+    pub expires_at_most: Option<NaiveDateTime>,
+}
+
+pub async fn issue(
     state: &AppState,
     s: &OAuthProviderSettings,
     client: &ClientRow,
     i: Issue<'_>,
 ) -> Result<OAuthTokenResponse, OAuthError> {
     let now = state.now();
-    let lifetime = if i.user.is_some() {
+    let mut lifetime = if i.user.is_some() {
         s.access_token_expires_in
     } else {
         s.m2m_access_token_expires_in
     };
-    let access = clients::random_letters(32);
+    if let Some(limit) = i.expires_at_most {
+        lifetime = lifetime.min((limit - now).num_seconds().max(0));
+    }
+    let access = if i.audience.is_empty() {
+        clients::random_letters(32)
+    } else {
+        jwt_access_token(state, client, &i, now, lifetime).await?
+    };
     let refresh = i.with_refresh.then(|| clients::random_letters(32));
     let refresh_row = match (&refresh, i.user) {
         (Some(r), Some(user)) => Some(RefreshRow {
@@ -372,10 +549,13 @@ async fn issue(
         created_at: now,
         revoked: None,
         scopes: scopes_text(&i.scopes),
+        audience: (!i.audience.is_empty()).then(|| scopes_text(&i.audience)),
+        actor: i.actor.as_ref().map(Value::to_string),
     };
     store::insert_tokens(&state.db, refresh_row.as_ref(), &access_row).await?;
     let id_token = match i.user {
-        Some(user) if i.scopes.iter().any(|x| x == OPENID) => {
+        // An exchanged token is for a service, not a sign-in: no ID token.
+        Some(user) if i.actor.is_none() && i.scopes.iter().any(|x| x == OPENID) => {
             Some(id_token(state, s, client, user, &i, &access, now).await?)
         }
         _ => None,
@@ -388,7 +568,55 @@ async fn issue(
         refresh_token: refresh_row.is_some().then_some(refresh).flatten(),
         scope: i.scopes.join(" "),
         id_token,
+        issued_token_type: None,
     })
+}
+
+/// `aud` as a claim: the one audience, or the list.
+fn audience_claim(list: &[String]) -> Value {
+    match list {
+        [one] => one.clone().into(),
+        many => many.to_vec().into(),
+    }
+}
+
+/// An access token for resource servers (RFC 9068): a JWT with `typ`
+/// `at+jwt`, signed with the jwt plugin's current key, so they verify it
+/// against `/jwks` without calling back.
+async fn jwt_access_token(
+    state: &AppState,
+    client: &ClientRow,
+    i: &Issue<'_>,
+    now: NaiveDateTime,
+    lifetime: i64,
+) -> Result<String, OAuthError> {
+    let jwt = state.settings::<JwtSettings>();
+    let iat = now.and_utc().timestamp();
+    let mut c = Map::new();
+    c.insert("iss".into(), super::issuer(state).into());
+    c.insert(
+        "sub".into(),
+        i.user
+            .map_or_else(|| client.client_id.clone(), |u| u.id.clone())
+            .into(),
+    );
+    c.insert("aud".into(), audience_claim(&i.audience));
+    c.insert("client_id".into(), client.client_id.clone().into());
+    c.insert("azp".into(), client.client_id.clone().into());
+    c.insert("scope".into(), i.scopes.join(" ").into());
+    c.insert("iat".into(), iat.into());
+    c.insert("exp".into(), (iat + lifetime).into());
+    c.insert("jti".into(), token::new_id().into());
+    if let Some(sid) = &i.session_id {
+        c.insert("sid".into(), sid.clone().into());
+    }
+    if let Some(t) = i.auth_time {
+        c.insert("auth_time".into(), t.into());
+    }
+    if let Some(act) = &i.actor {
+        c.insert("act".into(), act.clone());
+    }
+    Ok(jwt.keys.sign_typed(state, &jwt, "at+jwt", &c).await?)
 }
 
 /// The claims a scope set releases about a user (OIDC Core §5.4).
@@ -489,7 +717,7 @@ pub async fn find_live(
     live_refresh(state, &hash).await
 }
 
-async fn live_access(state: &AppState, hash: &str) -> Result<Option<Found>, OAuthError> {
+pub(super) async fn live_access(state: &AppState, hash: &str) -> Result<Option<Found>, OAuthError> {
     let now = state.now();
     let row = state
         .settings::<OAuthProviderSettings>()
@@ -523,7 +751,20 @@ pub fn introspection(state: &AppState, found: Option<Found>) -> OAuthIntrospecti
             exp: None,
             iss: None,
             sid: None,
+            aud: None,
+            act: None,
         };
+    };
+    let (aud, act) = match &found {
+        Found::Access(r) => (
+            r.audience
+                .as_deref()
+                .map(|a| audience_claim(&parse_scopes(a))),
+            r.actor
+                .as_deref()
+                .and_then(|a| serde_json::from_str(a).ok()),
+        ),
+        Found::Refresh(_) => (None, None),
     };
     let (token_type, client_id, scopes, sub, created, expires, sid) = match found {
         Found::Access(r) => (
@@ -555,5 +796,7 @@ pub fn introspection(state: &AppState, found: Option<Found>) -> OAuthIntrospecti
         exp: ts(expires),
         iss: Some(super::issuer(state)),
         sid,
+        aud,
+        act,
     }
 }

@@ -557,6 +557,22 @@ suspend fun AuthClient.`oauth2ConsentJson`(bodyJson: String = "{}"): String =
 suspend fun AuthClient.`oauth2ContinueJson`(bodyJson: String = "{}"): String =
     request("POST", "/oauth2/continue", bodyJson, "oauth-provider")
 
+/** Device authorization request (RFC 8628) (`POST /oauth2/device-authorization`). JSON in, JSON out. */
+suspend fun AuthClient.`oauth2DeviceAuthorizationJson`(bodyJson: String = "{}"): String =
+    request("POST", "/oauth2/device-authorization", bodyJson, "oauth-provider")
+
+/** Enter a device's user code (`GET /oauth2/device`). JSON in, JSON out. */
+suspend fun AuthClient.`oauth2DeviceVerifyJson`(query: String = ""): String =
+    request("GET", if (query.isEmpty()) "/oauth2/device" else "/oauth2/device?$query", null, "oauth-provider")
+
+/** Approve a device (`POST /oauth2/device/approve`). JSON in, JSON out. */
+suspend fun AuthClient.`oauth2DeviceApproveJson`(bodyJson: String = "{}"): String =
+    request("POST", "/oauth2/device/approve", bodyJson, "oauth-provider")
+
+/** Deny a device (`POST /oauth2/device/deny`). JSON in, JSON out. */
+suspend fun AuthClient.`oauth2DeviceDenyJson`(bodyJson: String = "{}"): String =
+    request("POST", "/oauth2/device/deny", bodyJson, "oauth-provider")
+
 /** Token request (`POST /oauth2/token`). JSON in, JSON out. */
 suspend fun AuthClient.`oauth2TokenJson`(bodyJson: String = "{}"): String =
     request("POST", "/oauth2/token", bodyJson, "oauth-provider")

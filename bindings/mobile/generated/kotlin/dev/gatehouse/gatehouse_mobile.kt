@@ -912,6 +912,14 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_delete_consent(
     ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_device_approve(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_device_authorization(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_device_deny(
+    ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_device_verify(
+    ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_end_session(
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_end_session_post(
@@ -1325,7 +1333,7 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_gatehouse_mobile_fn_free_oauthproviderapi(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_authorize(`ptr`: Long,`responseType`: RustBuffer.ByValue,`clientId`: RustBuffer.ByValue,`redirectUri`: RustBuffer.ByValue,`scope`: RustBuffer.ByValue,`state`: RustBuffer.ByValue,`codeChallenge`: RustBuffer.ByValue,`codeChallengeMethod`: RustBuffer.ByValue,`nonce`: RustBuffer.ByValue,`prompt`: RustBuffer.ByValue,`maxAge`: RustBuffer.ByValue,
+    external fun uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_authorize(`ptr`: Long,`responseType`: RustBuffer.ByValue,`clientId`: RustBuffer.ByValue,`redirectUri`: RustBuffer.ByValue,`scope`: RustBuffer.ByValue,`state`: RustBuffer.ByValue,`codeChallenge`: RustBuffer.ByValue,`codeChallengeMethod`: RustBuffer.ByValue,`nonce`: RustBuffer.ByValue,`prompt`: RustBuffer.ByValue,`maxAge`: RustBuffer.ByValue,`resource`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_authorize_post(`ptr`: Long,`body`: RustBuffer.ByValue,
     ): Long
@@ -1338,6 +1346,14 @@ internal object UniffiLib {
     external fun uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_delete_client(`ptr`: Long,`body`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_delete_consent(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_device_approve(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_device_authorization(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_device_deny(`ptr`: Long,`body`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_device_verify(`ptr`: Long,`userCode`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_end_session(`ptr`: Long,`idTokenHint`: RustBuffer.ByValue,`clientId`: RustBuffer.ByValue,`postLogoutRedirectUri`: RustBuffer.ByValue,`state`: RustBuffer.ByValue,
     ): Long
@@ -1910,7 +1926,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_gatehouse_mobile_checksum_method_multisessionapi_set_active_session() and 0xFFFF) != 9357) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_authorize() and 0xFFFF) != 42972) {
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_authorize() and 0xFFFF) != 42018) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_authorize_post() and 0xFFFF) != 16482) {
@@ -1929,6 +1945,18 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_delete_consent() and 0xFFFF) != 32089) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_device_approve() and 0xFFFF) != 22427) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_device_authorization() and 0xFFFF) != 25275) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_device_deny() and 0xFFFF) != 3363) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_device_verify() and 0xFFFF) != 9140) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_end_session() and 0xFFFF) != 2807) {
@@ -7666,7 +7694,7 @@ public interface OauthProviderApiInterface {
     /**
      * Authorization request (`GET /oauth2/authorize`).
      */
-    suspend fun `oauth2Authorize`(`responseType`: kotlin.String?, `clientId`: kotlin.String?, `redirectUri`: kotlin.String?, `scope`: kotlin.String?, `state`: kotlin.String?, `codeChallenge`: kotlin.String?, `codeChallengeMethod`: kotlin.String?, `nonce`: kotlin.String?, `prompt`: kotlin.String?, `maxAge`: kotlin.String?): OAuthRedirectResponse
+    suspend fun `oauth2Authorize`(`responseType`: kotlin.String?, `clientId`: kotlin.String?, `redirectUri`: kotlin.String?, `scope`: kotlin.String?, `state`: kotlin.String?, `codeChallenge`: kotlin.String?, `codeChallengeMethod`: kotlin.String?, `nonce`: kotlin.String?, `prompt`: kotlin.String?, `maxAge`: kotlin.String?, `resource`: kotlin.String?): OAuthRedirectResponse
     
     /**
      * Authorization request (form post) (`POST /oauth2/authorize`).
@@ -7697,6 +7725,26 @@ public interface OauthProviderApiInterface {
      * Withdraw one of the signed-in user's consents (`POST /oauth2/delete-consent`).
      */
     suspend fun `oauth2DeleteConsent`(`body`: OAuthConsentIdBody): SuccessResponse
+    
+    /**
+     * Approve a device (`POST /oauth2/device/approve`).
+     */
+    suspend fun `oauth2DeviceApprove`(`body`: OAuthDeviceDecisionBody): SuccessResponse
+    
+    /**
+     * Device authorization request (RFC 8628) (`POST /oauth2/device-authorization`).
+     */
+    suspend fun `oauth2DeviceAuthorization`(`body`: OAuthDeviceAuthorizationBody?): OAuthDeviceAuthorizationResponse
+    
+    /**
+     * Deny a device (`POST /oauth2/device/deny`).
+     */
+    suspend fun `oauth2DeviceDeny`(`body`: OAuthDeviceDecisionBody): SuccessResponse
+    
+    /**
+     * Enter a device's user code (`GET /oauth2/device`).
+     */
+    suspend fun `oauth2DeviceVerify`(`userCode`: kotlin.String): OAuthDeviceVerificationResponse
     
     /**
      * RP-initiated logout (`GET /oauth2/end-session`).
@@ -7891,7 +7939,7 @@ open class OauthProviderApi: Disposable, AutoCloseable, OauthProviderApiInterfac
      */
     @Throws(AuthException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `oauth2Authorize`(`responseType`: kotlin.String?, `clientId`: kotlin.String?, `redirectUri`: kotlin.String?, `scope`: kotlin.String?, `state`: kotlin.String?, `codeChallenge`: kotlin.String?, `codeChallengeMethod`: kotlin.String?, `nonce`: kotlin.String?, `prompt`: kotlin.String?, `maxAge`: kotlin.String?) : OAuthRedirectResponse {
+    override suspend fun `oauth2Authorize`(`responseType`: kotlin.String?, `clientId`: kotlin.String?, `redirectUri`: kotlin.String?, `scope`: kotlin.String?, `state`: kotlin.String?, `codeChallenge`: kotlin.String?, `codeChallengeMethod`: kotlin.String?, `nonce`: kotlin.String?, `prompt`: kotlin.String?, `maxAge`: kotlin.String?, `resource`: kotlin.String?) : OAuthRedirectResponse {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
             UniffiLib.uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_authorize(
@@ -7907,6 +7955,7 @@ open class OauthProviderApi: Disposable, AutoCloseable, OauthProviderApiInterfac
         FfiConverterOptionalString.lower(`nonce`),
         FfiConverterOptionalString.lower(`prompt`),
         FfiConverterOptionalString.lower(`maxAge`),
+        FfiConverterOptionalString.lower(`resource`),
             )
         },
         { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
@@ -8065,6 +8114,106 @@ open class OauthProviderApi: Disposable, AutoCloseable, OauthProviderApiInterfac
         { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
         // lift function
         { FfiConverterTypeSuccessResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Approve a device (`POST /oauth2/device/approve`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `oauth2DeviceApprove`(`body`: OAuthDeviceDecisionBody) : SuccessResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_device_approve(
+                uniffiHandle,
+                
+        FfiConverterTypeOAuthDeviceDecisionBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSuccessResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Device authorization request (RFC 8628) (`POST /oauth2/device-authorization`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `oauth2DeviceAuthorization`(`body`: OAuthDeviceAuthorizationBody?) : OAuthDeviceAuthorizationResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_device_authorization(
+                uniffiHandle,
+                
+        FfiConverterOptionalTypeOAuthDeviceAuthorizationBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeOAuthDeviceAuthorizationResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Deny a device (`POST /oauth2/device/deny`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `oauth2DeviceDeny`(`body`: OAuthDeviceDecisionBody) : SuccessResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_device_deny(
+                uniffiHandle,
+                
+        FfiConverterTypeOAuthDeviceDecisionBody.lower(`body`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSuccessResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Enter a device's user code (`GET /oauth2/device`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `oauth2DeviceVerify`(`userCode`: kotlin.String) : OAuthDeviceVerificationResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_device_verify(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`userCode`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeOAuthDeviceVerificationResponse.lift(it) },
         // Error FFI converter
         AuthException.ErrorHandler,
     )
@@ -15192,6 +15341,11 @@ data class OAuthAuthorizeBody (
     var `maxAge`: kotlin.String? = null 
     , 
     var `loginHint`: kotlin.String? = null 
+    , 
+    /**
+     * RFC 8707: the resource server the tokens are for (its access tokens are JWTs).
+     */
+    var `resource`: kotlin.String? = null 
     
 ){
     
@@ -15219,6 +15373,7 @@ public object FfiConverterTypeOAuthAuthorizeBody: FfiConverterRustBuffer<OAuthAu
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
         )
     }
 
@@ -15233,7 +15388,8 @@ public object FfiConverterTypeOAuthAuthorizeBody: FfiConverterRustBuffer<OAuthAu
             FfiConverterOptionalString.allocationSize(value.`nonce`) +
             FfiConverterOptionalString.allocationSize(value.`prompt`) +
             FfiConverterOptionalString.allocationSize(value.`maxAge`) +
-            FfiConverterOptionalString.allocationSize(value.`loginHint`)
+            FfiConverterOptionalString.allocationSize(value.`loginHint`) +
+            FfiConverterOptionalString.allocationSize(value.`resource`)
     )
 
     override fun write(value: OAuthAuthorizeBody, buf: ByteBuffer) {
@@ -15248,6 +15404,7 @@ public object FfiConverterTypeOAuthAuthorizeBody: FfiConverterRustBuffer<OAuthAu
             FfiConverterOptionalString.write(value.`prompt`, buf)
             FfiConverterOptionalString.write(value.`maxAge`, buf)
             FfiConverterOptionalString.write(value.`loginHint`, buf)
+            FfiConverterOptionalString.write(value.`resource`, buf)
     }
 }
 
@@ -15298,12 +15455,24 @@ data class OAuthClientMetadata (
     var `postLogoutRedirectUris`: List<kotlin.String>? = null 
     , 
     /**
-     * `client_secret_basic` (the default), `client_secret_post`, or `none` (a public client, PKCE required).
+     * `client_secret_basic` (the default), `client_secret_post`, `private_key_jwt` (with `jwks` or `jwks_uri`), or `none` (a public client, PKCE required).
      */
     var `tokenEndpointAuthMethod`: kotlin.String? = null 
     , 
     /**
-     * `authorization_code` (the default), `refresh_token`, `client_credentials`.
+     * `private_key_jwt`: the client's public keys, a JWK Set (`{"keys": [...]}`).
+     */
+    var `jwks`: kotlin.String? = null 
+    , 
+    /**
+     * `private_key_jwt`: where the client publishes its JWK Set (https).
+     */
+    var `jwksUri`: kotlin.String? = null 
+    , 
+    /**
+     * `authorization_code` (the default), `refresh_token`, `client_credentials`,
+     * `urn:ietf:params:oauth:grant-type:device_code`, and (not at open registration)
+     * `urn:ietf:params:oauth:grant-type:token-exchange`.
      */
     var `grantTypes`: List<kotlin.String>? = null 
     , 
@@ -15366,6 +15535,8 @@ public object FfiConverterTypeOAuthClientMetadata: FfiConverterRustBuffer<OAuthC
             FfiConverterOptionalSequenceString.read(buf),
             FfiConverterOptionalSequenceString.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
             FfiConverterOptionalSequenceString.read(buf),
             FfiConverterOptionalSequenceString.read(buf),
             FfiConverterOptionalString.read(buf),
@@ -15387,6 +15558,8 @@ public object FfiConverterTypeOAuthClientMetadata: FfiConverterRustBuffer<OAuthC
             FfiConverterOptionalSequenceString.allocationSize(value.`redirectUris`) +
             FfiConverterOptionalSequenceString.allocationSize(value.`postLogoutRedirectUris`) +
             FfiConverterOptionalString.allocationSize(value.`tokenEndpointAuthMethod`) +
+            FfiConverterOptionalString.allocationSize(value.`jwks`) +
+            FfiConverterOptionalString.allocationSize(value.`jwksUri`) +
             FfiConverterOptionalSequenceString.allocationSize(value.`grantTypes`) +
             FfiConverterOptionalSequenceString.allocationSize(value.`responseTypes`) +
             FfiConverterOptionalString.allocationSize(value.`clientName`) +
@@ -15407,6 +15580,8 @@ public object FfiConverterTypeOAuthClientMetadata: FfiConverterRustBuffer<OAuthC
             FfiConverterOptionalSequenceString.write(value.`redirectUris`, buf)
             FfiConverterOptionalSequenceString.write(value.`postLogoutRedirectUris`, buf)
             FfiConverterOptionalString.write(value.`tokenEndpointAuthMethod`, buf)
+            FfiConverterOptionalString.write(value.`jwks`, buf)
+            FfiConverterOptionalString.write(value.`jwksUri`, buf)
             FfiConverterOptionalSequenceString.write(value.`grantTypes`, buf)
             FfiConverterOptionalSequenceString.write(value.`responseTypes`, buf)
             FfiConverterOptionalString.write(value.`clientName`, buf)
@@ -15449,6 +15624,10 @@ data class OAuthClientResponse (
     var `postLogoutRedirectUris`: List<kotlin.String>? = null 
     , 
     var `tokenEndpointAuthMethod`: kotlin.String
+    , 
+    var `jwks`: kotlin.String? = null 
+    , 
+    var `jwksUri`: kotlin.String? = null 
     , 
     var `grantTypes`: List<kotlin.String>
     , 
@@ -15506,6 +15685,8 @@ public object FfiConverterTypeOAuthClientResponse: FfiConverterRustBuffer<OAuthC
             FfiConverterSequenceString.read(buf),
             FfiConverterOptionalSequenceString.read(buf),
             FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
             FfiConverterSequenceString.read(buf),
             FfiConverterSequenceString.read(buf),
             FfiConverterOptionalString.read(buf),
@@ -15534,6 +15715,8 @@ public object FfiConverterTypeOAuthClientResponse: FfiConverterRustBuffer<OAuthC
             FfiConverterSequenceString.allocationSize(value.`redirectUris`) +
             FfiConverterOptionalSequenceString.allocationSize(value.`postLogoutRedirectUris`) +
             FfiConverterString.allocationSize(value.`tokenEndpointAuthMethod`) +
+            FfiConverterOptionalString.allocationSize(value.`jwks`) +
+            FfiConverterOptionalString.allocationSize(value.`jwksUri`) +
             FfiConverterSequenceString.allocationSize(value.`grantTypes`) +
             FfiConverterSequenceString.allocationSize(value.`responseTypes`) +
             FfiConverterOptionalString.allocationSize(value.`clientName`) +
@@ -15561,6 +15744,8 @@ public object FfiConverterTypeOAuthClientResponse: FfiConverterRustBuffer<OAuthC
             FfiConverterSequenceString.write(value.`redirectUris`, buf)
             FfiConverterOptionalSequenceString.write(value.`postLogoutRedirectUris`, buf)
             FfiConverterString.write(value.`tokenEndpointAuthMethod`, buf)
+            FfiConverterOptionalString.write(value.`jwks`, buf)
+            FfiConverterOptionalString.write(value.`jwksUri`, buf)
             FfiConverterSequenceString.write(value.`grantTypes`, buf)
             FfiConverterSequenceString.write(value.`responseTypes`, buf)
             FfiConverterOptionalString.write(value.`clientName`, buf)
@@ -15823,6 +16008,240 @@ public object FfiConverterTypeOAuthContinueBody: FfiConverterRustBuffer<OAuthCon
 
 
 /**
+ * A device asks for codes (RFC 8628 §3.1), form-encoded, with its client
+ * authentication (a public client sends `client_id` alone).
+ */
+data class OAuthDeviceAuthorizationBody (
+    var `clientId`: kotlin.String? = null 
+    , 
+    /**
+     * Space-separated; the client's registered scopes when absent.
+     */
+    var `scope`: kotlin.String? = null 
+    , 
+    var `clientSecret`: kotlin.String? = null 
+    , 
+    var `clientAssertionType`: kotlin.String? = null 
+    , 
+    var `clientAssertion`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOAuthDeviceAuthorizationBody: FfiConverterRustBuffer<OAuthDeviceAuthorizationBody> {
+    override fun read(buf: ByteBuffer): OAuthDeviceAuthorizationBody {
+        return OAuthDeviceAuthorizationBody(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: OAuthDeviceAuthorizationBody) = (
+            FfiConverterOptionalString.allocationSize(value.`clientId`) +
+            FfiConverterOptionalString.allocationSize(value.`scope`) +
+            FfiConverterOptionalString.allocationSize(value.`clientSecret`) +
+            FfiConverterOptionalString.allocationSize(value.`clientAssertionType`) +
+            FfiConverterOptionalString.allocationSize(value.`clientAssertion`)
+    )
+
+    override fun write(value: OAuthDeviceAuthorizationBody, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`clientId`, buf)
+            FfiConverterOptionalString.write(value.`scope`, buf)
+            FfiConverterOptionalString.write(value.`clientSecret`, buf)
+            FfiConverterOptionalString.write(value.`clientAssertionType`, buf)
+            FfiConverterOptionalString.write(value.`clientAssertion`, buf)
+    }
+}
+
+
+
+/**
+ * RFC 8628 §3.2's answer.
+ */
+data class OAuthDeviceAuthorizationResponse (
+    /**
+     * What the device polls the token endpoint with.
+     */
+    var `deviceCode`: kotlin.String
+    , 
+    /**
+     * What the user types on the device page (`XXXX-XXXX`).
+     */
+    var `userCode`: kotlin.String
+    , 
+    var `verificationUri`: kotlin.String
+    , 
+    /**
+     * `verification_uri` with the user code in its query (for a QR code).
+     */
+    var `verificationUriComplete`: kotlin.String
+    , 
+    var `expiresIn`: kotlin.Long
+    , 
+    /**
+     * Seconds to wait between polls.
+     */
+    var `interval`: kotlin.Long
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOAuthDeviceAuthorizationResponse: FfiConverterRustBuffer<OAuthDeviceAuthorizationResponse> {
+    override fun read(buf: ByteBuffer): OAuthDeviceAuthorizationResponse {
+        return OAuthDeviceAuthorizationResponse(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: OAuthDeviceAuthorizationResponse) = (
+            FfiConverterString.allocationSize(value.`deviceCode`) +
+            FfiConverterString.allocationSize(value.`userCode`) +
+            FfiConverterString.allocationSize(value.`verificationUri`) +
+            FfiConverterString.allocationSize(value.`verificationUriComplete`) +
+            FfiConverterLong.allocationSize(value.`expiresIn`) +
+            FfiConverterLong.allocationSize(value.`interval`)
+    )
+
+    override fun write(value: OAuthDeviceAuthorizationResponse, buf: ByteBuffer) {
+            FfiConverterString.write(value.`deviceCode`, buf)
+            FfiConverterString.write(value.`userCode`, buf)
+            FfiConverterString.write(value.`verificationUri`, buf)
+            FfiConverterString.write(value.`verificationUriComplete`, buf)
+            FfiConverterLong.write(value.`expiresIn`, buf)
+            FfiConverterLong.write(value.`interval`, buf)
+    }
+}
+
+
+
+/**
+ * The user code the signed-in user typed on the device page.
+ */
+data class OAuthDeviceDecisionBody (
+    /**
+     * As shown on the device (`XXXX-XXXX`; case, spaces and dashes do not matter).
+     */
+    var `userCode`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOAuthDeviceDecisionBody: FfiConverterRustBuffer<OAuthDeviceDecisionBody> {
+    override fun read(buf: ByteBuffer): OAuthDeviceDecisionBody {
+        return OAuthDeviceDecisionBody(
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: OAuthDeviceDecisionBody) = (
+            FfiConverterString.allocationSize(value.`userCode`)
+    )
+
+    override fun write(value: OAuthDeviceDecisionBody, buf: ByteBuffer) {
+            FfiConverterString.write(value.`userCode`, buf)
+    }
+}
+
+
+
+/**
+ * What the device page shows the user before they decide.
+ */
+data class OAuthDeviceVerificationResponse (
+    var `userCode`: kotlin.String
+    , 
+    /**
+     * `pending` (waiting for this user's decision), `approved` or `denied`.
+     */
+    var `status`: kotlin.String
+    , 
+    var `clientId`: kotlin.String
+    , 
+    var `clientName`: kotlin.String? = null 
+    , 
+    /**
+     * The scopes the device asks for, space-separated.
+     */
+    var `scope`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOAuthDeviceVerificationResponse: FfiConverterRustBuffer<OAuthDeviceVerificationResponse> {
+    override fun read(buf: ByteBuffer): OAuthDeviceVerificationResponse {
+        return OAuthDeviceVerificationResponse(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: OAuthDeviceVerificationResponse) = (
+            FfiConverterString.allocationSize(value.`userCode`) +
+            FfiConverterString.allocationSize(value.`status`) +
+            FfiConverterString.allocationSize(value.`clientId`) +
+            FfiConverterOptionalString.allocationSize(value.`clientName`) +
+            FfiConverterString.allocationSize(value.`scope`)
+    )
+
+    override fun write(value: OAuthDeviceVerificationResponse, buf: ByteBuffer) {
+            FfiConverterString.write(value.`userCode`, buf)
+            FfiConverterString.write(value.`status`, buf)
+            FfiConverterString.write(value.`clientId`, buf)
+            FfiConverterOptionalString.write(value.`clientName`, buf)
+            FfiConverterString.write(value.`scope`, buf)
+    }
+}
+
+
+
+/**
  * An RP-initiated logout request, as a form body.
  */
 data class OAuthEndSessionBody (
@@ -15954,6 +16373,16 @@ data class OAuthIntrospectionResponse (
      * The session the grant came from.
      */
     var `sid`: kotlin.String? = null 
+    , 
+    /**
+     * The resource server(s) a JWT access token is addressed to.
+     */
+    var `aud`: kotlin.String? = null 
+    , 
+    /**
+     * An exchanged token's actor chain (RFC 8693 §4.1).
+     */
+    var `act`: kotlin.String? = null 
     
 ){
     
@@ -15979,6 +16408,8 @@ public object FfiConverterTypeOAuthIntrospectionResponse: FfiConverterRustBuffer
             FfiConverterOptionalLong.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
         )
     }
 
@@ -15991,7 +16422,9 @@ public object FfiConverterTypeOAuthIntrospectionResponse: FfiConverterRustBuffer
             FfiConverterOptionalLong.allocationSize(value.`iat`) +
             FfiConverterOptionalLong.allocationSize(value.`exp`) +
             FfiConverterOptionalString.allocationSize(value.`iss`) +
-            FfiConverterOptionalString.allocationSize(value.`sid`)
+            FfiConverterOptionalString.allocationSize(value.`sid`) +
+            FfiConverterOptionalString.allocationSize(value.`aud`) +
+            FfiConverterOptionalString.allocationSize(value.`act`)
     )
 
     override fun write(value: OAuthIntrospectionResponse, buf: ByteBuffer) {
@@ -16004,6 +16437,8 @@ public object FfiConverterTypeOAuthIntrospectionResponse: FfiConverterRustBuffer
             FfiConverterOptionalLong.write(value.`exp`, buf)
             FfiConverterOptionalString.write(value.`iss`, buf)
             FfiConverterOptionalString.write(value.`sid`, buf)
+            FfiConverterOptionalString.write(value.`aud`, buf)
+            FfiConverterOptionalString.write(value.`act`, buf)
     }
 }
 
@@ -16112,12 +16547,15 @@ public object FfiConverterTypeOAuthRedirectResponse: FfiConverterRustBuffer<OAut
 
 
 /**
- * A token request (RFC 6749 §4.1.3, §6, §4.4), form-encoded. Client
- * credentials go in `Authorization: Basic` or in the body.
+ * A token request (RFC 6749 §4.1.3, §6, §4.4; RFC 8628 §3.4; RFC 8693
+ * §2.1), form-encoded. Client credentials go in `Authorization: Basic`,
+ * in the body, or as a signed `client_assertion` (`private_key_jwt`).
  */
 data class OAuthTokenBody (
     /**
-     * `authorization_code`, `refresh_token` or `client_credentials`.
+     * `authorization_code`, `refresh_token`, `client_credentials`,
+     * `urn:ietf:params:oauth:grant-type:device_code` or
+     * `urn:ietf:params:oauth:grant-type:token-exchange`.
      */
     var `grantType`: kotlin.String
     , 
@@ -16131,9 +16569,56 @@ data class OAuthTokenBody (
     , 
     var `scope`: kotlin.String? = null 
     , 
+    /**
+     * RFC 8707: the resource server the access token is for (then a JWT).
+     */
+    var `resource`: kotlin.String? = null 
+    , 
+    /**
+     * The device code grant: what device authorization answered.
+     */
+    var `deviceCode`: kotlin.String? = null 
+    , 
+    /**
+     * Token exchange: the access token to exchange.
+     */
+    var `subjectToken`: kotlin.String? = null 
+    , 
+    /**
+     * Token exchange: `urn:ietf:params:oauth:token-type:access_token`.
+     */
+    var `subjectTokenType`: kotlin.String? = null 
+    , 
+    /**
+     * Token exchange: `urn:ietf:params:oauth:token-type:access_token` (the only one).
+     */
+    var `requestedTokenType`: kotlin.String? = null 
+    , 
+    /**
+     * Token exchange: the resource server the new token is for (as `resource`).
+     */
+    var `audience`: kotlin.String? = null 
+    , 
+    /**
+     * Token exchange: not accepted (the actor is the authenticated client).
+     */
+    var `actorToken`: kotlin.String? = null 
+    , 
+    var `actorTokenType`: kotlin.String? = null 
+    , 
     var `clientId`: kotlin.String? = null 
     , 
     var `clientSecret`: kotlin.String? = null 
+    , 
+    /**
+     * `private_key_jwt`: `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`.
+     */
+    var `clientAssertionType`: kotlin.String? = null 
+    , 
+    /**
+     * `private_key_jwt`: a JWT signed with one of the client's registered keys.
+     */
+    var `clientAssertion`: kotlin.String? = null 
     
 ){
     
@@ -16158,6 +16643,16 @@ public object FfiConverterTypeOAuthTokenBody: FfiConverterRustBuffer<OAuthTokenB
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
         )
     }
 
@@ -16168,8 +16663,18 @@ public object FfiConverterTypeOAuthTokenBody: FfiConverterRustBuffer<OAuthTokenB
             FfiConverterOptionalString.allocationSize(value.`codeVerifier`) +
             FfiConverterOptionalString.allocationSize(value.`refreshToken`) +
             FfiConverterOptionalString.allocationSize(value.`scope`) +
+            FfiConverterOptionalString.allocationSize(value.`resource`) +
+            FfiConverterOptionalString.allocationSize(value.`deviceCode`) +
+            FfiConverterOptionalString.allocationSize(value.`subjectToken`) +
+            FfiConverterOptionalString.allocationSize(value.`subjectTokenType`) +
+            FfiConverterOptionalString.allocationSize(value.`requestedTokenType`) +
+            FfiConverterOptionalString.allocationSize(value.`audience`) +
+            FfiConverterOptionalString.allocationSize(value.`actorToken`) +
+            FfiConverterOptionalString.allocationSize(value.`actorTokenType`) +
             FfiConverterOptionalString.allocationSize(value.`clientId`) +
-            FfiConverterOptionalString.allocationSize(value.`clientSecret`)
+            FfiConverterOptionalString.allocationSize(value.`clientSecret`) +
+            FfiConverterOptionalString.allocationSize(value.`clientAssertionType`) +
+            FfiConverterOptionalString.allocationSize(value.`clientAssertion`)
     )
 
     override fun write(value: OAuthTokenBody, buf: ByteBuffer) {
@@ -16179,8 +16684,18 @@ public object FfiConverterTypeOAuthTokenBody: FfiConverterRustBuffer<OAuthTokenB
             FfiConverterOptionalString.write(value.`codeVerifier`, buf)
             FfiConverterOptionalString.write(value.`refreshToken`, buf)
             FfiConverterOptionalString.write(value.`scope`, buf)
+            FfiConverterOptionalString.write(value.`resource`, buf)
+            FfiConverterOptionalString.write(value.`deviceCode`, buf)
+            FfiConverterOptionalString.write(value.`subjectToken`, buf)
+            FfiConverterOptionalString.write(value.`subjectTokenType`, buf)
+            FfiConverterOptionalString.write(value.`requestedTokenType`, buf)
+            FfiConverterOptionalString.write(value.`audience`, buf)
+            FfiConverterOptionalString.write(value.`actorToken`, buf)
+            FfiConverterOptionalString.write(value.`actorTokenType`, buf)
             FfiConverterOptionalString.write(value.`clientId`, buf)
             FfiConverterOptionalString.write(value.`clientSecret`, buf)
+            FfiConverterOptionalString.write(value.`clientAssertionType`, buf)
+            FfiConverterOptionalString.write(value.`clientAssertion`, buf)
     }
 }
 
@@ -16200,6 +16715,10 @@ data class OAuthTokenQueryBody (
     var `clientId`: kotlin.String? = null 
     , 
     var `clientSecret`: kotlin.String? = null 
+    , 
+    var `clientAssertionType`: kotlin.String? = null 
+    , 
+    var `clientAssertion`: kotlin.String? = null 
     
 ){
     
@@ -16220,6 +16739,8 @@ public object FfiConverterTypeOAuthTokenQueryBody: FfiConverterRustBuffer<OAuthT
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
         )
     }
 
@@ -16227,7 +16748,9 @@ public object FfiConverterTypeOAuthTokenQueryBody: FfiConverterRustBuffer<OAuthT
             FfiConverterString.allocationSize(value.`token`) +
             FfiConverterOptionalString.allocationSize(value.`tokenTypeHint`) +
             FfiConverterOptionalString.allocationSize(value.`clientId`) +
-            FfiConverterOptionalString.allocationSize(value.`clientSecret`)
+            FfiConverterOptionalString.allocationSize(value.`clientSecret`) +
+            FfiConverterOptionalString.allocationSize(value.`clientAssertionType`) +
+            FfiConverterOptionalString.allocationSize(value.`clientAssertion`)
     )
 
     override fun write(value: OAuthTokenQueryBody, buf: ByteBuffer) {
@@ -16235,6 +16758,8 @@ public object FfiConverterTypeOAuthTokenQueryBody: FfiConverterRustBuffer<OAuthT
             FfiConverterOptionalString.write(value.`tokenTypeHint`, buf)
             FfiConverterOptionalString.write(value.`clientId`, buf)
             FfiConverterOptionalString.write(value.`clientSecret`, buf)
+            FfiConverterOptionalString.write(value.`clientAssertionType`, buf)
+            FfiConverterOptionalString.write(value.`clientAssertion`, buf)
     }
 }
 
@@ -16275,6 +16800,11 @@ data class OAuthTokenResponse (
      * With `openid`: the ID token, signed with the jwt plugin's current key.
      */
     var `idToken`: kotlin.String? = null 
+    , 
+    /**
+     * Token exchange (RFC 8693 §2.2.1): what `access_token` is.
+     */
+    var `issuedTokenType`: kotlin.String? = null 
     
 ){
     
@@ -16298,6 +16828,7 @@ public object FfiConverterTypeOAuthTokenResponse: FfiConverterRustBuffer<OAuthTo
             FfiConverterOptionalString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
         )
     }
 
@@ -16308,7 +16839,8 @@ public object FfiConverterTypeOAuthTokenResponse: FfiConverterRustBuffer<OAuthTo
             FfiConverterLong.allocationSize(value.`expiresAt`) +
             FfiConverterOptionalString.allocationSize(value.`refreshToken`) +
             FfiConverterString.allocationSize(value.`scope`) +
-            FfiConverterOptionalString.allocationSize(value.`idToken`)
+            FfiConverterOptionalString.allocationSize(value.`idToken`) +
+            FfiConverterOptionalString.allocationSize(value.`issuedTokenType`)
     )
 
     override fun write(value: OAuthTokenResponse, buf: ByteBuffer) {
@@ -16319,6 +16851,7 @@ public object FfiConverterTypeOAuthTokenResponse: FfiConverterRustBuffer<OAuthTo
             FfiConverterOptionalString.write(value.`refreshToken`, buf)
             FfiConverterString.write(value.`scope`, buf)
             FfiConverterOptionalString.write(value.`idToken`, buf)
+            FfiConverterOptionalString.write(value.`issuedTokenType`, buf)
     }
 }
 
@@ -21424,6 +21957,38 @@ public object FfiConverterOptionalTypeOAuthClientMetadata: FfiConverterRustBuffe
         } else {
             buf.put(1)
             FfiConverterTypeOAuthClientMetadata.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeOAuthDeviceAuthorizationBody: FfiConverterRustBuffer<OAuthDeviceAuthorizationBody?> {
+    override fun read(buf: ByteBuffer): OAuthDeviceAuthorizationBody? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeOAuthDeviceAuthorizationBody.read(buf)
+    }
+
+    override fun allocationSize(value: OAuthDeviceAuthorizationBody?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeOAuthDeviceAuthorizationBody.allocationSize(value)
+        }
+    }
+
+    override fun write(value: OAuthDeviceAuthorizationBody?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeOAuthDeviceAuthorizationBody.write(value, buf)
         }
     }
 }
