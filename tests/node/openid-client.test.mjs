@@ -3,7 +3,8 @@
 // discovery, the authorization code flow with PKCE and nonce (ID token
 // signature checked against the published JWKS), UserInfo, refresh rotation
 // and reuse, client credentials with a custom scope, introspection,
-// revocation, and prompt=none for a signed-out browser. The "browser" is
+// revocation, prompt=none for a signed-out browser, the device flow and
+// private_key_jwt client authentication. The "browser" is
 // plain HTTP: a cookie jar following the authorization URL and answering the
 // consent page as the app's page would (POST /oauth2/consent).
 //
@@ -30,7 +31,8 @@ function server(t) {
   return startGatehouse(t, {
     name: "openid-client",
     plugins: "jwt,oauth-provider",
-    toml: `[oauth_provider]\nscopes = ${JSON.stringify(SCOPES)}\n`,
+    // A one-second polling interval keeps the device flow test short.
+    toml: `[oauth_provider]\nscopes = ${JSON.stringify(SCOPES)}\ndevice_code_interval = 1\n`,
     env: /^postgres(ql)?:\/\//.test(db) ? { DATABASE_URL: db } : {},
   });
 }
@@ -383,6 +385,73 @@ test("openid-client: Gatehouse as an OpenID Connect provider", async (t) => {
     assert.ok(consented, "consent is per client");
     const got = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier });
     assert.equal(got.claims().aud, post.client_id);
+  });
+
+  await t.test("8. the device flow (RFC 8628): a public client polls while the user approves", async () => {
+    const tv = await createClient({
+      client_name: "openid-client TV",
+      token_endpoint_auth_method: "none",
+      application_type: "native",
+      grant_types: ["urn:ietf:params:oauth:grant-type:device_code"],
+    });
+    const config = await client.discovery(new URL(issuer), tv.client_id, undefined, client.None(), {
+      execute: [client.allowInsecureRequests, client.enableNonRepudiationChecks],
+    });
+    assert.equal(config.serverMetadata().device_authorization_endpoint, `${issuer}/oauth2/device-authorization`);
+    const started = await client.initiateDeviceAuthorization(config, { scope: "openid profile offline_access" });
+    assert.match(started.user_code, /^[B-DF-HJ-NP-TV-XZ]{4}-[B-DF-HJ-NP-TV-XZ]{4}$/);
+    assert.equal(started.verification_uri, `${origin}/device`);
+    assert.equal(started.interval, 1);
+
+    // The user, signed in on another device, enters the code and approves
+    // (what the app's /device page does), while the TV polls.
+    const approve = (async () => {
+      await new Promise((r) => setTimeout(r, 1500));
+      const seen = ok(await auth.$fetch("/oauth2/device", { method: "GET", query: { user_code: started.user_code } }));
+      assert.equal(seen.client_name, "openid-client TV");
+      assert.equal(seen.scope, "openid profile offline_access");
+      ok(await auth.$fetch("/oauth2/device/approve", { method: "POST", body: { userCode: started.user_code } }));
+    })();
+    const got = await client.pollDeviceAuthorizationGrant(config, started);
+    await approve;
+    assert.equal(got.claims().sub, user.id);
+    assert.equal(got.claims().aud, tv.client_id);
+    assert.ok(got.refresh_token);
+    const info = await client.fetchUserInfo(config, got.access_token, user.id);
+    assert.equal(info.name, "Relying Party User");
+    assert.equal(info.email, undefined, "no email scope was asked for");
+  });
+
+  await t.test("9. private_key_jwt: a service authenticates with a signed assertion", async () => {
+    const { privateKey, publicKey } = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, [
+      "sign",
+      "verify",
+    ]);
+    const jwk = await crypto.subtle.exportKey("jwk", publicKey);
+    const svc = await createClient({
+      client_name: "openid-client service",
+      token_endpoint_auth_method: "private_key_jwt",
+      grant_types: ["client_credentials"],
+      scope: "read:reports",
+      jwks: { keys: [{ ...jwk, kid: "svc-1", alg: "ES256", use: "sig" }] },
+    });
+    assert.equal(svc.client_secret, undefined, "no secret for private_key_jwt");
+    const config = await client.discovery(
+      new URL(issuer),
+      svc.client_id,
+      undefined,
+      client.PrivateKeyJwt({ key: privateKey, kid: "svc-1" }),
+      { execute: [client.allowInsecureRequests] },
+    );
+    assert.ok(config.serverMetadata().token_endpoint_auth_methods_supported.includes("private_key_jwt"));
+    const got = await client.clientCredentialsGrant(config, { scope: "read:reports" });
+    assert.equal(got.scope, "read:reports");
+    // Each request carries a fresh assertion (a new jti): a second one works too.
+    const again = await client.clientCredentialsGrant(config, { scope: "read:reports" });
+    assert.notEqual(again.access_token, got.access_token);
+    const live = await client.tokenIntrospection(config, got.access_token);
+    assert.equal(live.active, true);
+    assert.equal(live.client_id, svc.client_id);
   });
 });
 
