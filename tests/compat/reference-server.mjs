@@ -22,7 +22,8 @@
 //                   (authorizationEndpoint, plus a fetch shim for the URLs Better Auth
 //                   hard-codes; Gatehouse: [social.github] with URL overrides)
 //   (oauth-provider: jwt() plus oauthProvider with loginPage /sign-in, consentPage /consent and
-//   dynamic client registration on, as Gatehouse's [oauth_provider] in run.mjs's TOML)
+//   dynamic client registration on, as Gatehouse's [oauth_provider] in run.mjs's TOML; the base
+//   URL as its one resource, for any client, as Gatehouse's default valid_audiences)
 //   REF_SHORT_SECS  optional: session.freshAge and the lifetimes of the email-OTP code, the
 //                   magic link, the reset link and the verification link, in seconds (the
 //                   "short" pair; Gatehouse gets the same in its TOML)
@@ -231,6 +232,11 @@ const options = {
       m2mAccessTokenExpiresIn: 3600,
       refreshTokenExpiresIn: 30 * 24 * 3600,
       idTokenExpiresIn: 36000,
+      // Gatehouse's default valid audience (RFC 8707 `resource`, which makes the
+      // access token a JWT) is its base URL, for any client; Better Auth knows only
+      // the resources it is given, each linked to clients unless this is off.
+      resources: [baseURL],
+      enforcePerClientResources: false,
     }),
   ],
 };

@@ -6,8 +6,9 @@
 // Keep inputs deterministic: names and emails come from t.email(tag), which
 // depends only on the scenario id and the seed.
 
-import { createHash } from "node:crypto";
+import { createHash, generateKeyPairSync } from "node:crypto";
 
+import { signPrivateKeyJwtClientAssertion } from "@better-auth/core/oauth2";
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from "jose";
 
 import { FLAGS, SoftAuthenticator } from "./lib/webauthn.mjs";
@@ -2180,4 +2181,253 @@ scenario("oauth-provider/client-credentials", async (t) => {
   const ok = await opForm(rp, t, "/oauth2/token", { grant_type: "client_credentials" }, { basic: [m2m.client_id, m2m.client_secret] });
   await opForm(rp, t, "/oauth2/token", { grant_type: "client_credentials" }, { basic: [c.client_id, c.client_secret] });
   return { ok: opTokens(ok) };
+});
+
+// Device authorization (RFC 8628), private_key_jwt, JWT access tokens for a
+// resource (RFC 8707, RFC 9068) and token exchange (RFC 8693). Better Auth
+// 1.7.5's oauth-provider has private_key_jwt and resources (the reference names
+// its base URL as one, as Gatehouse's default valid audience), not device
+// authorization or token exchange: there the flows show Gatehouse's answers
+// beside Better Auth's 404s and refusals.
+
+const OP_DEVICE = "urn:ietf:params:oauth:grant-type:device_code";
+const OP_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
+const OP_ASSERTION = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+const OP_ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
+
+/** `status error` of an OAuth answer. */
+const opErr = (r) => `${r?.status} ${r?.body?.error ?? ""}`.trim();
+
+/** A JSON Web Key pair for private_key_jwt (ES256, kid k1), public half registered. */
+function opKeyPair() {
+  const { publicKey, privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const meta = { kid: "k1", alg: "ES256" };
+  return { publicJwk: { ...publicKey.export({ format: "jwk" }), ...meta, use: "sig" }, privateJwk: { ...privateKey.export({ format: "jwk" }), ...meta } };
+}
+const OP_CLIENT_KEY = opKeyPair();
+/** Same kid, a key the client never registered. */
+const OP_OTHER_KEY = opKeyPair();
+
+/** A client assertion as Better Auth's own OAuth client signs one (iss = sub = client, aud, exp in 60 s, jti). */
+const opAssertion = (clientId, aud, key = OP_CLIENT_KEY) =>
+  signPrivateKeyJwtClientAssertion({ clientId: clientId ?? "none", tokenEndpoint: aud, privateKeyJwk: key.privateJwk, expiresIn: 60 });
+
+/**
+ * An access token described: a JWT's header type, claim names, and whether it
+ * verifies against the server's `jwks` for `audience`; else opaque.
+ */
+async function opAccessJwt(t, jwks, token, { audience, sub }) {
+  if (typeof token !== "string") return null;
+  if (token.split(".").length !== 3) return { jwt: false };
+  const header = decodeProtectedHeader(token);
+  const payload = decodeJwt(token);
+  let verified = true;
+  try {
+    await jwtVerify(token, createLocalJWKSet(jwks), { issuer: t.base, audience, typ: "at+jwt" });
+  } catch (e) {
+    verified = e?.code ?? String(e);
+  }
+  return {
+    jwt: true,
+    typ: header.typ ?? null,
+    kidInJwks: jwks.keys.some((k) => k.kid === header.kid),
+    // Which claims are present (by name, so that one more or less shows as that claim).
+    claims: Object.fromEntries(Object.keys(payload).sort().map((k) => [k, true])),
+    verified,
+    subIs: payload.sub === sub,
+    scope: payload.scope ?? null,
+    lifetime: payload.exp - payload.iat,
+  };
+}
+
+scenario("oauth-provider/device-authorization", async (t) => {
+  const { a: u } = await signedUp(t, "u");
+  const session = (await u.client.getSession()).data;
+  const { a: other } = await signedUp(t, "other");
+  const tv = await opClient(u, { client_name: "Living-room TV", token_endpoint_auth_method: "none", application_type: "native", grant_types: [OP_DEVICE], redirect_uris: undefined });
+  const dev = t.actor("device", { noCookies: true });
+  const start = (scope) => opForm(dev, t, "/oauth2/device-authorization", { client_id: tv.client_id, scope });
+  const poll = (code, clientId = tv.client_id) => opForm(dev, t, "/oauth2/token", { grant_type: OP_DEVICE, device_code: code ?? "none", client_id: clientId });
+  const enter = (a, code) => a.request("GET", `/oauth2/device?${new URLSearchParams({ user_code: code ?? "none" })}`);
+  const decide = (a, how, code) => a.request("POST", `/oauth2/device/${how}`, { body: { userCode: code ?? "none" } });
+  // A: polled before anyone decides (pending, then too fast), entered, denied.
+  const a = await start("openid profile offline_access");
+  const pending = await poll(a.body?.device_code);
+  const tooFast = await poll(a.body?.device_code);
+  const signedOut = await enter(t.actor("anon"), a.body?.user_code);
+  // Typed loosely: lower case, a space for the dash.
+  const entered = await enter(u, a.body?.user_code?.toLowerCase().replace("-", " "));
+  // Another signed-in user can neither take the code over nor decide on it.
+  const othersEnter = await enter(other, a.body?.user_code);
+  const othersApprove = await decide(other, "approve", a.body?.user_code);
+  const othersDeny = await decide(other, "deny", a.body?.user_code);
+  const denied = await decide(u, "deny", a.body?.user_code);
+  const afterDeny = await poll(a.body?.device_code);
+  const approveDenied = await decide(u, "approve", a.body?.user_code);
+  // B: approved straight away (the decision enters it); one poll gets the tokens, once.
+  const b = await start("openid profile offline_access");
+  const approved = await decide(u, "approve", b.body?.user_code);
+  const tokens = await poll(b.body?.device_code);
+  const userinfo = await dev.request("GET", "/oauth2/userinfo", { headers: { authorization: `Bearer ${tokens.body?.access_token ?? "none"}` } });
+  const again = await poll(b.body?.device_code);
+  // Refusals: another client's device code, an unknown one, an unknown user
+  // code, a scope beyond the client's, a client not registered for the grant.
+  const tv2 = await opClient(u, { client_name: "Kitchen TV", token_endpoint_auth_method: "none", application_type: "native", grant_types: [OP_DEVICE], redirect_uris: undefined });
+  const c = await start("openid");
+  const otherClient = await poll(c.body?.device_code, tv2.client_id);
+  const unknownCode = await poll("not-a-code");
+  const unknownUserCode = await enter(u, "BCDF-GHJK");
+  const badScope = await start("openid admin");
+  const web = await opClient(u);
+  const notRegistered = await opForm(dev, t, "/oauth2/device-authorization", { scope: "openid" }, { basic: [web.client_id, web.client_secret] });
+  return {
+    client: { created: typeof tv.client_id === "string", hasSecret: "client_secret" in tv },
+    start: { status: a.status, keys: Object.keys(a.body ?? {}).sort(), userCodeShape: a.body?.user_code?.replace(/[A-Z]/g, "X") ?? null, interval: a.body?.interval ?? null, expires_in: a.body?.expires_in ?? null, cacheControl: a.cacheControl },
+    pending: opErr(pending),
+    tooFast: opErr(tooFast),
+    signedOut: signedOut.status,
+    entered: { status: entered.status, state: entered.body?.status ?? null, scope: entered.body?.scope ?? null, client_name: entered.body?.client_name ?? null, sameUserCode: entered.body?.user_code === a.body?.user_code },
+    others: [othersEnter, othersApprove, othersDeny].map((r) => `${r.status} ${r.body?.error ?? r.body?.code ?? ""}`.trim()),
+    denied: denied.status,
+    afterDeny: opErr(afterDeny),
+    approveDenied: `${approveDenied.status} ${approveDenied.body?.error ?? approveDenied.body?.code ?? ""}`.trim(),
+    approved: approved.status,
+    tokens: opTokens(tokens),
+    userinfoSubIsUser: userinfo.body?.sub === session?.user?.id,
+    again: opErr(again),
+    otherClient: opErr(otherClient),
+    unknownCode: opErr(unknownCode),
+    unknownUserCode: `${unknownUserCode.status} ${unknownUserCode.body?.error ?? ""}`.trim(),
+    badScope: opErr(badScope),
+    notRegistered: opErr(notRegistered),
+  };
+});
+
+scenario("oauth-provider/private-key-jwt", async (t) => {
+  const { a: u } = await signedUp(t, "u");
+  const jwks = { keys: [OP_CLIENT_KEY.publicJwk] };
+  const tokenEndpoint = `${t.base}/oauth2/token`;
+  const withAssertion = (assertion, fields = {}) => ({ client_assertion_type: OP_ASSERTION, client_assertion: assertion, ...fields });
+  // Registration: keys are required, and public ones only; no secret is issued.
+  const m2mMeta = { client_name: "Service JWT", token_endpoint_auth_method: "private_key_jwt", grant_types: ["client_credentials"], redirect_uris: undefined, scope: "profile email" };
+  await u.request("POST", "/oauth2/create-client", { body: m2mMeta });
+  await u.request("POST", "/oauth2/create-client", { body: { ...m2mMeta, jwks: { keys: [OP_CLIENT_KEY.privateJwk] } } });
+  const dyn = await u.request("POST", "/oauth2/register", { body: { redirect_uris: [OP_REDIRECT], client_name: "Dyn JWT", token_endpoint_auth_method: "private_key_jwt", jwks } });
+  const app = await opClient(u, { client_name: "Web JWT", token_endpoint_auth_method: "private_key_jwt", jwks });
+  const m2m = await opClient(u, { ...m2mMeta, jwks });
+  const rp = t.actor("rp", { noCookies: true });
+  // An authorization code redeemed with an assertion (aud: the token endpoint).
+  const { code } = await opCode(u, app.client_id);
+  const redeemed = await opForm(rp, t, "/oauth2/token", withAssertion(await opAssertion(app.client_id, tokenEndpoint), { grant_type: "authorization_code", code: code ?? "none", redirect_uri: OP_REDIRECT, code_verifier: OP_VERIFIER }));
+  // The same assertion again: its jti is spent.
+  const once = await opAssertion(app.client_id, tokenEndpoint);
+  const refreshed = await opForm(rp, t, "/oauth2/token", withAssertion(once, { grant_type: "refresh_token", refresh_token: redeemed.body?.refresh_token ?? "none" }));
+  const replayed = await opForm(rp, t, "/oauth2/token", withAssertion(once, { grant_type: "refresh_token", refresh_token: refreshed.body?.refresh_token ?? "none" }));
+  // Client credentials with an assertion, then the same assertion again.
+  const m2mAssertion = await opAssertion(m2m.client_id, tokenEndpoint);
+  const cc = await opForm(rp, t, "/oauth2/token", withAssertion(m2mAssertion, { grant_type: "client_credentials" }));
+  const ccReplayed = await opForm(rp, t, "/oauth2/token", withAssertion(m2mAssertion, { grant_type: "client_credentials" }));
+  // Introspection and revocation with assertions addressed to the issuer.
+  const at = refreshed.body?.access_token ?? "none";
+  const introspected = await opForm(rp, t, "/oauth2/introspect", withAssertion(await opAssertion(app.client_id, t.base), { token: at }));
+  // ... and to the introspection endpoint itself.
+  const toEndpoint = await opForm(rp, t, "/oauth2/introspect", withAssertion(await opAssertion(app.client_id, `${t.base}/oauth2/introspect`), { token: at }));
+  // Refusals: a key the client never registered, another audience, an
+  // assertion for another client than client_id names, a secret.
+  const otherKey = await opForm(rp, t, "/oauth2/introspect", withAssertion(await opAssertion(app.client_id, t.base, OP_OTHER_KEY), { token: at }));
+  const otherAud = await opForm(rp, t, "/oauth2/introspect", withAssertion(await opAssertion(app.client_id, "https://elsewhere.example"), { token: at }));
+  const mismatch = await opForm(rp, t, "/oauth2/introspect", withAssertion(await opAssertion(app.client_id, t.base), { token: at, client_id: m2m.client_id }));
+  const secret = await opForm(rp, t, "/oauth2/introspect", { token: at }, { basic: [app.client_id, "not-a-secret"] });
+  const revoked = await opForm(rp, t, "/oauth2/revoke", withAssertion(await opAssertion(app.client_id, t.base), { token: at }));
+  const afterRevoke = await opForm(rp, t, "/oauth2/introspect", withAssertion(await opAssertion(app.client_id, t.base), { token: at }));
+  return {
+    registered: {
+      app: { method: app.token_endpoint_auth_method ?? null, hasSecret: "client_secret" in app, keys: Array.isArray(app.jwks?.keys) ? app.jwks.keys.length : null },
+      m2m: { method: m2m.token_endpoint_auth_method ?? null, hasSecret: "client_secret" in m2m },
+      dynamic: { status: dyn.status, hasSecret: dyn.body ? "client_secret" in dyn.body : null },
+    },
+    redeemed: opTokens(redeemed),
+    refreshed: opTokens(refreshed),
+    replayed: opErr(replayed),
+    cc: opTokens(cc),
+    ccReplayed: opErr(ccReplayed),
+    introspected: introspected.body?.active ?? opErr(introspected),
+    toEndpoint: toEndpoint.body?.active ?? opErr(toEndpoint),
+    otherKey: opErr(otherKey),
+    otherAud: opErr(otherAud),
+    mismatch: opErr(mismatch),
+    secret: opErr(secret),
+    revoked: revoked.status,
+    afterRevoke: afterRevoke.body?.active ?? opErr(afterRevoke),
+  };
+});
+
+scenario("oauth-provider/resource-jwt-access-token", async (t) => {
+  const { a: u } = await signedUp(t, "u");
+  const session = (await u.client.getSession()).data;
+  const rp = t.actor("rp", { noCookies: true });
+  // The resource: the base URL (Gatehouse's default valid audience; the reference's one resource).
+  const resource = t.origin;
+  // Client credentials for the resource.
+  const m2m = await opClient(u, { client_name: "Service", grant_types: ["client_credentials"], redirect_uris: undefined, scope: "profile email" });
+  const m2mBasic = { basic: [m2m.client_id, m2m.client_secret] };
+  const cc = await opForm(rp, t, "/oauth2/token", { grant_type: "client_credentials", resource }, m2mBasic);
+  const ccOther = await opForm(rp, t, "/oauth2/token", { grant_type: "client_credentials", resource: "https://unknown.example" }, m2mBasic);
+  // An authorization code for the resource, redeemed for it.
+  const c = await opClient(u);
+  const basic = { basic: [c.client_id, c.client_secret] };
+  const { code } = await opCode(u, c.client_id, { resource });
+  const tok = await opRedeem(rp, t, c, code, { resource });
+  const at = tok.body?.access_token;
+  const introspected = await opForm(rp, t, "/oauth2/introspect", { token: at ?? "none" }, basic);
+  const userinfo = await rp.request("GET", "/oauth2/userinfo", { headers: { authorization: `Bearer ${at ?? "none"}` } });
+  // The code's resource is kept without asking again; a refresh may name it too.
+  const { code: code2 } = await opCode(u, c.client_id, { resource });
+  const implicit = await opRedeem(rp, t, c, code2);
+  const refreshed = await opForm(rp, t, "/oauth2/token", { grant_type: "refresh_token", refresh_token: tok.body?.refresh_token ?? "none", resource }, basic);
+  // Without a resource, an opaque token.
+  const { code: code3 } = await opCode(u, c.client_id);
+  const plain = await opRedeem(rp, t, c, code3);
+  // Resources the server does not know: at authorize, at the token endpoint.
+  const badAuthorize = await u.request("GET", opAuthorizePath(c.client_id, { resource: "https://unknown.example" }));
+  const { code: code4 } = await opCode(u, c.client_id);
+  const badRedeem = await opRedeem(rp, t, c, code4, { resource: "https://unknown.example" });
+  // The keys the tokens verify with, once all are signed.
+  const jwks = (await rp.request("GET", "/jwks")).body;
+  const user = { audience: resource, sub: session?.user?.id };
+  return {
+    cc: { ...opTokens(cc), accessToken: await opAccessJwt(t, jwks, cc.body?.access_token, { audience: resource, sub: m2m.client_id }) },
+    ccOther: opErr(ccOther),
+    code: { ...opTokens(tok), accessToken: await opAccessJwt(t, jwks, at, user) },
+    introspected: { active: introspected.body?.active ?? null, keys: Object.keys(introspected.body ?? {}).sort() },
+    userinfo: userinfo.status,
+    implicit: await opAccessJwt(t, jwks, implicit.body?.access_token, user),
+    refreshed: await opAccessJwt(t, jwks, refreshed.body?.access_token, user),
+    plain: await opAccessJwt(t, jwks, plain.body?.access_token, user),
+    badAuthorize: opAnswer(opNext(badAuthorize)),
+    badRedeem: opErr(badRedeem),
+  };
+});
+
+scenario("oauth-provider/token-exchange-refused", async (t) => {
+  const { a: u } = await signedUp(t, "u");
+  const c = await opClient(u);
+  const rp = t.actor("rp", { noCookies: true });
+  const { code } = await opCode(u, c.client_id);
+  const at = (await opRedeem(rp, t, c, code)).body?.access_token ?? "none";
+  const exchange = (client) =>
+    opForm(rp, t, "/oauth2/token", { grant_type: OP_EXCHANGE, subject_token: at, subject_token_type: OP_ACCESS_TOKEN_TYPE, scope: "openid" }, { basic: [client.client_id, client.client_secret] });
+  // A client registered for the grant, but not one the operator allows
+  // (Gatehouse: token_exchange_clients); a client not registered for it.
+  const registered = await opClient(u, { client_name: "Exchanger", grant_types: ["authorization_code", OP_EXCHANGE] });
+  const byRegistered = await exchange(registered);
+  const byOther = await exchange(c);
+  // The subject token is untouched.
+  const subject = await opForm(rp, t, "/oauth2/introspect", { token: at }, { basic: [c.client_id, c.client_secret] });
+  return {
+    registered: typeof registered.client_id === "string",
+    byRegistered: opErr(byRegistered),
+    byOther: opErr(byOther),
+    subjectActive: subject.body?.active ?? null,
+  };
 });

@@ -17,7 +17,8 @@
 // - random secrets that are not under such keys are reduced to their format:
 //   the TOTP secret inside an otpauth:// URI and each backup code;
 // - OAuth's snake_case identifiers and secrets (`client_id`, `client_secret`,
-//   `user_id`, and the token claims `sub`, `sid`, `azp`, `jti`, `at_hash`) masked,
+//   `user_id`, the token claims `sub`, `sid`, `azp`, `jti`, `at_hash`, and device
+//   authorization's `device_code` and `user_code`) masked,
 //   and its epoch-second times (`iat`, `exp`, `nbf`, `auth_time`, `expires_at`,
 //   `client_id_issued_at`, `client_secret_expires_at`) masked unless 0;
 // - in a URL query, `client_id` and a signed authorization query's envelope
@@ -26,7 +27,8 @@
 //   parameters, sorted, with `ba_param` (Better Auth's list of the signed names)
 //   dropped: the two servers sign the same parameters in different formats;
 // - a `url` on the server's own origin, or a relative one, reduced to path +
-//   query like `location` (where the next page is, not how it is spelled).
+//   query like `location` (where the next page is, not how it is spelled);
+//   a `verification_uri_complete` on it keeps `<origin>`, its user code masked.
 // Everything else (error code, message, status, names, emails, booleans, ...)
 // is compared literally.
 
@@ -41,7 +43,8 @@ const TOKEN_QUERY_KEYS = /token|otp|code|state|secret|signature|nonce|^id$|Id$|^
 const SIGNED_QUERY_NAMES = "ba_param";
 
 // OAuth's random identifiers and secrets under snake_case (or claim) names.
-const OAUTH_MASKED = new Set(["client_id", "client_secret", "user_id", "sub", "sid", "azp", "jti", "at_hash"]);
+// (`device_code`, `user_code`: device authorization's codes, RFC 8628.)
+const OAUTH_MASKED = new Set(["client_id", "client_secret", "user_id", "sub", "sid", "azp", "jti", "at_hash", "device_code", "user_code"]);
 // OAuth's times, in epoch seconds.
 const OAUTH_EPOCH = new Set(["iat", "exp", "nbf", "auth_time", "expires_at", "client_id_issued_at", "client_secret_expires_at"]);
 
@@ -132,6 +135,8 @@ export function normalise(value, ctx = {}, key = undefined) {
     // Where the browser goes next on this server (an OAuth login or consent
     // page): compared like `location`.
     if (key === "url" && (value.startsWith("/") || (origin && value.startsWith(`${origin}/`)))) return pathAndQuery(value, origin);
+    // A device page's URL with the user code in its query (RFC 8628 §3.3.1).
+    if (key === "verification_uri_complete" && origin && value.startsWith(`${origin}/`)) return `<origin>${pathAndQuery(value, origin)}`;
     // An authorization URL at another origin (a provider): that origin, then
     // the path and query with their secrets masked.
     if (key === "url" && /^https?:\/\//.test(value) && !(origin && value.startsWith(origin))) {

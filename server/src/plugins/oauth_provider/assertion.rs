@@ -27,20 +27,21 @@ pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jw
 /// Asymmetric algorithms only: an HMAC assertion would need a shared
 /// secret (that is `client_secret_jwt`), and `none` is never accepted.
 pub const ALGORITHMS: &[Algorithm] = &[
-    Algorithm::EdDSA,
-    Algorithm::ES256,
-    Algorithm::ES384,
     Algorithm::RS256,
     Algorithm::RS384,
     Algorithm::RS512,
     Algorithm::PS256,
     Algorithm::PS384,
     Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
 ];
 
-/// The names discovery lists for [`ALGORITHMS`].
+/// The names discovery lists for [`ALGORITHMS`] (Better Auth's order; it
+/// also lists ES512, which the verifier here does not implement).
 pub const ALGORITHM_NAMES: &[&str] = &[
-    "EdDSA", "ES256", "ES384", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
 ];
 
 /// Longest accepted assertion lifetime: it bounds how long a `jti` is kept.
@@ -266,7 +267,9 @@ pub async fn authenticate(
         .ok_or_else(|| OAuthError::invalid_client("client_assertion has no sub"))?
         .to_string();
     if body_client_id.is_some_and(|c| c != client_id) {
-        return Err(OAuthError::invalid_request(
+        // RFC 7521 §4.2.1: an assertion that does not authenticate the
+        // named client is a failed client authentication.
+        return Err(OAuthError::invalid_client(
             "client_id in the body differs from the assertion's sub",
         ));
     }
