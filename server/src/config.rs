@@ -55,6 +55,8 @@ pub struct Config {
     pub server: ServerConfig,
     pub cookies: CookieConfig,
     pub rate_limit: RateLimitConfig,
+    /// Shared state for several instances (Redis); see [`SecondaryStorageConfig`].
+    pub secondary_storage: SecondaryStorageConfig,
     pub ip: IpConfig,
     pub user: UserConfig,
     pub mail: MailConfig,
@@ -196,6 +198,11 @@ pub struct ServerConfig {
     /// Connections served at once; further clients wait in the listen
     /// backlog. Default: 4096, or less when the open-file limit is lower.
     pub max_connections: Option<usize>,
+    /// Serve `/metrics` (Prometheus) at the origin root.
+    pub metrics: bool,
+    /// When set, `/metrics` needs `Authorization: Bearer <token>`.
+    /// Env `GATEHOUSE_METRICS_TOKEN`.
+    pub metrics_token: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -217,6 +224,50 @@ pub struct RateLimitConfig {
     pub max: u32,
     /// Extra rules; later rules win over earlier ones and over built-ins.
     pub rules: Vec<RateLimitRuleConfig>,
+    /// Where counters live: `memory` (this process), `database` (shared
+    /// by every instance on the database) or `redis` (shared, through
+    /// `[secondary_storage]`). Default: `redis` when secondary storage is
+    /// configured, else `memory`. Env `GATEHOUSE_RATE_LIMIT_STORAGE`.
+    pub storage: Option<RateLimitStorage>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RateLimitStorage {
+    Memory,
+    Database,
+    Redis,
+}
+
+/// Better Auth's `secondaryStorage`: a key-value store every instance
+/// shares. Gatehouse speaks Redis: rate-limit counters and the broadcast
+/// that makes a revoked session stop working on every instance at once.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecondaryStorageConfig {
+    /// `redis://[user:password@]host:port/db`. Env `GATEHOUSE_REDIS_URL`.
+    pub url: Option<String>,
+    /// Prefix of every key and channel (several deployments on one Redis).
+    pub key_prefix: Option<String>,
+}
+
+impl SecondaryStorageConfig {
+    pub fn prefix(&self) -> &str {
+        self.key_prefix.as_deref().unwrap_or("gatehouse:")
+    }
+}
+
+impl Config {
+    /// The rate limiter's storage, with the default applied.
+    pub fn rate_limit_storage(&self) -> RateLimitStorage {
+        self.rate_limit
+            .storage
+            .unwrap_or(if self.secondary_storage.url.is_some() {
+                RateLimitStorage::Redis
+            } else {
+                RateLimitStorage::Memory
+            })
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -281,6 +332,7 @@ impl Default for Config {
             server: ServerConfig::default(),
             cookies: CookieConfig::default(),
             rate_limit: RateLimitConfig::default(),
+            secondary_storage: SecondaryStorageConfig::default(),
             ip: IpConfig::default(),
             user: UserConfig::default(),
             mail: MailConfig::default(),
@@ -338,6 +390,8 @@ impl Default for ServerConfig {
             // Node's (and so Better Auth's) default.
             keep_alive_timeout: 5,
             max_connections: None,
+            metrics: true,
+            metrics_token: None,
         }
     }
 }
@@ -358,6 +412,7 @@ impl Default for RateLimitConfig {
             window: 60,
             max: 100,
             rules: vec![],
+            storage: None,
         }
     }
 }
@@ -485,7 +540,18 @@ impl Config {
         if self.secret.is_some() {
             table.insert("secret".into(), "<redacted>".into());
         }
+        if let (Some(_), Some(toml::Value::Table(sv))) =
+            (&self.server.metrics_token, table.get_mut("server"))
+        {
+            sv.insert("metrics_token".into(), "<redacted>".into());
+        }
         table.insert("database_url".into(), redact_url(&self.database_url).into());
+        if let (Some(url), Some(toml::Value::Table(st))) = (
+            &self.secondary_storage.url,
+            table.get_mut("secondary_storage"),
+        ) {
+            st.insert("url".into(), redact_url(url).into());
+        }
         if let (Some(url), Some(toml::Value::Table(mail))) =
             (&self.mail.smtp_url, table.get_mut("mail"))
         {
@@ -557,6 +623,25 @@ impl Config {
         }
         if let Some(v) = env.get("GATEHOUSE_TRUSTED_ORIGINS") {
             self.trusted_origins.extend(split_list(&v));
+        }
+        if let Some(v) = env.get("GATEHOUSE_METRICS_TOKEN") {
+            self.server.metrics_token = Some(v);
+        }
+        if let Some(v) = env.get("GATEHOUSE_REDIS_URL") {
+            self.secondary_storage.url = Some(v);
+        }
+        if let Some(v) = env.get("GATEHOUSE_RATE_LIMIT_STORAGE") {
+            self.rate_limit.storage = Some(match v.as_str() {
+                "memory" => RateLimitStorage::Memory,
+                "database" => RateLimitStorage::Database,
+                "redis" => RateLimitStorage::Redis,
+                _ => {
+                    return Err(ConfigError::Env {
+                        var: "GATEHOUSE_RATE_LIMIT_STORAGE",
+                        message: format!("expected memory, database or redis, got {v:?}"),
+                    })
+                }
+            });
         }
         if let Some(v) = env.get("GATEHOUSE_RATE_LIMIT") {
             self.rate_limit.enabled = match v.as_str() {
@@ -679,6 +764,21 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "rate_limit window and max must be > 0".into(),
             ));
+        }
+        if self.rate_limit.storage == Some(RateLimitStorage::Redis)
+            && self.secondary_storage.url.is_none()
+        {
+            return Err(ConfigError::Invalid(
+                "rate_limit.storage = \"redis\" needs [secondary_storage] url (or GATEHOUSE_REDIS_URL)"
+                    .into(),
+            ));
+        }
+        if let Some(url) = &self.secondary_storage.url {
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                return Err(ConfigError::Invalid(
+                    "secondary_storage.url must be a redis:// or rediss:// URL".into(),
+                ));
+            }
         }
         crate::social::check_config(&self.social).map_err(ConfigError::Invalid)?;
         Ok(())

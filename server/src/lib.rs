@@ -17,6 +17,7 @@ pub mod http;
 pub mod mail;
 pub mod plugin;
 pub mod plugins;
+pub mod shared;
 pub mod social;
 pub mod state;
 
@@ -33,7 +34,7 @@ pub use crate::config::Config;
 pub use crate::error::{ApiError, ErrorBody};
 pub use crate::state::{AppState, Clock, ManualClock, SystemClock};
 
-use crate::config::Environment;
+use crate::config::{Environment, RateLimitStorage};
 use crate::core::routes::CoreApi;
 use crate::crypto::password::PasswordHasher;
 use crate::db::{Db, CORE_MIGRATIONS};
@@ -41,7 +42,7 @@ use crate::http::client_ip::ClientIpResolver;
 use crate::http::cookies::CookieNames;
 use crate::http::origin::TrustedOrigins;
 use crate::http::pipeline::Pipeline;
-use crate::http::rate_limit::{builtin_rules, RateLimitRule, RateLimiter};
+use crate::http::rate_limit::{builtin_rules, CounterStore, RateLimitRule, RateLimiter};
 use crate::plugin::{PluginRegistry, SpecDocuments};
 use crate::plugins::PluginApis;
 
@@ -157,10 +158,20 @@ impl GatehouseBuilder {
                 .iter()
                 .map(|r| RateLimitRule::new(&r.path, r.window, r.max)),
         );
-        let limiter = RateLimiter::new(
+        let redis = shared::Redis::connect(&config.secondary_storage)
+            .await
+            .map_err(|e| StartError::Other(format!("secondary storage: {e}")))?
+            .map(Arc::new);
+        let store = match (config.rate_limit_storage(), &redis) {
+            (RateLimitStorage::Redis, Some(r)) => CounterStore::Redis(r.clone()),
+            (RateLimitStorage::Database, _) => CounterStore::Database(db.clone()),
+            _ => CounterStore::Memory,
+        };
+        let limiter = RateLimiter::with_store(
             config.rate_limit.enabled,
             RateLimitRule::new("*", config.rate_limit.window, config.rate_limit.max),
             rules,
+            store,
         );
         let state = Arc::new(AppState {
             hasher: PasswordHasher::new(config.password_hash.clone())
@@ -169,6 +180,7 @@ impl GatehouseBuilder {
             origins: TrustedOrigins::new(config.base_origin(), &config.trusted_origins),
             client_ip: ClientIpResolver::new(&config.ip).map_err(StartError::Other)?,
             limiter,
+            redis,
             sessions: core::session::SessionCache::new(config.session.cache_ttl),
             mailer: Arc::new(
                 mail::Mailer::from_config(&config.mail, config.env).map_err(StartError::Other)?,
@@ -180,6 +192,7 @@ impl GatehouseBuilder {
             clock: self.clock,
             config,
         });
+        shared::revocation::start(&state);
         for plugin in state.plugins.all() {
             plugin
                 .on_start(&state)
@@ -203,16 +216,27 @@ impl GatehouseBuilder {
         let endpoint = Pipeline {
             state: state.clone(),
             bodies,
+            routes: http::metrics::RouteTemplates::from_spec(&built.spec),
             inner,
         }
         .boxed();
-        let root_routes = state
-            .plugins
-            .all()
-            .iter()
-            .flat_map(|p| p.root_routes(&state))
-            .map(|(path, ep)| (path, Arc::new(ep)))
-            .collect();
+        let mut root_routes: Vec<(String, Arc<BoxEndpoint<'static>>)> = Vec::new();
+        if state.config.server.metrics {
+            root_routes.push((
+                "/metrics".into(),
+                Arc::new(http::metrics::endpoint(
+                    state.config.server.metrics_token.clone(),
+                )),
+            ));
+        }
+        root_routes.extend(
+            state
+                .plugins
+                .all()
+                .iter()
+                .flat_map(|p| p.root_routes(&state))
+                .map(|(path, ep)| (path, Arc::new(ep))),
+        );
         Ok(Gatehouse {
             state,
             spec: built.spec,

@@ -184,11 +184,35 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     );
     let limits =
         gatehouse_server::http::server::Limits::from_config(&gatehouse.state().config.server);
-    gatehouse_server::http::server::serve(listener, gatehouse.app(), limits, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await?;
+    gatehouse_server::http::server::serve(listener, gatehouse.app(), limits, shutdown_signal())
+        .await?;
+    tracing::info!("stopped");
     Ok(())
+}
+
+/// SIGTERM (what orchestrators send) or Ctrl-C: stop accepting, let the
+/// requests in flight finish (up to 10 s), then exit.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    tracing::info!("shutting down: draining the requests in flight");
 }
 
 /// Hashes back to back for `seconds`, first with one caller, then with as

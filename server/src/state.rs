@@ -60,6 +60,8 @@ pub struct AppState {
     pub social: crate::social::SocialRegistry,
     pub origins: TrustedOrigins,
     pub limiter: RateLimiter,
+    /// Secondary storage shared by instances (`[secondary_storage]`).
+    pub redis: Option<Arc<crate::shared::Redis>>,
     pub client_ip: ClientIpResolver,
     pub sessions: SessionCache,
     pub mailer: Arc<crate::mail::Mailer>,

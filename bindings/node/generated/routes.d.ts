@@ -104,6 +104,8 @@ export interface CoreRoutes {
   ok(): Promise<Result<T.OkResponse>>;
   /** The registered plugins and their versions (`GET /plugins`) */
   plugins(): Promise<Result<T.PluginsResponse>>;
+  /** Readiness check (`GET /ready`) */
+  ready(): Promise<Result<T.ReadyResponse>>;
   /** Refresh a linked account's tokens at the provider (`POST /refresh-token`) */
   refreshToken(body?: T.AccountSelector): Promise<Result<T.RefreshTokenResponse>>;
   /** Request a password-reset link by email (`POST /request-password-reset`) */

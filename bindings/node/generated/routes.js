@@ -24,6 +24,7 @@ module.exports = [
   { method: "GET", path: "/delete-user/callback", plugin: "core", clientPath: ["deleteUser", "callback"] },
   { method: "POST", path: "/change-email", plugin: "core", clientPath: ["changeEmail"] },
   { method: "GET", path: "/ok", plugin: "core", clientPath: ["ok"] },
+  { method: "GET", path: "/ready", plugin: "core", clientPath: ["ready"] },
   { method: "GET", path: "/error", plugin: "core", clientPath: ["error"] },
   { method: "GET", path: "/plugins", plugin: "core", clientPath: ["plugins"] },
   { method: "POST", path: "/sign-in/social", plugin: "core", clientPath: ["signIn", "social"] },

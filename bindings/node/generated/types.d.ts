@@ -992,6 +992,14 @@ export interface PluginsResponse {
   plugins: PluginInfo[];
 }
 
+/** What `/ready` checked: `ok`, `unavailable` or `timeout` for each part. */
+export interface ReadyResponse {
+  ready: boolean;
+  database: string;
+  /** Redis, when configured. */
+  secondaryStorage?: string | null;
+}
+
 export interface RefreshTokenResponse {
   accessToken?: string | null;
   refreshToken?: string | null;

@@ -2552,6 +2552,23 @@ number signs a new user up.*/
             Default::default()
         }
     }
+    ///What `/ready` checked: `ok`, `unavailable` or `timeout` for each part.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct ReadyResponse {
+        pub database: ::std::string::String,
+        pub ready: bool,
+        ///Redis, when configured.
+        #[serde(
+            rename = "secondaryStorage",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub secondary_storage: ::std::option::Option<::std::string::String>,
+    }
+    impl ReadyResponse {
+        pub fn builder() -> builder::ReadyResponse {
+            Default::default()
+        }
+    }
     ///`RefreshTokenResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct RefreshTokenResponse {
@@ -15892,6 +15909,88 @@ after an ID-token sign-in.*/
             }
         }
         #[derive(Clone, Debug)]
+        pub struct ReadyResponse {
+            database: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            ready: ::std::result::Result<bool, ::std::string::String>,
+            secondary_storage: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ReadyResponse {
+            fn default() -> Self {
+                Self {
+                    database: Err("no value supplied for database".to_string()),
+                    ready: Err("no value supplied for ready".to_string()),
+                    secondary_storage: Ok(Default::default()),
+                }
+            }
+        }
+        impl ReadyResponse {
+            pub fn database<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.database = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for database: {e}")
+                    });
+                self
+            }
+            pub fn ready<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.ready = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for ready: {e}")
+                    });
+                self
+            }
+            pub fn secondary_storage<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.secondary_storage = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for secondary_storage: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ReadyResponse> for super::ReadyResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ReadyResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    database: value.database?,
+                    ready: value.ready?,
+                    secondary_storage: value.secondary_storage?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ReadyResponse> for ReadyResponse {
+            fn from(value: super::ReadyResponse) -> Self {
+                Self {
+                    database: Ok(value.database),
+                    ready: Ok(value.ready),
+                    secondary_storage: Ok(value.secondary_storage),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct RefreshTokenResponse {
             access_token: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
@@ -22250,6 +22349,22 @@ let response = client.ok()
     pub fn ok(&self) -> builder::Ok<'_> {
         builder::Ok::new(self)
     }
+    /**Readiness check
+
+Whether this instance can serve: the database answers, and so does
+the secondary storage (Redis) when configured. `503` otherwise, so a
+load balancer stops sending it requests (`/ok` stays the liveness check).
+
+Sends a `GET` request to `/ready`
+
+```ignore
+let response = client.ready()
+    .send()
+    .await;
+```*/
+    pub fn ready(&self) -> builder::Ready<'_> {
+        builder::Ready::new(self)
+    }
     /**Error page shown after a failed redirect flow
 
 Sends a `GET` request to `/error`
@@ -27212,6 +27327,76 @@ pub mod builder {
                 .build()?;
             let info = OperationInfo {
                 operation_id: "ok",
+            };
+            match (crate::auth_hook)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (crate::absorb_hook)(&client.inner, &result).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::ready`]
+
+[`Client::ready`]: super::Client::ready*/
+    #[derive(Debug, Clone)]
+    pub struct Ready<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> Ready<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `GET` request to `/ready`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::ReadyResponse>, Error<types::ErrorBody>> {
+            let Self { client } = self;
+            let url = format!("{}/ready", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "ready",
             };
             match (crate::auth_hook)(&client.inner, &mut request).await {
                 Ok(_) => {}

@@ -479,6 +479,11 @@ impl CoreApi<'_> {
         let b = self.client.raw().ok();
         self.client.call(b.send()).await
     }
+    /// Readiness check (`GET /ready`).
+    pub async fn ready(&self) -> Result<types::ReadyResponse, AuthError> {
+        let b = self.client.raw().ready();
+        self.client.call(b.send()).await
+    }
     /// Error page shown after a failed redirect flow (`GET /error`).
     pub async fn error_page(&self, error: Option<::std::string::String>) -> Result<ByteStream, AuthError> {
         let b = self.client.raw().error_page();

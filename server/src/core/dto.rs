@@ -391,6 +391,27 @@ pub struct OkResponse {
     pub ok: bool,
 }
 
+/// What `/ready` checked: `ok`, `unavailable` or `timeout` for each part.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct ReadyResponse {
+    pub ready: bool,
+    pub database: String,
+    /// Redis, when configured.
+    #[oai(skip_serializing_if_is_none)]
+    pub secondary_storage: Option<String>,
+}
+
+#[derive(poem_openapi::ApiResponse)]
+pub enum ReadyAnswer {
+    /// Every part answers.
+    #[oai(status = 200)]
+    Ready(poem_openapi::payload::Json<ReadyResponse>),
+    /// A part does not answer: take this instance out of rotation.
+    #[oai(status = 503)]
+    NotReady(poem_openapi::payload::Json<ReadyResponse>),
+}
+
 #[derive(Debug, Clone, Object)]
 pub struct PluginInfo {
     /// Plugin id, Better Auth's plugin name in kebab-case.

@@ -206,6 +206,11 @@ pub const ROUTE_DOCS: &[RouteDoc] = &[
         errors: &[],
     },
     RouteDoc {
+        operation_id: "ready",
+        auth: RouteAuth::Public,
+        errors: &[],
+    },
+    RouteDoc {
         operation_id: "errorPage",
         auth: RouteAuth::Public,
         errors: &[],
@@ -593,6 +598,47 @@ impl CoreApi {
     #[oai(path = "/ok", method = "get", operation_id = "ok")]
     async fn ok(&self) -> ApiResult<OkResponse> {
         Ok(Json(OkResponse { ok: true }))
+    }
+
+    /// Readiness check
+    ///
+    /// Whether this instance can serve: the database answers, and so does
+    /// the secondary storage (Redis) when configured. `503` otherwise, so a
+    /// load balancer stops sending it requests (`/ok` stays the liveness check).
+    #[oai(path = "/ready", method = "get", operation_id = "ready")]
+    async fn ready(&self, state: Data<&Arc<AppState>>) -> ReadyAnswer {
+        let timeout = std::time::Duration::from_secs(2);
+        let database = match tokio::time::timeout(timeout, state.db.batch_execute("SELECT 1")).await
+        {
+            Ok(Ok(())) => "ok".to_string(),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "readiness: the database failed");
+                "unavailable".to_string()
+            }
+            Err(_) => "timeout".to_string(),
+        };
+        let secondary_storage = match &state.redis {
+            None => None,
+            Some(r) => Some(match tokio::time::timeout(timeout, r.ping()).await {
+                Ok(Ok(())) => "ok".to_string(),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "readiness: redis failed");
+                    "unavailable".to_string()
+                }
+                Err(_) => "timeout".to_string(),
+            }),
+        };
+        let ready = database == "ok" && secondary_storage.as_deref().is_none_or(|s| s == "ok");
+        let body = Json(ReadyResponse {
+            ready,
+            database,
+            secondary_storage,
+        });
+        if ready {
+            ReadyAnswer::Ready(body)
+        } else {
+            ReadyAnswer::NotReady(body)
+        }
     }
 
     /// Error page shown after a failed redirect flow

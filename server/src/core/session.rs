@@ -59,6 +59,8 @@ struct Cached {
 pub struct SessionCache {
     ttl: Duration,
     entries: RwLock<HashMap<String, Cached>>,
+    /// Set when there are other instances to tell (`shared::revocation`).
+    publisher: std::sync::OnceLock<crate::shared::revocation::Publisher>,
 }
 
 /// Bounds memory: past this many entries the cache starts over.
@@ -69,6 +71,7 @@ impl SessionCache {
         SessionCache {
             ttl: Duration::seconds(ttl_secs.max(0)),
             entries: RwLock::new(HashMap::new()),
+            publisher: std::sync::OnceLock::new(),
         }
     }
 
@@ -129,20 +132,60 @@ impl SessionCache {
         );
     }
 
-    /// Forgets one session.
+    /// Forgets one session, here and on every other instance.
     pub fn invalidate_token(&self, token_hash: &str) {
+        self.forget_token(token_hash);
+        if let Some(p) = self.publisher.get() {
+            p.send(crate::shared::revocation::Revoked::Token(token_hash));
+        }
+    }
+
+    /// Forgets every session of a user (profile change, revocation,
+    /// deletion), here and on every other instance.
+    pub fn invalidate_user(&self, user_id: &str) {
+        self.forget_user(user_id);
+        if let Some(p) = self.publisher.get() {
+            p.send(crate::shared::revocation::Revoked::User(user_id));
+        }
+    }
+
+    /// Forgets one session here only (what another instance broadcast).
+    pub fn forget_token(&self, token_hash: &str) {
         self.entries
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .remove(token_hash);
     }
 
-    /// Forgets every session of a user (profile change, revocation, deletion).
-    pub fn invalidate_user(&self, user_id: &str) {
+    /// Forgets a user's sessions here only.
+    pub fn forget_user(&self, user_id: &str) {
         self.entries
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .retain(|_, c| c.user.id != user_id);
+    }
+
+    pub fn clear(&self) {
+        self.entries
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
+    /// Installs the broadcast (once).
+    pub fn set_publisher(
+        &self,
+        p: crate::shared::revocation::Publisher,
+    ) -> Result<(), crate::shared::revocation::Publisher> {
+        self.publisher.set(p)
+    }
+
+    /// Waits until this instance's invalidations so far are broadcast: a
+    /// response that revoked something goes out only then.
+    pub async fn flushed(&self) {
+        if let Some(p) = self.publisher.get() {
+            p.flushed().await;
+        }
     }
 }
 
@@ -180,6 +223,7 @@ pub async fn create_session(
         tracing::error!(error = %e, "session insert failed");
         ApiError::new(codes::FAILED_TO_CREATE_SESSION)
     })?;
+    crate::http::metrics::global().sessions_created.inc();
     set_session_cookies(state, ctx, &raw_token, remember);
     ctx.set_created_session(CreatedSession {
         session_id: row.id.clone(),

@@ -108,14 +108,21 @@ impl PasswordHasher {
         f: impl FnOnce(&mut Scratch) -> Result<R, PasswordError> + Send + 'static,
     ) -> Result<R, PasswordError> {
         let (tx, rx) = oneshot::channel();
+        let depth = &crate::http::metrics::global().hash_queue_depth;
         let job: Job = Box::new(move |scratch| {
             let _ = tx.send(f(scratch));
+            crate::http::metrics::global().hash_queue_depth.dec();
         });
+        depth.inc();
         match self.jobs.try_send(job) {
             Ok(()) => {}
-            Err(TrySendError::Full(_)) => return Err(PasswordError::Busy),
+            Err(TrySendError::Full(_)) => {
+                depth.dec();
+                return Err(PasswordError::Busy);
+            }
             Err(TrySendError::Disconnected(_)) => {
-                return Err(PasswordError::Hash("hash workers stopped".into()))
+                depth.dec();
+                return Err(PasswordError::Hash("hash workers stopped".into()));
             }
         }
         rx.await

@@ -135,9 +135,11 @@ impl Db {
                 async move {
                     let mut conn = SqliteConn::establish(&path).await?;
                     // WAL lets readers run beside the single writer; busy_timeout
-                    // makes concurrent writers wait instead of failing.
+                    // makes concurrent writers wait instead of failing. It comes
+                    // first: switching to WAL needs a lock another process
+                    // starting at the same moment may hold.
                     conn.batch_execute(
-                        "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
+                        "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
                          PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
                     )
                     .await
@@ -179,12 +181,21 @@ impl Db {
         }
     }
 
-    /// Applies every pending migration of the given sets; returns how many ran.
+    /// Applies every pending migration of the given sets; returns how many
+    /// ran. Exclusive across processes: several instances starting at once
+    /// on a fresh database would otherwise race to create the same tables
+    /// (PostgreSQL: a session advisory lock on the migrating connection;
+    /// SQLite: an OS lock on a file beside the database). The one that gets
+    /// the lock migrates; the others then find nothing pending.
     pub async fn migrate(&self, sets: &[&MigrationSet]) -> Result<usize, StorageError> {
         let mut applied = 0;
         match self {
             Db::Sqlite(pool) => {
-                let conn = pool.get().await?;
+                let mut conn = pool.get().await?;
+                let _lock = match sqlite_file(&mut conn).await? {
+                    Some(file) => Some(lock_file(format!("{file}.migrate-lock")).await?),
+                    None => None,
+                };
                 let mut harness = diesel_async::AsyncMigrationHarness::new(conn);
                 for set in sets {
                     applied += harness
@@ -194,18 +205,71 @@ impl Db {
                 }
             }
             Db::Postgres(pool) => {
-                let conn = pool.get().await?;
+                use diesel_async::RunQueryDsl;
+                let mut conn = pool.get().await?;
+                diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))
+                    .execute(&mut *conn)
+                    .await?;
                 let mut harness = diesel_async::AsyncMigrationHarness::new(conn);
+                let mut outcome = Ok(());
                 for set in sets {
-                    applied += harness
-                        .run_pending_migrations((set.postgres)())
-                        .map_err(|e| StorageError::Migration(e.to_string()))?
-                        .len();
+                    match harness.run_pending_migrations((set.postgres)()) {
+                        Ok(done) => applied += done.len(),
+                        Err(e) => {
+                            outcome = Err(StorageError::Migration(e.to_string()));
+                            break;
+                        }
+                    }
                 }
+                let mut conn = harness.into_inner();
+                // Also released when the connection closes.
+                diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))
+                    .execute(&mut *conn)
+                    .await?;
+                outcome?;
             }
         }
         Ok(applied)
     }
+}
+
+/// The advisory lock every Gatehouse instance takes to migrate (an
+/// arbitrary constant: "gatehouse" in ASCII, folded into an i64).
+const MIGRATION_LOCK_KEY: i64 = 0x6761_7465_686f_7573;
+
+#[derive(diesel::QueryableByName)]
+struct DatabaseFile {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    file: String,
+}
+
+/// The main database's file; `None` for an in-memory database.
+async fn sqlite_file(conn: &mut SqliteConn) -> Result<Option<String>, StorageError> {
+    use diesel_async::RunQueryDsl;
+    let row: Option<DatabaseFile> = diesel::OptionalExtension::optional(
+        diesel::sql_query("SELECT file FROM pragma_database_list WHERE name = 'main'")
+            .get_result(conn)
+            .await,
+    )?;
+    Ok(row.map(|r| r.file).filter(|f| !f.is_empty()))
+}
+
+/// Waits for an exclusive OS lock on `path` (created if missing); held
+/// until the returned file is dropped.
+async fn lock_file(path: String) -> Result<std::fs::File, StorageError> {
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| StorageError::Migration(format!("{path}: {e}")))?;
+        file.lock()
+            .map_err(|e| StorageError::Migration(format!("locking {path}: {e}")))?;
+        Ok(file)
+    })
+    .await
+    .map_err(|e| StorageError::Migration(e.to_string()))?
 }
 
 /// `s` as a literal inside a `LIKE` pattern written with `ESCAPE '\\'`.

@@ -7,6 +7,7 @@ pub mod body_schema;
 pub mod client_ip;
 pub mod context;
 pub mod cookies;
+pub mod metrics;
 pub mod origin;
 pub mod outbound;
 pub mod pipeline;

@@ -33,6 +33,8 @@ const URL_FIELDS: &[(&str, crate::error::ErrorCode)] = &[
 pub struct Pipeline<E> {
     pub state: Arc<AppState>,
     pub bodies: BodySchemas,
+    /// Route templates for metrics labels.
+    pub routes: crate::http::metrics::RouteTemplates,
     pub inner: E,
 }
 
@@ -59,11 +61,21 @@ impl<E: Endpoint> Endpoint for Pipeline<E> {
     type Output = Response;
 
     async fn call(&self, req: Request) -> poem::Result<Response> {
+        let started = std::time::Instant::now();
         let path = canonical_path(req.uri().path());
-        let resp = self.handle(req).await?;
+        let method = req.method().clone();
+        let mut resp = self.handle(req).await?;
+        // A revocation this request made reaches the other instances first.
+        self.state.sessions.flushed().await;
         if self.state.plugins.is_oauth_path(&path) {
-            return Ok(oauth_shaped(resp).await);
+            resp = oauth_shaped(resp).await;
         }
+        crate::http::metrics::global().observe(
+            method.as_str(),
+            self.routes.label(&path),
+            resp.status(),
+            started.elapsed().as_secs_f64(),
+        );
         Ok(resp)
     }
 }
@@ -80,7 +92,9 @@ impl<E: Endpoint> Pipeline<E> {
             // No address (e.g. a Unix socket) shares one fail-closed bucket.
             let key =
                 client_ip.map_or_else(|| "no-client-ip".to_string(), |ip| state.client_ip.key(ip));
-            if let Decision::Reject { retry_after_secs } = state.limiter.check(&key, &path) {
+            if let Decision::Reject { retry_after_secs } =
+                state.limiter.check_shared(&key, &path).await
+            {
                 let mut resp = ApiError::new(codes::TOO_MANY_REQUESTS).into_response();
                 resp.headers_mut()
                     .insert("x-retry-after", retry_after_secs.into());

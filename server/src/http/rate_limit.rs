@@ -1,10 +1,22 @@
-//! Rate limiting with governor, keyed by client address and canonical path.
-//! Rules: the default window, Better Auth's stricter built-ins, then plugin
-//! rules, then the operator's; the most specific source wins.
+//! Rate limiting, keyed by client address and canonical path. Rules: the
+//! default window, Better Auth's stricter built-ins, then plugin rules,
+//! then the operator's; the most specific source wins.
+//!
+//! Counters live in this process (governor's GCRA, the default) or, for
+//! several instances behind one load balancer, where every instance counts
+//! together (`[rate_limit] storage`): Redis (`SET NX PX` + `INCR` + `PTTL`
+//! in one `MULTI`, so a window's key always expires: Better Auth's Redis
+//! counters had no TTL, issue #4472) or the database (one upsert). Shared
+//! counters are fixed windows. When the shared store fails, the request is
+//! counted in this process instead: limits stay on, per instance.
 
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::db::Db;
+use crate::shared::Redis;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter as Governor};
@@ -74,22 +86,110 @@ pub enum Decision {
     Reject { retry_after_secs: u64 },
 }
 
+/// Where counters are kept.
+pub enum CounterStore {
+    Memory,
+    Database(Db),
+    Redis(Arc<Redis>),
+}
+
 pub struct RateLimiter {
     enabled: bool,
     default: Limiter,
     /// Ordered lowest to highest precedence; the last match wins.
     rules: Vec<Limiter>,
     checks: AtomicU64,
+    store: CounterStore,
+    rejections: AtomicU64,
 }
 
 impl RateLimiter {
     pub fn new(enabled: bool, default: RateLimitRule, rules: Vec<RateLimitRule>) -> Self {
+        Self::with_store(enabled, default, rules, CounterStore::Memory)
+    }
+
+    pub fn with_store(
+        enabled: bool,
+        default: RateLimitRule,
+        rules: Vec<RateLimitRule>,
+        store: CounterStore,
+    ) -> Self {
         RateLimiter {
             enabled,
             default: Limiter::new(default),
             rules: rules.into_iter().map(Limiter::new).collect(),
             checks: AtomicU64::new(0),
+            store,
+            rejections: AtomicU64::new(0),
         }
+    }
+
+    /// Requests refused so far (for `/metrics`).
+    pub fn rejections(&self) -> u64 {
+        self.rejections.load(Ordering::Relaxed)
+    }
+
+    /// Checks one request, counting it where the configured store keeps
+    /// counters.
+    pub async fn check_shared(&self, client: &str, path: &str) -> Decision {
+        if !self.enabled {
+            return Decision::Allow;
+        }
+        let limiter = self.limiter_for(path);
+        let key = format!("{client}|{path}");
+        let window_ms = limiter.rule.window_secs.max(1) * 1000;
+        let counted = match &self.store {
+            CounterStore::Memory => return self.count(self.check(client, path)),
+            CounterStore::Redis(r) => redis_count(r, &key, window_ms).await,
+            CounterStore::Database(db) => {
+                if self.checks.fetch_add(1, Ordering::Relaxed) % 4096 == 4095 {
+                    let db = db.clone();
+                    let horizon = self.longest_window_ms();
+                    tokio::spawn(async move {
+                        if let Err(e) = sweep(&db, horizon).await {
+                            tracing::warn!(error = %e, "sweeping rate-limit counters failed");
+                        }
+                    });
+                }
+                db_count(db, &key, window_ms).await
+            }
+        };
+        match counted {
+            Ok((count, retry_after_ms)) if count > u64::from(limiter.rule.max) => {
+                self.count(Decision::Reject {
+                    retry_after_secs: retry_after_ms.div_ceil(1000).max(1),
+                })
+            }
+            Ok(_) => Decision::Allow,
+            Err(e) => {
+                tracing::warn!(error = %e, "the shared rate-limit store failed: counting in this process");
+                self.count(self.check(client, path))
+            }
+        }
+    }
+
+    fn count(&self, d: Decision) -> Decision {
+        if d != Decision::Allow {
+            self.rejections.fetch_add(1, Ordering::Relaxed);
+            crate::http::metrics::global().rate_limited.inc();
+        }
+        d
+    }
+
+    fn limiter_for(&self, path: &str) -> &Limiter {
+        self.rules
+            .iter()
+            .rev()
+            .find(|l| l.rule.matches(path))
+            .unwrap_or(&self.default)
+    }
+
+    fn longest_window_ms(&self) -> u64 {
+        std::iter::once(&self.default)
+            .chain(self.rules.iter())
+            .map(|l| l.rule.window_secs.max(1) * 1000)
+            .max()
+            .unwrap_or(60_000)
     }
 
     pub fn enabled(&self) -> bool {
@@ -104,12 +204,7 @@ impl RateLimiter {
         if self.checks.fetch_add(1, Ordering::Relaxed) % 4096 == 4095 {
             self.prune();
         }
-        let limiter = self
-            .rules
-            .iter()
-            .rev()
-            .find(|l| l.rule.matches(path))
-            .unwrap_or(&self.default);
+        let limiter = self.limiter_for(path);
         let key = format!("{client}|{path}");
         match limiter.governor.check_key(&key) {
             Ok(()) => Decision::Allow,
@@ -129,6 +224,99 @@ impl RateLimiter {
             l.governor.shrink_to_fit();
         }
     }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Counts a request in Redis: the window's key is created with its expiry
+/// (`SET NX PX`), then incremented, in one transaction. Returns the count
+/// and the milliseconds left in the window.
+async fn redis_count(r: &Redis, key: &str, window_ms: u64) -> Result<(u64, u64), String> {
+    let k = r.key(&format!("rl:{key}"));
+    let mut conn = r.conn();
+    let (count, pttl): (u64, i64) = redis::pipe()
+        .atomic()
+        .cmd("SET")
+        .arg(&k)
+        .arg(0)
+        .arg("PX")
+        .arg(window_ms)
+        .arg("NX")
+        .ignore()
+        .cmd("INCR")
+        .arg(&k)
+        .cmd("PTTL")
+        .arg(&k)
+        .query_async(&mut conn)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((count, pttl.max(0) as u64))
+}
+
+#[derive(diesel::QueryableByName)]
+struct Counted {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    count: i32,
+    #[diesel(sql_type = diesel::sql_types::BigInt, column_name = "lastRequest")]
+    window_start: i64,
+}
+
+/// One upsert: a new window starts at 1, a current one counts up.
+const COUNT_SQL: &str = r#"INSERT INTO "rateLimit" ("id", "key", "count", "lastRequest")
+VALUES ($1, $2, 1, $3)
+ON CONFLICT ("key") DO UPDATE SET
+  "count" = CASE WHEN "rateLimit"."lastRequest" <= $4 THEN 1 ELSE "rateLimit"."count" + 1 END,
+  "lastRequest" = CASE WHEN "rateLimit"."lastRequest" <= $4 THEN $3 ELSE "rateLimit"."lastRequest" END
+RETURNING "count", "lastRequest""#;
+
+/// Counts a request in the database's `rateLimit` table.
+async fn db_count(db: &Db, key: &str, window_ms: u64) -> Result<(u64, u64), String> {
+    use diesel::sql_types::{BigInt, Text};
+    use diesel_async::RunQueryDsl;
+    let now = now_ms() as i64;
+    let cutoff = now - window_ms as i64;
+    let id = crate::crypto::token::new_id();
+    let row: Counted = match db {
+        Db::Postgres(pool) => {
+            let mut conn = pool.get().await.map_err(|e| e.to_string())?;
+            diesel::sql_query(COUNT_SQL)
+                .bind::<Text, _>(&id)
+                .bind::<Text, _>(key)
+                .bind::<BigInt, _>(now)
+                .bind::<BigInt, _>(cutoff)
+                .get_result(&mut *conn)
+                .await
+                .map_err(|e| e.to_string())?
+        }
+        Db::Sqlite(pool) => {
+            let mut conn = pool.get().await.map_err(|e| e.to_string())?;
+            // SQLite numbers its parameters `?N`.
+            diesel::sql_query(COUNT_SQL.replace('$', "?"))
+                .bind::<Text, _>(&id)
+                .bind::<Text, _>(key)
+                .bind::<BigInt, _>(now)
+                .bind::<BigInt, _>(cutoff)
+                .get_result(&mut *conn)
+                .await
+                .map_err(|e| e.to_string())?
+        }
+    };
+    let left = (row.window_start + window_ms as i64 - now).max(0) as u64;
+    Ok((row.count.max(0) as u64, left))
+}
+
+/// Deletes counters whose window ended (older than the longest window).
+async fn sweep(db: &Db, horizon_ms: u64) -> Result<(), crate::db::StorageError> {
+    let before = now_ms() as i64 - horizon_ms as i64;
+    db.batch_execute(&format!(
+        r#"DELETE FROM "rateLimit" WHERE "lastRequest" < {before}"#
+    ))
+    .await
 }
 
 #[cfg(test)]

@@ -85,9 +85,16 @@ impl Mailer {
                     tokio::spawn(async move {
                         while let Some(mail) = rx.recv().await {
                             let Some(m) = mailer.upgrade() else { break };
-                            if let Err(e) = m.send(&mail).await {
-                                tracing::warn!(kind = mail.kind, error = %e, "mail not sent");
-                            }
+                            let metrics = crate::http::metrics::global();
+                            match m.send(&mail).await {
+                                Ok(()) => {
+                                    metrics.mail_sent.inc();
+                                }
+                                Err(e) => {
+                                    metrics.mail_failed.inc();
+                                    tracing::warn!(kind = mail.kind, error = %e, "mail not sent");
+                                }
+                            };
                         }
                     });
                     tx
@@ -101,6 +108,7 @@ impl Mailer {
             let kind = match &e {
                 mpsc::error::TrySendError::Full(m) | mpsc::error::TrySendError::Closed(m) => m.kind,
             };
+            crate::http::metrics::global().mail_failed.inc();
             tracing::warn!(kind, "mail not sent: the outgoing queue is full");
         }
     }

@@ -2222,6 +2222,11 @@ public protocol CoreApiProtocol: AnyObject, Sendable {
     func ok() async throws  -> OkResponse
     
     /**
+     * Readiness check (`GET /ready`).
+     */
+    func ready() async throws  -> ReadyResponse
+    
+    /**
      * Refresh a linked account's tokens at the provider (`POST /refresh-token`).
      */
     func refreshToken(body: AccountSelector?) async throws  -> RefreshTokenResponse
@@ -2668,6 +2673,25 @@ open func ok()async throws  -> OkResponse  {
             completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
             freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeOkResponse_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Readiness check (`GET /ready`).
+     */
+open func ready()async throws  -> ReadyResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gatehouse_mobile_fn_method_coreapi_ready(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeReadyResponse_lift,
             errorHandler: FfiConverterTypeAuthError_lift
         )
 }
@@ -14399,6 +14423,73 @@ public func FfiConverterTypePluginsResponse_lower(_ value: PluginsResponse) -> R
 }
 
 
+/**
+ * What `/ready` checked: `ok`, `unavailable` or `timeout` for each part.
+ */
+public struct ReadyResponse: Equatable, Hashable {
+    public var ready: Bool
+    public var database: String
+    /**
+     * Redis, when configured.
+     */
+    public var secondaryStorage: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(ready: Bool, database: String, 
+        /**
+         * Redis, when configured.
+         */secondaryStorage: String? = nil) {
+        self.ready = ready
+        self.database = database
+        self.secondaryStorage = secondaryStorage
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ReadyResponse: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReadyResponse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReadyResponse {
+        return
+            try ReadyResponse(
+                ready: FfiConverterBool.read(from: &buf), 
+                database: FfiConverterString.read(from: &buf), 
+                secondaryStorage: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ReadyResponse, into buf: inout [UInt8]) {
+        FfiConverterBool.write(value.ready, into: &buf)
+        FfiConverterString.write(value.database, into: &buf)
+        FfiConverterOptionString.write(value.secondaryStorage, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReadyResponse_lift(_ buf: RustBuffer) throws -> ReadyResponse {
+    return try FfiConverterTypeReadyResponse.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReadyResponse_lower(_ value: ReadyResponse) -> RustBuffer {
+    return FfiConverterTypeReadyResponse.lower(value)
+}
+
+
 public struct RefreshTokenResponse: Equatable, Hashable {
     public var accessToken: String?
     public var refreshToken: String?
@@ -20830,6 +20921,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gatehouse_mobile_checksum_method_coreapi_ok() != 63546) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gatehouse_mobile_checksum_method_coreapi_ready() != 6427) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gatehouse_mobile_checksum_method_coreapi_refresh_token() != 55121) {

@@ -652,6 +652,11 @@ uint64_t uniffi_gatehouse_mobile_fn_method_coreapi_oauth_callback_post(uint64_t 
 uint64_t uniffi_gatehouse_mobile_fn_method_coreapi_ok(uint64_t ptr
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_FN_METHOD_COREAPI_READY
+#define UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_FN_METHOD_COREAPI_READY
+uint64_t uniffi_gatehouse_mobile_fn_method_coreapi_ready(uint64_t ptr
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_FN_METHOD_COREAPI_REFRESH_TOKEN
 #define UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_FN_METHOD_COREAPI_REFRESH_TOKEN
 uint64_t uniffi_gatehouse_mobile_fn_method_coreapi_refresh_token(uint64_t ptr, RustBuffer body
@@ -1971,6 +1976,12 @@ uint16_t uniffi_gatehouse_mobile_checksum_method_coreapi_oauth_callback_post(voi
 #ifndef UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_CHECKSUM_METHOD_COREAPI_OK
 #define UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_CHECKSUM_METHOD_COREAPI_OK
 uint16_t uniffi_gatehouse_mobile_checksum_method_coreapi_ok(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_CHECKSUM_METHOD_COREAPI_READY
+#define UNIFFI_FFIDEF_UNIFFI_GATEHOUSE_MOBILE_CHECKSUM_METHOD_COREAPI_READY
+uint16_t uniffi_gatehouse_mobile_checksum_method_coreapi_ready(void
     
 );
 #endif

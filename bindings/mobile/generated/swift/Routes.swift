@@ -89,6 +89,10 @@ extension AuthClient {
     public func okJson(query: String = "") async throws -> String {
         try await request(method: "GET", path: query.isEmpty ? "/ok" : "/ok?\(query)", bodyJson: nil, plugin: nil)
     }
+    /// Readiness check (`GET /ready`). JSON in, JSON out.
+    public func readyJson(query: String = "") async throws -> String {
+        try await request(method: "GET", path: query.isEmpty ? "/ready" : "/ready?\(query)", bodyJson: nil, plugin: nil)
+    }
     /// Error page shown after a failed redirect flow (`GET /error`). JSON in, JSON out.
     public func errorPageJson(query: String = "") async throws -> String {
         try await request(method: "GET", path: query.isEmpty ? "/error" : "/error?\(query)", bodyJson: nil, plugin: nil)

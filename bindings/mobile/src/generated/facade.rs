@@ -1858,6 +1858,19 @@ pub struct PluginsResponse {
     pub plugins: Vec<PluginInfo>,
 }
 
+/// What `/ready` checked: `ok`, `unavailable` or `timeout` for each part.
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct ReadyResponse {
+    #[serde(rename = "ready")]
+    pub ready: bool,
+    #[serde(rename = "database")]
+    pub database: String,
+    /// Redis, when configured.
+    #[serde(rename = "secondaryStorage", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub secondary_storage: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
 pub struct RefreshTokenResponse {
     #[serde(rename = "accessToken", default, skip_serializing_if = "Option::is_none")]
@@ -3257,6 +3270,12 @@ impl CoreApi {
     /// Liveness check (`GET /ok`).
     pub async fn ok(&self) -> Result<OkResponse, AuthError> {
         let path = crate::with_query("/ok".to_string(), &[]);
+        crate::decode(self.client.call("GET", &path, None, None).await?)
+    }
+
+    /// Readiness check (`GET /ready`).
+    pub async fn ready(&self) -> Result<ReadyResponse, AuthError> {
+        let path = crate::with_query("/ready".to_string(), &[]);
         crate::decode(self.client.call("GET", &path, None, None).await?)
     }
 

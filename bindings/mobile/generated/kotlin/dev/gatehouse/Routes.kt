@@ -89,6 +89,10 @@ suspend fun AuthClient.`changeEmailJson`(bodyJson: String = "{}"): String =
 suspend fun AuthClient.`okJson`(query: String = ""): String =
     request("GET", if (query.isEmpty()) "/ok" else "/ok?$query", null, null)
 
+/** Readiness check (`GET /ready`). JSON in, JSON out. */
+suspend fun AuthClient.`readyJson`(query: String = ""): String =
+    request("GET", if (query.isEmpty()) "/ready" else "/ready?$query", null, null)
+
 /** Error page shown after a failed redirect flow (`GET /error`). JSON in, JSON out. */
 suspend fun AuthClient.`errorPageJson`(query: String = ""): String =
     request("GET", if (query.isEmpty()) "/error" else "/error?$query", null, null)

@@ -834,6 +834,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_coreapi_ok(
     ): Int
+    external fun uniffi_gatehouse_mobile_checksum_method_coreapi_ready(
+    ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_coreapi_refresh_token(
     ): Int
     external fun uniffi_gatehouse_mobile_checksum_method_coreapi_request_password_reset(
@@ -1248,6 +1250,8 @@ internal object UniffiLib {
     external fun uniffi_gatehouse_mobile_fn_method_coreapi_oauth_callback_post(`ptr`: Long,`id`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_gatehouse_mobile_fn_method_coreapi_ok(`ptr`: Long,
+    ): Long
+    external fun uniffi_gatehouse_mobile_fn_method_coreapi_ready(`ptr`: Long,
     ): Long
     external fun uniffi_gatehouse_mobile_fn_method_coreapi_refresh_token(`ptr`: Long,`body`: RustBuffer.ByValue,
     ): Long
@@ -1828,6 +1832,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_ok() and 0xFFFF) != 63546) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_ready() and 0xFFFF) != 6427) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_coreapi_refresh_token() and 0xFFFF) != 55121) {
@@ -5097,6 +5104,11 @@ public interface CoreApiInterface {
     suspend fun `ok`(): OkResponse
     
     /**
+     * Readiness check (`GET /ready`).
+     */
+    suspend fun `ready`(): ReadyResponse
+    
+    /**
      * Refresh a linked account's tokens at the provider (`POST /refresh-token`).
      */
     suspend fun `refreshToken`(`body`: AccountSelector?): RefreshTokenResponse
@@ -5687,6 +5699,30 @@ open class CoreApi: Disposable, AutoCloseable, CoreApiInterface
         { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
         // lift function
         { FfiConverterTypeOkResponse.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Readiness check (`GET /ready`).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `ready`() : ReadyResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gatehouse_mobile_fn_method_coreapi_ready(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeReadyResponse.lift(it) },
         // Error FFI converter
         AuthException.ErrorHandler,
     )
@@ -17826,6 +17862,55 @@ public object FfiConverterTypePluginsResponse: FfiConverterRustBuffer<PluginsRes
     override fun write(value: PluginsResponse, buf: ByteBuffer) {
             FfiConverterString.write(value.`version`, buf)
             FfiConverterSequenceTypePluginInfo.write(value.`plugins`, buf)
+    }
+}
+
+
+
+/**
+ * What `/ready` checked: `ok`, `unavailable` or `timeout` for each part.
+ */
+data class ReadyResponse (
+    var `ready`: kotlin.Boolean
+    , 
+    var `database`: kotlin.String
+    , 
+    /**
+     * Redis, when configured.
+     */
+    var `secondaryStorage`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReadyResponse: FfiConverterRustBuffer<ReadyResponse> {
+    override fun read(buf: ByteBuffer): ReadyResponse {
+        return ReadyResponse(
+            FfiConverterBoolean.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ReadyResponse) = (
+            FfiConverterBoolean.allocationSize(value.`ready`) +
+            FfiConverterString.allocationSize(value.`database`) +
+            FfiConverterOptionalString.allocationSize(value.`secondaryStorage`)
+    )
+
+    override fun write(value: ReadyResponse, buf: ByteBuffer) {
+            FfiConverterBoolean.write(value.`ready`, buf)
+            FfiConverterString.write(value.`database`, buf)
+            FfiConverterOptionalString.write(value.`secondaryStorage`, buf)
     }
 }
 
