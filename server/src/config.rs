@@ -150,6 +150,8 @@ pub struct SessionConfig {
     /// (0 disables). Revocations made on another instance take effect here
     /// within this window; local ones immediately.
     pub cache_ttl: i64,
+    /// Better Auth's session cookie cache (`session_data`); off by default.
+    pub cookie_cache: crate::core::cookie_cache::CookieCacheConfig,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -352,6 +354,7 @@ impl Default for SessionConfig {
             fresh_age: 24 * 3600,
             disable_refresh: false,
             cache_ttl: 5,
+            cookie_cache: Default::default(),
         }
     }
 }
@@ -735,6 +738,11 @@ impl Config {
         if ep.min_password_length == 0 || ep.min_password_length > ep.max_password_length {
             return Err(ConfigError::Invalid(
                 "email_and_password: need 0 < min_password_length <= max_password_length".into(),
+            ));
+        }
+        if self.session.cookie_cache.max_age <= 0 {
+            return Err(ConfigError::Invalid(
+                "session.cookie_cache.max_age must be a positive number of seconds".into(),
             ));
         }
         if self.session.expires_in <= 0 || self.session.update_age < 0 || self.session.fresh_age < 0

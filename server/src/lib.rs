@@ -181,7 +181,10 @@ impl GatehouseBuilder {
             client_ip: ClientIpResolver::new(&config.ip).map_err(StartError::Other)?,
             limiter,
             redis,
-            sessions: core::session::SessionCache::new(config.session.cache_ttl),
+            sessions: core::session::SessionCache::new(
+                config.session.cache_ttl,
+                self.clock.clone(),
+            ),
             mailer: Arc::new(
                 mail::Mailer::from_config(&config.mail, config.env).map_err(StartError::Other)?,
             ),

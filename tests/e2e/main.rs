@@ -6,6 +6,7 @@ mod anonymous;
 mod api_key;
 mod change_email;
 mod connections;
+mod cookie_cache;
 mod delete_confirmation;
 mod email_otp;
 mod email_password;

@@ -266,6 +266,24 @@ test("revocations reach every instance at once through PostgreSQL NOTIFY", async
   await revocations(base, urls);
 });
 
+test("with the session cookie cache on: a sign-in on A works on B, and revocations still reach B at once", async (t) => {
+  const db = freshDatabase(t);
+  const prefix = `ghtest-${randomBytes(4).toString("hex")}:`;
+  const { base, urls } = await instances(t, 2, {
+    db,
+    staggered: true,
+    plugins: "admin",
+    env: { GATEHOUSE_REDIS_URL: REDIS, GATEHOUSE_RATE_LIMIT: "off" },
+    toml: `[secondary_storage]\nkey_prefix = "${prefix}"\n\n[session.cookie_cache]\nenabled = true\nstrategy = "jwe"\n\n[admin]\ndefault_role = "admin"\n`,
+  });
+  const a = agent(base);
+  const { user } = await signUp(a, urls[0]);
+  assert.equal((await sessionOn(a, urls[1])).user.id, user.id);
+  assert.ok(a.cookies.has("better-auth.session_data"), "B handed out a copy");
+  assert.equal((await sessionOn(a, urls[0])).user.id, user.id, "A reads B's copy");
+  await revocations(base, urls);
+});
+
 test("a process drains its requests in flight on SIGTERM", async (t) => {
   // Covered by the server loop's own test in Rust; here: the process exits
   // cleanly (status 0) on SIGTERM.

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod change_email;
+pub mod cookie_cache;
 pub mod dto;
 pub mod email_verification;
 pub mod links;

@@ -287,7 +287,7 @@ impl CoreApi {
         state: Data<&Arc<AppState>>,
         req: &Request,
         #[oai(name = "disableRefresh")] disable_refresh: Query<Option<String>>,
-        #[oai(name = "disableCookieCache")] _disable_cookie_cache: Query<Option<String>>,
+        #[oai(name = "disableCookieCache")] disable_cookie_cache: Query<Option<String>>,
     ) -> ApiResult<Nullable<SessionWithUser>> {
         let ctx = request_context(req);
         ctx.set_header("cache-control", "no-store".into());
@@ -295,9 +295,20 @@ impl CoreApi {
         let opts = ResolveOptions {
             disable_refresh: coerced_bool(&disable_refresh),
         };
+        let cookie_cache = state.config.session.cookie_cache.enabled;
+        if cookie_cache && !coerced_bool(&disable_cookie_cache) {
+            if let Some(token) = ctx.session_token(&state) {
+                if let Some(cached) = crate::core::cookie_cache::read(&state, &ctx, &token) {
+                    return Ok(Json(Nullable(Some(cached))));
+                }
+            }
+        }
         let Some(s) = resolve_session(&state, &ctx, opts).await? else {
             return Ok(Json(Nullable(None)));
         };
+        if cookie_cache && ctx.session_token(&state).as_deref() == Some(s.token.as_str()) {
+            crate::core::cookie_cache::write(&state, &ctx, &s);
+        }
         Ok(Json(Nullable(Some(SessionWithUser {
             session: s.session_json(),
             user: s.user_json(),

@@ -59,6 +59,11 @@ struct Cached {
 pub struct SessionCache {
     ttl: Duration,
     entries: RwLock<HashMap<String, Cached>>,
+    /// When each token key or user was last invalidated, and the horizon
+    /// before which nothing is trusted (start, listener reconnect): what
+    /// the session cookie cache checks a copy's age against.
+    invalidated: RwLock<Invalidations>,
+    clock: std::sync::Arc<dyn crate::state::Clock>,
     /// Set when there are other instances to tell (`shared::revocation`).
     publisher: std::sync::OnceLock<crate::shared::revocation::Publisher>,
 }
@@ -66,11 +71,27 @@ pub struct SessionCache {
 /// Bounds memory: past this many entries the cache starts over.
 const SESSION_CACHE_CAPACITY: usize = 100_000;
 
+#[derive(Default)]
+struct Invalidations {
+    /// `t:<token key>` or `u:<user id>` -> Unix ms.
+    at: HashMap<String, i64>,
+    horizon_ms: i64,
+}
+
+/// Invalidation times are kept this long: longer than any cookie-cache copy lives.
+const INVALIDATION_MEMORY_MS: i64 = 24 * 3600 * 1000;
+
 impl SessionCache {
-    pub fn new(ttl_secs: i64) -> Self {
+    pub fn new(ttl_secs: i64, clock: std::sync::Arc<dyn crate::state::Clock>) -> Self {
+        let now_ms = clock.now_utc().timestamp_millis();
         SessionCache {
             ttl: Duration::seconds(ttl_secs.max(0)),
             entries: RwLock::new(HashMap::new()),
+            invalidated: RwLock::new(Invalidations {
+                at: HashMap::new(),
+                horizon_ms: now_ms,
+            }),
+            clock,
             publisher: std::sync::OnceLock::new(),
         }
     }
@@ -149,8 +170,33 @@ impl SessionCache {
         }
     }
 
+    fn note_invalidated(&self, key: String) {
+        let now = self.clock.now_utc().timestamp_millis();
+        let mut inv = self.invalidated.write().unwrap_or_else(|e| e.into_inner());
+        if inv.at.len() >= SESSION_CACHE_CAPACITY {
+            // Forgetting old entries would trust old copies: move the horizon instead.
+            inv.at.retain(|_, t| now - *t < INVALIDATION_MEMORY_MS);
+            if inv.at.len() >= SESSION_CACHE_CAPACITY {
+                inv.at.clear();
+                inv.horizon_ms = now;
+            }
+        }
+        inv.at.insert(key, now);
+    }
+
+    /// Whether a copy of a session written at `written_ms` predates an
+    /// invalidation of that session or user, or the trust horizon.
+    pub fn invalidated_since(&self, token_hash: &str, user_id: &str, written_ms: i64) -> bool {
+        let inv = self.invalidated.read().unwrap_or_else(|e| e.into_inner());
+        written_ms < inv.horizon_ms
+            || [format!("t:{token_hash}"), format!("u:{user_id}")]
+                .iter()
+                .any(|k| inv.at.get(k).is_some_and(|t| written_ms <= *t))
+    }
+
     /// Forgets one session here only (what another instance broadcast).
     pub fn forget_token(&self, token_hash: &str) {
+        self.note_invalidated(format!("t:{token_hash}"));
         self.entries
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -159,13 +205,19 @@ impl SessionCache {
 
     /// Forgets a user's sessions here only.
     pub fn forget_user(&self, user_id: &str) {
+        self.note_invalidated(format!("u:{user_id}"));
         self.entries
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .retain(|_, c| c.user.id != user_id);
     }
 
+    /// Forgets everything, and trusts no copy written before now.
     pub fn clear(&self) {
+        self.invalidated
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .horizon_ms = self.clock.now_utc().timestamp_millis();
         self.entries
             .write()
             .unwrap_or_else(|e| e.into_inner())

@@ -185,6 +185,14 @@ async fn listen_loop(state: Weak<AppState>, channel: Arc<Channel>) {
     }
 }
 
+/// Now listening: whatever was cached or handed out before may have
+/// missed a message while no one listened.
+fn subscribed(state: &Weak<AppState>) {
+    if let Some(state) = state.upgrade() {
+        state.sessions.clear();
+    }
+}
+
 async fn listen_redis(state: &Weak<AppState>, r: &Redis) -> Result<(), String> {
     let mut pubsub = r
         .client()
@@ -195,6 +203,7 @@ async fn listen_redis(state: &Weak<AppState>, r: &Redis) -> Result<(), String> {
         .subscribe(r.key("revocations"))
         .await
         .map_err(|e| e.to_string())?;
+    subscribed(state);
     let mut messages = pubsub.on_message();
     loop {
         match tokio::time::timeout(Duration::from_secs(5), messages.next()).await {
@@ -225,6 +234,7 @@ async fn listen_postgres(state: &Weak<AppState>, url: &str) -> Result<(), String
         .execute(&mut conn)
         .await
         .map_err(|e| e.to_string())?;
+    subscribed(state);
     let mut notifications = std::pin::pin!(conn.notifications_stream());
     loop {
         // Checks now and then that the server still exists, so the task
