@@ -260,6 +260,29 @@ const server = http.createServer((req, res) => {
     handler(req, res);
     return;
   }
+  // Not Better Auth's: what an app built on it would do on its server. Better
+  // Auth lets a client initiate logout (/oauth2/end-session) only with
+  // enable_end_session, which only the server-side adminUpdateOAuthClient sets
+  // (it needs the owner's session, so the caller's cookie goes along).
+  // oauth-provider/end-session calls it on this side only; Gatehouse has no such
+  // flag to set (it does not check it).
+  if (req.method === "POST" && req.url === "/compat/enable-end-session") {
+    let raw = "";
+    req.on("data", (chunk) => (raw += chunk));
+    req.on("end", async () => {
+      try {
+        const { client_id } = JSON.parse(raw);
+        const headers = new Headers({ cookie: req.headers.cookie ?? "" });
+        const r = await auth.api.adminUpdateOAuthClient({ body: { client_id, update: { enable_end_session: true } }, headers });
+        res.setHeader("content-type", "application/json");
+        res.end(JSON.stringify({ enable_end_session: r?.enable_end_session ?? null }));
+      } catch (e) {
+        res.statusCode = 500;
+        res.end(String(e?.message ?? e));
+      }
+    });
+    return;
+  }
   res.statusCode = 404;
   res.end();
 });

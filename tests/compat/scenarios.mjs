@@ -2431,3 +2431,100 @@ scenario("oauth-provider/token-exchange-refused", async (t) => {
     subjectActive: subject.body?.active ?? null,
   };
 });
+
+const OP_LOGOUT = "https://client.example/logged-out";
+
+/**
+ * RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0). Better Auth lets a
+ * client initiate it only with enable_end_session, which only its server-side
+ * adminUpdateOAuthClient sets: on the reference side the owner's cookie goes to
+ * reference-server.mjs's /compat/enable-end-session, which makes that call (not
+ * traced). Gatehouse has no such flag to set (it does not check it).
+ */
+async function opEnableEndSession(t, owner, clientId) {
+  if (t.side !== "reference") return null;
+  const res = await fetch(`${t.origin}/compat/enable-end-session`, {
+    method: "POST",
+    headers: { "content-type": "application/json", cookie: owner.jar.header() ?? "" },
+    body: JSON.stringify({ client_id: clientId }),
+  });
+  if (!res.ok) throw new Error(`enable-end-session: ${res.status} ${await res.text()}`);
+  return (await res.json()).enable_end_session;
+}
+
+scenario("oauth-provider/end-session", async (t) => {
+  const { a: u, email } = await signedUp(t, "u");
+  const rp = t.actor("rp", { noCookies: true });
+  const c = await opClient(u, { post_logout_redirect_uris: [OP_LOGOUT] });
+  await opEnableEndSession(t, u, c.client_id);
+  // Another client of the same user, left as created (no enable_end_session).
+  const plain = await opClient(u, { client_name: "Compat App 2", post_logout_redirect_uris: [OP_LOGOUT] });
+  const idTokenOf = async (client) => (await opRedeem(rp, t, client, (await opCode(u, client.client_id)).code)).body?.id_token ?? null;
+  const sessionId = async () => (await u.client.getSession()).data?.session?.id ?? null;
+  const end = (q) => u.request("GET", `/oauth2/end-session?${new URLSearchParams(q)}`);
+  // Where a logout sends the browser ({redirect, url} or a 302), unmasked: the state it carries.
+  const endTo = async (q) => {
+    const res = await u.fetch(`${t.base}/oauth2/end-session?${new URLSearchParams(q)}`, { method: "GET" });
+    const url = (await res.json().catch(() => null))?.url ?? res.headers.get("location");
+    return { status: res.status, page: opPage(url), state: opParam(url, "state") };
+  };
+  const signInAgain = async () => {
+    await u.client.signOut();
+    await u.client.signIn.email({ email, password: PW });
+    return sessionId();
+  };
+  const first = await sessionId();
+  const hint = await idTokenOf(c);
+  const plainHint = await idTokenOf(plain);
+  // Without a hint (the RP's logout form, posted), and with one that is no JWT.
+  const noHint = await u.fetch(`${t.base}/oauth2/end-session`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ client_id: c.client_id, post_logout_redirect_uri: OP_LOGOUT, state: "lo-1" }).toString(),
+  });
+  const noHintBody = await noHint.json().catch(() => null);
+  const afterNoHint = await sessionId();
+  const garbage = await end({ id_token_hint: "not-an-id-token", post_logout_redirect_uri: OP_LOGOUT, state: "lo-1" });
+  const afterGarbage = await sessionId();
+  // The client's own hint, with a post-logout URI it did not register.
+  const wrongUri = await end({ id_token_hint: hint ?? "none", post_logout_redirect_uri: "https://evil.example/logged-out", state: "lo-1" });
+  const afterWrongUri = await sessionId();
+  // The other client's hint.
+  const notEnabled = await end({ id_token_hint: plainHint ?? "none" });
+  const afterNotEnabled = await sessionId();
+  // A new session; the first session's hint (same user, another sid).
+  const second = await signInAgain();
+  const stale = await end({ id_token_hint: hint ?? "none" });
+  const afterStale = await sessionId();
+  // A new session, its ID token, and the logout as an RP sends it.
+  const third = await signInAgain();
+  const hint3 = await idTokenOf(c);
+  const ok = await endTo({ id_token_hint: hint3 ?? "none", client_id: c.client_id, post_logout_redirect_uri: OP_LOGOUT, state: "lo-1" });
+  const afterOk = await sessionId();
+  // The same hint again, signed out: with the post-logout URI, and without.
+  const again = await endTo({ id_token_hint: hint3 ?? "none", post_logout_redirect_uri: OP_LOGOUT, state: "lo-2" });
+  const bare = await end({ id_token_hint: hint3 ?? "none" });
+  const sid = (tok) => (tok ? decodeJwt(tok).sid ?? null : null);
+  // Whether the session is still the browser's after each call.
+  const live = (before, after) => (before === null ? null : after === before);
+  return {
+    hintSidIsSession: sid(hint) === first,
+    hint3SidIsSession: sid(hint3) === third,
+    noHint: `${noHint.status} ${noHintBody?.error ?? ""}`.trim(),
+    garbage: opErr(garbage),
+    wrongUri: opErr(wrongUri),
+    notEnabled: opErr(notEnabled),
+    stale: opErr(stale),
+    ok,
+    again,
+    bare: opErr(bare),
+    live: {
+      afterNoHint: live(first, afterNoHint),
+      afterGarbage: live(first, afterGarbage),
+      afterWrongUri: live(first, afterWrongUri),
+      afterNotEnabled: live(first, afterNotEnabled),
+      afterStale: live(second, afterStale),
+      afterOk: live(third, afterOk),
+    },
+  };
+});

@@ -1500,7 +1500,68 @@ async fn rp_initiated_logout(b: Backend) {
         "still signed in"
     );
 
+    // A hint from another session of the same user ends nothing: the
+    // browser signed in again since (a planted link with an old token).
+    let (email, _) = {
+        let r = user.get("/get-session").await.json();
+        (r["user"]["email"].as_str().unwrap().to_string(), ())
+    };
+    let phone = s.client();
+    let r = phone
+        .post(
+            "/sign-in/email",
+            json!({"email": email, "password": gatehouse_tests::PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = phone.get(&end(&[("id_token_hint", &id_token)])).await;
+    assert_oauth_error(&r, 400, "invalid_request");
+    assert!(phone.get("/get-session").await.json()["user"].is_object());
+
+    // The ID token has expired (10 hours): still a valid hint (RP-Initiated
+    // Logout §2), and a fetch caller gets where to go as JSON.
+    s.clock.advance(chrono::Duration::hours(11));
     let r = user
+        .request(
+            user.raw()
+                .get(format!(
+                    "{}{}",
+                    user.base,
+                    end(&[
+                        ("id_token_hint", &id_token),
+                        ("post_logout_redirect_uri", "https://app.example/bye"),
+                        ("state", "bye-0"),
+                    ])
+                ))
+                .header("accept", "application/json"),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        r.json(),
+        json!({"redirect": true, "url": "https://app.example/bye?state=bye-0"})
+    );
+    assert_eq!(user.get("/get-session").await.json(), Value::Null);
+
+    // A browser (no JSON asked for) is redirected.
+    let again = s.client();
+    let r = again
+        .post(
+            "/sign-in/email",
+            json!({"email": email, "password": gatehouse_tests::PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let t = redeem(
+        &again,
+        &id,
+        &secret,
+        &code_for(&again, &authorize_url(&id, "openid", &[])).await,
+    )
+    .await
+    .json();
+    let id_token = t["id_token"].as_str().unwrap().to_string();
+    let r = again
         .get(&end(&[
             ("id_token_hint", &id_token),
             ("post_logout_redirect_uri", "https://app.example/bye"),
@@ -1513,7 +1574,7 @@ async fn rp_initiated_logout(b: Backend) {
         Some("https://app.example/bye?state=bye-1")
     );
     assert_eq!(
-        user.get("/get-session").await.json(),
+        again.get("/get-session").await.json(),
         Value::Null,
         "signed out"
     );

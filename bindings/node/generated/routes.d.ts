@@ -222,7 +222,7 @@ export interface OauthProviderRoutes {
     /** Device authorization request (RFC 8628) (`POST /oauth2/device-authorization`) */
     deviceAuthorization(body?: T.OAuthDeviceAuthorizationBody): Promise<Result<T.OAuthDeviceAuthorizationResponse>>;
     /** RP-initiated logout (form post) (`POST /oauth2/end-session`) */
-    endSession(body?: T.OAuthEndSessionBody): Promise<Result<T.SuccessResponse>>;
+    endSession(body?: T.OAuthEndSessionBody): Promise<Result<T.OAuthEndSessionResponse>>;
     /** One of the signed-in user's clients (`GET /oauth2/get-client`) */
     getClient(arg: { query: { client_id: string } }): Promise<Result<T.OAuthClientResponse>>;
     /** The signed-in user's clients (`GET /oauth2/get-clients`) */

@@ -730,6 +730,14 @@ export interface OAuthEndSessionBody {
   state?: string | null;
 }
 
+/** What RP-initiated logout answers: `{success: true}`, or where to send
+the browser next (`{redirect: true, url}`, with a 302 for browsers). */
+export interface OAuthEndSessionResponse {
+  success?: boolean | null;
+  redirect?: boolean | null;
+  url?: string | null;
+}
+
 /** The error body of the routes that speak OAuth 2 (RFC 6749 §5.2), for
 the OAuth client libraries that call them; see `Plugin::oauth_paths`. */
 export interface OAuthErrorBody {

@@ -2027,6 +2027,22 @@ authentication (a public client sends `client_id` alone).*/
             Default::default()
         }
     }
+    /**What RP-initiated logout answers: `{success: true}`, or where to send
+the browser next (`{redirect: true, url}`, with a 302 for browsers).*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct OAuthEndSessionResponse {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub redirect: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub success: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub url: ::std::option::Option<::std::string::String>,
+    }
+    impl OAuthEndSessionResponse {
+        pub fn builder() -> builder::OAuthEndSessionResponse {
+            Default::default()
+        }
+    }
     /**The error body of the routes that speak OAuth 2 (RFC 6749 §5.2), for
 the OAuth client libraries that call them; see `Plugin::oauth_paths`.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -12988,6 +13004,91 @@ after an ID-token sign-in.*/
                     id_token_hint: Ok(value.id_token_hint),
                     post_logout_redirect_uri: Ok(value.post_logout_redirect_uri),
                     state: Ok(value.state),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct OAuthEndSessionResponse {
+            redirect: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            success: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for OAuthEndSessionResponse {
+            fn default() -> Self {
+                Self {
+                    redirect: Ok(Default::default()),
+                    success: Ok(Default::default()),
+                    url: Ok(Default::default()),
+                }
+            }
+        }
+        impl OAuthEndSessionResponse {
+            pub fn redirect<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.redirect = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for redirect: {e}")
+                    });
+                self
+            }
+            pub fn success<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.success = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for success: {e}")
+                    });
+                self
+            }
+            pub fn url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for url: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<OAuthEndSessionResponse>
+        for super::OAuthEndSessionResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: OAuthEndSessionResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    redirect: value.redirect?,
+                    success: value.success?,
+                    url: value.url?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::OAuthEndSessionResponse>
+        for OAuthEndSessionResponse {
+            fn from(value: super::OAuthEndSessionResponse) -> Self {
+                Self {
+                    redirect: Ok(value.redirect),
+                    success: Ok(value.success),
+                    url: Ok(value.url),
                 }
             }
         }
@@ -45492,7 +45593,7 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<
-            ResponseValue<types::SuccessResponse>,
+            ResponseValue<types::OAuthEndSessionResponse>,
             Error<types::OAuthErrorBody>,
         > {
             let Self {
@@ -45650,7 +45751,7 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<
-            ResponseValue<types::SuccessResponse>,
+            ResponseValue<types::OAuthEndSessionResponse>,
             Error<types::OAuthErrorBody>,
         > {
             let Self { client, body } = self;

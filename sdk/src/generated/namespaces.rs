@@ -837,7 +837,7 @@ impl OauthProviderApi<'_> {
         self.client.call(b.send()).await
     }
     /// RP-initiated logout (`GET /oauth2/end-session`).
-    pub async fn oauth2_end_session(&self, client_id: Option<::std::string::String>, id_token_hint: Option<::std::string::String>, post_logout_redirect_uri: Option<::std::string::String>, state: Option<::std::string::String>) -> Result<types::SuccessResponse, AuthError> {
+    pub async fn oauth2_end_session(&self, client_id: Option<::std::string::String>, id_token_hint: Option<::std::string::String>, post_logout_redirect_uri: Option<::std::string::String>, state: Option<::std::string::String>) -> Result<types::OAuthEndSessionResponse, AuthError> {
         let b = self.client.raw().oauth2_end_session();
         let b = match client_id { Some(v) => b.client_id(v), None => b };
         let b = match id_token_hint { Some(v) => b.id_token_hint(v), None => b };
@@ -846,7 +846,7 @@ impl OauthProviderApi<'_> {
         self.client.call(b.send()).await
     }
     /// RP-initiated logout (form post) (`POST /oauth2/end-session`).
-    pub async fn oauth2_end_session_post<B>(&self, body: B) -> Result<types::SuccessResponse, AuthError> where B: TryInto<types::OAuthEndSessionBody>, <B as TryInto<types::OAuthEndSessionBody>>::Error: std::fmt::Display {
+    pub async fn oauth2_end_session_post<B>(&self, body: B) -> Result<types::OAuthEndSessionResponse, AuthError> where B: TryInto<types::OAuthEndSessionBody>, <B as TryInto<types::OAuthEndSessionBody>>::Error: std::fmt::Display {
         let b = self.client.raw().oauth2_end_session_post();
         let b = b.body(body);
         self.client.call(b.send()).await

@@ -3935,12 +3935,12 @@ public protocol OauthProviderApiProtocol: AnyObject, Sendable {
     /**
      * RP-initiated logout (`GET /oauth2/end-session`).
      */
-    func oauth2EndSession(idTokenHint: String?, clientId: String?, postLogoutRedirectUri: String?, state: String?) async throws  -> SuccessResponse
+    func oauth2EndSession(idTokenHint: String?, clientId: String?, postLogoutRedirectUri: String?, state: String?) async throws  -> OAuthEndSessionResponse
     
     /**
      * RP-initiated logout (form post) (`POST /oauth2/end-session`).
      */
-    func oauth2EndSessionPost(body: OAuthEndSessionBody?) async throws  -> SuccessResponse
+    func oauth2EndSessionPost(body: OAuthEndSessionBody?) async throws  -> OAuthEndSessionResponse
     
     /**
      * One of the signed-in user's clients (`GET /oauth2/get-client`).
@@ -4281,7 +4281,7 @@ open func oauth2DeviceVerify(userCode: String)async throws  -> OAuthDeviceVerifi
     /**
      * RP-initiated logout (`GET /oauth2/end-session`).
      */
-open func oauth2EndSession(idTokenHint: String?, clientId: String?, postLogoutRedirectUri: String?, state: String?)async throws  -> SuccessResponse  {
+open func oauth2EndSession(idTokenHint: String?, clientId: String?, postLogoutRedirectUri: String?, state: String?)async throws  -> OAuthEndSessionResponse  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
@@ -4292,7 +4292,7 @@ open func oauth2EndSession(idTokenHint: String?, clientId: String?, postLogoutRe
             pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
             completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
             freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterTypeSuccessResponse_lift,
+            liftFunc: FfiConverterTypeOAuthEndSessionResponse_lift,
             errorHandler: FfiConverterTypeAuthError_lift
         )
 }
@@ -4300,7 +4300,7 @@ open func oauth2EndSession(idTokenHint: String?, clientId: String?, postLogoutRe
     /**
      * RP-initiated logout (form post) (`POST /oauth2/end-session`).
      */
-open func oauth2EndSessionPost(body: OAuthEndSessionBody?)async throws  -> SuccessResponse  {
+open func oauth2EndSessionPost(body: OAuthEndSessionBody?)async throws  -> OAuthEndSessionResponse  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
@@ -4311,7 +4311,7 @@ open func oauth2EndSessionPost(body: OAuthEndSessionBody?)async throws  -> Succe
             pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
             completeFunc: ffi_gatehouse_mobile_rust_future_complete_rust_buffer,
             freeFunc: ffi_gatehouse_mobile_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterTypeSuccessResponse_lift,
+            liftFunc: FfiConverterTypeOAuthEndSessionResponse_lift,
             errorHandler: FfiConverterTypeAuthError_lift
         )
 }
@@ -12388,6 +12388,68 @@ public func FfiConverterTypeOAuthEndSessionBody_lift(_ buf: RustBuffer) throws -
 #endif
 public func FfiConverterTypeOAuthEndSessionBody_lower(_ value: OAuthEndSessionBody) -> RustBuffer {
     return FfiConverterTypeOAuthEndSessionBody.lower(value)
+}
+
+
+/**
+ * What RP-initiated logout answers: `{success: true}`, or where to send
+ * the browser next (`{redirect: true, url}`, with a 302 for browsers).
+ */
+public struct OAuthEndSessionResponse: Equatable, Hashable {
+    public var success: Bool?
+    public var redirect: Bool?
+    public var url: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(success: Bool? = nil, redirect: Bool? = nil, url: String? = nil) {
+        self.success = success
+        self.redirect = redirect
+        self.url = url
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OAuthEndSessionResponse: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOAuthEndSessionResponse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OAuthEndSessionResponse {
+        return
+            try OAuthEndSessionResponse(
+                success: FfiConverterOptionBool.read(from: &buf), 
+                redirect: FfiConverterOptionBool.read(from: &buf), 
+                url: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OAuthEndSessionResponse, into buf: inout [UInt8]) {
+        FfiConverterOptionBool.write(value.success, into: &buf)
+        FfiConverterOptionBool.write(value.redirect, into: &buf)
+        FfiConverterOptionString.write(value.url, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOAuthEndSessionResponse_lift(_ buf: RustBuffer) throws -> OAuthEndSessionResponse {
+    return try FfiConverterTypeOAuthEndSessionResponse.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOAuthEndSessionResponse_lower(_ value: OAuthEndSessionResponse) -> RustBuffer {
+    return FfiConverterTypeOAuthEndSessionResponse.lower(value)
 }
 
 
@@ -21055,10 +21117,10 @@ private let initializationResult: InitializationResult = {
     if (uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_device_verify() != 9140) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_end_session() != 2807) {
+    if (uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_end_session() != 9904) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_end_session_post() != 42429) {
+    if (uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_end_session_post() != 2464) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_get_client() != 41430) {

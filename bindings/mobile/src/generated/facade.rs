@@ -1363,6 +1363,21 @@ pub struct OAuthEndSessionBody {
     pub state: Option<String>,
 }
 
+/// What RP-initiated logout answers: `{success: true}`, or where to send
+/// the browser next (`{redirect: true, url}`, with a 302 for browsers).
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct OAuthEndSessionResponse {
+    #[serde(rename = "success", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub success: Option<bool>,
+    #[serde(rename = "redirect", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub redirect: Option<bool>,
+    #[serde(rename = "url", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub url: Option<String>,
+}
+
 /// The error body of the routes that speak OAuth 2 (RFC 6749 §5.2), for
 /// the OAuth client libraries that call them; see `Plugin::oauth_paths`.
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
@@ -3565,13 +3580,13 @@ impl OauthProviderApi {
     }
 
     /// RP-initiated logout (`GET /oauth2/end-session`).
-    pub async fn oauth2_end_session(&self, id_token_hint: Option<String>, client_id: Option<String>, post_logout_redirect_uri: Option<String>, state: Option<String>) -> Result<SuccessResponse, AuthError> {
+    pub async fn oauth2_end_session(&self, id_token_hint: Option<String>, client_id: Option<String>, post_logout_redirect_uri: Option<String>, state: Option<String>) -> Result<OAuthEndSessionResponse, AuthError> {
         let path = crate::with_query("/oauth2/end-session".to_string(), &[("id_token_hint", id_token_hint.as_deref()), ("client_id", client_id.as_deref()), ("post_logout_redirect_uri", post_logout_redirect_uri.as_deref()), ("state", state.as_deref())]);
         crate::decode(self.client.call("GET", &path, None, Some("oauth-provider")).await?)
     }
 
     /// RP-initiated logout (form post) (`POST /oauth2/end-session`).
-    pub async fn oauth2_end_session_post(&self, body: Option<OAuthEndSessionBody>) -> Result<SuccessResponse, AuthError> {
+    pub async fn oauth2_end_session_post(&self, body: Option<OAuthEndSessionBody>) -> Result<OAuthEndSessionResponse, AuthError> {
         let path = crate::with_query("/oauth2/end-session".to_string(), &[]);
         crate::decode(self.client.call("POST", &path, Some(&body.map(|b| serde_json::to_value(b).unwrap_or_default()).unwrap_or_else(|| serde_json::json!({}))), Some("oauth-provider")).await?)
     }

@@ -5,7 +5,10 @@
 //!
 //! The ID token is required: a logout link without one could be planted
 //! on any page to sign users out (a logout CSRF), and Gatehouse has no
-//! confirmation page of its own to ask the user instead.
+//! confirmation page of its own to ask the user instead. For the same
+//! reason a hint naming another session (`sid`) than the browser's ends
+//! nothing. An expired ID token is still a valid hint (the spec's §2): it
+//! only says who signed in, and clients log out long after ID tokens expire.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -41,7 +44,7 @@ pub async fn end_session(
     let jwt = state.settings::<JwtSettings>();
     let claims = jwt
         .keys
-        .verify(state, &jwt, hint, &super::issuer(state), &audience)
+        .verify_allowing_expired(state, &jwt, hint, &super::issuer(state), &audience)
         .await
         .map_err(|_| invalid())?;
     if params.get("client_id").is_some_and(|c| *c != audience) {
@@ -54,6 +57,9 @@ pub async fn end_session(
         .get_or_load(state, &audience, super::store::client(&state.db, &audience))
         .await?
         .ok_or_else(invalid)?;
+    if client.disabled.unwrap_or(false) {
+        return Err(OAuthError::new(400, "invalid_client", "The client is disabled"));
+    }
     let redirect = match params.get("post_logout_redirect_uri") {
         None => None,
         Some(uri) => {
@@ -76,8 +82,14 @@ pub async fn end_session(
         .get("sub")
         .and_then(Value::as_str)
         .unwrap_or_default();
+    let sid = claims.get("sid").and_then(Value::as_str);
     if let Some(session) = resolve_session(state, ctx, ResolveOptions::default()).await? {
         if session.user.id == sub {
+            if sid.is_some_and(|sid| sid != session.session.id) {
+                return Err(OAuthError::invalid_request(
+                    "id_token_hint is from another session of this user: nothing was ended",
+                ));
+            }
             crate::core::auth::sign_out(state, ctx).await?;
         }
     }

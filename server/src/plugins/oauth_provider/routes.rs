@@ -563,6 +563,18 @@ fn navigate(req: &Request, ctx: &RequestContext, url: String) -> AuthorizeRespon
     }))
 }
 
+/// Approve or deny, by the signed-in user who entered the code.
+async fn device_decision(
+    state: &AppState,
+    req: &Request,
+    user_code: &str,
+    approve: bool,
+) -> Result<Json<SuccessResponse>, OAuthError> {
+    let session = hand_off_session(state, &request_context(req)).await?;
+    super::device::decide(state, &session, user_code, approve).await?;
+    Ok(Json(SuccessResponse { success: true }))
+}
+
 async fn hand_off_session(state: &AppState, ctx: &RequestContext) -> Result<SignedIn, OAuthError> {
     authorize::signed_in(state, ctx)
         .await?
@@ -822,9 +834,7 @@ impl OAuthProviderApi {
         req: &Request,
         body: Json<OAuthDeviceDecisionBody>,
     ) -> Result<Json<SuccessResponse>, OAuthError> {
-        let session = hand_off_session(&state, &request_context(req)).await?;
-        super::device::decide(&state, &session, &body.user_code, true).await?;
-        Ok(Json(SuccessResponse { success: true }))
+        device_decision(&state, req, &body.user_code, true).await
     }
 
     /// Deny a device
@@ -841,9 +851,7 @@ impl OAuthProviderApi {
         req: &Request,
         body: Json<OAuthDeviceDecisionBody>,
     ) -> Result<Json<SuccessResponse>, OAuthError> {
-        let session = hand_off_session(&state, &request_context(req)).await?;
-        super::device::decide(&state, &session, &body.user_code, false).await?;
-        Ok(Json(SuccessResponse { success: true }))
+        device_decision(&state, req, &body.user_code, false).await
     }
 
     /// Token request
@@ -997,7 +1005,7 @@ impl OAuthProviderApi {
         #[oai(name = "client_id")] _client_id: Query<Option<String>>,
         #[oai(name = "post_logout_redirect_uri")] _post_logout_redirect_uri: Query<Option<String>>,
         #[oai(name = "state")] _logout_state: Query<Option<String>>,
-    ) -> Result<Json<SuccessResponse>, OAuthError> {
+    ) -> Result<Json<OAuthEndSessionResponse>, OAuthError> {
         run_end_session(&state, req).await
     }
 
@@ -1012,7 +1020,7 @@ impl OAuthProviderApi {
         state: Data<&Arc<AppState>>,
         req: &Request,
         _body: Json<OAuthEndSessionBody>,
-    ) -> Result<Json<SuccessResponse>, OAuthError> {
+    ) -> Result<Json<OAuthEndSessionResponse>, OAuthError> {
         run_end_session(&state, req).await
     }
 
@@ -1351,14 +1359,38 @@ impl OAuthProviderApi {
 async fn run_end_session(
     state: &AppState,
     req: &Request,
-) -> Result<Json<SuccessResponse>, OAuthError> {
+) -> Result<Json<OAuthEndSessionResponse>, OAuthError> {
     let ctx = request_context(req);
     let params = request_params(req, &ctx)?;
     let s = state.settings::<OAuthProviderSettings>();
-    if let Some(url) = super::end_session::end_session(state, &s, &ctx, &params).await? {
-        ctx.set_redirect(&url, &[]);
+    match super::end_session::end_session(state, &s, &ctx, &params).await? {
+        // A browser follows a 302; a fetch gets where to go (`{redirect, url}`).
+        Some(url) => {
+            let AuthorizeResponse::Json(Json(r)) = navigate(req, &ctx, url);
+            Ok(Json(OAuthEndSessionResponse {
+                success: None,
+                redirect: Some(r.redirect),
+                url: Some(r.url),
+            }))
+        }
+        None => Ok(Json(OAuthEndSessionResponse {
+            success: Some(true),
+            redirect: None,
+            url: None,
+        })),
     }
-    Ok(Json(SuccessResponse { success: true }))
+}
+
+/// What RP-initiated logout answers: `{success: true}`, or where to send
+/// the browser next (`{redirect: true, url}`, with a 302 for browsers).
+#[derive(Debug, Clone, Object)]
+pub struct OAuthEndSessionResponse {
+    #[oai(skip_serializing_if_is_none)]
+    pub success: Option<bool>,
+    #[oai(skip_serializing_if_is_none)]
+    pub redirect: Option<bool>,
+    #[oai(skip_serializing_if_is_none)]
+    pub url: Option<String>,
 }
 
 fn new_client(

@@ -1966,10 +1966,10 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_device_verify() and 0xFFFF) != 9140) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_end_session() and 0xFFFF) != 2807) {
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_end_session() and 0xFFFF) != 9904) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_end_session_post() and 0xFFFF) != 42429) {
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_end_session_post() and 0xFFFF) != 2464) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_get_client() and 0xFFFF) != 41430) {
@@ -7785,12 +7785,12 @@ public interface OauthProviderApiInterface {
     /**
      * RP-initiated logout (`GET /oauth2/end-session`).
      */
-    suspend fun `oauth2EndSession`(`idTokenHint`: kotlin.String?, `clientId`: kotlin.String?, `postLogoutRedirectUri`: kotlin.String?, `state`: kotlin.String?): SuccessResponse
+    suspend fun `oauth2EndSession`(`idTokenHint`: kotlin.String?, `clientId`: kotlin.String?, `postLogoutRedirectUri`: kotlin.String?, `state`: kotlin.String?): OAuthEndSessionResponse
     
     /**
      * RP-initiated logout (form post) (`POST /oauth2/end-session`).
      */
-    suspend fun `oauth2EndSessionPost`(`body`: OAuthEndSessionBody?): SuccessResponse
+    suspend fun `oauth2EndSessionPost`(`body`: OAuthEndSessionBody?): OAuthEndSessionResponse
     
     /**
      * One of the signed-in user's clients (`GET /oauth2/get-client`).
@@ -8261,7 +8261,7 @@ open class OauthProviderApi: Disposable, AutoCloseable, OauthProviderApiInterfac
      */
     @Throws(AuthException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `oauth2EndSession`(`idTokenHint`: kotlin.String?, `clientId`: kotlin.String?, `postLogoutRedirectUri`: kotlin.String?, `state`: kotlin.String?) : SuccessResponse {
+    override suspend fun `oauth2EndSession`(`idTokenHint`: kotlin.String?, `clientId`: kotlin.String?, `postLogoutRedirectUri`: kotlin.String?, `state`: kotlin.String?) : OAuthEndSessionResponse {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
             UniffiLib.uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_end_session(
@@ -8277,7 +8277,7 @@ open class OauthProviderApi: Disposable, AutoCloseable, OauthProviderApiInterfac
         { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
         { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
         // lift function
-        { FfiConverterTypeSuccessResponse.lift(it) },
+        { FfiConverterTypeOAuthEndSessionResponse.lift(it) },
         // Error FFI converter
         AuthException.ErrorHandler,
     )
@@ -8289,7 +8289,7 @@ open class OauthProviderApi: Disposable, AutoCloseable, OauthProviderApiInterfac
      */
     @Throws(AuthException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `oauth2EndSessionPost`(`body`: OAuthEndSessionBody?) : SuccessResponse {
+    override suspend fun `oauth2EndSessionPost`(`body`: OAuthEndSessionBody?) : OAuthEndSessionResponse {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
             UniffiLib.uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_end_session_post(
@@ -8302,7 +8302,7 @@ open class OauthProviderApi: Disposable, AutoCloseable, OauthProviderApiInterfac
         { future, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_complete_rust_buffer(future, continuation) },
         { future -> UniffiLib.ffi_gatehouse_mobile_rust_future_free_rust_buffer(future) },
         // lift function
-        { FfiConverterTypeSuccessResponse.lift(it) },
+        { FfiConverterTypeOAuthEndSessionResponse.lift(it) },
         // Error FFI converter
         AuthException.ErrorHandler,
     )
@@ -16329,6 +16329,53 @@ public object FfiConverterTypeOAuthEndSessionBody: FfiConverterRustBuffer<OAuthE
             FfiConverterOptionalString.write(value.`clientId`, buf)
             FfiConverterOptionalString.write(value.`postLogoutRedirectUri`, buf)
             FfiConverterOptionalString.write(value.`state`, buf)
+    }
+}
+
+
+
+/**
+ * What RP-initiated logout answers: `{success: true}`, or where to send
+ * the browser next (`{redirect: true, url}`, with a 302 for browsers).
+ */
+data class OAuthEndSessionResponse (
+    var `success`: kotlin.Boolean? = null 
+    , 
+    var `redirect`: kotlin.Boolean? = null 
+    , 
+    var `url`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOAuthEndSessionResponse: FfiConverterRustBuffer<OAuthEndSessionResponse> {
+    override fun read(buf: ByteBuffer): OAuthEndSessionResponse {
+        return OAuthEndSessionResponse(
+            FfiConverterOptionalBoolean.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: OAuthEndSessionResponse) = (
+            FfiConverterOptionalBoolean.allocationSize(value.`success`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`redirect`) +
+            FfiConverterOptionalString.allocationSize(value.`url`)
+    )
+
+    override fun write(value: OAuthEndSessionResponse, buf: ByteBuffer) {
+            FfiConverterOptionalBoolean.write(value.`success`, buf)
+            FfiConverterOptionalBoolean.write(value.`redirect`, buf)
+            FfiConverterOptionalString.write(value.`url`, buf)
     }
 }
 
