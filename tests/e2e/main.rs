@@ -27,6 +27,7 @@ mod phone_number;
 mod plugins;
 mod redirects;
 mod sessions;
+mod shared_rate_limit;
 mod social;
 mod startup;
 mod two_factor;

@@ -7,8 +7,15 @@
 //! together (`[rate_limit] storage`): Redis (`SET NX PX` + `INCR` + `PTTL`
 //! in one `MULTI`, so a window's key always expires: Better Auth's Redis
 //! counters had no TTL, issue #4472) or the database (one upsert). Shared
-//! counters are fixed windows. When the shared store fails, the request is
-//! counted in this process instead: limits stay on, per instance.
+//! counters are fixed windows, claimed in leases: an instance takes
+//! `max / 16` requests (at least 1) of a window's budget at a time and
+//! spends them locally, and once the store says the budget is gone it
+//! refuses locally until the window ends. Leases never admit more than
+//! `max` in a window across instances (a budget left in another
+//! instance's lease is simply not used), and a strict limit (`max` < 32,
+//! e.g. Better Auth's 3 sign-ins per 10 s) goes to the store on every
+//! request. When the shared store fails, the request is counted in this
+//! process instead: limits stay on, per instance.
 
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -93,8 +100,22 @@ pub enum CounterStore {
     Redis(Arc<Redis>),
 }
 
+/// Part of a window's shared budget held by this instance.
+struct Lease {
+    until_ms: i64,
+    remaining: u32,
+    /// The store said the window's budget is spent.
+    exhausted: bool,
+}
+
+/// How much of a window's budget an instance claims at a time.
+fn lease_size(max: u32) -> u32 {
+    (max / 16).clamp(1, 1_000_000)
+}
+
 pub struct RateLimiter {
     enabled: bool,
+    leases: std::sync::Mutex<std::collections::HashMap<String, Lease>>,
     default: Limiter,
     /// Ordered lowest to highest precedence; the last match wins.
     rules: Vec<Limiter>,
@@ -119,6 +140,7 @@ impl RateLimiter {
             default: Limiter::new(default),
             rules: rules.into_iter().map(Limiter::new).collect(),
             checks: AtomicU64::new(0),
+            leases: Default::default(),
             store,
             rejections: AtomicU64::new(0),
         }
@@ -138,9 +160,18 @@ impl RateLimiter {
         let limiter = self.limiter_for(path);
         let key = format!("{client}|{path}");
         let window_ms = limiter.rule.window_secs.max(1) * 1000;
-        let counted = match &self.store {
-            CounterStore::Memory => return self.count(self.check(client, path)),
-            CounterStore::Redis(r) => redis_count(r, &key, window_ms).await,
+        if let CounterStore::Memory = &self.store {
+            return self.count(self.check(client, path));
+        }
+        let max = limiter.rule.max;
+        let now = now_ms() as i64;
+        if let Some(d) = self.spend_lease(&key, now) {
+            return self.count(d);
+        }
+        let chunk = lease_size(max);
+        let claimed = match &self.store {
+            CounterStore::Memory => unreachable!("handled above"),
+            CounterStore::Redis(r) => redis_claim(r, &key, window_ms, chunk).await,
             CounterStore::Database(db) => {
                 if self.checks.fetch_add(1, Ordering::Relaxed) % 4096 == 4095 {
                     let db = db.clone();
@@ -151,21 +182,57 @@ impl RateLimiter {
                         }
                     });
                 }
-                db_count(db, &key, window_ms).await
+                db_claim(db, &key, window_ms, chunk).await
             }
         };
-        match counted {
-            Ok((count, retry_after_ms)) if count > u64::from(limiter.rule.max) => {
-                self.count(Decision::Reject {
-                    retry_after_secs: retry_after_ms.div_ceil(1000).max(1),
-                })
+        match claimed {
+            Ok((count, left_ms)) => {
+                let before = count.saturating_sub(u64::from(chunk));
+                let granted = u64::from(max).saturating_sub(before).min(u64::from(chunk)) as u32;
+                let lease = Lease {
+                    until_ms: now + left_ms as i64,
+                    remaining: granted.saturating_sub(1),
+                    exhausted: granted == 0,
+                };
+                self.keep_lease(key, lease, now);
+                if granted == 0 {
+                    self.count(Decision::Reject {
+                        retry_after_secs: left_ms.div_ceil(1000).max(1),
+                    })
+                } else {
+                    Decision::Allow
+                }
             }
-            Ok(_) => Decision::Allow,
             Err(e) => {
                 tracing::warn!(error = %e, "the shared rate-limit store failed: counting in this process");
                 self.count(self.check(client, path))
             }
         }
+    }
+
+    /// Spends from this instance's lease on `key`, when it has one for the
+    /// current window; `None` to ask the store.
+    fn spend_lease(&self, key: &str, now: i64) -> Option<Decision> {
+        let mut leases = self.leases.lock().unwrap_or_else(|e| e.into_inner());
+        let lease = leases.get_mut(key).filter(|l| l.until_ms > now)?;
+        if lease.remaining > 0 {
+            lease.remaining -= 1;
+            return Some(Decision::Allow);
+        }
+        lease.exhausted.then(|| Decision::Reject {
+            retry_after_secs: ((lease.until_ms - now) as u64).div_ceil(1000).max(1),
+        })
+    }
+
+    fn keep_lease(&self, key: String, lease: Lease, now: i64) {
+        let mut leases = self.leases.lock().unwrap_or_else(|e| e.into_inner());
+        if leases.len() >= 100_000 {
+            leases.retain(|_, l| l.until_ms > now);
+            if leases.len() >= 100_000 {
+                leases.clear();
+            }
+        }
+        leases.insert(key, lease);
     }
 
     fn count(&self, d: Decision) -> Decision {
@@ -233,10 +300,16 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// Counts a request in Redis: the window's key is created with its expiry
-/// (`SET NX PX`), then incremented, in one transaction. Returns the count
-/// and the milliseconds left in the window.
-async fn redis_count(r: &Redis, key: &str, window_ms: u64) -> Result<(u64, u64), String> {
+/// Claims `chunk` of a window's budget in Redis: the window's key is
+/// created with its expiry (`SET NX PX`), then incremented, in one
+/// transaction. Returns the count after the claim and the milliseconds
+/// left in the window.
+async fn redis_claim(
+    r: &Redis,
+    key: &str,
+    window_ms: u64,
+    chunk: u32,
+) -> Result<(u64, u64), String> {
     let k = r.key(&format!("rl:{key}"));
     let mut conn = r.conn();
     let (count, pttl): (u64, i64) = redis::pipe()
@@ -248,8 +321,9 @@ async fn redis_count(r: &Redis, key: &str, window_ms: u64) -> Result<(u64, u64),
         .arg(window_ms)
         .arg("NX")
         .ignore()
-        .cmd("INCR")
+        .cmd("INCRBY")
         .arg(&k)
+        .arg(chunk)
         .cmd("PTTL")
         .arg(&k)
         .query_async(&mut conn)
@@ -266,17 +340,17 @@ struct Counted {
     window_start: i64,
 }
 
-/// One upsert: a new window starts at 1, a current one counts up.
+/// One upsert: a new window starts at the claim, a current one counts up.
 const COUNT_SQL: &str = r#"INSERT INTO "rateLimit" ("id", "key", "count", "lastRequest")
-VALUES ($1, $2, 1, $3)
+VALUES ($1, $2, $5, $3)
 ON CONFLICT ("key") DO UPDATE SET
-  "count" = CASE WHEN "rateLimit"."lastRequest" <= $4 THEN 1 ELSE "rateLimit"."count" + 1 END,
+  "count" = CASE WHEN "rateLimit"."lastRequest" <= $4 THEN $5 ELSE "rateLimit"."count" + $5 END,
   "lastRequest" = CASE WHEN "rateLimit"."lastRequest" <= $4 THEN $3 ELSE "rateLimit"."lastRequest" END
 RETURNING "count", "lastRequest""#;
 
-/// Counts a request in the database's `rateLimit` table.
-async fn db_count(db: &Db, key: &str, window_ms: u64) -> Result<(u64, u64), String> {
-    use diesel::sql_types::{BigInt, Text};
+/// Claims `chunk` of a window's budget in the database's `rateLimit` table.
+async fn db_claim(db: &Db, key: &str, window_ms: u64, chunk: u32) -> Result<(u64, u64), String> {
+    use diesel::sql_types::{BigInt, Integer, Text};
     use diesel_async::RunQueryDsl;
     let now = now_ms() as i64;
     let cutoff = now - window_ms as i64;
@@ -289,6 +363,7 @@ async fn db_count(db: &Db, key: &str, window_ms: u64) -> Result<(u64, u64), Stri
                 .bind::<Text, _>(key)
                 .bind::<BigInt, _>(now)
                 .bind::<BigInt, _>(cutoff)
+                .bind::<Integer, _>(chunk as i32)
                 .get_result(&mut *conn)
                 .await
                 .map_err(|e| e.to_string())?
@@ -301,6 +376,7 @@ async fn db_count(db: &Db, key: &str, window_ms: u64) -> Result<(u64, u64), Stri
                 .bind::<Text, _>(key)
                 .bind::<BigInt, _>(now)
                 .bind::<BigInt, _>(cutoff)
+                .bind::<Integer, _>(chunk as i32)
                 .get_result(&mut *conn)
                 .await
                 .map_err(|e| e.to_string())?
