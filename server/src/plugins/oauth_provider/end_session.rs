@@ -58,7 +58,11 @@ pub async fn end_session(
         .await?
         .ok_or_else(invalid)?;
     if client.disabled.unwrap_or(false) {
-        return Err(OAuthError::new(400, "invalid_client", "The client is disabled"));
+        return Err(OAuthError::new(
+            400,
+            "invalid_client",
+            "The client is disabled",
+        ));
     }
     let redirect = match params.get("post_logout_redirect_uri") {
         None => None,
