@@ -121,7 +121,6 @@ pub struct RateLimiter {
     rules: Vec<Limiter>,
     checks: AtomicU64,
     store: CounterStore,
-    rejections: AtomicU64,
 }
 
 impl RateLimiter {
@@ -142,13 +141,7 @@ impl RateLimiter {
             checks: AtomicU64::new(0),
             leases: Default::default(),
             store,
-            rejections: AtomicU64::new(0),
         }
-    }
-
-    /// Requests refused so far (for `/metrics`).
-    pub fn rejections(&self) -> u64 {
-        self.rejections.load(Ordering::Relaxed)
     }
 
     /// Checks one request, counting it where the configured store keeps
@@ -237,7 +230,6 @@ impl RateLimiter {
 
     fn count(&self, d: Decision) -> Decision {
         if d != Decision::Allow {
-            self.rejections.fetch_add(1, Ordering::Relaxed);
             crate::http::metrics::global().rate_limited.inc();
         }
         d
