@@ -38,7 +38,13 @@ export async function freePort() {
 /** A minimal SMTP sink: enough of RFC 5321 for the server's mailer. */
 export function smtpSink() {
   const mails = [];
+  const sockets = new Set();
   const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    // The server's mailer keeps its connection open; when the server is
+    // stopped at the end of a test the peer resets it, which is not an error.
+    socket.on("error", () => {});
     let buffer = "";
     let inData = false;
     let data = "";
@@ -76,7 +82,12 @@ export function smtpSink() {
       }
     });
   });
-  return { server, mails };
+  const close = () =>
+    new Promise((resolve) => {
+      for (const socket of sockets) socket.destroy();
+      server.close(() => resolve());
+    });
+  return { server, mails, close };
 }
 
 export const decodeQP = (s) => s.replace(/=\r?\n/g, "").replace(/=([0-9A-F]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16)));
@@ -101,7 +112,7 @@ export async function waitFor(fn, what) {
 export async function serverWithMail(t, plugins, host = "127.0.0.1") {
   const sink = smtpSink();
   const smtpPort = await listen(sink.server);
-  t.after(() => sink.server.close());
+  t.after(() => sink.close());
   const port = await freePort();
   spawnGatehouse(t, port, {
     GATEHOUSE_RATE_LIMIT: "off",
