@@ -29,6 +29,7 @@ mod redirects;
 mod sessions;
 mod shared_rate_limit;
 mod social;
+mod social_quirks;
 mod startup;
 mod two_factor;
 mod user_account;
