@@ -11,7 +11,7 @@ use poem_openapi::registry::{
 };
 use poem_openapi::OpenApi;
 
-use crate::error::{codes, ErrorBody, ErrorCode, OAuthErrorBody};
+use crate::error::{codes, ErrorBody, ErrorCode, ErrorOrOAuthErrorBody, OAuthErrorBody};
 
 /// Who may call an operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,35 +89,47 @@ impl<T: OpenApi> OpenApi for Documented<T> {
                     else {
                         continue;
                     };
+                    let mut all: Vec<ErrorCode>;
                     if oauth {
-                        // OAuth's own shape: the route's codes plus the pipeline's refusals.
-                        let mut all: Vec<ErrorCode> = OAUTH_COMMON.to_vec();
-                        all.extend(route_codes.iter().copied());
-                        op.responses
-                            .responses
-                            .retain(|r| r.status.is_some_and(|s| s < 400));
-                        op.responses.responses.extend(error_responses_as(
-                            &all,
-                            "OAuth errors (`error`)",
-                            <OAuthErrorBody as poem_openapi::types::Type>::schema_ref(),
-                        ));
-                        op.security = security(*auth, &schemes);
-                        continue;
-                    }
-                    let mut all: Vec<ErrorCode> = COMMON.to_vec();
-                    if op.request.is_some() {
-                        all.extend_from_slice(WITH_BODY);
-                    } else if !op.params.is_empty() {
-                        all.push(codes::VALIDATION_ERROR);
-                    }
-                    if *auth == RouteAuth::Session {
-                        all.push(codes::UNAUTHORIZED);
+                        // The pipeline's refusals in OAuth's words, then the route's codes.
+                        all = OAUTH_COMMON.to_vec();
+                    } else {
+                        all = COMMON.to_vec();
+                        if op.request.is_some() {
+                            all.extend_from_slice(WITH_BODY);
+                        } else if !op.params.is_empty() {
+                            all.push(codes::VALIDATION_ERROR);
+                        }
+                        if *auth == RouteAuth::Session {
+                            all.push(codes::UNAUTHORIZED);
+                        }
                     }
                     all.extend(route_codes.iter().copied());
+                    // One error schema per operation (generators type the
+                    // error once): whichever shapes its codes come in.
+                    let oauth_codes = all.iter().filter(|c| is_oauth_code(c)).count();
+                    let (heading, schema) = if oauth_codes == 0 {
+                        (
+                            "Error codes",
+                            <ErrorBody as poem_openapi::types::Type>::schema_ref(),
+                        )
+                    } else if oauth_codes == all.len() {
+                        (
+                            "OAuth errors (`error`)",
+                            <OAuthErrorBody as poem_openapi::types::Type>::schema_ref(),
+                        )
+                    } else {
+                        (
+                            "Error codes (`code`) and OAuth errors (`error`)",
+                            <ErrorOrOAuthErrorBody as poem_openapi::types::Type>::schema_ref(),
+                        )
+                    };
                     op.responses
                         .responses
                         .retain(|r| r.status.is_some_and(|s| s < 400));
-                    op.responses.responses.extend(error_responses(&all));
+                    op.responses
+                        .responses
+                        .extend(error_responses_as(&all, heading, schema));
                     op.security = security(*auth, &schemes);
                 }
             }
@@ -132,6 +144,7 @@ impl<T: OpenApi> OpenApi for Documented<T> {
             .any(|p| !p.oauth_paths().is_empty())
         {
             <OAuthErrorBody as poem_openapi::types::Type>::register(registry);
+            <ErrorOrOAuthErrorBody as poem_openapi::types::Type>::register(registry);
         }
         mark_optional_properties_nullable(registry);
         // Better Auth's sign-up schema checks the address's form (z.email());
@@ -309,12 +322,10 @@ fn security(
 
 /// One response per status, its description listing the codes, all with the
 /// shared `ErrorBody` schema.
-fn error_responses(all: &[ErrorCode]) -> Vec<MetaResponse> {
-    error_responses_as(
-        all,
-        "Error codes",
-        <ErrorBody as poem_openapi::types::Type>::schema_ref(),
-    )
+/// OAuth's error codes are lower case (RFC 6749 §5.2 and the RFCs after
+/// it); Better Auth's and Gatehouse's own are UPPER_SNAKE.
+fn is_oauth_code(c: &ErrorCode) -> bool {
+    c.code.bytes().any(|b| b.is_ascii_lowercase())
 }
 
 /// The refusals of the pipeline on an OAuth path, as that path words them.

@@ -36,6 +36,26 @@ pub struct OAuthErrorBody {
     pub error_description: String,
 }
 
+/// The error body of the few operations where Better Auth answers in both
+/// shapes: its own `{code, message}` for the session and body checks, and
+/// OAuth's `{error, error_description}` for the route's own refusals (the
+/// oauth-provider's client and consent management, its consent hand-off).
+/// Exactly one pair is present.
+#[derive(Debug, Clone, Object, serde::Serialize)]
+#[oai(rename = "ErrorOrOAuthErrorBody")]
+pub struct ErrorOrOAuthErrorBody {
+    /// As in `ErrorBody`.
+    pub code: Option<String>,
+    /// As in `ErrorBody`.
+    pub message: Option<String>,
+    /// As in `ErrorBody`.
+    pub details: Option<serde_json::Value>,
+    /// As in `OAuthErrorBody`.
+    pub error: Option<String>,
+    /// As in `OAuthErrorBody`.
+    pub error_description: Option<String>,
+}
+
 /// An error code with its default message and status, declared as data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ErrorCode {

@@ -67,6 +67,10 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         seconds: u64,
     },
+    /// A plugin's operator command: `gatehouse <plugin-id> <args>...`
+    /// (`gatehouse <plugin-id> help` lists them).
+    #[command(external_subcommand)]
+    Plugin(Vec<String>),
 }
 
 fn main() -> std::process::ExitCode {
@@ -141,6 +145,35 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::HashBench { seconds } => {
             let config = load()?;
             hash_bench(config.password_hash, seconds).await
+        }
+        Command::Plugin(args) => {
+            let (id, rest) = args.split_first().context("a plugin id")?;
+            let config = load()?;
+            if !config.plugins.contains(id) {
+                anyhow::bail!(
+                    "no command {id:?}, nor a plugin of that id enabled in this configuration"
+                );
+            }
+            let gatehouse = match Gatehouse::builder(config).build().await {
+                Ok(g) => g,
+                Err(StartError::Config(e)) => anyhow::bail!("invalid configuration: {e}"),
+                Err(e) => return Err(e.into()),
+            };
+            let api = gatehouse.api();
+            let plugin = gatehouse
+                .state()
+                .plugins
+                .all()
+                .iter()
+                .find(|p| p.id() == id.as_str())
+                .cloned()
+                .with_context(|| format!("plugin {id:?} is not registered"))?;
+            let Some(run) = plugin.command(&api, rest) else {
+                anyhow::bail!("plugin {id:?} has no commands");
+            };
+            let out = run.await.map_err(|e| anyhow::anyhow!(e))?;
+            println!("{out}");
+            Ok(())
         }
         Command::Info => {
             let config = load()?;

@@ -186,6 +186,12 @@ pub fn namespaces(ops: &[Operation], client_rs: &str) -> anyhow::Result<String> 
             "\nimpl crate::ErrorPayload for types::OAuthErrorBody {\n    fn code_and_message(self) -> (String, String) {\n        (self.error, self.error_description)\n    }\n}\n",
         );
     }
+    // A few operations answer in either shape (one schema with both pairs).
+    if client_rs.contains("pub struct ErrorOrOAuthErrorBody") {
+        out.push_str(
+            "\nimpl crate::ErrorPayload for types::ErrorOrOAuthErrorBody {\n    fn code_and_message(self) -> (String, String) {\n        (\n            self.code.or(self.error).unwrap_or_default(),\n            self.message.or(self.error_description).unwrap_or_default(),\n        )\n    }\n}\n",
+        );
+    }
     Ok(out)
 }
 

@@ -213,6 +213,19 @@ pub trait Plugin: Send + Sync + 'static {
         Box::pin(async {})
     }
 
+    /// The plugin's operator commands, run as `gatehouse <plugin-id>
+    /// <args>...` on the server's configuration and database: what only
+    /// the operator may do, never over HTTP (Better Auth's server-only
+    /// calls). `args` follow the plugin id; the answer is what to print, or
+    /// why the command failed (its usage included). `None`: no commands.
+    fn command<'a>(
+        &'a self,
+        _api: &'a crate::api::ServerApi,
+        _args: &'a [String],
+    ) -> Option<BoxFuture<'a, Result<String, String>>> {
+        None
+    }
+
     /// Other plugins this one needs enabled (by id), e.g. `oauth-provider`
     /// signs its ID tokens with `jwt`'s keys. A registration without them
     /// is refused at start-up, naming what to add.
