@@ -8,7 +8,7 @@
 // Exit status: 0 no differences outside allowlist.json; 1 differences; 2 the
 // harness itself failed (a server did not start, ...).
 
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { createHash, createHmac, randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, existsSync } from "node:fs";
 import net from "node:net";
@@ -289,28 +289,37 @@ async function startPair(pair, [refPort, ghPort]) {
     ].join("\n"),
   );
   const ghLog = path.join(tmp, `gatehouse${suffix}.log`);
+  const ghEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME ?? tmp,
+    RUST_LOG: process.env.RUST_LOG ?? "warn",
+    GATEHOUSE_CONFIG: toml,
+    DATABASE_URL: `sqlite://${path.join(tmp, `gatehouse${suffix}.db`)}`,
+    GATEHOUSE_LISTEN: `127.0.0.1:${ghPort}`,
+    GATEHOUSE_BASE_URL: gh.baseURL,
+    GATEHOUSE_SECRET: secret,
+    GATEHOUSE_RATE_LIMIT: "off",
+    GATEHOUSE_PLUGINS:
+      "username,bearer,open-api,magic-link,email-otp,two-factor,passkey,admin,organization,jwt,multi-session,anonymous,api-key,phone-number,oauth-provider" +
+      (short ? "" : ",generic-oauth"),
+    GATEHOUSE_ADMIN_EMAIL: ADMIN_EMAIL,
+    GATEHOUSE_ADMIN_PASSWORD: ADMIN_PASSWORD,
+    GATEHOUSE_SMTP_URL: `smtp://127.0.0.1:${sink.port}`,
+    GATEHOUSE_MAIL_FROM: `Gatehouse <${gh.mailFrom}>`,
+  };
   const ghChild = spawn(bin, ["serve"], {
     cwd: tmp,
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME ?? tmp,
-      RUST_LOG: process.env.RUST_LOG ?? "warn",
-      GATEHOUSE_CONFIG: toml,
-      DATABASE_URL: `sqlite://${path.join(tmp, `gatehouse${suffix}.db`)}`,
-      GATEHOUSE_LISTEN: `127.0.0.1:${ghPort}`,
-      GATEHOUSE_BASE_URL: gh.baseURL,
-      GATEHOUSE_SECRET: secret,
-      GATEHOUSE_RATE_LIMIT: "off",
-      GATEHOUSE_PLUGINS:
-        "username,bearer,open-api,magic-link,email-otp,two-factor,passkey,admin,organization,jwt,multi-session,anonymous,api-key,phone-number,oauth-provider" +
-        (short ? "" : ",generic-oauth"),
-      GATEHOUSE_ADMIN_EMAIL: ADMIN_EMAIL,
-      GATEHOUSE_ADMIN_PASSWORD: ADMIN_PASSWORD,
-      GATEHOUSE_SMTP_URL: `smtp://127.0.0.1:${sink.port}`,
-      GATEHOUSE_MAIL_FROM: `Gatehouse <${gh.mailFrom}>`,
-    },
+    env: ghEnv,
     stdio: ["ignore", openSync(ghLog, "a"), openSync(ghLog, "a")],
   });
+  // The operator's commands (`gatehouse <plugin-id> ...`) on this server's
+  // configuration and database: what Better Auth's server-only calls do.
+  gh.operator = (args) =>
+    new Promise((resolve, reject) =>
+      execFile(bin, args, { cwd: tmp, env: ghEnv }, (err, stdout, stderr) =>
+        err ? reject(new Error(`gatehouse ${args.join(" ")}: ${stderr || err.message}`)) : resolve(stdout),
+      ),
+    );
   children.push(ghChild);
 
   await Promise.all([
@@ -399,6 +408,8 @@ async function runScenario(sc, sideTemplate) {
     base: `${side.baseURL}${side.basePath}`,
     origin: side.origin,
     actor: (label, o) => makeActor(side, label, o),
+    /** Gatehouse only: runs an operator command of its binary (`["oauth-provider", "client", id, ...]`). */
+    operator: side.operator,
     admin: { email: ADMIN_EMAIL, password: ADMIN_PASSWORD },
     email: (tag) => `${slug(sc.id)}.${tag}.${opt.seed}@example.com`.replace(/-+/g, "-"),
     mail: (to, timeoutMs) => sink.take(side.mailFrom, to, timeoutMs),

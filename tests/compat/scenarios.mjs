@@ -2435,14 +2435,18 @@ scenario("oauth-provider/token-exchange-refused", async (t) => {
 const OP_LOGOUT = "https://client.example/logged-out";
 
 /**
- * RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0). Better Auth lets a
- * client initiate it only with enable_end_session, which only its server-side
- * adminUpdateOAuthClient sets: on the reference side the owner's cookie goes to
- * reference-server.mjs's /compat/enable-end-session, which makes that call (not
- * traced). Gatehouse has no such flag to set (it does not check it).
+ * RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0). Both let a
+ * client initiate it only with enable_end_session, which only the operator
+ * sets: on the reference side the owner's cookie goes to reference-server.mjs's
+ * /compat/enable-end-session, which calls Better Auth's server-side
+ * adminUpdateOAuthClient; on Gatehouse's, `gatehouse oauth-provider client <id>
+ * --enable-end-session true` runs on its database. Neither is traced.
  */
 async function opEnableEndSession(t, owner, clientId) {
-  if (t.side !== "reference") return null;
+  if (t.side === "gatehouse") {
+    await t.operator(["oauth-provider", "client", clientId, "--enable-end-session", "true"]);
+    return true;
+  }
   const res = await fetch(`${t.origin}/compat/enable-end-session`, {
     method: "POST",
     headers: { "content-type": "application/json", cookie: owner.jar.header() ?? "" },

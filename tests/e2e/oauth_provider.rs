@@ -10,6 +10,7 @@ use base64::Engine;
 use gatehouse_server::crypto::token::hash_token;
 use gatehouse_server::db::store::find_verification;
 use gatehouse_server::plugins::oauth_provider::authorize::CODE_PREFIX;
+use gatehouse_server::plugins::oauth_provider::server_api::ClientOptions;
 use gatehouse_server::plugins::oauth_provider::store as oauth_store;
 use gatehouse_tests::{add_sections, on_both_backends, Backend, Client, TestServer};
 use jsonwebtoken::jwk::JwkSet;
@@ -277,12 +278,12 @@ async fn discovery_documents(b: Backend) {
         assert_eq!(r.status(), 200, "{path}");
         let v: Value = r.json().await.unwrap();
         assert_eq!(v["issuer"], issuer, "{path}");
-        assert_eq!(
-            v.get("userinfo_endpoint").is_some(),
-            path.contains("openid"),
-            "{path}: only the OpenID document has OpenID fields"
-        );
+        // With `openid` among the scopes (the default) both are the
+        // OpenID document, as Better Auth serves them.
+        assert_eq!(v, doc, "{path}");
     }
+    assert_eq!(doc["acr_values_supported"], json!(["0"]));
+    assert_eq!(doc["backchannel_logout_supported"], false);
 }
 
 async fn code_flow_through_login_and_consent(b: Backend) {
@@ -337,14 +338,23 @@ async fn code_flow_through_login_and_consent(b: Backend) {
         )
         .await;
     assert_oauth_error(&r, 400, "invalid_signature");
-    // Another user cannot use the hand-off without a session.
+    // A consent cannot grant what the client did not ask for.
+    let r = user
+        .post(
+            "/oauth2/consent",
+            json!({"accept": true, "scope": "openid admin", "oauth_query": oauth_query}),
+        )
+        .await;
+    assert_oauth_error(&r, 400, "invalid_request");
+    // Another user cannot use the hand-off without a session: Better
+    // Auth's session middleware answers, in its own shape.
     let r = browser
         .post(
             "/oauth2/consent",
             json!({"accept": true, "oauth_query": oauth_query}),
         )
         .await;
-    assert_eq!(r.status, 401, "{}", r.text);
+    r.assert_error(401, "UNAUTHORIZED");
     let r = user
         .post(
             "/oauth2/consent",
@@ -390,7 +400,11 @@ async fn code_flow_through_login_and_consent(b: Backend) {
         .claims;
     assert_eq!(claims["sub"], user_id.as_str());
     assert_eq!(claims["nonce"], "n-456");
-    assert_eq!(claims["azp"], id.as_str());
+    // Better Auth's ID token claims: acr "0", no azp; no sid for a client
+    // the operator has not allowed to end sessions.
+    assert_eq!(claims["acr"], "0");
+    assert!(claims.get("azp").is_none(), "{claims:?}");
+    assert!(claims.get("sid").is_none(), "{claims:?}");
     assert_eq!(claims["email_verified"], false);
     assert!(claims["auth_time"].as_i64().is_some());
     let digest = sha2::Sha512::digest(access.as_bytes());
@@ -422,6 +436,8 @@ async fn code_flow_through_login_and_consent(b: Backend) {
     let info = introspect(&anon, &id, &secret, &access).await;
     assert_eq!(info["active"], true);
     assert_eq!(info["client_id"], id.as_str());
+    assert_eq!(info["azp"], id.as_str());
+    assert_eq!(info["token_type"], "Bearer");
     assert_eq!(info["sub"], user_id.as_str());
     assert_eq!(info["scope"], "openid profile email offline_access");
 
@@ -617,7 +633,7 @@ async fn client_credentials_grant(b: Backend) {
             json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "none"}),
         )
         .await;
-    r.assert_error(400, "VALIDATION_ERROR");
+    assert_oauth_error(&r, 400, "invalid_client_metadata");
     // client_secret_post: the credentials in the body.
     let (post_id, post_secret) = create_client(
         &owner,
@@ -1022,21 +1038,27 @@ async fn clients_belong_to_their_owner(b: Backend) {
         1
     );
     assert_eq!(bob.get("/oauth2/get-clients").await.json(), json!([]));
-    bob.get(&format!("/oauth2/get-client?client_id={id}"))
-        .await
-        .assert_error(404, "CLIENT_NOT_FOUND");
-    bob.post(
-        "/oauth2/update-client",
-        json!({"client_id": id, "update": {"redirect_uris": ["https://evil.example/cb"]}}),
-    )
-    .await
-    .assert_error(404, "CLIENT_NOT_FOUND");
-    bob.post("/oauth2/client/rotate-secret", json!({"client_id": id}))
-        .await
-        .assert_error(404, "CLIENT_NOT_FOUND");
-    bob.post("/oauth2/delete-client", json!({"client_id": id}))
-        .await
-        .assert_error(404, "CLIENT_NOT_FOUND");
+    // Better Auth's answer, in OAuth's shape: 404 not_found.
+    let not_found = |r: gatehouse_tests::Response| {
+        assert_oauth_error(&r, 404, "not_found");
+        assert_eq!(r.json()["error_description"], "client not found");
+    };
+    not_found(bob.get(&format!("/oauth2/get-client?client_id={id}")).await);
+    not_found(
+        bob.post(
+            "/oauth2/update-client",
+            json!({"client_id": id, "update": {"redirect_uris": ["https://evil.example/cb"]}}),
+        )
+        .await,
+    );
+    not_found(
+        bob.post("/oauth2/client/rotate-secret", json!({"client_id": id}))
+            .await,
+    );
+    not_found(
+        bob.post("/oauth2/delete-client", json!({"client_id": id}))
+            .await,
+    );
     s.client()
         .get("/oauth2/get-clients")
         .await
@@ -1047,7 +1069,8 @@ async fn clients_belong_to_their_owner(b: Backend) {
         .await
         .json();
     assert_eq!(p["client_name"], "Test App");
-    assert!(p.get("redirect_uris").is_none());
+    // Better Auth's shape: the key is there, its registered URIs are not.
+    assert_eq!(p["redirect_uris"], json!([]));
 
     let r = alice
         .post("/oauth2/update-client", json!({"client_id": id, "update": {"redirect_uris": ["https://app.example/new"], "client_name": "Renamed", "token_endpoint_auth_method": "none"}}))
@@ -1146,21 +1169,22 @@ async fn consent_is_per_client_and_revocable(b: Backend) {
     let cid = list[0]["id"].as_str().unwrap().to_string();
     let other = s.client();
     other.sign_up().await;
-    other
-        .get(&format!("/oauth2/get-consent?id={cid}"))
-        .await
-        .assert_error(404, "CONSENT_NOT_FOUND");
-    other
+    let r = other.get(&format!("/oauth2/get-consent?id={cid}")).await;
+    assert_oauth_error(&r, 404, "not_found");
+    assert_eq!(r.json()["error_description"], "no consent");
+    let r = other
         .post("/oauth2/delete-consent", json!({"id": cid}))
-        .await
-        .assert_error(404, "CONSENT_NOT_FOUND");
+        .await;
+    assert_oauth_error(&r, 404, "not_found");
 
-    user.post(
-        "/oauth2/update-consent",
-        json!({"id": cid, "update": {"scopes": ["openid", "email"]}}),
-    )
-    .await
-    .assert_error(400, "VALIDATION_ERROR");
+    // A consent can only be narrowed.
+    let r = user
+        .post(
+            "/oauth2/update-consent",
+            json!({"id": cid, "update": {"scopes": ["openid", "email"]}}),
+        )
+        .await;
+    assert_oauth_error(&r, 400, "invalid_request");
     let r = user
         .post(
             "/oauth2/update-consent",
@@ -1222,7 +1246,10 @@ async fn revocation_and_introspection(b: Backend) {
         &[("token", &refresh), ("token_type_hint", "refresh_token")],
     )
     .await;
-    assert_eq!(r.json()["token_type"], "refresh_token");
+    // RFC 7662's token_type is RFC 6749's token type (Better Auth's too).
+    assert_eq!(r.json()["token_type"], "Bearer");
+    assert_eq!(r.json()["active"], true);
+    assert!(r.json().get("azp").is_none());
     assert_eq!(
         introspect(&anon, &id, &secret, "unknown").await,
         json!({"active": false})
@@ -1427,6 +1454,13 @@ async fn prompt_and_max_age(b: Backend) {
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert!(r.json()["url"].as_str().unwrap().starts_with(REDIRECT));
+    s.client()
+        .post(
+            "/oauth2/continue",
+            json!({"selected": true, "oauth_query": q}),
+        )
+        .await
+        .assert_error(401, "UNAUTHORIZED");
 }
 
 #[test]
@@ -1475,6 +1509,47 @@ async fn rp_initiated_logout(b: Backend) {
         ser.extend_pairs(q);
         format!("/oauth2/end-session?{}", ser.finish())
     };
+    let claims_of = |token: &str| -> Value {
+        let payload = token.split('.').nth(1).unwrap();
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+    };
+
+    // Until the operator allows it, a client cannot sign users out (Better
+    // Auth's rule), and its ID tokens name no session.
+    assert!(claims_of(&id_token).get("sid").is_none());
+    let r = user.get(&end(&[("id_token_hint", &id_token)])).await;
+    assert_oauth_error(&r, 401, "invalid_client");
+    assert_eq!(
+        r.json()["error_description"],
+        "The client is not allowed to initiate logout"
+    );
+    assert!(user.get("/get-session").await.json()["user"].is_object());
+    let api = s.gatehouse.api();
+    let allow = ClientOptions {
+        enable_end_session: Some(true),
+        ..ClientOptions::default()
+    };
+    assert!(!api
+        .oauth_provider()
+        .update_client("no-such-client", allow)
+        .await
+        .unwrap());
+    assert!(api
+        .oauth_provider()
+        .update_client(&id, allow)
+        .await
+        .unwrap());
+    let t = redeem(
+        &user,
+        &id,
+        &secret,
+        &code_for(&user, &authorize_url(&id, "openid", &[])).await,
+    )
+    .await
+    .json();
+    let id_token = t["id_token"].as_str().unwrap().to_string();
+    let session_id = user.get("/get-session").await.json()["session"]["id"].clone();
+    assert_eq!(claims_of(&id_token)["sid"], session_id);
 
     // Without the ID token, nobody is signed out (a planted link cannot do it).
     let r = user.get(&end(&[("client_id", &id)])).await;

@@ -54,20 +54,21 @@ export async function startGatehouse(t, { name, plugins, toml = "", env = {}, po
   const config = join(dir, "gatehouse.toml");
   writeFileSync(config, toml);
   const url = `http://127.0.0.1:${port}`;
+  const childEnv = {
+    PATH: process.env.PATH,
+    DATABASE_URL: `sqlite://${join(dir, `${name}.db`)}`,
+    GATEHOUSE_CONFIG: config,
+    GATEHOUSE_LISTEN: `127.0.0.1:${port}`,
+    GATEHOUSE_BASE_URL: url,
+    GATEHOUSE_SECRET: randomBytes(24).toString("hex"),
+    GATEHOUSE_PLUGINS: plugins,
+    GATEHOUSE_RATE_LIMIT: "off",
+    RUST_LOG: "warn",
+    ...env,
+  };
   const child = spawn(bin, ["serve"], {
     cwd: dir,
-    env: {
-      PATH: process.env.PATH,
-      DATABASE_URL: `sqlite://${join(dir, `${name}.db`)}`,
-      GATEHOUSE_CONFIG: config,
-      GATEHOUSE_LISTEN: `127.0.0.1:${port}`,
-      GATEHOUSE_BASE_URL: url,
-      GATEHOUSE_SECRET: randomBytes(24).toString("hex"),
-      GATEHOUSE_PLUGINS: plugins,
-      GATEHOUSE_RATE_LIMIT: "off",
-      RUST_LOG: "warn",
-      ...env,
-    },
+    env: childEnv,
     stdio: ["ignore", "pipe", "pipe"],
   });
   let log = "";
@@ -86,7 +87,8 @@ export async function startGatehouse(t, { name, plugins, toml = "", env = {}, po
     if (child.exitCode !== null) throw new Error(`gatehouse exited (${child.exitCode}):\n${log}`);
     return (await fetch(`${url}/api/auth/ok`).catch(() => null))?.ok;
   }, "GET /api/auth/ok");
-  return { url, log: () => log };
+  // `env` runs other commands of the binary on the same configuration and database.
+  return { url, log: () => log, env: childEnv };
 }
 
 /**

@@ -3,8 +3,8 @@
 // discovery, the authorization code flow with PKCE and nonce (ID token
 // signature checked against the published JWKS), UserInfo, refresh rotation
 // and reuse, client credentials with a custom scope, introspection,
-// revocation, prompt=none for a signed-out browser, the device flow and
-// private_key_jwt client authentication. The "browser" is
+// revocation, prompt=none for a signed-out browser, the device flow,
+// private_key_jwt client authentication, max_age and RP-initiated logout. The "browser" is
 // plain HTTP: a cookie jar following the authorization URL and answering the
 // consent page as the app's page would (POST /oauth2/consent).
 //
@@ -14,6 +14,7 @@
 // fresh SQLite file.
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
+import { spawnSync } from "node:child_process";
 import { get as httpGet } from "node:http";
 import { test } from "node:test";
 
@@ -109,7 +110,7 @@ async function follow(url, jar, origin) {
 const b64url = (buf) => Buffer.from(buf).toString("base64url");
 
 test("openid-client: Gatehouse as an OpenID Connect provider", async (t) => {
-  const { url: origin } = await server(t);
+  const { url: origin, env: serverEnv } = await server(t);
   const issuer = `${origin}/api/auth`;
   const tag = randomBytes(4).toString("hex");
 
@@ -452,6 +453,81 @@ test("openid-client: Gatehouse as an OpenID Connect provider", async (t) => {
     const live = await client.tokenIntrospection(config, got.access_token);
     assert.equal(live.active, true);
     assert.equal(live.client_id, svc.client_id);
+  });
+
+  await t.test("10. max_age, then RP-initiated logout through buildEndSessionUrl", async () => {
+    const BYE = "https://rp.example/bye";
+    const app = await createClient({
+      client_name: "openid-client logout RP",
+      redirect_uris: [REDIRECT],
+      post_logout_redirect_uris: [BYE],
+    });
+    const config = await client.discovery(
+      new URL(issuer),
+      app.client_id,
+      app.client_secret,
+      client.ClientSecretBasic(app.client_secret),
+      { execute: [client.allowInsecureRequests, client.enableNonRepudiationChecks] },
+    );
+    assert.equal(config.serverMetadata().end_session_endpoint, `${issuer}/oauth2/end-session`);
+    const pkceCodeVerifier = client.randomPKCECodeVerifier();
+    const code_challenge = await client.calculatePKCECodeChallenge(pkceCodeVerifier);
+    const authorize = (extra) =>
+      client.buildAuthorizationUrl(config, {
+        redirect_uri: REDIRECT,
+        scope: "openid",
+        code_challenge,
+        code_challenge_method: "S256",
+        ...extra,
+      });
+
+    // max_age: a sign-in older than that sends the browser back to the login page.
+    const stale = await navigate(authorize({ max_age: "0" }), jar.header());
+    assert.equal(stale.status, 302, stale.body);
+    assert.ok(stale.location.startsWith(`${origin}/sign-in?`), stale.location);
+    // Within it, the code; openid-client checks auth_time against max_age.
+    const nonce = client.randomNonce();
+    const { callback } = await follow(authorize({ max_age: "3600", nonce }), jar, origin);
+    const before = await client.authorizationCodeGrant(config, callback, {
+      pkceCodeVerifier,
+      expectedNonce: nonce,
+      maxAge: 3600,
+    });
+    // Until the operator allows it, the client cannot sign users out; its
+    // ID tokens carry no sid.
+    assert.equal(before.claims().sid, undefined);
+    const refused = await navigate(
+      client.buildEndSessionUrl(config, { id_token_hint: before.id_token, post_logout_redirect_uri: BYE }).href,
+      jar.header(),
+    );
+    assert.equal(refused.status, 401, refused.body);
+    assert.equal(JSON.parse(refused.body).error, "invalid_client");
+    assert.ok(ok(await auth.getSession()).user, "still signed in");
+
+    // The operator allows it (what `gatehouse oauth-provider client` is for).
+    const cli = spawnSync(process.env.GATEHOUSE_BIN, ["oauth-provider", "client", app.client_id, "--enable-end-session", "true"], {
+      env: serverEnv,
+      encoding: "utf8",
+    });
+    assert.equal(cli.status, 0, cli.stderr);
+    assert.match(cli.stdout, new RegExp(`updated OAuth client ${app.client_id}`));
+    // Running servers read clients anew after session.cache_ttl (5 s).
+    await new Promise((r) => setTimeout(r, 5500));
+
+    const again = await follow(authorize({ nonce }), jar, origin);
+    const tokens = await client.authorizationCodeGrant(config, again.callback, { pkceCodeVerifier, expectedNonce: nonce });
+    const sid = tokens.claims().sid;
+    assert.equal(sid, ok(await auth.getSession()).session.id);
+    const endUrl = client.buildEndSessionUrl(config, {
+      id_token_hint: tokens.id_token,
+      post_logout_redirect_uri: BYE,
+      state: "bye-1",
+    });
+    assert.equal(endUrl.origin + endUrl.pathname, `${issuer}/oauth2/end-session`);
+    const out = await navigate(endUrl.href, jar.header());
+    assert.equal(out.status, 302, out.body);
+    assert.equal(out.location, `${BYE}?state=bye-1`);
+    assert.equal((await auth.getSession()).data, null, "signed out");
   });
 });
 

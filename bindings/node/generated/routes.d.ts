@@ -210,7 +210,7 @@ export interface OauthProviderRoutes {
     /** Answer a consent request (`POST /oauth2/consent`) */
     consent(body: T.OAuthConsentBody): Promise<Result<T.OAuthRedirectResponse>>;
     /** Continue an authorization (`POST /oauth2/continue`) */
-    continue(body: T.OAuthContinueBody): Promise<Result<T.OAuthRedirectResponse>>;
+    continue(body?: T.OAuthContinueBody): Promise<Result<T.OAuthRedirectResponse>>;
     /** Create a client for the signed-in user (`POST /oauth2/create-client`) */
     createClient(body?: T.OAuthClientMetadata): Promise<Result<string>>;
     /** Delete one of the signed-in user's clients (`POST /oauth2/delete-client`) */

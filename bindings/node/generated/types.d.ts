@@ -343,6 +343,24 @@ export interface ErrorBody {
   details?: unknown | null;
 }
 
+/** The error body of the few operations where Better Auth answers in both
+shapes: its own `{code, message}` for the session and body checks, and
+OAuth's `{error, error_description}` for the route's own refusals (the
+oauth-provider's client and consent management, its consent hand-off).
+Exactly one pair is present. */
+export interface ErrorOrOAuthErrorBody {
+  /** As in `ErrorBody`. */
+  code?: string | null;
+  /** As in `ErrorBody`. */
+  message?: string | null;
+  /** As in `ErrorBody`. */
+  details?: unknown | null;
+  /** As in `OAuthErrorBody`. */
+  error?: string | null;
+  /** As in `OAuthErrorBody`. */
+  error_description?: string | null;
+}
+
 /** An organization with its members, the invitations the caller may see
 and, with teams, its teams. */
 export interface FullOrganization {
@@ -635,6 +653,11 @@ export interface OAuthClientResponse {
   application_type: string;
   require_pkce: boolean;
   skip_consent: boolean;
+  /** Whether the client may end sessions: set by the operator only, and
+shown once set (as Better Auth does). */
+  enable_end_session?: boolean | null;
+  /** Always false: access tokens are not DPoP-bound here. */
+  dpop_bound_access_tokens: boolean;
   disabled: boolean;
   user_id?: string | null;
   metadata?: unknown | null;
@@ -645,8 +668,9 @@ export interface OAuthConsentBody {
   accept: boolean;
   /** The scopes granted, space-separated: a subset of those requested (all when absent). */
   scope?: string | null;
-  /** The signed query the consent page was opened with. */
-  oauth_query: string;
+  /** The signed query the consent page was opened with (required; a
+missing one is Better Auth's 400 `invalid_request`). */
+  oauth_query?: string | null;
 }
 
 export interface OAuthConsentIdBody {
@@ -660,6 +684,11 @@ export interface OAuthConsentResponse {
   scopes: string[];
   createdAt: string;
   updatedAt: string;
+  /** Better Auth's consent row has these; Gatehouse's consents are per
+user and client, for every resource and claim: always null, null, []. */
+  referenceId?: string | null;
+  resources?: string[] | null;
+  requestedUserInfoClaims: string[];
 }
 
 export interface OAuthConsentUpdate {
@@ -674,8 +703,8 @@ export interface OAuthContinueBody {
   created?: boolean | null;
   /** The user has just signed in (`prompt=login`). */
   postLogin?: boolean | null;
-  /** The signed query the page was opened with. */
-  oauth_query: string;
+  /** The signed query the page was opened with (required, as for consent). */
+  oauth_query?: string | null;
 }
 
 /** A device asks for codes (RFC 8628 §3.1), form-encoded, with its client
@@ -764,11 +793,17 @@ export interface OAuthIntrospectionResponse {
   aud?: unknown | null;
   /** An exchanged token's actor chain (RFC 8693 §4.1). */
   act?: unknown | null;
+  /** The client an access token was issued to (as `client_id`). */
+  azp?: string | null;
 }
 
 /** What a consent page may show about a client. */
 export interface OAuthPublicClientResponse {
   client_id: string;
+  /** Always empty: where the client may send users back is not public
+(Better Auth's answer has the key, empty, too). */
+  redirect_uris: string[];
+  contacts?: string[] | null;
   client_name?: string | null;
   client_uri?: string | null;
   logo_uri?: string | null;
@@ -1742,8 +1777,6 @@ export type ErrorCode =
   | "PHONE_NUMBER_CANNOT_BE_UPDATED"
   | "PHONE_NUMBER_CANNOT_BE_SET"
   | "SEND_OTP_NOT_IMPLEMENTED"
-  | "CLIENT_NOT_FOUND"
-  | "CONSENT_NOT_FOUND"
   | "PLUGIN_NOT_ENABLED"
   | "SIGN_IN_CHALLENGE"
   | "NETWORK_ERROR"

@@ -1044,6 +1044,34 @@ for the server-side call.*/
             Default::default()
         }
     }
+    /**The error body of the few operations where Better Auth answers in both
+shapes: its own `{code, message}` for the session and body checks, and
+OAuth's `{error, error_description}` for the route's own refusals (the
+oauth-provider's client and consent management, its consent hand-off).
+Exactly one pair is present.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct ErrorOrOAuthErrorBody {
+        ///As in `ErrorBody`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub code: ::std::option::Option<::std::string::String>,
+        ///As in `ErrorBody`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub details: ::std::option::Option<::serde_json::Value>,
+        ///As in `OAuthErrorBody`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub error: ::std::option::Option<::std::string::String>,
+        ///As in `OAuthErrorBody`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub error_description: ::std::option::Option<::std::string::String>,
+        ///As in `ErrorBody`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub message: ::std::option::Option<::std::string::String>,
+    }
+    impl ErrorOrOAuthErrorBody {
+        pub fn builder() -> builder::ErrorOrOAuthErrorBody {
+            Default::default()
+        }
+    }
     /**An organization with its members, the invitations the caller may see
 and, with teams, its teams.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -1827,6 +1855,12 @@ after an ID-token link.*/
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub contacts: ::std::vec::Vec<::std::string::String>,
         pub disabled: bool,
+        ///Always false: access tokens are not DPoP-bound here.
+        pub dpop_bound_access_tokens: bool,
+        /**Whether the client may end sessions: set by the operator only, and
+shown once set (as Better Auth does).*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub enable_end_session: ::std::option::Option<bool>,
         pub grant_types: ::std::vec::Vec<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub jwks: ::std::option::Option<::serde_json::Value>,
@@ -1865,8 +1899,10 @@ after an ID-token link.*/
     pub struct OAuthConsentBody {
         ///Whether the user grants the request.
         pub accept: bool,
-        ///The signed query the consent page was opened with.
-        pub oauth_query: ::std::string::String,
+        /**The signed query the consent page was opened with (required; a
+missing one is Better Auth's 400 `invalid_request`).*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub oauth_query: ::std::option::Option<::std::string::String>,
         ///The scopes granted, space-separated: a subset of those requested (all when absent).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub scope: ::std::option::Option<::std::string::String>,
@@ -1894,6 +1930,17 @@ after an ID-token link.*/
         #[serde(rename = "createdAt")]
         pub created_at: ::std::string::String,
         pub id: ::std::string::String,
+        /**Better Auth's consent row has these; Gatehouse's consents are per
+user and client, for every resource and claim: always null, null, [].*/
+        #[serde(
+            rename = "referenceId",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub reference_id: ::std::option::Option<::std::string::String>,
+        #[serde(rename = "requestedUserInfoClaims")]
+        pub requested_user_info_claims: ::std::vec::Vec<::std::string::String>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub resources: ::std::vec::Vec<::std::string::String>,
         pub scopes: ::std::vec::Vec<::std::string::String>,
         #[serde(rename = "updatedAt")]
         pub updated_at: ::std::string::String,
@@ -1917,13 +1964,14 @@ after an ID-token link.*/
         }
     }
     ///`OAuthContinueBody`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     pub struct OAuthContinueBody {
         ///The user created an account (`prompt=create`).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub created: ::std::option::Option<bool>,
-        ///The signed query the page was opened with.
-        pub oauth_query: ::std::string::String,
+        ///The signed query the page was opened with (required, as for consent).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub oauth_query: ::std::option::Option<::std::string::String>,
         ///The user has just signed in (`prompt=login`).
         #[serde(
             rename = "postLogin",
@@ -2067,6 +2115,9 @@ the OAuth client libraries that call them; see `Plugin::oauth_paths`.*/
         ///The resource server(s) a JWT access token is addressed to.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub aud: ::std::option::Option<::serde_json::Value>,
+        ///The client an access token was issued to (as `client_id`).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub azp: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub client_id: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2099,10 +2150,15 @@ the OAuth client libraries that call them; see `Plugin::oauth_paths`.*/
         pub client_name: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub client_uri: ::std::option::Option<::std::string::String>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub contacts: ::std::vec::Vec<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub logo_uri: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub policy_uri: ::std::option::Option<::std::string::String>,
+        /**Always empty: where the client may send users back is not public
+(Better Auth's answer has the key, empty, too).*/
+        pub redirect_uris: ::std::vec::Vec<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub tos_uri: ::std::option::Option<::std::string::String>,
     }
@@ -8357,6 +8413,131 @@ after an ID-token sign-in.*/
             }
         }
         #[derive(Clone, Debug)]
+        pub struct ErrorOrOAuthErrorBody {
+            code: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            details: ::std::result::Result<
+                ::std::option::Option<::serde_json::Value>,
+                ::std::string::String,
+            >,
+            error: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            error_description: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            message: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ErrorOrOAuthErrorBody {
+            fn default() -> Self {
+                Self {
+                    code: Ok(Default::default()),
+                    details: Ok(Default::default()),
+                    error: Ok(Default::default()),
+                    error_description: Ok(Default::default()),
+                    message: Ok(Default::default()),
+                }
+            }
+        }
+        impl ErrorOrOAuthErrorBody {
+            pub fn code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.code = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for code: {e}")
+                    });
+                self
+            }
+            pub fn details<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.details = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for details: {e}")
+                    });
+                self
+            }
+            pub fn error<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.error = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for error: {e}")
+                    });
+                self
+            }
+            pub fn error_description<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.error_description = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for error_description: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn message<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.message = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for message: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ErrorOrOAuthErrorBody>
+        for super::ErrorOrOAuthErrorBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ErrorOrOAuthErrorBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    code: value.code?,
+                    details: value.details?,
+                    error: value.error?,
+                    error_description: value.error_description?,
+                    message: value.message?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ErrorOrOAuthErrorBody>
+        for ErrorOrOAuthErrorBody {
+            fn from(value: super::ErrorOrOAuthErrorBody) -> Self {
+                Self {
+                    code: Ok(value.code),
+                    details: Ok(value.details),
+                    error: Ok(value.error),
+                    error_description: Ok(value.error_description),
+                    message: Ok(value.message),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct FullOrganization {
             created_at: ::std::result::Result<
                 ::std::string::String,
@@ -11577,6 +11758,11 @@ after an ID-token sign-in.*/
                 ::std::string::String,
             >,
             disabled: ::std::result::Result<bool, ::std::string::String>,
+            dpop_bound_access_tokens: ::std::result::Result<bool, ::std::string::String>,
+            enable_end_session: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
             grant_types: ::std::result::Result<
                 ::std::vec::Vec<::std::string::String>,
                 ::std::string::String,
@@ -11653,6 +11839,10 @@ after an ID-token sign-in.*/
                     client_uri: Ok(Default::default()),
                     contacts: Ok(Default::default()),
                     disabled: Err("no value supplied for disabled".to_string()),
+                    dpop_bound_access_tokens: Err(
+                        "no value supplied for dpop_bound_access_tokens".to_string(),
+                    ),
+                    enable_end_session: Ok(Default::default()),
                     grant_types: Err("no value supplied for grant_types".to_string()),
                     jwks: Ok(Default::default()),
                     jwks_uri: Ok(Default::default()),
@@ -11791,6 +11981,34 @@ after an ID-token sign-in.*/
                     .try_into()
                     .map_err(|e| {
                         format!("error converting supplied value for disabled: {e}")
+                    });
+                self
+            }
+            pub fn dpop_bound_access_tokens<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.dpop_bound_access_tokens = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for dpop_bound_access_tokens: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn enable_end_session<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.enable_end_session = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for enable_end_session: {e}"
+                        )
                     });
                 self
             }
@@ -12023,6 +12241,8 @@ after an ID-token sign-in.*/
                     client_uri: value.client_uri?,
                     contacts: value.contacts?,
                     disabled: value.disabled?,
+                    dpop_bound_access_tokens: value.dpop_bound_access_tokens?,
+                    enable_end_session: value.enable_end_session?,
                     grant_types: value.grant_types?,
                     jwks: value.jwks?,
                     jwks_uri: value.jwks_uri?,
@@ -12055,6 +12275,8 @@ after an ID-token sign-in.*/
                     client_uri: Ok(value.client_uri),
                     contacts: Ok(value.contacts),
                     disabled: Ok(value.disabled),
+                    dpop_bound_access_tokens: Ok(value.dpop_bound_access_tokens),
+                    enable_end_session: Ok(value.enable_end_session),
                     grant_types: Ok(value.grant_types),
                     jwks: Ok(value.jwks),
                     jwks_uri: Ok(value.jwks_uri),
@@ -12079,7 +12301,7 @@ after an ID-token sign-in.*/
         pub struct OAuthConsentBody {
             accept: ::std::result::Result<bool, ::std::string::String>,
             oauth_query: ::std::result::Result<
-                ::std::string::String,
+                ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
             scope: ::std::result::Result<
@@ -12091,7 +12313,7 @@ after an ID-token sign-in.*/
             fn default() -> Self {
                 Self {
                     accept: Err("no value supplied for accept".to_string()),
-                    oauth_query: Err("no value supplied for oauth_query".to_string()),
+                    oauth_query: Ok(Default::default()),
                     scope: Ok(Default::default()),
                 }
             }
@@ -12111,7 +12333,7 @@ after an ID-token sign-in.*/
             }
             pub fn oauth_query<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.oauth_query = value
@@ -12202,6 +12424,18 @@ after an ID-token sign-in.*/
                 ::std::string::String,
             >,
             id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            reference_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            requested_user_info_claims: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+            resources: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
             scopes: ::std::result::Result<
                 ::std::vec::Vec<::std::string::String>,
                 ::std::string::String,
@@ -12218,6 +12452,11 @@ after an ID-token sign-in.*/
                     client_id: Err("no value supplied for client_id".to_string()),
                     created_at: Err("no value supplied for created_at".to_string()),
                     id: Err("no value supplied for id".to_string()),
+                    reference_id: Ok(Default::default()),
+                    requested_user_info_claims: Err(
+                        "no value supplied for requested_user_info_claims".to_string(),
+                    ),
+                    resources: Ok(Default::default()),
                     scopes: Err("no value supplied for scopes".to_string()),
                     updated_at: Err("no value supplied for updated_at".to_string()),
                     user_id: Err("no value supplied for user_id".to_string()),
@@ -12257,6 +12496,44 @@ after an ID-token sign-in.*/
                 self.id = value
                     .try_into()
                     .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn reference_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.reference_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for reference_id: {e}")
+                    });
+                self
+            }
+            pub fn requested_user_info_claims<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.requested_user_info_claims = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for requested_user_info_claims: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn resources<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.resources = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for resources: {e}")
+                    });
                 self
             }
             pub fn scopes<T>(mut self, value: T) -> Self
@@ -12306,6 +12583,9 @@ after an ID-token sign-in.*/
                     client_id: value.client_id?,
                     created_at: value.created_at?,
                     id: value.id?,
+                    reference_id: value.reference_id?,
+                    requested_user_info_claims: value.requested_user_info_claims?,
+                    resources: value.resources?,
                     scopes: value.scopes?,
                     updated_at: value.updated_at?,
                     user_id: value.user_id?,
@@ -12318,6 +12598,9 @@ after an ID-token sign-in.*/
                     client_id: Ok(value.client_id),
                     created_at: Ok(value.created_at),
                     id: Ok(value.id),
+                    reference_id: Ok(value.reference_id),
+                    requested_user_info_claims: Ok(value.requested_user_info_claims),
+                    resources: Ok(value.resources),
                     scopes: Ok(value.scopes),
                     updated_at: Ok(value.updated_at),
                     user_id: Ok(value.user_id),
@@ -12372,7 +12655,7 @@ after an ID-token sign-in.*/
                 ::std::string::String,
             >,
             oauth_query: ::std::result::Result<
-                ::std::string::String,
+                ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
             post_login: ::std::result::Result<
@@ -12388,7 +12671,7 @@ after an ID-token sign-in.*/
             fn default() -> Self {
                 Self {
                     created: Ok(Default::default()),
-                    oauth_query: Err("no value supplied for oauth_query".to_string()),
+                    oauth_query: Ok(Default::default()),
                     post_login: Ok(Default::default()),
                     selected: Ok(Default::default()),
                 }
@@ -12409,7 +12692,7 @@ after an ID-token sign-in.*/
             }
             pub fn oauth_query<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.oauth_query = value
@@ -13168,6 +13451,10 @@ after an ID-token sign-in.*/
                 ::std::option::Option<::serde_json::Value>,
                 ::std::string::String,
             >,
+            azp: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
             client_id: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -13207,6 +13494,7 @@ after an ID-token sign-in.*/
                     act: Ok(Default::default()),
                     active: Err("no value supplied for active".to_string()),
                     aud: Ok(Default::default()),
+                    azp: Ok(Default::default()),
                     client_id: Ok(Default::default()),
                     exp: Ok(Default::default()),
                     iat: Ok(Default::default()),
@@ -13252,6 +13540,18 @@ after an ID-token sign-in.*/
                     .try_into()
                     .map_err(|e| {
                         format!("error converting supplied value for aud: {e}")
+                    });
+                self
+            }
+            pub fn azp<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.azp = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for azp: {e}")
                     });
                 self
             }
@@ -13362,6 +13662,7 @@ after an ID-token sign-in.*/
                     act: value.act?,
                     active: value.active?,
                     aud: value.aud?,
+                    azp: value.azp?,
                     client_id: value.client_id?,
                     exp: value.exp?,
                     iat: value.iat?,
@@ -13380,6 +13681,7 @@ after an ID-token sign-in.*/
                     act: Ok(value.act),
                     active: Ok(value.active),
                     aud: Ok(value.aud),
+                    azp: Ok(value.azp),
                     client_id: Ok(value.client_id),
                     exp: Ok(value.exp),
                     iat: Ok(value.iat),
@@ -13405,12 +13707,20 @@ after an ID-token sign-in.*/
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
+            contacts: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
             logo_uri: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
             policy_uri: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            redirect_uris: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
                 ::std::string::String,
             >,
             tos_uri: ::std::result::Result<
@@ -13424,8 +13734,12 @@ after an ID-token sign-in.*/
                     client_id: Err("no value supplied for client_id".to_string()),
                     client_name: Ok(Default::default()),
                     client_uri: Ok(Default::default()),
+                    contacts: Ok(Default::default()),
                     logo_uri: Ok(Default::default()),
                     policy_uri: Ok(Default::default()),
+                    redirect_uris: Err(
+                        "no value supplied for redirect_uris".to_string(),
+                    ),
                     tos_uri: Ok(Default::default()),
                 }
             }
@@ -13467,6 +13781,18 @@ after an ID-token sign-in.*/
                     });
                 self
             }
+            pub fn contacts<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.contacts = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for contacts: {e}")
+                    });
+                self
+            }
             pub fn logo_uri<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -13488,6 +13814,18 @@ after an ID-token sign-in.*/
                     .try_into()
                     .map_err(|e| {
                         format!("error converting supplied value for policy_uri: {e}")
+                    });
+                self
+            }
+            pub fn redirect_uris<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.redirect_uris = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for redirect_uris: {e}")
                     });
                 self
             }
@@ -13514,8 +13852,10 @@ after an ID-token sign-in.*/
                     client_id: value.client_id?,
                     client_name: value.client_name?,
                     client_uri: value.client_uri?,
+                    contacts: value.contacts?,
                     logo_uri: value.logo_uri?,
                     policy_uri: value.policy_uri?,
+                    redirect_uris: value.redirect_uris?,
                     tos_uri: value.tos_uri?,
                 })
             }
@@ -13527,8 +13867,10 @@ after an ID-token sign-in.*/
                     client_id: Ok(value.client_id),
                     client_name: Ok(value.client_name),
                     client_uri: Ok(value.client_uri),
+                    contacts: Ok(value.contacts),
                     logo_uri: Ok(value.logo_uri),
                     policy_uri: Ok(value.policy_uri),
+                    redirect_uris: Ok(value.redirect_uris),
                     tos_uri: Ok(value.tos_uri),
                 }
             }
@@ -43998,7 +44340,7 @@ pub mod builder {
             self,
         ) -> Result<
             ResponseValue<types::OAuthRedirectResponse>,
-            Error<types::OAuthErrorBody>,
+            Error<types::ErrorOrOAuthErrorBody>,
         > {
             let Self { client, body } = self;
             let body = body
@@ -44147,7 +44489,7 @@ pub mod builder {
             self,
         ) -> Result<
             ResponseValue<types::OAuthRedirectResponse>,
-            Error<types::OAuthErrorBody>,
+            Error<types::ErrorOrOAuthErrorBody>,
         > {
             let Self { client, body } = self;
             let body = body
@@ -45662,6 +46004,13 @@ pub mod builder {
                         ),
                     )
                 }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 403u16 => {
                     Err(
                         Error::ErrorResponse(
@@ -45798,6 +46147,13 @@ pub mod builder {
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
                 400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -46041,7 +46397,10 @@ pub mod builder {
         ///Sends a `POST` request to `/oauth2/create-client`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::OAuthClientResponse>, Error<types::ErrorBody>> {
+        ) -> Result<
+            ResponseValue<types::OAuthClientResponse>,
+            Error<types::ErrorOrOAuthErrorBody>,
+        > {
             let Self { client, body } = self;
             let body = body
                 .and_then(|v| {
@@ -46175,7 +46534,10 @@ pub mod builder {
         ///Sends a `GET` request to `/oauth2/get-client`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::OAuthClientResponse>, Error<types::ErrorBody>> {
+        ) -> Result<
+            ResponseValue<types::OAuthClientResponse>,
+            Error<types::ErrorOrOAuthErrorBody>,
+        > {
             let Self { client, client_id } = self;
             let client_id = client_id.map_err(Error::InvalidRequest)?;
             let url = format!("{}/oauth2/get-client", client.baseurl,);
@@ -46366,7 +46728,7 @@ pub mod builder {
             self,
         ) -> Result<
             ResponseValue<types::OAuthPublicClientResponse>,
-            Error<types::ErrorBody>,
+            Error<types::ErrorOrOAuthErrorBody>,
         > {
             let Self { client, client_id } = self;
             let client_id = client_id.map_err(Error::InvalidRequest)?;
@@ -46490,7 +46852,10 @@ pub mod builder {
         ///Sends a `POST` request to `/oauth2/update-client`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::OAuthClientResponse>, Error<types::ErrorBody>> {
+        ) -> Result<
+            ResponseValue<types::OAuthClientResponse>,
+            Error<types::ErrorOrOAuthErrorBody>,
+        > {
             let Self { client, body } = self;
             let body = body
                 .and_then(|v| {
@@ -46643,7 +47008,10 @@ pub mod builder {
         ///Sends a `POST` request to `/oauth2/client/rotate-secret`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::OAuthClientResponse>, Error<types::ErrorBody>> {
+        ) -> Result<
+            ResponseValue<types::OAuthClientResponse>,
+            Error<types::ErrorOrOAuthErrorBody>,
+        > {
             let Self { client, body } = self;
             let body = body
                 .and_then(|v| {
@@ -46796,7 +47164,10 @@ pub mod builder {
         ///Sends a `POST` request to `/oauth2/delete-client`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::SuccessResponse>, Error<types::ErrorBody>> {
+        ) -> Result<
+            ResponseValue<types::SuccessResponse>,
+            Error<types::ErrorOrOAuthErrorBody>,
+        > {
             let Self { client, body } = self;
             let body = body
                 .and_then(|v| {
@@ -47019,7 +47390,7 @@ pub mod builder {
             self,
         ) -> Result<
             ResponseValue<types::OAuthConsentResponse>,
-            Error<types::ErrorBody>,
+            Error<types::ErrorOrOAuthErrorBody>,
         > {
             let Self { client, id } = self;
             let id = id.map_err(Error::InvalidRequest)?;
@@ -47145,7 +47516,7 @@ pub mod builder {
             self,
         ) -> Result<
             ResponseValue<types::OAuthConsentResponse>,
-            Error<types::ErrorBody>,
+            Error<types::ErrorOrOAuthErrorBody>,
         > {
             let Self { client, body } = self;
             let body = body
@@ -47299,7 +47670,10 @@ pub mod builder {
         ///Sends a `POST` request to `/oauth2/delete-consent`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::SuccessResponse>, Error<types::ErrorBody>> {
+        ) -> Result<
+            ResponseValue<types::SuccessResponse>,
+            Error<types::ErrorOrOAuthErrorBody>,
+        > {
             let Self { client, body } = self;
             let body = body
                 .and_then(|v| {

@@ -482,10 +482,6 @@ pub enum ErrorCode {
     PhoneNumberCannotBeSet,
     /// `SEND_OTP_NOT_IMPLEMENTED`: sendOTP not implemented
     SendOtpNotImplemented,
-    /// `CLIENT_NOT_FOUND`: OAuth client not found
-    ClientNotFound,
-    /// `CONSENT_NOT_FOUND`: Consent not found
-    ConsentNotFound,
     /// `PLUGIN_NOT_ENABLED`: The plugin is not enabled on this server
     PluginNotEnabled,
     /// `SIGN_IN_CHALLENGE`: The sign-in needs another step first (a plugin's challenge, e.g. a second factor)
@@ -741,8 +737,6 @@ impl ErrorCode {
             ErrorCode::PhoneNumberCannotBeUpdated => "PHONE_NUMBER_CANNOT_BE_UPDATED",
             ErrorCode::PhoneNumberCannotBeSet => "PHONE_NUMBER_CANNOT_BE_SET",
             ErrorCode::SendOtpNotImplemented => "SEND_OTP_NOT_IMPLEMENTED",
-            ErrorCode::ClientNotFound => "CLIENT_NOT_FOUND",
-            ErrorCode::ConsentNotFound => "CONSENT_NOT_FOUND",
             ErrorCode::PluginNotEnabled => "PLUGIN_NOT_ENABLED",
             ErrorCode::SignInChallenge => "SIGN_IN_CHALLENGE",
             ErrorCode::NetworkError => "NETWORK_ERROR",
@@ -993,8 +987,6 @@ impl ErrorCode {
             "PHONE_NUMBER_CANNOT_BE_UPDATED" => ErrorCode::PhoneNumberCannotBeUpdated,
             "PHONE_NUMBER_CANNOT_BE_SET" => ErrorCode::PhoneNumberCannotBeSet,
             "SEND_OTP_NOT_IMPLEMENTED" => ErrorCode::SendOtpNotImplemented,
-            "CLIENT_NOT_FOUND" => ErrorCode::ClientNotFound,
-            "CONSENT_NOT_FOUND" => ErrorCode::ConsentNotFound,
             "PLUGIN_NOT_ENABLED" => ErrorCode::PluginNotEnabled,
             "SIGN_IN_CHALLENGE" => ErrorCode::SignInChallenge,
             "NETWORK_ERROR" => ErrorCode::NetworkError,

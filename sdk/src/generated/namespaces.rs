@@ -1399,3 +1399,12 @@ impl crate::ErrorPayload for types::OAuthErrorBody {
         (self.error, self.error_description)
     }
 }
+
+impl crate::ErrorPayload for types::ErrorOrOAuthErrorBody {
+    fn code_and_message(self) -> (String, String) {
+        (
+            self.code.or(self.error).unwrap_or_default(),
+            self.message.or(self.error_description).unwrap_or_default(),
+        )
+    }
+}

@@ -3895,7 +3895,7 @@ public protocol OauthProviderApiProtocol: AnyObject, Sendable {
     /**
      * Continue an authorization (`POST /oauth2/continue`).
      */
-    func oauth2Continue(body: OAuthContinueBody) async throws  -> OAuthRedirectResponse
+    func oauth2Continue(body: OAuthContinueBody?) async throws  -> OAuthRedirectResponse
     
     /**
      * Create a client for the signed-in user (`POST /oauth2/create-client`).
@@ -4129,12 +4129,12 @@ open func oauth2Consent(body: OAuthConsentBody)async throws  -> OAuthRedirectRes
     /**
      * Continue an authorization (`POST /oauth2/continue`).
      */
-open func oauth2Continue(body: OAuthContinueBody)async throws  -> OAuthRedirectResponse  {
+open func oauth2Continue(body: OAuthContinueBody?)async throws  -> OAuthRedirectResponse  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_continue(
-                        self.uniffiCloneHandle(),FfiConverterTypeOAuthContinueBody_lower(body)
+                        self.uniffiCloneHandle(),FfiConverterOptionTypeOAuthContinueBody.lower(body)
                 )
             },
             pollFunc: ffi_gatehouse_mobile_rust_future_poll_rust_buffer,
@@ -9478,6 +9478,109 @@ public func FfiConverterTypeErrorBody_lower(_ value: ErrorBody) -> RustBuffer {
 
 
 /**
+ * The error body of the few operations where Better Auth answers in both
+ * shapes: its own `{code, message}` for the session and body checks, and
+ * OAuth's `{error, error_description}` for the route's own refusals (the
+ * oauth-provider's client and consent management, its consent hand-off).
+ * Exactly one pair is present.
+ */
+public struct ErrorOrOAuthErrorBody: Equatable, Hashable {
+    /**
+     * As in `ErrorBody`.
+     */
+    public var code: String?
+    /**
+     * As in `ErrorBody`.
+     */
+    public var message: String?
+    /**
+     * As in `ErrorBody`.
+     */
+    public var details: String?
+    /**
+     * As in `OAuthErrorBody`.
+     */
+    public var error: String?
+    /**
+     * As in `OAuthErrorBody`.
+     */
+    public var errorDescription: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * As in `ErrorBody`.
+         */code: String? = nil, 
+        /**
+         * As in `ErrorBody`.
+         */message: String? = nil, 
+        /**
+         * As in `ErrorBody`.
+         */details: String? = nil, 
+        /**
+         * As in `OAuthErrorBody`.
+         */error: String? = nil, 
+        /**
+         * As in `OAuthErrorBody`.
+         */errorDescription: String? = nil) {
+        self.code = code
+        self.message = message
+        self.details = details
+        self.error = error
+        self.errorDescription = errorDescription
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ErrorOrOAuthErrorBody: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeErrorOrOAuthErrorBody: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ErrorOrOAuthErrorBody {
+        return
+            try ErrorOrOAuthErrorBody(
+                code: FfiConverterOptionString.read(from: &buf), 
+                message: FfiConverterOptionString.read(from: &buf), 
+                details: FfiConverterOptionString.read(from: &buf), 
+                error: FfiConverterOptionString.read(from: &buf), 
+                errorDescription: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ErrorOrOAuthErrorBody, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.code, into: &buf)
+        FfiConverterOptionString.write(value.message, into: &buf)
+        FfiConverterOptionString.write(value.details, into: &buf)
+        FfiConverterOptionString.write(value.error, into: &buf)
+        FfiConverterOptionString.write(value.errorDescription, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeErrorOrOAuthErrorBody_lift(_ buf: RustBuffer) throws -> ErrorOrOAuthErrorBody {
+    return try FfiConverterTypeErrorOrOAuthErrorBody.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeErrorOrOAuthErrorBody_lower(_ value: ErrorOrOAuthErrorBody) -> RustBuffer {
+    return FfiConverterTypeErrorOrOAuthErrorBody.lower(value)
+}
+
+
+/**
  * An organization with its members, the invitations the caller may see
  * and, with teams, its teams.
  */
@@ -11531,6 +11634,15 @@ public struct OAuthClientResponse: Equatable, Hashable {
     public var applicationType: String
     public var requirePkce: Bool
     public var skipConsent: Bool
+    /**
+     * Whether the client may end sessions: set by the operator only, and
+     * shown once set (as Better Auth does).
+     */
+    public var enableEndSession: Bool?
+    /**
+     * Always false: access tokens are not DPoP-bound here.
+     */
+    public var dpopBoundAccessTokens: Bool
     public var disabled: Bool
     public var userId: String?
     public var metadata: String?
@@ -11543,7 +11655,14 @@ public struct OAuthClientResponse: Equatable, Hashable {
          */clientSecret: String? = nil, clientIdIssuedAt: Int64, 
         /**
          * 0: the secret does not expire. Present for confidential clients.
-         */clientSecretExpiresAt: Int64? = nil, redirectUris: [String], postLogoutRedirectUris: [String]? = nil, tokenEndpointAuthMethod: String, jwks: String? = nil, jwksUri: String? = nil, grantTypes: [String], responseTypes: [String], clientName: String? = nil, clientUri: String? = nil, logoUri: String? = nil, scope: String, contacts: [String]? = nil, tosUri: String? = nil, policyUri: String? = nil, softwareId: String? = nil, softwareVersion: String? = nil, applicationType: String, requirePkce: Bool, skipConsent: Bool, disabled: Bool, userId: String? = nil, metadata: String? = nil) {
+         */clientSecretExpiresAt: Int64? = nil, redirectUris: [String], postLogoutRedirectUris: [String]? = nil, tokenEndpointAuthMethod: String, jwks: String? = nil, jwksUri: String? = nil, grantTypes: [String], responseTypes: [String], clientName: String? = nil, clientUri: String? = nil, logoUri: String? = nil, scope: String, contacts: [String]? = nil, tosUri: String? = nil, policyUri: String? = nil, softwareId: String? = nil, softwareVersion: String? = nil, applicationType: String, requirePkce: Bool, skipConsent: Bool, 
+        /**
+         * Whether the client may end sessions: set by the operator only, and
+         * shown once set (as Better Auth does).
+         */enableEndSession: Bool? = nil, 
+        /**
+         * Always false: access tokens are not DPoP-bound here.
+         */dpopBoundAccessTokens: Bool, disabled: Bool, userId: String? = nil, metadata: String? = nil) {
         self.clientId = clientId
         self.clientSecret = clientSecret
         self.clientIdIssuedAt = clientIdIssuedAt
@@ -11567,6 +11686,8 @@ public struct OAuthClientResponse: Equatable, Hashable {
         self.applicationType = applicationType
         self.requirePkce = requirePkce
         self.skipConsent = skipConsent
+        self.enableEndSession = enableEndSession
+        self.dpopBoundAccessTokens = dpopBoundAccessTokens
         self.disabled = disabled
         self.userId = userId
         self.metadata = metadata
@@ -11611,6 +11732,8 @@ public struct FfiConverterTypeOAuthClientResponse: FfiConverterRustBuffer {
                 applicationType: FfiConverterString.read(from: &buf), 
                 requirePkce: FfiConverterBool.read(from: &buf), 
                 skipConsent: FfiConverterBool.read(from: &buf), 
+                enableEndSession: FfiConverterOptionBool.read(from: &buf), 
+                dpopBoundAccessTokens: FfiConverterBool.read(from: &buf), 
                 disabled: FfiConverterBool.read(from: &buf), 
                 userId: FfiConverterOptionString.read(from: &buf), 
                 metadata: FfiConverterOptionString.read(from: &buf)
@@ -11641,6 +11764,8 @@ public struct FfiConverterTypeOAuthClientResponse: FfiConverterRustBuffer {
         FfiConverterString.write(value.applicationType, into: &buf)
         FfiConverterBool.write(value.requirePkce, into: &buf)
         FfiConverterBool.write(value.skipConsent, into: &buf)
+        FfiConverterOptionBool.write(value.enableEndSession, into: &buf)
+        FfiConverterBool.write(value.dpopBoundAccessTokens, into: &buf)
         FfiConverterBool.write(value.disabled, into: &buf)
         FfiConverterOptionString.write(value.userId, into: &buf)
         FfiConverterOptionString.write(value.metadata, into: &buf)
@@ -11673,9 +11798,10 @@ public struct OAuthConsentBody: Equatable, Hashable {
      */
     public var scope: String?
     /**
-     * The signed query the consent page was opened with.
+     * The signed query the consent page was opened with (required; a
+     * missing one is Better Auth's 400 `invalid_request`).
      */
-    public var oauthQuery: String
+    public var oauthQuery: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -11687,8 +11813,9 @@ public struct OAuthConsentBody: Equatable, Hashable {
          * The scopes granted, space-separated: a subset of those requested (all when absent).
          */scope: String? = nil, 
         /**
-         * The signed query the consent page was opened with.
-         */oauthQuery: String) {
+         * The signed query the consent page was opened with (required; a
+         * missing one is Better Auth's 400 `invalid_request`).
+         */oauthQuery: String? = nil) {
         self.accept = accept
         self.scope = scope
         self.oauthQuery = oauthQuery
@@ -11712,14 +11839,14 @@ public struct FfiConverterTypeOAuthConsentBody: FfiConverterRustBuffer {
             try OAuthConsentBody(
                 accept: FfiConverterBool.read(from: &buf), 
                 scope: FfiConverterOptionString.read(from: &buf), 
-                oauthQuery: FfiConverterString.read(from: &buf)
+                oauthQuery: FfiConverterOptionString.read(from: &buf)
         )
     }
 
     public static func write(_ value: OAuthConsentBody, into buf: inout [UInt8]) {
         FfiConverterBool.write(value.accept, into: &buf)
         FfiConverterOptionString.write(value.scope, into: &buf)
-        FfiConverterString.write(value.oauthQuery, into: &buf)
+        FfiConverterOptionString.write(value.oauthQuery, into: &buf)
     }
 }
 
@@ -11796,16 +11923,30 @@ public struct OAuthConsentResponse: Equatable, Hashable {
     public var scopes: [String]
     public var createdAt: String
     public var updatedAt: String
+    /**
+     * Better Auth's consent row has these; Gatehouse's consents are per
+     * user and client, for every resource and claim: always null, null, [].
+     */
+    public var referenceId: String?
+    public var resources: [String]?
+    public var requestedUserInfoClaims: [String]
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
-    public init(id: String, clientId: String, userId: String, scopes: [String], createdAt: String, updatedAt: String) {
+    public init(id: String, clientId: String, userId: String, scopes: [String], createdAt: String, updatedAt: String, 
+        /**
+         * Better Auth's consent row has these; Gatehouse's consents are per
+         * user and client, for every resource and claim: always null, null, [].
+         */referenceId: String? = nil, resources: [String]? = nil, requestedUserInfoClaims: [String]) {
         self.id = id
         self.clientId = clientId
         self.userId = userId
         self.scopes = scopes
         self.createdAt = createdAt
         self.updatedAt = updatedAt
+        self.referenceId = referenceId
+        self.resources = resources
+        self.requestedUserInfoClaims = requestedUserInfoClaims
     }
 
     
@@ -11829,7 +11970,10 @@ public struct FfiConverterTypeOAuthConsentResponse: FfiConverterRustBuffer {
                 userId: FfiConverterString.read(from: &buf), 
                 scopes: FfiConverterSequenceString.read(from: &buf), 
                 createdAt: FfiConverterString.read(from: &buf), 
-                updatedAt: FfiConverterString.read(from: &buf)
+                updatedAt: FfiConverterString.read(from: &buf), 
+                referenceId: FfiConverterOptionString.read(from: &buf), 
+                resources: FfiConverterOptionSequenceString.read(from: &buf), 
+                requestedUserInfoClaims: FfiConverterSequenceString.read(from: &buf)
         )
     }
 
@@ -11840,6 +11984,9 @@ public struct FfiConverterTypeOAuthConsentResponse: FfiConverterRustBuffer {
         FfiConverterSequenceString.write(value.scopes, into: &buf)
         FfiConverterString.write(value.createdAt, into: &buf)
         FfiConverterString.write(value.updatedAt, into: &buf)
+        FfiConverterOptionString.write(value.referenceId, into: &buf)
+        FfiConverterOptionSequenceString.write(value.resources, into: &buf)
+        FfiConverterSequenceString.write(value.requestedUserInfoClaims, into: &buf)
     }
 }
 
@@ -11929,9 +12076,9 @@ public struct OAuthContinueBody: Equatable, Hashable {
      */
     public var postLogin: Bool?
     /**
-     * The signed query the page was opened with.
+     * The signed query the page was opened with (required, as for consent).
      */
-    public var oauthQuery: String
+    public var oauthQuery: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -11946,8 +12093,8 @@ public struct OAuthContinueBody: Equatable, Hashable {
          * The user has just signed in (`prompt=login`).
          */postLogin: Bool? = nil, 
         /**
-         * The signed query the page was opened with.
-         */oauthQuery: String) {
+         * The signed query the page was opened with (required, as for consent).
+         */oauthQuery: String? = nil) {
         self.selected = selected
         self.created = created
         self.postLogin = postLogin
@@ -11973,7 +12120,7 @@ public struct FfiConverterTypeOAuthContinueBody: FfiConverterRustBuffer {
                 selected: FfiConverterOptionBool.read(from: &buf), 
                 created: FfiConverterOptionBool.read(from: &buf), 
                 postLogin: FfiConverterOptionBool.read(from: &buf), 
-                oauthQuery: FfiConverterString.read(from: &buf)
+                oauthQuery: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -11981,7 +12128,7 @@ public struct FfiConverterTypeOAuthContinueBody: FfiConverterRustBuffer {
         FfiConverterOptionBool.write(value.selected, into: &buf)
         FfiConverterOptionBool.write(value.created, into: &buf)
         FfiConverterOptionBool.write(value.postLogin, into: &buf)
-        FfiConverterString.write(value.oauthQuery, into: &buf)
+        FfiConverterOptionString.write(value.oauthQuery, into: &buf)
     }
 }
 
@@ -12550,6 +12697,10 @@ public struct OAuthIntrospectionResponse: Equatable, Hashable {
      * An exchanged token's actor chain (RFC 8693 §4.1).
      */
     public var act: String?
+    /**
+     * The client an access token was issued to (as `client_id`).
+     */
+    public var azp: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -12565,7 +12716,10 @@ public struct OAuthIntrospectionResponse: Equatable, Hashable {
          */aud: String? = nil, 
         /**
          * An exchanged token's actor chain (RFC 8693 §4.1).
-         */act: String? = nil) {
+         */act: String? = nil, 
+        /**
+         * The client an access token was issued to (as `client_id`).
+         */azp: String? = nil) {
         self.active = active
         self.tokenType = tokenType
         self.clientId = clientId
@@ -12577,6 +12731,7 @@ public struct OAuthIntrospectionResponse: Equatable, Hashable {
         self.sid = sid
         self.aud = aud
         self.act = act
+        self.azp = azp
     }
 
     
@@ -12605,7 +12760,8 @@ public struct FfiConverterTypeOAuthIntrospectionResponse: FfiConverterRustBuffer
                 iss: FfiConverterOptionString.read(from: &buf), 
                 sid: FfiConverterOptionString.read(from: &buf), 
                 aud: FfiConverterOptionString.read(from: &buf), 
-                act: FfiConverterOptionString.read(from: &buf)
+                act: FfiConverterOptionString.read(from: &buf), 
+                azp: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -12621,6 +12777,7 @@ public struct FfiConverterTypeOAuthIntrospectionResponse: FfiConverterRustBuffer
         FfiConverterOptionString.write(value.sid, into: &buf)
         FfiConverterOptionString.write(value.aud, into: &buf)
         FfiConverterOptionString.write(value.act, into: &buf)
+        FfiConverterOptionString.write(value.azp, into: &buf)
     }
 }
 
@@ -12645,6 +12802,12 @@ public func FfiConverterTypeOAuthIntrospectionResponse_lower(_ value: OAuthIntro
  */
 public struct OAuthPublicClientResponse: Equatable, Hashable {
     public var clientId: String
+    /**
+     * Always empty: where the client may send users back is not public
+     * (Better Auth's answer has the key, empty, too).
+     */
+    public var redirectUris: [String]
+    public var contacts: [String]?
     public var clientName: String?
     public var clientUri: String?
     public var logoUri: String?
@@ -12653,8 +12816,14 @@ public struct OAuthPublicClientResponse: Equatable, Hashable {
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
-    public init(clientId: String, clientName: String? = nil, clientUri: String? = nil, logoUri: String? = nil, tosUri: String? = nil, policyUri: String? = nil) {
+    public init(clientId: String, 
+        /**
+         * Always empty: where the client may send users back is not public
+         * (Better Auth's answer has the key, empty, too).
+         */redirectUris: [String], contacts: [String]? = nil, clientName: String? = nil, clientUri: String? = nil, logoUri: String? = nil, tosUri: String? = nil, policyUri: String? = nil) {
         self.clientId = clientId
+        self.redirectUris = redirectUris
+        self.contacts = contacts
         self.clientName = clientName
         self.clientUri = clientUri
         self.logoUri = logoUri
@@ -12679,6 +12848,8 @@ public struct FfiConverterTypeOAuthPublicClientResponse: FfiConverterRustBuffer 
         return
             try OAuthPublicClientResponse(
                 clientId: FfiConverterString.read(from: &buf), 
+                redirectUris: FfiConverterSequenceString.read(from: &buf), 
+                contacts: FfiConverterOptionSequenceString.read(from: &buf), 
                 clientName: FfiConverterOptionString.read(from: &buf), 
                 clientUri: FfiConverterOptionString.read(from: &buf), 
                 logoUri: FfiConverterOptionString.read(from: &buf), 
@@ -12689,6 +12860,8 @@ public struct FfiConverterTypeOAuthPublicClientResponse: FfiConverterRustBuffer 
 
     public static func write(_ value: OAuthPublicClientResponse, into buf: inout [UInt8]) {
         FfiConverterString.write(value.clientId, into: &buf)
+        FfiConverterSequenceString.write(value.redirectUris, into: &buf)
+        FfiConverterOptionSequenceString.write(value.contacts, into: &buf)
         FfiConverterOptionString.write(value.clientName, into: &buf)
         FfiConverterOptionString.write(value.clientUri, into: &buf)
         FfiConverterOptionString.write(value.logoUri, into: &buf)
@@ -19804,6 +19977,30 @@ fileprivate struct FfiConverterOptionTypeOAuthClientMetadata: FfiConverterRustBu
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeOAuthContinueBody: FfiConverterRustBuffer {
+    typealias SwiftType = OAuthContinueBody?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeOAuthContinueBody.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeOAuthContinueBody.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeOAuthDeviceAuthorizationBody: FfiConverterRustBuffer {
     typealias SwiftType = OAuthDeviceAuthorizationBody?
 
@@ -21093,7 +21290,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_consent() != 39217) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_continue() != 57089) {
+    if (uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_continue() != 53441) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_create_client() != 22167) {

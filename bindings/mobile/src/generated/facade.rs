@@ -646,6 +646,35 @@ pub struct ErrorBody {
     pub details: Option<String>,
 }
 
+/// The error body of the few operations where Better Auth answers in both
+/// shapes: its own `{code, message}` for the session and body checks, and
+/// OAuth's `{error, error_description}` for the route's own refusals (the
+/// oauth-provider's client and consent management, its consent hand-off).
+/// Exactly one pair is present.
+#[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
+pub struct ErrorOrOAuthErrorBody {
+    /// As in `ErrorBody`.
+    #[serde(rename = "code", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub code: Option<String>,
+    /// As in `ErrorBody`.
+    #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub message: Option<String>,
+    /// As in `ErrorBody`.
+    #[serde(rename = "details", with = "json_text_opt", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub details: Option<String>,
+    /// As in `OAuthErrorBody`.
+    #[serde(rename = "error", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub error: Option<String>,
+    /// As in `OAuthErrorBody`.
+    #[serde(rename = "error_description", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub error_description: Option<String>,
+}
+
 /// An organization with its members, the invitations the caller may see
 /// and, with teams, its teams.
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
@@ -1203,6 +1232,14 @@ pub struct OAuthClientResponse {
     pub require_pkce: bool,
     #[serde(rename = "skip_consent")]
     pub skip_consent: bool,
+    /// Whether the client may end sessions: set by the operator only, and
+    /// shown once set (as Better Auth does).
+    #[serde(rename = "enable_end_session", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub enable_end_session: Option<bool>,
+    /// Always false: access tokens are not DPoP-bound here.
+    #[serde(rename = "dpop_bound_access_tokens")]
+    pub dpop_bound_access_tokens: bool,
     #[serde(rename = "disabled")]
     pub disabled: bool,
     #[serde(rename = "user_id", default, skip_serializing_if = "Option::is_none")]
@@ -1222,9 +1259,11 @@ pub struct OAuthConsentBody {
     #[serde(rename = "scope", default, skip_serializing_if = "Option::is_none")]
     #[uniffi(default = None)]
     pub scope: Option<String>,
-    /// The signed query the consent page was opened with.
-    #[serde(rename = "oauth_query")]
-    pub oauth_query: String,
+    /// The signed query the consent page was opened with (required; a
+    /// missing one is Better Auth's 400 `invalid_request`).
+    #[serde(rename = "oauth_query", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub oauth_query: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
@@ -1247,6 +1286,16 @@ pub struct OAuthConsentResponse {
     pub created_at: String,
     #[serde(rename = "updatedAt")]
     pub updated_at: String,
+    /// Better Auth's consent row has these; Gatehouse's consents are per
+    /// user and client, for every resource and claim: always null, null, [].
+    #[serde(rename = "referenceId", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub reference_id: Option<String>,
+    #[serde(rename = "resources", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub resources: Option<Vec<String>>,
+    #[serde(rename = "requestedUserInfoClaims")]
+    pub requested_user_info_claims: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, uniffi::Record, Serialize, Deserialize)]
@@ -1270,9 +1319,10 @@ pub struct OAuthContinueBody {
     #[serde(rename = "postLogin", default, skip_serializing_if = "Option::is_none")]
     #[uniffi(default = None)]
     pub post_login: Option<bool>,
-    /// The signed query the page was opened with.
-    #[serde(rename = "oauth_query")]
-    pub oauth_query: String,
+    /// The signed query the page was opened with (required, as for consent).
+    #[serde(rename = "oauth_query", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub oauth_query: Option<String>,
 }
 
 /// A device asks for codes (RFC 8628 §3.1), form-encoded, with its client
@@ -1429,6 +1479,10 @@ pub struct OAuthIntrospectionResponse {
     #[serde(rename = "act", with = "json_text_opt", default, skip_serializing_if = "Option::is_none")]
     #[uniffi(default = None)]
     pub act: Option<String>,
+    /// The client an access token was issued to (as `client_id`).
+    #[serde(rename = "azp", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub azp: Option<String>,
 }
 
 /// What a consent page may show about a client.
@@ -1436,6 +1490,13 @@ pub struct OAuthIntrospectionResponse {
 pub struct OAuthPublicClientResponse {
     #[serde(rename = "client_id")]
     pub client_id: String,
+    /// Always empty: where the client may send users back is not public
+    /// (Better Auth's answer has the key, empty, too).
+    #[serde(rename = "redirect_uris")]
+    pub redirect_uris: Vec<String>,
+    #[serde(rename = "contacts", default, skip_serializing_if = "Option::is_none")]
+    #[uniffi(default = None)]
+    pub contacts: Option<Vec<String>>,
     #[serde(rename = "client_name", default, skip_serializing_if = "Option::is_none")]
     #[uniffi(default = None)]
     pub client_name: Option<String>,
@@ -3519,9 +3580,9 @@ impl OauthProviderApi {
     }
 
     /// Continue an authorization (`POST /oauth2/continue`).
-    pub async fn oauth2_continue(&self, body: OAuthContinueBody) -> Result<OAuthRedirectResponse, AuthError> {
+    pub async fn oauth2_continue(&self, body: Option<OAuthContinueBody>) -> Result<OAuthRedirectResponse, AuthError> {
         let path = crate::with_query("/oauth2/continue".to_string(), &[]);
-        crate::decode(self.client.call("POST", &path, Some(&serde_json::to_value(body).unwrap_or_default()), Some("oauth-provider")).await?)
+        crate::decode(self.client.call("POST", &path, Some(&body.map(|b| serde_json::to_value(b).unwrap_or_default()).unwrap_or_else(|| serde_json::json!({}))), Some("oauth-provider")).await?)
     }
 
     /// Device authorization request (RFC 8628) (`POST /oauth2/device-authorization`).

@@ -414,7 +414,8 @@ pub async fn authorize(
         if let Some(text) = decision.scope {
             let chosen: Vec<String> = text.split_whitespace().map(String::from).collect();
             if let Some(bad) = chosen.iter().find(|c| !scopes.contains(c)) {
-                return Err(OAuthError::invalid_scope(format!(
+                // Better Auth's code: the consent request itself is wrong.
+                return Err(OAuthError::invalid_request(format!(
                     "Scope {bad} was not requested"
                 )));
             }

@@ -141,6 +141,12 @@ pub struct OAuthClientResponse {
     pub application_type: String,
     pub require_pkce: bool,
     pub skip_consent: bool,
+    /// Whether the client may end sessions: set by the operator only, and
+    /// shown once set (as Better Auth does).
+    #[oai(skip_serializing_if_is_none)]
+    pub enable_end_session: Option<bool>,
+    /// Always false: access tokens are not DPoP-bound here.
+    pub dpop_bound_access_tokens: bool,
     pub disabled: bool,
     #[oai(skip_serializing_if_is_none)]
     pub user_id: Option<String>,
@@ -243,6 +249,8 @@ impl ClientRow {
                 .unwrap_or_else(|| "web".into()),
             require_pkce: self.require_pkce.unwrap_or(true),
             skip_consent: self.skip_consent.unwrap_or(false),
+            enable_end_session: self.enable_end_session,
+            dpop_bound_access_tokens: false,
             disabled: self.disabled.unwrap_or(false),
             user_id: self.user_id.clone(),
             metadata: self

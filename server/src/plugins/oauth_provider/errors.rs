@@ -1,6 +1,8 @@
 //! OAuth's own error shape (RFC 6749 §5.2): `{"error", "error_description"}`,
 //! which every relying-party library reads. The session-owned management
-//! routes keep Better Auth's `{code, message}` ([`crate::error::ApiError`]).
+//! routes answer as Better Auth's do: the session check in its
+//! `{code, message}`, the route's own refusals in OAuth's shape
+//! ([`ManageError`]).
 
 use poem::http::StatusCode;
 use poem::{IntoResponse, Response};
@@ -8,7 +10,7 @@ use poem_openapi::registry::{MetaResponses, Registry};
 use poem_openapi::ApiResponse;
 
 use crate::db::StorageError;
-use crate::error::{ErrorCode, OAuthErrorBody};
+use crate::error::{ApiError, ErrorCode, ErrorOrOAuthErrorBody, OAuthErrorBody};
 
 #[derive(Debug, Clone)]
 pub struct OAuthError {
@@ -133,6 +135,81 @@ impl ApiResponse for OAuthError {
     }
 }
 
+/// A refusal of a route where Better Auth answers in both shapes: its
+/// session middleware's `{code, message}` (401 `UNAUTHORIZED`, and the body
+/// checks), the route's own refusals as OAuth errors.
+#[derive(Debug)]
+pub enum ManageError {
+    Api(ApiError),
+    OAuth(OAuthError),
+}
+
+impl From<ApiError> for ManageError {
+    fn from(e: ApiError) -> Self {
+        ManageError::Api(e)
+    }
+}
+
+impl From<OAuthError> for ManageError {
+    fn from(e: OAuthError) -> Self {
+        ManageError::OAuth(e)
+    }
+}
+
+impl From<StorageError> for ManageError {
+    fn from(e: StorageError) -> Self {
+        ManageError::Api(e.into())
+    }
+}
+
+impl std::fmt::Display for ManageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ManageError::Api(e) => e.fmt(f),
+            ManageError::OAuth(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for ManageError {}
+
+impl poem::error::ResponseError for ManageError {
+    fn status(&self) -> StatusCode {
+        match self {
+            ManageError::Api(e) => e.status,
+            ManageError::OAuth(e) => e.status,
+        }
+    }
+
+    fn as_response(&self) -> Response {
+        match self {
+            ManageError::Api(e) => e.as_response(),
+            ManageError::OAuth(e) => e.as_response(),
+        }
+    }
+}
+
+impl IntoResponse for ManageError {
+    fn into_response(self) -> Response {
+        match self {
+            ManageError::Api(e) => e.into_response(),
+            ManageError::OAuth(e) => e.into_response(),
+        }
+    }
+}
+
+impl ApiResponse for ManageError {
+    fn meta() -> MetaResponses {
+        MetaResponses {
+            responses: Vec::new(),
+        }
+    }
+
+    fn register(registry: &mut Registry) {
+        <ErrorOrOAuthErrorBody as poem_openapi::types::Type>::register(registry);
+    }
+}
+
 /// The OAuth errors, as route-doc entries (the spec lists them per status).
 macro_rules! oauth_codes {
     ($($name:ident = ($status:expr, $code:expr, $message:expr);)*) => {
@@ -161,4 +238,8 @@ oauth_codes! {
     DEVICE_ACCESS_DENIED = (400, "access_denied", "The user denied the device");
     INVALID_TARGET = (400, "invalid_target", "The resource or audience is not one this server issues tokens for");
     USER_CODE_TAKEN = (403, "access_denied", "Another user entered this code: only that user may decide on it");
+    CLIENT_NOT_FOUND = (404, "not_found", "client not found");
+    CONSENT_NOT_FOUND = (404, "not_found", "no consent");
+    CLIENT_HAS_NO_SECRET = (400, "invalid_client", "secret rotation is only available for clients using client_secret authentication");
+    CLIENT_NOT_ALLOWED_TO_LOG_OUT = (401, "invalid_client", "The client is not allowed to initiate logout");
 }

@@ -20,9 +20,12 @@ pub const AUTHORIZATION_SERVER: &str = "/.well-known/oauth-authorization-server"
 /// Better Auth's: short enough for key and endpoint changes to spread fast.
 const CACHE_CONTROL: &str = "public, max-age=15, stale-while-revalidate=15, stale-if-error=86400";
 
-/// RFC 8414's document; `openid` adds the OpenID Connect fields.
+/// RFC 8414's document; `openid` adds the OpenID Connect fields. As in
+/// Better Auth, both documents are the OpenID one when `openid` is among
+/// the scopes.
 pub fn document(state: &AppState, openid: bool) -> Value {
     let s = state.settings::<OAuthProviderSettings>();
+    let openid = openid || s.scopes.iter().any(|x| x == "openid");
     let jwt = state.settings::<JwtSettings>();
     let base = format!("{}{}", state.config.base_url(), state.config.base_path);
     let alg = jwt.alg.name();
@@ -48,6 +51,10 @@ pub fn document(state: &AppState, openid: bool) -> Value {
         "revocation_endpoint_auth_signing_alg_values_supported": super::assertion::ALGORITHM_NAMES,
         "code_challenge_methods_supported": ["S256"],
         "authorization_response_iss_parameter_supported": true,
+        "end_session_endpoint": format!("{base}/oauth2/end-session"),
+        // No back-channel logout here (Better Auth's has it).
+        "backchannel_logout_supported": false,
+        "backchannel_logout_session_supported": false,
         "scopes_supported": s.scopes,
     });
     if s.allow_dynamic_client_registration {
@@ -56,13 +63,14 @@ pub fn document(state: &AppState, openid: bool) -> Value {
     if openid {
         let extra = json!({
             "userinfo_endpoint": format!("{base}/oauth2/userinfo"),
-            "end_session_endpoint": format!("{base}/oauth2/end-session"),
+            // Better Auth's list, in its order.
             "claims_supported": [
-                "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "sid",
-                "name", "given_name", "family_name", "picture", "email", "email_verified"
+                "sub", "iss", "aud", "exp", "iat", "sid", "scope", "azp",
+                "name", "picture", "given_name", "family_name", "email", "email_verified"
             ],
             "claims_parameter_supported": false,
             "subject_types_supported": ["public"],
+            "acr_values_supported": ["0"],
             "id_token_signing_alg_values_supported": [alg],
             "request_parameter_supported": false,
             "request_uri_parameter_supported": false,

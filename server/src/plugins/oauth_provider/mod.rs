@@ -25,6 +25,7 @@ pub mod end_session;
 pub mod errors;
 pub mod metadata;
 pub mod routes;
+pub mod server_api;
 pub mod settings;
 pub mod store;
 
@@ -60,10 +61,11 @@ pub const MIGRATIONS: MigrationSet = crate::migration_set!(
 );
 
 /// The routes that speak OAuth (form bodies, `{error, error_description}`).
+/// Not `consent` and `continue`: they are Better Auth endpoints called by
+/// the app's own pages, refusing a missing session or a bad body in its
+/// `{code, message}` (their own refusals are still OAuth errors).
 const OAUTH_PATHS: &[&str] = &[
     "/oauth2/authorize",
-    "/oauth2/consent",
-    "/oauth2/continue",
     "/oauth2/token",
     "/oauth2/introspect",
     "/oauth2/revoke",
@@ -112,12 +114,21 @@ impl Plugin for OAuthProvider {
         Some(&MIGRATIONS)
     }
 
-    fn error_codes(&self) -> &'static [crate::error::ErrorCode] {
-        routes::ALL
-    }
+    // No codes of Better Auth's `{code, message}` kind: this plugin's own
+    // refusals are OAuth errors (see `errors`).
 
     fn route_docs(&self) -> &'static [crate::docs::RouteDoc] {
         routes::ROUTE_DOCS
+    }
+
+    /// `gatehouse oauth-provider client <client_id> --enable-end-session true`
+    /// and `--skip-consent true`: see `server_api`.
+    fn command<'a>(
+        &'a self,
+        api: &'a crate::api::ServerApi,
+        args: &'a [String],
+    ) -> Option<BoxFuture<'a, Result<String, String>>> {
+        Some(Box::pin(server_api::run_command(api, args)))
     }
 
     /// Better Auth's limits for these routes (per client address and minute);

@@ -1,7 +1,8 @@
 //! The `/oauth2/*` routes. The protocol routes (authorize, token,
-//! introspect, revoke, userinfo, register, consent, continue) answer errors
-//! in OAuth's shape; the session-owned management routes answer in Better
-//! Auth's `{code, message}`.
+//! introspect, revoke, userinfo, register) answer errors in OAuth's shape;
+//! the session-owned routes (consent, continue, client and consent
+//! management) as Better Auth's do: 401 `{code, message}` without a
+//! session, their own refusals in OAuth's shape.
 
 use std::sync::Arc;
 
@@ -14,22 +15,17 @@ use serde_json::{Map, Value};
 
 use super::authorize::{self, ConsentDecision, Params, Resume, SignedIn};
 use super::clients::{self, OAuthClientMetadata, OAuthClientResponse};
-use super::errors::{self as oauth, OAuthError};
+use super::errors::{self as oauth, ManageError, OAuthError};
 use super::settings::OAuthProviderSettings;
 use super::store;
 use super::tokens::{self, OAuthTokenResponse};
 use crate::core::dto::SuccessResponse;
 use crate::core::session::{require_session, resolve_session, AuthSession, ResolveOptions};
 use crate::docs::{RouteAuth, RouteDoc};
-use crate::error::{codes, ApiError, ApiResult, ErrorCode};
+use crate::error::{codes, ApiError, ErrorCode};
 use crate::http::context::{request_context, RequestContext};
 use crate::plugin::PluginApi;
 use crate::state::AppState;
-
-crate::error_codes! {
-    CLIENT_NOT_FOUND = (404, "OAuth client not found");
-    CONSENT_NOT_FOUND = (404, "Consent not found");
-}
 
 pub struct OAuthProviderApi;
 
@@ -64,7 +60,6 @@ const HAND_OFF_ERRORS: &[ErrorCode] = &[
     oauth::INVALID_REDIRECT_URI,
     oauth::INVALID_SIGNATURE,
     oauth::INVALID_SCOPE,
-    oauth::LOGIN_REQUIRED,
 ];
 const REGISTER_ERRORS: &[ErrorCode] = &[
     oauth::INVALID_REDIRECT_URI,
@@ -73,7 +68,12 @@ const REGISTER_ERRORS: &[ErrorCode] = &[
     oauth::ACCESS_DENIED,
     oauth::LOGIN_REQUIRED,
 ];
-const MANAGE_ERRORS: &[ErrorCode] = &[CLIENT_NOT_FOUND, codes::VALIDATION_ERROR];
+const METADATA_ERRORS: &[ErrorCode] = &[
+    oauth::INVALID_CLIENT_METADATA,
+    oauth::INVALID_REDIRECT_URI,
+    oauth::INVALID_SCOPE,
+];
+const MANAGE_ERRORS: &[ErrorCode] = &[oauth::CLIENT_NOT_FOUND];
 
 const DEVICE_ERRORS: &[ErrorCode] = &[
     oauth::INVALID_REQUEST,
@@ -160,12 +160,20 @@ pub const ROUTE_DOCS: &[RouteDoc] = &[
     RouteDoc {
         operation_id: "oauth2EndSession",
         auth: RouteAuth::Optional,
-        errors: &[oauth::INVALID_REQUEST, oauth::INVALID_REDIRECT_URI],
+        errors: &[
+            oauth::INVALID_REQUEST,
+            oauth::INVALID_REDIRECT_URI,
+            oauth::CLIENT_NOT_ALLOWED_TO_LOG_OUT,
+        ],
     },
     RouteDoc {
         operation_id: "oauth2EndSessionPost",
         auth: RouteAuth::Optional,
-        errors: &[oauth::INVALID_REQUEST, oauth::INVALID_REDIRECT_URI],
+        errors: &[
+            oauth::INVALID_REQUEST,
+            oauth::INVALID_REDIRECT_URI,
+            oauth::CLIENT_NOT_ALLOWED_TO_LOG_OUT,
+        ],
     },
     RouteDoc {
         operation_id: "oauth2Register",
@@ -175,7 +183,7 @@ pub const ROUTE_DOCS: &[RouteDoc] = &[
     RouteDoc {
         operation_id: "oauth2CreateClient",
         auth: RouteAuth::Session,
-        errors: &[codes::VALIDATION_ERROR],
+        errors: METADATA_ERRORS,
     },
     RouteDoc {
         operation_id: "oauth2GetClient",
@@ -195,12 +203,17 @@ pub const ROUTE_DOCS: &[RouteDoc] = &[
     RouteDoc {
         operation_id: "oauth2UpdateClient",
         auth: RouteAuth::Session,
-        errors: MANAGE_ERRORS,
+        errors: &[
+            oauth::CLIENT_NOT_FOUND,
+            oauth::INVALID_CLIENT_METADATA,
+            oauth::INVALID_REDIRECT_URI,
+            oauth::INVALID_SCOPE,
+        ],
     },
     RouteDoc {
         operation_id: "oauth2RotateClientSecret",
         auth: RouteAuth::Session,
-        errors: MANAGE_ERRORS,
+        errors: &[oauth::CLIENT_NOT_FOUND, oauth::CLIENT_HAS_NO_SECRET],
     },
     RouteDoc {
         operation_id: "oauth2DeleteClient",
@@ -215,17 +228,17 @@ pub const ROUTE_DOCS: &[RouteDoc] = &[
     RouteDoc {
         operation_id: "oauth2GetConsent",
         auth: RouteAuth::Session,
-        errors: &[CONSENT_NOT_FOUND],
+        errors: &[oauth::CONSENT_NOT_FOUND],
     },
     RouteDoc {
         operation_id: "oauth2UpdateConsent",
         auth: RouteAuth::Session,
-        errors: &[CONSENT_NOT_FOUND, codes::VALIDATION_ERROR],
+        errors: &[oauth::CONSENT_NOT_FOUND, oauth::INVALID_REQUEST],
     },
     RouteDoc {
         operation_id: "oauth2DeleteConsent",
         auth: RouteAuth::Session,
-        errors: &[CONSENT_NOT_FOUND],
+        errors: &[oauth::CONSENT_NOT_FOUND],
     },
 ];
 
@@ -284,9 +297,10 @@ pub struct OAuthConsentBody {
     pub accept: bool,
     /// The scopes granted, space-separated: a subset of those requested (all when absent).
     pub scope: Option<String>,
-    /// The signed query the consent page was opened with.
+    /// The signed query the consent page was opened with (required; a
+    /// missing one is Better Auth's 400 `invalid_request`).
     #[oai(rename = "oauth_query")]
-    pub oauth_query: String,
+    pub oauth_query: Option<String>,
 }
 
 #[derive(Debug, Clone, Object)]
@@ -298,9 +312,9 @@ pub struct OAuthContinueBody {
     pub created: Option<bool>,
     /// The user has just signed in (`prompt=login`).
     pub post_login: Option<bool>,
-    /// The signed query the page was opened with.
+    /// The signed query the page was opened with (required, as for consent).
     #[oai(rename = "oauth_query")]
-    pub oauth_query: String,
+    pub oauth_query: Option<String>,
 }
 
 /// A token request (RFC 6749 §4.1.3, §6, §4.4; RFC 8628 §3.4; RFC 8693
@@ -421,6 +435,9 @@ pub struct OAuthIntrospectionResponse {
     /// An exchanged token's actor chain (RFC 8693 §4.1).
     #[oai(skip_serializing_if_is_none)]
     pub act: Option<Value>,
+    /// The client an access token was issued to (as `client_id`).
+    #[oai(skip_serializing_if_is_none)]
+    pub azp: Option<String>,
 }
 
 #[derive(ApiResponse)]
@@ -484,6 +501,11 @@ pub struct OAuthUpdateClientBody {
 #[derive(Debug, Clone, Object)]
 pub struct OAuthPublicClientResponse {
     pub client_id: String,
+    /// Always empty: where the client may send users back is not public
+    /// (Better Auth's answer has the key, empty, too).
+    pub redirect_uris: Vec<String>,
+    #[oai(skip_serializing_if_is_none)]
+    pub contacts: Option<Vec<String>>,
     #[oai(skip_serializing_if_is_none)]
     pub client_name: Option<String>,
     #[oai(skip_serializing_if_is_none)]
@@ -505,6 +527,11 @@ pub struct OAuthConsentResponse {
     pub scopes: Vec<String>,
     pub created_at: String,
     pub updated_at: String,
+    /// Better Auth's consent row has these; Gatehouse's consents are per
+    /// user and client, for every resource and claim: always null, null, [].
+    pub reference_id: Option<String>,
+    pub resources: Option<Vec<String>>,
+    pub requested_user_info_claims: Vec<String>,
 }
 
 #[derive(Debug, Clone, Object)]
@@ -581,6 +608,19 @@ async fn hand_off_session(state: &AppState, ctx: &RequestContext) -> Result<Sign
         .ok_or_else(|| OAuthError::new(401, "login_required", "A session is required"))
 }
 
+fn required_query(q: &Option<String>) -> Result<&str, OAuthError> {
+    q.as_deref()
+        .ok_or_else(|| OAuthError::invalid_request("missing oauth query"))
+}
+
+/// The consent and continue steps' session: without one, Better Auth's
+/// session middleware answers 401 `UNAUTHORIZED` in its own shape.
+async fn consent_session(state: &AppState, ctx: &RequestContext) -> Result<SignedIn, ManageError> {
+    authorize::signed_in(state, ctx)
+        .await?
+        .ok_or_else(|| ManageError::Api(ApiError::new(codes::UNAUTHORIZED)))
+}
+
 fn body_map(ctx: &RequestContext) -> Map<String, Value> {
     ctx.body.clone().unwrap_or_default()
 }
@@ -597,16 +637,16 @@ async fn owned_client(
     state: &AppState,
     session: &AuthSession,
     client_id: &str,
-) -> Result<store::ClientRow, ApiError> {
+) -> Result<store::ClientRow, ManageError> {
     // Another user's client is "not found": its existence is not disclosed.
     store::client(&state.db, client_id)
         .await?
         .filter(|c| c.user_id.as_deref() == Some(session.user.id.as_str()))
-        .ok_or_else(|| ApiError::new(CLIENT_NOT_FOUND))
+        .ok_or_else(|| oauth_error(oauth::CLIENT_NOT_FOUND))
 }
 
-fn metadata_api_error(e: OAuthError) -> ApiError {
-    ApiError::validation(e.description)
+fn oauth_error(c: ErrorCode) -> ManageError {
+    ManageError::OAuth(OAuthError::new(c.status, c.code, c.message))
 }
 
 fn consent_json(row: store::ConsentRow) -> OAuthConsentResponse {
@@ -617,6 +657,9 @@ fn consent_json(row: store::ConsentRow) -> OAuthConsentResponse {
         scopes: serde_json::from_str(&row.scopes).unwrap_or_default(),
         created_at: crate::core::dto::iso(row.created_at),
         updated_at: crate::core::dto::iso(row.updated_at),
+        reference_id: None,
+        resources: None,
+        requested_user_info_claims: Vec::new(),
     }
 }
 
@@ -624,11 +667,11 @@ async fn owned_consent(
     state: &AppState,
     session: &AuthSession,
     id: &str,
-) -> Result<store::ConsentRow, ApiError> {
+) -> Result<store::ConsentRow, ManageError> {
     store::consent_by_id(&state.db, id)
         .await?
         .filter(|c| c.user_id.as_deref() == Some(session.user.id.as_str()))
-        .ok_or_else(|| ApiError::new(CONSENT_NOT_FOUND))
+        .ok_or_else(|| oauth_error(oauth::CONSENT_NOT_FOUND))
 }
 
 #[OpenApi]
@@ -698,11 +741,12 @@ impl OAuthProviderApi {
         state: Data<&Arc<AppState>>,
         req: &Request,
         body: Json<OAuthConsentBody>,
-    ) -> Result<Json<OAuthRedirectResponse>, OAuthError> {
+    ) -> Result<Json<OAuthRedirectResponse>, ManageError> {
         let ctx = request_context(req);
-        let session = hand_off_session(&state, &ctx).await?;
+        let session = consent_session(&state, &ctx).await?;
         let s = state.settings::<OAuthProviderSettings>();
-        let (params, issued) = authorize::verify_signed_query(&state, &body.oauth_query)?;
+        let (params, issued) =
+            authorize::verify_signed_query(&state, required_query(&body.oauth_query)?)?;
         let url = authorize::authorize(
             &state,
             &s,
@@ -739,17 +783,19 @@ impl OAuthProviderApi {
         state: Data<&Arc<AppState>>,
         req: &Request,
         body: Json<OAuthContinueBody>,
-    ) -> Result<Json<OAuthRedirectResponse>, OAuthError> {
+    ) -> Result<Json<OAuthRedirectResponse>, ManageError> {
         let ctx = request_context(req);
-        let session = hand_off_session(&state, &ctx).await?;
+        let session = consent_session(&state, &ctx).await?;
         let flags = [body.selected, body.created, body.post_login];
         if !flags.contains(&Some(true)) {
             return Err(OAuthError::invalid_request(
                 "Missing parameters: one of selected, created or postLogin",
-            ));
+            )
+            .into());
         }
         let s = state.settings::<OAuthProviderSettings>();
-        let (params, issued) = authorize::verify_signed_query(&state, &body.oauth_query)?;
+        let (params, issued) =
+            authorize::verify_signed_query(&state, required_query(&body.oauth_query)?)?;
         let url = authorize::authorize(
             &state,
             &s,
@@ -1090,11 +1136,10 @@ impl OAuthProviderApi {
         state: Data<&Arc<AppState>>,
         req: &Request,
         body: Json<OAuthClientMetadata>,
-    ) -> Result<CreatedClient, ApiError> {
+    ) -> Result<CreatedClient, ManageError> {
         let session = require_session(&state, &request_context(req)).await?;
         let s = state.settings::<OAuthProviderSettings>();
-        let (row, secret) =
-            new_client(&state, &s, &body, Some(session.user.id)).map_err(metadata_api_error)?;
+        let (row, secret) = new_client(&state, &s, &body, Some(session.user.id))?;
         store::insert_client(&state.db, &row).await?;
         Ok(CreatedClient::Created(
             Json(row.to_response(secret)),
@@ -1113,7 +1158,7 @@ impl OAuthProviderApi {
         state: Data<&Arc<AppState>>,
         req: &Request,
         client_id: Query<String>,
-    ) -> ApiResult<OAuthClientResponse> {
+    ) -> Result<Json<OAuthClientResponse>, ManageError> {
         let session = require_session(&state, &request_context(req)).await?;
         let row = owned_client(&state, &session, &client_id).await?;
         Ok(Json(row.to_response(None)))
@@ -1129,7 +1174,7 @@ impl OAuthProviderApi {
         &self,
         state: Data<&Arc<AppState>>,
         req: &Request,
-    ) -> ApiResult<Vec<OAuthClientResponse>> {
+    ) -> Result<Json<Vec<OAuthClientResponse>>, ManageError> {
         let session = require_session(&state, &request_context(req)).await?;
         let rows = store::clients_of(&state.db, &session.user.id).await?;
         Ok(Json(rows.iter().map(|r| r.to_response(None)).collect()))
@@ -1148,13 +1193,15 @@ impl OAuthProviderApi {
         state: Data<&Arc<AppState>>,
         req: &Request,
         client_id: Query<String>,
-    ) -> ApiResult<OAuthPublicClientResponse> {
+    ) -> Result<Json<OAuthPublicClientResponse>, ManageError> {
         require_session(&state, &request_context(req)).await?;
         let row = store::client(&state.db, &client_id)
             .await?
             .filter(|c| !c.disabled.unwrap_or(false))
-            .ok_or_else(|| ApiError::new(CLIENT_NOT_FOUND))?;
+            .ok_or_else(|| oauth_error(oauth::CLIENT_NOT_FOUND))?;
         Ok(Json(OAuthPublicClientResponse {
+            redirect_uris: Vec::new(),
+            contacts: row.contacts.as_ref().map(|_| clients::list(&row.contacts)),
             client_id: row.client_id,
             client_name: row.name,
             client_uri: row.uri,
@@ -1175,14 +1222,13 @@ impl OAuthProviderApi {
         state: Data<&Arc<AppState>>,
         req: &Request,
         body: Json<OAuthUpdateClientBody>,
-    ) -> ApiResult<OAuthClientResponse> {
+    ) -> Result<Json<OAuthClientResponse>, ManageError> {
         let session = require_session(&state, &request_context(req)).await?;
         let existing = owned_client(&state, &session, &body.client_id).await?;
         let s = state.settings::<OAuthProviderSettings>();
         // What the update names replaces; the rest stays as registered.
         let merged = clients::merge(existing.metadata_of(), &body.update);
-        let row = clients::build_row(&state, &s, &merged, Some(&existing), None)
-            .map_err(metadata_api_error)?;
+        let row = clients::build_row(&state, &s, &merged, Some(&existing), None)?;
         store::update_client(&state.db, &row).await?;
         s.clients.forget(&row.client_id);
         Ok(Json(row.to_response(None)))
@@ -1201,13 +1247,11 @@ impl OAuthProviderApi {
         state: Data<&Arc<AppState>>,
         req: &Request,
         body: Json<OAuthClientIdBody>,
-    ) -> ApiResult<OAuthClientResponse> {
+    ) -> Result<Json<OAuthClientResponse>, ManageError> {
         let session = require_session(&state, &request_context(req)).await?;
         let mut row = owned_client(&state, &session, &body.client_id).await?;
         if !row.uses_secret() {
-            return Err(ApiError::validation(
-                "This client has no secret (public, or private_key_jwt)",
-            ));
+            return Err(oauth_error(oauth::CLIENT_HAS_NO_SECRET));
         }
         let (secret, stored) = clients::new_secret();
         row.client_secret = Some(stored);
@@ -1233,7 +1277,7 @@ impl OAuthProviderApi {
         state: Data<&Arc<AppState>>,
         req: &Request,
         body: Json<OAuthClientIdBody>,
-    ) -> ApiResult<SuccessResponse> {
+    ) -> Result<Json<SuccessResponse>, ManageError> {
         let session = require_session(&state, &request_context(req)).await?;
         let row = owned_client(&state, &session, &body.client_id).await?;
         store::delete_client(&state.db, &row.client_id).await?;
@@ -1255,7 +1299,7 @@ impl OAuthProviderApi {
         &self,
         state: Data<&Arc<AppState>>,
         req: &Request,
-    ) -> ApiResult<Vec<OAuthConsentResponse>> {
+    ) -> Result<Json<Vec<OAuthConsentResponse>>, ManageError> {
         let session = require_session(&state, &request_context(req)).await?;
         let rows = store::consents_of(&state.db, &session.user.id).await?;
         Ok(Json(rows.into_iter().map(consent_json).collect()))
@@ -1272,7 +1316,7 @@ impl OAuthProviderApi {
         state: Data<&Arc<AppState>>,
         req: &Request,
         id: Query<String>,
-    ) -> ApiResult<OAuthConsentResponse> {
+    ) -> Result<Json<OAuthConsentResponse>, ManageError> {
         let session = require_session(&state, &request_context(req)).await?;
         Ok(Json(consent_json(
             owned_consent(&state, &session, &id).await?,
@@ -1292,14 +1336,15 @@ impl OAuthProviderApi {
         state: Data<&Arc<AppState>>,
         req: &Request,
         body: Json<OAuthUpdateConsentBody>,
-    ) -> ApiResult<OAuthConsentResponse> {
+    ) -> Result<Json<OAuthConsentResponse>, ManageError> {
         let session = require_session(&state, &request_context(req)).await?;
         let row = owned_consent(&state, &session, &body.id).await?;
         let granted: Vec<String> = serde_json::from_str(&row.scopes).unwrap_or_default();
         if let Some(bad) = body.update.scopes.iter().find(|s| !granted.contains(s)) {
-            return Err(ApiError::validation(format!(
+            return Err(OAuthError::invalid_request(format!(
                 "Scope {bad} was not granted: a consent can only be narrowed"
-            )));
+            ))
+            .into());
         }
         let text = serde_json::to_string(&body.update.scopes).unwrap_or_else(|_| "[]".into());
         store::set_consent_scopes(&state.db, &row.id, &text, state.now()).await?;
@@ -1321,7 +1366,7 @@ impl OAuthProviderApi {
         state: Data<&Arc<AppState>>,
         req: &Request,
         body: Json<OAuthConsentIdBody>,
-    ) -> ApiResult<SuccessResponse> {
+    ) -> Result<Json<SuccessResponse>, ManageError> {
         let session = require_session(&state, &request_context(req)).await?;
         let row = owned_consent(&state, &session, &body.id).await?;
         store::delete_consent(&state.db, &row.id).await?;

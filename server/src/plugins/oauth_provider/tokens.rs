@@ -666,7 +666,8 @@ async fn id_token(
     let mut claims = user_claims(user, &i.scopes);
     claims.insert("iss".into(), super::issuer(state).into());
     claims.insert("aud".into(), client.client_id.clone().into());
-    claims.insert("azp".into(), client.client_id.clone().into());
+    // Better Auth's: no assurance level is claimed ("0", OIDC Core §2).
+    claims.insert("acr".into(), "0".into());
     claims.insert("iat".into(), iat.into());
     claims.insert("exp".into(), (iat + s.id_token_expires_in).into());
     claims.insert("at_hash".into(), at_hash(jwt.alg, access_token).into());
@@ -676,8 +677,11 @@ async fn id_token(
     if let Some(n) = &i.nonce {
         claims.insert("nonce".into(), n.clone().into());
     }
-    if let Some(sid) = &i.session_id {
-        claims.insert("sid".into(), sid.clone().into());
+    // The session only for a client that may end it (Better Auth's rule).
+    if client.enable_end_session.unwrap_or(false) {
+        if let Some(sid) = &i.session_id {
+            claims.insert("sid".into(), sid.clone().into());
+        }
     }
     Ok(crate::plugins::jwt::sign_claims(state, &jwt, claims).await?)
 }
@@ -753,6 +757,7 @@ pub fn introspection(state: &AppState, found: Option<Found>) -> OAuthIntrospecti
             sid: None,
             aud: None,
             act: None,
+            azp: None,
         };
     };
     let (aud, act) = match &found {
@@ -766,6 +771,12 @@ pub fn introspection(state: &AppState, found: Option<Found>) -> OAuthIntrospecti
         ),
         Found::Refresh(_) => (None, None),
     };
+    // Better Auth names the client as `azp` too, for access tokens.
+    let azp = match &found {
+        Found::Access(r) => Some(r.client_id.clone()),
+        Found::Refresh(_) => None,
+    };
+    // RFC 7662 §2.2: the token type of RFC 6749 §7.1, for both kinds.
     let (token_type, client_id, scopes, sub, created, expires, sid) = match found {
         Found::Access(r) => (
             "Bearer",
@@ -777,7 +788,7 @@ pub fn introspection(state: &AppState, found: Option<Found>) -> OAuthIntrospecti
             r.session_id,
         ),
         Found::Refresh(r) => (
-            "refresh_token",
+            "Bearer",
             r.client_id,
             r.scopes,
             r.user_id,
@@ -798,5 +809,6 @@ pub fn introspection(state: &AppState, found: Option<Found>) -> OAuthIntrospecti
         sid,
         aud,
         act,
+        azp,
     }
 }

@@ -1942,7 +1942,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_consent() and 0xFFFF) != 39217) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_continue() and 0xFFFF) != 57089) {
+    if ((lib.uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_continue() and 0xFFFF) != 53441) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gatehouse_mobile_checksum_method_oauthproviderapi_oauth2_create_client() and 0xFFFF) != 22167) {
@@ -7745,7 +7745,7 @@ public interface OauthProviderApiInterface {
     /**
      * Continue an authorization (`POST /oauth2/continue`).
      */
-    suspend fun `oauth2Continue`(`body`: OAuthContinueBody): OAuthRedirectResponse
+    suspend fun `oauth2Continue`(`body`: OAuthContinueBody?): OAuthRedirectResponse
     
     /**
      * Create a client for the signed-in user (`POST /oauth2/create-client`).
@@ -8060,13 +8060,13 @@ open class OauthProviderApi: Disposable, AutoCloseable, OauthProviderApiInterfac
      */
     @Throws(AuthException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `oauth2Continue`(`body`: OAuthContinueBody) : OAuthRedirectResponse {
+    override suspend fun `oauth2Continue`(`body`: OAuthContinueBody?) : OAuthRedirectResponse {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
             UniffiLib.uniffi_gatehouse_mobile_fn_method_oauthproviderapi_oauth2_continue(
                 uniffiHandle,
                 
-        FfiConverterTypeOAuthContinueBody.lower(`body`),
+        FfiConverterOptionalTypeOAuthContinueBody.lower(`body`),
             )
         },
         { future, callback, continuation -> UniffiLib.ffi_gatehouse_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
@@ -14074,6 +14074,81 @@ public object FfiConverterTypeErrorBody: FfiConverterRustBuffer<ErrorBody> {
 
 
 /**
+ * The error body of the few operations where Better Auth answers in both
+ * shapes: its own `{code, message}` for the session and body checks, and
+ * OAuth's `{error, error_description}` for the route's own refusals (the
+ * oauth-provider's client and consent management, its consent hand-off).
+ * Exactly one pair is present.
+ */
+data class ErrorOrOAuthErrorBody (
+    /**
+     * As in `ErrorBody`.
+     */
+    var `code`: kotlin.String? = null 
+    , 
+    /**
+     * As in `ErrorBody`.
+     */
+    var `message`: kotlin.String? = null 
+    , 
+    /**
+     * As in `ErrorBody`.
+     */
+    var `details`: kotlin.String? = null 
+    , 
+    /**
+     * As in `OAuthErrorBody`.
+     */
+    var `error`: kotlin.String? = null 
+    , 
+    /**
+     * As in `OAuthErrorBody`.
+     */
+    var `errorDescription`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeErrorOrOAuthErrorBody: FfiConverterRustBuffer<ErrorOrOAuthErrorBody> {
+    override fun read(buf: ByteBuffer): ErrorOrOAuthErrorBody {
+        return ErrorOrOAuthErrorBody(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ErrorOrOAuthErrorBody) = (
+            FfiConverterOptionalString.allocationSize(value.`code`) +
+            FfiConverterOptionalString.allocationSize(value.`message`) +
+            FfiConverterOptionalString.allocationSize(value.`details`) +
+            FfiConverterOptionalString.allocationSize(value.`error`) +
+            FfiConverterOptionalString.allocationSize(value.`errorDescription`)
+    )
+
+    override fun write(value: ErrorOrOAuthErrorBody, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`code`, buf)
+            FfiConverterOptionalString.write(value.`message`, buf)
+            FfiConverterOptionalString.write(value.`details`, buf)
+            FfiConverterOptionalString.write(value.`error`, buf)
+            FfiConverterOptionalString.write(value.`errorDescription`, buf)
+    }
+}
+
+
+
+/**
  * An organization with its members, the invitations the caller may see
  * and, with teams, its teams.
  */
@@ -15693,6 +15768,17 @@ data class OAuthClientResponse (
     , 
     var `skipConsent`: kotlin.Boolean
     , 
+    /**
+     * Whether the client may end sessions: set by the operator only, and
+     * shown once set (as Better Auth does).
+     */
+    var `enableEndSession`: kotlin.Boolean? = null 
+    , 
+    /**
+     * Always false: access tokens are not DPoP-bound here.
+     */
+    var `dpopBoundAccessTokens`: kotlin.Boolean
+    , 
     var `disabled`: kotlin.Boolean
     , 
     var `userId`: kotlin.String? = null 
@@ -15737,6 +15823,8 @@ public object FfiConverterTypeOAuthClientResponse: FfiConverterRustBuffer<OAuthC
             FfiConverterString.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterBoolean.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
@@ -15767,6 +15855,8 @@ public object FfiConverterTypeOAuthClientResponse: FfiConverterRustBuffer<OAuthC
             FfiConverterString.allocationSize(value.`applicationType`) +
             FfiConverterBoolean.allocationSize(value.`requirePkce`) +
             FfiConverterBoolean.allocationSize(value.`skipConsent`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`enableEndSession`) +
+            FfiConverterBoolean.allocationSize(value.`dpopBoundAccessTokens`) +
             FfiConverterBoolean.allocationSize(value.`disabled`) +
             FfiConverterOptionalString.allocationSize(value.`userId`) +
             FfiConverterOptionalString.allocationSize(value.`metadata`)
@@ -15796,6 +15886,8 @@ public object FfiConverterTypeOAuthClientResponse: FfiConverterRustBuffer<OAuthC
             FfiConverterString.write(value.`applicationType`, buf)
             FfiConverterBoolean.write(value.`requirePkce`, buf)
             FfiConverterBoolean.write(value.`skipConsent`, buf)
+            FfiConverterOptionalBoolean.write(value.`enableEndSession`, buf)
+            FfiConverterBoolean.write(value.`dpopBoundAccessTokens`, buf)
             FfiConverterBoolean.write(value.`disabled`, buf)
             FfiConverterOptionalString.write(value.`userId`, buf)
             FfiConverterOptionalString.write(value.`metadata`, buf)
@@ -15816,9 +15908,10 @@ data class OAuthConsentBody (
     var `scope`: kotlin.String? = null 
     , 
     /**
-     * The signed query the consent page was opened with.
+     * The signed query the consent page was opened with (required; a
+     * missing one is Better Auth's 400 `invalid_request`).
      */
-    var `oauthQuery`: kotlin.String
+    var `oauthQuery`: kotlin.String? = null 
     
 ){
     
@@ -15837,20 +15930,20 @@ public object FfiConverterTypeOAuthConsentBody: FfiConverterRustBuffer<OAuthCons
         return OAuthConsentBody(
             FfiConverterBoolean.read(buf),
             FfiConverterOptionalString.read(buf),
-            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
         )
     }
 
     override fun allocationSize(value: OAuthConsentBody) = (
             FfiConverterBoolean.allocationSize(value.`accept`) +
             FfiConverterOptionalString.allocationSize(value.`scope`) +
-            FfiConverterString.allocationSize(value.`oauthQuery`)
+            FfiConverterOptionalString.allocationSize(value.`oauthQuery`)
     )
 
     override fun write(value: OAuthConsentBody, buf: ByteBuffer) {
             FfiConverterBoolean.write(value.`accept`, buf)
             FfiConverterOptionalString.write(value.`scope`, buf)
-            FfiConverterString.write(value.`oauthQuery`, buf)
+            FfiConverterOptionalString.write(value.`oauthQuery`, buf)
     }
 }
 
@@ -15901,6 +15994,16 @@ data class OAuthConsentResponse (
     var `createdAt`: kotlin.String
     , 
     var `updatedAt`: kotlin.String
+    , 
+    /**
+     * Better Auth's consent row has these; Gatehouse's consents are per
+     * user and client, for every resource and claim: always null, null, [].
+     */
+    var `referenceId`: kotlin.String? = null 
+    , 
+    var `resources`: List<kotlin.String>? = null 
+    , 
+    var `requestedUserInfoClaims`: List<kotlin.String>
     
 ){
     
@@ -15923,6 +16026,9 @@ public object FfiConverterTypeOAuthConsentResponse: FfiConverterRustBuffer<OAuth
             FfiConverterSequenceString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalSequenceString.read(buf),
+            FfiConverterSequenceString.read(buf),
         )
     }
 
@@ -15932,7 +16038,10 @@ public object FfiConverterTypeOAuthConsentResponse: FfiConverterRustBuffer<OAuth
             FfiConverterString.allocationSize(value.`userId`) +
             FfiConverterSequenceString.allocationSize(value.`scopes`) +
             FfiConverterString.allocationSize(value.`createdAt`) +
-            FfiConverterString.allocationSize(value.`updatedAt`)
+            FfiConverterString.allocationSize(value.`updatedAt`) +
+            FfiConverterOptionalString.allocationSize(value.`referenceId`) +
+            FfiConverterOptionalSequenceString.allocationSize(value.`resources`) +
+            FfiConverterSequenceString.allocationSize(value.`requestedUserInfoClaims`)
     )
 
     override fun write(value: OAuthConsentResponse, buf: ByteBuffer) {
@@ -15942,6 +16051,9 @@ public object FfiConverterTypeOAuthConsentResponse: FfiConverterRustBuffer<OAuth
             FfiConverterSequenceString.write(value.`scopes`, buf)
             FfiConverterString.write(value.`createdAt`, buf)
             FfiConverterString.write(value.`updatedAt`, buf)
+            FfiConverterOptionalString.write(value.`referenceId`, buf)
+            FfiConverterOptionalSequenceString.write(value.`resources`, buf)
+            FfiConverterSequenceString.write(value.`requestedUserInfoClaims`, buf)
     }
 }
 
@@ -16000,9 +16112,9 @@ data class OAuthContinueBody (
     var `postLogin`: kotlin.Boolean? = null 
     , 
     /**
-     * The signed query the page was opened with.
+     * The signed query the page was opened with (required, as for consent).
      */
-    var `oauthQuery`: kotlin.String
+    var `oauthQuery`: kotlin.String? = null 
     
 ){
     
@@ -16022,7 +16134,7 @@ public object FfiConverterTypeOAuthContinueBody: FfiConverterRustBuffer<OAuthCon
             FfiConverterOptionalBoolean.read(buf),
             FfiConverterOptionalBoolean.read(buf),
             FfiConverterOptionalBoolean.read(buf),
-            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
         )
     }
 
@@ -16030,14 +16142,14 @@ public object FfiConverterTypeOAuthContinueBody: FfiConverterRustBuffer<OAuthCon
             FfiConverterOptionalBoolean.allocationSize(value.`selected`) +
             FfiConverterOptionalBoolean.allocationSize(value.`created`) +
             FfiConverterOptionalBoolean.allocationSize(value.`postLogin`) +
-            FfiConverterString.allocationSize(value.`oauthQuery`)
+            FfiConverterOptionalString.allocationSize(value.`oauthQuery`)
     )
 
     override fun write(value: OAuthContinueBody, buf: ByteBuffer) {
             FfiConverterOptionalBoolean.write(value.`selected`, buf)
             FfiConverterOptionalBoolean.write(value.`created`, buf)
             FfiConverterOptionalBoolean.write(value.`postLogin`, buf)
-            FfiConverterString.write(value.`oauthQuery`, buf)
+            FfiConverterOptionalString.write(value.`oauthQuery`, buf)
     }
 }
 
@@ -16466,6 +16578,11 @@ data class OAuthIntrospectionResponse (
      * An exchanged token's actor chain (RFC 8693 §4.1).
      */
     var `act`: kotlin.String? = null 
+    , 
+    /**
+     * The client an access token was issued to (as `client_id`).
+     */
+    var `azp`: kotlin.String? = null 
     
 ){
     
@@ -16493,6 +16610,7 @@ public object FfiConverterTypeOAuthIntrospectionResponse: FfiConverterRustBuffer
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
         )
     }
 
@@ -16507,7 +16625,8 @@ public object FfiConverterTypeOAuthIntrospectionResponse: FfiConverterRustBuffer
             FfiConverterOptionalString.allocationSize(value.`iss`) +
             FfiConverterOptionalString.allocationSize(value.`sid`) +
             FfiConverterOptionalString.allocationSize(value.`aud`) +
-            FfiConverterOptionalString.allocationSize(value.`act`)
+            FfiConverterOptionalString.allocationSize(value.`act`) +
+            FfiConverterOptionalString.allocationSize(value.`azp`)
     )
 
     override fun write(value: OAuthIntrospectionResponse, buf: ByteBuffer) {
@@ -16522,6 +16641,7 @@ public object FfiConverterTypeOAuthIntrospectionResponse: FfiConverterRustBuffer
             FfiConverterOptionalString.write(value.`sid`, buf)
             FfiConverterOptionalString.write(value.`aud`, buf)
             FfiConverterOptionalString.write(value.`act`, buf)
+            FfiConverterOptionalString.write(value.`azp`, buf)
     }
 }
 
@@ -16532,6 +16652,14 @@ public object FfiConverterTypeOAuthIntrospectionResponse: FfiConverterRustBuffer
  */
 data class OAuthPublicClientResponse (
     var `clientId`: kotlin.String
+    , 
+    /**
+     * Always empty: where the client may send users back is not public
+     * (Better Auth's answer has the key, empty, too).
+     */
+    var `redirectUris`: List<kotlin.String>
+    , 
+    var `contacts`: List<kotlin.String>? = null 
     , 
     var `clientName`: kotlin.String? = null 
     , 
@@ -16559,6 +16687,8 @@ public object FfiConverterTypeOAuthPublicClientResponse: FfiConverterRustBuffer<
     override fun read(buf: ByteBuffer): OAuthPublicClientResponse {
         return OAuthPublicClientResponse(
             FfiConverterString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterOptionalSequenceString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
@@ -16569,6 +16699,8 @@ public object FfiConverterTypeOAuthPublicClientResponse: FfiConverterRustBuffer<
 
     override fun allocationSize(value: OAuthPublicClientResponse) = (
             FfiConverterString.allocationSize(value.`clientId`) +
+            FfiConverterSequenceString.allocationSize(value.`redirectUris`) +
+            FfiConverterOptionalSequenceString.allocationSize(value.`contacts`) +
             FfiConverterOptionalString.allocationSize(value.`clientName`) +
             FfiConverterOptionalString.allocationSize(value.`clientUri`) +
             FfiConverterOptionalString.allocationSize(value.`logoUri`) +
@@ -16578,6 +16710,8 @@ public object FfiConverterTypeOAuthPublicClientResponse: FfiConverterRustBuffer<
 
     override fun write(value: OAuthPublicClientResponse, buf: ByteBuffer) {
             FfiConverterString.write(value.`clientId`, buf)
+            FfiConverterSequenceString.write(value.`redirectUris`, buf)
+            FfiConverterOptionalSequenceString.write(value.`contacts`, buf)
             FfiConverterOptionalString.write(value.`clientName`, buf)
             FfiConverterOptionalString.write(value.`clientUri`, buf)
             FfiConverterOptionalString.write(value.`logoUri`, buf)
@@ -22089,6 +22223,38 @@ public object FfiConverterOptionalTypeOAuthClientMetadata: FfiConverterRustBuffe
         } else {
             buf.put(1)
             FfiConverterTypeOAuthClientMetadata.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeOAuthContinueBody: FfiConverterRustBuffer<OAuthContinueBody?> {
+    override fun read(buf: ByteBuffer): OAuthContinueBody? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeOAuthContinueBody.read(buf)
+    }
+
+    override fun allocationSize(value: OAuthContinueBody?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeOAuthContinueBody.allocationSize(value)
+        }
+    }
+
+    override fun write(value: OAuthContinueBody?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeOAuthContinueBody.write(value, buf)
         }
     }
 }
