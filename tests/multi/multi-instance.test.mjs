@@ -6,7 +6,10 @@
 //   429, with counters in Redis and in the database;
 // - a sign-out, a password change and a ban on one instance end the session
 //   on the others at once (the revocation broadcast: Redis pub/sub, and
-//   PostgreSQL's NOTIFY when there is no Redis).
+//   PostgreSQL's NOTIFY when there is no Redis);
+// - with Redis as secondary storage, one instance answers from the session
+//   copy another left there, a sign-out deletes it, and a reset link issued
+//   on one instance (kept in Redis, not the database) works once on another.
 //
 //   GATEHOUSE_BIN=target/debug/gatehouse node --test tests/multi/
 //
@@ -74,7 +77,7 @@ async function instances(t, n, { db, toml = "", env = {}, plugins = "", staggere
   } else {
     started = await Promise.all(ports.map(start));
   }
-  return { base, urls: started.map((s) => s.url) };
+  return { base, urls: started.map((s) => s.url), logs: started.map((s) => s.log) };
 }
 
 /** A user agent with its own cookies, sending the public origin. */
@@ -282,6 +285,69 @@ test("with the session cookie cache on: a sign-in on A works on B, and revocatio
   assert.ok(a.cookies.has("better-auth.session_data"), "B handed out a copy");
   assert.equal((await sessionOn(a, urls[0])).user.id, user.id, "A reads B's copy");
   await revocations(base, urls);
+});
+
+/** Keys under `pattern` in the test Redis. */
+function redisKeys(pattern) {
+  const out = execFileSync("redis-cli", ["-u", REDIS, "--scan", "--pattern", pattern], { encoding: "utf8" });
+  return out.split("\n").filter(Boolean);
+}
+
+function psql(db, sql) {
+  return execFileSync("psql", [db, "-qAt", "-c", sql], { encoding: "utf8" }).trim();
+}
+
+test("with Redis as secondary storage, sessions and one-time values live there, shared by the instances", async (t) => {
+  const db = freshDatabase(t);
+  const prefix = `ghtest-${randomBytes(4).toString("hex")}:`;
+  const { base, urls, logs } = await instances(t, 2, {
+    db,
+    staggered: true,
+    // info: the development mailer logs the reset link.
+    env: { GATEHOUSE_REDIS_URL: REDIS, GATEHOUSE_RATE_LIMIT: "off", RUST_LOG: "info" },
+    toml: `[secondary_storage]\nkey_prefix = "${prefix}"\n`,
+  });
+  const [A, B] = urls;
+
+  // A session A read from the database is in Redis, and B answers from there:
+  // the database row is gone (deleted behind the servers' back), B never saw
+  // the session, yet it resolves it within session.cache_ttl of A's read.
+  const alice = agent(base);
+  const { user } = await signUp(alice, A);
+  assert.equal((await sessionOn(alice, A)).user.id, user.id);
+  assert.equal(redisKeys(`${prefix}session:*`).length, 1);
+  psql(db, `DELETE FROM "session"`);
+  assert.equal((await sessionOn(alice, B)).user.id, user.id, "B read the copy in Redis");
+  // A sign-out deletes the copy before it answers: gone on every instance.
+  const cookie = new Map(alice.cookies);
+  const out = await alice.call(B, "/sign-out", { method: "POST", body: {} });
+  assert.equal(out.status, 200, out.text);
+  assert.deepEqual(redisKeys(`${prefix}session:*`), []);
+  const replay = agent(base);
+  for (const [k, v] of cookie) replay.cookies.set(k, v);
+  assert.equal(await sessionOn(replay, A), null, "signed out on B: no session on A");
+
+  // One-time values: a reset link asked for on A is in Redis (not in the
+  // database) and is used on B, once.
+  const bob = agent(base);
+  const { address } = await signUp(bob, A);
+  const asked = await bob.call(A, "/request-password-reset", { method: "POST", body: { email: address, redirectTo: "/reset" } });
+  assert.equal(asked.status, 200, asked.text);
+  assert.equal(psql(db, `SELECT count(*) FROM "verification"`), "0");
+  assert.ok(redisKeys(`${prefix}verification:*`).length >= 1, "the reset token is in Redis");
+  let token;
+  for (let i = 0; i < 50 && !token; i++) {
+    token = logs[0]().match(/reset-password\/([A-Za-z0-9_-]+)/)?.[1];
+    if (!token) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(token, "the development mailer logged the link");
+  const reset = await agent(base).call(B, "/reset-password", { method: "POST", body: { token, newPassword: "multi-instance-pw-3" } });
+  assert.equal(reset.status, 200, reset.text);
+  const again = await agent(base).call(A, "/reset-password", { method: "POST", body: { token, newPassword: "multi-instance-pw-4" } });
+  assert.equal(again.status, 400, again.text);
+  assert.equal(again.json.code, "INVALID_TOKEN");
+  const signIn = await agent(base).call(A, "/sign-in/email", { method: "POST", body: { email: address, password: "multi-instance-pw-3" } });
+  assert.equal(signIn.status, 200, signIn.text);
 });
 
 test("a process drains its requests in flight on SIGTERM", async (t) => {

@@ -5,7 +5,6 @@
 use chrono::{Duration, NaiveDateTime};
 
 use crate::crypto::token;
-use crate::db::store;
 use crate::error::ApiError;
 use crate::mail::templates::{self, MailKind};
 use crate::mail::OutgoingMail;
@@ -24,8 +23,8 @@ pub async fn issue(
     ttl_secs: i64,
 ) -> Result<String, ApiError> {
     let now = state.now();
-    store::create_verification(
-        &state.db,
+    crate::shared::verification::create(
+        state,
         &identifier(purpose, &raw),
         value,
         now + Duration::seconds(ttl_secs),
@@ -41,7 +40,7 @@ pub async fn consume(
     purpose: &str,
     raw: &str,
 ) -> Result<Option<(String, NaiveDateTime)>, ApiError> {
-    Ok(store::consume_verification(&state.db, &identifier(purpose, raw)).await?)
+    Ok(crate::shared::verification::consume(state, &identifier(purpose, raw)).await?)
 }
 
 /// Reads a token of `purpose` without taking it.
@@ -50,7 +49,7 @@ pub async fn peek(
     purpose: &str,
     raw: &str,
 ) -> Result<Option<(String, NaiveDateTime)>, ApiError> {
-    Ok(store::find_verification(&state.db, &identifier(purpose, raw)).await?)
+    Ok(crate::shared::verification::find(state, &identifier(purpose, raw)).await?)
 }
 
 /// `{base_url}{base_path}{path_and_query}`: the absolute link users click.

@@ -352,6 +352,37 @@ pub async fn resolve_session(
     Ok(found)
 }
 
+/// The copy in secondary storage (`shared::sessions`), if it is still
+/// within `session.cache_ttl` of when it was read from the database.
+async fn shared_copy(state: &AppState, hash: &str, now: NaiveDateTime) -> Option<Cached> {
+    let copy = crate::shared::sessions::get(state, hash).await?;
+    let loaded_at = copy.loaded_at()?;
+    let fresh =
+        loaded_at <= now && now - loaded_at < Duration::seconds(state.config.session.cache_ttl);
+    fresh.then(|| Cached {
+        session: copy.session,
+        user: copy.user,
+        user_fields: copy.user_fields,
+        session_fields: copy.session_fields,
+        loaded_at,
+    })
+}
+
+/// Puts a session just read from the database into secondary storage.
+async fn share(state: &AppState, hash: &str, entry: &Cached) {
+    if state.redis.is_none() {
+        return;
+    }
+    let copy = crate::shared::sessions::SessionCopy {
+        session: entry.session.clone(),
+        user: entry.user.clone(),
+        user_fields: entry.user_fields.clone(),
+        session_fields: entry.session_fields.clone(),
+        loaded_at_ms: entry.loaded_at.and_utc().timestamp_millis(),
+    };
+    crate::shared::sessions::put(state, hash, &copy).await;
+}
+
 /// What the enabled plugins' `authenticate` hooks say, asked once per request.
 async fn plugin_session(
     state: &AppState,
@@ -388,28 +419,34 @@ async fn resolve_token_session(
     let cached = state.sessions.get(&hash, now);
     let (mut session, user, user_fields, session_fields) = match cached {
         Some(c) => (c.session, c.user, c.user_fields, c.session_fields),
-        None => {
-            let Some((session, user)) = store::find_session_with_user(&state.db, &hash).await?
-            else {
-                if ctx.cookies.contains_key(&state.cookies.session_token) {
-                    expire_session_cookies(state, ctx);
-                }
-                return Ok(None);
-            };
-            let user_fields = load_user_fields(state, &user.id).await?;
-            let session_fields = load_session_fields(state, &session.id).await?;
-            state.sessions.put(
-                hash.clone(),
-                Cached {
+        None => match shared_copy(state, &hash, now).await {
+            // Another instance (or this one) read it lately: Redis has it.
+            Some(c) => {
+                state.sessions.put(hash.clone(), c.clone());
+                (c.session, c.user, c.user_fields, c.session_fields)
+            }
+            None => {
+                let Some((session, user)) = store::find_session_with_user(&state.db, &hash).await?
+                else {
+                    if ctx.cookies.contains_key(&state.cookies.session_token) {
+                        expire_session_cookies(state, ctx);
+                    }
+                    return Ok(None);
+                };
+                let user_fields = load_user_fields(state, &user.id).await?;
+                let session_fields = load_session_fields(state, &session.id).await?;
+                let entry = Cached {
                     session: session.clone(),
                     user: user.clone(),
                     user_fields: user_fields.clone(),
                     session_fields: session_fields.clone(),
                     loaded_at: now,
-                },
-            );
-            (session, user, user_fields, session_fields)
-        }
+                };
+                share(state, &hash, &entry).await;
+                state.sessions.put(hash.clone(), entry);
+                (session, user, user_fields, session_fields)
+            }
+        },
     };
     if session.expires_at <= now {
         state.sessions.invalidate_token(&hash);

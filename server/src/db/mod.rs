@@ -33,6 +33,9 @@ pub enum StorageError {
     Migration(String),
     #[error("unsupported database url (use sqlite://PATH or postgres://...)")]
     UnsupportedUrl,
+    /// Redis, where one-time values live when secondary storage is configured.
+    #[error("secondary storage error: {0}")]
+    Secondary(String),
 }
 
 impl StorageError {

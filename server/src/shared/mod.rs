@@ -1,10 +1,14 @@
 //! What several instances behind one load balancer share beyond the
 //! database: Redis as secondary storage (`[secondary_storage]`), and the
 //! revocation broadcast that makes a revoked session stop working on every
-//! instance at once, through Redis pub/sub or PostgreSQL's LISTEN/NOTIFY.
+//! instance at once, through Redis pub/sub or PostgreSQL's LISTEN/NOTIFY,
+//! resolved sessions shared by the instances (`sessions`), and where
+//! one-time values live (`verification`).
 //! (Rate-limit counters in Redis or the database are in `http::rate_limit`.)
 
 pub mod revocation;
+pub mod sessions;
+pub mod verification;
 
 use std::time::Duration;
 

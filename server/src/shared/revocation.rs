@@ -117,15 +117,10 @@ async fn publish_loop(
     while let Some((seq, message)) = rx.recv().await {
         let Some(state) = state.upgrade() else { return };
         let outcome = match &*channel {
+            // The sessions' copies in Redis go with the message.
             Channel::Redis(r) => {
-                let mut conn = r.conn();
-                redis::cmd("PUBLISH")
-                    .arg(r.key("revocations"))
-                    .arg(&message)
-                    .query_async::<i64>(&mut conn)
+                super::sessions::revoke_and_publish(r, &message, state.config.session.cache_ttl)
                     .await
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
             }
             Channel::Postgres { .. } => notify(&state.db, &message).await,
         };

@@ -8,7 +8,6 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::db::store;
 use crate::error::ApiError;
 use crate::http::context::RequestContext;
 use crate::state::AppState;
@@ -90,8 +89,8 @@ pub async fn start(
         .and_utc()
         .timestamp_millis();
     let value = serde_json::to_string(&data).map_err(|_| ApiError::internal())?;
-    store::create_verification(
-        &state.db,
+    crate::shared::verification::create(
+        state,
         &format!("{PREFIX}{oauth_state}"),
         &value,
         now + Duration::minutes(ROW_LIFETIME_MINUTES),
@@ -131,7 +130,7 @@ pub async fn take(
         return Err(StateError::OtherBrowser);
     }
     ctx.set_cookie(&name, state.cookies.expire(&name));
-    let row = store::consume_verification(&state.db, &format!("{PREFIX}{oauth_state}"))
+    let row = crate::shared::verification::consume(state, &format!("{PREFIX}{oauth_state}"))
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "reading an OAuth state failed");

@@ -189,8 +189,8 @@ pub async fn hand_off(
     .map_err(|_| ApiError::internal())?;
     let now = state.now();
     // Only the code's hash is stored: a read of the table redeems nothing.
-    store::create_verification(
-        &state.db,
+    crate::shared::verification::create(
+        state,
         &format!("{CODE_PREFIX}{}", token::hash_token(&code)),
         &value,
         now + Duration::seconds(CODE_LIFETIME_SECONDS),
@@ -212,8 +212,8 @@ pub async fn redeem(
     body: &LoopbackTokenBody,
 ) -> Result<SocialSignInResponse, ApiError> {
     let invalid = || ApiError::new(codes::INVALID_LOOPBACK_CODE);
-    let row = store::consume_verification(
-        &state.db,
+    let row = crate::shared::verification::consume(
+        state,
         &format!("{CODE_PREFIX}{}", token::hash_token(&body.code)),
     )
     .await?;

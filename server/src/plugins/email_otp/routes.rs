@@ -78,9 +78,9 @@ async fn issue(state: &AppState, kind: &str, email: &str) -> Result<(), ApiError
     let otp = token::random_digits(cfg.otp_length);
     let id = identifier(kind, email);
     let now = state.now();
-    store::delete_verification(&state.db, &id).await?;
-    store::create_verification(
-        &state.db,
+    crate::shared::verification::delete(state, &id).await?;
+    crate::shared::verification::create(
+        state,
         &id,
         &format!("{}:0", token::hash_token(&otp)),
         now + Duration::seconds(cfg.expires_in),
@@ -105,7 +105,7 @@ async fn check(
     consume: bool,
 ) -> Result<(), ApiError> {
     let id = identifier(kind, email);
-    let Some((value, expires_at)) = store::consume_verification(&state.db, &id).await? else {
+    let Some((value, expires_at)) = crate::shared::verification::consume(state, &id).await? else {
         return Err(ApiError::new(INVALID_OTP));
     };
     let now = state.now();
@@ -123,7 +123,7 @@ async fn check(
     let put_back = |attempts: u32, expires_at: NaiveDateTime| {
         let value = format!("{hash}:{attempts}");
         let id = id.clone();
-        async move { store::create_verification(&state.db, &id, &value, expires_at, now).await }
+        async move { crate::shared::verification::create(state, &id, &value, expires_at, now).await }
     };
     if attempts >= allowed {
         // Not put back: the exhausted code stays spent.

@@ -141,8 +141,8 @@ async fn verifier(
 async fn restore(state: &AppState, c: &Challenge, failed: bool) -> Result<(), ApiError> {
     let failures = c.failures + u32::from(failed);
     let value = challenge_value(&c.user.id, c.remember, failures);
-    store::create_verification(
-        &state.db,
+    crate::shared::verification::create(
+        state,
         &format!("{CHALLENGE}:{}", token::hash_token(&c.raw)),
         &value,
         c.expires_at,
@@ -387,9 +387,9 @@ pub async fn send_otp(state: &AppState, ctx: &RequestContext) -> Result<(), ApiE
     let key = v.otp_key();
     let id = format!("{OTP}:{}", token::hash_token(&key));
     let now = state.now();
-    store::delete_verification(&state.db, &id).await?;
-    store::create_verification(
-        &state.db,
+    crate::shared::verification::delete(state, &id).await?;
+    crate::shared::verification::create(
+        state,
         &id,
         &format!("{}:0", token::hash_token(&code)),
         now + Duration::seconds(
@@ -440,7 +440,7 @@ async fn check_totp(
 
 async fn check_otp(state: &AppState, v: &Verifier, code: &str) -> Result<Check, ApiError> {
     let id = format!("{OTP}:{}", token::hash_token(&v.otp_key()));
-    let Some((value, expires_at)) = store::consume_verification(&state.db, &id).await? else {
+    let Some((value, expires_at)) = crate::shared::verification::consume(state, &id).await? else {
         return Err(ApiError::new(OTP_HAS_EXPIRED));
     };
     let now = state.now();
@@ -464,7 +464,7 @@ async fn check_otp(state: &AppState, v: &Verifier, code: &str) -> Result<Check, 
         return Ok(Check::Ok);
     }
     let value = format!("{hash}:{}", failures + 1);
-    store::create_verification(&state.db, &id, &value, expires_at, now).await?;
+    crate::shared::verification::create(state, &id, &value, expires_at, now).await?;
     Ok(Check::Wrong(INVALID_CODE))
 }
 
