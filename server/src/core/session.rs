@@ -103,8 +103,14 @@ impl SessionCache {
         let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
         entries
             .get(token_hash)
-            .filter(|c| now - c.loaded_at < self.ttl && c.loaded_at <= now)
+            .filter(|c| self.is_fresh(c.loaded_at, now))
             .cloned()
+    }
+
+    /// Whether a session read from the database at `loaded_at` may still
+    /// be used without reading it again (here, or a copy in Redis).
+    fn is_fresh(&self, loaded_at: NaiveDateTime, now: NaiveDateTime) -> bool {
+        loaded_at <= now && now - loaded_at < self.ttl
     }
 
     fn put(&self, token_hash: String, entry: Cached) {
@@ -357,9 +363,7 @@ pub async fn resolve_session(
 async fn shared_copy(state: &AppState, hash: &str, now: NaiveDateTime) -> Option<Cached> {
     let copy = crate::shared::sessions::get(state, hash).await?;
     let loaded_at = copy.loaded_at()?;
-    let fresh =
-        loaded_at <= now && now - loaded_at < Duration::seconds(state.config.session.cache_ttl);
-    fresh.then(|| Cached {
+    state.sessions.is_fresh(loaded_at, now).then(|| Cached {
         session: copy.session,
         user: copy.user,
         user_fields: copy.user_fields,
@@ -370,7 +374,7 @@ async fn shared_copy(state: &AppState, hash: &str, now: NaiveDateTime) -> Option
 
 /// Puts a session just read from the database into secondary storage.
 async fn share(state: &AppState, hash: &str, entry: &Cached) {
-    if state.redis.is_none() {
+    if crate::shared::sessions::enabled(state).is_none() {
         return;
     }
     let copy = crate::shared::sessions::SessionCopy {

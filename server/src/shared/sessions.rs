@@ -49,7 +49,7 @@ fn tombstone_key(r: &Redis, what: &str) -> String {
 
 /// Whether sessions go to Redis: secondary storage is configured and
 /// sessions are cached at all (the broadcast that deletes copies runs then).
-fn enabled(state: &AppState) -> Option<&Redis> {
+pub fn enabled(state: &AppState) -> Option<&Redis> {
     (state.config.session.cache_ttl > 0)
         .then_some(state.redis.as_deref())
         .flatten()

@@ -437,11 +437,7 @@ impl KeyRing {
         s: &JwtSettings,
         claims: &impl Serialize,
     ) -> Result<String, ApiError> {
-        let payload = serde_json::to_vec(claims).map_err(storage_err)?;
-        let key = self.signing_key(state, s).await?;
-        key.signer
-            .sign(&key.header_b64, &payload)
-            .map_err(storage_err)
+        self.sign_with(state, s, None, claims).await
     }
 
     /// Signs `claims` with the current key and a `typ` header: tokens of
@@ -454,13 +450,27 @@ impl KeyRing {
         typ: &str,
         claims: &impl Serialize,
     ) -> Result<String, ApiError> {
+        self.sign_with(state, s, Some(typ), claims).await
+    }
+
+    /// The current key's precomputed `{alg, kid}` header, or one with `typ`.
+    async fn sign_with(
+        &self,
+        state: &AppState,
+        s: &JwtSettings,
+        typ: Option<&str>,
+        claims: &impl Serialize,
+    ) -> Result<String, ApiError> {
         let payload = serde_json::to_vec(claims).map_err(storage_err)?;
         let key = self.signing_key(state, s).await?;
-        let header = serde_json::to_vec(&json!({"alg": key.alg.name(), "kid": key.id, "typ": typ}))
-            .map_err(storage_err)?;
-        key.signer
-            .sign(&b64(&header), &payload)
-            .map_err(storage_err)
+        let header = match typ {
+            None => key.header_b64.clone(),
+            Some(typ) => b64(&serde_json::to_vec(
+                &json!({"alg": key.alg.name(), "kid": key.id, "typ": typ}),
+            )
+            .map_err(storage_err)?),
+        };
+        key.signer.sign(&header, &payload).map_err(storage_err)
     }
 
     /// Verifies a token issued here: a known key within its grace period,

@@ -67,8 +67,7 @@ pub async fn end_session(
     // As Better Auth: only clients the operator enabled may sign users out
     // (`gatehouse oauth-provider client <id> --enable-end-session true`).
     if !client.enable_end_session.unwrap_or(false) {
-        let c = super::errors::CLIENT_NOT_ALLOWED_TO_LOG_OUT;
-        return Err(OAuthError::new(c.status, c.code, c.message));
+        return Err(OAuthError::of(super::errors::CLIENT_NOT_ALLOWED_TO_LOG_OUT));
     }
     let redirect = match params.get("post_logout_redirect_uri") {
         None => None,

@@ -31,6 +31,11 @@ impl OAuthError {
         }
     }
 
+    /// One of the declared codes below, with its own description.
+    pub fn of(c: ErrorCode) -> Self {
+        Self::new(c.status, c.code, c.message)
+    }
+
     pub fn invalid_request(d: impl Into<String>) -> Self {
         Self::new(400, "invalid_request", d)
     }

@@ -642,11 +642,7 @@ async fn owned_client(
     store::client(&state.db, client_id)
         .await?
         .filter(|c| c.user_id.as_deref() == Some(session.user.id.as_str()))
-        .ok_or_else(|| oauth_error(oauth::CLIENT_NOT_FOUND))
-}
-
-fn oauth_error(c: ErrorCode) -> ManageError {
-    ManageError::OAuth(OAuthError::new(c.status, c.code, c.message))
+        .ok_or_else(|| ManageError::OAuth(OAuthError::of(oauth::CLIENT_NOT_FOUND)))
 }
 
 fn consent_json(row: store::ConsentRow) -> OAuthConsentResponse {
@@ -671,7 +667,7 @@ async fn owned_consent(
     store::consent_by_id(&state.db, id)
         .await?
         .filter(|c| c.user_id.as_deref() == Some(session.user.id.as_str()))
-        .ok_or_else(|| oauth_error(oauth::CONSENT_NOT_FOUND))
+        .ok_or_else(|| ManageError::OAuth(OAuthError::of(oauth::CONSENT_NOT_FOUND)))
 }
 
 #[OpenApi]
@@ -1198,7 +1194,7 @@ impl OAuthProviderApi {
         let row = store::client(&state.db, &client_id)
             .await?
             .filter(|c| !c.disabled.unwrap_or(false))
-            .ok_or_else(|| oauth_error(oauth::CLIENT_NOT_FOUND))?;
+            .ok_or_else(|| ManageError::OAuth(OAuthError::of(oauth::CLIENT_NOT_FOUND)))?;
         Ok(Json(OAuthPublicClientResponse {
             redirect_uris: Vec::new(),
             contacts: row.contacts.as_ref().map(|_| clients::list(&row.contacts)),
@@ -1251,7 +1247,9 @@ impl OAuthProviderApi {
         let session = require_session(&state, &request_context(req)).await?;
         let mut row = owned_client(&state, &session, &body.client_id).await?;
         if !row.uses_secret() {
-            return Err(oauth_error(oauth::CLIENT_HAS_NO_SECRET));
+            return Err(ManageError::OAuth(OAuthError::of(
+                oauth::CLIENT_HAS_NO_SECRET,
+            )));
         }
         let (secret, stored) = clients::new_secret();
         row.client_secret = Some(stored);
